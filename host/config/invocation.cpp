@@ -1,0 +1,263 @@
+#include "config/invocation.hpp"
+
+#include <fstream>
+#include <set>
+
+#include "core/errors.hpp"
+#include "core/text.hpp"
+
+extern char** environ;
+
+namespace vramguard {
+namespace {
+
+constexpr std::string_view kEnvPrefix = "VRAMGUARD_";
+constexpr std::string_view kStrategySection = "strategy.";
+
+// Options that are switches on the command line but also accept true/false from the environment
+// and config files.
+po::typed_value<bool>* switch_value() { return po::value<bool>()->default_value(false)->implicit_value(true); }
+
+std::vector<std::string> long_names(const po::options_description& description) {
+  std::vector<std::string> names;
+  for (const auto& option : description.options()) names.push_back(option->long_name());
+  return names;
+}
+
+std::vector<std::string> dashed(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& n : names) out.push_back("--" + n);
+  return out;
+}
+
+std::string env_to_option(const std::string& variable) {
+  std::string name = variable.substr(kEnvPrefix.size());
+  for (auto& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+const CommandSpec* find_command(const std::vector<CommandSpec>& commands, const std::string& name) {
+  for (const auto& command : commands)
+    if (command.name == name) return &command;
+  return nullptr;
+}
+
+std::vector<std::string> command_names(const std::vector<CommandSpec>& commands) {
+  std::vector<std::string> names;
+  for (const auto& command : commands) names.push_back(command.name);
+  return names;
+}
+
+// The index of the command word: the first argument that is neither an option nor the value of a
+// global option that takes one.
+std::optional<std::size_t> command_position(const std::vector<std::string>& args) {
+  const po::options_description globals = global_options();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") return i + 1 < args.size() ? std::optional<std::size_t>(i + 1) : std::nullopt;
+    if (!text::starts_with(arg, "-") || arg == "-") return i;
+    if (text::starts_with(arg, "--") && arg.find('=') == std::string::npos) {
+      const auto* option = globals.find_nothrow(arg.substr(2), false);
+      if (option && option->semantic()->max_tokens() > 0 && option->semantic()->min_tokens() > 0) ++i;
+    }
+  }
+  return std::nullopt;
+}
+
+void store_config_file(const std::filesystem::path& file, const po::options_description& all_options,
+                       const po::options_description& command_options, Invocation& invocation) {
+  std::ifstream in(file);
+  if (!in) throw InputError(file.string(), "cannot open the config file", "check the path given to --config or VRAMGUARD_CONFIG");
+  po::parsed_options parsed(&all_options);
+  try {
+    parsed = po::parse_config_file(in, all_options, /*allow_unregistered=*/true);
+  } catch (const po::error& e) {
+    throw InputError(file.string(), std::string("not a valid config file: ") + e.what(),
+                     "config files are INI: 'key = value' lines and [strategy.NAME] sections");
+  }
+  const std::vector<std::string> known = long_names(all_options);
+  std::vector<po::option> kept;
+  for (auto option : parsed.options) {
+    std::string key = option.string_key;
+    const std::string value = option.value.empty() ? std::string{} : option.value.front();
+    if (text::starts_with(key, kStrategySection)) {
+      // [strategy.balanced] low_zero = true  →  "strategy.balanced.low_zero"
+      const std::string rest = key.substr(kStrategySection.size());
+      const auto dot = rest.rfind('.');
+      if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size())
+        throw InputError(file.string(), "'" + key + "' is not inside a [strategy.NAME] section");
+      invocation.strategy_options[rest.substr(0, dot)].emplace(rest.substr(dot + 1), value);
+      continue;
+    }
+    for (auto& c : key) c = c == '_' ? '-' : c;  // config keys use underscores, options dashes
+    if (key == "plugin-dirs") {
+      for (const auto& dir : text::split(value, ':')) {
+        if (dir.empty()) continue;
+        const std::filesystem::path p(dir);
+        invocation.config_plugin_dirs.push_back(p.is_absolute() ? dir : (file.parent_path() / p).string());
+      }
+      continue;
+    }
+    if (all_options.find_nothrow(key, false) == nullptr || key == "config") {
+      std::vector<std::string> underscored;
+      for (auto name : known) {
+        for (auto& c : name) c = c == '-' ? '_' : c;
+        underscored.push_back(name);
+      }
+      throw InputError(file.string(), "unknown key '" + option.string_key + "'" +
+                                          text::did_you_mean(option.string_key, underscored),
+                       "see `vramguard help` for the options; every option can be a config key, with '_' for '-'");
+    }
+    if (command_options.find_nothrow(key, false) == nullptr) continue;  // meant for another command
+    option.string_key = key;
+    option.unregistered = false;
+    kept.push_back(option);
+  }
+  parsed.options = std::move(kept);
+  parsed.description = &command_options;
+  try {
+    po::store(parsed, invocation.values);
+  } catch (const po::error& e) {
+    throw InputError(file.string(), e.what());
+  }
+}
+
+}  // namespace
+
+Environment process_environment() {
+  Environment environment;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    const std::string text(*entry);
+    const auto eq = text.find('=');
+    if (eq != std::string::npos) environment.emplace(text.substr(0, eq), text.substr(eq + 1));
+  }
+  return environment;
+}
+
+po::options_description global_options() {
+  po::options_description global("Global options");
+  global.add_options()
+      ("help,h", "show help for the command")
+      ("version", "print vramguard's version and exit")
+      ("config", po::value<std::string>()->value_name("FILE"),
+       "read options from an INI config file (examples in configs/); env VRAMGUARD_CONFIG")
+      ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
+       "trace, debug, info, warn, error or off")
+      ("json", switch_value(), "print results as JSON on stdout")
+      ("plugin-dir", po::value<std::vector<std::string>>()->value_name("DIR"),
+       "look for strategy plugins here first (repeatable); then VRAMGUARD_PLUGIN_PATH, the config's "
+       "plugin_dirs, and the built-in directory")
+      ("allow-insecure-plugins", switch_value(), "load plugins that other users could have written")
+      ("allow-duplicate-plugins", switch_value(),
+       "when two plugins share a name, use the first found instead of refusing both");
+  return global;
+}
+
+bool Invocation::flag(const std::string& name) const {
+  return values.count(name) && values[name].as<bool>();
+}
+
+std::optional<std::string> Invocation::text(const std::string& name) const {
+  if (!values.count(name)) return std::nullopt;
+  return values[name].as<std::string>();
+}
+
+std::vector<std::string> Invocation::list(const std::string& name) const {
+  if (!values.count(name)) return {};
+  return values[name].as<std::vector<std::string>>();
+}
+
+Invocation parse_invocation(const std::vector<std::string>& args, const std::vector<CommandSpec>& commands,
+                            const Environment& environment) {
+  Invocation invocation;
+  std::vector<std::string> rest = args;
+  const auto position = command_position(args);
+  const CommandSpec* command = nullptr;
+  if (position) {
+    const std::string& word = args[*position];
+    command = find_command(commands, word);
+    if (!command)
+      throw UsageError("unknown command '" + word + "'" + text::did_you_mean(word, command_names(commands)),
+                       "commands: " + text::join(command_names(commands), ", ") + "; see `vramguard help`");
+    invocation.command = word;
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(*position));
+  }
+
+  CommandOptions own;
+  if (command && command->declare) command->declare(own);
+  po::options_description options;
+  options.add(global_options()).add(own.options);
+
+  // Everything every command understands, so that one config file serves all of them.
+  po::options_description everything;
+  everything.add(global_options());
+  std::set<std::string> added;
+  for (const auto& name : long_names(global_options())) added.insert(name);
+  for (const auto& other : commands) {
+    CommandOptions declared;
+    if (other.declare) other.declare(declared);
+    for (const auto& option : declared.options.options())
+      if (added.insert(option->long_name()).second) everything.add(option);
+  }
+
+  try {
+    const po::parsed_options parsed = po::command_line_parser(rest).options(options).positional(own.positional).run();
+    po::store(parsed, invocation.values);
+  } catch (const po::unknown_option& e) {
+    std::string name = e.get_option_name();
+    throw UsageError("unknown option '" + name + "'" + (command ? " for '" + command->name + "'" : std::string{}) +
+                         text::did_you_mean(name, dashed(long_names(options))),
+                     "see `vramguard help" + (command ? " " + command->name : std::string{}) + "`");
+  } catch (const po::too_many_positional_options_error&) {
+    throw UsageError("too many arguments" + (command ? " for '" + command->name + "'" : std::string{}),
+                     command ? "usage: " + command->usage : "see `vramguard help`");
+  } catch (const po::error& e) {
+    throw UsageError(e.what(), "see `vramguard help" + (command ? " " + command->name : std::string{}) + "`");
+  }
+
+  // Environment: VRAMGUARD_LOG_LEVEL → --log-level. VRAMGUARD_PLUGIN_PATH is a search-path tier of its
+  // own, not --plugin-dir.
+  std::vector<po::option> from_env;
+  for (const auto& [variable, value] : environment) {
+    if (!text::starts_with(variable, kEnvPrefix)) continue;
+    if (variable == "VRAMGUARD_PLUGIN_PATH") {
+      invocation.env_plugin_path = value;
+      continue;
+    }
+    const std::string name = env_to_option(variable);
+    if (name == "plugin-dir" || name == "help" || name == "version") continue;
+    if (options.find_nothrow(name, false) == nullptr) {
+      if (everything.find_nothrow(name, false) == nullptr) {
+        std::vector<std::string> variables;
+        for (auto n : long_names(everything)) {
+          for (auto& c : n) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          variables.push_back(std::string(kEnvPrefix) + n);
+        }
+        throw UsageError("unknown environment variable " + variable + text::did_you_mean(variable, variables),
+                         "unset it, or see `vramguard help` for the options it can set");
+      }
+      continue;
+    }
+    po::option option(name, {value});
+    from_env.push_back(option);
+  }
+  try {
+    po::parsed_options parsed(&options);
+    parsed.options = from_env;
+    po::store(parsed, invocation.values);
+  } catch (const po::error& e) {
+    throw UsageError(std::string("in the environment: ") + e.what());
+  }
+
+  if (invocation.values.count("config")) {
+    invocation.config_file = invocation.values["config"].as<std::string>();
+    store_config_file(*invocation.config_file, everything, options, invocation);
+  }
+  po::notify(invocation.values);
+
+  invocation.help_requested = invocation.values.count("help") > 0;
+  invocation.version_requested = invocation.values.count("version") > 0;
+  return invocation;
+}
+
+}  // namespace vramguard

@@ -1,0 +1,57 @@
+#pragma once
+// One invocation of the CLI, resolved: the command, its arguments and every option, each taken from
+// the first source that gives it — command line > VRAMGUARD_* environment > config file > defaults.
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "vramguard/strategy_options.hpp"
+
+namespace vramguard {
+
+namespace po = boost::program_options;
+
+using Environment = std::map<std::string, std::string>;
+Environment process_environment();
+
+// What a command adds to the global options: its own options and positional arguments.
+struct CommandOptions {
+  po::options_description options{"Command options"};
+  po::positional_options_description positional;
+};
+
+struct CommandSpec {
+  std::string name;
+  std::string summary;   // one line, for `vramguard help`
+  std::string usage;     // "vramguard inspect MODEL [options]"
+  std::string details;   // a paragraph after the usage, may be empty
+  std::function<void(CommandOptions&)> declare;
+};
+
+struct Invocation {
+  std::string command;  // empty: none given
+  po::variables_map values;
+  std::optional<std::filesystem::path> config_file;
+  std::vector<std::string> config_plugin_dirs;             // from the config, resolved beside it
+  std::map<std::string, StrategyOptions> strategy_options;  // [strategy.NAME] sections, then --option
+  std::optional<std::string> env_plugin_path;              // VRAMGUARD_PLUGIN_PATH
+  bool help_requested = false;
+  bool version_requested = false;
+
+  bool flag(const std::string& name) const;
+  std::optional<std::string> text(const std::string& name) const;
+  std::vector<std::string> list(const std::string& name) const;
+};
+
+po::options_description global_options();
+
+// Throws UsageError for anything it cannot understand, naming it and the nearest valid word.
+Invocation parse_invocation(const std::vector<std::string>& args, const std::vector<CommandSpec>& commands,
+                            const Environment& environment);
+
+}  // namespace vramguard

@@ -1,0 +1,49 @@
+#pragma once
+// The host's error types. Each carries the context a user needs (which input, what is wrong, what
+// to do) and the exit code the CLI returns for it: 2 for bad usage or input, 1 for a job that failed.
+#include <stdexcept>
+#include <string>
+
+namespace vramguard {
+
+enum class ExitCode : int { ok = 0, job_failed = 1, bad_input = 2 };
+
+class Error : public std::runtime_error {
+ public:
+  Error(ExitCode code, const std::string& message, std::string hint = {})
+      : std::runtime_error(message), code_(code), hint_(std::move(hint)) {}
+  ExitCode exit_code() const noexcept { return code_; }
+  // What the user can do about it; may be empty.
+  const std::string& hint() const noexcept { return hint_; }
+
+ private:
+  ExitCode code_;
+  std::string hint_;
+};
+
+// A command line, option, environment variable or config entry the host cannot use.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& message, std::string hint = {})
+      : Error(ExitCode::bad_input, message, std::move(hint)) {}
+};
+
+// A file or folder given as input that is missing, malformed or unsupported.
+class InputError : public Error {
+ public:
+  InputError(std::string path, const std::string& problem, std::string hint = {})
+      : Error(ExitCode::bad_input, path + ": " + problem, std::move(hint)), path_(std::move(path)) {}
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The job was valid but could not be done (no placement fits, out of memory after every fallback).
+class JobError : public Error {
+ public:
+  explicit JobError(const std::string& message, std::string hint = {})
+      : Error(ExitCode::job_failed, message, std::move(hint)) {}
+};
+
+}  // namespace vramguard

@@ -1,0 +1,56 @@
+#include "logging/log.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+namespace vramguard::log {
+namespace {
+
+std::atomic<Level> g_level{Level::info};
+
+spdlog::logger& logger() {
+  // stderr, so that stdout carries only results (tables, JSON) that scripts can read.
+  static const std::shared_ptr<spdlog::logger> instance = [] {
+    auto made = spdlog::stderr_color_mt("vramguard");
+    made->set_pattern("%^[%l]%$ %v");
+    made->set_level(spdlog::level::trace);
+    return made;
+  }();
+  return *instance;
+}
+
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::trace: return spdlog::level::trace;
+    case Level::debug: return spdlog::level::debug;
+    case Level::info: return spdlog::level::info;
+    case Level::warn: return spdlog::level::warn;
+    case Level::error: return spdlog::level::err;
+    case Level::off: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+std::optional<Level> level_from_name(std::string_view name) {
+  if (name == "trace") return Level::trace;
+  if (name == "debug") return Level::debug;
+  if (name == "info") return Level::info;
+  if (name == "warn" || name == "warning") return Level::warn;
+  if (name == "error") return Level::error;
+  if (name == "off") return Level::off;
+  return std::nullopt;
+}
+
+void set_level(Level level) { g_level = level; }
+Level level() { return g_level; }
+bool enabled(Level level) { return level != Level::off && level >= g_level.load(); }
+
+void write(Level level, std::string_view message) {
+  logger().log(to_spdlog(level), "{}", message);
+}
+
+}  // namespace vramguard::log

@@ -1,0 +1,64 @@
+#pragma once
+// ModelGraph: what a model is made of, read from checkpoint headers alone.
+// components → ordered units → tensors. A unit is the smallest piece a strategy may place alone
+// (one block of a repeated stack, the embeddings, the final norm and head); units are listed in the
+// order the forward pass uses them.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vramguard/dtype.hpp"
+
+namespace vramguard {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::F32;          // as stored
+  std::vector<std::int64_t> shape;
+  std::uint64_t elements = 0;
+  std::uint64_t stored_bytes = 0;    // in the checkpoint
+  std::uint64_t bytes = 0;           // once placed: in the target dtype where one is set; 0 when tied
+  std::string tied_to;               // name of the tensor this one shares storage with, if any
+};
+
+enum class UnitKind : std::uint8_t { embedding, block, head, other };
+std::string_view unit_kind_name(UnitKind kind);
+
+struct Unit {
+  std::string name;                  // the module prefix: "transformer_blocks.12", "model.embed_tokens"
+  UnitKind kind = UnitKind::other;
+  std::vector<TensorInfo> tensors;
+  std::uint64_t bytes = 0;           // sum of tensors' placed bytes (tied duplicates counted once)
+  std::uint64_t parameters = 0;
+  double flops_per_token = 0;        // forward-pass estimate, for the cost model
+  std::string tie_group;             // units sharing a tie group must be stored together
+};
+
+struct Component {
+  std::string name;                  // "transformer", "text_encoder", "vae"; "model" for a lone model
+  std::string architecture;          // class name from config.json, or "generic"
+  std::vector<Unit> units;           // forward order
+  // Activation bytes per token for one forward pass of this component at the target dtype:
+  // the cost model turns it into headroom.
+  double activation_bytes_per_token = 0;
+  std::uint64_t default_tokens = 0;  // the architecture's typical workload, 0 when unknown
+
+  std::uint64_t bytes() const;
+  std::uint64_t parameters() const;
+  std::size_t tensor_count() const;
+  const Unit* largest_unit() const;
+};
+
+struct ModelGraph {
+  std::string source;                // where it was read from, for messages
+  std::optional<DType> target_dtype; // sizes are for this dtype where set
+  std::vector<Component> components;
+
+  std::uint64_t bytes() const;
+  std::uint64_t parameters() const;
+  std::size_t unit_count() const;
+  const Component* find_component(const std::string& name) const;
+};
+
+}  // namespace vramguard

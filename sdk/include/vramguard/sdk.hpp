@@ -1,0 +1,10 @@
+#pragma once
+// Everything a strategy plugin needs, in one include.
+#include "vramguard/byte_size.hpp"
+#include "vramguard/device_budget.hpp"
+#include "vramguard/dtype.hpp"
+#include "vramguard/model_graph.hpp"
+#include "vramguard/placement.hpp"
+#include "vramguard/plugin_api.hpp"
+#include "vramguard/strategy.hpp"
+#include "vramguard/strategy_options.hpp"

@@ -1,0 +1,52 @@
+#pragma once
+// The plugin interface: a placement strategy is a pure function of the model, the budget, the
+// workload and its options. It allocates no device memory and never touches libtorch, so any plan
+// can be computed and checked on any machine before it costs memory.
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "vramguard/device_budget.hpp"
+#include "vramguard/model_graph.hpp"
+#include "vramguard/placement.hpp"
+#include "vramguard/strategy_options.hpp"
+
+namespace vramguard {
+
+struct Workload {
+  std::uint64_t tokens = 0;  // sequence length per forward step (0: each component's default)
+  std::uint64_t batch = 1;
+};
+
+struct PlanRequest {
+  const ModelGraph& model;
+  const DeviceBudget& budget;
+  const Workload& workload;
+  const StrategyOptions& options;
+};
+
+class PlacementStrategy {
+ public:
+  virtual ~PlacementStrategy() = default;
+  // Returns a placement for every unit of request.model, or throws NoFitError.
+  virtual Placement plan(const PlanRequest& request) const = 0;
+};
+
+// Raised when no placement of this strategy fits the budget. Carries the least memory per device
+// the strategy would need, so the user learns what to free or which cap to raise.
+class NoFitError : public std::runtime_error {
+ public:
+  NoFitError(std::string strategy, std::string reason, std::map<std::string, std::uint64_t> minimum_bytes);
+  const std::string& strategy() const noexcept { return strategy_; }
+  const std::string& reason() const noexcept { return reason_; }
+  // device name → bytes of usable memory the strategy would need there
+  const std::map<std::string, std::uint64_t>& minimum_bytes() const noexcept { return minimum_bytes_; }
+
+ private:
+  std::string strategy_;
+  std::string reason_;
+  std::map<std::string, std::uint64_t> minimum_bytes_;
+};
+
+}  // namespace vramguard

@@ -1,0 +1,36 @@
+#pragma once
+// A strategy's options: the `[strategy.NAME]` section of a config file (and --option key=value on
+// the command line), as strings. The helpers convert and refuse bad values with the option's name.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace vramguard {
+
+using StrategyOptions = std::map<std::string, std::string>;
+
+class InvalidStrategyOption : public std::invalid_argument {
+ public:
+  InvalidStrategyOption(std::string option, std::string value, std::string expected);
+  const std::string& option() const noexcept { return option_; }
+
+ private:
+  std::string option_;
+};
+
+long long option_integer(const StrategyOptions& options, const std::string& key, long long fallback,
+                         long long min_value, long long max_value);
+bool option_bool(const StrategyOptions& options, const std::string& key, bool fallback);
+std::string option_choice(const StrategyOptions& options, const std::string& key,
+                          const std::string& fallback, const std::vector<std::string>& choices);
+// "3,1" → {3, 1}; positive numbers.
+std::optional<std::vector<double>> option_number_list(const StrategyOptions& options,
+                                                      const std::string& key);
+// Refuses keys the strategy does not know, naming them and the known ones.
+void require_known_options(const StrategyOptions& options, const std::vector<std::string>& known,
+                           const std::string& strategy);
+
+}  // namespace vramguard

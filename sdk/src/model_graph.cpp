@@ -1,0 +1,64 @@
+#include "vramguard/model_graph.hpp"
+
+namespace vramguard {
+
+std::string_view unit_kind_name(UnitKind kind) {
+  switch (kind) {
+    case UnitKind::embedding: return "embedding";
+    case UnitKind::block: return "block";
+    case UnitKind::head: return "head";
+    case UnitKind::other: return "other";
+  }
+  return "other";
+}
+
+std::uint64_t Component::bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& unit : units) total += unit.bytes;
+  return total;
+}
+
+std::uint64_t Component::parameters() const {
+  std::uint64_t total = 0;
+  for (const auto& unit : units) total += unit.parameters;
+  return total;
+}
+
+std::size_t Component::tensor_count() const {
+  std::size_t total = 0;
+  for (const auto& unit : units) total += unit.tensors.size();
+  return total;
+}
+
+const Unit* Component::largest_unit() const {
+  const Unit* largest = nullptr;
+  for (const auto& unit : units)
+    if (largest == nullptr || unit.bytes > largest->bytes) largest = &unit;
+  return largest;
+}
+
+std::uint64_t ModelGraph::bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& component : components) total += component.bytes();
+  return total;
+}
+
+std::uint64_t ModelGraph::parameters() const {
+  std::uint64_t total = 0;
+  for (const auto& component : components) total += component.parameters();
+  return total;
+}
+
+std::size_t ModelGraph::unit_count() const {
+  std::size_t total = 0;
+  for (const auto& component : components) total += component.units.size();
+  return total;
+}
+
+const Component* ModelGraph::find_component(const std::string& name) const {
+  for (const auto& component : components)
+    if (component.name == name) return &component;
+  return nullptr;
+}
+
+}  // namespace vramguard

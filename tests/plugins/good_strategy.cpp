@@ -1,0 +1,22 @@
+// A well-formed test plugin: everything resident on the first GPU. Built twice (under two file names)
+// to test duplicate names.
+#include <vramguard/plugin_api.hpp>
+
+namespace {
+
+class AllOnFirstGpu final : public vramguard::PlacementStrategy {
+ public:
+  vramguard::Placement plan(const vramguard::PlanRequest& request) const override {
+    vramguard::Placement placement;
+    placement.strategy = "test-good";
+    for (const auto& component : request.model.components)
+      for (const auto& unit : component.units)
+        placement.units.push_back({component.name, unit.name, "cuda:0", vramguard::PlacementMode::resident, "cuda:0"});
+    placement.explanation = "test plugin: everything on cuda:0";
+    return placement;
+  }
+};
+
+}  // namespace
+
+VRAMGUARD_REGISTER_STRATEGY(AllOnFirstGpu, "test-good", "1.2.3", "test plugin that places everything on cuda:0")

@@ -1,0 +1,50 @@
+#pragma once
+// Runs a command through the shell and captures its exit code, stdout and stderr: the CLI tests
+// check what a user would see.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "support/temp_dir.hpp"
+
+namespace vramguard::testing {
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+inline ProcessResult run_process(const std::string& command_line) {
+  TempDir capture;
+  const auto out_file = capture / "stdout";
+  const auto err_file = capture / "stderr";
+  const std::string full = command_line + " </dev/null >" + shell_quote(out_file.string()) + " 2>" +
+                           shell_quote(err_file.string());
+  const int status = std::system(full.c_str());
+  ProcessResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::stringstream out, err;
+  out << std::ifstream(out_file).rdbuf();
+  err << std::ifstream(err_file).rdbuf();
+  result.out = out.str();
+  result.err = err.str();
+  return result;
+}
+
+// The vramguard binary under test, with arguments appended (already quoted by the caller).
+inline ProcessResult run_vramguard(const std::string& arguments, const std::string& environment = "") {
+  return run_process("env -u VRAMGUARD_PLUGIN_PATH -u VRAMGUARD_CONFIG " + environment + " " +
+                     shell_quote(VRAMGUARD_BINARY) + " " + arguments);
+}
+
+}  // namespace vramguard::testing

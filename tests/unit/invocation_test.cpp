@@ -1,0 +1,158 @@
+// Options resolve with a fixed precedence: command line > VRAMGUARD_* environment > config file >
+// defaults; anything not understood is refused with the nearest valid word.
+#include <gtest/gtest.h>
+
+#include "config/invocation.hpp"
+#include "core/errors.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard;
+using vramguard::testing::TempDir;
+
+namespace {
+
+std::vector<CommandSpec> test_commands() {
+  return {
+      {"plan", "make a plan", "vramguard plan MODEL", "",
+       [](CommandOptions& own) {
+         own.options.add_options()("model", po::value<std::string>(), "model")(
+             "strategy", po::value<std::string>()->default_value("auto"), "strategy")(
+             "tokens", po::value<int>(), "tokens");
+         own.positional.add("model", 1);
+       }},
+      {"plugins", "list plugins", "vramguard plugins", "", nullptr},
+  };
+}
+
+Invocation parse(const std::vector<std::string>& args, const Environment& environment = {}) {
+  return parse_invocation(args, test_commands(), environment);
+}
+
+}  // namespace
+
+TEST(Invocation, DefaultsApplyWhenNothingElseSaysOtherwise) {
+  const auto invocation = parse({"plan", "model-dir"});
+  EXPECT_EQ(invocation.command, "plan");
+  EXPECT_EQ(invocation.text("model"), "model-dir");
+  EXPECT_EQ(invocation.text("strategy"), "auto");
+  EXPECT_EQ(invocation.text("log-level"), "info");
+  EXPECT_FALSE(invocation.flag("json"));
+}
+
+TEST(Invocation, ConfigFileOverridesDefaults) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "log_level = debug\nstrategy = balanced\njson = true\n");
+  const auto invocation = parse({"plan", "m", "--config", config.string()});
+  EXPECT_EQ(invocation.text("log-level"), "debug");
+  EXPECT_EQ(invocation.text("strategy"), "balanced");
+  EXPECT_TRUE(invocation.flag("json"));
+}
+
+TEST(Invocation, EnvironmentOverridesConfigFile) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "log_level = debug\nstrategy = balanced\n");
+  const auto invocation =
+      parse({"plan", "m", "--config", config.string()}, {{"VRAMGUARD_STRATEGY", "sequential-offload"}});
+  EXPECT_EQ(invocation.text("strategy"), "sequential-offload");
+  EXPECT_EQ(invocation.text("log-level"), "debug");
+}
+
+TEST(Invocation, CommandLineOverridesEnvironmentAndConfigFile) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "strategy = balanced\nlog_level = warn\n");
+  const auto invocation = parse({"plan", "m", "--strategy", "multi-gpu", "--log-level", "error"},
+                                {{"VRAMGUARD_STRATEGY", "sequential-offload"}, {"VRAMGUARD_CONFIG", config.string()}});
+  EXPECT_EQ(invocation.text("strategy"), "multi-gpu");
+  EXPECT_EQ(invocation.text("log-level"), "error");
+}
+
+TEST(Invocation, ConfigFileCanBeNamedByTheEnvironment) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "strategy = balanced\n");
+  const auto invocation = parse({"plan", "m"}, {{"VRAMGUARD_CONFIG", config.string()}});
+  EXPECT_EQ(invocation.text("strategy"), "balanced");
+}
+
+TEST(Invocation, StrategySectionsBecomeStrategyOptions) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "strategy = balanced\n[strategy.balanced]\nlow_zero = true\n"
+                                         "[strategy.sequential-offload]\nkeep_resident = 2\n");
+  const auto invocation = parse({"plan", "m", "--config", config.string()});
+  EXPECT_EQ(invocation.strategy_options.at("balanced").at("low_zero"), "true");
+  EXPECT_EQ(invocation.strategy_options.at("sequential-offload").at("keep_resident"), "2");
+}
+
+TEST(Invocation, PluginDirsFromTheConfigAreResolvedBesideIt) {
+  TempDir dir;
+  const auto config = dir.write("sub/c.ini", "plugin_dirs = plugins:/opt/abs\n");
+  const auto invocation = parse({"plugins", "--config", config.string()});
+  ASSERT_EQ(invocation.config_plugin_dirs.size(), 2u);
+  EXPECT_EQ(invocation.config_plugin_dirs[0], (dir.path() / "sub" / "plugins").string());
+  EXPECT_EQ(invocation.config_plugin_dirs[1], "/opt/abs");
+}
+
+TEST(Invocation, PluginPathFromTheEnvironmentIsItsOwnTier) {
+  const auto invocation = parse({"plugins", "--plugin-dir", "/a", "--plugin-dir", "/b"},
+                                {{"VRAMGUARD_PLUGIN_PATH", "/c:/d"}});
+  EXPECT_EQ(invocation.list("plugin-dir"), (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(invocation.env_plugin_path, "/c:/d");
+}
+
+TEST(Invocation, GlobalOptionsMayComeBeforeTheCommand) {
+  const auto invocation = parse({"--log-level", "debug", "plan", "m"});
+  EXPECT_EQ(invocation.command, "plan");
+  EXPECT_EQ(invocation.text("log-level"), "debug");
+}
+
+TEST(Invocation, UnknownCommandSuggestsTheNearest) {
+  try {
+    parse({"plna", "m"});
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown command 'plna' (did you mean 'plan'?)"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.exit_code(), ExitCode::bad_input);
+  }
+}
+
+TEST(Invocation, UnknownOptionSuggestsTheNearest) {
+  try {
+    parse({"plan", "m", "--stratgy", "auto"});
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean '--strategy'?"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Invocation, UnknownConfigKeyNamesTheFileAndTheNearestKey) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "log_levle = debug\n");
+  try {
+    parse({"plan", "m", "--config", config.string()});
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(config.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("did you mean 'log_level'?"), std::string::npos) << message;
+  }
+}
+
+TEST(Invocation, UnknownEnvironmentVariableIsRefused) {
+  EXPECT_THROW(parse({"plan", "m"}, {{"VRAMGUARD_STRATEGI", "auto"}}), UsageError);
+}
+
+TEST(Invocation, MissingConfigFileIsAnInputError) {
+  EXPECT_THROW(parse({"plan", "m", "--config", "/nonexistent/vramguard.ini"}), InputError);
+}
+
+TEST(Invocation, BadValueIsAUsageError) {
+  EXPECT_THROW(parse({"plan", "m", "--tokens", "many"}), UsageError);
+  EXPECT_THROW(parse({"plan", "m", "extra-argument"}), UsageError);
+}
+
+TEST(Invocation, ConfigKeysForOtherCommandsAreIgnored) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "strategy = balanced\n");
+  const auto invocation = parse({"plugins", "--config", config.string()});
+  EXPECT_EQ(invocation.values.count("strategy"), 0u);
+}
