@@ -4,6 +4,8 @@ namespace vramguard {
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> commands = {
+      inspect_command(),
+      synth_command(),
       plugins_command(),
       help_command(),
   };

@@ -16,7 +16,7 @@ constexpr std::string_view kStrategySection = "strategy.";
 
 // Options that are switches on the command line but also accept true/false from the environment
 // and config files.
-po::typed_value<bool>* switch_value() { return po::value<bool>()->default_value(false)->implicit_value(true); }
+po::typed_value<bool>* switch_value() { return po::bool_switch(); }
 
 std::vector<std::string> long_names(const po::options_description& description) {
   std::vector<std::string> names;
@@ -170,6 +170,7 @@ std::vector<std::string> Invocation::list(const std::string& name) const {
 Invocation parse_invocation(const std::vector<std::string>& args, const std::vector<CommandSpec>& commands,
                             const Environment& environment) {
   Invocation invocation;
+  invocation.environment = environment;
   std::vector<std::string> rest = args;
   const auto position = command_position(args);
   const CommandSpec* command = nullptr;

@@ -40,6 +40,7 @@ struct Invocation {
   std::vector<std::string> config_plugin_dirs;             // from the config, resolved beside it
   std::map<std::string, StrategyOptions> strategy_options;  // [strategy.NAME] sections, then --option
   std::optional<std::string> env_plugin_path;              // VRAMGUARD_PLUGIN_PATH
+  Environment environment;                                 // as given, for HF_HOME and the like
   bool help_requested = false;
   bool version_requested = false;
 

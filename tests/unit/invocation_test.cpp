@@ -156,3 +156,18 @@ TEST(Invocation, ConfigKeysForOtherCommandsAreIgnored) {
   const auto invocation = parse({"plugins", "--config", config.string()});
   EXPECT_EQ(invocation.values.count("strategy"), 0u);
 }
+
+TEST(Invocation, SwitchesTakeTrueOrFalseFromEnvironmentAndConfig) {
+  TempDir dir;
+  const auto config = dir.write("c.ini", "json = true\n");
+  EXPECT_TRUE(parse({"plan", "m", "--config", config.string()}).flag("json"));
+  EXPECT_FALSE(parse({"plan", "m", "--config", config.string()}, {{"VRAMGUARD_JSON", "false"}}).flag("json"));
+  EXPECT_TRUE(parse({"plan", "m"}, {{"VRAMGUARD_JSON", "1"}}).flag("json"));
+  EXPECT_THROW(parse({"plan", "m"}, {{"VRAMGUARD_JSON", "maybe"}}), UsageError);
+}
+
+TEST(Invocation, ASwitchDoesNotSwallowTheNextArgument) {
+  const auto invocation = parse({"plan", "--json", "model-dir"});
+  EXPECT_TRUE(invocation.flag("json"));
+  EXPECT_EQ(invocation.text("model"), "model-dir");
+}

@@ -1,0 +1,31 @@
+#include "cli/model_options.hpp"
+
+#include "core/errors.hpp"
+
+namespace vramguard {
+
+void declare_model_options(CommandOptions& own) {
+  own.options.add_options()
+      ("model", po::value<std::string>()->value_name("MODEL"), "model folder, .safetensors file, index, or org/name")
+      ("dtype", po::value<std::string>()->value_name("D"),
+       "size floating tensors as this dtype (bf16, fp16, fp32); integer tensors keep theirs")
+      ("unit-rules", po::value<std::string>()->value_name("RULES"),
+       "refine how tensors group into units: 'embedding:PREFIX,block:PREFIX.,head:PREFIX' in forward order "
+       "(a block prefix ending in '.' is an indexed stack)");
+  own.positional.add("model", 1);
+}
+
+InspectedModel inspect_from_options(const Invocation& invocation) {
+  const auto model = invocation.text("model");
+  if (!model) throw UsageError("no MODEL given", "usage: vramguard " + invocation.command + " MODEL [options]");
+  InspectOptions options;
+  if (const auto dtype = invocation.text("dtype")) {
+    options.target_dtype = dtype_from_user_name(*dtype);
+    if (!options.target_dtype)
+      throw UsageError("unknown --dtype '" + *dtype + "'", "use bf16, fp16, fp32, fp64 or fp8");
+  }
+  options.unit_rules = invocation.text("unit-rules");
+  return inspect_model(*model, invocation.environment, options);
+}
+
+}  // namespace vramguard

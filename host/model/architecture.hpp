@@ -1,0 +1,44 @@
+#pragma once
+// Built-in descriptions of the architectures we target: how a component's tensors group into units,
+// in the order the forward pass uses them, and rough per-token compute and activation figures for
+// the cost model. Chosen by config.json's `architectures` / `_class_name`; anything else gets the
+// generic description (indexed stacks found by pattern), which a `units` option can refine.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vramguard/model_graph.hpp"
+
+namespace vramguard {
+
+// One rule: tensors whose name starts with one of `prefixes` form a unit of `kind`. An indexed rule
+// ("model.layers.") makes one unit per index ("model.layers.7"), in numeric order.
+struct UnitRule {
+  std::vector<std::string> prefixes;
+  UnitKind kind = UnitKind::other;
+  bool indexed = false;
+};
+
+struct ArchitectureDescription {
+  std::string name;                     // "Qwen2ForCausalLM", or "generic"
+  std::vector<UnitRule> rules;          // in forward order
+  // Weight tying: the head's weight may be the embedding's (tie_word_embeddings).
+  std::string tied_head_tensor;         // "lm_head.weight"
+  std::string tied_embedding_tensor;    // "model.embed_tokens.weight"
+  bool tied = false;
+  double activation_elements_per_token = 0;  // × the dtype's bytes = activation bytes per token
+  std::uint64_t default_tokens = 0;
+};
+
+// The description for a component, from its config.json (may be absent) and its tensor names.
+ArchitectureDescription describe_architecture(const std::optional<nlohmann::json>& config,
+                                              const std::vector<std::string>& tensor_names,
+                                              const std::optional<std::string>& unit_rules_override);
+
+// "embedding:model.wte, block:model.h., head:model.ln_f, head:lm_head" → rules (a trailing '.' on a
+// block prefix makes it indexed). Throws UsageError on a malformed spec.
+std::vector<UnitRule> parse_unit_rules(const std::string& spec);
+
+}  // namespace vramguard

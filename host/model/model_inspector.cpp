@@ -1,0 +1,220 @@
+#include "model/model_inspector.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "core/text.hpp"
+#include "logging/log.hpp"
+#include "model/architecture.hpp"
+#include "model/checkpoint_error.hpp"
+
+namespace vramguard {
+namespace {
+
+std::uint64_t bytes_in(DType dtype, std::uint64_t elements) { return elements * dtype_bits(dtype) / 8; }
+
+struct RawTensor {
+  SafetensorsEntry entry;
+  std::size_t file = 0;
+};
+
+// Reads every weight file's header and checks the shards against each other and the index.
+std::map<std::string, RawTensor> read_tensors(InspectedComponent& component) {
+  std::map<std::string, RawTensor> tensors;
+  const auto& files = component.source.weight_files;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    component.headers.push_back(read_safetensors_header(files[f].string()));
+    for (const auto& entry : component.headers.back().tensors) {
+      const auto [it, inserted] = tensors.emplace(entry.name, RawTensor{entry, f});
+      if (!inserted)
+        throw CheckpointError(files[f].string(), "also stored in " + files[it->second.file].string() + "; a tensor belongs in one shard",
+                              entry.name);
+      component.locations.emplace(entry.name, TensorLocation{f, component.headers.back().data_offset + entry.begin, entry.bytes()});
+    }
+  }
+  if (component.source.index_file) {
+    const std::string index_path = component.source.index_file->string();
+    std::ifstream in(*component.source.index_file);
+    const auto index = nlohmann::json::parse(in);
+    const auto& map = index.at("weight_map");
+    for (const auto& [name, shard] : map.items()) {
+      const auto it = tensors.find(name);
+      const std::string shard_name = shard.get<std::string>();
+      if (it == tensors.end())
+        throw CheckpointError(index_path, "the index places it in " + shard_name + ", but that shard does not contain it", name);
+      if (files[it->second.file].filename() != shard_name)
+        throw CheckpointError(index_path, "the index places it in " + shard_name + ", but it is stored in " +
+                                              files[it->second.file].filename().string(), name);
+    }
+    for (const auto& [name, raw] : tensors)
+      if (!map.contains(name))
+        throw CheckpointError(files[raw.file].string(), "stored in this shard but not listed in the index " + index_path, name);
+  }
+  return tensors;
+}
+
+// Which rule a tensor belongs to, and the unit name it makes; nullopt when no rule matches.
+std::optional<std::pair<std::size_t, std::string>> match_rule(const std::vector<UnitRule>& rules, const std::string& name) {
+  std::optional<std::pair<std::size_t, std::string>> best;
+  std::size_t best_length = 0;
+  for (std::size_t r = 0; r < rules.size(); ++r) {
+    for (const auto& prefix : rules[r].prefixes) {
+      if (!text::starts_with(name, prefix) || prefix.size() <= best_length) continue;
+      if (rules[r].indexed) {
+        const auto dot = name.find('.', prefix.size());
+        const std::string index = name.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
+        if (index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit) || dot == std::string::npos) continue;
+        best = {r, prefix + index};
+      } else {
+        best = {r, prefix.substr(0, prefix.size() - 1)};
+      }
+      best_length = prefix.size();
+    }
+  }
+  return best;
+}
+
+std::uint64_t unit_index(const std::string& unit_name) {
+  const auto dot = unit_name.rfind('.');
+  std::uint64_t value = 0;
+  if (dot != std::string::npos) std::from_chars(unit_name.data() + dot + 1, unit_name.data() + unit_name.size(), value);
+  return value;
+}
+
+Component build_component(InspectedComponent& inspected, const InspectOptions& options) {
+  const auto tensors = read_tensors(inspected);
+  std::vector<std::string> names;
+  for (const auto& [name, raw] : tensors) names.push_back(name);
+  const ArchitectureDescription description = describe_architecture(inspected.source.config, names, options.unit_rules);
+
+  Component component;
+  component.name = inspected.source.name;
+  component.architecture = description.name;
+  component.default_tokens = description.default_tokens;
+
+  // Group tensors into units: rule order, then index order; tensors no rule claims go last, by module.
+  struct Slot {
+    std::size_t rule;
+    std::uint64_t index;
+    Unit unit;
+  };
+  std::map<std::string, Slot> slots;
+  std::uint64_t widest = 0;
+  std::map<DType, std::uint64_t> bytes_by_dtype;
+  for (const auto& [name, raw] : tensors) {
+    const auto matched = match_rule(description.rules, name);
+    std::string unit_name;
+    std::size_t rule = description.rules.size();
+    UnitKind kind = UnitKind::other;
+    if (matched) {
+      rule = matched->first;
+      unit_name = matched->second;
+      kind = description.rules[rule].kind;
+    } else {
+      const auto dot = name.rfind('.');
+      unit_name = dot == std::string::npos ? name : name.substr(0, dot);
+    }
+    auto& slot = slots[unit_name];
+    if (slot.unit.name.empty()) {
+      slot.rule = rule;
+      slot.index = description.rules.size() > rule && description.rules[rule].indexed ? unit_index(unit_name) : 0;
+      slot.unit.name = unit_name;
+      slot.unit.kind = kind;
+    }
+    TensorInfo info;
+    info.name = name;
+    info.dtype = raw.entry.dtype;
+    info.shape = raw.entry.shape;
+    info.elements = raw.entry.elements;
+    info.stored_bytes = raw.entry.bytes();
+    const bool convert = options.target_dtype && dtype_is_floating(info.dtype);
+    info.bytes = convert ? bytes_in(*options.target_dtype, info.elements) : info.stored_bytes;
+    bytes_by_dtype[info.dtype] += info.stored_bytes;
+    for (auto d : info.shape) widest = std::max<std::uint64_t>(widest, static_cast<std::uint64_t>(d));
+    slot.unit.tensors.push_back(std::move(info));
+  }
+
+  // Weight tying: the head uses the embedding's weight. Count it once and keep the two units together.
+  if (description.tied && tensors.count(description.tied_embedding_tensor)) {
+    const std::string group = "tied:" + description.tied_embedding_tensor;
+    const auto head_unit = match_rule(description.rules, description.tied_head_tensor);
+    const auto embed_unit = match_rule(description.rules, description.tied_embedding_tensor);
+    if (head_unit && embed_unit) {
+      auto& head = slots[head_unit->second];
+      if (head.unit.name.empty()) {
+        head.rule = head_unit->first;
+        head.index = 0;
+        head.unit.name = head_unit->second;
+        head.unit.kind = description.rules[head_unit->first].kind;
+      }
+      const auto& embedding = tensors.at(description.tied_embedding_tensor).entry;
+      auto it = std::find_if(head.unit.tensors.begin(), head.unit.tensors.end(),
+                             [&](const TensorInfo& t) { return t.name == description.tied_head_tensor; });
+      if (it == head.unit.tensors.end()) {
+        TensorInfo tied;
+        tied.name = description.tied_head_tensor;
+        tied.dtype = embedding.dtype;
+        tied.shape = embedding.shape;
+        tied.elements = embedding.elements;
+        head.unit.tensors.push_back(tied);
+        it = std::prev(head.unit.tensors.end());
+      }
+      it->tied_to = description.tied_embedding_tensor;
+      it->bytes = 0;
+      head.unit.tie_group = group;
+      slots[embed_unit->second].unit.tie_group = group;
+    }
+  }
+
+  std::vector<Slot*> ordered;
+  for (auto& [name, slot] : slots) ordered.push_back(&slot);
+  std::stable_sort(ordered.begin(), ordered.end(), [](const Slot* a, const Slot* b) {
+    if (a->rule != b->rule) return a->rule < b->rule;
+    if (a->index != b->index) return a->index < b->index;
+    return a->unit.name < b->unit.name;
+  });
+  for (Slot* slot : ordered) {
+    Unit& unit = slot->unit;
+    for (const auto& tensor : unit.tensors) {
+      unit.bytes += tensor.bytes;
+      if (tensor.tied_to.empty()) unit.parameters += tensor.elements;
+      const bool matmul = tensor.shape.size() >= 2 && (unit.kind != UnitKind::embedding || !tensor.tied_to.empty());
+      if (matmul) unit.flops_per_token += 2.0 * static_cast<double>(tensor.elements);
+    }
+    component.units.push_back(std::move(unit));
+  }
+
+  // Activation bytes per token, at the dtype the weights will have.
+  DType compute_dtype = options.target_dtype.value_or(DType::BF16);
+  if (!options.target_dtype && !bytes_by_dtype.empty()) {
+    compute_dtype = std::max_element(bytes_by_dtype.begin(), bytes_by_dtype.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; })->first;
+  }
+  const double elements = description.activation_elements_per_token > 0 ? description.activation_elements_per_token
+                                                                        : 8.0 * static_cast<double>(widest);
+  component.activation_bytes_per_token = elements * dtype_bits(compute_dtype) / 8.0;
+  return component;
+}
+
+}  // namespace
+
+InspectedModel inspect_model(const std::string& argument, const Environment& environment, const InspectOptions& options) {
+  InspectedModel model;
+  model.source = resolve_model_source(argument, environment);
+  model.graph.source = argument;
+  model.graph.target_dtype = options.target_dtype;
+  for (const auto& component_source : model.source.components) {
+    InspectedComponent inspected;
+    inspected.source = component_source;
+    model.graph.components.push_back(build_component(inspected, options));
+    model.components.push_back(std::move(inspected));
+    log::debug("component '", component_source.name, "': ", model.graph.components.back().units.size(), " units, ",
+               model.graph.components.back().architecture);
+  }
+  return model;
+}
+
+}  // namespace vramguard

@@ -1,0 +1,42 @@
+#pragma once
+// inspect: a model folder → ModelGraph (components → ordered units → tensors) plus where each
+// tensor's bytes are, from safetensors headers alone.
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/invocation.hpp"
+#include "model/model_source.hpp"
+#include "model/safetensors_header.hpp"
+#include "vramguard/model_graph.hpp"
+
+namespace vramguard {
+
+struct TensorLocation {
+  std::size_t file = 0;        // index into InspectedComponent::source.weight_files
+  std::uint64_t offset = 0;    // absolute, in the file
+  std::uint64_t bytes = 0;
+};
+
+struct InspectedComponent {
+  ComponentSource source;
+  std::vector<SafetensorsHeader> headers;  // one per weight file
+  std::unordered_map<std::string, TensorLocation> locations;
+};
+
+struct InspectedModel {
+  ModelSource source;
+  ModelGraph graph;
+  std::vector<InspectedComponent> components;  // parallel to graph.components
+};
+
+struct InspectOptions {
+  std::optional<DType> target_dtype;        // --dtype: floating tensors take this size
+  std::optional<std::string> unit_rules;    // refines the generic description
+};
+
+InspectedModel inspect_model(const std::string& model_argument, const Environment& environment,
+                             const InspectOptions& options);
+
+}  // namespace vramguard

@@ -1,0 +1,38 @@
+#pragma once
+// Where a model's files are: resolves what the user typed (a .safetensors file, an index, a
+// transformers folder, a diffusers pipeline folder, or `org/name[@revision]` in the Hugging Face cache,
+// offline) into components, each with its config and its weight files. Reads no tensor data.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/invocation.hpp"
+
+namespace vramguard {
+
+struct ComponentSource {
+  std::string name;                          // "model", or the diffusers subfolder: "transformer"
+  std::filesystem::path directory;
+  std::optional<nlohmann::json> config;      // config.json, when there is one
+  std::vector<std::filesystem::path> weight_files;
+  std::optional<std::filesystem::path> index_file;  // *.safetensors.index.json of a sharded checkpoint
+};
+
+struct ModelSource {
+  std::string argument;                      // as given
+  std::filesystem::path root;
+  std::string layout;  // "safetensors file", "sharded checkpoint", "transformers folder", "diffusers pipeline"
+  std::optional<std::string> hub_revision;   // set when resolved through the Hugging Face cache
+  std::vector<ComponentSource> components;
+};
+
+ModelSource resolve_model_source(const std::string& argument, const Environment& environment);
+
+// The Hugging Face hub cache directory, as huggingface_hub picks it: HF_HUB_CACHE, HF_HOME/hub,
+// ~/.cache/huggingface/hub.
+std::filesystem::path hub_cache_dir(const Environment& environment);
+
+}  // namespace vramguard

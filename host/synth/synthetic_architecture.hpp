@@ -1,0 +1,42 @@
+#pragma once
+// The exact tensor names and shapes of the architectures `synth` writes, computed from their configs
+// the way the model classes build them (sources: docs/synthetic-models.md).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vramguard/dtype.hpp"
+
+namespace vramguard {
+
+struct SynthTensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::uint64_t elements() const;
+};
+
+struct SynthComponent {
+  std::string name;             // "model", or a diffusers subfolder
+  std::string weights_basename; // "model" (transformers) or "diffusion_pytorch_model" (diffusers)
+  nlohmann::ordered_json config;
+  std::vector<SynthTensor> tensors;
+  std::uint64_t parameters() const;
+};
+
+struct SynthModel {
+  std::string architecture;     // "qwen2", "qwen-image-edit"
+  std::string preset;
+  bool pipeline = false;        // a diffusers folder with model_index.json
+  nlohmann::ordered_json model_index;
+  std::vector<SynthComponent> components;
+};
+
+// Throws UsageError for an unknown architecture or preset, listing the known ones.
+SynthModel synthetic_architecture(const std::string& architecture, const std::string& preset,
+                                  bool legacy_text_encoder_names);
+std::vector<std::string> synthetic_architectures();
+std::vector<std::string> synthetic_presets(const std::string& architecture);
+
+}  // namespace vramguard
