@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# The one command that shows what vramguard does: builds it (Release) and runs it on a built-in demo.
+# The one command that shows what vramguard does: builds it (Release), writes a Qwen-Image-Edit-shaped
+# pipeline with the real model's tensor names and shapes (57.7 GB of bf16, as sparse files: no disk
+# space), and compares every placement strategy for it on a simulated 16 GB RTX 4080 that keeps 4 GB
+# free for the system (configs/rtx4080-16gb.ini).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh vramguard vramguard_strategies
 vg=./build/bin/vramguard
+model=build/demo/qwen-image-edit
 echo "== vramguard --version"
 $vg --version
 echo
 echo "== vramguard plugins   (the placement strategies this host discovered)"
 $vg plugins
+if [ ! -f "$model/model_index.json" ]; then
+  rm -rf "$model"
+  echo
+  echo "== vramguard synth --arch qwen-image-edit --preset full --out $model"
+  $vg synth --arch qwen-image-edit --preset full --out "$model"
+fi
+echo
+echo "== vramguard inspect $model --dtype bf16"
+$vg inspect "$model" --dtype bf16
+echo
+echo "== vramguard compare $model --config configs/rtx4080-16gb.ini   (a simulated RTX 4080 16 GB)"
+$vg compare "$model" --config configs/rtx4080-16gb.ini
+echo
+echo "== vramguard plan $model --config configs/rtx4080-16gb.ini --strategy auto"
+$vg plan "$model" --config configs/rtx4080-16gb.ini --strategy auto

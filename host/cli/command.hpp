@@ -24,6 +24,8 @@ const std::vector<Command>& all_commands();
 Command plugins_command();
 Command inspect_command();
 Command synth_command();
+Command plan_command();
+Command compare_command();
 Command help_command();
 
 // Runs the CLI on the given arguments (without the program name); returns the exit code.

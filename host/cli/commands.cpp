@@ -6,6 +6,8 @@ const std::vector<Command>& all_commands() {
   static const std::vector<Command> commands = {
       inspect_command(),
       synth_command(),
+      plan_command(),
+      compare_command(),
       plugins_command(),
       help_command(),
   };

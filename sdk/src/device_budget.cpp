@@ -14,8 +14,11 @@ std::string_view device_kind_name(DeviceKind kind) {
 }
 
 void DeviceInfo::update_usable() {
+  // free_bytes is measured once the CUDA context exists, so the context is already outside it; a cap
+  // bounds everything this process holds on the device, the context included.
   const std::uint64_t after_reserve = free_bytes > reserve_bytes ? free_bytes - reserve_bytes : 0;
-  const std::uint64_t limit = cap_bytes ? std::min(*cap_bytes, after_reserve) : after_reserve;
+  std::uint64_t limit = after_reserve;
+  if (cap_bytes) limit = std::min(limit, *cap_bytes > context_bytes ? *cap_bytes - context_bytes : 0);
   usable_bytes = limit > headroom_bytes ? limit - headroom_bytes : 0;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // DeviceBudget: what memory each device offers this run, as probed (or declared, on a simulated
-// runtime). usable = min(cap, free − reserve) − headroom, never below zero.
+// runtime). usable = min(cap − context, free − reserve) − headroom, never below zero: weights and the
+// streaming window must fit in usable; the context, activations and the reserve stay outside it.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,7 +19,7 @@ struct DeviceInfo {
   std::string description;             // "NVIDIA H100 80GB HBM3", "simulated RTX 4080"
   std::uint64_t total_bytes = 0;
   std::uint64_t free_bytes = 0;        // at probe time
-  std::optional<std::uint64_t> cap_bytes;  // the user's max_memory for this device
+  std::optional<std::uint64_t> cap_bytes;  // the user's max_memory: everything we hold on the device
   std::uint64_t reserve_bytes = 0;     // kept free for the system and other programs
   std::uint64_t headroom_bytes = 0;    // kept for activations and workspace
   std::uint64_t context_bytes = 0;     // the CUDA context, already outside free_bytes once it exists

@@ -1,6 +1,7 @@
 #pragma once
 // Placement: what a strategy returns. For each unit: where its weights are stored, how it runs,
 // and where it executes; plus the strategy's own settings and a one-line explanation.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>

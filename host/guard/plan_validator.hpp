@@ -1,0 +1,24 @@
+#pragma once
+// The guard's validate stage: whatever plugin made a plan, check it before it costs memory.
+#include <string>
+
+#include "core/errors.hpp"
+#include "vramguard/cost_model.hpp"
+
+namespace vramguard {
+
+// A plan that breaks a rule: names the plugin, the unit or device, and the figures.
+class InvalidPlanError : public JobError {
+ public:
+  InvalidPlanError(const std::string& plugin, const std::string& problem)
+      : JobError("plan from strategy '" + plugin + "' is invalid: " + problem,
+                 "this is a bug in the strategy plugin; choose another strategy or report it to its author") {}
+};
+
+// Every unit placed exactly once, tie groups on one device, modes and devices consistent, every
+// device's predicted bytes within its usable bytes, streamed weights within the pinned cap.
+// Returns the prediction it checked.
+Prediction validate_plan(const ModelGraph& model, const DeviceBudget& budget, const Workload& workload,
+                         const Placement& placement, const std::string& plugin);
+
+}  // namespace vramguard

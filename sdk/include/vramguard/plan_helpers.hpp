@@ -1,0 +1,70 @@
+#pragma once
+// Pieces every strategy needs: units in forward order, tie groups as single items, host storage for
+// streamed weights, and the assembly of a Placement in graph order.
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "vramguard/cost_model.hpp"
+#include "vramguard/strategy.hpp"
+
+namespace vramguard {
+
+struct UnitRef {
+  const Component* component = nullptr;
+  const Unit* unit = nullptr;
+};
+
+// What a strategy places as one piece: a unit, or all units of a tie group (which must share storage).
+struct PlanItem {
+  std::vector<std::size_t> units;        // flat unit indices, in graph order
+  std::uint64_t bytes = 0;               // placed bytes
+  std::uint64_t allocated = 0;           // allocator-rounded bytes on a device
+  std::uint64_t largest_allocated = 0;   // the largest member, rounded: its streaming slot size
+  double flops_per_token = 0;
+};
+
+class PlanContext {
+ public:
+  explicit PlanContext(const PlanRequest& request);
+
+  const PlanRequest& request() const { return request_; }
+  const std::vector<UnitRef>& units() const { return units_; }
+  const std::vector<PlanItem>& items() const { return items_; }  // in order of their first unit
+  std::vector<const DeviceInfo*> gpus() const { return request_.budget.gpus(); }
+
+  void place(const PlanItem& item, const std::string& storage, PlacementMode mode, const std::string& executes_on);
+  bool placed(const PlanItem& item) const;
+  // Every unit placed, in graph order. Throws std::logic_error if a unit was left out.
+  Placement finish(const std::string& strategy, std::map<std::string, std::string> settings, std::string explanation) const;
+
+  // Bytes of host memory available for streamed weights: the pinned cap and the CPU's usable bytes.
+  std::uint64_t host_streaming_capacity() const;
+  bool has_disk() const;
+
+ private:
+  const PlanRequest& request_;
+  std::vector<UnitRef> units_;
+  std::vector<PlanItem> items_;
+  std::vector<UnitPlacement> decisions_;
+  std::vector<bool> decided_;
+};
+
+// Hands out host storage for streamed items: pinned CPU memory while it lasts, then the page cache
+// ("disk": the checkpoint file itself, mapped). Returns empty when neither can hold the item.
+class HostStorage {
+ public:
+  explicit HostStorage(const PlanContext& context);
+  std::string take(std::uint64_t bytes);
+  std::uint64_t cpu_bytes() const { return cpu_used_; }
+
+ private:
+  std::uint64_t cpu_left_;
+  std::uint64_t cpu_used_ = 0;
+  bool disk_;
+};
+
+inline constexpr std::uint64_t kUnlimitedBytes = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace vramguard

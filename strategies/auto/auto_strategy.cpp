@@ -1,0 +1,178 @@
+#include "auto/auto_strategy.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <optional>
+
+#include <vramguard/byte_size.hpp>
+#include <vramguard/cost_model.hpp>
+#include <vramguard/plan_helpers.hpp>
+
+#include "multi_gpu/multi_gpu_strategy.hpp"
+#include "sequential_offload/sequential_offload_strategy.hpp"
+
+namespace vramguard::strategies {
+namespace {
+
+constexpr const char* kName = "auto";
+
+struct Candidate {
+  std::string label;
+  Placement placement;
+  double step_seconds = 0;
+};
+
+std::string seconds_text(double s) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, s < 1 ? "%.1f ms" : "%.2f s", s < 1 ? s * 1e3 : s);
+  return buffer;
+}
+
+std::optional<Placement> all_resident_on(const PlanRequest& request, const DeviceInfo& gpu) {
+  PlanContext context(request);
+  std::uint64_t total = 0;
+  for (const auto& item : context.items()) total += item.allocated;
+  if (total > gpu.usable_bytes) return std::nullopt;
+  for (const auto& item : context.items()) context.place(item, gpu.name, PlacementMode::resident, gpu.name);
+  return context.finish(kName, {{"prefetch_depth", "0"}}, "");
+}
+
+// Seconds one forward pass loses to a unit being streamed rather than resident (prefetch hides the
+// copy behind the previous unit's compute, so only the excess shows).
+double streaming_penalty(const PlanItem& item, const PlanContext& context, const DeviceInfo& gpu, int prefetch) {
+  const auto& c = default_cost_constants();
+  const double bandwidth = gpu.host_to_device_bytes_per_s > 0 ? gpu.host_to_device_bytes_per_s : c.default_host_to_device_bytes_per_s;
+  const double flops = (gpu.compute_flops > 0 ? gpu.compute_flops : c.default_gpu_flops) * c.gpu_efficiency;
+  const auto& first = context.units()[item.units.front()];
+  const double tokens = static_cast<double>(tokens_for(*first.component, context.request().workload));
+  const double transfer = static_cast<double>(item.bytes) / bandwidth;
+  const double compute = item.flops_per_token * tokens / flops;
+  return prefetch > 0 ? std::max(0.0, transfer - compute) : transfer;
+}
+
+// As many items resident on `gpu` as fit beside the streaming window, chosen by `priority`; the rest
+// streamed from host memory with prefetch.
+std::optional<Placement> partially_resident(const PlanRequest& request, const DeviceInfo& gpu, int prefetch,
+                                            const std::function<double(const PlanItem&, const PlanContext&)>& priority) {
+  PlanContext context(request);
+  const auto& items = context.items();
+  std::vector<std::size_t> order(items.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return priority(items[a], context) > priority(items[b], context);
+  });
+  std::vector<bool> resident(items.size(), false);
+  std::uint64_t resident_bytes = 0;
+  auto window_without = [&]() {
+    std::uint64_t largest = 0;
+    for (std::size_t i = 0; i < items.size(); ++i)
+      if (!resident[i]) largest = std::max(largest, items[i].largest_allocated);
+    return largest ? streaming_window_bytes(largest, prefetch) : 0;
+  };
+  for (std::size_t i : order) {
+    resident[i] = true;
+    if (resident_bytes + items[i].allocated + window_without() <= gpu.usable_bytes) resident_bytes += items[i].allocated;
+    else resident[i] = false;
+  }
+  if (resident_bytes + window_without() > gpu.usable_bytes) return std::nullopt;
+  HostStorage host(context);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (resident[i]) {
+      context.place(items[i], gpu.name, PlacementMode::resident, gpu.name);
+      continue;
+    }
+    const std::string storage = host.take(items[i].bytes);
+    if (storage.empty()) return std::nullopt;
+    context.place(items[i], storage, PlacementMode::streamed, gpu.name);
+  }
+  return context.finish(kName, {{"prefetch_depth", std::to_string(prefetch)}}, "");
+}
+
+std::optional<Placement> all_on_cpu(const PlanRequest& request) {
+  const DeviceInfo* cpu = request.budget.cpu();
+  if (!request.budget.allow_cpu_compute || cpu == nullptr) return std::nullopt;
+  PlanContext context(request);
+  std::uint64_t total = 0;
+  for (const auto& item : context.items()) total += item.bytes;
+  if (total > cpu->usable_bytes) return std::nullopt;
+  for (const auto& item : context.items()) context.place(item, "cpu", PlacementMode::cpu, "cpu");
+  return context.finish(kName, {{"prefetch_depth", "0"}}, "");
+}
+
+std::optional<Placement> from_strategy(const PlacementStrategy& strategy, const PlanRequest& request,
+                                       const StrategyOptions& options) {
+  try {
+    return strategy.plan({request.model, request.budget, request.workload, options});
+  } catch (const NoFitError&) {
+    return std::nullopt;  // that candidate does not fit; the others may
+  }
+}
+
+}  // namespace
+
+Placement AutoStrategy::plan(const PlanRequest& request) const {
+  require_known_options(request.options, {"prefetch"}, kName);
+  const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, 16));
+  const auto gpus = request.budget.gpus();
+
+  std::vector<Candidate> candidates;
+  auto consider = [&](std::string label, std::optional<Placement> placement) {
+    if (!placement) return;
+    const Prediction prediction = predict(request.model, request.budget, *placement, request.workload);
+    for (const auto& device : prediction.devices)
+      if (!device.fits) return;
+    candidates.push_back({std::move(label), std::move(*placement), prediction.step_seconds});
+  };
+
+  for (const auto* gpu : gpus) consider("everything resident on " + gpu->name, all_resident_on(request, *gpu));
+  if (gpus.size() > 1) {
+    auto split = from_strategy(MultiGpuStrategy(), request, {{"prefetch", std::to_string(prefetch)}});
+    bool streams = false;
+    if (split)
+      for (const auto& u : split->units) streams = streams || u.mode == PlacementMode::streamed;
+    consider(streams ? "a layer split across the GPUs, the rest streamed" : "a layer split across the GPUs", std::move(split));
+  }
+  if (!gpus.empty()) {
+    const DeviceInfo* roomiest = *std::max_element(gpus.begin(), gpus.end(), [](const auto* a, const auto* b) {
+      return a->usable_bytes < b->usable_bytes;
+    });
+    consider("as much resident on " + roomiest->name + " as fits (costliest to stream first), the rest streamed with prefetch",
+             partially_resident(request, *roomiest, prefetch, [&](const PlanItem& item, const PlanContext& context) {
+               return streaming_penalty(item, context, *roomiest, prefetch) / static_cast<double>(std::max<std::uint64_t>(1, item.allocated));
+             }));
+    consider("as much resident on " + roomiest->name + " as fits (largest first), the rest streamed with prefetch",
+             partially_resident(request, *roomiest, prefetch, [](const PlanItem& item, const PlanContext&) {
+               return static_cast<double>(item.allocated);
+             }));
+    consider("every unit streamed with prefetch", from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", std::to_string(prefetch)}}));
+    if (prefetch > 0)
+      consider("every unit streamed, one slot (no prefetch: least VRAM)", from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", "0"}}));
+  }
+  consider("everything on the CPU (--allow-cpu-compute)", all_on_cpu(request));
+
+  if (candidates.empty()) {
+    std::map<std::string, std::uint64_t> minimum;
+    if (!gpus.empty()) {
+      std::uint64_t largest = 0;
+      PlanContext context(request);
+      for (const auto& item : context.items()) largest = std::max(largest, item.largest_allocated);
+      minimum[gpus.front()->name] = largest;  // one slot for the largest unit, streaming everything
+    }
+    throw NoFitError(kName, gpus.empty() ? "there is no GPU, and CPU compute is not allowed (--allow-cpu-compute)"
+                                         : "not even streaming one unit at a time fits",
+                     minimum);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.step_seconds < b.step_seconds;
+  });
+  Candidate& best = candidates.front();
+  std::string explanation = "chose " + best.label + ": predicted " + seconds_text(best.step_seconds) + " per forward pass";
+  if (candidates.size() > 1)
+    explanation += " (next best: " + candidates[1].label + ", " + seconds_text(candidates[1].step_seconds) + ")";
+  best.placement.strategy = kName;
+  best.placement.explanation = explanation;
+  return best.placement;
+}
+
+}  // namespace vramguard::strategies

@@ -1,0 +1,133 @@
+// plan and compare as a user runs them, including the motivating case: the full Qwen-Image-Edit-shaped
+// pipeline on a simulated 16 GB RTX 4080 with configs/rtx4080-16gb.ini.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/run_process.hpp"
+#include "support/temp_dir.hpp"
+#include "synth/checkpoint_writer.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+
+namespace {
+
+const std::string kConfig = std::string(SOURCE_DIR) + "/configs/rtx4080-16gb.ini";
+
+class Planning : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    write_checkpoint(synthetic_architecture("qwen-image-edit", "full", false), dir_->path() / "qie", {});
+    write_checkpoint(synthetic_architecture("qwen2", "tiny", false), dir_->path() / "tiny", {});
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string qie() { return shell_quote((dir_->path() / "qie").string()); }
+  static std::string tiny() { return shell_quote((dir_->path() / "tiny").string()); }
+  static TempDir* dir_;
+};
+TempDir* Planning::dir_ = nullptr;
+
+}  // namespace
+
+TEST_F(Planning, TheMotivatingCaseFitsIn12GBWithEveryStrategy) {
+  const auto result = run_vramguard("compare " + qie() + " --json --config " + shell_quote(kConfig));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto doc = nlohmann::json::parse(result.out);
+  ASSERT_EQ(doc["strategies"].size(), 4u);
+  for (const auto& row : doc["strategies"]) {
+    EXPECT_TRUE(row["feasible"].get<bool>()) << row.dump();
+    EXPECT_LE(row["predicted_peak_bytes"]["cuda:0"].get<std::uint64_t>(), 12'000'000'000u) << row["strategy"];
+    EXPECT_GT(row["streamed_bytes_per_step"].get<std::uint64_t>(), 0u) << row["strategy"];
+  }
+  EXPECT_FALSE(doc["auto_picks"].get<std::string>().empty());
+}
+
+TEST_F(Planning, ThePlanSaysWhatIsStreamedAndWhatItCostsAt25GBs) {
+  const auto result = run_vramguard("plan " + qie() + " --config " + shell_quote(kConfig));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("streamed per pass"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("of copying at 25.00 GB/s"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("not disk"), std::string::npos) << result.out;  // no cpu entry in max_memory
+}
+
+TEST_F(Planning, PlanJsonHasTheDocumentedFields) {
+  const auto result = run_vramguard("plan " + tiny() + " --json --simulate rtx4090 --strategy sequential-offload --cpu-memory 8GiB");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto doc = nlohmann::json::parse(result.out);
+  EXPECT_EQ(doc["strategy"], "sequential-offload");
+  EXPECT_EQ(doc["devices"][0]["name"], "cuda:0");
+  EXPECT_TRUE(doc["devices"][0].contains("usable_bytes"));
+  EXPECT_TRUE(doc["devices"][0].contains("predicted_peak_bytes"));
+  ASSERT_EQ(doc["units"].size(), 5u);
+  for (const auto& unit : doc["units"]) {
+    for (const char* key : {"component", "name", "bytes", "mode", "storage", "executes_on"}) EXPECT_TRUE(unit.contains(key)) << key;
+    EXPECT_EQ(unit["mode"], "streamed");
+  }
+  EXPECT_TRUE(doc["predicted"].contains("load_seconds"));
+  EXPECT_TRUE(doc["predicted"].contains("step_seconds"));
+}
+
+TEST_F(Planning, ExportsAHuggingFaceDeviceMapPerComponent) {
+  TempDir out;
+  const auto file = out / "map.json";
+  const auto result = run_vramguard("plan " + qie() + " --config " + shell_quote(kConfig) + " --export-device-map " +
+                                    shell_quote(file.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream in(file);
+  const auto map = nlohmann::json::parse(in);
+  ASSERT_TRUE(map.contains("transformer"));
+  ASSERT_TRUE(map.contains("text_encoder"));
+  ASSERT_TRUE(map.contains("vae"));
+  EXPECT_EQ(map["transformer"].size(), 66u);
+  for (const auto& [module, device] : map["transformer"].items())
+    EXPECT_TRUE(device == 0 || device == "cpu" || device == "disk") << module << " " << device;
+
+  const auto single = run_vramguard("plan " + tiny() + " --simulate rtx4090 --export-device-map " + shell_quote((out / "one.json").string()));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  std::ifstream one(out / "one.json");
+  const auto flat = nlohmann::json::parse(one);
+  EXPECT_EQ(flat["model.layers.0"], 0);  // a single model gets one flat map
+}
+
+TEST_F(Planning, WithoutAGpuRuntimeOrSimulationItSaysWhatToDo) {
+  const auto result = run_vramguard("plan " + tiny());
+  if (result.exit_code == 0) GTEST_SKIP() << "this build has a CUDA runtime and a GPU";
+  EXPECT_NE(result.err.find("--simulate"), std::string::npos) << result.err;
+}
+
+TEST_F(Planning, ADoesNotFitIsAJobFailureWithWhatWouldBeNeeded) {
+  const auto result = run_vramguard("plan " + qie() + " --simulate cuda:1GB --strategy sequential-offload --dtype bf16");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("needs at least"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cuda:0"), std::string::npos) << result.err;
+}
+
+TEST_F(Planning, UnknownStrategyAndBadOptionsAreUsageErrors) {
+  auto result = run_vramguard("plan " + tiny() + " --simulate rtx4090 --strategy balancd");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("did you mean 'balanced'?"), std::string::npos) << result.err;
+  result = run_vramguard("plan " + tiny() + " --simulate rtx4090 --strategy balanced --option lowzero=true");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("lowzero"), std::string::npos) << result.err;
+  result = run_vramguard("plan " + tiny() + " --simulate rtx4090 --max-memory 0=12gb");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("GiB"), std::string::npos) << result.err;
+}
+
+TEST_F(Planning, CompareSaysWhyAStrategyDoesNotFit) {
+  const auto result = run_vramguard("compare " + tiny() + " --simulate cuda:300MB --cpu-memory 8GiB --dtype fp32 --option sequential-offload.prefetch=16");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("does not fit"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("auto would pick"), std::string::npos) << result.out;
+}
+
+TEST_F(Planning, EveryShippedConfigPlansAnywhere) {
+  for (const char* config : {"rtx4080-16gb", "h100-80gb", "two-gpus", "cpu-planning"}) {
+    const auto result = run_vramguard("compare " + qie() + " --cpu-memory 64GiB --config " +
+                                      shell_quote(std::string(SOURCE_DIR) + "/configs/" + config + ".ini"));
+    EXPECT_EQ(result.exit_code, 0) << config << ": " << result.err;
+  }
+}

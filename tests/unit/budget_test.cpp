@@ -1,0 +1,108 @@
+// Budgets: usable = min(cap − context, free − reserve) − headroom, accelerate's cap syntax, simulated GPUs.
+#include <gtest/gtest.h>
+
+#include "budget/budget_options.hpp"
+#include "core/errors.hpp"
+#include "devices/host_memory.hpp"
+#include "devices/simulated_runtime.hpp"
+#include "support/planning_builders.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+
+TEST(Budget, UsableIsTheCapOrFreeLessReserveLessHeadroom) {
+  DeviceInfo gpu = make_gpu(0, 0);
+  gpu.free_bytes = 16 * GiB;
+  gpu.context_bytes = GiB / 2;
+  gpu.reserve_bytes = 4 * GiB;
+  gpu.headroom_bytes = GiB;
+  gpu.update_usable();
+  EXPECT_EQ(gpu.usable_bytes, 11 * GiB);  // free − reserve − headroom
+  gpu.cap_bytes = 10 * GiB;
+  gpu.update_usable();
+  EXPECT_EQ(gpu.usable_bytes, 10 * GiB - GiB / 2 - GiB);  // the cap bounds the context too
+  gpu.reserve_bytes = 20 * GiB;
+  gpu.update_usable();
+  EXPECT_EQ(gpu.usable_bytes, 0u);
+}
+
+TEST(Budget, MaxMemoryUsesAcceleratesKeys) {
+  const auto sizes = parse_device_sizes("max-memory", "0=12GB, 1=20GiB,cpu=64GiB,disk=1TB");
+  EXPECT_EQ(sizes.at("cuda:0"), 12'000'000'000u);
+  EXPECT_EQ(sizes.at("cuda:1"), 20 * GiB);
+  EXPECT_EQ(sizes.at("cpu"), 64 * GiB);
+  EXPECT_EQ(sizes.at("disk"), 1'000'000'000'000u);
+  EXPECT_THROW(parse_device_sizes("max-memory", "gpu0=12GB"), UsageError);
+  EXPECT_THROW(parse_device_sizes("max-memory", "0:12GB"), UsageError);
+  EXPECT_THROW(parse_device_sizes("max-memory", "0=12gb"), UsageError);
+}
+
+TEST(Budget, BuildAppliesCapsReservesAndHeadroomFromTheWorkload) {
+  SimulatedRuntime runtime("rtx4080");
+  HostMemoryReading host{64 * GiB, 60 * GiB, std::nullopt};
+  BudgetOptions options;
+  options.max_memory = {{"cuda:0", 12'000'000'000ULL}};
+  options.reserve_all = 4'000'000'000ULL;
+  const ModelGraph model = make_model({MiB});
+  Workload workload;
+  workload.tokens = 1000;
+  const DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device(host), disk_device("."), options, model, workload);
+  const DeviceInfo& gpu = *budget.gpus().front();
+  EXPECT_EQ(gpu.headroom_bytes, 1000u * 1024u + (256u << 20));  // activations for 1000 tokens + workspace
+  EXPECT_EQ(gpu.usable_bytes, 12'000'000'000ULL - gpu.context_bytes - gpu.headroom_bytes);
+  EXPECT_FALSE(budget.cpu_cap_given);
+  EXPECT_EQ(budget.cpu()->usable_bytes, 60 * GiB);
+  EXPECT_EQ(budget.pinned_cap_bytes, 60 * GiB);
+  EXPECT_EQ(budget.disk()->usable_bytes, UINT64_MAX);
+}
+
+TEST(Budget, ACapOnADeviceTheMachineLacksIsRefused) {
+  SimulatedRuntime runtime("rtx4080");
+  BudgetOptions options;
+  options.max_memory = {{"cuda:3", GiB}};
+  EXPECT_THROW(build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options, make_model({MiB}), {}), UsageError);
+}
+
+TEST(SimulatedRuntime, PresetsDeclareRealCards) {
+  SimulatedRuntime runtime("rtx4080,h100-80gb");
+  const auto gpus = runtime.probe_gpus();
+  ASSERT_EQ(gpus.size(), 2u);
+  EXPECT_EQ(gpus[0].name, "cuda:0");
+  EXPECT_EQ(gpus[0].total_bytes, 16 * GiB);
+  EXPECT_EQ(gpus[0].host_to_device_bytes_per_s, 25e9);
+  EXPECT_EQ(gpus[0].free_bytes, gpus[0].total_bytes - gpus[0].context_bytes);
+  EXPECT_EQ(gpus[1].name, "cuda:1");
+  EXPECT_TRUE(gpus[1].simulated);
+}
+
+TEST(SimulatedRuntime, SpecsDeclareSizeAndBandwidth) {
+  SimulatedRuntime runtime("cuda:16GiB@25GB/s, cuda:8GB");
+  const auto gpus = runtime.probe_gpus();
+  ASSERT_EQ(gpus.size(), 2u);
+  EXPECT_EQ(gpus[0].total_bytes, 16 * GiB);
+  EXPECT_EQ(gpus[0].host_to_device_bytes_per_s, 25e9);
+  EXPECT_EQ(gpus[1].total_bytes, 8'000'000'000u);
+}
+
+TEST(SimulatedRuntime, BadSpecsNameTheEntryAndTheForms) {
+  for (const char* bad : {"rtx4008", "cuda:16gb", "cuda:16GiB@25GB", "gpu:16GiB", "", "cuda:0"}) {
+    try {
+      SimulatedRuntime runtime(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const UsageError& e) {
+      EXPECT_FALSE(std::string(e.what()).empty());
+    }
+  }
+  try {
+    SimulatedRuntime runtime("rtx4008");
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'rtx4080'?"), std::string::npos) << e.what();
+  }
+}
+
+TEST(HostMemory, ReadsThisMachinesRam) {
+  const auto reading = read_host_memory();
+  EXPECT_GT(reading.total_bytes, 0u);
+  EXPECT_GT(reading.available_bytes, 0u);
+  EXPECT_LE(reading.available_bytes, reading.total_bytes);
+}

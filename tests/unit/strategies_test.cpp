@@ -1,0 +1,182 @@
+// What each built-in strategy promises, on small hand-made models and budgets.
+#include <gtest/gtest.h>
+
+#include "auto/auto_strategy.hpp"
+#include "balanced/balanced_strategy.hpp"
+#include "guard/plan_validator.hpp"
+#include "multi_gpu/multi_gpu_strategy.hpp"
+#include "sequential_offload/sequential_offload_strategy.hpp"
+#include "support/planning_builders.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+using namespace vramguard::strategies;
+
+namespace {
+
+std::size_t count_mode(const Placement& placement, PlacementMode mode) {
+  std::size_t n = 0;
+  for (const auto& u : placement.units) n += u.mode == mode ? 1 : 0;
+  return n;
+}
+
+Placement planned_and_valid(const PlacementStrategy& strategy, const ModelGraph& model, const DeviceBudget& budget,
+                            const StrategyOptions& options = {}) {
+  Placement placement = plan_with(strategy, model, budget, options);
+  validate_plan(model, budget, {}, placement, placement.strategy);
+  return placement;
+}
+
+}  // namespace
+
+TEST(Balanced, EverythingResidentWhenItFits) {
+  const auto placement = planned_and_valid(BalancedStrategy(), make_model({10 * MiB, 10 * MiB}), make_budget({100 * MiB}, GiB));
+  EXPECT_EQ(count_mode(placement, PlacementMode::resident), 2u);
+}
+
+TEST(Balanced, OffloadsToCpuThenDiskAndRunsOnTheMainGpu) {
+  const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
+  const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, 30 * MiB));
+  EXPECT_EQ(placement.units.front().storage, "cuda:0");
+  EXPECT_EQ(placement.units.back().storage, "disk");
+  bool saw_cpu = false;
+  for (const auto& u : placement.units) {
+    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, "cuda:0");
+    saw_cpu = saw_cpu || u.storage == "cpu";
+  }
+  EXPECT_TRUE(saw_cpu);
+  EXPECT_EQ(placement.settings.at("prefetch_depth"), "0");
+}
+
+TEST(Balanced, LowZeroKeepsTheFirstGpuLight) {
+  const auto model = make_model(std::vector<std::uint64_t>(10, 10 * MiB));
+  const auto even = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB));
+  const auto low = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"low_zero", "true"}});
+  auto on = [](const Placement& p, const std::string& d) {
+    std::size_t n = 0;
+    for (const auto& u : p.units) n += u.storage == d ? 1 : 0;
+    return n;
+  };
+  EXPECT_GT(on(even, "cuda:0"), 0u);
+  EXPECT_GT(on(even, "cuda:1"), 0u);
+  EXPECT_LT(on(low, "cuda:0"), on(even, "cuda:0"));
+}
+
+TEST(Balanced, SequentialFillUsesTheFirstGpuFirst) {
+  const auto model = make_model(std::vector<std::uint64_t>(4, 10 * MiB));
+  const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"fill", "sequential"}});
+  for (const auto& u : placement.units) EXPECT_EQ(u.storage, "cuda:0");
+}
+
+TEST(Balanced, RefusesUnknownOptions) {
+  EXPECT_THROW(plan_with(BalancedStrategy(), make_model({MiB}), make_budget({GiB}, GiB), {{"lowzero", "true"}}), InvalidStrategyOption);
+  EXPECT_THROW(plan_with(BalancedStrategy(), make_model({MiB}), make_budget({GiB}, GiB), {{"fill", "random"}}), InvalidStrategyOption);
+}
+
+TEST(SequentialOffload, StreamsEveryUnitThroughAPrefetchWindow) {
+  const auto model = make_model({10 * MiB, 20 * MiB, 10 * MiB});
+  const auto placement = planned_and_valid(SequentialOffloadStrategy(), model, make_budget({40 * MiB}, GiB));
+  EXPECT_EQ(count_mode(placement, PlacementMode::streamed), 3u);
+  EXPECT_EQ(placement.prefetch_depth(), 1);
+  const auto prediction = predict(model, make_budget({40 * MiB}, GiB), placement, {});
+  EXPECT_EQ(prediction.find("cuda:0")->window_bytes, 2 * 20 * MiB);
+  EXPECT_EQ(prediction.find("cuda:0")->resident_bytes, 0u);
+}
+
+TEST(SequentialOffload, KeepsTheFirstUnitsResidentWhenAsked) {
+  const auto model = make_model({10 * MiB, 10 * MiB, 10 * MiB});
+  const auto placement = planned_and_valid(SequentialOffloadStrategy(), model, make_budget({100 * MiB}, GiB), {{"keep_resident", "2"}});
+  EXPECT_EQ(placement.units[0].mode, PlacementMode::resident);
+  EXPECT_EQ(placement.units[1].mode, PlacementMode::resident);
+  EXPECT_EQ(placement.units[2].mode, PlacementMode::streamed);
+}
+
+TEST(SequentialOffload, SaysHowMuchTheWindowNeedsWhenItDoesNotFit) {
+  try {
+    plan_with(SequentialOffloadStrategy(), make_model({30 * MiB}), make_budget({40 * MiB}, GiB));
+    FAIL();
+  } catch (const NoFitError& e) {
+    EXPECT_EQ(e.minimum_bytes().at("cuda:0"), 60 * MiB);
+    EXPECT_NE(std::string(e.what()).find("prefetch=0"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(plan_with(SequentialOffloadStrategy(), make_model({30 * MiB}), make_budget({40 * MiB}, GiB), {{"prefetch", "0"}}));
+}
+
+TEST(SequentialOffload, StreamsFromThePageCacheWhenRamIsShort) {
+  const auto placement = planned_and_valid(SequentialOffloadStrategy(), make_model({10 * MiB, 10 * MiB}), make_budget({40 * MiB}, 12 * MiB));
+  EXPECT_EQ(placement.units[0].storage, "cpu");
+  EXPECT_EQ(placement.units[1].storage, "disk");
+}
+
+TEST(MultiGpu, SplitsInProportionToUsableMemory) {
+  const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
+  const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 100 * MiB}, GiB));
+  std::size_t first = 0;
+  for (const auto& u : placement.units) first += u.storage == "cuda:0" ? 1 : 0;
+  EXPECT_EQ(first, 6u);  // 3:1 of 8 units
+  EXPECT_EQ(placement.units.back().storage, "cuda:1");
+  EXPECT_EQ(placement.units.back().executes_on, "cuda:1");
+}
+
+TEST(MultiGpu, FollowsAnExplicitSplit) {
+  const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
+  const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,3"}});
+  std::size_t first = 0;
+  for (const auto& u : placement.units) first += u.storage == "cuda:0" ? 1 : 0;
+  EXPECT_EQ(first, 2u);
+  EXPECT_THROW(plan_with(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,2,3"}}), InvalidStrategyOption);
+}
+
+TEST(MultiGpu, StreamsWhatDoesNotFitOnTheLastGpu) {
+  const auto model = make_model(std::vector<std::uint64_t>(10, 10 * MiB));
+  const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({40 * MiB, 40 * MiB}, GiB));
+  EXPECT_GT(count_mode(placement, PlacementMode::streamed), 0u);
+  for (const auto& u : placement.units)
+    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, "cuda:1");
+}
+
+TEST(Auto, PrefersEverythingResidentWhenItFits) {
+  const auto placement = planned_and_valid(AutoStrategy(), make_model({10 * MiB, 10 * MiB}), make_budget({GiB}, GiB));
+  EXPECT_EQ(count_mode(placement, PlacementMode::resident), 2u);
+  EXPECT_NE(placement.explanation.find("everything resident"), std::string::npos) << placement.explanation;
+}
+
+TEST(Auto, SplitsAcrossGpusRatherThanStreaming) {
+  const auto placement = planned_and_valid(AutoStrategy(), make_model(std::vector<std::uint64_t>(8, 10 * MiB)),
+                                           make_budget({50 * MiB, 50 * MiB}, GiB));
+  EXPECT_EQ(count_mode(placement, PlacementMode::streamed), 0u);
+  EXPECT_NE(placement.explanation.find("split"), std::string::npos) << placement.explanation;
+}
+
+TEST(Auto, StreamsWhatCannotBeResidentAndExplainsWhy) {
+  const auto placement = planned_and_valid(AutoStrategy(), make_model(std::vector<std::uint64_t>(10, 10 * MiB)),
+                                           make_budget({50 * MiB}, GiB));
+  EXPECT_GT(count_mode(placement, PlacementMode::resident), 0u);
+  EXPECT_GT(count_mode(placement, PlacementMode::streamed), 0u);
+  EXPECT_NE(placement.explanation.find("predicted"), std::string::npos) << placement.explanation;
+}
+
+TEST(Auto, UsesTheCpuOnlyWhenAllowed) {
+  auto budget = make_budget({}, GiB);
+  EXPECT_THROW(plan_with(AutoStrategy(), make_model({10 * MiB}), budget), NoFitError);
+  budget.allow_cpu_compute = true;
+  const auto placement = planned_and_valid(AutoStrategy(), make_model({10 * MiB}), budget);
+  EXPECT_EQ(placement.units[0].mode, PlacementMode::cpu);
+}
+
+TEST(Strategies, KeepTiedUnitsTogether) {
+  auto model = make_model({40 * MiB, 10 * MiB, 10 * MiB, 0});
+  model.components[0].units[0].tie_group = "tied:embed";
+  model.components[0].units[3].tie_group = "tied:embed";
+  // 60 MiB over two 45 MiB GPUs: the 40 MiB embedding and its head must land together.
+  const auto budget = make_budget({45 * MiB, 45 * MiB}, GiB);
+  const BalancedStrategy balanced;
+  const MultiGpuStrategy multi;
+  const AutoStrategy automatic;
+  for (const PlacementStrategy* s : std::initializer_list<const PlacementStrategy*>{&balanced, &multi, &automatic}) {
+    const auto placement = planned_and_valid(*s, model, budget);
+    EXPECT_EQ(placement.units[0].storage, placement.units[3].storage) << placement.strategy;
+  }
+  const auto streamed = planned_and_valid(SequentialOffloadStrategy(), model, make_budget({90 * MiB}, GiB));
+  EXPECT_EQ(streamed.units[0].storage, streamed.units[3].storage);
+}
