@@ -8,6 +8,7 @@ const std::vector<Command>& all_commands() {
       synth_command(),
       plan_command(),
       compare_command(),
+      load_command(),
       plugins_command(),
       help_command(),
   };

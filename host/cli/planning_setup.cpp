@@ -4,6 +4,7 @@
 #include "cli/model_options.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "devices/allocator_config.hpp"
 #include "devices/host_memory.hpp"
 #include "devices/simulated_runtime.hpp"
 #include "logging/log.hpp"
@@ -47,40 +48,55 @@ void declare_planning_options(CommandOptions& own) {
       ("fallback", po::value<std::string>()->value_name("S1,S2,...")->default_value("balanced,auto,sequential-offload"),
        "the strategies the guard tries, in order, when a load runs out of memory")
       ("cuda-alloc-conf", po::value<std::string>()->value_name("CONF")->default_value("expandable_segments:True"),
-       "PyTorch CUDA allocator settings used when PYTORCH_CUDA_ALLOC_CONF is not set");
+       "PyTorch CUDA allocator settings used when PYTORCH_CUDA_ALLOC_CONF is not set")
+      ("simulate-oom-at", po::value<std::uint64_t>()->value_name("N"),
+       "with --simulate: the Nth allocation runs out of memory (to test the guard)")
+      ("simulate-oom-above", po::value<std::string>()->value_name("SIZE"),
+       "with --simulate: any GPU allocation taking our use past SIZE runs out of memory")
+      ("simulate-other-process", po::value<std::string>()->value_name("GPU=SIZE@N"),
+       "with --simulate: after our Nth allocation another program takes SIZE on GPU");
 }
 
-PlanningSetup prepare_planning(const Invocation& invocation) {
-  PlanningSetup setup;
-  setup.model = inspect_from_options(invocation);
-  if (invocation.values.count("tokens")) {
-    setup.workload.tokens = invocation.values["tokens"].as<std::uint64_t>();
-    if (setup.workload.tokens == 0) throw UsageError("--tokens must be at least 1");
-  }
-
-  std::vector<DeviceInfo> gpus;
+std::unique_ptr<DeviceRuntime> make_runtime(const Invocation& invocation, std::string* allocator) {
   if (const auto spec = invocation.text("simulate")) {
-    SimulatedRuntime runtime(*spec);
-    gpus = runtime.probe_gpus();
-    setup.runtime = runtime.name();
-  } else {
-    auto runtime = make_cuda_runtime();
-    if (!runtime)
-      throw UsageError("this build has no CUDA runtime (its libtorch is CPU-only), and no --simulate was given",
-                       "plan for declared GPUs with --simulate rtx4080 (or a config such as configs/cpu-planning.ini), "
-                       "or build against a CUDA libtorch (README)");
-    gpus = runtime->probe_gpus();
-    setup.runtime = runtime->name();
+    SimulatedFaults faults;
+    if (invocation.values.count("simulate-oom-at")) faults.fail_at_allocation = invocation.values["simulate-oom-at"].as<std::uint64_t>();
+    faults.fail_above_bytes = size_option(invocation, "simulate-oom-above");
+    if (const auto other = invocation.text("simulate-other-process")) {
+      // GPU=SIZE@N: after our Nth allocation, another program takes SIZE on GPU.
+      const auto eq = other->find('='), at = other->find('@');
+      if (eq == std::string::npos || at == std::string::npos || at < eq)
+        throw UsageError("--simulate-other-process '" + *other + "' is not GPU=SIZE@N", "e.g. 0=8GB@10");
+      SimulatedFaults::OtherProcess process;
+      try {
+        process.gpu = std::stoi(other->substr(0, eq));
+        process.bytes = parse_byte_size(other->substr(eq + 1, at - eq - 1));
+        process.after_allocations = std::stoull(other->substr(at + 1));
+      } catch (const std::exception& e) {
+        throw UsageError("--simulate-other-process '" + *other + "': " + e.what(), "e.g. 0=8GB@10");
+      }
+      faults.other_process = process;
+    }
+    const std::uint64_t host = declared_cpu_memory(invocation).value_or(read_host_memory().available_bytes);
+    if (allocator) *allocator = "simulated (exact accounting, no cache)";
+    const bool keep_data = invocation.values.count("verify-data") && invocation.flag("verify-data");
+    return std::make_unique<SimulatedRuntime>(*spec, host, faults, keep_data);
   }
+  for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-other-process"})
+    if (invocation.values.count(fault)) throw UsageError(std::string("--") + fault + " works only with --simulate");
+  const std::string setting = configure_cuda_allocator(invocation.text("cuda-alloc-conf").value_or(""));
+  if (allocator) *allocator = setting;
+  auto runtime = make_cuda_runtime();
+  if (!runtime)
+    throw UsageError("this build has no CUDA runtime (its libtorch is CPU-only), and no --simulate was given",
+                     "plan for declared GPUs with --simulate rtx4080 (or a config such as configs/cpu-planning.ini), "
+                     "or build against a CUDA libtorch (README)");
+  return runtime;
+}
 
-  HostMemoryReading host = read_host_memory();
-  if (const auto declared = size_option(invocation, "cpu-memory")) {
-    host.total_bytes = host.available_bytes = *declared;
-    host.cgroup_limit_bytes.reset();
-  }
-  const DeviceInfo cpu = cpu_device(host);
-  const DeviceInfo disk = disk_device(setup.model.source.root.empty() ? "." : setup.model.source.root);
+std::optional<std::uint64_t> declared_cpu_memory(const Invocation& invocation) { return size_option(invocation, "cpu-memory"); }
 
+BudgetOptions budget_options_from(const Invocation& invocation) {
   BudgetOptions options;
   if (const auto caps = invocation.text("max-memory")) options.max_memory = parse_device_sizes("max-memory", *caps);
   if (const auto reserve = invocation.text("reserve")) {
@@ -90,8 +106,27 @@ PlanningSetup prepare_planning(const Invocation& invocation) {
   options.headroom = size_option(invocation, "headroom");
   options.pinned_cap = size_option(invocation, "pinned-memory");
   options.allow_cpu_compute = invocation.flag("allow-cpu-compute");
-  setup.budget = build_budget(gpus, cpu, disk, options, setup.model.graph, setup.workload);
+  return options;
+}
 
+PlanningSetup prepare_planning(const Invocation& invocation) {
+  PlanningSetup setup;
+  setup.model = inspect_from_options(invocation);
+  if (invocation.values.count("tokens")) {
+    setup.workload.tokens = invocation.values["tokens"].as<std::uint64_t>();
+    if (setup.workload.tokens == 0) throw UsageError("--tokens must be at least 1");
+  }
+  auto runtime = make_runtime(invocation);
+  setup.runtime = runtime->name();
+  HostMemoryReading host = read_host_memory();
+  if (const auto declared = declared_cpu_memory(invocation)) {
+    host.total_bytes = host.available_bytes = *declared;
+    host.cgroup_limit_bytes.reset();
+  }
+  const BudgetOptions options = budget_options_from(invocation);
+  setup.budget = build_budget(runtime->probe_gpus(), cpu_device(host),
+                              disk_device(setup.model.source.root.empty() ? "." : setup.model.source.root), options,
+                              setup.model.graph, setup.workload);
   if (!options.max_memory.empty() && !setup.budget.cpu_cap_given)
     setup.notes.push_back("--max-memory has no cpu entry: the CPU budget is the available RAM (" +
                           format_bytes(setup.budget.cpu()->usable_bytes) + "), not disk");

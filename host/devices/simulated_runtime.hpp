@@ -1,6 +1,8 @@
 #pragma once
 // Simulated GPUs, declared by preset (`rtx4080`) or spec (`cuda:16GiB@25GB/s,cuda:16GiB@25GB/s`, each
 // entry optionally a preset name). Free memory is the capacity less a CUDA context, as on a real card.
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,15 +20,49 @@ struct GpuPreset {
 
 const std::vector<GpuPreset>& gpu_presets();
 
+// Faults to inject, so tests can prove the guard survives them.
+struct SimulatedFaults {
+  std::optional<std::uint64_t> fail_at_allocation;  // the Nth allocation (1-based, GPU or pinned) fails
+  std::optional<std::uint64_t> fail_above_bytes;    // a GPU allocation taking our use past this fails
+  struct OtherProcess {
+    std::uint64_t after_allocations = 0;  // it starts once we have made this many allocations
+    int gpu = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::optional<OtherProcess> other_process;        // another program taking memory mid-load
+};
+
 class SimulatedRuntime final : public DeviceRuntime {
  public:
-  // Throws UsageError for a spec it cannot read, showing the accepted forms.
-  explicit SimulatedRuntime(const std::string& spec);
+  // Throws UsageError for a spec it cannot read, showing the accepted forms. `host_bytes` is the
+  // pinned host memory there is to allocate. With `keep_data`, blocks hold real bytes (their first
+  // 256 MiB), so that --verify-data can read them back; otherwise only the accounting is real.
+  explicit SimulatedRuntime(const std::string& spec, std::uint64_t host_bytes = 0, SimulatedFaults faults = {},
+                            bool keep_data = false);
+  ~SimulatedRuntime() override;
+
   std::string name() const override { return "simulated"; }
-  std::vector<DeviceInfo> probe_gpus() override { return gpus_; }
+  std::vector<DeviceInfo> probe_gpus() override;
+  std::unique_ptr<MemoryBlock> allocate_device(int gpu, std::uint64_t bytes) override;
+  std::unique_ptr<MemoryBlock> allocate_pinned(std::uint64_t bytes) override;
+  void upload(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) override;
+  void stage(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) override;
+  void synchronize() override {}
+  void read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) override;
+  void release_cached() override {}
+  MemorySnapshot snapshot(int gpu) override;
+  std::string allocator_settings() const override { return "simulated (exact accounting, no cache)"; }
+
+  // For tests: live blocks and bytes, GPUs and pinned together.
+  std::uint64_t live_blocks() const;
+  std::uint64_t live_bytes() const;
+  // Makes the simulated other process give its memory back.
+  void end_other_process();
+
+  struct State;
 
  private:
-  std::vector<DeviceInfo> gpus_;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace vramguard

@@ -101,7 +101,14 @@ std::string format_gib(std::uint64_t bytes) {
 }
 
 std::string format_bytes(std::uint64_t bytes) {
-  return format_gb(bytes) + " GB (" + format_gib(bytes) + " GiB)";
+  // Both conventions, at a scale where the figure still says something.
+  const double b = static_cast<double>(bytes);
+  char buffer[64];
+  if (bytes >= 1'000'000'000ULL || bytes == 0) return format_gb(bytes) + " GB (" + format_gib(bytes) + " GiB)";
+  if (bytes >= 1'000'000ULL) std::snprintf(buffer, sizeof buffer, "%.2f MB (%.2f MiB)", b / 1e6, b / 1048576.0);
+  else if (bytes >= 1'000ULL) std::snprintf(buffer, sizeof buffer, "%.2f KB (%.2f KiB)", b / 1e3, b / 1024.0);
+  else std::snprintf(buffer, sizeof buffer, "%llu bytes", static_cast<unsigned long long>(bytes));
+  return buffer;
 }
 
 }  // namespace vramguard

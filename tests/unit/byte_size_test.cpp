@@ -54,4 +54,7 @@ TEST(ByteSize, TheErrorShowsTheAcceptedForms) {
 TEST(ByteSize, ReportsPrintBothConventions) {
   EXPECT_EQ(format_bytes(12'000'000'000ULL), "12.00 GB (11.18 GiB)");
   EXPECT_EQ(format_bytes(16ULL << 30), "17.18 GB (16.00 GiB)");
+  EXPECT_EQ(format_bytes(40'000'000ULL), "40.00 MB (38.15 MiB)");
+  EXPECT_EQ(format_bytes(2048), "2.05 KB (2.00 KiB)");
+  EXPECT_EQ(format_bytes(12), "12 bytes");
 }

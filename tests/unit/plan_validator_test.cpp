@@ -81,7 +81,7 @@ TEST(PlanValidator, RefusesSplitTieGroups) {
 
 TEST(PlanValidator, RefusesAGpuOverItsUsableBytesWithTheFigures) {
   const auto model = make_model({10 * MiB, 10 * MiB});
-  expect_invalid(model, make_budget({15 * MiB}, GiB), resident_plan(model), {"cuda:0", "0.02 GB", "usable"});
+  expect_invalid(model, make_budget({15 * MiB}, GiB), resident_plan(model), {"cuda:0", "20.97 MB", "usable"});
 }
 
 TEST(PlanValidator, CountsTheStreamingWindow) {

@@ -1,0 +1,130 @@
+#include "cli/load_report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+#include "cli/plan_report.hpp"
+#include "vramguard/byte_size.hpp"
+
+namespace vramguard {
+namespace {
+
+nlohmann::json snapshot_json(const std::vector<MemorySnapshot>& snaps) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& s : snaps)
+    out[s.device] = {{"total_bytes", s.total}, {"free_bytes", s.free}, {"ours_in_use_bytes", s.ours_in_use},
+                     {"ours_cached_bytes", s.ours_cached}, {"others_bytes", s.others}};
+  return out;
+}
+
+// Predicted (resident + window) against measured (our allocations) for the attempt that loaded.
+nlohmann::json accuracy_json(const AttemptRecord& attempt) {
+  nlohmann::json out = nlohmann::json::object();
+  if (!attempt.prediction) return out;
+  for (const auto& [device, measured] : attempt.measured_bytes) {
+    const auto* predicted = attempt.prediction->find(device);
+    if (!predicted) continue;
+    const std::uint64_t weights = predicted->resident_bytes + predicted->window_bytes;
+    const double error = measured ? 100.0 * (static_cast<double>(weights) - static_cast<double>(measured)) / static_cast<double>(measured) : 0;
+    out[device] = {{"predicted_weights_and_window_bytes", weights}, {"measured_bytes", measured}, {"error_percent", error},
+                   {"predicted_peak_bytes", predicted->peak_bytes}, {"context_bytes", predicted->context_bytes},
+                   {"headroom_bytes", predicted->headroom_bytes}};
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json guard_report_json(const GuardReport& report) {
+  nlohmann::json doc;
+  doc["model"] = report.model;
+  doc["runtime"] = report.runtime;
+  doc["allocator"] = report.allocator_settings;
+  doc["success"] = report.success;
+  doc["strategy"] = report.final_strategy;
+  doc["warnings"] = report.warnings;
+  doc["advice"] = report.advice;
+  doc["baseline"] = snapshot_json(report.baseline);
+  if (!report.after_unload.empty()) doc["after_unload"] = snapshot_json(report.after_unload);
+  doc["other_processes"] = nlohmann::json::object();
+  for (const auto& [device, processes] : report.other_processes)
+    for (const auto& p : processes)
+      doc["other_processes"][device].push_back({{"pid", p.pid}, {"name", p.name}, {"user", p.user}, {"bytes", p.bytes}});
+  doc["attempts"] = nlohmann::json::array();
+  for (const auto& a : report.attempts) {
+    nlohmann::json attempt{{"strategy", a.strategy}, {"outcome", a.outcome}, {"leaked_bytes", a.leaked_bytes},
+                           {"shortfall_bytes", a.shortfall_bytes}, {"stages", nlohmann::json::array()}};
+    for (const auto& s : a.stages)
+      attempt["stages"].push_back({{"stage", s.stage}, {"seconds", s.seconds}, {"outcome", s.outcome},
+                                   {"before", snapshot_json(s.before)}, {"after", snapshot_json(s.after)}});
+    if (a.outcome == "loaded") attempt["predicted_vs_measured"] = accuracy_json(a);
+    doc["attempts"].push_back(attempt);
+  }
+  const auto& st = report.statistics;
+  doc["load"] = {{"seconds", st.seconds},
+                 {"bytes_to_gpus", st.bytes_to_gpus},
+                 {"bytes_to_host", st.bytes_to_host},
+                 {"bytes_left_mapped", st.bytes_left_mapped},
+                 {"window_bytes", st.window_bytes},
+                 {"pageable_bytes", st.pageable_bytes},
+                 {"gpu_throughput_bytes_per_s", st.seconds > 0 ? static_cast<double>(st.bytes_to_gpus) / st.seconds : 0},
+                 {"throughput_bytes_per_s", st.seconds > 0 ? static_cast<double>(st.bytes_to_gpus + st.bytes_to_host) / st.seconds : 0}};
+  doc["verified_tensors"] = report.verified_tensors;
+  doc["data_verified"] = report.data_verified;
+  return doc;
+}
+
+void print_guard_report(const GuardReport& report, std::ostream& out) {
+  const auto& st = report.statistics;
+  if (report.success) {
+    const double seconds = std::max(st.seconds, 1e-9);
+    out << "Loaded " << report.model << " with " << report.final_strategy << " on " << report.runtime << " devices in "
+        << seconds_text(st.seconds) << ": " << format_bytes(st.bytes_to_gpus) << " to GPUs ("
+        << format_gb(static_cast<std::uint64_t>(static_cast<double>(st.bytes_to_gpus) / seconds)) << " GB/s), "
+        << format_bytes(st.bytes_to_host) << " to pinned host memory, " << format_bytes(st.bytes_left_mapped)
+        << " left in the page cache, " << format_bytes(st.window_bytes) << " of streaming window\n";
+  } else {
+    out << "Could not load " << report.model << " on " << report.runtime << " devices\n";
+  }
+  out << "Allocator: " << report.allocator_settings << "\n";
+  for (const auto& w : report.warnings) out << "warning: " << w << "\n";
+  out << "\nAttempts\n";
+  for (std::size_t i = 0; i < report.attempts.size(); ++i) {
+    const auto& a = report.attempts[i];
+    out << "  " << i + 1 << ". " << a.strategy << ": " << a.outcome << "\n";
+    for (const auto& s : a.stages) {
+      out << "       " << s.stage << " " << seconds_text(s.seconds);
+      for (std::size_t g = 0; g < s.after.size(); ++g)
+        out << "  " << s.after[g].device << " ours " << format_gb(s.before[g].ours_in_use) << "→" << format_gb(s.after[g].ours_in_use)
+            << " GB, free " << format_gb(s.after[g].free) << " GB";
+      out << (s.outcome == "ok" ? "" : "  [" + s.outcome + "]") << "\n";
+    }
+    for (const auto& [device, bytes] : a.leaked_bytes) out << "       LEAKED " << format_bytes(bytes) << " on " << device << "\n";
+    if (a.outcome == "loaded" && a.prediction) {
+      for (const auto& [device, measured] : a.measured_bytes) {
+        const auto* p = a.prediction->find(device);
+        if (!p) continue;
+        const std::uint64_t weights = p->resident_bytes + p->window_bytes;
+        char error[32];
+        std::snprintf(error, sizeof error, "%+.2f%%",
+                      measured ? 100.0 * (static_cast<double>(weights) - static_cast<double>(measured)) / static_cast<double>(measured) : 0.0);
+        out << "       " << device << ": weights + window predicted " << format_bytes(weights) << ", measured "
+            << format_bytes(measured) << " (" << error << "); predicted peak with context and activations "
+            << format_bytes(p->peak_bytes) << "\n";
+      }
+    }
+  }
+  if (report.verified_tensors)
+    out << "\nVerified " << report.verified_tensors << " tensors (device, dtype, shape" << (report.data_verified ? ", bytes" : "") << ")\n";
+  for (std::size_t g = 0; g < report.after_unload.size(); ++g)
+    out << "After unload: " << report.after_unload[g].device << " ours in use " << format_bytes(report.after_unload[g].ours_in_use)
+        << ", cached " << format_bytes(report.after_unload[g].ours_cached) << ", free " << format_bytes(report.after_unload[g].free)
+        << " (before loading: " << format_bytes(report.baseline[g].free) << ")\n";
+  if (!report.advice.empty()) {
+    out << "\nWhat to do:\n";
+    for (const auto& a : report.advice) out << "  - " << a << "\n";
+  }
+}
+
+}  // namespace vramguard

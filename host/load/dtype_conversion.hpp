@@ -1,0 +1,14 @@
+#pragma once
+// Element conversion on the way to the device (--dtype bf16 from an fp32 checkpoint): floating types
+// convert with round-to-nearest-even; equal types copy. Sources may be misaligned.
+#include <cstdint>
+
+#include "vramguard/dtype.hpp"
+
+namespace vramguard {
+
+bool conversion_supported(DType from, DType to);
+// Throws std::invalid_argument for an unsupported pair (checked before a load starts).
+void convert_elements(const unsigned char* source, DType from, unsigned char* destination, DType to, std::uint64_t elements);
+
+}  // namespace vramguard
