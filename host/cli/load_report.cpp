@@ -30,6 +30,14 @@ nlohmann::json accuracy_json(const AttemptRecord& attempt) {
     out[device] = {{"predicted_weights_and_window_bytes", weights}, {"measured_bytes", measured}, {"error_percent", error},
                    {"predicted_peak_bytes", predicted->peak_bytes}, {"context_bytes", predicted->context_bytes},
                    {"headroom_bytes", predicted->headroom_bytes}};
+    // Against what the process really holds (context and allocator included), where NVML can tell.
+    if (const auto it = attempt.measured_process_bytes.find(device); it != attempt.measured_process_bytes.end()) {
+      const std::uint64_t load_peak = predicted->context_bytes + weights;
+      out[device]["predicted_load_peak_bytes"] = load_peak;
+      out[device]["measured_process_bytes"] = it->second;
+      out[device]["load_peak_error_percent"] =
+          100.0 * (static_cast<double>(load_peak) - static_cast<double>(it->second)) / static_cast<double>(it->second);
+    }
   }
   return out;
 }
@@ -112,6 +120,9 @@ void print_guard_report(const GuardReport& report, std::ostream& out) {
         out << "       " << device << ": weights + window predicted " << format_bytes(weights) << ", measured "
             << format_bytes(measured) << " (" << error << "); predicted peak with context and activations "
             << format_bytes(p->peak_bytes) << "\n";
+        if (const auto it = a.measured_process_bytes.find(device); it != a.measured_process_bytes.end())
+          out << "       " << device << ": this process holds " << format_bytes(it->second) << " (nvidia-smi), predicted "
+              << format_bytes(p->context_bytes + weights) << " with the context\n";
       }
     }
   }

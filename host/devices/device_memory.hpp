@@ -32,6 +32,16 @@ struct MemorySnapshot {
   std::uint64_t ours_in_use = 0;   // bytes in live allocations of this process
   std::uint64_t ours_cached = 0;   // held by the allocator's cache, not in use
   std::uint64_t others = 0;        // held by other processes (total − free − ours − context), best effort
+  std::uint64_t process_total = 0; // everything this process holds there, context included, as nvidia-smi
+                                   // shows it (NVML; 0 where it cannot be read)
+};
+
+// Another process holding memory on a GPU (from NVML, or simulated).
+struct GpuProcess {
+  std::uint32_t pid = 0;
+  std::string name;
+  std::string user;
+  std::uint64_t bytes = 0;
 };
 
 // A block of memory on a GPU or pinned on the host. Freed when destroyed.

@@ -36,6 +36,8 @@ class DeviceRuntime {
   virtual MemorySnapshot snapshot(int gpu) = 0;
   // The allocator settings in effect (e.g. "expandable_segments:True"), for the report.
   virtual std::string allocator_settings() const = 0;
+  // Other processes holding memory on the GPU (best effort: empty where NVML is missing).
+  virtual std::vector<GpuProcess> other_processes(int gpu) = 0;
 };
 
 // The CUDA runtime, where this build has one (nullptr otherwise). Throws JobError when the driver

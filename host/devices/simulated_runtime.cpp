@@ -218,7 +218,14 @@ MemorySnapshot SimulatedRuntime::snapshot(int gpu) {
   snap.free = info.free_bytes > taken ? info.free_bytes - taken : 0;
   snap.ours_in_use = state_->used[g];
   snap.others = state_->others[g];
+  snap.process_total = info.context_bytes + state_->used[g];
   return snap;
+}
+
+std::vector<GpuProcess> SimulatedRuntime::other_processes(int gpu) {
+  const std::uint64_t taken = state_->others.at(static_cast<std::size_t>(gpu));
+  if (taken == 0) return {};
+  return {{0, "simulated other process", "", taken}};
 }
 
 std::uint64_t SimulatedRuntime::live_blocks() const { return state_->live_blocks; }

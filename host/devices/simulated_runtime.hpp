@@ -52,6 +52,7 @@ class SimulatedRuntime final : public DeviceRuntime {
   void release_cached() override {}
   MemorySnapshot snapshot(int gpu) override;
   std::string allocator_settings() const override { return "simulated (exact accounting, no cache)"; }
+  std::vector<GpuProcess> other_processes(int gpu) override;
 
   // For tests: live blocks and bytes, GPUs and pinned together.
   std::uint64_t live_blocks() const;

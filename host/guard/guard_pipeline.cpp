@@ -77,9 +77,9 @@ GuardResult GuardPipeline::run() {
   report.allocator_settings = runtime_.allocator_settings();
   const std::size_t gpu_count = runtime_.probe_gpus().size();
   report.baseline = snapshots(runtime_, gpu_count);
-  if (other_processes_) {
+  {
     for (std::size_t g = 0; g < gpu_count; ++g) {
-      auto processes = other_processes_(static_cast<int>(g));
+      auto processes = other_processes_ ? other_processes_(static_cast<int>(g)) : runtime_.other_processes(static_cast<int>(g));
       std::uint64_t held = 0;
       for (const auto& p : processes) held += p.bytes;
       if (held > 0) {
@@ -122,6 +122,7 @@ GuardResult GuardPipeline::run() {
       for (std::size_t g = 0; g < gpu_count; ++g) {
         const auto snap = runtime_.snapshot(static_cast<int>(g));
         attempt.measured_bytes[snap.device] = snap.ours_in_use - std::min(snap.ours_in_use, report.baseline[g].ours_in_use);
+        if (snap.process_total > 0) attempt.measured_process_bytes[snap.device] = snap.process_total;
       }
       run_stage(attempt, "verify", runtime_, gpu_count, [&] {
         report.verified_tensors = verify_loaded_model(runtime_, model_, placement, *loaded, options_.target_dtype, options_.verify_data);

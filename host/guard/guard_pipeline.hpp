@@ -19,13 +19,6 @@
 
 namespace vramguard {
 
-struct GpuProcess {
-  std::uint32_t pid = 0;
-  std::string name;
-  std::string user;
-  std::uint64_t bytes = 0;
-};
-
 struct StageRecord {
   std::string stage;  // preflight, plan, validate, load, verify, release
   double seconds = 0;
@@ -40,6 +33,7 @@ struct AttemptRecord {
   std::optional<Prediction> prediction;
   DeviceBudget budget;
   std::map<std::string, std::uint64_t> measured_bytes;  // ours in use per GPU once loaded
+  std::map<std::string, std::uint64_t> measured_process_bytes;  // all this process holds there (NVML), once loaded
   std::map<std::string, std::uint64_t> leaked_bytes;    // ours in use after release, above the baseline
   std::optional<std::string> oom_device;
   std::uint64_t shortfall_bytes = 0;
@@ -93,6 +87,7 @@ struct GuardResult {
 
 class GuardPipeline {
  public:
+  // `other_processes` replaces the runtime's own view of other processes (tests use it).
   GuardPipeline(DeviceRuntime& runtime, const PluginRegistry& registry, const InspectedModel& model, GuardOptions options,
                 std::function<std::vector<GpuProcess>(int)> other_processes = {});
   // Loads the model; throws GuardFailure with the report when no rung succeeds.
