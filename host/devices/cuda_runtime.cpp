@@ -1,5 +1,7 @@
-// The CUDA device runtime: compiled only where the Torch found has CUDA (VRAMGUARD_WITH_CUDA_RUNTIME).
-// It uses the CUDA runtime API directly for probing, which is stable across libtorch versions.
+// The CUDA device runtime, built only where the Torch found has CUDA, as a module of its own
+// (libvramguard_cuda_runtime.so) that the host opens with dlopen(RTLD_LOCAL): libtorch's libraries
+// carry copies of libstdc++ pieces that would otherwise interpose on the host's own. Device memory
+// comes from PyTorch's caching allocator, so the loaded weights live where PyTorch code expects them.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/util/Exception.h>
 #include <cuda_runtime_api.h>
@@ -253,6 +255,10 @@ class CudaRuntime final : public DeviceRuntime {
   CudaRuntime() {
     const char* conf = std::getenv("PYTORCH_CUDA_ALLOC_CONF");
     allocator_ = conf && *conf ? conf : "PyTorch defaults";
+    // Outside Python nothing has initialized the caching allocator for the devices yet.
+    int count = 0;
+    if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) c10::cuda::CUDACachingAllocator::init(count);
+    else cudaGetLastError();
   }
   ~CudaRuntime() override { uploader_.reset(); }
 
@@ -412,7 +418,10 @@ CudaBlock::~CudaBlock() {
 
 }  // namespace
 
-std::unique_ptr<DeviceRuntime> make_cuda_runtime() { return std::make_unique<CudaRuntime>(); }
-bool cuda_runtime_compiled() { return true; }
-
 }  // namespace vramguard
+
+// The module's one entry point; the host owns the object it returns.
+extern "C" __attribute__((visibility("default"))) vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) {
+  vramguard::log::set_level(static_cast<vramguard::log::Level>(log_level));
+  return new vramguard::CudaRuntime();
+}

@@ -241,9 +241,5 @@ void SimulatedRuntime::end_other_process() {
   state_->faults.other_process.reset();
 }
 
-#ifndef VRAMGUARD_WITH_CUDA_RUNTIME
-std::unique_ptr<DeviceRuntime> make_cuda_runtime() { return nullptr; }
-bool cuda_runtime_compiled() { return false; }
-#endif
 
 }  // namespace vramguard
