@@ -28,7 +28,7 @@ PY
 done
 
 echo "== 2. another process takes most of the GPU while vramguard loads: fallback, then success"
-python3 bench/gpu/other_process.py 1.5 30 60 > "$out/other-fallback-process.txt" 2>&1 &
+python3 bench/gpu/other_process.py 1.0 8 60 > "$out/other-fallback-process.txt" 2>&1 &
 other=$!
 $vg load "$work/qie" --dtype bf16 --strategy balanced --report "$out/other-fallback.json" > "$out/other-fallback.txt" 2>&1
 echo "fallback: rc=$?"
@@ -48,7 +48,15 @@ sleep 12
 $vg load "$work/qie" --dtype bf16 --strategy balanced --report "$out/too-little.json" > "$out/too-little.txt" 2>&1
 echo "too little: rc=$?"
 kill $other 2>/dev/null; wait $other 2>/dev/null
-tail -n 12 "$out/too-little.txt"
+tail -n 6 "$out/too-little.txt"
+python3 - "$out/too-little.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+b = r["baseline"]["cuda:0"]
+last = r["attempts"][-1]["stages"][-1]["after"]["cuda:0"]
+print("  success", r["success"], "attempts", [a["strategy"] for a in r["attempts"]], "leaked", [a["leaked_bytes"] for a in r["attempts"]])
+print("  ours in use: baseline", b["ours_in_use_bytes"], "after the last release", last["ours_in_use_bytes"], "cached", last["ours_cached_bytes"])
+PY
 
 echo "== 4. load throughput: a 15 GB checkpoint in the page cache, against the peers, same run"
 [ -f "$work/q7/config.json" ] || $vg synth --arch qwen2 --preset 7b --data random --seed 1 --out "$work/q7" >/dev/null

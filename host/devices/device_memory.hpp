@@ -59,6 +59,8 @@ struct UploadSource {
   std::uint64_t elements = 0;
   DType from = DType::BF16;
   DType to = DType::BF16;
+  int file = -1;                        // the checkpoint's descriptor, where the bytes can be read with pread
+  std::uint64_t file_offset = 0;        // of data, in that file
 };
 
 }  // namespace vramguard

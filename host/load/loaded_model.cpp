@@ -72,7 +72,7 @@ class Loader {
     const MappedFile& mapped = file(component, at.file);
     if (at.offset + at.bytes > mapped.size())
       throw InputError(mapped.path(), "tensor '" + tensor.name + "' lies past the end of the file (it changed since it was read?)");
-    return {mapped.data() + at.offset, tensor.elements, tensor.dtype, target_of(tensor)};
+    return {mapped.data() + at.offset, tensor.elements, tensor.dtype, target_of(tensor), mapped.descriptor(), at.offset};
   }
 
   void load_unit(std::size_t c, const Unit& unit, const UnitPlacement& placed) {

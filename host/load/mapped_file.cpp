@@ -30,11 +30,12 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     ::madvise(mapped, size_, MADV_SEQUENTIAL);
     data_ = static_cast<const unsigned char*>(mapped);
   }
-  ::close(fd);  // the mapping keeps the file open
+  fd_ = fd;
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace vramguard

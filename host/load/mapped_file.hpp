@@ -14,6 +14,7 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
 
   const unsigned char* data() const { return data_; }
+  int descriptor() const { return fd_; }  // for pread, which copies without faulting pages into our mapping
   std::uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
@@ -21,6 +22,7 @@ class MappedFile {
   std::string path_;
   const unsigned char* data_ = nullptr;
   std::uint64_t size_ = 0;
+  int fd_ = -1;
 };
 
 }  // namespace vramguard
