@@ -76,6 +76,7 @@ nlohmann::json guard_report_json(const GuardReport& report) {
                  {"bytes_left_mapped", st.bytes_left_mapped},
                  {"window_bytes", st.window_bytes},
                  {"pageable_bytes", st.pageable_bytes},
+                 {"allocation_seconds", st.allocation_seconds},
                  {"gpu_throughput_bytes_per_s", st.seconds > 0 ? static_cast<double>(st.bytes_to_gpus) / st.seconds : 0},
                  {"throughput_bytes_per_s", st.seconds > 0 ? static_cast<double>(st.bytes_to_gpus + st.bytes_to_host) / st.seconds : 0}};
   doc["verified_tensors"] = report.verified_tensors;

@@ -98,7 +98,9 @@ class Loader {
       for (const auto& tensor : unit.tensors) tensors_tied(component, tensor);
       return;
     }
+    const auto asked = std::chrono::steady_clock::now();
     std::unique_ptr<MemoryBlock> block = on_gpu ? runtime_.allocate_device(storage->index, bytes) : runtime_.allocate_pinned(bytes);
+    loaded_.statistics_.allocation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
     MemoryBlock& target = *block;
     loaded_.blocks_.push_back(std::move(block));
     if (!target.pinned()) loaded_.statistics_.pageable_bytes += bytes;

@@ -35,6 +35,7 @@ struct LoadStatistics {
   std::uint64_t bytes_left_mapped = 0;   // streamed from the page cache later
   std::uint64_t window_bytes = 0;
   std::uint64_t pageable_bytes = 0;      // host blocks that could not be pinned
+  double allocation_seconds = 0;         // of which spent obtaining memory
   double seconds = 0;
 };
 
