@@ -28,3 +28,9 @@ $vg compare "$model" --config configs/rtx4080-16gb.ini
 echo
 echo "== vramguard plan $model --config configs/rtx4080-16gb.ini --strategy auto"
 $vg plan "$model" --config configs/rtx4080-16gb.ini --strategy auto
+echo
+echo "== vramguard load $model --config configs/rtx4080-16gb.ini --strategy auto   (the memory guard, simulated card)"
+$vg load "$model" --config configs/rtx4080-16gb.ini --strategy auto
+echo
+echo "== the same load while another program takes 8.5 GB of the card mid-load: the guard falls back"
+$vg load "$model" --config configs/rtx4080-16gb.ini --strategy balanced --simulate-other-process 0=8.5GB@30

@@ -28,10 +28,17 @@ PY
 done
 
 echo "== 2. another process takes most of the GPU while vramguard loads: fallback, then success"
-python3 bench/gpu/other_process.py 1.0 8 60 > "$out/other-fallback-process.txt" 2>&1 &
+rm -f /tmp/vramguard-go
+python3 bench/gpu/other_process.py /tmp/vramguard-go 6 60 > "$out/other-fallback-process.txt" 2>&1 &
 other=$!
-$vg load "$work/qie" --dtype bf16 --strategy balanced --report "$out/other-fallback.json" > "$out/other-fallback.txt" 2>&1
+until grep -q ready "$out/other-fallback-process.txt" 2>/dev/null; do sleep 0.1; done
+$vg load "$work/qie" --dtype bf16 --strategy balanced --report "$out/other-fallback.json" > "$out/other-fallback.txt" 2>&1 &
+loader=$!
+sleep "${TRIGGER_AFTER:-2.5}"   # preflight and planning are done; the load is under way
+touch /tmp/vramguard-go
+wait $loader
 echo "fallback: rc=$?"
+cat "$out/other-fallback-process.txt"
 kill $other 2>/dev/null; wait $other 2>/dev/null
 python3 - "$out/other-fallback.json" <<'PY'
 import json, sys
@@ -39,12 +46,16 @@ r = json.load(open(sys.argv[1]))
 print("  success", r["success"], "strategy", r["strategy"], [(a["strategy"], a["outcome"][:90], a["leaked_bytes"]) for a in r["attempts"]])
 b, u = r["baseline"]["cuda:0"], r.get("after_unload", {}).get("cuda:0", {})
 print("  baseline ours", b["ours_in_use_bytes"], "after unload ours", u.get("ours_in_use_bytes"), "cached", u.get("ours_cached_bytes"))
+for a in r["attempts"]:
+    for s in a["stages"]:
+        print("   ", a["strategy"], s["stage"], round(s["seconds"], 3), s["outcome"][:60])
 PY
 
 echo "== 3. too little left: the clear report, and memory back to the baseline"
-python3 bench/gpu/other_process.py 0 1.5 60 > "$out/too-little-process.txt" 2>&1 &
+touch /tmp/vramguard-go
+python3 bench/gpu/other_process.py /tmp/vramguard-go 1.5 60 > "$out/too-little-process.txt" 2>&1 &
 other=$!
-sleep 12
+until grep -q "left free" "$out/too-little-process.txt" 2>/dev/null; do sleep 0.1; done
 $vg load "$work/qie" --dtype bf16 --strategy balanced --report "$out/too-little.json" > "$out/too-little.txt" 2>&1
 echo "too little: rc=$?"
 kill $other 2>/dev/null; wait $other 2>/dev/null
@@ -67,3 +78,5 @@ $vg load "$work/q7" --strategy auto --report "$out/load-bench-vramguard.json" > 
 python3 bench/gpu/load_comparison.py "$work/q7" "$out/load-bench-vramguard.json" > "$out/load-bench.json" 2> "$out/load-bench.err"
 echo "comparison: rc=$?"
 cat "$out/load-bench.json"
+echo "page cache read rate, 12 threads of 32 MiB preads (the loader's pattern):"
+python3 bench/gpu/page_cache_read.py 12 "$work"/q7/*.safetensors

@@ -122,7 +122,7 @@ void print_guard_report(const GuardReport& report, std::ostream& out) {
             << format_bytes(measured) << " (" << error << "); predicted peak with context and activations "
             << format_bytes(p->peak_bytes) << "\n";
         if (const auto it = a.measured_process_bytes.find(device); it != a.measured_process_bytes.end())
-          out << "       " << device << ": this process holds " << format_bytes(it->second) << " (nvidia-smi), predicted "
+          out << "       " << device << ": this process holds " << format_bytes(it->second) << " (as nvidia-smi shows it), predicted "
               << format_bytes(p->context_bytes + weights) << " with the context\n";
       }
     }
