@@ -34,7 +34,8 @@ other=$!
 until grep -q ready "$out/other-fallback-process.txt" 2>/dev/null; do sleep 0.1; done
 $vg load "$work/qie" --dtype bf16 --strategy balanced --report "$out/other-fallback.json" > "$out/other-fallback.txt" 2>&1 &
 loader=$!
-sleep "${TRIGGER_AFTER:-2.5}"   # preflight and planning are done; the load is under way
+# The moment the guard logs its load stage, the other program starts taking memory.
+until grep -q "balanced: load" "$out/other-fallback.txt" 2>/dev/null; do sleep 0.01; done
 touch /tmp/vramguard-go
 wait $loader
 echo "fallback: rc=$?"
@@ -79,4 +80,4 @@ python3 bench/gpu/load_comparison.py "$work/q7" "$out/load-bench-vramguard.json"
 echo "comparison: rc=$?"
 cat "$out/load-bench.json"
 echo "page cache read rate, 12 threads of 32 MiB preads (the loader's pattern):"
-python3 bench/gpu/page_cache_read.py 12 "$work"/q7/*.safetensors
+./build-gpu/bin/bench_page_cache 12 "$work"/q7/*.safetensors

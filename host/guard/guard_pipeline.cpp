@@ -24,11 +24,13 @@ void run_stage(AttemptRecord& attempt, const std::string& name, DeviceRuntime& r
   StageRecord record;
   record.stage = name;
   record.before = snapshots(runtime, gpus);
+  log::info(attempt.strategy, ": ", name, "...");
   const auto started = std::chrono::steady_clock::now();
   auto finish = [&](std::string outcome) {
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record.after = snapshots(runtime, gpus);
     record.outcome = std::move(outcome);
+    log::debug(attempt.strategy, ": ", name, " took ", record.seconds, " s: ", record.outcome);
     attempt.stages.push_back(std::move(record));
   };
   try {
