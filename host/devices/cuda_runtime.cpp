@@ -323,6 +323,7 @@ class CudaRuntime final : public DeviceRuntime {
       gpus.push_back(gpu);
     }
     gpu_count_ = count;
+    uploader();  // the pinned staging ring is made in preflight, not in the middle of a timed load
     return gpus;
   }
 
