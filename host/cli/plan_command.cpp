@@ -10,6 +10,7 @@
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
+namespace {
 
 JobError no_fit_error(const NoFitError& e) {
   std::string hint;
@@ -19,6 +20,8 @@ JobError no_fit_error(const NoFitError& e) {
   else hint = "try --strategy auto, or vramguard compare to see which strategies fit";
   return JobError(e.what(), hint);
 }
+
+}  // namespace
 
 Command plan_command() {
   CommandSpec spec{"plan", "decide where every unit of a model lives, from headers alone, and predict memory and time",

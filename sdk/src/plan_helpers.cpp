@@ -81,4 +81,20 @@ std::string HostStorage::take(std::uint64_t bytes) {
   return disk_ ? "disk" : std::string{};
 }
 
+std::optional<std::uint64_t> place_on_gpu_streaming_the_rest(PlanContext& context, const std::vector<bool>& resident,
+                                                             const DeviceInfo& gpu) {
+  HostStorage host(context);
+  const auto& items = context.items();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (resident[i]) {
+      context.place(items[i], gpu.name, PlacementMode::resident, gpu.name);
+      continue;
+    }
+    const std::string storage = host.take(items[i].bytes);
+    if (storage.empty()) return std::nullopt;
+    context.place(items[i], storage, PlacementMode::streamed, gpu.name);
+  }
+  return host.cpu_bytes();
+}
+
 }  // namespace vramguard

@@ -76,16 +76,7 @@ std::optional<Placement> partially_resident(const PlanRequest& request, const De
     else resident[i] = false;
   }
   if (resident_bytes + window_without() > gpu.usable_bytes) return std::nullopt;
-  HostStorage host(context);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (resident[i]) {
-      context.place(items[i], gpu.name, PlacementMode::resident, gpu.name);
-      continue;
-    }
-    const std::string storage = host.take(items[i].bytes);
-    if (storage.empty()) return std::nullopt;
-    context.place(items[i], storage, PlacementMode::streamed, gpu.name);
-  }
+  if (!place_on_gpu_streaming_the_rest(context, resident, gpu)) return std::nullopt;
   return context.finish(kName, {{"prefetch_depth", std::to_string(prefetch)}}, "");
 }
 

@@ -40,21 +40,13 @@ Placement SequentialOffloadStrategy::plan(const PlanRequest& request) const {
     throw NoFitError(kName, why, {{gpu.name, resident_bytes + window}});
   }
 
-  HostStorage host(context);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (resident[i]) {
-      context.place(items[i], gpu.name, PlacementMode::resident, gpu.name);
-      continue;
-    }
-    const std::string storage = host.take(items[i].bytes);
-    if (storage.empty())
-      throw NoFitError(kName, "the streamed weights (" + format_bytes(streamed_bytes) + ") do not fit in host memory", {{"cpu", streamed_bytes}});
-    context.place(items[i], storage, PlacementMode::streamed, gpu.name);
-  }
+  const auto pinned = place_on_gpu_streaming_the_rest(context, resident, gpu);
+  if (!pinned)
+    throw NoFitError(kName, "the streamed weights (" + format_bytes(streamed_bytes) + ") do not fit in host memory", {{"cpu", streamed_bytes}});
   std::string explanation = "every unit streamed into a " + std::to_string(prefetch + 1) + "-slot window on " + gpu.name +
                             " (" + format_bytes(window) + ")";
   if (keep > 0) explanation += ", the first " + std::to_string(keep) + " units kept resident";
-  if (host.cpu_bytes() < streamed_bytes) explanation += "; RAM is short, so some weights stream from the page cache";
+  if (*pinned < streamed_bytes) explanation += "; RAM is short, so some weights stream from the page cache";
   return context.finish(kName, {{"prefetch_depth", std::to_string(prefetch)}}, explanation);
 }
 

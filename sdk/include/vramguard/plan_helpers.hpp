@@ -3,6 +3,7 @@
 // streamed weights, and the assembly of a Placement in graph order.
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,12 @@ class HostStorage {
   std::uint64_t cpu_used_ = 0;
   bool disk_;
 };
+
+// Places item i resident on `gpu` where resident[i] is set, and streams every other item from host
+// storage into a window on `gpu`. Returns the bytes streamed from pinned CPU memory (the rest come from
+// the page cache), or nullopt when host memory cannot hold them.
+std::optional<std::uint64_t> place_on_gpu_streaming_the_rest(PlanContext& context, const std::vector<bool>& resident,
+                                                             const DeviceInfo& gpu);
 
 inline constexpr std::uint64_t kUnlimitedBytes = std::numeric_limits<std::uint64_t>::max();
 
