@@ -94,8 +94,11 @@ class Loader {
     if (storage == nullptr) throw JobError("the plan stores " + unit.name + " on " + placed.storage + ", which is not in the budget");
     const bool on_gpu = storage->kind == DeviceKind::cuda;
     const std::uint64_t bytes = allocated_bytes(unit);
-    if (bytes == 0) {
-      for (const auto& tensor : unit.tensors) tensors_tied(component, tensor);
+    if (bytes == 0) {  // only tied or empty tensors: nothing to allocate
+      for (const auto& tensor : unit.tensors) {
+        if (!tensor.tied_to.empty()) tensors_tied(component, tensor);
+        else loaded_.tensors_.push_back({component, tensor.name, placed.storage, target_of(tensor), tensor.shape, nullptr, nullptr, 0, 0, {}});
+      }
       return;
     }
     const auto asked = std::chrono::steady_clock::now();

@@ -236,3 +236,27 @@ TEST_F(Guard, TheLoadCommandReportsAndExitsByOutcome) {
   EXPECT_EQ(result.exit_code, 0) << result.err;  // stdin is empty: the hold ends at once
   EXPECT_NE(result.out.find("Holding the model"), std::string::npos);
 }
+
+TEST(GuardEdgeCases, EmptyTensorsLoadAndVerify) {
+  TempDir dir;
+  // A unit whose only tensor has no elements: nothing to allocate, still placed and verified.
+  std::string header = R"({"layers.0.w":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},)"
+                       R"("layers.1.w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
+  bytes += header + std::string(16, '\0');
+  dir.write("m.safetensors", bytes);
+  const InspectedModel model = inspect_model((dir / "m.safetensors").string(), {}, {});
+  const PluginRegistry registry = PluginRegistry::discover({{BUILTIN_PLUGIN_DIR, "built-in"}}, {});
+  SimulatedRuntime runtime("cuda:2GB", 1ULL << 30, {}, true);
+  GuardOptions options;
+  options.strategy = "balanced";
+  options.budget.headroom = 0;
+  options.verify_data = true;
+  options.cpu_memory = 1ULL << 30;
+  GuardPipeline pipeline(runtime, registry, model, options);
+  GuardResult result = pipeline.run();
+  EXPECT_EQ(result.report.verified_tensors, 2u);
+  pipeline.unload(result);
+  EXPECT_EQ(runtime.live_bytes(), 0u);
+}
