@@ -1,4 +1,5 @@
 // `vramguard compare MODEL --strategies a,b,c`: the strategies side by side on the same model and budget.
+#include <algorithm>
 #include <iomanip>
 #include <ostream>
 
@@ -108,10 +109,11 @@ Command compare_command() {
             if (invocation.flag("measure"))
               for (auto& row : rows)
                 if (row.feasible) row.measured = measure(registry, row.strategy, setup, invocation);
+            // What auto would pick: its own row when it was compared, else one plan more.
             std::string auto_pick;
             if (registry.find("auto")) {
-              const Row pick = evaluate(registry, "auto", setup, invocation);
-              auto_pick = pick.why;
+              const auto row = std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.strategy == "auto"; });
+              auto_pick = row != rows.end() ? row->why : evaluate(registry, "auto", setup, invocation).why;
             }
             const auto gpus = setup.budget.gpus();
 

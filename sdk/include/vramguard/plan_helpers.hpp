@@ -2,7 +2,6 @@
 // Pieces every strategy needs: units in forward order, tie groups as single items, host storage for
 // streamed weights, and the assembly of a Placement in graph order.
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,7 +70,5 @@ class HostStorage {
 // the page cache), or nullopt when host memory cannot hold them.
 std::optional<std::uint64_t> place_on_gpu_streaming_the_rest(PlanContext& context, const std::vector<bool>& resident,
                                                              const DeviceInfo& gpu);
-
-inline constexpr std::uint64_t kUnlimitedBytes = std::numeric_limits<std::uint64_t>::max();
 
 }  // namespace vramguard
