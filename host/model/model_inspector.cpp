@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -37,12 +36,9 @@ std::map<std::string, RawTensor> read_tensors(InspectedComponent& component) {
   }
   if (component.source.index_file) {
     const std::string index_path = component.source.index_file->string();
-    std::ifstream in(*component.source.index_file);
-    const auto index = nlohmann::json::parse(in);
-    const auto& map = index.at("weight_map");
-    for (const auto& [name, shard] : map.items()) {
+    const auto& map = component.source.index_weight_map;
+    for (const auto& [name, shard_name] : map) {
       const auto it = tensors.find(name);
-      const std::string shard_name = shard.get<std::string>();
       if (it == tensors.end())
         throw CheckpointError(index_path, "the index places it in " + shard_name + ", but that shard does not contain it", name);
       if (files[it->second.file].filename() != shard_name)
@@ -50,7 +46,7 @@ std::map<std::string, RawTensor> read_tensors(InspectedComponent& component) {
                                               files[it->second.file].filename().string(), name);
     }
     for (const auto& [name, raw] : tensors)
-      if (!map.contains(name))
+      if (!map.count(name))
         throw CheckpointError(files[raw.file].string(), "stored in this shard but not listed in the index " + index_path, name);
   }
   return tensors;

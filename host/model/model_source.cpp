@@ -34,15 +34,19 @@ std::vector<fs::path> files_with_suffix(const fs::path& dir, std::string_view su
   return out;
 }
 
-// The shards an index names, each once, in first-mention order; every one must exist.
-std::vector<fs::path> shards_of_index(const fs::path& index_file) {
+// Reads the index into the component: its weight map and the shards it names, each once, in
+// first-mention order; every one must exist.
+void read_index(ComponentSource& component, const fs::path& index_file) {
+  component.index_file = index_file;
   const json index = read_json(index_file);
   const auto map = index.find("weight_map");
   if (map == index.end() || !map->is_object())
     throw CheckpointError(index_file.string(), "no \"weight_map\" object: not a safetensors index");
-  std::vector<fs::path> shards;
+  std::vector<fs::path>& shards = component.weight_files;
+  shards.clear();
   for (const auto& [tensor, shard] : map->items()) {
     if (!shard.is_string()) throw CheckpointError(index_file.string(), "its shard is not a file name", tensor);
+    component.index_weight_map.emplace(tensor, shard.get<std::string>());
     const fs::path file = index_file.parent_path() / shard.get<std::string>();
     if (std::find(shards.begin(), shards.end(), file) == shards.end()) {
       if (!fs::is_regular_file(file))
@@ -51,7 +55,6 @@ std::vector<fs::path> shards_of_index(const fs::path& index_file) {
       shards.push_back(file);
     }
   }
-  return shards;
 }
 
 // A folder's weights: a sharded index if there is one, else every .safetensors file.
@@ -60,8 +63,7 @@ void find_weights(ComponentSource& component) {
   if (indices.size() > 1)
     throw InputError(component.directory.string(), "more than one *.safetensors.index.json; keep one");
   if (indices.size() == 1) {
-    component.index_file = indices.front();
-    component.weight_files = shards_of_index(indices.front());
+    read_index(component, indices.front());
     return;
   }
   component.weight_files = files_with_suffix(component.directory, ".safetensors");
@@ -165,8 +167,7 @@ ModelSource resolve_model_source(const std::string& argument, const Environment&
     const std::string file = path.filename().string();
     ComponentSource component{"model", path.parent_path(), config_beside(path.parent_path()), {}, std::nullopt};
     if (text::ends_with(file, ".safetensors.index.json")) {
-      component.index_file = path;
-      component.weight_files = shards_of_index(path);
+      read_index(component, path);
       source.layout = "sharded checkpoint";
     } else if (text::ends_with(file, ".safetensors")) {
       component.weight_files = {path};

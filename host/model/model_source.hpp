@@ -3,6 +3,7 @@
 // transformers folder, a diffusers pipeline folder, or `org/name[@revision]` in the Hugging Face cache,
 // offline) into components, each with its config and its weight files. Reads no tensor data.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct ComponentSource {
   std::optional<nlohmann::json> config;      // config.json, when there is one
   std::vector<std::filesystem::path> weight_files;
   std::optional<std::filesystem::path> index_file;  // *.safetensors.index.json of a sharded checkpoint
+  std::map<std::string, std::string> index_weight_map;  // its tensor → shard file name
 };
 
 struct ModelSource {
