@@ -323,9 +323,10 @@ class CudaRuntime final : public DeviceRuntime {
       gpus.push_back(gpu);
     }
     gpu_count_ = count;
-    uploader();  // the pinned staging ring is made in preflight, not in the middle of a timed load
     return gpus;
   }
+
+  void prepare_transfers() override { uploader(); }
 
   std::unique_ptr<MemoryBlock> allocate_device(int gpu, std::uint64_t bytes) override {
     check(cudaSetDevice(gpu), "cudaSetDevice");

@@ -19,6 +19,9 @@ class DeviceRuntime {
   // context's size, and host→device bandwidth (measured once and cached, or declared).
   virtual std::vector<DeviceInfo> probe_gpus() = 0;
 
+  // Readies whatever copying needs (staging buffers, streams, threads), so that a timed load does not
+  // pay for it; planning never calls it.
+  virtual void prepare_transfers() {}
   // Throws OutOfMemory when the block does not fit.
   virtual std::unique_ptr<MemoryBlock> allocate_device(int gpu, std::uint64_t bytes) = 0;
   // Pinned host memory; throws OutOfMemory when it cannot be pinned.

@@ -105,6 +105,7 @@ GuardResult GuardPipeline::run() {
       run_stage(attempt, "preflight", runtime_, gpu_count, [&] {
         HostMemoryReading host = read_host_memory();
         if (options_.cpu_memory) host.total_bytes = host.available_bytes = *options_.cpu_memory, host.cgroup_limit_bytes.reset();
+        runtime_.prepare_transfers();  // the pinned staging ring is made here, not inside the timed load
         attempt.budget = build_budget(runtime_.probe_gpus(), cpu_device(host),
                                       disk_device(model_.source.root.empty() ? "." : model_.source.root), budget_options,
                                       model_.graph, options_.workload);
