@@ -20,25 +20,24 @@ using namespace vramguard;
 
 namespace {
 
-DeviceBudget budget_for(const ModelGraph& graph, const Workload& workload) {
+// configs/rtx4080-16gb.ini's budget: 12 GB cap, 4 GB reserve, 64 GiB of RAM.
+DeviceBudget budget_for(const InspectedModel& model, const Workload& workload) {
   SimulatedRuntime runtime("rtx4080");
-  HostMemoryReading host;
-  host.total_bytes = host.available_bytes = 64ULL << 30;
   BudgetOptions options;
-  options.max_memory = {{"cuda:0", 12'000'000'000ULL}};
+  options.max_memory = {{DeviceId::gpu(0), 12'000'000'000ULL}};
   options.reserve_all = 4'000'000'000ULL;
-  return build_budget(runtime.probe_gpus(), cpu_device(host), disk_device("."), options, graph, workload);
+  return probe_budget(runtime, model, options, workload, 64ULL << 30);
 }
 
-ModelGraph synthesize(const std::string& arch, const std::string& preset) {
+InspectedModel synthesize(const std::string& arch, const std::string& preset) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("vramguard-bench-plan-" + arch + "-" + std::to_string(::getpid()));
   write_checkpoint(synthetic_architecture(arch, preset, false), dir, {});
   InspectOptions options;
   options.target_dtype = DType::BF16;
-  ModelGraph graph = inspect_model(dir.string(), {}, options).graph;
+  InspectedModel model = inspect_model(dir.string(), {}, options);
   fs::remove_all(dir);
-  return graph;
+  return model;
 }
 
 }  // namespace
@@ -52,8 +51,9 @@ int main() {
       {"sequential-offload", std::make_shared<strategies::SequentialOffloadStrategy>()},
       {"multi-gpu", std::make_shared<strategies::MultiGpuStrategy>()},
   };
-  const ModelGraph pipeline = synthesize("qwen-image-edit", "full");
-  const DeviceBudget budget = budget_for(pipeline, workload);
+  const InspectedModel inspected = synthesize("qwen-image-edit", "full");
+  const ModelGraph& pipeline = inspected.graph;
+  const DeviceBudget budget = budget_for(inspected, workload);
   for (const auto& [name, strategy] : strategies) {
     const auto timing = bench::time_runs(21, [&] {
       const Placement placement = strategy->plan({pipeline, budget, workload, no_options});
@@ -62,8 +62,9 @@ int main() {
     bench::report("plan+validate " + name + ", qwen-image-edit full (" + std::to_string(pipeline.unit_count()) + " units)",
                   timing, 20);
   }
-  const ModelGraph qwen7b = synthesize("qwen2", "7b");
-  const DeviceBudget budget7b = budget_for(qwen7b, workload);
+  const InspectedModel inspected7b = synthesize("qwen2", "7b");
+  const ModelGraph& qwen7b = inspected7b.graph;
+  const DeviceBudget budget7b = budget_for(inspected7b, workload);
   const auto timing = bench::time_runs(21, [&] {
     strategies::BalancedStrategy().plan({qwen7b, budget7b, workload, no_options});
   });

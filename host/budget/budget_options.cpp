@@ -1,42 +1,49 @@
 #include "budget/budget_options.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "devices/device_runtime.hpp"
+#include "devices/host_memory.hpp"
+#include "model/model_inspector.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
 
 namespace vramguard {
 
-std::map<std::string, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text) {
-  std::map<std::string, std::uint64_t> sizes;
+std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text, bool allow_disk) {
+  const std::string example = "e.g. --" + option + " 0=12GB,cpu=64GiB";
+  if (text::trim(text).empty()) throw UsageError("--" + option + " is empty", example);
+  std::map<DeviceId, std::uint64_t> sizes;
   for (const auto& raw : text::split(text, ',')) {
     const std::string entry(text::trim(raw));
-    if (entry.empty()) continue;
+    if (entry.empty()) throw UsageError("--" + option + " '" + text + "' has an empty entry", example);
     const auto eq = entry.find('=');
-    if (eq == std::string::npos)
-      throw UsageError("--" + option + " entry '" + entry + "' is not DEVICE=SIZE", "e.g. --" + option + " 0=12GB,cpu=64GiB");
-    std::string device(text::trim(entry.substr(0, eq)));
-    if (!device.empty() && std::all_of(device.begin(), device.end(), ::isdigit)) device = "cuda:" + device;
-    if (!(text::starts_with(device, "cuda:") || device == "cpu" || device == "disk"))
-      throw UsageError("--" + option + " names an unknown device '" + device + "'", "devices are GPU indices (0, 1...), cuda:N, cpu and disk");
+    if (eq == std::string::npos) throw UsageError("--" + option + " entry '" + entry + "' is not DEVICE=SIZE", example);
+    const std::string name(text::trim(entry.substr(0, eq)));
+    const auto device = DeviceId::parse(name, true);
+    if (!device) throw UsageError("--" + option + " names an unknown device '" + name + "'", "devices are GPU indices (0, 1...), cuda:N and cpu");
+    if (device->kind == DeviceKind::disk && !allow_disk)
+      throw UsageError("--" + option + " cannot cap disk: weights offloaded to disk are read from the checkpoint in place and take no space",
+                       "cap cpu to push weights to disk, e.g. --" + option + " 0=12GB,cpu=8GB");
+    if (sizes.count(*device)) throw UsageError("--" + option + " names " + device->str() + " twice", example);
     try {
-      sizes[device] = parse_byte_size(entry.substr(eq + 1));
+      sizes[*device] = parse_byte_size(entry.substr(eq + 1));
     } catch (const InvalidByteSize& e) {
-      throw UsageError("--" + option + " " + device + ": " + e.what());
+      throw UsageError("--" + option + " " + device->str() + ": " + e.what());
     }
   }
   return sizes;
 }
 
 DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::optional<DeviceInfo> disk,
-                          const BudgetOptions& options, const ModelGraph& model, const Workload& workload) {
+                          const BudgetOptions& options, const ModelGraph& model, const Workload& workload,
+                          std::vector<std::string>* notes) {
   for (const auto& [device, size] : options.max_memory) {
-    const bool known = device == "cpu" || device == "disk" ||
-                       std::any_of(gpus.begin(), gpus.end(), [&](const DeviceInfo& g) { return g.name == device; });
-    if (!known) throw UsageError("--max-memory names " + device + ", which this machine does not have");
+    const bool known = device == DeviceId::host() ||
+                       std::any_of(gpus.begin(), gpus.end(), [&](const DeviceInfo& g) { return g.id == device; });
+    if (!known) throw UsageError("--max-memory names " + device.str() + ", which this machine does not have");
   }
   std::uint64_t headroom = 0;
   if (options.headroom) {
@@ -46,26 +53,48 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
   }
   DeviceBudget budget;
   for (auto& gpu : gpus) {
-    if (const auto it = options.max_memory.find(gpu.name); it != options.max_memory.end()) gpu.cap_bytes = it->second;
-    const auto reserve = options.reserve.find(gpu.name);
+    if (const auto it = options.max_memory.find(gpu.id); it != options.max_memory.end()) gpu.cap_bytes = it->second;
+    const auto reserve = options.reserve.find(gpu.id);
     gpu.reserve_bytes = reserve != options.reserve.end() ? reserve->second : options.reserve_all.value_or(0);
     gpu.headroom_bytes = headroom;
     gpu.update_usable();
     budget.devices.push_back(gpu);
   }
-  if (const auto it = options.max_memory.find("cpu"); it != options.max_memory.end()) {
+  if (const auto it = options.max_memory.find(DeviceId::host()); it != options.max_memory.end()) {
     cpu.cap_bytes = it->second;
     budget.cpu_cap_given = true;
   }
-  if (const auto it = options.reserve.find("cpu"); it != options.reserve.end()) cpu.reserve_bytes = it->second;
+  if (const auto it = options.reserve.find(DeviceId::host()); it != options.reserve.end()) cpu.reserve_bytes = it->second;
   cpu.update_usable();
   budget.devices.push_back(cpu);
-  if (disk) {
-    if (const auto it = options.max_memory.find("disk"); it != options.max_memory.end()) disk->usable_bytes = it->second;
-    budget.devices.push_back(*disk);
-  }
+  if (disk) budget.devices.push_back(*disk);
   budget.pinned_cap_bytes = std::min(options.pinned_cap.value_or(cpu.usable_bytes), cpu.usable_bytes);
   budget.allow_cpu_compute = options.allow_cpu_compute;
+  if (notes) {
+    if (!budget.cpu_cap_given)
+      notes->push_back("the CPU budget is the available RAM, " + format_bytes(cpu.usable_bytes) + " (no cpu entry in --max-memory)");
+    for (const auto* gpu : budget.gpus()) {
+      if (gpu->usable_bytes == 0) notes->push_back(gpu->name() + " has no usable memory after its cap, reserve and headroom");
+      if (!gpu->context_measured)
+        notes->push_back(gpu->name() + "'s CUDA context is assumed to take " + format_bytes(gpu->context_bytes) +
+                         " (measured on an H100; a simulated GPU has none to measure)");
+    }
+  }
+  return budget;
+}
+
+DeviceBudget probe_budget(DeviceRuntime& runtime, const InspectedModel& model, const BudgetOptions& options,
+                          const Workload& workload, std::optional<std::uint64_t> declared_cpu_bytes,
+                          std::vector<std::string>* notes) {
+  HostMemoryReading host = read_host_memory();
+  if (declared_cpu_bytes) {
+    host.total_bytes = host.available_bytes = *declared_cpu_bytes;
+    host.cgroup_limit_bytes.reset();
+  }
+  DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device(host),
+                                     disk_device(model.source.root.empty() ? "." : model.source.root), options, model.graph,
+                                     workload, notes);
+  budget.can_register_mappings = runtime.can_register_host_memory();
   return budget;
 }
 

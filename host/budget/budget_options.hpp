@@ -1,9 +1,11 @@
 #pragma once
 // What the user says about memory: caps (accelerate's max_memory: `0=12GB,cpu=64GiB`), a reserve kept
-// free (for every device, or per device), activation headroom, a pinned-memory cap, CPU compute.
+// free (for every device, or per device), activation headroom, a pinned-memory cap, CPU compute; and
+// the one place a DeviceBudget is built from probed devices and those options.
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vramguard/device_budget.hpp"
 #include "vramguard/model_graph.hpp"
@@ -11,23 +13,35 @@
 
 namespace vramguard {
 
+class DeviceRuntime;
+struct InspectedModel;
+
 struct BudgetOptions {
-  std::map<std::string, std::uint64_t> max_memory;  // device name ("cuda:0", "cpu") → cap
+  std::map<DeviceId, std::uint64_t> max_memory;     // GPUs and cpu → cap
   std::optional<std::uint64_t> reserve_all;         // kept free on every GPU
-  std::map<std::string, std::uint64_t> reserve;     // per device, overrides reserve_all
+  std::map<DeviceId, std::uint64_t> reserve;        // per device, overrides reserve_all
   std::optional<std::uint64_t> headroom;            // activation headroom per GPU; estimated when absent
   std::optional<std::uint64_t> pinned_cap;          // pinned host memory for streamed weights
   bool allow_cpu_compute = false;
 };
 
-// "0=12GB,1=20GiB,cpu=64GiB,disk=1TB" (keys: GPU index, cuda:N, cpu, disk). Throws UsageError naming
-// the option and the entry.
-std::map<std::string, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text);
+// "0=12GB,1=20GiB,cpu=64GiB" (keys: GPU index, cuda:N, cpu). Throws UsageError naming the option and
+// the entry: an empty list or entry, a device named twice, an unknown device; `disk` where the page
+// cache has no size to cap (`allow_disk` false).
+std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text, bool allow_disk = false);
 
-// The budget for this run: probed devices, the user's options, and headroom for the model's workload.
-// usable = min(cap − context, free − reserve) − headroom; the CPU's usable is its available RAM (or
-// its cap); streamed weights are pinned up to the pinned cap (default: the CPU's usable bytes).
+// The budget for this run from devices already probed: the user's options, and headroom for the
+// model's workload. usable = min(cap − context, free − reserve) − headroom; the CPU's usable is its
+// available RAM (or its cap); streamed weights are pinned up to the pinned cap (default: the CPU's
+// usable bytes). `notes` receives facts a report should state.
 DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::optional<DeviceInfo> disk,
-                          const BudgetOptions& options, const ModelGraph& model, const Workload& workload);
+                          const BudgetOptions& options, const ModelGraph& model, const Workload& workload,
+                          std::vector<std::string>* notes = nullptr);
+
+// Probes everything (GPUs through the runtime, host RAM or `declared_cpu_bytes`, the disk holding the
+// model) and builds the budget: what every command that plans or loads starts from.
+DeviceBudget probe_budget(DeviceRuntime& runtime, const InspectedModel& model, const BudgetOptions& options,
+                          const Workload& workload, std::optional<std::uint64_t> declared_cpu_bytes,
+                          std::vector<std::string>* notes = nullptr);
 
 }  // namespace vramguard

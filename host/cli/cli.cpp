@@ -4,6 +4,7 @@
 #include "cli/command.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "core/stop_signal.hpp"
 #include "logging/log.hpp"
 #include "vramguard/plugin_api.hpp"
 
@@ -83,10 +84,14 @@ int run_cli(const std::vector<std::string>& args, CommandIO io, const Environmen
     }
     const Invocation invocation = parse_invocation(args, specs(), environment);
     const std::string level_name = invocation.text("log-level").value_or("info");
-    const auto level = log::level_from_name(level_name);
+    auto level = log::level_from_name(level_name);
     if (!level)
       throw UsageError("unknown log level '" + level_name + "'", "use one of: " + std::string(log::kLevelNames));
+    if (invocation.flag("quiet") && *level < log::Level::warn) level = log::Level::warn;
     log::set_level(*level);
+    for (const auto& warning : invocation.warnings) log::warn(warning);
+    // Ctrl-C and SIGTERM: every stage of every command stops cleanly and still reports.
+    const StopSignals signals;
 
     if (invocation.version_requested) {
       io.out << version_text() << "\n";

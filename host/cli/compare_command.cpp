@@ -1,12 +1,14 @@
 // `vramguard compare MODEL --strategies a,b,c`: the strategies side by side on the same model and budget.
 #include <algorithm>
-#include <iomanip>
 #include <ostream>
 
 #include "cli/command.hpp"
+#include "cli/guard_session.hpp"
 #include "cli/plan_report.hpp"
 #include "cli/plugin_discovery.hpp"
+#include "cli/table.hpp"
 #include "core/errors.hpp"
+#include "core/stop_signal.hpp"
 #include "core/text.hpp"
 #include "guard/guard_pipeline.hpp"
 #include "guard/plan_validator.hpp"
@@ -16,11 +18,13 @@ namespace vramguard {
 
 namespace {
 
+// What a measured load (and run) showed, like for like with the predictions beside it.
 struct Measured {
   bool loaded = false;
   std::string outcome;
   double load_seconds = 0;
-  std::map<std::string, std::uint64_t> peak_bytes;  // this process on each GPU once loaded (NVML), else our allocations
+  std::map<DeviceId, std::uint64_t> load_peak_bytes;  // this process on each GPU once loaded (NVML), else our allocations
+  bool process_bytes = false;                          // load_peak_bytes include the context (NVML)
 };
 
 struct Row {
@@ -28,7 +32,7 @@ struct Row {
   bool feasible = false;
   std::string why;  // the explanation, or why it does not fit
   std::optional<Prediction> prediction;
-  std::map<std::string, std::uint64_t> minimum;
+  std::map<DeviceId, std::uint64_t> minimum;
   std::optional<Measured> measured;
 };
 
@@ -36,13 +40,11 @@ struct Row {
 Measured measure(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation) {
   Measured m;
   auto runtime = make_runtime(invocation);
-  GuardOptions options;
+  GuardOptions options = guard_options_from(invocation, setup.model, registry);
   options.strategy = name;
+  options.fallback.clear();
   options.max_attempts = 1;
-  options.budget = budget_options_from(invocation);
-  options.workload = setup.workload;
-  options.target_dtype = setup.model.graph.target_dtype;
-  options.cpu_memory = declared_cpu_memory(invocation);
+  options.cancel = &stop_flag();
   options.strategy_options = [&](const std::string& strategy) { return strategy_options_for(invocation, strategy, false); };
   GuardPipeline pipeline(*runtime, registry, setup.model, options);
   try {
@@ -51,9 +53,11 @@ Measured measure(const PluginRegistry& registry, const std::string& name, const 
     m.loaded = true;
     m.outcome = "loaded";
     m.load_seconds = result.report.statistics.seconds;
-    m.peak_bytes = attempt.measured_process_bytes.empty() ? attempt.measured_bytes : attempt.measured_process_bytes;
+    m.process_bytes = !attempt.measured_process_bytes.empty();
+    m.load_peak_bytes = m.process_bytes ? attempt.measured_process_bytes : attempt.measured_bytes;
     pipeline.unload(result);
   } catch (const GuardFailure& failure) {
+    if (failure.exit_code() == ExitCode::interrupted) throw;
     m.outcome = failure.report().attempts.empty() ? failure.what() : failure.report().attempts.back().outcome;
   }
   return m;
@@ -63,35 +67,44 @@ Row evaluate(const PluginRegistry& registry, const std::string& name, const Plan
   Row row{name};
   try {
     const StrategyInstance strategy = registry.create(name);
-    const Placement placement = strategy.strategy().plan(
-        {setup.model.graph, setup.budget, setup.workload, strategy_options_for(invocation, name, false)});
+    const Placement placement =
+        strategy.plan({setup.model.graph, setup.budget, setup.workload, strategy_options_for(invocation, name, false)}, &stop_flag());
     row.prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, placement, name);
     row.feasible = true;
     row.why = placement.explanation;
   } catch (const NoFitError& e) {
     row.why = "does not fit: " + e.reason();
     row.minimum = e.minimum_bytes();
-  } catch (const InvalidStrategyOption& e) {
-    throw UsageError(e.what());
   } catch (const InvalidPlanError& e) {
+    row.why = e.what();
+  } catch (const PluginError& e) {
     row.why = e.what();
   }
   return row;
 }
 
+// The peak the load itself reaches: what a measured load can be held against (activations come later).
+std::uint64_t predicted_load_peak(const Prediction& prediction, DeviceId device, bool with_context) {
+  const auto* d = prediction.find(device);
+  if (d == nullptr || d->peak_bytes == 0) return 0;
+  return d->resident_bytes + d->window_bytes + (with_context ? d->context_bytes : 0);
+}
+
 }  // namespace
 
 Command compare_command() {
-  CommandSpec spec{"compare", "compare strategies side by side: fits or not and why, peak memory, streaming, load and pass time",
-                   "vramguard compare MODEL [--strategies balanced,auto,sequential-offload,multi-gpu] [options] [--json]",
+  CommandSpec spec{"compare", "compare strategies side by side: fits or not and why, peak memory, streaming, ready and pass time",
+                   "vramguard compare MODEL [--strategies balanced,auto,sequential-offload,multi-gpu] [options] [--measure] [--json]",
                    "Every strategy plans for the same model, devices and budget; each plan is validated. Strategy options: "
-                   "--option NAME.KEY=VALUE or the config's [strategy.NAME] sections.",
+                   "--option NAME.KEY=VALUE or the config's [strategy.NAME] sections. Exit 1 when no strategy fits.",
                    [](CommandOptions& own) {
                      declare_planning_options(own);
+                     declare_guard_options(own);
                      own.options.add_options()("strategies", po::value<std::string>()->value_name("LIST"),
                                                "comma-separated strategy names (default: every plugin found)")(
                          "measure", po::bool_switch(),
-                         "also load each feasible strategy through the guard (alone, no fallback) and show measured load time and peak");
+                         "also load each feasible strategy through the guard (alone, no fallback) and show the measured "
+                         "load time and peak beside the predicted ones");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const PlanningSetup setup = prepare_planning(invocation);
@@ -104,9 +117,15 @@ Command compare_command() {
               for (const auto& n : names) (void)registry.create(n);  // an unknown name is a usage error, with suggestions
             }
             if (names.empty()) throw UsageError("no strategies to compare", "no plugin was found; see `vramguard plugins`");
+            for (const auto& entry : invocation.list("option")) {
+              const auto eq = entry.find('=');
+              if (entry.substr(0, eq).find('.') == std::string::npos && names.size() > 1)
+                throw UsageError("--option '" + entry + "' names no strategy", "with several strategies, write NAME.KEY=VALUE");
+            }
             std::vector<Row> rows;
             for (const auto& n : names) rows.push_back(evaluate(registry, n, setup, invocation));
-            if (invocation.flag("measure"))
+            const bool measured = invocation.flag("measure");
+            if (measured)
               for (auto& row : rows)
                 if (row.feasible) row.measured = measure(registry, row.strategy, setup, invocation);
             // What auto would pick: its own row when it was compared, else one plan more.
@@ -115,6 +134,8 @@ Command compare_command() {
               const auto row = std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.strategy == "auto"; });
               auto_pick = row != rows.end() ? row->why : evaluate(registry, "auto", setup, invocation).why;
             }
+            const bool any_fits = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.feasible; });
+            const bool simulated = setup.runtime == "simulated";
             const auto gpus = setup.budget.gpus();
 
             if (invocation.flag("json")) {
@@ -126,55 +147,75 @@ Command compare_command() {
               doc["strategies"] = nlohmann::json::array();
               for (const auto& row : rows) {
                 nlohmann::json r{{"strategy", row.strategy}, {"feasible", row.feasible}, {"explanation", row.why}};
-                if (row.prediction) {
-                  r["predicted_peak_bytes"] = nlohmann::json::object();
-                  for (const auto& d : row.prediction->devices)
-                    if (setup.budget.find(d.device)->kind != DeviceKind::disk) r["predicted_peak_bytes"][d.device] = d.peak_bytes;
-                  r["streamed_bytes_per_step"] = row.prediction->streamed_bytes_per_step;
-                  r["load_seconds"] = row.prediction->load_seconds;
-                  r["step_seconds"] = row.prediction->step_seconds;
+                if (row.prediction) r["predicted"] = prediction_json(*row.prediction);
+                if (!row.minimum.empty()) {
+                  r["minimum_bytes"] = nlohmann::json::object();
+                  for (const auto& [device, bytes] : row.minimum) r["minimum_bytes"][device.str()] = bytes;
                 }
-                if (!row.minimum.empty()) r["minimum_bytes"] = row.minimum;
-                if (row.measured)
+                if (row.measured) {
+                  nlohmann::json peaks = nlohmann::json::object();
+                  for (const auto& [device, bytes] : row.measured->load_peak_bytes) peaks[device.str()] = bytes;
                   r["measured"] = {{"loaded", row.measured->loaded}, {"outcome", row.measured->outcome},
-                                   {"load_seconds", row.measured->load_seconds}, {"peak_bytes", row.measured->peak_bytes}};
+                                   {"load_seconds", row.measured->load_seconds}, {"load_peak_bytes", peaks},
+                                   {"load_peak_includes_context", row.measured->process_bytes}, {"simulated", simulated}};
+                }
                 doc["strategies"].push_back(r);
               }
               doc["auto_picks"] = auto_pick;
               io.out << doc.dump(2) << "\n";
-              return 0;
+              return any_fits ? 0 : static_cast<int>(ExitCode::job_failed);
             }
             io.out << "Compare on " << setup.runtime << " devices:";
-            for (const auto* gpu : gpus) io.out << " " << gpu->name << " (" << gpu->description << ", usable " << format_bytes(gpu->usable_bytes) << ")";
+            for (const auto* gpu : gpus) io.out << " " << gpu->name() << " (" << gpu->description << ", usable " << format_bytes(gpu->usable_bytes) << ")";
             io.out << "\nModel: " << setup.model.source.argument << ", " << format_bytes(setup.model.graph.bytes()) << "\n";
             for (const auto& note : setup.notes) io.out << "note: " << note << "\n";
-            io.out << "\n" << std::left << std::setw(20) << "STRATEGY" << std::setw(6) << "FITS";
-            for (const auto* gpu : gpus) io.out << std::right << std::setw(16) << ("PEAK " + gpu->name + " GB");
-            const bool measured = invocation.flag("measure");
-            io.out << std::right << std::setw(18) << "STREAMED/PASS GB" << std::setw(12) << "LOAD" << std::setw(12) << "PASS";
-            if (measured) io.out << std::setw(16) << "MEASURED LOAD" << std::setw(22) << "MEASURED PEAK GB";
+            io.out << "\n";
+            std::vector<TextTable::Column> columns = {{"STRATEGY"}, {"FITS"}};
+            for (const auto* gpu : gpus) columns.push_back({"PEAK " + gpu->name() + " GB", TextTable::Align::right});
+            columns.push_back({"STREAMED/PASS GB", TextTable::Align::right});
+            columns.push_back({"READY", TextTable::Align::right});
+            columns.push_back({"PASS", TextTable::Align::right});
+            if (measured) {
+              for (const auto* gpu : gpus) columns.push_back({"LOAD PEAK " + gpu->name() + " GB pred/meas", TextTable::Align::right});
+              columns.push_back({simulated ? "LOAD (simulated)" : "LOAD pred/meas", TextTable::Align::right});
+            }
+            TextTable table(columns);
+            for (const auto& row : rows) {
+              std::vector<std::string> cells = {row.strategy, row.feasible ? "yes" : "no"};
+              for (const auto* gpu : gpus) cells.push_back(row.prediction ? format_gb(row.prediction->find(gpu->id)->peak_bytes) : "-");
+              cells.push_back(row.prediction ? format_gb(row.prediction->streamed_bytes_per_step) : "-");
+              cells.push_back(row.prediction ? format_seconds(row.prediction->ready_seconds) : "-");
+              cells.push_back(row.prediction ? format_seconds(row.prediction->step_seconds) : "-");
+              if (measured) {
+                const bool loaded = row.measured && row.measured->loaded;
+                for (const auto* gpu : gpus) {
+                  if (!loaded) {
+                    cells.push_back("-");
+                    continue;
+                  }
+                  const auto it = row.measured->load_peak_bytes.find(gpu->id);
+                  cells.push_back(format_gb(predicted_load_peak(*row.prediction, gpu->id, row.measured->process_bytes)) + " / " +
+                                  (it == row.measured->load_peak_bytes.end() ? "-" : format_gb(it->second)));
+                }
+                cells.push_back(!loaded ? "-" : simulated ? format_seconds(row.prediction->ready_seconds) + " / -"
+                                                          : format_seconds(row.prediction->ready_seconds) + " / " +
+                                                                format_seconds(row.measured->load_seconds));
+              }
+              table.add(cells);
+            }
+            table.print(io.out);
             io.out << "\n";
             for (const auto& row : rows) {
-              io.out << std::left << std::setw(20) << row.strategy << std::setw(6) << (row.feasible ? "yes" : "no");
-              for (const auto* gpu : gpus)
-                io.out << std::right << std::setw(16) << (row.prediction ? format_gb(row.prediction->find(gpu->name)->peak_bytes) : "-");
-              if (row.prediction) {
-                io.out << std::right << std::setw(18) << format_gb(row.prediction->streamed_bytes_per_step) << std::setw(12)
-                       << seconds_text(row.prediction->load_seconds) << std::setw(12) << seconds_text(row.prediction->step_seconds);
-              } else {
-                io.out << std::right << std::setw(18) << "-" << std::setw(12) << "-" << std::setw(12) << "-";
-              }
-              if (measured) {
-                std::string peaks;
-                if (row.measured)
-                  for (const auto& [device, bytes] : row.measured->peak_bytes) peaks += (peaks.empty() ? "" : " ") + format_gb(bytes);
-                io.out << std::right << std::setw(16) << (row.measured && row.measured->loaded ? seconds_text(row.measured->load_seconds) : "-")
-                       << std::setw(22) << (peaks.empty() ? "-" : peaks);
-              }
-              io.out << "\n    " << row.why << "\n";
-              if (row.measured && !row.measured->loaded) io.out << "    measured: " << row.measured->outcome << "\n";
+              io.out << row.strategy << ": " << row.why << "\n";
+              if (row.measured && !row.measured->loaded) io.out << "  measured: " << row.measured->outcome << "\n";
             }
+            if (measured)
+              io.out << "\nLoad peak: weights and windows" << (simulated ? "" : " (with the CUDA context where NVML reads the process)")
+                     << ", before activations; PEAK adds the activation headroom." << (simulated ? " Load times on simulated devices are not measured." : "")
+                     << "\n";
             if (!auto_pick.empty()) io.out << "\nauto would pick: " << auto_pick << "\n";
+            if (!any_fits) throw JobError("no strategy fits " + setup.model.source.argument + " in this budget",
+                                          "raise --max-memory, lower --reserve, free GPU memory, or allow --allow-cpu-compute");
             return 0;
           }};
 }

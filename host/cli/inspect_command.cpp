@@ -6,6 +6,7 @@
 
 #include "cli/command.hpp"
 #include "cli/model_options.hpp"
+#include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
@@ -31,6 +32,7 @@ nlohmann::json to_json(const InspectedModel& model, bool with_units) {
                          {"architecture", component.architecture},
                          {"files", model.components[c].source.weight_files.size()},
                          {"tensors", component.tensor_count()},
+                         {"tied_tensors", component.tied_tensor_count()},
                          {"parameters", component.parameters()},
                          {"stored_bytes", stored},
                          {"bytes", component.bytes()},
@@ -74,13 +76,13 @@ void print_table(const InspectedModel& model, bool with_units, std::ostream& out
       for (const auto& tensor : unit.tensors) stored += tensor.stored_bytes;
     const Unit* largest = component.largest_unit();
     out << std::left << std::setw(14) << component.name << std::setw(38) << component.architecture << std::right
-        << std::setw(8) << component.tensor_count() << std::setw(16) << component.parameters() << std::setw(11)
+        << std::setw(8) << component.tensor_count() << std::setw(16) << text::thousands(component.parameters()) << std::setw(11)
         << format_gb(stored) << std::setw(9) << format_gb(component.bytes()) << std::setw(9) << format_gib(component.bytes())
         << std::setw(7) << component.units.size() << "  "
         << (largest ? largest->name + " (" + format_bytes(largest->bytes) + ")" : std::string("-")) << "\n";
   }
   out << std::left << std::setw(14) << "total" << std::setw(38) << "" << std::right << std::setw(8) << "" << std::setw(16)
-      << graph.parameters() << std::setw(11) << "" << std::setw(9) << format_gb(graph.bytes()) << std::setw(9)
+      << text::thousands(graph.parameters()) << std::setw(11) << "" << std::setw(9) << format_gb(graph.bytes()) << std::setw(9)
       << format_gib(graph.bytes()) << std::setw(7) << graph.unit_count() << "\n";
   if (!with_units) return;
   for (const auto& component : graph.components) {
@@ -92,7 +94,7 @@ void print_table(const InspectedModel& model, bool with_units, std::ostream& out
       out << std::right << std::setw(6) << u << "  " << std::left << std::setw(44) << unit.name << std::setw(10)
           << unit_kind_name(unit.kind) << std::right << std::setw(8) << unit.tensors.size() << std::setw(11)
           << format_gb(unit.bytes) << std::setw(10) << format_gib(unit.bytes)
-          << (unit.tie_group.empty() ? "" : "  tied: " + unit.tie_group) << "\n";
+          << (unit.tie_group.empty() ? "" : "  shares " + unit.tie_group) << "\n";
     }
   }
 }

@@ -8,7 +8,8 @@ void declare_model_options(CommandOptions& own) {
   own.options.add_options()
       ("model", po::value<std::string>()->value_name("MODEL"), "model folder, .safetensors file, index, or org/name")
       ("dtype", po::value<std::string>()->value_name("D"),
-       "size floating tensors as this dtype (bf16, fp16, fp32); integer tensors keep theirs")
+       "load floating tensors as bf16, fp16, fp32 or fp64 (also bfloat16, float16, half, float32, float64); "
+       "integer and fp8/fp6/fp4 tensors keep their own dtype")
       ("unit-rules", po::value<std::string>()->value_name("RULES"),
        "refine how tensors group into units: 'embedding:PREFIX,block:PREFIX.,head:PREFIX' in forward order "
        "(a block prefix ending in '.' is an indexed stack)");
@@ -21,8 +22,10 @@ InspectedModel inspect_from_options(const Invocation& invocation) {
   InspectOptions options;
   if (const auto dtype = invocation.text("dtype")) {
     options.target_dtype = dtype_from_user_name(*dtype);
-    if (!options.target_dtype)
-      throw UsageError("unknown --dtype '" + *dtype + "'", "use bf16, fp16, fp32, fp64 or fp8");
+    if (!options.target_dtype) throw UsageError("unknown --dtype '" + *dtype + "'", "use bf16, fp16, fp32 or fp64");
+    if (!dtype_is_convertible(*options.target_dtype))
+      throw UsageError("--dtype " + *dtype + " is not a dtype vramguard converts to",
+                       "use bf16, fp16, fp32 or fp64; a checkpoint stored in fp8 loads in fp8 without --dtype");
   }
   options.unit_rules = invocation.text("unit-rules");
   return inspect_model(*model, invocation.environment, options);

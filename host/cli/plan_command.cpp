@@ -1,11 +1,12 @@
-// `vramguard plan MODEL --strategy S`: where every unit goes, and what that costs, before any memory is spent.
-#include <fstream>
+// `vramguard plan MODEL [--strategy S]`: where every unit goes, and what that costs, before any memory is spent.
 #include <ostream>
 
 #include "cli/command.hpp"
 #include "cli/plan_report.hpp"
 #include "cli/plugin_discovery.hpp"
 #include "core/errors.hpp"
+#include "core/output_file.hpp"
+#include "core/stop_signal.hpp"
 #include "guard/plan_validator.hpp"
 #include "vramguard/byte_size.hpp"
 
@@ -15,9 +16,11 @@ namespace {
 JobError no_fit_error(const NoFitError& e) {
   std::string hint;
   for (const auto& [device, bytes] : e.minimum_bytes())
-    hint += (hint.empty() ? "" : "; ") + device + " needs at least " + format_bytes(bytes) + " usable";
-  if (!hint.empty()) hint = "to make it fit: " + hint + " (raise --max-memory, lower --reserve, or free memory), or try --strategy auto";
-  else hint = "try --strategy auto, or vramguard compare to see which strategies fit";
+    hint += (hint.empty() ? "" : "; ") + device.str() + " needs at least " + format_bytes(bytes) + " usable";
+  const std::string other = e.strategy() == "auto" ? "vramguard compare shows what every strategy would need"
+                                                   : "or try --strategy auto (vramguard compare shows every strategy)";
+  if (!hint.empty()) hint = "to make it fit: " + hint + " (raise --max-memory, lower --reserve, or free memory); " + other;
+  else hint = other;
   return JobError(e.what(), hint);
 }
 
@@ -25,7 +28,7 @@ JobError no_fit_error(const NoFitError& e) {
 
 Command plan_command() {
   CommandSpec spec{"plan", "decide where every unit of a model lives, from headers alone, and predict memory and time",
-                   "vramguard plan MODEL --strategy S [device and budget options] [--units] [--json] [--export-device-map FILE]",
+                   "vramguard plan MODEL [--strategy S] [device and budget options] [--units] [--json] [--export-device-map FILE]",
                    "Devices are probed (CUDA) or declared (--simulate). usable = min(cap - context, free - reserve) - headroom. "
                    "The plan is validated before it is shown; a plan that breaks a rule is refused, naming the plugin.",
                    [](CommandOptions& own) {
@@ -34,7 +37,8 @@ Command plan_command() {
                          ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the strategy plugin to plan with")
                          ("units", po::bool_switch(), "list every unit with its mode, storage and executing device")
                          ("export-device-map", po::value<std::string>()->value_name("FILE"),
-                          "write the placement as a Hugging Face device_map (JSON) for from_pretrained(device_map=...)");
+                          "write the placement for accelerate: {\"device_map\": ..., \"execution_map\": ..., \"note\": ...}; "
+                          "from_pretrained(device_map=...) takes the device_map");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const PlanningSetup setup = prepare_planning(invocation);
@@ -44,18 +48,13 @@ Command plan_command() {
             const StrategyOptions options = strategy_options_for(invocation, name, true);
             Placement placement;
             try {
-              placement = strategy.strategy().plan({setup.model.graph, setup.budget, setup.workload, options});
+              placement = strategy.plan({setup.model.graph, setup.budget, setup.workload, options}, &stop_flag());
             } catch (const NoFitError& e) {
               throw no_fit_error(e);
-            } catch (const InvalidStrategyOption& e) {
-              throw UsageError(e.what(), "see docs/strategies.md for each strategy's options");
             }
             const Prediction prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, placement, name);
-            if (const auto file = invocation.text("export-device-map")) {
-              std::ofstream out(*file);
-              out << hugging_face_device_map(setup, placement).dump(2) << "\n";
-              if (!out) throw JobError("cannot write the device map to " + *file);
-            }
+            if (const auto file = invocation.text("export-device-map"))
+              write_output_file(*file, hugging_face_device_map(setup, placement).dump(2) + "\n", "the device map");
             if (invocation.flag("json")) io.out << plan_json(setup, placement, prediction).dump(2) << "\n";
             else print_plan(setup, placement, prediction, invocation.flag("units"), io.out);
             return 0;

@@ -1,9 +1,9 @@
 #include "cli/plan_report.hpp"
 
-#include <cstdio>
-#include <iomanip>
 #include <ostream>
 
+#include "cli/table.hpp"
+#include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
@@ -11,13 +11,20 @@ namespace {
 
 std::string gb_gib(std::uint64_t bytes) { return format_gb(bytes) + " / " + format_gib(bytes); }
 
+using Align = TextTable::Align;
+
 }  // namespace
 
-std::string seconds_text(double seconds) {
-  char buffer[32];
-  if (seconds < 1) std::snprintf(buffer, sizeof buffer, "%.1f ms", seconds * 1e3);
-  else std::snprintf(buffer, sizeof buffer, "%.2f s", seconds);
-  return buffer;
+void print_unit_table(const ModelGraph& graph, const Placement& placement, std::ostream& out) {
+  TextTable table({{"COMPONENT"}, {"UNIT"}, {"GB", Align::right}, {"MODE"}, {"STORAGE"}, {"EXECUTES ON"}});
+  for (const auto& component : graph.components)
+    for (const auto& unit : component.units) {
+      const auto* p = placement.find(component.name, unit.name);
+      if (p == nullptr) continue;
+      table.add({component.name, unit.name, format_gb(unit.bytes), std::string(placement_mode_name(p->mode)), p->storage.str(),
+                 p->executes_on.str()});
+    }
+  table.print(out);
 }
 
 void print_plan(const PlanningSetup& setup, const Placement& placement, const Prediction& prediction, bool with_units,
@@ -27,61 +34,61 @@ void print_plan(const PlanningSetup& setup, const Placement& placement, const Pr
       << " in " << graph.unit_count() << " units) on " << setup.runtime << " devices\n";
   out << "  " << placement.explanation << "\n";
   for (const auto& note : setup.notes) out << "  note: " << note << "\n";
+
   out << "\nDevices (GB / GiB)\n";
-  out << std::left << std::setw(8) << "DEVICE" << std::right << std::setw(17) << "TOTAL" << std::setw(17) << "USABLE"
-      << std::setw(17) << "RESIDENT" << std::setw(17) << "WINDOW" << std::setw(17) << "HEADROOM" << std::setw(17)
-      << "PREDICTED PEAK" << "  FITS\n";
+  TextTable devices({{"DEVICE"}, {"TOTAL", Align::right}, {"USABLE", Align::right}, {"RESIDENT", Align::right},
+                     {"WINDOW", Align::right}, {"HEADROOM", Align::right}, {"PREDICTED PEAK", Align::right}, {"FITS"}});
   for (const auto& d : prediction.devices) {
     const DeviceInfo* info = setup.budget.find(d.device);
-    if (info->kind == DeviceKind::disk) continue;
-    out << std::left << std::setw(8) << d.device << std::right << std::setw(17) << gb_gib(info->total_bytes) << std::setw(17)
-        << gb_gib(d.usable_bytes) << std::setw(17) << gb_gib(d.resident_bytes) << std::setw(17) << gb_gib(d.window_bytes)
-        << std::setw(17) << gb_gib(d.headroom_bytes) << std::setw(17) << gb_gib(d.peak_bytes) << "  " << (d.fits ? "yes" : "NO")
-        << "\n";
+    if (info->id.kind == DeviceKind::disk) {
+      // The page cache over the checkpoint: no capacity of ours, but say what streams from it.
+      if (prediction.pageable_bytes > 0)
+        devices.add({"disk", "-", "-", "-", "-", "-", format_gb(prediction.pageable_bytes) + " streamed from the page cache", "yes"});
+      continue;
+    }
+    devices.add({d.device.str(), gb_gib(info->total_bytes), gb_gib(d.usable_bytes), gb_gib(d.resident_bytes), gb_gib(d.window_bytes),
+                 gb_gib(d.headroom_bytes), gb_gib(d.peak_bytes), d.fits ? "yes" : "NO"});
   }
+  devices.print(out);
+
   out << "\nComponents\n";
-  out << std::left << std::setw(14) << "COMPONENT" << std::right << std::setw(9) << "TOKENS" << std::setw(11) << "RESIDENT"
-      << std::setw(11) << "STREAMED" << std::setw(9) << "CPU" << std::setw(22) << "STREAMED/PASS" << std::setw(14) << "PASS TIME"
-      << "\n";
+  TextTable components({{"COMPONENT"}, {"TOKENS", Align::right}, {"RESIDENT", Align::right}, {"STREAMED", Align::right},
+                        {"CPU", Align::right}, {"STREAMED/PASS", Align::right}, {"PASS TIME", Align::right}});
   for (std::size_t c = 0; c < graph.components.size(); ++c) {
     const Component& component = graph.components[c];
     std::size_t counts[3] = {0, 0, 0};
     for (const auto& unit : component.units)
       if (const auto* p = placement.find(component.name, unit.name)) ++counts[static_cast<int>(p->mode)];
     const auto& cp = prediction.components[c];
-    out << std::left << std::setw(14) << component.name << std::right << std::setw(9) << cp.tokens << std::setw(11) << counts[0]
-        << std::setw(11) << counts[1] << std::setw(9) << counts[2] << std::setw(22) << format_bytes(cp.streamed_bytes)
-        << std::setw(14) << seconds_text(cp.step_seconds) << "\n";
+    components.add({component.name, text::thousands(cp.tokens), std::to_string(counts[0]), std::to_string(counts[1]),
+                    std::to_string(counts[2]), format_bytes(cp.streamed_bytes), format_seconds(cp.step_seconds)});
   }
-  out << "\nPredicted: load " << seconds_text(prediction.load_seconds) << ", one forward pass of every component "
-      << seconds_text(prediction.step_seconds) << "; " << format_bytes(prediction.streamed_bytes_per_step)
-      << " streamed per pass";
+  components.print(out);
+
+  out << "\nPredicted: ready in " << format_seconds(prediction.ready_seconds) << ", one forward pass of every component "
+      << format_seconds(prediction.step_seconds) << "; " << format_bytes(prediction.streamed_bytes_per_step) << " streamed per pass";
   if (prediction.streamed_bytes_per_step > 0) {
-    const auto* gpu = setup.budget.gpus().empty() ? nullptr : setup.budget.gpus().front();
-    const double bandwidth = gpu && gpu->host_to_device_bytes_per_s > 0 ? gpu->host_to_device_bytes_per_s : 25e9;
-    out << " (" << seconds_text(static_cast<double>(prediction.streamed_bytes_per_step) / bandwidth) << " of copying at "
-        << format_gb(static_cast<std::uint64_t>(bandwidth)) << " GB/s)";
+    const auto gpus = setup.budget.gpus();
+    const DeviceInfo* gpu = gpus.empty() ? nullptr : gpus.front();
+    const double bandwidth = host_to_device_bytes_per_s(gpu);
+    out << " (" << format_seconds(static_cast<double>(prediction.streamed_bytes_per_step) / bandwidth) << " of copying at "
+        << format_gb(static_cast<std::uint64_t>(bandwidth)) << " GB/s, " << static_cast<int>(default_cost_constants().copy_efficiency * 100)
+        << " % of the link's " << format_gb(static_cast<std::uint64_t>(gpu ? gpu->host_to_device_bytes_per_s : bandwidth)) << " GB/s)";
   }
   out << "\n";
+  if (prediction.pinned_bytes > 0)
+    out << "Streamed weights held on the host: " << stream_source_name(prediction.stream_source) << ": "
+        << prediction.stream_source_reason << "\n";
   if (!with_units) return;
   out << "\nUnits\n";
-  out << std::left << std::setw(14) << "COMPONENT" << std::setw(44) << "UNIT" << std::right << std::setw(10) << "GB" << "  "
-      << std::left << std::setw(10) << "MODE" << std::setw(9) << "STORAGE" << "EXECUTES ON\n";
-  for (const auto& component : graph.components) {
-    for (const auto& unit : component.units) {
-      const auto* p = placement.find(component.name, unit.name);
-      out << std::left << std::setw(14) << component.name << std::setw(44) << unit.name << std::right << std::setw(10)
-          << format_gb(unit.bytes) << "  " << std::left << std::setw(10) << placement_mode_name(p->mode) << std::setw(9)
-          << p->storage << p->executes_on << "\n";
-    }
-  }
+  print_unit_table(graph, placement, out);
 }
 
 nlohmann::json budget_json(const DeviceBudget& budget) {
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& d : budget.devices) {
-    nlohmann::json entry{{"name", d.name},
-                         {"kind", std::string(device_kind_name(d.kind))},
+    nlohmann::json entry{{"name", d.name()},
+                         {"kind", std::string(device_kind_name(d.id.kind))},
                          {"description", d.description},
                          {"total_bytes", d.total_bytes},
                          {"free_bytes", d.free_bytes},
@@ -89,14 +96,36 @@ nlohmann::json budget_json(const DeviceBudget& budget) {
                          {"headroom_bytes", d.headroom_bytes},
                          {"usable_bytes", d.usable_bytes}};
     entry["cap_bytes"] = d.cap_bytes ? nlohmann::json(*d.cap_bytes) : nlohmann::json();
-    if (d.kind == DeviceKind::cuda) {
+    if (d.id.is_gpu()) {
       entry["context_bytes"] = d.context_bytes;
+      entry["context_measured"] = d.context_measured;
       entry["host_to_device_bytes_per_s"] = d.host_to_device_bytes_per_s;
+      entry["compute_flops_per_s"] = d.compute_flops_per_s;
       entry["simulated"] = d.simulated;
     }
     devices.push_back(entry);
   }
   return devices;
+}
+
+nlohmann::json prediction_json(const Prediction& prediction) {
+  nlohmann::json components = nlohmann::json::array();
+  for (const auto& cp : prediction.components)
+    components.push_back({{"name", cp.component}, {"tokens", cp.tokens}, {"streamed_bytes_per_pass", cp.streamed_bytes},
+                          {"compute_seconds", cp.compute_seconds}, {"copy_seconds", cp.copy_seconds}, {"pass_seconds", cp.step_seconds}});
+  nlohmann::json devices = nlohmann::json::object();
+  for (const auto& d : prediction.devices)
+    devices[d.device.str()] = {{"resident_bytes", d.resident_bytes}, {"window_bytes", d.window_bytes}, {"headroom_bytes", d.headroom_bytes},
+                               {"context_bytes", d.context_bytes}, {"peak_bytes", d.peak_bytes}, {"fits", d.fits}};
+  return {{"ready_seconds", prediction.ready_seconds},
+          {"step_seconds", prediction.step_seconds},
+          {"streamed_bytes_per_step", prediction.streamed_bytes_per_step},
+          {"host_bytes", prediction.pinned_bytes},
+          {"page_cache_bytes", prediction.pageable_bytes},
+          {"stream_source", std::string(stream_source_name(prediction.stream_source))},
+          {"stream_source_reason", prediction.stream_source_reason},
+          {"devices", devices},
+          {"components", components}};
 }
 
 nlohmann::json plan_json(const PlanningSetup& setup, const Placement& placement, const Prediction& prediction) {
@@ -106,19 +135,16 @@ nlohmann::json plan_json(const PlanningSetup& setup, const Placement& placement,
   doc["model"] = setup.model.source.argument;
   doc["runtime"] = setup.runtime;
   doc["notes"] = setup.notes;
+  doc["prefetch_depth"] = placement.prefetch_depth;
   doc["settings"] = placement.settings;
   doc["devices"] = budget_json(setup.budget);
   for (auto& device : doc["devices"]) {
-    const auto* d = prediction.find(device["name"].get<std::string>());
+    const auto* d = prediction.find(*DeviceId::parse(device["name"].get<std::string>()));
     device["resident_bytes"] = d->resident_bytes;
     device["window_bytes"] = d->window_bytes;
     device["predicted_peak_bytes"] = d->peak_bytes;
     device["fits"] = d->fits;
   }
-  doc["components"] = nlohmann::json::array();
-  for (const auto& cp : prediction.components)
-    doc["components"].push_back({{"name", cp.component}, {"tokens", cp.tokens}, {"streamed_bytes_per_pass", cp.streamed_bytes},
-                                 {"pass_seconds", cp.step_seconds}});
   doc["units"] = nlohmann::json::array();
   for (const auto& component : setup.model.graph.components) {
     for (const auto& unit : component.units) {
@@ -127,32 +153,39 @@ nlohmann::json plan_json(const PlanningSetup& setup, const Placement& placement,
                               {"name", unit.name},
                               {"bytes", unit.bytes},
                               {"mode", std::string(placement_mode_name(p->mode))},
-                              {"storage", p->storage},
-                              {"executes_on", p->executes_on}});
+                              {"storage", p->storage.str()},
+                              {"executes_on", p->executes_on.str()}});
     }
   }
-  doc["predicted"] = {{"load_seconds", prediction.load_seconds},
-                      {"step_seconds", prediction.step_seconds},
-                      {"streamed_bytes_per_step", prediction.streamed_bytes_per_step},
-                      {"pinned_bytes", prediction.pinned_bytes}};
+  doc["predicted"] = prediction_json(prediction);
   return doc;
 }
 
 nlohmann::json hugging_face_device_map(const PlanningSetup& setup, const Placement& placement) {
-  nlohmann::json maps = nlohmann::json::object();
+  auto device_value = [](DeviceId id) { return id.is_gpu() ? nlohmann::json(id.index) : nlohmann::json(id.str()); };
+  nlohmann::json storage = nlohmann::json::object(), execution = nlohmann::json::object();
+  bool streams = false;
   for (const auto& component : setup.model.graph.components) {
-    nlohmann::ordered_json map = nlohmann::ordered_json::object();
+    nlohmann::ordered_json stored = nlohmann::ordered_json::object(), runs = nlohmann::ordered_json::object();
     for (const auto& unit : component.units) {
       const auto* p = placement.find(component.name, unit.name);
-      const DeviceInfo* storage = setup.budget.find(p->storage);
-      if (storage->kind == DeviceKind::cuda) map[unit.name] = storage->index;
-      else map[unit.name] = p->storage;  // "cpu" or "disk", as from_pretrained(device_map=...) spells them
+      stored[unit.name] = device_value(p->storage);
+      runs[unit.name] = device_value(p->executes_on);
+      streams = streams || p->mode == PlacementMode::streamed;
     }
-    maps[component.name] = map;
+    storage[component.name] = stored;
+    execution[component.name] = runs;
   }
-  if (setup.model.source.layout != "diffusers pipeline" && setup.model.graph.components.size() == 1)
-    return maps.begin().value();
-  return maps;
+  const bool single = setup.model.source.layout != "diffusers pipeline" && setup.model.graph.components.size() == 1;
+  nlohmann::json doc;
+  doc["device_map"] = single ? storage.begin().value() : storage;
+  doc["execution_map"] = single ? execution.begin().value() : execution;
+  doc["note"] = streams ? "device_map says where weights are stored, for from_pretrained(device_map=json['device_map']): "
+                          "accelerate keeps \"cpu\" and \"disk\" units there and copies each to the first GPU of the map when "
+                          "it runs, one module at a time without prefetch; when no unit is on a GPU, it runs the model on the "
+                          "CPU instead. execution_map says where vramguard runs each unit."
+                        : "every unit is resident: device_map and execution_map agree; pass json['device_map'] to from_pretrained";
+  return doc;
 }
 
 }  // namespace vramguard

@@ -14,11 +14,14 @@ namespace vramguard {
 
 void print_plan(const PlanningSetup& setup, const Placement& placement, const Prediction& prediction, bool with_units,
                 std::ostream& out);
+// Every unit with its size, mode, storage and executing device (plan --units, load --units).
+void print_unit_table(const ModelGraph& graph, const Placement& placement, std::ostream& out);
 nlohmann::json plan_json(const PlanningSetup& setup, const Placement& placement, const Prediction& prediction);
 nlohmann::json budget_json(const DeviceBudget& budget);
-// Module prefix → GPU index, "cpu" or "disk"; one map per component for a pipeline.
+nlohmann::json prediction_json(const Prediction& prediction);
+// The placement for accelerate and transformers: `device_map` (where each unit's weights are stored,
+// as from_pretrained(device_map=...) reads it), `execution_map` (where each unit runs) and a note on
+// what accelerate does with streamed units. One entry per component for a pipeline.
 nlohmann::json hugging_face_device_map(const PlanningSetup& setup, const Placement& placement);
-
-std::string seconds_text(double seconds);
 
 }  // namespace vramguard

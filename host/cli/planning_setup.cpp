@@ -9,6 +9,7 @@
 #include "devices/simulated_runtime.hpp"
 #include "logging/log.hpp"
 #include "vramguard/byte_size.hpp"
+#include "vramguard/plan_rules.hpp"
 
 namespace vramguard {
 namespace {
@@ -23,6 +24,30 @@ std::optional<std::uint64_t> size_option(const Invocation& invocation, const std
   }
 }
 
+bool declared(const Invocation& invocation, const char* option) { return invocation.values.count(option) > 0; }
+
+// --simulate-other-process GPU=SIZE@N: after our Nth allocation, another program takes SIZE on GPU.
+SimulatedFaults::OtherProcess other_process(const std::string& text) {
+  const std::string example = "e.g. --simulate-other-process 0=8GB@10";
+  const auto eq = text.find('='), at = text.find('@');
+  if (eq == std::string::npos || at == std::string::npos || at < eq)
+    throw UsageError("--simulate-other-process '" + text + "' is not GPU=SIZE@N", example);
+  const auto gpu = DeviceId::parse(text.substr(0, eq), true);
+  if (!gpu || !gpu->is_gpu()) throw UsageError("--simulate-other-process '" + text + "' names no GPU before '='", example);
+  const std::string count = text.substr(at + 1);
+  if (count.empty() || count.size() > 12 || !std::all_of(count.begin(), count.end(), ::isdigit))
+    throw UsageError("--simulate-other-process '" + text + "': the allocation count after '@' must be a whole number", example);
+  SimulatedFaults::OtherProcess process;
+  process.gpu = gpu->index;
+  process.after_allocations = std::stoull(count);
+  try {
+    process.bytes = parse_byte_size(text.substr(eq + 1, at - eq - 1));
+  } catch (const InvalidByteSize& e) {
+    throw UsageError("--simulate-other-process '" + text + "': " + e.what(), example);
+  }
+  return process;
+}
+
 }  // namespace
 
 void declare_planning_options(CommandOptions& own) {
@@ -35,56 +60,52 @@ void declare_planning_options(CommandOptions& own) {
       ("max-memory", po::value<std::string>()->value_name("CAPS"),
        "caps per device, accelerate's way: 0=12GB,1=20GiB,cpu=64GiB (a GPU cap bounds everything we hold there)")
       ("reserve", po::value<std::string>()->value_name("SIZE|CAPS"),
-       "memory kept free for the system and other programs: one size for every GPU, or 0=4GB,cpu=8GB")
+       "memory kept free for the system and other programs: one size for every GPU, or 0=4GB,cpu=8GB (default 0)")
       ("headroom", po::value<std::string>()->value_name("SIZE"),
        "activation headroom per GPU (default: estimated from the architecture and --tokens)")
       ("pinned-memory", po::value<std::string>()->value_name("SIZE"),
        "cap on pinned host memory for streamed weights (default: the CPU's usable memory)")
       ("allow-cpu-compute", po::bool_switch(), "let strategies run units on the CPU")
-      ("tokens", po::value<std::uint64_t>()->value_name("N"),
+      ("tokens", po::value<std::string>()->value_name("N"),
        "tokens per forward pass (default: each architecture's typical workload, e.g. a 1024x1024 edit)")
+      ("batch", po::value<std::string>()->value_name("B"), "sequences per forward pass (default 1)")
       ("option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE"),
-       "a strategy option (repeatable); NAME.KEY=VALUE for one strategy in compare")
+       "a strategy option (repeatable); NAME.KEY=VALUE for one strategy in compare");
+}
+
+void declare_guard_options(CommandOptions& own) {
+  own.options.add_options()
       ("fallback", po::value<std::string>()->value_name("S1,S2,...")->default_value("balanced,auto,sequential-offload"),
        "the strategies the guard tries, in order, when a load runs out of memory")
+      ("max-attempts", po::value<std::string>()->value_name("N")->default_value("4"), "attempts at most, the first included (1-16)")
       ("cuda-alloc-conf", po::value<std::string>()->value_name("CONF")->default_value("expandable_segments:True"),
        "PyTorch CUDA allocator settings used when PYTORCH_CUDA_ALLOC_CONF is not set")
-      ("simulate-oom-at", po::value<std::uint64_t>()->value_name("N"),
+      ("simulate-oom-at", po::value<std::string>()->value_name("N"),
        "with --simulate: the Nth allocation runs out of memory (to test the guard)")
       ("simulate-oom-above", po::value<std::string>()->value_name("SIZE"),
        "with --simulate: any GPU allocation taking our use past SIZE runs out of memory")
+      ("simulate-oom-at-step", po::value<std::string>()->value_name("N"),
+       "with --simulate: the Nth step of a run runs out of memory once")
       ("simulate-other-process", po::value<std::string>()->value_name("GPU=SIZE@N"),
        "with --simulate: after our Nth allocation another program takes SIZE on GPU");
 }
 
-std::unique_ptr<DeviceRuntime> make_runtime(const Invocation& invocation, std::string* allocator) {
+std::unique_ptr<DeviceRuntime> make_runtime(const Invocation& invocation, bool keep_data, std::string* allocator) {
   if (const auto spec = invocation.text("simulate")) {
     SimulatedFaults faults;
-    if (invocation.values.count("simulate-oom-at")) faults.fail_at_allocation = invocation.values["simulate-oom-at"].as<std::uint64_t>();
-    faults.fail_above_bytes = size_option(invocation, "simulate-oom-above");
-    if (const auto other = invocation.text("simulate-other-process")) {
-      // GPU=SIZE@N: after our Nth allocation, another program takes SIZE on GPU.
-      const auto eq = other->find('='), at = other->find('@');
-      if (eq == std::string::npos || at == std::string::npos || at < eq)
-        throw UsageError("--simulate-other-process '" + *other + "' is not GPU=SIZE@N", "e.g. 0=8GB@10");
-      SimulatedFaults::OtherProcess process;
-      try {
-        process.gpu = std::stoi(other->substr(0, eq));
-        process.bytes = parse_byte_size(other->substr(eq + 1, at - eq - 1));
-        process.after_allocations = std::stoull(other->substr(at + 1));
-      } catch (const std::exception& e) {
-        throw UsageError("--simulate-other-process '" + *other + "': " + e.what(), "e.g. 0=8GB@10");
-      }
-      faults.other_process = process;
-    }
+    if (declared(invocation, "simulate-oom-at")) faults.fail_at_allocation = invocation.number("simulate-oom-at", 1, UINT64_MAX / 2);
+    if (declared(invocation, "simulate-oom-at-step")) faults.fail_at_step = invocation.number("simulate-oom-at-step", 1, UINT64_MAX / 2);
+    if (declared(invocation, "simulate-oom-above")) faults.fail_above_bytes = size_option(invocation, "simulate-oom-above");
+    if (const auto other = declared(invocation, "simulate-other-process") ? invocation.text("simulate-other-process") : std::nullopt)
+      faults.other_process = other_process(*other);
     const std::uint64_t host = declared_cpu_memory(invocation).value_or(read_host_memory().available_bytes);
     if (allocator) *allocator = "simulated (exact accounting, no cache)";
-    const bool keep_data = invocation.values.count("verify-data") && invocation.flag("verify-data");
     return std::make_unique<SimulatedRuntime>(*spec, host, faults, keep_data);
   }
-  for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-other-process"})
-    if (invocation.values.count(fault)) throw UsageError(std::string("--") + fault + " works only with --simulate");
-  const std::string setting = configure_cuda_allocator(invocation.text("cuda-alloc-conf").value_or(""));
+  for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-oom-at-step", "simulate-other-process"})
+    if (declared(invocation, fault) && invocation.values.count(fault))
+      throw UsageError(std::string("--") + fault + " works only with --simulate");
+  const std::string setting = configure_cuda_allocator(invocation.text("cuda-alloc-conf").value_or("expandable_segments:True"));
   if (allocator) *allocator = setting;
   auto runtime = make_cuda_runtime();
   if (!runtime)
@@ -109,31 +130,41 @@ BudgetOptions budget_options_from(const Invocation& invocation) {
   return options;
 }
 
+Workload workload_from(const Invocation& invocation) {
+  Workload workload;
+  // A million tokens is beyond any model this tool places; a bound keeps the cost model's sums sane.
+  workload.tokens = invocation.number("tokens", 1, 1'000'000).value_or(0);
+  workload.batch = invocation.number("batch", 1, 4096).value_or(1);
+  return workload;
+}
+
 PlanningSetup prepare_planning(const Invocation& invocation) {
   PlanningSetup setup;
   setup.model = inspect_from_options(invocation);
-  if (invocation.values.count("tokens")) {
-    setup.workload.tokens = invocation.values["tokens"].as<std::uint64_t>();
-    if (setup.workload.tokens == 0) throw UsageError("--tokens must be at least 1");
-  }
+  setup.workload = workload_from(invocation);
   auto runtime = make_runtime(invocation);
   setup.runtime = runtime->name();
-  HostMemoryReading host = read_host_memory();
-  if (const auto declared = declared_cpu_memory(invocation)) {
-    host.total_bytes = host.available_bytes = *declared;
-    host.cgroup_limit_bytes.reset();
-  }
-  const BudgetOptions options = budget_options_from(invocation);
-  setup.budget = build_budget(runtime->probe_gpus(), cpu_device(host),
-                              disk_device(setup.model.source.root.empty() ? "." : setup.model.source.root), options,
-                              setup.model.graph, setup.workload);
-  if (!options.max_memory.empty() && !setup.budget.cpu_cap_given)
-    setup.notes.push_back("--max-memory has no cpu entry: the CPU budget is the available RAM (" +
-                          format_bytes(setup.budget.cpu()->usable_bytes) + "), not disk");
-  for (const auto* gpu : setup.budget.gpus())
-    if (gpu->usable_bytes == 0)
-      setup.notes.push_back(gpu->name + " has no usable memory after its cap, reserve and headroom");
+  setup.budget = probe_budget(*runtime, setup.model, budget_options_from(invocation), setup.workload,
+                              declared_cpu_memory(invocation), &setup.notes);
   return setup;
+}
+
+GuardOptions guard_options_from(const Invocation& invocation, const InspectedModel& model, const PluginRegistry& registry) {
+  (void)model;
+  GuardOptions options;
+  options.strategy = invocation.text("strategy").value_or("auto");
+  (void)registry.create(options.strategy);  // an unknown name is a usage error before anything loads
+  for (const auto& name : text::split(invocation.text("fallback").value_or(""), ','))
+    if (!text::trim(name).empty()) options.fallback.emplace_back(text::trim(name));
+  for (const auto& name : options.fallback) (void)registry.create(name);
+  options.max_attempts = invocation.number("max-attempts", 1, 16).value_or(4);
+  options.budget = budget_options_from(invocation);
+  options.workload = workload_from(invocation);
+  options.verify_data = invocation.values.count("verify-data") && invocation.flag("verify-data");
+  options.cpu_memory = declared_cpu_memory(invocation);
+  const std::string first = options.strategy;
+  options.strategy_options = [&invocation, first](const std::string& name) { return strategy_options_for(invocation, name, name == first); };
+  return options;
 }
 
 StrategyOptions strategy_options_for(const Invocation& invocation, const std::string& strategy, bool bare_keys_apply) {
@@ -150,7 +181,7 @@ StrategyOptions strategy_options_for(const Invocation& invocation, const std::st
       if (key.substr(0, dot) != strategy) continue;
       key = key.substr(dot + 1);
     } else if (!bare_keys_apply) {
-      throw UsageError("--option '" + entry + "' names no strategy", "with several strategies, write NAME.KEY=VALUE");
+      continue;
     }
     options[key] = value;
   }

@@ -6,8 +6,6 @@ PluginRegistry discover_plugins(const Invocation& invocation) {
   DiscoveryOptions options;
   options.allow_insecure = invocation.flag("allow-insecure-plugins");
   options.allow_duplicates = invocation.flag("allow-duplicate-plugins");
-  options.host_torch_major = VRAMGUARD_TORCH_MAJOR;
-  options.host_torch_minor = VRAMGUARD_TORCH_MINOR;
   const auto search_path = plugin_search_path(invocation.list("plugin-dir"), invocation.env_plugin_path,
                                               invocation.config_plugin_dirs, builtin_plugin_dir());
   return PluginRegistry::discover(search_path, options);

@@ -26,7 +26,7 @@ Command synth_command() {
                          ("out", po::value<std::string>()->value_name("DIR"), "output folder (new or empty)")
                          ("data", po::value<std::string>()->value_name("zeros|random")->default_value("zeros"),
                           "zeros: sparse files; random: seeded values")
-                         ("seed", po::value<std::uint64_t>()->default_value(0), "seed for --data random")
+                         ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "seed for --data random (0 or more)")
                          ("dtype", po::value<std::string>()->value_name("D")->default_value("bf16"), "bf16, fp16, fp32 or fp64")
                          ("shard-size", po::value<std::string>()->value_name("SIZE")->default_value("5GB"),
                           "largest shard file, as in save_pretrained(max_shard_size=...)")
@@ -47,7 +47,7 @@ Command synth_command() {
             if (data == "zeros") options.data = SynthData::zeros;
             else if (data == "random") options.data = SynthData::random;
             else throw UsageError("unknown --data '" + data + "'", "use zeros or random");
-            options.seed = invocation.values["seed"].as<std::uint64_t>();
+            options.seed = invocation.number("seed", 0, UINT64_MAX).value_or(0);
             try {
               options.max_shard_bytes = parse_byte_size(*invocation.text("shard-size"));
             } catch (const InvalidByteSize& e) {
@@ -67,7 +67,7 @@ Command synth_command() {
                                        {"bytes", result.bytes}, {"seconds", seconds}}.dump(2) << "\n";
             } else {
               io.out << "Wrote " << *out << ": " << *arch << " (" << model.preset << "), " << result.tensors << " tensors in "
-                     << result.files << " files, " << parameters << " parameters, " << format_bytes(result.bytes) << " of "
+                     << result.files << " files, " << text::thousands(parameters) << " parameters, " << format_bytes(result.bytes) << " of "
                      << dtype_name(options.dtype) << (options.data == SynthData::zeros ? " zeros (sparse)" : " seeded random data")
                      << "\n";
             }

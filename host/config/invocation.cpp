@@ -1,18 +1,20 @@
 #include "config/invocation.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <set>
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
 
-extern char** environ;
-
 namespace vramguard {
 namespace {
 
 constexpr std::string_view kEnvPrefix = "VRAMGUARD_";
 constexpr std::string_view kStrategySection = "strategy.";
+// VRAMGUARD_* variables that are not options: read where they apply, never as --options.
+const std::set<std::string> kNonOptionVariables = {"VRAMGUARD_CUDA_RUNTIME", "VRAMGUARD_STATE_DIR", "VRAMGUARD_FUZZ_SECONDS"};
 
 // Options that are switches on the command line but also accept true/false from the environment
 // and config files.
@@ -64,10 +66,19 @@ std::optional<std::size_t> command_position(const std::vector<std::string>& args
   return std::nullopt;
 }
 
+constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
+
 void store_config_file(const std::filesystem::path& file, const po::options_description& all_options,
                        const po::options_description& command_options, Invocation& invocation) {
+  // Only a regular file of a config's size: a folder or /dev/zero is a mistake to report, not to read.
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  const std::string hint = "check the path given to --config or VRAMGUARD_CONFIG";
+  if (ec) throw InputError(file.string(), "cannot read the config file: " + ec.message(), hint);
+  if (!std::filesystem::is_regular_file(status)) throw InputError(file.string(), "is not a config file (not a regular file)", hint);
+  if (std::filesystem::file_size(file, ec) > kMaxConfigBytes) throw InputError(file.string(), "is larger than 1 MiB: not a config file", hint);
   std::ifstream in(file);
-  if (!in) throw InputError(file.string(), "cannot open the config file", "check the path given to --config or VRAMGUARD_CONFIG");
+  if (!in) throw InputError(file.string(), "cannot open the config file", hint);
   po::parsed_options parsed(&all_options);
   try {
     parsed = po::parse_config_file(in, all_options, /*allow_unregistered=*/true);
@@ -124,16 +135,6 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
 
 }  // namespace
 
-Environment process_environment() {
-  Environment environment;
-  for (char** entry = environ; entry && *entry; ++entry) {
-    const std::string text(*entry);
-    const auto eq = text.find('=');
-    if (eq != std::string::npos) environment.emplace(text.substr(0, eq), text.substr(eq + 1));
-  }
-  return environment;
-}
-
 po::options_description global_options() {
   po::options_description global("Global options");
   global.add_options()
@@ -143,10 +144,11 @@ po::options_description global_options() {
        "read options from an INI config file (examples in configs/); env VRAMGUARD_CONFIG")
       ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
        "trace, debug, info, warn, error or off")
+      ("quiet,q", switch_value(), "only warnings and errors on stderr (same as --log-level warn)")
       ("json", switch_value(), "print results as JSON on stdout")
       ("plugin-dir", po::value<std::vector<std::string>>()->value_name("DIR"),
-       "look for strategy plugins here first (repeatable); then VRAMGUARD_PLUGIN_PATH, the config's "
-       "plugin_dirs, and the built-in directory")
+       "look for strategy plugins here first (repeatable); then VRAMGUARD_PLUGIN_PATH (':'-separated), the "
+       "config file's plugin_dirs key (':'-separated, relative to the file), and the built-in directory")
       ("allow-insecure-plugins", switch_value(), "load plugins that other users could have written")
       ("allow-duplicate-plugins", switch_value(),
        "when two plugins share a name, use the first found instead of refusing both");
@@ -165,6 +167,20 @@ std::optional<std::string> Invocation::text(const std::string& name) const {
 std::vector<std::string> Invocation::list(const std::string& name) const {
   if (!values.count(name)) return {};
   return values[name].as<std::vector<std::string>>();
+}
+
+std::optional<std::uint64_t> Invocation::number(const std::string& name, std::uint64_t min_value, std::uint64_t max_value) const {
+  const auto given = text(name);
+  if (!given) return std::nullopt;
+  const std::string expected = "an integer from " + std::to_string(min_value) + " to " + std::to_string(max_value);
+  const std::string& value = *given;
+  std::uint64_t parsed = 0;
+  // Digits only: boost would read "-1" as 2^64 - 1, and strtoull skips spaces and signs.
+  const bool digits = !value.empty() && value.size() <= 20 && std::all_of(value.begin(), value.end(), ::isdigit);
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+  if (!digits || error != std::errc() || end != value.data() + value.size() || parsed < min_value || parsed > max_value)
+    throw UsageError("--" + name + " '" + value + "' is not " + expected);
+  return parsed;
 }
 
 Invocation parse_invocation(const std::vector<std::string>& args, const std::vector<CommandSpec>& commands,
@@ -218,6 +234,8 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
 
   // Environment: VRAMGUARD_LOG_LEVEL → --log-level. VRAMGUARD_PLUGIN_PATH is a search-path tier of its
   // own, not --plugin-dir.
+  // Other tools' variables may share the prefix: an unknown one is a warning, as an unknown config key
+  // of another command is ignored, never a reason to refuse every command.
   std::vector<po::option> from_env;
   for (const auto& [variable, value] : environment) {
     if (!text::starts_with(variable, kEnvPrefix)) continue;
@@ -225,8 +243,12 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
       invocation.env_plugin_path = value;
       continue;
     }
+    if (kNonOptionVariables.count(variable)) continue;
     const std::string name = env_to_option(variable);
-    if (name == "plugin-dir" || name == "help" || name == "version") continue;
+    if (name.empty() || name == "plugin-dir" || name == "help" || name == "version") {
+      if (name.empty()) invocation.warnings.push_back("ignoring the environment variable " + variable + ": it names no option");
+      continue;
+    }
     if (options.find_nothrow(name, false) == nullptr) {
       if (everything.find_nothrow(name, false) == nullptr) {
         std::vector<std::string> variables;
@@ -234,8 +256,8 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
           for (auto& c : n) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
           variables.push_back(std::string(kEnvPrefix) + n);
         }
-        throw UsageError("unknown environment variable " + variable + text::did_you_mean(variable, variables),
-                         "unset it, or see `vramguard help` for the options it can set");
+        invocation.warnings.push_back("ignoring the environment variable " + variable + ": no option is called --" + name +
+                                      text::did_you_mean(variable, variables));
       }
       continue;
     }

@@ -10,14 +10,13 @@
 
 #include <boost/program_options.hpp>
 
+#include "core/environment.hpp"
 #include "vramguard/strategy_options.hpp"
 
 namespace vramguard {
 
 namespace po = boost::program_options;
 
-using Environment = std::map<std::string, std::string>;
-Environment process_environment();
 
 // What a command adds to the global options: its own options and positional arguments.
 struct CommandOptions {
@@ -41,12 +40,15 @@ struct Invocation {
   std::map<std::string, StrategyOptions> strategy_options;  // [strategy.NAME] sections, then --option
   std::optional<std::string> env_plugin_path;              // VRAMGUARD_PLUGIN_PATH
   Environment environment;                                 // as given, for HF_HOME and the like
+  std::vector<std::string> warnings;                       // unknown VRAMGUARD_* variables and the like
   bool help_requested = false;
   bool version_requested = false;
 
   bool flag(const std::string& name) const;
   std::optional<std::string> text(const std::string& name) const;
   std::vector<std::string> list(const std::string& name) const;
+  // An integer option, checked: digits only, within [min, max]. UsageError naming the value otherwise.
+  std::optional<std::uint64_t> number(const std::string& name, std::uint64_t min_value, std::uint64_t max_value) const;
 };
 
 po::options_description global_options();

@@ -6,7 +6,8 @@
 
 namespace vramguard {
 
-enum class ExitCode : int { ok = 0, job_failed = 1, bad_input = 2 };
+// 130 = 128 + SIGINT, as shells report a program that Ctrl-C stopped.
+enum class ExitCode : int { ok = 0, job_failed = 1, bad_input = 2, interrupted = 130 };
 
 class Error : public std::runtime_error {
  public:
@@ -44,6 +45,22 @@ class JobError : public Error {
  public:
   explicit JobError(const std::string& message, std::string hint = {})
       : Error(ExitCode::job_failed, message, std::move(hint)) {}
+};
+
+// A plugin misbehaved: its code threw, or it returned something the host cannot use. Names the
+// plugin and the file it came from.
+class PluginError : public JobError {
+ public:
+  PluginError(const std::string& plugin, const std::string& file, const std::string& problem)
+      : JobError("strategy plugin '" + plugin + "' (" + file + ") " + problem,
+                 "this is a bug in the plugin: choose another strategy (vramguard plugins lists them) or report it to its author") {}
+};
+
+// Ctrl-C or SIGTERM stopped the job; whatever it held was released.
+class Interrupted : public Error {
+ public:
+  explicit Interrupted(const std::string& what = "interrupted")
+      : Error(ExitCode::interrupted, what + "; everything it had allocated was released") {}
 };
 
 }  // namespace vramguard

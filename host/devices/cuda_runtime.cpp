@@ -23,7 +23,7 @@
 #include "core/errors.hpp"
 #include "devices/device_runtime.hpp"
 #include "devices/nvml_processes.hpp"
-#include "load/dtype_conversion.hpp"
+#include "core/dtype_conversion.hpp"
 #include "logging/log.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"

@@ -6,27 +6,28 @@
 #include <string>
 
 #include "core/errors.hpp"
-#include "vramguard/dtype.hpp"
+#include "core/tensor_read.hpp"
+#include "vramguard/device_id.hpp"
 
 namespace vramguard {
 
 // Raised by any allocation that does not fit: a device's memory, pinned host memory, or an injected
-// fault. The guard catches it anywhere in the pipeline.
+// fault. The guard catches it anywhere in the pipeline, a step of a run included.
 class OutOfMemory : public JobError {
  public:
-  OutOfMemory(std::string device, std::uint64_t requested, std::uint64_t free, const std::string& detail = {});
-  const std::string& device() const noexcept { return device_; }
+  OutOfMemory(DeviceId device, std::uint64_t requested, std::uint64_t free, const std::string& detail = {});
+  DeviceId device() const noexcept { return device_; }
   std::uint64_t requested() const noexcept { return requested_; }
   std::uint64_t free_bytes() const noexcept { return free_; }
 
  private:
-  std::string device_;
+  DeviceId device_;
   std::uint64_t requested_;
   std::uint64_t free_;
 };
 
 struct MemorySnapshot {
-  std::string device;
+  DeviceId device;
   std::uint64_t total = 0;
   std::uint64_t free = 0;
   std::uint64_t ours_in_use = 0;   // bytes in live allocations of this process
@@ -44,23 +45,15 @@ struct GpuProcess {
   std::uint64_t bytes = 0;
 };
 
-// A block of memory on a GPU or pinned on the host. Freed when destroyed.
+// A block of memory on a GPU or on the host. Freed when destroyed.
 class MemoryBlock {
  public:
   virtual ~MemoryBlock() = default;
   virtual std::uint64_t size() const = 0;
-  virtual const std::string& device() const = 0;  // "cuda:0", or "cpu" for pinned/pageable host memory
+  virtual DeviceId device() const = 0;  // a GPU, or cpu for host memory
   virtual bool pinned() const { return true; }
-};
-
-// One tensor's bytes on the way to a device: where they are mapped, and the conversion to apply.
-struct UploadSource {
-  const unsigned char* data = nullptr;  // in the mapped checkpoint
-  std::uint64_t elements = 0;
-  DType from = DType::BF16;
-  DType to = DType::BF16;
-  int file = -1;                        // the checkpoint's descriptor, where the bytes can be read with pread
-  std::uint64_t file_offset = 0;        // of data, in that file
+  // Where the bytes are (a device pointer for a GPU block); null for a simulated block that keeps no data.
+  virtual void* data() const = 0;
 };
 
 }  // namespace vramguard

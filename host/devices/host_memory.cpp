@@ -51,8 +51,7 @@ HostMemoryReading read_host_memory() {
 
 DeviceInfo cpu_device(const HostMemoryReading& reading) {
   DeviceInfo cpu;
-  cpu.name = "cpu";
-  cpu.kind = DeviceKind::cpu;
+  cpu.id = DeviceId::host();
   cpu.total_bytes = reading.cgroup_limit_bytes.value_or(reading.total_bytes);
   cpu.free_bytes = reading.available_bytes;
   cpu.description = reading.cgroup_limit_bytes ? "host RAM (cgroup limit)" : "host RAM";
@@ -61,8 +60,7 @@ DeviceInfo cpu_device(const HostMemoryReading& reading) {
 
 DeviceInfo disk_device(const std::filesystem::path& model_location) {
   DeviceInfo disk;
-  disk.name = "disk";
-  disk.kind = DeviceKind::disk;
+  disk.id = DeviceId::page_cache();
   disk.description = "page cache over the checkpoint files";
   struct statvfs st {};
   if (::statvfs(model_location.c_str(), &st) == 0) {

@@ -1,7 +1,10 @@
 #include "devices/simulated_runtime.hpp"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "core/errors.hpp"
-#include "load/dtype_conversion.hpp"
+#include "core/tensor_read.hpp"
 #include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
@@ -37,58 +40,55 @@ const std::vector<GpuPreset>& gpu_presets() {
 struct SimulatedRuntime::State {
   std::vector<DeviceInfo> gpus;
   std::vector<std::uint64_t> used;          // ours, per GPU
+  std::vector<std::uint64_t> activations;   // ours, during a step
   std::vector<std::uint64_t> others;        // the simulated other process, per GPU
   std::uint64_t host_capacity = 0;
   std::uint64_t host_used = 0;
   std::uint64_t allocations = 0;
+  std::uint64_t steps = 0;
   std::uint64_t live_blocks = 0;
-  std::uint64_t backed_bytes = 0;           // blocks small enough to keep their data (for --verify-data)
   bool keep_data = false;
   SimulatedFaults faults;
 };
 
 namespace {
 
-constexpr std::uint64_t kBackingLimit = 256ULL << 20;
-
 class SimulatedBlock final : public MemoryBlock {
  public:
   SimulatedBlock(std::shared_ptr<SimulatedRuntime::State> state, int gpu, std::uint64_t bytes)
-      : state_(std::move(state)), gpu_(gpu), bytes_(bytes),
-        device_(gpu < 0 ? std::string("cpu") : "cuda:" + std::to_string(gpu)) {
-    if (state_->keep_data && state_->backed_bytes + bytes <= kBackingLimit) {
-      data_.resize(bytes);
-      state_->backed_bytes += bytes;
+      : state_(std::move(state)), gpu_(gpu), bytes_(bytes) {
+    // calloc hands out untouched zero pages: a block costs host memory only where it is written.
+    if (state_->keep_data && bytes > 0) {
+      data_ = std::calloc(1, bytes);
+      if (data_ == nullptr) throw OutOfMemory(DeviceId::host(), bytes, 0, "host memory backing a simulated block");
     }
     ++state_->live_blocks;
   }
   ~SimulatedBlock() override {
     if (gpu_ < 0) state_->host_used -= bytes_;
     else state_->used[static_cast<std::size_t>(gpu_)] -= bytes_;
-    state_->backed_bytes -= data_.size();
+    std::free(data_);
     --state_->live_blocks;
   }
   std::uint64_t size() const override { return bytes_; }
-  const std::string& device() const override { return device_; }
-  unsigned char* data() { return data_.empty() && bytes_ > 0 ? nullptr : data_.data(); }
-  const unsigned char* data() const { return data_.empty() && bytes_ > 0 ? nullptr : data_.data(); }
+  DeviceId device() const override { return gpu_ < 0 ? DeviceId::host() : DeviceId::gpu(gpu_); }
+  void* data() const override { return data_; }
 
  private:
   std::shared_ptr<SimulatedRuntime::State> state_;
   int gpu_;
   std::uint64_t bytes_;
-  std::string device_;
-  std::vector<unsigned char> data_;
+  void* data_ = nullptr;
 };
 
-void count_allocation(SimulatedRuntime::State& state, const std::string& device, std::uint64_t bytes) {
+void count_allocation(SimulatedRuntime::State& state, DeviceId device, std::uint64_t bytes) {
   ++state.allocations;
   if (state.faults.other_process && state.allocations > state.faults.other_process->after_allocations) {
     const auto& other = *state.faults.other_process;
     auto& taken = state.others.at(static_cast<std::size_t>(other.gpu));
     if (taken == 0) {
-      const auto& gpu = state.gpus.at(static_cast<std::size_t>(other.gpu));
-      const std::uint64_t room = gpu.free_bytes - state.used[static_cast<std::size_t>(other.gpu)];
+      const auto g = static_cast<std::size_t>(other.gpu);
+      const std::uint64_t room = state.gpus[g].free_bytes - state.used[g];
       taken = std::min(other.bytes, room);
     }
   }
@@ -96,19 +96,50 @@ void count_allocation(SimulatedRuntime::State& state, const std::string& device,
     throw OutOfMemory(device, bytes, 0, "injected at allocation " + std::to_string(state.allocations));
 }
 
+std::uint64_t free_on(const SimulatedRuntime::State& s, std::size_t g) {
+  const std::uint64_t taken = s.used[g] + s.activations[g] + s.others[g];
+  return s.gpus[g].free_bytes > taken ? s.gpus[g].free_bytes - taken : 0;
+}
+
+unsigned char* bytes_of(MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes) {
+  if (offset + bytes > block.size()) throw std::logic_error("a copy past the end of a simulated block");
+  auto* data = static_cast<unsigned char*>(block.data());
+  return data == nullptr ? nullptr : data + offset;
+}
+
+// Copies happen at once, on the calling thread: the CPU computes in the GPUs' place, so there is no
+// other engine to overlap with, and no ordering to keep.
+class SimulatedLane final : public StreamLane {
+ public:
+  void fill(int, MemoryBlock& block, std::vector<StreamPiece> pieces) override {
+    for (const auto& piece : pieces) {
+      const std::uint64_t bytes = piece.host ? piece.bytes : piece.file.placed_bytes();
+      unsigned char* out = bytes_of(block, piece.slot_offset, bytes);
+      if (out == nullptr) continue;  // an accounting-only block
+      if (piece.file.file >= 0) read_tensor(piece.file, out);  // never through a mapping: see StreamPiece
+      else std::memcpy(out, piece.host, bytes);               // our own host block
+    }
+  }
+  void acquire(int) override {}
+  void release(int) override {}
+  void synchronize() override {}
+  double wait_seconds() const override { return 0; }
+};
+
+class SimulatedRegistration final : public HostRegistration {};
+
 }  // namespace
 
 SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_bytes, SimulatedFaults faults, bool keep_data)
     : state_(std::make_shared<State>()) {
   state_->keep_data = keep_data;
   state_->host_capacity = host_bytes;
-  state_->faults = faults;
   auto& gpus = state_->gpus;
   if (text::trim(spec).empty()) throw UsageError("--simulate is empty", std::string("accepted: ") + kSpecForms);
   for (const auto& raw : text::split(spec, ',')) {
     const std::string entry(text::trim(raw));
+    if (entry.empty()) throw UsageError("--simulate '" + spec + "' has an empty entry", std::string("accepted: ") + kSpecForms);
     DeviceInfo gpu;
-    gpu.kind = DeviceKind::cuda;
     gpu.simulated = true;
     const GpuPreset* preset = nullptr;
     for (const auto& p : gpu_presets())
@@ -117,16 +148,19 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
       gpu.description = "simulated " + preset->description;
       gpu.total_bytes = preset->total_bytes;
       gpu.host_to_device_bytes_per_s = preset->host_to_device_bytes_per_s;
-      gpu.compute_flops = preset->compute_flops;
+      gpu.compute_flops_per_s = preset->compute_flops_per_s;
     } else if (text::starts_with(entry, "cuda:")) {
       const std::string body = entry.substr(5);
       const auto at = body.find('@');
       try {
         gpu.total_bytes = parse_byte_size(body.substr(0, at));
         if (at != std::string::npos) {
-          std::string rate = body.substr(at + 1);
-          if (!text::ends_with(rate, "/s")) throw UsageError("bandwidth '" + rate + "' in --simulate must end in /s, e.g. 25GB/s");
+          const std::string rate = body.substr(at + 1);
+          if (!text::ends_with(rate, "/s"))
+            throw UsageError("bandwidth '" + rate + "' of GPU '" + entry + "' in --simulate must end in /s, e.g. 25GB/s");
           gpu.host_to_device_bytes_per_s = static_cast<double>(parse_byte_size(rate.substr(0, rate.size() - 2)));
+          if (gpu.host_to_device_bytes_per_s <= 0)
+            throw UsageError("bandwidth '" + rate + "' of GPU '" + entry + "' in --simulate must be more than 0");
         } else {
           gpu.host_to_device_bytes_per_s = default_cost_constants().default_host_to_device_bytes_per_s;
         }
@@ -134,22 +168,30 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
         throw UsageError("cannot read GPU '" + entry + "' in --simulate: " + e.what(), std::string("accepted: ") + kSpecForms);
       }
       if (gpu.total_bytes == 0) throw UsageError("GPU '" + entry + "' in --simulate has no memory");
-      gpu.compute_flops = default_cost_constants().default_gpu_flops;
+      gpu.compute_flops_per_s = default_cost_constants().default_gpu_flops_per_s;
       gpu.description = "simulated GPU, " + format_bytes(gpu.total_bytes);
     } else {
       throw UsageError("unknown GPU '" + entry + "' in --simulate" + text::did_you_mean(entry, preset_names()),
                        std::string("accepted: ") + kSpecForms);
     }
-    gpu.index = static_cast<int>(gpus.size());
-    gpu.name = "cuda:" + std::to_string(gpu.index);
-    gpu.context_bytes = std::min(gpu.total_bytes, default_cost_constants().cuda_context_bytes);
+    gpu.id = DeviceId::gpu(static_cast<int>(gpus.size()));
+    gpu.context_bytes = std::min(gpu.total_bytes, default_cost_constants().assumed_cuda_context_bytes);
+    gpu.context_measured = false;
     gpu.free_bytes = gpu.total_bytes - gpu.context_bytes;
     gpus.push_back(gpu);
   }
   state_->used.assign(gpus.size(), 0);
+  state_->activations.assign(gpus.size(), 0);
   state_->others.assign(gpus.size(), 0);
   if (faults.other_process && static_cast<std::size_t>(faults.other_process->gpu) >= gpus.size())
     throw UsageError("the simulated other process uses cuda:" + std::to_string(faults.other_process->gpu) + ", which is not declared");
+  for (const auto& [gpu, process] : faults.processes_at_start) {
+    if (gpu < 0 || static_cast<std::size_t>(gpu) >= gpus.size())
+      throw UsageError("a simulated process uses cuda:" + std::to_string(gpu) + ", which is not declared");
+    const auto g = static_cast<std::size_t>(gpu);
+    state_->others[g] = std::min(gpus[g].free_bytes, state_->others[g] + process.bytes);
+  }
+  state_->faults = std::move(faults);
 }
 
 SimulatedRuntime::~SimulatedRuntime() = default;
@@ -163,29 +205,31 @@ std::vector<DeviceInfo> SimulatedRuntime::probe_gpus() {
   return gpus;
 }
 
+bool SimulatedRuntime::can_register_host_memory() { return !state_->faults.registration_refused; }
+
 std::unique_ptr<MemoryBlock> SimulatedRuntime::allocate_device(int gpu, std::uint64_t bytes) {
   State& s = *state_;
   const auto g = static_cast<std::size_t>(gpu);
-  if (g >= s.gpus.size()) throw JobError("cuda:" + std::to_string(gpu) + " is not a simulated device");
-  const std::string device = "cuda:" + std::to_string(gpu);
+  if (gpu < 0 || g >= s.gpus.size()) throw JobError("cuda:" + std::to_string(gpu) + " is not a simulated device");
+  const DeviceId device = DeviceId::gpu(gpu);
   count_allocation(s, device, bytes);
-  const std::uint64_t capacity = s.gpus[g].free_bytes;  // after the context
-  const std::uint64_t taken = s.used[g] + s.others[g];
-  const std::uint64_t free = capacity > taken ? capacity - taken : 0;
+  const std::uint64_t free = free_on(s, g);
   if (bytes > free) throw OutOfMemory(device, bytes, free);
   if (s.faults.fail_above_bytes && s.used[g] + bytes > *s.faults.fail_above_bytes)
     throw OutOfMemory(device, bytes, free, "injected above " + std::to_string(*s.faults.fail_above_bytes) + " bytes");
+  auto block = std::make_unique<SimulatedBlock>(state_, gpu, bytes);
   s.used[g] += bytes;
-  return std::make_unique<SimulatedBlock>(state_, gpu, bytes);
+  return block;
 }
 
 std::unique_ptr<MemoryBlock> SimulatedRuntime::allocate_pinned(std::uint64_t bytes) {
   State& s = *state_;
-  count_allocation(s, "cpu", bytes);
+  count_allocation(s, DeviceId::host(), bytes);
   const std::uint64_t free = s.host_capacity > s.host_used ? s.host_capacity - s.host_used : 0;
-  if (bytes > free) throw OutOfMemory("cpu", bytes, free, "pinned host memory");
+  if (bytes > free) throw OutOfMemory(DeviceId::host(), bytes, free, "pinned host memory");
+  auto block = std::make_unique<SimulatedBlock>(state_, -1, bytes);
   s.host_used += bytes;
-  return std::make_unique<SimulatedBlock>(state_, -1, bytes);
+  return block;
 }
 
 void SimulatedRuntime::upload(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) {
@@ -193,40 +237,65 @@ void SimulatedRuntime::upload(MemoryBlock& destination, std::uint64_t offset, co
 }
 
 void SimulatedRuntime::stage(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) {
-  const std::uint64_t bytes = source.elements * dtype_bits(source.to) / 8;
-  if (offset + bytes > destination.size()) throw std::logic_error("upload past the end of a simulated block");
-  auto& block = static_cast<SimulatedBlock&>(destination);
-  if (unsigned char* data = block.data()) convert_elements(source.data, source.from, data + offset, source.to, source.elements);
+  if (unsigned char* out = bytes_of(destination, offset, source.placed_bytes())) read_tensor(source, out);
 }
 
 void SimulatedRuntime::read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) {
-  const auto& simulated = static_cast<const SimulatedBlock&>(block);
-  const unsigned char* data = simulated.data();
-  if (data == nullptr)
-    throw JobError("this simulated block on " + block.device() + " keeps no data (only the first 256 MiB of a run with "
-                   "--verify-data do)", "--verify-data on simulated devices needs a model under 256 MiB");
-  std::copy(data + offset, data + offset + bytes, out);
+  const auto* data = static_cast<const unsigned char*>(block.data());
+  if (data == nullptr && bytes > 0)
+    throw JobError("this simulated block on " + block.device().str() + " keeps no data",
+                   "reading bytes back from simulated devices needs a runtime made with keep_data (--verify-data, run)");
+  if (offset + bytes > block.size()) throw std::logic_error("a read past the end of a simulated block");
+  std::memcpy(out, data + offset, bytes);
+}
+
+std::unique_ptr<HostRegistration> SimulatedRuntime::register_host(const void*, std::uint64_t) {
+  if (state_->faults.registration_refused) throw RegistrationRefused("simulated refusal (as without root or a memlock limit)");
+  return std::make_unique<SimulatedRegistration>();
+}
+
+std::unique_ptr<StreamLane> SimulatedRuntime::open_lane(int gpu, int) {
+  if (gpu < 0 || static_cast<std::size_t>(gpu) >= state_->gpus.size()) throw JobError("cuda:" + std::to_string(gpu) + " is not a simulated device");
+  return std::make_unique<SimulatedLane>();
 }
 
 MemorySnapshot SimulatedRuntime::snapshot(int gpu) {
   const auto g = static_cast<std::size_t>(gpu);
   const DeviceInfo& info = state_->gpus.at(g);
   MemorySnapshot snap;
-  snap.device = info.name;
+  snap.device = info.id;
   snap.total = info.total_bytes;
-  const std::uint64_t taken = state_->used[g] + state_->others[g];
-  snap.free = info.free_bytes > taken ? info.free_bytes - taken : 0;
-  snap.ours_in_use = state_->used[g];
+  snap.free = free_on(*state_, g);
+  snap.ours_in_use = state_->used[g] + state_->activations[g];
   snap.others = state_->others[g];
-  snap.process_total = info.context_bytes + state_->used[g];
+  snap.process_total = info.context_bytes + snap.ours_in_use;
   return snap;
 }
 
 std::vector<GpuProcess> SimulatedRuntime::other_processes(int gpu) {
+  std::vector<GpuProcess> processes;
+  std::uint64_t declared = 0;
+  for (const auto& [g, process] : state_->faults.processes_at_start)
+    if (g == gpu) processes.push_back(process), declared += process.bytes;
   const std::uint64_t taken = state_->others.at(static_cast<std::size_t>(gpu));
-  if (taken == 0) return {};
-  return {{0, "simulated other process", "", taken}};
+  if (taken > declared) processes.push_back({0, "simulated other process", "", taken - declared});
+  return processes;
 }
+
+bool SimulatedRuntime::blocks_on_host() const { return state_->keep_data; }
+
+void SimulatedRuntime::begin_step(int gpu, std::uint64_t activation_bytes) {
+  State& s = *state_;
+  const auto g = static_cast<std::size_t>(gpu);
+  ++s.steps;
+  if (s.faults.fail_at_step && s.steps == *s.faults.fail_at_step)
+    throw OutOfMemory(DeviceId::gpu(gpu), activation_bytes, free_on(s, g), "injected at step " + std::to_string(s.steps));
+  const std::uint64_t free = free_on(s, g);
+  if (activation_bytes > free) throw OutOfMemory(DeviceId::gpu(gpu), activation_bytes, free, "activations of a step");
+  s.activations[g] += activation_bytes;
+}
+
+void SimulatedRuntime::end_step(int gpu) { state_->activations.at(static_cast<std::size_t>(gpu)) = 0; }
 
 std::uint64_t SimulatedRuntime::live_blocks() const { return state_->live_blocks; }
 
@@ -241,5 +310,10 @@ void SimulatedRuntime::end_other_process() {
   state_->faults.other_process.reset();
 }
 
+void SimulatedRuntime::set_other_process(int gpu, std::uint64_t bytes) {
+  const auto g = static_cast<std::size_t>(gpu);
+  if (g >= state_->gpus.size()) throw JobError("cuda:" + std::to_string(gpu) + " is not a simulated device");
+  state_->others[g] = std::min(bytes, state_->gpus[g].free_bytes);
+}
 
 }  // namespace vramguard

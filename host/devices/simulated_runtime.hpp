@@ -15,50 +15,62 @@ struct GpuPreset {
   std::string description;  // "NVIDIA GeForce RTX 4080 16 GB (PCIe 4.0 x16)"
   std::uint64_t total_bytes;
   double host_to_device_bytes_per_s;
-  double compute_flops;     // dense bf16 tensor FLOP/s
+  double compute_flops_per_s;  // dense bf16 tensor FLOP/s
 };
 
 const std::vector<GpuPreset>& gpu_presets();
 
-// Faults to inject, so tests can prove the guard survives them.
+// Faults and neighbours to inject, so tests can prove the guard survives them.
 struct SimulatedFaults {
   std::optional<std::uint64_t> fail_at_allocation;  // the Nth allocation (1-based, GPU or pinned) fails
   std::optional<std::uint64_t> fail_above_bytes;    // a GPU allocation taking our use past this fails
+  std::optional<std::uint64_t> fail_at_step;        // the Nth step (1-based) runs out of memory once
   struct OtherProcess {
     std::uint64_t after_allocations = 0;  // it starts once we have made this many allocations
     int gpu = 0;
     std::uint64_t bytes = 0;
   };
   std::optional<OtherProcess> other_process;        // another program taking memory mid-load
+  std::vector<std::pair<int, GpuProcess>> processes_at_start;  // programs already on a GPU (doctor, fix)
+  bool registration_refused = false;                // register_host refuses, as without root or memlock
 };
 
 class SimulatedRuntime final : public DeviceRuntime {
  public:
   // Throws UsageError for a spec it cannot read, showing the accepted forms. `host_bytes` is the
-  // pinned host memory there is to allocate. With `keep_data`, blocks hold real bytes (their first
-  // 256 MiB), so that --verify-data can read them back; otherwise only the accounting is real.
+  // pinned host memory there is to allocate. With `keep_data`, every block holds real bytes in host
+  // memory (pages are taken only as they are written), so that --verify-data can read them back and
+  // models can run on the CPU in the GPUs' place; otherwise only the accounting is real.
   explicit SimulatedRuntime(const std::string& spec, std::uint64_t host_bytes = 0, SimulatedFaults faults = {},
                             bool keep_data = false);
   ~SimulatedRuntime() override;
 
   std::string name() const override { return "simulated"; }
   std::vector<DeviceInfo> probe_gpus() override;
+  bool can_register_host_memory() override;
   std::unique_ptr<MemoryBlock> allocate_device(int gpu, std::uint64_t bytes) override;
   std::unique_ptr<MemoryBlock> allocate_pinned(std::uint64_t bytes) override;
   void upload(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) override;
   void stage(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) override;
   void synchronize() override {}
   void read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) override;
+  std::unique_ptr<HostRegistration> register_host(const void* begin, std::uint64_t bytes) override;
+  std::unique_ptr<StreamLane> open_lane(int gpu, int slots) override;
   void release_cached() override {}
   MemorySnapshot snapshot(int gpu) override;
   std::string allocator_settings() const override { return "simulated (exact accounting, no cache)"; }
   std::vector<GpuProcess> other_processes(int gpu) override;
+  bool blocks_on_host() const override;
+  void begin_step(int gpu, std::uint64_t activation_bytes) override;
+  void end_step(int gpu) override;
 
   // For tests: live blocks and bytes, GPUs and pinned together.
   std::uint64_t live_blocks() const;
   std::uint64_t live_bytes() const;
   // Makes the simulated other process give its memory back.
   void end_other_process();
+  // Another program takes `bytes` on `gpu` now (or gives its memory back, with 0).
+  void set_other_process(int gpu, std::uint64_t bytes);
 
   struct State;
 

@@ -1,8 +1,9 @@
 #pragma once
-// The memory-guard pipeline: preflight → plan → validate → load → verify → report, one attempt per
-// rung of a fallback ladder. An out-of-memory anywhere releases everything the attempt allocated,
-// empties the allocator's cache, re-probes free memory and tries the next rung with the budget
-// shrunk by the measured shortfall. Every stage records its time and a memory snapshot before and after.
+// The memory-guard pipeline: preflight → plan → validate → load → verify → [run] → report, one attempt
+// per rung of a fallback ladder. An out-of-memory anywhere (a step of a run included) releases
+// everything the attempt allocated, empties the allocator's cache, re-probes free memory and tries the
+// next rung with the budget shrunk by the measured shortfall. Every stage records its time and a memory
+// snapshot before and after. Ctrl-C (`cancel`) stops any stage; the report is still complete.
 #include <atomic>
 #include <functional>
 #include <map>
@@ -20,7 +21,7 @@
 namespace vramguard {
 
 struct StageRecord {
-  std::string stage;  // preflight, plan, validate, load, verify, release
+  std::string stage;  // preflight, plan, validate, load, verify, run, release
   double seconds = 0;
   std::vector<MemorySnapshot> before, after;
   std::string outcome = "ok";
@@ -30,12 +31,13 @@ struct AttemptRecord {
   std::string strategy;
   std::string outcome;  // "loaded", or what stopped it
   std::vector<StageRecord> stages;
+  std::optional<Placement> placement;
   std::optional<Prediction> prediction;
   DeviceBudget budget;
-  std::map<std::string, std::uint64_t> measured_bytes;  // ours in use per GPU once loaded
-  std::map<std::string, std::uint64_t> measured_process_bytes;  // all this process holds there (NVML), once loaded
-  std::map<std::string, std::uint64_t> leaked_bytes;    // ours in use after release, above the baseline
-  std::optional<std::string> oom_device;
+  std::map<DeviceId, std::uint64_t> measured_bytes;          // ours in use per GPU once loaded
+  std::map<DeviceId, std::uint64_t> measured_process_bytes;  // all this process holds there (NVML), once loaded
+  std::map<DeviceId, std::uint64_t> leaked_bytes;            // ours in use after release, above the baseline
+  std::optional<DeviceId> oom_device;
   std::uint64_t shortfall_bytes = 0;
 };
 
@@ -46,14 +48,16 @@ struct GuardReport {
   bool success = false;
   std::string final_strategy;
   std::vector<AttemptRecord> attempts;
-  std::map<std::string, std::vector<GpuProcess>> other_processes;
+  std::map<DeviceId, std::vector<GpuProcess>> other_processes;
   std::vector<MemorySnapshot> baseline;       // before anything was loaded
   std::vector<MemorySnapshot> after_unload;   // once the model was released (success only)
   LoadStatistics statistics;
   std::uint64_t verified_tensors = 0;
   bool data_verified = false;
+  std::vector<std::string> fits_now;          // after a failure: strategies that would fit the budget re-probed
   std::vector<std::string> advice;            // what to do, when every rung failed
   std::vector<std::string> warnings;
+  std::vector<std::string> notes;             // facts about the budget (assumed context size...)
 };
 
 struct GuardOptions {
@@ -62,7 +66,6 @@ struct GuardOptions {
   std::size_t max_attempts = 4;
   BudgetOptions budget;
   Workload workload;
-  std::optional<DType> target_dtype;
   bool verify_data = false;
   std::function<StrategyOptions(const std::string&)> strategy_options;
   std::function<void(std::uint64_t, std::uint64_t)> progress;
@@ -70,10 +73,12 @@ struct GuardOptions {
   std::optional<std::uint64_t> cpu_memory;   // declared host memory (simulated runs)
 };
 
-// Thrown when every rung failed; carries the full report (the CLI prints it and exits 1).
-class GuardFailure : public JobError {
+// Thrown when no rung succeeded, or the run was interrupted or refused the user's input; carries the
+// full report (the CLI writes it, then exits with the error's code).
+class GuardFailure : public Error {
  public:
-  GuardFailure(const std::string& message, GuardReport report) : JobError(message), report_(std::move(report)) {}
+  GuardFailure(ExitCode code, const std::string& message, GuardReport report, std::string hint = {})
+      : Error(code, message, std::move(hint)), report_(std::move(report)) {}
   const GuardReport& report() const { return report_; }
 
  private:
@@ -82,25 +87,42 @@ class GuardFailure : public JobError {
 
 struct GuardResult {
   LoadedModel model;
+  Placement placement;
   GuardReport report;
 };
+
+// A stage that uses the loaded model after verify (a run). An OutOfMemory it throws is handled like
+// one in the load: released, and the next rung loaded and used again.
+using UseStage = std::function<void(LoadedModel& model, const Placement& placement, AttemptRecord& attempt)>;
 
 class GuardPipeline {
  public:
   // `other_processes` replaces the runtime's own view of other processes (tests use it).
   GuardPipeline(DeviceRuntime& runtime, const PluginRegistry& registry, const InspectedModel& model, GuardOptions options,
                 std::function<std::vector<GpuProcess>(int)> other_processes = {});
-  // Loads the model; throws GuardFailure with the report when no rung succeeds.
-  GuardResult run();
+  // Loads the model (and uses it); throws GuardFailure with the report when no rung succeeds.
+  GuardResult run(const UseStage& use = {});
+  // After `current` ran out of memory later on (a step of an application's session): releases it and
+  // continues the ladder from the next rung. Throws GuardFailure when none is left.
+  GuardResult fall_back(GuardResult& current, const OutOfMemory& error, const UseStage& use = {});
   // Unloads: releases the model and the allocator's cache, and records what is left in use.
   void unload(GuardResult& result);
 
  private:
+  GuardResult climb(GuardReport report, const UseStage& use);
+  void shrink_budget_after(const OutOfMemory& error, AttemptRecord& attempt);
+  void advise(GuardReport& report);
+
   DeviceRuntime& runtime_;
   const PluginRegistry& registry_;
   const InspectedModel& model_;
   GuardOptions options_;
   std::function<std::vector<GpuProcess>(int)> other_processes_;
+  std::vector<std::string> rungs_;
+  std::size_t next_rung_ = 0;
+  std::size_t gpu_count_ = 0;
+  BudgetOptions budget_options_;                       // shrinks after each out-of-memory
+  std::map<DeviceId, std::uint64_t> smallest_minimum_;  // from the rungs that did not fit
 };
 
 }  // namespace vramguard

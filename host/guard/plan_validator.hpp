@@ -1,9 +1,10 @@
 #pragma once
-// The guard's validate stage: whatever plugin made a plan, check it before it costs memory.
+// The guard's validate stage: whatever plugin made a plan, check it before it costs memory, by the
+// SDK's plan rules (vramguard/plan_rules.hpp), which plugins can check in their own tests too.
 #include <string>
 
 #include "core/errors.hpp"
-#include "vramguard/cost_model.hpp"
+#include "vramguard/plan_rules.hpp"
 
 namespace vramguard {
 
@@ -15,9 +16,7 @@ class InvalidPlanError : public JobError {
                  "this is a bug in the strategy plugin; choose another strategy or report it to its author") {}
 };
 
-// Every unit placed exactly once, tie groups on one device, modes and devices consistent, every
-// device's predicted bytes within its usable bytes, streamed weights within the pinned cap.
-// Returns the prediction it checked.
+// Throws InvalidPlanError for the first rule the plan breaks; returns the prediction it checked.
 Prediction validate_plan(const ModelGraph& model, const DeviceBudget& budget, const Workload& workload,
                          const Placement& placement, const std::string& plugin);
 

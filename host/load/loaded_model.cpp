@@ -2,14 +2,47 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
-#include "load/dtype_conversion.hpp"
+#include <unistd.h>
+
+#include "core/dtype_conversion.hpp"
 #include "logging/log.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
+namespace {
+
+constexpr std::size_t kNoOwner = std::numeric_limits<std::size_t>::max();
+
+std::uint64_t round_up(std::uint64_t value, std::uint64_t granularity) { return (value + granularity - 1) / granularity * granularity; }
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+std::vector<StreamPiece> LoadedUnit::stream_pieces() const {
+  std::vector<StreamPiece> pieces;
+  // A host block holds the unit's own tensors laid out as the slot wants them: one copy.
+  const bool from_block = block != nullptr && block->data() != nullptr;
+  if (from_block) pieces.push_back({0, block->data(), block->size(), {}});
+  for (const auto& tensor : tensors) {
+    if (tensor.bytes == 0 || (from_block && tensor.tied_to.empty())) continue;
+    if (tensor.host != nullptr) pieces.push_back({tensor.offset, tensor.host, tensor.bytes, tensor.source});
+    else pieces.push_back({tensor.offset, nullptr, 0, tensor.source});
+  }
+  return pieces;
+}
 
 LoadedModel::~LoadedModel() { release(); }
+
+const LoadedWindow* LoadedModel::window(DeviceId gpu) const {
+  for (const auto& w : windows_)
+    if (w.gpu == gpu) return &w;
+  return nullptr;
+}
 
 void LoadedModel::release() {
   if (runtime_ == nullptr) return;
@@ -20,8 +53,10 @@ void LoadedModel::release() {
       log::warn("while releasing a load: ", e.what());
     }
   }
-  tensors_.clear();
+  units_.clear();
+  windows_.clear();
   while (!blocks_.empty()) blocks_.pop_back();  // newest first
+  registrations_.clear();
   files_.clear();
 }
 
@@ -33,132 +68,191 @@ class Loader {
 
   LoadedModel run() {
     const auto started = std::chrono::steady_clock::now();
+    loaded_.statistics_.stream_source = options_.stream_source;
+    if (options_.stream_source == StreamSource::registered_mapping) register_streamed_weights();
     std::uint64_t total = 0, done = 0;
     for (const auto& component : model_.graph.components) total += component.bytes();
     for (std::size_t c = 0; c < model_.graph.components.size(); ++c) {
       const Component& component = model_.graph.components[c];
-      for (const auto& unit : component.units) {
-        if (options_.cancel && options_.cancel->load()) throw Interrupted();
-        const UnitPlacement* placed = placement_.find(component.name, unit.name);
-        if (placed == nullptr) throw JobError("the plan has no place for unit " + component.name + "/" + unit.name);
-        load_unit(c, unit, *placed);
-        done += unit.bytes;
+      for (std::size_t u = 0; u < component.units.size(); ++u) {
+        if (options_.cancel && options_.cancel->load()) throw Interrupted("the load was interrupted");
+        const UnitPlacement* placed = placement_.find(component.name, component.units[u].name);
+        if (placed == nullptr) throw JobError("the plan has no place for unit " + component.name + "/" + component.units[u].name);
+        load_unit(c, u, *placed);
+        done += component.units[u].bytes;
         if (options_.progress) options_.progress(done, total);
       }
     }
     allocate_windows();
     resolve_ties();
     runtime_.synchronize();
-    loaded_.statistics_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    loaded_.statistics_.seconds = seconds_since(started);
     return std::move(loaded_);
   }
 
  private:
-  const MappedFile& file(std::size_t component, std::size_t index) {
-    auto& slot = mapped_[{component, index}];
+  CheckpointFile& file(std::size_t component, std::size_t index) {
+    auto& slot = files_[{component, index}];
     if (!slot) {
-      slot = std::make_shared<MappedFile>(model_.components[component].source.weight_files[index].string());
+      const auto& inspected = model_.components[component];
+      slot = std::make_shared<CheckpointFile>(inspected.source.weight_files[index].string(), inspected.headers[index].identity);
       loaded_.files_.push_back(slot);
     }
     return *slot;
   }
 
-  DType target_of(const TensorInfo& tensor) const {
-    return options_.target_dtype && dtype_is_floating(tensor.dtype) ? *options_.target_dtype : tensor.dtype;
-  }
-
   UploadSource source_of(std::size_t component, const TensorInfo& tensor) {
     const TensorLocation& at = model_.components[component].locations.at(tensor.name);
-    const MappedFile& mapped = file(component, at.file);
-    if (at.offset + at.bytes > mapped.size())
-      throw InputError(mapped.path(), "tensor '" + tensor.name + "' lies past the end of the file (it changed since it was read?)");
-    return {mapped.data() + at.offset, tensor.elements, tensor.dtype, target_of(tensor), mapped.descriptor(), at.offset};
+    CheckpointFile& f = file(component, at.file);
+    return {f.descriptor(), &f.path(), at.offset, tensor.elements, tensor.dtype, placed_dtype(tensor.dtype, options_.target_dtype)};
   }
 
-  void load_unit(std::size_t c, const Unit& unit, const UnitPlacement& placed) {
-    const std::string& component = model_.graph.components[c].name;
-    if (placed.storage == "disk") {  // stays in the page cache; streamed at run time
+  bool streamed_from_host(const UnitPlacement& placed) const {
+    return placed.mode == PlacementMode::streamed && placed.storage == DeviceId::host();
+  }
+
+  // The registered mapping: the page-aligned ranges of every file that hold weights streamed from the
+  // host, merged, registered once each. Refused, every such unit is copied into pinned memory instead.
+  void register_streamed_weights() {
+    std::map<std::pair<std::size_t, std::size_t>, std::vector<std::pair<std::uint64_t, std::uint64_t>>> ranges;
+    for (std::size_t c = 0; c < model_.graph.components.size(); ++c) {
+      const Component& component = model_.graph.components[c];
+      for (const auto& unit : component.units) {
+        const UnitPlacement* placed = placement_.find(component.name, unit.name);
+        if (placed == nullptr || !streamed_from_host(*placed)) continue;
+        for (const auto& tensor : unit.tensors) {
+          if (!tensor.tied_to.empty() || tensor.bytes == 0) continue;
+          const TensorLocation& at = model_.components[c].locations.at(tensor.name);
+          ranges[{c, at.file}].emplace_back(at.offset, at.offset + at.bytes);
+        }
+      }
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    try {
+      for (auto& [key, spans] : ranges) {
+        CheckpointFile& f = file(key.first, key.second);
+        const unsigned char* base = f.mapping();
+        std::sort(spans.begin(), spans.end());
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> merged;
+        for (auto [begin, end] : spans) {
+          begin = begin / page * page;
+          end = std::min(round_up(end, page), round_up(f.size(), page));
+          if (!merged.empty() && begin <= merged.back().second) merged.back().second = std::max(merged.back().second, end);
+          else merged.emplace_back(begin, end);
+        }
+        for (const auto& [begin, end] : merged) {
+          loaded_.registrations_.push_back(runtime_.register_host(base + begin, end - begin));
+          loaded_.statistics_.bytes_registered += end - begin;
+        }
+        mappings_[key] = base;
+      }
+    } catch (const RegistrationRefused& e) {
+      log::warn(e.what(), "; copying streamed weights into pinned memory instead");
+      loaded_.registrations_.clear();
+      mappings_.clear();
+      loaded_.statistics_.bytes_registered = 0;
+      loaded_.statistics_.stream_source = StreamSource::pinned_copy;
+      loaded_.statistics_.stream_source_note = e.what();
+    }
+    loaded_.statistics_.registration_seconds = seconds_since(started);
+  }
+
+  void load_unit(std::size_t c, std::size_t u, const UnitPlacement& placed) {
+    const Component& component = model_.graph.components[c];
+    const Unit& unit = component.units[u];
+    LoadedUnit loaded{c, u, placed, window_slot_bytes(unit), nullptr, {}, {}};
+    // Own tensors first, each 512-byte aligned as the cost model counts them; tied ones after.
+    const auto alignment = default_cost_constants().tensor_alignment_bytes;
+    std::uint64_t offset = 0;
+    for (const bool tied : {false, true}) {
       for (const auto& tensor : unit.tensors) {
-        if (!tensor.tied_to.empty()) {
-          tensors_tied(component, tensor);
+        if (tensor.tied_to.empty() == tied) continue;
+        LoadedTensor t{tensor.name, placed_dtype(tensor.dtype, options_.target_dtype), tensor.shape, offset, tensor.bytes,
+                       tensor.tied_to, tied ? UploadSource{} : source_of(c, tensor), nullptr};
+        offset += round_up(tensor.bytes, alignment);
+        loaded.tensors.push_back(std::move(t));
+      }
+    }
+
+    const bool on_gpu = placed.mode == PlacementMode::resident;
+    const bool in_pinned_block = placed.mode == PlacementMode::cpu ||
+                                 (streamed_from_host(placed) && loaded_.statistics_.stream_source == StreamSource::pinned_copy);
+    const std::uint64_t bytes = allocated_bytes(unit);
+    if ((on_gpu || in_pinned_block) && bytes > 0) {
+      const DeviceInfo* storage = budget_.find(placed.storage);
+      if (storage == nullptr) throw JobError("the plan stores " + unit.name + " on " + placed.storage.str() + ", which is not in the budget");
+      const auto asked = std::chrono::steady_clock::now();
+      std::unique_ptr<MemoryBlock> block = on_gpu ? runtime_.allocate_device(storage->id.index, bytes) : runtime_.allocate_pinned(bytes);
+      loaded_.statistics_.allocation_seconds += seconds_since(asked);
+      loaded.block = block.get();
+      loaded_.blocks_.push_back(std::move(block));
+      if (!loaded.block->pinned()) loaded_.statistics_.pageable_bytes += bytes;
+      for (const auto& tensor : loaded.tensors) {
+        if (!tensor.tied_to.empty() || tensor.bytes == 0) continue;
+        if (on_gpu) runtime_.upload(*loaded.block, tensor.offset, tensor.source);
+        else runtime_.stage(*loaded.block, tensor.offset, tensor.source);
+        (on_gpu ? loaded_.statistics_.bytes_to_gpus : loaded_.statistics_.bytes_to_host) += tensor.bytes;
+      }
+    } else if (placed.mode == PlacementMode::streamed) {
+      for (auto& tensor : loaded.tensors) {
+        if (!tensor.tied_to.empty()) continue;
+        const TensorLocation& at = model_.components[c].locations.at(tensor.name);
+        if (const auto it = mappings_.find({c, at.file}); it != mappings_.end() && streamed_from_host(placed)) {
+          tensor.host = it->second + at.offset;
           continue;
         }
-        const UploadSource source = source_of(c, tensor);
-        loaded_.tensors_.push_back({component, tensor.name, "disk", tensor.dtype, tensor.shape, nullptr, source.data, 0,
-                                    tensor.stored_bytes, {}});
-        loaded_.statistics_.bytes_left_mapped += tensor.stored_bytes;
+        loaded_.statistics_.bytes_left_mapped += tensor.bytes;
       }
-      return;
     }
-    const DeviceInfo* storage = budget_.find(placed.storage);
-    if (storage == nullptr) throw JobError("the plan stores " + unit.name + " on " + placed.storage + ", which is not in the budget");
-    const bool on_gpu = storage->kind == DeviceKind::cuda;
-    const std::uint64_t bytes = allocated_bytes(unit);
-    if (bytes == 0) {  // only tied or empty tensors: nothing to allocate
-      for (const auto& tensor : unit.tensors) {
-        if (!tensor.tied_to.empty()) tensors_tied(component, tensor);
-        else loaded_.tensors_.push_back({component, tensor.name, placed.storage, target_of(tensor), tensor.shape, nullptr, nullptr, 0, 0, {}});
-      }
-      return;
-    }
-    const auto asked = std::chrono::steady_clock::now();
-    std::unique_ptr<MemoryBlock> block = on_gpu ? runtime_.allocate_device(storage->index, bytes) : runtime_.allocate_pinned(bytes);
-    loaded_.statistics_.allocation_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
-    MemoryBlock& target = *block;
-    loaded_.blocks_.push_back(std::move(block));
-    if (!target.pinned()) loaded_.statistics_.pageable_bytes += bytes;
-    std::uint64_t offset = 0;
-    const auto alignment = default_cost_constants().tensor_alignment;
-    for (const auto& tensor : unit.tensors) {
-      if (!tensor.tied_to.empty()) {
-        tensors_tied(component, tensor);
-        continue;
-      }
-      const UploadSource source = source_of(c, tensor);
-      if (on_gpu) runtime_.upload(target, offset, source);
-      else runtime_.stage(target, offset, source);
-      loaded_.tensors_.push_back({component, tensor.name, placed.storage, source.to, tensor.shape, &target, nullptr, offset, tensor.bytes, {}});
-      (on_gpu ? loaded_.statistics_.bytes_to_gpus : loaded_.statistics_.bytes_to_host) += tensor.bytes;
-      offset += (tensor.bytes + alignment - 1) / alignment * alignment;
-    }
-  }
-
-  void tensors_tied(const std::string& component, const TensorInfo& tensor) {
-    loaded_.tensors_.push_back({component, tensor.name, "", tensor.dtype, tensor.shape, nullptr, nullptr, 0, 0, tensor.tied_to});
+    loaded_.units_.push_back(std::move(loaded));
   }
 
   // The rotating slots streamed units are copied into at run time, allocated now so that the load's
   // peak is the run's peak (activations aside) and an out-of-memory shows here, not mid-run.
   void allocate_windows() {
-    std::map<std::string, std::uint64_t> largest;
-    for (const auto& component : model_.graph.components)
-      for (const auto& unit : component.units)
-        if (const auto* p = placement_.find(component.name, unit.name); p && p->mode == PlacementMode::streamed)
-          largest[p->executes_on] = std::max(largest[p->executes_on], allocated_bytes(unit));
+    std::map<DeviceId, std::uint64_t> largest;
+    for (const auto& unit : loaded_.units_)
+      if (unit.placement.mode == PlacementMode::streamed)
+        largest[unit.placement.executes_on] = std::max(largest[unit.placement.executes_on], unit.layout_bytes);
     for (const auto& [device, slot] : largest) {
       const DeviceInfo* gpu = budget_.find(device);
-      for (int i = 0; i <= std::max(0, placement_.prefetch_depth()); ++i) {
-        loaded_.blocks_.push_back(runtime_.allocate_device(gpu->index, slot));
+      if (gpu == nullptr) throw JobError("the plan streams units to " + device.str() + ", which is not in the budget");
+      LoadedWindow window{device, slot, {}};
+      for (int i = 0; i <= std::max(0, placement_.prefetch_depth); ++i) {
+        loaded_.blocks_.push_back(runtime_.allocate_device(gpu->id.index, slot));
+        window.slots.push_back(loaded_.blocks_.back().get());
         loaded_.statistics_.window_bytes += slot;
       }
+      loaded_.windows_.push_back(std::move(window));
     }
   }
 
+  // A tied tensor reads its owner's weights: from the owner's block where both are resident, or,
+  // streamed, from wherever the owner's bytes are on the host.
   void resolve_ties() {
-    std::map<std::pair<std::string, std::string>, const LoadedTensor*> by_name;
-    for (const auto& t : loaded_.tensors_)
-      if (t.tied_to.empty()) by_name[{t.component, t.name}] = &t;
-    for (auto& t : loaded_.tensors_) {
-      if (t.tied_to.empty()) continue;
-      const auto it = by_name.find({t.component, t.tied_to});
-      if (it == by_name.end()) throw JobError("tensor " + t.name + " is tied to " + t.tied_to + ", which was not loaded");
-      const LoadedTensor& owner = *it->second;
-      t.device = owner.device;
-      t.dtype = owner.dtype;
-      t.block = owner.block;
-      t.mapped = owner.mapped;
-      t.offset = owner.offset;
-      t.bytes = owner.bytes;
+    std::map<std::pair<std::size_t, std::string>, std::pair<std::size_t, std::size_t>> owners;
+    for (std::size_t k = 0; k < loaded_.units_.size(); ++k)
+      for (std::size_t t = 0; t < loaded_.units_[k].tensors.size(); ++t)
+        if (loaded_.units_[k].tensors[t].tied_to.empty())
+          owners[{loaded_.units_[k].component, loaded_.units_[k].tensors[t].name}] = {k, t};
+    for (auto& unit : loaded_.units_) {
+      unit.tie_owners.assign(unit.tensors.size(), {kNoOwner, kNoOwner});
+      for (std::size_t t = 0; t < unit.tensors.size(); ++t) {
+        LoadedTensor& tensor = unit.tensors[t];
+        if (tensor.tied_to.empty()) continue;
+        const auto it = owners.find({unit.component, tensor.tied_to});
+        if (it == owners.end()) throw JobError("tensor " + tensor.name + " is tied to " + tensor.tied_to + ", which was not loaded");
+        unit.tie_owners[t] = it->second;
+        const LoadedUnit& owner_unit = loaded_.units_[it->second.first];
+        const LoadedTensor& owner = owner_unit.tensors[it->second.second];
+        tensor.source = owner.source;
+        tensor.dtype = owner.dtype;
+        tensor.bytes = owner.bytes;
+        if (owner.host != nullptr) tensor.host = owner.host;
+        else if (owner_unit.block != nullptr && !owner_unit.block->device().is_gpu() && owner_unit.block->data() != nullptr)
+          tensor.host = static_cast<const unsigned char*>(owner_unit.block->data()) + owner.offset;
+      }
     }
   }
 
@@ -168,19 +262,15 @@ class Loader {
   const DeviceBudget& budget_;
   const LoadOptions& options_;
   LoadedModel loaded_;
-  std::map<std::pair<std::size_t, std::size_t>, std::shared_ptr<MappedFile>> mapped_;
+  std::map<std::pair<std::size_t, std::size_t>, std::shared_ptr<CheckpointFile>> files_;
+  std::map<std::pair<std::size_t, std::size_t>, const unsigned char*> mappings_;  // registered files
 };
 
 LoadedModel load_placement(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
                            const DeviceBudget& budget, const LoadOptions& options) {
-  for (const auto& component : model.graph.components)
-    for (const auto& unit : component.units)
-      for (const auto& tensor : unit.tensors) {
-        const DType to = options.target_dtype && dtype_is_floating(tensor.dtype) ? *options.target_dtype : tensor.dtype;
-        if (!conversion_supported(tensor.dtype, to))
-          throw UsageError("cannot convert tensor " + tensor.name + " from " + std::string(dtype_name(tensor.dtype)) + " to " +
-                           std::string(dtype_name(to)), "choose a --dtype among bf16, fp16, fp32, fp64, or none");
-      }
+  if (options.target_dtype && !dtype_is_convertible(*options.target_dtype))
+    throw UsageError("cannot load into " + std::string(dtype_name(*options.target_dtype)),
+                     "choose a --dtype among bf16, fp16, fp32 and fp64, or none to keep each tensor's own");
   return Loader(runtime, model, placement, budget, options).run();
 }
 

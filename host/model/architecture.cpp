@@ -7,22 +7,25 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "model/json_file.hpp"
 
 namespace vramguard {
 namespace {
 
 using json = nlohmann::json;
 
-double config_number(const json& config, const char* key, double fallback) {
-  const auto it = config.find(key);
-  return it != config.end() && it->is_number() ? it->get<double>() : fallback;
-}
-
-// The config of the language part: Qwen2.5-VL nests it under text_config in newer transformers.
-const json& text_config(const json& config) {
-  const auto it = config.find("text_config");
-  return it != config.end() && it->is_object() && it->contains("hidden_size") ? *it : config;
-}
+// A config.json and the file it came from, so that a value of the wrong type is reported with both.
+struct Config {
+  const json& values;
+  const std::string& file;
+  double number(const char* key, double fallback) const { return json_number(values, key, fallback, file); }
+  bool flag(const char* key, bool fallback) const { return json_bool(values, key, fallback, file); }
+  // The language part: Qwen2.5-VL nests it under text_config in newer transformers.
+  Config text() const {
+    const auto it = values.find("text_config");
+    return it != values.end() && it->is_object() && it->contains("hidden_size") ? Config{*it, file} : *this;
+  }
+};
 
 std::vector<std::string> class_names(const std::optional<json>& config) {
   std::vector<std::string> names;
@@ -41,8 +44,8 @@ bool is_decoder_lm(const std::string& name) {
   return known.count(name) > 0;
 }
 
-ArchitectureDescription decoder_lm(const std::string& name, const json& config) {
-  const json& text = text_config(config);
+ArchitectureDescription decoder_lm(const std::string& name, const Config& config) {
+  const Config text = config.text();
   ArchitectureDescription d;
   d.name = name;
   d.rules = {
@@ -51,18 +54,20 @@ ArchitectureDescription decoder_lm(const std::string& name, const json& config) 
       {{"model.norm."}, UnitKind::head, false},
       {{"lm_head."}, UnitKind::head, false},
   };
-  d.tied = text.value("tie_word_embeddings", config.value("tie_word_embeddings", false));
+  d.tied = text.flag("tie_word_embeddings", config.flag("tie_word_embeddings", false));
   d.tied_head_tensor = "lm_head.weight";
   d.tied_embedding_tensor = "model.embed_tokens.weight";
-  const double hidden = config_number(text, "hidden_size", 4096);
-  const double intermediate = config_number(text, "intermediate_size", 4 * hidden);
+  const double hidden = text.number("hidden_size", 4096);
+  const double intermediate = text.number("intermediate_size", 4 * hidden);
   // Within one layer: residual, normed input, q/k/v/attention output, and the MLP's gate, up and product.
   d.activation_elements_per_token = 5 * hidden + 3 * intermediate;
+  // Scores and the weighted sum: 2 × hidden each per pair of tokens, half the pairs under a causal mask.
+  d.attention_flops_per_token_pair = 2 * hidden;
   d.default_tokens = 2048;
   return d;
 }
 
-ArchitectureDescription qwen25_vl(const json& config) {
+ArchitectureDescription qwen25_vl(const Config& config) {
   ArchitectureDescription d = decoder_lm("Qwen2_5_VLForConditionalGeneration", config);
   // transformers 5 names first, then the names of checkpoints saved by older versions.
   d.rules = {
@@ -78,7 +83,7 @@ ArchitectureDescription qwen25_vl(const json& config) {
   return d;
 }
 
-ArchitectureDescription qwen_image_transformer(const json& config) {
+ArchitectureDescription qwen_image_transformer(const Config& config) {
   ArchitectureDescription d;
   d.name = "QwenImageTransformer2DModel";
   d.rules = {
@@ -90,14 +95,15 @@ ArchitectureDescription qwen_image_transformer(const json& config) {
       {{"norm_out."}, UnitKind::head, false},
       {{"proj_out."}, UnitKind::head, false},
   };
-  const double inner = config_number(config, "num_attention_heads", 24) * config_number(config, "attention_head_dim", 128);
+  const double inner = config.number("num_attention_heads", 24) * config.number("attention_head_dim", 128);
   // Per token in one block: modulation (6×), q/k/v/out (4×), the MLP's 4× hidden and its activation.
   d.activation_elements_per_token = 6 * inner + 4 * inner + 2 * 4 * inner;
+  d.attention_flops_per_token_pair = 4 * inner;  // joint attention over image and text, no mask
   d.default_tokens = 8448;  // 1024×1024 edit: 4096 target + 4096 reference latent tokens + 256 text
   return d;
 }
 
-ArchitectureDescription qwen_image_vae(const json& config) {
+ArchitectureDescription qwen_image_vae(const Config& config) {
   ArchitectureDescription d;
   d.name = "AutoencoderKLQwenImage";
   d.rules = {
@@ -108,7 +114,7 @@ ArchitectureDescription qwen_image_vae(const json& config) {
   };
   // Per output pixel while decoding at full resolution: a few base_dim-channel feature maps plus the
   // causal convolutions' caches.
-  d.activation_elements_per_token = 12 * config_number(config, "base_dim", 96);
+  d.activation_elements_per_token = 12 * config.number("base_dim", 96);
   d.default_tokens = 1024 * 1024;
   return d;
 }
@@ -182,7 +188,7 @@ std::vector<UnitRule> parse_unit_rules(const std::string& spec) {
     const auto colon = item.find(':');
     if (colon == std::string::npos || colon + 1 == item.size())
       throw UsageError("unit rule '" + item + "' is not KIND:PREFIX",
-                       "e.g. --units-rules 'embedding:model.wte,block:model.h.,head:lm_head'");
+                       "e.g. --unit-rules 'embedding:model.wte,block:model.h.,head:lm_head'");
     const std::string kind = item.substr(0, colon);
     std::string prefix = item.substr(colon + 1);
     UnitRule rule;
@@ -200,12 +206,13 @@ std::vector<UnitRule> parse_unit_rules(const std::string& spec) {
   return rules;
 }
 
-ArchitectureDescription describe_architecture(const std::optional<json>& config, const std::vector<std::string>& names,
+ArchitectureDescription describe_architecture(const std::optional<json>& config, const std::string& config_file,
+                                              const std::vector<std::string>& names,
                                               const std::optional<std::string>& unit_rules_override) {
   ArchitectureDescription d;
   bool known = false;
   const json empty = json::object();
-  const json& cfg = config ? *config : empty;
+  const Config cfg{config ? *config : empty, config_file};
   for (const auto& name : class_names(config)) {
     if (is_decoder_lm(name)) d = decoder_lm(name, cfg), known = true;
     else if (name == "Qwen2_5_VLForConditionalGeneration") d = qwen25_vl(cfg), known = true;

@@ -84,7 +84,8 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
   const auto tensors = read_tensors(inspected);
   std::vector<std::string> names;
   for (const auto& [name, raw] : tensors) names.push_back(name);
-  const ArchitectureDescription description = describe_architecture(inspected.source.config, names, options.unit_rules);
+  const ArchitectureDescription description = describe_architecture(
+      inspected.source.config, (inspected.source.directory / "config.json").string(), names, options.unit_rules);
 
   Component component;
   component.name = inspected.source.name;
@@ -98,7 +99,9 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
     Unit unit;
   };
   std::map<std::string, Slot> slots;
-  std::uint64_t widest = 0;
+  // The generic estimate of activations needs the model's width: the most common dimension of its
+  // matrices (1-D tensors such as biases, norms or a flattened buffer say nothing about it).
+  std::map<std::int64_t, std::uint64_t> matrix_dimensions;
   std::map<DType, std::uint64_t> bytes_by_dtype;
   for (const auto& [name, raw] : tensors) {
     const auto matched = match_rule(description.rules, name);
@@ -126,16 +129,16 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
     info.shape = raw.entry.shape;
     info.elements = raw.entry.elements;
     info.stored_bytes = raw.entry.bytes();
-    const bool convert = options.target_dtype && dtype_is_floating(info.dtype);
-    info.bytes = convert ? bytes_in(*options.target_dtype, info.elements) : info.stored_bytes;
+    info.bytes = bytes_in(placed_dtype(info.dtype, options.target_dtype), info.elements);
     bytes_by_dtype[info.dtype] += info.stored_bytes;
-    for (auto d : info.shape) widest = std::max<std::uint64_t>(widest, static_cast<std::uint64_t>(d));
+    if (info.shape.size() == 2)
+      for (auto d : info.shape) ++matrix_dimensions[d];
     slot.unit.tensors.push_back(std::move(info));
   }
 
   // Weight tying: the head uses the embedding's weight. Count it once and keep the two units together.
   if (description.tied && tensors.count(description.tied_embedding_tensor)) {
-    const std::string group = "tied:" + description.tied_embedding_tensor;
+    const std::string& group = description.tied_embedding_tensor;
     const auto head_unit = match_rule(description.rules, description.tied_head_tensor);
     const auto embed_unit = match_rule(description.rules, description.tied_embedding_tensor);
     if (head_unit && embed_unit) {
@@ -159,7 +162,7 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
         it = std::prev(head.unit.tensors.end());
       }
       it->tied_to = description.tied_embedding_tensor;
-      it->bytes = 0;
+      it->bytes = bytes_in(placed_dtype(it->dtype, options.target_dtype), it->elements);
       head.unit.tie_group = group;
       slots[embed_unit->second].unit.tie_group = group;
     }
@@ -175,11 +178,12 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
   for (Slot* slot : ordered) {
     Unit& unit = slot->unit;
     for (const auto& tensor : unit.tensors) {
-      unit.bytes += tensor.bytes;
-      if (tensor.tied_to.empty()) unit.parameters += tensor.elements;
+      if (tensor.tied_to.empty()) unit.bytes += tensor.bytes, unit.parameters += tensor.elements;
       const bool matmul = tensor.shape.size() >= 2 && (unit.kind != UnitKind::embedding || !tensor.tied_to.empty());
       if (matmul) unit.flops_per_token += 2.0 * static_cast<double>(tensor.elements);
     }
+    if (unit.kind == UnitKind::block && slot->rule < description.rules.size() && description.rules[slot->rule].indexed)
+      unit.sequence_flops_per_token = description.attention_flops_per_token_pair;
     component.units.push_back(std::move(unit));
   }
 
@@ -189,8 +193,12 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
     compute_dtype = std::max_element(bytes_by_dtype.begin(), bytes_by_dtype.end(),
                                      [](const auto& a, const auto& b) { return a.second < b.second; })->first;
   }
+  std::int64_t width = 0;
+  std::uint64_t width_count = 0;
+  for (const auto& [dimension, count] : matrix_dimensions)
+    if (count > width_count || (count == width_count && dimension < width)) width = dimension, width_count = count;
   const double elements = description.activation_elements_per_token > 0 ? description.activation_elements_per_token
-                                                                        : 8.0 * static_cast<double>(widest);
+                                                                        : 8.0 * static_cast<double>(width);
   component.activation_bytes_per_token = elements * dtype_bits(compute_dtype) / 8.0;
   return component;
 }

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config/invocation.hpp"
+#include "core/environment.hpp"
 #include "model/model_source.hpp"
 #include "model/safetensors_header.hpp"
 #include "vramguard/model_graph.hpp"

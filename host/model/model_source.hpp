@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/invocation.hpp"
+#include "core/environment.hpp"
 
 namespace vramguard {
 

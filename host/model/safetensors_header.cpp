@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +76,34 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, const s
   return entry;
 }
 
+// Records the first key that appears twice at the top level of the header; counts nothing else.
+struct DuplicateKeyFinder : nlohmann::json_sax<json> {
+  int depth = 0;
+  std::unordered_set<std::string> seen;
+  std::string duplicate;
+  std::size_t error_byte = 0;
+
+  bool key(string_t& name) override {
+    if (depth == 1 && duplicate.empty() && !seen.insert(name).second) duplicate = name;
+    return true;
+  }
+  bool start_object(std::size_t) override { return ++depth, true; }
+  bool end_object() override { return --depth, true; }
+  bool start_array(std::size_t) override { return ++depth, true; }
+  bool end_array() override { return --depth, true; }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
+    error_byte = position;
+    return false;
+  }
+};
+
 }  // namespace
 
 SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_t file_size, const std::string& file) {
@@ -96,21 +124,23 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
   const std::string_view text = prefix.substr(8, header.header_bytes);
 
   // Duplicate top-level keys are silently merged by JSON parsers; for tensors that would hide data.
-  std::set<std::string> seen;
-  std::string duplicate;
-  const json::parser_callback_t reject_duplicates = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second &&
-        duplicate.empty())
-      duplicate = parsed.get<std::string>();
-    return true;
-  };
+  // A SAX pass finds them in linear time (nlohmann's callback parser rescans the parent object after
+  // every entry, which made a 300,000-tensor header take minutes).
+  DuplicateKeyFinder finder;
+  bool parsed = false;
+  try {
+    parsed = json::sax_parse(text.begin(), text.end(), &finder);
+  } catch (const json::exception&) {
+    parsed = false;
+  }
+  if (!parsed) throw CheckpointError(file, "the header is not valid UTF-8 JSON (error at byte " + std::to_string(finder.error_byte) + ")");
+  if (!finder.duplicate.empty()) throw CheckpointError(file, "listed twice in the header", finder.duplicate);
   json document;
   try {
-    document = json::parse(text.begin(), text.end(), reject_duplicates);
-  } catch (const json::exception& e) {  // parse errors, and numbers too large to represent
-    throw CheckpointError(file, std::string("the header is not valid UTF-8 JSON: ") + e.what());
+    document = json::parse(text.begin(), text.end());
+  } catch (const json::exception&) {  // numbers too large to represent; the message would quote the file
+    throw CheckpointError(file, "the header holds a value this reader cannot represent (a number too large?)");
   }
-  if (!duplicate.empty()) throw CheckpointError(file, "listed twice in the header", duplicate);
   if (!document.is_object()) throw CheckpointError(file, "the header is not a JSON object");
 
   const std::uint64_t data_size = file_size - header.data_offset;
@@ -132,12 +162,15 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
   std::sort(header.tensors.begin(), header.tensors.end(), [](const auto& a, const auto& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
-  for (std::size_t i = 1; i < header.tensors.size(); ++i) {
-    const auto& previous = header.tensors[i - 1];
-    const auto& current = header.tensors[i];
-    if (current.begin < previous.end && current.bytes() > 0 && previous.bytes() > 0)
-      throw CheckpointError(file, "its data overlaps tensor '" + previous.name + "' (bytes " + std::to_string(current.begin) +
-                                      ".." + std::to_string(previous.end) + ")", current.name);
+  // Empty tensors occupy no bytes and may sit anywhere; among the others, sorted by where they begin,
+  // each must begin at or after the furthest end so far.
+  const SafetensorsEntry* furthest = nullptr;
+  for (const auto& current : header.tensors) {
+    if (current.bytes() == 0) continue;
+    if (furthest != nullptr && current.begin < furthest->end)
+      throw CheckpointError(file, "its data overlaps tensor '" + furthest->name + "' (bytes " + std::to_string(current.begin) +
+                                      ".." + std::to_string(std::min(furthest->end, current.end)) + ")", current.name);
+    if (furthest == nullptr || current.end > furthest->end) furthest = &current;
   }
   return header;
 }
@@ -170,7 +203,9 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
     const std::uint64_t length = read_le64(prefix);
     if (length <= kSafetensorsMaxHeaderBytes && length <= file_size - 8) read_exact(prefix, 0, 8 + length);
   }
-  return parse_safetensors_header(prefix, file_size, path);
+  SafetensorsHeader header = parse_safetensors_header(prefix, file_size, path);
+  header.identity = FileIdentity::of(st);
+  return header;
 }
 
 }  // namespace vramguard

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/file_identity.hpp"
 #include "vramguard/dtype.hpp"
 
 namespace vramguard {
@@ -26,6 +27,7 @@ struct SafetensorsEntry {
 };
 
 struct SafetensorsHeader {
+  FileIdentity identity;          // of the file the header was read from (read_safetensors_header)
   std::uint64_t header_bytes = 0;
   std::uint64_t data_offset = 0;  // 8 + header_bytes: where the data area starts in the file
   std::vector<SafetensorsEntry> tensors;  // in data-offset order

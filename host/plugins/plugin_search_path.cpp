@@ -2,6 +2,7 @@
 
 #include <system_error>
 
+#include "core/install_paths.hpp"
 #include "core/text.hpp"
 
 #ifndef VRAMGUARD_PLUGIN_DIR_FROM_BINDIR
@@ -26,10 +27,8 @@ std::vector<PluginSearchDir> plugin_search_path(const std::vector<std::string>& 
 }
 
 std::filesystem::path builtin_plugin_dir() {
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return (exe.parent_path() / VRAMGUARD_PLUGIN_DIR_FROM_BINDIR).lexically_normal();
+  // From the CLI in bin/ (a build-time relative path), the runtime library in lib/, or the Python package.
+  return find_beside_this_binary({VRAMGUARD_PLUGIN_DIR_FROM_BINDIR, "vramguard/plugins", "plugins"});
 }
 
 }  // namespace vramguard

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/errors.hpp"
+#include "core/output_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -100,16 +101,24 @@ std::uint64_t fnv1a(const std::string& text) {
   return h;
 }
 
-void write_json(const fs::path& path, const ojson& value) {
-  std::ofstream out(path);
-  out << value.dump(2) << '\n';
-  if (!out) throw JobError("cannot write " + path.string());
+void write_json(const fs::path& path, const ojson& value) { write_output_file(path, value.dump(2) + "\n", "a JSON file"); }
+
+// The name transformers and diffusers give the dtype in config.json.
+const char* torch_dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::F16: return "float16";
+    case DType::F32: return "float32";
+    case DType::F64: return "float64";
+    default: return "bfloat16";
+  }
 }
 
 void write_component(const SynthComponent& component, const fs::path& dir, const SynthWriteOptions& options,
                      SynthWriteResult& result) {
   fs::create_directories(dir);
-  write_json(dir / "config.json", component.config);
+  ojson config = component.config;
+  if (config.contains("torch_dtype")) config["torch_dtype"] = torch_dtype_name(options.dtype);
+  write_json(dir / "config.json", config);
   const unsigned bits = dtype_bits(options.dtype);
 
   // Greedy sharding in tensor order, as transformers' save_pretrained does.
@@ -176,6 +185,8 @@ SynthWriteResult write_checkpoint(const SynthModel& model, const fs::path& out, 
   if (!dtype_is_floating(options.dtype) || dtype_bits(options.dtype) < 16 || options.dtype == DType::C64)
     throw UsageError("synth writes F16, BF16, F32 or F64 weights, not " + std::string(dtype_name(options.dtype)));
   std::error_code ec;
+  if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+    throw UsageError("--out " + out.string() + " is a file, not a folder", "give a new folder's path");
   if (fs::exists(out, ec) && !fs::is_empty(out, ec))
     throw UsageError("output folder " + out.string() + " exists and is not empty", "choose a new folder or empty it");
   fs::create_directories(out);

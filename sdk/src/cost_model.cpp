@@ -1,6 +1,7 @@
 #include "vramguard/cost_model.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 namespace vramguard {
@@ -10,13 +11,49 @@ std::uint64_t round_up(std::uint64_t value, std::uint64_t granularity) {
   return granularity == 0 ? value : (value + granularity - 1) / granularity * granularity;
 }
 
-double gpu_flops(const DeviceInfo* gpu, const CostConstants& c) {
-  const double peak = gpu && gpu->compute_flops > 0 ? gpu->compute_flops : c.default_gpu_flops;
-  return peak * c.gpu_efficiency;
+// Whether a unit's bytes on the device equal its bytes in the file (no dtype conversion on the way):
+// only then can the GPU copy straight from the mapped checkpoint.
+bool stored_as_placed(const Unit& unit, std::optional<DType> target) {
+  for (const auto& tensor : unit.tensors)
+    if (tensor.tied_to.empty() && placed_dtype(tensor.dtype, target) != tensor.dtype) return false;
+  return true;
 }
 
-double h2d(const DeviceInfo* gpu, const CostConstants& c) {
-  return gpu && gpu->host_to_device_bytes_per_s > 0 ? gpu->host_to_device_bytes_per_s : c.default_host_to_device_bytes_per_s;
+struct SourceChoice {
+  StreamSource source = StreamSource::pinned_copy;
+  double copy_bytes_per_s = 0;   // the rate the window is filled at
+  double ready_bytes_per_s = 0;  // the rate host storage is made ready before the first step (0: nothing to do)
+  std::string reason;
+};
+
+// Weights stored on the host reach the GPU fastest from pinned memory, and registering the mapped
+// checkpoint gives pinned-speed copies without the copy into pinned memory: it wins wherever it is
+// allowed and no conversion stands in the way. Staging from the page cache is ready at once but
+// copies at the slower of the page cache and the link.
+SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& budget, const Placement& placement,
+                                  const CostConstants& c) {
+  const double pinned = host_to_device_bytes_per_s(budget.gpus().empty() ? nullptr : budget.gpus().front(), c);
+  const double page_cache = budget.storage_bytes_per_s > 0 ? budget.storage_bytes_per_s : c.page_cache_bytes_per_s;
+  bool convertible_in_place = true;
+  for (const auto& component : model.components)
+    for (const auto& unit : component.units)
+      if (const auto* p = placement.find(component.name, unit.name); p && p->mode == PlacementMode::streamed &&
+                                                                      p->storage == DeviceId::host())
+        convertible_in_place = convertible_in_place && stored_as_placed(unit, model.target_dtype);
+  char rates[160];
+  if (budget.can_register_mappings && convertible_in_place) {
+    std::snprintf(rates, sizeof rates, "registering the mapped checkpoint (%.1f GB/s) instead of copying it into pinned memory (%.1f GB/s); copies run at %.1f GB/s either way",
+                  c.registration_bytes_per_s / 1e9, c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9);
+    return {StreamSource::registered_mapping, pinned, c.registration_bytes_per_s, rates};
+  }
+  if (budget.pinned_cap_bytes > 0) {
+    std::snprintf(rates, sizeof rates, "%s; pinned memory copies at %.1f GB/s, the page cache through the staging ring at %.1f GB/s",
+                  budget.can_register_mappings ? "a dtype conversion rules out registering the checkpoint"
+                                               : "this runtime cannot register the checkpoint (needs root or a memlock limit)",
+                  pinned / 1e9, std::min(page_cache, pinned) / 1e9);
+    return {StreamSource::pinned_copy, pinned, c.pinned_fill_bytes_per_s, rates};
+  }
+  return {StreamSource::staged_page_cache, std::min(page_cache, pinned), 0, "no pinned memory is allowed (--pinned-memory 0)"};
 }
 
 }  // namespace
@@ -26,10 +63,26 @@ const CostConstants& default_cost_constants() {
   return constants;
 }
 
+std::string_view stream_source_name(StreamSource source) {
+  switch (source) {
+    case StreamSource::pinned_copy: return "pinned copy";
+    case StreamSource::registered_mapping: return "registered mapping";
+    case StreamSource::staged_page_cache: return "staged from the page cache";
+  }
+  return "pinned copy";
+}
+
 std::uint64_t allocated_bytes(const Unit& unit, const CostConstants& c) {
   std::uint64_t bytes = 0;
-  for (const auto& tensor : unit.tensors) bytes += round_up(tensor.bytes, c.tensor_alignment);
-  return round_up(bytes, c.segment_granularity);
+  for (const auto& tensor : unit.tensors)
+    if (tensor.tied_to.empty()) bytes += round_up(tensor.bytes, c.tensor_alignment_bytes);
+  return round_up(bytes, c.segment_granularity_bytes);
+}
+
+std::uint64_t window_slot_bytes(const Unit& unit, const CostConstants& c) {
+  std::uint64_t bytes = 0;
+  for (const auto& tensor : unit.tensors) bytes += round_up(tensor.bytes, c.tensor_alignment_bytes);
+  return round_up(bytes, c.segment_granularity_bytes);
 }
 
 std::uint64_t tokens_for(const Component& component, const Workload& workload) {
@@ -42,11 +95,33 @@ std::uint64_t activation_headroom(const Component& component, const Workload& wo
          c.workspace_bytes;
 }
 
+double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& c) {
+  const double peak = gpu && gpu->compute_flops_per_s > 0 ? gpu->compute_flops_per_s : c.default_gpu_flops_per_s;
+  return peak * c.gpu_efficiency;
+}
+
+double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& c) {
+  const double probed = gpu && gpu->host_to_device_bytes_per_s > 0 ? gpu->host_to_device_bytes_per_s : c.default_host_to_device_bytes_per_s;
+  return probed * c.copy_efficiency;
+}
+
+double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch) {
+  const double t = static_cast<double>(tokens);
+  return static_cast<double>(std::max<std::uint64_t>(1, batch)) * t * (unit.flops_per_token + t * unit.sequence_flops_per_token);
+}
+
 std::uint64_t streaming_window_bytes(std::uint64_t largest_streamed_unit, int prefetch_depth) {
   return largest_streamed_unit * static_cast<std::uint64_t>(std::max(0, prefetch_depth) + 1);
 }
 
-const DevicePrediction* Prediction::find(const std::string& device) const {
+std::string format_seconds(double seconds) {
+  char buffer[32];
+  if (seconds < 1) std::snprintf(buffer, sizeof buffer, "%.1f ms", seconds * 1e3);
+  else std::snprintf(buffer, sizeof buffer, "%.2f s", seconds);
+  return buffer;
+}
+
+const DevicePrediction* Prediction::find(DeviceId device) const {
   for (const auto& d : devices)
     if (d.device == device) return &d;
   return nullptr;
@@ -55,76 +130,92 @@ const DevicePrediction* Prediction::find(const std::string& device) const {
 Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Placement& placement,
                    const Workload& workload, const CostConstants& c) {
   Prediction prediction;
-  std::map<std::string, std::size_t> index;
+  std::map<DeviceId, std::size_t> index;
   for (const auto& device : budget.devices) {
-    index[device.name] = prediction.devices.size();
+    index[device.id] = prediction.devices.size();
     DevicePrediction d;
-    d.device = device.name;
+    d.device = device.id;
     d.usable_bytes = device.usable_bytes;
-    if (device.kind == DeviceKind::cuda) {
+    if (device.id.is_gpu()) {
       d.headroom_bytes = device.headroom_bytes;
       d.context_bytes = device.context_bytes;
     }
     prediction.devices.push_back(d);
   }
-  const int depth = placement.prefetch_depth();
-  std::map<std::string, std::uint64_t> largest_streamed;  // per executing GPU
-  std::map<std::string, std::uint64_t> bytes_to_gpu;       // loaded at load time
-  std::map<std::string, bool> executes;                    // devices that run at least one unit
-  std::uint64_t bytes_read = 0;
+  auto held_on = [&](DeviceId device) -> DevicePrediction* {
+    const auto it = index.find(device);
+    return it == index.end() ? nullptr : &prediction.devices[it->second];
+  };
+  const SourceChoice source = choose_stream_source(model, budget, placement, c);
+  prediction.stream_source = source.source;
+  prediction.stream_source_reason = source.reason;
+  const double page_cache = budget.storage_bytes_per_s > 0 ? budget.storage_bytes_per_s : c.page_cache_bytes_per_s;
+  const int depth = placement.prefetch_depth;
+  std::map<DeviceId, std::uint64_t> largest_streamed;  // per executing GPU
+  std::map<DeviceId, std::uint64_t> bytes_to_gpu;      // copied at load time
+  std::map<DeviceId, bool> executes;                   // devices that run at least one unit
+  std::uint64_t bytes_read = 0, host_prepared = 0;
 
   for (const auto& component : model.components) {
     ComponentPrediction cp;
     cp.component = component.name;
     cp.tokens = tokens_for(component, workload);
-    std::string previous_executor;
+    const std::uint64_t sequence = workload.tokens > 0 ? workload.tokens : cp.tokens;
+    const std::uint64_t batch = cp.tokens / std::max<std::uint64_t>(1, sequence);
+    DeviceId previous_executor{};
+    bool first = true;
     for (const auto& unit : component.units) {
       const UnitPlacement* placed = placement.find(component.name, unit.name);
       if (placed == nullptr) continue;
       const DeviceInfo* executor = budget.find(placed->executes_on);
       executes[placed->executes_on] = true;
-      const double flops = unit.flops_per_token * static_cast<double>(cp.tokens);
+      const double flops = unit_pass_flops(unit, sequence, batch);
       const std::uint64_t rounded = allocated_bytes(unit, c);
-      double seconds = 0;
+      double compute = 0, transfer = 0, seconds = 0;
       switch (placed->mode) {
         case PlacementMode::resident: {
-          if (const auto it = index.find(placed->storage); it != index.end()) prediction.devices[it->second].resident_bytes += rounded;
+          if (auto* d = held_on(placed->storage)) d->resident_bytes += rounded;
           bytes_to_gpu[placed->storage] += unit.bytes;
           bytes_read += unit.bytes;
-          seconds = flops / gpu_flops(executor, c);
+          compute = flops / gpu_flops_per_s(executor, c) + c.unit_overhead_seconds;
+          seconds = compute;
           break;
         }
         case PlacementMode::streamed: {
           auto& largest = largest_streamed[placed->executes_on];
-          largest = std::max(largest, rounded);
-          const bool pinned = placed->storage == "cpu";
-          if (pinned) {
+          largest = std::max(largest, window_slot_bytes(unit, c));
+          const bool on_host = placed->storage == DeviceId::host();
+          if (on_host) {
             prediction.pinned_bytes += unit.bytes;
-            bytes_read += unit.bytes;
-            if (const auto it = index.find("cpu"); it != index.end()) prediction.devices[it->second].resident_bytes += unit.bytes;
+            host_prepared += unit.bytes;
+            if (auto* d = held_on(DeviceId::host())) d->resident_bytes += unit.bytes;
           } else {
             prediction.pageable_bytes += unit.bytes;
           }
-          const double bandwidth = pinned ? h2d(executor, c)
-                                          : std::min(c.page_cache_bytes_per_s, h2d(executor, c) * c.pageable_copy_fraction);
-          const double transfer = static_cast<double>(unit.bytes) / bandwidth;
-          const double compute = flops / gpu_flops(executor, c);
+          const double bandwidth = on_host ? std::min(source.copy_bytes_per_s, host_to_device_bytes_per_s(executor, c))
+                                           : std::min(page_cache, host_to_device_bytes_per_s(executor, c));
+          transfer = static_cast<double>(unit.bytes) / bandwidth;
+          compute = flops / gpu_flops_per_s(executor, c) + c.unit_overhead_seconds;
           // With prefetch the copy of the next unit overlaps this unit's compute; without, they add up.
           seconds = depth > 0 ? std::max(transfer, compute) : transfer + compute;
           cp.streamed_bytes += unit.bytes;
           break;
         }
         case PlacementMode::cpu: {
-          if (const auto it = index.find("cpu"); it != index.end()) prediction.devices[it->second].resident_bytes += unit.bytes;
+          if (auto* d = held_on(DeviceId::host())) d->resident_bytes += unit.bytes;
           bytes_read += unit.bytes;
-          seconds = flops / c.cpu_flops;
+          compute = flops / c.cpu_flops_per_s;
+          seconds = compute;
           break;
         }
       }
       // Activations hop between devices when consecutive units execute on different ones.
-      if (!previous_executor.empty() && previous_executor != placed->executes_on)
-        seconds += component.activation_bytes_per_token * static_cast<double>(cp.tokens) / h2d(executor, c);
+      if (!first && previous_executor != placed->executes_on)
+        seconds += component.activation_bytes_per_token * static_cast<double>(cp.tokens) / host_to_device_bytes_per_s(executor, c);
       previous_executor = placed->executes_on;
+      first = false;
+      cp.compute_seconds += compute;
+      cp.copy_seconds += transfer;
       cp.step_seconds += seconds;
     }
     prediction.streamed_bytes_per_step += cp.streamed_bytes;
@@ -134,7 +225,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
 
   for (auto& d : prediction.devices) {
     const DeviceInfo* device = budget.find(d.device);
-    if (device->kind == DeviceKind::cuda) {
+    if (device->id.is_gpu()) {
       if (const auto it = largest_streamed.find(d.device); it != largest_streamed.end())
         d.window_bytes = streaming_window_bytes(it->second, depth);
       // A GPU the plan never uses gets no context and no activations.
@@ -143,16 +234,18 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
       d.fits = d.resident_bytes + d.window_bytes <= d.usable_bytes;
     } else {
       d.peak_bytes = d.resident_bytes;
-      d.fits = device->kind == DeviceKind::disk || d.resident_bytes <= d.usable_bytes;
+      d.fits = device->id.kind == DeviceKind::disk || d.resident_bytes <= d.usable_bytes;
     }
   }
 
-  // Loading: reading the checkpoint and copying to the GPUs run concurrently; the slower bounds it.
-  const double storage = budget.storage_bytes_per_s > 0 ? budget.storage_bytes_per_s : c.page_cache_bytes_per_s;
+  // Resident weights: reading the checkpoint and copying to the GPUs run concurrently; the slower
+  // bounds it. Host storage for streamed weights is made ready after that.
   double copy_seconds = 0;
   for (const auto& [device, bytes] : bytes_to_gpu)
-    copy_seconds = std::max(copy_seconds, static_cast<double>(bytes) / h2d(budget.find(device), c));
-  prediction.load_seconds = std::max(static_cast<double>(bytes_read) / storage, copy_seconds);
+    copy_seconds = std::max(copy_seconds, static_cast<double>(bytes) / host_to_device_bytes_per_s(budget.find(device), c));
+  const double resident_seconds = std::max(static_cast<double>(bytes_read) / page_cache, copy_seconds);
+  const double host_seconds = source.ready_bytes_per_s > 0 ? static_cast<double>(host_prepared) / source.ready_bytes_per_s : 0;
+  prediction.ready_seconds = resident_seconds + host_seconds;
   return prediction;
 }
 

@@ -4,15 +4,6 @@
 
 namespace vramguard {
 
-std::string_view device_kind_name(DeviceKind kind) {
-  switch (kind) {
-    case DeviceKind::cuda: return "cuda";
-    case DeviceKind::cpu: return "cpu";
-    case DeviceKind::disk: return "disk";
-  }
-  return "cuda";
-}
-
 void DeviceInfo::update_usable() {
   // free_bytes is measured once the CUDA context exists, so the context is already outside it; a cap
   // bounds everything this process holds on the device, the context included.
@@ -25,17 +16,17 @@ void DeviceInfo::update_usable() {
 std::vector<const DeviceInfo*> DeviceBudget::gpus() const {
   std::vector<const DeviceInfo*> out;
   for (const auto& device : devices)
-    if (device.kind == DeviceKind::cuda) out.push_back(&device);
+    if (device.id.is_gpu()) out.push_back(&device);
   return out;
 }
 
-const DeviceInfo* DeviceBudget::find(const std::string& name) const {
+const DeviceInfo* DeviceBudget::find(DeviceId id) const {
   for (const auto& device : devices)
-    if (device.name == name) return &device;
+    if (device.id == id) return &device;
   return nullptr;
 }
 
-const DeviceInfo* DeviceBudget::cpu() const { return find("cpu"); }
-const DeviceInfo* DeviceBudget::disk() const { return find("disk"); }
+const DeviceInfo* DeviceBudget::cpu() const { return find(DeviceId::host()); }
+const DeviceInfo* DeviceBudget::disk() const { return find(DeviceId::page_cache()); }
 
 }  // namespace vramguard

@@ -62,6 +62,14 @@ std::string_view dtype_name(DType dtype) { return row(dtype).name; }
 unsigned dtype_bits(DType dtype) { return row(dtype).bits; }
 bool dtype_is_floating(DType dtype) { return row(dtype).floating && dtype != DType::C64; }
 
+bool dtype_is_convertible(DType dtype) {
+  return dtype == DType::F64 || dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
+
+DType placed_dtype(DType stored, std::optional<DType> target) {
+  return target && dtype_is_convertible(stored) && dtype_is_convertible(*target) ? *target : stored;
+}
+
 std::string known_dtype_names() {
   std::string out;
   for (const auto& r : kDTypes) {

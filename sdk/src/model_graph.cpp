@@ -26,7 +26,15 @@ std::uint64_t Component::parameters() const {
 
 std::size_t Component::tensor_count() const {
   std::size_t total = 0;
-  for (const auto& unit : units) total += unit.tensors.size();
+  for (const auto& unit : units)
+    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() ? 1 : 0;
+  return total;
+}
+
+std::size_t Component::tied_tensor_count() const {
+  std::size_t total = 0;
+  for (const auto& unit : units)
+    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() ? 0 : 1;
   return total;
 }
 

@@ -1,7 +1,5 @@
 #include "vramguard/placement.hpp"
 
-#include <cstdlib>
-
 namespace vramguard {
 
 std::string_view placement_mode_name(PlacementMode mode) {
@@ -11,12 +9,6 @@ std::string_view placement_mode_name(PlacementMode mode) {
     case PlacementMode::cpu: return "cpu";
   }
   return "resident";
-}
-
-int Placement::prefetch_depth() const {
-  const auto it = settings.find("prefetch_depth");
-  if (it == settings.end()) return 1;
-  return std::atoi(it->second.c_str());
 }
 
 const UnitPlacement* Placement::find(std::string_view component, std::string_view unit) const {

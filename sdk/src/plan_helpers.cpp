@@ -26,16 +26,25 @@ PlanContext::PlanContext(const PlanRequest& request) : request_(request) {
       const std::uint64_t allocated = allocated_bytes(unit);
       item.units.push_back(index);
       item.bytes += unit.bytes;
-      item.allocated += allocated;
-      item.largest_allocated = std::max(item.largest_allocated, allocated);
-      item.flops_per_token += unit.flops_per_token;
+      item.allocated_bytes += allocated;
+      item.largest_slot_bytes = std::max(item.largest_slot_bytes, window_slot_bytes(unit));
     }
   }
   decisions_.resize(units_.size());
   decided_.assign(units_.size(), false);
 }
 
-void PlanContext::place(const PlanItem& item, const std::string& storage, PlacementMode mode, const std::string& executes_on) {
+double PlanContext::pass_flops(const PlanItem& item) const {
+  double flops = 0;
+  for (std::size_t index : item.units) {
+    const UnitRef& ref = units_[index];
+    const std::uint64_t sequence = request_.workload.tokens > 0 ? request_.workload.tokens : tokens_for(*ref.component, {});
+    flops += unit_pass_flops(*ref.unit, sequence, request_.workload.batch);
+  }
+  return flops;
+}
+
+void PlanContext::place(const PlanItem& item, DeviceId storage, PlacementMode mode, DeviceId executes_on) {
   for (std::size_t index : item.units) {
     decisions_[index] = {units_[index].component->name, units_[index].unit->name, storage, mode, executes_on};
     decided_[index] = true;
@@ -46,8 +55,8 @@ bool PlanContext::placed(const PlanItem& item) const {
   return std::all_of(item.units.begin(), item.units.end(), [&](std::size_t i) { return decided_[i]; });
 }
 
-Placement PlanContext::finish(const std::string& strategy, std::map<std::string, std::string> settings,
-                              std::string explanation) const {
+Placement PlanContext::finish(const std::string& strategy, int prefetch_depth, std::string explanation,
+                              std::map<std::string, std::string> settings) const {
   Placement placement;
   placement.strategy = strategy;
   for (std::size_t i = 0; i < units_.size(); ++i) {
@@ -56,6 +65,7 @@ Placement PlanContext::finish(const std::string& strategy, std::map<std::string,
                              " unplaced");
     placement.units.push_back(decisions_[i]);
   }
+  placement.prefetch_depth = prefetch_depth;
   placement.settings = std::move(settings);
   placement.explanation = std::move(explanation);
   return placement;
@@ -72,13 +82,14 @@ bool PlanContext::has_disk() const { return request_.budget.disk() != nullptr; }
 HostStorage::HostStorage(const PlanContext& context)
     : cpu_left_(context.host_streaming_capacity()), disk_(context.has_disk()) {}
 
-std::string HostStorage::take(std::uint64_t bytes) {
+std::optional<DeviceId> HostStorage::take(std::uint64_t bytes) {
   if (bytes <= cpu_left_) {
     cpu_left_ -= bytes;
     cpu_used_ += bytes;
-    return "cpu";
+    return DeviceId::host();
   }
-  return disk_ ? "disk" : std::string{};
+  if (disk_) return DeviceId::page_cache();
+  return std::nullopt;
 }
 
 std::optional<std::uint64_t> place_on_gpu_streaming_the_rest(PlanContext& context, const std::vector<bool>& resident,
@@ -87,12 +98,12 @@ std::optional<std::uint64_t> place_on_gpu_streaming_the_rest(PlanContext& contex
   const auto& items = context.items();
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (resident[i]) {
-      context.place(items[i], gpu.name, PlacementMode::resident, gpu.name);
+      context.place(items[i], gpu.id, PlacementMode::resident, gpu.id);
       continue;
     }
-    const std::string storage = host.take(items[i].bytes);
-    if (storage.empty()) return std::nullopt;
-    context.place(items[i], storage, PlacementMode::streamed, gpu.name);
+    const auto storage = host.take(items[i].bytes);
+    if (!storage) return std::nullopt;
+    context.place(items[i], *storage, PlacementMode::streamed, gpu.id);
   }
   return host.cpu_bytes();
 }

@@ -2,13 +2,31 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
+
+#include "vramguard/suggest.hpp"
 
 namespace vramguard {
 
-InvalidStrategyOption::InvalidStrategyOption(std::string option, std::string value, std::string expected)
-    : std::invalid_argument("invalid value '" + value + "' for strategy option '" + option +
-                            "': expected " + expected),
+InvalidStrategyOption::InvalidStrategyOption(std::string option, const std::string& value, const std::string& expected)
+    : std::invalid_argument("invalid value '" + value + "' for option '" + option + "': expected " + expected),
       option_(std::move(option)) {}
+
+InvalidStrategyOption::InvalidStrategyOption(Message, std::string option, const std::string& message)
+    : std::invalid_argument(message), option_(std::move(option)) {}
+
+InvalidStrategyOption InvalidStrategyOption::unknown(const std::string& option, const std::string& strategy,
+                                                     const std::vector<std::string>& known) {
+  std::string message = "unknown option '" + option + "' for strategy '" + strategy + "'";
+  if (const std::string near = nearest_word(option, known); !near.empty()) message += " (did you mean '" + near + "'?)";
+  if (known.empty()) {
+    message += "; it takes no options";
+  } else {
+    message += "; it knows:";
+    for (const auto& k : known) message += " " + k;
+  }
+  return InvalidStrategyOption(Message{}, option, message);
+}
 
 long long option_integer(const StrategyOptions& options, const std::string& key, long long fallback,
                          long long min_value, long long max_value) {
@@ -23,6 +41,13 @@ long long option_integer(const StrategyOptions& options, const std::string& key,
   if (it->second.empty() || *end != '\0' || errno == ERANGE || value < min_value || value > max_value)
     throw InvalidStrategyOption(key, it->second, expected);
   return value;
+}
+
+std::string option_string(const StrategyOptions& options, const std::string& key, const std::string& fallback) {
+  const auto it = options.find(key);
+  if (it == options.end()) return fallback;
+  if (it->second.empty()) throw InvalidStrategyOption(key, it->second, "a non-empty value");
+  return it->second;
 }
 
 bool option_bool(const StrategyOptions& options, const std::string& key, bool fallback) {
@@ -68,16 +93,8 @@ std::optional<std::vector<double>> option_number_list(const StrategyOptions& opt
 
 void require_known_options(const StrategyOptions& options, const std::vector<std::string>& known,
                            const std::string& strategy) {
-  for (const auto& [key, value] : options) {
-    bool found = false;
-    for (const auto& k : known) found = found || k == key;
-    if (!found) {
-      std::string expected = "strategy '" + strategy + "' knows only:";
-      for (const auto& k : known) expected += " " + k;
-      if (known.empty()) expected += " (no options)";
-      throw InvalidStrategyOption(key, value, expected);
-    }
-  }
+  for (const auto& [key, value] : options)
+    if (std::find(known.begin(), known.end(), key) == known.end()) throw InvalidStrategyOption::unknown(key, strategy, known);
 }
 
 }  // namespace vramguard

@@ -8,6 +8,7 @@
 #include <vramguard/byte_size.hpp>
 #include <vramguard/cost_model.hpp>
 #include <vramguard/plan_helpers.hpp>
+#include <vramguard/plan_rules.hpp>
 
 #include "multi_gpu/multi_gpu_strategy.hpp"
 #include "sequential_offload/sequential_offload_strategy.hpp"
@@ -23,31 +24,20 @@ struct Candidate {
   double step_seconds = 0;
 };
 
-std::string seconds_text(double s) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, s < 1 ? "%.1f ms" : "%.2f s", s < 1 ? s * 1e3 : s);
-  return buffer;
-}
-
 std::optional<Placement> all_resident_on(const PlanRequest& request, const DeviceInfo& gpu) {
   PlanContext context(request);
   std::uint64_t total = 0;
-  for (const auto& item : context.items()) total += item.allocated;
+  for (const auto& item : context.items()) total += item.allocated_bytes;
   if (total > gpu.usable_bytes) return std::nullopt;
-  for (const auto& item : context.items()) context.place(item, gpu.name, PlacementMode::resident, gpu.name);
-  return context.finish(kName, {{"prefetch_depth", "0"}}, "");
+  for (const auto& item : context.items()) context.place(item, gpu.id, PlacementMode::resident, gpu.id);
+  return context.finish(kName, 0, "");
 }
 
 // Seconds one forward pass loses to a unit being streamed rather than resident (prefetch hides the
 // copy behind the previous unit's compute, so only the excess shows).
 double streaming_penalty(const PlanItem& item, const PlanContext& context, const DeviceInfo& gpu, int prefetch) {
-  const auto& c = default_cost_constants();
-  const double bandwidth = gpu.host_to_device_bytes_per_s > 0 ? gpu.host_to_device_bytes_per_s : c.default_host_to_device_bytes_per_s;
-  const double flops = (gpu.compute_flops > 0 ? gpu.compute_flops : c.default_gpu_flops) * c.gpu_efficiency;
-  const auto& first = context.units()[item.units.front()];
-  const double tokens = static_cast<double>(tokens_for(*first.component, context.request().workload));
-  const double transfer = static_cast<double>(item.bytes) / bandwidth;
-  const double compute = item.flops_per_token * tokens / flops;
+  const double transfer = static_cast<double>(item.bytes) / host_to_device_bytes_per_s(&gpu);
+  const double compute = context.pass_flops(item) / gpu_flops_per_s(&gpu);
   return prefetch > 0 ? std::max(0.0, transfer - compute) : transfer;
 }
 
@@ -67,17 +57,17 @@ std::optional<Placement> partially_resident(const PlanRequest& request, const De
   auto window_without = [&]() {
     std::uint64_t largest = 0;
     for (std::size_t i = 0; i < items.size(); ++i)
-      if (!resident[i]) largest = std::max(largest, items[i].largest_allocated);
+      if (!resident[i]) largest = std::max(largest, items[i].largest_slot_bytes);
     return largest ? streaming_window_bytes(largest, prefetch) : 0;
   };
   for (std::size_t i : order) {
     resident[i] = true;
-    if (resident_bytes + items[i].allocated + window_without() <= gpu.usable_bytes) resident_bytes += items[i].allocated;
+    if (resident_bytes + items[i].allocated_bytes + window_without() <= gpu.usable_bytes) resident_bytes += items[i].allocated_bytes;
     else resident[i] = false;
   }
   if (resident_bytes + window_without() > gpu.usable_bytes) return std::nullopt;
   if (!place_on_gpu_streaming_the_rest(context, resident, gpu)) return std::nullopt;
-  return context.finish(kName, {{"prefetch_depth", std::to_string(prefetch)}}, "");
+  return context.finish(kName, prefetch, "");
 }
 
 std::optional<Placement> all_on_cpu(const PlanRequest& request) {
@@ -87,8 +77,8 @@ std::optional<Placement> all_on_cpu(const PlanRequest& request) {
   std::uint64_t total = 0;
   for (const auto& item : context.items()) total += item.bytes;
   if (total > cpu->usable_bytes) return std::nullopt;
-  for (const auto& item : context.items()) context.place(item, "cpu", PlacementMode::cpu, "cpu");
-  return context.finish(kName, {{"prefetch_depth", "0"}}, "");
+  for (const auto& item : context.items()) context.place(item, DeviceId::host(), PlacementMode::cpu, DeviceId::host());
+  return context.finish(kName, 0, "");
 }
 
 std::optional<Placement> from_strategy(const PlacementStrategy& strategy, const PlanRequest& request,
@@ -104,7 +94,7 @@ std::optional<Placement> from_strategy(const PlacementStrategy& strategy, const 
 
 Placement AutoStrategy::plan(const PlanRequest& request) const {
   require_known_options(request.options, {"prefetch"}, kName);
-  const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, 16));
+  const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, kMaxPrefetchDepth));
   const auto gpus = request.budget.gpus();
 
   std::vector<Candidate> candidates;
@@ -116,7 +106,7 @@ Placement AutoStrategy::plan(const PlanRequest& request) const {
     candidates.push_back({std::move(label), std::move(*placement), prediction.step_seconds});
   };
 
-  for (const auto* gpu : gpus) consider("everything resident on " + gpu->name, all_resident_on(request, *gpu));
+  for (const auto* gpu : gpus) consider("everything resident on " + gpu->name(), all_resident_on(request, *gpu));
   if (gpus.size() > 1) {
     auto split = from_strategy(MultiGpuStrategy(), request, {{"prefetch", std::to_string(prefetch)}});
     bool streams = false;
@@ -128,39 +118,46 @@ Placement AutoStrategy::plan(const PlanRequest& request) const {
     const DeviceInfo* roomiest = *std::max_element(gpus.begin(), gpus.end(), [](const auto* a, const auto* b) {
       return a->usable_bytes < b->usable_bytes;
     });
-    consider("as much resident on " + roomiest->name + " as fits (costliest to stream first), the rest streamed with prefetch",
+    consider("as much resident on " + roomiest->name() + " as fits (costliest to stream first), the rest streamed with prefetch",
              partially_resident(request, *roomiest, prefetch, [&](const PlanItem& item, const PlanContext& context) {
-               return streaming_penalty(item, context, *roomiest, prefetch) / static_cast<double>(std::max<std::uint64_t>(1, item.allocated));
+               return streaming_penalty(item, context, *roomiest, prefetch) / static_cast<double>(std::max<std::uint64_t>(1, item.allocated_bytes));
              }));
-    consider("as much resident on " + roomiest->name + " as fits (largest first), the rest streamed with prefetch",
+    consider("as much resident on " + roomiest->name() + " as fits (largest first), the rest streamed with prefetch",
              partially_resident(request, *roomiest, prefetch, [](const PlanItem& item, const PlanContext&) {
-               return static_cast<double>(item.allocated);
+               return static_cast<double>(item.allocated_bytes);
              }));
-    consider("every unit streamed with prefetch", from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", std::to_string(prefetch)}}));
+    const std::string roomiest_index = std::to_string(std::find(gpus.begin(), gpus.end(), roomiest) - gpus.begin());
+    consider("every unit streamed with prefetch",
+             from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", std::to_string(prefetch)}, {"gpu", roomiest_index}}));
     if (prefetch > 0)
-      consider("every unit streamed, one slot (no prefetch: least VRAM)", from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", "0"}}));
+      consider("every unit streamed, one slot (no prefetch: least VRAM)",
+               from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", "0"}, {"gpu", roomiest_index}}));
   }
   consider("everything on the CPU (--allow-cpu-compute)", all_on_cpu(request));
 
   if (candidates.empty()) {
-    std::map<std::string, std::uint64_t> minimum;
-    if (!gpus.empty()) {
-      std::uint64_t largest = 0;
-      PlanContext context(request);
-      for (const auto& item : context.items()) largest = std::max(largest, item.largest_allocated);
-      minimum[gpus.front()->name] = largest;  // one slot for the largest unit, streaming everything
-    }
-    throw NoFitError(kName, gpus.empty() ? "there is no GPU, and CPU compute is not allowed (--allow-cpu-compute)"
-                                         : "not even streaming one unit at a time fits",
-                     minimum);
+    if (gpus.empty()) throw NoFitError(kName, "there is no GPU, and CPU compute is not allowed (--allow-cpu-compute)", {});
+    // The least any candidate needs: one slot for the largest unit on the roomiest GPU, and room on the
+    // host (pinned memory, or a disk to stream from) for everything.
+    PlanContext context(request);
+    std::uint64_t largest = 0, total = 0;
+    for (const auto& item : context.items()) largest = std::max(largest, item.largest_slot_bytes), total += item.bytes;
+    const DeviceInfo* roomiest = *std::max_element(gpus.begin(), gpus.end(), [](const auto* a, const auto* b) {
+      return a->usable_bytes < b->usable_bytes;
+    });
+    if (largest > roomiest->usable_bytes)
+      throw NoFitError(kName, "not even one unit at a time fits on a GPU (the largest is " + format_bytes(largest) + ")",
+                       {{roomiest->id, largest}});
+    throw NoFitError(kName, "host memory cannot hold the " + format_bytes(total) + " of weights to stream, and there is no disk to stream from",
+                     {{DeviceId::host(), total}});
   }
   std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
     return a.step_seconds < b.step_seconds;
   });
   Candidate& best = candidates.front();
-  std::string explanation = "chose " + best.label + ": predicted " + seconds_text(best.step_seconds) + " per forward pass";
+  std::string explanation = "chose " + best.label + ": predicted " + format_seconds(best.step_seconds) + " per forward pass";
   if (candidates.size() > 1)
-    explanation += " (next best: " + candidates[1].label + ", " + seconds_text(candidates[1].step_seconds) + ")";
+    explanation += " (next best: " + candidates[1].label + ", " + format_seconds(candidates[1].step_seconds) + ")";
   best.placement.strategy = kName;
   best.placement.explanation = explanation;
   return best.placement;

@@ -147,7 +147,7 @@ class ModuleTree {
     for (std::size_t c : node.children)
       for (std::size_t item : nodes_[c].all_items)
         if (seen.insert(item).second) node.all_items.push_back(item);
-    for (std::size_t item : node.all_items) node.largest = std::max(node.largest, context_.items()[item].largest_allocated);
+    for (std::size_t item : node.all_items) node.largest = std::max(node.largest, context_.items()[item].largest_slot_bytes);
   }
 
   const PlanContext& context_;
@@ -167,21 +167,21 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
     throw NoFitError(kName, "there is no GPU in the budget (pass --allow-cpu-compute to run on the CPU)", {});
 
   std::uint64_t total = 0;
-  for (const auto& item : context.items()) total += item.allocated;
+  for (const auto& item : context.items()) total += item.allocated_bytes;
 
   // Devices in accelerate's order: GPUs by index, then cpu, then disk.
   std::vector<std::int64_t> gpu_max;
   for (const auto* gpu : gpus) gpu_max.push_back(static_cast<std::int64_t>(gpu->usable_bytes));
   if (!sequential) balance(gpu_max, context, total, low_zero);
   struct Target {
-    std::string name;
+    DeviceId device;
     std::int64_t max;  // INT64_MAX: unlimited (disk)
     bool main;         // keeps room for the largest remaining unit
   };
   std::vector<Target> targets;
-  for (std::size_t i = 0; i < gpus.size(); ++i) targets.push_back({gpus[i]->name, gpu_max[i], i == 0});
-  targets.push_back({"cpu", static_cast<std::int64_t>(std::min<std::uint64_t>(context.host_streaming_capacity(), INT64_MAX)), true});
-  if (context.has_disk() && !gpus.empty()) targets.push_back({"disk", INT64_MAX, false});  // CPU compute needs RAM
+  for (std::size_t i = 0; i < gpus.size(); ++i) targets.push_back({gpus[i]->id, gpu_max[i], i == 0});
+  targets.push_back({DeviceId::host(), static_cast<std::int64_t>(std::min<std::uint64_t>(context.host_streaming_capacity(), INT64_MAX)), true});
+  if (context.has_disk() && !gpus.empty()) targets.push_back({DeviceId::page_cache(), INT64_MAX, false});  // CPU compute needs RAM
 
   // accelerate's walk: top-level modules first; a module that does not fit is split into its children;
   // a unit cannot be split, so it moves on to the next device. Modules come from the unit names.
@@ -199,7 +199,7 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
     bool anything_left = false;
     for (const std::size_t item : tree.items_under(node)) {
       if (context.placed(context.items()[item])) continue;
-      size += static_cast<std::int64_t>(context.items()[item].allocated);
+      size += static_cast<std::int64_t>(context.items()[item].allocated_bytes);
       anything_left = true;
     }
     if (!anything_left) continue;
@@ -212,11 +212,11 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
       for (const std::size_t item : tree.items_under(node)) {
         const PlanItem& plan_item = context.items()[item];
         if (context.placed(plan_item)) continue;
-        const std::string& where = t.name;
-        if (where == "cpu" || where == "disk") {
-          largest_offloaded = std::max(largest_offloaded, plan_item.largest_allocated);
-          if (gpus.empty()) context.place(plan_item, "cpu", PlacementMode::cpu, "cpu");
-          else context.place(plan_item, where, PlacementMode::streamed, gpus.front()->name);
+        const DeviceId where = t.device;
+        if (!where.is_gpu()) {
+          largest_offloaded = std::max(largest_offloaded, plan_item.largest_slot_bytes);
+          if (gpus.empty()) context.place(plan_item, DeviceId::host(), PlacementMode::cpu, DeviceId::host());
+          else context.place(plan_item, where, PlacementMode::streamed, gpus.front()->id);
         } else {
           context.place(plan_item, where, PlacementMode::resident, where);
         }
@@ -230,15 +230,15 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
     }
     used[device] += reserved;
     if (++device == targets.size())
-      throw NoFitError(kName, "the units do not fit on the GPUs, in CPU memory or on disk", {{"cpu", total}});
+      throw NoFitError(kName, "the units do not fit on the GPUs, in CPU memory or on disk", {{DeviceId::host(), total}});
     pending.insert(pending.begin(), node);
   }
 
   // The main GPU must hold its residents plus one slot for the largest offloaded unit.
   if (largest_offloaded > 0 && !gpus.empty() && resident[0] + largest_offloaded > gpus.front()->usable_bytes) {
     throw NoFitError(kName, "the largest offloaded unit (" + format_bytes(largest_offloaded) + ") does not fit on " +
-                                  gpus.front()->name + " next to its resident units",
-                       {{gpus.front()->name, largest_offloaded}});
+                                  gpus.front()->name() + " next to its resident units",
+                     {{gpus.front()->id, resident[0] + largest_offloaded}});
   }
 
   std::size_t offloaded = 0;
@@ -247,7 +247,8 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
   if (low_zero) explanation += " with cuda:0 kept light (balanced_low_0)";
   explanation += offloaded ? "; what the GPUs cannot hold is offloaded to CPU memory or disk and run on the main GPU"
                            : "; every unit resident";
-  return context.finish(kName, {{"prefetch_depth", "0"}}, explanation);
+  return context.finish(kName, 0, explanation,
+                        {{"fill", sequential ? "sequential" : "balanced"}, {"low_zero", low_zero ? "true" : "false"}});
 }
 
 }  // namespace vramguard::strategies

@@ -5,6 +5,7 @@
 
 #include <vramguard/byte_size.hpp>
 #include <vramguard/plan_helpers.hpp>
+#include <vramguard/plan_rules.hpp>
 
 namespace vramguard::strategies {
 namespace {
@@ -22,13 +23,13 @@ struct Split {
 Split split(const std::vector<PlanItem>& items, const std::vector<const DeviceInfo*>& gpus,
             const std::vector<double>& weights, std::uint64_t window) {
   std::uint64_t total = 0;
-  for (const auto& item : items) total += item.allocated;
+  for (const auto& item : items) total += item.allocated_bytes;
   const double weight_sum = std::accumulate(weights.begin(), weights.end(), 0.0);
   Split result{std::vector<int>(items.size(), -1), std::vector<std::uint64_t>(gpus.size(), 0), 0};
   const std::size_t last = gpus.size() - 1;
   std::size_t g = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::uint64_t size = items[i].allocated;
+    const std::uint64_t size = items[i].allocated_bytes;
     while (true) {
       const std::uint64_t capacity = gpus[g]->usable_bytes > (g == last ? window : 0) ? gpus[g]->usable_bytes - (g == last ? window : 0) : 0;
       const double share = static_cast<double>(total) * weights[g] / weight_sum;
@@ -41,7 +42,7 @@ Split split(const std::vector<PlanItem>& items, const std::vector<const DeviceIn
         break;
       }
       if (g == last) {
-        result.largest_streamed = std::max(result.largest_streamed, items[i].largest_allocated);
+        result.largest_streamed = std::max(result.largest_streamed, items[i].largest_slot_bytes);
         break;
       }
       ++g;
@@ -59,7 +60,7 @@ Placement MultiGpuStrategy::plan(const PlanRequest& request) const {
   for (const auto* gpu : context.gpus())
     if (gpu->usable_bytes > 0) gpus.push_back(gpu);
   if (gpus.empty()) throw NoFitError(kName, "no GPU has usable memory", {});
-  const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, 16));
+  const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, kMaxPrefetchDepth));
   std::vector<double> weights;
   if (const auto given = option_number_list(request.options, "split")) {
     if (given->size() != gpus.size())
@@ -84,30 +85,36 @@ Placement MultiGpuStrategy::plan(const PlanRequest& request) const {
   const DeviceInfo& last = *gpus.back();
   const std::uint64_t final_window = result.largest_streamed ? streaming_window_bytes(result.largest_streamed, prefetch) : 0;
   if (result.resident.back() + final_window > last.usable_bytes)
-    throw NoFitError(kName, "a streaming window of " + format_bytes(final_window) + " does not fit on " + last.name,
-                     {{last.name, final_window}});
+    throw NoFitError(kName, "a streaming window of " + format_bytes(final_window) + " does not fit on " + last.name(),
+                     {{last.id, result.resident.back() + final_window}});
 
   HostStorage host(context);
-  std::uint64_t streamed = 0;
+  std::uint64_t streamed = 0, to_stream = 0;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    if (result.gpu_of_item[i] < 0) to_stream += items[i].bytes;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (result.gpu_of_item[i] >= 0) {
-      const std::string& name = gpus[static_cast<std::size_t>(result.gpu_of_item[i])]->name;
-      context.place(items[i], name, PlacementMode::resident, name);
+      const DeviceId gpu = gpus[static_cast<std::size_t>(result.gpu_of_item[i])]->id;
+      context.place(items[i], gpu, PlacementMode::resident, gpu);
       continue;
     }
-    const std::string storage = host.take(items[i].bytes);
-    if (storage.empty()) throw NoFitError(kName, "the weights left after the GPUs do not fit in host memory", {{"cpu", items[i].bytes}});
-    context.place(items[i], storage, PlacementMode::streamed, last.name);
+    const auto storage = host.take(items[i].bytes);
+    if (!storage)
+      throw NoFitError(kName, "the weights left after the GPUs (" + format_bytes(to_stream) + ") do not fit in host memory",
+                       {{DeviceId::host(), to_stream}});
+    context.place(items[i], *storage, PlacementMode::streamed, last.id);
     streamed += items[i].bytes;
   }
 
   std::string explanation = "layer split across";
   for (std::size_t g = 0; g < gpus.size(); ++g)
-    explanation += (g ? ", " : " ") + gpus[g]->name + " (" + format_gb(result.resident[g]) + " GB)";
+    explanation += (g ? ", " : " ") + gpus[g]->name() + " (" + format_gb(result.resident[g]) + " GB)";
   explanation += request.options.count("split") ? " as split=" + request.options.at("split") : " in proportion to usable memory";
-  if (gpus.size() == 1) explanation = "only one GPU with usable memory: no split; " + explanation;
-  if (streamed) explanation += "; " + format_bytes(streamed) + " streamed on " + last.name;
-  return context.finish(kName, {{"prefetch_depth", std::to_string(prefetch)}}, explanation);
+  if (gpus.size() == 1) explanation = "only one GPU with usable memory: every resident unit on " + last.name() + ", nothing to split";
+  if (streamed) explanation += "; " + format_bytes(streamed) + " streamed on " + last.name();
+  std::map<std::string, std::string> settings;
+  if (request.options.count("split")) settings["split"] = request.options.at("split");
+  return context.finish(kName, prefetch, explanation, settings);
 }
 
 }  // namespace vramguard::strategies

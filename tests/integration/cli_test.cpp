@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "support/run_process.hpp"
+#include "vramguard/plugin_api.hpp"
 
 using vramguard::testing::run_vramguard;
 
@@ -9,7 +10,7 @@ TEST(Cli, VersionNamesThePluginApiAndLibtorch) {
   const auto result = run_vramguard("--version");
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_NE(result.out.find("vramguard "), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("plugin API 1"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("plugin API " + std::to_string(vramguard::kPluginApiVersion)), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("libtorch"), std::string::npos) << result.out;
 }
 

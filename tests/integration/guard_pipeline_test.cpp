@@ -44,7 +44,6 @@ class Guard : public ::testing::Test {
     GuardOptions o;
     o.strategy = strategy;
     o.fallback = {"balanced", "auto", "sequential-offload"};
-    o.target_dtype = DType::BF16;
     o.cpu_memory = 4 * GiB;
     o.budget.headroom = 0;
     return o;
@@ -76,7 +75,8 @@ TEST_F(Guard, AModelThatFitsLoadsVerifiesItsBytesAndUnloadsToZero) {
   EXPECT_TRUE(result.report.success);
   EXPECT_EQ(result.report.final_strategy, "balanced");
   EXPECT_TRUE(result.report.data_verified);
-  EXPECT_EQ(result.report.verified_tensors, model_->graph.components[0].tensor_count());
+  EXPECT_EQ(result.report.verified_tensors,
+            model_->graph.components[0].tensor_count() + model_->graph.components[0].tied_tensor_count());
   EXPECT_EQ(result.report.statistics.bytes_to_gpus, model_bytes(*model_));
   const auto& attempt = result.report.attempts.back();
   for (const char* stage : {"preflight", "plan", "validate", "load", "verify"}) {
@@ -85,8 +85,8 @@ TEST_F(Guard, AModelThatFitsLoadsVerifiesItsBytesAndUnloadsToZero) {
     EXPECT_TRUE(found) << stage;
   }
   // Predicted bytes (resident + window) equal the measured ones: one allocation per unit, exact accounting.
-  const auto* predicted = attempt.prediction->find("cuda:0");
-  EXPECT_EQ(predicted->resident_bytes + predicted->window_bytes, attempt.measured_bytes.at("cuda:0"));
+  const auto* predicted = attempt.prediction->find(DeviceId::gpu(0));
+  EXPECT_EQ(predicted->resident_bytes + predicted->window_bytes, attempt.measured_bytes.at(DeviceId::gpu(0)));
   EXPECT_GT(runtime.live_bytes(), 0u);
   pipeline.unload(result);
   EXPECT_EQ(runtime.live_bytes(), 0u);
@@ -94,15 +94,50 @@ TEST_F(Guard, AModelThatFitsLoadsVerifiesItsBytesAndUnloadsToZero) {
   EXPECT_EQ(result.report.after_unload.at(0).ours_in_use, 0u);
 }
 
-TEST_F(Guard, StreamedUnitsLiveInPinnedMemoryAndTheWindowOnTheGpu) {
-  SimulatedRuntime runtime(gpu(20), 4 * GiB);
+TEST_F(Guard, StreamedUnitsComeFromPinnedMemoryWhereTheCheckpointCannotBeRegistered) {
+  SimulatedFaults faults;
+  faults.registration_refused = true;  // as without root or a memlock limit
+  SimulatedRuntime runtime(gpu(20), 4 * GiB, faults);
   GuardPipeline pipeline(runtime, *registry_, *model_, options("sequential-offload"));
   GuardResult result = pipeline.run();
   EXPECT_EQ(result.report.final_strategy, "sequential-offload");
   EXPECT_EQ(result.report.statistics.bytes_to_gpus, 0u);
   EXPECT_EQ(result.report.statistics.bytes_to_host, model_bytes(*model_));
+  EXPECT_EQ(result.report.statistics.stream_source, StreamSource::pinned_copy);
   EXPECT_GT(result.report.statistics.window_bytes, 0u);
-  for (const auto& t : result.model.tensors()) EXPECT_EQ(t.device, "cpu") << t.name;
+  for (const auto& unit : result.model.units()) {
+    EXPECT_EQ(unit.placement.mode, PlacementMode::streamed);
+    if (allocated_bytes(model_->graph.components[unit.component].units[unit.unit]) == 0) continue;  // a tied head stores nothing
+    ASSERT_NE(unit.block, nullptr);
+    EXPECT_EQ(unit.block->device(), DeviceId::host());
+  }
+}
+
+TEST_F(Guard, StreamedUnitsComeStraightFromTheRegisteredCheckpointWhereItCanBe) {
+  // The checkpoint is fp32 and the load converts to bf16: no registration then. A bf16 copy can.
+  TempDir tmp;
+  SynthWriteOptions bf16;
+  bf16.data = SynthData::random;
+  write_checkpoint(synthetic_architecture("qwen2", "small", false), tmp / "bf16", bf16);
+  const InspectedModel model = inspect_model((tmp / "bf16").string(), {}, {});
+  SimulatedRuntime runtime(gpu(20), 4 * GiB);
+  GuardPipeline pipeline(runtime, *registry_, model, options("sequential-offload"));
+  GuardResult result = pipeline.run();
+  EXPECT_EQ(result.report.statistics.stream_source, StreamSource::registered_mapping);
+  EXPECT_EQ(result.report.statistics.bytes_to_host, 0u);
+  EXPECT_GE(result.report.statistics.bytes_registered, model.graph.bytes());
+  for (const auto& unit : result.model.units()) {
+    EXPECT_EQ(unit.block, nullptr);  // nothing copied: the window is filled from the page cache
+    for (const auto& tensor : unit.tensors)
+      if (tensor.bytes > 0) EXPECT_NE(tensor.host, nullptr) << tensor.name;
+  }
+  pipeline.unload(result);
+  EXPECT_EQ(runtime.live_bytes(), 0u);
+
+  GuardPipeline converting(runtime, *registry_, *model_, options("sequential-offload"));
+  GuardResult converted = converting.run();
+  EXPECT_EQ(converted.report.statistics.stream_source, StreamSource::pinned_copy);
+  EXPECT_NE(converted.report.attempts.back().prediction->stream_source_reason.find("conversion"), std::string::npos);
 }
 
 TEST_F(Guard, AnOutOfMemoryFallsBackToTheNextRungAndReleasesTheFirst) {
@@ -175,7 +210,13 @@ TEST_F(Guard, AnInterruptedLoadReleasesEverything) {
     if (++units == 3) stop = true;
   };
   GuardPipeline pipeline(runtime, *registry_, *model_, o);
-  EXPECT_THROW(pipeline.run(), Interrupted);
+  try {
+    pipeline.run();
+    FAIL() << "an interrupted load returned";
+  } catch (const GuardFailure& failure) {
+    EXPECT_EQ(failure.exit_code(), ExitCode::interrupted);
+    EXPECT_FALSE(failure.report().attempts.empty());  // the report is complete for the CLI to write
+  }
   EXPECT_EQ(runtime.live_bytes(), 0u);
 }
 

@@ -2,12 +2,21 @@
 // nothing, and never stops the host.
 #include <sys/stat.h>
 
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "core/errors.hpp"
+#include "core/stop_signal.hpp"
+#include "plugins/elf_symbols.hpp"
 #include "plugins/plugin_registry.hpp"
 #include "support/run_process.hpp"
 #include "support/temp_dir.hpp"
+#include "vramguard/plugin_api.hpp"
 #include "vramguard/strategy.hpp"
 
 using namespace vramguard;
@@ -30,8 +39,6 @@ fs::path plugin_dir(const TempDir& tmp, const std::string& sub,
 PluginRegistry discover(const std::vector<fs::path>& dirs, DiscoveryOptions options = {}) {
   std::vector<PluginSearchDir> path;
   for (const auto& dir : dirs) path.push_back({dir, "--plugin-dir"});
-  options.host_torch_major = 1;
-  options.host_torch_minor = 13;
   return PluginRegistry::discover(path, options);
 }
 
@@ -50,7 +57,7 @@ TEST(PluginDiscovery, AGoodPluginIsListedWithItsDescriptor) {
   const auto& plugin = registry.plugins().front();
   EXPECT_EQ(plugin.name, "test-good");
   EXPECT_EQ(plugin.version, "1.2.3");
-  EXPECT_EQ(plugin.api_version, 1);
+  EXPECT_EQ(plugin.api_version, kPluginApiVersion);
   EXPECT_EQ(plugin.file, dir / "libgood.so");
   EXPECT_TRUE(registry.failures().empty());
 }
@@ -64,10 +71,11 @@ TEST(PluginDiscovery, AGoodPluginsStrategyRunsAndOutlivesTheRegistry) {
   DeviceBudget budget;
   Workload workload;
   StrategyOptions options;
-  const Placement placement = instance.strategy().plan({model, budget, workload, options});
+  const Placement placement = instance.plan({model, budget, workload, options});
   ASSERT_EQ(placement.units.size(), 2u);
   EXPECT_EQ(placement.units[1].unit, "layers.1");
-  EXPECT_EQ(placement.units[1].storage, "cuda:0");
+  EXPECT_EQ(placement.units[1].storage, DeviceId::gpu(0));
+  EXPECT_EQ(placement.strategy, "test-good");
 }
 
 TEST(PluginDiscovery, ApiVersionMismatchIsRefusedWithBothNumbers) {
@@ -78,19 +86,18 @@ TEST(PluginDiscovery, ApiVersionMismatchIsRefusedWithBothNumbers) {
   const auto& failure = only_failure(registry);
   EXPECT_EQ(failure.problem, PluginProblem::api_mismatch);
   EXPECT_EQ(failure.file, dir / "libfuture.so");
-  EXPECT_NE(failure.message.find("version 42"), std::string::npos) << failure.message;
-  EXPECT_NE(failure.message.find("version 1"), std::string::npos) << failure.message;
+  EXPECT_NE(failure.message.find("version " + std::to_string(kPluginApiVersion + 41)), std::string::npos) << failure.message;
+  EXPECT_NE(failure.message.find("version " + std::to_string(kPluginApiVersion)), std::string::npos) << failure.message;
 }
 
-TEST(PluginDiscovery, LibtorchMismatchIsRefusedWithBothVersions) {
+TEST(PluginDiscovery, ASdkLayoutMismatchIsRefusedWithoutCallingThePlugin) {
   TempDir tmp;
-  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_torch_mismatch", "libtorchy.so"}});
+  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_layout_mismatch", "liblayout.so"}});
   const auto registry = discover({dir});
   EXPECT_TRUE(registry.plugins().empty());
   const auto& failure = only_failure(registry);
-  EXPECT_EQ(failure.problem, PluginProblem::torch_mismatch);
-  EXPECT_NE(failure.message.find("99.7"), std::string::npos) << failure.message;
-  EXPECT_NE(failure.message.find("1.13"), std::string::npos) << failure.message;
+  EXPECT_EQ(failure.problem, PluginProblem::layout_mismatch);
+  EXPECT_NE(failure.message.find("layout"), std::string::npos) << failure.message;
 }
 
 TEST(PluginDiscovery, ALibraryWithoutDescriptorIsNotAPlugin) {
@@ -130,8 +137,8 @@ TEST(PluginDiscovery, DuplicateNamesRefuseBothAndNameBothFiles) {
   ASSERT_EQ(registry.failures().size(), 2u);
   for (const auto& failure : registry.failures()) {
     EXPECT_EQ(failure.problem, PluginProblem::duplicate_name);
-    EXPECT_NE(failure.message.find((first / "liba.so").string()), std::string::npos) << failure.message;
-    EXPECT_NE(failure.message.find((second / "libb.so").string()), std::string::npos) << failure.message;
+    const fs::path other = failure.file == first / "liba.so" ? second / "libb.so" : first / "liba.so";
+    EXPECT_NE(failure.message.find(other.string()), std::string::npos) << failure.message;
   }
 }
 
@@ -214,4 +221,195 @@ TEST(PluginDiscovery, TheCliListsGoodAndRefusedPluginsAndExitsZero) {
   EXPECT_NE(result.out.find("\"test-good\""), std::string::npos) << result.out;
   for (const char* problem : {"api_mismatch", "factory_failed", "no_descriptor", "not_a_library"})
     EXPECT_NE(result.out.find(problem), std::string::npos) << problem << " missing in " << result.out;
+}
+
+// ---- The sealed boundary -------------------------------------------------------------------------
+
+TEST(PluginBoundary, APlanThatThrowsAnIntBecomesAnErrorNamingThePlugin) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_throwing_plan", "libint.so"}});
+  const auto instance = discover({dir}).create("test-throws-int");
+  ModelGraph model;
+  model.components.push_back({"model", "generic", {Unit{"layers.0"}}});
+  DeviceBudget budget;
+  Workload workload;
+  StrategyOptions options;
+  for (const std::atomic<bool>* cancel : {static_cast<const std::atomic<bool>*>(nullptr), &stop_flag()}) {
+    try {
+      instance.plan({model, budget, workload, options}, cancel);
+      FAIL() << "a plan that throws must not return";
+    } catch (const PluginError& e) {
+      EXPECT_NE(std::string(e.what()).find("test-throws-int"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("libint.so"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not a std::exception"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(PluginBoundary, PlanAndLoadTreatAThrowingPluginAlikeAndLoadFallsBack) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_throwing_plan", "libint.so"}});
+  const std::string model = vramguard::testing::shell_quote(tmp.path().string() + "/m");
+  ASSERT_EQ(vramguard::testing::run_vramguard("synth --arch qwen2 --preset tiny --out " + model).exit_code, 0);
+  const std::string common = model + " --simulate rtx4080 --cpu-memory 8GiB --plugin-dir " + vramguard::testing::shell_quote(dir.string());
+  const auto plan = vramguard::testing::run_vramguard("plan " + common + " --strategy test-throws-int");
+  EXPECT_EQ(plan.exit_code, 1) << plan.err;
+  EXPECT_NE(plan.err.find("test-throws-int"), std::string::npos) << plan.err;
+  const auto load = vramguard::testing::run_vramguard("load " + common + " --strategy test-throws-int --fallback auto --json");
+  EXPECT_EQ(load.exit_code, 0) << load.err;
+  EXPECT_NE(load.out.find("\"strategy\": \"auto\""), std::string::npos) << load.out;
+  EXPECT_NE(load.out.find("not a std::exception"), std::string::npos) << load.out;
+}
+
+TEST(PluginBoundary, ABadStrategyOptionExitsTwoFromPlanAndLoadAndLoadStillReports) {
+  TempDir tmp;
+  const std::string model = vramguard::testing::shell_quote(tmp.path().string() + "/m");
+  ASSERT_EQ(vramguard::testing::run_vramguard("synth --arch qwen2 --preset tiny --out " + model).exit_code, 0);
+  const std::string common = model + " --simulate rtx4080 --cpu-memory 8GiB --strategy sequential-offload --option prefetch=abc";
+  const auto plan = vramguard::testing::run_vramguard("plan " + common);
+  EXPECT_EQ(plan.exit_code, 2) << plan.err;
+  const std::string report = (tmp / "report.json").string();
+  const auto load = vramguard::testing::run_vramguard("load " + common + " --report " + vramguard::testing::shell_quote(report));
+  EXPECT_EQ(load.exit_code, 2) << load.err;
+  EXPECT_NE(load.err.find("prefetch"), std::string::npos) << load.err;
+  EXPECT_TRUE(fs::exists(report));
+}
+
+TEST(PluginBoundary, CtrlCStopsASlowPluginPlanAtOnce) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_slow_plan", "libslow.so"}});
+  const std::string model = vramguard::testing::shell_quote(tmp.path().string() + "/m");
+  ASSERT_EQ(vramguard::testing::run_vramguard("synth --arch qwen2 --preset tiny --out " + model).exit_code, 0);
+  const std::string report = (tmp / "report.json").string();
+  const auto started = std::chrono::steady_clock::now();
+  // SIGINT after one second, while the plugin sleeps for thirty.
+  const auto result = vramguard::testing::run_vramguard(
+      "load " + model + " --simulate rtx4080 --cpu-memory 8GiB --strategy test-slow --report " +
+          vramguard::testing::shell_quote(report) + " --plugin-dir " + vramguard::testing::shell_quote(dir.string()),
+      "", "timeout --preserve-status -s INT 1");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(result.exit_code, 130) << result.err;
+  EXPECT_LT(seconds, 10.0);
+  EXPECT_TRUE(fs::exists(report)) << result.err;
+}
+
+TEST(PluginBoundary, APluginExportsItsDescriptorAndNothingElse) {
+  const auto result = vramguard::testing::run_process("nm -D --defined-only " +
+                                                      vramguard::testing::shell_quote(built_plugin("test_plugin_good").string()));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> symbols;
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) symbols.push_back(line.substr(line.rfind(' ') + 1));
+  EXPECT_EQ(symbols, std::vector<std::string>{"vramguard_plugin"}) << result.out;
+}
+
+TEST(PluginBoundary, ManyPluginsOfOneNameMakeOneShortWarning) {
+  TempDir tmp;
+  std::vector<std::pair<std::string, std::string>> copies;
+  for (int i = 0; i < 60; ++i) copies.push_back({"test_plugin_good", "libcopy" + std::to_string(i) + ".so"});
+  const auto dir = plugin_dir(tmp, "p", copies);
+  const auto result = vramguard::testing::run_vramguard("plugins --json --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_LT(result.err.size(), 2000u) << result.err;
+  EXPECT_LT(result.out.size(), 60u * 800u);
+  EXPECT_NE(result.err.find("60 files"), std::string::npos) << result.err;
+}
+
+// ---- Who could have written it -----------------------------------------------------------------
+
+TEST(PluginSecurity, AGroupWritablePluginOrFolderIsRefused) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_good", "libgood.so"}});
+  fs::permissions(dir / "libgood.so", fs::perms::group_write, fs::perm_options::add);
+  EXPECT_EQ(only_failure(discover({dir})).problem, PluginProblem::insecure);
+  fs::permissions(dir / "libgood.so", fs::perms::group_write, fs::perm_options::remove);
+  fs::permissions(dir, fs::perms::group_write, fs::perm_options::add);
+  const auto registry = discover({dir});
+  EXPECT_EQ(only_failure(registry).problem, PluginProblem::insecure);
+  EXPECT_NE(only_failure(registry).message.find("its group"), std::string::npos) << only_failure(registry).message;
+}
+
+TEST(PluginSecurity, AWritableFolderHigherUpIsRefused) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "a/b/c", {{"test_plugin_good", "libgood.so"}});
+  fs::permissions(tmp / "a", fs::perms::others_write, fs::perm_options::add);
+  const auto registry = discover({dir});
+  EXPECT_EQ(only_failure(registry).problem, PluginProblem::insecure);
+  EXPECT_NE(only_failure(registry).message.find((tmp / "a").string()), std::string::npos) << only_failure(registry).message;
+}
+
+TEST(PluginSecurity, AStickySharedFolderIsFineWhenTheEntryInItIsOurs) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "shared/mine", {{"test_plugin_good", "libgood.so"}});
+  fs::permissions(tmp / "shared", fs::perms::all | fs::perms::sticky_bit);
+  EXPECT_EQ(discover({dir}).names(), std::vector<std::string>{"test-good"});
+  fs::permissions(tmp / "shared", fs::perms::all);  // no sticky bit: anyone may replace "mine"
+  EXPECT_EQ(only_failure(discover({dir})).problem, PluginProblem::insecure);
+}
+
+TEST(PluginSecurity, ALinkIsJudgedByWhereItLeads) {
+  TempDir tmp;
+  const auto real = plugin_dir(tmp, "real", {{"test_plugin_good", "libgood.so"}});
+  fs::create_directories(tmp / "links");
+  fs::create_symlink(real / "libgood.so", tmp / "links" / "libgood.so");
+  EXPECT_EQ(discover({tmp / "links"}).names(), std::vector<std::string>{"test-good"});
+  fs::permissions(real, fs::perms::others_write, fs::perm_options::add);
+  const auto registry = discover({tmp / "links"});
+  EXPECT_EQ(only_failure(registry).problem, PluginProblem::insecure);
+  EXPECT_NE(only_failure(registry).message.find(real.string()), std::string::npos) << only_failure(registry).message;
+}
+
+// ---- Damaged files -------------------------------------------------------------------------------
+
+TEST(PluginFiles, ASectionNameOutsideItsTableIsRefusedNotACrash) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_good", "libgood.so"}});
+  std::string bytes;
+  {
+    std::ifstream in(dir / "libgood.so", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // Every section header's sh_name = 0xfffffff0.
+  std::uint64_t shoff = 0;
+  std::memcpy(&shoff, bytes.data() + 0x28, 8);
+  std::uint16_t shnum = 0;
+  std::memcpy(&shnum, bytes.data() + 0x3C, 2);
+  for (std::uint16_t i = 0; i < shnum; ++i) {
+    const std::uint32_t bad = 0xfffffff0;
+    std::memcpy(bytes.data() + shoff + i * 64ULL, &bad, 4);
+  }
+  std::ofstream(dir / "libgood.so", std::ios::binary | std::ios::trunc) << bytes;
+  const auto registry = discover({dir});
+  EXPECT_EQ(only_failure(registry).problem, PluginProblem::not_a_library);
+  const auto listing = vramguard::testing::run_vramguard("plugins --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
+  EXPECT_EQ(listing.exit_code, 0) << listing.err;
+}
+
+TEST(PluginFiles, MutatedCopiesOfAPluginNeverCrashTheSymbolReader) {
+  std::string image;
+  {
+    std::ifstream in(built_plugin("test_plugin_good"), std::ios::binary);
+    image.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_FALSE(elf_section_symbols(image, kPluginSymbolSection).empty());
+  std::mt19937_64 rng(280);
+  int refused = 0;
+  for (int round = 0; round < 2000; ++round) {
+    std::string mutated = image;
+    // Mutations aimed where the reader looks: the ELF header, the section headers, and anywhere.
+    std::uint64_t shoff = 0;
+    std::memcpy(&shoff, image.data() + 0x28, 8);
+    for (int k = 0; k < 4; ++k) {
+      const int where = static_cast<int>(rng() % 3);
+      const std::size_t at = where == 0 ? rng() % 64 : where == 1 ? shoff + rng() % (image.size() - shoff) : rng() % image.size();
+      mutated[at] = static_cast<char>(rng());
+    }
+    try {
+      (void)elf_section_symbols(mutated, kPluginSymbolSection);
+    } catch (const ElfError&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 100);  // the mutations reach the checks
 }

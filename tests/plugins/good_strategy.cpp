@@ -11,7 +11,8 @@ class AllOnFirstGpu final : public vramguard::PlacementStrategy {
     placement.strategy = "test-good";
     for (const auto& component : request.model.components)
       for (const auto& unit : component.units)
-        placement.units.push_back({component.name, unit.name, "cuda:0", vramguard::PlacementMode::resident, "cuda:0"});
+        placement.units.push_back({component.name, unit.name, vramguard::DeviceId::gpu(0), vramguard::PlacementMode::resident,
+                                   vramguard::DeviceId::gpu(0)});
     placement.explanation = "test plugin: everything on cuda:0";
     return placement;
   }

@@ -8,6 +8,11 @@
 
 namespace vramguard::testing {
 
+inline constexpr DeviceId kGpu0 = DeviceId::gpu(0);
+inline constexpr DeviceId kGpu1 = DeviceId::gpu(1);
+inline constexpr DeviceId kCpu = DeviceId::host();
+inline constexpr DeviceId kDisk = DeviceId::page_cache();
+
 inline constexpr std::uint64_t MiB = 1ULL << 20;
 inline constexpr std::uint64_t GiB = 1ULL << 30;
 
@@ -44,13 +49,11 @@ inline ModelGraph make_model(const std::vector<std::uint64_t>& unit_bytes, const
 
 inline DeviceInfo make_gpu(int index, std::uint64_t usable, double bandwidth = 25e9, double flops = 100e12) {
   DeviceInfo gpu;
-  gpu.name = "cuda:" + std::to_string(index);
-  gpu.kind = DeviceKind::cuda;
-  gpu.index = index;
+  gpu.id = DeviceId::gpu(index);
   gpu.total_bytes = gpu.free_bytes = usable;
   gpu.usable_bytes = usable;
   gpu.host_to_device_bytes_per_s = bandwidth;
-  gpu.compute_flops = flops;
+  gpu.compute_flops_per_s = flops;
   gpu.context_bytes = 0;
   return gpu;
 }
@@ -60,14 +63,12 @@ inline DeviceBudget make_budget(const std::vector<std::uint64_t>& gpu_usable, st
   DeviceBudget budget;
   for (std::size_t i = 0; i < gpu_usable.size(); ++i) budget.devices.push_back(make_gpu(static_cast<int>(i), gpu_usable[i]));
   DeviceInfo host;
-  host.name = "cpu";
-  host.kind = DeviceKind::cpu;
+  host.id = DeviceId::host();
   host.total_bytes = host.free_bytes = host.usable_bytes = cpu;
   budget.devices.push_back(host);
   if (with_disk) {
     DeviceInfo disk;
-    disk.name = "disk";
-    disk.kind = DeviceKind::disk;
+    disk.id = DeviceId::page_cache();
     disk.usable_bytes = UINT64_MAX;
     budget.devices.push_back(disk);
   }

@@ -41,9 +41,11 @@ inline ProcessResult run_process(const std::string& command_line) {
   return result;
 }
 
-// The vramguard binary under test, with arguments appended (already quoted by the caller).
-inline ProcessResult run_vramguard(const std::string& arguments, const std::string& environment = "") {
-  return run_process("env -u VRAMGUARD_PLUGIN_PATH -u VRAMGUARD_CONFIG " + environment + " " +
+// The vramguard binary under test, with arguments appended (already quoted by the caller); `wrapper`
+// runs it under another program (e.g. "timeout --preserve-status -s INT 1").
+inline ProcessResult run_vramguard(const std::string& arguments, const std::string& environment = "",
+                                   const std::string& wrapper = "") {
+  return run_process("env -u VRAMGUARD_PLUGIN_PATH -u VRAMGUARD_CONFIG " + environment + " " + wrapper + " " +
                      shell_quote(VRAMGUARD_BINARY) + " " + arguments);
 }
 

@@ -27,21 +27,37 @@ TEST(Budget, UsableIsTheCapOrFreeLessReserveLessHeadroom) {
 }
 
 TEST(Budget, MaxMemoryUsesAcceleratesKeys) {
-  const auto sizes = parse_device_sizes("max-memory", "0=12GB, 1=20GiB,cpu=64GiB,disk=1TB");
-  EXPECT_EQ(sizes.at("cuda:0"), 12'000'000'000u);
-  EXPECT_EQ(sizes.at("cuda:1"), 20 * GiB);
-  EXPECT_EQ(sizes.at("cpu"), 64 * GiB);
-  EXPECT_EQ(sizes.at("disk"), 1'000'000'000'000u);
+  const auto sizes = parse_device_sizes("max-memory", "0=12GB, cuda:1=20GiB,cpu=64GiB");
+  EXPECT_EQ(sizes.at(kGpu0), 12'000'000'000u);
+  EXPECT_EQ(sizes.at(kGpu1), 20 * GiB);
+  EXPECT_EQ(sizes.at(kCpu), 64 * GiB);
   EXPECT_THROW(parse_device_sizes("max-memory", "gpu0=12GB"), UsageError);
   EXPECT_THROW(parse_device_sizes("max-memory", "0:12GB"), UsageError);
   EXPECT_THROW(parse_device_sizes("max-memory", "0=12gb"), UsageError);
+}
+
+TEST(Budget, DeviceSizesRefuseWhatTheyWouldOtherwiseIgnore) {
+  // Each of these was once accepted and silently meant nothing.
+  for (const char* bad : {"", "   ", ",,,", "0=1GB,,cpu=2GB", "0=1GB,0=2GB", "0=1GB,cuda:0=2GB", "disk=1TB", "0=-1", "99999=1GB"}) {
+    try {
+      parse_device_sizes("max-memory", bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("--max-memory"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    parse_device_sizes("max-memory", "disk=1TB");
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot cap disk"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Budget, BuildAppliesCapsReservesAndHeadroomFromTheWorkload) {
   SimulatedRuntime runtime("rtx4080");
   HostMemoryReading host{64 * GiB, 60 * GiB, std::nullopt};
   BudgetOptions options;
-  options.max_memory = {{"cuda:0", 12'000'000'000ULL}};
+  options.max_memory = {{kGpu0, 12'000'000'000ULL}};
   options.reserve_all = 4'000'000'000ULL;
   const ModelGraph model = make_model({MiB});
   Workload workload;
@@ -59,7 +75,7 @@ TEST(Budget, BuildAppliesCapsReservesAndHeadroomFromTheWorkload) {
 TEST(Budget, ACapOnADeviceTheMachineLacksIsRefused) {
   SimulatedRuntime runtime("rtx4080");
   BudgetOptions options;
-  options.max_memory = {{"cuda:3", GiB}};
+  options.max_memory = {{DeviceId::gpu(3), GiB}};
   EXPECT_THROW(build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options, make_model({MiB}), {}), UsageError);
 }
 
@@ -67,11 +83,12 @@ TEST(SimulatedRuntime, PresetsDeclareRealCards) {
   SimulatedRuntime runtime("rtx4080,h100-80gb");
   const auto gpus = runtime.probe_gpus();
   ASSERT_EQ(gpus.size(), 2u);
-  EXPECT_EQ(gpus[0].name, "cuda:0");
+  EXPECT_EQ(gpus[0].name(), "cuda:0");
+  EXPECT_FALSE(gpus[0].context_measured);
   EXPECT_EQ(gpus[0].total_bytes, 16 * GiB);
   EXPECT_EQ(gpus[0].host_to_device_bytes_per_s, 25e9);
   EXPECT_EQ(gpus[0].free_bytes, gpus[0].total_bytes - gpus[0].context_bytes);
-  EXPECT_EQ(gpus[1].name, "cuda:1");
+  EXPECT_EQ(gpus[1].name(), "cuda:1");
   EXPECT_TRUE(gpus[1].simulated);
 }
 
@@ -85,7 +102,8 @@ TEST(SimulatedRuntime, SpecsDeclareSizeAndBandwidth) {
 }
 
 TEST(SimulatedRuntime, BadSpecsNameTheEntryAndTheForms) {
-  for (const char* bad : {"rtx4008", "cuda:16gb", "cuda:16GiB@25GB", "gpu:16GiB", "", "cuda:0"}) {
+  for (const char* bad : {"rtx4008", "cuda:16gb", "cuda:16GiB@25GB", "gpu:16GiB", "", "cuda:0", "cuda:16GiB@0GB/s",
+                          "rtx4080,,rtx4080", "cuda:16GiB@-1GB/s"}) {
     try {
       SimulatedRuntime runtime(bad);
       ADD_FAILURE() << "accepted " << bad;

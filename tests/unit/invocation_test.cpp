@@ -137,8 +137,14 @@ TEST(Invocation, UnknownConfigKeyNamesTheFileAndTheNearestKey) {
   }
 }
 
-TEST(Invocation, UnknownEnvironmentVariableIsRefused) {
-  EXPECT_THROW(parse({"plan", "m"}, {{"VRAMGUARD_STRATEGI", "auto"}}), UsageError);
+TEST(Invocation, AnUnknownEnvironmentVariableIsAWarningNotAFailure) {
+  // Another tool's variable may share the prefix: every command must still run, help included.
+  const auto invocation = parse({"plan", "m"}, {{"VRAMGUARD_STRATEGI", "auto"}, {"VRAMGUARD_", "x"}});
+  ASSERT_EQ(invocation.warnings.size(), 2u);
+  bool suggests = false;
+  for (const auto& w : invocation.warnings) suggests = suggests || w.find("did you mean 'VRAMGUARD_STRATEGY'?") != std::string::npos;
+  EXPECT_TRUE(suggests) << invocation.warnings[0] << " / " << invocation.warnings[1];
+  EXPECT_NO_THROW(parse({"plan", "--help"}, {{"VRAMGUARD_", "x"}}));
 }
 
 TEST(Invocation, MissingConfigFileIsAnInputError) {

@@ -9,7 +9,7 @@ using namespace vramguard::testing;
 
 namespace {
 
-Placement resident_plan(const ModelGraph& model, const std::string& gpu = "cuda:0") {
+Placement resident_plan(const ModelGraph& model, DeviceId gpu = kGpu0) {
   Placement placement;
   placement.strategy = "hand-made";
   for (const auto& unit : model.components[0].units)
@@ -35,7 +35,7 @@ void expect_invalid(const ModelGraph& model, const DeviceBudget& budget, const P
 TEST(PlanValidator, AcceptsAPlanThatFits) {
   const auto model = make_model({10 * MiB, 10 * MiB});
   const auto prediction = validate_plan(model, make_budget({GiB}, GiB), {}, resident_plan(model), "hand-made");
-  EXPECT_EQ(prediction.find("cuda:0")->resident_bytes, 20 * MiB);
+  EXPECT_EQ(prediction.find(kGpu0)->resident_bytes, 20 * MiB);
 }
 
 TEST(PlanValidator, RefusesAMissingUnit) {
@@ -55,19 +55,19 @@ TEST(PlanValidator, RefusesAUnitPlacedTwice) {
 TEST(PlanValidator, RefusesAnUnknownUnitOrDevice) {
   const auto model = make_model({MiB});
   auto plan = resident_plan(model);
-  plan.units.push_back({"model", "ghost", "cuda:0", PlacementMode::resident, "cuda:0"});
+  plan.units.push_back({"model", "ghost", kGpu0, PlacementMode::resident, kGpu0});
   expect_invalid(model, make_budget({GiB}, GiB), plan, {"ghost"});
-  expect_invalid(model, make_budget({GiB}, GiB), resident_plan(model, "cuda:7"), {"cuda:7"});
+  expect_invalid(model, make_budget({GiB}, GiB), resident_plan(model, DeviceId::gpu(7)), {"cuda:7"});
 }
 
 TEST(PlanValidator, RefusesInconsistentModes) {
   const auto model = make_model({MiB});
   auto plan = resident_plan(model);
-  plan.units[0] = {"model", "layers.0", "cpu", PlacementMode::resident, "cuda:0"};
+  plan.units[0] = {"model", "layers.0", kCpu, PlacementMode::resident, kGpu0};
   expect_invalid(model, make_budget({GiB}, GiB), plan, {"resident unit model/layers.0"});
-  plan.units[0] = {"model", "layers.0", "cuda:0", PlacementMode::streamed, "cuda:0"};
+  plan.units[0] = {"model", "layers.0", kGpu0, PlacementMode::streamed, kGpu0};
   expect_invalid(model, make_budget({GiB}, GiB), plan, {"streamed unit"});
-  plan.units[0] = {"model", "layers.0", "cpu", PlacementMode::cpu, "cpu"};
+  plan.units[0] = {"model", "layers.0", kCpu, PlacementMode::cpu, kCpu};
   expect_invalid(model, make_budget({GiB}, GiB), plan, {"--allow-cpu-compute"});
 }
 
@@ -75,7 +75,7 @@ TEST(PlanValidator, RefusesSplitTieGroups) {
   auto model = make_model({MiB, MiB});
   model.components[0].units[0].tie_group = model.components[0].units[1].tie_group = "tied:embed";
   auto plan = resident_plan(model);
-  plan.units[1] = {"model", "layers.1", "cuda:1", PlacementMode::resident, "cuda:1"};
+  plan.units[1] = {"model", "layers.1", kGpu1, PlacementMode::resident, kGpu1};
   expect_invalid(model, make_budget({GiB, GiB}, GiB), plan, {"tied:embed", "split"});
 }
 
@@ -88,10 +88,10 @@ TEST(PlanValidator, CountsTheStreamingWindow) {
   const auto model = make_model({10 * MiB, 10 * MiB});
   Placement plan;
   plan.strategy = "hand-made";
-  plan.settings["prefetch_depth"] = "2";
-  for (const auto& unit : model.components[0].units) plan.units.push_back({"model", unit.name, "cpu", PlacementMode::streamed, "cuda:0"});
+  plan.prefetch_depth = 2;
+  for (const auto& unit : model.components[0].units) plan.units.push_back({"model", unit.name, kCpu, PlacementMode::streamed, kGpu0});
   expect_invalid(model, make_budget({25 * MiB}, GiB), plan, {"streaming window"});  // 3 slots of 10 MiB
-  plan.settings["prefetch_depth"] = "1";
+  plan.prefetch_depth = 1;
   EXPECT_NO_THROW(validate_plan(model, make_budget({25 * MiB}, GiB), {}, plan, "hand-made"));
 }
 
@@ -99,8 +99,41 @@ TEST(PlanValidator, RefusesStreamingBeyondThePinnedCap) {
   const auto model = make_model({10 * MiB, 10 * MiB});
   Placement plan;
   plan.strategy = "hand-made";
-  for (const auto& unit : model.components[0].units) plan.units.push_back({"model", unit.name, "cpu", PlacementMode::streamed, "cuda:0"});
+  for (const auto& unit : model.components[0].units) plan.units.push_back({"model", unit.name, kCpu, PlacementMode::streamed, kGpu0});
   auto budget = make_budget({GiB}, GiB);
   budget.pinned_cap_bytes = 15 * MiB;
   expect_invalid(model, budget, plan, {"pinned cap"});
+}
+
+TEST(PlanValidator, RefusesAPrefetchDepthOutOfRange) {
+  const auto model = make_model({MiB});
+  auto plan = resident_plan(model);
+  plan.prefetch_depth = -1;
+  expect_invalid(model, make_budget({GiB}, GiB), plan, {"prefetch depth -1"});
+  plan.prefetch_depth = kMaxPrefetchDepth + 1;
+  expect_invalid(model, make_budget({GiB}, GiB), plan, {"prefetch depth"});
+}
+
+TEST(PlanRules, APluginCanCheckItsPlansWithoutTheHost) {
+  // What a plugin's own tests call: every violation listed, none thrown.
+  const auto model = make_model({10 * MiB, 10 * MiB});
+  auto plan = resident_plan(model);
+  plan.units.pop_back();
+  const PlanCheck check = check_plan(model, make_budget({15 * MiB}, GiB), {}, plan);
+  EXPECT_FALSE(check.ok());
+  ASSERT_EQ(check.violations.size(), 1u);
+  EXPECT_NE(check.violations[0].find("not placed"), std::string::npos) << check.violations[0];
+  EXPECT_TRUE(check_plan(model, make_budget({GiB}, GiB), {}, resident_plan(model)).ok());
+}
+
+TEST(PlanRules, ATiedHeadStreamsWithItsEmbeddingsBytesInItsSlot) {
+  // The head's weight is the embedding's: stored once, but its slot must hold it while the head runs.
+  auto model = make_model({40 * MiB, 2 * MiB});
+  auto& head = model.components[0].units[1];
+  TensorInfo tied = model.components[0].units[0].tensors[0];
+  tied.name = "lm_head.weight";
+  tied.tied_to = model.components[0].units[0].tensors[0].name;
+  head.tensors.push_back(tied);
+  EXPECT_EQ(allocated_bytes(head), 2 * MiB);
+  EXPECT_EQ(window_slot_bytes(head), 42 * MiB);
 }

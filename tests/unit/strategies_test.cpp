@@ -37,35 +37,35 @@ TEST(Balanced, EverythingResidentWhenItFits) {
 TEST(Balanced, OffloadsToCpuThenDiskAndRunsOnTheMainGpu) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
   const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, 30 * MiB));
-  EXPECT_EQ(placement.units.front().storage, "cuda:0");
-  EXPECT_EQ(placement.units.back().storage, "disk");
+  EXPECT_EQ(placement.units.front().storage, kGpu0);
+  EXPECT_EQ(placement.units.back().storage, kDisk);
   bool saw_cpu = false;
   for (const auto& u : placement.units) {
-    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, "cuda:0");
-    saw_cpu = saw_cpu || u.storage == "cpu";
+    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, kGpu0);
+    saw_cpu = saw_cpu || u.storage == kCpu;
   }
   EXPECT_TRUE(saw_cpu);
-  EXPECT_EQ(placement.settings.at("prefetch_depth"), "0");
+  EXPECT_EQ(placement.prefetch_depth, 0);
 }
 
 TEST(Balanced, LowZeroKeepsTheFirstGpuLight) {
   const auto model = make_model(std::vector<std::uint64_t>(10, 10 * MiB));
   const auto even = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB));
   const auto low = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"low_zero", "true"}});
-  auto on = [](const Placement& p, const std::string& d) {
+  auto on = [](const Placement& p, DeviceId d) {
     std::size_t n = 0;
     for (const auto& u : p.units) n += u.storage == d ? 1 : 0;
     return n;
   };
-  EXPECT_GT(on(even, "cuda:0"), 0u);
-  EXPECT_GT(on(even, "cuda:1"), 0u);
-  EXPECT_LT(on(low, "cuda:0"), on(even, "cuda:0"));
+  EXPECT_GT(on(even, kGpu0), 0u);
+  EXPECT_GT(on(even, kGpu1), 0u);
+  EXPECT_LT(on(low, kGpu0), on(even, kGpu0));
 }
 
 TEST(Balanced, SequentialFillUsesTheFirstGpuFirst) {
   const auto model = make_model(std::vector<std::uint64_t>(4, 10 * MiB));
   const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"fill", "sequential"}});
-  for (const auto& u : placement.units) EXPECT_EQ(u.storage, "cuda:0");
+  for (const auto& u : placement.units) EXPECT_EQ(u.storage, kGpu0);
 }
 
 TEST(Balanced, RefusesUnknownOptions) {
@@ -77,10 +77,10 @@ TEST(SequentialOffload, StreamsEveryUnitThroughAPrefetchWindow) {
   const auto model = make_model({10 * MiB, 20 * MiB, 10 * MiB});
   const auto placement = planned_and_valid(SequentialOffloadStrategy(), model, make_budget({40 * MiB}, GiB));
   EXPECT_EQ(count_mode(placement, PlacementMode::streamed), 3u);
-  EXPECT_EQ(placement.prefetch_depth(), 1);
+  EXPECT_EQ(placement.prefetch_depth, 1);
   const auto prediction = predict(model, make_budget({40 * MiB}, GiB), placement, {});
-  EXPECT_EQ(prediction.find("cuda:0")->window_bytes, 2 * 20 * MiB);
-  EXPECT_EQ(prediction.find("cuda:0")->resident_bytes, 0u);
+  EXPECT_EQ(prediction.find(kGpu0)->window_bytes, 2 * 20 * MiB);
+  EXPECT_EQ(prediction.find(kGpu0)->resident_bytes, 0u);
 }
 
 TEST(SequentialOffload, KeepsTheFirstUnitsResidentWhenAsked) {
@@ -96,7 +96,7 @@ TEST(SequentialOffload, SaysHowMuchTheWindowNeedsWhenItDoesNotFit) {
     plan_with(SequentialOffloadStrategy(), make_model({30 * MiB}), make_budget({40 * MiB}, GiB));
     FAIL();
   } catch (const NoFitError& e) {
-    EXPECT_EQ(e.minimum_bytes().at("cuda:0"), 60 * MiB);
+    EXPECT_EQ(e.minimum_bytes().at(kGpu0), 60 * MiB);
     EXPECT_NE(std::string(e.what()).find("prefetch=0"), std::string::npos) << e.what();
   }
   EXPECT_NO_THROW(plan_with(SequentialOffloadStrategy(), make_model({30 * MiB}), make_budget({40 * MiB}, GiB), {{"prefetch", "0"}}));
@@ -104,25 +104,25 @@ TEST(SequentialOffload, SaysHowMuchTheWindowNeedsWhenItDoesNotFit) {
 
 TEST(SequentialOffload, StreamsFromThePageCacheWhenRamIsShort) {
   const auto placement = planned_and_valid(SequentialOffloadStrategy(), make_model({10 * MiB, 10 * MiB}), make_budget({40 * MiB}, 12 * MiB));
-  EXPECT_EQ(placement.units[0].storage, "cpu");
-  EXPECT_EQ(placement.units[1].storage, "disk");
+  EXPECT_EQ(placement.units[0].storage, kCpu);
+  EXPECT_EQ(placement.units[1].storage, kDisk);
 }
 
 TEST(MultiGpu, SplitsInProportionToUsableMemory) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
   const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 100 * MiB}, GiB));
   std::size_t first = 0;
-  for (const auto& u : placement.units) first += u.storage == "cuda:0" ? 1 : 0;
+  for (const auto& u : placement.units) first += u.storage == kGpu0 ? 1 : 0;
   EXPECT_EQ(first, 6u);  // 3:1 of 8 units
-  EXPECT_EQ(placement.units.back().storage, "cuda:1");
-  EXPECT_EQ(placement.units.back().executes_on, "cuda:1");
+  EXPECT_EQ(placement.units.back().storage, kGpu1);
+  EXPECT_EQ(placement.units.back().executes_on, kGpu1);
 }
 
 TEST(MultiGpu, FollowsAnExplicitSplit) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
   const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,3"}});
   std::size_t first = 0;
-  for (const auto& u : placement.units) first += u.storage == "cuda:0" ? 1 : 0;
+  for (const auto& u : placement.units) first += u.storage == kGpu0 ? 1 : 0;
   EXPECT_EQ(first, 2u);
   EXPECT_THROW(plan_with(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,2,3"}}), InvalidStrategyOption);
 }
@@ -132,7 +132,7 @@ TEST(MultiGpu, StreamsWhatDoesNotFitOnTheLastGpu) {
   const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({40 * MiB, 40 * MiB}, GiB));
   EXPECT_GT(count_mode(placement, PlacementMode::streamed), 0u);
   for (const auto& u : placement.units)
-    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, "cuda:1");
+    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, kGpu1);
 }
 
 TEST(Auto, PrefersEverythingResidentWhenItFits) {

@@ -3,8 +3,10 @@
 
 namespace gpu_first {
 
-// Fills GPUs in index order, unit by unit in forward order; what no GPU can hold is streamed from
-// CPU memory and executed on the first GPU. Units that share weights (a tie group) go together.
+// Fills GPUs in index order, unit by unit in forward order; what no GPU can hold is streamed from host
+// memory (pinned RAM, then the page cache) and runs on the first GPU, which keeps room for the
+// streaming window. Units that share weights (a tie group) go together.
+// Options: prefetch=N (units copied ahead while one runs; default 1).
 class GpuFirstStrategy final : public vramguard::PlacementStrategy {
  public:
   vramguard::Placement plan(const vramguard::PlanRequest& request) const override;

@@ -16,22 +16,31 @@ namespace vramguard {
 struct CostConstants {
   // The loader gives each unit one device allocation (tensors are views into it): the caching
   // allocator rounds blocks to 512 bytes and large segments to 2 MiB pages.
-  std::uint64_t tensor_alignment = 512;
-  std::uint64_t segment_granularity = 2ULL << 20;
-  std::uint64_t cuda_context_bytes = 644245094;  // 0.6 GiB, measured on the H100 machine (PyTorch 2.11, CUDA 13)
+  std::uint64_t tensor_alignment_bytes = 512;
+  std::uint64_t segment_granularity_bytes = 2ULL << 20;
+  // Assumed where it cannot be measured (simulated GPUs): 0.6 GiB, measured on the H100 machine.
+  std::uint64_t assumed_cuda_context_bytes = 644245094;
   std::uint64_t workspace_bytes = 256ULL << 20;   // cuBLAS/cuDNN workspaces, kept inside the headroom
   double page_cache_bytes_per_s = 10e9;           // reading mmap'd checkpoint data already in the page cache
   double pageable_copy_fraction = 0.15;           // pageable ÷ pinned host→device (8.3 ÷ 53.8 GB/s on H100)
   double gpu_efficiency = 0.6;                    // achieved ÷ peak dense bf16 FLOP/s for large matmuls
-  double cpu_flops = 1.0e12;                      // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
+  double copy_efficiency = 0.95;                  // window copies ÷ the probed pinned bandwidth
+  double unit_overhead_seconds = 40e-6;           // per unit and pass: launches, events, the slot hand-over
+  double cpu_flops_per_s = 1.0e12;                // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
   double default_host_to_device_bytes_per_s = 25e9;  // PCIe 4.0 x16, pinned
-  double default_gpu_flops = 50e12;
+  double default_gpu_flops_per_s = 50e12;
+  // Making streamed weights ready before the first step (docs/cost-model.md, "Ready"):
+  double pinned_fill_bytes_per_s = 2.5e9;         // allocate, pin and fill host blocks from the page cache
+  double registration_bytes_per_s = 23e9;         // register a page-cached mapping read-only with the driver
 };
 
 const CostConstants& default_cost_constants();
 
-// Bytes one unit occupies on a device once the allocator has rounded it.
+// Bytes one unit occupies on a device once the allocator has rounded it (tied tensors live with their owner).
 std::uint64_t allocated_bytes(const Unit& unit, const CostConstants& constants = default_cost_constants());
+// Bytes of a window slot that can hold the unit while it runs: its own tensors and, since a slot must
+// hold everything the unit reads, those it shares with another unit (a tied head's embedding).
+std::uint64_t window_slot_bytes(const Unit& unit, const CostConstants& constants = default_cost_constants());
 
 // Tokens a component runs with under a workload: the workload's, else the component's default.
 std::uint64_t tokens_for(const Component& component, const Workload& workload);
@@ -39,8 +48,22 @@ std::uint64_t tokens_for(const Component& component, const Workload& workload);
 std::uint64_t activation_headroom(const Component& component, const Workload& workload,
                                   const CostConstants& constants = default_cost_constants());
 
+// Sustained FLOP/s and pinned host→device bandwidth of a GPU (the defaults where it declares none).
+double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
+double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
+// FLOPs of one pass of `tokens` tokens (per sequence) through a unit, over `batch` sequences.
+double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch = 1);
+
+// How streamed weights held on the host reach the GPU during a pass.
+enum class StreamSource : std::uint8_t {
+  pinned_copy,         // copied into pinned host memory at load; DMA from there
+  registered_mapping,  // the mapped checkpoint itself registered with the driver (read-only); DMA from the page cache
+  staged_page_cache,   // read from the page cache into the pinned staging ring at run time
+};
+std::string_view stream_source_name(StreamSource source);
+
 struct DevicePrediction {
-  std::string device;
+  DeviceId device;
   std::uint64_t usable_bytes = 0;
   std::uint64_t resident_bytes = 0;   // allocator-rounded resident weights
   std::uint64_t window_bytes = 0;     // rotating slots for streamed units executing here
@@ -54,18 +77,22 @@ struct ComponentPrediction {
   std::string component;
   std::uint64_t tokens = 0;
   std::uint64_t streamed_bytes = 0;   // copied host→device during one forward pass
-  double step_seconds = 0;            // one forward pass
+  double compute_seconds = 0;         // the pass's arithmetic alone
+  double copy_seconds = 0;            // its streamed bytes alone
+  double step_seconds = 0;            // one forward pass, overlap accounted for
 };
 
 struct Prediction {
   std::vector<DevicePrediction> devices;       // budget order
   std::vector<ComponentPrediction> components;
   std::uint64_t streamed_bytes_per_step = 0;   // all components, one forward pass each
-  std::uint64_t pinned_bytes = 0;              // streamed weights held in pinned host memory
+  std::uint64_t pinned_bytes = 0;              // streamed weights held on the host (storage cpu)
   std::uint64_t pageable_bytes = 0;            // streamed weights read from the page cache ("disk")
-  double load_seconds = 0;
+  StreamSource stream_source = StreamSource::pinned_copy;  // for the weights stored on cpu
+  std::string stream_source_reason;            // why, with the rates it compared
+  double ready_seconds = 0;                    // the load: until the model can run its first step
   double step_seconds = 0;                     // one forward pass of every component
-  const DevicePrediction* find(const std::string& device) const;
+  const DevicePrediction* find(DeviceId device) const;
 };
 
 // Unknown devices in the placement are ignored here; validation reports them.
@@ -75,5 +102,8 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
 // Window bytes on a GPU for streamed units of the given sizes at a prefetch depth: depth + 1 slots,
 // each as large as the largest streamed unit.
 std::uint64_t streaming_window_bytes(std::uint64_t largest_streamed_unit, int prefetch_depth);
+
+// "1.5 ms", "2.40 s": how reports and explanations show a duration.
+std::string format_seconds(double seconds);
 
 }  // namespace vramguard

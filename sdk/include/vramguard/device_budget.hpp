@@ -7,15 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "vramguard/device_id.hpp"
+
 namespace vramguard {
 
-enum class DeviceKind : std::uint8_t { cuda, cpu, disk };
-std::string_view device_kind_name(DeviceKind kind);
-
 struct DeviceInfo {
-  std::string name;                    // "cuda:0", "cpu", "disk"
-  DeviceKind kind = DeviceKind::cuda;
-  int index = -1;                      // CUDA ordinal, -1 otherwise
+  DeviceId id;
   std::string description;             // "NVIDIA H100 80GB HBM3", "simulated RTX 4080"
   std::uint64_t total_bytes = 0;
   std::uint64_t free_bytes = 0;        // at probe time
@@ -23,11 +20,14 @@ struct DeviceInfo {
   std::uint64_t reserve_bytes = 0;     // kept free for the system and other programs
   std::uint64_t headroom_bytes = 0;    // kept for activations and workspace
   std::uint64_t context_bytes = 0;     // the CUDA context, already outside free_bytes once it exists
+  bool context_measured = false;       // false: context_bytes is the cost model's assumption
   std::uint64_t usable_bytes = 0;      // what a placement may fill with weights
   double host_to_device_bytes_per_s = 0;  // pinned copy bandwidth (measured or declared)
-  double compute_flops = 0;            // sustained dense bf16 FLOP/s, for the cost model
+  double compute_flops_per_s = 0;      // sustained dense bf16 FLOP/s, for the cost model
   bool simulated = false;
 
+  std::string name() const { return id.str(); }
+  DeviceKind kind() const { return id.kind; }
   // Recomputes usable_bytes from the fields above.
   void update_usable();
 };
@@ -36,11 +36,14 @@ struct DeviceBudget {
   std::vector<DeviceInfo> devices;     // GPUs first in index order, then cpu, then disk
   std::uint64_t pinned_cap_bytes = 0;  // pinned host memory a plan may use (0: none allowed)
   double storage_bytes_per_s = 0;      // reading checkpoint files (page cache or disk)
+  // The runtime can register the mapped checkpoint with the driver, so that streamed weights are
+  // copied to the GPU straight from the page cache at pinned speed (root, or a large memlock limit).
+  bool can_register_mappings = false;
   bool cpu_cap_given = false;          // false: the cpu budget is available RAM, not a user cap
   bool allow_cpu_compute = false;
 
   std::vector<const DeviceInfo*> gpus() const;
-  const DeviceInfo* find(const std::string& name) const;
+  const DeviceInfo* find(DeviceId id) const;
   const DeviceInfo* cpu() const;
   const DeviceInfo* disk() const;
 };

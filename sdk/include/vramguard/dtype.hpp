@@ -18,6 +18,11 @@ std::optional<DType> dtype_from_user_name(std::string_view name);
 std::string_view dtype_name(DType dtype);  // the safetensors spelling: "BF16"
 unsigned dtype_bits(DType dtype);
 bool dtype_is_floating(DType dtype);
+// The dtypes a load can convert to and from (--dtype): F64, F32, F16 and BF16.
+bool dtype_is_convertible(DType dtype);
+// The one rule for the dtype a tensor has once placed: a convertible floating tensor takes the target
+// dtype where one is set; integer and packed low-precision tensors (F8, F6, F4) keep their own.
+DType placed_dtype(DType stored, std::optional<DType> target);
 // All names the format lists, for messages: "F64 F32 ...".
 std::string known_dtype_names();
 

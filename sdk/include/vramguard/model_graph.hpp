@@ -18,8 +18,9 @@ struct TensorInfo {
   std::vector<std::int64_t> shape;
   std::uint64_t elements = 0;
   std::uint64_t stored_bytes = 0;    // in the checkpoint
-  std::uint64_t bytes = 0;           // once placed: in the target dtype where one is set; 0 when tied
-  std::string tied_to;               // name of the tensor this one shares storage with, if any
+  std::uint64_t bytes = 0;           // once placed: in the target dtype where one is set
+  std::string tied_to;               // name of the tensor this one shares storage with: it then has no
+                                     // storage of its own, and sums of a unit's bytes leave it out
 };
 
 enum class UnitKind : std::uint8_t { embedding, block, head, other };
@@ -31,8 +32,11 @@ struct Unit {
   std::vector<TensorInfo> tensors;
   std::uint64_t bytes = 0;           // sum of tensors' placed bytes (tied duplicates counted once)
   std::uint64_t parameters = 0;
-  double flops_per_token = 0;        // forward-pass estimate, for the cost model
-  std::string tie_group;             // units sharing a tie group must be stored together
+  double flops_per_token = 0;        // forward-pass FLOPs per token that do not depend on the sequence
+  // Attention's FLOPs per token per token of context (scores and the weighted sum): a pass of T tokens
+  // costs T × (flops_per_token + T × sequence_flops_per_token).
+  double sequence_flops_per_token = 0;
+  std::string tie_group;             // units sharing a tie group must be stored together; named after the shared tensor
 };
 
 struct Component {
@@ -46,7 +50,8 @@ struct Component {
 
   std::uint64_t bytes() const;
   std::uint64_t parameters() const;
-  std::size_t tensor_count() const;
+  std::size_t tensor_count() const;       // stored tensors
+  std::size_t tied_tensor_count() const;  // names that share a stored tensor's weights (a tied head)
   const Unit* largest_unit() const;
 };
 

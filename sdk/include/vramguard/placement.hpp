@@ -1,11 +1,14 @@
 #pragma once
 // Placement: what a strategy returns. For each unit: where its weights are stored, how it runs,
-// and where it executes; plus the strategy's own settings and a one-line explanation.
+// and where it executes; the streaming window's prefetch depth; the strategy's own settings and a
+// one-line explanation.
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "vramguard/device_id.hpp"
 
 namespace vramguard {
 
@@ -20,18 +23,18 @@ std::string_view placement_mode_name(PlacementMode mode);
 struct UnitPlacement {
   std::string component;
   std::string unit;
-  std::string storage;      // device holding the weights between uses: "cuda:0", "cpu", "disk"
+  DeviceId storage;      // holds the weights between uses: a GPU, cpu (host RAM) or disk (page cache)
   PlacementMode mode = PlacementMode::resident;
-  std::string executes_on;  // "cuda:0", or "cpu" for mode cpu
+  DeviceId executes_on;  // a GPU, or cpu for mode cpu
 };
 
 struct Placement {
   std::string strategy;
   std::vector<UnitPlacement> units;             // one per unit of the graph, in graph order
-  std::map<std::string, std::string> settings;  // e.g. prefetch_depth=1
+  int prefetch_depth = 0;                       // streamed units copied this many units ahead
+  std::map<std::string, std::string> settings;  // the strategy's own choices, for reports
   std::string explanation;                      // why this placement, in one line
 
-  int prefetch_depth() const;                   // settings["prefetch_depth"], default 1
   const UnitPlacement* find(std::string_view component, std::string_view unit) const;
 };
 

@@ -18,11 +18,10 @@ struct UnitRef {
 
 // What a strategy places as one piece: a unit, or all units of a tie group (which must share storage).
 struct PlanItem {
-  std::vector<std::size_t> units;        // flat unit indices, in graph order
-  std::uint64_t bytes = 0;               // placed bytes
-  std::uint64_t allocated = 0;           // allocator-rounded bytes on a device
-  std::uint64_t largest_allocated = 0;   // the largest member, rounded: its streaming slot size
-  double flops_per_token = 0;
+  std::vector<std::size_t> units;              // flat unit indices, in graph order
+  std::uint64_t bytes = 0;                     // placed bytes
+  std::uint64_t allocated_bytes = 0;           // allocator-rounded bytes on a device (the plan rules' figure)
+  std::uint64_t largest_slot_bytes = 0;        // the largest member's window slot (window_slot_bytes)
 };
 
 class PlanContext {
@@ -33,11 +32,14 @@ class PlanContext {
   const std::vector<UnitRef>& units() const { return units_; }
   const std::vector<PlanItem>& items() const { return items_; }  // in order of their first unit
   std::vector<const DeviceInfo*> gpus() const { return request_.budget.gpus(); }
+  // FLOPs of one forward pass through the item's units under the request's workload.
+  double pass_flops(const PlanItem& item) const;
 
-  void place(const PlanItem& item, const std::string& storage, PlacementMode mode, const std::string& executes_on);
+  void place(const PlanItem& item, DeviceId storage, PlacementMode mode, DeviceId executes_on);
   bool placed(const PlanItem& item) const;
   // Every unit placed, in graph order. Throws std::logic_error if a unit was left out.
-  Placement finish(const std::string& strategy, std::map<std::string, std::string> settings, std::string explanation) const;
+  Placement finish(const std::string& strategy, int prefetch_depth, std::string explanation,
+                   std::map<std::string, std::string> settings = {}) const;
 
   // Bytes of host memory available for streamed weights: the pinned cap and the CPU's usable bytes.
   std::uint64_t host_streaming_capacity() const;
@@ -52,11 +54,11 @@ class PlanContext {
 };
 
 // Hands out host storage for streamed items: pinned CPU memory while it lasts, then the page cache
-// ("disk": the checkpoint file itself, mapped). Returns empty when neither can hold the item.
+// ("disk": the checkpoint file itself, mapped). Returns nullopt when neither can hold the item.
 class HostStorage {
  public:
   explicit HostStorage(const PlanContext& context);
-  std::string take(std::uint64_t bytes);
+  std::optional<DeviceId> take(std::uint64_t bytes);
   std::uint64_t cpu_bytes() const { return cpu_used_; }
 
  private:

@@ -1,16 +1,22 @@
 #pragma once
 // The plugin ABI. A plugin library exports one PluginDescriptor through Boost.DLL under the alias
 // `vramguard_plugin` (in the "boostdll" section, so the host can find it without loading the
-// library). The host checks api_version — always the first field — before it reads anything else,
-// and refuses any mismatch. Bump kPluginApiVersion whenever the descriptor or any SDK type a plugin
-// sees changes layout.
+// library), and nothing else. The host checks, in this order and before it reads anything more:
+// api_version (always the first field), layout_fingerprint (the sizes and alignments of every type
+// that crosses the boundary, so a changed struct is caught even if nobody bumped the version), and
+// standard_library (std::string and std::map cross the boundary, so both sides need one ABI).
 //
 //     class MyStrategy final : public vramguard::PlacementStrategy { ... };
 //     VRAMGUARD_REGISTER_STRATEGY(MyStrategy, "my-strategy", "1.0.0", "What it does, in one line")
 //
-// A plugin that links libtorch includes <torch/version.h> before this header, so that its
-// descriptor records the libtorch major.minor it was built against; the host refuses a mismatch.
-#include <memory>
+// No exception crosses the boundary: the macro's functions run inside the plugin, catch whatever the
+// strategy throws, and hand the host a PlanOutcome (LLVM's plugin interface works the same way).
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <map>
+#include <string>
 
 #include <boost/dll/alias.hpp>
 
@@ -18,41 +24,130 @@
 
 namespace vramguard {
 
-inline constexpr int kPluginApiVersion = 1;
+inline constexpr int kPluginApiVersion = 2;
 
-using StrategyFactory = std::unique_ptr<PlacementStrategy> (*)();
+// What one plan call came to, filled on the plugin's side.
+struct PlanOutcome {
+  enum class Status : std::uint8_t { planned, no_fit, invalid_option, failed };
+  Status status = Status::failed;
+  Placement placement;                              // planned
+  std::string message;                              // the reason (no_fit), or the error's text
+  std::map<DeviceId, std::uint64_t> minimum_bytes;  // no_fit: what the strategy would need
+  std::string option;                               // invalid_option: which option
+};
+
+// The three entry points, each noexcept: they catch everything inside the plugin.
+using CreateStrategyFunction = PlacementStrategy* (*)(std::string& error) noexcept;
+using DestroyStrategyFunction = void (*)(PlacementStrategy* strategy) noexcept;
+using PlanFunction = void (*)(const PlacementStrategy& strategy, const PlanRequest& request, PlanOutcome& outcome) noexcept;
 
 struct PluginDescriptor {
-  int api_version;          // first, always: the host reads it before anything else
-  int torch_major;          // the libtorch the plugin links, 0.0 when it links none
-  int torch_minor;
-  const char* name;         // unique among loaded plugins; what --strategy and configs name
+  int api_version;                   // first, always: the host reads it before anything else
+  std::uint64_t layout_fingerprint;  // second: plugin_layout_fingerprint() as the plugin was built
+  const char* standard_library;      // third: plugin_standard_library() as the plugin was built
+  const char* name;                  // unique among loaded plugins; what --strategy and configs name
   const char* version;
-  const char* description;  // one line
-  StrategyFactory create;
+  const char* description;           // one line
+  CreateStrategyFunction create;
+  DestroyStrategyFunction destroy;
+  PlanFunction plan;
 };
 
 inline constexpr const char* kPluginDescriptorSymbol = "vramguard_plugin";
 inline constexpr const char* kPluginSymbolSection = "boostdll";
 
+namespace detail {
+
+constexpr std::uint64_t fold_layout(std::initializer_list<std::size_t> figures) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the figures
+  for (std::size_t figure : figures) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash ^= (static_cast<std::uint64_t>(figure) >> (8 * byte)) & 0xFF;
+      hash *= 0x100000001b3ULL;
+    }
+  }
+  return hash;
+}
+
+}  // namespace detail
+
+// Sizes and alignments of every type a plugin and the host exchange, folded into one number.
+constexpr std::uint64_t plugin_layout_fingerprint() {
+  return detail::fold_layout({
+      sizeof(TensorInfo), alignof(TensorInfo), sizeof(Unit), alignof(Unit), sizeof(Component), alignof(Component),
+      sizeof(ModelGraph), alignof(ModelGraph), sizeof(DeviceId), alignof(DeviceId), sizeof(DeviceInfo),
+      alignof(DeviceInfo), sizeof(DeviceBudget), alignof(DeviceBudget), sizeof(Workload), alignof(Workload),
+      sizeof(PlanRequest), alignof(PlanRequest), sizeof(StrategyOptions), sizeof(UnitPlacement), alignof(UnitPlacement),
+      sizeof(Placement), alignof(Placement), sizeof(PlanOutcome), alignof(PlanOutcome), sizeof(PluginDescriptor),
+      alignof(PluginDescriptor), sizeof(PlacementStrategy), sizeof(std::string), sizeof(std::map<int, int>)});
+}
+
+// The C++ standard library ABI the plugin was built with.
+constexpr const char* plugin_standard_library() {
+#if defined(_LIBCPP_VERSION)
+  return "libc++";
+#elif defined(__GLIBCXX__) && defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI
+  return "libstdc++ (C++11 ABI)";
+#elif defined(__GLIBCXX__)
+  return "libstdc++ (pre-C++11 ABI)";
+#else
+  return "unknown";
+#endif
+}
+
+namespace detail {
+
+template <typename Strategy>
+PlacementStrategy* create_strategy(std::string& error) noexcept {
+  try {
+    return new Strategy();
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "it threw something that is not a std::exception";
+  }
+  return nullptr;
+}
+
+inline void destroy_strategy(PlacementStrategy* strategy) noexcept { delete strategy; }
+
+inline void plan_guarded(const PlacementStrategy& strategy, const PlanRequest& request, PlanOutcome& outcome) noexcept {
+  try {
+    outcome.placement = strategy.plan(request);
+    outcome.status = PlanOutcome::Status::planned;
+  } catch (const NoFitError& e) {
+    outcome.status = PlanOutcome::Status::no_fit;
+    outcome.message = e.reason();
+    outcome.minimum_bytes = e.minimum_bytes();
+  } catch (const InvalidStrategyOption& e) {
+    outcome.status = PlanOutcome::Status::invalid_option;
+    outcome.message = e.what();
+    outcome.option = e.option();
+  } catch (const std::exception& e) {
+    outcome.status = PlanOutcome::Status::failed;
+    outcome.message = e.what();
+  } catch (...) {
+    outcome.status = PlanOutcome::Status::failed;
+    outcome.message = "it threw something that is not a std::exception";
+  }
+}
+
+}  // namespace detail
 }  // namespace vramguard
 
-#if defined(TORCH_VERSION_MAJOR) && defined(TORCH_VERSION_MINOR)
-#define VRAMGUARD_PLUGIN_TORCH_MAJOR TORCH_VERSION_MAJOR
-#define VRAMGUARD_PLUGIN_TORCH_MINOR TORCH_VERSION_MINOR
-#else
-#define VRAMGUARD_PLUGIN_TORCH_MAJOR 0
-#define VRAMGUARD_PLUGIN_TORCH_MINOR 0
-#endif
-
+// The descriptor is the plugin's only exported symbol (the CMake helper hides everything else).
 #define VRAMGUARD_REGISTER_STRATEGY(StrategyClass, Name, Version, Description)                      \
   namespace vramguard_plugin_registration {                                                        \
-  static std::unique_ptr<::vramguard::PlacementStrategy> create_strategy() {                      \
-    return std::make_unique<StrategyClass>();                                                      \
-  }                                                                                                \
   extern const ::vramguard::PluginDescriptor descriptor;                                           \
   const ::vramguard::PluginDescriptor descriptor{                                                  \
-      ::vramguard::kPluginApiVersion, VRAMGUARD_PLUGIN_TORCH_MAJOR, VRAMGUARD_PLUGIN_TORCH_MINOR,   \
-      Name, Version, Description, &create_strategy};                                               \
+      ::vramguard::kPluginApiVersion,                                                              \
+      ::vramguard::plugin_layout_fingerprint(),                                                    \
+      ::vramguard::plugin_standard_library(),                                                      \
+      Name,                                                                                        \
+      Version,                                                                                     \
+      Description,                                                                                 \
+      &::vramguard::detail::create_strategy<StrategyClass>,                                        \
+      &::vramguard::detail::destroy_strategy,                                                      \
+      &::vramguard::detail::plan_guarded};                                                         \
   }                                                                                                \
   BOOST_DLL_ALIAS(vramguard_plugin_registration::descriptor, vramguard_plugin)

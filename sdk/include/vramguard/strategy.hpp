@@ -16,7 +16,7 @@ namespace vramguard {
 
 struct Workload {
   std::uint64_t tokens = 0;  // sequence length per forward step (0: each component's default)
-  std::uint64_t batch = 1;
+  std::uint64_t batch = 1;   // sequences per step
 };
 
 struct PlanRequest {
@@ -29,7 +29,9 @@ struct PlanRequest {
 class PlacementStrategy {
  public:
   virtual ~PlacementStrategy() = default;
-  // Returns a placement for every unit of request.model, or throws NoFitError.
+  // Returns a placement for every unit of request.model, or throws NoFitError (and
+  // InvalidStrategyOption for an option it cannot use). Whatever it throws stays inside the plugin:
+  // the registration macro's guard turns it into a PlanOutcome for the host.
   virtual Placement plan(const PlanRequest& request) const = 0;
 };
 
@@ -37,16 +39,16 @@ class PlacementStrategy {
 // the strategy would need, so the user learns what to free or which cap to raise.
 class NoFitError : public std::runtime_error {
  public:
-  NoFitError(std::string strategy, std::string reason, std::map<std::string, std::uint64_t> minimum_bytes);
+  NoFitError(std::string strategy, std::string reason, std::map<DeviceId, std::uint64_t> minimum_bytes);
   const std::string& strategy() const noexcept { return strategy_; }
   const std::string& reason() const noexcept { return reason_; }
-  // device name → bytes of usable memory the strategy would need there
-  const std::map<std::string, std::uint64_t>& minimum_bytes() const noexcept { return minimum_bytes_; }
+  // device → bytes of usable memory the strategy would need there
+  const std::map<DeviceId, std::uint64_t>& minimum_bytes() const noexcept { return minimum_bytes_; }
 
  private:
   std::string strategy_;
   std::string reason_;
-  std::map<std::string, std::uint64_t> minimum_bytes_;
+  std::map<DeviceId, std::uint64_t> minimum_bytes_;
 };
 
 }  // namespace vramguard

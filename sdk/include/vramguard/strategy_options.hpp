@@ -12,17 +12,26 @@ namespace vramguard {
 
 using StrategyOptions = std::map<std::string, std::string>;
 
+// A strategy option the strategy cannot use: an unknown key, or a value it cannot read.
 class InvalidStrategyOption : public std::invalid_argument {
  public:
-  InvalidStrategyOption(std::string option, std::string value, std::string expected);
+  // "invalid value 'abc' for option 'prefetch': expected an integer from 0 to 16"
+  InvalidStrategyOption(std::string option, const std::string& value, const std::string& expected);
+  // "unknown option 'prefech' for strategy 'sequential-offload' (did you mean 'prefetch'?); it knows: ..."
+  static InvalidStrategyOption unknown(const std::string& option, const std::string& strategy,
+                                       const std::vector<std::string>& known);
   const std::string& option() const noexcept { return option_; }
 
  private:
+  struct Message {};
+  InvalidStrategyOption(Message, std::string option, const std::string& message);
   std::string option_;
 };
 
 long long option_integer(const StrategyOptions& options, const std::string& key, long long fallback,
                          long long min_value, long long max_value);
+// Any non-empty text; `fallback` when the option is absent.
+std::string option_string(const StrategyOptions& options, const std::string& key, const std::string& fallback);
 bool option_bool(const StrategyOptions& options, const std::string& key, bool fallback);
 std::string option_choice(const StrategyOptions& options, const std::string& key,
                           const std::string& fallback, const std::vector<std::string>& choices);

@@ -1,4 +1,4 @@
-#include "load/dtype_conversion.hpp"
+#include "core/dtype_conversion.hpp"
 
 #include <cmath>
 #include <cstring>

@@ -1,0 +1,28 @@
+#pragma once
+// Reading tensor bytes from a checkpoint with pread, never through a mapping: a file that shrinks
+// while it is read then ends a read early, which is a clean error, where a mapping would raise SIGBUS.
+#include <cstdint>
+#include <string>
+
+#include "vramguard/dtype.hpp"
+
+namespace vramguard {
+
+// One tensor's bytes on the way to a device: where they are in the checkpoint, and the conversion.
+struct UploadSource {
+  int file = -1;                        // the checkpoint's descriptor: bytes are read with pread
+  const std::string* path = nullptr;    // the checkpoint's path, for messages
+  std::uint64_t file_offset = 0;        // of the tensor's first byte
+  std::uint64_t elements = 0;
+  DType from = DType::BF16;
+  DType to = DType::BF16;
+  std::uint64_t source_bytes() const { return elements * dtype_bits(from) / 8; }
+  std::uint64_t placed_bytes() const { return elements * dtype_bits(to) / 8; }
+};
+
+// Reads `bytes` at `offset` of `fd` into `out`; throws InputError naming `path` when the file ends early.
+void read_exact(int fd, std::uint64_t offset, std::uint64_t bytes, unsigned char* out, const std::string& path);
+// Reads a tensor's elements and converts them to source.to at `out` (source.placed_bytes() bytes).
+void read_tensor(const UploadSource& source, unsigned char* out);
+
+}  // namespace vramguard
