@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVRAMGUARD_WERROR=ON
 fi
 if [ $# -gt 0 ]; then
   targets=(); for t in "$@"; do targets+=(--target "$t"); done

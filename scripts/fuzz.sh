@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Builds the safetensors header fuzz target with clang/libFuzzer and runs it for SECONDS (default 30)
-# over a copy of the seed corpus (tests/fuzz/corpus). A crash leaves its input in build-fuzz/ and fails.
+# Builds the fuzz targets with clang/libFuzzer and runs each for SECONDS/2 (default 30 in all): the
+# safetensors header parser over tests/fuzz/corpus, and the plugin ELF reader over the test plugins the
+# main build made. A crash leaves its input in build-fuzz/ and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
+half=$(( seconds / 2 > 0 ? seconds / 2 : 1 ))
 if [ ! -f build-fuzz/CMakeCache.txt ]; then
   CXX=clang++ cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build build-fuzz >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp tests/fuzz/corpus/* "$work/"
-(cd build-fuzz && ./safetensors_header_fuzz -max_total_time="$seconds" -print_final_stats=1 "$work" 2>&1 | tail -n 6)
-echo "fuzz: no crash in ${seconds}s"
+mkdir -p "$work/header" "$work/elf"
+cp tests/fuzz/corpus/* "$work/header/"
+cp build/test-plugins/*.so "$work/elf/" 2>/dev/null || true
+(cd build-fuzz && ./safetensors_header_fuzz -max_total_time="$half" -print_final_stats=1 "$work/header" 2>&1 | tail -n 3)
+(cd build-fuzz && ./elf_symbols_fuzz -max_total_time="$half" -max_len=200000 -print_final_stats=1 "$work/elf" 2>&1 | tail -n 3)
+echo "fuzz: no crash in ${seconds}s (header parser and plugin ELF reader, ${half}s each)"

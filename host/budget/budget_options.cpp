@@ -37,6 +37,10 @@ std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, 
   return sizes;
 }
 
+std::uint64_t default_gpu_reserve(std::uint64_t total_bytes) {
+  return std::clamp<std::uint64_t>(total_bytes / 20, 512ULL << 20, 2ULL << 30);
+}
+
 DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::optional<DeviceInfo> disk,
                           const BudgetOptions& options, const ModelGraph& model, const Workload& workload,
                           std::vector<std::string>* notes) {
@@ -55,7 +59,11 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
   for (auto& gpu : gpus) {
     if (const auto it = options.max_memory.find(gpu.id); it != options.max_memory.end()) gpu.cap_bytes = it->second;
     const auto reserve = options.reserve.find(gpu.id);
-    gpu.reserve_bytes = reserve != options.reserve.end() ? reserve->second : options.reserve_all.value_or(0);
+    const bool default_reserve = reserve == options.reserve.end() && !options.reserve_all;
+    gpu.reserve_bytes = reserve != options.reserve.end() ? reserve->second
+                                                         : options.reserve_all.value_or(default_gpu_reserve(gpu.total_bytes));
+    if (default_reserve && notes)
+      notes->push_back(gpu.name() + " keeps " + format_bytes(gpu.reserve_bytes) + " free by default (5 % of its memory; --reserve sets it)");
     gpu.headroom_bytes = headroom;
     gpu.update_usable();
     budget.devices.push_back(gpu);

@@ -18,12 +18,17 @@ struct InspectedModel;
 
 struct BudgetOptions {
   std::map<DeviceId, std::uint64_t> max_memory;     // GPUs and cpu → cap
-  std::optional<std::uint64_t> reserve_all;         // kept free on every GPU
+  std::optional<std::uint64_t> reserve_all;         // kept free on every GPU; unset: default_gpu_reserve()
   std::map<DeviceId, std::uint64_t> reserve;        // per device, overrides reserve_all
   std::optional<std::uint64_t> headroom;            // activation headroom per GPU; estimated when absent
   std::optional<std::uint64_t> pinned_cap;          // pinned host memory for streamed weights
   bool allow_cpu_compute = false;
 };
+
+// What stays free on a GPU unless the user says otherwise: 5 % of its memory, from 512 MiB to 2 GiB.
+// Enough for a desktop's compositor and a browser to grow a little, and for the allocator's rounding;
+// filling a card to its last megabyte makes the next program (or the next step) fail.
+std::uint64_t default_gpu_reserve(std::uint64_t total_bytes);
 
 // "0=12GB,1=20GiB,cpu=64GiB" (keys: GPU index, cuda:N, cpu). Throws UsageError naming the option and
 // the entry: an empty list or entry, a device named twice, an unknown device; `disk` where the page

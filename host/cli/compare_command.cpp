@@ -64,7 +64,8 @@ Measured measure(const PluginRegistry& registry, const std::string& name, const 
 }
 
 Row evaluate(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation) {
-  Row row{name};
+  Row row;
+  row.strategy = name;
   try {
     const StrategyInstance strategy = registry.create(name);
     const Placement placement =

@@ -36,17 +36,17 @@ void print_plan(const PlanningSetup& setup, const Placement& placement, const Pr
   for (const auto& note : setup.notes) out << "  note: " << note << "\n";
 
   out << "\nDevices (GB / GiB)\n";
-  TextTable devices({{"DEVICE"}, {"TOTAL", Align::right}, {"USABLE", Align::right}, {"RESIDENT", Align::right},
+  TextTable devices({{"DEVICE"}, {"TOTAL", Align::right}, {"RESERVE", Align::right}, {"USABLE", Align::right}, {"RESIDENT", Align::right},
                      {"WINDOW", Align::right}, {"HEADROOM", Align::right}, {"PREDICTED PEAK", Align::right}, {"FITS"}});
   for (const auto& d : prediction.devices) {
     const DeviceInfo* info = setup.budget.find(d.device);
     if (info->id.kind == DeviceKind::disk) {
       // The page cache over the checkpoint: no capacity of ours, but say what streams from it.
       if (prediction.pageable_bytes > 0)
-        devices.add({"disk", "-", "-", "-", "-", "-", format_gb(prediction.pageable_bytes) + " streamed from the page cache", "yes"});
+        devices.add({"disk", "-", "-", "-", "-", "-", "-", format_gb(prediction.pageable_bytes) + " streamed from the page cache", "yes"});
       continue;
     }
-    devices.add({d.device.str(), gb_gib(info->total_bytes), gb_gib(d.usable_bytes), gb_gib(d.resident_bytes), gb_gib(d.window_bytes),
+    devices.add({d.device.str(), gb_gib(info->total_bytes), gb_gib(info->reserve_bytes), gb_gib(d.usable_bytes), gb_gib(d.resident_bytes), gb_gib(d.window_bytes),
                  gb_gib(d.headroom_bytes), gb_gib(d.peak_bytes), d.fits ? "yes" : "NO"});
   }
   devices.print(out);

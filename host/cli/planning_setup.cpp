@@ -60,7 +60,8 @@ void declare_planning_options(CommandOptions& own) {
       ("max-memory", po::value<std::string>()->value_name("CAPS"),
        "caps per device, accelerate's way: 0=12GB,1=20GiB,cpu=64GiB (a GPU cap bounds everything we hold there)")
       ("reserve", po::value<std::string>()->value_name("SIZE|CAPS"),
-       "memory kept free for the system and other programs: one size for every GPU, or 0=4GB,cpu=8GB (default 0)")
+       "memory kept free for the system and other programs: one size for every GPU, or 0=4GB,cpu=8GB "
+       "(default: 5 % of each GPU's memory, from 512 MiB to 2 GiB; 0 keeps nothing free)")
       ("headroom", po::value<std::string>()->value_name("SIZE"),
        "activation headroom per GPU (default: estimated from the architecture and --tokens)")
       ("pinned-memory", po::value<std::string>()->value_name("SIZE"),

@@ -265,10 +265,10 @@ Placement StrategyInstance::plan(const PlanRequest& request, const std::atomic<b
     call->options = request.options;
     call->strategy = strategy_;
     call->library = library_;
-    const PlanFunction plan = descriptor_->plan;
-    std::thread([call, plan] {
+    const PlanFunction guarded_plan = descriptor_->plan;
+    std::thread([call, guarded_plan] {
       PlanOutcome result;
-      plan(*call->strategy, {call->model, call->budget, call->workload, call->options}, result);
+      guarded_plan(*call->strategy, {call->model, call->budget, call->workload, call->options}, result);
       std::lock_guard lock(call->mutex);
       call->outcome = std::move(result);
       call->done = true;

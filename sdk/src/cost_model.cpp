@@ -40,7 +40,7 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
       if (const auto* p = placement.find(component.name, unit.name); p && p->mode == PlacementMode::streamed &&
                                                                       p->storage == DeviceId::host())
         convertible_in_place = convertible_in_place && stored_as_placed(unit, model.target_dtype);
-  char rates[160];
+  char rates[256];
   if (budget.can_register_mappings && convertible_in_place) {
     std::snprintf(rates, sizeof rates, "registering the mapped checkpoint (%.1f GB/s) instead of copying it into pinned memory (%.1f GB/s); copies run at %.1f GB/s either way",
                   c.registration_bytes_per_s / 1e9, c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9);

@@ -27,14 +27,14 @@ std::uint64_t Component::parameters() const {
 std::size_t Component::tensor_count() const {
   std::size_t total = 0;
   for (const auto& unit : units)
-    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() ? 1 : 0;
+    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() ? 1u : 0u;
   return total;
 }
 
 std::size_t Component::tied_tensor_count() const {
   std::size_t total = 0;
   for (const auto& unit : units)
-    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() ? 0 : 1;
+    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() ? 0u : 1u;
   return total;
 }
 

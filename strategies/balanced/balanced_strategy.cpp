@@ -133,7 +133,9 @@ class ModuleTree {
   std::size_t child(std::size_t parent, const std::string& path) {
     for (std::size_t c : nodes_[parent].children)
       if (nodes_[c].path == path) return c;
-    nodes_.push_back({path});
+    Node node;
+    node.path = path;
+    nodes_.push_back(std::move(node));
     nodes_[parent].children.push_back(nodes_.size() - 1);
     return nodes_.size() - 1;
   }
@@ -242,7 +244,7 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
   }
 
   std::size_t offloaded = 0;
-  for (std::size_t d = gpus.size(); d < targets.size(); ++d) offloaded += used[d] > 0 ? 1 : 0;
+  for (std::size_t d = gpus.size(); d < targets.size(); ++d) offloaded += used[d] > 0 ? 1u : 0u;
   std::string explanation = sequential ? "accelerate's sequential fill: GPUs in order" : "accelerate's balanced map";
   if (low_zero) explanation += " with cuda:0 kept light (balanced_low_0)";
   explanation += offloaded ? "; what the GPUs cannot hold is offloaded to CPU memory or disk and run on the main GPU"

@@ -26,12 +26,12 @@ grep -q '"refused": \[\]' <<<"$listing" || { echo "FAIL: a plugin was refused"; 
 # The example's plans pass the host's validation, also when the GPU is small.
 "$vg" synth --arch qwen2 --preset small --out "$work/model" >/dev/null
 for gpu in cuda:700MB cuda:660MB cuda:2GB; do
-  if ! out=$(env -u VRAMGUARD_PLUGIN_PATH "$vg" plan "$work/model" --simulate "$gpu" --headroom 0 --cpu-memory 4GiB \
+  if ! out=$(env -u VRAMGUARD_PLUGIN_PATH "$vg" plan "$work/model" --simulate "$gpu" --headroom 0 --reserve 0 --cpu-memory 4GiB \
         --strategy gpu-first --plugin-dir "$work/example/plugin" 2>&1); then
     grep -q "found no placement that fits" <<<"$out" || { echo "FAIL: gpu-first on $gpu: $out"; exit 1; }
   fi
 done
-env -u VRAMGUARD_PLUGIN_PATH "$vg" load "$work/model" --simulate cuda:700MB --headroom 0 --cpu-memory 4GiB \
+env -u VRAMGUARD_PLUGIN_PATH "$vg" load "$work/model" --simulate cuda:700MB --headroom 0 --reserve 0 --cpu-memory 4GiB \
   --strategy gpu-first --fallback gpu-first --plugin-dir "$work/example/plugin" >/dev/null
 
 # A new plugin from the template, renamed by the script, builds, tests and is found.

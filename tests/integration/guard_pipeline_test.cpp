@@ -46,6 +46,7 @@ class Guard : public ::testing::Test {
     o.fallback = {"balanced", "auto", "sequential-offload"};
     o.cpu_memory = 4 * GiB;
     o.budget.headroom = 0;
+    o.budget.reserve_all = 0;
     return o;
   }
 
@@ -128,8 +129,11 @@ TEST_F(Guard, StreamedUnitsComeStraightFromTheRegisteredCheckpointWhereItCanBe) 
   EXPECT_GE(result.report.statistics.bytes_registered, model.graph.bytes());
   for (const auto& unit : result.model.units()) {
     EXPECT_EQ(unit.block, nullptr);  // nothing copied: the window is filled from the page cache
-    for (const auto& tensor : unit.tensors)
-      if (tensor.bytes > 0) EXPECT_NE(tensor.host, nullptr) << tensor.name;
+    for (const auto& tensor : unit.tensors) {
+      if (tensor.bytes > 0) {
+        EXPECT_NE(tensor.host, nullptr) << tensor.name;
+      }
+    }
   }
   pipeline.unload(result);
   EXPECT_EQ(runtime.live_bytes(), 0u);
@@ -257,7 +261,7 @@ TEST_F(Guard, AThousandLoadsWithRandomOutOfMemoryNeverLeak) {
 TEST_F(Guard, TheLoadCommandReportsAndExitsByOutcome) {
   TempDir out;
   const std::string model = shell_quote((dir_->path() / "small").string());
-  auto result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --cpu-memory 4GiB --dtype bf16 --strategy balanced " +
+  auto result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --reserve 0 --cpu-memory 4GiB --dtype bf16 --strategy balanced " +
                               "--verify-data --report " + shell_quote((out / "r.json").string()));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("Loaded"), std::string::npos) << result.out;
@@ -268,12 +272,12 @@ TEST_F(Guard, TheLoadCommandReportsAndExitsByOutcome) {
   EXPECT_TRUE(report["data_verified"].get<bool>());
   EXPECT_EQ(report["after_unload"]["cuda:0"]["ours_in_use_bytes"], 0);
 
-  result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --cpu-memory 4GiB --simulate-other-process 0=600MB@2");
+  result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --reserve 0 --cpu-memory 4GiB --simulate-other-process 0=600MB@2");
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.out.find("What to do"), std::string::npos) << result.out;
   EXPECT_NE(result.err.find("no strategy could load"), std::string::npos) << result.err;
 
-  result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --cpu-memory 4GiB --hold --json");
+  result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --reserve 0 --cpu-memory 4GiB --hold --json");
   EXPECT_EQ(result.exit_code, 0) << result.err;  // stdin is empty: the hold ends at once
   EXPECT_NE(result.out.find("Holding the model"), std::string::npos);
 }
@@ -293,6 +297,7 @@ TEST(GuardEdgeCases, EmptyTensorsLoadAndVerify) {
   GuardOptions options;
   options.strategy = "balanced";
   options.budget.headroom = 0;
+  options.budget.reserve_all = 0;
   options.verify_data = true;
   options.cpu_memory = 1ULL << 30;
   GuardPipeline pipeline(runtime, registry, model, options);

@@ -124,7 +124,7 @@ TEST_F(Planning, UnknownStrategyAndBadOptionsAreUsageErrors) {
 
 TEST_F(Planning, CompareSaysWhyAStrategyDoesNotFit) {
   // 25.7 MB usable: every unit resident fits (5 units of 2 MiB), 17 prefetch slots of 2 MiB do not.
-  const std::string gpu = " --simulate cuda:670MB --headroom 0 --cpu-memory 8GiB --dtype fp32";
+  const std::string gpu = " --simulate cuda:670MB --headroom 0 --reserve 0 --cpu-memory 8GiB --dtype fp32";
   auto result = run_vramguard("compare " + tiny() + gpu + " --option sequential-offload.prefetch=16");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("sequential-offload: does not fit"), std::string::npos) << result.out;

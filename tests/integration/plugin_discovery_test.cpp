@@ -42,6 +42,12 @@ PluginRegistry discover(const std::vector<fs::path>& dirs, DiscoveryOptions opti
   return PluginRegistry::discover(path, options);
 }
 
+Unit named_unit(const std::string& name) {
+  Unit unit;
+  unit.name = name;
+  return unit;
+}
+
 const PluginFailure& only_failure(const PluginRegistry& registry) {
   if (registry.failures().size() != 1u) throw std::runtime_error("expected exactly one refused plugin");
   return registry.failures().front();
@@ -67,7 +73,7 @@ TEST(PluginDiscovery, AGoodPluginsStrategyRunsAndOutlivesTheRegistry) {
   const auto dir = plugin_dir(tmp, "p", {{"test_plugin_good", "libgood.so"}});
   auto instance = discover({dir}).create("test-good");  // the registry is gone after this line
   ModelGraph model;
-  model.components.push_back({"model", "generic", {Unit{"layers.0"}, Unit{"layers.1"}}});
+  model.components.push_back({"model", "generic", {named_unit("layers.0"), named_unit("layers.1")}});
   DeviceBudget budget;
   Workload workload;
   StrategyOptions options;
@@ -230,7 +236,7 @@ TEST(PluginBoundary, APlanThatThrowsAnIntBecomesAnErrorNamingThePlugin) {
   const auto dir = plugin_dir(tmp, "p", {{"test_plugin_throwing_plan", "libint.so"}});
   const auto instance = discover({dir}).create("test-throws-int");
   ModelGraph model;
-  model.components.push_back({"model", "generic", {Unit{"layers.0"}}});
+  model.components.push_back({"model", "generic", {named_unit("layers.0")}});
   DeviceBudget budget;
   Workload workload;
   StrategyOptions options;

@@ -157,3 +157,30 @@ TEST(SafetensorsHeader, ReadsOnlyTheHeaderFromDisk) {
 TEST(SafetensorsHeader, AMissingFileIsAnInputError) {
   EXPECT_THROW(read_safetensors_header("/nonexistent/x.safetensors"), InputError);
 }
+
+TEST(SafetensorsHeader, OverlapIsFoundAcrossEmptyTensorsAndNonNeighbours) {
+  // a=[0,100) and c=[60,70) overlap; an empty z=[50,50) between them once hid it.
+  const std::string header = R"({"a":{"dtype":"U8","shape":[100],"data_offsets":[0,100]},)"
+                             R"("z":{"dtype":"U8","shape":[0],"data_offsets":[50,50]},)"
+                             R"("c":{"dtype":"U8","shape":[10],"data_offsets":[60,70]}})";
+  expect_refused(safetensors_bytes(header, 100), {"overlaps tensor 'a'", "'c'"});
+  // Not neighbours once sorted: b starts inside a, which ends after b's successor begins.
+  const std::string nested = R"({"a":{"dtype":"U8","shape":[100],"data_offsets":[0,100]},)"
+                             R"("b":{"dtype":"U8","shape":[10],"data_offsets":[10,20]},)"
+                             R"("c":{"dtype":"U8","shape":[10],"data_offsets":[30,40]}})";
+  expect_refused(safetensors_bytes(nested, 100), {"overlaps tensor 'a'"});
+}
+
+TEST(SafetensorsHeader, AHeaderOfManyThousandTensorsParsesWhole) {
+  // Parsing was quadratic in the number of tensors (40,000 took a minute); bench_inspect times 300,000.
+  std::string header = "{";
+  const int count = 40'000;
+  for (int i = 0; i < count; ++i)
+    header += std::string(i ? "," : "") + "\"t" + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[" +
+              std::to_string(i) + "," + std::to_string(i + 1) + "]}";
+  header += "}";
+  const auto parsed = parse(safetensors_bytes(header, count));
+  EXPECT_EQ(parsed.tensors.size(), static_cast<std::size_t>(count));
+  expect_refused(safetensors_bytes(header.substr(0, header.size() - 1) + R"(,"t7":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})", count),
+                 {"listed twice", "'t7'"});
+}

@@ -41,7 +41,9 @@ TEST(Balanced, OffloadsToCpuThenDiskAndRunsOnTheMainGpu) {
   EXPECT_EQ(placement.units.back().storage, kDisk);
   bool saw_cpu = false;
   for (const auto& u : placement.units) {
-    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, kGpu0);
+    if (u.mode == PlacementMode::streamed) {
+      EXPECT_EQ(u.executes_on, kGpu0);
+    }
     saw_cpu = saw_cpu || u.storage == kCpu;
   }
   EXPECT_TRUE(saw_cpu);
@@ -54,7 +56,7 @@ TEST(Balanced, LowZeroKeepsTheFirstGpuLight) {
   const auto low = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"low_zero", "true"}});
   auto on = [](const Placement& p, DeviceId d) {
     std::size_t n = 0;
-    for (const auto& u : p.units) n += u.storage == d ? 1 : 0;
+    for (const auto& u : p.units) n += u.storage == d ? 1u : 0u;
     return n;
   };
   EXPECT_GT(on(even, kGpu0), 0u);
@@ -112,7 +114,7 @@ TEST(MultiGpu, SplitsInProportionToUsableMemory) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
   const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 100 * MiB}, GiB));
   std::size_t first = 0;
-  for (const auto& u : placement.units) first += u.storage == kGpu0 ? 1 : 0;
+  for (const auto& u : placement.units) first += u.storage == kGpu0 ? 1u : 0u;
   EXPECT_EQ(first, 6u);  // 3:1 of 8 units
   EXPECT_EQ(placement.units.back().storage, kGpu1);
   EXPECT_EQ(placement.units.back().executes_on, kGpu1);
@@ -122,7 +124,7 @@ TEST(MultiGpu, FollowsAnExplicitSplit) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
   const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,3"}});
   std::size_t first = 0;
-  for (const auto& u : placement.units) first += u.storage == kGpu0 ? 1 : 0;
+  for (const auto& u : placement.units) first += u.storage == kGpu0 ? 1u : 0u;
   EXPECT_EQ(first, 2u);
   EXPECT_THROW(plan_with(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,2,3"}}), InvalidStrategyOption);
 }
@@ -132,7 +134,9 @@ TEST(MultiGpu, StreamsWhatDoesNotFitOnTheLastGpu) {
   const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({40 * MiB, 40 * MiB}, GiB));
   EXPECT_GT(count_mode(placement, PlacementMode::streamed), 0u);
   for (const auto& u : placement.units)
-    if (u.mode == PlacementMode::streamed) EXPECT_EQ(u.executes_on, kGpu1);
+    if (u.mode == PlacementMode::streamed) {
+      EXPECT_EQ(u.executes_on, kGpu1);
+    }
 }
 
 TEST(Auto, PrefersEverythingResidentWhenItFits) {
