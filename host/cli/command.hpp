@@ -27,6 +27,7 @@ Command synth_command();
 Command plan_command();
 Command compare_command();
 Command load_command();
+Command run_command();
 Command help_command();
 
 // Runs the CLI on the given arguments (without the program name); returns the exit code.

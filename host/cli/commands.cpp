@@ -9,6 +9,7 @@ const std::vector<Command>& all_commands() {
       plan_command(),
       compare_command(),
       load_command(),
+      run_command(),
       plugins_command(),
       help_command(),
   };

@@ -5,7 +5,7 @@
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
 #include "cli/plan_report.hpp"
-#include "cli/plugin_discovery.hpp"
+#include "setup/plugin_discovery.hpp"
 #include "cli/table.hpp"
 #include "core/errors.hpp"
 #include "core/stop_signal.hpp"

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <ostream>
 
-#include "cli/load_report.hpp"
+#include "guard/report.hpp"
 #include "core/output_file.hpp"
 #include "core/stop_signal.hpp"
 #include "devices/host_memory.hpp"
@@ -33,12 +33,18 @@ void ProgressBar::operator()(std::uint64_t done, std::uint64_t total) {
   std::fflush(stderr);
 }
 
-void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print) {
-  const nlohmann::json doc = guard_report_json(report);
+void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print,
+                        const nlohmann::json& extra, const std::function<void(std::ostream&)>& print_extra) {
+  nlohmann::json doc = guard_report_json(report);
+  for (const auto& [key, value] : extra.items()) doc[key] = value;
   if (const auto file = invocation.text("report")) write_output_file(*file, doc.dump(2) + "\n", "the report");
   if (!print) return;
-  if (invocation.flag("json")) io.out << doc.dump(2) << "\n";
-  else print_guard_report(report, io.out);
+  if (invocation.flag("json")) {
+    io.out << doc.dump(2) << "\n";
+    return;
+  }
+  print_guard_report(report, io.out);
+  if (print_extra) print_extra(io.out);
 }
 
 void hold_loaded_model(const GuardReport& report, std::ostream& out) {

@@ -2,7 +2,10 @@
 // What the commands that load through the guard share (load, run, fix, compare --measure): the
 // progress bar, the report written however the run ends, and holding a loaded model.
 #include <chrono>
+#include <functional>
 #include <iosfwd>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
 #include "guard/guard_pipeline.hpp"
@@ -22,8 +25,11 @@ class ProgressBar {
   std::chrono::steady_clock::time_point started_;
 };
 
-// --report FILE (always) and the report on stdout (--json, or the human summary).
-void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print = true);
+// --report FILE (always) and the report on stdout (--json, or the human summary). `extra` adds
+// sections to the JSON (a run's figures), `print_extra` to the human summary.
+void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print = true,
+                        const nlohmann::json& extra = nlohmann::json::object(),
+                        const std::function<void(std::ostream&)>& print_extra = {});
 // Until Enter, end of input, or a signal.
 void hold_loaded_model(const GuardReport& report, std::ostream& out);
 // A simulated runtime keeps real bytes for --verify-data and runs: refuse, before anything loads, a

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
-#include "cli/model_options.hpp"
+#include "setup/model_options.hpp"
 #include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 

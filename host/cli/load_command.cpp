@@ -3,11 +3,11 @@
 
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
-#include "cli/load_report.hpp"
-#include "cli/model_options.hpp"
+#include "guard/report.hpp"
+#include "setup/model_options.hpp"
 #include "cli/plan_report.hpp"
-#include "cli/planning_setup.hpp"
-#include "cli/plugin_discovery.hpp"
+#include "setup/planning_setup.hpp"
+#include "setup/plugin_discovery.hpp"
 #include "core/stop_signal.hpp"
 #include "vramguard/byte_size.hpp"
 

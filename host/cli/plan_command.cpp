@@ -3,7 +3,7 @@
 
 #include "cli/command.hpp"
 #include "cli/plan_report.hpp"
-#include "cli/plugin_discovery.hpp"
+#include "setup/plugin_discovery.hpp"
 #include "core/errors.hpp"
 #include "core/output_file.hpp"
 #include "core/stop_signal.hpp"

@@ -108,26 +108,6 @@ nlohmann::json budget_json(const DeviceBudget& budget) {
   return devices;
 }
 
-nlohmann::json prediction_json(const Prediction& prediction) {
-  nlohmann::json components = nlohmann::json::array();
-  for (const auto& cp : prediction.components)
-    components.push_back({{"name", cp.component}, {"tokens", cp.tokens}, {"streamed_bytes_per_pass", cp.streamed_bytes},
-                          {"compute_seconds", cp.compute_seconds}, {"copy_seconds", cp.copy_seconds}, {"pass_seconds", cp.step_seconds}});
-  nlohmann::json devices = nlohmann::json::object();
-  for (const auto& d : prediction.devices)
-    devices[d.device.str()] = {{"resident_bytes", d.resident_bytes}, {"window_bytes", d.window_bytes}, {"headroom_bytes", d.headroom_bytes},
-                               {"context_bytes", d.context_bytes}, {"peak_bytes", d.peak_bytes}, {"fits", d.fits}};
-  return {{"ready_seconds", prediction.ready_seconds},
-          {"step_seconds", prediction.step_seconds},
-          {"streamed_bytes_per_step", prediction.streamed_bytes_per_step},
-          {"host_bytes", prediction.pinned_bytes},
-          {"page_cache_bytes", prediction.pageable_bytes},
-          {"stream_source", std::string(stream_source_name(prediction.stream_source))},
-          {"stream_source_reason", prediction.stream_source_reason},
-          {"devices", devices},
-          {"components", components}};
-}
-
 nlohmann::json plan_json(const PlanningSetup& setup, const Placement& placement, const Prediction& prediction) {
   nlohmann::json doc;
   doc["strategy"] = placement.strategy;

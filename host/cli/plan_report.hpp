@@ -7,7 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/planning_setup.hpp"
+#include "guard/report.hpp"
+#include "setup/planning_setup.hpp"
 #include "vramguard/cost_model.hpp"
 
 namespace vramguard {
@@ -18,7 +19,6 @@ void print_plan(const PlanningSetup& setup, const Placement& placement, const Pr
 void print_unit_table(const ModelGraph& graph, const Placement& placement, std::ostream& out);
 nlohmann::json plan_json(const PlanningSetup& setup, const Placement& placement, const Prediction& prediction);
 nlohmann::json budget_json(const DeviceBudget& budget);
-nlohmann::json prediction_json(const Prediction& prediction);
 // The placement for accelerate and transformers: `device_map` (where each unit's weights are stored,
 // as from_pretrained(device_map=...) reads it), `execution_map` (where each unit runs) and a note on
 // what accelerate does with streamed units. One entry per component for a pipeline.

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
-#include "cli/plugin_discovery.hpp"
+#include "setup/plugin_discovery.hpp"
 
 namespace vramguard {
 

@@ -43,6 +43,16 @@ class StreamLane {
   virtual double wait_seconds() const = 0;
 };
 
+// Marks on a GPU's compute stream, to time what ran between two of them without waiting for copies
+// that stream waits on: CUDA events there; on the simulated runtime, where the CPU computes, the clock.
+class ComputeClock {
+ public:
+  virtual ~ComputeClock() = default;
+  virtual int mark() = 0;                             // records a mark now (in stream order)
+  virtual double seconds_between(int from, int to) = 0;  // waits for both marks
+  virtual void clear() = 0;                           // forgets every mark
+};
+
 // Host memory made readable by the GPU in place (cudaHostRegister, read-only), released when destroyed.
 class HostRegistration {
  public:
@@ -87,6 +97,11 @@ class DeviceRuntime {
   virtual std::unique_ptr<HostRegistration> register_host(const void* begin, std::uint64_t bytes) = 0;
   // The streaming window of `gpu`, with `slots` slots.
   virtual std::unique_ptr<StreamLane> open_lane(int gpu, int slots) = 0;
+  virtual std::unique_ptr<ComputeClock> open_clock(int gpu) = 0;
+  // Waits until the compute stream of `gpu` has finished everything issued to it.
+  virtual void finish_compute(int gpu) { (void)gpu; }
+  // Starts a new peak for snapshot(gpu).peak_in_use.
+  virtual void reset_peak(int gpu) = 0;
   // Returns cached, unused memory to the device (the caching allocator's empty_cache).
   virtual void release_cached() = 0;
   virtual MemorySnapshot snapshot(int gpu) = 0;
@@ -106,7 +121,7 @@ class DeviceRuntime {
 // The CUDA runtime module's interface version: bump it with any change to DeviceRuntime, StreamLane or
 // HostRegistration's virtual functions. The module exports it with the layout fingerprint below, and
 // the host refuses a module whose figures differ from its own.
-inline constexpr int kDeviceRuntimeInterfaceVersion = 1;
+inline constexpr int kDeviceRuntimeInterfaceVersion = 2;
 std::uint64_t device_runtime_layout_fingerprint();
 
 // The CUDA runtime module beside `module_dir` (nullptr where this build has none). Throws JobError

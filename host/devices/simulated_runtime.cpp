@@ -1,5 +1,7 @@
 #include "devices/simulated_runtime.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -42,6 +44,7 @@ struct SimulatedRuntime::State {
   std::vector<std::uint64_t> used;          // ours, per GPU
   std::vector<std::uint64_t> activations;   // ours, during a step
   std::vector<std::uint64_t> others;        // the simulated other process, per GPU
+  std::vector<std::uint64_t> peaks;         // ours at most since reset_peak, per GPU
   std::uint64_t host_capacity = 0;
   std::uint64_t host_used = 0;
   std::uint64_t allocations = 0;
@@ -128,6 +131,24 @@ class SimulatedLane final : public StreamLane {
 
 class SimulatedRegistration final : public HostRegistration {};
 
+// The CPU computes in the GPUs' place and synchronously: the wall clock times it.
+class WallClock final : public ComputeClock {
+ public:
+  int mark() override {
+    marks_.push_back(std::chrono::steady_clock::now());
+    return static_cast<int>(marks_.size()) - 1;
+  }
+  double seconds_between(int from, int to) override {
+    return std::chrono::duration<double>(marks_.at(static_cast<std::size_t>(to)) - marks_.at(static_cast<std::size_t>(from))).count();
+  }
+  void clear() override { marks_.clear(); }
+
+ private:
+  std::vector<std::chrono::steady_clock::time_point> marks_;
+};
+
+void note_peak(SimulatedRuntime::State& s, std::size_t g) { s.peaks[g] = std::max(s.peaks[g], s.used[g] + s.activations[g]); }
+
 }  // namespace
 
 SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_bytes, SimulatedFaults faults, bool keep_data)
@@ -183,6 +204,7 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
   state_->used.assign(gpus.size(), 0);
   state_->activations.assign(gpus.size(), 0);
   state_->others.assign(gpus.size(), 0);
+  state_->peaks.assign(gpus.size(), 0);
   if (faults.other_process && static_cast<std::size_t>(faults.other_process->gpu) >= gpus.size())
     throw UsageError("the simulated other process uses cuda:" + std::to_string(faults.other_process->gpu) + ", which is not declared");
   for (const auto& [gpu, process] : faults.processes_at_start) {
@@ -219,6 +241,7 @@ std::unique_ptr<MemoryBlock> SimulatedRuntime::allocate_device(int gpu, std::uin
     throw OutOfMemory(device, bytes, free, "injected above " + std::to_string(*s.faults.fail_above_bytes) + " bytes");
   auto block = std::make_unique<SimulatedBlock>(state_, gpu, bytes);
   s.used[g] += bytes;
+  note_peak(s, g);
   return block;
 }
 
@@ -254,6 +277,13 @@ std::unique_ptr<HostRegistration> SimulatedRuntime::register_host(const void*, s
   return std::make_unique<SimulatedRegistration>();
 }
 
+std::unique_ptr<ComputeClock> SimulatedRuntime::open_clock(int) { return std::make_unique<WallClock>(); }
+
+void SimulatedRuntime::reset_peak(int gpu) {
+  const auto g = static_cast<std::size_t>(gpu);
+  state_->peaks.at(g) = state_->used[g] + state_->activations[g];
+}
+
 std::unique_ptr<StreamLane> SimulatedRuntime::open_lane(int gpu, int) {
   if (gpu < 0 || static_cast<std::size_t>(gpu) >= state_->gpus.size()) throw JobError("cuda:" + std::to_string(gpu) + " is not a simulated device");
   return std::make_unique<SimulatedLane>();
@@ -267,6 +297,7 @@ MemorySnapshot SimulatedRuntime::snapshot(int gpu) {
   snap.total = info.total_bytes;
   snap.free = free_on(*state_, g);
   snap.ours_in_use = state_->used[g] + state_->activations[g];
+  snap.peak_in_use = std::max(state_->peaks[g], snap.ours_in_use);
   snap.others = state_->others[g];
   snap.process_total = info.context_bytes + snap.ours_in_use;
   return snap;
@@ -293,10 +324,12 @@ void SimulatedRuntime::begin_step(int gpu, std::uint64_t activation_bytes) {
   const std::uint64_t free = free_on(s, g);
   if (activation_bytes > free) throw OutOfMemory(DeviceId::gpu(gpu), activation_bytes, free, "activations of a step");
   s.activations[g] += activation_bytes;
+  note_peak(s, g);
 }
 
 void SimulatedRuntime::end_step(int gpu) { state_->activations.at(static_cast<std::size_t>(gpu)) = 0; }
 
+std::uint64_t SimulatedRuntime::allocations() const { return state_->allocations; }
 std::uint64_t SimulatedRuntime::live_blocks() const { return state_->live_blocks; }
 
 std::uint64_t SimulatedRuntime::live_bytes() const {

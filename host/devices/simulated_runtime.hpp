@@ -56,6 +56,8 @@ class SimulatedRuntime final : public DeviceRuntime {
   void read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) override;
   std::unique_ptr<HostRegistration> register_host(const void* begin, std::uint64_t bytes) override;
   std::unique_ptr<StreamLane> open_lane(int gpu, int slots) override;
+  std::unique_ptr<ComputeClock> open_clock(int gpu) override;
+  void reset_peak(int gpu) override;
   void release_cached() override {}
   MemorySnapshot snapshot(int gpu) override;
   std::string allocator_settings() const override { return "simulated (exact accounting, no cache)"; }
@@ -64,7 +66,8 @@ class SimulatedRuntime final : public DeviceRuntime {
   void begin_step(int gpu, std::uint64_t activation_bytes) override;
   void end_step(int gpu) override;
 
-  // For tests: live blocks and bytes, GPUs and pinned together.
+  // For tests: allocations made so far, live blocks and bytes, GPUs and pinned together.
+  std::uint64_t allocations() const;
   std::uint64_t live_blocks() const;
   std::uint64_t live_bytes() const;
   // Makes the simulated other process give its memory back.

@@ -1,7 +1,7 @@
-#include "cli/planning_setup.hpp"
+#include "setup/planning_setup.hpp"
 
 #include "budget/budget_options.hpp"
-#include "cli/model_options.hpp"
+#include "setup/model_options.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
 #include "devices/allocator_config.hpp"

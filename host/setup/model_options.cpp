@@ -1,4 +1,4 @@
-#include "cli/model_options.hpp"
+#include "setup/model_options.hpp"
 
 #include "core/errors.hpp"
 

@@ -1,10 +1,9 @@
-#include "cli/load_report.hpp"
+#include "guard/report.hpp"
 
 #include <cmath>
 #include <cstdio>
 #include <ostream>
 
-#include "cli/plan_report.hpp"
 #include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 
@@ -49,6 +48,26 @@ nlohmann::json accuracy_json(const AttemptRecord& attempt) {
 std::string gb(std::uint64_t bytes) { return format_gb(bytes) + " GB"; }
 
 }  // namespace
+
+nlohmann::json prediction_json(const Prediction& prediction) {
+  nlohmann::json components = nlohmann::json::array();
+  for (const auto& cp : prediction.components)
+    components.push_back({{"name", cp.component}, {"tokens", cp.tokens}, {"streamed_bytes_per_pass", cp.streamed_bytes},
+                          {"compute_seconds", cp.compute_seconds}, {"copy_seconds", cp.copy_seconds}, {"pass_seconds", cp.step_seconds}});
+  nlohmann::json devices = nlohmann::json::object();
+  for (const auto& d : prediction.devices)
+    devices[d.device.str()] = {{"resident_bytes", d.resident_bytes}, {"window_bytes", d.window_bytes}, {"headroom_bytes", d.headroom_bytes},
+                               {"context_bytes", d.context_bytes}, {"peak_bytes", d.peak_bytes}, {"fits", d.fits}};
+  return {{"ready_seconds", prediction.ready_seconds},
+          {"step_seconds", prediction.step_seconds},
+          {"streamed_bytes_per_step", prediction.streamed_bytes_per_step},
+          {"host_bytes", prediction.pinned_bytes},
+          {"page_cache_bytes", prediction.pageable_bytes},
+          {"stream_source", std::string(stream_source_name(prediction.stream_source))},
+          {"stream_source_reason", prediction.stream_source_reason},
+          {"devices", devices},
+          {"components", components}};
+}
 
 nlohmann::json guard_report_json(const GuardReport& report) {
   nlohmann::json doc;

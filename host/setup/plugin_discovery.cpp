@@ -1,4 +1,4 @@
-#include "cli/plugin_discovery.hpp"
+#include "setup/plugin_discovery.hpp"
 
 namespace vramguard {
 

@@ -1,0 +1,31 @@
+#pragma once
+// How an application opens a model: the same settings, with the same meaning and checks, as the CLI's
+// `vramguard load` options (`vramguard help load` documents each).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vramguard::runtime {
+
+struct Options {
+  std::string strategy = "auto";                 // the first strategy the guard tries
+  std::optional<std::string> fallback;           // "balanced,auto,sequential-offload" (the default)
+  std::optional<std::string> config;             // an INI config file (configs/rtx4080-16gb.ini)
+  std::optional<std::string> max_memory;         // "0=12GB,cpu=64GiB"
+  std::optional<std::string> reserve;            // "4GB", or "0=4GB"
+  std::optional<std::string> headroom;
+  std::optional<std::string> pinned_memory;
+  std::optional<std::string> cpu_memory;         // declare the host's RAM (simulated runs)
+  std::optional<std::string> dtype;              // "bf16", "fp16", "fp32", "fp64"
+  std::optional<std::string> simulate;           // "rtx4080", "cuda:2GB,cuda:2GB": the CPU computes in the GPUs' place
+  std::optional<std::string> unit_rules;
+  std::map<std::string, std::string> strategy_options;  // for the first strategy: {"prefetch", "2"}
+  std::uint64_t tokens = 0;                      // per forward pass, for the budget's activation headroom (0: default)
+  std::uint64_t batch = 1;
+  bool verify_data = false;
+  std::vector<std::string> extra_arguments;      // any other `vramguard load` option: {"--max-attempts", "2"}
+};
+
+}  // namespace vramguard::runtime

@@ -1,0 +1,138 @@
+#pragma once
+// A model loaded through the memory guard, ready to run: the runtime API applications and adapters
+// use. A UnitScope guarantees one unit's tensors on its executing device while it lives (streamed
+// units are copied into their window slot, the next ones are prefetched), and hands them out as
+// at::Tensors. Units are used in forward order; the window holds prefetch_depth + 1 units at a time.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vramguard/runtime/export.hpp"
+#include "vramguard/runtime/options.hpp"
+
+namespace vramguard::runtime {
+
+// What a model is made of, from its headers: what adapters check before anything loads.
+struct TensorDescription {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::string dtype;       // as placed: "BF16", "F32"...
+  std::string tied_to;     // shares this tensor's weights
+};
+
+struct UnitDescription {
+  std::string name;
+  std::string kind;        // embedding, block, head, other
+  std::vector<TensorDescription> tensors;
+  const TensorDescription* find(std::string_view tensor) const;  // full name
+};
+
+struct ComponentDescription {
+  std::string name;                 // "model", "text_encoder", "transformer"...
+  std::vector<std::string> classes; // config.json's architectures / _class_name
+  nlohmann::json config;            // config.json (null when there is none)
+  std::string config_file;
+  std::vector<UnitDescription> units;
+  const UnitDescription* find(std::string_view unit) const;
+};
+
+struct ModelDescription {
+  std::string source;
+  std::vector<ComponentDescription> components;
+  const ComponentDescription* find(std::string_view component) const;
+};
+
+struct UnitInfo {
+  std::string name;          // the module prefix: "model.layers.3"
+  std::string kind;          // embedding, block, head, other
+  std::uint64_t bytes = 0;
+  std::string mode;          // resident, streamed, cpu
+  c10::Device device{c10::kCPU};  // where it executes
+  std::vector<std::string> tensors;  // full names
+};
+
+class Session;
+struct UnitTensors;
+
+class VRAMGUARD_RUNTIME_API UnitScope {
+ public:
+  UnitScope(UnitScope&& other) noexcept;
+  UnitScope& operator=(UnitScope&&) = delete;
+  UnitScope(const UnitScope&) = delete;
+  ~UnitScope();
+
+  const std::string& name() const;
+  c10::Device device() const;
+  // A tensor by its name relative to the unit ("self_attn.q_proj.weight") or in full. Throws
+  // runtime::MissingTensor (an input error) naming the unit and the tensor when there is none.
+  const at::Tensor& operator[](std::string_view name) const;
+  bool has(std::string_view name) const;
+  // Ends the scope now: its slot may be refilled once the compute issued so far is done with it.
+  void release();
+
+ private:
+  friend class Session;
+  UnitScope(Session* session, std::size_t unit, const UnitTensors* tensors);
+  Session* session_;
+  std::size_t unit_;
+  const UnitTensors* tensors_;
+};
+
+struct StepStatistics {
+  double seconds = 0;
+  double compute_seconds = 0;
+  double copy_wait_seconds = 0;
+  std::uint64_t streamed_bytes = 0;
+};
+
+class VRAMGUARD_RUNTIME_API Session {
+ public:
+  // Inspects the model, plans it, loads it through the guard (fallback ladder included) and readies
+  // the executor. Throws vramguard's errors: InputError and UsageError (bad input), OutOfMemory and
+  // JobError (nothing fits), each with the host's message and hint.
+  static std::unique_ptr<Session> open(const std::string& model, const Options& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const ModelDescription& description() const;
+  std::vector<std::string> components() const;
+  // config.json of a component; null when it has none.
+  const nlohmann::json* config(std::string_view component) const;
+  std::vector<UnitInfo> units(std::string_view component) const;
+  std::optional<std::size_t> find_unit(std::string_view component, std::string_view unit) const;
+  // The dtype a component's floating weights have on their device.
+  c10::ScalarType dtype(std::string_view component) const;
+
+  UnitScope unit(std::string_view component, std::size_t index);
+  UnitScope unit(std::string_view component, std::string_view name);
+
+  // Runs `body` as one step of `component` on `device`: accounts its activations, times it, and when a
+  // step runs out of device memory, releases the model, loads it with the guard's next strategy and
+  // runs `body` again (the report records both). `activation_bytes` 0: the cost model's estimate.
+  void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes = 0);
+  const std::vector<StepStatistics>& steps() const;
+
+  std::string strategy() const;
+  std::string report_json() const;  // the guard's report, steps included
+  void unload();                    // frees every byte now; the session is unusable after
+
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  Impl& impl() { return *impl_; }
+
+ private:
+  friend class UnitScope;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vramguard::runtime

@@ -1,0 +1,236 @@
+#include "executor.hpp"
+
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "torch_tensors.hpp"
+
+namespace vramguard::runtime {
+namespace {
+
+constexpr int kHostClock = -1;
+
+}  // namespace
+
+Executor::Executor(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement, const LoadedModel& loaded)
+    : runtime_(runtime), model_(model), loaded_(loaded), on_host_(runtime.blocks_on_host()) {
+  std::size_t flat = 0;
+  for (std::size_t c = 0; c < model.graph.components.size(); ++c) {
+    first_of_component_.push_back(flat);
+    flat += model.graph.components[c].units.size();
+  }
+  if (loaded.units().size() != flat) throw JobError("the executor was given a model loaded for another plan");
+
+  std::map<DeviceId, int> window_of;
+  for (const auto& window : loaded.windows()) {
+    Window w;
+    w.gpu = window.gpu.index;
+    w.slots = window.slots;
+    w.holds.assign(window.slots.size(), std::nullopt);
+    w.in_use.assign(window.slots.size(), false);
+    w.ahead.assign(window.slots.size(), false);
+    w.depth = placement.prefetch_depth;
+    w.lane = runtime.open_lane(w.gpu, static_cast<int>(window.slots.size()));
+    window_of[window.gpu] = static_cast<int>(windows_.size());
+    windows_.push_back(std::move(w));
+  }
+
+  units_.resize(loaded.units().size());
+  for (std::size_t k = 0; k < loaded.units().size(); ++k) {
+    const LoadedUnit& lu = loaded.units()[k];
+    Unit& unit = units_[k];
+    unit.loaded = &lu;
+    unit.device = compute_device(lu.placement.executes_on, on_host_);
+    const int clock_key = lu.placement.executes_on.is_gpu() ? lu.placement.executes_on.index : kHostClock;
+    if (!clocks_.count(clock_key)) clocks_[clock_key] = runtime.open_clock(clock_key < 0 ? 0 : clock_key);
+    unit.clock = clock_key;
+    if (lu.placement.mode == PlacementMode::streamed) {
+      const auto it = window_of.find(lu.placement.executes_on);
+      if (it == window_of.end()) throw JobError("unit " + lu.placement.unit + " streams to " + lu.placement.executes_on.str() + ", which has no window");
+      unit.window = it->second;
+      Window& w = windows_[static_cast<std::size_t>(it->second)];
+      w.position[k] = w.order.size();
+      w.order.push_back(k);
+      continue;
+    }
+    void* base = lu.block ? lu.block->data() : nullptr;
+    unit.resident = views_in(lu, base, unit.device);
+  }
+}
+
+Executor::~Executor() {
+  try {
+    synchronize();
+  } catch (const std::exception&) {
+    // A copy's failure was reported by the step that waited for it; nothing more to do at teardown.
+  }
+}
+
+std::size_t Executor::flat_index(std::size_t component, std::size_t unit) const {
+  const std::size_t flat = first_of_component_.at(component) + unit;
+  if (flat >= units_.size()) throw std::out_of_range("no such unit");
+  return flat;
+}
+
+UnitTensors Executor::views_in(const LoadedUnit& unit, void* base, c10::Device device) const {
+  const Component& component = model_.graph.components[unit.component];
+  UnitTensors tensors;
+  tensors.prefix = component.units[unit.unit].name;
+  tensors.device = device;
+  for (std::size_t t = 0; t < unit.tensors.size(); ++t) {
+    const LoadedTensor& tensor = unit.tensors[t];
+    const std::string label = component.name + "/" + tensor.name;
+    void* data = nullptr;
+    if (!tensor.tied_to.empty() && unit.placement.mode != PlacementMode::streamed) {
+      // A tied tensor not streamed is its owner's, in the owner's block (same storage by the plan rules).
+      const auto [owner_unit, owner_tensor] = unit.tie_owners.at(t);
+      const LoadedUnit& owner = loaded_.units().at(owner_unit);
+      if (owner.block != nullptr && owner.block->data() != nullptr)
+        data = static_cast<unsigned char*>(owner.block->data()) + owner.tensors.at(owner_tensor).offset;
+    } else if (base != nullptr) {
+      data = static_cast<unsigned char*>(base) + tensor.offset;
+    }
+    if (data == nullptr && tensor.bytes > 0)
+      throw JobError("tensor " + label + " has no bytes to compute with",
+                     "on simulated devices, a run needs a runtime that keeps data (vramguard run does)");
+    static char empty = 0;
+    tensors.by_name.emplace(tensor.name, view_of(data ? data : &empty, tensor.shape, scalar_type_of(tensor.dtype, label), device));
+  }
+  return tensors;
+}
+
+std::optional<std::size_t> Executor::slot_of(const Window& window, std::size_t unit) const {
+  for (std::size_t s = 0; s < window.holds.size(); ++s)
+    if (window.holds[s] == unit) return s;
+  return std::nullopt;
+}
+
+// A slot no unit is using: one never filled, else one released. With `evict_prefetched`, a slot
+// filled ahead for a unit that was not asked for may be taken too (a prefetch is a guess: an adapter
+// may skip units, as a text-only run skips a vision tower). Copies into one slot are ordered on the copy
+// stream, so a refill never races the fill it replaces.
+std::optional<std::size_t> Executor::free_slot(const Window& window, bool evict_prefetched) const {
+  std::optional<std::size_t> released, prefetched;
+  for (std::size_t s = 0; s < window.holds.size(); ++s) {
+    if (window.in_use[s]) continue;
+    if (!window.holds[s]) return s;
+    if (!window.ahead[s]) released = released ? released : s;
+    else prefetched = prefetched ? prefetched : s;
+  }
+  if (released) return released;
+  return evict_prefetched ? prefetched : std::nullopt;
+}
+
+void Executor::fill(Window& window, std::size_t slot, std::size_t unit) {
+  const LoadedUnit& lu = *units_[unit].loaded;
+  if (window.holds[slot]) window.views.erase(*window.holds[slot]);
+  window.lane->fill(static_cast<int>(slot), *window.slots[slot], lu.stream_pieces());
+  window.holds[slot] = unit;
+  window.ahead[slot] = true;
+  window.views[unit] = views_in(lu, window.slots[slot]->data(), units_[unit].device);
+  streamed_bytes_ += lu.layout_bytes;
+  step_streamed_bytes_ += lu.layout_bytes;
+}
+
+// Keeps up to `depth` units filled ahead of the one in use, in forward order (wrapping round to the
+// next step's first units), in whatever slots are free.
+void Executor::prefetch(Window& window) {
+  if (window.order.empty()) return;
+  int ahead = static_cast<int>(std::count(window.ahead.begin(), window.ahead.end(), true));
+  for (std::size_t tries = 0; ahead < window.depth && tries < window.order.size(); ++tries) {
+    const std::size_t unit = window.order[window.next % window.order.size()];
+    if (slot_of(window, unit)) {  // already there: look further
+      window.next = (window.next + 1) % window.order.size();
+      continue;
+    }
+    const auto slot = free_slot(window, false);
+    if (!slot) return;
+    fill(window, *slot, unit);
+    window.next = (window.next + 1) % window.order.size();
+    ++ahead;
+  }
+}
+
+const UnitTensors& Executor::acquire(std::size_t flat) {
+  Unit& unit = units_.at(flat);
+  ComputeClock& clock = *clocks_.at(unit.clock);
+  if (unit.window < 0) {
+    unit.started_mark = clock.mark();
+    return unit.resident;
+  }
+  Window& window = windows_[static_cast<std::size_t>(unit.window)];
+  auto slot = slot_of(window, flat);
+  if (!slot) {
+    // Not prefetched (the adapter left the forward order, or the first step): fill it now.
+    slot = free_slot(window, true);
+    if (slot && window.ahead[*slot]) window.ahead[*slot] = false;
+    if (!slot)
+      throw JobError("unit " + unit.loaded->placement.unit + " needs a window slot on cuda:" + std::to_string(window.gpu) +
+                     ", and all " + std::to_string(window.slots.size()) + " hold units still in use",
+                     "an adapter may hold at most prefetch_depth + 1 streamed units at once; release each unit before the next");
+    fill(window, *slot, flat);
+  }
+  auto position = window.position.find(flat);
+  if (position == window.position.end()) {  // a unit the last step did not use
+    position = window.position.emplace(flat, window.order.size()).first;
+    window.order.push_back(flat);
+  }
+  window.next = (position->second + 1) % window.order.size();
+  if (std::find(window.observed.begin(), window.observed.end(), flat) == window.observed.end()) window.observed.push_back(flat);
+  window.lane->acquire(static_cast<int>(*slot));
+  window.ahead[*slot] = false;
+  window.in_use[*slot] = true;
+  prefetch(window);
+  unit.started_mark = clock.mark();
+  return window.views.at(flat);
+}
+
+void Executor::release(std::size_t flat) {
+  Unit& unit = units_.at(flat);
+  ComputeClock& clock = *clocks_.at(unit.clock);
+  if (unit.started_mark >= 0) {
+    timed_.push_back({unit.clock, {unit.started_mark, clock.mark()}});
+    unit.started_mark = -1;
+  }
+  if (unit.window < 0) return;
+  Window& window = windows_[static_cast<std::size_t>(unit.window)];
+  const auto slot = slot_of(window, flat);
+  if (!slot || !window.in_use[*slot]) return;
+  window.lane->release(static_cast<int>(*slot));
+  window.in_use[*slot] = false;
+  prefetch(window);  // the slot is free again: the next copy can start as soon as this compute is done
+}
+
+void Executor::begin_step() {
+  for (auto& [key, clock] : clocks_) clock->clear();
+  for (auto& window : windows_) {
+    window.waited_before_step = window.lane->wait_seconds();
+    window.observed.clear();
+  }
+  timed_.clear();
+  step_streamed_bytes_ = 0;
+}
+
+Executor::StepFigures Executor::end_step() {
+  for (const auto& [key, clock] : clocks_)
+    if (key >= 0) runtime_.finish_compute(key);
+  StepFigures figures;
+  for (const auto& [key, marks] : timed_) figures.compute_seconds += clocks_.at(key)->seconds_between(marks.first, marks.second);
+  for (const auto& window : windows_) figures.copy_wait_seconds += window.lane->wait_seconds() - window.waited_before_step;
+  figures.streamed_bytes = step_streamed_bytes_;
+  // From now on prefetch in the order the units were used, which may skip some or differ from the
+  // graph's (the next step then starts with the first unit used, prefetched at the end of this one).
+  for (auto& window : windows_) {
+    if (window.observed.empty()) continue;
+    window.order = window.observed;
+    window.position.clear();
+    for (std::size_t i = 0; i < window.order.size(); ++i) window.position[window.order[i]] = i;
+  }
+  return figures;
+}
+
+void Executor::synchronize() {
+  for (auto& window : windows_) window.lane->synchronize();
+}
+
+}  // namespace vramguard::runtime

@@ -1,0 +1,280 @@
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/errors.hpp"
+#include "core/stop_signal.hpp"
+#include "devices/device_memory.hpp"
+#include "load/loaded_model.hpp"
+#include "logging/log.hpp"
+#include "model_description.hpp"
+#include "session_impl.hpp"
+#include "setup/model_options.hpp"
+#include "setup/planning_setup.hpp"
+#include "setup/plugin_discovery.hpp"
+#include "guard/report.hpp"
+#include "torch_tensors.hpp"
+
+namespace vramguard::runtime {
+namespace {
+
+// Options → the arguments `vramguard load` would take: one parser, one set of checks.
+std::vector<std::string> arguments_for(const std::string& model, const Options& options) {
+  std::vector<std::string> args = {"open", model, "--strategy", options.strategy};
+  auto add = [&](const char* flag, const std::optional<std::string>& value) {
+    if (value) args.insert(args.end(), {flag, *value});
+  };
+  add("--fallback", options.fallback);
+  add("--config", options.config);
+  add("--max-memory", options.max_memory);
+  add("--reserve", options.reserve);
+  add("--headroom", options.headroom);
+  add("--pinned-memory", options.pinned_memory);
+  add("--cpu-memory", options.cpu_memory);
+  add("--dtype", options.dtype);
+  add("--simulate", options.simulate);
+  add("--unit-rules", options.unit_rules);
+  for (const auto& [key, value] : options.strategy_options) args.insert(args.end(), {"--option", key + "=" + value});
+  if (options.tokens > 0) args.insert(args.end(), {"--tokens", std::to_string(options.tokens)});
+  if (options.batch > 1) args.insert(args.end(), {"--batch", std::to_string(options.batch)});
+  if (options.verify_data) args.push_back("--verify-data");
+  args.insert(args.end(), options.extra_arguments.begin(), options.extra_arguments.end());
+  return args;
+}
+
+CommandSpec open_spec() {
+  return {"open", "open a model for running", "Session::open(MODEL, options)", "", [](CommandOptions& own) {
+            declare_planning_options(own);
+            declare_guard_options(own);
+            own.options.add_options()("strategy", po::value<std::string>()->default_value("auto"), "the first strategy")(
+                "verify-data", po::bool_switch(), "compare every loaded tensor's bytes with the file's");
+          }};
+}
+
+// The step's device memory ran out: as the guard's OutOfMemory, whoever raised it.
+OutOfMemory as_out_of_memory(const c10::Error& e, c10::Device device) {
+  const DeviceId id = device.is_cuda() ? DeviceId::gpu(device.index() < 0 ? 0 : device.index()) : DeviceId::host();
+  return OutOfMemory(id, 0, 0, std::string("a step's activations: ") + e.what_without_backtrace());
+}
+
+}  // namespace
+
+std::unique_ptr<Session::Impl> Session::Impl::borrowing(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
+                                                        LoadedModel& loaded) {
+  auto impl = std::make_unique<Impl>();
+  impl->runtime = &runtime;
+  impl->model = &model;
+  impl->placement = &placement;
+  impl->loaded = &loaded;
+  impl->description = describe(model);
+  impl->executor = std::make_unique<Executor>(runtime, model, placement, loaded);
+  return impl;
+}
+
+std::size_t Session::Impl::component_index(std::string_view component) const {
+  for (std::size_t c = 0; c < model->graph.components.size(); ++c)
+    if (model->graph.components[c].name == component) return c;
+  std::string known;
+  for (const auto& c : model->graph.components) known += (known.empty() ? "" : ", ") + c.name;
+  throw UsageError("the model has no component '" + std::string(component) + "'", "its components: " + known);
+}
+
+void Session::Impl::rebind() {
+  executor.reset();
+  placement = &result->placement;
+  loaded = &result->model;
+  executor = std::make_unique<Executor>(*runtime, *model, *placement, *loaded);
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+std::unique_ptr<Session> Session::open(const std::string& model, const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  const std::vector<std::string> args = arguments_for(model, options);
+  impl->invocation = std::make_unique<Invocation>(parse_invocation(args, {open_spec()}, process_environment()));
+  const Invocation& invocation = *impl->invocation;
+  impl->owned_model = std::make_unique<InspectedModel>(inspect_from_options(invocation));
+  const bool simulated = invocation.text("simulate").has_value();
+  // Simulated devices keep every byte in host memory so that the CPU can compute in their place.
+  impl->owned_runtime = make_runtime(invocation, /*keep_data=*/simulated, &impl->allocator);
+  impl->registry = std::make_unique<PluginRegistry>(discover_plugins(invocation));
+  GuardOptions guard = guard_options_from(invocation, *impl->owned_model, *impl->registry);
+  guard.cancel = &stop_flag();
+  impl->tokens = guard.workload.tokens;
+  impl->batch = guard.workload.batch;
+  impl->runtime = impl->owned_runtime.get();
+  impl->model = impl->owned_model.get();
+  impl->description = describe(*impl->model);
+  impl->pipeline = std::make_unique<GuardPipeline>(*impl->runtime, *impl->registry, *impl->model, guard);
+  impl->result.emplace(impl->pipeline->run());
+  impl->result->report.allocator_settings = impl->allocator;
+  impl->rebind();
+  return std::make_unique<Session>(std::move(impl));
+}
+
+const ModelDescription& Session::description() const { return impl_->description; }
+
+std::vector<std::string> Session::components() const {
+  std::vector<std::string> names;
+  for (const auto& c : impl_->model->graph.components) names.push_back(c.name);
+  return names;
+}
+
+const nlohmann::json* Session::config(std::string_view component) const {
+  const auto& source = impl_->model->components.at(impl_->component_index(component)).source;
+  return source.config ? &*source.config : nullptr;
+}
+
+std::vector<UnitInfo> Session::units(std::string_view component) const {
+  const std::size_t c = impl_->component_index(component);
+  const Component& graph = impl_->model->graph.components[c];
+  std::vector<UnitInfo> out;
+  for (std::size_t u = 0; u < graph.units.size(); ++u) {
+    const Unit& unit = graph.units[u];
+    const UnitPlacement* placed = impl_->placement->find(graph.name, unit.name);
+    UnitInfo info;
+    info.name = unit.name;
+    info.kind = std::string(unit_kind_name(unit.kind));
+    info.bytes = unit.bytes;
+    info.mode = placed ? std::string(placement_mode_name(placed->mode)) : "";
+    info.device = impl_->executor->device_of(impl_->executor->flat_index(c, u));
+    for (const auto& tensor : unit.tensors) info.tensors.push_back(tensor.name);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::optional<std::size_t> Session::find_unit(std::string_view component, std::string_view unit) const {
+  const Component& graph = impl_->model->graph.components[impl_->component_index(component)];
+  for (std::size_t u = 0; u < graph.units.size(); ++u)
+    if (graph.units[u].name == unit) return u;
+  return std::nullopt;
+}
+
+c10::ScalarType Session::dtype(std::string_view component) const {
+  const Component& graph = impl_->model->graph.components[impl_->component_index(component)];
+  // The dtype most of its floating bytes have once placed.
+  std::map<DType, std::uint64_t> bytes;
+  for (const auto& unit : graph.units)
+    for (const auto& tensor : unit.tensors)
+      if (dtype_is_floating(tensor.dtype)) bytes[placed_dtype(tensor.dtype, impl_->model->graph.target_dtype)] += tensor.bytes;
+  if (bytes.empty()) return c10::kFloat;
+  const auto most = std::max_element(bytes.begin(), bytes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  return scalar_type_of(most->first, graph.name);
+}
+
+UnitScope Session::unit(std::string_view component, std::size_t index) {
+  const std::size_t c = impl_->component_index(component);
+  const std::size_t count = impl_->model->graph.components[c].units.size();
+  if (index >= count)
+    throw UsageError("component '" + std::string(component) + "' has " + std::to_string(count) + " units, not " + std::to_string(index + 1));
+  const std::size_t flat = impl_->executor->flat_index(c, index);
+  return UnitScope(this, flat, &impl_->executor->acquire(flat));
+}
+
+UnitScope Session::unit(std::string_view component, std::string_view name) {
+  const auto index = find_unit(component, name);
+  if (!index) throw InputError(std::string(component), "has no unit '" + std::string(name) + "'");
+  return unit(component, *index);
+}
+
+void Session::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes) {
+  const std::size_t c = impl_->component_index(component);
+  const Component& graph = impl_->model->graph.components[c];
+  if (activation_bytes == 0) activation_bytes = activation_headroom(graph, {impl_->tokens, impl_->batch});
+  while (true) {
+    // The GPUs this component runs on hold its activations while the step runs.
+    std::vector<int> gpus;
+    for (const auto& unit : graph.units)
+      if (const auto* p = impl_->placement->find(graph.name, unit.name); p && p->executes_on.is_gpu() &&
+                                                                         std::find(gpus.begin(), gpus.end(), p->executes_on.index) == gpus.end())
+        gpus.push_back(p->executes_on.index);
+    c10::Device device(c10::kCPU);
+    if (!graph.units.empty()) device = impl_->executor->device_of(impl_->executor->flat_index(c, 0));
+    std::size_t begun = 0;
+    try {
+      try {
+        for (int gpu : gpus) {
+          impl_->runtime->begin_step(gpu, activation_bytes);
+          ++begun;
+        }
+        impl_->executor->begin_step();
+        const auto started = std::chrono::steady_clock::now();
+        body();
+        const Executor::StepFigures figures = impl_->executor->end_step();
+        StepStatistics stats;
+        stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        stats.compute_seconds = figures.compute_seconds;
+        stats.copy_wait_seconds = figures.copy_wait_seconds;
+        stats.streamed_bytes = figures.streamed_bytes;
+        impl_->steps.push_back(stats);
+      } catch (const c10::OutOfMemoryError& e) {
+        throw as_out_of_memory(e, device);
+      }
+      for (std::size_t g = 0; g < begun; ++g) impl_->runtime->end_step(gpus[g]);
+      return;
+    } catch (const OutOfMemory& e) {
+      for (std::size_t g = 0; g < begun; ++g) impl_->runtime->end_step(gpus[g]);
+      // A session that lent its model (the CLI's run) leaves the fallback to the guard that loaded it.
+      if (!impl_->pipeline) throw;
+      log::warn("a step of ", graph.name, " ran out of memory: ", e.what(), "; falling back");
+      impl_->executor.reset();
+      impl_->result.emplace(impl_->pipeline->fall_back(*impl_->result, e));
+      impl_->rebind();
+    }
+  }
+}
+
+const std::vector<StepStatistics>& Session::steps() const { return impl_->steps; }
+
+std::string Session::strategy() const { return impl_->placement ? impl_->placement->strategy : std::string{}; }
+
+std::string Session::report_json() const {
+  nlohmann::json doc;
+  if (impl_->result) doc = guard_report_json(impl_->result->report);
+  doc["steps"] = nlohmann::json::array();
+  for (const auto& s : impl_->steps)
+    doc["steps"].push_back({{"seconds", s.seconds}, {"compute_seconds", s.compute_seconds},
+                            {"copy_wait_seconds", s.copy_wait_seconds}, {"streamed_bytes", s.streamed_bytes}});
+  return doc.dump(2);
+}
+
+void Session::unload() {
+  impl_->executor.reset();
+  if (impl_->pipeline && impl_->result) impl_->pipeline->unload(*impl_->result);
+}
+
+UnitScope::UnitScope(Session* session, std::size_t unit, const UnitTensors* tensors)
+    : session_(session), unit_(unit), tensors_(tensors) {}
+
+UnitScope::UnitScope(UnitScope&& other) noexcept : session_(other.session_), unit_(other.unit_), tensors_(other.tensors_) {
+  other.session_ = nullptr;
+}
+
+UnitScope::~UnitScope() { release(); }
+
+void UnitScope::release() {
+  if (session_ == nullptr) return;
+  Session* session = session_;
+  session_ = nullptr;
+  if (session->impl().executor) session->impl().executor->release(unit_);
+}
+
+const std::string& UnitScope::name() const { return tensors_->prefix; }
+c10::Device UnitScope::device() const { return tensors_->device; }
+
+bool UnitScope::has(std::string_view name) const {
+  if (tensors_->by_name.count(name)) return true;
+  return tensors_->by_name.count(tensors_->prefix + "." + std::string(name)) > 0;
+}
+
+const at::Tensor& UnitScope::operator[](std::string_view name) const {
+  if (const auto it = tensors_->by_name.find(name); it != tensors_->by_name.end()) return it->second;
+  if (const auto it = tensors_->by_name.find(tensors_->prefix + "." + std::string(name)); it != tensors_->by_name.end()) return it->second;
+  throw InputError(tensors_->prefix, "has no tensor '" + std::string(name) + "' (" + tensors_->prefix + "." + std::string(name) + ")",
+                   "the checkpoint lacks a weight this architecture needs; it is damaged, or of another architecture");
+}
+
+}  // namespace vramguard::runtime

@@ -1,0 +1,24 @@
+#pragma once
+// Tensors over memory vramguard owns: at::Tensor views (no copy, no ownership) of the blocks and
+// window slots the loader filled, with the dtype and shape the checkpoint gave them.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vramguard/device_id.hpp"
+#include "vramguard/dtype.hpp"
+
+namespace vramguard::runtime {
+
+// Throws InputError naming the tensor when libtorch has no such dtype (F6, F4, or F8 before 2.1).
+c10::ScalarType scalar_type_of(DType dtype, const std::string& tensor);
+// The device a placement's device means for compute: a CUDA device, or the CPU where the simulated
+// runtime (or cpu mode) computes in a GPU's place.
+c10::Device compute_device(DeviceId placed, bool blocks_on_host);
+at::Tensor view_of(void* data, const std::vector<std::int64_t>& shape, c10::ScalarType type, c10::Device device);
+
+}  // namespace vramguard::runtime

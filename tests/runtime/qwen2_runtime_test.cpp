@@ -1,0 +1,205 @@
+// The runtime API and the Qwen2 adapter, against transformers' own outputs (tests/data/fixtures): under
+// every strategy, on simulated GPUs where the CPU computes in their place, the logits and the hidden
+// states match within 1e-4 in fp32, and the executor behaves as it promises.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "devices/simulated_runtime.hpp"
+#include "runtime/runtime_support.hpp"
+#include "session_impl.hpp"
+#include "support/run_process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kModel = fixture("qwen2_small") / "model";
+
+struct Case {
+  std::string strategy;
+  std::string gpus;
+  std::map<std::string, std::string> options;
+  std::string expected_mode;  // a mode the plan must use, so that the case runs what it names
+};
+
+runtime::ForwardResult forward(runtime::Session& session, const at::Tensor& ids) {
+  runtime::ForwardResult result;
+  auto adapter = runtime::builtin_adapters().front();
+  session.step("model", [&] { result = adapter->forward(session, "model", ids, {"hidden_after_layer_0", "final_hidden"}); });
+  return result;
+}
+
+}  // namespace
+
+TEST(Qwen2, MatchesTransformersUnderEveryStrategy) {
+  const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
+  const fs::path expected = fixture("qwen2_small") / "expected.safetensors";
+  // 1 GB cards keep 0.36 GB past the context: everything fits. 920 MB ones keep 7 MB past the context
+  // and the activations' headroom: less than the 10.5 MB of allocator pages the units take, so auto streams.
+  const std::vector<Case> cases = {
+      {"balanced", "cuda:1GB", {}, "resident"},
+      {"auto", "cuda:1GB", {}, "resident"},
+      {"sequential-offload", "cuda:1GB", {}, "streamed"},
+      {"sequential-offload", "cuda:1GB", {{"prefetch", "0"}}, "streamed"},
+      {"sequential-offload", "cuda:1GB", {{"prefetch", "3"}}, "streamed"},
+      {"multi-gpu", "cuda:1GB,cuda:1GB", {}, "resident"},
+      {"auto", "cuda:920MB", {}, "streamed"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.strategy + " on " + c.gpus);
+    auto options = simulated(c.strategy, c.gpus);
+    options.strategy_options = c.options;
+    auto session = runtime::Session::open(kModel.string(), options);
+    bool uses_mode = false;
+    std::set<std::string> devices;
+    for (const auto& unit : session->units("model")) {
+      uses_mode = uses_mode || unit.mode == c.expected_mode;
+      devices.insert(unit.mode == "cpu" ? "cpu" : unit.device.str());
+    }
+    EXPECT_TRUE(uses_mode) << "the plan does not use " << c.expected_mode;
+    const auto result = forward(*session, ids);
+    EXPECT_LT(relative_difference(result.logits, load_tensor(expected, "logits")), 1e-4);
+    EXPECT_LT(relative_difference(result.captures.at("hidden_after_layer_0"), load_tensor(expected, "hidden_after_layer_0")), 1e-4);
+    EXPECT_LT(relative_difference(result.captures.at("final_hidden"), load_tensor(expected, "final_hidden")), 1e-4);
+  }
+}
+
+TEST(Qwen2, MultiGpuSplitsTheLayersAcrossBothGpus) {
+  auto session = runtime::Session::open(kModel.string(), simulated("multi-gpu", "cuda:1GB,cuda:1GB"));
+  std::set<int> gpus;
+  for (const auto& unit : session->units("model"))
+    if (const UnitPlacement* p = session->impl().placement->find("model", unit.name)) gpus.insert(p->executes_on.index);
+  EXPECT_EQ(gpus, (std::set<int>{0, 1}));
+}
+
+TEST(Executor, StepsAllocateNothing) {
+  auto session = runtime::Session::open(kModel.string(), simulated("sequential-offload"));
+  auto* simulated_runtime = dynamic_cast<SimulatedRuntime*>(session->impl().runtime);
+  ASSERT_NE(simulated_runtime, nullptr);
+  const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
+  forward(*session, ids);
+  const std::uint64_t after_first = simulated_runtime->allocations();
+  const std::uint64_t blocks = simulated_runtime->live_blocks();
+  for (int i = 0; i < 5; ++i) forward(*session, ids);
+  EXPECT_EQ(simulated_runtime->allocations(), after_first);
+  EXPECT_EQ(simulated_runtime->live_blocks(), blocks);
+  // Every step streamed the whole model through the window, and said so.
+  for (const auto& step : session->steps()) EXPECT_GT(step.streamed_bytes, 0u);
+}
+
+TEST(Executor, AUnitScopeHandsOutTheUnitsTensorsAndNamesAMissingOne) {
+  auto session = runtime::Session::open(kModel.string(), simulated("sequential-offload"));
+  {
+    runtime::UnitScope layer = session->unit("model", "model.layers.1");
+    EXPECT_EQ(layer.name(), "model.layers.1");
+    EXPECT_EQ(layer["self_attn.q_proj.weight"].sizes(), (std::vector<std::int64_t>{64, 64}));
+    EXPECT_TRUE(layer.has("model.layers.1.mlp.up_proj.weight"));
+    EXPECT_FALSE(layer.has("self_attn.q_norm.weight"));
+    try {
+      (void)layer["self_attn.q_norm.weight"];
+      FAIL();
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("model.layers.1.self_attn.q_norm.weight"), std::string::npos) << e.what();
+    }
+  }
+  // More units held at once than the window has slots is a clear error, not a corruption.
+  auto first = session->unit("model", std::size_t{1});
+  auto second = session->unit("model", std::size_t{2});
+  EXPECT_THROW(session->unit("model", std::size_t{3}), JobError);
+}
+
+TEST(Executor, AStepThatRunsOutOfMemoryFallsBackAndRunsAgain) {
+  auto options = simulated("balanced", "cuda:2GB");
+  options.extra_arguments = {"--simulate-oom-at-step", "2", "--fallback", "balanced,sequential-offload"};
+  auto session = runtime::Session::open(kModel.string(), options);
+  const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
+  forward(*session, ids);
+  EXPECT_EQ(session->strategy(), "balanced");
+  const auto result = forward(*session, ids);  // the second step runs out of memory once
+  EXPECT_EQ(session->strategy(), "sequential-offload");
+  EXPECT_LT(relative_difference(result.logits, load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
+  const auto report = nlohmann::json::parse(session->report_json());
+  ASSERT_EQ(report["attempts"].size(), 2u);
+  EXPECT_NE(report["attempts"][0]["outcome"].get<std::string>().find("injected at step 2"), std::string::npos);
+  EXPECT_TRUE(report["attempts"][0]["leaked_bytes"].empty());
+}
+
+TEST(Qwen2, Bf16StaysCloseToFp32) {
+  // The tolerance docs/running-a-model.md gives for bf16, measured here on the CPU.
+  auto options = simulated("auto");
+  options.dtype = "bf16";
+  auto session = runtime::Session::open(kModel.string(), options);
+  const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
+  const auto result = forward(*session, ids);
+  EXPECT_EQ(result.logits.scalar_type(), at::kBFloat16);
+  EXPECT_LT(relative_difference(result.logits, load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")), 3e-2);
+}
+
+TEST(Qwen2, BadInputIsRefusedBeforeItRuns) {
+  const auto model = runtime::ModelDescription{};
+  (void)model;
+  auto session = runtime::Session::open(kModel.string(), simulated("auto"));
+  const auto adapter = runtime::builtin_adapters().front();
+  const auto& description = session->description();
+  EXPECT_TRUE(adapter->handles(description, "model"));
+  EXPECT_THROW(adapter->check(description, "model", at::full({1, 4}, 300, at::kLong)), InputError);   // vocabulary is 300
+  EXPECT_THROW(adapter->check(description, "model", at::full({1, 4}, -1, at::kLong)), InputError);
+  EXPECT_THROW(adapter->check(description, "model", at::zeros({1, 129}, at::kLong)), InputError);      // 128 positions
+  EXPECT_NO_THROW(adapter->check(description, "model", at::zeros({3, 128}, at::kLong)));
+}
+
+// ---- vramguard run, as a user runs it ------------------------------------------------------------
+
+TEST(RunCommand, RunsReportsAndWritesTheLogits) {
+  TempDir tmp;
+  const std::string out = (tmp / "logits.safetensors").string();
+  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
+                                    "--strategy sequential-offload --steps 3 --input " +
+                                    shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) + " --output " + shell_quote(out) +
+                                    " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);
+  const auto& run = report["run"];
+  EXPECT_EQ(run["adapter"], "qwen2");
+  EXPECT_EQ(run["steps"], 3);
+  EXPECT_EQ(run["batch"], 2);
+  EXPECT_EQ(run["tokens"], 19);
+  EXPECT_GT(run["streamed_bytes_per_step"].get<std::uint64_t>(), 0u);
+  for (const char* key : {"first_step_seconds", "median_step_seconds", "p95_step_seconds", "tokens_per_second",
+                          "achieved_host_to_device_bytes_per_s", "overlap_efficiency", "predicted_step_seconds"})
+    EXPECT_TRUE(run.contains(key)) << key;
+  EXPECT_LT(relative_difference(load_tensor(out, "logits"), load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
+}
+
+TEST(RunCommand, BadInputExitsTwoBeforeLoading) {
+  TempDir tmp;
+  const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0";
+  auto result = run_vramguard("run " + shell_quote(kModel.string()) + common + " --tokens 129");
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("positions"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing";
+  // An architecture without an adapter: the adapters are listed.
+  result = run_vramguard("run " + shell_quote((fixture("qwenimage_tiny") / "model").string()) + common);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("qwen2"), std::string::npos) << result.err;
+  // A unit missing a tensor the adapter needs: named.
+  fs::create_directories(tmp / "broken");
+  fs::copy(kModel, tmp / "broken", fs::copy_options::recursive);
+  const auto header = read_safetensors_header((tmp / "broken" / "model.safetensors").string());
+  std::string json = "{";
+  std::ifstream in(tmp / "broken" / "model.safetensors", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  nlohmann::json original = nlohmann::json::parse(bytes.substr(8, header.header_bytes));
+  original.erase("model.layers.1.mlp.up_proj.weight");
+  std::string text = original.dump();
+  std::string rebuilt(8, '\0');
+  for (int i = 0; i < 8; ++i) rebuilt[static_cast<std::size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xFF);
+  rebuilt += text + bytes.substr(header.data_offset);
+  std::ofstream(tmp / "broken" / "model.safetensors", std::ios::binary | std::ios::trunc) << rebuilt;
+  result = run_vramguard("run " + shell_quote((tmp / "broken").string()) + common);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << result.err;
+}
