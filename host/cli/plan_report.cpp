@@ -96,6 +96,7 @@ nlohmann::json budget_json(const DeviceBudget& budget) {
                          {"headroom_bytes", d.headroom_bytes},
                          {"usable_bytes", d.usable_bytes}};
     entry["cap_bytes"] = d.cap_bytes ? nlohmann::json(*d.cap_bytes) : nlohmann::json();
+    if (d.id == DeviceId::host()) entry["can_register_mappings"] = budget.can_register_mappings;
     if (d.id.is_gpu()) {
       entry["context_bytes"] = d.context_bytes;
       entry["context_measured"] = d.context_measured;

@@ -16,7 +16,8 @@ Command synth_command() {
   CommandSpec spec{"synth", "write a synthetic checkpoint with an architecture's exact tensor names and shapes",
                    "vramguard synth --arch ARCH [--preset P] --out DIR [--data zeros|random] [--seed N] [--dtype D]",
                    "Architectures and presets:\n"
-                   "  qwen2            tiny, tiny-tied, small, 0.5b (Qwen2.5-0.5B), 7b (Qwen2.5-7B), 72b (Qwen2.5-72B)\n"
+                   "  qwen2            tiny, tiny-tied, small, 0.5b (Qwen2.5-0.5B), 2b (the streaming benchmark's), 7b (Qwen2.5-7B),\n"
+                   "                   72b (Qwen2.5-72B)\n"
                    "  qwen-image-edit  full (the real pipeline's shapes: 60-block MMDiT, Qwen2.5-VL-7B text encoder, VAE), tiny\n"
                    "With --data zeros (the default) the files are sparse: a 41 GB transformer takes no disk space.",
                    [](CommandOptions& own) {

@@ -1,13 +1,20 @@
 // The CUDA device runtime, built only where the Torch found has CUDA, as a module of its own
 // (libvramguard_cuda_runtime.so) that the host opens with dlopen(RTLD_LOCAL): libtorch's libraries
 // carry copies of libstdc++ pieces that would otherwise interpose on the host's own. Device memory
-// comes from PyTorch's caching allocator, so the loaded weights live where PyTorch code expects them.
+// comes from PyTorch's caching allocator, so the loaded weights live where PyTorch code expects them,
+// and the compute stream is PyTorch's current stream. The libtorch APIs that differ between versions
+// (allocator statistics and settings, streams) stay in this file.
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 #include <cuda_runtime_api.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cerrno>
@@ -18,12 +25,10 @@
 #include <mutex>
 #include <thread>
 
-#include <unistd.h>
-
 #include "core/errors.hpp"
+#include "core/tensor_read.hpp"
 #include "devices/device_runtime.hpp"
 #include "devices/nvml_processes.hpp"
-#include "core/dtype_conversion.hpp"
 #include "logging/log.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
@@ -33,9 +38,26 @@ namespace {
 
 void check(cudaError_t status, const std::string& what) {
   if (status != cudaSuccess)
-    throw JobError(what + " failed: " + cudaGetErrorString(status),
-                   "check the driver with nvidia-smi, and CUDA_VISIBLE_DEVICES");
+    throw JobError(what + " failed: " + cudaGetErrorString(status), "check the driver with nvidia-smi, and CUDA_VISIBLE_DEVICES");
 }
+
+cudaStream_t compute_stream(int gpu) { return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(gpu)).stream(); }
+
+// Makes `gpu` the calling thread's current device for a scope (events belong to the device current
+// when they are made and recorded), then restores the one PyTorch's code had set.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int gpu) {
+    cudaGetDevice(&previous_);
+    if (previous_ != gpu) check(cudaSetDevice(gpu), "cudaSetDevice");
+  }
+  ~DeviceScope() { cudaSetDevice(previous_); }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
 
 // Dense bf16 tensor FLOP/s by product name (vendor specifications); unknown cards get the default.
 double peak_flops(const std::string& name) {
@@ -44,7 +66,7 @@ double peak_flops(const std::string& name) {
   };
   for (const auto& [key, flops] : known)
     if (name.find(key) != std::string::npos) return flops;
-  return default_cost_constants().default_gpu_flops;
+  return default_cost_constants().default_gpu_flops_per_s;
 }
 
 // Pinned host→device bandwidth, best of a few 256 MiB copies; measured once per device per process.
@@ -59,8 +81,8 @@ double measure_host_to_device(int device) {
   cudaEvent_t start{}, stop{};
   check(cudaSetDevice(device), "cudaSetDevice");
   check(cudaHostAlloc(&host, bytes, cudaHostAllocDefault), "pinning 256 MiB of host memory for the bandwidth probe");
-  const cudaError_t alloc = cudaMalloc(&dev, bytes);
-  if (alloc != cudaSuccess) {
+  if (cudaMalloc(&dev, bytes) != cudaSuccess) {
+    cudaGetLastError();
     cudaFreeHost(host);
     log::warn("cuda:", device, ": no room for the bandwidth probe; assuming PCIe 4.0 x16");
     return cache[device] = default_cost_constants().default_host_to_device_bytes_per_s;
@@ -86,24 +108,34 @@ double measure_host_to_device(int device) {
   return cache[device] = bandwidth;
 }
 
+std::string bus_id(int gpu) {
+  char bus[32] = {};
+  if (cudaDeviceGetPCIBusId(bus, sizeof bus, gpu) != cudaSuccess) {
+    cudaGetLastError();
+    return {};
+  }
+  return bus;
+}
+
 class CudaRuntime;
 
 // One allocation from PyTorch's caching allocator, on one device.
 class CudaBlock final : public MemoryBlock {
  public:
-  CudaBlock(CudaRuntime& runtime, int gpu, void* data, std::uint64_t bytes);
-  ~CudaBlock() override;
+  CudaBlock(int gpu, void* data, std::uint64_t bytes) : gpu_(gpu), data_(data), bytes_(bytes) {}
+  ~CudaBlock() override {
+    cudaSetDevice(gpu_);
+    c10::cuda::CUDACachingAllocator::raw_delete(data_);
+  }
   std::uint64_t size() const override { return bytes_; }
-  const std::string& device() const override { return device_; }
-  unsigned char* data() const { return static_cast<unsigned char*>(data_); }
+  DeviceId device() const override { return DeviceId::gpu(gpu_); }
+  void* data() const override { return data_; }
   int gpu() const { return gpu_; }
 
  private:
-  CudaRuntime& runtime_;
   int gpu_;
   void* data_;
   std::uint64_t bytes_;
-  std::string device_;
 };
 
 // Host memory for streamed weights: pinned when the OS allows it, pageable otherwise.
@@ -115,20 +147,29 @@ class HostBlock final : public MemoryBlock {
     else std::free(data_);
   }
   std::uint64_t size() const override { return bytes_; }
-  const std::string& device() const override { return device_; }
+  DeviceId device() const override { return DeviceId::host(); }
   bool pinned() const override { return pinned_; }
-  unsigned char* data() const { return static_cast<unsigned char*>(data_); }
+  void* data() const override { return data_; }
 
  private:
   void* data_;
   std::uint64_t bytes_;
   bool pinned_;
-  std::string device_ = "cpu";
 };
 
-// Copies from the mapped checkpoint to the GPUs: reader threads convert chunks into a ring of pinned
-// staging buffers while copy streams move the previous chunks to the devices, so reading and the
-// PCIe transfer overlap.
+// Pages of the mapped checkpoint registered for direct copies, read-only; unregistered when destroyed.
+class CudaRegistration final : public HostRegistration {
+ public:
+  explicit CudaRegistration(void* begin) : begin_(begin) {}
+  ~CudaRegistration() override { cudaHostUnregister(begin_); }
+
+ private:
+  void* begin_;
+};
+
+// Copies from the checkpoint to the GPUs at load: reader threads read (and convert) chunks into a ring
+// of pinned staging buffers while copy streams move the previous chunks to the devices, so reading
+// and the PCIe transfer overlap.
 class Uploader {
  public:
   static constexpr std::uint64_t kSlotBytes = 32ULL << 20;
@@ -179,9 +220,10 @@ class Uploader {
     const std::uint64_t per_chunk = std::max<std::uint64_t>(1, kSlotBytes / std::max(in, out));
     std::lock_guard lock(mutex_);
     for (std::uint64_t first = 0; first < source.elements; first += per_chunk) {
-      const std::uint64_t n = std::min(per_chunk, source.elements - first);
-      queue_.push_back({gpu, destination + first * out,
-                        {source.data + first * in, n, source.from, source.to, source.file, source.file_offset + first * in}});
+      UploadSource chunk = source;
+      chunk.elements = std::min(per_chunk, source.elements - first);
+      chunk.file_offset = source.file_offset + first * in;
+      queue_.push_back({gpu, destination + first * out, chunk});
       ++pending_;
     }
     wake_.notify_all();
@@ -192,11 +234,10 @@ class Uploader {
     idle_.wait(lock, [this] { return pending_ == 0; });
     for (auto& [g, streams] : streams_)
       for (auto stream : streams) check(cudaStreamSynchronize(stream), "waiting for copies");
-    if (!error_.empty()) {
-      const std::string error = error_;
-      error_.clear();
-      throw JobError("a copy to the GPU failed: " + error);
-    }
+    if (!error_) return;
+    const std::exception_ptr error = error_;
+    error_ = nullptr;
+    std::rethrow_exception(error);
   }
 
  private:
@@ -222,46 +263,26 @@ class Uploader {
         queue_.pop_front();
         slot_index = next_slot_++ % slots_.size();
       }
-      Slot& slot = slots_[slot_index];
       try {
         if (chunk.gpu < 0) {
-          fill(chunk.destination, chunk.source);
-          std::lock_guard lock(mutex_);
-          if (--pending_ == 0) idle_.notify_all();
-          continue;
+          read_tensor(chunk.source, chunk.destination);
+        } else {
+          // The slot's previous copy must be done before it is overwritten.
+          Slot& slot = slots_[slot_index];
+          std::lock_guard slot_lock(slot_mutex_[slot_index % slot_mutex_.size()]);
+          check(cudaEventSynchronize(slot.done), "waiting for a staging buffer");
+          read_tensor(chunk.source, static_cast<unsigned char*>(slot.host));
+          check(cudaSetDevice(chunk.gpu), "cudaSetDevice");
+          cudaStream_t stream = streams_[chunk.gpu][index % streams_[chunk.gpu].size()];
+          check(cudaMemcpyAsync(chunk.destination, slot.host, chunk.source.placed_bytes(), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync");
+          check(cudaEventRecord(slot.done, stream), "cudaEventRecord");
         }
-        // The slot's previous copy must be done before we overwrite it.
-        std::lock_guard slot_lock(slot_mutex_[slot_index % slot_mutex_.size()]);
-        check(cudaEventSynchronize(slot.done), "waiting for a staging buffer");
-        fill(static_cast<unsigned char*>(slot.host), chunk.source);
-        check(cudaSetDevice(chunk.gpu), "cudaSetDevice");
-        cudaStream_t stream = streams_[chunk.gpu][index % streams_[chunk.gpu].size()];
-        const std::uint64_t bytes = chunk.source.elements * dtype_bits(chunk.source.to) / 8;
-        check(cudaMemcpyAsync(chunk.destination, slot.host, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync");
-        check(cudaEventRecord(slot.done, stream), "cudaEventRecord");
-      } catch (const std::exception& e) {
+      } catch (...) {
         std::lock_guard lock(mutex_);
-        if (error_.empty()) error_ = e.what();
+        if (!error_) error_ = std::current_exception();  // an InputError stays one: a shrunk file is the user's
       }
       std::lock_guard lock(mutex_);
       if (--pending_ == 0) idle_.notify_all();
-    }
-  }
-
-  // Equal dtypes are read with pread straight from the page cache (no page faults in our mapping,
-  // which serialize threads); conversions read the mapping.
-  static void fill(unsigned char* destination, const UploadSource& source) {
-    const std::uint64_t bytes = source.elements * dtype_bits(source.to) / 8;
-    if (source.from != source.to || source.file < 0) {
-      convert_elements(source.data, source.from, destination, source.to, source.elements);
-      return;
-    }
-    std::uint64_t done = 0;
-    while (done < bytes) {
-      const ssize_t n = ::pread(source.file, destination + done, bytes - done, static_cast<off_t>(source.file_offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw JobError(std::string("reading the checkpoint failed: ") + (n < 0 ? std::strerror(errno) : "unexpected end of file"));
-      done += static_cast<std::uint64_t>(n);
     }
   }
 
@@ -276,7 +297,209 @@ class Uploader {
   std::uint64_t pending_ = 0;
   std::uint64_t next_slot_ = 0;
   bool stopping_ = false;
-  std::string error_;
+  std::exception_ptr error_;
+};
+
+// One GPU's streaming window. Every fill is issued by the lane's own thread, in order, on one copy
+// stream: the copy first waits (on the GPU) for the compute stream's release of the slot, then the
+// pieces follow (pinned or registered memory copied directly, file pieces staged through two pinned
+// buffers), then an event marks the slot filled; acquire makes the compute stream wait for that event.
+class CudaLane final : public StreamLane {
+ public:
+  static constexpr std::uint64_t kStagingBytes = 64ULL << 20;
+
+  CudaLane(int gpu, int slots) : gpu_(gpu), filled_(static_cast<std::size_t>(slots)), released_(static_cast<std::size_t>(slots)),
+                                 requested_(static_cast<std::size_t>(slots), 0), issued_(static_cast<std::size_t>(slots), 0) {
+    const DeviceScope device(gpu);
+    check(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking), "creating a copy stream");
+    for (std::size_t s = 0; s < filled_.size(); ++s) {
+      check(cudaEventCreateWithFlags(&filled_[s], cudaEventDisableTiming), "creating an event");
+      check(cudaEventCreateWithFlags(&released_[s], cudaEventDisableTiming), "creating an event");
+    }
+    thread_ = std::thread([this] { work(); });
+  }
+
+  ~CudaLane() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    const DeviceScope device(gpu_);
+    cudaStreamSynchronize(copy_);
+    for (std::size_t s = 0; s < filled_.size(); ++s) {
+      cudaEventDestroy(filled_[s]);
+      cudaEventDestroy(released_[s]);
+    }
+    for (auto& staging : staging_) {
+      if (staging.done) {
+        cudaEventSynchronize(staging.done);
+        cudaEventDestroy(staging.done);
+      }
+      if (staging.host) cudaFreeHost(staging.host);
+    }
+    cudaStreamDestroy(copy_);
+  }
+
+  void fill(int slot, MemoryBlock& block, std::vector<StreamPiece> pieces) override {
+    const auto s = static_cast<std::size_t>(slot);
+    std::lock_guard lock(mutex_);
+    queue_.push_back({s, static_cast<unsigned char*>(block.data()), std::move(pieces), ++requested_[s]});
+    wake_.notify_all();
+  }
+
+  void acquire(int slot) override {
+    const auto s = static_cast<std::size_t>(slot);
+    const auto started = std::chrono::steady_clock::now();
+    std::unique_lock lock(mutex_);
+    issued_signal_.wait(lock, [&] { return issued_[s] >= requested_[s] || error_; });
+    waited_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    rethrow_locked();
+    const DeviceScope device(gpu_);
+    check(cudaStreamWaitEvent(compute_stream(gpu_), filled_[s], 0), "ordering compute after a window copy");
+  }
+
+  void release(int slot) override {
+    const DeviceScope device(gpu_);
+    check(cudaEventRecord(released_[static_cast<std::size_t>(slot)], compute_stream(gpu_)), "marking a window slot free");
+  }
+
+  void synchronize() override {
+    std::unique_lock lock(mutex_);
+    issued_signal_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    check(cudaStreamSynchronize(copy_), "waiting for window copies");
+    rethrow_locked();
+  }
+
+  double wait_seconds() const override {
+    std::lock_guard lock(mutex_);
+    return waited_;
+  }
+
+ private:
+  struct Fill {
+    std::size_t slot;
+    unsigned char* destination;
+    std::vector<StreamPiece> pieces;
+    std::uint64_t generation;
+  };
+  struct Staging {
+    void* host = nullptr;
+    cudaEvent_t done{};
+  };
+
+  void rethrow_locked() {
+    if (!error_) return;
+    const std::exception_ptr error = error_;
+    error_ = nullptr;
+    std::rethrow_exception(error);
+  }
+
+  void issue(const Fill& fill) {
+    check(cudaStreamWaitEvent(copy_, released_[fill.slot], 0), "ordering a window copy after compute");
+    for (const auto& piece : fill.pieces) {
+      if (piece.host != nullptr) {
+        check(cudaMemcpyAsync(fill.destination + piece.slot_offset, piece.host, piece.bytes, cudaMemcpyHostToDevice, copy_),
+              "copying into a window slot");
+        continue;
+      }
+      // From the page cache: read (and convert) a chunk at a time into a pinned buffer, then copy it.
+      const unsigned in = dtype_bits(piece.file.from) / 8, out = dtype_bits(piece.file.to) / 8;
+      const std::uint64_t per_chunk = std::max<std::uint64_t>(1, kStagingBytes / std::max(in, out));
+      for (std::uint64_t first = 0; first < piece.file.elements; first += per_chunk) {
+        Staging& staging = staging_[next_staging_++ % staging_.size()];
+        if (staging.host == nullptr) {
+          check(cudaHostAlloc(&staging.host, kStagingBytes, cudaHostAllocPortable), "pinning a staging buffer");
+          check(cudaEventCreateWithFlags(&staging.done, cudaEventDisableTiming), "creating an event");
+        }
+        check(cudaEventSynchronize(staging.done), "waiting for a staging buffer");
+        UploadSource chunk = piece.file;
+        chunk.elements = std::min(per_chunk, piece.file.elements - first);
+        chunk.file_offset = piece.file.file_offset + first * in;
+        read_tensor(chunk, static_cast<unsigned char*>(staging.host));
+        check(cudaMemcpyAsync(fill.destination + piece.slot_offset + first * out, staging.host, chunk.placed_bytes(),
+                              cudaMemcpyHostToDevice, copy_),
+              "copying into a window slot");
+        check(cudaEventRecord(staging.done, copy_), "cudaEventRecord");
+      }
+    }
+    check(cudaEventRecord(filled_[fill.slot], copy_), "marking a window slot filled");
+  }
+
+  void work() {
+    cudaSetDevice(gpu_);
+    while (true) {
+      Fill fill;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        fill = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+      }
+      std::exception_ptr failure;
+      try {
+        issue(fill);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      std::lock_guard lock(mutex_);
+      if (failure && !error_) error_ = failure;
+      issued_[fill.slot] = fill.generation;
+      busy_ = !queue_.empty();
+      issued_signal_.notify_all();
+    }
+  }
+
+  int gpu_;
+  cudaStream_t copy_{};
+  std::vector<cudaEvent_t> filled_, released_;
+  std::array<Staging, 2> staging_{};
+  std::uint64_t next_staging_ = 0;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_, issued_signal_;
+  std::deque<Fill> queue_;
+  std::vector<std::uint64_t> requested_, issued_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  double waited_ = 0;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+// CUDA events on a GPU's compute stream, created as needed and reused.
+class CudaClock final : public ComputeClock {
+ public:
+  explicit CudaClock(int gpu) : gpu_(gpu) {}
+  ~CudaClock() override {
+    const DeviceScope device(gpu_);
+    for (auto event : events_) cudaEventDestroy(event);
+  }
+  int mark() override {
+    const DeviceScope device(gpu_);
+    if (used_ == events_.size()) {
+      cudaEvent_t event{};
+      check(cudaEventCreate(&event), "creating a timing event");
+      events_.push_back(event);
+    }
+    check(cudaEventRecord(events_[used_], compute_stream(gpu_)), "recording a timing event");
+    return static_cast<int>(used_++);
+  }
+  double seconds_between(int from, int to) override {
+    cudaEvent_t end = events_.at(static_cast<std::size_t>(to));
+    check(cudaEventSynchronize(end), "waiting for a timing event");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, events_.at(static_cast<std::size_t>(from)), end), "reading a timing event");
+    return static_cast<double>(ms) / 1e3;
+  }
+  void clear() override { used_ = 0; }
+
+ private:
+  int gpu_;
+  std::vector<cudaEvent_t> events_;
+  std::size_t used_ = 0;
 };
 
 class CudaRuntime final : public DeviceRuntime {
@@ -304,26 +527,48 @@ class CudaRuntime final : public DeviceRuntime {
     for (int d = 0; d < count; ++d) {
       check(cudaSetDevice(d), "cudaSetDevice");
       check(cudaFree(nullptr), "creating the CUDA context");  // free is only meaningful once it exists
+      measure_context(d);
       cudaDeviceProp properties{};
       check(cudaGetDeviceProperties(&properties, d), "cudaGetDeviceProperties");
       std::size_t free_bytes = 0, total_bytes = 0;
       check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
       DeviceInfo gpu;
-      gpu.name = "cuda:" + std::to_string(d);
-      gpu.kind = DeviceKind::cuda;
-      gpu.index = d;
+      gpu.id = DeviceId::gpu(d);
       gpu.description = std::string(properties.name) + " (compute capability " + std::to_string(properties.major) + "." +
                         std::to_string(properties.minor) + ")";
       gpu.total_bytes = total_bytes;
       // Memory our allocator caches is ours to reuse: count it as free.
       gpu.free_bytes = free_bytes + cached(d);
-      gpu.context_bytes = default_cost_constants().cuda_context_bytes;
-      gpu.compute_flops = peak_flops(properties.name);
+      const auto context = contexts_.find(d);
+      gpu.context_measured = context != contexts_.end() && context->second > 0;
+      gpu.context_bytes = gpu.context_measured ? context->second : default_cost_constants().assumed_cuda_context_bytes;
+      gpu.compute_flops_per_s = peak_flops(properties.name);
       gpu.host_to_device_bytes_per_s = measure_host_to_device(d);
       gpus.push_back(gpu);
     }
     gpu_count_ = count;
     return gpus;
+  }
+
+  bool can_register_host_memory() override {
+    if (registration_probed_) return registration_allowed_;
+    registration_probed_ = true;
+    int supported = 0, read_only = 0;
+    cudaDeviceGetAttribute(&supported, cudaDevAttrHostRegisterSupported, 0);
+    cudaDeviceGetAttribute(&read_only, cudaDevAttrHostRegisterReadOnlySupported, 0);
+    cudaGetLastError();
+    if (!supported || !read_only) return registration_allowed_ = false;
+    // Permission (root, or a memlock limit) shows only by trying: register 2 MiB of our own, read-only.
+    constexpr std::size_t bytes = 2ULL << 20;
+    void* probe = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (probe == MAP_FAILED) return registration_allowed_ = false;
+    std::memset(probe, 0, bytes);
+    const cudaError_t status = cudaHostRegister(probe, bytes, cudaHostRegisterReadOnly | cudaHostRegisterPortable);
+    if (status == cudaSuccess) cudaHostUnregister(probe);
+    else log::debug("registering host memory with the driver is refused here: ", cudaGetErrorString(status));
+    cudaGetLastError();
+    ::munmap(probe, bytes);
+    return registration_allowed_ = status == cudaSuccess;
   }
 
   void prepare_transfers() override { uploader(); }
@@ -333,14 +578,14 @@ class CudaRuntime final : public DeviceRuntime {
     void* data = nullptr;
     try {
       data = c10::cuda::CUDACachingAllocator::raw_alloc(bytes);
-    } catch (const c10::OutOfMemoryError& e) {
+    } catch (const c10::OutOfMemoryError&) {
       std::size_t free_bytes = 0, total_bytes = 0;
       cudaMemGetInfo(&free_bytes, &total_bytes);
-      throw OutOfMemory("cuda:" + std::to_string(gpu), bytes, free_bytes + cached(gpu), "CUDA caching allocator");
+      throw OutOfMemory(DeviceId::gpu(gpu), bytes, free_bytes + cached(gpu), "CUDA caching allocator");
     } catch (const c10::Error& e) {
       throw JobError("allocating " + format_bytes(bytes) + " on cuda:" + std::to_string(gpu) + " failed: " + e.what_without_backtrace());
     }
-    return std::make_unique<CudaBlock>(*this, gpu, data, bytes);
+    return std::make_unique<CudaBlock>(gpu, data, bytes);
   }
 
   std::unique_ptr<MemoryBlock> allocate_pinned(std::uint64_t bytes) override {
@@ -348,7 +593,7 @@ class CudaRuntime final : public DeviceRuntime {
     if (cudaHostAlloc(&data, bytes, cudaHostAllocPortable) == cudaSuccess) return std::make_unique<HostBlock>(data, bytes, true);
     cudaGetLastError();  // clear it: pinning failing is not a CUDA error state we keep
     data = std::malloc(bytes);
-    if (data == nullptr) throw OutOfMemory("cpu", bytes, 0, "host memory");
+    if (data == nullptr) throw OutOfMemory(DeviceId::host(), bytes, 0, "host memory");
     if (!warned_pageable_) {
       log::warn("could not pin ", format_bytes(bytes), " of host memory (ulimit -l, or RAM is short); using pageable memory, "
                 "which copies to the GPU several times slower");
@@ -359,12 +604,11 @@ class CudaRuntime final : public DeviceRuntime {
 
   void upload(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) override {
     auto& block = static_cast<CudaBlock&>(destination);
-    uploader().upload(block.gpu(), block.data() + offset, source);
+    uploader().upload(block.gpu(), static_cast<unsigned char*>(block.data()) + offset, source);
   }
 
   void stage(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) override {
-    auto& block = static_cast<HostBlock&>(destination);
-    uploader().upload(-1, block.data() + offset, source);
+    uploader().upload(-1, static_cast<unsigned char*>(destination.data()) + offset, source);
   }
 
   void synchronize() override {
@@ -374,12 +618,32 @@ class CudaRuntime final : public DeviceRuntime {
   void read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) override {
     if (const auto* gpu = dynamic_cast<const CudaBlock*>(&block)) {
       check(cudaSetDevice(gpu->gpu()), "cudaSetDevice");
-      check(cudaMemcpy(out, gpu->data() + offset, bytes, cudaMemcpyDeviceToHost), "reading back from the GPU");
+      check(cudaMemcpy(out, static_cast<const unsigned char*>(gpu->data()) + offset, bytes, cudaMemcpyDeviceToHost),
+            "reading back from the GPU");
       return;
     }
-    const auto& host = static_cast<const HostBlock&>(block);
-    std::memcpy(out, host.data() + offset, bytes);
+    std::memcpy(out, static_cast<const unsigned char*>(block.data()) + offset, bytes);
   }
+
+  std::unique_ptr<HostRegistration> register_host(const void* begin, std::uint64_t bytes) override {
+    void* address = const_cast<void*>(begin);
+    const cudaError_t status = cudaHostRegister(address, bytes, cudaHostRegisterReadOnly | cudaHostRegisterPortable);
+    if (status != cudaSuccess) {
+      cudaGetLastError();
+      throw RegistrationRefused(std::string(cudaGetErrorString(status)) + " (registering " + format_bytes(bytes) + ")");
+    }
+    return std::make_unique<CudaRegistration>(address);
+  }
+
+  std::unique_ptr<StreamLane> open_lane(int gpu, int slots) override { return std::make_unique<CudaLane>(gpu, slots); }
+  std::unique_ptr<ComputeClock> open_clock(int gpu) override { return std::make_unique<CudaClock>(gpu); }
+
+  void finish_compute(int gpu) override {
+    const DeviceScope device(gpu);
+    check(cudaStreamSynchronize(compute_stream(gpu)), "waiting for the compute stream");
+  }
+
+  void reset_peak(int gpu) override { c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(gpu)); }
 
   void release_cached() override {
     for (int g = 0; g < gpu_count_; ++g) {
@@ -394,33 +658,44 @@ class CudaRuntime final : public DeviceRuntime {
     std::size_t free_bytes = 0, total_bytes = 0;
     check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(gpu));
-    // Index 0 is the aggregate over pools (StatType::AGGREGATE).
+    // Index 0 is the aggregate over pools (StatType::AGGREGATE). Allocated bytes are ours: the blocks
+    // the loader made and whatever PyTorch code running here allocates (a step's activations).
     const auto reserved = static_cast<std::uint64_t>(stats.reserved_bytes[0].current);
     const auto allocated = static_cast<std::uint64_t>(stats.allocated_bytes[0].current);
     MemorySnapshot snap;
-    snap.device = "cuda:" + std::to_string(gpu);
+    snap.device = DeviceId::gpu(gpu);
     snap.total = total_bytes;
     snap.free = free_bytes;
-    snap.ours_in_use = ours_[gpu];
+    snap.ours_in_use = allocated;
+    snap.peak_in_use = static_cast<std::uint64_t>(stats.allocated_bytes[0].peak);
     snap.ours_cached = reserved > allocated ? reserved - allocated : 0;
-    const std::uint64_t accounted = free_bytes + reserved + default_cost_constants().cuda_context_bytes;
+    const auto context = contexts_.find(gpu);
+    const std::uint64_t accounted = free_bytes + reserved + (context != contexts_.end() && context->second > 0
+                                                                 ? context->second
+                                                                 : default_cost_constants().assumed_cuda_context_bytes);
     snap.others = total_bytes > accounted ? total_bytes - accounted : 0;
-    char bus[32] = {};
-    if (cudaDeviceGetPCIBusId(bus, sizeof bus, gpu) == cudaSuccess) snap.process_total = nvml_own_bytes(bus);
+    if (const std::string bus = bus_id(gpu); !bus.empty()) snap.process_total = nvml_own_bytes(bus);
     return snap;
   }
 
   std::string allocator_settings() const override { return allocator_; }
 
   std::vector<GpuProcess> other_processes(int gpu) override {
-    char bus[32] = {};
-    if (cudaDeviceGetPCIBusId(bus, sizeof bus, gpu) != cudaSuccess) return {};
-    return nvml_processes(bus);
+    const std::string bus = bus_id(gpu);
+    return bus.empty() ? std::vector<GpuProcess>{} : nvml_processes(bus);
   }
 
-  void account(int gpu, std::int64_t bytes) { ours_[gpu] = static_cast<std::uint64_t>(static_cast<std::int64_t>(ours_[gpu]) + bytes); }
-
  private:
+  // The context's own size, as NVML sees this process right after creating it (before any allocation);
+  // 0 (unmeasured) where NVML cannot tell.
+  void measure_context(int gpu) {
+    if (contexts_.count(gpu)) return;
+    const std::string bus = bus_id(gpu);
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(gpu));
+    const bool nothing_allocated = stats.reserved_bytes[0].current == 0;
+    contexts_[gpu] = !bus.empty() && nothing_allocated ? nvml_own_bytes(bus) : 0;
+  }
+
   Uploader& uploader() {
     if (!uploader_) {
       int count = 0;
@@ -440,26 +715,27 @@ class CudaRuntime final : public DeviceRuntime {
   std::string allocator_;
   int gpu_count_ = 0;
   bool warned_pageable_ = false;
-  std::map<int, std::uint64_t> ours_;
+  bool registration_probed_ = false;
+  bool registration_allowed_ = false;
+  std::map<int, std::uint64_t> contexts_;
   std::unique_ptr<Uploader> uploader_;
 };
-
-CudaBlock::CudaBlock(CudaRuntime& runtime, int gpu, void* data, std::uint64_t bytes)
-    : runtime_(runtime), gpu_(gpu), data_(data), bytes_(bytes), device_("cuda:" + std::to_string(gpu)) {
-  runtime_.account(gpu_, static_cast<std::int64_t>(bytes_));
-}
-
-CudaBlock::~CudaBlock() {
-  cudaSetDevice(gpu_);
-  c10::cuda::CUDACachingAllocator::raw_delete(data_);
-  runtime_.account(gpu_, -static_cast<std::int64_t>(bytes_));
-}
 
 }  // namespace
 
 }  // namespace vramguard
 
-// The module's one entry point; the host owns the object it returns.
+// What the host checks before it uses anything the module makes (devices/cuda_runtime_loader.cpp).
+struct VramguardCudaRuntimeInterface {
+  int interface_version;
+  std::uint64_t layout_fingerprint;
+};
+
+extern "C" __attribute__((visibility("default"))) VramguardCudaRuntimeInterface vramguard_cuda_runtime_interface() {
+  return {vramguard::kDeviceRuntimeInterfaceVersion, vramguard::device_runtime_layout_fingerprint()};
+}
+
+// The module's entry point; the host owns the object it returns.
 extern "C" __attribute__((visibility("default"))) vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) {
   vramguard::log::set_level(static_cast<vramguard::log::Level>(log_level));
   return new vramguard::CudaRuntime();

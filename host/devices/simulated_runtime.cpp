@@ -1,13 +1,13 @@
 #include "devices/simulated_runtime.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/errors.hpp"
 #include "core/tensor_read.hpp"
 #include "core/text.hpp"
+#include "devices/wall_clock.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
 
@@ -130,22 +130,6 @@ class SimulatedLane final : public StreamLane {
 };
 
 class SimulatedRegistration final : public HostRegistration {};
-
-// The CPU computes in the GPUs' place and synchronously: the wall clock times it.
-class WallClock final : public ComputeClock {
- public:
-  int mark() override {
-    marks_.push_back(std::chrono::steady_clock::now());
-    return static_cast<int>(marks_.size()) - 1;
-  }
-  double seconds_between(int from, int to) override {
-    return std::chrono::duration<double>(marks_.at(static_cast<std::size_t>(to)) - marks_.at(static_cast<std::size_t>(from))).count();
-  }
-  void clear() override { marks_.clear(); }
-
- private:
-  std::vector<std::chrono::steady_clock::time_point> marks_;
-};
 
 void note_peak(SimulatedRuntime::State& s, std::size_t g) { s.peaks[g] = std::max(s.peaks[g], s.used[g] + s.activations[g]); }
 

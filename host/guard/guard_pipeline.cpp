@@ -127,7 +127,8 @@ GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
       });
       attempt.placement = placement;
       run_stage(attempt, "load", runtime_, gpu_count_, [&] {
-        LoadOptions load_options{model_.graph.target_dtype, attempt.prediction->stream_source, options_.progress, options_.cancel};
+        LoadOptions load_options{model_.graph.target_dtype, options_.stream_source.value_or(attempt.prediction->stream_source),
+                                 options_.progress, options_.cancel};
         loaded.emplace(load_placement(runtime_, model_, placement, attempt.budget, load_options));
       });
       for (std::size_t g = 0; g < gpu_count_; ++g) {

@@ -122,6 +122,10 @@ class Loader {
         if (placed == nullptr || !streamed_from_host(*placed)) continue;
         for (const auto& tensor : unit.tensors) {
           if (!tensor.tied_to.empty() || tensor.bytes == 0) continue;
+          if (placed_dtype(tensor.dtype, options_.target_dtype) != tensor.dtype)
+            throw UsageError("streaming from the registered checkpoint copies its bytes as they are, and tensor " + tensor.name +
+                                 " needs converting to " + std::string(dtype_name(*options_.target_dtype)),
+                             "use --stream-from pinned or page-cache, or load without --dtype");
           const TensorLocation& at = model_.components[c].locations.at(tensor.name);
           ranges[{c, at.file}].emplace_back(at.offset, at.offset + at.bytes);
         }

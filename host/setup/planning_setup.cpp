@@ -81,6 +81,10 @@ void declare_guard_options(CommandOptions& own) {
       ("max-attempts", po::value<std::string>()->value_name("N")->default_value("4"), "attempts at most, the first included (1-16)")
       ("cuda-alloc-conf", po::value<std::string>()->value_name("CONF")->default_value("expandable_segments:True"),
        "PyTorch CUDA allocator settings used when PYTORCH_CUDA_ALLOC_CONF is not set")
+      ("stream-from", po::value<std::string>()->value_name("SOURCE")->default_value("auto"),
+       "how weights streamed from host memory reach the GPU: auto (the cost model's choice, from the measured rates), "
+       "registered (the mapped checkpoint registered with the driver), pinned (copied into pinned memory at load), "
+       "page-cache (read through the staging ring at run time)")
       ("simulate-oom-at", po::value<std::string>()->value_name("N"),
        "with --simulate: the Nth allocation runs out of memory (to test the guard)")
       ("simulate-oom-above", po::value<std::string>()->value_name("SIZE"),
@@ -163,6 +167,12 @@ GuardOptions guard_options_from(const Invocation& invocation, const InspectedMod
   options.workload = workload_from(invocation);
   options.verify_data = invocation.values.count("verify-data") && invocation.flag("verify-data");
   options.cpu_memory = declared_cpu_memory(invocation);
+  const std::string source = invocation.text("stream-from").value_or("auto");
+  if (source == "registered") options.stream_source = StreamSource::registered_mapping;
+  else if (source == "pinned") options.stream_source = StreamSource::pinned_copy;
+  else if (source == "page-cache") options.stream_source = StreamSource::staged_page_cache;
+  else if (source != "auto")
+    throw UsageError("unknown --stream-from '" + source + "'", "use auto, registered, pinned or page-cache");
   const std::string first = options.strategy;
   options.strategy_options = [&invocation, first](const std::string& name) { return strategy_options_for(invocation, name, name == first); };
   return options;

@@ -33,6 +33,7 @@ const std::map<std::string, Qwen2Config>& qwen2_presets() {
       {"tiny-tied", {64, 2, 128, 4, 2, 512, true}},
       {"small", {256, 4, 704, 8, 2, 4096, true}},
       {"0.5b", {896, 24, 4864, 14, 2, 151936, true}},     // Qwen2.5-0.5B
+      {"2b", {2048, 20, 11008, 16, 16, 151936, false}},   // ≈2 B: the streaming benchmark's shapes (bench/gpu)
       {"7b", {3584, 28, 18944, 28, 4, 152064, false}},    // Qwen2.5-7B
       {"72b", {8192, 80, 29568, 64, 8, 152064, false}},   // Qwen2.5-72B
   };

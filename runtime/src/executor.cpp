@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
+#include "devices/wall_clock.hpp"
 #include "torch_tensors.hpp"
 
 namespace vramguard::runtime {
@@ -42,7 +43,8 @@ Executor::Executor(DeviceRuntime& runtime, const InspectedModel& model, const Pl
     unit.loaded = &lu;
     unit.device = compute_device(lu.placement.executes_on, on_host_);
     const int clock_key = lu.placement.executes_on.is_gpu() ? lu.placement.executes_on.index : kHostClock;
-    if (!clocks_.count(clock_key)) clocks_[clock_key] = runtime.open_clock(clock_key < 0 ? 0 : clock_key);
+    if (!clocks_.count(clock_key))
+      clocks_[clock_key] = clock_key == kHostClock ? std::make_unique<WallClock>() : runtime.open_clock(clock_key);
     unit.clock = clock_key;
     if (lu.placement.mode == PlacementMode::streamed) {
       const auto it = window_of.find(lu.placement.executes_on);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# On the GPU machine, after building into build-gpu: the executor's proofs. Results go to $OUT.
+#   1. the Qwen2 fixture on CUDA under each strategy, fp32 and bf16, against transformers' outputs
+#   2. streaming at ≈2 B parameters, 512 tokens: vramguard (resident, auto and sequential-offload under
+#      0=1.5GB) against accelerate, diffusers' group offloading and the resident step, same run
+#   3. ready time of the Qwen-Image-Edit-shaped pipeline with configs/rtx4080-16gb.ini, by stream source
+# Usage: run-executor-proofs.sh [sections...] (default: 1 2 3)
+set -uo pipefail
+out=${OUT:-/tmp/vramguard-proofs}
+mkdir -p "$out"
+vg=./build-gpu/bin/vramguard
+work=/tmp/vramguard-proofs-work
+mkdir -p "$work"
+sections=${*:-1 2 3}
+fixture=tests/data/fixtures/qwen2_small
+sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
+summary() {  # report.json: the run section's figures on one line
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+run = r.get("run", {})
+a = r["attempts"][-1]
+print(f"  {r['strategy']}: median {run.get('median_step_seconds', 0)*1e3:.1f} ms (first {run.get('first_step_seconds', 0)*1e3:.1f}), "
+      f"predicted {run.get('predicted_step_seconds', 0)*1e3:.1f} ms, compute {run.get('median_compute_seconds', 0)*1e3:.1f} ms, "
+      f"streamed {run.get('streamed_bytes_per_step', 0)/1e9:.2f} GB at {run.get('achieved_host_to_device_bytes_per_s', 0)/1e9:.1f} GB/s, "
+      f"overlap {run.get('overlap_efficiency', 0)*100:.0f} %, peaks {json.dumps(run.get('peak_bytes', {}))}, load {r['load']['seconds']:.2f} s "
+      f"({r['load'].get('stream_source')})")
+PY
+}
+
+for section in $sections; do
+case $section in
+1)
+  echo "== 1. the Qwen2 fixture on CUDA, against transformers"
+  for s in balanced auto sequential-offload multi-gpu; do
+    for dtype in fp32 bf16; do
+      $vg run $fixture/model --strategy $s --dtype $dtype --max-attempts 1 --input $fixture/inputs.safetensors \
+        --output "$out/fixture-$s-$dtype.safetensors" --steps 2 --report "$out/fixture-$s-$dtype.json" >/dev/null 2>"$out/fixture-$s-$dtype.err"
+      rc=$?
+      d=$(python3 bench/gpu/compare_outputs.py "$out/fixture-$s-$dtype.safetensors" $fixture/expected.safetensors logits 2>/dev/null)
+      echo "  $s $dtype: rc=$rc relative difference $d"
+    done
+  done
+  $vg run $fixture/model --strategy sequential-offload --option prefetch=0 --input $fixture/inputs.safetensors \
+    --output "$out/fixture-p0.safetensors" >/dev/null 2>&1
+  echo "  sequential-offload prefetch=0 fp32: $(python3 bench/gpu/compare_outputs.py "$out/fixture-p0.safetensors" $fixture/expected.safetensors logits)"
+  ;;
+2)
+  echo "== 2. streaming, Qwen2 ≈2 B shapes, 512 tokens, bf16"
+  [ -f "$work/q2b/config.json" ] || $vg synth --arch qwen2 --preset 2b --data random --seed 3 --out "$work/q2b" >/dev/null
+  cat "$work"/q2b/*.safetensors > /dev/null
+  $vg run "$work/q2b" --strategy auto --tokens 512 --steps 8 --json > "$out/q2b-resident.json" 2>"$out/q2b-resident.err"
+  summary "$out/q2b-resident.json"
+  for s in auto sequential-offload; do
+    $vg run "$work/q2b" --strategy $s --max-memory 0=1.5GB --tokens 512 --steps 8 --max-attempts 1 --json \
+      > "$out/q2b-$s.json" 2>"$out/q2b-$s.err"
+    summary "$out/q2b-$s.json"
+  done
+  $vg run "$work/q2b" --strategy sequential-offload --max-memory 0=1.5GB --tokens 512 --steps 8 --max-attempts 1 \
+    --stream-from pinned --json > "$out/q2b-seq-pinned.json" 2>"$out/q2b-seq-pinned.err"
+  summary "$out/q2b-seq-pinned.json"
+  $vg run "$work/q2b" --strategy sequential-offload --max-memory 0=1.5GB --tokens 512 --steps 8 --max-attempts 1 \
+    --stream-from page-cache --json > "$out/q2b-seq-pagecache.json" 2>"$out/q2b-seq-pagecache.err"
+  summary "$out/q2b-seq-pagecache.json"
+  PYTHONPATH=.pydeps/src python3 bench/gpu/streaming_peers.py "$work/q2b" 1.5 512 8 > "$out/q2b-peers.json" 2>"$out/q2b-peers.err"
+  python3 - "$out/q2b-peers.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+bw = p["pinned_bytes_per_s"]
+print(f"  pinned {bw/1e9:.1f} GB/s; resident (transformers) {p['resident']['median_seconds']*1e3:.1f} ms; "
+      f"accelerate {p['accelerate_auto']['median_seconds']*1e3:.1f} ms ({p['accelerate_auto']['streamed_bytes']/1e9:.2f} GB streamed, bound "
+      f"{p['accelerate_auto']['streamed_bytes']/bw*1e3:.1f} ms); diffusers {p['diffusers_group_offload']['median_seconds']*1e3:.1f} ms "
+      f"(all-streamed bound {p['model_bytes']/bw*1e3:.1f} ms, setup {p['diffusers_setup_seconds']:.1f} s)")
+PY
+  ;;
+3)
+  echo "== 3. ready: the Qwen-Image-Edit-shaped pipeline, configs/rtx4080-16gb.ini, by stream source"
+  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
+  find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+  for source in auto pinned page-cache; do
+    for s in auto sequential-offload; do
+      $vg load "$work/qie" --config "$work/rtx4080-real.ini" --strategy $s --max-attempts 1 --stream-from $source \
+        --report "$out/qie-$s-$source.json" > /dev/null 2>"$out/qie-$s-$source.err"
+      python3 - "$out/qie-$s-$source.json" "$s" "$source" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+l = r["load"]
+pred = r["attempts"][-1].get("predicted", {})
+print(f"  {sys.argv[2]} from {sys.argv[3]}: success={r['success']} ready {l['seconds']:.2f} s (predicted {pred.get('ready_seconds', 0):.2f} s), "
+      f"registered {l['bytes_registered']/1e9:.1f} GB in {l['registration_seconds']:.2f} s, pinned {l['bytes_to_host']/1e9:.1f} GB, "
+      f"to GPU {l['bytes_to_gpus']/1e9:.1f} GB; source {l['stream_source']}")
+PY
+    done
+  done
+  ;;
+esac
+done
