@@ -2,7 +2,7 @@
 # On the GPU machine: builds vramguard against PyTorch's CUDA libtorch into build-gpu, runs the whole
 # test suite there, and keeps the logs in $OUT. Begin with: bash .devdeps/setup-on-gpu.sh && source /tmp/gpu-env.sh
 set -uo pipefail
-out=${OUT:-/tmp/vramguard-proofs}
+out=${RESULTS:-/tmp/vramguard-results}
 mkdir -p "$out"
 start=$(date +%s)
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DVRAMGUARD_WERROR=OFF -DVRAMGUARD_BUILD_BENCH=ON > "$out/configure.log" 2>&1 \

@@ -6,7 +6,7 @@
 #   3. ready time of the Qwen-Image-Edit-shaped pipeline with configs/rtx4080-16gb.ini, by stream source
 # Usage: run-executor-proofs.sh [sections...] (default: 1 2 3)
 set -uo pipefail
-out=${OUT:-/tmp/vramguard-proofs}
+out=${RESULTS:-/tmp/vramguard-results}
 mkdir -p "$out"
 vg=./build-gpu/bin/vramguard
 work=/tmp/vramguard-proofs-work

@@ -2,6 +2,7 @@
 // What the user says about memory: caps (accelerate's max_memory: `0=12GB,cpu=64GiB`), a reserve kept
 // free (for every device, or per device), activation headroom, a pinned-memory cap, CPU compute; and
 // the one place a DeviceBudget is built from probed devices and those options.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>

@@ -1,6 +1,7 @@
 #pragma once
 // What the commands that load through the guard share (load, run, fix, compare --measure): the
 // progress bar, the report written however the run ends, and holding a loaded model.
+#include <cstdint>
 #include <chrono>
 #include <functional>
 #include <iosfwd>

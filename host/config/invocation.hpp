@@ -1,6 +1,7 @@
 #pragma once
 // One invocation of the CLI, resolved: the command, its arguments and every option, each taken from
 // the first source that gives it — command line > VRAMGUARD_* environment > config file > defaults.
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>

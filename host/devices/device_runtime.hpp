@@ -4,6 +4,7 @@
 // capacities, can inject out-of-memory errors and, when asked, keeps real bytes in host memory so that
 // models run on the CPU in its place: the whole memory-guard pipeline and the executor run on
 // machines without a GPU.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
 #pragma once
 // The host side of the budget: available RAM (honouring a cgroup memory limit) and the disk, which
 // for us is the page cache over the checkpoint files themselves.
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 

@@ -1,6 +1,7 @@
 #pragma once
 // Which other processes hold memory on a GPU, from NVML. libnvidia-ml is opened at run time
 // (dlopen), so vramguard runs where the driver lacks it: the answer is then empty.
+#include <cstdint>
 #include <string>
 #include <vector>
 

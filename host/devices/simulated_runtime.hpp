@@ -1,6 +1,7 @@
 #pragma once
 // Simulated GPUs, declared by preset (`rtx4080`) or spec (`cuda:16GiB@25GB/s,cuda:16GiB@25GB/s`, each
 // entry optionally a preset name). Free memory is the capacity less a CUDA context, as on a real card.
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>

@@ -4,6 +4,7 @@
 // everything the attempt allocated, empties the allocator's cache, re-probes free memory and tries the
 // next rung with the budget shrunk by the measured shortfall. Every stage records its time and a memory
 // snapshot before and after. Ctrl-C (`cancel`) stops any stage; the report is still complete.
+#include <cstdint>
 #include <atomic>
 #include <functional>
 #include <map>

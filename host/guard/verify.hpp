@@ -3,6 +3,7 @@
 // (each block's device and size, each tensor's byte range inside its block, windows large enough for
 // what streams through them), each tensor with its dtype and shape; with data verification, each
 // tensor's bytes read back from its device equal the file's (after dtype conversion).
+#include <cstdint>
 #include <atomic>
 
 #include "devices/device_runtime.hpp"

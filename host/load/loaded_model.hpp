@@ -3,6 +3,7 @@
 // (or the registered checkpoint) for units streamed from the host, the checkpoint file for units
 // streamed from the page cache, and each executing GPU's window of slots. Everything it holds is
 // released when it is destroyed, in any state.
+#include <cstdint>
 #include <atomic>
 #include <functional>
 #include <map>

@@ -3,6 +3,7 @@
 // in the order the forward pass uses them, and rough per-token compute and activation figures for
 // the cost model. Chosen by config.json's `architectures` / `_class_name`; anything else gets the
 // generic description (indexed stacks found by pattern), which a `units` option can refine.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

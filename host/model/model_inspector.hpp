@@ -1,6 +1,7 @@
 #pragma once
 // inspect: a model folder → ModelGraph (components → ordered units → tensors) plus where each
 // tensor's bytes are, from safetensors headers alone.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <unordered_map>

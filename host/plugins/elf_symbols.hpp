@@ -2,6 +2,7 @@
 // The symbols a shared library defines in one section, read from its ELF file before anything loads
 // it. Every offset, size and string is checked against the file first: a damaged or hostile file
 // gives an ElfError, never a crash (Boost.DLL's reader dereferenced section names unchecked).
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>

@@ -3,6 +3,7 @@
 // or replaced through any folder on its way from the root, is refused unless the user says otherwise;
 // and the file that was checked is the file that is loaded (through its open descriptor), so nothing
 // can swap it in between.
+#include <cstdint>
 #include <sys/stat.h>
 
 #include <filesystem>

@@ -2,6 +2,7 @@
 // What a run measured, set beside what the cost model predicted: per-step latency (first, median,
 // p95), tokens per second, bytes streamed per step and the rate they came at, how well copies hid
 // behind compute, and each GPU's peak.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <ostream>

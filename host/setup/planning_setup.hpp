@@ -2,6 +2,7 @@
 // What every planning command starts from: the model (inspect), the workload, the devices (probe)
 // and the budget built from the user's options; plus the strategy plugins. Commands that load (load,
 // run, fix, compare --measure) add the guard's options.
+#include <cstdint>
 #include <string>
 #include <vector>
 

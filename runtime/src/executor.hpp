@@ -3,6 +3,7 @@
 // blocks. Streamed units pass through each executing GPU's window: prefetch_depth + 1 slots allocated
 // once at load, filled on a copy stream ahead of the compute stream and ordered against it with events
 // (StreamLane), so the copy of the next units overlaps the compute of this one, and no step allocates.
+#include <cstdint>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 

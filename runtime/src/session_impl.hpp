@@ -1,6 +1,7 @@
 #pragma once
 // What a Session holds: the guard's pipeline and the model it loaded (its own, or lent by the CLI's
 // runner, which ran the guard itself), and the executor over it.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>

@@ -1,5 +1,6 @@
 #pragma once
 // Small models and budgets for planning tests, built in code.
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -2,6 +2,7 @@
 // Qwen2 as transformers defines it (Qwen2ForCausalLM), and the language model of Qwen2.5-VL on text:
 // embeddings; N × [RMSNorm, grouped-query attention with rotary embeddings, RMSNorm, SwiGLU MLP];
 // the final norm; the head (tied to the embeddings or not). Causal, batched, any floating dtype.
+#include <cstdint>
 #include "vramguard/runtime/adapter.hpp"
 
 namespace vramguard::runtime {

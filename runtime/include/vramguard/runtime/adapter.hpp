@@ -2,6 +2,7 @@
 // An adapter runs one architecture's forward pass against the runtime API: it asks the Session for
 // each unit in forward order (a UnitScope) and computes with the tensors it hands out. The built-in
 // adapters are written exactly so (docs/running-a-model.md walks through writing one).
+#include <cstdint>
 #include <ATen/core/Tensor.h>
 
 #include <map>
