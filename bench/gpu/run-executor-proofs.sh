@@ -4,14 +4,19 @@
 #   2. streaming at ≈2 B parameters, 512 tokens: vramguard (resident, auto and sequential-offload under
 #      0=1.5GB) against accelerate, diffusers' group offloading and the resident step, same run
 #   3. ready time of the Qwen-Image-Edit-shaped pipeline with configs/rtx4080-16gb.ini, by stream source
-# Usage: run-executor-proofs.sh [sections...] (default: 1 2 3)
+#   4. Qwen2.5-7B shapes with configs/rtx4080-16gb.ini: every strategy, step and peak against predictions
+#   5. Qwen2.5-72B shapes on two GPUs with multi-gpu (when two are visible)
+# Sections 2-4 run on the first GPU alone (CUDA_VISIBLE_DEVICES=0): an uncapped second GPU would hold
+# what the cap pushes off the first. Every summary line ends with what the process held after unloading
+# beyond its CUDA context (nvidia-smi's figure, through NVML).
+# Usage: run-executor-proofs.sh [sections...] (default: 1 2 3 4 5)
 set -uo pipefail
 out=${RESULTS:-/tmp/vramguard-results}
 mkdir -p "$out"
 vg=./build-gpu/bin/vramguard
 work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
-sections=${*:-1 2 3}
+sections=${*:-1 2 3 4 5}
 fixture=tests/data/fixtures/qwen2_small
 sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 summary() {  # report.json: the run section's figures on one line
@@ -25,6 +30,9 @@ print(f"  {r['strategy']}: median {run.get('median_step_seconds', 0)*1e3:.1f} ms
       f"streamed {run.get('streamed_bytes_per_step', 0)/1e9:.2f} GB at {run.get('achieved_host_to_device_bytes_per_s', 0)/1e9:.1f} GB/s, "
       f"overlap {run.get('overlap_efficiency', 0)*100:.0f} %, peaks {json.dumps(run.get('peak_bytes', {}))}, load {r['load']['seconds']:.2f} s "
       f"({r['load'].get('stream_source')})")
+after, base = r.get("after_unload", {}), r.get("baseline", {})
+left = {d: (after[d]["process_bytes"] - base.get(d, {}).get("process_bytes", 0)) / 2**20 for d in after}
+print(f"    after unload, beyond the context: {', '.join(f'{d} {v:.0f} MiB' for d, v in left.items())}")
 PY
 }
 
@@ -47,10 +55,15 @@ case $section in
   ;;
 2)
   echo "== 2. streaming, Qwen2 ≈2 B shapes, 512 tokens, bf16"
+  export CUDA_VISIBLE_DEVICES=0
   [ -f "$work/q2b/config.json" ] || $vg synth --arch qwen2 --preset 2b --data random --seed 3 --out "$work/q2b" >/dev/null
   cat "$work"/q2b/*.safetensors > /dev/null
   $vg run "$work/q2b" --strategy auto --tokens 512 --steps 8 --json > "$out/q2b-resident.json" 2>"$out/q2b-resident.err"
   summary "$out/q2b-resident.json"
+  for tokens in 128 2048; do  # the compute model's calibration: efficiency against the matmuls' rows
+    $vg run "$work/q2b" --strategy auto --tokens $tokens --steps 8 --json > "$out/q2b-resident-$tokens.json" 2>"$out/q2b-resident-$tokens.err"
+    echo "  resident at $tokens tokens:"; summary "$out/q2b-resident-$tokens.json"
+  done
   for s in auto sequential-offload; do
     $vg run "$work/q2b" --strategy $s --max-memory 0=1.5GB --tokens 512 --steps 8 --max-attempts 1 --json \
       > "$out/q2b-$s.json" 2>"$out/q2b-$s.err"
@@ -75,6 +88,7 @@ PY
   ;;
 3)
   echo "== 3. ready: the Qwen-Image-Edit-shaped pipeline, configs/rtx4080-16gb.ini, by stream source"
+  export CUDA_VISIBLE_DEVICES=0
   [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
   find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
   for source in auto pinned page-cache; do
@@ -92,6 +106,26 @@ print(f"  {sys.argv[2]} from {sys.argv[3]}: success={r['success']} ready {l['sec
 PY
     done
   done
+  ;;
+4)
+  echo "== 4. Qwen2.5-7B shapes, configs/rtx4080-16gb.ini (0=12GB), 512 tokens"
+  export CUDA_VISIBLE_DEVICES=0
+  [ -f "$work/q7b/config.json" ] || $vg synth --arch qwen2 --preset 7b --out "$work/q7b" >/dev/null
+  cat "$work"/q7b/*.safetensors > /dev/null
+  for s in balanced auto sequential-offload multi-gpu; do
+    $vg run "$work/q7b" --config "$work/rtx4080-real.ini" --strategy $s --max-attempts 1 --tokens 512 --steps 5 --json \
+      > "$out/q7b-$s.json" 2>"$out/q7b-$s.err"
+    summary "$out/q7b-$s.json" || tail -3 "$out/q7b-$s.err"
+  done
+  ;;
+5)
+  unset CUDA_VISIBLE_DEVICES
+  gpus=$(nvidia-smi -L | wc -l)
+  if [ "$gpus" -lt 2 ]; then echo "== 5. skipped: one GPU"; continue; fi
+  echo "== 5. Qwen2.5-72B shapes on two GPUs, multi-gpu, 512 tokens"
+  [ -f "$work/q72b/config.json" ] || $vg synth --arch qwen2 --preset 72b --out "$work/q72b" >/dev/null
+  $vg run "$work/q72b" --strategy multi-gpu --max-attempts 1 --tokens 512 --steps 3 --json > "$out/q72b.json" 2>"$out/q72b.err"
+  summary "$out/q72b.json" || tail -3 "$out/q72b.err"
   ;;
 esac
 done

@@ -186,11 +186,18 @@ class Uploader {
         streams_[g].push_back(stream);
       }
     }
+    // An event can only be recorded on a stream of the device it was made on, and a staging buffer
+    // serves every GPU: one event per buffer and GPU, and the buffer remembers which one it last fed.
     for (unsigned i = 0; i < workers_ * 2; ++i) {
       Slot slot;
       check(cudaHostAlloc(&slot.host, kSlotBytes, cudaHostAllocPortable), "pinning a staging buffer");
-      check(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming), "creating an event");
-      slots_.push_back(slot);
+      for (int g = 0; g < gpus; ++g) {
+        check(cudaSetDevice(g), "cudaSetDevice");
+        cudaEvent_t event{};
+        check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "creating an event");
+        slot.done.push_back(event);
+      }
+      slots_.push_back(std::move(slot));
     }
     for (unsigned i = 0; i < workers_; ++i) threads_.emplace_back([this, i] { work(i); });
   }
@@ -208,8 +215,10 @@ class Uploader {
         cudaStreamDestroy(stream);
       }
     for (auto& slot : slots_) {
-      cudaEventSynchronize(slot.done);
-      cudaEventDestroy(slot.done);
+      for (auto event : slot.done) {
+        cudaEventSynchronize(event);
+        cudaEventDestroy(event);
+      }
       cudaFreeHost(slot.host);
     }
   }
@@ -248,7 +257,8 @@ class Uploader {
   };
   struct Slot {
     void* host = nullptr;
-    cudaEvent_t done{};
+    std::vector<cudaEvent_t> done;  // per GPU
+    int last_gpu = -1;              // whose copy last read this buffer
   };
 
   void work(unsigned index) {
@@ -270,12 +280,14 @@ class Uploader {
           // The slot's previous copy must be done before it is overwritten.
           Slot& slot = slots_[slot_index];
           std::lock_guard slot_lock(slot_mutex_[slot_index % slot_mutex_.size()]);
-          check(cudaEventSynchronize(slot.done), "waiting for a staging buffer");
+          if (slot.last_gpu >= 0)
+            check(cudaEventSynchronize(slot.done[static_cast<std::size_t>(slot.last_gpu)]), "waiting for a staging buffer");
           read_tensor(chunk.source, static_cast<unsigned char*>(slot.host));
           check(cudaSetDevice(chunk.gpu), "cudaSetDevice");
           cudaStream_t stream = streams_[chunk.gpu][index % streams_[chunk.gpu].size()];
           check(cudaMemcpyAsync(chunk.destination, slot.host, chunk.source.placed_bytes(), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync");
-          check(cudaEventRecord(slot.done, stream), "cudaEventRecord");
+          check(cudaEventRecord(slot.done[static_cast<std::size_t>(chunk.gpu)], stream), "cudaEventRecord");
+          slot.last_gpu = chunk.gpu;
         }
       } catch (...) {
         std::lock_guard lock(mutex_);

@@ -102,7 +102,7 @@ class Loader {
   }
 
   UploadSource source_of(std::size_t component, const TensorInfo& tensor) {
-    const TensorLocation& at = model_.components[component].locations.at(tensor.name);
+    const TensorLocation at = location_of(model_.components[component], tensor);
     CheckpointFile& f = file(component, at.file);
     return {f.descriptor(), &f.path(), at.offset, tensor.elements, tensor.dtype, placed_dtype(tensor.dtype, options_.target_dtype)};
   }
@@ -126,7 +126,7 @@ class Loader {
             throw UsageError("streaming from the registered checkpoint copies its bytes as they are, and tensor " + tensor.name +
                                  " needs converting to " + std::string(dtype_name(*options_.target_dtype)),
                              "use --stream-from pinned or page-cache, or load without --dtype");
-          const TensorLocation& at = model_.components[c].locations.at(tensor.name);
+          const TensorLocation at = location_of(model_.components[c], tensor);
           ranges[{c, at.file}].emplace_back(at.offset, at.offset + at.bytes);
         }
       }
@@ -201,7 +201,8 @@ class Loader {
     } else if (placed.mode == PlacementMode::streamed) {
       for (auto& tensor : loaded.tensors) {
         if (!tensor.tied_to.empty()) continue;
-        const TensorLocation& at = model_.components[c].locations.at(tensor.name);
+        const auto info = std::find_if(unit.tensors.begin(), unit.tensors.end(), [&](const TensorInfo& t) { return t.name == tensor.name; });
+        const TensorLocation at = location_of(model_.components[c], *info);
         if (const auto it = mappings_.find({c, at.file}); it != mappings_.end() && streamed_from_host(placed)) {
           tensor.host = it->second + at.offset;
           continue;

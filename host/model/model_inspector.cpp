@@ -9,6 +9,7 @@
 #include "logging/log.hpp"
 #include "model/architecture.hpp"
 #include "model/checkpoint_error.hpp"
+#include "model/vocabulary_slices.hpp"
 
 namespace vramguard {
 namespace {
@@ -186,6 +187,7 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
       unit.sequence_flops_per_token = description.attention_flops_per_token_pair;
     component.units.push_back(std::move(unit));
   }
+  slice_vocabulary_units(component, options.vocabulary_slice_bytes);
 
   // Activation bytes per token, at the dtype the weights will have.
   DType compute_dtype = options.target_dtype.value_or(DType::BF16);
@@ -204,6 +206,15 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
 }
 
 }  // namespace
+
+TensorLocation location_of(const InspectedComponent& component, const TensorInfo& tensor) {
+  TensorLocation at = component.locations.at(tensor.name);
+  if (tensor.first_row == 0 && at.bytes == tensor.stored_bytes) return at;
+  const auto row_bytes = tensor.stored_bytes / static_cast<std::uint64_t>(std::max<std::int64_t>(1, tensor.shape.at(0)));
+  at.offset += static_cast<std::uint64_t>(tensor.first_row) * row_bytes;
+  at.bytes = tensor.stored_bytes;
+  return at;
+}
 
 InspectedModel inspect_model(const std::string& argument, const Environment& environment, const InspectOptions& options) {
   InspectedModel model;

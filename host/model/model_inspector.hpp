@@ -26,6 +26,9 @@ struct InspectedComponent {
   std::unordered_map<std::string, TensorLocation> locations;
 };
 
+// Where a tensor's bytes are; for a row slice (TensorInfo::first_row), where the slice's rows are.
+TensorLocation location_of(const InspectedComponent& component, const TensorInfo& tensor);
+
 struct InspectedModel {
   ModelSource source;
   ModelGraph graph;
@@ -35,6 +38,9 @@ struct InspectedModel {
 struct InspectOptions {
   std::optional<DType> target_dtype;        // --dtype: floating tensors take this size
   std::optional<std::string> unit_rules;    // refines the generic description
+  // Embedding and head units larger than this become row slices of at most this size (0: never);
+  // unset: those over twice the largest block, into block-sized slices.
+  std::optional<std::uint64_t> vocabulary_slice_bytes;
 };
 
 InspectedModel inspect_model(const std::string& model_argument, const Environment& environment,

@@ -1,6 +1,7 @@
 #include "setup/model_options.hpp"
 
 #include "core/errors.hpp"
+#include "vramguard/byte_size.hpp"
 
 namespace vramguard {
 
@@ -12,7 +13,11 @@ void declare_model_options(CommandOptions& own) {
        "integer and fp8/fp6/fp4 tensors keep their own dtype")
       ("unit-rules", po::value<std::string>()->value_name("RULES"),
        "refine how tensors group into units: 'embedding:PREFIX,block:PREFIX.,head:PREFIX' in forward order "
-       "(a block prefix ending in '.' is an indexed stack)");
+       "(a block prefix ending in '.' is an indexed stack)")
+      ("slice-vocabulary", po::value<std::string>()->value_name("SIZE"),
+       "split embedding and head units larger than SIZE into row slices of about SIZE, so that a streamed "
+       "vocabulary does not size every window slot (default: those over twice the largest block, into "
+       "block-sized slices; 0: never)");
   own.positional.add("model", 1);
 }
 
@@ -28,6 +33,13 @@ InspectedModel inspect_from_options(const Invocation& invocation) {
                        "use bf16, fp16, fp32 or fp64; a checkpoint stored in fp8 loads in fp8 without --dtype");
   }
   options.unit_rules = invocation.text("unit-rules");
+  if (const auto size = invocation.text("slice-vocabulary")) {
+    try {
+      options.vocabulary_slice_bytes = parse_byte_size(*size);
+    } catch (const InvalidByteSize& e) {
+      throw UsageError(std::string("--slice-vocabulary: ") + e.what(), "e.g. --slice-vocabulary 256MB, or 0 to keep vocabularies whole");
+    }
+  }
   return inspect_model(*model, invocation.environment, options);
 }
 

@@ -77,7 +77,10 @@ std::size_t Executor::flat_index(std::size_t component, std::size_t unit) const 
 UnitTensors Executor::views_in(const LoadedUnit& unit, void* base, c10::Device device) const {
   const Component& component = model_.graph.components[unit.component];
   UnitTensors tensors;
-  tensors.prefix = component.units[unit.unit].name;
+  const vramguard::Unit& graph_unit = component.units[unit.unit];
+  tensors.name = graph_unit.name;
+  tensors.prefix = graph_unit.slice_of.empty() ? graph_unit.name : graph_unit.slice_of;
+  for (const auto& tensor : graph_unit.tensors) tensors.first_row = std::max(tensors.first_row, tensor.first_row);
   tensors.device = device;
   for (std::size_t t = 0; t < unit.tensors.size(); ++t) {
     const LoadedTensor& tensor = unit.tensors[t];

@@ -21,7 +21,9 @@ namespace vramguard::runtime {
 
 // One unit's tensors on its executing device, by full name.
 struct UnitTensors {
-  std::string prefix;  // the unit's name: tensors are prefix + "." + relative name
+  std::string prefix;  // the module's name: tensors are prefix + "." + relative name
+  std::string name;    // the unit's: the module's, or a row slice of it ("lm_head[0:37984]")
+  std::int64_t first_row = 0;  // of a row slice: its first row in the whole tensor
   c10::Device device{c10::kCPU};
   std::map<std::string, at::Tensor, std::less<>> by_name;
 };

@@ -14,6 +14,13 @@ const UnitDescription* ComponentDescription::find(std::string_view unit) const {
   return nullptr;
 }
 
+std::vector<const UnitDescription*> ComponentDescription::module(std::string_view module_name) const {
+  std::vector<const UnitDescription*> out;
+  for (const auto& u : units)
+    if (u.name == module_name || u.slice_of == module_name) out.push_back(&u);
+  return out;
+}
+
 const ComponentDescription* ModelDescription::find(std::string_view component) const {
   for (const auto& c : components)
     if (c.name == component) return &c;
@@ -40,9 +47,10 @@ ModelDescription describe(const InspectedModel& model) {
       UnitDescription u;
       u.name = unit.name;
       u.kind = std::string(unit_kind_name(unit.kind));
+      u.slice_of = unit.slice_of;
       for (const auto& tensor : unit.tensors)
         u.tensors.push_back({tensor.name, tensor.shape, std::string(dtype_name(placed_dtype(tensor.dtype, model.graph.target_dtype))),
-                             tensor.tied_to});
+                             tensor.tied_to, tensor.first_row});
       d.units.push_back(std::move(u));
     }
     out.components.push_back(std::move(d));

@@ -35,6 +35,7 @@ std::vector<std::string> arguments_for(const std::string& model, const Options& 
   add("--dtype", options.dtype);
   add("--simulate", options.simulate);
   add("--unit-rules", options.unit_rules);
+  add("--slice-vocabulary", options.slice_vocabulary);
   for (const auto& [key, value] : options.strategy_options) args.insert(args.end(), {"--option", key + "=" + value});
   if (options.tokens > 0) args.insert(args.end(), {"--tokens", std::to_string(options.tokens)});
   if (options.batch > 1) args.insert(args.end(), {"--batch", std::to_string(options.batch)});
@@ -137,6 +138,7 @@ std::vector<UnitInfo> Session::units(std::string_view component) const {
     UnitInfo info;
     info.name = unit.name;
     info.kind = std::string(unit_kind_name(unit.kind));
+    info.slice_of = unit.slice_of;
     info.bytes = unit.bytes;
     info.mode = placed ? std::string(placement_mode_name(placed->mode)) : "";
     info.device = impl_->executor->device_of(impl_->executor->flat_index(c, u));
@@ -151,6 +153,15 @@ std::optional<std::size_t> Session::find_unit(std::string_view component, std::s
   for (std::size_t u = 0; u < graph.units.size(); ++u)
     if (graph.units[u].name == unit) return u;
   return std::nullopt;
+}
+
+std::vector<std::size_t> Session::module_units(std::string_view component, std::string_view module) const {
+  const Component& graph = impl_->model->graph.components[impl_->component_index(component)];
+  std::vector<std::size_t> out;
+  for (std::size_t u = 0; u < graph.units.size(); ++u)
+    if (graph.units[u].name == module || graph.units[u].slice_of == module) out.push_back(u);
+  if (out.empty()) throw InputError(std::string(component), "has no unit '" + std::string(module) + "'");
+  return out;
 }
 
 c10::ScalarType Session::dtype(std::string_view component) const {
@@ -262,7 +273,8 @@ void UnitScope::release() {
   if (session->impl().executor) session->impl().executor->release(unit_);
 }
 
-const std::string& UnitScope::name() const { return tensors_->prefix; }
+const std::string& UnitScope::name() const { return tensors_->name; }
+std::int64_t UnitScope::first_row() const { return tensors_->first_row; }
 c10::Device UnitScope::device() const { return tensors_->device; }
 
 bool UnitScope::has(std::string_view name) const {

@@ -27,7 +27,7 @@ std::uint64_t Component::parameters() const {
 std::size_t Component::tensor_count() const {
   std::size_t total = 0;
   for (const auto& unit : units)
-    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() ? 1u : 0u;
+    for (const auto& tensor : unit.tensors) total += tensor.tied_to.empty() && tensor.first_row == 0 ? 1u : 0u;
   return total;
 }
 

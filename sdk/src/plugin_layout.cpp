@@ -7,8 +7,8 @@
 namespace vramguard {
 
 #if defined(__x86_64__) && defined(__GLIBCXX__) && defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI
-static_assert(kPluginApiVersion == 2, "record the new API version's layout fingerprint below");
-static_assert(plugin_layout_fingerprint() == 0x3def5244c2fd3476ULL,
+static_assert(kPluginApiVersion == 3, "record the new API version's layout fingerprint below");
+static_assert(plugin_layout_fingerprint() == 0x35a3512cf91a7eaeULL,
               "a type that crosses the plugin boundary changed layout: bump kPluginApiVersion in plugin_api.hpp "
               "and record plugin_layout_fingerprint()'s new value here");
 #endif

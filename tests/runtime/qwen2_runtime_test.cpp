@@ -67,6 +67,28 @@ TEST(Qwen2, MatchesTransformersUnderEveryStrategy) {
   }
 }
 
+TEST(Qwen2, AVocabularyInRowSlicesGivesTheSameLogits) {
+  const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
+  const fs::path expected = fixture("qwen2_small") / "expected.safetensors";
+  for (const auto& [strategy, gpus] : std::vector<std::pair<std::string, std::string>>{
+           {"balanced", "cuda:1GB"}, {"sequential-offload", "cuda:1GB"}, {"multi-gpu", "cuda:1GB,cuda:1GB"}}) {
+    SCOPED_TRACE(strategy);
+    auto options = simulated(strategy, gpus);
+    options.slice_vocabulary = "20KB";  // the 76.8 KB embedding and head: 4 slices each
+    auto session = runtime::Session::open(kModel.string(), options);
+    std::size_t head_slices = 0, embedding_slices = 0;
+    for (const auto& unit : session->units("model")) {
+      head_slices += unit.slice_of == "lm_head" ? 1u : 0u;
+      embedding_slices += unit.slice_of == "model.embed_tokens" ? 1u : 0u;
+    }
+    EXPECT_EQ(head_slices, 4u);
+    EXPECT_EQ(embedding_slices, 4u);
+    const auto result = forward(*session, ids);
+    EXPECT_LT(relative_difference(result.logits, load_tensor(expected, "logits")), 1e-4);
+    EXPECT_LT(relative_difference(result.captures.at("hidden_after_layer_0"), load_tensor(expected, "hidden_after_layer_0")), 1e-4);
+  }
+}
+
 TEST(Qwen2, MultiGpuSplitsTheLayersAcrossBothGpus) {
   auto session = runtime::Session::open(kModel.string(), simulated("multi-gpu", "cuda:1GB,cuda:1GB"));
   std::set<int> gpus;

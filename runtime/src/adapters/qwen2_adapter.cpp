@@ -123,6 +123,52 @@ at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tenso
   return out + at::linear(gate * at::linear(h, unit["mlp.up_proj.weight"]), unit["mlp.down_proj.weight"]);
 }
 
+// Token embeddings: a lookup of each id's row. A vocabulary split into row slices is looked up slice by
+// slice, each slice filling the positions whose ids fall in its rows.
+at::Tensor embed(Session& session, const std::string& component, const std::string& module, const at::Tensor& input_ids) {
+  const auto units = session.module_units(component, module);
+  if (units.size() == 1) {
+    UnitScope whole = session.unit(component, units.front());
+    return at::embedding(whole["weight"], input_ids.to(whole.device(), at::kLong));
+  }
+  at::Tensor x;
+  for (std::size_t index : units) {
+    UnitScope slice = session.unit(component, index);
+    const at::Tensor& weight = slice["weight"];
+    const auto ids = input_ids.to(slice.device(), at::kLong);
+    const auto first = slice.first_row(), rows = weight.size(0);
+    const auto inside = ids.ge(first).logical_and(ids.lt(first + rows)).unsqueeze(-1);
+    const auto found = at::embedding(weight, (ids - first).clamp(0, rows - 1)) * inside.to(weight.scalar_type());
+    x = x.defined() ? x + found.to(x.device(), /*non_blocking=*/true) : found;
+  }
+  return x;
+}
+
+// The output head: each slice of the vocabulary computes its columns of the logits.
+at::Tensor head_logits(Session& session, const std::string& component, const at::Tensor& hidden) {
+  const auto units = session.module_units(component, "lm_head");
+  std::int64_t vocabulary = 0;  // the head's rows, which a padded vocabulary makes larger than vocab_size
+  for (const UnitDescription* slice : session.description().find(component)->module("lm_head"))
+    vocabulary += slice->tensors.front().shape.at(0);
+  if (units.size() == 1) {
+    UnitScope whole = session.unit(component, units.front());
+    return at::linear(hidden.to(whole.device(), true), whole["weight"]);
+  }
+  at::Tensor logits;
+  for (std::size_t index : units) {
+    UnitScope slice = session.unit(component, index);
+    const at::Tensor& weight = slice["weight"];
+    const auto part = at::linear(hidden.to(slice.device(), true), weight);
+    if (!logits.defined()) {
+      auto sizes = part.sizes().vec();
+      sizes.back() = vocabulary;
+      logits = at::empty(sizes, part.options());
+    }
+    logits.narrow(-1, slice.first_row(), weight.size(0)).copy_(part, /*non_blocking=*/true);
+  }
+  return logits;
+}
+
 bool wants(const std::vector<std::string>& capture, const std::string& name) {
   return std::find(capture.begin(), capture.end(), name) != capture.end();
 }
@@ -142,8 +188,11 @@ void Qwen2Adapter::check(const ModelDescription& model, const std::string& compo
   if (c == nullptr) throw InputError(model.source, "has no component '" + component + "'");
   const Layout l = layout_of(*c);
   auto need = [&](const std::string& unit, const std::string& tensor) {
-    const UnitDescription* u = c->find(unit);
-    if (u == nullptr || u->find(unit + "." + tensor) == nullptr)
+    const auto parts = c->module(unit);
+    const bool complete = !parts.empty() && std::all_of(parts.begin(), parts.end(), [&](const UnitDescription* u) {
+      return u->find(unit + "." + tensor) != nullptr;
+    });
+    if (!complete)
       throw InputError(model.source, "unit " + unit + " has no tensor " + unit + "." + tensor + ", which the qwen2 adapter needs",
                        "the checkpoint is incomplete, or not a Qwen2 model");
   };
@@ -177,11 +226,7 @@ ForwardResult Qwen2Adapter::forward(Session& session, const std::string& compone
   const Layout l = layout_of(*session.description().find(component));
   const c10::ScalarType dtype = session.dtype(component);
   ForwardResult result;
-  at::Tensor x;
-  {
-    UnitScope embed = session.unit(component, l.prefix + "embed_tokens");
-    x = at::embedding(embed["weight"], input_ids.to(embed.device(), at::kLong));
-  }
+  at::Tensor x = embed(session, component, l.prefix + "embed_tokens", input_ids);
   const auto tokens = input_ids.size(1);
   std::map<std::string, Rotary> rotaries;  // per device: activations move with the layers
   for (std::int64_t i = 0; i < l.layers; ++i) {
@@ -197,8 +242,7 @@ ForwardResult Qwen2Adapter::forward(Session& session, const std::string& compone
     x = rms_norm(x.to(norm.device(), true), norm["weight"], l.eps);
   }
   if (wants(capture, "final_hidden")) result.captures["final_hidden"] = x.clone();
-  UnitScope head = session.unit(component, "lm_head");
-  result.logits = at::linear(x.to(head.device(), true), head["weight"]);
+  result.logits = head_logits(session, component, x);
   return result;
 }
 

@@ -21,6 +21,8 @@ struct TensorInfo {
   std::uint64_t bytes = 0;           // once placed: in the target dtype where one is set
   std::string tied_to;               // name of the tensor this one shares storage with: it then has no
                                      // storage of its own, and sums of a unit's bytes leave it out
+  std::int64_t first_row = 0;        // a row slice of the stored tensor: its rows first_row to
+                                     // first_row + shape[0]; sizes above are the slice's
 };
 
 enum class UnitKind : std::uint8_t { embedding, block, head, other };
@@ -37,6 +39,8 @@ struct Unit {
   // costs T × (flops_per_token + T × sequence_flops_per_token).
   double sequence_flops_per_token = 0;
   std::string tie_group;             // units sharing a tie group must be stored together; named after the shared tensor
+  std::string slice_of;              // a row slice of this module's unit ("lm_head"), split because it
+                                     // was much larger than a block; empty for a whole module
 };
 
 struct Component {

@@ -24,7 +24,7 @@
 
 namespace vramguard {
 
-inline constexpr int kPluginApiVersion = 2;
+inline constexpr int kPluginApiVersion = 3;
 
 // What one plan call came to, filled on the plugin's side.
 struct PlanOutcome {

@@ -21,6 +21,7 @@ struct Options {
   std::optional<std::string> dtype;              // "bf16", "fp16", "fp32", "fp64"
   std::optional<std::string> simulate;           // "rtx4080", "cuda:2GB,cuda:2GB": the CPU computes in the GPUs' place
   std::optional<std::string> unit_rules;
+  std::optional<std::string> slice_vocabulary;   // "256MB"; "0": keep embeddings and heads whole
   std::map<std::string, std::string> strategy_options;  // for the first strategy: {"prefetch", "2"}
   std::uint64_t tokens = 0;                      // per forward pass, for the budget's activation headroom (0: default)
   std::uint64_t batch = 1;

@@ -27,11 +27,13 @@ struct TensorDescription {
   std::vector<std::int64_t> shape;
   std::string dtype;       // as placed: "BF16", "F32"...
   std::string tied_to;     // shares this tensor's weights
+  std::int64_t first_row = 0;  // a row slice: shape[0] rows of the stored tensor from this one
 };
 
 struct UnitDescription {
   std::string name;
   std::string kind;        // embedding, block, head, other
+  std::string slice_of;    // a row slice of this module (a vocabulary much larger than a block)
   std::vector<TensorDescription> tensors;
   const TensorDescription* find(std::string_view tensor) const;  // full name
 };
@@ -43,6 +45,8 @@ struct ComponentDescription {
   std::string config_file;
   std::vector<UnitDescription> units;
   const UnitDescription* find(std::string_view unit) const;
+  // The units a module became: itself, or its row slices in order; empty when there is no such module.
+  std::vector<const UnitDescription*> module(std::string_view module) const;
 };
 
 struct ModelDescription {
@@ -55,6 +59,7 @@ struct UnitInfo {
   std::string name;          // the module prefix: "model.layers.3"
   std::string kind;          // embedding, block, head, other
   std::uint64_t bytes = 0;
+  std::string slice_of;      // a row slice of this module; empty for a whole module
   std::string mode;          // resident, streamed, cpu
   c10::Device device{c10::kCPU};  // where it executes
   std::vector<std::string> tensors;  // full names
@@ -70,8 +75,10 @@ class VRAMGUARD_RUNTIME_API UnitScope {
   UnitScope(const UnitScope&) = delete;
   ~UnitScope();
 
-  const std::string& name() const;
+  const std::string& name() const;  // the unit's ("lm_head[0:37984]" for a row slice)
   c10::Device device() const;
+  // A row slice holds rows first_row() .. first_row() + rows of its module's tensors (0 when whole).
+  std::int64_t first_row() const;
   // A tensor by its name relative to the unit ("self_attn.q_proj.weight") or in full. Throws
   // runtime::MissingTensor (an input error) naming the unit and the tensor when there is none.
   const at::Tensor& operator[](std::string_view name) const;
@@ -110,6 +117,10 @@ class VRAMGUARD_RUNTIME_API Session {
   const nlohmann::json* config(std::string_view component) const;
   std::vector<UnitInfo> units(std::string_view component) const;
   std::optional<std::size_t> find_unit(std::string_view component, std::string_view unit) const;
+  // The units a module is run as, in order: the one unit of that name, or its row slices (vramguard
+  // splits a vocabulary much larger than a block into slices of about a block). Throws InputError
+  // naming the module when there is none.
+  std::vector<std::size_t> module_units(std::string_view component, std::string_view module) const;
   // The dtype a component's floating weights have on their device.
   c10::ScalarType dtype(std::string_view component) const;
 
