@@ -42,9 +42,16 @@ def time_steps(model, input_ids, steps):
             "peak_bytes": torch.cuda.max_memory_allocated()}
 
 
+def device_used():
+    free, total = torch.cuda.mem_get_info()
+    return total - free
+
+
 def main():
     model_dir, max_memory_gb, tokens, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     from transformers import AutoModelForCausalLM
+    torch.zeros(1, device="cuda")
+    used_at_start = device_used()  # the context, before any kernel or library handle is loaded
     out = {"device": torch.cuda.get_device_name(0), "pinned_bytes_per_s": pinned_bandwidth()}
     input_ids = torch.randint(0, 1000, (1, tokens), generator=torch.Generator().manual_seed(0)).cuda()
 
@@ -54,6 +61,10 @@ def main():
     out["resident"] = time_steps(model, input_ids, steps)
     del model
     torch.cuda.empty_cache()
+    # What plain PyTorch keeps after the model is gone: cuBLAS workspaces (in the allocator), and the
+    # kernels and library handles the pass loaded into the context (outside it).
+    out["resident"]["left_after_unload_bytes"] = device_used() - used_at_start
+    out["resident"]["allocator_reserved_after_unload_bytes"] = torch.cuda.memory_reserved()
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, device_map="auto",
                                                  max_memory={0: f"{max_memory_gb}GB", "cpu": "200GB"})

@@ -12,6 +12,8 @@
 #include "core/text.hpp"
 #include "guard/guard_pipeline.hpp"
 #include "guard/plan_validator.hpp"
+#include "run/model_runner.hpp"
+#include "run/run_summary.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
@@ -25,6 +27,8 @@ struct Measured {
   double load_seconds = 0;
   std::map<DeviceId, std::uint64_t> load_peak_bytes;  // this process on each GPU once loaded (NVML), else our allocations
   bool process_bytes = false;                          // load_peak_bytes include the context (NVML)
+  std::optional<RunSummary> run;                       // forward passes, where an adapter runs the model
+  std::string run_note;                                // why no pass was run
 };
 
 struct Row {
@@ -36,10 +40,40 @@ struct Row {
   std::optional<Measured> measured;
 };
 
-// --measure: load with this strategy alone (no fallback) through the guard, then unload.
-Measured measure(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation) {
+// Whether forward passes can be measured, and with what: an adapter for the model, and on simulated
+// devices room in host memory for their bytes (the CPU computes in their place).
+struct PassMeasurement {
+  std::unique_ptr<ModelRunner> runner;
+  RunSettings settings;
+  std::string why_not;
+};
+
+PassMeasurement prepare_passes(const PlanningSetup& setup, const Invocation& invocation) {
+  PassMeasurement passes;
+  try {
+    if (invocation.text("simulate")) require_host_room_for_simulated_data(setup.model, "measuring passes");
+    auto runner = load_model_runner();
+    passes.settings.tokens = setup.workload.tokens;
+    passes.settings.batch = setup.workload.batch;
+    passes.settings.steps = invocation.number("steps", 2, 10'000).value_or(3);
+    passes.settings.cancel = &stop_flag();
+    runner->check(setup.model, passes.settings);
+    passes.runner = std::move(runner);
+  } catch (const InputError& e) {
+    passes.why_not = e.what();
+  } catch (const JobError& e) {
+    passes.why_not = e.what();
+  }
+  return passes;
+}
+
+// --measure: load with this strategy alone (no fallback) through the guard, run forward passes where
+// an adapter can, then unload.
+Measured measure(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation,
+                 PassMeasurement& passes) {
   Measured m;
-  auto runtime = make_runtime(invocation);
+  m.run_note = passes.why_not;
+  auto runtime = make_runtime(invocation, /*keep_data=*/passes.runner && invocation.text("simulate").has_value());
   GuardOptions options = guard_options_from(invocation, setup.model, registry);
   options.strategy = name;
   options.fallback.clear();
@@ -48,13 +82,18 @@ Measured measure(const PluginRegistry& registry, const std::string& name, const 
   options.strategy_options = [&](const std::string& strategy) { return strategy_options_for(invocation, strategy, false); };
   GuardPipeline pipeline(*runtime, registry, setup.model, options);
   try {
-    GuardResult result = pipeline.run();
+    RunOutcome outcome;
+    GuardResult result = passes.runner ? pipeline.run([&](LoadedModel& loaded, const Placement& placement, AttemptRecord&) {
+      outcome = passes.runner->run(*runtime, setup.model, placement, loaded, passes.settings);
+    })
+                                       : pipeline.run();
     const AttemptRecord& attempt = result.report.attempts.back();
     m.loaded = true;
     m.outcome = "loaded";
     m.load_seconds = result.report.statistics.seconds;
     m.process_bytes = !attempt.measured_process_bytes.empty();
     m.load_peak_bytes = m.process_bytes ? attempt.measured_process_bytes : attempt.measured_bytes;
+    if (passes.runner && !outcome.steps.empty()) m.run = summarize_run(outcome, *attempt.prediction, attempt.budget);
     pipeline.unload(result);
   } catch (const GuardFailure& failure) {
     if (failure.exit_code() == ExitCode::interrupted) throw;
@@ -104,8 +143,10 @@ Command compare_command() {
                      own.options.add_options()("strategies", po::value<std::string>()->value_name("LIST"),
                                                "comma-separated strategy names (default: every plugin found)")(
                          "measure", po::bool_switch(),
-                         "also load each feasible strategy through the guard (alone, no fallback) and show the measured "
-                         "load time and peak beside the predicted ones");
+                         "also load each feasible strategy through the guard (alone, no fallback), run forward passes where "
+                         "an adapter runs the model, and show the measured pass time, peak and load time beside the predicted ones")(
+                         "steps", po::value<std::string>()->value_name("K")->default_value("3"),
+                         "with --measure: forward passes per strategy (2-10000); the first warms up");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const PlanningSetup setup = prepare_planning(invocation);
@@ -126,9 +167,11 @@ Command compare_command() {
             std::vector<Row> rows;
             for (const auto& n : names) rows.push_back(evaluate(registry, n, setup, invocation));
             const bool measured = invocation.flag("measure");
-            if (measured)
+            if (measured) {
+              PassMeasurement passes = prepare_passes(setup, invocation);
               for (auto& row : rows)
-                if (row.feasible) row.measured = measure(registry, row.strategy, setup, invocation);
+                if (row.feasible) row.measured = measure(registry, row.strategy, setup, invocation, passes);
+            }
             // What auto would pick: its own row when it was compared, else one plan more.
             std::string auto_pick;
             if (registry.find("auto")) {
@@ -159,6 +202,8 @@ Command compare_command() {
                   r["measured"] = {{"loaded", row.measured->loaded}, {"outcome", row.measured->outcome},
                                    {"load_seconds", row.measured->load_seconds}, {"load_peak_bytes", peaks},
                                    {"load_peak_includes_context", row.measured->process_bytes}, {"simulated", simulated}};
+                  if (row.measured->run) r["measured"]["run"] = run_summary_json(*row.measured->run);
+                  else if (!row.measured->run_note.empty()) r["measured"]["run_not_measured"] = row.measured->run_note;
                 }
                 doc["strategies"].push_back(r);
               }
@@ -171,37 +216,50 @@ Command compare_command() {
             io.out << "\nModel: " << setup.model.source.argument << ", " << format_bytes(setup.model.graph.bytes()) << "\n";
             for (const auto& note : setup.notes) io.out << "note: " << note << "\n";
             io.out << "\n";
+            // With --measure, each figure is shown predicted / measured, like for like: peaks without the
+            // CUDA context (ours, activations included when passes ran; weights and windows when they
+            // could not), pass and load times on real GPUs only.
+            const bool any_run = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.measured && r.measured->run; });
             std::vector<TextTable::Column> columns = {{"STRATEGY"}, {"FITS"}};
-            for (const auto* gpu : gpus) columns.push_back({"PEAK " + gpu->name() + " GB", TextTable::Align::right});
+            for (const auto* gpu : gpus)
+              columns.push_back({"PEAK " + gpu->name() + " GB" + (measured ? " pred/meas" : ""), TextTable::Align::right});
             columns.push_back({"STREAMED/PASS GB", TextTable::Align::right});
-            columns.push_back({"READY", TextTable::Align::right});
-            columns.push_back({"PASS", TextTable::Align::right});
-            if (measured) {
-              for (const auto* gpu : gpus) columns.push_back({"LOAD PEAK " + gpu->name() + " GB pred/meas", TextTable::Align::right});
-              columns.push_back({simulated ? "LOAD (simulated)" : "LOAD pred/meas", TextTable::Align::right});
-            }
+            columns.push_back({measured && !simulated ? "READY pred/meas" : "READY", TextTable::Align::right});
+            columns.push_back({measured && !simulated && any_run ? "PASS pred/meas" : "PASS", TextTable::Align::right});
             TextTable table(columns);
             for (const auto& row : rows) {
               std::vector<std::string> cells = {row.strategy, row.feasible ? "yes" : "no"};
-              for (const auto* gpu : gpus) cells.push_back(row.prediction ? format_gb(row.prediction->find(gpu->id)->peak_bytes) : "-");
-              cells.push_back(row.prediction ? format_gb(row.prediction->streamed_bytes_per_step) : "-");
-              cells.push_back(row.prediction ? format_seconds(row.prediction->ready_seconds) : "-");
-              cells.push_back(row.prediction ? format_seconds(row.prediction->step_seconds) : "-");
-              if (measured) {
-                const bool loaded = row.measured && row.measured->loaded;
-                for (const auto* gpu : gpus) {
-                  if (!loaded) {
-                    cells.push_back("-");
-                    continue;
-                  }
-                  const auto it = row.measured->load_peak_bytes.find(gpu->id);
-                  cells.push_back(format_gb(predicted_load_peak(*row.prediction, gpu->id, row.measured->process_bytes)) + " / " +
-                                  (it == row.measured->load_peak_bytes.end() ? "-" : format_gb(it->second)));
+              const Measured* m = row.measured && row.measured->loaded ? &*row.measured : nullptr;
+              for (const auto* gpu : gpus) {
+                if (!row.prediction) {
+                  cells.push_back("-");
+                  continue;
                 }
-                cells.push_back(!loaded ? "-" : simulated ? format_seconds(row.prediction->ready_seconds) + " / -"
-                                                          : format_seconds(row.prediction->ready_seconds) + " / " +
-                                                                format_seconds(row.measured->load_seconds));
+                const DevicePrediction* d = row.prediction->find(gpu->id);
+                if (!measured) {
+                  cells.push_back(format_gb(d->peak_bytes));
+                  continue;
+                }
+                if (m != nullptr && m->run) {
+                  const auto it = m->run->peaks.find(gpu->id);
+                  cells.push_back(it == m->run->peaks.end() ? format_gb(0) + " / -"
+                                                            : format_gb(it->second.predicted_bytes) + " / " + format_gb(it->second.measured_bytes));
+                } else if (m != nullptr) {
+                  const auto it = m->load_peak_bytes.find(gpu->id);
+                  cells.push_back(format_gb(predicted_load_peak(*row.prediction, gpu->id, m->process_bytes)) + " / " +
+                                  (it == m->load_peak_bytes.end() ? "-" : format_gb(it->second)) + " (load)");
+                } else {
+                  cells.push_back(format_gb(d->peak_bytes - d->context_bytes) + " / -");
+                }
               }
+              cells.push_back(row.prediction ? format_gb(row.prediction->streamed_bytes_per_step) : "-");
+              std::string ready = row.prediction ? format_seconds(row.prediction->ready_seconds) : "-";
+              if (measured && !simulated && row.prediction) ready += " / " + (m ? format_seconds(m->load_seconds) : std::string("-"));
+              cells.push_back(ready);
+              std::string pass = row.prediction ? format_seconds(row.prediction->step_seconds) : "-";
+              if (measured && !simulated && any_run && row.prediction)
+                pass += " / " + (m && m->run ? format_seconds(m->run->median_step_seconds) : std::string("-"));
+              cells.push_back(pass);
               table.add(cells);
             }
             table.print(io.out);
@@ -210,10 +268,18 @@ Command compare_command() {
               io.out << row.strategy << ": " << row.why << "\n";
               if (row.measured && !row.measured->loaded) io.out << "  measured: " << row.measured->outcome << "\n";
             }
-            if (measured)
-              io.out << "\nLoad peak: weights and windows" << (simulated ? "" : " (with the CUDA context where NVML reads the process)")
-                     << ", before activations; PEAK adds the activation headroom." << (simulated ? " Load times on simulated devices are not measured." : "")
-                     << "\n";
+            if (measured) {
+              io.out << "\nPEAK pred/meas: ours on the GPU without the CUDA context: "
+                     << (any_run ? "weights, windows and the passes' activations" : "weights and windows once loaded (marked load)")
+                     << (any_run ? "; PASS: the median of the passes after the first." : ".");
+              if (simulated) io.out << " Times on simulated devices are not measured (the CPU computes in the GPUs' place).";
+              io.out << "\n";
+              for (const auto& row : rows)
+                if (row.measured && row.measured->loaded && !row.measured->run && !row.measured->run_note.empty()) {
+                  io.out << "No passes measured: " << row.measured->run_note << "\n";
+                  break;
+                }
+            }
             if (!auto_pick.empty()) io.out << "\nauto would pick: " << auto_pick << "\n";
             if (!any_fits) throw JobError("no strategy fits " + setup.model.source.argument + " in this budget",
                                           "raise --max-memory, lower --reserve, free GPU memory, or allow --allow-cpu-compute");

@@ -16,6 +16,12 @@ struct UploadSource {
   std::uint64_t elements = 0;
   DType from = DType::BF16;
   DType to = DType::BF16;
+  // The file's read-only mapping, where the loader allows copying straight from the page cache (the
+  // runtime registers the pages with the driver and DMAs from them); null: read with pread.
+  const unsigned char* mapping = nullptr;
+  // With a mapping: every reader thread copies from it, or a quarter of them do while the rest stage
+  // (the two paths run side by side, so their rates add up to what the link takes).
+  bool every_reader_maps = false;
   std::uint64_t source_bytes() const { return elements * dtype_bits(from) / 8; }
   std::uint64_t placed_bytes() const { return elements * dtype_bits(to) / 8; }
 };

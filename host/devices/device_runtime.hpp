@@ -91,6 +91,8 @@ class DeviceRuntime {
   virtual void stage(MemoryBlock& destination, std::uint64_t offset, const UploadSource& source) = 0;
   // Waits for every upload and stage issued so far; rethrows a copy's failure.
   virtual void synchronize() = 0;
+  // Bytes uploads have copied straight from registered checkpoint pages so far (UploadSource::mapping).
+  virtual std::uint64_t bytes_uploaded_from_mapping() const { return 0; }
   // Reads `bytes` at `offset` of a block back into `out` (for --verify-data).
   virtual void read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) = 0;
   // Registers `bytes` of mapped memory at `begin` (page-aligned) for direct copies; throws

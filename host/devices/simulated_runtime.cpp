@@ -15,7 +15,7 @@ namespace vramguard {
 namespace {
 
 constexpr const char* kSpecForms =
-    "a preset (rtx4080, rtx4090, a100-80gb, h100-80gb), or GPUs separated by commas, each "
+    "a preset (rtx4080, rtx4090, a100-80gb, h100-80gb, h200), or GPUs separated by commas, each "
     "cuda:SIZE[@BANDWIDTH/s] or a preset name, e.g. \"cuda:16GiB@25GB/s,cuda:16GiB@25GB/s\" or \"rtx4090,rtx4090\"";
 
 std::vector<std::string> preset_names() {
@@ -34,6 +34,7 @@ const std::vector<GpuPreset>& gpu_presets() {
       {"rtx4090", "NVIDIA GeForce RTX 4090 24 GB (PCIe 4.0 x16)", 24ULL << 30, 25e9, 165.2e12},
       {"a100-80gb", "NVIDIA A100 80 GB (PCIe 4.0 x16)", 80ULL << 30, 25e9, 312e12},
       {"h100-80gb", "NVIDIA H100 80 GB HBM3 (PCIe 5.0 x16)", 81559ULL << 20, 53.8e9, 989e12},
+      {"h200", "NVIDIA H200 141 GB HBM3e (PCIe 5.0 x16)", 150109880320ULL, 55.3e9, 989e12},
   };
   return presets;
 }

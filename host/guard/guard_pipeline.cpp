@@ -124,11 +124,15 @@ GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
       });
       run_stage(attempt, "validate", runtime_, gpu_count_, [&] {
         attempt.prediction = validate_plan(model_.graph, attempt.budget, options_.workload, placement, strategy_name);
+        // --stream-from overrides the cost model's choice: predict what will actually run.
+        if (options_.stream_source)
+          attempt.prediction = predict(model_.graph, attempt.budget, placement, options_.workload, default_cost_constants(), options_.stream_source);
       });
       attempt.placement = placement;
       run_stage(attempt, "load", runtime_, gpu_count_, [&] {
         LoadOptions load_options{model_.graph.target_dtype, options_.stream_source.value_or(attempt.prediction->stream_source),
-                                 options_.progress, options_.cancel};
+                                 attempt.budget.can_register_mappings ? options_.upload_path : UploadPath::staged, options_.progress,
+                                 options_.cancel};
         loaded.emplace(load_placement(runtime_, model_, placement, attempt.budget, load_options));
       });
       for (std::size_t g = 0; g < gpu_count_; ++g) {

@@ -73,6 +73,7 @@ struct GuardOptions {
   const std::atomic<bool>* cancel = nullptr;
   std::optional<std::uint64_t> cpu_memory;   // declared host memory (simulated runs)
   std::optional<StreamSource> stream_source; // overrides the cost model's choice (--stream-from)
+  UploadPath upload_path = UploadPath::staged;  // --upload-from
 };
 
 // Thrown when no rung succeeded, or the run was interrupted or refused the user's input; carries the

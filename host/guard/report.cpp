@@ -110,6 +110,7 @@ nlohmann::json guard_report_json(const GuardReport& report) {
                  {"window_bytes", st.window_bytes},
                  {"pageable_bytes", st.pageable_bytes},
                  {"stream_source", std::string(stream_source_name(st.stream_source))},
+                 {"bytes_from_registered_pages", st.bytes_from_registered_pages},
                  {"allocation_seconds", st.allocation_seconds},
                  {"registration_seconds", st.registration_seconds},
                  {"gpu_throughput_bytes_per_s", st.seconds > 0 ? static_cast<double>(st.bytes_to_gpus) / st.seconds : 0},
@@ -125,7 +126,10 @@ void print_guard_report(const GuardReport& report, std::ostream& out) {
     const double seconds = std::max(st.seconds, 1e-9);
     out << "Loaded " << report.model << " with " << report.final_strategy << " on " << report.runtime << " devices in "
         << format_seconds(st.seconds) << ": " << format_bytes(st.bytes_to_gpus) << " to GPUs ("
-        << format_gb(static_cast<std::uint64_t>(static_cast<double>(st.bytes_to_gpus) / seconds)) << " GB/s)";
+        << format_gb(static_cast<std::uint64_t>(static_cast<double>(st.bytes_to_gpus) / seconds)) << " GB/s"
+        << ")";
+    if (st.bytes_from_registered_pages)
+      out << ", " << format_bytes(st.bytes_from_registered_pages) << " of them straight from registered checkpoint pages";
     if (st.bytes_to_host) out << ", " << format_bytes(st.bytes_to_host) << " copied to pinned host memory";
     if (st.bytes_registered) out << ", " << format_bytes(st.bytes_registered) << " of the checkpoint registered for direct copies";
     if (st.bytes_left_mapped) out << ", " << format_bytes(st.bytes_left_mapped) << " streamed from the page cache";

@@ -68,6 +68,7 @@ class Loader {
 
   LoadedModel run() {
     const auto started = std::chrono::steady_clock::now();
+    const std::uint64_t mapped_before = runtime_.bytes_uploaded_from_mapping();
     loaded_.statistics_.stream_source = options_.stream_source;
     if (options_.stream_source == StreamSource::registered_mapping) register_streamed_weights();
     std::uint64_t total = 0, done = 0;
@@ -86,6 +87,7 @@ class Loader {
     allocate_windows();
     resolve_ties();
     runtime_.synchronize();
+    loaded_.statistics_.bytes_from_registered_pages = runtime_.bytes_uploaded_from_mapping() - mapped_before;
     loaded_.statistics_.seconds = seconds_since(started);
     return std::move(loaded_);
   }
@@ -104,7 +106,12 @@ class Loader {
   UploadSource source_of(std::size_t component, const TensorInfo& tensor) {
     const TensorLocation at = location_of(model_.components[component], tensor);
     CheckpointFile& f = file(component, at.file);
-    return {f.descriptor(), &f.path(), at.offset, tensor.elements, tensor.dtype, placed_dtype(tensor.dtype, options_.target_dtype)};
+    UploadSource source{f.descriptor(), &f.path(), at.offset, tensor.elements, tensor.dtype, placed_dtype(tensor.dtype, options_.target_dtype)};
+    if (options_.upload_path != UploadPath::staged && source.from == source.to) {
+      source.mapping = f.mapping();
+      source.every_reader_maps = options_.upload_path == UploadPath::registered;
+    }
+    return source;
   }
 
   bool streamed_from_host(const UnitPlacement& placed) const {

@@ -58,6 +58,7 @@ struct LoadStatistics {
   std::uint64_t pageable_bytes = 0;      // host blocks that could not be pinned
   StreamSource stream_source = StreamSource::pinned_copy;  // how weights streamed from cpu reach the GPU
   std::string stream_source_note;        // set when the plan's choice could not be kept (registration refused)
+  std::uint64_t bytes_from_registered_pages = 0;  // of bytes_to_gpus, copied straight from registered checkpoint pages
   double allocation_seconds = 0;         // of which spent obtaining memory
   double registration_seconds = 0;       // of which spent registering the checkpoint
   double seconds = 0;
@@ -90,9 +91,14 @@ class LoadedModel {
   LoadStatistics statistics_;
 };
 
+enum class UploadPath : std::uint8_t { staged, registered, mixed };
+
 struct LoadOptions {
   std::optional<DType> target_dtype;
   StreamSource stream_source = StreamSource::pinned_copy;  // the plan's choice, from the cost model
+  // Resident weights: staged through pinned buffers by reader threads, copied straight from registered
+  // checkpoint pages (no staging copy; the runtime stages where the driver refuses), or both at once.
+  UploadPath upload_path = UploadPath::staged;
   // Called after each unit with bytes done and bytes in all.
   std::function<void(std::uint64_t, std::uint64_t)> progress;
   const std::atomic<bool>* cancel = nullptr;  // set by a signal handler: stop and release everything

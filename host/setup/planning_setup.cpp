@@ -54,7 +54,7 @@ void declare_planning_options(CommandOptions& own) {
   declare_model_options(own);
   own.options.add_options()
       ("simulate", po::value<std::string>()->value_name("GPUS"),
-       "plan for declared GPUs instead of real ones: a preset (rtx4080, rtx4090, a100-80gb, h100-80gb) or "
+       "plan for declared GPUs instead of real ones: a preset (rtx4080, rtx4090, a100-80gb, h100-80gb, h200) or "
        "\"cuda:16GiB@25GB/s,cuda:16GiB@25GB/s\"")
       ("cpu-memory", po::value<std::string>()->value_name("SIZE"), "declare the host's available RAM instead of reading it")
       ("max-memory", po::value<std::string>()->value_name("CAPS"),
@@ -85,6 +85,10 @@ void declare_guard_options(CommandOptions& own) {
        "how weights streamed from host memory reach the GPU: auto (the cost model's choice, from the measured rates), "
        "registered (the mapped checkpoint registered with the driver), pinned (copied into pinned memory at load), "
        "page-cache (read through the staging ring at run time)")
+      ("upload-from", po::value<std::string>()->value_name("PATH")->default_value("staged"),
+       "how resident weights reach the GPU at load: staged (read into pinned buffers by reader threads, then "
+       "copied: the fastest measured), registered (the checkpoint's page-cache pages registered with the driver "
+       "and copied by DMA, no staging copy), mixed (a quarter of the readers register, the rest stage)")
       ("simulate-oom-at", po::value<std::string>()->value_name("N"),
        "with --simulate: the Nth allocation runs out of memory (to test the guard)")
       ("simulate-oom-above", po::value<std::string>()->value_name("SIZE"),
@@ -173,6 +177,10 @@ GuardOptions guard_options_from(const Invocation& invocation, const InspectedMod
   else if (source == "page-cache") options.stream_source = StreamSource::staged_page_cache;
   else if (source != "auto")
     throw UsageError("unknown --stream-from '" + source + "'", "use auto, registered, pinned or page-cache");
+  const std::string upload = invocation.text("upload-from").value_or("staged");
+  if (upload == "registered") options.upload_path = UploadPath::registered;
+  else if (upload == "mixed") options.upload_path = UploadPath::mixed;
+  else if (upload != "staged") throw UsageError("unknown --upload-from '" + upload + "'", "use staged, registered or mixed");
   const std::string first = options.strategy;
   options.strategy_options = [&invocation, first](const std::string& name) { return strategy_options_for(invocation, name, name == first); };
   return options;

@@ -29,11 +29,11 @@ struct SourceChoice {
 // Weights stored on the host reach the GPU fastest from pinned memory, and registering the mapped
 // checkpoint gives pinned-speed copies without the copy into pinned memory: it wins wherever it is
 // allowed and no conversion stands in the way. Staging from the page cache is ready at once but
-// copies at the slower of the page cache and the link.
+// copies at the rate one reader thread per GPU fills the staging ring. `forced`: the user's choice.
 SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& budget, const Placement& placement,
-                                  const CostConstants& c) {
+                                  const CostConstants& c, std::optional<StreamSource> forced) {
   const double pinned = host_to_device_bytes_per_s(budget.gpus().empty() ? nullptr : budget.gpus().front(), c);
-  const double page_cache = budget.storage_bytes_per_s > 0 ? budget.storage_bytes_per_s : c.page_cache_bytes_per_s;
+  const double staged = std::min(c.staged_stream_bytes_per_s, pinned);
   bool convertible_in_place = true;
   for (const auto& component : model.components)
     for (const auto& unit : component.units)
@@ -41,19 +41,32 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
                                                                       p->storage == DeviceId::host())
         convertible_in_place = convertible_in_place && stored_as_placed(unit, model.target_dtype);
   char rates[256];
-  if (budget.can_register_mappings && convertible_in_place) {
+  const auto registered = [&] {
     std::snprintf(rates, sizeof rates, "registering the mapped checkpoint (%.1f GB/s) instead of copying it into pinned memory (%.1f GB/s); copies run at %.1f GB/s either way",
                   c.registration_bytes_per_s / 1e9, c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9);
-    return {StreamSource::registered_mapping, pinned, c.registration_bytes_per_s, rates};
+    return SourceChoice{StreamSource::registered_mapping, pinned, c.registration_bytes_per_s, rates};
+  };
+  const auto copied = [&](const char* why) {
+    std::snprintf(rates, sizeof rates, "%s; pinned memory is filled at %.1f GB/s and copies at %.1f GB/s, the page cache through the staging ring at %.1f GB/s",
+                  why, c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9, staged / 1e9);
+    return SourceChoice{StreamSource::pinned_copy, pinned, c.pinned_fill_bytes_per_s, rates};
+  };
+  const auto staged_choice = [&](const char* why) {
+    std::snprintf(rates, sizeof rates, "%s; the staging ring fills the window at %.1f GB/s", why, staged / 1e9);
+    return SourceChoice{StreamSource::staged_page_cache, staged, 0, rates};
+  };
+  if (forced) {
+    switch (*forced) {
+      case StreamSource::registered_mapping: return registered();
+      case StreamSource::pinned_copy: return copied("asked for (--stream-from pinned)");
+      case StreamSource::staged_page_cache: return staged_choice("asked for (--stream-from page-cache)");
+    }
   }
-  if (budget.pinned_cap_bytes > 0) {
-    std::snprintf(rates, sizeof rates, "%s; pinned memory copies at %.1f GB/s, the page cache through the staging ring at %.1f GB/s",
-                  budget.can_register_mappings ? "a dtype conversion rules out registering the checkpoint"
-                                               : "this runtime cannot register the checkpoint (needs root or a memlock limit)",
-                  pinned / 1e9, std::min(page_cache, pinned) / 1e9);
-    return {StreamSource::pinned_copy, pinned, c.pinned_fill_bytes_per_s, rates};
-  }
-  return {StreamSource::staged_page_cache, std::min(page_cache, pinned), 0, "no pinned memory is allowed (--pinned-memory 0)"};
+  if (budget.can_register_mappings && convertible_in_place) return registered();
+  if (budget.pinned_cap_bytes > 0)
+    return copied(budget.can_register_mappings ? "a dtype conversion rules out registering the checkpoint"
+                                               : "this runtime cannot register the checkpoint (needs root or a memlock limit)");
+  return staged_choice("no pinned memory is allowed (--pinned-memory 0)");
 }
 
 }  // namespace
@@ -110,6 +123,14 @@ double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t bat
   return static_cast<double>(std::max<std::uint64_t>(1, batch)) * t * (unit.flops_per_token + t * unit.sequence_flops_per_token);
 }
 
+double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& c) {
+  std::size_t matmuls = 0;  // a matrix in any unit but a lookup table (an untied embedding) is multiplied by
+  for (const auto& tensor : unit.tensors)
+    if (tensor.shape.size() >= 2 && (unit.kind != UnitKind::embedding || !tensor.tied_to.empty())) ++matmuls;
+  const double arithmetic = flops / gpu_flops_per_s(gpu, c) + static_cast<double>(matmuls) * c.matmul_fixed_seconds;
+  return std::max(arithmetic, static_cast<double>(unit.tensors.size()) * c.launch_seconds_per_tensor);
+}
+
 std::uint64_t streaming_window_bytes(std::uint64_t largest_streamed_unit, int prefetch_depth) {
   return largest_streamed_unit * static_cast<std::uint64_t>(std::max(0, prefetch_depth) + 1);
 }
@@ -128,7 +149,7 @@ const DevicePrediction* Prediction::find(DeviceId device) const {
 }
 
 Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Placement& placement,
-                   const Workload& workload, const CostConstants& c) {
+                   const Workload& workload, const CostConstants& c, std::optional<StreamSource> stream_source) {
   Prediction prediction;
   std::map<DeviceId, std::size_t> index;
   for (const auto& device : budget.devices) {
@@ -146,7 +167,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
     const auto it = index.find(device);
     return it == index.end() ? nullptr : &prediction.devices[it->second];
   };
-  const SourceChoice source = choose_stream_source(model, budget, placement, c);
+  const SourceChoice source = choose_stream_source(model, budget, placement, c, stream_source);
   prediction.stream_source = source.source;
   prediction.stream_source_reason = source.reason;
   const double page_cache = budget.storage_bytes_per_s > 0 ? budget.storage_bytes_per_s : c.page_cache_bytes_per_s;
@@ -162,6 +183,13 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
     cp.tokens = tokens_for(component, workload);
     const std::uint64_t sequence = workload.tokens > 0 ? workload.tokens : cp.tokens;
     const std::uint64_t batch = cp.tokens / std::max<std::uint64_t>(1, sequence);
+    // The step as the executor runs it: units compute one after another (each needs the previous
+    // one's output); each GPU's copy engine fills its window in forward order, a copy starting once the
+    // engine is free and its slot has been released by the unit that held it (prefetch_depth + 1
+    // streamed units earlier), and a streamed unit computes once its copy is done.
+    std::map<DeviceId, double> copy_free;                    // per GPU: when its copy engine is next free
+    std::map<DeviceId, std::vector<double>> slot_released;   // per GPU: when each streamed unit finished
+    double now = 0;
     DeviceId previous_executor{};
     bool first = true;
     for (const auto& unit : component.units) {
@@ -171,14 +199,18 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
       executes[placed->executes_on] = true;
       const double flops = unit_pass_flops(unit, sequence, batch);
       const std::uint64_t rounded = allocated_bytes(unit, c);
-      double compute = 0, transfer = 0, seconds = 0;
+      // Activations hop between devices when consecutive units execute on different ones.
+      if (!first && previous_executor != placed->executes_on)
+        now += component.activation_bytes_per_token * static_cast<double>(cp.tokens) / host_to_device_bytes_per_s(executor, c);
+      previous_executor = placed->executes_on;
+      first = false;
+      double compute = 0, transfer = 0;
       switch (placed->mode) {
         case PlacementMode::resident: {
           if (auto* d = held_on(placed->storage)) d->resident_bytes += rounded;
           bytes_to_gpu[placed->storage] += unit.bytes;
           bytes_read += unit.bytes;
-          compute = flops / gpu_flops_per_s(executor, c) + c.unit_overhead_seconds;
-          seconds = compute;
+          compute = unit_gpu_seconds(unit, flops, executor, c);
           break;
         }
         case PlacementMode::streamed: {
@@ -192,12 +224,18 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
           } else {
             prediction.pageable_bytes += unit.bytes;
           }
-          const double bandwidth = on_host ? std::min(source.copy_bytes_per_s, host_to_device_bytes_per_s(executor, c))
-                                           : std::min(page_cache, host_to_device_bytes_per_s(executor, c));
+          const double link = host_to_device_bytes_per_s(executor, c);
+          const double bandwidth = on_host ? std::min(source.copy_bytes_per_s, link)
+                                           : std::min({page_cache, c.staged_stream_bytes_per_s, link});
           transfer = static_cast<double>(unit.bytes) / bandwidth;
-          compute = flops / gpu_flops_per_s(executor, c) + c.unit_overhead_seconds;
-          // With prefetch the copy of the next unit overlaps this unit's compute; without, they add up.
-          seconds = depth > 0 ? std::max(transfer, compute) : transfer + compute;
+          compute = unit_gpu_seconds(unit, flops, executor, c);
+          auto& released = slot_released[placed->executes_on];
+          const std::size_t slots = static_cast<std::size_t>(std::max(0, depth)) + 1;
+          const double slot_free = released.size() >= slots ? released[released.size() - slots] : 0;
+          const double copied = std::max(copy_free[placed->executes_on], slot_free) + transfer;
+          copy_free[placed->executes_on] = copied;
+          now = std::max(now, copied);
+          released.push_back(now + compute);
           cp.streamed_bytes += unit.bytes;
           break;
         }
@@ -205,19 +243,14 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
           if (auto* d = held_on(DeviceId::host())) d->resident_bytes += unit.bytes;
           bytes_read += unit.bytes;
           compute = flops / c.cpu_flops_per_s;
-          seconds = compute;
           break;
         }
       }
-      // Activations hop between devices when consecutive units execute on different ones.
-      if (!first && previous_executor != placed->executes_on)
-        seconds += component.activation_bytes_per_token * static_cast<double>(cp.tokens) / host_to_device_bytes_per_s(executor, c);
-      previous_executor = placed->executes_on;
-      first = false;
+      now += compute;
       cp.compute_seconds += compute;
       cp.copy_seconds += transfer;
-      cp.step_seconds += seconds;
     }
+    cp.step_seconds = now;
     prediction.streamed_bytes_per_step += cp.streamed_bytes;
     prediction.step_seconds += cp.step_seconds;
     prediction.components.push_back(cp);

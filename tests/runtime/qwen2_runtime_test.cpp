@@ -7,7 +7,6 @@
 #include "devices/simulated_runtime.hpp"
 #include "runtime/runtime_support.hpp"
 #include "session_impl.hpp"
-#include "support/run_process.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace vramguard;
@@ -37,7 +36,7 @@ runtime::ForwardResult forward(runtime::Session& session, const at::Tensor& ids)
 TEST(Qwen2, MatchesTransformersUnderEveryStrategy) {
   const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
   const fs::path expected = fixture("qwen2_small") / "expected.safetensors";
-  // 1 GB cards keep 0.36 GB past the context: everything fits. 920 MB ones keep 7 MB past the context
+  // 1 GB cards keep 0.36 GB past the context: everything fits. 887 MB ones keep 7 MB past the context
   // and the activations' headroom: less than the 10.5 MB of allocator pages the units take, so auto streams.
   const std::vector<Case> cases = {
       {"balanced", "cuda:1GB", {}, "resident"},
@@ -46,7 +45,7 @@ TEST(Qwen2, MatchesTransformersUnderEveryStrategy) {
       {"sequential-offload", "cuda:1GB", {{"prefetch", "0"}}, "streamed"},
       {"sequential-offload", "cuda:1GB", {{"prefetch", "3"}}, "streamed"},
       {"multi-gpu", "cuda:1GB,cuda:1GB", {}, "resident"},
-      {"auto", "cuda:920MB", {}, "streamed"},
+      {"auto", "cuda:887MB", {}, "streamed"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.strategy + " on " + c.gpus);
@@ -174,54 +173,3 @@ TEST(Qwen2, BadInputIsRefusedBeforeItRuns) {
 }
 
 // ---- vramguard run, as a user runs it ------------------------------------------------------------
-
-TEST(RunCommand, RunsReportsAndWritesTheLogits) {
-  TempDir tmp;
-  const std::string out = (tmp / "logits.safetensors").string();
-  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
-                                    "--strategy sequential-offload --steps 3 --input " +
-                                    shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) + " --output " + shell_quote(out) +
-                                    " --json");
-  ASSERT_EQ(result.exit_code, 0) << result.err;
-  const auto report = nlohmann::json::parse(result.out);
-  const auto& run = report["run"];
-  EXPECT_EQ(run["adapter"], "qwen2");
-  EXPECT_EQ(run["steps"], 3);
-  EXPECT_EQ(run["batch"], 2);
-  EXPECT_EQ(run["tokens"], 19);
-  EXPECT_GT(run["streamed_bytes_per_step"].get<std::uint64_t>(), 0u);
-  for (const char* key : {"first_step_seconds", "median_step_seconds", "p95_step_seconds", "tokens_per_second",
-                          "achieved_host_to_device_bytes_per_s", "overlap_efficiency", "predicted_step_seconds"})
-    EXPECT_TRUE(run.contains(key)) << key;
-  EXPECT_LT(relative_difference(load_tensor(out, "logits"), load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
-}
-
-TEST(RunCommand, BadInputExitsTwoBeforeLoading) {
-  TempDir tmp;
-  const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0";
-  auto result = run_vramguard("run " + shell_quote(kModel.string()) + common + " --tokens 129");
-  EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_NE(result.err.find("positions"), std::string::npos) << result.err;
-  EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing";
-  // An architecture without an adapter: the adapters are listed.
-  result = run_vramguard("run " + shell_quote((fixture("qwenimage_tiny") / "model").string()) + common);
-  EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_NE(result.err.find("qwen2"), std::string::npos) << result.err;
-  // A unit missing a tensor the adapter needs: named.
-  fs::create_directories(tmp / "broken");
-  fs::copy(kModel, tmp / "broken", fs::copy_options::recursive);
-  const auto header = read_safetensors_header((tmp / "broken" / "model.safetensors").string());
-  std::string json = "{";
-  std::ifstream in(tmp / "broken" / "model.safetensors", std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  nlohmann::json original = nlohmann::json::parse(bytes.substr(8, header.header_bytes));
-  original.erase("model.layers.1.mlp.up_proj.weight");
-  std::string text = original.dump();
-  std::string rebuilt(8, '\0');
-  for (int i = 0; i < 8; ++i) rebuilt[static_cast<std::size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xFF);
-  rebuilt += text + bytes.substr(header.data_offset);
-  std::ofstream(tmp / "broken" / "model.safetensors", std::ios::binary | std::ios::trunc) << rebuilt;
-  result = run_vramguard("run " + shell_quote((tmp / "broken").string()) + common);
-  EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_NE(result.err.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << result.err;
-}

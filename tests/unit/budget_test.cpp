@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "devices/host_memory.hpp"
 #include "devices/simulated_runtime.hpp"
+#include "vramguard/cost_model.hpp"
 #include "support/planning_builders.hpp"
 
 using namespace vramguard;
@@ -64,7 +65,7 @@ TEST(Budget, BuildAppliesCapsReservesAndHeadroomFromTheWorkload) {
   workload.tokens = 1000;
   const DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device(host), disk_device("."), options, model, workload);
   const DeviceInfo& gpu = *budget.gpus().front();
-  EXPECT_EQ(gpu.headroom_bytes, 1000u * 1024u + (256u << 20));  // activations for 1000 tokens + workspace
+  EXPECT_EQ(gpu.headroom_bytes, 1000u * 1024u + default_cost_constants().workspace_bytes);  // activations for 1000 tokens + workspace
   EXPECT_EQ(gpu.usable_bytes, 12'000'000'000ULL - gpu.context_bytes - gpu.headroom_bytes);
   EXPECT_FALSE(budget.cpu_cap_given);
   EXPECT_EQ(budget.cpu()->usable_bytes, 60 * GiB);

@@ -3,6 +3,7 @@
 // workload it predicts each device's peak memory, the load time and the time of one forward pass.
 // Every constant lives in CostConstants (docs/cost-model.md says where each figure comes from).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,18 +21,23 @@ struct CostConstants {
   std::uint64_t segment_granularity_bytes = 2ULL << 20;
   // Assumed where it cannot be measured (simulated GPUs): 0.6 GiB, measured on the H100 machine.
   std::uint64_t assumed_cuda_context_bytes = 644245094;
-  std::uint64_t workspace_bytes = 256ULL << 20;   // cuBLAS/cuDNN workspaces, kept inside the headroom
-  double page_cache_bytes_per_s = 10e9;           // reading mmap'd checkpoint data already in the page cache
+  // Kept inside the headroom: cuBLAS workspaces (in PyTorch's allocator) and what a first pass adds to
+  // the context outside it (kernel modules, library handles): 33 + 181 MiB on the H200 machine.
+  std::uint64_t workspace_bytes = 224ULL << 20;
+  // Measured on the H200 machine (docs/cost-model.md gives the runs):
+  double page_cache_bytes_per_s = 38e9;           // the loader's reader threads, page cache → pinned staging
+  double staged_stream_bytes_per_s = 6e9;         // a window filled through the staging ring at run time (one reader per GPU)
   double pageable_copy_fraction = 0.15;           // pageable ÷ pinned host→device (8.3 ÷ 53.8 GB/s on H100)
-  double gpu_efficiency = 0.6;                    // achieved ÷ peak dense bf16 FLOP/s for large matmuls
-  double copy_efficiency = 0.95;                  // window copies ÷ the probed pinned bandwidth
-  double unit_overhead_seconds = 40e-6;           // per unit and pass: launches, events, the slot hand-over
+  double gpu_efficiency = 0.8;                    // achieved ÷ peak dense bf16 FLOP/s, the arithmetic of large matmuls
+  double matmul_fixed_seconds = 40e-6;            // what a matmul costs beyond its arithmetic (waves, prologue)
+  double launch_seconds_per_tensor = 30e-6;       // the least a unit takes: its kernels' launches, ~3 per weight
+  double copy_efficiency = 0.98;                  // window copies ÷ the probed pinned bandwidth
   double cpu_flops_per_s = 1.0e12;                // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
   double default_host_to_device_bytes_per_s = 25e9;  // PCIe 4.0 x16, pinned
   double default_gpu_flops_per_s = 50e12;
   // Making streamed weights ready before the first step (docs/cost-model.md, "Ready"):
-  double pinned_fill_bytes_per_s = 2.5e9;         // allocate, pin and fill host blocks from the page cache
-  double registration_bytes_per_s = 23e9;         // register a page-cached mapping read-only with the driver
+  double pinned_fill_bytes_per_s = 2.2e9;         // allocate, pin and fill host blocks from the page cache
+  double registration_bytes_per_s = 35e9;         // register a page-cached mapping read-only with the driver
 };
 
 const CostConstants& default_cost_constants();
@@ -53,6 +59,9 @@ double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& constants = d
 double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 // FLOPs of one pass of `tokens` tokens (per sequence) through a unit, over `batch` sequences.
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch = 1);
+// Seconds a GPU computes one pass of a unit: its FLOPs at the sustained rate, and never less than
+// launching its kernels takes (small units at few tokens are launch-bound).
+double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 
 // How streamed weights held on the host reach the GPU during a pass.
 enum class StreamSource : std::uint8_t {
@@ -95,9 +104,11 @@ struct Prediction {
   const DevicePrediction* find(DeviceId device) const;
 };
 
-// Unknown devices in the placement are ignored here; validation reports them.
+// Unknown devices in the placement are ignored here; validation reports them. `stream_source` forces
+// how host-held streamed weights reach the GPU (--stream-from); unset, the cheapest allowed is chosen.
 Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Placement& placement,
-                   const Workload& workload, const CostConstants& constants = default_cost_constants());
+                   const Workload& workload, const CostConstants& constants = default_cost_constants(),
+                   std::optional<StreamSource> stream_source = std::nullopt);
 
 // Window bytes on a GPU for streamed units of the given sizes at a prefetch depth: depth + 1 slots,
 // each as large as the largest streamed unit.

@@ -1,0 +1,128 @@
+// `vramguard run` and `compare --measure` as a user sees them: exit codes, reports, the logits written.
+// This binary does not link libtorch: the CLI is tested from outside, as any program would use it.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "model/safetensors_header.hpp"
+#include "support/run_process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fixture(const std::string& name) { return fs::path(TEST_DATA_DIR) / "fixtures" / name; }
+const fs::path kModel = fixture("qwen2_small") / "model";
+
+// An F32 tensor's values, read with the host's own header parser.
+std::vector<float> read_f32(const fs::path& file, const std::string& name) {
+  const SafetensorsHeader header = read_safetensors_header(file.string());
+  for (const auto& entry : header.tensors) {
+    if (entry.name != name) continue;
+    EXPECT_EQ(entry.dtype, DType::F32) << name;
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(header.data_offset + entry.begin));
+    std::vector<float> values(entry.elements);
+    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(entry.bytes()));
+    return values;
+  }
+  ADD_FAILURE() << file << " holds no tensor " << name;
+  return {};
+}
+
+// The largest difference over the largest expected magnitude (as the runtime tests measure it).
+double relative_difference(const std::vector<float>& got, const std::vector<float>& expected) {
+  if (got.size() != expected.size() || expected.empty()) return INFINITY;
+  double difference = 0, magnitude = 1e-30;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    difference = std::max(difference, std::abs(static_cast<double>(got[i]) - expected[i]));
+    magnitude = std::max(magnitude, std::abs(static_cast<double>(expected[i])));
+  }
+  return difference / magnitude;
+}
+
+}  // namespace
+
+TEST(RunCommand, RunsReportsAndWritesTheLogits) {
+  TempDir tmp;
+  const std::string out = (tmp / "logits.safetensors").string();
+  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
+                                    "--strategy sequential-offload --steps 3 --input " +
+                                    shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) + " --output " + shell_quote(out) +
+                                    " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);
+  const auto& run = report["run"];
+  EXPECT_EQ(run["adapter"], "qwen2");
+  EXPECT_EQ(run["steps"], 3);
+  EXPECT_EQ(run["batch"], 2);
+  EXPECT_EQ(run["tokens"], 19);
+  EXPECT_GT(run["streamed_bytes_per_step"].get<std::uint64_t>(), 0u);
+  for (const char* key : {"first_step_seconds", "median_step_seconds", "p95_step_seconds", "tokens_per_second",
+                          "achieved_host_to_device_bytes_per_s", "overlap_efficiency", "predicted_step_seconds"})
+    EXPECT_TRUE(run.contains(key)) << key;
+  EXPECT_LT(relative_difference(read_f32(out, "logits"), read_f32(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
+}
+
+TEST(RunCommand, BadInputExitsTwoBeforeLoading) {
+  TempDir tmp;
+  const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0";
+  auto result = run_vramguard("run " + shell_quote(kModel.string()) + common + " --tokens 129");
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("positions"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing";
+  // An architecture without an adapter: the adapters are listed.
+  result = run_vramguard("run " + shell_quote((fixture("qwenimage_tiny") / "model").string()) + common);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("qwen2"), std::string::npos) << result.err;
+  // A unit missing a tensor the adapter needs: named.
+  fs::create_directories(tmp / "broken");
+  fs::copy(kModel, tmp / "broken", fs::copy_options::recursive);
+  const auto header = read_safetensors_header((tmp / "broken" / "model.safetensors").string());
+  std::string json = "{";
+  std::ifstream in(tmp / "broken" / "model.safetensors", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  nlohmann::json original = nlohmann::json::parse(bytes.substr(8, header.header_bytes));
+  original.erase("model.layers.1.mlp.up_proj.weight");
+  std::string text = original.dump();
+  std::string rebuilt(8, '\0');
+  for (int i = 0; i < 8; ++i) rebuilt[static_cast<std::size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xFF);
+  rebuilt += text + bytes.substr(header.data_offset);
+  std::ofstream(tmp / "broken" / "model.safetensors", std::ios::binary | std::ios::trunc) << rebuilt;
+  result = run_vramguard("run " + shell_quote((tmp / "broken").string()) + common);
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << result.err;
+}
+
+TEST(CompareCommand, MeasureRunsPassesBesideThePredictionsWhereAnAdapterRunsTheModel) {
+  const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --measure --steps 2";
+  auto result = run_vramguard("compare " + shell_quote(kModel.string()) + common + " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto doc = nlohmann::json::parse(result.out);
+  for (const auto& row : doc["strategies"]) {
+    if (!row["feasible"].get<bool>()) continue;
+    SCOPED_TRACE(row["strategy"].get<std::string>());
+    const auto& run = row["measured"]["run"];
+    EXPECT_EQ(run["steps"], 2);
+    EXPECT_GT(run["peak_bytes"]["cuda:0"]["measured_bytes"].get<std::uint64_t>(), 0u);
+    EXPECT_GT(run["peak_bytes"]["cuda:0"]["predicted_bytes"].get<std::uint64_t>(), 0u);
+  }
+  result = run_vramguard("compare " + shell_quote(kModel.string()) + common);
+  EXPECT_NE(result.out.find("pred/meas"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("passes' activations"), std::string::npos) << result.out;
+  // No adapter for the architecture: loads are measured, passes are not, and the table says which.
+  result = run_vramguard("compare " + shell_quote((fixture("qwenimage_tiny") / "model").string()) + common);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("(load)"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("No passes measured"), std::string::npos) << result.out;
+}
