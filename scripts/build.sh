@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVRAMGUARD_WERROR=ON
+  # The Python module is built for Debian's python3, whose torch (python3-torch) is the libtorch above.
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVRAMGUARD_WERROR=ON -DPython3_EXECUTABLE=/usr/bin/python3
 fi
 if [ $# -gt 0 ]; then
   targets=(); for t in "$@"; do targets+=(--target "$t"); done

@@ -7,6 +7,7 @@ packages=(
   libtorch-dev libboost-dev libboost-program-options-dev libspdlog-dev libfmt-dev
   libgtest-dev nlohmann-json3-dev
   clang libclang-rt-dev   # libFuzzer for the header-parser fuzz target
+  python3-dev python3-torch pybind11-dev python3-pytest   # the Python module and its tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,9 +4,9 @@
 
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
-#include "cli/plan_report.hpp"
+#include "report/plan_report.hpp"
 #include "setup/plugin_discovery.hpp"
-#include "cli/table.hpp"
+#include "report/table.hpp"
 #include "core/errors.hpp"
 #include "core/stop_signal.hpp"
 #include "core/text.hpp"

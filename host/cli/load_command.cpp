@@ -5,7 +5,7 @@
 #include "cli/guard_session.hpp"
 #include "guard/report.hpp"
 #include "setup/model_options.hpp"
-#include "cli/plan_report.hpp"
+#include "report/plan_report.hpp"
 #include "setup/planning_setup.hpp"
 #include "setup/plugin_discovery.hpp"
 #include "core/stop_signal.hpp"

@@ -2,7 +2,7 @@
 #include <ostream>
 
 #include "cli/command.hpp"
-#include "cli/plan_report.hpp"
+#include "report/plan_report.hpp"
 #include "setup/plugin_discovery.hpp"
 #include "core/errors.hpp"
 #include "core/output_file.hpp"
@@ -11,21 +11,6 @@
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
-namespace {
-
-JobError no_fit_error(const NoFitError& e) {
-  std::string hint;
-  for (const auto& [device, bytes] : e.minimum_bytes())
-    hint += (hint.empty() ? "" : "; ") + device.str() + " needs at least " + format_bytes(bytes) + " usable";
-  const std::string other = e.strategy() == "auto" ? "vramguard compare shows what every strategy would need"
-                                                   : "or try --strategy auto (vramguard compare shows every strategy)";
-  if (!hint.empty()) hint = "to make it fit: " + hint + " (raise --max-memory, lower --reserve, or free memory); " + other;
-  else hint = other;
-  return JobError(e.what(), hint);
-}
-
-}  // namespace
-
 Command plan_command() {
   CommandSpec spec{"plan", "decide where every unit of a model lives, from headers alone, and predict memory and time",
                    "vramguard plan MODEL [--strategy S] [device and budget options] [--units] [--json] [--export-device-map FILE]",
@@ -50,7 +35,7 @@ Command plan_command() {
             try {
               placement = strategy.plan({setup.model.graph, setup.budget, setup.workload, options}, &stop_flag());
             } catch (const NoFitError& e) {
-              throw no_fit_error(e);
+              throw explain_no_fit(e);
             }
             const Prediction prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, placement, name);
             if (const auto file = invocation.text("export-device-map"))

@@ -47,6 +47,13 @@ class JobError : public Error {
       : Error(ExitCode::job_failed, message, std::move(hint)) {}
 };
 
+// The model does not fit the devices' memory: an allocation ran out, or every strategy the guard
+// tried ran out or could not fit. The hint says what would make it fit.
+class MemoryError : public JobError {
+ public:
+  explicit MemoryError(const std::string& message, std::string hint = {}) : JobError(message, std::move(hint)) {}
+};
+
 // A plugin misbehaved: its code threw, or it returned something the host cannot use. Names the
 // plugin and the file it came from.
 class PluginError : public JobError {

@@ -82,7 +82,7 @@ double measure_host_to_device(int device) {
   void* host = nullptr;
   void* dev = nullptr;
   cudaEvent_t start{}, stop{};
-  check(cudaSetDevice(device), "cudaSetDevice");
+  const DeviceScope scope(device);
   check(cudaHostAlloc(&host, bytes, cudaHostAllocDefault), "pinning 256 MiB of host memory for the bandwidth probe");
   if (cudaMalloc(&dev, bytes) != cudaSuccess) {
     cudaGetLastError();
@@ -627,7 +627,7 @@ class CudaRuntime final : public DeviceRuntime {
     check(status, "cudaGetDeviceCount");
     std::vector<DeviceInfo> gpus;
     for (int d = 0; d < count; ++d) {
-      check(cudaSetDevice(d), "cudaSetDevice");
+      const DeviceScope scope(d);
       check(cudaFree(nullptr), "creating the CUDA context");  // free is only meaningful once it exists
       measure_context(d);
       cudaDeviceProp properties{};
@@ -676,7 +676,7 @@ class CudaRuntime final : public DeviceRuntime {
   void prepare_transfers() override { uploader(); }
 
   std::unique_ptr<MemoryBlock> allocate_device(int gpu, std::uint64_t bytes) override {
-    check(cudaSetDevice(gpu), "cudaSetDevice");
+    const DeviceScope scope(gpu);
     void* data = nullptr;
     try {
       data = c10::cuda::CUDACachingAllocator::raw_alloc(bytes);
@@ -721,7 +721,7 @@ class CudaRuntime final : public DeviceRuntime {
 
   void read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) override {
     if (const auto* gpu = dynamic_cast<const CudaBlock*>(&block)) {
-      check(cudaSetDevice(gpu->gpu()), "cudaSetDevice");
+      const DeviceScope scope(gpu->gpu());
       check(cudaMemcpy(out, static_cast<const unsigned char*>(gpu->data()) + offset, bytes, cudaMemcpyDeviceToHost),
             "reading back from the GPU");
       return;
@@ -751,7 +751,7 @@ class CudaRuntime final : public DeviceRuntime {
 
   void release_cached() override {
     for (int g = 0; g < gpu_count_; ++g) {
-      check(cudaSetDevice(g), "cudaSetDevice");
+      const DeviceScope scope(g);
       check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     }
 #if VRAMGUARD_TORCH_MAJOR >= 2
@@ -761,7 +761,7 @@ class CudaRuntime final : public DeviceRuntime {
   }
 
   MemorySnapshot snapshot(int gpu) override {
-    check(cudaSetDevice(gpu), "cudaSetDevice");
+    const DeviceScope scope(gpu);
     std::size_t free_bytes = 0, total_bytes = 0;
     check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(gpu));

@@ -13,7 +13,7 @@ namespace vramguard {
 
 // Raised by any allocation that does not fit: a device's memory, pinned host memory, or an injected
 // fault. The guard catches it anywhere in the pipeline, a step of a run included.
-class OutOfMemory : public JobError {
+class OutOfMemory : public MemoryError {
  public:
   OutOfMemory(DeviceId device, std::uint64_t requested, std::uint64_t free, const std::string& detail = {});
   DeviceId device() const noexcept { return device_; }

@@ -92,6 +92,8 @@ void GuardPipeline::shrink_budget_after(const OutOfMemory& error, AttemptRecord&
 }
 
 GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
+  // Whether memory was why a rung failed (it did not fit, or ran out), a step's fall-back included.
+  bool memory_failures = std::any_of(report.attempts.begin(), report.attempts.end(), [](const AttemptRecord& a) { return a.oom_device.has_value(); });
   while (next_rung_ < rungs_.size()) {
     const std::string strategy_name = rungs_[next_rung_++];
     AttemptRecord attempt;
@@ -156,10 +158,12 @@ GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
       if (!loaded->statistics().stream_source_note.empty()) report.warnings.push_back(loaded->statistics().stream_source_note);
       return {std::move(*loaded), std::move(placement), std::move(report)};
     } catch (const NoFitError& e) {
+      memory_failures = true;
       attempt.outcome = "does not fit: " + e.reason();
       for (const auto& [device, bytes] : e.minimum_bytes())
         if (!smallest_minimum_.count(device) || bytes < smallest_minimum_[device]) smallest_minimum_[device] = bytes;
     } catch (const OutOfMemory& e) {
+      memory_failures = true;
       shrink_budget_after(e, attempt);
       log::warn(strategy_name, ": ", e.what(), "; releasing everything and trying the next strategy");
     } catch (const InvalidPlanError& e) {
@@ -184,8 +188,13 @@ GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
   advise(report);
   std::string tried;
   for (const auto& a : report.attempts) tried += (tried.empty() ? "" : ", ") + a.strategy;
+  std::string hint = "see the attempts and 'What to do' in the report";
+  if (!report.advice.empty()) {
+    hint = "";
+    for (const auto& line : report.advice) hint += (hint.empty() ? "" : "; ") + line;
+  }
   throw GuardFailure(ExitCode::job_failed, "no strategy could load " + model_.source.argument + " (tried " + tried + ")",
-                     std::move(report), "see the attempts and 'What to do' in the report");
+                     std::move(report), hint, memory_failures);
 }
 
 GuardResult GuardPipeline::fall_back(GuardResult& current, const OutOfMemory& error, const UseStage& use) {

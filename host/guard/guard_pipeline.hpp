@@ -80,12 +80,15 @@ struct GuardOptions {
 // full report (the CLI writes it, then exits with the error's code).
 class GuardFailure : public Error {
  public:
-  GuardFailure(ExitCode code, const std::string& message, GuardReport report, std::string hint = {})
-      : Error(code, message, std::move(hint)), report_(std::move(report)) {}
+  GuardFailure(ExitCode code, const std::string& message, GuardReport report, std::string hint = {}, bool memory = false)
+      : Error(code, message, std::move(hint)), report_(std::move(report)), memory_(memory) {}
   const GuardReport& report() const { return report_; }
+  // Every rung failed, and memory was why for at least one (it did not fit, or ran out).
+  bool about_memory() const noexcept { return memory_; }
 
  private:
   GuardReport report_;
+  bool memory_ = false;
 };
 
 struct GuardResult {

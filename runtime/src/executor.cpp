@@ -160,7 +160,7 @@ const UnitTensors& Executor::acquire(std::size_t flat) {
   Unit& unit = units_.at(flat);
   ComputeClock& clock = *clocks_.at(unit.clock);
   if (unit.window < 0) {
-    unit.started_mark = clock.mark();
+    if (in_step_) unit.started_mark = clock.mark();
     return unit.resident;
   }
   Window& window = windows_[static_cast<std::size_t>(unit.window)];
@@ -186,7 +186,7 @@ const UnitTensors& Executor::acquire(std::size_t flat) {
   window.ahead[*slot] = false;
   window.in_use[*slot] = true;
   prefetch(window);
-  unit.started_mark = clock.mark();
+  if (in_step_) unit.started_mark = clock.mark();
   return window.views.at(flat);
 }
 
@@ -214,9 +214,11 @@ void Executor::begin_step() {
   }
   timed_.clear();
   step_streamed_bytes_ = 0;
+  in_step_ = true;
 }
 
 Executor::StepFigures Executor::end_step() {
+  in_step_ = false;
   for (const auto& [key, clock] : clocks_)
     if (key >= 0) runtime_.finish_compute(key);
   StepFigures figures;

@@ -52,6 +52,7 @@ class Executor {
     std::uint64_t streamed_bytes = 0;
   };
   StepFigures end_step();  // waits for the step's work to finish
+  void abandon_step() { in_step_ = false; }  // a step that threw: nothing to measure
   // Waits for every copy in flight (before the model's blocks are released).
   void synchronize();
 
@@ -97,6 +98,7 @@ class Executor {
   std::map<int, std::unique_ptr<ComputeClock>> clocks_;  // per executing GPU (or -1: the CPU)
   std::vector<std::pair<int, std::pair<int, int>>> timed_;  // clock, (from, to) marks this step
   std::uint64_t streamed_bytes_ = 0;
+  bool in_step_ = false;  // compute is timed between begin_step and end_step only
   std::uint64_t step_streamed_bytes_ = 0;
 };
 

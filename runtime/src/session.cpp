@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
+#include <optional>
 
 #include "core/errors.hpp"
 #include "core/stop_signal.hpp"
@@ -14,44 +16,11 @@
 #include "setup/planning_setup.hpp"
 #include "setup/plugin_discovery.hpp"
 #include "guard/report.hpp"
+#include "invocation_arguments.hpp"
 #include "torch_tensors.hpp"
 
 namespace vramguard::runtime {
 namespace {
-
-// Options → the arguments `vramguard load` would take: one parser, one set of checks.
-std::vector<std::string> arguments_for(const std::string& model, const Options& options) {
-  std::vector<std::string> args = {"open", model, "--strategy", options.strategy};
-  auto add = [&](const char* flag, const std::optional<std::string>& value) {
-    if (value) args.insert(args.end(), {flag, *value});
-  };
-  add("--fallback", options.fallback);
-  add("--config", options.config);
-  add("--max-memory", options.max_memory);
-  add("--reserve", options.reserve);
-  add("--headroom", options.headroom);
-  add("--pinned-memory", options.pinned_memory);
-  add("--cpu-memory", options.cpu_memory);
-  add("--dtype", options.dtype);
-  add("--simulate", options.simulate);
-  add("--unit-rules", options.unit_rules);
-  add("--slice-vocabulary", options.slice_vocabulary);
-  for (const auto& [key, value] : options.strategy_options) args.insert(args.end(), {"--option", key + "=" + value});
-  if (options.tokens > 0) args.insert(args.end(), {"--tokens", std::to_string(options.tokens)});
-  if (options.batch > 1) args.insert(args.end(), {"--batch", std::to_string(options.batch)});
-  if (options.verify_data) args.push_back("--verify-data");
-  args.insert(args.end(), options.extra_arguments.begin(), options.extra_arguments.end());
-  return args;
-}
-
-CommandSpec open_spec() {
-  return {"open", "open a model for running", "Session::open(MODEL, options)", "", [](CommandOptions& own) {
-            declare_planning_options(own);
-            declare_guard_options(own);
-            own.options.add_options()("strategy", po::value<std::string>()->default_value("auto"), "the first strategy")(
-                "verify-data", po::bool_switch(), "compare every loaded tensor's bytes with the file's");
-          }};
-}
 
 // The step's device memory ran out: as the guard's OutOfMemory, whoever raised it.
 OutOfMemory as_out_of_memory(const c10::Error& e, c10::Device device) {
@@ -93,8 +62,7 @@ Session::~Session() = default;
 
 std::unique_ptr<Session> Session::open(const std::string& model, const Options& options) {
   auto impl = std::make_unique<Impl>();
-  const std::vector<std::string> args = arguments_for(model, options);
-  impl->invocation = std::make_unique<Invocation>(parse_invocation(args, {open_spec()}, process_environment()));
+  impl->invocation = std::make_unique<Invocation>(parse_options(Work::load, model, options));
   const Invocation& invocation = *impl->invocation;
   impl->owned_model = std::make_unique<InspectedModel>(inspect_from_options(invocation));
   const bool simulated = invocation.text("simulate").has_value();
@@ -109,7 +77,13 @@ std::unique_ptr<Session> Session::open(const std::string& model, const Options& 
   impl->model = impl->owned_model.get();
   impl->description = describe(*impl->model);
   impl->pipeline = std::make_unique<GuardPipeline>(*impl->runtime, *impl->registry, *impl->model, guard);
-  impl->result.emplace(impl->pipeline->run());
+  try {
+    impl->result.emplace(impl->pipeline->run());
+  } catch (const GuardFailure& failure) {
+    // Applications catch the public types (vramguard/errors.hpp): nothing fitting is a MemoryError.
+    if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());
+    throw;
+  }
   impl->result->report.allocator_settings = impl->allocator;
   impl->rebind();
   return std::make_unique<Session>(std::move(impl));
@@ -129,6 +103,7 @@ const nlohmann::json* Session::config(std::string_view component) const {
 }
 
 std::vector<UnitInfo> Session::units(std::string_view component) const {
+  if (!impl_->executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
   const std::size_t c = impl_->component_index(component);
   const Component& graph = impl_->model->graph.components[c];
   std::vector<UnitInfo> out;
@@ -177,6 +152,7 @@ c10::ScalarType Session::dtype(std::string_view component) const {
 }
 
 UnitScope Session::unit(std::string_view component, std::size_t index) {
+  if (!impl_->executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
   const std::size_t c = impl_->component_index(component);
   const std::size_t count = impl_->model->graph.components[c].units.size();
   if (index >= count)
@@ -196,6 +172,7 @@ void Session::step(std::string_view component, const std::function<void()>& body
   const Component& graph = impl_->model->graph.components[c];
   if (activation_bytes == 0) activation_bytes = activation_headroom(graph, {impl_->tokens, impl_->batch});
   while (true) {
+    if (!impl_->executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
     // The GPUs this component runs on hold its activations while the step runs.
     std::vector<int> gpus;
     for (const auto& unit : graph.units)
@@ -205,54 +182,90 @@ void Session::step(std::string_view component, const std::function<void()>& body
     c10::Device device(c10::kCPU);
     if (!graph.units.empty()) device = impl_->executor->device_of(impl_->executor->flat_index(c, 0));
     std::size_t begun = 0;
+    auto end_gpu_steps = [&] {
+      for (std::size_t g = 0; g < begun; ++g) impl_->runtime->end_step(gpus[g]);
+      begun = 0;
+    };
+    std::optional<OutOfMemory> out_of_memory;
     try {
-      try {
-        for (int gpu : gpus) {
-          impl_->runtime->begin_step(gpu, activation_bytes);
-          ++begun;
-        }
-        impl_->executor->begin_step();
-        const auto started = std::chrono::steady_clock::now();
-        body();
-        const Executor::StepFigures figures = impl_->executor->end_step();
-        StepStatistics stats;
-        stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        stats.compute_seconds = figures.compute_seconds;
-        stats.copy_wait_seconds = figures.copy_wait_seconds;
-        stats.streamed_bytes = figures.streamed_bytes;
-        impl_->steps.push_back(stats);
-      } catch (const c10::OutOfMemoryError& e) {
-        throw as_out_of_memory(e, device);
+      for (int gpu : gpus) {
+        impl_->runtime->begin_step(gpu, activation_bytes);
+        ++begun;
       }
-      for (std::size_t g = 0; g < begun; ++g) impl_->runtime->end_step(gpus[g]);
+      impl_->executor->begin_step();
+      const auto started = std::chrono::steady_clock::now();
+      body();
+      const Executor::StepFigures figures = impl_->executor->end_step();
+      StepStatistics stats;
+      stats.component = graph.name;
+      stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      stats.compute_seconds = figures.compute_seconds;
+      stats.copy_wait_seconds = figures.copy_wait_seconds;
+      stats.streamed_bytes = figures.streamed_bytes;
+      impl_->steps.push_back(stats);
+      end_gpu_steps();
       return;
+    } catch (const c10::OutOfMemoryError& e) {
+      out_of_memory.emplace(as_out_of_memory(e, device));
     } catch (const OutOfMemory& e) {
-      for (std::size_t g = 0; g < begun; ++g) impl_->runtime->end_step(gpus[g]);
-      // A session that lent its model (the CLI's run) leaves the fallback to the guard that loaded it.
-      if (!impl_->pipeline) throw;
-      log::warn("a step of ", graph.name, " ran out of memory: ", e.what(), "; falling back");
-      impl_->executor.reset();
-      impl_->result.emplace(impl_->pipeline->fall_back(*impl_->result, e));
-      impl_->rebind();
+      out_of_memory.emplace(e);
+    } catch (...) {
+      // Whatever else the body threw is the caller's: the step is abandoned, its accounting undone.
+      end_gpu_steps();
+      impl_->executor->abandon_step();
+      throw;
     }
+    end_gpu_steps();
+    // A session that lent its model (the CLI's run) leaves the fallback to the guard that loaded it.
+    if (!impl_->pipeline) throw *out_of_memory;
+    log::warn("a step of ", graph.name, " ran out of memory: ", out_of_memory->what(), "; falling back");
+    impl_->executor.reset();
+    try {
+      impl_->result.emplace(impl_->pipeline->fall_back(*impl_->result, *out_of_memory));
+    } catch (const GuardFailure& failure) {
+      impl_->result.reset();
+      impl_->placement = nullptr;
+      impl_->loaded = nullptr;
+      if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());
+      throw;
+    }
+    impl_->rebind();
+    ++impl_->generation;
   }
 }
 
 const std::vector<StepStatistics>& Session::steps() const { return impl_->steps; }
+
+std::uint64_t Session::generation() const { return impl_->generation; }
 
 std::string Session::strategy() const { return impl_->placement ? impl_->placement->strategy : std::string{}; }
 
 std::string Session::report_json() const {
   nlohmann::json doc;
   if (impl_->result) doc = guard_report_json(impl_->result->report);
+  // Per component: how many steps, their median time and the bytes each streamed (a pipeline runs its
+  // components in turn, each its own steps).
+  std::map<std::string, std::vector<const StepStatistics*>> by_component;
+  for (const auto& s : impl_->steps) by_component[s.component].push_back(&s);
+  doc["components"] = nlohmann::json::object();
+  for (auto& [name, steps] : by_component) {
+    std::vector<double> seconds;
+    std::uint64_t streamed = 0;
+    for (const auto* s : steps) seconds.push_back(s->seconds), streamed += s->streamed_bytes;
+    std::sort(seconds.begin(), seconds.end());
+    doc["components"][name] = {{"steps", steps.size()}, {"median_step_seconds", seconds[seconds.size() / 2]},
+                               {"total_seconds", std::accumulate(seconds.begin(), seconds.end(), 0.0)},
+                               {"streamed_bytes_per_step", streamed / steps.size()}};
+  }
   doc["steps"] = nlohmann::json::array();
   for (const auto& s : impl_->steps)
-    doc["steps"].push_back({{"seconds", s.seconds}, {"compute_seconds", s.compute_seconds},
+    doc["steps"].push_back({{"component", s.component}, {"seconds", s.seconds}, {"compute_seconds", s.compute_seconds},
                             {"copy_wait_seconds", s.copy_wait_seconds}, {"streamed_bytes", s.streamed_bytes}});
   return doc.dump(2);
 }
 
 void Session::unload() {
+  if (!impl_->executor) return;  // already
   impl_->executor.reset();
   if (impl_->pipeline && impl_->result) impl_->pipeline->unload(*impl_->result);
 }
@@ -276,6 +289,8 @@ void UnitScope::release() {
 const std::string& UnitScope::name() const { return tensors_->name; }
 std::int64_t UnitScope::first_row() const { return tensors_->first_row; }
 c10::Device UnitScope::device() const { return tensors_->device; }
+
+const std::map<std::string, at::Tensor, std::less<>>& UnitScope::tensors() const { return tensors_->by_name; }
 
 bool UnitScope::has(std::string_view name) const {
   if (tensors_->by_name.count(name)) return true;

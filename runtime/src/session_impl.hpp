@@ -27,6 +27,7 @@ struct Session::Impl {
   std::string allocator;
   std::uint64_t tokens = 0;
   std::uint64_t batch = 1;
+  std::uint64_t generation = 1;  // loads so far: open, then one per fallback
 
   // What runs.
   DeviceRuntime* runtime = nullptr;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +31,7 @@ struct TensorDescription {
   std::int64_t first_row = 0;  // a row slice: shape[0] rows of the stored tensor from this one
 };
 
-struct UnitDescription {
+struct VRAMGUARD_RUNTIME_API UnitDescription {
   std::string name;
   std::string kind;        // embedding, block, head, other
   std::string slice_of;    // a row slice of this module (a vocabulary much larger than a block)
@@ -38,7 +39,7 @@ struct UnitDescription {
   const TensorDescription* find(std::string_view tensor) const;  // full name
 };
 
-struct ComponentDescription {
+struct VRAMGUARD_RUNTIME_API ComponentDescription {
   std::string name;                 // "model", "text_encoder", "transformer"...
   std::vector<std::string> classes; // config.json's architectures / _class_name
   nlohmann::json config;            // config.json (null when there is none)
@@ -49,7 +50,7 @@ struct ComponentDescription {
   std::vector<const UnitDescription*> module(std::string_view module) const;
 };
 
-struct ModelDescription {
+struct VRAMGUARD_RUNTIME_API ModelDescription {
   std::string source;
   std::vector<ComponentDescription> components;
   const ComponentDescription* find(std::string_view component) const;
@@ -83,6 +84,8 @@ class VRAMGUARD_RUNTIME_API UnitScope {
   // runtime::MissingTensor (an input error) naming the unit and the tensor when there is none.
   const at::Tensor& operator[](std::string_view name) const;
   bool has(std::string_view name) const;
+  // Every tensor of the unit, by full name.
+  const std::map<std::string, at::Tensor, std::less<>>& tensors() const;
   // Ends the scope now: its slot may be refilled once the compute issued so far is done with it.
   void release();
 
@@ -95,6 +98,7 @@ class VRAMGUARD_RUNTIME_API UnitScope {
 };
 
 struct StepStatistics {
+  std::string component;
   double seconds = 0;
   double compute_seconds = 0;
   double copy_wait_seconds = 0;
@@ -134,6 +138,9 @@ class VRAMGUARD_RUNTIME_API Session {
   const std::vector<StepStatistics>& steps() const;
 
   std::string strategy() const;
+  // How many times the model has been loaded: 1 after open, one more for each fallback a step caused.
+  // Tensors handed out before a fallback point at memory that is gone: take them again.
+  std::uint64_t generation() const;
   std::string report_json() const;  // the guard's report, steps included
   void unload();                    // frees every byte now; the session is unusable after
 

@@ -1,8 +1,8 @@
-#include "cli/plan_report.hpp"
+#include "report/plan_report.hpp"
 
 #include <ostream>
 
-#include "cli/table.hpp"
+#include "report/table.hpp"
 #include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 
@@ -150,8 +150,11 @@ nlohmann::json hugging_face_device_map(const PlanningSetup& setup, const Placeme
     nlohmann::ordered_json stored = nlohmann::ordered_json::object(), runs = nlohmann::ordered_json::object();
     for (const auto& unit : component.units) {
       const auto* p = placement.find(component.name, unit.name);
-      stored[unit.name] = device_value(p->storage);
-      runs[unit.name] = device_value(p->executes_on);
+      // A module in row slices is one entry: accelerate places whole modules. Slices stored apart
+      // (some resident, some on the host) leave it where the last slice is, streamed from there.
+      const std::string& module = unit.slice_of.empty() ? unit.name : unit.slice_of;
+      if (!stored.contains(module) || p->storage.kind != DeviceKind::cuda) stored[module] = device_value(p->storage);
+      runs[module] = device_value(p->executes_on);
       streams = streams || p->mode == PlacementMode::streamed;
     }
     storage[component.name] = stored;

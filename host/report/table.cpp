@@ -1,4 +1,4 @@
-#include "cli/table.hpp"
+#include "report/table.hpp"
 
 #include <algorithm>
 

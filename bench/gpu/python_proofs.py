@@ -1,0 +1,241 @@
+"""The Python module's proofs on the GPU machine, the motivating case (called by run-python-proofs.sh):
+
+  transformer  full-size QwenImageTransformer2DModel (zero weights), one 1024x1024 edit step (4096 target +
+               4096 input-image latent tokens, 200 text tokens, bf16): resident; vramguard.apply with the
+               RTX 4080 config (auto, 0=12GB) and with sequential-offload; diffusers' group offloading
+               (leaf level, use_stream=True); the pinned bandwidth. Same process, same run.
+  pipeline     the whole QwenImageEditPipeline with diffusers' and transformers' own classes (Qwen2.5-VL at
+               full shape, the transformer, the VAE; zero weights) under the seed's settings: the text
+               encoder run on token ids and pixel values, then a few steps of a 1024x1024 edit from
+               prompt_embeds; peaks per device, per-component time and bytes streamed, after unload.
+
+    python3 python_proofs.py transformer|pipeline PIPELINE_DIR CONFIG OUT.json
+Prints a summary; writes every figure to OUT.json.
+"""
+import gc
+import json
+import statistics
+import sys
+import time
+import traceback
+
+import vramguard  # first: the allocator settings before CUDA starts
+import torch
+import accelerate
+
+
+def pinned_bandwidth(gib=2, repeats=5):
+    host = torch.empty(gib << 30, dtype=torch.uint8).pin_memory()
+    device = torch.empty_like(host, device="cuda")
+    best = float("inf")
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        device.copy_(host, non_blocking=True)
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    del host, device
+    torch.cuda.empty_cache()
+    return (gib << 30) / best
+
+
+def used_bytes():
+    free, total = torch.cuda.mem_get_info(0)
+    return total - free
+
+
+def timed(run, steps):
+    times = []
+    for _ in range(steps):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        run()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return {"first_seconds": times[0], "median_seconds": statistics.median(times[1:]), "seconds": times}
+
+
+def release():
+    gc.collect()
+    torch.cuda.empty_cache()
+
+
+def transformer_inputs(config):
+    torch.manual_seed(0)
+    return dict(hidden_states=torch.randn(1, 8192, config["in_channels"], dtype=torch.bfloat16, device="cuda"),
+                encoder_hidden_states=torch.randn(1, 200, config["joint_attention_dim"], dtype=torch.bfloat16, device="cuda"),
+                encoder_hidden_states_mask=torch.ones(1, 200, dtype=torch.int64, device="cuda"),
+                timestep=torch.tensor([0.5], dtype=torch.bfloat16, device="cuda"),
+                img_shapes=[[(1, 64, 64), (1, 64, 64)]], return_dict=False)
+
+
+def meta_transformer(folder):
+    from diffusers import QwenImageTransformer2DModel
+    config = QwenImageTransformer2DModel.load_config(folder + "/transformer")
+    with accelerate.init_empty_weights():
+        model = QwenImageTransformer2DModel.from_config(config).to(torch.bfloat16)
+    return model, config
+
+
+def zero_weights(model, device):
+    model.to_empty(device=device)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    return model.to(torch.bfloat16)
+
+
+def prove_transformer(folder, config_file, out):
+    out["pinned_bytes_per_s"] = pinned_bandwidth()
+    torch.zeros(1, device="cuda")
+    out["context_bytes"] = used_bytes()
+    model, config = meta_transformer(folder)
+    inputs = transformer_inputs(config)
+    model_bytes = sum(p.numel() * 2 for p in model.parameters())
+    out["model_bytes"] = model_bytes
+    with torch.inference_mode():
+        # Resident: the compute floor.
+        model = zero_weights(model, "cuda")
+        out["resident"] = timed(lambda: model(**inputs), 3)
+        del model
+        release()
+
+        for label, kwargs in (("vramguard_auto_12GB", dict(config=config_file, strategy="auto")),
+                              ("vramguard_sequential_offload", dict(config=config_file, strategy="sequential-offload"))):
+            model, _ = meta_transformer(folder)
+            torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            model, handle = vramguard.apply(model, folder + "/transformer", **kwargs)
+            ready = time.perf_counter() - start
+            result = timed(lambda: model(**inputs), 4)
+            report = handle.report()
+            result.update(ready_seconds=ready, strategy=handle.strategy,
+                          allocator_peak_bytes=torch.cuda.max_memory_allocated(),
+                          allocator_peak_reserved_bytes=torch.cuda.max_memory_reserved(),
+                          streamed_bytes_per_step=report["components"]["transformer"]["streamed_bytes_per_step"],
+                          predicted_step_seconds=report["attempts"][-1]["predicted"]["step_seconds"],
+                          load=report["load"], allocator=report["python"]["allocator"])
+            handle.unload()
+            release()
+            result["after_unload"] = handle.report().get("after_unload")
+            out[label] = result
+            del model, handle
+            release()
+
+        # diffusers' group offloading, leaf level with streams: the peer to beat.
+        model, _ = meta_transformer(folder)
+        model = zero_weights(model, "cpu")
+        torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        model.enable_group_offload(onload_device=torch.device("cuda"), offload_device=torch.device("cpu"),
+                                   offload_type="leaf_level", use_stream=True)
+        setup = time.perf_counter() - start
+        result = timed(lambda: model(**inputs), 3)
+        result.update(setup_seconds=setup, allocator_peak_bytes=torch.cuda.max_memory_allocated())
+        out["diffusers_group_offload"] = result
+        del model
+        release()
+    bound = model_bytes / out["pinned_bytes_per_s"]
+    floor = max(out["resident"]["median_seconds"], 0)
+    out["all_streamed_bound_seconds"] = bound
+    for label in ("vramguard_auto_12GB", "vramguard_sequential_offload"):
+        if label in out:
+            r = out[label]
+            r["bound_seconds"] = max(floor, r["streamed_bytes_per_step"] / out["pinned_bytes_per_s"])
+            r["ratio_to_bound"] = r["median_seconds"] / r["bound_seconds"]
+            r["peak_with_context_bytes"] = out["context_bytes"] + r["allocator_peak_reserved_bytes"]
+
+
+def qwen25_vl_config(folder):
+    """The text encoder's transformers config from the checkpoint's config.json, with what Qwen2.5-VL's
+    published config adds (multimodal rope sections, window attention layout, token ids)."""
+    from transformers import Qwen2_5_VLConfig
+    with open(folder + "/text_encoder/config.json") as f:
+        raw = json.load(f)
+    vision = dict(raw["vision_config"])
+    vision.setdefault("fullatt_block_indexes", [7, 15, 23, 31])
+    vision.setdefault("window_size", 112)
+    vision["in_channels"] = vision.pop("in_chans", 3)
+    text = {k: raw[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                                "num_key_value_heads", "vocab_size") if k in raw}
+    text.update(rope_theta=1000000.0, max_position_embeddings=128000, rms_norm_eps=1e-6,
+                rope_scaling={"type": "mrope", "rope_type": "default", "mrope_section": [16, 24, 24]})
+    return Qwen2_5_VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=raw.get("tie_word_embeddings", False),
+                            image_token_id=151655, video_token_id=151656, vision_start_token_id=151652, vision_end_token_id=151653)
+
+
+def prove_pipeline(folder, config_file, out):
+    from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageEditPipeline
+    from transformers import Qwen2_5_VLForConditionalGeneration
+    torch.zeros(1, device="cuda")
+    out["context_bytes"] = used_bytes()
+    transformer, _ = meta_transformer(folder)
+    with accelerate.init_empty_weights():
+        vae = AutoencoderKLQwenImage.from_config(AutoencoderKLQwenImage.load_config(folder + "/vae")).to(torch.bfloat16)
+        text_encoder = Qwen2_5_VLForConditionalGeneration(qwen25_vl_config(folder)).to(torch.bfloat16)
+    scheduler = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=0.9,
+                                                base_image_seq_len=256, max_image_seq_len=8192, shift_terminal=0.02,
+                                                time_shift_type="exponential")
+    pipe = QwenImageEditPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=None, processor=None,
+                                 transformer=transformer)
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    pipe, handle = vramguard.apply(pipe, folder, config=config_file)
+    out["ready_seconds"] = time.perf_counter() - start
+    out["strategy"] = handle.strategy
+    out["units"] = handle.units()
+    with torch.inference_mode():
+        # The text encoder on token ids and pixel values (no tokenizer files offline): a 448x448 image
+        # is 32x32 patches of 14, merged 2x2 into 256 image tokens, inside the chat template's markers.
+        grid = torch.tensor([[1, 32, 32]], device="cuda")
+        pixel_values = torch.randn(32 * 32, 3 * 2 * 14 * 14, dtype=torch.bfloat16, device="cuda")
+        text_ids = torch.randint(1000, 100000, (1, 64), generator=torch.Generator().manual_seed(0))
+        ids = torch.cat([text_ids[:, :40], torch.tensor([[151652]]), torch.full((1, 256), 151655), torch.tensor([[151653]]),
+                         text_ids[:, 40:]], dim=1).cuda()
+        start = time.perf_counter()
+        encoded = pipe.text_encoder(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixel_values,
+                                    image_grid_thw=grid, output_hidden_states=True)
+        torch.cuda.synchronize()
+        out["text_encoder_seconds"] = time.perf_counter() - start
+        prompt_embeds = encoded.hidden_states[-1][:, 34:].contiguous()  # the template's system prefix dropped
+        prompt_embeds_mask = torch.ones(prompt_embeds.shape[:2], dtype=torch.int64, device="cuda")
+        del encoded
+        try:
+            from PIL import Image
+            image = Image.new("RGB", (1024, 1024), (128, 96, 64))
+        except ImportError:  # the pipeline reads a tensor's size differently; PIL comes with diffusers' users
+            image = torch.rand(1, 3, 1024, 1024)
+        start = time.perf_counter()
+        result = pipe(image=image, prompt_embeds=prompt_embeds, prompt_embeds_mask=prompt_embeds_mask, num_inference_steps=3,
+                      true_cfg_scale=1.0, height=1024, width=1024, output_type="pt")
+        torch.cuda.synchronize()
+        out["edit_seconds"] = time.perf_counter() - start
+        out["image_shape"] = list(result.images.shape)
+    out["allocator_peak_reserved_bytes"] = torch.cuda.max_memory_reserved()
+    out["peak_with_context_bytes"] = out["context_bytes"] + out["allocator_peak_reserved_bytes"]
+    report = handle.report()
+    out["components"] = report["components"]
+    out["attempts"] = [{"strategy": a["strategy"], "outcome": a["outcome"]} for a in report["attempts"]]
+    out["load"] = report["load"]
+    out["allocator"] = report["python"]["allocator"]
+    handle.unload()
+    del pipe, transformer, vae, text_encoder, prompt_embeds, result
+    release()
+    out["after_unload"] = handle.report().get("after_unload")
+    out["process_after_unload_bytes"] = used_bytes()
+
+
+def main():
+    what, folder, config_file, path = sys.argv[1:5]
+    out = {"device": torch.cuda.get_device_name(0)}
+    try:
+        (prove_transformer if what == "transformer" else prove_pipeline)(folder, config_file, out)
+    except Exception:  # keep every figure measured so far, and say what failed
+        out["error"] = traceback.format_exc()
+        print(out["error"], file=sys.stderr)
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

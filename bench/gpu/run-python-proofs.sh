@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# On the GPU machine, after build-and-test.sh built build-gpu with the Python module: the Python
+# module's proofs. Results go to $RESULTS.
+#   1. the module's tests: on this torch (2.x, CUDA), and with transformers and diffusers (python/tests/gpu)
+#   2. the full-size Qwen-Image transformer: resident, vramguard (RTX 4080 config; sequential-offload),
+#      diffusers' group offloading, pinned bandwidth; same process
+#   3. the whole Qwen-Image-Edit pipeline under the seed's settings
+# Usage: run-python-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
+set -uo pipefail
+out=${RESULTS:-/tmp/vramguard-results}
+mkdir -p "$out"
+vg=./build-gpu/bin/vramguard
+work=/tmp/vramguard-proofs-work
+mkdir -p "$work"
+export PYTHONPATH=$PWD/build-gpu/python:$PWD/python/tests:$PWD/.pydeps/src${PYTHONPATH:+:$PYTHONPATH}
+export VRAMGUARD_TEST_PLUGIN_DIR=$PWD/build-gpu/test-plugins
+sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
+[ -f build-gpu/python/vramguard/__init__.py ] || { echo "no Python module in build-gpu (see configure.log)"; exit 1; }
+sections=${*:-1 2 3}
+for section in $sections; do
+case $section in
+1)
+  echo "== 1. the Python module's tests on $(python3 -c 'import torch; print("torch", torch.__version__)')"
+  python3 -m pytest -q -p no:cacheprovider python/tests python/tests/gpu > "$out/pytest.log" 2>&1
+  echo "  rc=$? $(tail -1 "$out/pytest.log")"
+  grep -E "^(FAILED|ERROR)" "$out/pytest.log" | head -20
+  ;;
+2)
+  echo "== 2. full-size QwenImageTransformer2DModel, one 1024x1024 edit step, bf16"
+  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
+  cat "$work"/qie/transformer/*.safetensors > /dev/null
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py transformer "$work/qie" "$work/rtx4080-real.ini" "$out/py-transformer.json" \
+    2> "$out/py-transformer.err" | tail -5
+  python3 - "$out/py-transformer.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
+bw = r.get("pinned_bytes_per_s", 1)
+print(f"  pinned {bw/1e9:.1f} GB/s; model {r.get('model_bytes', 0)/1e9:.2f} GB; all-streamed bound {r.get('all_streamed_bound_seconds', 0):.3f} s")
+if "resident" in r: print(f"  resident: {r['resident']['median_seconds']:.3f} s per step")
+for k in ("vramguard_auto_12GB", "vramguard_sequential_offload"):
+    if k in r:
+        v = r[k]
+        print(f"  {k}: {v['median_seconds']:.3f} s per step (first {v['first_seconds']:.3f}), ready {v['ready_seconds']:.2f} s, "
+              f"{v['streamed_bytes_per_step']/1e9:.2f} GB streamed, {v['ratio_to_bound']:.3f}x the bound {v['bound_seconds']:.3f} s, "
+              f"predicted {v['predicted_step_seconds']:.3f} s, peak with context {v['peak_with_context_bytes']/1e9:.2f} GB, "
+              f"strategy {v['strategy']}, allocator {v['allocator']['settings']}")
+if "diffusers_group_offload" in r:
+    d = r["diffusers_group_offload"]
+    print(f"  diffusers group offload: {d['median_seconds']:.3f} s per step after {d['setup_seconds']:.1f} s of setup, peak {d['allocator_peak_bytes']/1e9:.2f} GB")
+PY
+  ;;
+3)
+  echo "== 3. the whole Qwen-Image-Edit pipeline, the seed's settings (balanced, 0=12GB, 4 GB kept free, bf16)"
+  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
+  find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py pipeline "$work/qie" "$work/rtx4080-real.ini" "$out/py-pipeline.json" \
+    2> "$out/py-pipeline.err" | tail -5
+  python3 - "$out/py-pipeline.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
+print(f"  ready {r.get('ready_seconds', 0):.2f} s with {r.get('strategy')}; text encoder {r.get('text_encoder_seconds', 0):.2f} s; "
+      f"edit (3 steps) {r.get('edit_seconds', 0):.2f} s -> {r.get('image_shape')}")
+print(f"  peak on cuda:0 with the context {r.get('peak_with_context_bytes', 0)/1e9:.2f} GB (cap 12 GB)")
+for name, c in (r.get("components") or {}).items():
+    print(f"  {name}: {c['steps']} steps, median {c['median_step_seconds']:.3f} s, {c['streamed_bytes_per_step']/1e9:.2f} GB streamed per step")
+a = r.get("after_unload") or {}
+for d, s in a.items():
+    print(f"  after unload {d}: ours {(s['ours_in_use_bytes'] + s['ours_cached_bytes'])/2**20:.0f} MiB, process {s['process_bytes']/2**20:.0f} MiB "
+          f"(context at start {r.get('context_bytes', 0)/2**20:.0f} MiB)")
+PY
+  ;;
+esac
+done

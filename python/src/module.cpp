@@ -1,0 +1,186 @@
+// The Python extension `vramguard._vramguard`: a thin binding over the runtime API. Sessions, unit
+// scopes and planning are the C++ runtime's; tensors cross as torch.Tensor views of the memory the
+// executor holds (no copies); the host's errors become Python exceptions with its messages and hints.
+// The Python package (vramguard/__init__.py) builds the user-facing API on these.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <torch/csrc/utils/pybind.h>  // at::Tensor <-> torch.Tensor
+
+#include <c10/util/Exception.h>
+
+#include <memory>
+#include <string>
+
+#include "vramguard/errors.hpp"
+#include "vramguard/runtime/plan.hpp"
+#include "vramguard/runtime/session.hpp"
+
+namespace py = pybind11;
+using namespace vramguard;
+
+namespace {
+
+// The exception classes, made once at import.
+struct Exceptions {
+  py::object error, input_error, out_of_memory, plugin_error;
+};
+Exceptions& exceptions() {
+  static Exceptions* instance = new Exceptions();  // lives as long as the interpreter: never destroyed
+  return *instance;
+}
+
+void raise(const py::object& type, const vramguard::Error& e) {
+  const std::string hint = e.hint();
+  std::string message = e.what();
+  if (!hint.empty()) message += "\n  what to do: " + hint;
+  py::object instance = type(message);
+  instance.attr("hint") = hint;
+  PyErr_SetObject(type.ptr(), instance.ptr());
+}
+
+void translate(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const PluginError& e) {
+    raise(exceptions().plugin_error, e);
+  } catch (const MemoryError& e) {
+    raise(exceptions().out_of_memory, e);
+  } catch (const vramguard::Error& e) {
+    switch (e.exit_code()) {
+      case ExitCode::bad_input: raise(exceptions().input_error, e); break;
+      case ExitCode::interrupted: PyErr_SetString(PyExc_KeyboardInterrupt, e.what()); break;
+      default: raise(exceptions().error, e); break;
+    }
+  }
+}
+
+runtime::Options options_from(const py::dict& given) {
+  runtime::Options options;
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    if (!given.contains(key) || given[key].is_none()) return std::nullopt;
+    return py::str(given[key]).cast<std::string>();
+  };
+  if (auto s = text("strategy")) options.strategy = *s;
+  options.fallback = text("fallback");
+  options.config = text("config");
+  options.max_memory = text("max_memory");
+  options.reserve = text("reserve");
+  options.headroom = text("headroom");
+  options.pinned_memory = text("pinned_memory");
+  options.cpu_memory = text("cpu_memory");
+  options.dtype = text("dtype");
+  options.simulate = text("simulate");
+  options.unit_rules = text("unit_rules");
+  options.slice_vocabulary = text("slice_vocabulary");
+  if (given.contains("tokens") && !given["tokens"].is_none()) options.tokens = given["tokens"].cast<std::uint64_t>();
+  if (given.contains("batch") && !given["batch"].is_none()) options.batch = given["batch"].cast<std::uint64_t>();
+  if (given.contains("verify_data")) options.verify_data = given["verify_data"].cast<bool>();
+  if (given.contains("strategy_options") && !given["strategy_options"].is_none())
+    for (const auto& [key, value] : given["strategy_options"].cast<py::dict>())
+      options.strategy_options[py::str(key).cast<std::string>()] = py::str(value).cast<std::string>();
+  if (given.contains("extra_arguments") && !given["extra_arguments"].is_none())
+    options.extra_arguments = given["extra_arguments"].cast<std::vector<std::string>>();
+  return options;
+}
+
+py::dict unit_dict(const runtime::UnitInfo& unit, const runtime::UnitDescription* description) {
+  py::dict d;
+  d["name"] = unit.name;
+  d["kind"] = unit.kind;
+  d["mode"] = unit.mode;
+  d["device"] = unit.device.str();
+  d["bytes"] = unit.bytes;
+  d["slice_of"] = unit.slice_of;
+  py::list tensors;
+  if (description != nullptr)
+    for (const auto& t : description->tensors) {
+      py::dict tensor;
+      tensor["name"] = t.name;
+      tensor["shape"] = t.shape;
+      tensor["dtype"] = t.dtype;
+      tensor["tied_to"] = t.tied_to;
+      tensors.append(tensor);
+    }
+  d["tensors"] = tensors;
+  return d;
+}
+
+// A unit's scope, owned by Python until released (or collected).
+class Scope {
+ public:
+  explicit Scope(runtime::UnitScope scope) : scope_(std::make_unique<runtime::UnitScope>(std::move(scope))) {}
+  py::dict tensors() const {
+    py::dict out;
+    for (const auto& [name, tensor] : live().tensors()) out[py::str(name)] = tensor;
+    return out;
+  }
+  std::string device() const { return live().device().str(); }
+  void release() { scope_.reset(); }
+
+ private:
+  const runtime::UnitScope& live() const {
+    if (!scope_) throw JobError("this unit scope was released");
+    return *scope_;
+  }
+  std::unique_ptr<runtime::UnitScope> scope_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_vramguard, m) {
+  m.doc() = "vramguard's runtime: sessions, unit scopes and planning (use the vramguard package's API)";
+  auto& ex = exceptions();
+  ex.error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "vramguard.Error", "A vramguard error: the message says what went wrong, `.hint` what to do.", PyExc_Exception, nullptr));
+  ex.input_error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "vramguard.InputError", "Bad input: a model file, an option or a config the host cannot use.", ex.error.ptr(), nullptr));
+  ex.out_of_memory = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "vramguard.OutOfMemory", "The model does not fit: every strategy tried ran out of memory or could not fit.", ex.error.ptr(), nullptr));
+  ex.plugin_error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "vramguard.PluginError", "A strategy plugin misbehaved; names the plugin and its file.", ex.error.ptr(), nullptr));
+  m.attr("Error") = ex.error;
+  m.attr("InputError") = ex.input_error;
+  m.attr("OutOfMemory") = ex.out_of_memory;
+  m.attr("PluginError") = ex.plugin_error;
+  py::register_exception_translator(&translate);
+
+  m.def("plan", [](const std::string& model, const py::dict& options) {
+    const runtime::PlanResult result = runtime::plan(model, options_from(options));
+    return py::make_tuple(result.json, result.text);
+  }, py::arg("model"), py::arg("options"));
+
+  py::class_<Scope>(m, "Scope")
+      .def("tensors", &Scope::tensors, "the unit's tensors by full name, on its executing device")
+      .def_property_readonly("device", &Scope::device)
+      .def("release", &Scope::release, "ends the scope: the slot may be refilled once queued compute is done");
+
+  py::class_<runtime::Session, std::unique_ptr<runtime::Session>>(m, "Session")
+      .def_static("open", [](const std::string& model, const py::dict& options) { return runtime::Session::open(model, options_from(options)); },
+                  py::arg("model"), py::arg("options"))
+      .def("components", &runtime::Session::components)
+      .def("units", [](const runtime::Session& s, const std::string& component) {
+        py::list out;
+        const runtime::ComponentDescription* described = s.description().find(component);
+        for (const auto& unit : s.units(component)) out.append(unit_dict(unit, described ? described->find(unit.name) : nullptr));
+        return out;
+      })
+      .def("unit", [](runtime::Session& s, const std::string& component, std::size_t index) { return Scope(s.unit(component, index)); })
+      .def("step", [](runtime::Session& s, const std::string& component, const py::function& body) {
+        // A CUDA out-of-memory raised in Python code is the guard's business like one in C++: it comes
+        // back as torch's OutOfMemoryError and goes on as c10's, which the session falls back on.
+        const py::object torch_oom = py::module_::import("torch").attr("cuda").attr("OutOfMemoryError");
+        s.step(component, [&] {
+          try {
+            body();
+          } catch (py::error_already_set& e) {
+            if (e.matches(torch_oom)) throw c10::OutOfMemoryError({__func__, __FILE__, static_cast<std::uint32_t>(__LINE__)}, e.what());
+            throw;
+          }
+        });
+      }, py::arg("component"), py::arg("body"))
+      .def("strategy", &runtime::Session::strategy)
+      .def("generation", &runtime::Session::generation)
+      .def("report_json", &runtime::Session::report_json)
+      .def("unload", &runtime::Session::unload);
+}

@@ -1,0 +1,152 @@
+"""Small torch.nn models written for the tests, and a safetensors writer: each test builds its own
+checkpoint. A decoder laid out as transformers lays out Qwen2 (embeddings, a stack of blocks, norm, head),
+and an MMDiT-like stack as diffusers lays out QwenImageTransformer2DModel (two input projections, blocks
+that take and return both streams with keyword arguments, a norm and an output projection)."""
+import json
+import os
+import struct
+
+import torch
+from torch import nn
+
+_DTYPE_NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16", torch.int64: "I64"}
+
+
+def save_safetensors(tensors, path):
+    header, offset, blobs = {}, 0, []
+    for name, tensor in tensors.items():
+        data = tensor.detach().contiguous().cpu()
+        raw = data.view(torch.uint8).numpy().tobytes() if data.dtype != torch.bfloat16 else data.view(torch.int16).numpy().tobytes()
+        header[name] = {"dtype": _DTYPE_NAMES[data.dtype], "shape": list(data.shape), "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        blobs.append(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def save_model(module, folder, config=None):
+    """The module's weights as model.safetensors (with a config.json) in `folder`."""
+    os.makedirs(folder, exist_ok=True)
+    save_safetensors(dict(module.state_dict()), os.path.join(folder, "model.safetensors"))
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config or {"architectures": [type(module).__name__]}, f)
+    return folder
+
+
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.input_layernorm = nn.LayerNorm(width)
+        self.q_proj = nn.Linear(width, width)
+        self.k_proj = nn.Linear(width, width)
+        self.v_proj = nn.Linear(width, width)
+        self.o_proj = nn.Linear(width, width, bias=False)
+        self.post_attention_layernorm = nn.LayerNorm(width)
+        self.up_proj = nn.Linear(width, 4 * width, bias=False)
+        self.down_proj = nn.Linear(4 * width, width, bias=False)
+
+    def forward(self, x):
+        h = self.input_layernorm(x)
+        q, k, v = self.q_proj(h), self.k_proj(h), self.v_proj(h)
+        scores = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
+        x = x + self.o_proj(scores @ v)
+        return x + self.down_proj(torch.nn.functional.gelu(self.up_proj(self.post_attention_layernorm(x))))
+
+
+class DecoderInner(nn.Module):
+    def __init__(self, vocabulary, width, layers):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocabulary, width)
+        self.layers = nn.ModuleList(Block(width) for _ in range(layers))
+        self.norm = nn.LayerNorm(width)
+        # Not in the checkpoint: made at construction, as transformers makes rotary frequencies.
+        self.register_buffer("position_scale", torch.linspace(0.5, 1.5, width), persistent=False)
+
+
+class Decoder(nn.Module):
+    def __init__(self, vocabulary=96, width=48, layers=6):
+        super().__init__()
+        self.model = DecoderInner(vocabulary, width, layers)
+        self.lm_head = nn.Linear(width, vocabulary, bias=False)
+
+    def forward(self, input_ids):
+        x = self.model.embed_tokens(input_ids) * self.model.position_scale
+        for layer in self.model.layers:
+            x = layer(x)
+        return self.lm_head(self.model.norm(x))
+
+
+class JointBlock(nn.Module):
+    """Two streams that attend jointly, modulated by a time embedding; keyword arguments in, a tuple out."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.img_mod = nn.Linear(width, 2 * width)
+        self.txt_mod = nn.Linear(width, 2 * width)
+        self.img_qkv = nn.Linear(width, 3 * width)
+        self.txt_qkv = nn.Linear(width, 3 * width)
+        self.img_out = nn.Linear(width, width)
+        self.txt_out = nn.Linear(width, width)
+        self.img_mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
+
+    def forward(self, hidden_states, encoder_hidden_states, temb, rotary=None):
+        img_shift, img_scale = self.img_mod(temb).unsqueeze(1).chunk(2, dim=-1)
+        txt_shift, txt_scale = self.txt_mod(temb).unsqueeze(1).chunk(2, dim=-1)
+        img = hidden_states * (1 + img_scale) + img_shift
+        txt = encoder_hidden_states * (1 + txt_scale) + txt_shift
+        if rotary is not None:
+            img = img * rotary[0]
+            txt = txt * rotary[1]
+        q_i, k_i, v_i = self.img_qkv(img).chunk(3, dim=-1)
+        q_t, k_t, v_t = self.txt_qkv(txt).chunk(3, dim=-1)
+        q, k, v = torch.cat([q_t, q_i], 1), torch.cat([k_t, k_i], 1), torch.cat([v_t, v_i], 1)
+        joint = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1) @ v
+        txt_len = encoder_hidden_states.shape[1]
+        encoder_hidden_states = encoder_hidden_states + self.txt_out(joint[:, :txt_len])
+        hidden_states = hidden_states + self.img_out(joint[:, txt_len:])
+        hidden_states = hidden_states + self.img_mlp(hidden_states)
+        return encoder_hidden_states, hidden_states
+
+
+class Timesteps(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.linear_1 = nn.Linear(1, width)
+        self.linear_2 = nn.Linear(width, width)
+
+    def forward(self, timestep):
+        return self.linear_2(torch.nn.functional.silu(self.linear_1(timestep[:, None])))
+
+
+class JointTransformer(nn.Module):
+    def __init__(self, in_channels=8, text_width=12, width=32, layers=5):
+        super().__init__()
+        self.time_text_embed = Timesteps(width)
+        self.img_in = nn.Linear(in_channels, width)
+        self.txt_in = nn.Linear(text_width, width)
+        self.transformer_blocks = nn.ModuleList(JointBlock(width) for _ in range(layers))
+        self.norm_out = nn.LayerNorm(width)
+        self.proj_out = nn.Linear(width, in_channels)
+
+    def forward(self, hidden_states, encoder_hidden_states=None, timestep=None):
+        temb = self.time_text_embed(timestep)
+        img, txt = self.img_in(hidden_states), self.txt_in(encoder_hidden_states)
+        rotary = (torch.full_like(img[:1], 0.9), torch.full_like(txt[:1], 1.1))
+        for block in self.transformer_blocks:
+            txt, img = block(hidden_states=img, encoder_hidden_states=txt, temb=temb, rotary=rotary)
+        return self.proj_out(self.norm_out(img))
+
+
+def on_meta(factory):
+    """The module built without memory for its weights, as init_empty_weights builds it (buffers real)."""
+    module = factory()
+    for sub in module.modules():
+        for name, parameter in list(sub._parameters.items()):
+            if parameter is not None:
+                sub._parameters[name] = nn.Parameter(torch.empty_like(parameter, device="meta"), requires_grad=False)
+    return module

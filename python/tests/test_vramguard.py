@@ -1,0 +1,188 @@
+"""`import vramguard` as a PyTorch user meets it, on the CPU with simulated GPUs (the CPU computes in
+their place): plans, apply() under every strategy giving the resident module's outputs, the guard's
+errors as Python exceptions, a step's out-of-memory handled, unloading, the allocator setting."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import models
+import vramguard
+
+SIMULATED = dict(simulate="cuda:1GB", reserve=0, cpu_memory="4GiB")
+
+# Every strategy, on cards where each does what it is named for: 1 GB keeps everything resident;
+# a cap 8 MB past the simulated context, with no headroom, makes auto stream part of the model.
+CASES = {
+    "balanced": dict(SIMULATED),
+    "auto (all resident)": dict(SIMULATED, strategy="auto"),
+    "auto (streaming)": dict(SIMULATED, strategy="auto", max_memory={0: "652MB"}, headroom=0),
+    "sequential-offload": dict(SIMULATED, strategy="sequential-offload"),
+    "sequential-offload, no prefetch": dict(SIMULATED, strategy="sequential-offload", options={"prefetch": 0}),
+    "sequential-offload, prefetch 3": dict(SIMULATED, strategy="sequential-offload", options={"prefetch": 3}),
+    "multi-gpu": dict(SIMULATED, strategy="multi-gpu", simulate="cuda:1GB,cuda:1GB"),
+}
+
+
+def strategy_of(case):
+    options = dict(CASES[case])
+    return options.pop("strategy", "balanced"), options
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory):
+    torch.manual_seed(0)
+    reference = models.Decoder()
+    folder = models.save_model(reference, str(tmp_path_factory.mktemp("decoder")))
+    ids = torch.randint(0, 96, (2, 10))
+    with torch.no_grad():
+        expected = reference(ids)
+    return folder, ids, expected
+
+
+@pytest.fixture(scope="module")
+def joint(tmp_path_factory):
+    torch.manual_seed(1)
+    reference = models.JointTransformer()
+    folder = models.save_model(reference, str(tmp_path_factory.mktemp("joint")), {"_class_name": "JointTransformer"})
+    inputs = dict(hidden_states=torch.randn(1, 12, 8), encoder_hidden_states=torch.randn(1, 5, 12), timestep=torch.tensor([0.3]))
+    with torch.no_grad():
+        expected = reference(**inputs)
+    return folder, inputs, expected
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_decoder_gives_the_resident_outputs_under_every_strategy(decoder, case):
+    folder, ids, expected = decoder
+    strategy, options = strategy_of(case)
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, strategy, **options)
+    with handle, torch.no_grad():
+        assert handle.strategy == strategy
+        for _ in range(2):  # the second pass runs from the prefetched window
+            torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+        modes = {unit["mode"] for unit in handle.units()}
+        if "streaming" in case or strategy == "sequential-offload":
+            assert "streamed" in modes
+        else:
+            assert modes == {"resident"}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_joint_transformer_with_keyword_arguments_gives_the_resident_outputs(joint, case):
+    folder, inputs, expected = joint
+    strategy, options = strategy_of(case)
+    module, handle = vramguard.apply(models.on_meta(models.JointTransformer), folder, strategy, **options)
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(**inputs), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_module_built_normally_gets_the_checkpoints_weights(decoder):
+    folder, ids, expected = decoder
+    torch.manual_seed(99)  # other weights than the checkpoint's
+    module, handle = vramguard.apply(models.Decoder(), folder, "sequential-offload", **SIMULATED)
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_streamed_weights_are_placeholders_between_forwards_and_meta_after_unload(decoder):
+    folder, ids, _ = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "sequential-offload", **SIMULATED)
+    seen = {}
+    layer = module.model.layers[2]
+    original = layer.q_proj.forward
+
+    def spy(x):
+        seen["inside"] = layer.q_proj.weight.detach().clone()
+        return original(x)
+
+    layer.q_proj.forward = spy
+    with torch.no_grad():
+        module(ids)
+    weight = layer.q_proj.weight
+    assert weight.shape == (48, 48) and weight.dtype == torch.float32
+    assert weight.stride() == (0, 0), "between forwards a streamed weight holds no memory"
+    assert seen["inside"].abs().sum() > 0, "inside its forward the unit has its real weights"
+    handle.unload()
+    assert module.lm_head.weight.is_meta
+    report = handle.report()
+    assert "after_unload" in report
+    handle.unload()  # a second unload does nothing
+
+
+def test_the_report_has_steps_per_component_and_the_allocator_setting(decoder):
+    folder, ids, _ = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "sequential-offload", **SIMULATED)
+    with handle, torch.no_grad():
+        module(ids)
+        module(ids)
+        report = handle.report()
+    assert report["success"] is True
+    assert report["components"]["model"]["steps"] == 2
+    assert report["components"]["model"]["streamed_bytes_per_step"] > 0
+    assert [s["component"] for s in report["steps"]] == ["model", "model"]
+    assert report["python"]["allocator"]["in_effect"] in (True, False)
+
+
+def test_a_step_that_runs_out_of_memory_falls_back_and_runs_again(decoder):
+    folder, ids, expected = decoder
+    # A 2 GB card: after the failed step's shortfall is taken off its budget, the next rung still fits.
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "balanced", **dict(SIMULATED, simulate="cuda:2GB"),
+                                     extra_arguments=["--simulate-oom-at-step", "1"])
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+        report = handle.report()
+        assert [a["strategy"] for a in report["attempts"]] == ["balanced", "auto"]
+        assert handle.strategy == "auto"
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_plan_gives_units_predictions_and_a_device_map(decoder):
+    folder, _, _ = decoder
+    plan = vramguard.plan(folder, "sequential-offload", **SIMULATED)
+    assert plan.strategy == "sequential-offload"
+    assert {u.mode for u in plan.units} == {"streamed"}
+    assert plan.predicted["streamed_bytes_per_step"] > 0
+    assert set(plan.device_map) == {u.name for u in plan.units}
+    assert set(plan.device_map.values()) == {"cpu"} and set(plan.execution_map.values()) == {0}
+    assert "sequential-offload" in plan.explain()
+
+
+def test_bad_input_is_an_input_error_naming_it_with_what_to_do(decoder, tmp_path):
+    with pytest.raises(vramguard.InputError) as error:
+        vramguard.plan(str(tmp_path / "missing"), **SIMULATED)
+    assert "missing" in str(error.value) and error.value.hint
+    with pytest.raises(vramguard.InputError, match="unknown strategy|no strategy"):
+        vramguard.plan(decoder[0], "no-such-strategy", **SIMULATED)
+    with pytest.raises(vramguard.InputError, match="max-memory"):
+        vramguard.plan(decoder[0], max_memory="0=", **SIMULATED)
+    # A module of another shape than the checkpoint's.
+    with pytest.raises(vramguard.InputError, match="lacks|no parameter"):
+        vramguard.apply(models.on_meta(lambda: models.Decoder(layers=7)), decoder[0], **SIMULATED)
+
+
+def test_nothing_fitting_is_out_of_memory_saying_what_would(decoder):
+    with pytest.raises(vramguard.OutOfMemory) as error:
+        vramguard.apply(models.on_meta(models.Decoder), decoder[0], simulate="cuda:640MB", reserve=0, cpu_memory="4GiB")
+    assert "usable" in error.value.hint
+    assert isinstance(error.value, vramguard.Error)
+
+
+def test_a_plugin_that_throws_is_a_plugin_error(decoder):
+    plugins = os.environ.get("VRAMGUARD_TEST_PLUGIN_DIR")
+    if not plugins:
+        pytest.skip("VRAMGUARD_TEST_PLUGIN_DIR is not set (the test plugins' folder)")
+    with pytest.raises(vramguard.PluginError, match="test-throws-int"):
+        vramguard.plan(decoder[0], "test-throws-int", extra_arguments=["--plugin-dir", plugins], **SIMULATED)
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "expandable_segments:True"), ("max_split_size_mb:64", "max_split_size_mb:64")])
+def test_importing_vramguard_first_sets_the_allocator_unless_the_user_did(preset, expected):
+    environment = {k: v for k, v in os.environ.items() if k not in ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF")}
+    if preset:
+        environment["PYTORCH_CUDA_ALLOC_CONF"] = preset
+    code = "import vramguard, os; print(os.environ['PYTORCH_CUDA_ALLOC_CONF']); print(vramguard.allocator()['set_by'])"
+    out = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == expected
+    assert out[1] == ("vramguard at import" if preset is None else "the user (PYTORCH_CUDA_ALLOC_CONF)")

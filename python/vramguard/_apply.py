@@ -1,0 +1,374 @@
+"""vramguard.apply(): a torch module, a transformers model or a diffusers pipeline, with its weights
+loaded from the checkpoint through the memory guard and run by the streaming executor.
+
+How it works: the C++ session plans and loads the checkpoint (the fallback ladder included). Each
+unit (a block of a stack, the embeddings, the head...) is a submodule of the user's object; its
+parameters become views of the memory the executor holds: for a resident unit, its block on the GPU,
+bound once; for a streamed unit, the window slot the executor filled for it, bound when the unit's
+forward starts (which starts the prefetch of the next units) and given back when it ends. Each
+component's forward (and a VAE's encode/decode) runs as one step of the session: its activations are
+accounted for, and a CUDA out-of-memory in it makes the guard fall back to the next strategy and run
+it again. Inference only: weights never require grad.
+"""
+import json
+import os
+
+import torch
+
+from . import _vramguard
+from ._options import runtime_options
+
+_DTYPES = {
+    "BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+for _name, _attribute in (("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2")):
+    if hasattr(torch, _attribute):
+        _DTYPES[_name] = getattr(torch, _attribute)
+
+# Component methods that run it as a whole: each call is one step (nested calls are part of it).
+_STEP_METHODS = ("forward", "encode", "decode")
+
+
+def _input_error(message, hint=""):
+    error = _vramguard.InputError(message + (f"\n  what to do: {hint}" if hint else ""))
+    error.hint = hint
+    return error
+
+
+def _to_device(value, device):
+    """Moves the tensors in args/kwargs (nested in tuples, lists and dicts) to `device`."""
+    if isinstance(value, torch.Tensor):
+        return value if value.device == device or value.is_meta else value.to(device, non_blocking=True)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(_to_device(v, device) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_device(v, device) for v in value)
+    if isinstance(value, dict):
+        return type(value)((k, _to_device(v, device)) for k, v in value.items())
+    return value
+
+
+class _Slot:
+    """One tensor of a unit: where it lives in the module, and what it is."""
+
+    def __init__(self, owner, leaf, is_buffer, name, shape, dtype):
+        self.owner, self.leaf, self.is_buffer, self.name = owner, leaf, is_buffer, name
+        self.shape, self.dtype = tuple(shape), dtype
+        self.parameter = None
+
+    def bind(self, tensor):
+        if self.is_buffer:
+            self.owner._buffers[self.leaf] = tensor
+        elif self.parameter is None:
+            self.parameter = torch.nn.Parameter(tensor, requires_grad=False)
+            self.owner._parameters[self.leaf] = self.parameter
+        else:
+            self.parameter.data = tensor
+
+    def placeholder(self, device):
+        # The right shape, dtype and device at no cost, for code that reads them between forwards;
+        # reading its values gives zeros, never a stale slot.
+        self.bind(torch.zeros((), dtype=self.dtype, device=device).expand(self.shape))
+
+    def forget(self):
+        """After unload: a meta tensor, so that any use fails instead of reading freed memory."""
+        self.parameter = None  # a new Parameter: .data cannot change a tensor's device type
+        self.bind(torch.empty(self.shape, dtype=self.dtype, device="meta"))
+
+
+class _Unit:
+    def __init__(self, index, info):
+        self.index = index
+        self.name = info["name"]
+        self.module_name = info["slice_of"] or info["name"]
+        self.mode = info["mode"]
+        self.device = torch.device(info["device"])
+        self.streamed = info["mode"] == "streamed"
+        self.slots = []
+        self.target = None
+        self.depth = 0
+        self.scope = None
+
+
+class _ComponentBinding:
+    """One component of the session bound into one torch module."""
+
+    def __init__(self, session, name, root):
+        self.session, self.name, self.root = session, name, root
+        self.units = []
+        self.wrapped = []  # (module, attribute, what was in its __dict__ or None)
+        self.in_step = False
+        self.generation = None
+
+    # -- binding ----------------------------------------------------------------------------------
+    def bind(self):
+        infos = self.session.units(self.name)
+        covered = set()
+        for index, info in enumerate(infos):
+            unit = _Unit(index, info)
+            for tensor in info["tensors"]:
+                unit.slots.append(self._slot_for(tensor))
+                covered.add(tensor["name"])
+            unit.target = self._target_of(unit)
+            self.units.append(unit)
+        self._check_coverage(covered)
+        self._place_other_buffers(covered)
+        self._bind_all()
+        for unit in self.units:
+            self._wrap(unit.target, "forward", self._unit_forward(unit))
+        for method in _STEP_METHODS:
+            if callable(getattr(self.root, method, None)):
+                self._wrap(self.root, method, self._step(method))
+
+    def _slot_for(self, tensor):
+        name = tensor["name"]
+        parent, _, leaf = name.rpartition(".")
+        try:
+            owner = self.root.get_submodule(parent) if parent else self.root
+        except AttributeError:
+            owner = None
+        if owner is None or (leaf not in owner._parameters and leaf not in owner._buffers):
+            raise _input_error(f"the module given for component '{self.name}' has no parameter or buffer '{name}', "
+                               f"which the checkpoint holds",
+                               "build the module from the same model's config (from_config / init_empty_weights), "
+                               "or pass component= to say which component it is")
+        dtype = _DTYPES.get(tensor["dtype"])
+        if dtype is None:
+            raise _input_error(f"tensor '{name}' has dtype {tensor['dtype']}, which this torch cannot hold")
+        return _Slot(owner, leaf, leaf in owner._buffers, name, tensor["shape"], dtype)
+
+    def _target_of(self, unit):
+        """The module whose forward uses the unit: its own, else the deepest one holding all its tensors."""
+        try:
+            return self.root.get_submodule(unit.module_name)
+        except AttributeError:
+            pass
+        parents = [slot.name.rpartition(".")[0].split(".") for slot in unit.slots]
+        common = []
+        for parts in zip(*parents):
+            if len(set(parts)) != 1:
+                break
+            common.append(parts[0])
+        return self.root.get_submodule(".".join(common)) if common and common != [""] else self.root
+
+    def _check_coverage(self, covered):
+        missing = [n for n, _ in self.root.named_parameters() if n not in covered]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise _input_error(f"the module given for component '{self.name}' has parameters the checkpoint lacks: {shown}",
+                               "the checkpoint and the module come from different models or versions")
+
+    def _place_other_buffers(self, covered):
+        """Buffers the checkpoint does not hold (rotary frequencies...) go where the unit using them runs."""
+        first_device = self.units[0].device if self.units else torch.device("cpu")
+        for name, buffer in list(self.root.named_buffers()):
+            if name in covered or buffer is None:
+                continue
+            if buffer.is_meta:
+                raise _input_error(f"buffer '{name}' of component '{self.name}' is on the meta device and not in the checkpoint",
+                                   "build the module with init_empty_weights(include_buffers=False), so that buffers computed "
+                                   "at construction are real")
+            device = first_device
+            for unit in self.units:
+                if unit.module_name and (name == unit.module_name or name.startswith(unit.module_name + ".")):
+                    device = unit.device
+                    break
+            parent, _, leaf = name.rpartition(".")
+            owner = self.root.get_submodule(parent) if parent else self.root
+            owner._buffers[leaf] = buffer.to(device)
+
+    def _bind_all(self):
+        """Resident and CPU units: views of their blocks, for good. Streamed ones: placeholders."""
+        self.generation = self.session.generation()
+        for unit in self.units:
+            if unit.streamed:
+                for slot in unit.slots:
+                    slot.placeholder(unit.device)
+                continue
+            scope = self.session.unit(self.name, unit.index)
+            tensors = scope.tensors()
+            scope.release()
+            for slot in unit.slots:
+                slot.bind(tensors[slot.name])
+
+    # -- running ----------------------------------------------------------------------------------
+    def _enter(self, unit):
+        if unit.streamed and unit.depth == 0:
+            unit.scope = self.session.unit(self.name, unit.index)
+            tensors = unit.scope.tensors()
+            for slot in unit.slots:
+                slot.bind(tensors[slot.name])
+        unit.depth += 1
+
+    def _exit(self, unit):
+        unit.depth -= 1
+        if unit.depth == 0 and unit.scope is not None:
+            for slot in unit.slots:
+                slot.placeholder(unit.device)
+            unit.scope.release()
+            unit.scope = None
+
+    def _release_all(self):
+        for unit in self.units:
+            if unit.scope is not None:
+                unit.depth = 1
+                self._exit(unit)
+            unit.depth = 0
+
+    def _unit_forward(self, unit):
+        original = unit.target.forward
+
+        def forward(*args, **kwargs):
+            self._enter(unit)
+            try:
+                args, kwargs = _to_device((args, kwargs), unit.device)
+                return original(*args, **kwargs)
+            finally:
+                self._exit(unit)
+
+        return forward
+
+    def _step(self, method):
+        original = getattr(self.root, method)
+
+        def run(*args, **kwargs):
+            if self.in_step:
+                return original(*args, **kwargs)
+            result = []
+
+            def body():
+                # A fallback reloaded the model (here or in another component): resident views moved.
+                if self.session.generation() != self.generation:
+                    self._bind_all()
+                self.in_step = True
+                try:
+                    result.append(original(*args, **kwargs))
+                finally:
+                    self.in_step = False
+                    self._release_all()
+
+            self.session.step(self.name, body)
+            return result[-1]
+
+        return run
+
+    def _wrap(self, module, attribute, replacement):
+        self.wrapped.append((module, attribute, module.__dict__.get(attribute)))
+        setattr(module, attribute, replacement)
+
+    # -- unloading --------------------------------------------------------------------------------
+    def unbind(self):
+        self._release_all()
+        for module, attribute, previous in reversed(self.wrapped):
+            if previous is None:
+                module.__dict__.pop(attribute, None)
+            else:
+                setattr(module, attribute, previous)
+        self.wrapped.clear()
+        for unit in self.units:
+            for slot in unit.slots:
+                slot.forget()
+
+
+def _component_modules(obj, names, component):
+    """Which torch module runs which component of the checkpoint."""
+    if component is not None:
+        if component not in names:
+            raise _input_error(f"the model has no component '{component}'", "its components: " + ", ".join(names))
+        return {component: obj}
+    if isinstance(obj, torch.nn.Module):
+        if len(names) == 1:
+            return {names[0]: obj}
+        raise _input_error(f"the model has {len(names)} components ({', '.join(names)}) and one module was given",
+                           "give the pipeline, or the component's own folder, or component=NAME")
+    modules = {}
+    for name in names:
+        module = getattr(obj, name, None)
+        if not isinstance(module, torch.nn.Module):
+            raise _input_error(f"the object given has no torch module '{name}', a component of the model",
+                               "give the pipeline the checkpoint belongs to")
+        modules[name] = module
+    return modules
+
+
+class Handle:
+    """What apply() loaded: report() says what happened and what each step cost; unload() frees every
+    byte (also on leaving a `with` block)."""
+
+    def __init__(self, session, bindings, model_path):
+        self._session = session
+        self._bindings = bindings
+        self._model_path = model_path
+        self._loaded = True
+
+    @property
+    def strategy(self):
+        return self._session.strategy()
+
+    def units(self, component=None):
+        """Each unit: name, mode (resident, streamed, cpu), executing device and bytes."""
+        if not self._loaded:
+            raise _vramguard.Error("the model was unloaded")
+        names = [component] if component else self._session.components()
+        return [{"component": c, **{k: u[k] for k in ("name", "mode", "device", "bytes")}}
+                for c in names for u in self._session.units(c)]
+
+    def report(self):
+        """The guard's report (attempts, load figures, peaks, after_unload once unloaded), each step and
+        a per-component summary (steps, median and total seconds, bytes streamed per step), and what
+        was done about the allocator settings."""
+        from . import allocator
+        document = json.loads(self._session.report_json())
+        document["python"] = {"allocator": allocator(), "model": self._model_path}
+        return document
+
+    def unload(self):
+        if not self._loaded:
+            return
+        for binding in self._bindings:
+            binding.unbind()
+        self._session.unload()
+        self._loaded = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.unload()
+        return False
+
+    def __repr__(self):
+        state = f"strategy {self.strategy}" if self._loaded else "unloaded"
+        return f"<vramguard.Handle {self._model_path}: {state}>"
+
+
+def apply(obj, model_path, strategy="auto", *, config=None, max_memory=None, reserve=None, component=None, **kwargs):
+    """Loads `model_path`'s weights into `obj` through the memory guard and makes it run under the plan.
+
+    `obj`: a torch module, a transformers model or a diffusers pipeline, built on the meta device
+    (from_config under accelerate.init_empty_weights, or device_map="meta") or normally (its own weights
+    are replaced). A pipeline's components are matched by name with the checkpoint's; `component=`
+    names the one component a lone module is. Options are the CLI's (vramguard help load): config,
+    max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, fallback, options
+    (strategy options), headroom, cpu_memory, pinned_memory, verify_data, extra_arguments.
+
+    Returns (obj, handle): obj ready to call, the handle to report and unload. Raises InputError,
+    OutOfMemory (nothing fits; the message says what would) or PluginError."""
+    kwargs.setdefault("slice_vocabulary", 0)  # a torch module holds each weight whole
+    options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
+    model_path = os.fspath(model_path)
+    session = _vramguard.Session.open(model_path, options)
+    bindings = []
+    try:
+        for name, module in _component_modules(obj, session.components(), component).items():
+            binding = _ComponentBinding(session, name, module)
+            bindings.append(binding)
+            binding.bind()
+    except BaseException:
+        for binding in bindings:
+            binding.unbind()
+        session.unload()
+        raise
+    return obj, Handle(session, bindings, model_path)
