@@ -112,7 +112,8 @@ def prove_transformer(folder, config_file, out):
             result.update(ready_seconds=ready, strategy=handle.strategy,
                           allocator_peak_bytes=torch.cuda.max_memory_allocated(),
                           allocator_peak_reserved_bytes=torch.cuda.max_memory_reserved(),
-                          streamed_bytes_per_step=report["components"]["transformer"]["streamed_bytes_per_step"],
+                          streamed_bytes_per_step=next(iter(report["components"].values()))["streamed_bytes_per_step"],
+                          step_peaks=next(iter(report["components"].values())).get("peak_bytes"),
                           predicted_step_seconds=report["attempts"][-1]["predicted"]["step_seconds"],
                           load=report["load"], allocator=report["python"]["allocator"])
             handle.unload()

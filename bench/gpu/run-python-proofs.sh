@@ -13,7 +13,7 @@ vg=./build-gpu/bin/vramguard
 work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
 export PYTHONPATH=$PWD/build-gpu/python:$PWD/python/tests:$PWD/.pydeps/src${PYTHONPATH:+:$PYTHONPATH}
-export VRAMGUARD_TEST_PLUGIN_DIR=$PWD/build-gpu/test-plugins
+export TEST_PLUGIN_DIR=$PWD/build-gpu/test-plugins
 sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 [ -f build-gpu/python/vramguard/__init__.py ] || { echo "no Python module in build-gpu (see configure.log)"; exit 1; }
 sections=${*:-1 2 3}
@@ -44,7 +44,7 @@ for k in ("vramguard_auto_12GB", "vramguard_sequential_offload"):
         print(f"  {k}: {v['median_seconds']:.3f} s per step (first {v['first_seconds']:.3f}), ready {v['ready_seconds']:.2f} s, "
               f"{v['streamed_bytes_per_step']/1e9:.2f} GB streamed, {v['ratio_to_bound']:.3f}x the bound {v['bound_seconds']:.3f} s, "
               f"predicted {v['predicted_step_seconds']:.3f} s, peak with context {v['peak_with_context_bytes']/1e9:.2f} GB, "
-              f"strategy {v['strategy']}, allocator {v['allocator']['settings']}")
+              f"strategy {v['strategy']}, allocator {v['allocator']['settings']}, step peaks {v.get('step_peaks')}")
 if "diffusers_group_offload" in r:
     d = r["diffusers_group_offload"]
     print(f"  diffusers group offload: {d['median_seconds']:.3f} s per step after {d['setup_seconds']:.1f} s of setup, peak {d['allocator_peak_bytes']/1e9:.2f} GB")
@@ -64,7 +64,8 @@ print(f"  ready {r.get('ready_seconds', 0):.2f} s with {r.get('strategy')}; text
       f"edit (3 steps) {r.get('edit_seconds', 0):.2f} s -> {r.get('image_shape')}")
 print(f"  peak on cuda:0 with the context {r.get('peak_with_context_bytes', 0)/1e9:.2f} GB (cap 12 GB)")
 for name, c in (r.get("components") or {}).items():
-    print(f"  {name}: {c['steps']} steps, median {c['median_step_seconds']:.3f} s, {c['streamed_bytes_per_step']/1e9:.2f} GB streamed per step")
+    peaks = ", ".join(f"{d} {b/1e9:.2f} GB" for d, b in (c.get("peak_bytes") or {}).items())
+    print(f"  {name}: {c['steps']} steps, median {c['median_step_seconds']:.3f} s, {c['streamed_bytes_per_step']/1e9:.2f} GB streamed per step, peak {peaks}")
 a = r.get("after_unload") or {}
 for d, s in a.items():
     print(f"  after unload {d}: ours {(s['ours_in_use_bytes'] + s['ours_cached_bytes'])/2**20:.0f} MiB, process {s['process_bytes']/2**20:.0f} MiB "

@@ -121,6 +121,7 @@ def test_the_report_has_steps_per_component_and_the_allocator_setting(decoder):
     assert report["success"] is True
     assert report["components"]["model"]["steps"] == 2
     assert report["components"]["model"]["streamed_bytes_per_step"] > 0
+    assert report["components"]["model"]["peak_bytes"]["cuda:0"] > 0
     assert [s["component"] for s in report["steps"]] == ["model", "model"]
     assert report["python"]["allocator"]["in_effect"] in (True, False)
 
@@ -170,9 +171,9 @@ def test_nothing_fitting_is_out_of_memory_saying_what_would(decoder):
 
 
 def test_a_plugin_that_throws_is_a_plugin_error(decoder):
-    plugins = os.environ.get("VRAMGUARD_TEST_PLUGIN_DIR")
+    plugins = os.environ.get("TEST_PLUGIN_DIR")  # not VRAMGUARD_*: the host reads those as its options
     if not plugins:
-        pytest.skip("VRAMGUARD_TEST_PLUGIN_DIR is not set (the test plugins' folder)")
+        pytest.skip("TEST_PLUGIN_DIR is not set (the test plugins' folder)")
     with pytest.raises(vramguard.PluginError, match="test-throws-int"):
         vramguard.plan(decoder[0], "test-throws-int", extra_arguments=["--plugin-dir", plugins], **SIMULATED)
 

@@ -344,12 +344,13 @@ class Handle:
         return f"<vramguard.Handle {self._model_path}: {state}>"
 
 
-def apply(obj, model_path, strategy="auto", *, config=None, max_memory=None, reserve=None, component=None, **kwargs):
+def apply(obj, model_path, strategy=None, *, config=None, max_memory=None, reserve=None, component=None, **kwargs):
     """Loads `model_path`'s weights into `obj` through the memory guard and makes it run under the plan.
 
     `obj`: a torch module, a transformers model or a diffusers pipeline, built on the meta device
     (from_config under accelerate.init_empty_weights, or device_map="meta") or normally (its own weights
-    are replaced). A pipeline's components are matched by name with the checkpoint's; `component=`
+    are replaced). `strategy` is the first the guard tries (default: the config's, else auto; the
+    fallback ladder follows). A pipeline's components are matched by name with the checkpoint's; `component=`
     names the one component a lone module is. Options are the CLI's (vramguard help load): config,
     max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, fallback, options
     (strategy options), headroom, cpu_memory, pinned_memory, verify_data, extra_arguments.

@@ -20,10 +20,10 @@ def _size(value):
     return str(value)
 
 
-def runtime_options(strategy="auto", *, config=None, max_memory=None, reserve=None, headroom=None, dtype=None,
+def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None, headroom=None, dtype=None,
                     simulate=None, tokens=None, batch=None, cpu_memory=None, pinned_memory=None, fallback=None,
                     options=None, unit_rules=None, slice_vocabulary=None, verify_data=False, extra_arguments=None):
-    if not isinstance(strategy, str) or not strategy:
+    if strategy is not None and (not isinstance(strategy, str) or not strategy):
         raise TypeError(f"strategy must be a strategy's name, such as 'auto', not {strategy!r}")
     if isinstance(fallback, (list, tuple)):
         fallback = ",".join(fallback)

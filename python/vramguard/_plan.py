@@ -61,9 +61,9 @@ class Plan:
                 f"step {p.get('step_seconds', 0) * 1e3:.1f} ms>")
 
 
-def plan(model_path, strategy="auto", config=None, max_memory=None, reserve=None, **kwargs):
+def plan(model_path, strategy=None, config=None, max_memory=None, reserve=None, **kwargs):
     """Plans `model_path` (a folder, a .safetensors file, or org/name from the Hugging Face cache) with a
-    strategy plugin, found the same way as the CLI finds them, by name or from the config. Keyword
+    strategy plugin, found the same way as the CLI finds them: `strategy`, else the config's, else auto. Keyword
     arguments are load's options: headroom, dtype, simulate, tokens, batch, cpu_memory, pinned_memory,
     options (strategy options), unit_rules, extra_arguments. Raises InputError, OutOfMemory (nothing
     fits: the message says what each device would need) or PluginError."""

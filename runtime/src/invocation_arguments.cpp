@@ -23,7 +23,8 @@ CommandSpec spec_for(Work work) {
 }  // namespace
 
 std::vector<std::string> invocation_arguments(Work work, const std::string& model, const Options& options) {
-  std::vector<std::string> args = {work == Work::plan ? "plan" : "open", model, "--strategy", options.strategy};
+  std::vector<std::string> args = {work == Work::plan ? "plan" : "open", model};
+  if (!options.strategy.empty()) args.insert(args.end(), {"--strategy", options.strategy});
   auto add = [&](const char* flag, const std::optional<std::string>& value) {
     if (value) args.insert(args.end(), {flag, *value});
   };

@@ -116,9 +116,14 @@ class TorchModelRunner final : public ModelRunner {
       const StepStatistics& s = session.steps().back();
       outcome.steps.push_back({s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes});
     }
+    // Each step measures its own peak (and resets it): the run's is the largest of them, and of what a
+    // GPU no step ran on holds.
     for (std::size_t g = 0; g < gpus; ++g) {
       const MemorySnapshot snap = runtime.snapshot(static_cast<int>(g));
-      outcome.peak_bytes[snap.device] = snap.peak_in_use;
+      std::uint64_t peak = snap.peak_in_use;
+      for (const auto& s : session.steps())
+        if (const auto it = s.peak_bytes.find(snap.device.str()); it != s.peak_bytes.end()) peak = std::max(peak, it->second);
+      outcome.peak_bytes[snap.device] = peak;
     }
     if (settings.output) {
       const at::Tensor logits = last.logits.to(at::kCPU).contiguous();

@@ -191,6 +191,7 @@ void Session::step(std::string_view component, const std::function<void()>& body
       for (int gpu : gpus) {
         impl_->runtime->begin_step(gpu, activation_bytes);
         ++begun;
+        impl_->runtime->reset_peak(gpu);
       }
       impl_->executor->begin_step();
       const auto started = std::chrono::steady_clock::now();
@@ -202,6 +203,7 @@ void Session::step(std::string_view component, const std::function<void()>& body
       stats.compute_seconds = figures.compute_seconds;
       stats.copy_wait_seconds = figures.copy_wait_seconds;
       stats.streamed_bytes = figures.streamed_bytes;
+      for (int gpu : gpus) stats.peak_bytes[DeviceId::gpu(gpu).str()] = impl_->runtime->snapshot(gpu).peak_in_use;
       impl_->steps.push_back(stats);
       end_gpu_steps();
       return;
@@ -251,16 +253,20 @@ std::string Session::report_json() const {
   for (auto& [name, steps] : by_component) {
     std::vector<double> seconds;
     std::uint64_t streamed = 0;
-    for (const auto* s : steps) seconds.push_back(s->seconds), streamed += s->streamed_bytes;
+    nlohmann::json peaks = nlohmann::json::object();
+    for (const auto* s : steps) {
+      seconds.push_back(s->seconds), streamed += s->streamed_bytes;
+      for (const auto& [device, bytes] : s->peak_bytes) peaks[device] = std::max(peaks.value(device, std::uint64_t{0}), bytes);
+    }
     std::sort(seconds.begin(), seconds.end());
     doc["components"][name] = {{"steps", steps.size()}, {"median_step_seconds", seconds[seconds.size() / 2]},
                                {"total_seconds", std::accumulate(seconds.begin(), seconds.end(), 0.0)},
-                               {"streamed_bytes_per_step", streamed / steps.size()}};
+                               {"streamed_bytes_per_step", streamed / steps.size()}, {"peak_bytes", peaks}};
   }
   doc["steps"] = nlohmann::json::array();
   for (const auto& s : impl_->steps)
     doc["steps"].push_back({{"component", s.component}, {"seconds", s.seconds}, {"compute_seconds", s.compute_seconds},
-                            {"copy_wait_seconds", s.copy_wait_seconds}, {"streamed_bytes", s.streamed_bytes}});
+                            {"copy_wait_seconds", s.copy_wait_seconds}, {"streamed_bytes", s.streamed_bytes}, {"peak_bytes", s.peak_bytes}});
   return doc.dump(2);
 }
 

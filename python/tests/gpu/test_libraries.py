@@ -16,6 +16,9 @@ import torch
 import vramguard
 
 accelerate = pytest.importorskip("accelerate")
+# fp32 means fp32: the fixtures were computed without TF32, which convolutions use by default.
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "tests", "data", "fixtures")

@@ -10,7 +10,7 @@
 namespace vramguard::runtime {
 
 struct Options {
-  std::string strategy = "auto";                 // the first strategy the guard tries
+  std::string strategy;                          // the first strategy the guard tries; empty: the config's, else auto
   std::optional<std::string> fallback;           // "balanced,auto,sequential-offload" (the default)
   std::optional<std::string> config;             // an INI config file (configs/rtx4080-16gb.ini)
   std::optional<std::string> max_memory;         // "0=12GB,cpu=64GiB"

@@ -103,6 +103,7 @@ struct StepStatistics {
   double compute_seconds = 0;
   double copy_wait_seconds = 0;
   std::uint64_t streamed_bytes = 0;
+  std::map<std::string, std::uint64_t> peak_bytes;  // per GPU ("cuda:0"): ours at most during the step, activations included
 };
 
 class VRAMGUARD_RUNTIME_API Session {
