@@ -85,7 +85,7 @@ def zero_weights(model, device):
     return model.to(torch.bfloat16)
 
 
-def prove_transformer(folder, config_file, out):
+def prove_transformer(folder, config_file, out, save):
     out["pinned_bytes_per_s"] = pinned_bandwidth()
     torch.zeros(1, device="cuda")
     out["context_bytes"] = used_bytes()
@@ -97,6 +97,7 @@ def prove_transformer(folder, config_file, out):
         # Resident: the compute floor.
         model = zero_weights(model, "cuda")
         out["resident"] = timed(lambda: model(**inputs), 3)
+        save()
         del model
         release()
 
@@ -120,6 +121,7 @@ def prove_transformer(folder, config_file, out):
             release()
             result["after_unload"] = handle.report().get("after_unload")
             out[label] = result
+            save()
             del model, handle
             release()
 
@@ -134,6 +136,7 @@ def prove_transformer(folder, config_file, out):
         result = timed(lambda: model(**inputs), 3)
         result.update(setup_seconds=setup, allocator_peak_bytes=torch.cuda.max_memory_allocated())
         out["diffusers_group_offload"] = result
+        save()
         del model
         release()
     bound = model_bytes / out["pinned_bytes_per_s"]
@@ -165,7 +168,7 @@ def qwen25_vl_config(folder):
                             image_token_id=151655, video_token_id=151656, vision_start_token_id=151652, vision_end_token_id=151653)
 
 
-def prove_pipeline(folder, config_file, out):
+def prove_pipeline(folder, config_file, out, save):
     from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageEditPipeline
     from transformers import Qwen2_5_VLForConditionalGeneration
     torch.zeros(1, device="cuda")
@@ -185,6 +188,7 @@ def prove_pipeline(folder, config_file, out):
     out["ready_seconds"] = time.perf_counter() - start
     out["strategy"] = handle.strategy
     out["units"] = handle.units()
+    save()
     with torch.inference_mode():
         # The text encoder on token ids and pixel values (no tokenizer files offline): a 448x448 image
         # is 32x32 patches of 14, merged 2x2 into 256 image tokens, inside the chat template's markers.
@@ -229,13 +233,17 @@ def prove_pipeline(folder, config_file, out):
 def main():
     what, folder, config_file, path = sys.argv[1:5]
     out = {"device": torch.cuda.get_device_name(0)}
+
+    def save():  # after every stage: a run cut short by its time limit keeps what it measured
+        with open(path, "w") as f:
+            json.dump(out, f, indent=1, default=str)
+
     try:
-        (prove_transformer if what == "transformer" else prove_pipeline)(folder, config_file, out)
+        (prove_transformer if what == "transformer" else prove_pipeline)(folder, config_file, out, save)
     except Exception:  # keep every figure measured so far, and say what failed
         out["error"] = traceback.format_exc()
         print(out["error"], file=sys.stderr)
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1, default=str)
+    save()
 
 
 if __name__ == "__main__":
