@@ -2,10 +2,11 @@
 # The one command that shows what vramguard does: builds it (Release), writes a Qwen-Image-Edit-shaped
 # pipeline with the real model's tensor names and shapes (57.7 GB of bf16, as sparse files: no disk
 # space), and compares every placement strategy for it on a simulated 16 GB RTX 4080 that keeps 4 GB
-# free for the system (configs/rtx4080-16gb.ini).
+# free for the system (configs/rtx4080-16gb.ini); loads it through the memory guard; then runs a small
+# Qwen2 model under two strategies (the CPU computes in the simulated card's place).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build.sh vramguard vramguard_strategies
+./scripts/build.sh vramguard vramguard_strategies vramguard_runtime
 vg=./build/bin/vramguard
 model=build/demo/qwen-image-edit
 echo "== vramguard --version"
@@ -34,3 +35,15 @@ $vg load "$model" --config configs/rtx4080-16gb.ini --strategy auto
 echo
 echo "== the same load while another program takes 8.5 GB of the card mid-load: the guard falls back"
 $vg load "$model" --config configs/rtx4080-16gb.ini --strategy balanced --simulate-other-process 0=8.5GB@30
+
+small=build/demo/qwen2-tiny
+if [ ! -f "$small/config.json" ]; then
+  echo
+  echo "== vramguard synth --arch qwen2 --preset tiny --data random --out $small"
+  $vg synth --arch qwen2 --preset tiny --data random --out "$small"
+fi
+for strategy in balanced sequential-offload; do
+  echo
+  echo "== vramguard run $small --simulate rtx4080 --strategy $strategy --tokens 64 --steps 3   (forward passes, measured)"
+  $vg run "$small" --simulate rtx4080 --strategy $strategy --tokens 64 --steps 3
+done
