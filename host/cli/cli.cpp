@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "cli/command.hpp"
+#include "guard/guard_pipeline.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
 #include "core/stop_signal.hpp"
@@ -109,6 +110,12 @@ int run_cli(const std::vector<std::string>& args, CommandIO io, const Environmen
       return 0;
     }
     return command->run(invocation, io);
+  } catch (const GuardFailure& e) {
+    // The report was printed (or written) with its "What to do": point at it rather than repeat it.
+    io.err << "error: " << e.what() << "\n";
+    if (!e.report().advice.empty()) io.err << "  see 'What to do' in the report\n";
+    else if (!e.hint().empty()) io.err << "  " << e.hint() << "\n";
+    return static_cast<int>(e.exit_code());
   } catch (const Error& e) {
     io.err << "error: " << e.what() << "\n";
     if (!e.hint().empty()) io.err << "  " << e.hint() << "\n";

@@ -28,6 +28,8 @@ Command plan_command();
 Command compare_command();
 Command load_command();
 Command run_command();
+Command doctor_command();
+Command fix_command();
 Command help_command();
 
 // Runs the CLI on the given arguments (without the program name); returns the exit code.

@@ -10,6 +10,8 @@ const std::vector<Command>& all_commands() {
       compare_command(),
       load_command(),
       run_command(),
+      doctor_command(),
+      fix_command(),
       plugins_command(),
       help_command(),
   };

@@ -793,6 +793,8 @@ class CudaRuntime final : public DeviceRuntime {
 
   std::string allocator_settings() const override { return allocator_; }
 
+  std::string pci_bus_id(int gpu) override { return bus_id(gpu); }
+
   std::vector<GpuProcess> other_processes(int gpu) override {
     const std::string bus = bus_id(gpu);
     return bus.empty() ? std::vector<GpuProcess>{} : nvml_processes(bus);

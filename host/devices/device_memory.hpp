@@ -2,6 +2,7 @@
 // Device memory as the guard sees it: buffers with exact sizes, snapshots of who holds what, and an
 // out-of-memory error that says where and how much. Both runtimes (CUDA, simulated) implement it.
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,8 @@ struct GpuProcess {
   std::string name;
   std::string user;
   std::uint64_t bytes = 0;
+  std::optional<std::uint32_t> uid;  // unknown when the process could not be read
+  std::string command;               // its command line, where readable
 };
 
 // A block of memory on a GPU or on the host. Freed when destroyed.

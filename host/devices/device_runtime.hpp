@@ -75,6 +75,8 @@ class DeviceRuntime {
   // The GPUs, with total and free bytes measured now (free after the CUDA context exists), the
   // context's size, and host→device bandwidth (measured once and cached, or declared).
   virtual std::vector<DeviceInfo> probe_gpus() = 0;
+  // The GPU's PCI bus id ("0000:65:00.0") for NVML; empty where there is none (simulated).
+  virtual std::string pci_bus_id(int /*gpu*/) { return {}; }
   // Whether register_host can work here (probed once).
   virtual bool can_register_host_memory() = 0;
 

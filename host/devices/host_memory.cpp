@@ -1,11 +1,17 @@
 #include "devices/host_memory.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace vramguard {
 namespace {
@@ -69,6 +75,35 @@ DeviceInfo disk_device(const std::filesystem::path& model_location) {
   }
   disk.usable_bytes = std::numeric_limits<std::uint64_t>::max();
   return disk;
+}
+
+std::optional<std::uint64_t> memlock_limit_bytes() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+  return static_cast<std::uint64_t>(limit.rlim_cur);
+}
+
+double page_cache_fraction(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st {};
+  double fraction = 0;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    const auto size = static_cast<std::size_t>(st.st_size);
+    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (mapped != MAP_FAILED) {
+      const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+      std::vector<unsigned char> resident((size + page - 1) / page);
+      if (::mincore(mapped, size, resident.data()) == 0) {
+        std::size_t in_cache = 0;
+        for (unsigned char r : resident) in_cache += r & 1u;
+        fraction = static_cast<double>(in_cache) / static_cast<double>(resident.size());
+      }
+      ::munmap(mapped, size);
+    }
+  }
+  ::close(fd);
+  return fraction;
 }
 
 }  // namespace vramguard

@@ -19,6 +19,12 @@ struct HostMemoryReading {
 HostMemoryReading read_host_memory();
 
 DeviceInfo cpu_device(const HostMemoryReading& reading);
+
+// This process's memlock limit (RLIMIT_MEMLOCK), nullopt when unlimited: what page-locking may hold.
+std::optional<std::uint64_t> memlock_limit_bytes();
+// The fraction (0-1) of a file's pages in the page cache now (mincore over a read-only mapping); a
+// file that cannot be read counts 0.
+double page_cache_fraction(const std::filesystem::path& file);
 // Disk offload streams from the mapped checkpoint: nothing is written, so its capacity is unbounded;
 // total and free report the file system holding the model.
 DeviceInfo disk_device(const std::filesystem::path& model_location);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "core/process_info.hpp"
 #include "logging/log.hpp"
 
 namespace vramguard {
@@ -28,8 +29,24 @@ struct Nvml {
   nvmlReturn_t (*by_pci)(const char*, nvmlDevice_t*) = nullptr;
   nvmlReturn_t (*compute)(nvmlDevice_t, unsigned int*, NvmlProcessInfo*) = nullptr;
   nvmlReturn_t (*graphics)(nvmlDevice_t, unsigned int*, NvmlProcessInfo*) = nullptr;
+  // What doctor reports; any may be missing from an older driver.
+  nvmlReturn_t (*name)(nvmlDevice_t, char*, unsigned int) = nullptr;
+  nvmlReturn_t (*driver_version)(char*, unsigned int) = nullptr;
+  nvmlReturn_t (*cuda_driver_version)(int*) = nullptr;
+  nvmlReturn_t (*compute_capability)(nvmlDevice_t, int*, int*) = nullptr;
+  nvmlReturn_t (*pcie_generation)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*pcie_width)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*max_pcie_generation)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*max_pcie_width)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*ecc_mode)(nvmlDevice_t, int*, int*) = nullptr;
+  nvmlReturn_t (*mig_mode)(nvmlDevice_t, unsigned int*, unsigned int*) = nullptr;
   bool ready = false;
 };
+
+template <typename Function>
+void bind(void* library, Function& function, const char* symbol) {
+  function = reinterpret_cast<Function>(::dlsym(library, symbol));
+}
 
 const Nvml& nvml() {
   static Nvml api;
@@ -46,23 +63,19 @@ const Nvml& nvml() {
         ::dlsym(library, "nvmlDeviceGetComputeRunningProcesses_v3"));
     api.graphics = reinterpret_cast<nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, NvmlProcessInfo*)>(
         ::dlsym(library, "nvmlDeviceGetGraphicsRunningProcesses_v3"));
+    bind(library, api.name, "nvmlDeviceGetName");
+    bind(library, api.driver_version, "nvmlSystemGetDriverVersion");
+    bind(library, api.cuda_driver_version, "nvmlSystemGetCudaDriverVersion_v2");
+    bind(library, api.compute_capability, "nvmlDeviceGetCudaComputeCapability");
+    bind(library, api.pcie_generation, "nvmlDeviceGetCurrPcieLinkGeneration");
+    bind(library, api.pcie_width, "nvmlDeviceGetCurrPcieLinkWidth");
+    bind(library, api.max_pcie_generation, "nvmlDeviceGetMaxPcieLinkGeneration");
+    bind(library, api.max_pcie_width, "nvmlDeviceGetMaxPcieLinkWidth");
+    bind(library, api.ecc_mode, "nvmlDeviceGetEccMode");
+    bind(library, api.mig_mode, "nvmlDeviceGetMigMode");
     api.ready = api.init && api.by_pci && api.compute && api.init() == 0;
   });
   return api;
-}
-
-std::string process_name(unsigned int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  std::getline(in, name);
-  return name.empty() ? "(unknown)" : name;
-}
-
-std::string process_user(unsigned int pid) {
-  struct stat st {};
-  if (::stat(("/proc/" + std::to_string(pid)).c_str(), &st) != 0) return {};
-  if (const passwd* pw = ::getpwuid(st.st_uid)) return pw->pw_name;
-  return std::to_string(st.st_uid);
 }
 
 // Every process on the GPU with its memory, ours included.
@@ -87,12 +100,50 @@ std::uint64_t used_bytes(const NvmlProcessInfo& info) { return info.usedGpuMemor
 
 }  // namespace
 
+GpuProcess describe_process(std::uint32_t pid, std::uint64_t bytes) {
+  GpuProcess process{pid, "(unknown)", "", bytes, std::nullopt, ""};
+  if (const auto info = read_process(static_cast<pid_t>(pid))) {
+    process.name = info->name;
+    process.user = info->user;
+    process.uid = info->uid;
+    process.command = info->command;
+  }
+  return process;
+}
+
 std::vector<GpuProcess> nvml_processes(const std::string& pci_bus_id) {
   std::vector<GpuProcess> out;
   for (const auto& info : all_processes(pci_bus_id))
     if (info.pid != static_cast<unsigned int>(::getpid()))
-      out.push_back({info.pid, process_name(info.pid), process_user(info.pid), used_bytes(info)});
+      out.push_back(describe_process(info.pid, used_bytes(info)));
   return out;
+}
+
+std::optional<NvmlFacts> nvml_facts(const std::string& pci_bus_id) {
+  const Nvml& api = nvml();
+  if (!api.ready || pci_bus_id.empty()) return std::nullopt;
+  nvmlDevice_t device = nullptr;
+  if (api.by_pci(pci_bus_id.c_str(), &device) != 0) return std::nullopt;
+  NvmlFacts facts;
+  char text[96] = {};
+  if (api.name && api.name(device, text, sizeof text) == 0) facts.name = text;
+  if (api.driver_version && api.driver_version(text, sizeof text) == 0) facts.driver_version = text;
+  int version = 0;
+  if (api.cuda_driver_version && api.cuda_driver_version(&version) == 0)
+    facts.cuda_driver_version = std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+  int major = 0, minor = 0;
+  if (api.compute_capability && api.compute_capability(device, &major, &minor) == 0)
+    facts.compute_capability = std::to_string(major) + "." + std::to_string(minor);
+  unsigned int value = 0;
+  if (api.pcie_generation && api.pcie_generation(device, &value) == 0) facts.pcie_generation = value;
+  if (api.pcie_width && api.pcie_width(device, &value) == 0) facts.pcie_width = value;
+  if (api.max_pcie_generation && api.max_pcie_generation(device, &value) == 0) facts.max_pcie_generation = value;
+  if (api.max_pcie_width && api.max_pcie_width(device, &value) == 0) facts.max_pcie_width = value;
+  int ecc = 0, pending_ecc = 0;
+  if (api.ecc_mode && api.ecc_mode(device, &ecc, &pending_ecc) == 0) facts.ecc_enabled = ecc != 0;
+  unsigned int mig = 0, pending_mig = 0;
+  if (api.mig_mode && api.mig_mode(device, &mig, &pending_mig) == 0) facts.mig_enabled = mig != 0;
+  return facts;
 }
 
 std::uint64_t nvml_own_bytes(const std::string& pci_bus_id) {

@@ -1,10 +1,13 @@
 #include "devices/simulated_runtime.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/errors.hpp"
+#include "core/process_info.hpp"
+#include "devices/nvml_processes.hpp"
 #include "core/tensor_read.hpp"
 #include "core/text.hpp"
 #include "devices/wall_clock.hpp"
@@ -44,7 +47,7 @@ struct SimulatedRuntime::State {
   std::vector<DeviceInfo> gpus;
   std::vector<std::uint64_t> used;          // ours, per GPU
   std::vector<std::uint64_t> activations;   // ours, during a step
-  std::vector<std::uint64_t> others;        // the simulated other process, per GPU
+  std::vector<std::uint64_t> others;        // the simulated mid-load process, per GPU (see others_on)
   std::vector<std::uint64_t> peaks;         // ours at most since reset_peak, per GPU
   std::uint64_t host_capacity = 0;
   std::uint64_t host_used = 0;
@@ -53,6 +56,7 @@ struct SimulatedRuntime::State {
   std::uint64_t live_blocks = 0;
   bool keep_data = false;
   SimulatedFaults faults;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 namespace {
@@ -100,8 +104,26 @@ void count_allocation(SimulatedRuntime::State& state, DeviceId device, std::uint
     throw OutOfMemory(device, bytes, 0, "injected at allocation " + std::to_string(state.allocations));
 }
 
+// What declared programs hold on GPU g now: the ones still alive, and the usage timeline's current step.
+std::uint64_t declared_on(const SimulatedRuntime::State& s, std::size_t g) {
+  std::uint64_t bytes = 0;
+  for (const auto& [gpu, process] : s.faults.processes_at_start)
+    if (static_cast<std::size_t>(gpu) == g && (process.pid == 0 || process_alive(static_cast<pid_t>(process.pid)))) bytes += process.bytes;
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+  std::optional<SimulatedFaults::UsageChange> current;
+  for (const auto& change : s.faults.usage)
+    if (static_cast<std::size_t>(change.gpu) == g && change.seconds <= now && (!current || change.seconds >= current->seconds)) current = change;
+  if (current) bytes += current->bytes;
+  return bytes;
+}
+
+// Everything other programs hold on GPU g, at most what the card has past the context.
+std::uint64_t others_on(const SimulatedRuntime::State& s, std::size_t g) {
+  return std::min(s.gpus[g].free_bytes, s.others[g] + declared_on(s, g));
+}
+
 std::uint64_t free_on(const SimulatedRuntime::State& s, std::size_t g) {
-  const std::uint64_t taken = s.used[g] + s.activations[g] + s.others[g];
+  const std::uint64_t taken = s.used[g] + s.activations[g] + others_on(s, g);
   return s.gpus[g].free_bytes > taken ? s.gpus[g].free_bytes - taken : 0;
 }
 
@@ -192,12 +214,12 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
   state_->peaks.assign(gpus.size(), 0);
   if (faults.other_process && static_cast<std::size_t>(faults.other_process->gpu) >= gpus.size())
     throw UsageError("the simulated other process uses cuda:" + std::to_string(faults.other_process->gpu) + ", which is not declared");
-  for (const auto& [gpu, process] : faults.processes_at_start) {
+  for (const auto& [gpu, process] : faults.processes_at_start)
     if (gpu < 0 || static_cast<std::size_t>(gpu) >= gpus.size())
       throw UsageError("a simulated process uses cuda:" + std::to_string(gpu) + ", which is not declared");
-    const auto g = static_cast<std::size_t>(gpu);
-    state_->others[g] = std::min(gpus[g].free_bytes, state_->others[g] + process.bytes);
-  }
+  for (const auto& change : faults.usage)
+    if (change.gpu < 0 || static_cast<std::size_t>(change.gpu) >= gpus.size())
+      throw UsageError("--simulate-usage names cuda:" + std::to_string(change.gpu) + ", which is not declared");
   state_->faults = std::move(faults);
 }
 
@@ -206,7 +228,7 @@ SimulatedRuntime::~SimulatedRuntime() = default;
 std::vector<DeviceInfo> SimulatedRuntime::probe_gpus() {
   std::vector<DeviceInfo> gpus = state_->gpus;
   for (std::size_t g = 0; g < gpus.size(); ++g) {
-    const std::uint64_t taken = state_->used[g] + state_->others[g];
+    const std::uint64_t taken = state_->used[g] + others_on(*state_, g);
     gpus[g].free_bytes = gpus[g].free_bytes > taken ? gpus[g].free_bytes - taken : 0;
   }
   return gpus;
@@ -283,18 +305,27 @@ MemorySnapshot SimulatedRuntime::snapshot(int gpu) {
   snap.free = free_on(*state_, g);
   snap.ours_in_use = state_->used[g] + state_->activations[g];
   snap.peak_in_use = std::max(state_->peaks[g], snap.ours_in_use);
-  snap.others = state_->others[g];
+  snap.others = others_on(*state_, g);
   snap.process_total = info.context_bytes + snap.ours_in_use;
   return snap;
 }
 
 std::vector<GpuProcess> SimulatedRuntime::other_processes(int gpu) {
+  const auto g = static_cast<std::size_t>(gpu);
   std::vector<GpuProcess> processes;
-  std::uint64_t declared = 0;
-  for (const auto& [g, process] : state_->faults.processes_at_start)
-    if (g == gpu) processes.push_back(process), declared += process.bytes;
-  const std::uint64_t taken = state_->others.at(static_cast<std::size_t>(gpu));
-  if (taken > declared) processes.push_back({0, "simulated other process", "", taken - declared});
+  std::uint64_t listed = 0;
+  for (const auto& [declared_gpu, process] : state_->faults.processes_at_start) {
+    if (declared_gpu != gpu) continue;
+    if (process.pid == 0) {
+      processes.push_back(process);
+      listed += process.bytes;
+    } else if (process_alive(static_cast<pid_t>(process.pid))) {
+      processes.push_back(describe_process(process.pid, process.bytes));  // the real process's name, user, command
+      listed += process.bytes;
+    }
+  }
+  const std::uint64_t taken = others_on(*state_, g);
+  if (taken > listed) processes.push_back({0, "simulated other process", "", taken - listed, std::nullopt, ""});
   return processes;
 }
 

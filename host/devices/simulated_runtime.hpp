@@ -32,7 +32,17 @@ struct SimulatedFaults {
     std::uint64_t bytes = 0;
   };
   std::optional<OtherProcess> other_process;        // another program taking memory mid-load
-  std::vector<std::pair<int, GpuProcess>> processes_at_start;  // programs already on a GPU (doctor, fix)
+  // Programs on a GPU (doctor, fix): one with a pid holds its bytes while that real process lives
+  // (tests start real children); pid 0 holds them for good.
+  std::vector<std::pair<int, GpuProcess>> processes_at_start;
+  // Memory other programs hold on a GPU over time (monitor): from `seconds` after the runtime was made,
+  // `bytes` on `gpu`, until the next change on that GPU.
+  struct UsageChange {
+    int gpu = 0;
+    double seconds = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::vector<UsageChange> usage;
   bool registration_refused = false;                // register_host refuses, as without root or memlock
 };
 

@@ -3,9 +3,11 @@
 #include "budget/budget_options.hpp"
 #include "setup/model_options.hpp"
 #include "core/errors.hpp"
+#include "core/process_info.hpp"
 #include "core/text.hpp"
 #include "devices/allocator_config.hpp"
 #include "devices/host_memory.hpp"
+#include "devices/nvml_processes.hpp"
 #include "devices/simulated_runtime.hpp"
 #include "logging/log.hpp"
 #include "vramguard/byte_size.hpp"
@@ -26,26 +28,75 @@ std::optional<std::uint64_t> size_option(const Invocation& invocation, const std
 
 bool declared(const Invocation& invocation, const char* option) { return invocation.values.count(option) > 0; }
 
+// GPU=SIZE@N, the form of the options that put another program's memory on a simulated GPU: `what`
+// names N in messages ("the allocation count", "the pid", "the seconds").
+struct GpuSizeAt {
+  int gpu = 0;
+  std::uint64_t bytes = 0;
+  std::string at;
+};
+
+GpuSizeAt gpu_size_at(const std::string& option, const std::string& text, const std::string& example) {
+  const auto eq = text.find('='), at = text.find('@');
+  if (eq == std::string::npos || at == std::string::npos || at < eq)
+    throw UsageError("--" + option + " '" + text + "' is not GPU=SIZE@" + (option == "simulate-usage" ? "SECONDS" : option == "simulate-process" ? "PID" : "N"), example);
+  const auto gpu = DeviceId::parse(text.substr(0, eq), true);
+  if (!gpu || !gpu->is_gpu()) throw UsageError("--" + option + " '" + text + "' names no GPU before '='", example);
+  GpuSizeAt out;
+  out.gpu = gpu->index;
+  out.at = text.substr(at + 1);
+  try {
+    out.bytes = parse_byte_size(text.substr(eq + 1, at - eq - 1));
+  } catch (const InvalidByteSize& e) {
+    throw UsageError("--" + option + " '" + text + "': " + e.what(), example);
+  }
+  return out;
+}
+
+bool whole_number(const std::string& text) {
+  return !text.empty() && text.size() <= 12 && std::all_of(text.begin(), text.end(), ::isdigit);
+}
+
 // --simulate-other-process GPU=SIZE@N: after our Nth allocation, another program takes SIZE on GPU.
 SimulatedFaults::OtherProcess other_process(const std::string& text) {
   const std::string example = "e.g. --simulate-other-process 0=8GB@10";
-  const auto eq = text.find('='), at = text.find('@');
-  if (eq == std::string::npos || at == std::string::npos || at < eq)
-    throw UsageError("--simulate-other-process '" + text + "' is not GPU=SIZE@N", example);
-  const auto gpu = DeviceId::parse(text.substr(0, eq), true);
-  if (!gpu || !gpu->is_gpu()) throw UsageError("--simulate-other-process '" + text + "' names no GPU before '='", example);
-  const std::string count = text.substr(at + 1);
-  if (count.empty() || count.size() > 12 || !std::all_of(count.begin(), count.end(), ::isdigit))
+  const GpuSizeAt parsed = gpu_size_at("simulate-other-process", text, example);
+  if (!whole_number(parsed.at))
     throw UsageError("--simulate-other-process '" + text + "': the allocation count after '@' must be a whole number", example);
   SimulatedFaults::OtherProcess process;
-  process.gpu = gpu->index;
-  process.after_allocations = std::stoull(count);
-  try {
-    process.bytes = parse_byte_size(text.substr(eq + 1, at - eq - 1));
-  } catch (const InvalidByteSize& e) {
-    throw UsageError("--simulate-other-process '" + text + "': " + e.what(), example);
-  }
+  process.gpu = parsed.gpu;
+  process.after_allocations = std::stoull(parsed.at);
+  process.bytes = parsed.bytes;
   return process;
+}
+
+// --simulate-process GPU=SIZE@PID: the real process PID holds SIZE on GPU while it lives.
+std::pair<int, GpuProcess> simulated_process(const std::string& text) {
+  const std::string example = "e.g. --simulate-process 0=6GB@12345 (a process that exists)";
+  const GpuSizeAt parsed = gpu_size_at("simulate-process", text, example);
+  if (!whole_number(parsed.at) || std::stoull(parsed.at) == 0 || std::stoull(parsed.at) > 4194304)
+    throw UsageError("--simulate-process '" + text + "': the pid after '@' must be a process id", example);
+  const auto pid = static_cast<std::uint32_t>(std::stoull(parsed.at));
+  if (!process_alive(static_cast<pid_t>(pid)))
+    throw UsageError("--simulate-process '" + text + "': there is no process " + parsed.at, example);
+  return {parsed.gpu, GpuProcess{pid, "", "", parsed.bytes, std::nullopt, ""}};
+}
+
+// --simulate-usage GPU=SIZE@SECONDS: from SECONDS after start, other programs hold SIZE on GPU.
+SimulatedFaults::UsageChange usage_change(const std::string& text) {
+  const std::string example = "e.g. --simulate-usage 0=14GB@3 (14 GB held on cuda:0 from 3 s on)";
+  const GpuSizeAt parsed = gpu_size_at("simulate-usage", text, example);
+  double seconds = -1;
+  try {
+    std::size_t used = 0;
+    seconds = std::stod(parsed.at, &used);
+    if (used != parsed.at.size()) seconds = -1;
+  } catch (const std::exception&) {
+    seconds = -1;
+  }
+  if (!(seconds >= 0 && seconds <= 86400))
+    throw UsageError("--simulate-usage '" + text + "': the seconds after '@' must be a number from 0 to 86400", example);
+  return {parsed.gpu, seconds, parsed.bytes};
 }
 
 }  // namespace
@@ -74,7 +125,18 @@ void declare_planning_options(CommandOptions& own) {
        "a strategy option (repeatable); NAME.KEY=VALUE for one strategy in compare");
 }
 
+void declare_simulated_neighbours(CommandOptions& own) {
+  own.options.add_options()
+      ("simulate-process", po::value<std::vector<std::string>>()->value_name("GPU=SIZE@PID"),
+       "with --simulate: the real process PID holds SIZE on GPU while it lives (repeatable)")
+      ("simulate-usage", po::value<std::vector<std::string>>()->value_name("GPU=SIZE@SECONDS"),
+       "with --simulate: from SECONDS after start, other programs hold SIZE on GPU (repeatable; a timeline)")
+      ("simulate-memlock", po::value<std::string>()->value_name("SIZE"),
+       "with --simulate: the memlock limit to report, in place of this process's own");
+}
+
 void declare_guard_options(CommandOptions& own) {
+  declare_simulated_neighbours(own);
   own.options.add_options()
       ("fallback", po::value<std::string>()->value_name("S1,S2,...")->default_value("balanced,auto,sequential-offload"),
        "the strategies the guard tries, in order, when a load runs out of memory")
@@ -107,11 +169,16 @@ std::unique_ptr<DeviceRuntime> make_runtime(const Invocation& invocation, bool k
     if (declared(invocation, "simulate-oom-above")) faults.fail_above_bytes = size_option(invocation, "simulate-oom-above");
     if (const auto other = declared(invocation, "simulate-other-process") ? invocation.text("simulate-other-process") : std::nullopt)
       faults.other_process = other_process(*other);
+    if (declared(invocation, "simulate-process"))
+      for (const auto& entry : invocation.list("simulate-process")) faults.processes_at_start.push_back(simulated_process(entry));
+    if (declared(invocation, "simulate-usage"))
+      for (const auto& entry : invocation.list("simulate-usage")) faults.usage.push_back(usage_change(entry));
     const std::uint64_t host = declared_cpu_memory(invocation).value_or(read_host_memory().available_bytes);
     if (allocator) *allocator = "simulated (exact accounting, no cache)";
     return std::make_unique<SimulatedRuntime>(*spec, host, faults, keep_data);
   }
-  for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-oom-at-step", "simulate-other-process"})
+  for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-oom-at-step", "simulate-other-process", "simulate-process",
+                            "simulate-usage", "simulate-memlock"})
     if (declared(invocation, fault) && invocation.values.count(fault))
       throw UsageError(std::string("--") + fault + " works only with --simulate");
   const std::string setting = configure_cuda_allocator(invocation.text("cuda-alloc-conf").value_or("expandable_segments:True"));

@@ -27,6 +27,9 @@ struct PlanningSetup {
 void declare_planning_options(CommandOptions& own);
 // The fallback ladder, the allocator settings, and the simulated faults: options of the loading commands.
 void declare_guard_options(CommandOptions& own);
+// Other programs on simulated GPUs (real processes, a usage timeline) and a simulated memlock limit:
+// what doctor, fix and monitor show (declare_guard_options includes them).
+void declare_simulated_neighbours(CommandOptions& own);
 PlanningSetup prepare_planning(const Invocation& invocation);
 
 // The device runtime this invocation asks for: simulated (--simulate, with any injected faults) or

@@ -182,7 +182,7 @@ TEST_F(Guard, WhenNothingFitsTheReportSaysWhatWasTriedAndWhatToDo) {
   SimulatedRuntime runtime(gpu(200), 4 * GiB, faults);
   const std::uint64_t baseline = runtime.snapshot(0).ours_in_use;
   GuardPipeline pipeline(runtime, *registry_, *model_, options(), [](int) {
-    return std::vector<GpuProcess>{{4242, "trainer.py", "alice", 199'000'000}};
+    return std::vector<GpuProcess>{{4242, "trainer.py", "alice", 199'000'000, std::nullopt, "python trainer.py"}};
   });
   try {
     pipeline.run();
