@@ -8,6 +8,7 @@ packages=(
   libgtest-dev nlohmann-json3-dev
   clang libclang-rt-dev   # libFuzzer for the header-parser fuzz target
   python3-dev python3-torch pybind11-dev python3-pytest   # the Python module and its tests
+  chromium                # the monitor's web page is tested in a real headless browser
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -30,6 +30,7 @@ Command load_command();
 Command run_command();
 Command doctor_command();
 Command fix_command();
+Command monitor_command();
 Command help_command();
 
 // Runs the CLI on the given arguments (without the program name); returns the exit code.

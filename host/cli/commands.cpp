@@ -12,6 +12,7 @@ const std::vector<Command>& all_commands() {
       run_command(),
       doctor_command(),
       fix_command(),
+      monitor_command(),
       plugins_command(),
       help_command(),
   };

@@ -131,6 +131,7 @@ Command fix_command() {
               doc["load"] = guard_report_json(report);
               doc["changes"] = changes;
               doc["loaded"] = false;
+              record_metrics(invocation, "fix", report);
               if (json) io.out << doc.dump(2) << "\n";
               else {
                 io.out << "\n";
@@ -145,6 +146,7 @@ Command fix_command() {
             const std::string config = config_for(invocation, strategy);
             if (const auto file = invocation.text("write-config")) write_output_file(*file, config, "the config");
             pipeline.unload(*result);
+            record_metrics(invocation, "fix", result->report);
             doc["load"] = guard_report_json(result->report);
             doc["changes"] = changes;
             doc["loaded"] = true;

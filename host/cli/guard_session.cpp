@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <ostream>
 
-#include "guard/report.hpp"
+#include "core/metrics_log.hpp"
 #include "core/output_file.hpp"
+#include "guard/report.hpp"
+#include "logging/log.hpp"
 #include "core/stop_signal.hpp"
 #include "devices/host_memory.hpp"
 #include "vramguard/byte_size.hpp"
@@ -33,8 +35,27 @@ void ProgressBar::operator()(std::uint64_t done, std::uint64_t total) {
   std::fflush(stderr);
 }
 
+void record_metrics(const Invocation& invocation, const std::string& command, const GuardReport& report, const nlohmann::json& run) {
+  nlohmann::json record{{"kind", run.is_null() ? "load" : "run"}, {"command", command}, {"model", report.model},
+                        {"runtime", report.runtime}, {"success", report.success}, {"strategy", report.final_strategy},
+                        {"attempts", report.attempts.size()}};
+  if (report.success) {
+    record["load_seconds"] = report.statistics.seconds;
+    record["bytes_to_gpus"] = report.statistics.bytes_to_gpus;
+    nlohmann::json peaks = nlohmann::json::object();
+    for (const auto& [device, bytes] : report.attempts.back().measured_bytes) peaks[device.str()] = bytes;
+    record["peak_bytes"] = peaks;
+  }
+  if (!run.is_null())
+    for (const char* key : {"median_step_seconds", "first_step_seconds", "tokens_per_second", "streamed_bytes_per_step",
+                            "predicted_step_seconds", "overlap_efficiency"})
+      if (run.contains(key)) record[key] = run[key];
+  if (const std::string warning = append_metrics_record(invocation.environment, record); !warning.empty()) log::warn(warning);
+}
+
 void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print,
                         const nlohmann::json& extra, const std::function<void(std::ostream&)>& print_extra) {
+  record_metrics(invocation, invocation.command, report, extra.contains("run") ? extra["run"] : nlohmann::json());
   nlohmann::json doc = guard_report_json(report);
   for (const auto& [key, value] : extra.items()) doc[key] = value;
   if (const auto file = invocation.text("report")) write_output_file(*file, doc.dump(2) + "\n", "the report");

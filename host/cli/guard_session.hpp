@@ -28,6 +28,9 @@ class ProgressBar {
 
 // --report FILE (always) and the report on stdout (--json, or the human summary). `extra` adds
 // sections to the JSON (a run's figures), `print_extra` to the human summary.
+// Appends this load (and run, given its summary) to the local metrics log that monitor reads.
+void record_metrics(const Invocation& invocation, const std::string& command, const GuardReport& report,
+                    const nlohmann::json& run = nlohmann::json());
 void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print = true,
                         const nlohmann::json& extra = nlohmann::json::object(),
                         const std::function<void(std::ostream&)>& print_extra = {});

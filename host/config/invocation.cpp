@@ -243,7 +243,8 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
       invocation.env_plugin_path = value;
       continue;
     }
-    if (kNonOptionVariables.count(variable)) continue;
+    // VRAMGUARD_ALERT_*: what `monitor --on-alert` hands its command (which may run vramguard).
+    if (kNonOptionVariables.count(variable) || text::starts_with(variable, "VRAMGUARD_ALERT_")) continue;
     const std::string name = env_to_option(variable);
     if (name.empty() || name == "plugin-dir" || name == "help" || name == "version") {
       if (name.empty()) invocation.warnings.push_back("ignoring the environment variable " + variable + ": it names no option");

@@ -24,6 +24,12 @@ struct NvmlProcessInfo {
   unsigned int computeInstanceId;
 };
 
+struct NvmlMemory {  // nvmlMemory_t
+  unsigned long long total;
+  unsigned long long free;
+  unsigned long long used;
+};
+
 struct Nvml {
   nvmlReturn_t (*init)() = nullptr;
   nvmlReturn_t (*by_pci)(const char*, nvmlDevice_t*) = nullptr;
@@ -40,6 +46,10 @@ struct Nvml {
   nvmlReturn_t (*max_pcie_width)(nvmlDevice_t, unsigned int*) = nullptr;
   nvmlReturn_t (*ecc_mode)(nvmlDevice_t, int*, int*) = nullptr;
   nvmlReturn_t (*mig_mode)(nvmlDevice_t, unsigned int*, unsigned int*) = nullptr;
+  // What monitor samples, without a CUDA context of its own.
+  nvmlReturn_t (*count)(unsigned int*) = nullptr;
+  nvmlReturn_t (*by_index)(unsigned int, nvmlDevice_t*) = nullptr;
+  nvmlReturn_t (*memory)(nvmlDevice_t, NvmlMemory*) = nullptr;
   bool ready = false;
 };
 
@@ -73,18 +83,18 @@ const Nvml& nvml() {
     bind(library, api.max_pcie_width, "nvmlDeviceGetMaxPcieLinkWidth");
     bind(library, api.ecc_mode, "nvmlDeviceGetEccMode");
     bind(library, api.mig_mode, "nvmlDeviceGetMigMode");
+    bind(library, api.count, "nvmlDeviceGetCount_v2");
+    bind(library, api.by_index, "nvmlDeviceGetHandleByIndex_v2");
+    bind(library, api.memory, "nvmlDeviceGetMemoryInfo");
     api.ready = api.init && api.by_pci && api.compute && api.init() == 0;
   });
   return api;
 }
 
 // Every process on the GPU with its memory, ours included.
-std::vector<NvmlProcessInfo> all_processes(const std::string& pci_bus_id) {
+std::vector<NvmlProcessInfo> processes_on(nvmlDevice_t device) {
   const Nvml& api = nvml();
   std::vector<NvmlProcessInfo> out;
-  if (!api.ready) return out;
-  nvmlDevice_t device = nullptr;
-  if (api.by_pci(pci_bus_id.c_str(), &device) != 0) return out;
   for (auto* query : {api.compute, api.graphics}) {
     if (query == nullptr) continue;
     unsigned int count = 64;
@@ -93,6 +103,13 @@ std::vector<NvmlProcessInfo> all_processes(const std::string& pci_bus_id) {
     out.insert(out.end(), infos.begin(), infos.begin() + count);
   }
   return out;
+}
+
+std::vector<NvmlProcessInfo> all_processes(const std::string& pci_bus_id) {
+  const Nvml& api = nvml();
+  nvmlDevice_t device = nullptr;
+  if (!api.ready || api.by_pci(pci_bus_id.c_str(), &device) != 0) return {};
+  return processes_on(device);
 }
 
 // NVML reports NOT_AVAILABLE as all ones when it cannot see a process's memory (containers).
@@ -144,6 +161,31 @@ std::optional<NvmlFacts> nvml_facts(const std::string& pci_bus_id) {
   unsigned int mig = 0, pending_mig = 0;
   if (api.mig_mode && api.mig_mode(device, &mig, &pending_mig) == 0) facts.mig_enabled = mig != 0;
   return facts;
+}
+
+std::optional<std::vector<NvmlGpu>> nvml_gpus() {
+  const Nvml& api = nvml();
+  if (!api.ready || !api.count || !api.by_index || !api.memory) return std::nullopt;
+  unsigned int count = 0;
+  if (api.count(&count) != 0) return std::nullopt;
+  std::vector<NvmlGpu> gpus;
+  for (unsigned int i = 0; i < count; ++i) {
+    nvmlDevice_t device = nullptr;
+    if (api.by_index(i, &device) != 0) continue;
+    NvmlGpu gpu;
+    gpu.index = static_cast<int>(i);
+    char name[96] = {};
+    if (api.name && api.name(device, name, sizeof name) == 0) gpu.name = name;
+    NvmlMemory memory{};
+    if (api.memory(device, &memory) == 0) {
+      gpu.total_bytes = memory.total;
+      gpu.free_bytes = memory.free;
+      gpu.used_bytes = memory.used;
+    }
+    for (const auto& info : processes_on(device)) gpu.processes.push_back(describe_process(info.pid, used_bytes(info)));
+    gpus.push_back(std::move(gpu));
+  }
+  return gpus;
 }
 
 std::uint64_t nvml_own_bytes(const std::string& pci_bus_id) {

@@ -22,6 +22,16 @@ struct NvmlFacts {
 };
 std::optional<NvmlFacts> nvml_facts(const std::string& pci_bus_id);
 
+// Every GPU as NVML numbers them (nvidia-smi's order), with its memory and every process on it (this
+// one included): what monitor samples, holding no CUDA context. nullopt without NVML.
+struct NvmlGpu {
+  int index = 0;
+  std::string name;
+  std::uint64_t total_bytes = 0, free_bytes = 0, used_bytes = 0;
+  std::vector<GpuProcess> processes;
+};
+std::optional<std::vector<NvmlGpu>> nvml_gpus();
+
 // What this process holds on that GPU, context included; 0 when NVML cannot tell.
 std::uint64_t nvml_own_bytes(const std::string& pci_bus_id);
 

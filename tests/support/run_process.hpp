@@ -2,6 +2,7 @@
 // Runs a command through the shell and captures its exit code, stdout and stderr: the CLI tests
 // check what a user would see.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -43,10 +44,13 @@ inline ProcessResult run_process(const std::string& command_line) {
 
 // The vramguard binary under test, with arguments appended (already quoted by the caller); `wrapper`
 // runs it under another program (e.g. "timeout --preserve-status -s INT 1").
+// The metrics log of a test run goes to a folder of its own (the test binary's), not the user's.
+inline std::string test_state_dir() { return (std::filesystem::temp_directory_path() / ("vramguard-test-state-" + std::to_string(::getpid()))).string(); }
+
 inline ProcessResult run_vramguard(const std::string& arguments, const std::string& environment = "",
                                    const std::string& wrapper = "") {
-  return run_process("env -u VRAMGUARD_PLUGIN_PATH -u VRAMGUARD_CONFIG " + environment + " " + wrapper + " " +
-                     shell_quote(VRAMGUARD_BINARY) + " " + arguments);
+  return run_process("env -u VRAMGUARD_PLUGIN_PATH -u VRAMGUARD_CONFIG VRAMGUARD_STATE_DIR=" + shell_quote(test_state_dir()) + " " +
+                     environment + " " + wrapper + " " + shell_quote(VRAMGUARD_BINARY) + " " + arguments);
 }
 
 }  // namespace vramguard::testing

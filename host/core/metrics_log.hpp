@@ -1,0 +1,29 @@
+#pragma once
+// The local metrics log: each load and run appends one JSON line (what, model, strategy, seconds, bytes,
+// step times, peaks) to $VRAMGUARD_STATE_DIR/metrics.jsonl (default: $XDG_STATE_HOME/vramguard, else
+// ~/.local/state/vramguard), which `monitor` and its /metrics endpoint read: load times and memory
+// efficiency over time. Bounded: past 1 MiB the older half is dropped. Writing never fails a load:
+// a log that cannot be written is a warning.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/environment.hpp"
+
+namespace vramguard {
+
+inline constexpr std::uint64_t kMetricsLogMaxBytes = 1ULL << 20;
+
+// Where the log lives for this environment; empty when no folder can be named (no HOME).
+std::filesystem::path metrics_log_path(const Environment& environment);
+// Appends `record` (a JSON object; "time" is added, seconds since the epoch). Returns a warning's text
+// when it could not be written, else empty.
+std::string append_metrics_record(const Environment& environment, nlohmann::json record);
+// The records in the log, oldest first; lines that are not JSON objects are skipped.
+std::vector<nlohmann::json> read_metrics_log(const Environment& environment);
+
+}  // namespace vramguard

@@ -1,0 +1,299 @@
+// monitor's parts and the command: alerts cross and come back, the sampler keeps sampling whatever
+// the web server's clients do (malformed requests, slow clients, many connections), the endpoints say
+// what they should, the metrics log stays bounded, and the CLI's JSON lines, --on-alert and refusals.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "core/errors.hpp"
+#include "core/metrics_log.hpp"
+#include "devices/simulated_runtime.hpp"
+#include "monitor/alerts.hpp"
+#include "monitor/http_server.hpp"
+#include "monitor/monitor_report.hpp"
+#include "monitor/sampler.hpp"
+#include "support/run_process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+GpuReading reading(int index, std::uint64_t used, std::uint64_t total = 16'000'000'000) {
+  return {index, "gpu" + std::to_string(index), total, used, total - used, {}};
+}
+
+// A source that reports a fixed 8 GB of 16 used, counting its reads.
+class FixedSource final : public GpuSource {
+ public:
+  std::string kind() const override { return "simulated"; }
+  std::vector<GpuReading> read() override { return {reading(0, 8'000'000'000)}; }
+};
+
+int connect_to(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval timeout{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
+
+// Sends `request` and reads until the server closes the connection (or 3 s pass).
+std::string send_request(std::uint16_t port, const std::string& request) {
+  const int fd = connect_to(port);
+  if (fd < 0) return "(no connection)";
+  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+  return response;
+}
+
+std::string get(std::uint16_t port, const std::string& path) {
+  return send_request(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+}
+
+struct ServedSampler {
+  Sampler sampler{std::make_unique<FixedSource>(), parse_threshold("90%"), 0.05, {}};
+  std::unique_ptr<HttpServer> server;
+  explicit ServedSampler(HttpServerOptions options = {}) {
+    sampler.start();
+    server = std::make_unique<HttpServer>(options, [this](const std::string& target) -> HttpResponse {
+      if (target == "/api/state") return {200, "application/json", state_json(sampler.state()).dump()};
+      return {404, "text/plain", "not found\n"};
+    });
+  }
+};
+
+}  // namespace
+
+TEST(Alerts, FireOnCrossingUpAndAgainOnComingBackBelow) {
+  AlertTracker tracker(parse_threshold("50%"));
+  EXPECT_TRUE(tracker.update(1, {reading(0, 1'000'000'000)}).empty());  // below from the start: nothing
+  auto events = tracker.update(2, {reading(0, 9'000'000'000)});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].above);
+  EXPECT_EQ(events[0].threshold_bytes, 8'000'000'000u);
+  EXPECT_TRUE(tracker.update(3, {reading(0, 9'500'000'000)}).empty());  // still above: once
+  events = tracker.update(4, {reading(0, 2'000'000'000)});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].above);
+  EXPECT_EQ(tracker.fired(0), 1u);
+  // A GPU above at the first reading alerts at once.
+  AlertTracker sized(parse_threshold("14GB"));
+  EXPECT_EQ(sized.update(1, {reading(0, 15'000'000'000)}).size(), 1u);
+}
+
+TEST(Alerts, AThresholdIsAPercentageOrASizeAndAnythingElseIsRefused) {
+  EXPECT_EQ(parse_threshold("90%").bytes_for(1000), 900u);
+  EXPECT_EQ(parse_threshold("2GB").bytes_for(1000), 2'000'000'000u);
+  for (const char* bad : {"0%", "101%", "abc%", "ninety", "0", "12gb"}) EXPECT_THROW(parse_threshold(bad), UsageError) << bad;
+}
+
+TEST(MonitorServer, AnswersGetsAndRefusesMalformedRequestsAndOtherMethods) {
+  ServedSampler served;
+  std::this_thread::sleep_for(150ms);
+  const std::string state = get(served.server->port(), "/api/state");
+  EXPECT_NE(state.find("HTTP/1.1 200"), std::string::npos) << state;
+  const auto body = nlohmann::json::parse(state.substr(state.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["gpus"][0]["used_bytes"], 8'000'000'000u);
+  EXPECT_NE(get(served.server->port(), "/nothing").find("HTTP/1.1 404"), std::string::npos);
+  EXPECT_NE(send_request(served.server->port(), "POST /api/state HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").find("HTTP/1.1 405"),
+            std::string::npos);
+  EXPECT_NE(send_request(served.server->port(), "GARBAGE\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(send_request(served.server->port(), "GET / HTTP/1.1\r\nHost: x\r\n" + std::string(20000, 'a') + ": b\r\n\r\n").find("HTTP/1.1 400"),
+            std::string::npos)
+      << "headers past 8 KiB";
+  const std::string head = send_request(served.server->port(), "HEAD /api/state HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_EQ(head.substr(head.find("\r\n\r\n") + 4), "") << "HEAD has no body";
+}
+
+TEST(MonitorServer, ASlowClientIsDroppedAndHoldsNobodyUp) {
+  HttpServerOptions options;
+  options.io_timeout_seconds = 0.5;
+  ServedSampler served(options);
+  const int slow = connect_to(served.server->port());
+  ASSERT_GE(slow, 0);
+  (void)!::send(slow, "GET /api/st", 11, MSG_NOSIGNAL);  // and nothing more
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_NE(get(served.server->port(), "/api/state").find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 400ms) << "another client waited for the slow one";
+  char byte;
+  EXPECT_EQ(::recv(slow, &byte, 1, 0), 0) << "the slow client was not dropped after the deadline";
+  ::close(slow);
+}
+
+TEST(MonitorServer, ManyConnectionsNeitherBlockTheSamplerNorOutliveTheirDeadline) {
+  HttpServerOptions options;
+  options.io_timeout_seconds = 0.5;
+  options.max_connections = 16;
+  ServedSampler served(options);
+  std::vector<int> idle;
+  for (int i = 0; i < 200; ++i)
+    if (const int fd = connect_to(served.server->port()); fd >= 0) idle.push_back(fd);
+  EXPECT_GT(idle.size(), 100u);
+  const auto before = served.sampler.state().samples;
+  std::this_thread::sleep_for(300ms);
+  EXPECT_GE(served.sampler.state().samples, before + 4) << "the sampler was held up by the connections";
+  std::this_thread::sleep_for(700ms);  // the idle ones have passed their deadline and were closed
+  EXPECT_NE(get(served.server->port(), "/api/state").find("HTTP/1.1 200"), std::string::npos);
+  for (int fd : idle) ::close(fd);
+}
+
+TEST(MonitorServer, ServesOnlyLoopbackUnlessAllowed) {
+  HttpServerOptions options;
+  options.address = "0.0.0.0";
+  EXPECT_THROW(HttpServer(options, [](const std::string&) { return HttpResponse{}; }), UsageError);
+  options.allow_remote = true;
+  HttpServer remote(options, [](const std::string&) { return HttpResponse{}; });
+  EXPECT_GT(remote.port(), 0);
+  options.address = "not-an-address";
+  EXPECT_THROW(HttpServer(options, [](const std::string&) { return HttpResponse{}; }), UsageError);
+}
+
+TEST(MonitorReport, PrometheusTextHasEveryFamilyWithEscapedLabelsAndTheMetricsLog) {
+  MonitorState state;
+  state.threshold = parse_threshold("90%");
+  Sample sample;
+  sample.gpus = {reading(0, 5'000'000'000)};
+  sample.gpus[0].processes.push_back({42, "say \"hi\"", "alice", 1'000'000'000, 1000u, "python"});
+  state.history = {sample};
+  state.samples = 1;
+  const std::vector<nlohmann::json> log = {
+      {{"kind", "load"}, {"model", "m"}, {"strategy", "auto"}, {"success", true}, {"load_seconds", 1.5}, {"peak_bytes", {{"cuda:0", 7}}}},
+      {{"kind", "run"}, {"model", "m"}, {"strategy", "auto"}, {"success", true}, {"load_seconds", 2.5}, {"median_step_seconds", 0.25}}};
+  const std::string text = prometheus_text(state, log);
+  for (const char* family : {"vramguard_gpu_memory_used_bytes", "vramguard_gpu_memory_free_bytes", "vramguard_gpu_process_memory_bytes",
+                             "vramguard_alerts_fired_total", "vramguard_loads_total", "vramguard_load_seconds_sum",
+                             "vramguard_last_step_seconds", "vramguard_last_load_peak_bytes"})
+    EXPECT_NE(text.find(std::string(family)), std::string::npos) << family;
+  EXPECT_NE(text.find(R"(name="say \"hi\"")"), std::string::npos);
+  EXPECT_NE(text.find("vramguard_load_seconds_count{strategy=\"auto\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("vramguard_last_step_seconds{model=\"m\",strategy=\"auto\"} 0.25"), std::string::npos) << text;
+  // Every sample line is NAME{LABELS} VALUE or NAME VALUE.
+  std::istringstream lines(text);
+  const std::regex sample_line(R"(^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? [0-9.e+-]+$)");
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] != '#') {
+      EXPECT_TRUE(std::regex_match(line, sample_line)) << line;
+    }
+}
+
+TEST(MetricsLog, AppendsReadsAndStaysBounded) {
+  TempDir tmp;
+  const Environment environment = {{"VRAMGUARD_STATE_DIR", tmp.path().string()}};
+  EXPECT_EQ(append_metrics_record(environment, {{"kind", "load"}, {"load_seconds", 1.0}}), "");
+  auto records = read_metrics_log(environment);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(records[0].contains("time"));
+  const std::string padding(2000, 'x');
+  for (int i = 0; i < 1500; ++i) append_metrics_record(environment, {{"kind", "load"}, {"i", i}, {"padding", padding}});
+  EXPECT_LE(std::filesystem::file_size(metrics_log_path(environment)), kMetricsLogMaxBytes + 4096);
+  records = read_metrics_log(environment);
+  EXPECT_EQ(records.back()["i"], 1499) << "the newest records are kept";
+  EXPECT_EQ(metrics_log_path({{"XDG_STATE_HOME", "/x"}}), std::filesystem::path("/x/vramguard/metrics.jsonl"));
+  EXPECT_EQ(metrics_log_path({{"HOME", "/home/u"}}), std::filesystem::path("/home/u/.local/state/vramguard/metrics.jsonl"));
+}
+
+TEST(MonitorCommand, PrintsJsonLinesAndRunsTheAlertCommandWithTheFigures) {
+  TempDir tmp;
+  const std::string seen = (tmp / "alerts.txt").string();
+  const auto result = run_vramguard(
+      "monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --simulate-usage 0=15GB@0.3 "
+      "--simulate-usage 0=1GB@0.7 --json-lines --on-alert " +
+      shell_quote("echo \"$VRAMGUARD_ALERT_STATE $VRAMGUARD_ALERT_GPU $VRAMGUARD_ALERT_USED_BYTES $VRAMGUARD_ALERT_THRESHOLD_BYTES\" >> " +
+                  shell_quote(seen)));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream lines(result.out);
+  std::vector<std::string> states;
+  int samples = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto doc = nlohmann::json::parse(line);
+    if (doc["type"] == "sample") ++samples;
+    if (doc["type"] == "alert") states.push_back(doc["state"]);
+  }
+  EXPECT_GE(samples, 8);
+  EXPECT_EQ(states, (std::vector<std::string>{"above", "below"}));
+  std::this_thread::sleep_for(200ms);  // the commands run on their own
+  std::ifstream in(seen);
+  std::string above, below;
+  std::getline(in, above);
+  std::getline(in, below);
+  EXPECT_EQ(above, "above 0 15644245094 13743895347");
+  EXPECT_EQ(below.substr(0, 8), "below 0 ");
+}
+
+TEST(MonitorCommand, RefusesWhatItCannotUse) {
+  auto result = run_vramguard("monitor --simulate rtx4080 --serve 0.0.0.0:0 --duration 0.1");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("not a loopback address"), std::string::npos) << result.err;
+  result = run_vramguard("monitor --simulate rtx4080 --alert-above 120% --duration 0.1");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--alert-above '120%'"), std::string::npos) << result.err;
+  result = run_vramguard("monitor --simulate rtx4080 --interval 0 --duration 0.1");
+  EXPECT_EQ(result.exit_code, 2);
+  result = run_vramguard("monitor --simulate rtx4080 --serve 127.0.0.1:99999 --duration 0.1");
+  EXPECT_EQ(result.exit_code, 2);
+  result = run_vramguard("monitor --duration 0.1");  // no NVML on this machine, no --simulate
+  if (result.exit_code == 2) {
+    EXPECT_NE(result.err.find("NVML"), std::string::npos) << result.err;
+  }
+}
+
+TEST(MetricsLog, LoadsAndRunsAppendTheirTimingsForMonitor) {
+  TempDir tmp;
+  const std::string model = std::string(TEST_DATA_DIR) + "/fixtures/qwen2_small/model";
+  const std::string state = "VRAMGUARD_STATE_DIR=" + shell_quote(tmp.path().string());
+  auto result = run_vramguard("load " + shell_quote(model) + " --simulate cuda:1GB --reserve 0", state);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  result = run_vramguard("run " + shell_quote(model) + " --simulate cuda:1GB --reserve 0 --steps 2", state);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto records = read_metrics_log({{"VRAMGUARD_STATE_DIR", tmp.path().string()}});
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["kind"], "load");
+  EXPECT_EQ(records[0]["success"], true);
+  EXPECT_TRUE(records[0].contains("load_seconds"));
+  EXPECT_EQ(records[1]["kind"], "run");
+  EXPECT_TRUE(records[1].contains("median_step_seconds"));
+}
+
+TEST(MonitorReport, TheTerminalViewShowsEachGpuItsHistoryProcessesAndAlerts) {
+  MonitorState state;
+  state.threshold = parse_threshold("50%");
+  state.interval_seconds = 1;
+  for (std::uint64_t used : {1'000'000'000ULL, 9'000'000'000ULL}) {
+    Sample s;
+    s.gpus = {reading(0, used)};
+    s.gpus[0].processes.push_back({7, "trainer", "bob", used, 1001u, "python train.py"});
+    state.history.push_back(s);
+  }
+  state.active[0] = true;
+  state.alerts.push_back({2, 0, "gpu0", true, 9'000'000'000, 16'000'000'000, 8'000'000'000});
+  const std::string view = terminal_view(state, 100);
+  EXPECT_NE(view.find("cuda:0  gpu0   ALERT"), std::string::npos) << view;
+  EXPECT_NE(view.find("56 %"), std::string::npos) << view;
+  EXPECT_NE(view.find("▁▅"), std::string::npos) << view;  // 6 % then 56 % of the card
+  EXPECT_NE(view.find("7  trainer (bob)"), std::string::npos) << view;
+  EXPECT_NE(view.find("cuda:0 above 8.00 GB"), std::string::npos) << view;
+}
