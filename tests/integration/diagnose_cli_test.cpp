@@ -169,3 +169,14 @@ TEST(Fix, NeverStopsAnotherUsersProcess) {
   EXPECT_NE(doc["not_stopped"][0]["why"].get<std::string>().find("not to you"), std::string::npos);
   EXPECT_TRUE(others.running());
 }
+
+TEST(LoadReport, NamesTheProcessesThatShrankTheBudgetAndWhatToDo) {
+  ChildProcess holder({"sleep", "60"});
+  const auto result = run_vramguard("load " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text());
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.out.find("others 0.30 GB"), std::string::npos) << "every stage line shows other processes' memory\n" << result.out;
+  EXPECT_NE(result.out.find("Other processes holding GPU memory"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("process " + holder.pid_text() + " (sleep"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("stopping it frees that much"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("see 'What to do' in the report"), std::string::npos) << result.err;
+}
