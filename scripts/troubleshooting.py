@@ -74,17 +74,23 @@ def unescape(literal):
     return re.sub(r'\\(.)', lambda m: {"n": " ", "t": " ", "\\": "\\", '"': '"', "'": "'"}.get(m.group(1), m.group(1)), body)
 
 
+def literal_end(text, i):
+    """The index past the string or character literal that starts at i."""
+    j = i + 1
+    while j < len(text) and text[j] != text[i]:
+        j += 2 if text[j] == "\\" else 1
+    return j + 1
+
+
 def split_top(text, separator):
     """Splits at `separator` outside strings, characters and brackets."""
     parts, depth, current, i = [], 0, [], 0
     while i < len(text):
         c = text[i]
         if c in "\"'":
-            j = i + 1
-            while j < len(text) and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            current.append(text[i:j + 1])
-            i = j + 1
+            end = literal_end(text, i)
+            current.append(text[i:end])
+            i = end
             continue
         if c in "([{":
             depth += 1
@@ -140,10 +146,7 @@ def call_arguments(text, start):
     while i < len(text):
         c = text[i]
         if c in "\"'":
-            j = i + 1
-            while j < len(text) and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1
+            i = literal_end(text, i)
             continue
         if c == "(":
             depth += 1

@@ -12,6 +12,7 @@
 #include "core/text.hpp"
 #include "guard/guard_pipeline.hpp"
 #include "guard/plan_validator.hpp"
+#include "setup/strategy_fit.hpp"
 #include "run/model_runner.hpp"
 #include "run/run_summary.hpp"
 #include "vramguard/byte_size.hpp"
@@ -103,23 +104,13 @@ Measured measure(const PluginRegistry& registry, const std::string& name, const 
 }
 
 Row evaluate(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation) {
+  StrategyFit fit = evaluate_strategy(registry, name, setup.model.graph, setup.budget, setup.workload, strategy_options_for(invocation, name, false));
   Row row;
   row.strategy = name;
-  try {
-    const StrategyInstance strategy = registry.create(name);
-    const Placement placement =
-        strategy.plan({setup.model.graph, setup.budget, setup.workload, strategy_options_for(invocation, name, false)}, &stop_flag());
-    row.prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, placement, name);
-    row.feasible = true;
-    row.why = placement.explanation;
-  } catch (const NoFitError& e) {
-    row.why = "does not fit: " + e.reason();
-    row.minimum = e.minimum_bytes();
-  } catch (const InvalidPlanError& e) {
-    row.why = e.what();
-  } catch (const PluginError& e) {
-    row.why = e.what();
-  }
+  row.feasible = fit.fits;
+  row.why = std::move(fit.why);
+  row.prediction = std::move(fit.prediction);
+  row.minimum = std::move(fit.minimum);
   return row;
 }
 

@@ -11,7 +11,6 @@
 
 #include "budget/budget_options.hpp"
 #include "core/errors.hpp"
-#include "core/stop_signal.hpp"
 #include "core/text.hpp"
 #include "devices/host_memory.hpp"
 #include "devices/nvml_processes.hpp"
@@ -280,26 +279,8 @@ std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const Invocation& invo
   const DeviceBudget budget =
       probe_budget(runtime, model, budget_options_from(invocation), workload, declared_cpu_memory(invocation));
   std::vector<StrategyFit> fits;
-  for (const auto& name : registry.names()) {
-    StrategyFit fit;
-    fit.strategy = name;
-    try {
-      const StrategyInstance strategy = registry.create(name);
-      const Placement placement =
-          strategy.plan({model.graph, budget, workload, strategy_options_for(invocation, name, false)}, &stop_flag());
-      fit.prediction = validate_plan(model.graph, budget, workload, placement, name);
-      fit.fits = true;
-      fit.why = placement.explanation;
-    } catch (const NoFitError& e) {
-      fit.why = "does not fit: " + e.reason();
-      fit.minimum = e.minimum_bytes();
-    } catch (const InvalidPlanError& e) {
-      fit.why = e.what();
-    } catch (const PluginError& e) {
-      fit.why = e.what();
-    }
-    fits.push_back(std::move(fit));
-  }
+  for (const auto& name : registry.names())
+    fits.push_back(evaluate_strategy(registry, name, model.graph, budget, workload, strategy_options_for(invocation, name, false)));
   return fits;
 }
 

@@ -16,17 +16,10 @@
 #include "diagnose/finding.hpp"
 #include "model/model_inspector.hpp"
 #include "plugins/plugin_registry.hpp"
+#include "setup/strategy_fit.hpp"
 #include "vramguard/cost_model.hpp"
 
 namespace vramguard {
-
-struct StrategyFit {
-  std::string strategy;
-  bool fits = false;
-  std::string why;                              // its explanation, or why it does not fit
-  std::optional<Prediction> prediction;
-  std::map<DeviceId, std::uint64_t> minimum;    // usable bytes it would need, where it does not fit
-};
 
 struct DoctorReport {
   std::string runtime;                          // "cuda" or "simulated"
