@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "devices/device_memory.hpp"
+#include "devices/nvml_processes.hpp"
 #include "vramguard/device_budget.hpp"
 
 namespace vramguard {
@@ -77,6 +78,9 @@ class DeviceRuntime {
   virtual std::vector<DeviceInfo> probe_gpus() = 0;
   // The GPU's PCI bus id ("0000:65:00.0") for NVML; empty where there is none (simulated).
   virtual std::string pci_bus_id(int /*gpu*/) { return {}; }
+  // What doctor reports beyond memory: compute capability, driver and CUDA versions, the PCIe link, ECC
+  // and MIG (NVML's figures for a real GPU, declared ones for a simulated GPU); nullopt without them.
+  virtual std::optional<NvmlFacts> gpu_facts(int gpu) { return nvml_facts(pci_bus_id(gpu)); }
   // Whether register_host can work here (probed once).
   virtual bool can_register_host_memory() = 0;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -33,11 +34,11 @@ std::vector<std::string> preset_names() {
 // link; FLOP/s are dense bf16 tensor throughput from the vendor's specifications (docs/hardware.md).
 const std::vector<GpuPreset>& gpu_presets() {
   static const std::vector<GpuPreset> presets = {
-      {"rtx4080", "NVIDIA GeForce RTX 4080 16 GB (PCIe 4.0 x16)", 16ULL << 30, 25e9, 97.5e12},
-      {"rtx4090", "NVIDIA GeForce RTX 4090 24 GB (PCIe 4.0 x16)", 24ULL << 30, 25e9, 165.2e12},
-      {"a100-80gb", "NVIDIA A100 80 GB (PCIe 4.0 x16)", 80ULL << 30, 25e9, 312e12},
-      {"h100-80gb", "NVIDIA H100 80 GB HBM3 (PCIe 5.0 x16)", 81559ULL << 20, 53.8e9, 989e12},
-      {"h200", "NVIDIA H200 141 GB HBM3e (PCIe 5.0 x16)", 150109880320ULL, 55.3e9, 989e12},
+      {"rtx4080", "NVIDIA GeForce RTX 4080 16 GB (PCIe 4.0 x16)", 16ULL << 30, 25e9, 97.5e12, "8.9", 4, 16, false},
+      {"rtx4090", "NVIDIA GeForce RTX 4090 24 GB (PCIe 4.0 x16)", 24ULL << 30, 25e9, 165.2e12, "8.9", 4, 16, false},
+      {"a100-80gb", "NVIDIA A100 80 GB (PCIe 4.0 x16)", 80ULL << 30, 25e9, 312e12, "8.0", 4, 16, true},
+      {"h100-80gb", "NVIDIA H100 80 GB HBM3 (PCIe 5.0 x16)", 81559ULL << 20, 53.8e9, 989e12, "9.0", 5, 16, true},
+      {"h200", "NVIDIA H200 141 GB HBM3e (PCIe 5.0 x16)", 150109880320ULL, 55.3e9, 989e12, "9.0", 5, 16, true},
   };
   return presets;
 }
@@ -57,6 +58,7 @@ struct SimulatedRuntime::State {
   bool keep_data = false;
   SimulatedFaults faults;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::vector<NvmlFacts> facts;             // declared, per GPU
 };
 
 namespace {
@@ -172,7 +174,15 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
     const GpuPreset* preset = nullptr;
     for (const auto& p : gpu_presets())
       if (p.name == entry) preset = &p;
+    NvmlFacts facts;
+    facts.driver_version = facts.cuda_driver_version = "simulated";
+    facts.pcie_generation = facts.max_pcie_generation = preset ? preset->pcie_generation : 4u;
+    facts.pcie_width = facts.max_pcie_width = preset ? preset->pcie_width : 16u;
+    facts.ecc_enabled = preset && preset->ecc;
+    facts.mig_enabled = false;
     if (preset) {
+      facts.name = preset->description;
+      facts.compute_capability = preset->compute_capability;
       gpu.description = "simulated " + preset->description;
       gpu.total_bytes = preset->total_bytes;
       gpu.host_to_device_bytes_per_s = preset->host_to_device_bytes_per_s;
@@ -202,6 +212,8 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
       throw UsageError("unknown GPU '" + entry + "' in --simulate" + text::did_you_mean(entry, preset_names()),
                        std::string("accepted: ") + kSpecForms);
     }
+    if (facts.name.empty()) facts.name = gpu.description;
+    state_->facts.push_back(facts);
     gpu.id = DeviceId::gpu(static_cast<int>(gpus.size()));
     gpu.context_bytes = std::min(gpu.total_bytes, default_cost_constants().assumed_cuda_context_bytes);
     gpu.context_measured = false;
@@ -220,6 +232,22 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
   for (const auto& change : faults.usage)
     if (change.gpu < 0 || static_cast<std::size_t>(change.gpu) >= gpus.size())
       throw UsageError("--simulate-usage names cuda:" + std::to_string(change.gpu) + ", which is not declared");
+  // A link below what the card is made for carries proportionally less (doctor then says why).
+  for (const auto& link : faults.links) {
+    if (link.gpu < 0 || static_cast<std::size_t>(link.gpu) >= gpus.size())
+      throw UsageError("--simulate-pcie names cuda:" + std::to_string(link.gpu) + ", which is not declared");
+    NvmlFacts& f = state_->facts[static_cast<std::size_t>(link.gpu)];
+    const double full = static_cast<double>(*f.max_pcie_width) * std::pow(2.0, *f.max_pcie_generation);
+    const double now = static_cast<double>(link.width) * std::pow(2.0, link.generation);
+    f.pcie_generation = link.generation;
+    f.pcie_width = link.width;
+    gpus[static_cast<std::size_t>(link.gpu)].host_to_device_bytes_per_s *= std::min(1.0, now / full);
+  }
+  for (int gpu : faults.mig) {
+    if (gpu < 0 || static_cast<std::size_t>(gpu) >= gpus.size())
+      throw UsageError("--simulate-mig names cuda:" + std::to_string(gpu) + ", which is not declared");
+    state_->facts[static_cast<std::size_t>(gpu)].mig_enabled = true;
+  }
   state_->faults = std::move(faults);
 }
 
@@ -328,6 +356,8 @@ std::vector<GpuProcess> SimulatedRuntime::other_processes(int gpu) {
   if (taken > listed) processes.push_back({0, "simulated other process", "", taken - listed, std::nullopt, ""});
   return processes;
 }
+
+std::optional<NvmlFacts> SimulatedRuntime::gpu_facts(int gpu) { return state_->facts.at(static_cast<std::size_t>(gpu)); }
 
 bool SimulatedRuntime::blocks_on_host() const { return state_->keep_data; }
 

@@ -17,6 +17,9 @@ struct GpuPreset {
   std::uint64_t total_bytes;
   double host_to_device_bytes_per_s;
   double compute_flops_per_s;  // dense bf16 tensor FLOP/s
+  std::string compute_capability;
+  unsigned int pcie_generation = 4, pcie_width = 16;  // the link the card is made for
+  bool ecc = false;
 };
 
 const std::vector<GpuPreset>& gpu_presets();
@@ -43,6 +46,13 @@ struct SimulatedFaults {
     std::uint64_t bytes = 0;
   };
   std::vector<UsageChange> usage;
+  // The link a GPU runs at (doctor's link check): generation and width, below what the card is made for.
+  struct Link {
+    int gpu = 0;
+    unsigned int generation = 4, width = 16;
+  };
+  std::vector<Link> links;
+  std::vector<int> mig;  // GPUs with MIG enabled
   bool registration_refused = false;                // register_host refuses, as without root or memlock
 };
 
@@ -73,6 +83,7 @@ class SimulatedRuntime final : public DeviceRuntime {
   MemorySnapshot snapshot(int gpu) override;
   std::string allocator_settings() const override { return "simulated (exact accounting, no cache)"; }
   std::vector<GpuProcess> other_processes(int gpu) override;
+  std::optional<NvmlFacts> gpu_facts(int gpu) override;
   bool blocks_on_host() const override;
   void begin_step(int gpu, std::uint64_t activation_bytes) override;
   void end_step(int gpu) override;

@@ -54,7 +54,7 @@ void check_gpus(DeviceRuntime& runtime, DoctorReport& report) {
     const MemorySnapshot snap = runtime.snapshot(index);
     Finding f{Severity::ok, "gpu", gpu.name(), "", "", "", {}};
     std::vector<Finding> extra;  // MIG and ECC, after the card's own line
-    const auto facts = nvml_facts(runtime.pci_bus_id(index));
+    const auto facts = runtime.gpu_facts(index);
     std::ostringstream line;
     line << gpu.name() << " " << (facts && !facts->name.empty() ? facts->name : gpu.description);
     if (facts && !facts->compute_capability.empty()) line << ", compute " << facts->compute_capability;
@@ -81,7 +81,7 @@ void check_gpus(DeviceRuntime& runtime, DoctorReport& report) {
       if (facts->ecc_enabled) f.data["ecc_enabled"] = *facts->ecc_enabled;
       if (facts->mig_enabled) f.data["mig_enabled"] = *facts->mig_enabled;
       // The link: the bandwidth measured now against what the card's slot should carry.
-      if (facts->max_pcie_generation && facts->max_pcie_width && runtime.name() != "simulated") {
+      if (facts->max_pcie_generation && facts->max_pcie_width) {
         const double expected = expected_link_bytes_per_s(*facts->max_pcie_generation, *facts->max_pcie_width);
         if (expected > 0 && gpu.host_to_device_bytes_per_s < 0.5 * expected) {
           f.severity = Severity::warning;

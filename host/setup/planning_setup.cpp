@@ -82,6 +82,20 @@ std::pair<int, GpuProcess> simulated_process(const std::string& text) {
   return {parsed.gpu, GpuProcess{pid, "", "", parsed.bytes, std::nullopt, ""}};
 }
 
+// --simulate-pcie GPU=GENxWIDTH: the GPU's link runs at that PCIe generation and width.
+SimulatedFaults::Link simulated_link(const std::string& text) {
+  const std::string example = "e.g. --simulate-pcie 0=4x8 (generation 4, 8 lanes)";
+  const auto eq = text.find('='), x = text.find('x', eq == std::string::npos ? 0 : eq);
+  if (eq == std::string::npos || x == std::string::npos) throw UsageError("--simulate-pcie '" + text + "' is not GPU=GENxWIDTH", example);
+  const auto gpu = DeviceId::parse(text.substr(0, eq), true);
+  if (!gpu || !gpu->is_gpu()) throw UsageError("--simulate-pcie '" + text + "' names no GPU before '='", example);
+  const std::string generation = text.substr(eq + 1, x - eq - 1), width = text.substr(x + 1);
+  if (!whole_number(generation) || !whole_number(width) || std::stoul(generation) < 1 || std::stoul(generation) > 6 ||
+      std::stoul(width) < 1 || std::stoul(width) > 32)
+    throw UsageError("--simulate-pcie '" + text + "': the generation must be 1-6 and the width 1-32 lanes", example);
+  return {gpu->index, static_cast<unsigned int>(std::stoul(generation)), static_cast<unsigned int>(std::stoul(width))};
+}
+
 // --simulate-usage GPU=SIZE@SECONDS: from SECONDS after start, other programs hold SIZE on GPU.
 SimulatedFaults::UsageChange usage_change(const std::string& text) {
   const std::string example = "e.g. --simulate-usage 0=14GB@3 (14 GB held on cuda:0 from 3 s on)";
@@ -132,7 +146,10 @@ void declare_simulated_neighbours(CommandOptions& own) {
       ("simulate-usage", po::value<std::vector<std::string>>()->value_name("GPU=SIZE@SECONDS"),
        "with --simulate: from SECONDS after start, other programs hold SIZE on GPU (repeatable; a timeline)")
       ("simulate-memlock", po::value<std::string>()->value_name("SIZE"),
-       "with --simulate: the memlock limit to report, in place of this process's own");
+       "with --simulate: the memlock limit to report, in place of this process's own")
+      ("simulate-pcie", po::value<std::vector<std::string>>()->value_name("GPU=GENxWIDTH"),
+       "with --simulate: the GPU's link runs at PCIe generation GEN and WIDTH lanes, e.g. 0=4x8 (repeatable)")
+      ("simulate-mig", po::value<std::vector<std::string>>()->value_name("GPU"), "with --simulate: MIG is enabled on GPU (repeatable)");
 }
 
 void declare_guard_options(CommandOptions& own) {
@@ -173,12 +190,20 @@ std::unique_ptr<DeviceRuntime> make_runtime(const Invocation& invocation, bool k
       for (const auto& entry : invocation.list("simulate-process")) faults.processes_at_start.push_back(simulated_process(entry));
     if (declared(invocation, "simulate-usage"))
       for (const auto& entry : invocation.list("simulate-usage")) faults.usage.push_back(usage_change(entry));
+    if (declared(invocation, "simulate-pcie"))
+      for (const auto& entry : invocation.list("simulate-pcie")) faults.links.push_back(simulated_link(entry));
+    if (declared(invocation, "simulate-mig"))
+      for (const auto& entry : invocation.list("simulate-mig")) {
+        const auto gpu = DeviceId::parse(entry, true);
+        if (!gpu || !gpu->is_gpu()) throw UsageError("--simulate-mig '" + entry + "' names no GPU", "e.g. --simulate-mig 0");
+        faults.mig.push_back(gpu->index);
+      }
     const std::uint64_t host = declared_cpu_memory(invocation).value_or(read_host_memory().available_bytes);
     if (allocator) *allocator = "simulated (exact accounting, no cache)";
     return std::make_unique<SimulatedRuntime>(*spec, host, faults, keep_data);
   }
   for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-oom-at-step", "simulate-other-process", "simulate-process",
-                            "simulate-usage", "simulate-memlock"})
+                            "simulate-usage", "simulate-memlock", "simulate-pcie", "simulate-mig"})
     if (declared(invocation, fault) && invocation.values.count(fault))
       throw UsageError(std::string("--") + fault + " works only with --simulate");
   const std::string setting = configure_cuda_allocator(invocation.text("cuda-alloc-conf").value_or("expandable_segments:True"));

@@ -180,3 +180,24 @@ TEST(LoadReport, NamesTheProcessesThatShrankTheBudgetAndWhatToDo) {
   EXPECT_NE(result.out.find("stopping it frees that much"), std::string::npos) << result.out;
   EXPECT_NE(result.err.find("see 'What to do' in the report"), std::string::npos) << result.err;
 }
+
+TEST(Doctor, ReportsEachCardsFactsAndWarnsOfANarrowLinkAndMig) {
+  const auto result = run_vramguard("doctor --simulate rtx4080,h200 --simulate-pcie 0=4x4 --simulate-mig 1 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const json list = findings(result.out);
+  json card0, card1, mig;
+  for (const auto& f : list) {
+    if (f["topic"] == "gpu" && f["device"] == "cuda:0" && f["data"].contains("compute_capability")) card0 = f;
+    if (f["topic"] == "gpu" && f["device"] == "cuda:1" && f["data"].contains("compute_capability")) card1 = f;
+    if (f["topic"] == "gpu" && f["summary"].get<std::string>().find("MIG") != std::string::npos) mig = f;
+  }
+  EXPECT_EQ(card0["data"]["compute_capability"], "8.9");
+  EXPECT_EQ(card0["data"]["pcie_width"], 4);
+  EXPECT_EQ(card0["data"]["max_pcie_width"], 16);
+  EXPECT_EQ(card0["severity"], "warning") << "a x4 link carries a quarter of what the card is made for";
+  EXPECT_NE(card0["remedy"].get<std::string>().find("full-width slot"), std::string::npos);
+  EXPECT_EQ(card1["severity"], "ok");
+  EXPECT_EQ(card1["data"]["ecc_enabled"], true);
+  EXPECT_EQ(mig["severity"], "warning");
+  EXPECT_EQ(mig["device"], "cuda:1");
+}
