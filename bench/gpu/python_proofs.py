@@ -214,7 +214,13 @@ def prove_pipeline(folder, config_file, out, save):
     del pipe, transformer, vae, text_encoder, prompt_embeds, result
     release()
     out["after_unload"] = handle.report().get("after_unload")
-    out["process_after_unload_bytes"] = used_bytes()
+    # Once the script's own tensors are gone too: what the allocator still holds (vramguard's share of the
+    # process) and what the process holds beyond it (the context, grown by the kernels the run loaded:
+    # cuBLAS, cuDNN and the libraries' own, which no API unloads).
+    others = sum(d.get("others_bytes", 0) for d in (out["after_unload"] or {}).values())
+    out["after_release"] = {"allocator_allocated_bytes": torch.cuda.memory_allocated(),
+                            "allocator_reserved_bytes": torch.cuda.memory_reserved(),
+                            "process_bytes": used_bytes() - others}
 
 
 def main():

@@ -122,7 +122,7 @@ PY
   [ -f "$work/q7b/config.json" ] || $vg synth --arch qwen2 --preset 7b --out "$work/q7b" >/dev/null
   cat "$work"/q7b/*.safetensors > /dev/null
   for s in balanced auto sequential-offload multi-gpu; do
-    $vg run "$work/q7b" --config "$work/rtx4080-real.ini" --strategy $s --max-attempts 1 --tokens 512 --steps 5 --json \
+    $vg run "$work/q7b" --config "$work/rtx4080-real.ini" --strategy $s --max-attempts 1 --tokens 512 --steps 12 --json \
       > "$out/q7b-$s.json" 2>"$out/q7b-$s.err"
     summary "$out/q7b-$s.json" || tail -3 "$out/q7b-$s.err"
   done

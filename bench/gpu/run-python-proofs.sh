@@ -70,6 +70,11 @@ a = r.get("after_unload") or {}
 for d, s in a.items():
     print(f"  after unload {d}: ours {(s['ours_in_use_bytes'] + s['ours_cached_bytes'])/2**20:.0f} MiB, process {s['process_bytes']/2**20:.0f} MiB "
           f"(context at start {r.get('context_bytes', 0)/2**20:.0f} MiB)")
+f = r.get("after_release")
+if f:
+    print(f"  once the script's tensors are gone: the allocator holds {f['allocator_reserved_bytes']/2**20:.0f} MiB "
+          f"({f['allocator_allocated_bytes']/2**20:.0f} MiB in use); the process {f['process_bytes']/2**20:.0f} MiB = context at start "
+          f"+ {(f['process_bytes'] - f['allocator_reserved_bytes'] - r.get('context_bytes', 0))/2**20:.0f} MiB of kernels loaded since")
 PY
   ;;
 esac

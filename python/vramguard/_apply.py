@@ -99,6 +99,7 @@ class _ComponentBinding:
         self.session, self.name, self.root = session, name, root
         self.units = []
         self.wrapped = []  # (module, attribute, what was in its __dict__ or None)
+        self.moved_buffers = []  # (module, name, the buffer as it was before it went to its unit's device)
         self.in_step = False
         self.generation = None
 
@@ -177,7 +178,10 @@ class _ComponentBinding:
                     break
             parent, _, leaf = name.rpartition(".")
             owner = self.root.get_submodule(parent) if parent else self.root
-            owner._buffers[leaf] = buffer.to(device)
+            moved = buffer.to(device)
+            if moved is not buffer:
+                self.moved_buffers.append((owner, leaf, buffer))
+                owner._buffers[leaf] = moved
 
     def _bind_all(self):
         """Resident and CPU units: views of their blocks, for good. Streamed ones: placeholders."""
@@ -270,6 +274,11 @@ class _ComponentBinding:
         for unit in self.units:
             for slot in unit.slots:
                 slot.forget()
+        # Buffers the checkpoint does not hold go back where they were: unloaded, the model keeps nothing
+        # on the GPU that vramguard put there.
+        for owner, leaf, original in reversed(self.moved_buffers):
+            owner._buffers[leaf] = original
+        self.moved_buffers.clear()
 
 
 def _component_modules(obj, names, component):
@@ -329,6 +338,7 @@ class Handle:
             return
         for binding in self._bindings:
             binding.unbind()
+        self._bindings = []  # the handle keeps no module alive once unloaded
         self._session.unload()
         self._loaded = False
 

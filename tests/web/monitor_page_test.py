@@ -17,7 +17,12 @@ def chromium():
         path = shutil.which(name)
         if path:
             return path
-    sys.exit("FAIL: no Chromium found: install it (Debian: the chromium package; scripts/install-deps.sh does)")
+    # scripts/test.sh installs Chromium and requires it; a developer's build elsewhere (the GPU machine) may
+    # have none: there the test is skipped (ctest's SKIP_RETURN_CODE), never passed.
+    if os.environ.get("VRAMGUARD_REQUIRE_CHROMIUM") == "1":
+        sys.exit("FAIL: no Chromium found: install it (Debian: the chromium package; scripts/install-deps.sh does)")
+    print("SKIP: no Chromium found (install the chromium package to run this test)")
+    sys.exit(77)
 
 
 def dump_dom(browser, url, budget_ms):

@@ -83,6 +83,9 @@ def run_under_every_strategy(build, folder, forward):
             results[label + " (second pass)"] = forward(module)
             if label.startswith("sequential"):
                 assert any(u["mode"] == "streamed" for u in handle.units()), label
+        # Unloaded, the module keeps nothing on the GPU: weights are meta, computed buffers back where they were.
+        on_gpu = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t is not None and t.is_cuda]
+        assert not on_gpu, f"{label}: still on the GPU after unload: {on_gpu[:5]}"
     return results
 
 
