@@ -155,6 +155,18 @@ def qwen25_vl_config(folder):
                             image_token_id=151655, video_token_id=151656, vision_start_token_id=151652, vision_end_token_id=151653)
 
 
+def live_cuda_tensors():
+    """The CUDA tensors still alive (that the garbage collector can see), largest first: who holds what."""
+    found = []
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, torch.Tensor) and obj.is_cuda:
+                found.append((obj.untyped_storage().nbytes(), list(obj.shape), str(obj.dtype)))
+        except Exception:  # objects that refuse inspection are not tensors we look for
+            continue
+    return sorted(found, reverse=True)[:20]
+
+
 def prove_pipeline(folder, config_file, out, save):
     from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageEditPipeline
     from transformers import Qwen2_5_VLForConditionalGeneration
@@ -220,7 +232,8 @@ def prove_pipeline(folder, config_file, out, save):
     others = sum(d.get("others_bytes", 0) for d in (out["after_unload"] or {}).values())
     out["after_release"] = {"allocator_allocated_bytes": torch.cuda.memory_allocated(),
                             "allocator_reserved_bytes": torch.cuda.memory_reserved(),
-                            "process_bytes": used_bytes() - others}
+                            "process_bytes": used_bytes() - others,
+                            "live_cuda_tensors": live_cuda_tensors()}
 
 
 def main():
