@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh
 ./scripts/fuzz.sh "${VRAMGUARD_FUZZ_SECONDS:-30}"
 # The README's setup installs Chromium: here the monitor page's browser test must run, not skip.
-VRAMGUARD_REQUIRE_CHROMIUM=1 ctest --test-dir build --output-on-failure --parallel "$(nproc 2>/dev/null || echo 2)"
+TEST_REQUIRE_CHROMIUM=1 ctest --test-dir build --output-on-failure --parallel "$(nproc 2>/dev/null || echo 2)"

@@ -17,9 +17,10 @@ def chromium():
         path = shutil.which(name)
         if path:
             return path
-    # scripts/test.sh installs Chromium and requires it; a developer's build elsewhere (the GPU machine) may
-    # have none: there the test is skipped (ctest's SKIP_RETURN_CODE), never passed.
-    if os.environ.get("VRAMGUARD_REQUIRE_CHROMIUM") == "1":
+    # scripts/test.sh installs Chromium and requires it (TEST_REQUIRE_CHROMIUM; not VRAMGUARD_*, which
+    # vramguard reads as options). A developer's build elsewhere (the GPU machine) may have none: there
+    # the test is skipped (ctest's SKIP_RETURN_CODE), never passed.
+    if os.environ.get("TEST_REQUIRE_CHROMIUM") == "1":
         sys.exit("FAIL: no Chromium found: install it (Debian: the chromium package; scripts/install-deps.sh does)")
     print("SKIP: no Chromium found (install the chromium package to run this test)")
     sys.exit(77)
