@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_set>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -23,31 +23,42 @@ std::uint64_t read_le64(std::string_view bytes) {
   return value;
 }
 
-std::uint64_t require_unsigned(const json& value, const std::string& file, const std::string& tensor,
-                               const char* what) {
-  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-  if (value.is_number_integer()) throw CheckpointError(file, std::string(what) + " is negative", tensor);
+// A number in a shape or data_offsets array, as the JSON had it.
+struct RawNumber {
+  enum class Kind : std::uint8_t { non_negative, negative, not_an_integer } kind;
+  std::uint64_t value = 0;
+};
+
+// One top-level entry as the JSON had it, before it is checked.
+struct RawEntry {
+  std::string name;
+  bool is_object = true;
+  std::optional<std::string> dtype;              // absent, or not a string: none
+  std::optional<std::vector<RawNumber>> shape;   // absent, or not an array: none
+  std::optional<std::vector<RawNumber>> offsets;
+};
+
+std::uint64_t require_unsigned(const RawNumber& value, const std::string& file, const std::string& tensor, const char* what) {
+  if (value.kind == RawNumber::Kind::non_negative) return value.value;
+  if (value.kind == RawNumber::Kind::negative) throw CheckpointError(file, std::string(what) + " is negative", tensor);
   throw CheckpointError(file, std::string(what) + " is not a non-negative integer", tensor);
 }
 
-SafetensorsEntry parse_entry(const std::string& name, const json& value, const std::string& file) {
+SafetensorsEntry checked_entry(RawEntry& raw, const std::string& file) {
+  const std::string& name = raw.name;
   if (name.empty()) throw CheckpointError(file, "a tensor has an empty name");
-  if (!value.is_object()) throw CheckpointError(file, "its entry is not an object", name);
+  if (!raw.is_object) throw CheckpointError(file, "its entry is not an object", name);
   SafetensorsEntry entry;
-  entry.name = name;
 
-  const auto dtype_it = value.find("dtype");
-  if (dtype_it == value.end() || !dtype_it->is_string()) throw CheckpointError(file, "no dtype", name);
-  const auto dtype = dtype_from_name(dtype_it->get_ref<const std::string&>());
-  if (!dtype)
-    throw CheckpointError(file, "unknown dtype '" + dtype_it->get<std::string>() + "' (known: " + known_dtype_names() + ")",
-                          name);
+  if (!raw.dtype) throw CheckpointError(file, "no dtype", name);
+  const auto dtype = dtype_from_name(*raw.dtype);
+  if (!dtype) throw CheckpointError(file, "unknown dtype '" + *raw.dtype + "' (known: " + known_dtype_names() + ")", name);
   entry.dtype = *dtype;
 
-  const auto shape_it = value.find("shape");
-  if (shape_it == value.end() || !shape_it->is_array()) throw CheckpointError(file, "no shape array", name);
+  if (!raw.shape) throw CheckpointError(file, "no shape array", name);
   std::uint64_t elements = 1;
-  for (const auto& dim_value : *shape_it) {
+  entry.shape.reserve(raw.shape->size());
+  for (const auto& dim_value : *raw.shape) {
     const std::uint64_t dim = require_unsigned(dim_value, file, name, "a shape entry");
     if (dim > static_cast<std::uint64_t>(INT64_MAX)) throw CheckpointError(file, "a shape entry is too large", name);
     if (dim != 0 && elements > UINT64_MAX / dim)
@@ -57,11 +68,9 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, const s
   }
   entry.elements = elements;
 
-  const auto offsets_it = value.find("data_offsets");
-  if (offsets_it == value.end() || !offsets_it->is_array() || offsets_it->size() != 2)
-    throw CheckpointError(file, "data_offsets must be [begin, end]", name);
-  entry.begin = require_unsigned((*offsets_it)[0], file, name, "data_offsets' begin");
-  entry.end = require_unsigned((*offsets_it)[1], file, name, "data_offsets' end");
+  if (!raw.offsets || raw.offsets->size() != 2) throw CheckpointError(file, "data_offsets must be [begin, end]", name);
+  entry.begin = require_unsigned((*raw.offsets)[0], file, name, "data_offsets' begin");
+  entry.end = require_unsigned((*raw.offsets)[1], file, name, "data_offsets' end");
   if (entry.end < entry.begin) throw CheckpointError(file, "data_offsets end before they begin", name);
 
   const unsigned bits = dtype_bits(entry.dtype);
@@ -73,36 +82,167 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, const s
   if (total_bits / 8 != entry.bytes())
     throw CheckpointError(file, "shape × dtype is " + std::to_string(total_bits / 8) + " bytes but data_offsets span " +
                                     std::to_string(entry.bytes()) + " bytes", name);
+  entry.name = std::move(raw.name);
   return entry;
 }
 
-// Records the first key that appears twice at the top level of the header; counts nothing else.
-struct DuplicateKeyFinder : nlohmann::json_sax<json> {
-  int depth = 0;
-  std::unordered_set<std::string> seen;
-  std::string duplicate;
+// Reads the header in one SAX pass, straight into raw entries: no document tree (a tree of 300,000
+// entries cost more than the rest of inspection together). Where JSON lets a key repeat inside an
+// entry, the last one counts, as in a parsed document; a repeated top-level key is refused later.
+class HeaderReader final : public nlohmann::json_sax<json> {
+ public:
+  bool top_is_object = false;
+  bool metadata_not_object = false;
+  std::string metadata_bad_key;  // the first __metadata__ key whose value is not a string
+  bool metadata_has_bad_value = false;
+  std::map<std::string, std::string> metadata;
+  std::vector<RawEntry> entries;
   std::size_t error_byte = 0;
+  std::size_t metadata_occurrences = 0;
 
   bool key(string_t& name) override {
-    if (depth == 1 && duplicate.empty() && !seen.insert(name).second) duplicate = name;
+    switch (context()) {
+      case Context::top: top_key_ = std::move(name); break;
+      case Context::metadata: metadata_key_ = std::move(name); break;
+      case Context::entry:
+        field_ = name == "dtype" ? Field::dtype : name == "shape" ? Field::shape : name == "data_offsets" ? Field::offsets : Field::other;
+        break;
+      default: break;
+    }
     return true;
   }
-  bool start_object(std::size_t) override { return ++depth, true; }
-  bool end_object() override { return --depth, true; }
-  bool start_array(std::size_t) override { return ++depth, true; }
-  bool end_array() override { return --depth, true; }
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return open(/*object=*/true); }
+  bool start_array(std::size_t) override { return open(/*object=*/false); }
+  bool end_object() override { return stack_.pop_back(), true; }
+  bool end_array() override { return stack_.pop_back(), true; }
+  bool null() override { return scalar(RawNumber::Kind::not_an_integer, 0, nullptr); }
+  bool boolean(bool) override { return scalar(RawNumber::Kind::not_an_integer, 0, nullptr); }
+  bool number_integer(number_integer_t value) override {
+    return value < 0 ? scalar(RawNumber::Kind::negative, 0, nullptr)
+                     : scalar(RawNumber::Kind::non_negative, static_cast<std::uint64_t>(value), nullptr);
+  }
+  bool number_unsigned(number_unsigned_t value) override { return scalar(RawNumber::Kind::non_negative, value, nullptr); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(RawNumber::Kind::not_an_integer, 0, nullptr); }
+  bool string(string_t& value) override { return scalar(RawNumber::Kind::not_an_integer, 0, &value); }
+  bool binary(binary_t&) override { return scalar(RawNumber::Kind::not_an_integer, 0, nullptr); }
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
     error_byte = position;
     return false;
   }
+
+ private:
+  enum class Context : std::uint8_t { none, top, metadata, entry, numbers, skip };
+  enum class Field : std::uint8_t { dtype, shape, offsets, other };
+
+  Context context() const { return stack_.empty() ? Context::none : stack_.back(); }
+
+  // A value begins at the top level: the metadata object, or a tensor's entry.
+  RawEntry& begin_entry(bool is_object) {
+    entries.push_back(RawEntry{std::move(top_key_), is_object, std::nullopt, std::nullopt, std::nullopt});
+    return entries.back();
+  }
+
+  bool open(bool object) {
+    switch (context()) {
+      case Context::none:
+        top_is_object = object;
+        stack_.push_back(object ? Context::top : Context::skip);
+        return true;
+      case Context::top:
+        if (top_key_ == kMetadataKey) {
+          ++metadata_occurrences;
+          metadata_not_object = metadata_not_object || !object;
+          stack_.push_back(object ? Context::metadata : Context::skip);
+        } else {
+          begin_entry(object);
+          stack_.push_back(object ? Context::entry : Context::skip);
+        }
+        return true;
+      case Context::metadata:
+        note_bad_metadata_value();
+        break;
+      case Context::entry: {
+        RawEntry& entry = entries.back();
+        if (!object && (field_ == Field::shape || field_ == Field::offsets)) {
+          (field_ == Field::shape ? entry.shape : entry.offsets).emplace();
+          numbers_ = &*(field_ == Field::shape ? entry.shape : entry.offsets);
+          stack_.push_back(Context::numbers);
+          return true;
+        }
+        clear_field(entry);
+        break;
+      }
+      case Context::numbers:
+        numbers_->push_back({RawNumber::Kind::not_an_integer, 0});
+        break;
+      case Context::skip:
+        break;
+    }
+    stack_.push_back(Context::skip);
+    return true;
+  }
+
+  bool scalar(RawNumber::Kind kind, std::uint64_t value, string_t* text) {
+    switch (context()) {
+      case Context::none:
+        top_is_object = false;
+        break;
+      case Context::top:
+        if (top_key_ == kMetadataKey) {
+          ++metadata_occurrences;
+          metadata_not_object = true;
+        } else {
+          begin_entry(/*is_object=*/false);
+        }
+        break;
+      case Context::metadata:
+        if (text != nullptr) metadata[metadata_key_] = std::move(*text);
+        else note_bad_metadata_value();
+        break;
+      case Context::entry: {
+        RawEntry& entry = entries.back();
+        if (field_ == Field::dtype && text != nullptr) entry.dtype = std::move(*text);
+        else clear_field(entry);
+        break;
+      }
+      case Context::numbers:
+        numbers_->push_back({kind, value});
+        break;
+      case Context::skip:
+        break;
+    }
+    return true;
+  }
+
+  // A field whose value has the wrong type: as if it were absent (the check then names it).
+  void clear_field(RawEntry& entry) const {
+    if (field_ == Field::dtype) entry.dtype.reset();
+    else if (field_ == Field::shape) entry.shape.reset();
+    else if (field_ == Field::offsets) entry.offsets.reset();
+  }
+
+  void note_bad_metadata_value() {
+    if (!metadata_has_bad_value) metadata_bad_key = metadata_key_;
+    metadata_has_bad_value = true;
+  }
+
+  static constexpr std::string_view kMetadataKey = "__metadata__";
+  std::vector<Context> stack_;
+  std::string top_key_, metadata_key_;
+  Field field_ = Field::other;
+  std::vector<RawNumber>* numbers_ = nullptr;
 };
+
+// The first name listed twice, or none. Sorting pointers keeps it linear-logarithmic and allocation-free.
+const std::string* name_listed_twice(const std::vector<RawEntry>& entries) {
+  std::vector<const std::string*> names;
+  names.reserve(entries.size());
+  for (const auto& e : entries) names.push_back(&e.name);
+  std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (std::size_t i = 1; i < names.size(); ++i)
+    if (*names[i] == *names[i - 1]) return names[i];
+  return nullptr;
+}
 
 }  // namespace
 
@@ -123,40 +263,30 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
   header.data_offset = 8 + header.header_bytes;
   const std::string_view text = prefix.substr(8, header.header_bytes);
 
-  // Duplicate top-level keys are silently merged by JSON parsers; for tensors that would hide data.
-  // A SAX pass finds them in linear time (nlohmann's callback parser rescans the parent object after
-  // every entry, which made a 300,000-tensor header take minutes).
-  DuplicateKeyFinder finder;
+  HeaderReader reader;
   bool parsed = false;
   try {
-    parsed = json::sax_parse(text.begin(), text.end(), &finder);
+    parsed = json::sax_parse(text.begin(), text.end(), &reader);
   } catch (const json::exception&) {
     parsed = false;
   }
-  if (!parsed) throw CheckpointError(file, "the header is not valid UTF-8 JSON (error at byte " + std::to_string(finder.error_byte) + ")");
-  if (!finder.duplicate.empty()) throw CheckpointError(file, "listed twice in the header", finder.duplicate);
-  json document;
-  try {
-    document = json::parse(text.begin(), text.end());
-  } catch (const json::exception&) {  // numbers too large to represent; the message would quote the file
-    throw CheckpointError(file, "the header holds a value this reader cannot represent (a number too large?)");
-  }
-  if (!document.is_object()) throw CheckpointError(file, "the header is not a JSON object");
+  if (!parsed) throw CheckpointError(file, "the header is not valid UTF-8 JSON (error at byte " + std::to_string(reader.error_byte) + ")");
+  if (!reader.top_is_object) throw CheckpointError(file, "the header is not a JSON object");
+  // Duplicate keys are silently merged by JSON parsers; for tensors that would hide data.
+  if (reader.metadata_occurrences > 1) throw CheckpointError(file, "listed twice in the header", "__metadata__");
+  if (const std::string* twice = name_listed_twice(reader.entries)) throw CheckpointError(file, "listed twice in the header", *twice);
+  if (reader.metadata_not_object) throw CheckpointError(file, "__metadata__ is not an object");
+  if (reader.metadata_has_bad_value)
+    throw CheckpointError(file, "__metadata__ value for '" + reader.metadata_bad_key + "' is not a string");
+  header.metadata = std::move(reader.metadata);
 
   const std::uint64_t data_size = file_size - header.data_offset;
-  for (const auto& [name, value] : document.items()) {
-    if (name == "__metadata__") {
-      if (!value.is_object()) throw CheckpointError(file, "__metadata__ is not an object");
-      for (const auto& [key, entry] : value.items()) {
-        if (!entry.is_string()) throw CheckpointError(file, "__metadata__ value for '" + key + "' is not a string");
-        header.metadata.emplace(key, entry.get<std::string>());
-      }
-      continue;
-    }
-    SafetensorsEntry entry = parse_entry(name, value, file);
+  header.tensors.reserve(reader.entries.size());
+  for (auto& raw : reader.entries) {
+    SafetensorsEntry entry = checked_entry(raw, file);
     if (entry.end > data_size)
       throw CheckpointError(file, "data_offsets end at " + std::to_string(entry.end) + ", past the " +
-                                      std::to_string(data_size) + "-byte data area (truncated file?)", name);
+                                      std::to_string(data_size) + "-byte data area (truncated file?)", entry.name);
     header.tensors.push_back(std::move(entry));
   }
   std::sort(header.tensors.begin(), header.tensors.end(), [](const auto& a, const auto& b) {

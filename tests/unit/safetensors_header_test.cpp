@@ -144,6 +144,22 @@ TEST(SafetensorsHeader, RefusesBadMetadata) {
   expect_refused(safetensors_bytes(R"({"__metadata__":[]})", 0), {"__metadata__"});
 }
 
+TEST(SafetensorsHeader, ReadsEntriesAsAParsedDocumentWould) {
+  // Fields it does not know are skipped whatever they nest; a field given twice counts as its last.
+  const auto header = parse(safetensors_bytes(
+      R"({"w":{"extra":{"a":[1,{"b":[2]}]},"dtype":"F16","dtype":"F32","shape":[2,1],"data_offsets":[0,8],"more":[[]]},)"
+      R"("__metadata__":{"format":"pt","format":"np"}})", 8));
+  ASSERT_EQ(header.tensors.size(), 1u);
+  EXPECT_EQ(header.tensors[0].dtype, DType::F32);
+  EXPECT_EQ(header.tensors[0].shape, (std::vector<std::int64_t>{2, 1}));
+  EXPECT_EQ(header.metadata.at("format"), "np");
+  // A field of the wrong type is as good as absent, and named.
+  expect_refused(safetensors_bytes(R"({"w":{"dtype":["F32"],"shape":[1],"data_offsets":[0,4]}})", 4), {"tensor 'w'", "no dtype"});
+  expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}})", 4), {"non-negative integer"});
+  expect_refused(safetensors_bytes(R"({"w":[1]})", 4), {"tensor 'w'", "not an object"});
+  expect_refused(safetensors_bytes(R"({"__metadata__":{},"__metadata__":{}})", 0), {"__metadata__", "twice"});
+}
+
 TEST(SafetensorsHeader, ReadsOnlyTheHeaderFromDisk) {
   TempDir dir;
   // A sparse 1 GiB data area: reading the header must not touch it.
