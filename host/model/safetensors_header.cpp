@@ -51,8 +51,9 @@ SafetensorsEntry checked_entry(RawEntry& raw, const std::string& file) {
   SafetensorsEntry entry;
 
   if (!raw.dtype) throw CheckpointError(file, "no dtype", name);
-  const auto dtype = dtype_from_name(*raw.dtype);
-  if (!dtype) throw CheckpointError(file, "unknown dtype '" + *raw.dtype + "' (known: " + known_dtype_names() + ")", name);
+  const std::string& dtype_text = *raw.dtype;
+  const auto dtype = dtype_from_name(dtype_text);
+  if (!dtype) throw CheckpointError(file, "unknown dtype '" + dtype_text + "' (known: " + known_dtype_names() + ")", name);
   entry.dtype = *dtype;
 
   if (!raw.shape) throw CheckpointError(file, "no shape array", name);
@@ -270,14 +271,17 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
   } catch (const json::exception&) {
     parsed = false;
   }
-  if (!parsed) throw CheckpointError(file, "the header is not valid UTF-8 JSON (error at byte " + std::to_string(reader.error_byte) + ")");
+  const std::size_t error_byte = reader.error_byte;
+  if (!parsed) throw CheckpointError(file, "the header is not valid UTF-8 JSON (error at byte " + std::to_string(error_byte) + ")");
   if (!reader.top_is_object) throw CheckpointError(file, "the header is not a JSON object");
   // Duplicate keys are silently merged by JSON parsers; for tensors that would hide data.
   if (reader.metadata_occurrences > 1) throw CheckpointError(file, "listed twice in the header", "__metadata__");
   if (const std::string* twice = name_listed_twice(reader.entries)) throw CheckpointError(file, "listed twice in the header", *twice);
   if (reader.metadata_not_object) throw CheckpointError(file, "__metadata__ is not an object");
-  if (reader.metadata_has_bad_value)
-    throw CheckpointError(file, "__metadata__ value for '" + reader.metadata_bad_key + "' is not a string");
+  if (reader.metadata_has_bad_value) {
+    const std::string& key = reader.metadata_bad_key;
+    throw CheckpointError(file, "__metadata__ value for '" + key + "' is not a string");
+  }
   header.metadata = std::move(reader.metadata);
 
   const std::uint64_t data_size = file_size - header.data_offset;
