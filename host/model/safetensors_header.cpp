@@ -234,7 +234,7 @@ class HeaderReader final : public nlohmann::json_sax<json> {
   std::vector<RawNumber>* numbers_ = nullptr;
 };
 
-// The first name listed twice, or none. Sorting pointers keeps it linear-logarithmic and allocation-free.
+// The first name listed twice, or none: sorting pointers to the names, O(n log n), copies no name.
 const std::string* name_listed_twice(const std::vector<RawEntry>& entries) {
   std::vector<const std::string*> names;
   names.reserve(entries.size());
