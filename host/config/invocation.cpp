@@ -252,13 +252,11 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
     }
     if (options.find_nothrow(name, false) == nullptr) {
       if (everything.find_nothrow(name, false) == nullptr) {
-        std::vector<std::string> variables;
-        for (auto n : long_names(everything)) {
-          for (auto& c : n) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-          variables.push_back(std::string(kEnvPrefix) + n);
-        }
+        // Compared without the prefix every candidate shares, which would make any two names look alike.
+        std::string guess = text::nearest(name, long_names(everything));
+        for (auto& c : guess) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         invocation.warnings.push_back("ignoring the environment variable " + variable + ": no option is called --" + name +
-                                      text::did_you_mean(variable, variables));
+                                      (guess.empty() ? "" : " (did you mean '" + std::string(kEnvPrefix) + guess + "'?)"));
       }
       continue;
     }

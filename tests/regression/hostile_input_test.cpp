@@ -266,6 +266,8 @@ TEST(Options, AnEnvironmentVariableNamedOnlyThePrefixIsIgnored) {
   const auto result = run_vramguard("help", "VRAMGUARD_=1 VRAMGUARD_BOGUS=2");
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.err.find("VRAMGUARD_BOGUS"), std::string::npos) << result.err;
+  // No guess for a name like no option's (the shared prefix once made VRAMGUARD_OUT look close).
+  EXPECT_EQ(result.err.find("did you mean"), std::string::npos) << result.err;
 }
 
 TEST(Outputs, AFullDiskIsAnErrorNotAnEmptyFile) {
