@@ -53,6 +53,20 @@ void record_metrics(const Invocation& invocation, const std::string& command, co
   if (const std::string warning = append_metrics_record(invocation.environment, record); !warning.empty()) log::warn(warning);
 }
 
+GuardResult run_reporting_failure(GuardPipeline& pipeline, const Invocation& invocation, CommandIO& io,
+                                  const std::string& allocator_settings, const UseStage& use) {
+  try {
+    GuardResult result = pipeline.run(use);
+    result.report.allocator_settings = allocator_settings;
+    return result;
+  } catch (const GuardFailure& failure) {
+    GuardReport report = failure.report();
+    report.allocator_settings = allocator_settings;
+    write_guard_report(invocation, report, io);
+    throw;
+  }
+}
+
 void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print,
                         const nlohmann::json& extra, const std::function<void(std::ostream&)>& print_extra) {
   record_metrics(invocation, invocation.command, report, extra.contains("run") ? extra["run"] : nlohmann::json());

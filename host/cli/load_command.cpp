@@ -43,17 +43,7 @@ Command load_command() {
             options.cancel = &stop_flag();
 
             GuardPipeline pipeline(*runtime, registry, model, options);
-            GuardResult result = [&] {
-              try {
-                return pipeline.run();
-              } catch (const GuardFailure& failure) {
-                GuardReport report = failure.report();
-                report.allocator_settings = allocator;
-                write_guard_report(invocation, report, io);
-                throw;
-              }
-            }();
-            result.report.allocator_settings = allocator;
+            GuardResult result = run_reporting_failure(pipeline, invocation, io, allocator);
             if (invocation.flag("units") && !invocation.flag("json")) {
               io.out << "Units\n";
               print_unit_table(model.graph, result.placement, io.out);

@@ -57,19 +57,10 @@ Command run_command() {
             options.cancel = &stop_flag();
             GuardPipeline pipeline(*runtime, registry, model, options);
             RunOutcome outcome;
-            GuardResult result = [&] {
-              try {
-                return pipeline.run([&](LoadedModel& loaded, const Placement& placement, AttemptRecord&) {
-                  outcome = runner->run(*runtime, model, placement, loaded, settings);
-                });
-              } catch (const GuardFailure& failure) {
-                GuardReport report = failure.report();
-                report.allocator_settings = allocator;
-                write_guard_report(invocation, report, io);
-                throw;
-              }
-            }();
-            result.report.allocator_settings = allocator;
+            GuardResult result = run_reporting_failure(pipeline, invocation, io, allocator,
+                                                       [&](LoadedModel& loaded, const Placement& placement, AttemptRecord&) {
+                                                         outcome = runner->run(*runtime, model, placement, loaded, settings);
+                                                       });
             const AttemptRecord& attempt = result.report.attempts.back();
             const RunSummary summary = summarize_run(outcome, *attempt.prediction, attempt.budget);
             pipeline.unload(result);
