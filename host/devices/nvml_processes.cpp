@@ -67,12 +67,10 @@ const Nvml& nvml() {
       log::debug("NVML not available (", ::dlerror(), "): other processes on the GPU are not listed");
       return;
     }
-    api.init = reinterpret_cast<nvmlReturn_t (*)()>(::dlsym(library, "nvmlInit_v2"));
-    api.by_pci = reinterpret_cast<nvmlReturn_t (*)(const char*, nvmlDevice_t*)>(::dlsym(library, "nvmlDeviceGetHandleByPciBusId_v2"));
-    api.compute = reinterpret_cast<nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, NvmlProcessInfo*)>(
-        ::dlsym(library, "nvmlDeviceGetComputeRunningProcesses_v3"));
-    api.graphics = reinterpret_cast<nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, NvmlProcessInfo*)>(
-        ::dlsym(library, "nvmlDeviceGetGraphicsRunningProcesses_v3"));
+    bind(library, api.init, "nvmlInit_v2");
+    bind(library, api.by_pci, "nvmlDeviceGetHandleByPciBusId_v2");
+    bind(library, api.compute, "nvmlDeviceGetComputeRunningProcesses_v3");
+    bind(library, api.graphics, "nvmlDeviceGetGraphicsRunningProcesses_v3");
     bind(library, api.name, "nvmlDeviceGetName");
     bind(library, api.driver_version, "nvmlSystemGetDriverVersion");
     bind(library, api.cuda_driver_version, "nvmlSystemGetCudaDriverVersion_v2");
