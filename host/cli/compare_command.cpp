@@ -28,7 +28,7 @@ struct Measured {
   double load_seconds = 0;
   std::map<DeviceId, std::uint64_t> load_peak_bytes;  // this process on each GPU once loaded (NVML), else our allocations
   bool process_bytes = false;                          // load_peak_bytes include the context (NVML)
-  std::optional<RunSummary> run;                       // forward passes, where an adapter runs the model
+  std::vector<RunSummary> runs;                        // each component's entries, where a family runs them
   std::string run_note;                                // why no pass was run
 };
 
@@ -41,7 +41,7 @@ struct Row {
   std::optional<Measured> measured;
 };
 
-// Whether forward passes can be measured, and with what: an adapter for the model, and on simulated
+// Whether passes can be measured, and with what: a family for the components, and on simulated
 // devices room in host memory for their bytes (the CPU computes in their place).
 struct PassMeasurement {
   std::unique_ptr<ModelRunner> runner;
@@ -58,6 +58,7 @@ PassMeasurement prepare_passes(const PlanningSetup& setup, const Invocation& inv
     passes.settings.batch = setup.workload.batch;
     passes.settings.steps = invocation.number("steps", 2, 10'000).value_or(3);
     passes.settings.cancel = &stop_flag();
+    passes.settings.every_component = true;
     runner->check(setup.model, passes.settings);
     passes.runner = std::move(runner);
   } catch (const InputError& e) {
@@ -68,8 +69,8 @@ PassMeasurement prepare_passes(const PlanningSetup& setup, const Invocation& inv
   return passes;
 }
 
-// --measure: load with this strategy alone (no fallback) through the guard, run forward passes where
-// an adapter can, then unload.
+// --measure: load with this strategy alone (no fallback) through the guard, run every component's
+// entries that a family runs, then unload.
 Measured measure(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation,
                  PassMeasurement& passes) {
   Measured m;
@@ -83,9 +84,9 @@ Measured measure(const PluginRegistry& registry, const std::string& name, const 
   options.strategy_options = [&](const std::string& strategy) { return strategy_options_for(invocation, strategy, false); };
   GuardPipeline pipeline(*runtime, registry, setup.model, options);
   try {
-    RunOutcome outcome;
+    std::vector<RunOutcome> outcomes;
     GuardResult result = passes.runner ? pipeline.run([&](LoadedModel& loaded, const Placement& placement, AttemptRecord&) {
-      outcome = passes.runner->run(*runtime, setup.model, placement, loaded, passes.settings);
+      outcomes = passes.runner->run(*runtime, setup.model, placement, loaded, passes.settings);
     })
                                        : pipeline.run();
     const AttemptRecord& attempt = result.report.attempts.back();
@@ -94,7 +95,8 @@ Measured measure(const PluginRegistry& registry, const std::string& name, const 
     m.load_seconds = result.report.statistics.seconds;
     m.process_bytes = !attempt.measured_process_bytes.empty();
     m.load_peak_bytes = m.process_bytes ? attempt.measured_process_bytes : attempt.measured_bytes;
-    if (passes.runner && !outcome.steps.empty()) m.run = summarize_run(outcome, *attempt.prediction, attempt.budget);
+    for (const auto& outcome : outcomes)
+      if (!outcome.steps.empty()) m.runs.push_back(summarize_run(outcome, *attempt.prediction, attempt.budget));
     pipeline.unload(result);
   } catch (const GuardFailure& failure) {
     if (failure.exit_code() == ExitCode::interrupted) throw;
@@ -112,6 +114,13 @@ Row evaluate(const PluginRegistry& registry, const std::string& name, const Plan
   row.prediction = std::move(fit.prediction);
   row.minimum = std::move(fit.minimum);
   return row;
+}
+
+// One pass of every component that ran, each at its median.
+double one_pass_of_each(const std::vector<RunSummary>& runs) {
+  double seconds = 0;
+  for (const auto& run : runs) seconds += run.median_step_seconds;
+  return seconds;
 }
 
 // The peak the load itself reaches: what a measured load can be held against (activations come later).
@@ -135,7 +144,7 @@ Command compare_command() {
                                                "comma-separated strategy names (default: every plugin found)")(
                          "measure", po::bool_switch(),
                          "also load each feasible strategy through the guard (alone, no fallback), run forward passes where "
-                         "an adapter runs the model, and show the measured pass time, peak and load time beside the predicted ones")(
+                         "a family runs the components (each entry of each), and show the measured pass time, peak and load time beside the predicted ones")(
                          "steps", po::value<std::string>()->value_name("K")->default_value("3"),
                          "with --measure: forward passes per strategy (2-10000); the first warms up");
                    }};
@@ -193,8 +202,10 @@ Command compare_command() {
                   r["measured"] = {{"loaded", row.measured->loaded}, {"outcome", row.measured->outcome},
                                    {"load_seconds", row.measured->load_seconds}, {"load_peak_bytes", peaks},
                                    {"load_peak_includes_context", row.measured->process_bytes}, {"simulated", simulated}};
-                  if (row.measured->run) r["measured"]["run"] = run_summary_json(*row.measured->run);
-                  else if (!row.measured->run_note.empty()) r["measured"]["run_not_measured"] = row.measured->run_note;
+                  if (!row.measured->runs.empty()) {
+                    r["measured"]["runs"] = nlohmann::json::array();
+                    for (const auto& run : row.measured->runs) r["measured"]["runs"].push_back(run_summary_json(run));
+                  } else if (!row.measured->run_note.empty()) r["measured"]["run_not_measured"] = row.measured->run_note;
                 }
                 doc["strategies"].push_back(r);
               }
@@ -210,7 +221,7 @@ Command compare_command() {
             // With --measure, each figure is shown predicted / measured, like for like: peaks without the
             // CUDA context (ours, activations included when passes ran; weights and windows when they
             // could not), pass and load times on real GPUs only.
-            const bool any_run = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.measured && r.measured->run; });
+            const bool any_run = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.measured && !r.measured->runs.empty(); });
             std::vector<TextTable::Column> columns = {{"STRATEGY"}, {"FITS"}};
             for (const auto* gpu : gpus)
               columns.push_back({"PEAK " + gpu->name() + " GB" + (measured ? " pred/meas" : ""), TextTable::Align::right});
@@ -231,10 +242,13 @@ Command compare_command() {
                   cells.push_back(format_gb(d->peak_bytes));
                   continue;
                 }
-                if (m != nullptr && m->run) {
-                  const auto it = m->run->peaks.find(gpu->id);
-                  cells.push_back(it == m->run->peaks.end() ? format_gb(0) + " / -"
-                                                            : format_gb(it->second.predicted_bytes) + " / " + format_gb(it->second.measured_bytes));
+                if (m != nullptr && !m->runs.empty()) {
+                  // The largest of the components' passes, predicted and measured.
+                  std::uint64_t predicted = 0, measured_bytes = 0;
+                  for (const auto& run : m->runs)
+                    if (const auto it = run.peaks.find(gpu->id); it != run.peaks.end())
+                      predicted = std::max(predicted, it->second.predicted_bytes), measured_bytes = std::max(measured_bytes, it->second.measured_bytes);
+                  cells.push_back(format_gb(predicted) + " / " + format_gb(measured_bytes));
                 } else if (m != nullptr) {
                   const auto it = m->load_peak_bytes.find(gpu->id);
                   cells.push_back(format_gb(predicted_load_peak(*row.prediction, gpu->id, m->process_bytes)) + " / " +
@@ -249,7 +263,7 @@ Command compare_command() {
               cells.push_back(ready);
               std::string pass = row.prediction ? format_seconds(row.prediction->step_seconds) : "-";
               if (measured && !simulated && any_run && row.prediction)
-                pass += " / " + (m && m->run ? format_seconds(m->run->median_step_seconds) : std::string("-"));
+                pass += " / " + (m && !m->runs.empty() ? format_seconds(one_pass_of_each(m->runs)) : std::string("-"));
               cells.push_back(pass);
               table.add(cells);
             }
@@ -262,13 +276,20 @@ Command compare_command() {
             if (measured) {
               io.out << "\nPEAK pred/meas: ours on the GPU without the CUDA context: "
                      << (any_run ? "weights, windows and the passes' activations" : "weights and windows once loaded (marked load)")
-                     << (any_run ? "; PASS: the median of the passes after the first." : ".");
+                     << (any_run ? "; PASS: one pass of each component, each the median of its passes after the first." : ".");
               if (simulated) io.out << " Times on simulated devices are not measured (the CPU computes in the GPUs' place).";
               io.out << "\n";
               for (const auto& row : rows)
-                if (row.measured && row.measured->loaded && !row.measured->run && !row.measured->run_note.empty()) {
+                if (row.measured && row.measured->loaded && row.measured->runs.empty() && !row.measured->run_note.empty()) {
                   io.out << "No passes measured: " << row.measured->run_note << "\n";
                   break;
+                }
+              for (const auto& row : rows)
+                if (row.measured && !row.measured->runs.empty()) {
+                  io.out << row.strategy << " measured:";
+                  for (const auto& run : row.measured->runs)
+                    io.out << " " << run.component << "." << run.entry << " " << (simulated ? std::string("ran") : format_seconds(run.median_step_seconds));
+                  io.out << "\n";
                 }
             }
             if (!auto_pick.empty()) io.out << "\nauto would pick: " << auto_pick << "\n";

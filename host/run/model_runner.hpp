@@ -19,12 +19,16 @@
 namespace vramguard {
 
 struct RunSettings {
-  std::uint64_t tokens = 0;                    // per sequence; 0: the adapter's default (128)
+  std::optional<std::string> component;        // which component; default: the first one a built-in family runs
+  std::optional<std::string> entry;            // which entry point ("encode"); default: the family's first
+  std::uint64_t tokens = 0;                    // text tokens per sample for generated inputs; 0: the family's default
   std::uint64_t batch = 1;
-  std::uint64_t steps = 3;                     // forward passes; the first one warms up
-  std::optional<std::filesystem::path> input;  // safetensors with "input_ids" [batch, tokens] (I64 or I32)
-  std::optional<std::filesystem::path> output; // where to write the last pass's "logits"
-  std::uint64_t seed = 0;                      // for generated token ids
+  std::uint64_t height = 0, width = 0;         // pixels, for generated inputs of image models; 0: the family's default
+  std::uint64_t steps = 3;                     // calls of the entry; the first one warms up
+  std::optional<std::filesystem::path> input;  // safetensors holding the entry's inputs by name
+  std::optional<std::filesystem::path> output; // where to write the last call's outputs, by name
+  std::uint64_t seed = 0;                      // for generated inputs
+  bool every_component = false;                // every component a family runs, each of its entries (compare --measure)
   const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -36,10 +40,11 @@ struct StepRecord {
 };
 
 struct RunOutcome {
-  std::string adapter;
+  std::string architecture;                    // the family that ran it: "qwenimage_transformer"
   std::string component;
+  std::string entry;
   std::uint64_t batch = 0;
-  std::uint64_t tokens = 0;
+  std::uint64_t tokens = 0;                    // per sample and call; 0 for image models
   std::vector<StepRecord> steps;
   std::map<DeviceId, std::uint64_t> peak_bytes;  // ours at most during the steps, activations included
   std::vector<std::string> notes;
@@ -48,21 +53,23 @@ struct RunOutcome {
 class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
-  virtual std::vector<std::string> adapters() const = 0;
-  // Refuses, before anything loads, what the model's adapter cannot run: no adapter for the
-  // architecture (InputError listing the adapters), token ids outside the vocabulary, more tokens than
-  // the model's positions, a unit missing a tensor the adapter needs.
-  virtual void check(const InspectedModel& model, const RunSettings& settings) const = 0;
-  // Runs settings.steps forward passes under the placement. Throws OutOfMemory when a step does not
+  virtual std::vector<std::string> architectures() const = 0;
+  // Refuses, before anything loads, what cannot run: no family for the component (InputError listing
+  // the families), an unknown component or entry, inputs that are missing, unknown or of the wrong
+  // dtype or shape for the config, a tensor the checkpoint lacks.
+  // Returns the activation bytes the calls predict from their inputs, the largest of them: the
+  // headroom a GPU keeps for them.
+  virtual std::uint64_t check(const InspectedModel& model, const RunSettings& settings) const = 0;
+  // Runs settings.steps calls of the entry (of each, with every_component) under the placement. Throws OutOfMemory when a step does not
   // fit (the guard falls back), Interrupted when cancelled.
-  virtual RunOutcome run(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement, LoadedModel& loaded,
+  virtual std::vector<RunOutcome> run(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement, LoadedModel& loaded,
                          const RunSettings& settings) = 0;
 };
 
 // The runtime library beside this binary; JobError when it is missing or from another build.
 std::unique_ptr<ModelRunner> load_model_runner();
 
-inline constexpr int kModelRunnerInterfaceVersion = 1;
+inline constexpr int kModelRunnerInterfaceVersion = 2;
 std::uint64_t model_runner_layout_fingerprint();
 
 }  // namespace vramguard

@@ -26,8 +26,9 @@ std::string percent(double value) {
 
 RunSummary summarize_run(const RunOutcome& outcome, const Prediction& prediction, const DeviceBudget& budget) {
   RunSummary s;
-  s.adapter = outcome.adapter;
+  s.architecture = outcome.architecture;
   s.component = outcome.component;
+  s.entry = outcome.entry;
   s.batch = outcome.batch;
   s.tokens = outcome.tokens;
   s.steps = outcome.steps.size();
@@ -68,8 +69,9 @@ nlohmann::json run_summary_json(const RunSummary& s) {
   nlohmann::json peaks = nlohmann::json::object();
   for (const auto& [device, peak] : s.peaks)
     peaks[device.str()] = {{"predicted_bytes", peak.predicted_bytes}, {"measured_bytes", peak.measured_bytes}};
-  return {{"adapter", s.adapter},
+  return {{"architecture", s.architecture},
           {"component", s.component},
+          {"entry", s.entry},
           {"batch", s.batch},
           {"tokens", s.tokens},
           {"steps", s.steps},
@@ -87,10 +89,13 @@ nlohmann::json run_summary_json(const RunSummary& s) {
 }
 
 void print_run_summary(const RunSummary& s, bool simulated, std::ostream& out) {
-  out << "\nRan " << s.component << " with the " << s.adapter << " adapter: " << s.steps << " steps of " << s.batch << " × "
-      << text::thousands(s.tokens) << " tokens" << (simulated ? " (on the CPU, in the simulated GPUs' place)" : "") << "\n";
+  out << "\nRan " << s.component << " (" << s.architecture << ", " << s.entry << "): " << s.steps << " steps of batch " << s.batch;
+  if (s.tokens > 0) out << " × " << text::thousands(s.tokens) << " tokens";
+  out << (simulated ? " (on the CPU, in the simulated GPUs' place)" : "") << "\n";
   out << "  step: first " << format_seconds(s.first_step_seconds) << ", median " << format_seconds(s.median_step_seconds) << ", p95 "
-      << format_seconds(s.p95_step_seconds) << "; " << text::thousands(static_cast<std::uint64_t>(s.tokens_per_second)) << " tokens/s\n";
+      << format_seconds(s.p95_step_seconds);
+  if (s.tokens > 0) out << "; " << text::thousands(static_cast<std::uint64_t>(s.tokens_per_second)) << " tokens/s";
+  out << "\n";
   out << "  predicted step " << format_seconds(s.predicted_step_seconds) << (simulated ? " (for the declared GPUs, not this CPU)" : "") << "\n";
   if (s.streamed_bytes_per_step > 0) {
     out << "  streamed " << format_bytes(s.streamed_bytes_per_step) << " per step at " << format_gb(static_cast<std::uint64_t>(s.achieved_bytes_per_s))

@@ -16,10 +16,10 @@
 namespace vramguard {
 
 struct RunSummary {
-  std::string adapter, component;
+  std::string architecture, component, entry;
   std::uint64_t batch = 0, tokens = 0, steps = 0;
   double first_step_seconds = 0, median_step_seconds = 0, p95_step_seconds = 0;
-  double tokens_per_second = 0;                     // batch × tokens ÷ median step
+  double tokens_per_second = 0;                     // batch × tokens ÷ median step (0 for image models)
   double median_compute_seconds = 0;                // the compute streams' own work
   std::uint64_t streamed_bytes_per_step = 0;
   double achieved_bytes_per_s = 0;                  // streamed bytes ÷ median step

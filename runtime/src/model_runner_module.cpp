@@ -1,136 +1,169 @@
 // The runtime library's side of `vramguard run` (host/run/model_runner.hpp): the CLI loads the model
-// through the guard, then lends it here to be run by the adapter for its architecture.
+// through the guard, then lends it here to be run by the family (architectures/) of each component.
 #include <ATen/Functions.h>
 
 #include <algorithm>
-#include <fcntl.h>
-#include <random>
-#include <unistd.h>
 
 #include "core/errors.hpp"
-#include "core/tensor_read.hpp"
 #include "logging/log.hpp"
-#include "model/safetensors_header.hpp"
-#include "model/safetensors_writer.hpp"
 #include "model_description.hpp"
+#include "named_tensor_files.hpp"
 #include "run/model_runner.hpp"
 #include "session_impl.hpp"
-#include "vramguard/runtime/adapter.hpp"
 #include "torch_tensors.hpp"
+#include "vramguard/cost_model.hpp"
+#include "vramguard/runtime/architecture.hpp"
 
 namespace vramguard::runtime {
 namespace {
 
-constexpr std::uint64_t kDefaultTokens = 128;
-
-struct Match {
-  std::shared_ptr<Adapter> adapter;
+// One call to make: a component, the family that runs it, the entry and its inputs.
+struct Call {
   std::string component;
+  std::shared_ptr<const Architecture> architecture;
+  EntryPoint entry;
 };
 
-Match match(const ModelDescription& model) {
-  for (const auto& adapter : builtin_adapters())
-    for (const auto& component : model.components)
-      if (adapter->handles(model, component.name)) return {adapter, component.name};
-  std::string classes, names;
-  for (const auto& component : model.components)
-    for (const auto& cls : component.classes) classes += (classes.empty() ? "" : ", ") + cls;
-  for (const auto& adapter : builtin_adapters()) names += (names.empty() ? "" : ", ") + adapter->name();
-  throw InputError(model.source, "has no adapter to run it (its architecture: " + (classes.empty() ? std::string("unknown") : classes) + ")",
-                   "vramguard run knows: " + names + "; docs/running-a-model.md shows how to write an adapter with the runtime API");
+std::string family_names() {
+  std::string names;
+  for (const auto& a : builtin_architectures()) names += (names.empty() ? "" : ", ") + a->name();
+  return names;
 }
 
-// The token ids to run: from --input, or seeded ones of the asked shape.
-at::Tensor input_ids(const RunSettings& settings, std::int64_t vocabulary) {
-  if (settings.input) {
-    const std::string path = settings.input->string();
-    const SafetensorsHeader header = read_safetensors_header(path);
-    const auto it = std::find_if(header.tensors.begin(), header.tensors.end(), [](const auto& t) { return t.name == "input_ids"; });
-    if (it == header.tensors.end()) throw InputError(path, "holds no tensor named input_ids");
-    if (it->dtype != DType::I64 && it->dtype != DType::I32) throw InputError(path, "input_ids must be I64 or I32, not " + std::string(dtype_name(it->dtype)));
-    if (it->shape.size() != 2) throw InputError(path, "input_ids must be [batch, tokens]");
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw InputError(path, "cannot open");
-    at::Tensor ids = at::empty(it->shape, at::TensorOptions().dtype(it->dtype == DType::I64 ? at::kLong : at::kInt));
-    try {
-      read_exact(fd, header.data_offset + it->begin, it->bytes(), static_cast<unsigned char*>(ids.data_ptr()), path);
-    } catch (...) {
-      ::close(fd);
-      throw;
+std::vector<Call> calls_for(const ModelDescription& model, const RunSettings& settings) {
+  std::vector<Call> calls;
+  if (settings.component) {
+    const ComponentDescription* c = model.find(*settings.component);
+    if (c == nullptr) {
+      std::string names;
+      for (const auto& component : model.components) names += (names.empty() ? "" : ", ") + component.name;
+      throw InputError("--component " + *settings.component, "is not a component of " + model.source, "its components: " + names);
     }
-    ::close(fd);
-    return ids.to(at::kLong);
+    auto architecture = architecture_for(*c);
+    if (!architecture) {
+      std::string classes;
+      for (const auto& cls : c->classes) classes += (classes.empty() ? "" : ", ") + cls;
+      throw InputError(model.source, "component " + c->name + " (" + (classes.empty() ? std::string("no known class") : classes) +
+                                         ") has no native architecture", "vramguard runs: " + family_names() + "; docs/running-a-model.md shows how to add one");
+    }
+    calls.push_back({c->name, architecture, architecture->entry(settings.entry.value_or(""))});
+    return calls;
   }
-  const std::uint64_t tokens = settings.tokens > 0 ? settings.tokens : kDefaultTokens;
-  std::mt19937_64 rng(settings.seed);
-  std::vector<std::int64_t> values(settings.batch * tokens);
-  for (auto& v : values) v = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(vocabulary));
-  return at::from_blob(values.data(), {static_cast<std::int64_t>(settings.batch), static_cast<std::int64_t>(tokens)}, at::kLong).clone();
+  for (const auto& c : model.components) {
+    auto architecture = architecture_for(c);
+    if (!architecture) continue;
+    if (settings.every_component && !settings.entry) {
+      for (const auto& e : architecture->entries()) calls.push_back({c.name, architecture, e});
+    } else {
+      calls.push_back({c.name, architecture, architecture->entry(settings.entry.value_or(""))});
+    }
+    if (!settings.every_component) break;
+  }
+  if (calls.empty()) {
+    std::string classes;
+    for (const auto& component : model.components)
+      for (const auto& cls : component.classes) classes += (classes.empty() ? "" : ", ") + cls;
+    throw InputError(model.source, "has no component vramguard runs natively (its classes: " + (classes.empty() ? std::string("unknown") : classes) + ")",
+                     "vramguard runs: " + family_names() + "; docs/running-a-model.md shows how to add a family with the runtime API");
+  }
+  return calls;
 }
 
-DType dtype_of(c10::ScalarType type) {
-  switch (type) {
-    case c10::kFloat: return DType::F32;
-    case c10::kBFloat16: return DType::BF16;
-    case c10::kHalf: return DType::F16;
-    case c10::kDouble: return DType::F64;
-    default: throw JobError("logits of an unexpected dtype");
+// The inputs of one call: from --input, by name, or seeded ones of the workload's shape.
+NamedTensors inputs_for(const ModelDescription& model, const Call& call, const RunSettings& settings) {
+  const ComponentDescription& component = *model.find(call.component);
+  NamedTensors inputs;
+  if (settings.input) {
+    if (settings.batch > 1 || settings.tokens > 0 || settings.height > 0 || settings.width > 0)
+      throw UsageError("--input gives the inputs' shapes: --batch, --tokens, --height and --width describe generated inputs only",
+                       "drop them, or drop --input");
+    const NamedTensors file = read_named_tensors(*settings.input);
+    // A file may hold several entries' inputs (the fixtures do): take the ones this entry knows.
+    for (const auto& [name, tensor] : file) {
+      const bool known = std::count(call.entry.inputs.begin(), call.entry.inputs.end(), name) ||
+                         std::count(call.entry.optional_inputs.begin(), call.entry.optional_inputs.end(), name);
+      if (known) inputs.emplace(name, tensor);
+    }
+  } else {
+    inputs = call.architecture->example_inputs(component, call.entry.name, {settings.batch, settings.tokens, settings.height, settings.width, settings.seed});
   }
+  call.architecture->check(component, call.entry.name, inputs);
+  return inputs;
+}
+
+std::uint64_t tokens_of(const NamedTensors& inputs) {
+  // Sequence models: token ids [batch, tokens], or packed latents and prompt embeddings [batch, tokens, width].
+  if (const auto it = inputs.find("input_ids"); it != inputs.end()) return static_cast<std::uint64_t>(it->second.size(1));
+  std::uint64_t tokens = 0;
+  for (const char* name : {"hidden_states", "encoder_hidden_states"})
+    if (const auto it = inputs.find(name); it != inputs.end() && it->second.dim() == 3) tokens += static_cast<std::uint64_t>(it->second.size(1));
+  return tokens;
 }
 
 class TorchModelRunner final : public ModelRunner {
  public:
-  std::vector<std::string> adapters() const override {
+  std::vector<std::string> architectures() const override {
     std::vector<std::string> names;
-    for (const auto& adapter : builtin_adapters()) names.push_back(adapter->name());
+    for (const auto& a : builtin_architectures()) names.push_back(a->name());
     return names;
   }
 
-  void check(const InspectedModel& model, const RunSettings& settings) const override {
+  std::uint64_t check(const InspectedModel& model, const RunSettings& settings) const override {
     const ModelDescription description = describe(model);
-    const Match m = match(description);
-    m.adapter->check(description, m.component, input_ids(settings, m.adapter->vocabulary_size(description, m.component)));
+    std::uint64_t activations = 0;
+    for (const Call& call : calls_for(description, settings)) {
+      const NamedTensors inputs = inputs_for(description, call, settings);
+      const Component& graph = *model.graph.find_component(call.component);
+      activations = std::max(activations, call.architecture->activation_bytes(*description.find(call.component), call.entry.name, inputs,
+                                                                              compute_dtype(graph, model.graph.target_dtype)));
+    }
+    return activations;
   }
 
-  RunOutcome run(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement, LoadedModel& loaded,
-                 const RunSettings& settings) override {
+  std::vector<RunOutcome> run(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement, LoadedModel& loaded,
+                              const RunSettings& settings) override {
     Session session(Session::Impl::borrowing(runtime, model, placement, loaded));
-    const Match m = match(session.description());
-    const at::Tensor ids = input_ids(settings, m.adapter->vocabulary_size(session.description(), m.component));
-    m.adapter->check(session.description(), m.component, ids);
-    const Component& component = *model.graph.find_component(m.component);
-    const std::uint64_t tokens = static_cast<std::uint64_t>(ids.numel());
-    const auto activations = static_cast<std::uint64_t>(component.activation_bytes_per_token * static_cast<double>(tokens)) +
-                             default_cost_constants().workspace_bytes;
     const std::size_t gpus = runtime.probe_gpus().size();
-    for (std::size_t g = 0; g < gpus; ++g) runtime.reset_peak(static_cast<int>(g));
-    RunOutcome outcome;
-    outcome.adapter = m.adapter->name();
-    outcome.component = m.component;
-    outcome.batch = static_cast<std::uint64_t>(ids.size(0));
-    outcome.tokens = static_cast<std::uint64_t>(ids.size(1));
-    ForwardResult last;
-    for (std::uint64_t step = 0; step < std::max<std::uint64_t>(1, settings.steps); ++step) {
-      if (settings.cancel && settings.cancel->load()) throw Interrupted("the run was interrupted");
-      session.step(m.component, [&] { last = m.adapter->forward(session, m.component, ids); }, activations);
-      const StepStatistics& s = session.steps().back();
-      outcome.steps.push_back({s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes});
+    std::vector<RunOutcome> outcomes;
+    NamedTensors last_outputs;
+    for (const Call& call : calls_for(session.description(), settings)) {
+      const NamedTensors inputs = inputs_for(session.description(), call, settings);
+      const std::uint64_t activations =
+          call.architecture->activation_bytes(*session.description().find(call.component), call.entry.name, inputs, session.dtype(call.component)) +
+          default_cost_constants().workspace_bytes;
+      for (std::size_t g = 0; g < gpus; ++g) runtime.reset_peak(static_cast<int>(g));
+      const std::size_t first_step = session.steps().size();
+      RunOutcome outcome;
+      outcome.architecture = call.architecture->name();
+      outcome.component = call.component;
+      outcome.entry = call.entry.name;
+      outcome.batch = static_cast<std::uint64_t>(inputs.begin()->second.size(0));
+      outcome.tokens = tokens_of(inputs);
+      const std::uint64_t steps = std::max<std::uint64_t>(1, settings.steps);
+      for (std::uint64_t step = 0; step < steps; ++step) {
+        if (settings.cancel && settings.cancel->load()) throw Interrupted("the run was interrupted");
+        // The last call written with --output carries the entry's intermediate states too.
+        const bool last_written = settings.output && step + 1 == steps;
+        const std::vector<std::string> captures = last_written ? call.entry.captures : std::vector<std::string>{};
+        session.step(call.component, [&] { last_outputs = call.architecture->run(session, call.component, call.entry.name, inputs, captures); },
+                     activations);
+        const StepStatistics& s = session.steps().back();
+        outcome.steps.push_back({s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes});
+      }
+      // Each step measures its own peak (and resets it): the call's is the largest of them, and of what
+      // a GPU no step ran on holds.
+      for (std::size_t g = 0; g < gpus; ++g) {
+        const MemorySnapshot snap = runtime.snapshot(static_cast<int>(g));
+        std::uint64_t peak = snap.peak_in_use;
+        for (std::size_t s = first_step; s < session.steps().size(); ++s)
+          if (const auto it = session.steps()[s].peak_bytes.find(snap.device.str()); it != session.steps()[s].peak_bytes.end())
+            peak = std::max(peak, it->second);
+        outcome.peak_bytes[snap.device] = peak;
+      }
+      outcomes.push_back(std::move(outcome));
     }
-    // Each step measures its own peak (and resets it): the run's is the largest of them, and of what a
-    // GPU no step ran on holds.
-    for (std::size_t g = 0; g < gpus; ++g) {
-      const MemorySnapshot snap = runtime.snapshot(static_cast<int>(g));
-      std::uint64_t peak = snap.peak_in_use;
-      for (const auto& s : session.steps())
-        if (const auto it = s.peak_bytes.find(snap.device.str()); it != s.peak_bytes.end()) peak = std::max(peak, it->second);
-      outcome.peak_bytes[snap.device] = peak;
-    }
-    if (settings.output) {
-      const at::Tensor logits = last.logits.to(at::kCPU).contiguous();
-      write_safetensors(*settings.output, {{"logits", dtype_of(logits.scalar_type()),
-                                            std::vector<std::int64_t>(logits.sizes().begin(), logits.sizes().end()), logits.data_ptr()}});
-    }
-    return outcome;
+    if (settings.output) write_named_tensors(*settings.output, last_outputs);
+    return outcomes;
   }
 };
 

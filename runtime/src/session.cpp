@@ -140,15 +140,7 @@ std::vector<std::size_t> Session::module_units(std::string_view component, std::
 }
 
 c10::ScalarType Session::dtype(std::string_view component) const {
-  const Component& graph = impl_->model->graph.components[impl_->component_index(component)];
-  // The dtype most of its floating bytes have once placed.
-  std::map<DType, std::uint64_t> bytes;
-  for (const auto& unit : graph.units)
-    for (const auto& tensor : unit.tensors)
-      if (dtype_is_floating(tensor.dtype)) bytes[placed_dtype(tensor.dtype, impl_->model->graph.target_dtype)] += tensor.bytes;
-  if (bytes.empty()) return c10::kFloat;
-  const auto most = std::max_element(bytes.begin(), bytes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-  return scalar_type_of(most->first, graph.name);
+  return compute_dtype(impl_->model->graph.components[impl_->component_index(component)], impl_->model->graph.target_dtype);
 }
 
 UnitScope Session::unit(std::string_view component, std::size_t index) {

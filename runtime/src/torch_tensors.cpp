@@ -1,10 +1,23 @@
 #include "torch_tensors.hpp"
 
+#include <algorithm>
+#include <map>
+
 #include <ATen/Functions.h>
 
 #include "core/errors.hpp"
 
 namespace vramguard::runtime {
+
+c10::ScalarType compute_dtype(const Component& component, std::optional<DType> target) {
+  std::map<DType, std::uint64_t> bytes;
+  for (const auto& unit : component.units)
+    for (const auto& tensor : unit.tensors)
+      if (dtype_is_floating(tensor.dtype)) bytes[placed_dtype(tensor.dtype, target)] += tensor.bytes;
+  if (bytes.empty()) return c10::kFloat;
+  const auto most = std::max_element(bytes.begin(), bytes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  return scalar_type_of(most->first, component.name);
+}
 
 c10::ScalarType scalar_type_of(DType dtype, const std::string& tensor) {
   switch (dtype) {

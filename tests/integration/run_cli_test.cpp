@@ -51,6 +51,17 @@ double relative_difference(const std::vector<float>& got, const std::vector<floa
   return difference / magnitude;
 }
 
+// The Qwen2 fixture under another class name: a model no family runs.
+fs::path model_of_another_class(const TempDir& tmp, const std::string& class_name) {
+  const fs::path folder = tmp / "other";
+  fs::copy(kModel, folder, fs::copy_options::recursive);
+  fs::permissions(folder / "config.json", fs::perms::owner_write, fs::perm_options::add);
+  auto config = nlohmann::json::parse(std::ifstream(folder / "config.json"));
+  config["architectures"] = {class_name};
+  std::ofstream(folder / "config.json", std::ios::trunc) << config.dump();
+  return folder;
+}
+
 }  // namespace
 
 TEST(RunCommand, RunsReportsAndWritesTheLogits) {
@@ -63,7 +74,8 @@ TEST(RunCommand, RunsReportsAndWritesTheLogits) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto report = nlohmann::json::parse(result.out);
   const auto& run = report["run"];
-  EXPECT_EQ(run["adapter"], "qwen2");
+  EXPECT_EQ(run["architecture"], "qwen2");
+  EXPECT_EQ(run["entry"], "forward");
   EXPECT_EQ(run["steps"], 3);
   EXPECT_EQ(run["batch"], 2);
   EXPECT_EQ(run["tokens"], 19);
@@ -81,10 +93,26 @@ TEST(RunCommand, BadInputExitsTwoBeforeLoading) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find("positions"), std::string::npos) << result.err;
   EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing";
-  // An architecture without an adapter: the adapters are listed.
-  result = run_vramguard("run " + shell_quote((fixture("qwenimage_tiny") / "model").string()) + common);
+  // An architecture no family runs: the families are listed.
+  const fs::path unknown = model_of_another_class(tmp, "GPT2LMHeadModel");
+  result = run_vramguard("run " + shell_quote(unknown.string()) + common);
   EXPECT_EQ(result.exit_code, 2) << result.err;
-  EXPECT_NE(result.err.find("qwen2"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("qwenimage_transformer"), std::string::npos) << result.err;
+  // Inputs named for another entry, an unknown entry or component, and shapes beside --input: named.
+  const std::string transformer = shell_quote((fixture("qwenimage_tiny") / "model").string());
+  const std::string vae = shell_quote((fixture("qwenimage_vae_tiny") / "model").string());
+  const std::string transformer_inputs = shell_quote((fixture("qwenimage_tiny") / "inputs.safetensors").string());
+  for (const auto& [arguments, named] : std::vector<std::pair<std::string, std::string>>{
+           {vae + " --entry decode --input " + transformer_inputs, "latents"},
+           {vae + " --entry forward", "encode, decode"},
+           {transformer + " --component vae", "its components: model"},
+           {transformer + " --input " + transformer_inputs + " --batch 2", "--input gives the inputs' shapes"},
+           {transformer + " --height 8", "--height"}}) {
+    result = run_vramguard("run " + arguments + common);
+    EXPECT_EQ(result.exit_code, 2) << arguments << ": " << result.err;
+    EXPECT_NE(result.err.find(named), std::string::npos) << arguments << ": " << result.err;
+    EXPECT_EQ(result.err.find("load..."), std::string::npos) << arguments << ": it loaded before refusing";
+  }
   // A unit missing a tensor the adapter needs: named.
   fs::create_directories(tmp / "broken");
   fs::copy(kModel, tmp / "broken", fs::copy_options::recursive);
@@ -104,7 +132,7 @@ TEST(RunCommand, BadInputExitsTwoBeforeLoading) {
   EXPECT_NE(result.err.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << result.err;
 }
 
-TEST(CompareCommand, MeasureRunsPassesBesideThePredictionsWhereAnAdapterRunsTheModel) {
+TEST(CompareCommand, MeasureRunsPassesBesideThePredictionsWhereAFamilyRunsTheModel) {
   const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --measure --steps 2";
   auto result = run_vramguard("compare " + shell_quote(kModel.string()) + common + " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -112,7 +140,8 @@ TEST(CompareCommand, MeasureRunsPassesBesideThePredictionsWhereAnAdapterRunsTheM
   for (const auto& row : doc["strategies"]) {
     if (!row["feasible"].get<bool>()) continue;
     SCOPED_TRACE(row["strategy"].get<std::string>());
-    const auto& run = row["measured"]["run"];
+    ASSERT_EQ(row["measured"]["runs"].size(), 1u);
+    const auto& run = row["measured"]["runs"][0];
     EXPECT_EQ(run["steps"], 2);
     EXPECT_GT(run["peak_bytes"]["cuda:0"]["measured_bytes"].get<std::uint64_t>(), 0u);
     EXPECT_GT(run["peak_bytes"]["cuda:0"]["predicted_bytes"].get<std::uint64_t>(), 0u);
@@ -120,9 +149,40 @@ TEST(CompareCommand, MeasureRunsPassesBesideThePredictionsWhereAnAdapterRunsTheM
   result = run_vramguard("compare " + shell_quote(kModel.string()) + common);
   EXPECT_NE(result.out.find("pred/meas"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("passes' activations"), std::string::npos) << result.out;
-  // No adapter for the architecture: loads are measured, passes are not, and the table says which.
-  result = run_vramguard("compare " + shell_quote((fixture("qwenimage_tiny") / "model").string()) + common);
+  // No family for the architecture: loads are measured, passes are not, and the table says which.
+  TempDir tmp;
+  result = run_vramguard("compare " + shell_quote(model_of_another_class(tmp, "GPT2LMHeadModel").string()) + common);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("(load)"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("No passes measured"), std::string::npos) << result.out;
+}
+
+TEST(RunCommand, RunsEachQwenImageEntryAndWritesItsOutputsByName) {
+  TempDir tmp;
+  const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --strategy sequential-offload --steps 2 --json";
+  struct Case {
+    std::string fixture, entry, output;
+  };
+  for (const auto& c : std::vector<Case>{{"qwenimage_tiny", "forward", "sample"},
+                                         {"qwenimage_vae_tiny", "encode", "encoded_mean"},
+                                         {"qwenimage_vae_tiny", "decode", "decoded"}}) {
+    SCOPED_TRACE(c.fixture + " " + c.entry);
+    const std::string out = (tmp / (c.entry + ".safetensors")).string();
+    const auto result = run_vramguard("run " + shell_quote((fixture(c.fixture) / "model").string()) + " --entry " + c.entry + " --input " +
+                                      shell_quote((fixture(c.fixture) / "inputs.safetensors").string()) + " --output " + shell_quote(out) + common);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const auto run = nlohmann::json::parse(result.out)["run"];
+    EXPECT_EQ(run["entry"], c.entry);
+    EXPECT_EQ(run["steps"], 2);
+    EXPECT_GT(run["streamed_bytes_per_step"].get<std::uint64_t>(), 0u);
+    EXPECT_LT(relative_difference(read_f32(out, c.output), read_f32(fixture(c.fixture) / "expected.safetensors", c.output)), 1e-4);
+  }
+  // Without --input: seeded inputs of the asked size, the output of that size.
+  const std::string out = (tmp / "generated.safetensors").string();
+  const auto result = run_vramguard("run " + shell_quote((fixture("qwenimage_vae_tiny") / "model").string()) +
+                                    " --entry decode --height 48 --width 64 --output " + shell_quote(out) + common);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto header = read_safetensors_header(out);
+  ASSERT_EQ(header.tensors.size(), 1u);
+  EXPECT_EQ(header.tensors[0].shape, (std::vector<std::int64_t>{1, 3, 1, 48, 64}));
 }

@@ -24,11 +24,16 @@ struct Case {
   std::string expected_mode;  // a mode the plan must use, so that the case runs what it names
 };
 
-runtime::ForwardResult forward(runtime::Session& session, const at::Tensor& ids) {
-  runtime::ForwardResult result;
-  auto adapter = runtime::builtin_adapters().front();
-  session.step("model", [&] { result = adapter->forward(session, "model", ids, {"hidden_after_layer_0", "final_hidden"}); });
-  return result;
+struct ForwardResult {
+  at::Tensor logits;
+  runtime::NamedTensors captures;
+};
+
+ForwardResult forward(runtime::Session& session, const at::Tensor& ids) {
+  runtime::NamedTensors out;
+  const auto qwen2 = runtime::architecture_for(*session.description().find("model"));
+  session.step("model", [&] { out = qwen2->run(session, "model", "forward", {{"input_ids", ids}}, {"hidden_after_layer_0", "final_hidden"}); });
+  return {out.at("logits"), out};
 }
 
 }  // namespace
@@ -160,16 +165,22 @@ TEST(Qwen2, Bf16StaysCloseToFp32) {
 }
 
 TEST(Qwen2, BadInputIsRefusedBeforeItRuns) {
-  const auto model = runtime::ModelDescription{};
-  (void)model;
   auto session = runtime::Session::open(kModel.string(), simulated("auto"));
-  const auto adapter = runtime::builtin_adapters().front();
-  const auto& description = session->description();
-  EXPECT_TRUE(adapter->handles(description, "model"));
-  EXPECT_THROW(adapter->check(description, "model", at::full({1, 4}, 300, at::kLong)), InputError);   // vocabulary is 300
-  EXPECT_THROW(adapter->check(description, "model", at::full({1, 4}, -1, at::kLong)), InputError);
-  EXPECT_THROW(adapter->check(description, "model", at::zeros({1, 129}, at::kLong)), InputError);      // 128 positions
-  EXPECT_NO_THROW(adapter->check(description, "model", at::zeros({3, 128}, at::kLong)));
+  const auto& model = *session->description().find("model");
+  const auto qwen2 = runtime::architecture_for(model);
+  ASSERT_NE(qwen2, nullptr);
+  EXPECT_EQ(qwen2->name(), "qwen2");
+  auto check = [&](const at::Tensor& ids) { qwen2->check(model, "forward", {{"input_ids", ids}}); };
+  EXPECT_THROW(check(at::full({1, 4}, 300, at::kLong)), InputError);   // vocabulary is 300
+  EXPECT_THROW(check(at::full({1, 4}, -1, at::kLong)), InputError);
+  EXPECT_THROW(check(at::zeros({1, 129}, at::kLong)), InputError);      // 128 positions
+  EXPECT_THROW(check(at::zeros({0, 3}, at::kLong)), InputError);        // nothing to run
+  EXPECT_THROW(check(at::zeros({1, 4}, at::kFloat)), InputError);       // ids are integers
+  EXPECT_THROW(qwen2->check(model, "forward", {}), InputError);          // input_ids missing
+  EXPECT_THROW(qwen2->check(model, "forward", {{"input_ids", at::zeros({1, 4}, at::kLong)}, {"pixel_values", at::zeros({1})}}),
+               InputError);                                              // not an input of qwen2
+  EXPECT_THROW(qwen2->check(model, "decode", {{"input_ids", at::zeros({1, 4}, at::kLong)}}), InputError);  // no such entry
+  EXPECT_NO_THROW(check(at::zeros({3, 128}, at::kLong)));
 }
 
 // ---- vramguard run, as a user runs it ------------------------------------------------------------

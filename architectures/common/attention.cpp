@@ -1,0 +1,44 @@
+#include "common/attention.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <limits>
+
+namespace vramguard::runtime {
+
+at::Tensor causal_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value, double scale,
+                            const at::Tensor& key_mask) {
+  const auto tokens = query.size(-2);
+  const auto keys = key.size(-2);
+#if VRAMGUARD_TORCH_MAJOR >= 2
+  if (!key_mask.defined()) return at::scaled_dot_product_attention(query, key, value, {}, 0.0, /*is_causal=*/true, scale);
+#endif
+  // Token t sees keys 0..t (the keys end where the queries do).
+  auto visible = at::ones({tokens, keys}, query.options().dtype(at::kBool)).tril(keys - tokens);
+  if (key_mask.defined()) visible = visible.unsqueeze(0).unsqueeze(0).logical_and(key_mask.to(query.device(), at::kBool).unsqueeze(1).unsqueeze(1));
+#if VRAMGUARD_TORCH_MAJOR >= 2
+  return at::scaled_dot_product_attention(query, key, value, visible, 0.0, /*is_causal=*/false, scale);
+#else
+  auto scores = at::matmul(query, key.transpose(-2, -1)) * scale;
+  scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity());
+  const auto weights = at::softmax(scores, -1, at::kFloat).to(query.scalar_type());
+  return at::matmul(weights, value);
+#endif
+}
+
+at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value, const at::Tensor& key_mask,
+                            double scale) {
+  // [batch, 1, 1, keys]: the same keys hidden from every head and every query.
+  const at::Tensor mask = key_mask.defined() ? key_mask.to(query.device()).unsqueeze(1).unsqueeze(1) : at::Tensor();
+#if VRAMGUARD_TORCH_MAJOR >= 2
+  return at::scaled_dot_product_attention(query, key, value, mask, 0.0, /*is_causal=*/false, scale);
+#else
+  auto scores = at::matmul(query, key.transpose(-2, -1)) * scale;
+  if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  const auto weights = at::softmax(scores, -1, at::kFloat).to(query.scalar_type());
+  return at::matmul(weights, value);
+#endif
+}
+
+}  // namespace vramguard::runtime

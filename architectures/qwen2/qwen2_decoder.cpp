@@ -1,0 +1,174 @@
+#include "qwen2/qwen2_decoder.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/attention.hpp"
+#include "common/config_values.hpp"
+#include "core/errors.hpp"
+
+namespace vramguard::runtime::qwen2 {
+
+const char* const kLayerTensors[] = {"input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                                     "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+                                     "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"};
+
+Layout layout_of(const ComponentDescription& component, const std::string& family) {
+  const ConfigValues outer(component, family);
+  // Qwen2.5-VL nests the language model's dimensions under text_config in newer transformers.
+  const ConfigValues text = outer.section("text_config").has("hidden_size") ? outer.section("text_config") : outer;
+  Layout l;
+  l.hidden = text.positive_integer("hidden_size");
+  l.heads = text.positive_integer("num_attention_heads");
+  l.kv_heads = text.positive_integer("num_key_value_heads", l.heads);
+  l.vocab = text.positive_integer("vocab_size");
+  l.layers = text.positive_integer("num_hidden_layers");
+  l.head_dim = text.positive_integer("head_dim", l.hidden / l.heads);
+  l.positions = text.positive_integer("max_position_embeddings", 32768);
+  l.intermediate = text.positive_integer("intermediate_size", 4 * l.hidden);
+  l.eps = text.positive_number("rms_norm_eps", 1e-6);
+  // transformers 5 keeps rope_theta in rope_parameters; older configs at the top level.
+  l.theta = text.positive_number("rope_theta", outer.positive_number("rope_theta", 10000));
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    if (!text.has(key) || !text.json()[key].is_object()) continue;
+    const ConfigValues rope = text.section(key);
+    l.theta = rope.positive_number("rope_theta", l.theta);
+    const std::string type = rope.json().value("rope_type", rope.json().value("type", std::string("default")));
+    l.mrope_section = rope.integers("mrope_section", {});
+    // Qwen2.5-VL's multimodal rope gives every section the same position on text: plain rope then.
+    if (type != "default" && type != "mrope" && rope.json().value("type", std::string()) != "mrope")
+      throw InputError(text.file(), "uses rope type '" + type + "', which the " + family + " architecture does not implement",
+                       "only default rope is supported");
+  }
+  if (l.heads % l.kv_heads != 0)
+    throw InputError(text.file(), "\"num_attention_heads\" (" + std::to_string(l.heads) + ") is not a multiple of \"num_key_value_heads\" (" +
+                                      std::to_string(l.kv_heads) + ")");
+  l.prefix = component.find("model.language_model.embed_tokens") ? "model.language_model." : "model.";
+  // A config that names fewer layers than the checkpoint holds would silently run part of the model.
+  std::int64_t stored = 0;
+  while (component.find(l.prefix + "layers." + std::to_string(stored))) ++stored;
+  if (stored != l.layers)
+    throw InputError(text.file(), "\"num_hidden_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " + std::to_string(stored) +
+                                      " layers", "the config and the weights are of different models");
+  return l;
+}
+
+std::string layer_name(const Layout& l, std::int64_t i) { return l.prefix + "layers." + std::to_string(i); }
+
+void check_weights(const ComponentDescription& c, const Layout& l, const std::string& family) {
+  auto need = [&](const std::string& unit, const std::string& tensor) {
+    const auto parts = c.module(unit);
+    const bool complete = !parts.empty() && std::all_of(parts.begin(), parts.end(), [&](const UnitDescription* u) {
+      return u->find(unit + "." + tensor) != nullptr;
+    });
+    if (!complete)
+      throw InputError(c.name, "unit " + unit + " has no tensor " + unit + "." + tensor + ", which the " + family + " architecture needs",
+                       "the checkpoint is incomplete, or not a " + family + " model");
+  };
+  need(l.prefix + "embed_tokens", "weight");
+  for (std::int64_t i = 0; i < l.layers; ++i)
+    for (const char* tensor : kLayerTensors) need(layer_name(l, i), tensor);
+  need(l.prefix + "norm", "weight");
+  need("lm_head", "weight");
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const auto input = x.scalar_type();
+  auto h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, true) + eps);
+  return weight * h.to(input);
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const auto half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// cos and sin of every position: computed in float32 as transformers does, then cast.
+Rotary rotary(const Layout& l, std::int64_t tokens, c10::Device device, c10::ScalarType dtype) {
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
+  const auto inv_freq = 1.0 / at::pow(l.theta, at::arange(0, l.head_dim, 2, options) / static_cast<double>(l.head_dim));
+  const auto freqs = at::outer(at::arange(tokens, options), inv_freq);
+  const auto emb = at::cat({freqs, freqs}, -1);
+  return {emb.cos().to(dtype).unsqueeze(0).unsqueeze(0), emb.sin().to(dtype).unsqueeze(0).unsqueeze(0)};
+}
+
+namespace {
+
+at::Tensor maybe_bias(const UnitScope& unit, const std::string& name) { return unit.has(name) ? unit[name] : at::Tensor(); }
+
+}  // namespace
+
+at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tensor& x, const Rotary& rope, const at::Tensor& key_mask) {
+  const auto batch = x.size(0), tokens = x.size(1);
+  auto h = rms_norm(x, unit["input_layernorm.weight"], l.eps);
+  auto q = at::linear(h, unit["self_attn.q_proj.weight"], maybe_bias(unit, "self_attn.q_proj.bias"));
+  auto k = at::linear(h, unit["self_attn.k_proj.weight"], maybe_bias(unit, "self_attn.k_proj.bias"));
+  auto v = at::linear(h, unit["self_attn.v_proj.weight"], maybe_bias(unit, "self_attn.v_proj.bias"));
+  q = q.view({batch, tokens, l.heads, l.head_dim}).transpose(1, 2);
+  k = k.view({batch, tokens, l.kv_heads, l.head_dim}).transpose(1, 2);
+  v = v.view({batch, tokens, l.kv_heads, l.head_dim}).transpose(1, 2);
+  q = q * rope.cos + rotate_half(q) * rope.sin;
+  k = k * rope.cos + rotate_half(k) * rope.sin;
+  if (l.kv_heads != l.heads) {  // each key/value head serves heads / kv_heads query heads
+    const auto groups = l.heads / l.kv_heads;
+    k = k.unsqueeze(2).expand({batch, l.kv_heads, groups, tokens, l.head_dim}).reshape({batch, l.heads, tokens, l.head_dim});
+    v = v.unsqueeze(2).expand({batch, l.kv_heads, groups, tokens, l.head_dim}).reshape({batch, l.heads, tokens, l.head_dim});
+  }
+  auto attention = causal_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(l.head_dim)), key_mask);
+  attention = attention.transpose(1, 2).reshape({batch, tokens, l.heads * l.head_dim});
+  auto out = x + at::linear(attention, unit["self_attn.o_proj.weight"]);
+  h = rms_norm(out, unit["post_attention_layernorm.weight"], l.eps);
+  const auto gate = at::silu(at::linear(h, unit["mlp.gate_proj.weight"]));
+  return out + at::linear(gate * at::linear(h, unit["mlp.up_proj.weight"]), unit["mlp.down_proj.weight"]);
+}
+
+// A lookup of each id's row. A vocabulary split into row slices is looked up slice by
+// slice, each slice filling the positions whose ids fall in its rows.
+at::Tensor embed(Session& session, const std::string& component, const std::string& module, const at::Tensor& input_ids) {
+  const auto units = session.module_units(component, module);
+  if (units.size() == 1) {
+    UnitScope whole = session.unit(component, units.front());
+    return at::embedding(whole["weight"], input_ids.to(whole.device(), at::kLong));
+  }
+  at::Tensor x;
+  for (std::size_t index : units) {
+    UnitScope slice = session.unit(component, index);
+    const at::Tensor& weight = slice["weight"];
+    const auto ids = input_ids.to(slice.device(), at::kLong);
+    const auto first = slice.first_row(), rows = weight.size(0);
+    const auto inside = ids.ge(first).logical_and(ids.lt(first + rows)).unsqueeze(-1);
+    const auto found = at::embedding(weight, (ids - first).clamp(0, rows - 1)) * inside.to(weight.scalar_type());
+    x = x.defined() ? x + found.to(x.device(), /*non_blocking=*/true) : found;
+  }
+  return x;
+}
+
+at::Tensor head_logits(Session& session, const std::string& component, const at::Tensor& hidden) {
+  const auto units = session.module_units(component, "lm_head");
+  std::int64_t vocabulary = 0;  // the head's rows, which a padded vocabulary makes larger than vocab_size
+  for (const UnitDescription* slice : session.description().find(component)->module("lm_head"))
+    vocabulary += slice->tensors.front().shape.at(0);
+  if (units.size() == 1) {
+    UnitScope whole = session.unit(component, units.front());
+    return at::linear(hidden.to(whole.device(), true), whole["weight"]);
+  }
+  at::Tensor logits;
+  for (std::size_t index : units) {
+    UnitScope slice = session.unit(component, index);
+    const at::Tensor& weight = slice["weight"];
+    const auto part = at::linear(hidden.to(slice.device(), true), weight);
+    if (!logits.defined()) {
+      auto sizes = part.sizes().vec();
+      sizes.back() = vocabulary;
+      logits = at::empty(sizes, part.options());
+    }
+    logits.narrow(-1, slice.first_row(), weight.size(0)).copy_(part, /*non_blocking=*/true);
+  }
+  return logits;
+}
+
+}  // namespace vramguard::runtime::qwen2

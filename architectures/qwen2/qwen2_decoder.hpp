@@ -1,0 +1,46 @@
+#pragma once
+// The Qwen2 decoder, shared by the qwen2 family (a language model on text) and qwen2_5_vl (the same
+// decoder under multimodal rotary positions): the config's dimensions, the layers, the embedding and
+// the head (either may be split in row slices), each against the runtime API.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vramguard/runtime/session.hpp"
+
+namespace vramguard::runtime::qwen2 {
+
+// What the config and the unit names say, checked once.
+struct Layout {
+  std::string prefix;  // "model." or, in Qwen2.5-VL, "model.language_model." (or "model." in older files)
+  std::int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0, positions = 0, layers = 0, intermediate = 0;
+  double eps = 1e-6, theta = 10000;
+  std::vector<std::int64_t> mrope_section;  // multimodal rope: the head's half split into time, height, width
+};
+
+// From config.json (text_config when nested). `family` names the model in messages.
+Layout layout_of(const ComponentDescription& component, const std::string& family);
+std::string layer_name(const Layout& l, std::int64_t layer);
+// The checkpoint holds every tensor the decoder needs; InputError naming the first one missing.
+void check_weights(const ComponentDescription& component, const Layout& l, const std::string& family);
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor rotate_half(const at::Tensor& x);
+
+// cos and sin, broadcastable against [batch, heads, tokens, head_dim], in the activations' dtype.
+struct Rotary {
+  at::Tensor cos, sin;
+};
+// Plain rope: position t for token t.
+Rotary rotary(const Layout& l, std::int64_t tokens, c10::Device device, c10::ScalarType dtype);
+
+// One decoder layer. `key_mask` [batch, tokens] (bool, true = attend) hides padding; undefined: none.
+at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tensor& x, const Rotary& rope, const at::Tensor& key_mask);
+// Token embeddings (slice by slice when the vocabulary is split).
+at::Tensor embed(Session& session, const std::string& component, const std::string& module, const at::Tensor& input_ids);
+// The output head: each slice computes its columns of the logits.
+at::Tensor head_logits(Session& session, const std::string& component, const at::Tensor& hidden);
+
+}  // namespace vramguard::runtime::qwen2

@@ -1,0 +1,346 @@
+// Qwen-Image's MMDiT (diffusers' QwenImageTransformer2DModel): packed image latents and prompt
+// embeddings in, the flow prediction for every image token out. Two streams (image and text), each
+// block modulated by the timestep (AdaLN), joined in one attention over text then image tokens with
+// the text's padding masked, under a 3-axis rotary embedding (frame, height, width) for the images
+// and a diagonal one for the text.
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "common/attention.hpp"
+#include "common/config_values.hpp"
+#include "common/named_inputs.hpp"
+#include "core/errors.hpp"
+#include "families.hpp"
+
+namespace vramguard::runtime {
+namespace {
+
+const char* const kFamily = "qwenimage_transformer";
+
+struct Layout {
+  std::int64_t in_channels = 64, patch = 2, layers = 60, heads = 24, head_dim = 128, joint_dim = 3584;
+  std::vector<std::int64_t> axes{16, 56, 56};  // rotary dims per axis: frame, height, width
+  std::int64_t inner() const { return heads * head_dim; }
+};
+
+Layout layout_of(const ComponentDescription& component) {
+  const ConfigValues config(component, "Qwen-Image transformer");
+  Layout l;
+  l.in_channels = config.positive_integer("in_channels", l.in_channels);
+  l.patch = config.positive_integer("patch_size", l.patch);
+  l.layers = config.positive_integer("num_layers", l.layers);
+  l.heads = config.positive_integer("num_attention_heads", l.heads);
+  l.head_dim = config.positive_integer("attention_head_dim", l.head_dim);
+  l.joint_dim = config.positive_integer("joint_attention_dim", l.joint_dim);
+  l.axes = config.integers("axes_dims_rope", l.axes);
+  std::int64_t rotary = 0;
+  for (auto d : l.axes) rotary += d;
+  if (l.axes.size() != 3 || rotary != l.head_dim || std::any_of(l.axes.begin(), l.axes.end(), [](auto d) { return d <= 0 || d % 2; }))
+    throw InputError(config.file(), "\"axes_dims_rope\" must be three positive even numbers adding up to \"attention_head_dim\" (" +
+                                        std::to_string(l.head_dim) + ")");
+  // Variants this implementation does not run are refused rather than run wrong.
+  for (const char* key : {"guidance_embeds", "zero_cond_t", "use_additional_t_cond", "use_layer3d_rope"})
+    if (config.flag(key, false))
+      throw InputError(config.file(), std::string("sets \"") + key + "\", a Qwen-Image variant the native transformer does not implement",
+                       "run it through the Python module (vramguard.apply) with diffusers' own class");
+  return l;
+}
+
+std::string block_name(std::int64_t i) { return "transformer_blocks." + std::to_string(i); }
+
+const char* const kBlockTensors[] = {
+    "img_mod.1.weight", "txt_mod.1.weight", "attn.to_q.weight", "attn.to_k.weight", "attn.to_v.weight", "attn.add_q_proj.weight",
+    "attn.add_k_proj.weight", "attn.add_v_proj.weight", "attn.to_out.0.weight", "attn.to_add_out.weight", "attn.norm_q.weight",
+    "attn.norm_k.weight", "attn.norm_added_q.weight", "attn.norm_added_k.weight", "img_mlp.net.0.proj.weight", "img_mlp.net.2.weight",
+    "txt_mlp.net.0.proj.weight", "txt_mlp.net.2.weight"};
+
+at::Tensor bias_of(const UnitScope& unit, const std::string& name) { return unit.has(name) ? unit[name] : at::Tensor(); }
+
+at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
+  return at::linear(x, unit[module + ".weight"], bias_of(unit, module + ".bias"));
+}
+
+// diffusers' RMSNorm: the mean square in float32; half-precision weights scale the result in their dtype.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  auto h = x * at::rsqrt(x.to(at::kFloat).pow(2).mean(-1, true) + eps);
+  if (weight.scalar_type() == at::kHalf || weight.scalar_type() == at::kBFloat16) h = h.to(weight.scalar_type());
+  return h * weight;
+}
+
+at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
+
+// The sinusoidal timestep embedding (256 channels, cos first, timesteps × 1000), in float32.
+at::Tensor timestep_projection(const at::Tensor& timestep) {
+  constexpr std::int64_t half = 128;
+  const auto exponent = at::arange(0, half, timestep.options().dtype(at::kFloat)) * (-std::log(10000.0) / static_cast<double>(half));
+  const auto frequencies = at::exp(exponent).to(timestep.scalar_type());
+  const auto angles = timestep.unsqueeze(1).to(at::kFloat) * frequencies.unsqueeze(0).to(at::kFloat) * 1000.0;
+  return at::cat({at::cos(angles), at::sin(angles)}, -1);
+}
+
+// Rotation angles [tokens, head_dim / 2] for each image token and each text token. Images are
+// numbered by their place in img_shapes along the frame axis and centred on height and width; text
+// tokens continue on the diagonal after the largest image's half-extent.
+struct Rotary {
+  at::Tensor image_cos, image_sin, text_cos, text_sin;  // float32, [tokens, head_dim / 2]
+};
+
+at::Tensor axis_angles(const at::Tensor& positions, std::int64_t dim) {
+  const auto options = positions.options();
+  const auto inverse = 1.0 / at::pow(10000.0, at::arange(0, dim, 2, options) / static_cast<double>(dim));
+  return at::outer(positions, inverse);
+}
+
+Rotary rotary(const Layout& l, const at::Tensor& img_shapes, std::int64_t text_tokens, c10::Device device) {
+  const auto options = at::TensorOptions().dtype(at::kFloat);
+  std::vector<at::Tensor> frames, rows, columns;
+  std::int64_t largest_half = 0;
+  const auto shapes = img_shapes.to(at::kCPU, at::kLong).contiguous();
+  const auto* s = shapes.data_ptr<std::int64_t>();
+  for (std::int64_t image = 0; image < shapes.size(0); ++image) {
+    const std::int64_t f = s[3 * image], h = s[3 * image + 1], w = s[3 * image + 2];
+    const auto frame = at::arange(image, image + f, options);
+    const auto row = at::arange(-(h - h / 2), h / 2, options);
+    const auto column = at::arange(-(w - w / 2), w / 2, options);
+    frames.push_back(frame.view({f, 1, 1}).expand({f, h, w}).reshape(-1));
+    rows.push_back(row.view({1, h, 1}).expand({f, h, w}).reshape(-1));
+    columns.push_back(column.view({1, 1, w}).expand({f, h, w}).reshape(-1));
+    largest_half = std::max({largest_half, h / 2, w / 2});
+  }
+  const auto image_angles = at::cat({axis_angles(at::cat(frames), l.axes[0]), axis_angles(at::cat(rows), l.axes[1]),
+                                     axis_angles(at::cat(columns), l.axes[2])},
+                                    -1);
+  const auto text_positions = at::arange(largest_half, largest_half + text_tokens, options);
+  const auto text_angles = at::cat({axis_angles(text_positions, l.axes[0]), axis_angles(text_positions, l.axes[1]),
+                                    axis_angles(text_positions, l.axes[2])},
+                                   -1);
+  return {image_angles.cos().to(device), image_angles.sin().to(device), text_angles.cos().to(device), text_angles.sin().to(device)};
+}
+
+// x [batch, tokens, heads, head_dim]: each adjacent pair (2k, 2k+1) rotated by angle k, in float32.
+at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  auto pair_shape = x.sizes().vec();
+  pair_shape.back() /= 2;
+  pair_shape.push_back(2);
+  const auto pairs = x.to(at::kFloat).reshape(pair_shape);
+  const auto real = pairs.select(-1, 0), imaginary = pairs.select(-1, 1);
+  const auto c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // over heads
+  return at::stack({real * c - imaginary * s, real * s + imaginary * c}, -1).flatten(-2).to(x.scalar_type());
+}
+
+struct Modulation {
+  at::Tensor shift, scale, gate;  // [batch, 1, inner]
+};
+
+// shift, scale and gate for the attention (first) and the MLP (second) of one stream.
+std::pair<Modulation, Modulation> modulations(const UnitScope& block, const std::string& module, const at::Tensor& temb) {
+  const auto chunks = linear(block, module + ".1", at::silu(temb)).unsqueeze(1).chunk(6, -1);
+  return {{chunks[0], chunks[1], chunks[2]}, {chunks[3], chunks[4], chunks[5]}};
+}
+
+at::Tensor modulate(const at::Tensor& x, const Modulation& m) { return layer_norm(x) * (1 + m.scale) + m.shift; }
+
+at::Tensor feed_forward(const UnitScope& block, const std::string& module, const at::Tensor& x) {
+  return linear(block, module + ".net.2", at::gelu(linear(block, module + ".net.0.proj", x), "tanh"));
+}
+
+struct Streams {
+  at::Tensor image, text;
+};
+
+Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, const at::Tensor& temb, const at::Tensor& key_mask,
+                          const Rotary& rope) {
+  const auto [image_attention_mod, image_mlp_mod] = modulations(block, "img_mod", temb);
+  const auto [text_attention_mod, text_mlp_mod] = modulations(block, "txt_mod", temb);
+  const auto image_in = modulate(in.image, image_attention_mod), text_in = modulate(in.text, text_attention_mod);
+
+  auto heads = [&](const std::string& projection, const at::Tensor& x) {
+    return linear(block, "attn." + projection, x).view({x.size(0), x.size(1), l.heads, l.head_dim});
+  };
+  auto image_q = rms_norm(heads("to_q", image_in), block["attn.norm_q.weight"], 1e-6);
+  auto image_k = rms_norm(heads("to_k", image_in), block["attn.norm_k.weight"], 1e-6);
+  auto text_q = rms_norm(heads("add_q_proj", text_in), block["attn.norm_added_q.weight"], 1e-6);
+  auto text_k = rms_norm(heads("add_k_proj", text_in), block["attn.norm_added_k.weight"], 1e-6);
+  image_q = rotate(image_q, rope.image_cos, rope.image_sin);
+  image_k = rotate(image_k, rope.image_cos, rope.image_sin);
+  text_q = rotate(text_q, rope.text_cos, rope.text_sin);
+  text_k = rotate(text_k, rope.text_cos, rope.text_sin);
+  // Text first, then image: the order the mask and the split below assume.
+  const auto q = at::cat({text_q, image_q}, 1).transpose(1, 2);
+  const auto k = at::cat({text_k, image_k}, 1).transpose(1, 2);
+  const auto v = at::cat({heads("add_v_proj", text_in), heads("to_v", image_in)}, 1).transpose(1, 2);
+  const auto joint = masked_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim))).transpose(1, 2).flatten(2);
+  const auto text_tokens = in.text.size(1);
+  const auto text_attention = linear(block, "attn.to_add_out", joint.narrow(1, 0, text_tokens).contiguous());
+  const auto image_attention = linear(block, "attn.to_out.0", joint.narrow(1, text_tokens, joint.size(1) - text_tokens).contiguous());
+
+  Streams out;
+  out.image = in.image + image_attention_mod.gate * image_attention;
+  out.text = in.text + text_attention_mod.gate * text_attention;
+  out.image = out.image + image_mlp_mod.gate * feed_forward(block, "img_mlp", modulate(out.image, image_mlp_mod));
+  out.text = out.text + text_mlp_mod.gate * feed_forward(block, "txt_mlp", modulate(out.text, text_mlp_mod));
+  if (out.image.scalar_type() == at::kHalf) {  // as diffusers: keep fp16 finite
+    out.image = out.image.clamp(-65504, 65504);
+    out.text = out.text.clamp(-65504, 65504);
+  }
+  return out;
+}
+
+bool wants(const std::vector<std::string>& capture, const char* name) { return std::find(capture.begin(), capture.end(), name) != capture.end(); }
+
+class QwenImageTransformerArchitecture final : public Architecture {
+ public:
+  std::string name() const override { return kFamily; }
+
+  bool handles(const ComponentDescription& component) const override {
+    return std::count(component.classes.begin(), component.classes.end(), "QwenImageTransformer2DModel") > 0;
+  }
+
+  std::vector<EntryPoint> entries() const override {
+    return {{"forward",
+             {"hidden_states", "encoder_hidden_states", "timestep", "img_shapes"},
+             {"encoder_hidden_states_mask"},
+             {"sample"},
+             {"block0_hidden", "block0_encoder"},
+             "packed latents [batch, image tokens, in_channels], prompt embeddings [batch, text tokens, joint_attention_dim], "
+             "their mask [batch, text tokens] (0 = padding), timestep [batch] in [0, 1], img_shapes [images, 3] (frames, "
+             "height/2, width/2 in latents; the edit's target first) -> sample [batch, image tokens, patch^2 x out_channels]"}};
+  }
+
+  void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
+    check_input_names(name(), entry(entry_name), inputs);
+    const Layout l = layout_of(c);
+    std::vector<std::string> needed = {"time_text_embed.timestep_embedder.linear_1.weight", "time_text_embed.timestep_embedder.linear_2.weight",
+                                       "txt_norm.weight", "img_in.weight", "txt_in.weight", "norm_out.linear.weight", "proj_out.weight"};
+    for (std::int64_t i = 0; i < l.layers; ++i)
+      for (const char* tensor : kBlockTensors) needed.push_back(block_name(i) + "." + tensor);
+    require_tensors(c, name(), needed);
+    if (has_tensor(c, block_name(l.layers) + ".img_mod.1.weight"))
+      throw InputError(c.config_file, "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds more blocks",
+                       "the config and the weights are of different models");
+
+    const at::Tensor& hidden = floating_input(inputs, "hidden_states", 3);
+    const at::Tensor& text = floating_input(inputs, "encoder_hidden_states", 3);
+    const at::Tensor& timestep = floating_input(inputs, "timestep", 1);
+    const at::Tensor& shapes = integer_input(inputs, "img_shapes", 2);
+    const auto batch = hidden.size(0);
+    expect_size(hidden, "hidden_states", 2, l.in_channels, "the config's in_channels");
+    expect_size(text, "encoder_hidden_states", 0, batch, "the batch of hidden_states");
+    expect_size(text, "encoder_hidden_states", 2, l.joint_dim, "the config's joint_attention_dim");
+    if (timestep.size(0) != 1) expect_size(timestep, "timestep", 0, batch, "one per sample (or one for all)");
+    expect_size(shapes, "img_shapes", 1, 3, "(frames, height, width) per image");
+    const auto s = shapes.to(at::kLong);
+    if (s.min().item<std::int64_t>() <= 0) throw InputError("input 'img_shapes'", "holds a size that is not positive");
+    const auto tokens = s.prod(1).sum().item<std::int64_t>();
+    expect_size(hidden, "hidden_states", 1, tokens, "the image tokens img_shapes describes (the sum of frames x height x width)");
+    if (const auto it = inputs.find("encoder_hidden_states_mask"); it != inputs.end()) {
+      const at::Tensor& mask = integer_input(inputs, "encoder_hidden_states_mask", 2, /*bool_ok=*/true);
+      expect_size(mask, "encoder_hidden_states_mask", 0, batch, "the batch of hidden_states");
+      expect_size(mask, "encoder_hidden_states_mask", 1, text.size(1), "the text tokens of encoder_hidden_states");
+      (void)it;
+    }
+  }
+
+  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name, const WorkloadShape& shape) const override {
+    entry(entry_name);
+    const Layout l = layout_of(c);
+    // Pixels → latents (the VAE's 8×) → patches (2×): an edit holds its target and its input image.
+    const std::int64_t height = static_cast<std::int64_t>(shape.height ? shape.height : 1024) / (8 * l.patch);
+    const std::int64_t width = static_cast<std::int64_t>(shape.width ? shape.width : 1024) / (8 * l.patch);
+    if (height < 1 || width < 1) throw InputError("--height/--width", "must be at least " + std::to_string(8 * l.patch) + " pixels");
+    const auto batch = static_cast<std::int64_t>(std::max<std::uint64_t>(1, shape.batch));
+    const auto text = static_cast<std::int64_t>(shape.tokens ? shape.tokens : 200);
+    at::manual_seed(shape.seed);
+    NamedTensors in;
+    in["hidden_states"] = at::randn({batch, 2 * height * width, l.in_channels});
+    in["encoder_hidden_states"] = at::randn({batch, text, l.joint_dim});
+    in["encoder_hidden_states_mask"] = at::ones({batch, text}, at::kLong);
+    in["timestep"] = at::full({batch}, 0.5);
+    in["img_shapes"] = at::tensor(std::vector<std::int64_t>{1, height, width, 1, height, width}).view({2, 3});
+    return in;
+  }
+
+  std::uint64_t activation_bytes(const ComponentDescription& c, const std::string&, const NamedTensors& inputs,
+                                 c10::ScalarType dtype) const override {
+    const Layout l = layout_of(c);
+    const auto& hidden = inputs.at("hidden_states");
+    const std::int64_t batch = hidden.size(0);
+    const std::int64_t tokens = hidden.size(1) + inputs.at("encoder_hidden_states").size(1);
+    // One block at a time: both streams and their residuals, the modulated inputs, q/k/v (and the
+    // float32 rotation of q and k), the joint attention output, and the MLP's 4× hidden with its GELU.
+    const std::int64_t per_token_bytes = (3 + 3 + 1 + 2 * 4) * l.inner() * element_bytes(dtype) + 2 * l.inner() * 4;
+    std::int64_t bytes = batch * tokens * per_token_bytes;
+#if VRAMGUARD_TORCH_MAJOR < 2
+    bytes += batch * l.heads * tokens * tokens * 4 * 2;  // the unfused attention's scores and weights
+#endif
+    return static_cast<std::uint64_t>(bytes);
+  }
+
+  NamedTensors run(Session& session, const std::string& component, const std::string&, const NamedTensors& inputs,
+                   const std::vector<std::string>& capture) const override {
+    const Layout l = layout_of(*session.description().find(component));
+    const c10::ScalarType dtype = session.dtype(component);
+    NamedTensors out;
+    Streams x;
+    at::Tensor temb;
+    {
+      UnitScope img_in = session.unit(component, "img_in");
+      x.image = linear(img_in, "img_in", inputs.at("hidden_states").to(img_in.device(), dtype));
+    }
+    const at::Tensor timestep = inputs.at("timestep").to(x.image.device(), dtype).expand({x.image.size(0)});
+    {
+      UnitScope embed = session.unit(component, "time_text_embed");
+      const auto projected = timestep_projection(timestep.to(embed.device())).to(dtype);
+      temb = linear(embed, "time_text_embed.timestep_embedder.linear_2",
+                    at::silu(linear(embed, "time_text_embed.timestep_embedder.linear_1", projected)));
+    }
+    {
+      UnitScope norm = session.unit(component, "txt_norm");
+      x.text = rms_norm(inputs.at("encoder_hidden_states").to(norm.device(), dtype), norm["txt_norm.weight"], 1e-6);
+    }
+    {
+      UnitScope txt_in = session.unit(component, "txt_in");
+      x.text = linear(txt_in, "txt_in", x.text.to(txt_in.device()));
+    }
+    // The joint mask: text padding hidden from every query, image tokens always seen. All-visible
+    // masks are dropped so that the fused kernels without mask support can run.
+    at::Tensor key_mask;
+    if (const auto it = inputs.find("encoder_hidden_states_mask"); it != inputs.end()) {
+      const auto text_mask = it->second.to(at::kCPU).to(at::kBool);
+      if (!text_mask.all().item<bool>())
+        key_mask = at::cat({text_mask, at::ones({text_mask.size(0), x.image.size(1)}, text_mask.options())}, 1);
+    }
+    std::map<std::string, Rotary> rotaries;  // per device: activations move with the blocks
+    for (std::int64_t i = 0; i < l.layers; ++i) {
+      UnitScope block = session.unit(component, block_name(i));
+      const c10::Device device = block.device();
+      const std::string key = device.str();
+      if (!rotaries.count(key)) rotaries.emplace(key, rotary(l, inputs.at("img_shapes"), x.text.size(1), device));
+      x = transformer_block(l, block, {x.image.to(device, true), x.text.to(device, true)}, temb.to(device, true), key_mask, rotaries.at(key));
+      if (i == 0 && wants(capture, "block0_hidden")) out["block0_hidden"] = x.image.clone();
+      if (i == 0 && wants(capture, "block0_encoder")) out["block0_encoder"] = x.text.clone();
+    }
+    {
+      UnitScope norm = session.unit(component, "norm_out");
+      const auto modulation = linear(norm, "norm_out.linear", at::silu(temb.to(norm.device(), true)).to(dtype)).chunk(2, -1);
+      // AdaLayerNormContinuous: scale first, then shift.
+      x.image = layer_norm(x.image.to(norm.device(), true)) * (1 + modulation[0].unsqueeze(1)) + modulation[1].unsqueeze(1);
+    }
+    UnitScope proj = session.unit(component, "proj_out");
+    out["sample"] = linear(proj, "proj_out", x.image.to(proj.device(), true));
+    return out;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const Architecture> make_qwenimage_transformer_architecture() {
+  return std::make_shared<QwenImageTransformerArchitecture>();
+}
+
+}  // namespace vramguard::runtime

@@ -1,0 +1,237 @@
+// Qwen-Image's VAE (diffusers' AutoencoderKLQwenImage) on images: `encode` maps pixels in [-1, 1]
+// to the latent distribution's mean, `decode` maps latents back to pixels. The model is a causal
+// video VAE; an image is one frame, and on the first frame every causal convolution sees only zero
+// padding before it, so each 3-D kernel reduces exactly to its last temporal slice (a 2-D
+// convolution) and the temporal resamplers are not used. The layer structure (residual blocks,
+// attention, resamplers) is read from the checkpoint's tensor names, as the library builds it from its
+// config.
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/attention.hpp"
+#include "common/config_values.hpp"
+#include "common/named_inputs.hpp"
+#include "core/errors.hpp"
+#include "families.hpp"
+
+namespace vramguard::runtime {
+namespace {
+
+const char* const kFamily = "qwenimage_vae";
+
+struct Layout {
+  std::int64_t base_dim = 96, z_dim = 16, input_channels = 3;
+  std::vector<std::int64_t> dim_mult{1, 2, 4, 4};
+  std::int64_t compression() const { return std::int64_t{1} << (dim_mult.size() - 1); }
+};
+
+Layout layout_of(const ComponentDescription& component) {
+  const ConfigValues config(component, "Qwen-Image VAE");
+  Layout l;
+  l.base_dim = config.positive_integer("base_dim", l.base_dim);
+  l.z_dim = config.positive_integer("z_dim", l.z_dim);
+  l.input_channels = config.positive_integer("input_channels", l.input_channels);
+  l.dim_mult = config.integers("dim_mult", l.dim_mult);
+  if (l.dim_mult.empty() || std::any_of(l.dim_mult.begin(), l.dim_mult.end(), [](auto m) { return m <= 0; }))
+    throw InputError(config.file(), "\"dim_mult\" must be a list of positive integers");
+  for (const char* key : {"latents_mean", "latents_std"})
+    if (config.has(key) && config.numbers(key).size() != static_cast<std::size_t>(l.z_dim))
+      throw InputError(config.file(), std::string("\"") + key + "\" must hold z_dim (" + std::to_string(l.z_dim) + ") numbers");
+  return l;
+}
+
+// A causal 3-D convolution on one frame: its kernel's last temporal slice, padded in space as the
+// library pads (kernel / 2 on each side).
+at::Tensor causal_conv(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
+  const at::Tensor& weight = unit[module + ".weight"];
+  const auto slice = weight.select(2, weight.size(2) - 1);
+  return at::conv2d(x, slice, unit[module + ".bias"], 1, {slice.size(2) / 2, slice.size(3) / 2});
+}
+
+// RMS over channels (F.normalize × √C × gamma), in float32 for half-precision activations.
+at::Tensor channel_rms_norm(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
+  const auto channels = x.size(1);
+  const auto h = x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble ? x : x.to(at::kFloat);
+  const auto normalized = (h / h.norm(2, {1}, true).clamp_min(1e-12)).to(x.scalar_type());
+  const auto gamma = unit[module + ".gamma"].reshape({1, channels, 1, 1});
+  auto out = normalized * std::sqrt(static_cast<double>(channels)) * gamma;
+  if (unit.has(module + ".bias")) out = out + unit[module + ".bias"].reshape({1, channels, 1, 1});
+  return out;
+}
+
+at::Tensor residual_block(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
+  const auto shortcut = unit.has(module + ".conv_shortcut.weight") ? causal_conv(unit, module + ".conv_shortcut", x) : x;
+  auto h = causal_conv(unit, module + ".conv1", at::silu(channel_rms_norm(unit, module + ".norm1", x)));
+  h = causal_conv(unit, module + ".conv2", at::silu(channel_rms_norm(unit, module + ".norm2", h)));
+  return h + shortcut;
+}
+
+// One head over every pixel of the frame.
+at::Tensor attention_block(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
+  const auto batch = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
+  const auto qkv = at::conv2d(channel_rms_norm(unit, module + ".norm", x), unit[module + ".to_qkv.weight"], unit[module + ".to_qkv.bias"])
+                       .reshape({batch, 1, 3 * channels, height * width})
+                       .permute({0, 1, 3, 2})
+                       .chunk(3, -1);
+  const auto attended = masked_attention(qkv[0].contiguous(), qkv[1].contiguous(), qkv[2].contiguous(), at::Tensor(),
+                                         1.0 / std::sqrt(static_cast<double>(channels)));
+  const auto h = attended.squeeze(1).permute({0, 2, 1}).reshape({batch, channels, height, width});
+  return at::conv2d(h, unit[module + ".proj.weight"], unit[module + ".proj.bias"]) + x;
+}
+
+at::Tensor downsample(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
+  // Zero padding on the right and at the bottom, then a stride-2 convolution.
+  return at::conv2d(at::constant_pad_nd(x, {0, 1, 0, 1}, 0), unit[module + ".resample.1.weight"], unit[module + ".resample.1.bias"], 2);
+}
+
+at::Tensor upsample(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
+  // Nearest ×2 (the library's nearest-exact equals plain nearest at an integer factor), then a 3×3 convolution.
+  const auto doubled = x.repeat_interleave(2, -1).repeat_interleave(2, -2);
+  return at::conv2d(doubled, unit[module + ".resample.1.weight"], unit[module + ".resample.1.bias"], 1, 1);
+}
+
+bool has_module(const UnitScope& unit, const std::string& module) {
+  const std::string prefix = unit.name() + "." + module + ".";
+  const auto it = unit.tensors().lower_bound(prefix);
+  return it != unit.tensors().end() && it->first.compare(0, prefix.size(), prefix) == 0;
+}
+
+at::Tensor mid_block(const UnitScope& unit, const at::Tensor& input) {
+  auto x = residual_block(unit, "mid_block.resnets.0", input);
+  for (int i = 0; has_module(unit, "mid_block.attentions." + std::to_string(i)); ++i) {
+    x = attention_block(unit, "mid_block.attentions." + std::to_string(i), x);
+    x = residual_block(unit, "mid_block.resnets." + std::to_string(i + 1), x);
+  }
+  return x;
+}
+
+at::Tensor encoder(const UnitScope& unit, const at::Tensor& image) {
+  auto x = causal_conv(unit, "conv_in", image);
+  for (int i = 0; has_module(unit, "down_blocks." + std::to_string(i)); ++i) {
+    const std::string module = "down_blocks." + std::to_string(i);
+    if (unit.has(module + ".resample.1.weight")) x = downsample(unit, module, x);
+    else if (unit.has(module + ".to_qkv.weight")) x = attention_block(unit, module, x);
+    else x = residual_block(unit, module, x);
+  }
+  x = mid_block(unit, x);
+  return causal_conv(unit, "conv_out", at::silu(channel_rms_norm(unit, "norm_out", x)));
+}
+
+at::Tensor decoder(const UnitScope& unit, const at::Tensor& latents) {
+  auto x = mid_block(unit, causal_conv(unit, "conv_in", latents));
+  for (int i = 0; has_module(unit, "up_blocks." + std::to_string(i)); ++i) {
+    const std::string block = "up_blocks." + std::to_string(i);
+    for (int r = 0; has_module(unit, block + ".resnets." + std::to_string(r)); ++r) x = residual_block(unit, block + ".resnets." + std::to_string(r), x);
+    if (has_module(unit, block + ".upsamplers.0")) x = upsample(unit, block + ".upsamplers.0", x);
+  }
+  return causal_conv(unit, "conv_out", at::silu(channel_rms_norm(unit, "norm_out", x)));
+}
+
+class QwenImageVaeArchitecture final : public Architecture {
+ public:
+  std::string name() const override { return kFamily; }
+
+  bool handles(const ComponentDescription& component) const override {
+    return std::count(component.classes.begin(), component.classes.end(), "AutoencoderKLQwenImage") > 0;
+  }
+
+  std::vector<EntryPoint> entries() const override {
+    return {{"encode", {"image"}, {}, {"encoded_mean"}, {}, "image [batch, 3, 1, height, width] in [-1, 1] -> encoded_mean [batch, z_dim, 1, height/8, width/8]"},
+            {"decode", {"latents"}, {}, {"decoded"}, {}, "latents [batch, z_dim, 1, height/8, width/8] -> decoded [batch, 3, 1, height, width] in [-1, 1]"}};
+  }
+
+  void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
+    const EntryPoint e = entry(entry_name);
+    check_input_names(name(), e, inputs);
+    const Layout l = layout_of(c);
+    if (e.name == "encode") {
+      require_tensors(c, name(), {"encoder.conv_in.weight", "encoder.conv_out.weight", "encoder.mid_block.resnets.0.conv1.weight",
+                                  "encoder.norm_out.gamma", "quant_conv.weight"});
+      const at::Tensor& image = floating_input(inputs, "image", 5);
+      expect_size(image, "image", 1, tensor_shape(c, name(), "encoder.conv_in.weight").at(1), "the encoder's input channels");
+      check_frame_and_size(image, "image", l.compression());
+    } else {
+      require_tensors(c, name(), {"post_quant_conv.weight", "decoder.conv_in.weight", "decoder.conv_out.weight",
+                                  "decoder.mid_block.resnets.0.conv1.weight", "decoder.norm_out.gamma"});
+      const at::Tensor& latents = floating_input(inputs, "latents", 5);
+      expect_size(latents, "latents", 1, tensor_shape(c, name(), "post_quant_conv.weight").at(0), "the config's z_dim");
+      check_frame_and_size(latents, "latents", 1);
+    }
+  }
+
+  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name, const WorkloadShape& shape) const override {
+    const EntryPoint e = entry(entry_name);
+    const Layout l = layout_of(c);
+    const auto batch = static_cast<std::int64_t>(std::max<std::uint64_t>(1, shape.batch));
+    const auto height = static_cast<std::int64_t>(shape.height ? shape.height : 1024);
+    const auto width = static_cast<std::int64_t>(shape.width ? shape.width : 1024);
+    if (height % l.compression() || width % l.compression())
+      throw InputError("--height/--width", "must be multiples of " + std::to_string(l.compression()) + " (the VAE's compression)");
+    at::manual_seed(shape.seed);
+    if (e.name == "encode") return {{"image", at::rand({batch, l.input_channels, 1, height, width}) * 2 - 1}};
+    return {{"latents", at::randn({batch, l.z_dim, 1, height / l.compression(), width / l.compression()})}};
+  }
+
+  std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs,
+                                 c10::ScalarType dtype) const override {
+    const Layout l = layout_of(c);
+    const at::Tensor& input = inputs.begin()->second;
+    const std::int64_t scale = entry(entry_name).name == "encode" ? 1 : l.compression();
+    const std::int64_t pixels = input.size(3) * input.size(4) * scale * scale;
+    // The widest feature map: each stage's channels at its resolution, doubled where an upsampler
+    // holds its input at the next one.
+    std::int64_t widest = 0;
+    for (std::size_t s = 0; s < l.dim_mult.size(); ++s)
+      widest = std::max(widest, 2 * l.base_dim * l.dim_mult[s] * pixels / (std::int64_t{1} << (2 * s)));
+    // A residual block holds its input, the shortcut, the normed map (and its float32 copy) and a
+    // convolution's output at once.
+    std::int64_t bytes = input.size(0) * widest * (5 * element_bytes(dtype) + 4);
+#if VRAMGUARD_TORCH_MAJOR < 2
+    const std::int64_t mid = pixels / (l.compression() * l.compression());
+    bytes += input.size(0) * mid * mid * 4 * 2;  // the unfused mid-block attention's scores and weights
+#endif
+    return static_cast<std::uint64_t>(bytes);
+  }
+
+  NamedTensors run(Session& session, const std::string& component, const std::string& entry_name, const NamedTensors& inputs,
+                   const std::vector<std::string>&) const override {
+    const c10::ScalarType dtype = session.dtype(component);
+    if (entry(entry_name).name == "encode") {
+      at::Tensor x;
+      {
+        UnitScope unit = session.unit(component, "encoder");
+        x = encoder(unit, inputs.at("image").squeeze(2).to(unit.device(), dtype));
+      }
+      UnitScope quant = session.unit(component, "quant_conv");
+      x = causal_conv(quant, "quant_conv", x.to(quant.device(), true));
+      // The latent distribution's parameters: mean, then log-variance.
+      return {{"encoded_mean", x.chunk(2, 1)[0].unsqueeze(2)}};
+    }
+    at::Tensor x;
+    {
+      UnitScope post = session.unit(component, "post_quant_conv");
+      x = causal_conv(post, "post_quant_conv", inputs.at("latents").squeeze(2).to(post.device(), dtype));
+    }
+    UnitScope unit = session.unit(component, "decoder");
+    return {{"decoded", decoder(unit, x.to(unit.device(), true)).clamp(-1.0, 1.0).unsqueeze(2)}};
+  }
+
+ private:
+  static void check_frame_and_size(const at::Tensor& t, const std::string& input, std::int64_t multiple) {
+    if (t.size(2) != 1)
+      throw InputError("input '" + input + "'", "holds " + std::to_string(t.size(2)) + " frames; the native VAE runs images (one frame)",
+                       "run videos through the Python module with diffusers' own class");
+    if (t.size(3) % multiple || t.size(4) % multiple)
+      throw InputError("input '" + input + "'", "is " + std::to_string(t.size(3)) + "x" + std::to_string(t.size(4)) +
+                                                    "; height and width must be multiples of " + std::to_string(multiple));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const Architecture> make_qwenimage_vae_architecture() { return std::make_shared<QwenImageVaeArchitecture>(); }
+
+}  // namespace vramguard::runtime

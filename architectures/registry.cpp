@@ -1,0 +1,34 @@
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "families.hpp"
+
+namespace vramguard::runtime {
+
+const std::vector<std::shared_ptr<const Architecture>>& builtin_architectures() {
+  static const std::vector<std::shared_ptr<const Architecture>> all = {
+      make_qwen2_architecture(),
+      make_qwen2_5_vl_architecture(),
+      make_qwenimage_transformer_architecture(),
+      make_qwenimage_vae_architecture(),
+  };
+  return all;
+}
+
+std::shared_ptr<const Architecture> architecture_for(const ComponentDescription& component) {
+  for (const auto& architecture : builtin_architectures())
+    if (architecture->handles(component)) return architecture;
+  return nullptr;
+}
+
+EntryPoint Architecture::entry(const std::string& name) const {
+  const auto all = entries();
+  if (name.empty()) return all.front();
+  const auto it = std::find_if(all.begin(), all.end(), [&](const EntryPoint& e) { return e.name == name; });
+  if (it != all.end()) return *it;
+  std::string names;
+  for (const auto& e : all) names += (names.empty() ? "" : ", ") + e.name;
+  throw InputError("--entry " + name, "is not an entry point of " + this->name(), "its entries: " + names);
+}
+
+}  // namespace vramguard::runtime

@@ -1,0 +1,301 @@
+// The families in architectures/ against their libraries' own outputs (tests/data/fixtures): every
+// entry point, under every strategy, with budgets small enough that units stream, on simulated GPUs
+// where the CPU computes in their place. fp32 within each case's tolerance (1e-4).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iterator>
+
+#include "core/errors.hpp"
+#include "runtime/runtime_support.hpp"
+#include "model/safetensors_header.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Fixture {
+  std::string name;       // folder under tests/data/fixtures
+  std::string entry;      // the entry point to run
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;  // each compared with the fixture's expected tensor of that name
+  std::vector<std::string> captures;
+};
+
+const std::vector<Fixture> kFixtures = {
+    {"qwenimage_tiny", "forward", {"hidden_states", "encoder_hidden_states", "encoder_hidden_states_mask", "timestep", "img_shapes"},
+     {"sample", "block0_hidden", "block0_encoder"}, {"block0_hidden", "block0_encoder"}},
+    {"qwenimage_vae_tiny", "encode", {"image"}, {"encoded_mean"}, {}},
+    {"qwenimage_vae_tiny", "decode", {"latents"}, {"decoded"}, {}},
+    {"qwen25vl_tiny", "forward", {"input_ids", "attention_mask", "pixel_values", "image_grid_thw"},
+     {"last_hidden_state", "logits", "image_embeds", "hidden_after_layer_0"}, {"image_embeds", "hidden_after_layer_0"}},
+};
+
+std::string model_of(const Fixture& f) { return (fixture(f.name) / "model").string(); }
+
+runtime::NamedTensors inputs_of(const Fixture& f) {
+  runtime::NamedTensors inputs;
+  for (const auto& name : f.inputs) inputs[name] = load_tensor(fixture(f.name) / "inputs.safetensors", name);
+  return inputs;
+}
+
+runtime::NamedTensors run(runtime::Session& session, const Fixture& f, std::uint64_t activation_bytes = 0) {
+  const auto architecture = runtime::architecture_for(*session.description().find("model"));
+  const auto inputs = inputs_of(f);
+  architecture->check(*session.description().find("model"), f.entry, inputs);
+  if (activation_bytes == 0)
+    activation_bytes = architecture->activation_bytes(*session.description().find("model"), f.entry, inputs, session.dtype("model"));
+  runtime::NamedTensors out;
+  session.step("model", [&] { out = architecture->run(session, "model", f.entry, inputs, f.captures); }, activation_bytes);
+  return out;
+}
+
+void expect_matches(const runtime::NamedTensors& out, const Fixture& f, double tolerance) {
+  for (const auto& name : f.outputs) {
+    ASSERT_TRUE(out.count(name)) << f.entry << " returned no " << name;
+    EXPECT_LT(relative_difference(out.at(name), load_tensor(fixture(f.name) / "expected.safetensors", name)), tolerance) << name;
+  }
+}
+
+// The activation bytes the entry predicts for the fixture's inputs: kept as the plan's headroom, so
+// that the budgets below decide only where the weights go.
+std::uint64_t activation_bytes_of(const Fixture& f) {
+  auto session = runtime::Session::open(model_of(f), simulated("balanced"));
+  const auto architecture = runtime::architecture_for(*session->description().find("model"));
+  return architecture->activation_bytes(*session->description().find("model"), f.entry, inputs_of(f), at::kFloat);
+}
+
+std::map<std::string, int> modes_of(const std::string& model, const runtime::Options& options) {
+  const auto plan = nlohmann::json::parse(runtime::plan(model, options).json);
+  std::map<std::string, int> modes;
+  for (const auto& unit : plan["units"]) ++modes[unit["mode"].get<std::string>()];
+  return modes;
+}
+
+// The largest simulated GPU on which `auto` keeps some units resident and streams the others, found
+// from the plans: the case then runs both paths of the executor in one pass.
+std::string mixed_gpu_for(const Fixture& f, std::uint64_t headroom) {
+  for (int megabytes = 1000; megabytes > 600; --megabytes) {
+    auto options = simulated("auto", "cuda:" + std::to_string(megabytes) + "MB");
+    options.headroom = std::to_string(headroom);
+    try {
+      const auto modes = modes_of(model_of(f), options);
+      if (modes.count("resident") && modes.count("streamed")) return "cuda:" + std::to_string(megabytes) + "MB";
+    } catch (const JobError&) {
+      break;  // past the point where anything fits
+    }
+  }
+  ADD_FAILURE() << "no budget makes auto both keep and stream units of " << f.name;
+  return "cuda:1GB";
+}
+
+}  // namespace
+
+TEST(Architectures, EachFixtureMatchesItsLibraryUnderEveryStrategy) {
+  for (const auto& f : kFixtures) {
+    const std::uint64_t headroom = activation_bytes_of(f);
+    struct Case {
+      std::string strategy, gpus;
+      std::map<std::string, std::string> options;
+      std::string expected_mode;
+    };
+    const std::vector<Case> cases = {
+        {"balanced", "cuda:1GB", {}, "resident"},
+        {"auto", mixed_gpu_for(f, headroom), {}, "streamed"},
+        {"sequential-offload", "cuda:1GB", {{"prefetch", "0"}}, "streamed"},
+        {"sequential-offload", "cuda:1GB", {{"prefetch", "1"}}, "streamed"},
+        {"sequential-offload", "cuda:1GB", {{"prefetch", "3"}}, "streamed"},
+        {"multi-gpu", "cuda:1GB,cuda:1GB", {}, "resident"},
+    };
+    for (const auto& c : cases) {
+      SCOPED_TRACE(f.name + " " + f.entry + ": " + c.strategy + " on " + c.gpus);
+      auto options = simulated(c.strategy, c.gpus);
+      options.headroom = std::to_string(headroom);
+      options.strategy_options = c.options;
+      auto session = runtime::Session::open(model_of(f), options);
+      bool uses_mode = false;
+      for (const auto& unit : session->units("model")) uses_mode = uses_mode || unit.mode == c.expected_mode;
+      EXPECT_TRUE(uses_mode) << "the plan does not use " << c.expected_mode;
+      expect_matches(run(*session, f, headroom), f, 1e-4);
+      EXPECT_EQ(session->generation(), 1u) << "the step fell back: the case did not run the strategy it names";
+      // Twice: a second call through the same window slots gives the same answer.
+      expect_matches(run(*session, f, headroom), f, 1e-4);
+    }
+  }
+}
+
+TEST(Architectures, Bf16StaysCloseToFp32) {
+  for (const auto& f : kFixtures) {
+    SCOPED_TRACE(f.name + " " + f.entry);
+    auto options = simulated("sequential-offload");
+    options.dtype = "bf16";
+    auto session = runtime::Session::open(model_of(f), options);
+    const auto out = run(*session, f);
+    EXPECT_EQ(out.at(f.outputs.front()).scalar_type(), at::kBFloat16);
+    expect_matches(out, f, 5e-2);
+  }
+}
+
+TEST(Architectures, EachComponentFindsItsFamily) {
+  const std::map<std::string, std::string> expected = {
+      {"qwen2_small", "qwen2"},
+      {"qwen25vl_tiny", "qwen2_5_vl"},
+      {"qwenimage_tiny", "qwenimage_transformer"},
+      {"qwenimage_vae_tiny", "qwenimage_vae"}};
+  for (const auto& [folder, family] : expected) {
+    auto session = runtime::Session::open((fixture(folder) / "model").string(), simulated("balanced"));
+    const auto architecture = runtime::architecture_for(*session->description().find("model"));
+    ASSERT_NE(architecture, nullptr) << folder;
+    EXPECT_EQ(architecture->name(), family);
+    // Seeded example inputs pass the family's own checks.
+    for (const auto& entry : architecture->entries()) {
+      runtime::WorkloadShape shape;
+      shape.tokens = 7;
+      shape.height = 64;
+      shape.width = 96;
+      EXPECT_NO_THROW(architecture->check(*session->description().find("model"), entry.name,
+                                          architecture->example_inputs(*session->description().find("model"), entry.name, shape)))
+          << family << " " << entry.name;
+    }
+  }
+}
+
+TEST(Architectures, TheTransformerRefusesInputsThatDoNotFitItsConfig) {
+  const Fixture& f = kFixtures[0];
+  auto session = runtime::Session::open(model_of(f), simulated("balanced"));
+  const auto& model = *session->description().find("model");
+  const auto transformer = runtime::architecture_for(model);
+  auto refused = [&](runtime::NamedTensors inputs, const std::string& named) {
+    try {
+      transformer->check(model, "forward", inputs);
+      ADD_FAILURE() << "accepted inputs with a bad " << named;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << e.what();
+    }
+  };
+  auto inputs = inputs_of(f);
+  EXPECT_NO_THROW(transformer->check(model, "forward", inputs));
+  auto bad = inputs;
+  bad["img_shapes"] = at::tensor(std::vector<std::int64_t>{1, 4, 6, 1, 4, 5}).view({2, 3});  // 44 tokens, not 48
+  refused(bad, "hidden_states");
+  bad = inputs;
+  bad["encoder_hidden_states"] = at::zeros({1, 7, 25});  // joint_attention_dim is 24
+  refused(bad, "encoder_hidden_states");
+  bad = inputs;
+  bad["encoder_hidden_states_mask"] = at::ones({1, 6}, at::kLong);
+  refused(bad, "encoder_hidden_states_mask");
+  bad = inputs;
+  bad.erase("timestep");
+  refused(bad, "timestep");
+  bad = inputs;
+  bad["guidance"] = at::ones({1});
+  refused(bad, "guidance");
+  bad = inputs;
+  bad["img_shapes"] = at::ones({2, 3});  // sizes are integers
+  refused(bad, "img_shapes");
+}
+
+TEST(Architectures, TheVaeRefusesVideosAndSizesItsLatentsCannotHold) {
+  auto session = runtime::Session::open(model_of(kFixtures[1]), simulated("balanced"));
+  const auto& model = *session->description().find("model");
+  const auto vae = runtime::architecture_for(model);
+  EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 3, 2, 32, 32})}}), InputError);   // two frames
+  EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 3, 1, 33, 32})}}), InputError);   // not a multiple of 2
+  EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 4, 1, 32, 32})}}), InputError);   // 3 channels
+  EXPECT_THROW(vae->check(model, "decode", {{"latents", at::zeros({1, 16, 1, 8, 8})}}), InputError);  // z_dim is 4
+  EXPECT_THROW(vae->check(model, "decode", {{"image", at::zeros({1, 3, 1, 32, 32})}}), InputError);   // decode takes latents
+  EXPECT_THROW(vae->entry("forward"), InputError);
+  EXPECT_NO_THROW(vae->check(model, "decode", {{"latents", at::zeros({1, 4, 1, 8, 8})}}));
+}
+
+TEST(Architectures, AConfigForAVariantTheTransformerDoesNotImplementIsRefusedByName) {
+  TempDir tmp;
+  fs::copy(fixture("qwenimage_tiny") / "model", tmp / "model", fs::copy_options::recursive);
+  fs::permissions(tmp / "model" / "config.json", fs::perms::owner_write, fs::perm_options::add);
+  auto config = nlohmann::json::parse(std::ifstream(tmp / "model" / "config.json"));
+  config["zero_cond_t"] = true;
+  std::ofstream(tmp / "model" / "config.json") << config.dump();
+  auto session = runtime::Session::open((tmp / "model").string(), simulated("balanced"));
+  const auto& model = *session->description().find("model");
+  try {
+    runtime::architecture_for(model)->check(model, "forward", inputs_of(kFixtures[0]));
+    ADD_FAILURE() << "a zero_cond_t model was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("zero_cond_t"), std::string::npos) << e.what();
+  }
+}
+
+namespace {
+
+// A copy of a fixture's model whose safetensors names are rewritten (prefix → replacement).
+fs::path renamed_copy(const TempDir& tmp, const std::string& fixture_name, const std::vector<std::pair<std::string, std::string>>& renames) {
+  const fs::path folder = tmp / (fixture_name + "-renamed");
+  fs::copy(fixture(fixture_name) / "model", folder, fs::copy_options::recursive);
+  for (const auto& entry : fs::directory_iterator(folder)) fs::permissions(entry.path(), fs::perms::owner_write, fs::perm_options::add);
+  const fs::path weights = folder / "model.safetensors";
+  const SafetensorsHeader header = read_safetensors_header(weights.string());
+  std::ifstream in(weights, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const auto original = nlohmann::json::parse(bytes.substr(8, header.header_bytes));
+  nlohmann::json renamed = nlohmann::json::object();
+  for (const auto& [name, value] : original.items()) {
+    std::string new_name = name;
+    for (const auto& [prefix, replacement] : renames)
+      if (name.rfind(prefix, 0) == 0) {
+        new_name = replacement + name.substr(prefix.size());
+        break;
+      }
+    renamed[new_name] = value;
+  }
+  std::string text = renamed.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned, as writers do
+  std::string rebuilt(8, '\0');
+  for (int i = 0; i < 8; ++i) rebuilt[static_cast<std::size_t>(i)] = static_cast<char>((text.size() >> (8 * i)) & 0xFF);
+  rebuilt += text + bytes.substr(header.data_offset);
+  std::ofstream(weights, std::ios::binary | std::ios::trunc) << rebuilt;
+  return folder;
+}
+
+}  // namespace
+
+TEST(Architectures, Qwen25VlReadsTransformers5NamesAsItReadsTheOlderOnes) {
+  // The fixture was saved with the older names (model.layers.*, visual.*); transformers 5 names the
+  // same tensors model.language_model.* and model.visual.*.
+  TempDir tmp;
+  const fs::path renamed = renamed_copy(tmp, "qwen25vl_tiny", {{"model.", "model.language_model."}, {"visual.", "model.visual."}});
+  const Fixture& f = kFixtures[3];
+  auto session = runtime::Session::open(renamed.string(), simulated("sequential-offload"));
+  bool new_names = false;
+  for (const auto& unit : session->units("model")) new_names = new_names || unit.name.rfind("model.visual.blocks.", 0) == 0;
+  EXPECT_TRUE(new_names);
+  expect_matches(run(*session, f), f, 1e-4);
+}
+
+TEST(Architectures, Qwen25VlRefusesImagesItsInputsDoNotDescribe) {
+  const Fixture& f = kFixtures[3];
+  auto session = runtime::Session::open(model_of(f), simulated("balanced"));
+  const auto& model = *session->description().find("model");
+  const auto vl = runtime::architecture_for(model);
+  const auto inputs = inputs_of(f);
+  EXPECT_NO_THROW(vl->check(model, "forward", inputs));
+  auto bad = inputs;
+  bad.erase("pixel_values");
+  EXPECT_THROW(vl->check(model, "forward", bad), InputError);  // image tokens without an image
+  bad = inputs;
+  bad["image_grid_thw"] = at::tensor(std::vector<std::int64_t>{1, 8, 8}).view({1, 3});  // 64 patches, not 96
+  EXPECT_THROW(vl->check(model, "forward", bad), InputError);
+  bad = inputs;
+  bad["pixel_values"] = at::zeros({96, 1000});  // 3 x 2 x 14 x 14 values per patch
+  EXPECT_THROW(vl->check(model, "forward", bad), InputError);
+  bad = inputs;
+  bad["input_ids"] = inputs.at("input_ids").clone();
+  bad["input_ids"][0][10] = 7;  // one image token fewer than the grid's 24 embeddings
+  EXPECT_THROW(vl->check(model, "forward", bad), InputError);
+  bad = inputs;
+  bad["mm_token_type_ids"] = at::zeros_like(inputs.at("input_ids"));  // marks no image tokens
+  EXPECT_THROW(vl->check(model, "forward", bad), InputError);
+}
