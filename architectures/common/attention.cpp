@@ -3,7 +3,9 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 namespace vramguard::runtime {
 
@@ -32,12 +34,21 @@ at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, cons
   // [batch, 1, 1, keys]: the same keys hidden from every head and every query.
   const at::Tensor mask = key_mask.defined() ? key_mask.to(query.device()).unsqueeze(1).unsqueeze(1) : at::Tensor();
 #if VRAMGUARD_TORCH_MAJOR >= 2
-  return at::scaled_dot_product_attention(query, key, value, mask, 0.0, /*is_causal=*/false, scale);
+  const c10::optional<at::Tensor> attend = mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt;
+  return at::scaled_dot_product_attention(query, key, value, attend, 0.0, /*is_causal=*/false, scale);
 #else
-  auto scores = at::matmul(query, key.transpose(-2, -1)) * scale;
-  if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
-  const auto weights = at::softmax(scores, -1, at::kFloat).to(query.scalar_type());
-  return at::matmul(weights, value);
+  // Queries in chunks whose scores stay within kUnfusedScoreBytes: an image's every pixel attending to
+  // every other would otherwise take the square of the pixels at once.
+  const std::int64_t queries = query.size(-2), keys = key.size(-2);
+  const std::int64_t rows = std::max<std::int64_t>(1, kUnfusedScoreBytes / std::max<std::int64_t>(1, query.numel() / queries * keys * 4));
+  std::vector<at::Tensor> parts;
+  for (std::int64_t begin = 0; begin < queries; begin += rows) {
+    const auto length = std::min(rows, queries - begin);
+    auto scores = at::matmul(query.narrow(-2, begin, length), key.transpose(-2, -1)) * scale;
+    if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+    parts.push_back(at::matmul(at::softmax(scores, -1, at::kFloat).to(query.scalar_type()), value));
+  }
+  return parts.size() == 1 ? parts.front() : at::cat(parts, -2);
 #endif
 }
 

@@ -425,7 +425,7 @@ class Qwen25VlArchitecture final : public Architecture {
       std::int64_t largest = 0;
       for (const Grid& g : grids_of(inputs.at("image_grid_thw"))) largest = std::max(largest, g.h * g.w);
 #if VRAMGUARD_TORCH_MAJOR < 2
-      vision += v.heads * largest * largest * 4 * 2;
+      vision += std::min(v.heads * largest * largest * 4, kUnfusedScoreBytes) * 2;
 #else
       (void)largest;
 #endif

@@ -276,7 +276,7 @@ class QwenImageTransformerArchitecture final : public Architecture {
     const std::int64_t per_token_bytes = (3 + 3 + 1 + 2 * 4) * l.inner() * element_bytes(dtype) + 2 * l.inner() * 4;
     std::int64_t bytes = batch * tokens * per_token_bytes;
 #if VRAMGUARD_TORCH_MAJOR < 2
-    bytes += batch * l.heads * tokens * tokens * 4 * 2;  // the unfused attention's scores and weights
+    bytes += std::min(batch * l.heads * tokens * tokens * 4, kUnfusedScoreBytes) * 2;  // the unfused attention's scores and weights
 #endif
     return static_cast<std::uint64_t>(bytes);
   }

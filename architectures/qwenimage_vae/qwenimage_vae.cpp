@@ -191,7 +191,7 @@ class QwenImageVaeArchitecture final : public Architecture {
     std::int64_t bytes = input.size(0) * widest * (5 * element_bytes(dtype) + 4);
 #if VRAMGUARD_TORCH_MAJOR < 2
     const std::int64_t mid = pixels / (l.compression() * l.compression());
-    bytes += input.size(0) * mid * mid * 4 * 2;  // the unfused mid-block attention's scores and weights
+    bytes += std::min(input.size(0) * mid * mid * 4, kUnfusedScoreBytes) * 2;  // the unfused mid-block attention's scores and weights
 #endif
     return static_cast<std::uint64_t>(bytes);
   }

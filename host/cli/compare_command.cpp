@@ -59,6 +59,8 @@ PassMeasurement prepare_passes(const PlanningSetup& setup, const Invocation& inv
     passes.settings.steps = invocation.number("steps", 2, 10'000).value_or(3);
     passes.settings.cancel = &stop_flag();
     passes.settings.every_component = true;
+    passes.settings.height = image_size_from(invocation).height;
+    passes.settings.width = image_size_from(invocation).width;
     runner->check(setup.model, passes.settings);
     passes.runner = std::move(runner);
   } catch (const InputError& e) {
@@ -140,6 +142,7 @@ Command compare_command() {
                    [](CommandOptions& own) {
                      declare_planning_options(own);
                      declare_guard_options(own);
+                     declare_image_size_options(own);
                      own.options.add_options()("strategies", po::value<std::string>()->value_name("LIST"),
                                                "comma-separated strategy names (default: every plugin found)")(
                          "measure", po::bool_switch(),

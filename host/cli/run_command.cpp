@@ -30,13 +30,12 @@ Command run_command() {
                    [](CommandOptions& own) {
                      declare_planning_options(own);
                      declare_guard_options(own);
+                     declare_image_size_options(own);
                      own.options.add_options()
                          ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
                          ("component", po::value<std::string>()->value_name("NAME"), "the component to run (transformer, vae, text_encoder...); default: the first one vramguard runs")
                          ("entry", po::value<std::string>()->value_name("NAME"), "the entry point (the VAE's encode or decode); default: the family's first")
                          ("steps", po::value<std::string>()->value_name("K")->default_value("3"), "calls of the entry (1-10000); the first warms up")
-                         ("height", po::value<std::string>()->value_name("PIXELS"), "image height of generated inputs for image models (default 1024)")
-                         ("width", po::value<std::string>()->value_name("PIXELS"), "image width of generated inputs for image models (default 1024)")
                          ("input", po::value<std::string>()->value_name("FILE"), "a safetensors file holding the entry's inputs by name")
                          ("output", po::value<std::string>()->value_name("FILE"), "write the last call's outputs, by name, to a safetensors file")
                          ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "seed for generated inputs")
@@ -53,8 +52,8 @@ Command run_command() {
             settings.batch = workload.batch;
             settings.steps = invocation.number("steps", 1, 10'000).value_or(3);
             settings.seed = invocation.number("seed", 0, UINT64_MAX).value_or(0);
-            settings.height = invocation.number("height", 16, 65'536).value_or(0);
-            settings.width = invocation.number("width", 16, 65'536).value_or(0);
+            settings.height = image_size_from(invocation).height;
+            settings.width = image_size_from(invocation).width;
             if (const auto component = invocation.text("component")) settings.component = *component;
             if (const auto entry = invocation.text("entry")) settings.entry = *entry;
             if (const auto input = invocation.text("input")) settings.input = *input;

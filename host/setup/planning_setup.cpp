@@ -239,6 +239,16 @@ Workload workload_from(const Invocation& invocation) {
   return workload;
 }
 
+void declare_image_size_options(CommandOptions& own) {
+  own.options.add_options()
+      ("height", po::value<std::string>()->value_name("PIXELS"), "image height of generated inputs for image models (16-65536; default 1024)")
+      ("width", po::value<std::string>()->value_name("PIXELS"), "image width of generated inputs for image models (16-65536; default 1024)");
+}
+
+ImageSize image_size_from(const Invocation& invocation) {
+  return {invocation.number("height", 16, 65'536).value_or(0), invocation.number("width", 16, 65'536).value_or(0)};
+}
+
 PlanningSetup prepare_planning(const Invocation& invocation) {
   PlanningSetup setup;
   setup.model = inspect_from_options(invocation);

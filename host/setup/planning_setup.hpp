@@ -38,6 +38,12 @@ PlanningSetup prepare_planning(const Invocation& invocation);
 std::unique_ptr<DeviceRuntime> make_runtime(const Invocation& invocation, bool keep_data = false, std::string* allocator = nullptr);
 BudgetOptions budget_options_from(const Invocation& invocation);
 Workload workload_from(const Invocation& invocation);
+// --height and --width: the pixels of generated inputs for image models (run, compare --measure).
+void declare_image_size_options(CommandOptions& own);
+struct ImageSize {
+  std::uint64_t height = 0, width = 0;  // 0: the family's default
+};
+ImageSize image_size_from(const Invocation& invocation);
 std::optional<std::uint64_t> declared_cpu_memory(const Invocation& invocation);
 // The guard's options for this invocation: the first strategy and the ladder, the budget, the workload.
 GuardOptions guard_options_from(const Invocation& invocation, const InspectedModel& model, const PluginRegistry& registry);

@@ -89,9 +89,17 @@ SynthModel qwen2(const std::string& preset) {
 
 struct MmditConfig {
   std::int64_t layers, heads, head_dim, joint_dim, in_channels, out_channels, patch;
+  std::vector<std::int64_t> axes_dims_rope;  // frame, height, width: adding up to head_dim
 };
 struct VisionConfig {
-  std::int64_t depth, hidden, heads, intermediate, out_hidden, patch, temporal_patch, merge, in_channels;
+  std::int64_t depth, hidden, heads, intermediate, out_hidden, patch, temporal_patch, merge, in_channels, window;
+  std::vector<std::int64_t> full_attention_blocks;
+};
+// What the text encoder's config adds to a Qwen2 one: its multimodal rope and its special tokens.
+struct MultimodalConfig {
+  std::vector<std::int64_t> mrope_section;  // adding up to half the head dimension
+  std::int64_t image_token, video_token, vision_start_token, vision_end_token, max_positions;
+  double rope_theta;
 };
 struct VaeConfig {
   std::int64_t base_dim, z_dim, res_blocks;
@@ -103,20 +111,23 @@ struct PipelineConfig {
   Qwen2Config text;
   VisionConfig vision;
   VaeConfig vae;
+  MultimodalConfig multimodal;
 };
 
 const std::map<std::string, PipelineConfig>& pipeline_presets() {
   static const std::map<std::string, PipelineConfig> presets = {
       {"full",
-       {{60, 24, 128, 3584, 64, 16, 2},
+       {{60, 24, 128, 3584, 64, 16, 2, {16, 56, 56}},
         {3584, 28, 18944, 28, 4, 152064, false},
-        {32, 1280, 16, 3420, 3584, 14, 2, 2, 3},
-        {96, 16, 2, {1, 2, 4, 4}, {false, true, true}}}},
+        {32, 1280, 16, 3420, 3584, 14, 2, 2, 3, 112, {7, 15, 23, 31}},
+        {96, 16, 2, {1, 2, 4, 4}, {false, true, true}},
+        {{16, 24, 24}, 151655, 151656, 151652, 151653, 128000, 1000000.0}}},
       {"tiny",
-       {{2, 2, 16, 64, 16, 4, 2},
+       {{2, 2, 16, 64, 16, 4, 2, {4, 6, 6}},
         {64, 2, 128, 4, 2, 512, false},
-        {2, 32, 2, 64, 64, 14, 2, 2, 3},
-        {8, 4, 1, {1, 2, 2}, {false, true}}}},
+        {2, 32, 2, 64, 64, 14, 2, 2, 3, 112, {1}},
+        {8, 4, 1, {1, 2, 2}, {false, true}},
+        {{2, 3, 3}, 5, 6, 3, 4, 4096, 1000000.0}}},
   };
   return presets;
 }
@@ -279,11 +290,20 @@ SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
 
   SynthComponent text{"text_encoder", "model", qwen2_json(c.text, "Qwen2_5_VLForConditionalGeneration"), {}};
   text.config["model_type"] = "qwen2_5_vl";
+  text.config["max_position_embeddings"] = c.multimodal.max_positions;
+  text.config["rope_theta"] = c.multimodal.rope_theta;
+  text.config["rope_scaling"] = ojson{{"type", "mrope"}, {"mrope_section", c.multimodal.mrope_section}};
+  text.config["image_token_id"] = c.multimodal.image_token;
+  text.config["video_token_id"] = c.multimodal.video_token;
+  text.config["vision_start_token_id"] = c.multimodal.vision_start_token;
+  text.config["vision_end_token_id"] = c.multimodal.vision_end_token;
   text.config["vision_config"] = ojson{{"depth", c.vision.depth},         {"hidden_size", c.vision.hidden},
                                        {"num_heads", c.vision.heads},     {"intermediate_size", c.vision.intermediate},
                                        {"out_hidden_size", c.vision.out_hidden}, {"patch_size", c.vision.patch},
                                        {"temporal_patch_size", c.vision.temporal_patch},
-                                       {"spatial_merge_size", c.vision.merge}, {"in_chans", c.vision.in_channels}};
+                                       {"spatial_merge_size", c.vision.merge}, {"in_chans", c.vision.in_channels},
+                                       {"window_size", c.vision.window}, {"fullatt_block_indexes", c.vision.full_attention_blocks},
+                                       {"hidden_act", "silu"}};
   Builder tb{text.tensors};
   qwen25_vl(tb, c.text, c.vision, legacy);
 
@@ -297,6 +317,7 @@ SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
                                    {"attention_head_dim", c.transformer.head_dim},
                                    {"num_attention_heads", c.transformer.heads},
                                    {"joint_attention_dim", c.transformer.joint_dim},
+                                   {"axes_dims_rope", c.transformer.axes_dims_rope},
                                    {"guidance_embeds", false}},
                              {}};
   Builder xb{transformer.tensors};
