@@ -112,14 +112,15 @@ Rotary rotary(const Layout& l, const at::Tensor& img_shapes, std::int64_t text_t
     columns.push_back(column.view({1, 1, w}).expand({f, h, w}).reshape(-1));
     largest_half = std::max({largest_half, h / 2, w / 2});
   }
-  const auto image_angles = at::cat({axis_angles(at::cat(frames), l.axes[0]), axis_angles(at::cat(rows), l.axes[1]),
-                                     axis_angles(at::cat(columns), l.axes[2])},
+  // The positions are small; the angles (tokens × head_dim / 2) are computed where they are used.
+  const auto image_angles = at::cat({axis_angles(at::cat(frames).to(device), l.axes[0]), axis_angles(at::cat(rows).to(device), l.axes[1]),
+                                     axis_angles(at::cat(columns).to(device), l.axes[2])},
                                     -1);
-  const auto text_positions = at::arange(largest_half, largest_half + text_tokens, options);
+  const auto text_positions = at::arange(largest_half, largest_half + text_tokens, options).to(device);
   const auto text_angles = at::cat({axis_angles(text_positions, l.axes[0]), axis_angles(text_positions, l.axes[1]),
                                     axis_angles(text_positions, l.axes[2])},
                                    -1);
-  return {image_angles.cos().to(device), image_angles.sin().to(device), text_angles.cos().to(device), text_angles.sin().to(device)};
+  return {image_angles.cos(), image_angles.sin(), text_angles.cos(), text_angles.sin()};
 }
 
 // x [batch, tokens, heads, head_dim]: each adjacent pair (2k, 2k+1) rotated by angle k, in float32.

@@ -19,12 +19,20 @@ export CUDA_VISIBLE_DEVICES=0
 sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 sections=${*:-1 2 3}
 
-# The largest cap (MB) under which auto keeps some units resident and streams others, from the plans.
+# A cap (MB) under which auto keeps some units resident and streams others, from the plans: the
+# smallest cap that keeps everything resident, found by bisection, less 2 MB (an allocator page).
+modes_under() {
+  $vg plan "$1" --strategy auto --max-memory 0=${2}MB --reserve 0 --headroom 64MB --json 2>/dev/null |
+    python3 -c 'import json,sys; print(" ".join(sorted({u["mode"] for u in json.load(sys.stdin)["units"]})))' 2>/dev/null
+}
 mixed_cap() {
-  for mb in $(seq 1200 -2 500); do
-    modes=$($vg plan "$1" --strategy auto --max-memory 0=${mb}MB --reserve 0 --headroom 64MB --json 2>/dev/null |
-      python3 -c 'import json,sys; print(" ".join(sorted({u["mode"] for u in json.load(sys.stdin)["units"]})))' 2>/dev/null)
-    [ "$modes" = "resident streamed" ] && { echo $mb; return; }
+  local lo=400 hi=4000 mid
+  while [ $((hi - lo)) -gt 2 ]; do
+    mid=$(( (lo + hi) / 2 ))
+    if [ "$(modes_under "$1" $mid)" = "resident" ]; then hi=$mid; else lo=$mid; fi
+  done
+  for mb in $((hi - 2)) $((hi - 4)) $((hi - 8)); do
+    [ "$(modes_under "$1" $mb)" = "resident streamed" ] && { echo $mb; return; }
   done
   echo 0
 }

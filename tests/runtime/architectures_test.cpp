@@ -216,9 +216,15 @@ TEST(Architectures, AConfigForAVariantTheTransformerDoesNotImplementIsRefusedByN
   TempDir tmp;
   fs::copy(fixture("qwenimage_tiny") / "model", tmp / "model", fs::copy_options::recursive);
   fs::permissions(tmp / "model" / "config.json", fs::perms::owner_write, fs::perm_options::add);
-  auto config = nlohmann::json::parse(std::ifstream(tmp / "model" / "config.json"));
-  config["zero_cond_t"] = true;
-  std::ofstream(tmp / "model" / "config.json") << config.dump();
+  std::string config;
+  {
+    std::ifstream in(tmp / "model" / "config.json");
+    config.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string unset = "\"zero_cond_t\": false";
+  ASSERT_NE(config.find(unset), std::string::npos) << config;
+  config.replace(config.find(unset), unset.size(), "\"zero_cond_t\": true");
+  std::ofstream(tmp / "model" / "config.json", std::ios::trunc) << config;
   auto session = runtime::Session::open((tmp / "model").string(), simulated("balanced"));
   const auto& model = *session->description().find("model");
   try {
