@@ -287,22 +287,24 @@ class QwenImageTransformerArchitecture final : public Architecture {
     const Layout l = layout_of(*session.description().find(component));
     const c10::ScalarType dtype = session.dtype(component);
     NamedTensors out;
+    // The units in the graph's order (the executor prefetches in it): the timestep embedding, the
+    // text norm, the two input projections, the blocks, the output norm and projection.
     Streams x;
     at::Tensor temb;
-    {
-      UnitScope img_in = session.unit(component, "img_in");
-      x.image = linear(img_in, "img_in", inputs.at("hidden_states").to(img_in.device(), dtype));
-    }
-    const at::Tensor timestep = inputs.at("timestep").to(x.image.device(), dtype).expand({x.image.size(0)});
+    const auto batch = inputs.at("hidden_states").size(0);
     {
       UnitScope embed = session.unit(component, "time_text_embed");
-      const auto projected = timestep_projection(timestep.to(embed.device())).to(dtype);
+      const auto timestep = inputs.at("timestep").to(embed.device(), dtype).expand({batch});
       temb = linear(embed, "time_text_embed.timestep_embedder.linear_2",
-                    at::silu(linear(embed, "time_text_embed.timestep_embedder.linear_1", projected)));
+                    at::silu(linear(embed, "time_text_embed.timestep_embedder.linear_1", timestep_projection(timestep).to(dtype))));
     }
     {
       UnitScope norm = session.unit(component, "txt_norm");
       x.text = rms_norm(inputs.at("encoder_hidden_states").to(norm.device(), dtype), norm["txt_norm.weight"], 1e-6);
+    }
+    {
+      UnitScope img_in = session.unit(component, "img_in");
+      x.image = linear(img_in, "img_in", inputs.at("hidden_states").to(img_in.device(), dtype));
     }
     {
       UnitScope txt_in = session.unit(component, "txt_in");

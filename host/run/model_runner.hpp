@@ -37,6 +37,7 @@ struct StepRecord {
   double compute_seconds = 0;    // the compute streams' own work, copy waits excluded
   double copy_wait_seconds = 0;  // the executor's thread waiting for fills to be issued
   std::uint64_t streamed_bytes = 0;
+  std::uint64_t unprefetched_units = 0;  // streamed units copied on demand, not ahead
 };
 
 struct RunOutcome {

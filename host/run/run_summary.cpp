@@ -35,16 +35,19 @@ RunSummary summarize_run(const RunOutcome& outcome, const Prediction& prediction
   if (outcome.steps.empty()) return s;
   s.first_step_seconds = outcome.steps.front().seconds;
   // Steady state: every step after the first (which also fills the window from cold) where there are any.
-  std::vector<double> seconds, compute;
+  std::vector<double> seconds, compute, copy_wait;
   std::vector<std::uint64_t> streamed;
   for (std::size_t i = outcome.steps.size() > 1 ? 1 : 0; i < outcome.steps.size(); ++i) {
     seconds.push_back(outcome.steps[i].seconds);
     compute.push_back(outcome.steps[i].compute_seconds);
+    copy_wait.push_back(outcome.steps[i].copy_wait_seconds);
+    if (i > 0) s.unprefetched_units_after_first += outcome.steps[i].unprefetched_units;
     streamed.push_back(outcome.steps[i].streamed_bytes);
   }
   s.median_step_seconds = percentile(seconds, 0.5);
   s.p95_step_seconds = percentile(seconds, 0.95);
   s.median_compute_seconds = percentile(compute, 0.5);
+  s.median_copy_wait_seconds = percentile(copy_wait, 0.5);
   std::sort(streamed.begin(), streamed.end());
   s.streamed_bytes_per_step = streamed[streamed.size() / 2];
   if (s.median_step_seconds > 0) {
@@ -80,6 +83,8 @@ nlohmann::json run_summary_json(const RunSummary& s) {
           {"p95_step_seconds", s.p95_step_seconds},
           {"tokens_per_second", s.tokens_per_second},
           {"median_compute_seconds", s.median_compute_seconds},
+          {"median_copy_wait_seconds", s.median_copy_wait_seconds},
+          {"unprefetched_units_after_first", s.unprefetched_units_after_first},
           {"streamed_bytes_per_step", s.streamed_bytes_per_step},
           {"achieved_host_to_device_bytes_per_s", s.achieved_bytes_per_s},
           {"copy_bound_seconds", s.copy_bound_seconds},

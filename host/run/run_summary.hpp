@@ -22,6 +22,8 @@ struct RunSummary {
   double tokens_per_second = 0;                     // batch × tokens ÷ median step (0 for image models)
   double median_compute_seconds = 0;                // the compute streams' own work
   std::uint64_t streamed_bytes_per_step = 0;
+  double median_copy_wait_seconds = 0;              // the executor's thread waiting for fills to be issued
+  std::uint64_t unprefetched_units_after_first = 0; // streamed units copied on demand in the steps after the first
   double achieved_bytes_per_s = 0;                  // streamed bytes ÷ median step
   double copy_bound_seconds = 0;                    // streamed bytes ÷ the link's pinned bandwidth
   double overlap_efficiency = 0;                    // max(compute, copy bound) ÷ median step; 1 is perfect

@@ -144,7 +144,11 @@ void Executor::prefetch(Window& window) {
   int ahead = static_cast<int>(std::count(window.ahead.begin(), window.ahead.end(), true));
   for (std::size_t tries = 0; ahead < window.depth && tries < window.order.size(); ++tries) {
     const std::size_t unit = window.order[window.next % window.order.size()];
-    if (slot_of(window, unit)) {  // already there: look further
+    if (const auto there = slot_of(window, unit)) {  // already there: keep it for its use, look further
+      if (!window.in_use[*there] && !window.ahead[*there]) {
+        window.ahead[*there] = true;
+        ++ahead;
+      }
       window.next = (window.next + 1) % window.order.size();
       continue;
     }
@@ -166,13 +170,14 @@ const UnitTensors& Executor::acquire(std::size_t flat) {
   Window& window = windows_[static_cast<std::size_t>(unit.window)];
   auto slot = slot_of(window, flat);
   if (!slot) {
-    // Not prefetched (the adapter left the forward order, or the first step): fill it now.
+    // Not prefetched (the model left the forward order, or the first step): fill it now.
+    if (in_step_) ++step_unprefetched_units_;
     slot = free_slot(window, true);
     if (slot && window.ahead[*slot]) window.ahead[*slot] = false;
     if (!slot)
       throw JobError("unit " + unit.loaded->placement.unit + " needs a window slot on cuda:" + std::to_string(window.gpu) +
                      ", and all " + std::to_string(window.slots.size()) + " hold units still in use",
-                     "an adapter may hold at most prefetch_depth + 1 streamed units at once; release each unit before the next");
+                     "a model may hold at most prefetch_depth + 1 streamed units at once; release each unit before the next");
     fill(window, *slot, flat);
   }
   auto position = window.position.find(flat);
@@ -214,6 +219,7 @@ void Executor::begin_step() {
   }
   timed_.clear();
   step_streamed_bytes_ = 0;
+  step_unprefetched_units_ = 0;
   in_step_ = true;
 }
 
@@ -225,6 +231,7 @@ Executor::StepFigures Executor::end_step() {
   for (const auto& [key, marks] : timed_) figures.compute_seconds += clocks_.at(key)->seconds_between(marks.first, marks.second);
   for (const auto& window : windows_) figures.copy_wait_seconds += window.lane->wait_seconds() - window.waited_before_step;
   figures.streamed_bytes = step_streamed_bytes_;
+  figures.unprefetched_units = step_unprefetched_units_;
   // From now on prefetch in the order the units were used, which may skip some or differ from the
   // graph's (the next step then starts with the first unit used, prefetched at the end of this one).
   for (auto& window : windows_) {
@@ -232,6 +239,13 @@ Executor::StepFigures Executor::end_step() {
     window.order = window.observed;
     window.position.clear();
     for (std::size_t i = 0; i < window.order.size(); ++i) window.position[window.order[i]] = i;
+    // What was filled ahead was guessed from the old order: a unit this step never asked for (a VAE's
+    // decoder while it encodes) would otherwise hold its slot as a prefetch for good, and every later
+    // unit would be copied on demand. Slots keep their contents: the next step's first units, if they
+    // are still there, are kept for it; the rest of the slots are free.
+    std::fill(window.ahead.begin(), window.ahead.end(), false);
+    window.next = 0;
+    prefetch(window);
   }
   return figures;
 }

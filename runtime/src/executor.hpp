@@ -50,6 +50,9 @@ class Executor {
     double compute_seconds = 0;
     double copy_wait_seconds = 0;
     std::uint64_t streamed_bytes = 0;
+    // Streamed units asked for that no prefetch had filled: each one's copy runs alone, its compute
+    // waiting for it. After a first step, a model run in its units' order has none.
+    std::uint64_t unprefetched_units = 0;
   };
   StepFigures end_step();  // waits for the step's work to finish
   void abandon_step() { in_step_ = false; }  // a step that threw: nothing to measure
@@ -99,6 +102,7 @@ class Executor {
   std::vector<std::pair<int, std::pair<int, int>>> timed_;  // clock, (from, to) marks this step
   std::uint64_t streamed_bytes_ = 0;
   bool in_step_ = false;  // compute is timed between begin_step and end_step only
+  std::uint64_t step_unprefetched_units_ = 0;
   std::uint64_t step_streamed_bytes_ = 0;
 };
 

@@ -148,7 +148,7 @@ class TorchModelRunner final : public ModelRunner {
         session.step(call.component, [&] { last_outputs = call.architecture->run(session, call.component, call.entry.name, inputs, captures); },
                      activations);
         const StepStatistics& s = session.steps().back();
-        outcome.steps.push_back({s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes});
+        outcome.steps.push_back({s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes, s.unprefetched_units});
       }
       // Each step measures its own peak (and resets it): the call's is the largest of them, and of what
       // a GPU no step ran on holds.

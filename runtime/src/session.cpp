@@ -195,6 +195,7 @@ void Session::step(std::string_view component, const std::function<void()>& body
       stats.compute_seconds = figures.compute_seconds;
       stats.copy_wait_seconds = figures.copy_wait_seconds;
       stats.streamed_bytes = figures.streamed_bytes;
+      stats.unprefetched_units = figures.unprefetched_units;
       for (int gpu : gpus) stats.peak_bytes[DeviceId::gpu(gpu).str()] = impl_->runtime->snapshot(gpu).peak_in_use;
       impl_->steps.push_back(stats);
       end_gpu_steps();
@@ -258,7 +259,8 @@ std::string Session::report_json() const {
   doc["steps"] = nlohmann::json::array();
   for (const auto& s : impl_->steps)
     doc["steps"].push_back({{"component", s.component}, {"seconds", s.seconds}, {"compute_seconds", s.compute_seconds},
-                            {"copy_wait_seconds", s.copy_wait_seconds}, {"streamed_bytes", s.streamed_bytes}, {"peak_bytes", s.peak_bytes}});
+                            {"copy_wait_seconds", s.copy_wait_seconds}, {"streamed_bytes", s.streamed_bytes},
+                            {"unprefetched_units", s.unprefetched_units}, {"peak_bytes", s.peak_bytes}});
   return doc.dump(2);
 }
 

@@ -305,3 +305,21 @@ TEST(Architectures, Qwen25VlRefusesImagesItsInputsDoNotDescribe) {
   bad["mm_token_type_ids"] = at::zeros_like(inputs.at("input_ids"));  // marks no image tokens
   EXPECT_THROW(vl->check(model, "forward", bad), InputError);
 }
+
+TEST(Architectures, AfterTheFirstStepEveryStreamedUnitIsPrefetched) {
+  // A family that takes its units out of the order the executor learned makes each copy wait alone:
+  // the step then costs compute plus copy instead of the larger of the two.
+  for (const auto& f : kFixtures) {
+    SCOPED_TRACE(f.name + " " + f.entry);
+    for (const std::string prefetch : {"1", "2"}) {
+      auto options = simulated("sequential-offload");
+      options.strategy_options = {{"prefetch", prefetch}};
+      auto session = runtime::Session::open(model_of(f), options);
+      for (int step = 0; step < 3; ++step) run(*session, f);
+      ASSERT_EQ(session->steps().size(), 3u);
+      for (std::size_t s = 1; s < 3; ++s) {
+        EXPECT_EQ(session->steps()[s].unprefetched_units, 0u) << "step " << s << ", prefetch " << prefetch;
+      }
+    }
+  }
+}

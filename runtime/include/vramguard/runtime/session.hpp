@@ -103,6 +103,7 @@ struct StepStatistics {
   double compute_seconds = 0;
   double copy_wait_seconds = 0;
   std::uint64_t streamed_bytes = 0;
+  std::uint64_t unprefetched_units = 0;  // streamed units filled on demand, their copy not overlapped
   std::map<std::string, std::uint64_t> peak_bytes;  // per GPU ("cuda:0"): ours at most during the step, activations included
 };
 
