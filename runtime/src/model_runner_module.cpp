@@ -78,6 +78,14 @@ NamedTensors inputs_for(const ModelDescription& model, const Call& call, const R
       throw UsageError("--input gives the inputs' shapes: --batch, --tokens, --height and --width describe generated inputs only",
                        "drop them, or drop --input");
     const NamedTensors file = read_named_tensors(*settings.input);
+    for (const auto& name : call.entry.inputs)
+      if (!file.count(name)) {
+        std::string held;
+        for (const auto& [n, t] : file) held += (held.empty() ? "" : ", ") + n;
+        throw InputError(settings.input->string(), "holds no tensor named '" + name + "', which " + call.architecture->name() + " " +
+                                                       call.entry.name + " needs (it holds: " + (held.empty() ? std::string("nothing") : held) + ")",
+                         "name the inputs as the library names its arguments; vramguard help run lists each entry's");
+      }
     // A file may hold several entries' inputs (the fixtures do): take the ones this entry knows.
     for (const auto& [name, tensor] : file) {
       const bool known = std::count(call.entry.inputs.begin(), call.entry.inputs.end(), name) ||
