@@ -14,19 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// A config.json and the file it came from, so that a value of the wrong type is reported with both.
-struct Config {
-  const json& values;
-  const std::string& file;
-  double number(const char* key, double fallback) const { return json_number(values, key, fallback, file); }
-  bool flag(const char* key, bool fallback) const { return json_bool(values, key, fallback, file); }
-  // The language part: Qwen2.5-VL nests it under text_config in newer transformers.
-  Config text() const {
-    const auto it = values.find("text_config");
-    return it != values.end() && it->is_object() && it->contains("hidden_size") ? Config{*it, file} : *this;
-  }
-};
-
 std::vector<std::string> class_names(const std::optional<json>& config) {
   std::vector<std::string> names;
   if (!config) return names;
@@ -36,92 +23,6 @@ std::vector<std::string> class_names(const std::optional<json>& config) {
   if (const auto it = config->find("_class_name"); it != config->end() && it->is_string())
     names.push_back(it->get<std::string>());
   return names;
-}
-
-bool is_decoder_lm(const std::string& name) {
-  static const std::set<std::string> known = {"Qwen2ForCausalLM", "Qwen3ForCausalLM", "LlamaForCausalLM",
-                                              "MistralForCausalLM", "Qwen2Model", "LlamaModel"};
-  return known.count(name) > 0;
-}
-
-ArchitectureDescription decoder_lm(const std::string& name, const Config& config) {
-  const Config text = config.text();
-  ArchitectureDescription d;
-  d.name = name;
-  d.rules = {
-      {{"model.embed_tokens."}, UnitKind::embedding, false},
-      {{"model.layers."}, UnitKind::block, true},
-      {{"model.norm."}, UnitKind::head, false},
-      {{"lm_head."}, UnitKind::head, false},
-  };
-  d.tied = text.flag("tie_word_embeddings", config.flag("tie_word_embeddings", false));
-  d.tied_head_tensor = "lm_head.weight";
-  d.tied_embedding_tensor = "model.embed_tokens.weight";
-  const double hidden = text.number("hidden_size", 4096);
-  const double intermediate = text.number("intermediate_size", 4 * hidden);
-  const double vocabulary = text.number("vocab_size", 32000);
-  // Within one layer: residual, normed input, q/k/v/attention output, and the MLP's gate, up and product;
-  // then the logits, with a slice's share of them while a sliced head computes (measured on the H200:
-  // 2 B shapes at 2,048 tokens peaked at 1.45 GB of activations, this counts 1.42 GB).
-  d.activation_elements_per_token = 5 * hidden + 3 * intermediate + 2 * vocabulary;
-  // Scores and the weighted sum: 2 × hidden each per pair of tokens, half the pairs under a causal mask.
-  d.attention_flops_per_token_pair = 2 * hidden;
-  d.default_tokens = 2048;
-  return d;
-}
-
-ArchitectureDescription qwen25_vl(const Config& config) {
-  ArchitectureDescription d = decoder_lm("Qwen2_5_VLForConditionalGeneration", config);
-  // transformers 5 names first, then the names of checkpoints saved by older versions.
-  d.rules = {
-      {{"model.visual.patch_embed.", "visual.patch_embed."}, UnitKind::embedding, false},
-      {{"model.visual.blocks.", "visual.blocks."}, UnitKind::block, true},
-      {{"model.visual.merger.", "visual.merger."}, UnitKind::other, false},
-      {{"model.language_model.embed_tokens.", "model.embed_tokens."}, UnitKind::embedding, false},
-      {{"model.language_model.layers.", "model.layers."}, UnitKind::block, true},
-      {{"model.language_model.norm.", "model.norm."}, UnitKind::head, false},
-      {{"lm_head."}, UnitKind::head, false},
-  };
-  d.default_tokens = 1536;  // a 1024×1024 edit image and a prompt, after the vision merger
-  return d;
-}
-
-ArchitectureDescription qwen_image_transformer(const Config& config) {
-  ArchitectureDescription d;
-  d.name = "QwenImageTransformer2DModel";
-  d.rules = {
-      {{"time_text_embed."}, UnitKind::embedding, false},
-      {{"txt_norm."}, UnitKind::embedding, false},
-      {{"img_in."}, UnitKind::embedding, false},
-      {{"txt_in."}, UnitKind::embedding, false},
-      {{"transformer_blocks."}, UnitKind::block, true},
-      {{"norm_out."}, UnitKind::head, false},
-      {{"proj_out."}, UnitKind::head, false},
-  };
-  const double inner = config.number("num_attention_heads", 24) * config.number("attention_head_dim", 128);
-  // Per token in one block: modulation (6×), q/k/v/out (4×), the MLP's 4× hidden and its activation.
-  d.activation_elements_per_token = 6 * inner + 4 * inner + 2 * 4 * inner;
-  d.attention_flops_per_token_pair = 4 * inner;  // joint attention over image and text, no mask
-  d.default_tokens = 8448;  // 1024×1024 edit: 4096 target + 4096 reference latent tokens + 256 text
-  return d;
-}
-
-ArchitectureDescription qwen_image_vae(const Config& config) {
-  ArchitectureDescription d;
-  d.name = "AutoencoderKLQwenImage";
-  d.rules = {
-      {{"encoder."}, UnitKind::other, false},
-      {{"quant_conv."}, UnitKind::other, false},
-      {{"post_quant_conv."}, UnitKind::other, false},
-      {{"decoder."}, UnitKind::other, false},
-  };
-  // Per output pixel while decoding at full resolution: base_dim-channel feature maps (the residual
-  // blocks' inputs, norms and convolutions, the upsampler's) plus the causal convolutions' caches. The
-  // whole Qwen-Image-Edit pipeline peaked at 4.8 GB of activations for a 1024x1024 edit on the H200
-  // (diffusers 0.40, bf16): about 24 such maps.
-  d.activation_elements_per_token = 24 * config.number("base_dim", 96);
-  d.default_tokens = 1024 * 1024;
-  return d;
 }
 
 bool embed_like(std::string_view name) {
@@ -185,6 +86,13 @@ ArchitectureDescription generic(const std::vector<std::string>& names) {
 
 }  // namespace
 
+double ArchitectureConfig::number(const char* key, double fallback) const { return json_number(values, key, fallback, file); }
+bool ArchitectureConfig::flag(const char* key, bool fallback) const { return json_bool(values, key, fallback, file); }
+ArchitectureConfig ArchitectureConfig::text() const {
+  const auto it = values.find("text_config");
+  return it != values.end() && it->is_object() && it->contains("hidden_size") ? ArchitectureConfig{*it, file} : *this;
+}
+
 std::vector<UnitRule> parse_unit_rules(const std::string& spec) {
   std::vector<UnitRule> rules;
   for (const auto& raw : text::split(spec, ',')) {
@@ -217,12 +125,14 @@ ArchitectureDescription describe_architecture(const std::optional<json>& config,
   ArchitectureDescription d;
   bool known = false;
   const json empty = json::object();
-  const Config cfg{config ? *config : empty, config_file};
+  const ArchitectureConfig cfg{config ? *config : empty, config_file};
   for (const auto& name : class_names(config)) {
-    if (is_decoder_lm(name)) d = decoder_lm(name, cfg), known = true;
-    else if (name == "Qwen2_5_VLForConditionalGeneration") d = qwen25_vl(cfg), known = true;
-    else if (name == "QwenImageTransformer2DModel") d = qwen_image_transformer(cfg), known = true;
-    else if (name == "AutoencoderKLQwenImage") d = qwen_image_vae(cfg), known = true;
+    for (const auto& family : unit_families())
+      if (std::count(family.classes.begin(), family.classes.end(), name)) {
+        d = family.describe(name, cfg);
+        known = true;
+        break;
+      }
     if (known) break;
   }
   if (!known) d = generic(names);

@@ -1,8 +1,9 @@
 #pragma once
-// Built-in descriptions of the architectures we target: how a component's tensors group into units,
-// in the order the forward pass uses them, and rough per-token compute and activation figures for
-// the cost model. Chosen by config.json's `architectures` / `_class_name`; anything else gets the
-// generic description (indexed stacks found by pattern), which a `units` option can refine.
+// How a component's tensors group into units, in the order the forward pass uses them, with rough
+// per-token compute and activation figures for the cost model. Each known family describes itself in
+// its folder (architectures/<family>/<family>_units.cpp), chosen by config.json's `architectures` /
+// `_class_name`; anything else gets the generic description (indexed stacks found by pattern), which a
+// `units` option can refine.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +34,26 @@ struct ArchitectureDescription {
   double attention_flops_per_token_pair = 0;  // each block's attention, per token per token of context
   std::uint64_t default_tokens = 0;
 };
+
+// A component's config.json and the file it came from, so that a value of the wrong type is reported
+// with both: what a family's unit rules read their dimensions through.
+struct ArchitectureConfig {
+  const nlohmann::json& values;
+  const std::string& file;
+  double number(const char* key, double fallback) const;
+  bool flag(const char* key, bool fallback) const;
+  // The language part: Qwen2.5-VL nests it under text_config in newer transformers.
+  ArchitectureConfig text() const;
+};
+
+// A family's unit rules and cost figures (architectures/<family>/<family>_units.cpp): the config class
+// names it describes, and how.
+struct UnitFamily {
+  std::vector<std::string> classes;
+  ArchitectureDescription (*describe)(const std::string& class_name, const ArchitectureConfig& config);
+};
+// Every family vramguard knows, in the order they are tried (architectures/unit_families.cpp).
+const std::vector<UnitFamily>& unit_families();
 
 // The description for a component, from its config.json (may be absent; `config_file` names it in
 // messages about a value of the wrong type) and its tensor names.

@@ -1,0 +1,22 @@
+#include "unit_families.hpp"
+
+namespace vramguard {
+
+// The vision tower's units first (the encoder runs it before the language model), then the decoder's.
+ArchitectureDescription qwen2_5_vl_units(const std::string& class_name, const ArchitectureConfig& config) {
+  ArchitectureDescription d = qwen2_decoder_units(class_name, config);
+  // transformers 5 names first, then the names of checkpoints saved by older versions.
+  d.rules = {
+      {{"model.visual.patch_embed.", "visual.patch_embed."}, UnitKind::embedding, false},
+      {{"model.visual.blocks.", "visual.blocks."}, UnitKind::block, true},
+      {{"model.visual.merger.", "visual.merger."}, UnitKind::other, false},
+      {{"model.language_model.embed_tokens.", "model.embed_tokens."}, UnitKind::embedding, false},
+      {{"model.language_model.layers.", "model.layers."}, UnitKind::block, true},
+      {{"model.language_model.norm.", "model.norm."}, UnitKind::head, false},
+      {{"lm_head."}, UnitKind::head, false},
+  };
+  d.default_tokens = 1536;  // a 1024×1024 edit image and a prompt, after the vision merger
+  return d;
+}
+
+}  // namespace vramguard

@@ -1,0 +1,27 @@
+#include "unit_families.hpp"
+
+namespace vramguard {
+
+// In the order the forward pass uses them: the timestep embedding, the text norm, the two input
+// projections, the blocks, the output norm and projection.
+ArchitectureDescription qwenimage_transformer_units(const std::string& class_name, const ArchitectureConfig& config) {
+  ArchitectureDescription d;
+  d.name = class_name;
+  d.rules = {
+      {{"time_text_embed."}, UnitKind::embedding, false},
+      {{"txt_norm."}, UnitKind::embedding, false},
+      {{"img_in."}, UnitKind::embedding, false},
+      {{"txt_in."}, UnitKind::embedding, false},
+      {{"transformer_blocks."}, UnitKind::block, true},
+      {{"norm_out."}, UnitKind::head, false},
+      {{"proj_out."}, UnitKind::head, false},
+  };
+  const double inner = config.number("num_attention_heads", 24) * config.number("attention_head_dim", 128);
+  // Per token in one block: modulation (6×), q/k/v/out (4×), the MLP's 4× hidden and its activation.
+  d.activation_elements_per_token = 6 * inner + 4 * inner + 2 * 4 * inner;
+  d.attention_flops_per_token_pair = 4 * inner;  // joint attention over image and text, no mask
+  d.default_tokens = 8448;  // 1024×1024 edit: 4096 target + 4096 reference latent tokens + 256 text
+  return d;
+}
+
+}  // namespace vramguard
