@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/safetensors_header.hpp"
+#include "model/safetensors_writer.hpp"
 #include "support/run_process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -189,4 +190,46 @@ TEST(RunCommand, RunsEachQwenImageEntryAndWritesItsOutputsByName) {
   const auto header = read_safetensors_header(out);
   ASSERT_EQ(header.tensors.size(), 1u);
   EXPECT_EQ(header.tensors[0].shape, (std::vector<std::int64_t>{1, 3, 1, 48, 64}));
+}
+
+TEST(RunCommand, AConfigThatLiesAboutTheModelIsRefusedNamingTheKeyBeforeLoading) {
+  // Each of these ran before with exit 0 (fewer layers, NaN logits) or died in torch with exit 1.
+  const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 --steps 1";
+  struct Lie {
+    std::string from, to, key;
+  };
+  for (const auto& lie : std::vector<Lie>{{"\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", "num_hidden_layers"},
+                                          {"\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 0", "rms_norm_eps"},
+                                          {"\"rope_theta\": 10000.0", "\"rope_theta\": -1", "rope_theta"},
+                                          {"\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3", "num_key_value_heads"}}) {
+    SCOPED_TRACE(lie.to);
+    TempDir tmp;
+    const fs::path folder = tmp / "model";
+    fs::copy(kModel, folder, fs::copy_options::recursive);
+    fs::permissions(folder / "config.json", fs::perms::owner_write, fs::perm_options::add);
+    std::string config;
+    {
+      std::ifstream in(folder / "config.json");
+      config.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    ASSERT_NE(config.find(lie.from), std::string::npos);
+    config.replace(config.find(lie.from), lie.from.size(), lie.to);
+    std::ofstream(folder / "config.json", std::ios::trunc) << config;
+    const auto result = run_vramguard("run " + shell_quote(folder.string()) + common);
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("config.json"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find(lie.key), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing";
+  }
+}
+
+TEST(RunCommand, AnEmptyInputIsRefusedByName) {
+  TempDir tmp;
+  const std::int64_t none = 0;
+  write_safetensors(tmp / "empty.safetensors", {{"input_ids", DType::I64, {0, 3}, &none}});
+  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --input " +
+                                    shell_quote((tmp / "empty.safetensors").string()));
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("input 'input_ids'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("empty"), std::string::npos) << result.err;
 }
