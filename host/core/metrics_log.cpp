@@ -67,8 +67,10 @@ std::vector<nlohmann::json> read_metrics_log(const Environment& environment) {
   if (path.empty()) return records;
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
     auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (record.is_object()) records.push_back(std::move(record));
+    // A line that is not a JSON object comes back as null: the reader skips it and may count it.
+    records.push_back(record.is_object() ? std::move(record) : nlohmann::json());
   }
   return records;
 }

@@ -23,7 +23,8 @@ std::filesystem::path metrics_log_path(const Environment& environment);
 // Appends `record` (a JSON object; "time" is added, seconds since the epoch). Returns a warning's text
 // when it could not be written, else empty.
 std::string append_metrics_record(const Environment& environment, nlohmann::json record);
-// The records in the log, oldest first; lines that are not JSON objects are skipped.
+// The records in the log, oldest first; a line that is not a JSON object is a null record (the
+// /metrics endpoint counts them as skipped).
 std::vector<nlohmann::json> read_metrics_log(const Environment& environment);
 
 }  // namespace vramguard

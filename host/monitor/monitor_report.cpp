@@ -96,11 +96,29 @@ std::string prometheus_text(const MonitorState& state, const std::vector<nlohman
   family("vramguard_monitor_samples_total", "counter", "Samples taken by this monitor.");
   out << "vramguard_monitor_samples_total " << state.samples << "\n";
 
-  // Loads and runs recorded by vramguard on this machine (the metrics log).
+  // Loads and runs recorded by vramguard on this machine (the metrics log). A record whose fields are
+  // not of the types vramguard writes (a hand-edited or damaged line) is skipped and counted: one bad
+  // line must not take the endpoint down.
   std::map<std::string, std::uint64_t> counts;
   std::map<std::string, std::pair<double, std::uint64_t>> load_sums;  // by strategy
   std::map<std::pair<std::string, std::string>, nlohmann::json> last;  // by (model, strategy)
+  std::uint64_t skipped = 0;
+  auto field_is = [](const nlohmann::json& r, const char* key, bool (nlohmann::json::*is)() const noexcept) {
+    const auto it = r.find(key);
+    return it == r.end() || ((*it).*is)();
+  };
   for (const auto& r : metrics_log) {
+    const bool well_formed = r.is_object() && field_is(r, "kind", &nlohmann::json::is_string) &&
+                             field_is(r, "strategy", &nlohmann::json::is_string) && field_is(r, "model", &nlohmann::json::is_string) &&
+                             field_is(r, "success", &nlohmann::json::is_boolean) && field_is(r, "load_seconds", &nlohmann::json::is_number) &&
+                             field_is(r, "median_step_seconds", &nlohmann::json::is_number) &&
+                             field_is(r, "peak_bytes", &nlohmann::json::is_object) &&
+                             (!r.contains("peak_bytes") || std::all_of(r["peak_bytes"].begin(), r["peak_bytes"].end(),
+                                                                      [](const nlohmann::json& v) { return v.is_number_integer() && v.get<std::int64_t>() >= 0; }));
+    if (!well_formed) {
+      ++skipped;
+      continue;
+    }
     const std::string kind = r.value("kind", "load"), strategy = r.value("strategy", ""), model = r.value("model", "");
     const bool success = r.value("success", false);
     ++counts[kind + "|" + (success ? "true" : "false")];
@@ -111,10 +129,12 @@ std::string prometheus_text(const MonitorState& state, const std::vector<nlohman
       last[{model, strategy}] = r;
     }
   }
+  family("vramguard_metrics_log_skipped_records_total", "counter", "Records of the metrics log skipped as malformed.");
+  out << "vramguard_metrics_log_skipped_records_total " << skipped << "\n";
   family("vramguard_loads_total", "counter", "Loads and runs vramguard recorded on this machine, by outcome.");
   for (const auto& [key, count] : counts) {
-    const auto bar = key.find('|');
-    out << "vramguard_loads_total{kind=\"" << key.substr(0, bar) << "\",success=\"" << key.substr(bar + 1) << "\"} " << count << "\n";
+    const auto bar = key.rfind('|');
+    out << "vramguard_loads_total{kind=\"" << label(key.substr(0, bar)) << "\",success=\"" << key.substr(bar + 1) << "\"} " << count << "\n";
   }
   family("vramguard_load_seconds", "summary", "Seconds from the start of a load until the model was ready, by strategy.");
   for (const auto& [strategy, sum] : load_sums) {

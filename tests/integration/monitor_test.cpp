@@ -200,6 +200,48 @@ TEST(MonitorReport, PrometheusTextHasEveryFamilyWithEscapedLabelsAndTheMetricsLo
     }
 }
 
+TEST(MonitorReport, MalformedMetricsRecordsAreSkippedAndCountedAndNoLabelInjectsALine) {
+  MonitorState state;
+  state.threshold = parse_threshold("90%");
+  const std::vector<nlohmann::json> log = {
+      {{"kind", "load\"} 1\nvramguard_injected 1\n#"}, {"model", "m"}, {"strategy", "auto"}, {"success", true}, {"load_seconds", 1.5}},
+      {{"kind", 7}, {"success", true}},                          // kind is not a string
+      {{"kind", "load"}, {"success", "yes"}},                    // success is not a boolean
+      {{"kind", "load"}, {"success", true}, {"load_seconds", "fast"}},
+      {{"kind", "load"}, {"success", true}, {"load_seconds", 1.0}, {"peak_bytes", {{"cuda:0", -3}}}},
+      nlohmann::json::array({1, 2}),
+      {{"kind", "run"}, {"model", "m"}, {"strategy", "auto"}, {"success", true}, {"load_seconds", 2.5}}};
+  std::string text;
+  ASSERT_NO_THROW(text = prometheus_text(state, log));
+  EXPECT_NE(text.find("vramguard_metrics_log_skipped_records_total 5"), std::string::npos) << text;
+  EXPECT_NE(text.find("vramguard_load_seconds_count{strategy=\"auto\"} 2"), std::string::npos) << text;
+  std::istringstream lines(text);
+  const std::regex sample_line(R"(^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? [0-9.e+-]+$)");
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_EQ(line.rfind("vramguard_injected", 0), std::string::npos) << "a label value injected a line";
+    if (!line.empty() && line[0] != '#') {
+      EXPECT_TRUE(std::regex_match(line, sample_line)) << line;
+    }
+  }
+}
+
+TEST(MetricsLog, ALineThatIsNotARecordIsReadAsNullAndCountedByMetrics) {
+  TempDir tmp;
+  const Environment environment = {{"VRAMGUARD_STATE_DIR", tmp.path().string()}};
+  EXPECT_EQ(append_metrics_record(environment, {{"kind", "load"}, {"success", true}, {"load_seconds", 1.0}, {"strategy", "auto"}}), "");
+  std::ofstream(metrics_log_path(environment), std::ios::app) << "{not json\n[1,2]\n";
+  EXPECT_EQ(append_metrics_record(environment, {{"kind", "run"}, {"success", true}, {"load_seconds", 2.0}, {"strategy", "auto"}}), "");
+  const auto records = read_metrics_log(environment);
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_TRUE(records[1].is_null());
+  EXPECT_TRUE(records[2].is_null());
+  MonitorState state;
+  state.threshold = parse_threshold("90%");
+  const std::string text = prometheus_text(state, records);
+  EXPECT_NE(text.find("vramguard_metrics_log_skipped_records_total 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("vramguard_load_seconds_count{strategy=\"auto\"} 2"), std::string::npos) << text;
+}
+
 TEST(MetricsLog, AppendsReadsAndStaysBounded) {
   TempDir tmp;
   const Environment environment = {{"VRAMGUARD_STATE_DIR", tmp.path().string()}};
