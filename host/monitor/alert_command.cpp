@@ -1,5 +1,7 @@
 #include "monitor/alert_command.hpp"
 
+#include <sys/syscall.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +31,10 @@ void AlertCommand::run(const AlertEvent& e) {
     return;
   }
   if (pid == 0) {
+    // The command gets standard input, output and error, nothing else of ours: a listening socket it
+    // inherited would keep the port after the monitor exits, and its clients waiting.
+    if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
+      for (long fd = 3, last = ::sysconf(_SC_OPEN_MAX); fd < (last > 0 ? last : 1024); ++fd) ::close(static_cast<int>(fd));
     for (const auto& [name, value] : variables) ::setenv(name.c_str(), value.c_str(), 1);
     ::execl("/bin/sh", "sh", "-c", command_.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);

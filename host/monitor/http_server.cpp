@@ -1,5 +1,7 @@
 #include "monitor/http_server.hpp"
 
+#include <fcntl.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -110,6 +112,7 @@ void HttpServer::Impl::accept() {
         beast::error_code ignored;
         socket.close(ignored);  // too many at once: refused as it comes, nothing waits for it
       } else {
+        ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
         std::make_shared<Connection>(std::move(socket), *this)->start();
       }
     }
@@ -127,6 +130,8 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::
   const tcp::endpoint endpoint(address, impl_->options.port);
   beast::error_code ec;
   impl_->acceptor.open(endpoint.protocol(), ec);
+  // Closed on exec: a program started meanwhile (an --on-alert command) must not hold the port.
+  if (!ec) ::fcntl(impl_->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(endpoint, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);

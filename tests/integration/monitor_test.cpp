@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -284,6 +285,21 @@ TEST(MonitorCommand, PrintsJsonLinesAndRunsTheAlertCommandWithTheFigures) {
   std::getline(in, below);
   EXPECT_EQ(above, "above 0 15644245094 13743895347");
   EXPECT_EQ(below.substr(0, 8), "below 0 ");
+}
+
+TEST(MonitorCommand, AnAlertCommandInheritsNoSocketOfTheServer) {
+  // It once kept the listening socket: after the monitor exited the port stayed taken and clients hung.
+  TempDir tmp;
+  const std::string seen = (tmp / "fds.txt").string();
+  const auto result = run_vramguard("monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --simulate-usage 0=15GB@0.3 "
+                                    "--serve 127.0.0.1:0 --on-alert " +
+                                    shell_quote("ls -l /proc/$$/fd > " + shell_quote(seen)));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::this_thread::sleep_for(300ms);  // the command runs on its own
+  std::ifstream in(seen);
+  const std::string fds((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_FALSE(fds.empty()) << "the alert command did not run";
+  EXPECT_EQ(fds.find("socket:"), std::string::npos) << fds;
 }
 
 TEST(MonitorCommand, RefusesWhatItCannotUse) {
