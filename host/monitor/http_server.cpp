@@ -8,7 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/version.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <list>
+#include <string_view>
 
 #include "core/errors.hpp"
 #include "logging/log.hpp"
@@ -20,16 +24,29 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+class Connection;
+}
+
 struct HttpServer::Impl {
   HttpServerOptions options;
   Handler handler;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::atomic<int> connections{0};
+  // Open connections, oldest first: touched only on the io thread, which runs every handler.
+  std::list<std::weak_ptr<Connection>> open;
   std::thread thread;
   std::uint16_t port = 0;
 
   void accept();
+  // At the cap: closes the oldest connection still waiting for its request, so that one idle client
+  // per slot cannot lock out everyone else until their deadlines pass. False when none is idle.
+  bool shed_oldest_idle();
+  // Unless remote clients are allowed, a request must name this server (localhost, the loopback
+  // addresses, the bound address, with its port): a page of another site that rebinds its DNS name to
+  // 127.0.0.1 sends its own name, and is refused.
+  bool host_allowed(std::string_view host) const;
 };
 
 namespace {
@@ -40,6 +57,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ~Connection() { --server_.connections; }
 
   void start() {
+    server_.open.push_back(weak_from_this());
+    waiting_ = true;
     parser_.emplace();
     parser_->header_limit(8 * 1024);
     parser_->body_limit(0);
@@ -47,15 +66,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
- private:
   std::chrono::steady_clock::duration deadline() const {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(server_.options.io_timeout_seconds));
   }
 
+  bool idle() const { return waiting_; }
+  void shed() { close(); }
+
+ private:
   void on_read(beast::error_code ec) {
+    waiting_ = false;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted) return close();
     if (ec) return respond(400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n", false);
     const auto& request = parser_->get();
+    if (!server_.options.allow_remote && !server_.host_allowed(std::string_view(request[http::field::host].data(), request[http::field::host].size())))
+      return respond(421, "text/plain; charset=utf-8", "misdirected request: this server answers to localhost and its own address only\n", false);
     if (request.method() != http::verb::get && request.method() != http::verb::head)
       return respond(405, "text/plain; charset=utf-8", "only GET and HEAD\n", false);
     HttpResponse r;
@@ -93,6 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_{8 * 1024};
   std::optional<http::request_parser<http::empty_body>> parser_;
   http::response<http::string_body> response_;
+  bool waiting_ = false;  // for its request: an idle connection
 };
 
 asio::ip::address parse_address(const std::string& text) {
@@ -108,9 +134,9 @@ void HttpServer::Impl::accept() {
   acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (!ec) {
-      if (connections.load() >= options.max_connections) {
+      if (connections.load() >= options.max_connections && !shed_oldest_idle()) {
         beast::error_code ignored;
-        socket.close(ignored);  // too many at once: refused as it comes, nothing waits for it
+        socket.close(ignored);  // too many at once, all busy: refused as it comes, nothing waits for it
       } else {
         ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
         std::make_shared<Connection>(std::move(socket), *this)->start();
@@ -118,6 +144,41 @@ void HttpServer::Impl::accept() {
     }
     accept();
   });
+}
+
+bool HttpServer::Impl::shed_oldest_idle() {
+  for (auto it = open.begin(); it != open.end();) {
+    const auto connection = it->lock();
+    if (!connection) {
+      it = open.erase(it);
+      continue;
+    }
+    if (connection->idle()) {
+      open.erase(it);
+      connection->shed();
+      return true;
+    }
+    ++it;
+  }
+  return false;
+}
+
+bool HttpServer::Impl::host_allowed(std::string_view host) const {
+  std::string name(host), port_text;
+  if (!name.empty() && name.front() == '[') {  // [IPv6]:port
+    const auto end = name.find(']');
+    if (end == std::string::npos) return false;
+    port_text = name.substr(end + 1);
+    name = name.substr(1, end - 1);
+    if (!port_text.empty() && port_text.front() != ':') return false;
+    if (!port_text.empty()) port_text.erase(0, 1);
+  } else if (std::count(name.begin(), name.end(), ':') == 1) {
+    port_text = name.substr(name.find(':') + 1);
+    name.erase(name.find(':'));
+  }
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!port_text.empty() && port_text != std::to_string(port)) return false;
+  return name == "localhost" || name == "127.0.0.1" || name == "::1" || name == options.address;
 }
 
 HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {

@@ -1,7 +1,9 @@
 #pragma once
 // A small HTTP/1.1 server on Boost.Beast for monitor's page and endpoints: GET and HEAD only, one
 // request per connection, bounded headers, a deadline on every read and write (a slow client is
-// dropped, not waited for), a cap on connections at once (more are closed as they come). It runs on a
+// dropped, not waited for), a cap on connections at once (at the cap, a new client takes the slot of
+// the oldest one still idle; when none is idle it is closed as it comes), and, unless remote clients
+// are allowed, only requests whose Host names this server (421 otherwise: DNS rebinding). It runs on a
 // thread of its own; the handler must be quick and must not block (monitor's copies the sampler's state).
 #include <atomic>
 #include <cstdint>

@@ -119,13 +119,13 @@ TEST(MonitorServer, AnswersGetsAndRefusesMalformedRequestsAndOtherMethods) {
   const auto body = nlohmann::json::parse(state.substr(state.find("\r\n\r\n") + 4));
   EXPECT_EQ(body["gpus"][0]["used_bytes"], 8'000'000'000u);
   EXPECT_NE(get(served.server->port(), "/nothing").find("HTTP/1.1 404"), std::string::npos);
-  EXPECT_NE(send_request(served.server->port(), "POST /api/state HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").find("HTTP/1.1 405"),
+  EXPECT_NE(send_request(served.server->port(), "POST /api/state HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n").find("HTTP/1.1 405"),
             std::string::npos);
   EXPECT_NE(send_request(served.server->port(), "GARBAGE\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
-  EXPECT_NE(send_request(served.server->port(), "GET / HTTP/1.1\r\nHost: x\r\n" + std::string(20000, 'a') + ": b\r\n\r\n").find("HTTP/1.1 400"),
+  EXPECT_NE(send_request(served.server->port(), "GET / HTTP/1.1\r\nHost: localhost\r\n" + std::string(20000, 'a') + ": b\r\n\r\n").find("HTTP/1.1 400"),
             std::string::npos)
       << "headers past 8 KiB";
-  const std::string head = send_request(served.server->port(), "HEAD /api/state HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string head = send_request(served.server->port(), "HEAD /api/state HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos);
   EXPECT_EQ(head.substr(head.find("\r\n\r\n") + 4), "") << "HEAD has no body";
 }
@@ -159,6 +159,46 @@ TEST(MonitorServer, ManyConnectionsNeitherBlockTheSamplerNorOutliveTheirDeadline
   EXPECT_GE(served.sampler.state().samples, before + 4) << "the sampler was held up by the connections";
   std::this_thread::sleep_for(700ms);  // the idle ones have passed their deadline and were closed
   EXPECT_NE(get(served.server->port(), "/api/state").find("HTTP/1.1 200"), std::string::npos);
+  for (int fd : idle) ::close(fd);
+}
+
+TEST(MonitorServer, AnswersOnlyRequestsThatNameItUnlessRemoteClientsAreAllowed) {
+  // A page of another site whose DNS name rebinds to 127.0.0.1 sends its own name as Host: refused, as
+  // every name but this server's.
+  ServedSampler served;
+  const auto port = std::to_string(served.server->port());
+  auto with_host = [&](const std::string& host) {
+    return send_request(served.server->port(), "GET /api/state HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+  };
+  for (const std::string& host : std::vector<std::string>{"localhost", "localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "LOCALHOST:" + port})
+    EXPECT_NE(with_host(host).find("HTTP/1.1 200"), std::string::npos) << host;
+  for (const std::string& host : std::vector<std::string>{"evil.example", "evil.example:" + port, "127.0.0.1:1", "localhost.evil.example:" + port, "[::1"})
+    EXPECT_NE(with_host(host).find("HTTP/1.1 421"), std::string::npos) << host;
+  EXPECT_NE(send_request(served.server->port(), "GET /api/state HTTP/1.0\r\n\r\n").find("HTTP/1.1 421"), std::string::npos)
+      << "a request that names no host";
+  HttpServerOptions remote;
+  remote.allow_remote = true;
+  ServedSampler open(remote);
+  EXPECT_NE(send_request(open.server->port(), "GET /api/state HTTP/1.1\r\nHost: gpu-box.lan\r\n\r\n").find("HTTP/1.1 200"),
+            std::string::npos);
+}
+
+TEST(MonitorServer, IdleConnectionsAtTheCapMakeRoomForANewClient) {
+  // 64 clients that connect and say nothing once held every slot until their 5 s deadline.
+  HttpServerOptions options;
+  options.max_connections = 8;
+  options.io_timeout_seconds = 5;
+  ServedSampler served(options);
+  std::vector<int> idle;
+  for (int i = 0; i < 8; ++i)
+    if (const int fd = connect_to(served.server->port()); fd >= 0) idle.push_back(fd);
+  ASSERT_EQ(idle.size(), 8u);
+  std::this_thread::sleep_for(100ms);
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_NE(get(served.server->port(), "/api/state").find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s) << "the new client waited for the idle ones' deadline";
+  char byte;
+  EXPECT_EQ(::recv(idle.front(), &byte, 1, 0), 0) << "the oldest idle connection was not the one let go";
   for (int fd : idle) ::close(fd);
 }
 
