@@ -1,6 +1,7 @@
 // `vramguard load MODEL --strategy S`: the memory-guard pipeline, for real (or on simulated devices).
 #include <ostream>
 
+#include "core/output_file.hpp"
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
 #include "guard/report.hpp"
@@ -32,6 +33,7 @@ Command load_command() {
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const InspectedModel model = inspect_from_options(invocation);
+            if (const auto file = invocation.text("report")) check_output_path(*file, "the report");  // before any work
             const bool verify_data = invocation.flag("verify-data");
             if (verify_data && invocation.text("simulate")) require_host_room_for_simulated_data(model, "--verify-data");
             std::string allocator;

@@ -6,6 +6,7 @@
 #include "vramguard/cost_model.hpp"
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
+#include "core/output_file.hpp"
 #include "core/stop_signal.hpp"
 #include "run/model_runner.hpp"
 #include "run/run_summary.hpp"
@@ -43,6 +44,9 @@ Command run_command() {
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const InspectedModel model = inspect_from_options(invocation);
+            // Outputs that would overwrite the model, or follow a link, are refused before any work.
+            for (const auto& [option, what] : {std::pair{"output", "the outputs"}, std::pair{"report", "the report"}})
+              if (const auto file = invocation.text(option)) check_output_path(*file, what);
             const bool simulated = invocation.text("simulate").has_value();
             if (simulated) require_host_room_for_simulated_data(model, "a run");
             auto runner = load_model_runner();

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "core/output_file.hpp"
 #include "core/text.hpp"
 #include "logging/log.hpp"
 #include "model/architecture.hpp"
@@ -219,6 +220,13 @@ TensorLocation location_of(const InspectedComponent& component, const TensorInfo
 InspectedModel inspect_model(const std::string& argument, const Environment& environment, const InspectOptions& options) {
   InspectedModel model;
   model.source = resolve_model_source(argument, environment);
+  // No output of this process may overwrite a file the model is read from.
+  protect_from_outputs(model.source.root / "model_index.json");
+  for (const auto& component : model.source.components) {
+    for (const auto& file : component.weight_files) protect_from_outputs(file);
+    if (component.index_file) protect_from_outputs(*component.index_file);
+    protect_from_outputs(component.directory / "config.json");
+  }
   model.graph.source = argument;
   model.graph.target_dtype = options.target_dtype;
   for (const auto& component_source : model.source.components) {

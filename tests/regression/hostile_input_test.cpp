@@ -82,7 +82,7 @@ TEST(Checkpoints, AFileShrinkingDuringLoadsNeverCrashes) {
   random.dtype = DType::F32;  // converted on the way: the path that used to read the mapping
   const PluginRegistry registry = PluginRegistry::discover({{BUILTIN_PLUGIN_DIR, "built-in"}}, {});
   for (int round = 0; round < 12; ++round) {
-    const fs::path model = tiny_model(tmp, "m" + std::to_string(round), random);
+    const fs::path model = tiny_model(tmp, std::string("m").append(std::to_string(round)), random);
     InspectOptions bf16;
     bf16.target_dtype = DType::BF16;
     const InspectedModel inspected = inspect_model(model.string(), {}, bf16);
@@ -340,4 +340,61 @@ TEST(Checks, VerifyDataRunsOnSimulatedDevicesForAModelOverTheOldLimit) {
                                     " --simulate cuda:4GB --cpu-memory 4GiB --verify-data --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(nlohmann::json::parse(result.out)["data_verified"].get<bool>());
+}
+
+TEST(Outputs, NoOutputOverwritesAFileTheModelIsReadFrom) {
+  // run --output, load --report, plan --export-device-map and doctor --write-config once overwrote the
+  // weights or the config they had just read.
+  TempDir tmp;
+  const fs::path model = tiny_model(tmp);
+  auto bytes_of = [](const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  const std::string weights = bytes_of(model / "model.safetensors"), config = bytes_of(model / "config.json");
+  const std::string m = shell_quote(model.string());
+  const std::string weights_path = shell_quote((model / "model.safetensors").string()), config_path = shell_quote((model / "config.json").string());
+  for (const std::string& command : std::vector<std::string>{
+           "run " + m + sim() + " --tokens 4 --steps 1 --output " + weights_path, "load " + m + sim() + " --report " + config_path,
+           "plan " + m + sim() + " --export-device-map " + weights_path, "doctor " + m + sim() + " --write-config " + config_path}) {
+    SCOPED_TRACE(command);
+    const auto result = run_vramguard(command);
+    expect_usage_failure(result, "one of the files the model is read from");
+    EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it worked before refusing";
+  }
+  EXPECT_EQ(bytes_of(model / "model.safetensors"), weights);
+  EXPECT_EQ(bytes_of(model / "config.json"), config);
+}
+
+TEST(Outputs, ALinkAtTheOutputPathIsRefusedNotFollowed) {
+  TempDir tmp;
+  const fs::path model = tiny_model(tmp);
+  write_file(tmp / "precious.txt", "keep me");
+  fs::create_symlink(tmp / "precious.txt", tmp / "to-precious.json");
+  fs::create_symlink(tmp / "nothing-here", tmp / "dangling.json");
+  for (const char* link : {"to-precious.json", "dangling.json"}) {
+    SCOPED_TRACE(link);
+    expect_usage_failure(run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map " + shell_quote((tmp / link).string())),
+                         "symbolic link");
+  }
+  std::ifstream in(tmp / "precious.txt");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "keep me");
+  EXPECT_FALSE(fs::exists(tmp / "nothing-here"));
+}
+
+TEST(Outputs, ReplacingAnExistingFileIsSaidAndLeavesNoTemporaryFileBehind) {
+  TempDir tmp;
+  const fs::path model = tiny_model(tmp);
+  write_file(tmp / "out" / "map.json", "old");
+  const auto result = run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map " + shell_quote((tmp / "out" / "map.json").string()));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("replaced the existing"), std::string::npos) << result.err;
+  std::ifstream in(tmp / "out" / "map.json");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}).find("old"), std::string::npos);
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(tmp / "out")) ++files;
+  EXPECT_EQ(files, 1u);
+  // A device is written into, never replaced.
+  EXPECT_EQ(run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map /dev/null").exit_code, 0);
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
 }
