@@ -13,6 +13,10 @@ namespace {
 
 constexpr std::string_view kEnvPrefix = "VRAMGUARD_";
 constexpr std::string_view kStrategySection = "strategy.";
+// Options that stop processes or run commands: a person gives them on the command line, never an
+// environment variable or a config file that may outlive the moment (fix's consent, monitor's command).
+const std::set<std::string> kCommandLineOnly = {"terminate-own", "yes", "on-alert"};
+
 // VRAMGUARD_* variables that are not options: read where they apply, never as --options.
 const std::set<std::string> kNonOptionVariables = {"VRAMGUARD_CUDA_RUNTIME", "VRAMGUARD_STATE_DIR", "VRAMGUARD_FUZZ_SECONDS"};
 
@@ -120,6 +124,9 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
                        "see `vramguard help` for the options; every option can be a config key, with '_' for '-'");
     }
     if (command_options.find_nothrow(key, false) == nullptr) continue;  // meant for another command
+    if (kCommandLineOnly.count(key))
+      throw InputError(file.string(), "sets '" + option.string_key + "', which only the command line may give (--" + key + ")",
+                       "remove it from the config and pass --" + key + " when you mean it");
     option.string_key = key;
     option.unregistered = false;
     kept.push_back(option);
@@ -260,6 +267,9 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
       }
       continue;
     }
+    if (kCommandLineOnly.count(name))
+      throw UsageError("the environment variable " + variable + " sets --" + name + ", which only the command line may give",
+                       "unset it and pass --" + name + " when you mean it");
     po::option option(name, {value});
     from_env.push_back(option);
   }

@@ -21,6 +21,12 @@ std::vector<CommandSpec> test_commands() {
          own.positional.add("model", 1);
        }},
       {"plugins", "list plugins", "vramguard plugins", "", nullptr},
+      {"fix", "fix it", "vramguard fix MODEL", "",
+       [](CommandOptions& own) {
+         own.options.add_options()("model", po::value<std::string>(), "model")("terminate-own", po::bool_switch(), "stop")(
+             "yes", po::bool_switch(), "consent")("on-alert", po::value<std::string>(), "command");
+         own.positional.add("model", 1);
+       }},
   };
 }
 
@@ -176,4 +182,26 @@ TEST(Invocation, ASwitchDoesNotSwallowTheNextArgument) {
   const auto invocation = parse({"plan", "--json", "model-dir"});
   EXPECT_TRUE(invocation.flag("json"));
   EXPECT_EQ(invocation.text("model"), "model-dir");
+}
+
+TEST(Invocation, ConsentAndCommandsComeFromTheCommandLineOnly) {
+  // VRAMGUARD_YES=1 in a profile, or yes = true in a config, once made fix stop processes unasked.
+  EXPECT_TRUE(parse({"fix", "m", "--terminate-own", "--yes"}).flag("yes"));
+  for (const char* variable : {"VRAMGUARD_YES", "VRAMGUARD_TERMINATE_OWN", "VRAMGUARD_ON_ALERT"}) {
+    SCOPED_TRACE(variable);
+    try {
+      parse({"fix", "m"}, {{variable, "1"}});
+      ADD_FAILURE() << "accepted from the environment";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(variable), std::string::npos) << e.what();
+    }
+  }
+  TempDir dir;
+  for (const char* line : {"yes = true\n", "terminate_own = true\n", "on_alert = rm -rf ~\n"}) {
+    SCOPED_TRACE(line);
+    const auto config = dir.write("c.ini", line);
+    EXPECT_THROW(parse({"fix", "m", "--config", config.string()}), InputError);
+  }
+  // Another command's run is not refused for them: they mean nothing to it.
+  EXPECT_NO_THROW(parse({"plan", "m"}, {{"VRAMGUARD_YES", "1"}}));
 }
