@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
 #include <ostream>
 
 #include "cli/command.hpp"
@@ -81,10 +82,11 @@ Command fix_command() {
             doc["not_stopped"] = nlohmann::json::array();
             if (!before.recommended) {
               std::vector<GpuProcess> mine;
+              std::map<std::uint32_t, std::uint64_t> started;  // pid → start time when listed: what consent is given for
               for (const auto& [device, processes] : before.processes)
                 for (const auto& p : processes) {
                   const std::string why = refusal_to_stop(p);
-                  if (why.empty()) mine.push_back(p);
+                  if (why.empty()) mine.push_back(p), started[p.pid] = start_ticks_of(p);
                   else doc["not_stopped"].push_back({{"pid", p.pid}, {"name", p.name}, {"user", p.user}, {"bytes", p.bytes}, {"why", why}});
                   if (!json)
                     io.out << (why.empty() ? "  yours: " : "  not yours to stop: ") << "pid " << p.pid << " " << p.name
@@ -101,7 +103,7 @@ Command fix_command() {
                   if (!confirmed(mine, io.out)) throw UsageError("not confirmed: nothing was stopped", "answer y, or pass --yes");
                 }
                 for (const auto& p : mine) {
-                  const StopOutcome outcome = stop_process(p, grace);
+                  const StopOutcome outcome = stop_process(p, started.at(p.pid), grace);
                   doc["stopped"].push_back({{"pid", p.pid}, {"name", p.name}, {"bytes", p.bytes}, {"stopped", outcome.stopped},
                                             {"killed", outcome.killed}, {"error", outcome.error}});
                   if (outcome.stopped)

@@ -14,6 +14,7 @@
 #include "core/text.hpp"
 #include "devices/host_memory.hpp"
 #include "devices/nvml_processes.hpp"
+#include "diagnose/process_control.hpp"
 #include "guard/plan_validator.hpp"
 #include "guard/report.hpp"
 #include "setup/planning_setup.hpp"
@@ -38,7 +39,9 @@ std::string describe_process(const GpuProcess& p) {
   return who;
 }
 
-bool owned_by_us(const GpuProcess& p) { return p.uid && *p.uid == ::getuid(); }
+// Yours: what fix --terminate-own would stop (one rule for both): never PID 1, a kernel thread, a
+// system program, another user's, this shell or its ancestors; as root, only this session's.
+bool owned_by_us(const GpuProcess& p) { return refusal_to_stop(p).empty(); }
 
 void check_gpus(DeviceRuntime& runtime, DoctorReport& report) {
   const auto gpus = runtime.probe_gpus();

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/process_info.hpp"
+#include "diagnose/process_control.hpp"
 #include "support/child_process.hpp"
 #include "support/run_process.hpp"
 #include "support/temp_dir.hpp"
@@ -200,4 +202,42 @@ TEST(Doctor, ReportsEachCardsFactsAndWarnsOfANarrowLinkAndMig) {
   EXPECT_EQ(card1["data"]["ecc_enabled"], true);
   EXPECT_EQ(mig["severity"], "warning");
   EXPECT_EQ(mig["device"], "cuda:1");
+}
+
+// ---- fix's signals reach only the process that was listed, and root's "own" is its session's ----
+
+TEST(ProcessControl, ASignalGoesOnlyToTheProcessThatWasListed) {
+  // fix lists `sleep`, the user answers later: if that process has exited and another took its pid,
+  // the other must be left alone. A start time that does not match stands for that other process.
+  ChildProcess child({"sleep", "30"});
+  const vramguard::GpuProcess listed{static_cast<std::uint32_t>(child.pid()), "sleep", "", 1, std::nullopt, ""};
+  const std::uint64_t started = vramguard::start_ticks_of(listed);
+  ASSERT_GT(started, 0u);
+  auto outcome = vramguard::stop_process(listed, started + 1, std::chrono::milliseconds(500));
+  EXPECT_FALSE(outcome.stopped);
+  EXPECT_NE(outcome.error.find("another process"), std::string::npos) << outcome.error;
+  EXPECT_TRUE(child.running()) << "a process fix was not asked about was signalled";
+  outcome = vramguard::stop_process(listed, started, std::chrono::milliseconds(2000));
+  EXPECT_TRUE(outcome.stopped) << outcome.error;
+  EXPECT_FALSE(child.running());
+}
+
+TEST(ProcessControl, SystemProcessesAndOtherSessionsAreNeverYours) {
+  const auto refusal = [](pid_t pid) {
+    return vramguard::refusal_to_stop({static_cast<std::uint32_t>(pid), "", "", 1, std::nullopt, ""});
+  };
+  EXPECT_FALSE(refusal(1).empty()) << "PID 1 was offered";
+  ChildProcess same_session({"sleep", "30"});
+  EXPECT_EQ(refusal(same_session.pid()), "") << "a process this session started is the user's";
+  ChildProcess other_session({"setsid", "sleep", "30"});
+  if (::getuid() == 0) {
+    // Under root every root process is "yours" by uid: the session decides (kthreadd was once listed).
+    EXPECT_NE(refusal(other_session.pid()).find("not started from this session"), std::string::npos) << refusal(other_session.pid());
+    for (pid_t pid = 2; pid < 200; ++pid)
+      if (const auto info = vramguard::read_process(pid); info && info->kernel_thread) {
+        EXPECT_FALSE(refusal(pid).empty()) << "kernel thread " << pid << " (" << info->name << ") was offered";
+      }
+  } else {
+    EXPECT_EQ(refusal(other_session.pid()), "") << "not root: the user's own processes are theirs, from any session";
+  }
 }
