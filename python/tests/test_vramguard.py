@@ -187,3 +187,84 @@ def test_importing_vramguard_first_sets_the_allocator_unless_the_user_did(preset
     out = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == expected
     assert out[1] == ("vramguard at import" if preset is None else "the user (PYTORCH_CUDA_ALLOC_CONF)")
+
+
+def test_calls_from_several_threads_run_one_at_a_time_and_stay_right(decoder):
+    # Four threads on one module under sequential-offload once got "needs a window slot" errors and
+    # wrong numbers, and left the module wrong afterwards.
+    import threading
+    folder, ids, expected = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "sequential-offload", **SIMULATED)
+    errors, results = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                with torch.no_grad():
+                    results.append(module(ids))
+        except Exception as e:  # noqa: BLE001 - collected for the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with handle:
+        assert not errors, errors
+        assert len(results) == 20
+        for result in results:
+            torch.testing.assert_close(result, expected, rtol=1e-5, atol=1e-5)
+        with torch.no_grad():
+            torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_unload_while_a_call_runs_waits_for_it_and_later_calls_say_the_model_was_unloaded(decoder):
+    # unload() from the main thread while another looped on the module once killed Python.
+    import threading
+    import time
+    folder, ids, _ = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "sequential-offload", **SIMULATED)
+    outcomes = []
+
+    def loop():
+        for _ in range(200):
+            try:
+                with torch.no_grad():
+                    module(ids)
+            except vramguard.Error as e:
+                outcomes.append(str(e))
+                return
+        outcomes.append("never stopped")
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    time.sleep(0.05)
+    handle.unload()
+    thread.join()
+    assert outcomes and "the model was unloaded" in outcomes[0], outcomes
+    with pytest.raises(vramguard.Error, match="the model was unloaded"):
+        module(ids)
+    with pytest.raises(vramguard.Error, match="the model was unloaded"):
+        handle.strategy
+    with pytest.raises(vramguard.Error, match="the model was unloaded"):
+        handle.units()
+
+
+def test_a_module_is_applied_once_and_may_be_applied_again_after_unload(decoder):
+    folder, ids, expected = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "balanced", **SIMULATED)
+    with pytest.raises(vramguard.InputError, match="already applied"):
+        vramguard.apply(module, folder, "balanced", **SIMULATED)
+    handle.unload()
+    module, handle = vramguard.apply(module, folder, "sequential-offload", **SIMULATED)
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_module_of_other_sizes_is_refused_by_name_as_load_state_dict_would(decoder):
+    folder, _, _ = decoder
+    wider = models.on_meta(models.Decoder)
+    wider.lm_head = torch.nn.Linear(48, 200, bias=False, device="meta")  # the checkpoint's head has 96 rows
+    with pytest.raises(vramguard.InputError, match="lm_head.weight"):
+        vramguard.apply(wider, folder, "balanced", **SIMULATED)

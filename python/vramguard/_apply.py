@@ -12,6 +12,7 @@ it again. Inference only: weights never require grad.
 """
 import json
 import os
+import threading
 
 import torch
 
@@ -29,6 +30,8 @@ for _name, _attribute in (("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2
 
 # Component methods that run it as a whole: each call is one step (nested calls are part of it).
 _STEP_METHODS = ("forward", "encode", "decode")
+# Set in a module's __dict__ while it is applied: the session state of its binding.
+_APPLIED = "_vramguard_applied"
 
 
 def _input_error(message, hint=""):
@@ -92,11 +95,35 @@ class _Unit:
         self.scope = None
 
 
+class _SessionState:
+    """What every binding of one session shares: one lock, so that calls from several threads run one
+    at a time (a session has one window of slots: two steps at once would overwrite each other's
+    weights) and unload waits for the call running; and whether it is still loaded."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.loaded = True
+
+
+def _unloaded_error():
+    error = _vramguard.Error("the model was unloaded\n  what to do: apply it again to run it")
+    error.hint = "apply it again to run it"
+    return error
+
+
+def _unloaded_method():
+    def unloaded(*args, **kwargs):
+        raise _unloaded_error()
+
+    unloaded._vramguard_unloaded = True
+    return unloaded
+
+
 class _ComponentBinding:
     """One component of the session bound into one torch module."""
 
-    def __init__(self, session, name, root):
-        self.session, self.name, self.root = session, name, root
+    def __init__(self, session, name, root, state):
+        self.session, self.name, self.root, self.state = session, name, root, state
         self.units = []
         self.wrapped = []  # (module, attribute, what was in its __dict__ or None)
         self.moved_buffers = []  # (module, name, the buffer as it was before it went to its unit's device)
@@ -105,6 +132,12 @@ class _ComponentBinding:
 
     # -- binding ----------------------------------------------------------------------------------
     def bind(self):
+        if self.root.__dict__.get(_APPLIED) is not None and self.root.__dict__[_APPLIED].loaded:
+            raise _input_error(f"the module given for component '{self.name}' is already applied",
+                               "unload its handle first (handle.unload()), or apply to a fresh module")
+        for method in _STEP_METHODS:  # applied again after an unload: its own methods run again
+            if getattr(self.root.__dict__.get(method), "_vramguard_unloaded", False):
+                del self.root.__dict__[method]
         infos = self.session.units(self.name)
         covered = set()
         for index, info in enumerate(infos):
@@ -122,6 +155,7 @@ class _ComponentBinding:
         for method in _STEP_METHODS:
             if callable(getattr(self.root, method, None)):
                 self._wrap(self.root, method, self._step(method))
+        self.root.__dict__[_APPLIED] = self.state
 
     def _slot_for(self, tensor):
         name = tensor["name"]
@@ -138,6 +172,13 @@ class _ComponentBinding:
         dtype = _DTYPES.get(tensor["dtype"])
         if dtype is None:
             raise _input_error(f"tensor '{name}' has dtype {tensor['dtype']}, which this torch cannot hold")
+        current = owner._buffers[leaf] if leaf in owner._buffers else owner._parameters[leaf]
+        if current is not None and tuple(current.shape) != tuple(tensor["shape"]):
+            # What load_state_dict(strict=True) refuses: a module of another size would bind and fail
+            # later inside torch, or silently run with the checkpoint's smaller tensor.
+            raise _input_error(f"the module's '{name}' has shape {list(current.shape)} but the checkpoint's is "
+                               f"{list(tensor['shape'])}",
+                               "build the module from the checkpoint's own config (the sizes differ)")
         return _Slot(owner, leaf, leaf in owner._buffers, name, tensor["shape"], dtype)
 
     def _target_of(self, unit):
@@ -225,12 +266,15 @@ class _ComponentBinding:
         original = unit.target.forward
 
         def forward(*args, **kwargs):
-            self._enter(unit)
-            try:
-                args, kwargs = _to_device((args, kwargs), unit.device)
-                return original(*args, **kwargs)
-            finally:
-                self._exit(unit)
+            with self.state.lock:
+                if not self.state.loaded:
+                    raise _unloaded_error()
+                self._enter(unit)
+                try:
+                    args, kwargs = _to_device((args, kwargs), unit.device)
+                    return original(*args, **kwargs)
+                finally:
+                    self._exit(unit)
 
         return forward
 
@@ -238,23 +282,26 @@ class _ComponentBinding:
         original = getattr(self.root, method)
 
         def run(*args, **kwargs):
-            if self.in_step:
-                return original(*args, **kwargs)
-            result = []
+            with self.state.lock:
+                if not self.state.loaded:
+                    raise _unloaded_error()
+                if self.in_step:
+                    return original(*args, **kwargs)
+                result = []
 
-            def body():
-                # A fallback reloaded the model (here or in another component): resident views moved.
-                if self.session.generation() != self.generation:
-                    self._bind_all()
-                self.in_step = True
-                try:
-                    result.append(original(*args, **kwargs))
-                finally:
-                    self.in_step = False
-                    self._release_all()
+                def body():
+                    # A fallback reloaded the model (here or in another component): resident views moved.
+                    if self.session.generation() != self.generation:
+                        self._bind_all()
+                    self.in_step = True
+                    try:
+                        result.append(original(*args, **kwargs))
+                    finally:
+                        self.in_step = False
+                        self._release_all()
 
-            self.session.step(self.name, body)
-            return result[-1]
+                self.session.step(self.name, body)
+                return result[-1]
 
         return run
 
@@ -271,6 +318,11 @@ class _ComponentBinding:
             else:
                 setattr(module, attribute, previous)
         self.wrapped.clear()
+        self.root.__dict__.pop(_APPLIED, None)
+        # Called after unload, the module says so instead of failing inside torch on its meta weights.
+        for method in _STEP_METHODS:
+            if callable(getattr(self.root, method, None)):
+                self.root.__dict__[method] = _unloaded_method()
         for unit in self.units:
             for slot in unit.slots:
                 slot.forget()
@@ -306,20 +358,26 @@ class Handle:
     """What apply() loaded: report() says what happened and what each step cost; unload() frees every
     byte (also on leaving a `with` block)."""
 
-    def __init__(self, session, bindings, model_path):
+    def __init__(self, session, bindings, model_path, state):
         self._session = session
         self._bindings = bindings
         self._model_path = model_path
-        self._loaded = True
+        self._state = state
+
+    @property
+    def _loaded(self):
+        return self._state.loaded
 
     @property
     def strategy(self):
+        if not self._loaded:
+            raise _unloaded_error()
         return self._session.strategy()
 
     def units(self, component=None):
         """Each unit: name, mode (resident, streamed, cpu), executing device and bytes."""
         if not self._loaded:
-            raise _vramguard.Error("the model was unloaded")
+            raise _unloaded_error()
         names = [component] if component else self._session.components()
         return [{"component": c, **{k: u[k] for k in ("name", "mode", "device", "bytes")}}
                 for c in names for u in self._session.units(c)]
@@ -334,13 +392,15 @@ class Handle:
         return document
 
     def unload(self):
-        if not self._loaded:
-            return
-        for binding in self._bindings:
-            binding.unbind()
-        self._bindings = []  # the handle keeps no module alive once unloaded
-        self._session.unload()
-        self._loaded = False
+        # Waits for a call running in another thread: its weights are freed only once it is done.
+        with self._state.lock:
+            if not self._loaded:
+                return
+            self._state.loaded = False
+            for binding in self._bindings:
+                binding.unbind()
+            self._bindings = []  # the handle keeps no module alive once unloaded
+            self._session.unload()
 
     def __enter__(self):
         return self
@@ -371,10 +431,11 @@ def apply(obj, model_path, strategy=None, *, config=None, max_memory=None, reser
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
     model_path = os.fspath(model_path)
     session = _vramguard.Session.open(model_path, options)
+    state = _SessionState()
     bindings = []
     try:
         for name, module in _component_modules(obj, session.components(), component).items():
-            binding = _ComponentBinding(session, name, module)
+            binding = _ComponentBinding(session, name, module, state)
             bindings.append(binding)
             binding.bind()
     except BaseException:
@@ -382,4 +443,4 @@ def apply(obj, model_path, strategy=None, *, config=None, max_memory=None, reser
             binding.unbind()
         session.unload()
         raise
-    return obj, Handle(session, bindings, model_path)
+    return obj, Handle(session, bindings, model_path, state)
