@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,19 +17,31 @@ std::string value_of(const Environment& environment, const char* name) {
   return it == environment.end() ? std::string{} : it->second;
 }
 
-// Keeps the newer half of the file's lines (under the file's lock, by the process that went past).
+// Keeps the newest lines that fill half the limit (under the file's lock, by the writer that went
+// past it): a new file renamed over the log, so a reader sees one or the other, whole.
 void trim(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   in.close();
+  std::size_t first = lines.size(), kept_bytes = 0;
+  while (first > 0 && kept_bytes + lines[first - 1].size() + 1 <= kMetricsLogMaxBytes / 2) kept_bytes += lines[--first].size() + 1;
   const std::filesystem::path fresh = path.string() + ".new";
   {
     std::ofstream out(fresh, std::ios::trunc);
-    for (std::size_t i = lines.size() / 2; i < lines.size(); ++i) out << lines[i] << "\n";
+    for (std::size_t i = first; i < lines.size(); ++i) out << lines[i] << "\n";
+    if (!out.flush()) return;  // the log stays as it was, over its size for now
   }
   std::error_code ec;
   std::filesystem::rename(fresh, path, ec);
+}
+
+// Whether `fd` is still the file at `path`: a writer that waited for the lock while another trimmed
+// holds the old file, renamed away, and would write into nothing.
+bool still_the_log(int fd, const std::filesystem::path& path) {
+  struct stat open_file {}, named {};
+  return ::fstat(fd, &open_file) == 0 && ::stat(path.c_str(), &named) == 0 && open_file.st_dev == named.st_dev &&
+         open_file.st_ino == named.st_ino;
 }
 
 }  // namespace
@@ -50,9 +63,17 @@ std::string append_metrics_record(const Environment& environment, nlohmann::json
   if (ec) return "could not make " + path.parent_path().string() + " for the metrics log: " + ec.message();
   record["time"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const std::string line = record.dump() + "\n";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return "could not open the metrics log " + path.string();
-  ::flock(fd, LOCK_EX);  // one writer at a time: lines stay whole, and trimming sees them all
+  int fd = -1;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return "could not open the metrics log " + path.string();
+    ::flock(fd, LOCK_EX);  // one writer at a time: lines stay whole, and trimming sees them all
+    if (still_the_log(fd, path)) break;
+    ::flock(fd, LOCK_UN);  // trimmed meanwhile: open the new one
+    ::close(fd);
+    fd = -1;
+  }
+  if (fd < 0) return "the metrics log " + path.string() + " kept changing under this writer";
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   const off_t size = ::lseek(fd, 0, SEEK_END);
   if (written && size > static_cast<off_t>(kMetricsLogMaxBytes)) trim(path);

@@ -2,8 +2,9 @@
 // The local metrics log: each load and run appends one JSON line (what, model, strategy, seconds, bytes,
 // step times, peaks) to $VRAMGUARD_STATE_DIR/metrics.jsonl (default: $XDG_STATE_HOME/vramguard, else
 // ~/.local/state/vramguard), which `monitor` and its /metrics endpoint read: load times and memory
-// efficiency over time. Bounded: past 1 MiB the older half is dropped. Writing never fails a load:
-// a log that cannot be written is a warning.
+// efficiency over time. Bounded: past 1 MiB the newest records that fill half of it are kept, and a
+// writer that waited while another trimmed writes into the new file. Writing never fails a load: a log
+// that cannot be written is a warning.
 #include <cstdint>
 #include <filesystem>
 #include <optional>

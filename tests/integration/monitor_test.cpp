@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <fstream>
+#include <latch>
+#include <set>
 #include <iterator>
 #include <regex>
 #include <sstream>
@@ -281,6 +283,34 @@ TEST(MetricsLog, ALineThatIsNotARecordIsReadAsNullAndCountedByMetrics) {
   const std::string text = prometheus_text(state, records);
   EXPECT_NE(text.find("vramguard_metrics_log_skipped_records_total 2"), std::string::npos) << text;
   EXPECT_NE(text.find("vramguard_load_seconds_count{strategy=\"auto\"} 2"), std::string::npos) << text;
+}
+
+TEST(MetricsLog, ParallelWritersNearTheLimitLoseNoRecordAndTrimmingKeepsTheNewestHalf) {
+  // 20 loads at once into a log near its limit once kept 13-17 of their records (writers waiting for
+  // the lock wrote into the file renamed away) and the history fell from ~1,100 lines to 42-77.
+  TempDir tmp;
+  const Environment environment = {{"VRAMGUARD_STATE_DIR", tmp.path().string()}};
+  const std::string padding(900, 'x');
+  // Just under the limit: the writers below cross it a few records in.
+  int old = 0;
+  do ASSERT_EQ(append_metrics_record(environment, {{"kind", "load"}, {"old", old++}, {"padding", padding}}), "");
+  while (std::filesystem::file_size(metrics_log_path(environment)) + 5 * 1000 < kMetricsLogMaxBytes);
+  const auto before = read_metrics_log(environment).size();
+  std::latch start(20);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 20; ++w)
+    writers.emplace_back([&, w] {
+      start.arrive_and_wait();
+      EXPECT_EQ(append_metrics_record(environment, {{"kind", "load"}, {"writer", w}, {"padding", padding}}), "");
+    });
+  for (auto& t : writers) t.join();
+  const auto records = read_metrics_log(environment);
+  std::set<int> seen;
+  for (const auto& r : records)
+    if (r.is_object() && r.contains("writer")) seen.insert(r["writer"].get<int>());
+  EXPECT_EQ(seen.size(), 20u) << "records lost";
+  EXPECT_GT(records.size(), before / 3) << "trimmed more than once: " << before << " then " << records.size() << " records";
+  EXPECT_LE(std::filesystem::file_size(metrics_log_path(environment)), kMetricsLogMaxBytes + 4096);
 }
 
 TEST(MetricsLog, AppendsReadsAndStaysBounded) {
