@@ -113,8 +113,15 @@ std::uint64_t declared_on(const SimulatedRuntime::State& s, std::size_t g) {
     if (static_cast<std::size_t>(gpu) == g && (process.pid == 0 || process_alive(static_cast<pid_t>(process.pid)))) bytes += process.bytes;
   const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
   std::optional<SimulatedFaults::UsageChange> current;
-  for (const auto& change : s.faults.usage)
-    if (static_cast<std::size_t>(change.gpu) == g && change.seconds <= now && (!current || change.seconds >= current->seconds)) current = change;
+  for (const auto& change : s.faults.usage) {
+    if (static_cast<std::size_t>(change.gpu) != g) continue;
+    if (change.once_exists) {
+      std::error_code ec;
+      if (std::filesystem::exists(*change.once_exists, ec)) current = change;
+      continue;
+    }
+    if (change.seconds <= now && (!current || (!current->once_exists && change.seconds >= current->seconds))) current = change;
+  }
   if (current) bytes += current->bytes;
   return bytes;
 }

@@ -2,6 +2,7 @@
 // Simulated GPUs, declared by preset (`rtx4080`) or spec (`cuda:16GiB@25GB/s,cuda:16GiB@25GB/s`, each
 // entry optionally a preset name). Free memory is the capacity less a CUDA context, as on a real card.
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ struct SimulatedFaults {
     int gpu = 0;
     double seconds = 0;
     std::uint64_t bytes = 0;
+    // Instead of a time: from when this file exists (what a test creates at the moment it chooses);
+    // such a change comes after every timed one.
+    std::optional<std::filesystem::path> once_exists;
   };
   std::vector<UsageChange> usage;
   // The link a GPU runs at (doctor's link check): generation and width, below what the card is made for.

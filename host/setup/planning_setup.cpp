@@ -96,10 +96,17 @@ SimulatedFaults::Link simulated_link(const std::string& text) {
   return {gpu->index, static_cast<unsigned int>(std::stoul(generation)), static_cast<unsigned int>(std::stoul(width))};
 }
 
-// --simulate-usage GPU=SIZE@SECONDS: from SECONDS after start, other programs hold SIZE on GPU.
+// --simulate-usage GPU=SIZE@SECONDS: from SECONDS after start, other programs hold SIZE on GPU;
+// GPU=SIZE@file:PATH: from when PATH exists.
 SimulatedFaults::UsageChange usage_change(const std::string& text) {
-  const std::string example = "e.g. --simulate-usage 0=14GB@3 (14 GB held on cuda:0 from 3 s on)";
+  const std::string example = "e.g. --simulate-usage 0=14GB@3 (14 GB held on cuda:0 from 3 s on), or 0=14GB@file:/tmp/go (once that file exists)";
   const GpuSizeAt parsed = gpu_size_at("simulate-usage", text, example);
+  if (text::starts_with(parsed.at, "file:")) {
+    if (parsed.at.size() == 5) throw UsageError("--simulate-usage '" + text + "': name a file after 'file:'", example);
+    SimulatedFaults::UsageChange change{parsed.gpu, 0, parsed.bytes, {}};
+    change.once_exists = parsed.at.substr(5);
+    return change;
+  }
   double seconds = -1;
   try {
     std::size_t used = 0;
@@ -110,7 +117,7 @@ SimulatedFaults::UsageChange usage_change(const std::string& text) {
   }
   if (!(seconds >= 0 && seconds <= 86400))
     throw UsageError("--simulate-usage '" + text + "': the seconds after '@' must be a number from 0 to 86400", example);
-  return {parsed.gpu, seconds, parsed.bytes};
+  return {parsed.gpu, seconds, parsed.bytes, {}};
 }
 
 }  // namespace
@@ -144,7 +151,8 @@ void declare_simulated_neighbours(CommandOptions& own) {
       ("simulate-process", po::value<std::vector<std::string>>()->value_name("GPU=SIZE@PID"),
        "with --simulate: the real process PID holds SIZE on GPU while it lives (repeatable)")
       ("simulate-usage", po::value<std::vector<std::string>>()->value_name("GPU=SIZE@SECONDS"),
-       "with --simulate: from SECONDS after start, other programs hold SIZE on GPU (repeatable; a timeline)")
+       "with --simulate: from SECONDS after start, other programs hold SIZE on GPU (repeatable; a timeline); "
+       "@file:PATH instead of SECONDS: from when the file PATH exists")
       ("simulate-memlock", po::value<std::string>()->value_name("SIZE"),
        "with --simulate: the memlock limit to report, in place of this process's own")
       ("simulate-pcie", po::value<std::vector<std::string>>()->value_name("GPU=GENxWIDTH"),

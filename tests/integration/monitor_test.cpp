@@ -372,6 +372,22 @@ TEST(MonitorCommand, AnAlertCommandInheritsNoSocketOfTheServer) {
   EXPECT_EQ(fds.find("socket:"), std::string::npos) << fds;
 }
 
+TEST(MonitorCommand, UsageCanChangeWhenAFileAppears) {
+  // What a test drives: the crossing happens when it creates the file, not at a time it may miss.
+  TempDir tmp;
+  const std::string go = (tmp / "go").string();
+  std::thread creator([&] {
+    std::this_thread::sleep_for(400ms);
+    std::ofstream(go).put('x');
+  });
+  const auto result = run_vramguard("monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --json-lines --simulate-usage " +
+                                    shell_quote("0=15GB@file:" + go));
+  creator.join();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("\"state\":\"above\""), std::string::npos) << result.out.substr(0, 2000);
+  EXPECT_EQ(run_vramguard("monitor --simulate rtx4080 --duration 0.1 --simulate-usage 0=15GB@file:").exit_code, 2);
+}
+
 TEST(MonitorCommand, RefusesWhatItCannotUse) {
   auto result = run_vramguard("monitor --simulate rtx4080 --serve 0.0.0.0:0 --duration 0.1");
   EXPECT_EQ(result.exit_code, 2);
