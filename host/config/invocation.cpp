@@ -1,8 +1,14 @@
 #include "config/invocation.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 #include <set>
 
 #include "core/errors.hpp"
@@ -81,8 +87,25 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
   if (ec) throw InputError(file.string(), "cannot read the config file: " + ec.message(), hint);
   if (!std::filesystem::is_regular_file(status)) throw InputError(file.string(), "is not a config file (not a regular file)", hint);
   if (std::filesystem::file_size(file, ec) > kMaxConfigBytes) throw InputError(file.string(), "is larger than 1 MiB: not a config file", hint);
-  std::ifstream in(file);
-  if (!in) throw InputError(file.string(), "cannot open the config file", hint);
+  // Read with the system's calls, so that a read error is one (/proc/self/mem is "regular" and empty
+  // in size, and a stream would report the error as the end of an empty config).
+  std::string content;
+  {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw InputError(file.string(), std::string("cannot open the config file: ") + std::strerror(errno), hint);
+    char buffer[16384];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || content.size() + static_cast<std::size_t>(n) > kMaxConfigBytes) {
+        const std::string why = n < 0 ? std::string("cannot read the config file: ") + std::strerror(errno) : "is larger than 1 MiB: not a config file";
+        ::close(fd);
+        throw InputError(file.string(), why, hint);
+      }
+      content.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+  }
+  std::istringstream in(content);
   po::parsed_options parsed(&all_options);
   try {
     parsed = po::parse_config_file(in, all_options, /*allow_unregistered=*/true);

@@ -268,3 +268,12 @@ def test_a_module_of_other_sizes_is_refused_by_name_as_load_state_dict_would(dec
     wider.lm_head = torch.nn.Linear(48, 200, bias=False, device="meta")  # the checkpoint's head has 96 rows
     with pytest.raises(vramguard.InputError, match="lm_head.weight"):
         vramguard.apply(wider, folder, "balanced", **SIMULATED)
+
+
+def test_a_cap_is_one_size_and_cannot_smuggle_others(decoder):
+    # max_memory={0: "1GB,cpu=1B"} once added a cpu cap of one byte.
+    folder, _, _ = decoder
+    with pytest.raises(ValueError, match=r"max_memory\[0\]"):
+        vramguard.plan(folder, "balanced", max_memory={0: "1GB,cpu=1B"}, simulate="cuda:1GB")
+    with pytest.raises(ValueError, match="reserve"):
+        vramguard.plan(folder, "balanced", reserve={0: "1GB,0=0"}, simulate="cuda:1GB")

@@ -3,20 +3,28 @@ help load documents each). Sizes and caps may be given as numbers of bytes or as
 import os
 
 
-def _caps(value):
+def _caps(value, name):
     """{0: "12GB", "cpu": "64GiB"} (accelerate's form) or "0=12GB,cpu=64GiB" -> the CLI's text."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return ",".join(f"{key}={_size(size)}" for key, size in value.items())
-    return _size(value)
+        for key in value:
+            if isinstance(key, bool) or not isinstance(key, (int, str)) or "," in str(key) or "=" in str(key):
+                raise TypeError(f"{name} keys are GPU indices or 'cpu', not {key!r}")
+        # Each value is one size: a text holding ',' or '=' would add caps of its own to the list.
+        return ",".join(f"{key}={_size(size, f'{name}[{key!r}]')}" for key, size in value.items())
+    return _size(value, name)
 
 
-def _size(value):
-    if value is None or isinstance(value, str):
+def _size(value, name="a size"):
+    if value is None:
+        return value
+    if isinstance(value, str):
+        if "," in value or "=" in value:
+            raise ValueError(f"{name} must be one size such as '4GB', not {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TypeError(f"a size must be a number of bytes or a text such as '4GB', not {value!r}")
+        raise TypeError(f"{name} must be a number of bytes or a text such as '4GB', not {value!r}")
     return str(value)
 
 
@@ -30,19 +38,19 @@ def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None
     return {
         "strategy": strategy,
         "config": os.fspath(config) if config is not None else None,
-        "max_memory": _caps(max_memory),
-        "reserve": _caps(reserve),
-        "headroom": _size(headroom),
+        "max_memory": _caps(max_memory, "max_memory"),
+        "reserve": _caps(reserve, "reserve"),
+        "headroom": _size(headroom, "headroom"),
         "dtype": dtype,
         "simulate": simulate,
         "tokens": tokens,
         "batch": batch,
-        "cpu_memory": _size(cpu_memory),
-        "pinned_memory": _size(pinned_memory),
+        "cpu_memory": _size(cpu_memory, "cpu_memory"),
+        "pinned_memory": _size(pinned_memory, "pinned_memory"),
         "fallback": fallback,
         "strategy_options": {str(k): str(v) for k, v in (options or {}).items()},
         "unit_rules": unit_rules,
-        "slice_vocabulary": _size(slice_vocabulary),
+        "slice_vocabulary": _size(slice_vocabulary, "slice_vocabulary"),
         "verify_data": bool(verify_data),
         "extra_arguments": [str(a) for a in (extra_arguments or [])],
     }

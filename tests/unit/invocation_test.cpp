@@ -205,3 +205,13 @@ TEST(Invocation, ConsentAndCommandsComeFromTheCommandLineOnly) {
   // Another command's run is not refused for them: they mean nothing to it.
   EXPECT_NO_THROW(parse({"plan", "m"}, {{"VRAMGUARD_YES", "1"}}));
 }
+
+TEST(Invocation, AConfigThatCannotBeReadIsAnErrorNotAnEmptyConfig) {
+  // /proc/self/mem is a "regular" file the size of nothing whose reading fails: it once read as empty.
+  try {
+    parse({"plan", "m"}, {{"VRAMGUARD_CONFIG", "/proc/self/mem"}});
+    ADD_FAILURE() << "read as a config";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("/proc/self/mem"), std::string::npos) << e.what();
+  }
+}
