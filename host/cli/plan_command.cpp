@@ -35,7 +35,7 @@ Command plan_command() {
             try {
               placement = strategy.plan({setup.model.graph, setup.budget, setup.workload, options}, &stop_flag());
             } catch (const NoFitError& e) {
-              throw explain_no_fit(e);
+              throw explain_no_fit(e, setup.budget, setup.workload);
             }
             const Prediction prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, placement, name);
             if (const auto file = invocation.text("export-device-map"))

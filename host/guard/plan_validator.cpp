@@ -4,7 +4,21 @@
 
 namespace vramguard {
 
-MemoryError explain_no_fit(const NoFitError& e) {
+MemoryError explain_no_fit(const NoFitError& e, const DeviceBudget& budget, const Workload& workload) {
+  // Where the workload's activations alone take what the device could give, more memory for weights is
+  // not the remedy: a smaller workload is.
+  std::string crowded;
+  for (const auto* gpu : budget.gpus()) {
+    const std::uint64_t room_past_context = gpu->cap_bytes ? (*gpu->cap_bytes > gpu->context_bytes ? *gpu->cap_bytes - gpu->context_bytes : 0)
+                                                           : (gpu->free_bytes > gpu->reserve_bytes ? gpu->free_bytes - gpu->reserve_bytes : 0);
+    if (gpu->headroom_bytes > 0 && gpu->headroom_bytes * 2 >= room_past_context)
+      crowded += (crowded.empty() ? "" : "; ") + gpu->name() + "'s " + format_bytes(gpu->headroom_bytes) + " kept for activations leave " +
+                 format_bytes(gpu->usable_bytes) + " of its " + format_bytes(room_past_context) + " for weights";
+  }
+  if (!crowded.empty())
+    return MemoryError(e.what(), "the workload's activations crowd out the weights (" + crowded + ", for --batch " + std::to_string(workload.batch) +
+                                     (workload.tokens ? " x --tokens " + std::to_string(workload.tokens) : std::string()) +
+                                     "): lower --batch or --tokens, or set --headroom if you know what a step needs");
   std::string hint;
   for (const auto& [device, bytes] : e.minimum_bytes())
     hint += (hint.empty() ? "" : "; ") + device.str() + " needs at least " + format_bytes(bytes) + " usable";

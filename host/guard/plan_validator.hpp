@@ -16,8 +16,9 @@ class InvalidPlanError : public JobError {
                  "this is a bug in the strategy plugin; choose another strategy or report it to its author") {}
 };
 
-// A strategy's "does not fit", as the user's error: what each device would need, and what to try.
-MemoryError explain_no_fit(const NoFitError& e);
+// A strategy's "does not fit", as the user's error: what each device would need, and what to try —
+// a smaller workload where its activations are what leaves no room.
+MemoryError explain_no_fit(const NoFitError& e, const DeviceBudget& budget, const Workload& workload);
 
 // Throws InvalidPlanError for the first rule the plan breaks; returns the prediction it checked.
 Prediction validate_plan(const ModelGraph& model, const DeviceBudget& budget, const Workload& workload,

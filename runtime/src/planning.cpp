@@ -21,7 +21,7 @@ PlanResult plan(const std::string& model, const Options& options) {
   try {
     placement = strategy.plan({setup.model.graph, setup.budget, setup.workload, strategy_options_for(invocation, name, true)}, &stop_flag());
   } catch (const NoFitError& e) {
-    throw explain_no_fit(e);
+    throw explain_no_fit(e, setup.budget, setup.workload);
   }
   const Prediction prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, placement, name);
   nlohmann::json doc = plan_json(setup, placement, prediction);

@@ -143,3 +143,15 @@ TEST_F(Planning, EveryShippedConfigPlansAnywhere) {
     EXPECT_EQ(result.exit_code, 0) << config << ": " << result.err;
   }
 }
+
+TEST_F(Planning, WhenTheWorkloadsActivationsLeaveNoRoomTheAdviceIsASmallerWorkload) {
+  // --batch 4096 --tokens 32768 once advised raising --max-memory by 2 MB.
+  const auto result = run_vramguard("plan " + tiny() + " --simulate rtx4080 --cpu-memory 8GiB --batch 4096 --tokens 32768");
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("lower --batch or --tokens"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("raise --max-memory"), std::string::npos) << result.err;
+  // Where the weights are what does not fit, more memory is still the advice.
+  const auto weights = run_vramguard("plan " + qie() + " --simulate cuda:1GB --cpu-memory 128GiB --strategy balanced --headroom 0");
+  EXPECT_NE(weights.exit_code, 0);
+  EXPECT_EQ(weights.err.find("lower --batch or --tokens"), std::string::npos) << weights.err;
+}
