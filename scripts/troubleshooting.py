@@ -112,7 +112,8 @@ def placeholder(expression):
     words = [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if w not in IGNORED_WORDS and not w.isupper()]
     if not words:
         return "‹…›"
-    return "‹" + words[0].replace("_", " ") + "›"
+    # A member's trailing underscore is no part of its name (info_ → info).
+    return "‹" + words[0].strip("_").replace("_", " ") + "›"
 
 
 def render(expression, lookup):
@@ -183,10 +184,14 @@ def cpp_errors(path, text):
 def python_errors(path, text):
     for m in re.finditer(r"_input_error\(", text):
         arguments = split_top(call_arguments(text, m.end() - 1), ",")
-        message = " ".join(re.findall(r'f?"((?:[^"\\]|\\.)*)"', arguments[0])) if arguments else ""
-        hint = " ".join(re.findall(r'f?"((?:[^"\\]|\\.)*)"', arguments[1])) if len(arguments) > 1 else ""
+        # Adjacent literals join as Python joins them; a joined list (", ".join(names)) is one value.
+        message = "".join(re.findall(r'f?"((?:[^"\\]|\\.)*)"', arguments[0])) if arguments else ""
+        hint = arguments[1] if len(arguments) > 1 else ""
+        hint = re.sub(r'"[^"]*"\.join\(([A-Za-z_]+)[^)]*\)', lambda g: '"{' + g.group(1) + '}"', hint)
+        hint = "".join(re.findall(r'f?"((?:[^"\\]|\\.)*)"', hint))
         message = re.sub(r"\{([^}]*)\}", lambda g: "‹" + re.sub(r"[^a-z ]", " ", g.group(1).split("[")[0].split(".")[-1]).strip() + "›", message)
-        hint = re.sub(r"\{([^}]*)\}", "‹…›", hint)
+        hint = re.sub(r"\{([^}]*)\}", lambda g: "‹" + re.sub(r"[^a-z ]", " ", g.group(1).split("[")[0].split(".")[-1]).strip() + "›", hint)
+        message, hint = re.sub(r"\s+", " ", message).strip(), re.sub(r"\s+", " ", hint).strip()
         if message:
             yield ("The Python module", "vramguard.InputError: " + message, hint, "—", path)
 
