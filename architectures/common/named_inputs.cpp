@@ -26,24 +26,24 @@ const at::Tensor& defined_input(const NamedTensors& inputs, const std::string& n
   return t;
 }
 
+std::string listed(const std::vector<std::string>& names, const char* suffix = "") {
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n + suffix;
+  return all;
+}
+
 }  // namespace
 
 void check_input_names(const std::string& family, const EntryPoint& entry, const NamedTensors& inputs) {
   for (const auto& name : entry.inputs)
-    if (!inputs.count(name))
-      throw InputError("input '" + name + "'", "is missing: " + family + " " + entry.name + " needs " + [&] {
-        std::string all;
-        for (const auto& n : entry.inputs) all += (all.empty() ? "" : ", ") + n;
-        return all;
-      }());
+    if (!inputs.count(name)) throw InputError("input '" + name + "'", "is missing: " + family + " " + entry.name + " needs " + listed(entry.inputs));
   for (const auto& [name, tensor] : inputs) {
     const bool known = std::count(entry.inputs.begin(), entry.inputs.end(), name) ||
                        std::count(entry.optional_inputs.begin(), entry.optional_inputs.end(), name);
     if (!known) {
-      std::string all;
-      for (const auto& n : entry.inputs) all += (all.empty() ? "" : ", ") + n;
-      for (const auto& n : entry.optional_inputs) all += (all.empty() ? "" : ", ") + n + " (optional)";
-      throw InputError("input '" + name + "'", "is not an input of " + family + " " + entry.name, "its inputs: " + all);
+      const std::string optional = listed(entry.optional_inputs, " (optional)");
+      throw InputError("input '" + name + "'", "is not an input of " + family + " " + entry.name,
+                       "its inputs: " + listed(entry.inputs) + (optional.empty() ? "" : ", " + optional));
     }
   }
 }
@@ -88,5 +88,13 @@ void require_tensors(const ComponentDescription& component, const std::string& f
 }
 
 std::int64_t element_bytes(c10::ScalarType dtype) { return static_cast<std::int64_t>(c10::elementSize(dtype)); }
+
+bool has_class(const ComponentDescription& component, const std::string& class_name) {
+  return std::count(component.classes.begin(), component.classes.end(), class_name) > 0;
+}
+
+bool wants(const std::vector<std::string>& capture, const std::string& name) {
+  return std::find(capture.begin(), capture.end(), name) != capture.end();
+}
 
 }  // namespace vramguard::runtime

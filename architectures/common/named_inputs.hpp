@@ -26,5 +26,9 @@ std::vector<std::int64_t> tensor_shape(const ComponentDescription& component, co
 bool has_tensor(const ComponentDescription& component, const std::string& name);
 // The bytes of one element of the activations.
 std::int64_t element_bytes(c10::ScalarType dtype);
+// Whether the component's config names `class_name` (architectures / _class_name).
+bool has_class(const ComponentDescription& component, const std::string& class_name);
+// Whether the caller asked for the intermediate state `name`.
+bool wants(const std::vector<std::string>& capture, const std::string& name);
 
 }  // namespace vramguard::runtime

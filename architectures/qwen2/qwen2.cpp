@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <random>
-#include <set>
 
 #include "common/named_inputs.hpp"
 #include "core/errors.hpp"
@@ -15,22 +14,15 @@ namespace {
 
 using namespace qwen2;
 
-const std::set<std::string> kClasses = {"Qwen2ForCausalLM"};
-
-bool wants(const std::vector<std::string>& capture, const std::string& name) {
-  return std::find(capture.begin(), capture.end(), name) != capture.end();
-}
-
 constexpr std::int64_t kDefaultTokens = 128;
 
-// Qwen2 (and Qwen2.5, and Qwen2.5-VL's language model on text): token ids in, logits out.
 class Qwen2Architecture final : public Architecture {
  public:
   std::string name() const override { return "qwen2"; }
 
   // Qwen2.5-VL's language model runs as qwen2_5_vl, with or without an image.
   bool handles(const ComponentDescription& component) const override {
-    return std::any_of(component.classes.begin(), component.classes.end(), [](const std::string& c) { return kClasses.count(c) > 0; });
+    return has_class(component, "Qwen2ForCausalLM");
   }
 
   std::vector<EntryPoint> entries() const override {

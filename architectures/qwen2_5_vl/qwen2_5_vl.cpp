@@ -288,14 +288,13 @@ qwen2::Rotary multimodal_rotary(const Layout& l, const at::Tensor& positions, c1
   return {at::cat(cos, -1).to(dtype).unsqueeze(1), at::cat(sin, -1).to(dtype).unsqueeze(1)};
 }
 
-bool wants(const std::vector<std::string>& capture, const char* name) { return std::find(capture.begin(), capture.end(), name) != capture.end(); }
 
 class Qwen25VlArchitecture final : public Architecture {
  public:
   std::string name() const override { return kFamily; }
 
   bool handles(const ComponentDescription& component) const override {
-    return std::count(component.classes.begin(), component.classes.end(), "Qwen2_5_VLForConditionalGeneration") > 0;
+    return has_class(component, "Qwen2_5_VLForConditionalGeneration");
   }
 
   std::vector<EntryPoint> entries() const override {
@@ -322,13 +321,12 @@ class Qwen25VlArchitecture final : public Architecture {
     if (lowest < 0 || highest >= l.text.vocab)
       throw InputError("input 'input_ids'", "token id " + std::to_string(lowest < 0 ? lowest : highest) + " is outside the vocabulary of " +
                                                 std::to_string(l.text.vocab));
-    if (const auto it = inputs.find("attention_mask"); it != inputs.end()) {
+    if (inputs.count("attention_mask")) {
       const at::Tensor& mask = integer_input(inputs, "attention_mask", 2, /*bool_ok=*/true);
       expect_size(mask, "attention_mask", 0, ids.size(0), "the batch of input_ids");
       expect_size(mask, "attention_mask", 1, ids.size(1), "the tokens of input_ids");
-      (void)it;
     }
-    if (const auto it = inputs.find("mm_token_type_ids"); it != inputs.end()) {
+    if (inputs.count("mm_token_type_ids")) {
       const at::Tensor& types = integer_input(inputs, "mm_token_type_ids", 2);
       expect_size(types, "mm_token_type_ids", 0, ids.size(0), "the batch of input_ids");
       expect_size(types, "mm_token_type_ids", 1, ids.size(1), "the tokens of input_ids");

@@ -192,14 +192,13 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
   return out;
 }
 
-bool wants(const std::vector<std::string>& capture, const char* name) { return std::find(capture.begin(), capture.end(), name) != capture.end(); }
 
 class QwenImageTransformerArchitecture final : public Architecture {
  public:
   std::string name() const override { return kFamily; }
 
   bool handles(const ComponentDescription& component) const override {
-    return std::count(component.classes.begin(), component.classes.end(), "QwenImageTransformer2DModel") > 0;
+    return has_class(component, "QwenImageTransformer2DModel");
   }
 
   std::vector<EntryPoint> entries() const override {
@@ -239,11 +238,10 @@ class QwenImageTransformerArchitecture final : public Architecture {
     if (s.min().item<std::int64_t>() <= 0) throw InputError("input 'img_shapes'", "holds a size that is not positive");
     const auto tokens = s.prod(1).sum().item<std::int64_t>();
     expect_size(hidden, "hidden_states", 1, tokens, "the image tokens img_shapes describes (the sum of frames x height x width)");
-    if (const auto it = inputs.find("encoder_hidden_states_mask"); it != inputs.end()) {
+    if (inputs.count("encoder_hidden_states_mask")) {
       const at::Tensor& mask = integer_input(inputs, "encoder_hidden_states_mask", 2, /*bool_ok=*/true);
       expect_size(mask, "encoder_hidden_states_mask", 0, batch, "the batch of hidden_states");
       expect_size(mask, "encoder_hidden_states_mask", 1, text.size(1), "the text tokens of encoder_hidden_states");
-      (void)it;
     }
   }
 

@@ -135,7 +135,7 @@ class QwenImageVaeArchitecture final : public Architecture {
   std::string name() const override { return kFamily; }
 
   bool handles(const ComponentDescription& component) const override {
-    return std::count(component.classes.begin(), component.classes.end(), "AutoencoderKLQwenImage") > 0;
+    return has_class(component, "AutoencoderKLQwenImage");
   }
 
   std::vector<EntryPoint> entries() const override {

@@ -15,13 +15,14 @@ MemoryError explain_no_fit(const NoFitError& e, const DeviceBudget& budget, cons
       crowded += (crowded.empty() ? "" : "; ") + gpu->name() + "'s " + format_bytes(gpu->headroom_bytes) + " kept for activations leave " +
                  format_bytes(gpu->usable_bytes) + " of its " + format_bytes(room_past_context) + " for weights";
   }
-  if (!crowded.empty())
-    return MemoryError(e.what(), "the workload's activations crowd out the weights (" + crowded + ", for --batch " + std::to_string(workload.batch) +
-                                     (workload.tokens ? " x --tokens " + std::to_string(workload.tokens) : std::string()) +
-                                     "): lower --batch or --tokens, or set --headroom if you know what a step needs");
   std::string hint;
   for (const auto& [device, bytes] : e.minimum_bytes())
     hint += (hint.empty() ? "" : "; ") + device.str() + " needs at least " + format_bytes(bytes) + " usable";
+  if (!crowded.empty())
+    return MemoryError(e.what(), "the workload's activations crowd out the weights (" + crowded + ", for --batch " + std::to_string(workload.batch) +
+                                     (workload.tokens ? " x --tokens " + std::to_string(workload.tokens) : std::string()) +
+                                     "): lower --batch or --tokens, or set --headroom if you know what a step needs" +
+                                     (hint.empty() ? std::string() : "; beside them, for the weights, " + hint));
   const std::string other = e.strategy() == "auto" ? "vramguard compare shows what every strategy would need"
                                                    : "or try --strategy auto (vramguard compare shows every strategy)";
   if (!hint.empty()) hint = "to make it fit: " + hint + " (raise --max-memory, lower --reserve, or free memory); " + other;
