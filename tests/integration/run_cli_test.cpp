@@ -13,6 +13,7 @@
 
 #include "model/safetensors_header.hpp"
 #include "model/safetensors_writer.hpp"
+#include "support/model_copy.hpp"
 #include "support/run_process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -205,16 +206,7 @@ TEST(RunCommand, AConfigThatLiesAboutTheModelIsRefusedNamingTheKeyBeforeLoading)
     SCOPED_TRACE(lie.to);
     TempDir tmp;
     const fs::path folder = tmp / "model";
-    fs::copy(kModel, folder, fs::copy_options::recursive);
-    fs::permissions(folder / "config.json", fs::perms::owner_write, fs::perm_options::add);
-    std::string config;
-    {
-      std::ifstream in(folder / "config.json");
-      config.assign(std::istreambuf_iterator<char>(in), {});
-    }
-    ASSERT_NE(config.find(lie.from), std::string::npos);
-    config.replace(config.find(lie.from), lie.from.size(), lie.to);
-    std::ofstream(folder / "config.json", std::ios::trunc) << config;
+    ASSERT_TRUE(copy_with_config_edit(kModel, folder, lie.from, lie.to));
     const auto result = run_vramguard("run " + shell_quote(folder.string()) + common);
     EXPECT_EQ(result.exit_code, 2) << result.err;
     EXPECT_NE(result.err.find("config.json"), std::string::npos) << result.err;

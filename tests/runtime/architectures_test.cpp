@@ -10,6 +10,7 @@
 #include "core/errors.hpp"
 #include "runtime/runtime_support.hpp"
 #include "model/safetensors_header.hpp"
+#include "support/model_copy.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace vramguard;
@@ -214,17 +215,7 @@ TEST(Architectures, TheVaeRefusesVideosAndSizesItsLatentsCannotHold) {
 
 TEST(Architectures, AConfigForAVariantTheTransformerDoesNotImplementIsRefusedByName) {
   TempDir tmp;
-  fs::copy(fixture("qwenimage_tiny") / "model", tmp / "model", fs::copy_options::recursive);
-  fs::permissions(tmp / "model" / "config.json", fs::perms::owner_write, fs::perm_options::add);
-  std::string config;
-  {
-    std::ifstream in(tmp / "model" / "config.json");
-    config.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  const std::string unset = "\"zero_cond_t\": false";
-  ASSERT_NE(config.find(unset), std::string::npos) << config;
-  config.replace(config.find(unset), unset.size(), "\"zero_cond_t\": true");
-  std::ofstream(tmp / "model" / "config.json", std::ios::trunc) << config;
+  ASSERT_TRUE(copy_with_config_edit(fixture("qwenimage_tiny") / "model", tmp / "model", "\"zero_cond_t\": false", "\"zero_cond_t\": true"));
   auto session = runtime::Session::open((tmp / "model").string(), simulated("balanced"));
   const auto& model = *session->description().find("model");
   try {
