@@ -71,6 +71,8 @@ class Qwen2Architecture final : public Architecture {
     return static_cast<std::uint64_t>(bytes);
   }
 
+  std::uint64_t tokens(const NamedTensors& inputs) const override { return static_cast<std::uint64_t>(inputs.at("input_ids").size(1)); }
+
   NamedTensors run(Session& session, const std::string& component, const std::string&, const NamedTensors& inputs,
                    const std::vector<std::string>& capture) const override {
     const Layout l = layout_of(*session.description().find(component), "Qwen2");

@@ -431,6 +431,8 @@ class Qwen25VlArchitecture final : public Architecture {
     return static_cast<std::uint64_t>(std::max(text, vision) + tokens * l.text.hidden * bytes_per);
   }
 
+  std::uint64_t tokens(const NamedTensors& inputs) const override { return static_cast<std::uint64_t>(inputs.at("input_ids").size(1)); }
+
   NamedTensors run(Session& session, const std::string& component, const std::string& entry_name, const NamedTensors& inputs,
                    const std::vector<std::string>& capture) const override {
     const Layout l = layout_of(*session.description().find(component));

@@ -280,6 +280,11 @@ class QwenImageTransformerArchitecture final : public Architecture {
     return static_cast<std::uint64_t>(bytes);
   }
 
+  // Image and text tokens: the joint attention runs over both.
+  std::uint64_t tokens(const NamedTensors& inputs) const override {
+    return static_cast<std::uint64_t>(inputs.at("hidden_states").size(1) + inputs.at("encoder_hidden_states").size(1));
+  }
+
   NamedTensors run(Session& session, const std::string& component, const std::string&, const NamedTensors& inputs,
                    const std::vector<std::string>& capture) const override {
     const Layout l = layout_of(*session.description().find(component));

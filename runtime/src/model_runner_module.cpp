@@ -99,15 +99,6 @@ NamedTensors inputs_for(const ModelDescription& model, const Call& call, const R
   return inputs;
 }
 
-std::uint64_t tokens_of(const NamedTensors& inputs) {
-  // Sequence models: token ids [batch, tokens], or packed latents and prompt embeddings [batch, tokens, width].
-  if (const auto it = inputs.find("input_ids"); it != inputs.end()) return static_cast<std::uint64_t>(it->second.size(1));
-  std::uint64_t tokens = 0;
-  for (const char* name : {"hidden_states", "encoder_hidden_states"})
-    if (const auto it = inputs.find(name); it != inputs.end() && it->second.dim() == 3) tokens += static_cast<std::uint64_t>(it->second.size(1));
-  return tokens;
-}
-
 class TorchModelRunner final : public ModelRunner {
  public:
   std::vector<std::string> architectures() const override {
@@ -146,7 +137,7 @@ class TorchModelRunner final : public ModelRunner {
       outcome.component = call.component;
       outcome.entry = call.entry.name;
       outcome.batch = static_cast<std::uint64_t>(inputs.begin()->second.size(0));
-      outcome.tokens = tokens_of(inputs);
+      outcome.tokens = call.architecture->tokens(inputs);
       const std::uint64_t steps = std::max<std::uint64_t>(1, settings.steps);
       for (std::uint64_t step = 0; step < steps; ++step) {
         if (settings.cancel && settings.cancel->load()) throw Interrupted("the run was interrupted");

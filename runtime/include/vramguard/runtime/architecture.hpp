@@ -57,6 +57,11 @@ class VRAMGUARD_RUNTIME_API Architecture {
   // (what the step accounts before it runs).
   virtual std::uint64_t activation_bytes(const ComponentDescription& component, const std::string& entry,
                                          const NamedTensors& inputs, c10::ScalarType dtype) const = 0;
+  // The tokens one call processes per sample (for tokens per second); 0 for image models.
+  virtual std::uint64_t tokens(const NamedTensors& inputs) const {
+    (void)inputs;
+    return 0;
+  }
   // Runs the entry. `capture` names intermediate states to add to the outputs. Call it inside
   // Session::step, which accounts the activations and falls back when a step runs out of memory.
   virtual NamedTensors run(Session& session, const std::string& component, const std::string& entry, const NamedTensors& inputs,
