@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/named_inputs.hpp"
+#include "common/per_device.hpp"
 #include "core/errors.hpp"
 #include "families.hpp"
 #include "qwen2/qwen2_decoder.hpp"
@@ -81,13 +82,12 @@ class Qwen2Architecture final : public Architecture {
     NamedTensors out;
     at::Tensor x = embed(session, component, l.prefix + "embed_tokens", input_ids);
     const auto tokens = input_ids.size(1);
-    std::map<std::string, Rotary> rotaries;  // per device: activations move with the layers
+    // Activations move with the layers; the rotary angles are made once per device.
+    PerDevice<Rotary> rotaries([&](c10::Device device) { return rotary(l, tokens, device, dtype); });
     for (std::int64_t i = 0; i < l.layers; ++i) {
       UnitScope layer = session.unit(component, layer_name(l, i));
       x = x.to(layer.device(), /*non_blocking=*/true);
-      const std::string device_key = layer.device().str();
-      if (!rotaries.count(device_key)) rotaries.emplace(device_key, rotary(l, tokens, layer.device(), dtype));
-      x = decoder_layer(l, layer, x, rotaries.at(device_key), at::Tensor());
+      x = decoder_layer(l, layer, x, rotaries.on(layer.device()), at::Tensor());
       if (i == 0 && wants(capture, "hidden_after_layer_0")) out["hidden_after_layer_0"] = x.clone();
     }
     {

@@ -46,7 +46,8 @@ Layout layout_of(const ComponentDescription& component, const std::string& famil
   if (l.heads % l.kv_heads != 0)
     throw InputError(text.file(), "\"num_attention_heads\" (" + std::to_string(l.heads) + ") is not a multiple of \"num_key_value_heads\" (" +
                                       std::to_string(l.kv_heads) + ")");
-  l.prefix = component.find("model.language_model.embed_tokens") ? "model.language_model." : "model.";
+  // module(), not find(): a large vocabulary is stored as row slices, and its whole unit does not exist.
+  l.prefix = component.module("model.language_model.embed_tokens").empty() ? "model." : "model.language_model.";
   // A config that names fewer layers than the checkpoint holds would silently run part of the model.
   std::int64_t stored = 0;
   while (component.find(l.prefix + "layers." + std::to_string(stored))) ++stored;

@@ -16,6 +16,7 @@
 #include "common/attention.hpp"
 #include "common/config_values.hpp"
 #include "common/named_inputs.hpp"
+#include "common/per_device.hpp"
 #include "core/errors.hpp"
 #include "families.hpp"
 #include "qwen2/qwen2_decoder.hpp"
@@ -202,14 +203,15 @@ VisionOutput vision_tower(const Layout& l, Session& session, const std::string& 
   std::vector<std::int64_t> full = {0};
   for (const Grid& g : grids)
     for (std::int64_t t = 0; t < g.t; ++t) full.push_back(full.back() + g.h * g.w);
-  std::map<std::string, std::pair<at::Tensor, at::Tensor>> rotary;  // cos and sin per device, [patches, 1, head_dim]
+  // Cos and sin [patches, 1, head_dim], once per device the blocks run on.
+  PerDevice<std::pair<at::Tensor, at::Tensor>> rotary(
+      [&](c10::Device device) { return std::make_pair(emb.cos().unsqueeze(1).to(device), emb.sin().unsqueeze(1).to(device)); });
   for (std::int64_t i = 0; i < v.depth; ++i) {
     UnitScope block = session.unit(component, vision_block(l, i));
     const c10::Device device = block.device();
     x = x.to(device, true);
-    if (!rotary.count(device.str())) rotary.emplace(device.str(), std::make_pair(emb.cos().unsqueeze(1).to(device), emb.sin().unsqueeze(1).to(device)));
     const bool full_attention = std::count(v.full_attention_blocks.begin(), v.full_attention_blocks.end(), i) > 0;
-    const auto& [cos, sin] = rotary.at(device.str());
+    const auto& [cos, sin] = rotary.on(device);
     x = vision_block_forward(v, block, x, cos, sin, full_attention ? full : windows.boundaries);
   }
   VisionOutput out;
@@ -461,13 +463,14 @@ class Qwen25VlArchitecture final : public Architecture {
     // Padding hides from every query only where there is some.
     at::Tensor key_mask;
     if (attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>()) key_mask = attention_mask.to(at::kBool);
-    std::map<std::string, qwen2::Rotary> rotaries;
+    // What every layer needs, made once per device its layers run on.
+    PerDevice<qwen2::Rotary> rotaries([&](c10::Device device) { return multimodal_rotary(l, positions, device, dtype); });
+    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? key_mask.to(device) : key_mask; });
     for (std::int64_t i = 0; i < l.text.layers; ++i) {
       UnitScope layer = session.unit(component, qwen2::layer_name(l.text, i));
       const c10::Device device = layer.device();
       x = x.to(device, /*non_blocking=*/true);
-      if (!rotaries.count(device.str())) rotaries.emplace(device.str(), multimodal_rotary(l, positions, device, dtype));
-      x = qwen2::decoder_layer(l.text, layer, x, rotaries.at(device.str()), key_mask);
+      x = qwen2::decoder_layer(l.text, layer, x, rotaries.on(device), key_masks.on(device));
       if (i == 0 && wants(capture, "hidden_after_layer_0")) out["hidden_after_layer_0"] = x.clone();
     }
     {

@@ -14,6 +14,7 @@
 #include "common/attention.hpp"
 #include "common/config_values.hpp"
 #include "common/named_inputs.hpp"
+#include "common/per_device.hpp"
 #include "core/errors.hpp"
 #include "families.hpp"
 
@@ -96,8 +97,9 @@ at::Tensor axis_angles(const at::Tensor& positions, std::int64_t dim) {
   return at::outer(positions, inverse);
 }
 
+// Made on `device` from the sizes alone: nothing is copied from the host.
 Rotary rotary(const Layout& l, const at::Tensor& img_shapes, std::int64_t text_tokens, c10::Device device) {
-  const auto options = at::TensorOptions().dtype(at::kFloat);
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
   std::vector<at::Tensor> frames, rows, columns;
   std::int64_t largest_half = 0;
   const auto shapes = img_shapes.to(at::kCPU, at::kLong).contiguous();
@@ -112,11 +114,10 @@ Rotary rotary(const Layout& l, const at::Tensor& img_shapes, std::int64_t text_t
     columns.push_back(column.view({1, 1, w}).expand({f, h, w}).reshape(-1));
     largest_half = std::max({largest_half, h / 2, w / 2});
   }
-  // The positions are small; the angles (tokens × head_dim / 2) are computed where they are used.
-  const auto image_angles = at::cat({axis_angles(at::cat(frames).to(device), l.axes[0]), axis_angles(at::cat(rows).to(device), l.axes[1]),
-                                     axis_angles(at::cat(columns).to(device), l.axes[2])},
+  const auto image_angles = at::cat({axis_angles(at::cat(frames), l.axes[0]), axis_angles(at::cat(rows), l.axes[1]),
+                                     axis_angles(at::cat(columns), l.axes[2])},
                                     -1);
-  const auto text_positions = at::arange(largest_half, largest_half + text_tokens, options).to(device);
+  const auto text_positions = at::arange(largest_half, largest_half + text_tokens, options);
   const auto text_angles = at::cat({axis_angles(text_positions, l.axes[0]), axis_angles(text_positions, l.axes[1]),
                                     axis_angles(text_positions, l.axes[2])},
                                    -1);
@@ -317,17 +318,19 @@ class QwenImageTransformerArchitecture final : public Architecture {
     // masks are dropped so that the fused kernels without mask support can run.
     at::Tensor key_mask;
     if (const auto it = inputs.find("encoder_hidden_states_mask"); it != inputs.end()) {
-      const auto text_mask = it->second.to(at::kCPU).to(at::kBool);
+      const auto text_mask = it->second.to(at::kBool);
       if (!text_mask.all().item<bool>())
         key_mask = at::cat({text_mask, at::ones({text_mask.size(0), x.image.size(1)}, text_mask.options())}, 1);
     }
-    std::map<std::string, Rotary> rotaries;  // per device: activations move with the blocks
+    // Activations move with the blocks; what every block needs is made once per device.
+    const std::int64_t text_tokens = x.text.size(1);
+    PerDevice<Rotary> rotaries([&](c10::Device device) { return rotary(l, inputs.at("img_shapes"), text_tokens, device); });
+    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? key_mask.to(device) : key_mask; });
     for (std::int64_t i = 0; i < l.layers; ++i) {
       UnitScope block = session.unit(component, block_name(i));
       const c10::Device device = block.device();
-      const std::string key = device.str();
-      if (!rotaries.count(key)) rotaries.emplace(key, rotary(l, inputs.at("img_shapes"), x.text.size(1), device));
-      x = transformer_block(l, block, {x.image.to(device, true), x.text.to(device, true)}, temb.to(device, true), key_mask, rotaries.at(key));
+      x = transformer_block(l, block, {x.image.to(device, true), x.text.to(device, true)}, temb.to(device, true), key_masks.on(device),
+                            rotaries.on(device));
       if (i == 0 && wants(capture, "block0_hidden")) out["block0_hidden"] = x.image.clone();
       if (i == 0 && wants(capture, "block0_encoder")) out["block0_encoder"] = x.text.clone();
     }

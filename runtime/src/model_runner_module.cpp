@@ -126,7 +126,12 @@ class TorchModelRunner final : public ModelRunner {
     std::vector<RunOutcome> outcomes;
     NamedTensors last_outputs;
     for (const Call& call : calls_for(session.description(), settings)) {
-      const NamedTensors inputs = inputs_for(session.description(), call, settings);
+      // The inputs wait where the component's first unit executes, as a pipeline's latents would: a copy
+      // from the host inside a step would queue behind the window's prefetches.
+      NamedTensors inputs = inputs_for(session.description(), call, settings);
+      const std::vector<UnitInfo> units = session.units(call.component);
+      if (!units.empty())
+        for (auto& [name, tensor] : inputs) tensor = tensor.to(units.front().device);
       const std::uint64_t activations =
           call.architecture->activation_bytes(*session.description().find(call.component), call.entry.name, inputs, session.dtype(call.component)) +
           default_cost_constants().workspace_bytes;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include <vramguard/byte_size.hpp>
@@ -41,17 +42,43 @@ double streaming_penalty(const PlanItem& item, const PlanContext& context, const
   return prefetch > 0 ? std::max(0.0, transfer - compute) : transfer;
 }
 
+// Bit-reversed `rank` as a fraction of [0, 1): 0, 1/2, 1/4, 3/4, 1/8... Any first k of them lie about
+// evenly over the interval.
+double van_der_corput(std::size_t rank) {
+  double value = 0, scale = 0.5;
+  for (; rank > 0; rank >>= 1, scale /= 2)
+    if (rank & 1) value += scale;
+  return value;
+}
+
+// Items by priority, highest first; items of equal priority (a model's identical blocks) in an order
+// whose every prefix is spread evenly over them. Whatever prefix fits stays resident, so resident blocks
+// end up interleaved with streamed ones, and the copy engine keeps filling the window while they
+// compute. Kept in graph order, the resident blocks would all come first: the window fills during the
+// first of them and the link idles for the rest (measured on an H200 for the full-size MMDiT under the
+// RTX 4080 config: 1.14x the copy bound, against 1.02x for all blocks streamed).
+std::vector<std::size_t> spread_ties(const std::vector<double>& priorities) {
+  std::map<double, std::vector<std::size_t>, std::greater<>> by_priority;
+  for (std::size_t i = 0; i < priorities.size(); ++i) by_priority[priorities[i]].push_back(i);
+  std::vector<std::size_t> order;
+  for (auto& [priority, tied] : by_priority) {
+    std::vector<std::size_t> ranks(tied.size());
+    for (std::size_t r = 0; r < ranks.size(); ++r) ranks[r] = r;
+    std::stable_sort(ranks.begin(), ranks.end(), [](std::size_t a, std::size_t b) { return van_der_corput(a) < van_der_corput(b); });
+    for (std::size_t r : ranks) order.push_back(tied[r]);
+  }
+  return order;
+}
+
 // As many items resident on `gpu` as fit beside the streaming window, chosen by `priority`; the rest
 // streamed from host memory with prefetch.
 std::optional<Placement> partially_resident(const PlanRequest& request, const DeviceInfo& gpu, int prefetch,
                                             const std::function<double(const PlanItem&, const PlanContext&)>& priority) {
   PlanContext context(request);
   const auto& items = context.items();
-  std::vector<std::size_t> order(items.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return priority(items[a], context) > priority(items[b], context);
-  });
+  std::vector<double> priorities;
+  for (const auto& item : items) priorities.push_back(priority(item, context));
+  const std::vector<std::size_t> order = spread_ties(priorities);
   std::vector<bool> resident(items.size(), false);
   std::uint64_t resident_bytes = 0;
   auto window_without = [&]() {

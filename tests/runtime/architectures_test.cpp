@@ -272,6 +272,23 @@ TEST(Architectures, Qwen25VlReadsTransformers5NamesAsItReadsTheOlderOnes) {
   expect_matches(run(*session, f), f, 1e-4);
 }
 
+TEST(Architectures, Qwen25VlFindsItsLayersWhenItsVocabularyIsStoredInSlices) {
+  // A full-size vocabulary (152,064 rows) is split into row slices, so no unit bears the embedding's
+  // own name: the family must still tell the two namings apart.
+  TempDir tmp;
+  const Fixture& f = kFixtures[3];
+  for (const fs::path& model : {fs::path(model_of(f)), renamed_copy(tmp, "qwen25vl_tiny", {{"model.", "model.language_model."}, {"visual.", "model.visual."}})}) {
+    SCOPED_TRACE(model.string());
+    auto options = simulated("sequential-offload");
+    options.slice_vocabulary = "4KB";
+    auto session = runtime::Session::open(model.string(), options);
+    int embedding_slices = 0;
+    for (const auto& unit : session->units("model")) embedding_slices += unit.slice_of.find("embed_tokens") != std::string::npos;
+    EXPECT_GT(embedding_slices, 1);
+    expect_matches(run(*session, f), f, 1e-4);
+  }
+}
+
 TEST(Architectures, Qwen25VlRefusesImagesItsInputsDoNotDescribe) {
   const Fixture& f = kFixtures[3];
   auto session = runtime::Session::open(model_of(f), simulated("balanced"));
