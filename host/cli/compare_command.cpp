@@ -5,15 +5,16 @@
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
 #include "report/plan_report.hpp"
-#include "setup/plugin_discovery.hpp"
+#include "engine/request_setup.hpp"
 #include "report/table.hpp"
 #include "core/errors.hpp"
 #include "core/stop_signal.hpp"
 #include "core/text.hpp"
 #include "guard/guard_pipeline.hpp"
 #include "guard/plan_validator.hpp"
-#include "setup/strategy_fit.hpp"
-#include "run/model_runner.hpp"
+#include "engine/strategy_fit.hpp"
+#include "logging/log.hpp"
+#include "run/runtime_library.hpp"
 #include "run/run_summary.hpp"
 #include "vramguard/byte_size.hpp"
 
@@ -44,25 +45,24 @@ struct Row {
 // Whether passes can be measured, and with what: a family for the components, and on simulated
 // devices room in host memory for their bytes (the CPU computes in their place).
 struct PassMeasurement {
-  std::unique_ptr<ModelRunner> runner;
+  const RuntimeLibraryInterface* library = nullptr;
   RunSettings settings;
   std::string why_not;
 };
 
-PassMeasurement prepare_passes(const PlanningSetup& setup, const Invocation& invocation) {
+PassMeasurement prepare_passes(const PlanningSetup& setup, const LoadRequest& request, const Invocation& invocation) {
   PassMeasurement passes;
   try {
-    if (invocation.text("simulate")) require_host_room_for_simulated_data(setup.model, "measuring passes");
-    auto runner = load_model_runner();
+    if (request.simulate) require_host_room_for_simulated_data(setup.model, "measuring passes");
+    const RuntimeLibraryInterface& library = runtime_library();
     passes.settings.tokens = setup.workload.tokens;
     passes.settings.batch = setup.workload.batch;
     passes.settings.steps = invocation.number("steps", 2, 10'000).value_or(3);
-    passes.settings.cancel = &stop_flag();
     passes.settings.every_component = true;
     passes.settings.height = image_size_from(invocation).height;
     passes.settings.width = image_size_from(invocation).width;
-    runner->check(setup.model, passes.settings);
-    passes.runner = std::move(runner);
+    library.check(setup.model, passes.settings);
+    passes.library = &library;
   } catch (const InputError& e) {
     passes.why_not = e.what();
   } catch (const JobError& e) {
@@ -71,35 +71,48 @@ PassMeasurement prepare_passes(const PlanningSetup& setup, const Invocation& inv
   return passes;
 }
 
-// --measure: load with this strategy alone (no fallback) through the guard, run every component's
-// entries that a family runs, then unload.
-Measured measure(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation,
-                 PassMeasurement& passes) {
+// --measure: load with this strategy alone (no fallback), run every component's entries that a family
+// runs, then unload — in the runtime library's session, as `vramguard run` does; without a family, the
+// guard's load alone.
+Measured measure(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const LoadRequest& compared,
+                 const PassMeasurement& passes) {
   Measured m;
   m.run_note = passes.why_not;
-  auto runtime = make_runtime(invocation, /*keep_data=*/passes.runner && invocation.text("simulate").has_value());
-  GuardOptions options = guard_options_from(invocation, setup.model, registry);
-  options.strategy = name;
-  options.fallback.clear();
-  options.max_attempts = 1;
-  options.cancel = &stop_flag();
-  options.strategy_options = [&](const std::string& strategy) { return strategy_options_for(invocation, strategy, false); };
-  GuardPipeline pipeline(*runtime, registry, setup.model, options);
+  LoadRequest request = compared;
+  request.strategy = name;
+  request.fallback.clear();
+  request.max_attempts = 1;
+  // NAME.KEY=VALUE settings are for NAME alone: no bare key applies to the one measured.
+  request.option_settings.erase(std::remove_if(request.option_settings.begin(), request.option_settings.end(),
+                                               [](const StrategyOptionSetting& s) { return !s.strategy; }),
+                                request.option_settings.end());
   try {
+    GuardReport report;
     std::vector<RunOutcome> outcomes;
-    GuardResult result = passes.runner ? pipeline.run([&](LoadedModel& loaded, const Placement& placement, AttemptRecord&) {
-      outcomes = passes.runner->run(*runtime, setup.model, placement, loaded, passes.settings);
-    })
-                                       : pipeline.run();
-    const AttemptRecord& attempt = result.report.attempts.back();
+    if (passes.library) {
+      RunHooks hooks;
+      hooks.cancel = &stop_flag();
+      hooks.log_level = static_cast<int>(log::level());
+      RunResult result = passes.library->run(request, setup.model, passes.settings, hooks);
+      report = std::move(result.report);
+      outcomes = std::move(result.outcomes);
+    } else {
+      auto runtime = make_runtime(request);
+      GuardOptions options = guard_options_from(request, registry);
+      options.cancel = &stop_flag();
+      GuardPipeline pipeline(*runtime, registry, setup.model, options);
+      GuardResult result = pipeline.run();
+      pipeline.unload(result);
+      report = std::move(result.report);
+    }
+    const AttemptRecord& attempt = report.attempts.back();
     m.loaded = true;
     m.outcome = "loaded";
-    m.load_seconds = result.report.statistics.seconds;
+    m.load_seconds = report.statistics.seconds;
     m.process_bytes = !attempt.measured_process_bytes.empty();
     m.load_peak_bytes = m.process_bytes ? attempt.measured_process_bytes : attempt.measured_bytes;
     for (const auto& outcome : outcomes)
       if (!outcome.steps.empty()) m.runs.push_back(summarize_run(outcome, *attempt.prediction, attempt.budget));
-    pipeline.unload(result);
   } catch (const GuardFailure& failure) {
     if (failure.exit_code() == ExitCode::interrupted) throw;
     m.outcome = failure.report().attempts.empty() ? failure.what() : failure.report().attempts.back().outcome;
@@ -107,8 +120,8 @@ Measured measure(const PluginRegistry& registry, const std::string& name, const 
   return m;
 }
 
-Row evaluate(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const Invocation& invocation) {
-  StrategyFit fit = evaluate_strategy(registry, name, setup.model.graph, setup.budget, setup.workload, strategy_options_for(invocation, name, false));
+Row evaluate(const PluginRegistry& registry, const std::string& name, const PlanningSetup& setup, const LoadRequest& request) {
+  StrategyFit fit = evaluate_strategy(registry, name, setup.model.graph, setup.budget, setup.workload, request.strategy_options_for(name, false));
   Row row;
   row.strategy = name;
   row.feasible = fit.fits;
@@ -152,8 +165,9 @@ Command compare_command() {
                          "with --measure: forward passes per strategy (2-10000); the first warms up");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            const PlanningSetup setup = prepare_planning(invocation);
-            const PluginRegistry registry = discover_plugins(invocation);
+            const LoadRequest request = load_request_from(invocation);
+            const PlanningSetup setup = prepare_planning(request);
+            const PluginRegistry registry = discover_plugins(request.plugins);
             std::vector<std::string> names = registry.names();
             if (const auto list = invocation.text("strategies")) {
               names.clear();
@@ -162,24 +176,22 @@ Command compare_command() {
               for (const auto& n : names) (void)registry.create(n);  // an unknown name is a usage error, with suggestions
             }
             if (names.empty()) throw UsageError("no strategies to compare", "no plugin was found; see `vramguard plugins`");
-            for (const auto& entry : invocation.list("option")) {
-              const auto eq = entry.find('=');
-              if (entry.substr(0, eq).find('.') == std::string::npos && names.size() > 1)
-                throw UsageError("--option '" + entry + "' names no strategy", "with several strategies, write NAME.KEY=VALUE");
-            }
+            for (const auto& setting : request.option_settings)
+              if (!setting.strategy && names.size() > 1)
+                throw UsageError("--option '" + setting.key + "=" + setting.value + "' names no strategy", "with several strategies, write NAME.KEY=VALUE");
             std::vector<Row> rows;
-            for (const auto& n : names) rows.push_back(evaluate(registry, n, setup, invocation));
+            for (const auto& n : names) rows.push_back(evaluate(registry, n, setup, request));
             const bool measured = invocation.flag("measure");
             if (measured) {
-              PassMeasurement passes = prepare_passes(setup, invocation);
+              const PassMeasurement passes = prepare_passes(setup, request, invocation);
               for (auto& row : rows)
-                if (row.feasible) row.measured = measure(registry, row.strategy, setup, invocation, passes);
+                if (row.feasible) row.measured = measure(registry, row.strategy, setup, request, passes);
             }
             // What auto would pick: its own row when it was compared, else one plan more.
             std::string auto_pick;
             if (registry.find("auto")) {
               const auto row = std::find_if(rows.begin(), rows.end(), [](const Row& r) { return r.strategy == "auto"; });
-              auto_pick = row != rows.end() ? row->why : evaluate(registry, "auto", setup, invocation).why;
+              auto_pick = row != rows.end() ? row->why : evaluate(registry, "auto", setup, request).why;
             }
             const bool any_fits = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.feasible; });
             const bool simulated = setup.runtime == "simulated";

@@ -5,9 +5,8 @@
 #include "cli/command.hpp"
 #include "core/output_file.hpp"
 #include "diagnose/doctor.hpp"
-#include "setup/model_options.hpp"
-#include "setup/planning_setup.hpp"
-#include "setup/plugin_discovery.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 
 namespace vramguard {
 
@@ -25,14 +24,15 @@ Command doctor_command() {
                                                "with MODEL: write a config that loads it with what is free now");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
+            const LoadRequest request = load_request_from(invocation, /*model_required=*/false);
             std::optional<InspectedModel> model;
-            if (invocation.text("model")) model.emplace(inspect_from_options(invocation));
+            if (!request.model.empty()) model.emplace(inspect_requested(request));
             const auto write_config = invocation.text("write-config");
             if (write_config && !model) throw UsageError("--write-config needs a MODEL", "vramguard doctor MODEL --write-config my.ini");
-            auto runtime = make_runtime(invocation);
+            auto runtime = make_runtime(request);
             std::optional<PluginRegistry> registry;
-            if (model) registry.emplace(discover_plugins(invocation));
-            const DoctorReport report = diagnose(*runtime, invocation, model ? &*model : nullptr, registry ? &*registry : nullptr);
+            if (model) registry.emplace(discover_plugins(request.plugins));
+            const DoctorReport report = diagnose(*runtime, request, model ? &*model : nullptr, registry ? &*registry : nullptr);
             if (write_config) {
               if (report.config_text.empty())
                 throw JobError("no config to write: no strategy fits " + model->source.argument + " now",

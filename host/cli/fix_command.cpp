@@ -16,9 +16,8 @@
 #include "diagnose/doctor.hpp"
 #include "diagnose/process_control.hpp"
 #include "guard/report.hpp"
-#include "setup/model_options.hpp"
-#include "setup/planning_setup.hpp"
-#include "setup/plugin_discovery.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
@@ -57,19 +56,20 @@ Command fix_command() {
                          ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            const InspectedModel model = inspect_from_options(invocation);
+            const LoadRequest request = load_request_from(invocation);
+            const InspectedModel model = inspect_requested(request);
             const bool json = invocation.flag("json");
             const auto grace = std::chrono::seconds(invocation.number("grace", 1, 600).value_or(10));
             if (invocation.flag("yes") && !invocation.flag("terminate-own"))
               throw UsageError("--yes only confirms --terminate-own", "vramguard fix MODEL --terminate-own --yes");
             std::string allocator;
-            auto runtime = make_runtime(invocation, false, &allocator);
-            const PluginRegistry registry = discover_plugins(invocation);
+            auto runtime = make_runtime(request, false, &allocator);
+            const PluginRegistry registry = discover_plugins(request.plugins);
             nlohmann::json doc;
             std::vector<std::string> changes;
 
             // 1. What is wrong.
-            const DoctorReport before = diagnose(*runtime, invocation, &model, &registry);
+            const DoctorReport before = diagnose(*runtime, request, &model, &registry);
             doc["doctor"] = doctor_json(before);
             if (!json) print_doctor(before, io.out);
 
@@ -116,9 +116,9 @@ Command fix_command() {
             }
 
             // 4. The guarded load, from the fastest strategy that fits now.
-            const auto now = fits_now(*runtime, invocation, model, registry);
-            GuardOptions options = guard_options_from(invocation, model, registry);
-            if (!invocation.text("strategy"))
+            const auto now = fits_now(*runtime, request, model, registry);
+            GuardOptions options = guard_options_from(request, registry);
+            if (!request.strategy_given)
               if (const auto best = fastest_fit(now)) options.strategy = *best;
             ProgressBar progress;
             if (!json) options.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
@@ -145,7 +145,7 @@ Command fix_command() {
             }
             result->report.allocator_settings = allocator;
             const std::string strategy = result->placement.strategy;
-            const std::string config = config_for(invocation, strategy);
+            const std::string config = config_for(request, strategy);
             if (const auto file = invocation.text("write-config")) write_output_file(*file, config, "the config");
             pipeline.unload(*result);
             record_metrics(invocation, "fix", result->report);

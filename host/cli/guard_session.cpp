@@ -54,9 +54,9 @@ void record_metrics(const Invocation& invocation, const std::string& command, co
 }
 
 GuardResult run_reporting_failure(GuardPipeline& pipeline, const Invocation& invocation, CommandIO& io,
-                                  const std::string& allocator_settings, const UseStage& use) {
+                                  const std::string& allocator_settings) {
   try {
-    GuardResult result = pipeline.run(use);
+    GuardResult result = pipeline.run();
     result.report.allocator_settings = allocator_settings;
     return result;
   } catch (const GuardFailure& failure) {

@@ -34,10 +34,10 @@ void record_metrics(const Invocation& invocation, const std::string& command, co
 void write_guard_report(const Invocation& invocation, const GuardReport& report, CommandIO& io, bool print = true,
                         const nlohmann::json& extra = nlohmann::json::object(),
                         const std::function<void(std::ostream&)>& print_extra = {});
-// pipeline.run(use) with the allocator settings in its report; a run that fails writes its report
+// pipeline.run() with the allocator settings in its report; a run that fails writes its report
 // (--report, the summary) before the failure goes on to the command's exit code.
 GuardResult run_reporting_failure(GuardPipeline& pipeline, const Invocation& invocation, CommandIO& io,
-                                  const std::string& allocator_settings, const UseStage& use = {});
+                                  const std::string& allocator_settings);
 // Until Enter, end of input, or a signal.
 void hold_loaded_model(const GuardReport& report, std::ostream& out);
 // A simulated runtime keeps real bytes for --verify-data and runs: refuse, before anything loads, a

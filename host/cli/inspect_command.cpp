@@ -5,7 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
-#include "setup/model_options.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 
@@ -112,7 +113,7 @@ Command inspect_command() {
                                                "list every unit in forward order with its size");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            const InspectedModel model = inspect_from_options(invocation);
+            const InspectedModel model = inspect_requested(load_request_from(invocation));
             const bool units = invocation.flag("units");
             if (invocation.flag("json")) io.out << to_json(model, units).dump(2) << '\n';
             else print_table(model, units, io.out);

@@ -5,10 +5,9 @@
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
 #include "guard/report.hpp"
-#include "setup/model_options.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "report/plan_report.hpp"
-#include "setup/planning_setup.hpp"
-#include "setup/plugin_discovery.hpp"
 #include "core/stop_signal.hpp"
 #include "vramguard/byte_size.hpp"
 
@@ -32,14 +31,14 @@ Command load_command() {
                          ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            const InspectedModel model = inspect_from_options(invocation);
+            const LoadRequest request = load_request_from(invocation);
+            const InspectedModel model = inspect_requested(request);
             if (const auto file = invocation.text("report")) check_output_path(*file, "the report");  // before any work
-            const bool verify_data = invocation.flag("verify-data");
-            if (verify_data && invocation.text("simulate")) require_host_room_for_simulated_data(model, "--verify-data");
+            if (request.verify_data && request.simulate) require_host_room_for_simulated_data(model, "--verify-data");
             std::string allocator;
-            auto runtime = make_runtime(invocation, verify_data, &allocator);
-            const PluginRegistry registry = discover_plugins(invocation);
-            GuardOptions options = guard_options_from(invocation, model, registry);
+            auto runtime = make_runtime(request, request.verify_data, &allocator);
+            const PluginRegistry registry = discover_plugins(request.plugins);
+            GuardOptions options = guard_options_from(request, registry);
             ProgressBar progress;
             options.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
             options.cancel = &stop_flag();

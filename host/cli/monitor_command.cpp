@@ -19,7 +19,8 @@
 #include "monitor/monitor_page.hpp"
 #include "monitor/monitor_report.hpp"
 #include "monitor/sampler.hpp"
-#include "setup/planning_setup.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {

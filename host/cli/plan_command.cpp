@@ -3,11 +3,10 @@
 
 #include "cli/command.hpp"
 #include "report/plan_report.hpp"
-#include "setup/plugin_discovery.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "core/errors.hpp"
 #include "core/output_file.hpp"
-#include "core/stop_signal.hpp"
-#include "guard/plan_validator.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
@@ -26,18 +25,10 @@ Command plan_command() {
                           "from_pretrained(device_map=...) takes the device_map");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            const PlanningSetup setup = prepare_planning(invocation);
-            const PluginRegistry registry = discover_plugins(invocation);
-            const std::string name = *invocation.text("strategy");
-            const StrategyInstance strategy = registry.create(name);
-            const StrategyOptions options = strategy_options_for(invocation, name, true);
-            Placement placement;
-            try {
-              placement = strategy.plan({setup.model.graph, setup.budget, setup.workload, options}, &stop_flag());
-            } catch (const NoFitError& e) {
-              throw explain_no_fit(e, setup.budget, setup.workload);
-            }
-            const Prediction prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, placement, name);
+            const PlannedRequest planned = plan_request(load_request_from(invocation));
+            const PlanningSetup& setup = planned.setup;
+            const Placement& placement = planned.placement;
+            const Prediction& prediction = planned.prediction;
             if (const auto file = invocation.text("export-device-map"))
               write_output_file(*file, hugging_face_device_map(setup, placement).dump(2) + "\n", "the device map");
             if (invocation.flag("json")) io.out << plan_json(setup, placement, prediction).dump(2) << "\n";

@@ -5,7 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
-#include "setup/plugin_discovery.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 
 namespace vramguard {
 
@@ -16,7 +17,7 @@ Command plugins_command() {
                    "then the built-in directory. A refused plugin is listed with the reason; the others still work.",
                    nullptr};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            const PluginRegistry registry = discover_plugins(invocation);
+            const PluginRegistry registry = discover_plugins(plugin_search_from(invocation));
             if (invocation.flag("json")) {
               nlohmann::json doc;
               doc["plugins"] = nlohmann::json::array();

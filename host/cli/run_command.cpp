@@ -8,11 +8,11 @@
 #include "cli/guard_session.hpp"
 #include "core/output_file.hpp"
 #include "core/stop_signal.hpp"
-#include "run/model_runner.hpp"
+#include "logging/log.hpp"
+#include "run/runtime_library.hpp"
 #include "run/run_summary.hpp"
-#include "setup/model_options.hpp"
-#include "setup/planning_setup.hpp"
-#include "setup/plugin_discovery.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 
 namespace vramguard {
 
@@ -43,17 +43,19 @@ Command run_command() {
                          ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            const InspectedModel model = inspect_from_options(invocation);
+            LoadRequest request = load_request_from(invocation);
+            // The component that runs has the devices to itself: the others are not loaded.
+            if (const auto component = invocation.text("component")) request.inspect.components = {*component};
+            const InspectedModel model = inspect_requested(request);
             // Outputs that would overwrite the model, or follow a link, are refused before any work.
             for (const auto& [option, what] : {std::pair{"output", "the outputs"}, std::pair{"report", "the report"}})
               if (const auto file = invocation.text(option)) check_output_path(*file, what);
-            const bool simulated = invocation.text("simulate").has_value();
+            const bool simulated = request.simulate.has_value();
             if (simulated) require_host_room_for_simulated_data(model, "a run");
-            auto runner = load_model_runner();
+            const RuntimeLibraryInterface& library = runtime_library();
             RunSettings settings;
-            const Workload workload = workload_from(invocation);
-            settings.tokens = workload.tokens;
-            settings.batch = workload.batch;
+            settings.tokens = request.workload.tokens;
+            settings.batch = request.workload.batch;
             settings.steps = invocation.number("steps", 1, 10'000).value_or(3);
             settings.seed = invocation.number("seed", 0, UINT64_MAX).value_or(0);
             settings.height = image_size_from(invocation).height;
@@ -62,28 +64,27 @@ Command run_command() {
             if (const auto entry = invocation.text("entry")) settings.entry = *entry;
             if (const auto input = invocation.text("input")) settings.input = *input;
             if (const auto output = invocation.text("output")) settings.output = *output;
-            settings.cancel = &stop_flag();
             // Inputs the family cannot run are refused before anything loads; the activations they
             // predict are the GPUs' headroom unless --headroom says otherwise.
-            const std::uint64_t activation_bytes = runner->check(model, settings);
+            const std::uint64_t activation_bytes = library.check(model, settings);
+            if (!request.budget.headroom) request.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
+            // Plugins are vetted here, before the library loads anything: a bad --strategy is a usage error.
+            (void)guard_options_from(request, discover_plugins(request.plugins));
 
-            std::string allocator;
-            auto runtime = make_runtime(invocation, /*keep_data=*/simulated, &allocator);
-            const PluginRegistry registry = discover_plugins(invocation);
-            GuardOptions options = guard_options_from(invocation, model, registry);
-            if (!options.budget.headroom) options.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
             ProgressBar progress;
-            options.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
-            options.cancel = &stop_flag();
-            GuardPipeline pipeline(*runtime, registry, model, options);
-            std::vector<RunOutcome> outcomes;
-            GuardResult result = run_reporting_failure(pipeline, invocation, io, allocator,
-                                                       [&](LoadedModel& loaded, const Placement& placement, AttemptRecord&) {
-                                                         outcomes = runner->run(*runtime, model, placement, loaded, settings);
-                                                       });
+            RunHooks hooks;
+            hooks.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
+            hooks.cancel = &stop_flag();
+            hooks.log_level = static_cast<int>(log::level());
+            RunResult result;
+            try {
+              result = library.run(request, model, settings, hooks);
+            } catch (const GuardFailure& failure) {
+              write_guard_report(invocation, failure.report(), io);
+              throw;
+            }
             const AttemptRecord& attempt = result.report.attempts.back();
-            const RunSummary summary = summarize_run(outcomes.at(0), *attempt.prediction, attempt.budget);
-            pipeline.unload(result);
+            const RunSummary summary = summarize_run(result.outcomes.at(0), *attempt.prediction, attempt.budget);
             write_guard_report(invocation, result.report, io, true, {{"run", run_summary_json(summary)}},
                                [&](std::ostream& out) { print_run_summary(summary, simulated, out); });
             return 0;

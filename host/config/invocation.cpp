@@ -213,29 +213,8 @@ std::optional<std::uint64_t> Invocation::number(const std::string& name, std::ui
   return parsed;
 }
 
-Invocation parse_invocation(const std::vector<std::string>& args, const std::vector<CommandSpec>& commands,
-                            const Environment& environment) {
-  Invocation invocation;
-  invocation.environment = environment;
-  std::vector<std::string> rest = args;
-  const auto position = command_position(args);
-  const CommandSpec* command = nullptr;
-  if (position) {
-    const std::string& word = args[*position];
-    command = find_command(commands, word);
-    if (!command)
-      throw UsageError("unknown command '" + word + "'" + text::did_you_mean(word, command_names(commands)),
-                       "commands: " + text::join(command_names(commands), ", ") + "; see `vramguard help`");
-    invocation.command = word;
-    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(*position));
-  }
-
-  CommandOptions own;
-  if (command && command->declare) command->declare(own);
-  po::options_description options;
-  options.add(global_options()).add(own.options);
-
-  // Everything every command understands, so that one config file serves all of them.
+// Everything every command understands, so that one config file serves all of them.
+po::options_description every_option(const std::vector<CommandSpec>& commands) {
   po::options_description everything;
   everything.add(global_options());
   std::set<std::string> added;
@@ -247,21 +226,14 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
       if (added.insert(option->long_name()).second) everything.add(option);
   }
 
-  try {
-    const po::parsed_options parsed = po::command_line_parser(rest).options(options).positional(own.positional).run();
-    po::store(parsed, invocation.values);
-  } catch (const po::unknown_option& e) {
-    std::string name = e.get_option_name();
-    throw UsageError("unknown option '" + name + "'" + (command ? " for '" + command->name + "'" : std::string{}) +
-                         text::did_you_mean(name, dashed(long_names(options))),
-                     "see `vramguard help" + (command ? " " + command->name : std::string{}) + "`");
-  } catch (const po::too_many_positional_options_error&) {
-    throw UsageError("too many arguments" + (command ? " for '" + command->name + "'" : std::string{}),
-                     command ? "usage: " + command->usage : "see `vramguard help`");
-  } catch (const po::error& e) {
-    throw UsageError(e.what(), "see `vramguard help" + (command ? " " + command->name : std::string{}) + "`");
-  }
+  return everything;
+}
 
+// What every invocation adds to the options it was given: VRAMGUARD_* variables, then the config
+// file (each only where nothing before it set the option), then defaults.
+void add_environment_and_config(Invocation& invocation, const po::options_description& options,
+                                const po::options_description& everything) {
+  const Environment& environment = invocation.environment;
   // Environment: VRAMGUARD_LOG_LEVEL → --log-level. VRAMGUARD_PLUGIN_PATH is a search-path tier of its
   // own, not --plugin-dir.
   // Other tools' variables may share the prefix: an unknown one is a warning, as an unknown config key
@@ -312,6 +284,77 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
 
   invocation.help_requested = invocation.values.count("help") > 0;
   invocation.version_requested = invocation.values.count("version") > 0;
+}
+
+Invocation parse_invocation(const std::vector<std::string>& args, const std::vector<CommandSpec>& commands,
+                            const Environment& environment) {
+  Invocation invocation;
+  invocation.environment = environment;
+  std::vector<std::string> rest = args;
+  const auto position = command_position(args);
+  const CommandSpec* command = nullptr;
+  if (position) {
+    const std::string& word = args[*position];
+    command = find_command(commands, word);
+    if (!command)
+      throw UsageError("unknown command '" + word + "'" + text::did_you_mean(word, command_names(commands)),
+                       "commands: " + text::join(command_names(commands), ", ") + "; see `vramguard help`");
+    invocation.command = word;
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(*position));
+  }
+
+  CommandOptions own;
+  if (command && command->declare) command->declare(own);
+  po::options_description options;
+  options.add(global_options()).add(own.options);
+
+  const po::options_description everything = every_option(commands);
+  try {
+    const po::parsed_options parsed = po::command_line_parser(rest).options(options).positional(own.positional).run();
+    po::store(parsed, invocation.values);
+  } catch (const po::unknown_option& e) {
+    std::string name = e.get_option_name();
+    throw UsageError("unknown option '" + name + "'" + (command ? " for '" + command->name + "'" : std::string{}) +
+                         text::did_you_mean(name, dashed(long_names(options))),
+                     "see `vramguard help" + (command ? " " + command->name : std::string{}) + "`");
+  } catch (const po::too_many_positional_options_error&) {
+    throw UsageError("too many arguments" + (command ? " for '" + command->name + "'" : std::string{}),
+                     command ? "usage: " + command->usage : "see `vramguard help`");
+  } catch (const po::error& e) {
+    throw UsageError(e.what(), "see `vramguard help" + (command ? " " + command->name : std::string{}) + "`");
+  }
+
+  add_environment_and_config(invocation, options, everything);
+  return invocation;
+}
+
+Invocation invocation_from_settings(const CommandSpec& command, const std::vector<std::pair<std::string, std::string>>& settings,
+                                    const Environment& environment, const std::vector<CommandSpec>& commands) {
+  Invocation invocation;
+  invocation.environment = environment;
+  invocation.command = command.name;
+  CommandOptions own;
+  if (command.declare) command.declare(own);
+  po::options_description options;
+  options.add(global_options()).add(own.options);
+  std::vector<po::option> given;
+  for (const auto& [name, value] : settings) {
+    // Python's keywords use '_' where options use '-'.
+    std::string key = name;
+    std::replace(key.begin(), key.end(), '_', '-');
+    if (options.find_nothrow(key, false) == nullptr || key == "help" || key == "version")
+      throw UsageError("unknown setting '" + name + "'" + text::did_you_mean(key, long_names(options)),
+                       "settings are `vramguard " + command.name + "` options by name, e.g. {\"max-attempts\": \"2\"}");
+    given.push_back(po::option(key, {value}));
+  }
+  try {
+    po::parsed_options parsed(&options);
+    parsed.options = given;
+    po::store(parsed, invocation.values);
+  } catch (const po::error& e) {
+    throw UsageError(e.what(), "see `vramguard help " + command.name + "`");
+  }
+  add_environment_and_config(invocation, options, every_option(commands.empty() ? std::vector<CommandSpec>{command} : commands));
   return invocation;
 }
 

@@ -58,4 +58,11 @@ po::options_description global_options();
 Invocation parse_invocation(const std::vector<std::string>& args, const std::vector<CommandSpec>& commands,
                             const Environment& environment);
 
+// The same for options given by name rather than on a command line (the runtime API's Options and
+// settings): `settings` as (option, value) pairs, '_' accepted for '-'; then VRAMGUARD_* variables and
+// the config file, as for a command line. UsageError naming a setting no option has. `commands`: those
+// whose options a config file may hold (default: `command`'s alone).
+Invocation invocation_from_settings(const CommandSpec& command, const std::vector<std::pair<std::string, std::string>>& settings,
+                                    const Environment& environment, const std::vector<CommandSpec>& commands = {});
+
 }  // namespace vramguard

@@ -17,7 +17,8 @@
 #include "diagnose/process_control.hpp"
 #include "guard/plan_validator.hpp"
 #include "guard/report.hpp"
-#include "setup/planning_setup.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "vramguard/byte_size.hpp"
 
 namespace vramguard {
@@ -150,7 +151,7 @@ void check_processes(DeviceRuntime& runtime, DoctorReport& report) {
   }
 }
 
-void check_allocator(const Invocation& invocation, DoctorReport& report) {
+void check_allocator(const LoadRequest& request, DoctorReport& report) {
   Finding f{Severity::ok, "allocator", "", "", "", "", {}};
   std::string settings, set_by;
   for (const char* name : {"PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF"})
@@ -159,7 +160,7 @@ void check_allocator(const Invocation& invocation, DoctorReport& report) {
       set_by = std::string("you, in ") + name;
     }
   if (settings.empty()) {
-    settings = invocation.text("cuda-alloc-conf").value_or("expandable_segments:True");
+    settings = request.cuda_alloc_conf;
     set_by = "vramguard, before CUDA starts (cuda_alloc_conf)";
   }
   f.summary = "PyTorch's CUDA allocator: " + settings + " (set by " + set_by + ")";
@@ -172,9 +173,9 @@ void check_allocator(const Invocation& invocation, DoctorReport& report) {
   report.findings.push_back(f);
 }
 
-void check_host(const Invocation& invocation, const InspectedModel* model, DoctorReport& report) {
+void check_host(const LoadRequest& request, const InspectedModel* model, DoctorReport& report) {
   HostMemoryReading host = read_host_memory();
-  if (const auto declared = declared_cpu_memory(invocation)) host.total_bytes = host.available_bytes = *declared;
+  if (const auto declared = request.cpu_memory_bytes) host.total_bytes = host.available_bytes = *declared;
   Finding memory{Severity::ok, "host memory", "cpu", "host memory: " + gb(host.total_bytes) + ", " + gb(host.available_bytes) + " available" +
                                                         (host.cgroup_limit_bytes ? " (a cgroup limits this process to " + gb(*host.cgroup_limit_bytes) + ")" : ""),
                  "", "", {{"total_bytes", host.total_bytes}, {"available_bytes", host.available_bytes}}};
@@ -188,12 +189,8 @@ void check_host(const Invocation& invocation, const InspectedModel* model, Docto
 
   std::optional<std::uint64_t> memlock = memlock_limit_bytes();
   bool simulated_limit = false;
-  if (invocation.text("simulate") && invocation.values.count("simulate-memlock")) {
-    try {
-      memlock = parse_byte_size(*invocation.text("simulate-memlock"));
-    } catch (const InvalidByteSize& e) {
-      throw UsageError(std::string("--simulate-memlock: ") + e.what());
-    }
+  if (request.simulate && request.simulate->memlock_bytes) {
+    memlock = request.simulate->memlock_bytes;
     simulated_limit = true;
   }
   Finding lock{Severity::ok, "memlock", "cpu", "", "", "", {}};
@@ -214,7 +211,7 @@ void check_host(const Invocation& invocation, const InspectedModel* model, Docto
   report.findings.push_back(lock);
 }
 
-void check_model(DeviceRuntime& runtime, const Invocation& invocation, const InspectedModel& model, const PluginRegistry& registry,
+void check_model(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel& model, const PluginRegistry& registry,
                  DoctorReport& report) {
   // The page cache's hold on the checkpoint: what the next load reads from memory, not disk.
   std::uint64_t bytes = 0;
@@ -236,7 +233,7 @@ void check_model(DeviceRuntime& runtime, const Invocation& invocation, const Ins
                 {{"bytes", model.graph.bytes()}, {"page_cache_fraction", fraction}}};
   report.findings.push_back(cache);
 
-  report.strategies = fits_now(runtime, invocation, model, registry);
+  report.strategies = fits_now(runtime, request, model, registry);
   report.recommended = fastest_fit(report.strategies);
   nlohmann::json rows = nlohmann::json::array();
   std::map<DeviceId, std::uint64_t> smallest;
@@ -253,7 +250,7 @@ void check_model(DeviceRuntime& runtime, const Invocation& invocation, const Ins
     std::string fitting;
     for (const auto& fit : report.strategies)
       if (fit.fits) fitting += (fitting.empty() ? "" : ", ") + fit.strategy;
-    report.config_text = config_for(invocation, *report.recommended);
+    report.config_text = config_for(request, *report.recommended);
     report.findings.push_back({Severity::ok, "strategies", "",
                                "fits now: " + fitting + "; fastest: " + best.strategy + " (" + format_seconds(best.prediction->step_seconds) +
                                    " per pass, ready in " + format_seconds(best.prediction->ready_seconds) + ")",
@@ -276,14 +273,12 @@ void check_model(DeviceRuntime& runtime, const Invocation& invocation, const Ins
 
 }  // namespace
 
-std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const Invocation& invocation, const InspectedModel& model,
+std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel& model,
                                   const PluginRegistry& registry) {
-  const Workload workload = workload_from(invocation);
-  const DeviceBudget budget =
-      probe_budget(runtime, model, budget_options_from(invocation), workload, declared_cpu_memory(invocation));
+  const DeviceBudget budget = probe_budget_for(runtime, model, request);
   std::vector<StrategyFit> fits;
   for (const auto& name : registry.names())
-    fits.push_back(evaluate_strategy(registry, name, model.graph, budget, workload, strategy_options_for(invocation, name, false)));
+    fits.push_back(evaluate_strategy(registry, name, model.graph, budget, request.workload, request.strategy_options_for(name, false)));
   return fits;
 }
 
@@ -294,24 +289,20 @@ std::optional<std::string> fastest_fit(const std::vector<StrategyFit>& fits) {
   return best ? std::optional<std::string>(best->strategy) : std::nullopt;
 }
 
-std::string config_for(const Invocation& invocation, const std::string& strategy) {
+std::string config_for(const LoadRequest& request, const std::string& strategy) {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
   std::ostringstream out;
-  out << "# Written by vramguard on " << date << " for " << invocation.text("model").value_or("the model")
+  out << "# Written by vramguard on " << date << " for " << (request.model.empty() ? std::string("the model") : request.model)
       << ": loads it with what the devices had free then.\n";
   out << "strategy = " << strategy << "\n";
-  for (const char* option : {"simulate", "max-memory", "reserve", "headroom", "dtype", "cpu-memory", "pinned-memory", "tokens", "batch",
-                             "cuda-alloc-conf", "fallback"}) {
-    const auto value = invocation.text(option);
-    if (!value) continue;
+  for (const auto& [option, value] : request.as_given) {
     std::string key = option;
     std::replace(key.begin(), key.end(), '-', '_');
-    out << key << " = " << *value << "\n";
+    out << key << " = " << value << "\n";
   }
-  if (invocation.flag("allow-cpu-compute")) out << "allow_cpu_compute = true\n";
-  const StrategyOptions options = strategy_options_for(invocation, strategy, false);
+  const StrategyOptions options = request.strategy_options_for(strategy, false);
   if (!options.empty()) {
     out << "\n[strategy." << strategy << "]\n";
     for (const auto& [key, value] : options) out << key << " = " << value << "\n";
@@ -319,14 +310,14 @@ std::string config_for(const Invocation& invocation, const std::string& strategy
   return out.str();
 }
 
-DoctorReport diagnose(DeviceRuntime& runtime, const Invocation& invocation, const InspectedModel* model, const PluginRegistry* registry) {
+DoctorReport diagnose(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel* model, const PluginRegistry* registry) {
   DoctorReport report;
   report.runtime = runtime.name();
   check_gpus(runtime, report);
   if (!runtime.probe_gpus().empty()) check_processes(runtime, report);
-  check_allocator(invocation, report);
-  check_host(invocation, model, report);
-  if (model != nullptr && registry != nullptr && !runtime.probe_gpus().empty()) check_model(runtime, invocation, *model, *registry, report);
+  check_allocator(request, report);
+  check_host(request, model, report);
+  if (model != nullptr && registry != nullptr && !runtime.probe_gpus().empty()) check_model(runtime, request, *model, *registry, report);
   return report;
 }
 

@@ -11,12 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/invocation.hpp"
 #include "devices/device_runtime.hpp"
 #include "diagnose/finding.hpp"
 #include "model/model_inspector.hpp"
 #include "plugins/plugin_registry.hpp"
-#include "setup/strategy_fit.hpp"
+#include "request/load_request.hpp"
+#include "engine/strategy_fit.hpp"
 #include "vramguard/cost_model.hpp"
 
 namespace vramguard {
@@ -32,16 +32,16 @@ struct DoctorReport {
 };
 
 // `model` and `registry` may be null (no MODEL given).
-DoctorReport diagnose(DeviceRuntime& runtime, const Invocation& invocation, const InspectedModel* model,
+DoctorReport diagnose(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel* model,
                       const PluginRegistry* registry);
 
 // Plans the model with every strategy against the budget the devices have now.
-std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const Invocation& invocation, const InspectedModel& model,
+std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel& model,
                                   const PluginRegistry& registry);
 // The fastest strategy of `fits` that fits, if any.
 std::optional<std::string> fastest_fit(const std::vector<StrategyFit>& fits);
-// An INI config with the options this invocation gave and `strategy` first: what loads the model now.
-std::string config_for(const Invocation& invocation, const std::string& strategy);
+// An INI config with the options the request gave, as given, and `strategy` first: what loads the model now.
+std::string config_for(const LoadRequest& request, const std::string& strategy);
 
 nlohmann::json doctor_json(const DoctorReport& report);
 void print_doctor(const DoctorReport& report, std::ostream& out);

@@ -57,7 +57,7 @@ GuardPipeline::GuardPipeline(DeviceRuntime& runtime, const PluginRegistry& regis
     : runtime_(runtime), registry_(registry), model_(model), options_(std::move(options)),
       other_processes_(std::move(other_processes)), rungs_(ladder(options_)), budget_options_(options_.budget) {}
 
-GuardResult GuardPipeline::run(const UseStage& use) {
+GuardResult GuardPipeline::run() {
   GuardReport report;
   report.model = model_.source.argument;
   report.runtime = runtime_.name();
@@ -76,7 +76,7 @@ GuardResult GuardPipeline::run(const UseStage& use) {
     report.other_processes[device] = std::move(processes);
   }
   next_rung_ = 0;
-  return climb(std::move(report), use);
+  return climb(std::move(report));
 }
 
 void GuardPipeline::shrink_budget_after(const OutOfMemory& error, AttemptRecord& attempt) {
@@ -91,7 +91,7 @@ void GuardPipeline::shrink_budget_after(const OutOfMemory& error, AttemptRecord&
   }
 }
 
-GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
+GuardResult GuardPipeline::climb(GuardReport report) {
   // Whether memory was why a rung failed (it did not fit, or ran out), a step's fall-back included.
   bool memory_failures = std::any_of(report.attempts.begin(), report.attempts.end(), [](const AttemptRecord& a) { return a.oom_device.has_value(); });
   while (next_rung_ < rungs_.size()) {
@@ -146,7 +146,6 @@ GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
         report.verified_tensors = verify_loaded_model(runtime_, model_, placement, *loaded, options_.verify_data, options_.cancel);
         report.data_verified = options_.verify_data;
       });
-      if (use) run_stage(attempt, "run", runtime_, gpu_count_, [&] { use(*loaded, placement, attempt); });
       attempt.outcome = "loaded";
       report.statistics = loaded->statistics();
       report.success = true;
@@ -197,7 +196,7 @@ GuardResult GuardPipeline::climb(GuardReport report, const UseStage& use) {
                      std::move(report), hint, memory_failures);
 }
 
-GuardResult GuardPipeline::fall_back(GuardResult& current, const OutOfMemory& error, const UseStage& use) {
+GuardResult GuardPipeline::fall_back(GuardResult& current, const OutOfMemory& error) {
   GuardReport report = std::move(current.report);
   report.success = false;
   if (!report.attempts.empty()) {
@@ -210,7 +209,7 @@ GuardResult GuardPipeline::fall_back(GuardResult& current, const OutOfMemory& er
     });
   }
   log::warn(error.what(), "; released everything, falling back to the next strategy");
-  return climb(std::move(report), use);
+  return climb(std::move(report));
 }
 
 void GuardPipeline::advise(GuardReport& report) {

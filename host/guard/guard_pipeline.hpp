@@ -1,7 +1,6 @@
 #pragma once
-// The memory-guard pipeline: preflight → plan → validate → load → verify → [run] → report, one attempt
-// per rung of a fallback ladder. An out-of-memory anywhere (a step of a run included) releases
-// everything the attempt allocated, empties the allocator's cache, re-probes free memory and tries the
+// The memory-guard pipeline: preflight → plan → validate → load → verify → report, one attempt per rung
+// of a fallback ladder. An out-of-memory anywhere releases everything the attempt allocated, empties the allocator's cache, re-probes free memory and tries the
 // next rung with the budget shrunk by the measured shortfall. Every stage records its time and a memory
 // snapshot before and after. Ctrl-C (`cancel`) stops any stage; the report is still complete.
 #include <cstdint>
@@ -22,7 +21,7 @@
 namespace vramguard {
 
 struct StageRecord {
-  std::string stage;  // preflight, plan, validate, load, verify, run, release
+  std::string stage;  // preflight, plan, validate, load, verify, release
   double seconds = 0;
   std::vector<MemorySnapshot> before, after;
   std::string outcome = "ok";
@@ -97,25 +96,22 @@ struct GuardResult {
   GuardReport report;
 };
 
-// A stage that uses the loaded model after verify (a run). An OutOfMemory it throws is handled like
-// one in the load: released, and the next rung loaded and used again.
-using UseStage = std::function<void(LoadedModel& model, const Placement& placement, AttemptRecord& attempt)>;
-
 class GuardPipeline {
  public:
   // `other_processes` replaces the runtime's own view of other processes (tests use it).
   GuardPipeline(DeviceRuntime& runtime, const PluginRegistry& registry, const InspectedModel& model, GuardOptions options,
                 std::function<std::vector<GpuProcess>(int)> other_processes = {});
-  // Loads the model (and uses it); throws GuardFailure with the report when no rung succeeds.
-  GuardResult run(const UseStage& use = {});
-  // After `current` ran out of memory later on (a step of an application's session): releases it and
-  // continues the ladder from the next rung. Throws GuardFailure when none is left.
-  GuardResult fall_back(GuardResult& current, const OutOfMemory& error, const UseStage& use = {});
+  // Loads the model; throws GuardFailure with the report when no rung succeeds.
+  GuardResult run();
+  // After `current` ran out of memory later on (a step of a session, runtime::Session::Impl::step —
+  // the one place a run's out-of-memory is handled): releases it and continues the ladder from the
+  // next rung. Throws GuardFailure when none is left.
+  GuardResult fall_back(GuardResult& current, const OutOfMemory& error);
   // Unloads: releases the model and the allocator's cache, and records what is left in use.
   void unload(GuardResult& result);
 
  private:
-  GuardResult climb(GuardReport report, const UseStage& use);
+  GuardResult climb(GuardReport report);
   void shrink_budget_after(const OutOfMemory& error, AttemptRecord& attempt);
   void advise(GuardReport& report);
 

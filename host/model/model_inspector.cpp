@@ -229,7 +229,16 @@ InspectedModel inspect_model(const std::string& argument, const Environment& env
   }
   model.graph.source = argument;
   model.graph.target_dtype = options.target_dtype;
+  for (const auto& wanted : options.components)
+    if (std::none_of(model.source.components.begin(), model.source.components.end(), [&](const ComponentSource& c) { return c.name == wanted; })) {
+      std::string names;
+      for (const auto& c : model.source.components) names += (names.empty() ? "" : ", ") + c.name;
+      throw InputError(argument, "has no component '" + wanted + "'", "its components: " + names);
+    }
   for (const auto& component_source : model.source.components) {
+    if (!options.components.empty() &&
+        std::find(options.components.begin(), options.components.end(), component_source.name) == options.components.end())
+      continue;
     InspectedComponent inspected;
     inspected.source = component_source;
     model.graph.components.push_back(build_component(inspected, options));

@@ -41,6 +41,9 @@ struct InspectOptions {
   // Embedding and head units larger than this become row slices of at most this size (0: never);
   // unset: those over twice the largest block, into block-sized slices.
   std::optional<std::uint64_t> vocabulary_slice_bytes;
+  // Only these components of a pipeline (run --component): the others are neither read nor planned,
+  // so the one that runs has the devices to itself. Empty: all. InputError for a name the model lacks.
+  std::vector<std::string> components;
 };
 
 InspectedModel inspect_model(const std::string& model_argument, const Environment& environment,

@@ -5,7 +5,8 @@
 #include "core/errors.hpp"
 #include "devices/nvml_processes.hpp"
 #include "devices/simulated_runtime.hpp"
-#include "setup/planning_setup.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 
 namespace vramguard {
 namespace {
@@ -52,7 +53,8 @@ class SimulatedSource final : public GpuSource {
 }  // namespace
 
 std::unique_ptr<GpuSource> make_gpu_source(const Invocation& invocation) {
-  if (invocation.text("simulate")) return std::make_unique<SimulatedSource>(make_runtime(invocation));
+  if (const LoadRequest devices = load_request_from(invocation, /*model_required=*/false); devices.simulate)
+    return std::make_unique<SimulatedSource>(make_runtime(devices));
   if (!nvml_gpus())
     throw UsageError("monitor reads the GPUs through NVML (libnvidia-ml.so.1, from the NVIDIA driver), which is not here",
                      "install the driver, or try it on simulated GPUs: vramguard monitor --simulate rtx4080 --simulate-usage 0=14GB@3");

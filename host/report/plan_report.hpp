@@ -8,7 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "guard/report.hpp"
-#include "setup/planning_setup.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "vramguard/cost_model.hpp"
 
 namespace vramguard {

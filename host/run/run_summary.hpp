@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "run/model_runner.hpp"
+#include "run/runtime_library.hpp"
 #include "vramguard/cost_model.hpp"
 
 namespace vramguard {

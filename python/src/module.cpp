@@ -79,8 +79,8 @@ runtime::Options options_from(const py::dict& given) {
   if (given.contains("strategy_options") && !given["strategy_options"].is_none())
     for (const auto& [key, value] : given["strategy_options"].cast<py::dict>())
       options.strategy_options[py::str(key).cast<std::string>()] = py::str(value).cast<std::string>();
-  if (given.contains("extra_arguments") && !given["extra_arguments"].is_none())
-    options.extra_arguments = given["extra_arguments"].cast<std::vector<std::string>>();
+  if (given.contains("settings") && !given["settings"].is_none())
+    options.settings = given["settings"].cast<std::vector<std::pair<std::string, std::string>>>();
   return options;
 }
 

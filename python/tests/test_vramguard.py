@@ -130,7 +130,7 @@ def test_a_step_that_runs_out_of_memory_falls_back_and_runs_again(decoder):
     folder, ids, expected = decoder
     # A 2 GB card: after the failed step's shortfall is taken off its budget, the next rung still fits.
     module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "balanced", **dict(SIMULATED, simulate="cuda:2GB"),
-                                     extra_arguments=["--simulate-oom-at-step", "1"])
+                                     settings={"simulate_oom_at_step": 1})
     with handle, torch.no_grad():
         torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
         report = handle.report()
@@ -175,7 +175,7 @@ def test_a_plugin_that_throws_is_a_plugin_error(decoder):
     if not plugins:
         pytest.skip("TEST_PLUGIN_DIR is not set (the test plugins' folder)")
     with pytest.raises(vramguard.PluginError, match="test-throws-int"):
-        vramguard.plan(decoder[0], "test-throws-int", extra_arguments=["--plugin-dir", plugins], **SIMULATED)
+        vramguard.plan(decoder[0], "test-throws-int", settings={"plugin_dir": plugins}, **SIMULATED)
 
 
 @pytest.mark.parametrize("preset, expected", [(None, "expandable_segments:True"), ("max_split_size_mb:64", "max_split_size_mb:64")])
@@ -226,12 +226,16 @@ def test_unload_while_a_call_runs_waits_for_it_and_later_calls_say_the_model_was
     folder, ids, _ = decoder
     module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "sequential-offload", **SIMULATED)
     outcomes = []
+    running = threading.Event()
 
     def loop():
-        for _ in range(200):
+        # Calls until unload stops them (or ten seconds pass): however fast a call is, unload meets one.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             try:
                 with torch.no_grad():
                     module(ids)
+                running.set()
             except vramguard.Error as e:
                 outcomes.append(str(e))
                 return
@@ -239,7 +243,7 @@ def test_unload_while_a_call_runs_waits_for_it_and_later_calls_say_the_model_was
 
     thread = threading.Thread(target=loop)
     thread.start()
-    time.sleep(0.05)
+    running.wait(10)
     handle.unload()
     thread.join()
     assert outcomes and "the model was unloaded" in outcomes[0], outcomes

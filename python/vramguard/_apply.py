@@ -423,7 +423,7 @@ def apply(obj, model_path, strategy=None, *, config=None, max_memory=None, reser
     fallback ladder follows). A pipeline's components are matched by name with the checkpoint's; `component=`
     names the one component a lone module is. Options are the CLI's (vramguard help load): config,
     max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, fallback, options
-    (strategy options), headroom, cpu_memory, pinned_memory, verify_data, extra_arguments.
+    (strategy options), headroom, cpu_memory, pinned_memory, verify_data, settings.
 
     Returns (obj, handle): obj ready to call, the handle to report and unload. Raises InputError,
     OutOfMemory (nothing fits; the message says what would) or PluginError."""

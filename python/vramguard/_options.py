@@ -28,9 +28,23 @@ def _size(value, name="a size"):
     return str(value)
 
 
+def _settings(settings):
+    """Any other `vramguard load` option by name: {"max_attempts": 2, "plugin_dir": [a, b]} -> name/value pairs."""
+    if settings is None:
+        return []
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict of option names to values, such as {{'max_attempts': 2}}, not {settings!r}")
+    pairs = []
+    for name, value in settings.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            pairs.append((str(name), ("true" if v else "false") if isinstance(v, bool) else str(v)))
+    return pairs
+
+
 def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None, headroom=None, dtype=None,
                     simulate=None, tokens=None, batch=None, cpu_memory=None, pinned_memory=None, fallback=None,
-                    options=None, unit_rules=None, slice_vocabulary=None, verify_data=False, extra_arguments=None):
+                    options=None, unit_rules=None, slice_vocabulary=None, verify_data=False, settings=None):
     if strategy is not None and (not isinstance(strategy, str) or not strategy):
         raise TypeError(f"strategy must be a strategy's name, such as 'auto', not {strategy!r}")
     if isinstance(fallback, (list, tuple)):
@@ -52,5 +66,5 @@ def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None
         "unit_rules": unit_rules,
         "slice_vocabulary": _size(slice_vocabulary, "slice_vocabulary"),
         "verify_data": bool(verify_data),
-        "extra_arguments": [str(a) for a in (extra_arguments or [])],
+        "settings": _settings(settings),
     }

@@ -65,7 +65,7 @@ def plan(model_path, strategy=None, config=None, max_memory=None, reserve=None, 
     """Plans `model_path` (a folder, a .safetensors file, or org/name from the Hugging Face cache) with a
     strategy plugin, found the same way as the CLI finds them: `strategy`, else the config's, else auto. Keyword
     arguments are load's options: headroom, dtype, simulate, tokens, batch, cpu_memory, pinned_memory,
-    options (strategy options), unit_rules, extra_arguments. Raises InputError, OutOfMemory (nothing
+    options (strategy options), unit_rules, settings. Raises InputError, OutOfMemory (nothing
     fits: the message says what each device would need) or PluginError."""
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
     document, text = _vramguard.plan(os.fspath(model_path), options)

@@ -12,11 +12,9 @@
 #include "logging/log.hpp"
 #include "model_description.hpp"
 #include "session_impl.hpp"
-#include "setup/model_options.hpp"
-#include "setup/planning_setup.hpp"
-#include "setup/plugin_discovery.hpp"
+#include "engine/request_setup.hpp"
 #include "guard/report.hpp"
-#include "invocation_arguments.hpp"
+#include "request_from_options.hpp"
 #include "torch_tensors.hpp"
 
 namespace vramguard::runtime {
@@ -30,15 +28,21 @@ OutOfMemory as_out_of_memory(const c10::Error& e, c10::Device device) {
 
 }  // namespace
 
-std::unique_ptr<Session::Impl> Session::Impl::borrowing(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
-                                                        LoadedModel& loaded) {
+std::unique_ptr<Session::Impl> Session::Impl::open(LoadRequest request, InspectedModel model, const Hooks& hooks) {
   auto impl = std::make_unique<Impl>();
-  impl->runtime = &runtime;
-  impl->model = &model;
-  impl->placement = &placement;
-  impl->loaded = &loaded;
-  impl->description = describe(model);
-  impl->executor = std::make_unique<Executor>(runtime, model, placement, loaded);
+  impl->request = std::move(request);
+  impl->model = std::make_unique<InspectedModel>(std::move(model));
+  impl->description = describe(*impl->model);
+  // Simulated devices keep every byte in host memory so that the CPU can compute in their place.
+  impl->runtime = make_runtime(impl->request, /*keep_data=*/impl->request.simulate.has_value(), &impl->allocator);
+  impl->registry = std::make_unique<PluginRegistry>(discover_plugins(impl->request.plugins));
+  GuardOptions guard = guard_options_from(impl->request, *impl->registry);
+  guard.progress = hooks.progress;
+  guard.cancel = hooks.cancel;
+  impl->pipeline = std::make_unique<GuardPipeline>(*impl->runtime, *impl->registry, *impl->model, guard);
+  impl->result.emplace(impl->pipeline->run());
+  impl->result->report.allocator_settings = impl->allocator;
+  impl->rebind();
   return impl;
 }
 
@@ -52,41 +56,93 @@ std::size_t Session::Impl::component_index(std::string_view component) const {
 
 void Session::Impl::rebind() {
   executor.reset();
-  placement = &result->placement;
-  loaded = &result->model;
-  executor = std::make_unique<Executor>(*runtime, *model, *placement, *loaded);
+  executor = std::make_unique<Executor>(*runtime, *model, result->placement, result->model);
+}
+
+void Session::Impl::unload() {
+  if (!executor) return;  // already
+  executor.reset();
+  if (result) pipeline->unload(*result);
+}
+
+void Session::Impl::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes) {
+  const std::size_t c = component_index(component);
+  const Component& graph = model->graph.components[c];
+  if (activation_bytes == 0) activation_bytes = activation_headroom(graph, request.workload);
+  while (true) {
+    if (!executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
+    // The GPUs this component runs on hold its activations while the step runs.
+    std::vector<int> gpus;
+    for (const auto& unit : graph.units)
+      if (const auto* p = result->placement.find(graph.name, unit.name); p && p->executes_on.is_gpu() &&
+                                                                          std::find(gpus.begin(), gpus.end(), p->executes_on.index) == gpus.end())
+        gpus.push_back(p->executes_on.index);
+    c10::Device device(c10::kCPU);
+    if (!graph.units.empty()) device = executor->device_of(executor->flat_index(c, 0));
+    std::size_t begun = 0;
+    auto end_gpu_steps = [&] {
+      for (std::size_t g = 0; g < begun; ++g) runtime->end_step(gpus[g]);
+      begun = 0;
+    };
+    std::optional<OutOfMemory> out_of_memory;
+    try {
+      for (int gpu : gpus) {
+        runtime->begin_step(gpu, activation_bytes);
+        ++begun;
+        runtime->reset_peak(gpu);
+      }
+      executor->begin_step();
+      const auto started = std::chrono::steady_clock::now();
+      body();
+      const Executor::StepFigures figures = executor->end_step();
+      StepStatistics stats;
+      stats.component = graph.name;
+      stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      stats.compute_seconds = figures.compute_seconds;
+      stats.copy_wait_seconds = figures.copy_wait_seconds;
+      stats.streamed_bytes = figures.streamed_bytes;
+      stats.unprefetched_units = figures.unprefetched_units;
+      for (int gpu : gpus) stats.peak_bytes[DeviceId::gpu(gpu).str()] = runtime->snapshot(gpu).peak_in_use;
+      steps.push_back(stats);
+      end_gpu_steps();
+      return;
+    } catch (const c10::OutOfMemoryError& e) {
+      out_of_memory.emplace(as_out_of_memory(e, device));
+    } catch (const OutOfMemory& e) {
+      out_of_memory.emplace(e);
+    } catch (...) {
+      // Whatever else the body threw is the caller's: the step is abandoned, its accounting undone.
+      end_gpu_steps();
+      executor->abandon_step();
+      throw;
+    }
+    end_gpu_steps();
+    log::warn("a step of ", graph.name, " ran out of memory: ", out_of_memory->what(), "; falling back");
+    executor.reset();
+    try {
+      result.emplace(pipeline->fall_back(*result, *out_of_memory));
+    } catch (const GuardFailure&) {
+      result.reset();
+      throw;
+    }
+    rebind();
+    ++generation;
+  }
 }
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
 std::unique_ptr<Session> Session::open(const std::string& model, const Options& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->invocation = std::make_unique<Invocation>(parse_options(Work::load, model, options));
-  const Invocation& invocation = *impl->invocation;
-  impl->owned_model = std::make_unique<InspectedModel>(inspect_from_options(invocation));
-  const bool simulated = invocation.text("simulate").has_value();
-  // Simulated devices keep every byte in host memory so that the CPU can compute in their place.
-  impl->owned_runtime = make_runtime(invocation, /*keep_data=*/simulated, &impl->allocator);
-  impl->registry = std::make_unique<PluginRegistry>(discover_plugins(invocation));
-  GuardOptions guard = guard_options_from(invocation, *impl->owned_model, *impl->registry);
-  guard.cancel = &stop_flag();
-  impl->tokens = guard.workload.tokens;
-  impl->batch = guard.workload.batch;
-  impl->runtime = impl->owned_runtime.get();
-  impl->model = impl->owned_model.get();
-  impl->description = describe(*impl->model);
-  impl->pipeline = std::make_unique<GuardPipeline>(*impl->runtime, *impl->registry, *impl->model, guard);
+  LoadRequest request = request_from_options(model, options, Work::load);
+  InspectedModel inspected = inspect_requested(request);
   try {
-    impl->result.emplace(impl->pipeline->run());
+    return std::make_unique<Session>(Impl::open(std::move(request), std::move(inspected), {nullptr, &stop_flag()}));
   } catch (const GuardFailure& failure) {
     // Applications catch the public types (vramguard/errors.hpp): nothing fitting is a MemoryError.
     if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());
     throw;
   }
-  impl->result->report.allocator_settings = impl->allocator;
-  impl->rebind();
-  return std::make_unique<Session>(std::move(impl));
 }
 
 const ModelDescription& Session::description() const { return impl_->description; }
@@ -109,7 +165,7 @@ std::vector<UnitInfo> Session::units(std::string_view component) const {
   std::vector<UnitInfo> out;
   for (std::size_t u = 0; u < graph.units.size(); ++u) {
     const Unit& unit = graph.units[u];
-    const UnitPlacement* placed = impl_->placement->find(graph.name, unit.name);
+    const UnitPlacement* placed = impl_->result->placement.find(graph.name, unit.name);
     UnitInfo info;
     info.name = unit.name;
     info.kind = std::string(unit_kind_name(unit.kind));
@@ -160,72 +216,11 @@ UnitScope Session::unit(std::string_view component, std::string_view name) {
 }
 
 void Session::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes) {
-  const std::size_t c = impl_->component_index(component);
-  const Component& graph = impl_->model->graph.components[c];
-  if (activation_bytes == 0) activation_bytes = activation_headroom(graph, {impl_->tokens, impl_->batch});
-  while (true) {
-    if (!impl_->executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
-    // The GPUs this component runs on hold its activations while the step runs.
-    std::vector<int> gpus;
-    for (const auto& unit : graph.units)
-      if (const auto* p = impl_->placement->find(graph.name, unit.name); p && p->executes_on.is_gpu() &&
-                                                                         std::find(gpus.begin(), gpus.end(), p->executes_on.index) == gpus.end())
-        gpus.push_back(p->executes_on.index);
-    c10::Device device(c10::kCPU);
-    if (!graph.units.empty()) device = impl_->executor->device_of(impl_->executor->flat_index(c, 0));
-    std::size_t begun = 0;
-    auto end_gpu_steps = [&] {
-      for (std::size_t g = 0; g < begun; ++g) impl_->runtime->end_step(gpus[g]);
-      begun = 0;
-    };
-    std::optional<OutOfMemory> out_of_memory;
-    try {
-      for (int gpu : gpus) {
-        impl_->runtime->begin_step(gpu, activation_bytes);
-        ++begun;
-        impl_->runtime->reset_peak(gpu);
-      }
-      impl_->executor->begin_step();
-      const auto started = std::chrono::steady_clock::now();
-      body();
-      const Executor::StepFigures figures = impl_->executor->end_step();
-      StepStatistics stats;
-      stats.component = graph.name;
-      stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      stats.compute_seconds = figures.compute_seconds;
-      stats.copy_wait_seconds = figures.copy_wait_seconds;
-      stats.streamed_bytes = figures.streamed_bytes;
-      stats.unprefetched_units = figures.unprefetched_units;
-      for (int gpu : gpus) stats.peak_bytes[DeviceId::gpu(gpu).str()] = impl_->runtime->snapshot(gpu).peak_in_use;
-      impl_->steps.push_back(stats);
-      end_gpu_steps();
-      return;
-    } catch (const c10::OutOfMemoryError& e) {
-      out_of_memory.emplace(as_out_of_memory(e, device));
-    } catch (const OutOfMemory& e) {
-      out_of_memory.emplace(e);
-    } catch (...) {
-      // Whatever else the body threw is the caller's: the step is abandoned, its accounting undone.
-      end_gpu_steps();
-      impl_->executor->abandon_step();
-      throw;
-    }
-    end_gpu_steps();
-    // A session that lent its model (the CLI's run) leaves the fallback to the guard that loaded it.
-    if (!impl_->pipeline) throw *out_of_memory;
-    log::warn("a step of ", graph.name, " ran out of memory: ", out_of_memory->what(), "; falling back");
-    impl_->executor.reset();
-    try {
-      impl_->result.emplace(impl_->pipeline->fall_back(*impl_->result, *out_of_memory));
-    } catch (const GuardFailure& failure) {
-      impl_->result.reset();
-      impl_->placement = nullptr;
-      impl_->loaded = nullptr;
-      if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());
-      throw;
-    }
-    impl_->rebind();
-    ++impl_->generation;
+  try {
+    impl_->step(component, body, activation_bytes);
+  } catch (const GuardFailure& failure) {
+    if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());
+    throw;
   }
 }
 
@@ -233,7 +228,7 @@ const std::vector<StepStatistics>& Session::steps() const { return impl_->steps;
 
 std::uint64_t Session::generation() const { return impl_->generation; }
 
-std::string Session::strategy() const { return impl_->placement ? impl_->placement->strategy : std::string{}; }
+std::string Session::strategy() const { return impl_->result ? impl_->result->placement.strategy : std::string{}; }
 
 std::string Session::report_json() const {
   nlohmann::json doc;
@@ -264,11 +259,7 @@ std::string Session::report_json() const {
   return doc.dump(2);
 }
 
-void Session::unload() {
-  if (!impl_->executor) return;  // already
-  impl_->executor.reset();
-  if (impl_->pipeline && impl_->result) impl_->pipeline->unload(*impl_->result);
-}
+void Session::unload() { impl_->unload(); }
 
 UnitScope::UnitScope(Session* session, std::size_t unit, const UnitTensors* tensors)
     : session_(session), unit_(unit), tensors_(tensors) {}

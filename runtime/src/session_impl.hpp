@@ -1,47 +1,55 @@
 #pragma once
-// What a Session holds: the guard's pipeline and the model it loaded (its own, or lent by the CLI's
-// runner, which ran the guard itself), and the executor over it.
+// What a Session holds: the request it was opened with, the model read from it, the guard's pipeline
+// and what it loaded, and the executor over that. The runtime API's Session::open and the CLI's runs
+// (runtime_library_module.cpp) both open one here, and run steps through the same step().
+#include <atomic>
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "config/invocation.hpp"
 #include "executor.hpp"
 #include "guard/guard_pipeline.hpp"
 #include "model/model_inspector.hpp"
+#include "request/load_request.hpp"
 #include "vramguard/runtime/session.hpp"
 
 namespace vramguard::runtime {
 
 struct Session::Impl {
-  // Owned by a session that opened the model itself (declared first: destroyed last).
-  std::unique_ptr<Invocation> invocation;
-  std::unique_ptr<InspectedModel> owned_model;
-  std::unique_ptr<DeviceRuntime> owned_runtime;
+  struct Hooks {
+    std::function<void(std::uint64_t, std::uint64_t)> progress;  // bytes loaded of the total
+    const std::atomic<bool>* cancel = nullptr;
+  };
+  // Loads `model` as `request` asks, through the guard and its fallback ladder; simulated devices keep
+  // real bytes so that the CPU can compute in their place. Throws GuardFailure (with the report) when
+  // no rung loads it.
+  static std::unique_ptr<Impl> open(LoadRequest request, InspectedModel model, const Hooks& hooks);
+
+  // Runs `body` as one step of `component`: accounts its activations, times it; a step that runs out of
+  // device memory releases the model, loads it with the guard's next rung and runs `body` again.
+  // GuardFailure (with the report) when no rung is left.
+  void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes);
+  // Releases the model and the allocator's cache; the report records what was left in use.
+  void unload();
+  std::size_t component_index(std::string_view component) const;
+
+  // Declared first: destroyed last.
+  LoadRequest request;
+  std::unique_ptr<InspectedModel> model;
+  std::unique_ptr<DeviceRuntime> runtime;
   std::unique_ptr<PluginRegistry> registry;
   std::unique_ptr<GuardPipeline> pipeline;
   std::optional<GuardResult> result;
   std::string allocator;
-  std::uint64_t tokens = 0;
-  std::uint64_t batch = 1;
   std::uint64_t generation = 1;  // loads so far: open, then one per fallback
-
-  // What runs.
-  DeviceRuntime* runtime = nullptr;
-  const InspectedModel* model = nullptr;
-  const Placement* placement = nullptr;
-  LoadedModel* loaded = nullptr;
   ModelDescription description;
   std::vector<StepStatistics> steps;
   std::unique_ptr<Executor> executor;  // declared last: destroyed first
 
-  // Over a model the caller loaded and keeps (the CLI's `run`).
-  static std::unique_ptr<Impl> borrowing(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
-                                         LoadedModel& loaded);
-  std::size_t component_index(std::string_view component) const;
+ private:
   // The executor over what result holds now (after open, or after a fallback).
   void rebind();
 };

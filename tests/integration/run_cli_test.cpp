@@ -225,3 +225,48 @@ TEST(RunCommand, AnEmptyInputIsRefusedByName) {
   EXPECT_NE(result.err.find("input 'input_ids'"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("empty"), std::string::npos) << result.err;
 }
+
+TEST(RunCommand, AStepThatRunsOutOfMemoryFallsBackWithinTheRunAndItsOutputsStayRight) {
+  // One out-of-memory path for every run: the session's. The second step fails; the guard loads the
+  // next rung, the step runs again, and the report holds both attempts.
+  TempDir tmp;
+  const std::string out = (tmp / "logits.safetensors").string();
+  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
+                                    "--strategy balanced --fallback sequential-offload --simulate-oom-at-step 2 --steps 3 --input " +
+                                    shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) + " --output " + shell_quote(out) +
+                                    " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);
+  ASSERT_EQ(report["attempts"].size(), 2u);
+  EXPECT_EQ(report["attempts"][0]["strategy"], "balanced");
+  EXPECT_EQ(report["attempts"][1]["strategy"], "sequential-offload");
+  EXPECT_EQ(report["strategy"], "sequential-offload");
+  EXPECT_EQ(report["run"]["steps"], 3);
+  EXPECT_LT(relative_difference(read_f32(out, "logits"), read_f32(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
+}
+
+TEST(RunCommand, OneComponentOfAPipelineRunsWithTheDevicesToItself) {
+  TempDir tmp;
+  const fs::path pipeline = tmp / "qie";
+  ASSERT_EQ(run_vramguard("synth --arch qwen-image-edit --preset tiny --out " + shell_quote(pipeline.string())).exit_code, 0);
+  const std::string common = " --simulate cuda:1GB --reserve 0 --steps 1 --height 64 --width 64 --json";
+  const auto vae = run_vramguard("run " + shell_quote(pipeline.string()) + " --component vae --entry decode" + common);
+  ASSERT_EQ(vae.exit_code, 0) << vae.err;
+  const auto report = nlohmann::json::parse(vae.out);
+  EXPECT_EQ(report["run"]["component"], "vae");
+  // Only the VAE was loaded: what reached the GPU is the VAE's weights, not the pipeline's.
+  const auto inspected = nlohmann::json::parse(run_vramguard("inspect " + shell_quote(pipeline.string()) + " --json").out);
+  std::uint64_t vae_bytes = 0, pipeline_bytes = 0;
+  for (const auto& component : inspected["components"]) {
+    pipeline_bytes += component["bytes"].get<std::uint64_t>();
+    if (component["name"] == "vae") vae_bytes = component["bytes"].get<std::uint64_t>();
+  }
+  ASSERT_GT(vae_bytes, 0u);
+  EXPECT_LE(report["load"]["bytes_to_gpus"].get<std::uint64_t>(), vae_bytes + (1u << 20));
+  EXPECT_LT(vae_bytes, pipeline_bytes);
+
+  const auto misspelled = run_vramguard("run " + shell_quote(pipeline.string()) + " --component vea" + common);
+  EXPECT_EQ(misspelled.exit_code, 2);
+  EXPECT_NE(misspelled.err.find("has no component 'vea'"), std::string::npos) << misspelled.err;
+  EXPECT_NE(misspelled.err.find("text_encoder, transformer, vae"), std::string::npos) << misspelled.err;
+}

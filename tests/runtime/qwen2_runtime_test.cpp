@@ -97,13 +97,13 @@ TEST(Qwen2, MultiGpuSplitsTheLayersAcrossBothGpus) {
   auto session = runtime::Session::open(kModel.string(), simulated("multi-gpu", "cuda:1GB,cuda:1GB"));
   std::set<int> gpus;
   for (const auto& unit : session->units("model"))
-    if (const UnitPlacement* p = session->impl().placement->find("model", unit.name)) gpus.insert(p->executes_on.index);
+    if (const UnitPlacement* p = session->impl().result->placement.find("model", unit.name)) gpus.insert(p->executes_on.index);
   EXPECT_EQ(gpus, (std::set<int>{0, 1}));
 }
 
 TEST(Executor, StepsAllocateNothing) {
   auto session = runtime::Session::open(kModel.string(), simulated("sequential-offload"));
-  auto* simulated_runtime = dynamic_cast<SimulatedRuntime*>(session->impl().runtime);
+  auto* simulated_runtime = dynamic_cast<SimulatedRuntime*>(session->impl().runtime.get());
   ASSERT_NE(simulated_runtime, nullptr);
   const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
   forward(*session, ids);
@@ -139,7 +139,7 @@ TEST(Executor, AUnitScopeHandsOutTheUnitsTensorsAndNamesAMissingOne) {
 
 TEST(Executor, AStepThatRunsOutOfMemoryFallsBackAndRunsAgain) {
   auto options = simulated("balanced", "cuda:2GB");
-  options.extra_arguments = {"--simulate-oom-at-step", "2", "--fallback", "balanced,sequential-offload"};
+  options.settings = {{"simulate-oom-at-step", "2"}, {"fallback", "balanced,sequential-offload"}};
   auto session = runtime::Session::open(kModel.string(), options);
   const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
   forward(*session, ids);

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vramguard::runtime {
@@ -26,7 +27,9 @@ struct Options {
   std::uint64_t tokens = 0;                      // per forward pass, for the budget's activation headroom (0: default)
   std::uint64_t batch = 1;
   bool verify_data = false;
-  std::vector<std::string> extra_arguments;      // any other `vramguard load` option: {"--max-attempts", "2"}
+  // Any other `vramguard load` option, by name: {{"max-attempts", "2"}, {"simulate-oom-at-step", "1"}}
+  // ('_' may stand for '-'); a name no option has is a UsageError naming it.
+  std::vector<std::pair<std::string, std::string>> settings;
 };
 
 }  // namespace vramguard::runtime

@@ -1,4 +1,4 @@
-#include "setup/strategy_fit.hpp"
+#include "engine/strategy_fit.hpp"
 
 #include "core/stop_signal.hpp"
 #include "guard/plan_validator.hpp"

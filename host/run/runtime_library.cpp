@@ -1,4 +1,4 @@
-#include "run/model_runner.hpp"
+#include "run/runtime_library.hpp"
 
 #include <dlfcn.h>
 
@@ -12,18 +12,13 @@ namespace {
 
 constexpr const char* kLibraryName = "libvramguard_runtime.so";
 
-struct LibraryInterface {
-  int interface_version;
-  std::uint64_t layout_fingerprint;
-  std::uint64_t device_runtime_fingerprint;
-};
-
 }  // namespace
 
-std::uint64_t model_runner_layout_fingerprint() {
+std::uint64_t runtime_library_layout_fingerprint() {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (std::size_t figure : {sizeof(RunSettings), sizeof(StepRecord), sizeof(RunOutcome), sizeof(LoadedModel), sizeof(LoadedUnit),
-                             sizeof(LoadedTensor), sizeof(LoadedWindow), sizeof(InspectedModel), sizeof(Placement)})
+  for (std::size_t figure : {sizeof(RunSettings), sizeof(StepRecord), sizeof(RunOutcome), sizeof(RunHooks), sizeof(RunResult),
+                             sizeof(RuntimeLibraryInterface), sizeof(LoadRequest), sizeof(GuardReport), sizeof(InspectedModel),
+                             sizeof(Placement)})
     for (int byte = 0; byte < 8; ++byte) {
       hash ^= (static_cast<std::uint64_t>(figure) >> (8 * byte)) & 0xFF;
       hash *= 0x100000001b3ULL;
@@ -31,7 +26,9 @@ std::uint64_t model_runner_layout_fingerprint() {
   return hash;
 }
 
-std::unique_ptr<ModelRunner> load_model_runner() {
+namespace {
+
+const RuntimeLibraryInterface& open_runtime_library() {
   const std::filesystem::path name = kLibraryName;
   std::filesystem::path library_file;
   if (const char* explicit_path = std::getenv("VRAMGUARD_RUNTIME_LIBRARY"); explicit_path && *explicit_path) library_file = explicit_path;
@@ -45,15 +42,21 @@ std::unique_ptr<ModelRunner> load_model_runner() {
   if (library == nullptr)
     throw JobError("cannot open the runtime library " + library_file.string() + ": " + ::dlerror(),
                    "it needs the libtorch it was built against (LD_LIBRARY_PATH)");
-  const auto interface = reinterpret_cast<LibraryInterface (*)()>(::dlsym(library, "vramguard_model_runner_interface"));
-  const auto factory = reinterpret_cast<ModelRunner* (*)(int)>(::dlsym(library, "vramguard_create_model_runner"));
-  if (interface == nullptr || factory == nullptr)
-    throw JobError(library_file.string() + " is not a vramguard runtime library of this version", "rebuild vramguard");
-  const LibraryInterface found = interface();
-  if (found.interface_version != kModelRunnerInterfaceVersion || found.layout_fingerprint != model_runner_layout_fingerprint() ||
-      found.device_runtime_fingerprint != device_runtime_layout_fingerprint())
+  const auto exported = reinterpret_cast<const RuntimeLibraryInterface* (*)()>(::dlsym(library, "vramguard_runtime_library"));
+  if (exported == nullptr) throw JobError(library_file.string() + " is not a vramguard runtime library of this version", "rebuild vramguard");
+  const RuntimeLibraryInterface* found = exported();
+  if (found == nullptr || found->interface_version != kRuntimeLibraryInterfaceVersion ||
+      found->layout_fingerprint != runtime_library_layout_fingerprint() ||
+      found->device_runtime_fingerprint != device_runtime_layout_fingerprint())
     throw JobError(library_file.string() + " was built from other vramguard sources", "rebuild vramguard so that the host and its runtime come from one build");
-  return std::unique_ptr<ModelRunner>(factory(static_cast<int>(log::level())));
+  return *found;
+}
+
+}  // namespace
+
+const RuntimeLibraryInterface& runtime_library() {
+  static const RuntimeLibraryInterface& library = open_runtime_library();
+  return library;
 }
 
 }  // namespace vramguard

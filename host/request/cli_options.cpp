@@ -1,17 +1,11 @@
-#include "setup/planning_setup.hpp"
+#include "request/cli_options.hpp"
 
-#include "budget/budget_options.hpp"
-#include "setup/model_options.hpp"
+#include <algorithm>
+
 #include "core/errors.hpp"
 #include "core/process_info.hpp"
 #include "core/text.hpp"
-#include "devices/allocator_config.hpp"
-#include "devices/host_memory.hpp"
-#include "devices/nvml_processes.hpp"
-#include "devices/simulated_runtime.hpp"
-#include "logging/log.hpp"
 #include "vramguard/byte_size.hpp"
-#include "vramguard/plan_rules.hpp"
 
 namespace vramguard {
 namespace {
@@ -120,7 +114,89 @@ SimulatedFaults::UsageChange usage_change(const std::string& text) {
   return {parsed.gpu, seconds, parsed.bytes, {}};
 }
 
+
+std::vector<StrategyOptionSetting> option_settings(const Invocation& invocation) {
+  std::vector<StrategyOptionSetting> settings;
+  for (const auto& entry : invocation.list("option")) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--option '" + entry + "' is not KEY=VALUE", "e.g. --option prefetch=2, or --option balanced.low_zero=true");
+    StrategyOptionSetting setting;
+    setting.key = entry.substr(0, eq);
+    setting.value = entry.substr(eq + 1);
+    if (const auto dot = setting.key.find('.'); dot != std::string::npos) {
+      setting.strategy = setting.key.substr(0, dot);
+      setting.key = setting.key.substr(dot + 1);
+    }
+    settings.push_back(std::move(setting));
+  }
+  return settings;
+}
+
+std::optional<SimulatedDevices> simulated_devices(const Invocation& invocation) {
+  const auto spec = invocation.text("simulate");
+  if (!spec) {
+    for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-oom-at-step", "simulate-other-process", "simulate-process",
+                              "simulate-usage", "simulate-memlock", "simulate-pcie", "simulate-mig"})
+      if (declared(invocation, fault)) throw UsageError(std::string("--") + fault + " works only with --simulate");
+    return std::nullopt;
+  }
+  SimulatedDevices devices;
+  devices.spec = *spec;
+  SimulatedFaults& faults = devices.faults;
+  if (declared(invocation, "simulate-oom-at")) faults.fail_at_allocation = invocation.number("simulate-oom-at", 1, UINT64_MAX / 2);
+  if (declared(invocation, "simulate-oom-at-step")) faults.fail_at_step = invocation.number("simulate-oom-at-step", 1, UINT64_MAX / 2);
+  if (declared(invocation, "simulate-oom-above")) faults.fail_above_bytes = size_option(invocation, "simulate-oom-above");
+  if (declared(invocation, "simulate-other-process")) faults.other_process = other_process(*invocation.text("simulate-other-process"));
+  for (const auto& entry : invocation.list("simulate-process")) faults.processes_at_start.push_back(simulated_process(entry));
+  for (const auto& entry : invocation.list("simulate-usage")) faults.usage.push_back(usage_change(entry));
+  for (const auto& entry : invocation.list("simulate-pcie")) faults.links.push_back(simulated_link(entry));
+  for (const auto& entry : invocation.list("simulate-mig")) {
+    const auto gpu = DeviceId::parse(entry, true);
+    if (!gpu || !gpu->is_gpu()) throw UsageError("--simulate-mig '" + entry + "' names no GPU", "e.g. --simulate-mig 0");
+    faults.mig.push_back(gpu->index);
+  }
+  devices.memlock_bytes = size_option(invocation, "simulate-memlock");
+  return devices;
+}
+
+InspectOptions inspect_options(const Invocation& invocation) {
+  InspectOptions options;
+  if (const auto dtype = invocation.text("dtype")) {
+    options.target_dtype = dtype_from_user_name(*dtype);
+    if (!options.target_dtype) throw UsageError("unknown --dtype '" + *dtype + "'", "use bf16, fp16, fp32 or fp64");
+    if (!dtype_is_convertible(*options.target_dtype))
+      throw UsageError("--dtype " + *dtype + " is not a dtype vramguard converts to",
+                       "use bf16, fp16, fp32 or fp64; a checkpoint stored in fp8 loads in fp8 without --dtype");
+  }
+  options.unit_rules = invocation.text("unit-rules");
+  if (const auto size = invocation.text("slice-vocabulary")) {
+    try {
+      options.vocabulary_slice_bytes = parse_byte_size(*size);
+    } catch (const InvalidByteSize& e) {
+      throw UsageError(std::string("--slice-vocabulary: ") + e.what(), "e.g. --slice-vocabulary 256MB, or 0 to keep vocabularies whole");
+    }
+  }
+  return options;
+}
+
 }  // namespace
+
+void declare_model_options(CommandOptions& own) {
+  own.options.add_options()
+      ("model", po::value<std::string>()->value_name("MODEL"), "model folder, .safetensors file, index, or org/name")
+      ("dtype", po::value<std::string>()->value_name("D"),
+       "load floating tensors as bf16, fp16, fp32 or fp64 (also bfloat16, float16, half, float32, float64); "
+       "integer and fp8/fp6/fp4 tensors keep their own dtype")
+      ("unit-rules", po::value<std::string>()->value_name("RULES"),
+       "refine how tensors group into units: 'embedding:PREFIX,block:PREFIX.,head:PREFIX' in forward order "
+       "(a block prefix ending in '.' is an indexed stack)")
+      ("slice-vocabulary", po::value<std::string>()->value_name("SIZE"),
+       "split embedding and head units larger than SIZE into row slices of about SIZE, so that a streamed "
+       "vocabulary does not size every window slot (default: those over twice the largest block, into "
+       "block-sized slices; 0: never)");
+  own.positional.add("model", 1);
+}
 
 void declare_planning_options(CommandOptions& own) {
   declare_model_options(own);
@@ -186,135 +262,82 @@ void declare_guard_options(CommandOptions& own) {
        "with --simulate: after our Nth allocation another program takes SIZE on GPU");
 }
 
-std::unique_ptr<DeviceRuntime> make_runtime(const Invocation& invocation, bool keep_data, std::string* allocator) {
-  if (const auto spec = invocation.text("simulate")) {
-    SimulatedFaults faults;
-    if (declared(invocation, "simulate-oom-at")) faults.fail_at_allocation = invocation.number("simulate-oom-at", 1, UINT64_MAX / 2);
-    if (declared(invocation, "simulate-oom-at-step")) faults.fail_at_step = invocation.number("simulate-oom-at-step", 1, UINT64_MAX / 2);
-    if (declared(invocation, "simulate-oom-above")) faults.fail_above_bytes = size_option(invocation, "simulate-oom-above");
-    if (const auto other = declared(invocation, "simulate-other-process") ? invocation.text("simulate-other-process") : std::nullopt)
-      faults.other_process = other_process(*other);
-    if (declared(invocation, "simulate-process"))
-      for (const auto& entry : invocation.list("simulate-process")) faults.processes_at_start.push_back(simulated_process(entry));
-    if (declared(invocation, "simulate-usage"))
-      for (const auto& entry : invocation.list("simulate-usage")) faults.usage.push_back(usage_change(entry));
-    if (declared(invocation, "simulate-pcie"))
-      for (const auto& entry : invocation.list("simulate-pcie")) faults.links.push_back(simulated_link(entry));
-    if (declared(invocation, "simulate-mig"))
-      for (const auto& entry : invocation.list("simulate-mig")) {
-        const auto gpu = DeviceId::parse(entry, true);
-        if (!gpu || !gpu->is_gpu()) throw UsageError("--simulate-mig '" + entry + "' names no GPU", "e.g. --simulate-mig 0");
-        faults.mig.push_back(gpu->index);
-      }
-    const std::uint64_t host = declared_cpu_memory(invocation).value_or(read_host_memory().available_bytes);
-    if (allocator) *allocator = "simulated (exact accounting, no cache)";
-    return std::make_unique<SimulatedRuntime>(*spec, host, faults, keep_data);
-  }
-  for (const char* fault : {"simulate-oom-at", "simulate-oom-above", "simulate-oom-at-step", "simulate-other-process", "simulate-process",
-                            "simulate-usage", "simulate-memlock", "simulate-pcie", "simulate-mig"})
-    if (declared(invocation, fault) && invocation.values.count(fault))
-      throw UsageError(std::string("--") + fault + " works only with --simulate");
-  const std::string setting = configure_cuda_allocator(invocation.text("cuda-alloc-conf").value_or("expandable_segments:True"));
-  if (allocator) *allocator = setting;
-  auto runtime = make_cuda_runtime();
-  if (!runtime)
-    throw UsageError("this build has no CUDA runtime (its libtorch is CPU-only), and no --simulate was given",
-                     "plan for declared GPUs with --simulate rtx4080 (or a config such as configs/cpu-planning.ini), "
-                     "or build against a CUDA libtorch (README)");
-  return runtime;
-}
-
-std::optional<std::uint64_t> declared_cpu_memory(const Invocation& invocation) { return size_option(invocation, "cpu-memory"); }
-
-BudgetOptions budget_options_from(const Invocation& invocation) {
-  BudgetOptions options;
-  if (const auto caps = invocation.text("max-memory")) options.max_memory = parse_device_sizes("max-memory", *caps);
-  if (const auto reserve = invocation.text("reserve")) {
-    if (reserve->find('=') != std::string::npos) options.reserve = parse_device_sizes("reserve", *reserve);
-    else options.reserve_all = size_option(invocation, "reserve");
-  }
-  options.headroom = size_option(invocation, "headroom");
-  options.pinned_cap = size_option(invocation, "pinned-memory");
-  options.allow_cpu_compute = invocation.flag("allow-cpu-compute");
-  return options;
-}
-
-Workload workload_from(const Invocation& invocation) {
-  Workload workload;
-  // A million tokens is beyond any model this tool places; a bound keeps the cost model's sums sane.
-  workload.tokens = invocation.number("tokens", 1, 1'000'000).value_or(0);
-  workload.batch = invocation.number("batch", 1, 4096).value_or(1);
-  return workload;
-}
-
 void declare_image_size_options(CommandOptions& own) {
   own.options.add_options()
       ("height", po::value<std::string>()->value_name("PIXELS"), "image height of generated inputs for image models (16-65536; default 1024)")
       ("width", po::value<std::string>()->value_name("PIXELS"), "image width of generated inputs for image models (16-65536; default 1024)");
 }
 
+LoadRequest load_request_from(const Invocation& invocation, bool model_required) {
+  LoadRequest request;
+  const auto model = invocation.text("model");
+  if (!model && model_required) throw UsageError("no MODEL given", "usage: vramguard " + invocation.command + " MODEL [options]");
+  request.model = model.value_or("");
+  request.environment = invocation.environment;
+  request.inspect = inspect_options(invocation);
+
+  if (const auto strategy = invocation.text("strategy")) {
+    request.strategy = *strategy;
+    request.strategy_given = !invocation.values["strategy"].defaulted();
+  }
+  if (const auto fallback = invocation.text("fallback")) {
+    request.fallback.clear();
+    for (const auto& name : text::split(*fallback, ','))
+      if (!text::trim(name).empty()) request.fallback.emplace_back(text::trim(name));
+  }
+  request.max_attempts = invocation.number("max-attempts", 1, 16).value_or(4);
+
+  BudgetOptions& budget = request.budget;
+  if (const auto caps = invocation.text("max-memory")) budget.max_memory = parse_device_sizes("max-memory", *caps);
+  if (const auto reserve = invocation.text("reserve")) {
+    if (reserve->find('=') != std::string::npos) budget.reserve = parse_device_sizes("reserve", *reserve);
+    else budget.reserve_all = size_option(invocation, "reserve");
+  }
+  budget.headroom = size_option(invocation, "headroom");
+  budget.pinned_cap = size_option(invocation, "pinned-memory");
+  budget.allow_cpu_compute = invocation.flag("allow-cpu-compute");
+  request.cpu_memory_bytes = size_option(invocation, "cpu-memory");
+  // A million tokens is beyond any model this tool places; a bound keeps the cost model's sums sane.
+  request.workload.tokens = invocation.number("tokens", 1, 1'000'000).value_or(0);
+  request.workload.batch = invocation.number("batch", 1, 4096).value_or(1);
+
+  request.config_strategy_options = invocation.strategy_options;
+  request.option_settings = option_settings(invocation);
+
+  const std::string source = invocation.text("stream-from").value_or("auto");
+  if (source == "registered") request.stream_source = StreamSource::registered_mapping;
+  else if (source == "pinned") request.stream_source = StreamSource::pinned_copy;
+  else if (source == "page-cache") request.stream_source = StreamSource::staged_page_cache;
+  else if (source != "auto") throw UsageError("unknown --stream-from '" + source + "'", "use auto, registered, pinned or page-cache");
+  const std::string upload = invocation.text("upload-from").value_or("staged");
+  if (upload == "registered") request.upload_path = UploadPath::registered;
+  else if (upload == "mixed") request.upload_path = UploadPath::mixed;
+  else if (upload != "staged") throw UsageError("unknown --upload-from '" + upload + "'", "use staged, registered or mixed");
+  request.cuda_alloc_conf = invocation.text("cuda-alloc-conf").value_or("expandable_segments:True");
+  request.simulate = simulated_devices(invocation);
+
+  request.plugins = plugin_search_from(invocation);
+  request.verify_data = invocation.flag("verify-data");
+
+  for (const char* option : {"simulate", "max-memory", "reserve", "headroom", "dtype", "cpu-memory", "pinned-memory", "tokens", "batch",
+                             "cuda-alloc-conf", "fallback"})
+    if (const auto value = invocation.text(option)) request.as_given.emplace_back(option, *value);
+  if (request.budget.allow_cpu_compute) request.as_given.emplace_back("allow-cpu-compute", "true");
+  return request;
+}
+
+PluginSearch plugin_search_from(const Invocation& invocation) {
+  PluginSearch search;
+  search.dirs = invocation.list("plugin-dir");
+  search.env_path = invocation.env_plugin_path;
+  search.config_dirs = invocation.config_plugin_dirs;
+  search.allow_insecure = invocation.flag("allow-insecure-plugins");
+  search.allow_duplicates = invocation.flag("allow-duplicate-plugins");
+  return search;
+}
+
 ImageSize image_size_from(const Invocation& invocation) {
   return {invocation.number("height", 16, 65'536).value_or(0), invocation.number("width", 16, 65'536).value_or(0)};
-}
-
-PlanningSetup prepare_planning(const Invocation& invocation) {
-  PlanningSetup setup;
-  setup.model = inspect_from_options(invocation);
-  setup.workload = workload_from(invocation);
-  auto runtime = make_runtime(invocation);
-  setup.runtime = runtime->name();
-  setup.budget = probe_budget(*runtime, setup.model, budget_options_from(invocation), setup.workload,
-                              declared_cpu_memory(invocation), &setup.notes);
-  return setup;
-}
-
-GuardOptions guard_options_from(const Invocation& invocation, const InspectedModel& model, const PluginRegistry& registry) {
-  (void)model;
-  GuardOptions options;
-  options.strategy = invocation.text("strategy").value_or("auto");
-  (void)registry.create(options.strategy);  // an unknown name is a usage error before anything loads
-  for (const auto& name : text::split(invocation.text("fallback").value_or(""), ','))
-    if (!text::trim(name).empty()) options.fallback.emplace_back(text::trim(name));
-  for (const auto& name : options.fallback) (void)registry.create(name);
-  options.max_attempts = invocation.number("max-attempts", 1, 16).value_or(4);
-  options.budget = budget_options_from(invocation);
-  options.workload = workload_from(invocation);
-  options.verify_data = invocation.values.count("verify-data") && invocation.flag("verify-data");
-  options.cpu_memory = declared_cpu_memory(invocation);
-  const std::string source = invocation.text("stream-from").value_or("auto");
-  if (source == "registered") options.stream_source = StreamSource::registered_mapping;
-  else if (source == "pinned") options.stream_source = StreamSource::pinned_copy;
-  else if (source == "page-cache") options.stream_source = StreamSource::staged_page_cache;
-  else if (source != "auto")
-    throw UsageError("unknown --stream-from '" + source + "'", "use auto, registered, pinned or page-cache");
-  const std::string upload = invocation.text("upload-from").value_or("staged");
-  if (upload == "registered") options.upload_path = UploadPath::registered;
-  else if (upload == "mixed") options.upload_path = UploadPath::mixed;
-  else if (upload != "staged") throw UsageError("unknown --upload-from '" + upload + "'", "use staged, registered or mixed");
-  const std::string first = options.strategy;
-  options.strategy_options = [&invocation, first](const std::string& name) { return strategy_options_for(invocation, name, name == first); };
-  return options;
-}
-
-StrategyOptions strategy_options_for(const Invocation& invocation, const std::string& strategy, bool bare_keys_apply) {
-  StrategyOptions options;
-  if (const auto it = invocation.strategy_options.find(strategy); it != invocation.strategy_options.end()) options = it->second;
-  for (const auto& entry : invocation.list("option")) {
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--option '" + entry + "' is not KEY=VALUE", "e.g. --option prefetch=2, or --option balanced.low_zero=true");
-    std::string key = entry.substr(0, eq);
-    const std::string value = entry.substr(eq + 1);
-    const auto dot = key.find('.');
-    if (dot != std::string::npos) {
-      if (key.substr(0, dot) != strategy) continue;
-      key = key.substr(dot + 1);
-    } else if (!bare_keys_apply) {
-      continue;
-    }
-    options[key] = value;
-  }
-  return options;
 }
 
 }  // namespace vramguard

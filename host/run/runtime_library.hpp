@@ -1,0 +1,89 @@
+#pragma once
+// The CLI's way into the libtorch side. The runtime library (libvramguard_runtime.so, libtorch by
+// nature) opens a runtime::Session for a request — the guard's load with its fallback ladder — and runs
+// the components' families (architectures/) in it; the CLI, which never links libtorch (its libraries
+// would interpose on the host's own), opens the library with dlopen and reaches it through one
+// interface struct, checked (version and layout) before anything it returns is used.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "guard/guard_pipeline.hpp"
+#include "model/model_inspector.hpp"
+#include "request/load_request.hpp"
+
+namespace vramguard {
+
+struct RunSettings {
+  std::optional<std::string> component;        // which component; default: the first one a built-in family runs
+  std::optional<std::string> entry;            // which entry point ("encode"); default: the family's first
+  std::uint64_t tokens = 0;                    // text tokens per sample for generated inputs; 0: the family's default
+  std::uint64_t batch = 1;
+  std::uint64_t height = 0, width = 0;         // pixels, for generated inputs of image models; 0: the family's default
+  std::uint64_t steps = 3;                     // calls of the entry; the first one warms up
+  std::optional<std::filesystem::path> input;  // safetensors holding the entry's inputs by name
+  std::optional<std::filesystem::path> output; // where to write the last call's outputs, by name
+  std::uint64_t seed = 0;                      // for generated inputs
+  bool every_component = false;                // every component a family runs, each of its entries (compare --measure)
+};
+
+struct StepRecord {
+  double seconds = 0;            // wall clock, the GPU work included
+  double compute_seconds = 0;    // the compute streams' own work, copy waits excluded
+  double copy_wait_seconds = 0;  // the executor's thread waiting for fills to be issued
+  std::uint64_t streamed_bytes = 0;
+  std::uint64_t unprefetched_units = 0;  // streamed units copied on demand, not ahead
+};
+
+struct RunOutcome {
+  std::string architecture;                    // the family that ran it: "qwenimage_transformer"
+  std::string component;
+  std::string entry;
+  std::uint64_t batch = 0;
+  std::uint64_t tokens = 0;                    // per sample and call; 0 for image models
+  std::vector<StepRecord> steps;
+  std::map<DeviceId, std::uint64_t> peak_bytes;  // ours at most during the steps, activations included
+  std::vector<std::string> notes;
+};
+
+struct RunHooks {
+  std::function<void(std::uint64_t, std::uint64_t)> progress;  // bytes loaded of the total
+  const std::atomic<bool>* cancel = nullptr;                    // the CLI's Ctrl-C
+  int log_level = 2;                                            // log::Level: the library logs as the CLI does
+};
+
+struct RunResult {
+  GuardReport report;                // the load, any fallback a step caused, and what unloading left
+  std::vector<RunOutcome> outcomes;  // one per call: a component's entry
+};
+
+// What the library exports (vramguard_runtime_library), one struct: checked, then called.
+struct RuntimeLibraryInterface {
+  int interface_version;
+  std::uint64_t layout_fingerprint;         // runtime_library_layout_fingerprint() of the library's build
+  std::uint64_t device_runtime_fingerprint;
+  // Refuses, before anything loads, what cannot run: no family for the component (InputError listing
+  // the families), an unknown component or entry, inputs that are missing, unknown or of the wrong
+  // dtype or shape for the config, a tensor the checkpoint lacks. Returns the activation bytes the
+  // calls predict from their inputs, the largest of them: the headroom a GPU keeps for them.
+  std::uint64_t (*check)(const InspectedModel& model, const RunSettings& settings);
+  // Opens a session for the request (the guard's load), runs settings.steps calls of the entry (of
+  // each, with every_component) in it, unloads. A step that runs out of memory falls back within the
+  // session. Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
+  RunResult (*run)(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings, const RunHooks& hooks);
+};
+
+// The runtime library beside this binary (or VRAMGUARD_RUNTIME_LIBRARY); JobError when it is missing or
+// from another build.
+const RuntimeLibraryInterface& runtime_library();
+
+inline constexpr int kRuntimeLibraryInterfaceVersion = 3;
+std::uint64_t runtime_library_layout_fingerprint();
+
+}  // namespace vramguard

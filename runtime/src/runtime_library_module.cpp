@@ -1,0 +1,198 @@
+// The runtime library's side of `vramguard run` and `compare --measure` (host/run/runtime_library.hpp):
+// a Session opened for the CLI's request, each component run by its family (architectures/), the
+// session's report handed back.
+#include <ATen/Functions.h>
+
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "logging/log.hpp"
+#include "model_description.hpp"
+#include "named_tensor_files.hpp"
+#include "run/runtime_library.hpp"
+#include "session_impl.hpp"
+#include "torch_tensors.hpp"
+#include "vramguard/cost_model.hpp"
+#include "vramguard/runtime/architecture.hpp"
+
+namespace vramguard::runtime {
+namespace {
+
+// One call to make: a component, the family that runs it, the entry and its inputs.
+struct Call {
+  std::string component;
+  std::shared_ptr<const Architecture> architecture;
+  EntryPoint entry;
+};
+
+std::string family_names() {
+  std::string names;
+  for (const auto& a : builtin_architectures()) names += (names.empty() ? "" : ", ") + a->name();
+  return names;
+}
+
+std::vector<Call> calls_for(const ModelDescription& model, const RunSettings& settings) {
+  std::vector<Call> calls;
+  if (settings.component) {
+    const ComponentDescription* c = model.find(*settings.component);
+    if (c == nullptr) {
+      std::string names;
+      for (const auto& component : model.components) names += (names.empty() ? "" : ", ") + component.name;
+      throw InputError("--component " + *settings.component, "is not a component of " + model.source, "its components: " + names);
+    }
+    auto architecture = architecture_for(*c);
+    if (!architecture) {
+      std::string classes;
+      for (const auto& cls : c->classes) classes += (classes.empty() ? "" : ", ") + cls;
+      throw InputError(model.source, "component " + c->name + " (" + (classes.empty() ? std::string("no known class") : classes) +
+                                         ") has no native architecture", "vramguard runs: " + family_names() + "; docs/running-a-model.md shows how to add one");
+    }
+    calls.push_back({c->name, architecture, architecture->entry(settings.entry.value_or(""))});
+    return calls;
+  }
+  for (const auto& c : model.components) {
+    auto architecture = architecture_for(c);
+    if (!architecture) continue;
+    if (settings.every_component && !settings.entry) {
+      for (const auto& e : architecture->entries()) calls.push_back({c.name, architecture, e});
+    } else {
+      calls.push_back({c.name, architecture, architecture->entry(settings.entry.value_or(""))});
+    }
+    if (!settings.every_component) break;
+  }
+  if (calls.empty()) {
+    std::string classes;
+    for (const auto& component : model.components)
+      for (const auto& cls : component.classes) classes += (classes.empty() ? "" : ", ") + cls;
+    throw InputError(model.source, "has no component vramguard runs natively (its classes: " + (classes.empty() ? std::string("unknown") : classes) + ")",
+                     "vramguard runs: " + family_names() + "; docs/running-a-model.md shows how to add a family with the runtime API");
+  }
+  return calls;
+}
+
+// The inputs of one call: from --input, by name, or seeded ones of the workload's shape.
+NamedTensors inputs_for(const ModelDescription& model, const Call& call, const RunSettings& settings) {
+  const ComponentDescription& component = *model.find(call.component);
+  NamedTensors inputs;
+  if (settings.input) {
+    if (settings.batch > 1 || settings.tokens > 0 || settings.height > 0 || settings.width > 0)
+      throw UsageError("--input gives the inputs' shapes: --batch, --tokens, --height and --width describe generated inputs only",
+                       "drop them, or drop --input");
+    const NamedTensors file = read_named_tensors(*settings.input);
+    for (const auto& name : call.entry.inputs)
+      if (!file.count(name)) {
+        std::string held;
+        for (const auto& [n, t] : file) held += (held.empty() ? "" : ", ") + n;
+        throw InputError(settings.input->string(), "holds no tensor named '" + name + "', which " + call.architecture->name() + " " +
+                                                       call.entry.name + " needs (it holds: " + (held.empty() ? std::string("nothing") : held) + ")",
+                         "name the inputs as the library names its arguments; vramguard help run lists each entry's");
+      }
+    // A file may hold several entries' inputs (the fixtures do): take the ones this entry knows.
+    for (const auto& [name, tensor] : file) {
+      const bool known = std::count(call.entry.inputs.begin(), call.entry.inputs.end(), name) ||
+                         std::count(call.entry.optional_inputs.begin(), call.entry.optional_inputs.end(), name);
+      if (known) inputs.emplace(name, tensor);
+    }
+  } else {
+    inputs = call.architecture->example_inputs(component, call.entry.name, {settings.batch, settings.tokens, settings.height, settings.width, settings.seed});
+  }
+  call.architecture->check(component, call.entry.name, inputs);
+  return inputs;
+}
+
+std::uint64_t check_job(const InspectedModel& model, const RunSettings& settings) {
+  const ModelDescription description = describe(model);
+  std::uint64_t activations = 0;
+  for (const Call& call : calls_for(description, settings)) {
+    const NamedTensors inputs = inputs_for(description, call, settings);
+    const Component& graph = *model.graph.find_component(call.component);
+    activations = std::max(activations, call.architecture->activation_bytes(*description.find(call.component), call.entry.name, inputs,
+                                                                            compute_dtype(graph, model.graph.target_dtype)));
+  }
+  return activations;
+}
+
+// settings.steps calls of one entry in the session: their step records and peaks.
+RunOutcome run_call(Session& session, const Call& call, const RunSettings& settings, const std::atomic<bool>* cancel, NamedTensors& last_outputs) {
+  Session::Impl& impl = session.impl();
+  // The inputs wait where the component's first unit executes, as a pipeline's latents would: a copy
+  // from the host inside a step would queue behind the window's prefetches.
+  NamedTensors inputs = inputs_for(session.description(), call, settings);
+  const std::vector<UnitInfo> units = session.units(call.component);
+  if (!units.empty())
+    for (auto& [name, tensor] : inputs) tensor = tensor.to(units.front().device);
+  const std::uint64_t activations =
+      call.architecture->activation_bytes(*session.description().find(call.component), call.entry.name, inputs, session.dtype(call.component)) +
+      default_cost_constants().workspace_bytes;
+  const std::size_t gpus = impl.runtime->probe_gpus().size();
+  for (std::size_t g = 0; g < gpus; ++g) impl.runtime->reset_peak(static_cast<int>(g));
+  const std::size_t first_step = impl.steps.size();
+  RunOutcome outcome;
+  outcome.architecture = call.architecture->name();
+  outcome.component = call.component;
+  outcome.entry = call.entry.name;
+  outcome.batch = static_cast<std::uint64_t>(inputs.begin()->second.size(0));
+  outcome.tokens = call.architecture->tokens(inputs);
+  const std::uint64_t steps = std::max<std::uint64_t>(1, settings.steps);
+  for (std::uint64_t step = 0; step < steps; ++step) {
+    if (cancel && cancel->load()) throw Interrupted("the run was interrupted");
+    // The last call written with --output carries the entry's intermediate states too.
+    const bool last_written = settings.output && step + 1 == steps;
+    const std::vector<std::string> captures = last_written ? call.entry.captures : std::vector<std::string>{};
+    // Impl::step, not Session::step: a failure keeps the guard's report for the CLI.
+    impl.step(call.component, [&] { last_outputs = call.architecture->run(session, call.component, call.entry.name, inputs, captures); },
+              activations);
+    const StepStatistics& s = impl.steps.back();
+    outcome.steps.push_back({s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes, s.unprefetched_units});
+  }
+  // Each step measures its own peak (and resets it): the call's is the largest of them, and of what a
+  // GPU no step ran on holds.
+  for (std::size_t g = 0; g < gpus; ++g) {
+    const MemorySnapshot snap = impl.runtime->snapshot(static_cast<int>(g));
+    std::uint64_t peak = snap.peak_in_use;
+    for (std::size_t s = first_step; s < impl.steps.size(); ++s)
+      if (const auto it = impl.steps[s].peak_bytes.find(snap.device.str()); it != impl.steps[s].peak_bytes.end()) peak = std::max(peak, it->second);
+    outcome.peak_bytes[snap.device] = peak;
+  }
+  return outcome;
+}
+
+RunResult run_job(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings, const RunHooks& hooks) {
+  log::set_level(static_cast<log::Level>(hooks.log_level));
+  const std::vector<Call> calls = calls_for(describe(model), settings);
+  Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
+  Session::Impl& impl = session.impl();
+  RunResult result;
+  NamedTensors last_outputs;
+  try {
+    for (const Call& call : calls) result.outcomes.push_back(run_call(session, call, settings, hooks.cancel, last_outputs));
+  } catch (const Interrupted& e) {
+    // As an interrupted load: everything released, the report complete.
+    impl.unload();
+    GuardReport report = impl.result ? impl.result->report : GuardReport{};
+    report.success = false;
+    throw GuardFailure(ExitCode::interrupted, e.what(), std::move(report));
+  }
+  if (settings.output) write_named_tensors(*settings.output, last_outputs);
+  impl.unload();
+  result.report = impl.result->report;
+  return result;
+}
+
+const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job};
+
+}  // namespace
+
+}  // namespace vramguard::runtime
+
+// The one symbol the CLI looks up (host/run/runtime_library.cpp): the interface, with this build's
+// layout figures for the CLI to compare with its own.
+extern "C" __attribute__((visibility("default"))) const vramguard::RuntimeLibraryInterface* vramguard_runtime_library() {
+  static const vramguard::RuntimeLibraryInterface interface = [] {
+    vramguard::RuntimeLibraryInterface filled = vramguard::runtime::kInterface;
+    filled.layout_fingerprint = vramguard::runtime_library_layout_fingerprint();
+    filled.device_runtime_fingerprint = vramguard::device_runtime_layout_fingerprint();
+    return filled;
+  }();
+  return &interface;
+}
