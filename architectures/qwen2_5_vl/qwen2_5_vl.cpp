@@ -15,6 +15,7 @@
 
 #include "common/attention.hpp"
 #include "common/config_values.hpp"
+#include "common/host_to_device.hpp"
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
 #include "core/errors.hpp"
@@ -196,7 +197,7 @@ VisionOutput vision_tower(const Layout& l, Session& session, const std::string& 
   }
   const auto n = x.size(0);
   const auto order = at::tensor(windows.order, at::kLong);
-  x = x.reshape({n / unit, unit, -1}).index_select(0, order.to(x.device())).reshape({n, -1});
+  x = x.reshape({n / unit, unit, -1}).index_select(0, host_to_device(order, x.device())).reshape({n, -1});
   // Patches in window order, each merge group of 2×2 kept together; their angles follow them.
   auto angles = vision_angles(v, grids).reshape({n / unit, unit, -1}).index_select(0, order).reshape({n, -1});
   const auto emb = at::cat({angles, angles}, -1);
@@ -205,7 +206,7 @@ VisionOutput vision_tower(const Layout& l, Session& session, const std::string& 
     for (std::int64_t t = 0; t < g.t; ++t) full.push_back(full.back() + g.h * g.w);
   // Cos and sin [patches, 1, head_dim], once per device the blocks run on.
   PerDevice<std::pair<at::Tensor, at::Tensor>> rotary(
-      [&](c10::Device device) { return std::make_pair(emb.cos().unsqueeze(1).to(device), emb.sin().unsqueeze(1).to(device)); });
+      [&](c10::Device device) { return std::make_pair(host_to_device(emb.cos().unsqueeze(1), device), host_to_device(emb.sin().unsqueeze(1), device)); });
   for (std::int64_t i = 0; i < v.depth; ++i) {
     UnitScope block = session.unit(component, vision_block(l, i));
     const c10::Device device = block.device();
@@ -220,7 +221,7 @@ VisionOutput vision_tower(const Layout& l, Session& session, const std::string& 
   auto merged = qwen2::rms_norm(x.to(merger.device(), true), merger["ln_q.weight"], 1e-6).reshape({n / unit, unit * v.hidden});
   merged = linear(merger, "mlp.2", at::gelu(linear(merger, "mlp.0", merged)));
   // Back to the processor's order.
-  out.merged = merged.index_select(0, at::argsort(order).to(merged.device()));
+  out.merged = merged.index_select(0, host_to_device(at::argsort(order), merged.device()));
   return out;
 }
 
@@ -275,7 +276,7 @@ at::Tensor positions_of(const Layout& l, const at::Tensor& input_ids, const at::
 qwen2::Rotary multimodal_rotary(const Layout& l, const at::Tensor& positions, c10::Device device, c10::ScalarType dtype) {
   const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
   const auto inverse = 1.0 / at::pow(l.text.theta, at::arange(0, l.text.head_dim, 2, options) / static_cast<double>(l.text.head_dim));
-  const auto angles = positions.to(device, at::kFloat).unsqueeze(-1) * inverse;  // [3, batch, tokens, head_dim / 2]
+  const auto angles = host_to_device(positions.to(at::kFloat), device).unsqueeze(-1) * inverse;  // [3, batch, tokens, head_dim / 2]
   const auto emb = at::cat({angles, angles}, -1);
   std::vector<std::int64_t> sections = l.text.mrope_section;
   sections.insert(sections.end(), l.text.mrope_section.begin(), l.text.mrope_section.end());
@@ -465,7 +466,7 @@ class Qwen25VlArchitecture final : public Architecture {
     if (attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>()) key_mask = attention_mask.to(at::kBool);
     // What every layer needs, made once per device its layers run on.
     PerDevice<qwen2::Rotary> rotaries([&](c10::Device device) { return multimodal_rotary(l, positions, device, dtype); });
-    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? key_mask.to(device) : key_mask; });
+    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? host_to_device(key_mask, device) : key_mask; });
     for (std::int64_t i = 0; i < l.text.layers; ++i) {
       UnitScope layer = session.unit(component, qwen2::layer_name(l.text, i));
       const c10::Device device = layer.device();

@@ -13,6 +13,7 @@
 
 #include "common/attention.hpp"
 #include "common/config_values.hpp"
+#include "common/host_to_device.hpp"
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
 #include "core/errors.hpp"
@@ -325,7 +326,7 @@ class QwenImageTransformerArchitecture final : public Architecture {
     // Activations move with the blocks; what every block needs is made once per device.
     const std::int64_t text_tokens = x.text.size(1);
     PerDevice<Rotary> rotaries([&](c10::Device device) { return rotary(l, inputs.at("img_shapes"), text_tokens, device); });
-    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? key_mask.to(device) : key_mask; });
+    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? host_to_device(key_mask, device) : key_mask; });
     for (std::int64_t i = 0; i < l.layers; ++i) {
       UnitScope block = session.unit(component, block_name(i));
       const c10::Device device = block.device();
