@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 namespace vramguard::testing {
@@ -19,9 +21,11 @@ class TempDir {
                                             std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
                                             std::filesystem::perms::others_exec);
   }
+  // Removed with libc's nftw, not std::filesystem::remove_all: a test binary linked against a libtorch
+  // wheel resolves std::filesystem's iterators to the copies libtorch_cpu.so exports, and removing a
+  // copied model folder through them crashed (PyTorch 2.11, on the GPU machine).
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    ::nftw(path_.c_str(), [](const char* file, const struct stat*, int, struct FTW*) { return ::remove(file); }, 16, FTW_DEPTH | FTW_PHYS);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
