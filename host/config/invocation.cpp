@@ -24,7 +24,7 @@ constexpr std::string_view kStrategySection = "strategy.";
 const std::set<std::string> kCommandLineOnly = {"terminate-own", "yes", "on-alert"};
 
 // VRAMGUARD_* variables that are not options: read where they apply, never as --options.
-const std::set<std::string> kNonOptionVariables = {"VRAMGUARD_CUDA_RUNTIME", "VRAMGUARD_STATE_DIR", "VRAMGUARD_FUZZ_SECONDS"};
+const std::set<std::string> kNonOptionVariables = {"VRAMGUARD_RUNTIME_LIBRARY", "VRAMGUARD_STATE_DIR", "VRAMGUARD_FUZZ_SECONDS"};
 
 // Options that are switches on the command line but also accept true/false from the environment
 // and config files.

@@ -1,6 +1,6 @@
-// The CUDA device runtime, built only where the Torch found has CUDA, as a module of its own
-// (libvramguard_cuda_runtime.so) that the host opens with dlopen(RTLD_LOCAL): libtorch's libraries
-// carry copies of libstdc++ pieces that would otherwise interpose on the host's own. Device memory
+// The CUDA device runtime, built only where the Torch found has CUDA, into the runtime library
+// (libvramguard_runtime.so), which the CLI opens with dlopen(RTLD_LOCAL): libtorch's libraries carry
+// copies of libstdc++ pieces that would otherwise interpose on the host's own. Device memory
 // comes from PyTorch's caching allocator, so the loaded weights live where PyTorch code expects them,
 // and the compute stream is PyTorch's current stream. The libtorch APIs that differ between versions
 // (allocator statistics and settings, streams) stay in this file.
@@ -840,18 +840,10 @@ class CudaRuntime final : public DeviceRuntime {
 
 }  // namespace vramguard
 
-// What the host checks before it uses anything the module makes (devices/cuda_runtime_loader.cpp).
-struct VramguardCudaRuntimeInterface {
-  int interface_version;
-  std::uint64_t layout_fingerprint;
-};
-
-extern "C" __attribute__((visibility("default"))) VramguardCudaRuntimeInterface vramguard_cuda_runtime_interface() {
-  return {vramguard::kDeviceRuntimeInterfaceVersion, vramguard::device_runtime_layout_fingerprint()};
-}
-
-// The module's entry point; the host owns the object it returns.
-extern "C" __attribute__((visibility("default"))) vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) {
+// The factory make_cuda_runtime finds (host/run/runtime_library.cpp): compiled into the runtime library
+// only, where it resolves the weak reference there; the CLI reaches it through the library's interface.
+// The caller owns the object it returns.
+extern "C" vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) {
   vramguard::log::set_level(static_cast<vramguard::log::Level>(log_level));
   return new vramguard::CudaRuntime();
 }

@@ -127,15 +127,15 @@ class DeviceRuntime {
   virtual void end_step(int gpu) { (void)gpu; }
 };
 
-// The CUDA runtime module's interface version: bump it with any change to DeviceRuntime, StreamLane or
-// HostRegistration's virtual functions. The module exports it with the layout fingerprint below, and
-// the host refuses a module whose figures differ from its own.
-inline constexpr int kDeviceRuntimeInterfaceVersion = 2;
+// The device runtime's interface version: bump it with any change to DeviceRuntime, StreamLane or
+// HostRegistration's virtual functions. The runtime library (which holds the CUDA runtime) exports it
+// with the layout fingerprint below, and the CLI refuses a library whose figures differ from its own.
+inline constexpr int kDeviceRuntimeInterfaceVersion = 3;
 std::uint64_t device_runtime_layout_fingerprint();
 
-// The CUDA runtime module beside `module_dir` (nullptr where this build has none). Throws JobError
-// when the module, the driver or the devices cannot be used.
+// The CUDA runtime: compiled into the runtime library on a CUDA build, and reached by the CLI through
+// that library's interface (host/run/runtime_library.cpp). nullptr where this build has none. Throws
+// JobError when the library, the driver or the devices cannot be used.
 std::unique_ptr<DeviceRuntime> make_cuda_runtime();
-bool cuda_runtime_compiled();
 
 }  // namespace vramguard

@@ -77,13 +77,16 @@ struct RuntimeLibraryInterface {
   // each, with every_component) in it, unloads. A step that runs out of memory falls back within the
   // session. Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
   RunResult (*run)(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings, const RunHooks& hooks);
+  // The CUDA device runtime (host/devices/cuda_runtime.cpp) the CLI's load, doctor, fix and monitor use;
+  // nullptr in a build without CUDA. The caller owns what it returns.
+  DeviceRuntime* (*create_cuda_runtime)(int log_level);
 };
 
-// The runtime library beside this binary (or VRAMGUARD_RUNTIME_LIBRARY); JobError when it is missing or
-// from another build.
+// The runtime library beside this binary (or VRAMGUARD_RUNTIME_LIBRARY), opened once; JobError when it
+// is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 3;
+inline constexpr int kRuntimeLibraryInterfaceVersion = 4;
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

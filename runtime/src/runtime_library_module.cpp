@@ -179,11 +179,14 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   return result;
 }
 
-const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job};
+const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, nullptr};
 
 }  // namespace
 
 }  // namespace vramguard::runtime
+
+// host/devices/cuda_runtime.cpp's factory, in this library on a CUDA build (null otherwise).
+extern "C" vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) __attribute__((weak));
 
 // The one symbol the CLI looks up (host/run/runtime_library.cpp): the interface, with this build's
 // layout figures for the CLI to compare with its own.
@@ -192,6 +195,7 @@ extern "C" __attribute__((visibility("default"))) const vramguard::RuntimeLibrar
     vramguard::RuntimeLibraryInterface filled = vramguard::runtime::kInterface;
     filled.layout_fingerprint = vramguard::runtime_library_layout_fingerprint();
     filled.device_runtime_fingerprint = vramguard::device_runtime_layout_fingerprint();
+    filled.create_cuda_runtime = vramguard_create_cuda_runtime;
     return filled;
   }();
   return &interface;
