@@ -5,7 +5,8 @@
 #      on CUDA under every strategy, fp32 and bf16, against the libraries' outputs; auto under a cap
 #      found from the plans so that it keeps some units resident and streams the others
 #   2. the full-size Qwen-Image transformer, one 1024x1024 edit step (8192 image + 200 text tokens, bf16),
-#      natively: resident, configs/rtx4080-16gb.ini with auto, sequential-offload; the same run
+#      natively: resident, configs/rtx4080-16gb.ini with auto, sequential-offload; in the same run (with the
+#      Python module built) vramguard.apply on diffusers' class, diffusers' group offloading, its resident step
 #   3. the text encoder at Qwen2.5-VL-7B shapes (448x448 image, 64-token prompt) and the VAE at 1024x1024,
 #      natively (resident and under the RTX 4080 config) beside transformers' and diffusers' own classes
 # Usage: run-architecture-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
@@ -93,6 +94,29 @@ case $section in
   summary "$out/t-seq.json" "$resident" || tail -3 "$out/t-seq.err"
   $vg run "$work/qie" $common --config "$work/rtx4080-real.ini" --strategy balanced --json > "$out/t-balanced.json" 2>"$out/t-balanced.err"
   summary "$out/t-balanced.json" "$resident" || tail -3 "$out/t-balanced.err"
+  # The same table's other rows, in the same run: vramguard.apply on diffusers' own class (auto under the
+  # config, sequential-offload), diffusers' group offloading and the library's resident step. Needs the
+  # Python module in build-gpu (-DVRAMGUARD_PYTHON=ON) and diffusers' source in .pydeps/src.
+  if [ -f build-gpu/python/vramguard/__init__.py ]; then
+    PYTHONPATH=$PWD/build-gpu/python:$PWD/.pydeps/src CUDA_VISIBLE_DEVICES=0 \
+      python3 bench/gpu/python_proofs.py transformer "$work/qie" "$work/rtx4080-real.ini" "$out/t-python.json" 2> "$out/t-python.err" | tail -3
+    python3 - "$out/t-python.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r: print("  python error:", r["error"].strip().splitlines()[-1])
+if "resident" in r: print(f"  diffusers' class resident: {r['resident']['median_seconds']:.3f} s per step")
+for k in ("vramguard_auto_12GB", "vramguard_sequential_offload"):
+    if k in r:
+        v = r[k]
+        print(f"  apply, {k}: {v['median_seconds']:.3f} s per step = {v['ratio_to_bound']:.3f}x the bound {v['bound_seconds']:.3f} s, "
+              f"ready {v['ready_seconds']:.2f} s, peak with context {v['peak_with_context_bytes']/1e9:.2f} GB")
+if "diffusers_group_offload" in r:
+    d = r["diffusers_group_offload"]
+    print(f"  diffusers group offload: {d['median_seconds']:.3f} s per step after {d['setup_seconds']:.1f} s of setup")
+PY
+  else
+    echo "  (no Python module in build-gpu: configure with -DVRAMGUARD_PYTHON=ON for apply's and diffusers' rows)"
+  fi
   ;;
 3)
   echo "== 3. the text encoder (7B shapes, 448x448 image, 64 tokens) and the VAE (1024x1024), natively and in their libraries"
