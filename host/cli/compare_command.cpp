@@ -1,5 +1,6 @@
 // `vramguard compare MODEL --strategies a,b,c`: the strategies side by side on the same model and budget.
 #include <algorithm>
+#include <cstdio>
 #include <ostream>
 
 #include "cli/command.hpp"
@@ -145,6 +146,35 @@ std::uint64_t predicted_load_peak(const Prediction& prediction, DeviceId device,
   return d->resident_bytes + d->window_bytes + (with_context ? d->context_bytes : 0);
 }
 
+// Which strategy to load with and why: the fastest pass that fits, weighed against the user's own
+// strategy where they named one (speed against peak memory on the GPUs).
+std::string pick_against(const std::vector<Row>& rows, const std::string& yours) {
+  const Row* best = nullptr;
+  for (const auto& row : rows)
+    if (row.feasible && row.prediction && (!best || row.prediction->step_seconds < best->prediction->step_seconds)) best = &row;
+  if (best == nullptr) return {};
+  auto peak = [](const Row& row) {
+    std::uint64_t bytes = 0;
+    for (const auto& device : row.prediction->devices)
+      if (device.device.is_gpu()) bytes = std::max(bytes, device.peak_bytes);
+    return bytes;
+  };
+  const std::string fastest = "Pick " + best->strategy + ": the fastest pass that fits (" + format_seconds(best->prediction->step_seconds) +
+                              ", peak " + format_gb(peak(*best)) + " GB on the fullest GPU)";
+  const auto own = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.strategy == yours; });
+  if (yours.empty() || own == rows.end()) return fastest + ".";
+  if (!own->feasible || !own->prediction) return fastest + "; yours, " + yours + ", does not fit this budget.";
+  // Within 1 % is a tie, and a tie goes to what the user already runs.
+  if (own->strategy == best->strategy || own->prediction->step_seconds <= best->prediction->step_seconds * 1.01)
+    return "Keep " + yours + ": no strategy that fits makes a pass faster (" + format_seconds(own->prediction->step_seconds) + ", peak " +
+           format_gb(peak(*own)) + " GB).";
+  const double speedup = own->prediction->step_seconds / std::max(1e-12, best->prediction->step_seconds);
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "%.2f", speedup);
+  return fastest + ": " + ratio + "x the speed of yours, " + yours + " (" + format_seconds(own->prediction->step_seconds) + ", peak " +
+         format_gb(peak(*own)) + " GB)" + (peak(*best) > peak(*own) ? ", for more GPU memory" : ", with no more GPU memory") + ".";
+}
+
 }  // namespace
 
 Command compare_command() {
@@ -158,6 +188,9 @@ Command compare_command() {
                      declare_image_size_options(own);
                      own.options.add_options()("strategies", po::value<std::string>()->value_name("LIST"),
                                                "comma-separated strategy names (default: every plugin found)")(
+                         "strategy", po::value<std::string>()->value_name("S"),
+                         "the strategy you load with (a config's `strategy` key counts): its row is marked, and the pick "
+                         "is weighed against it")(
                          "measure", po::bool_switch(),
                          "also load each feasible strategy through the guard (alone, no fallback), run forward passes where "
                          "a family runs the components (each entry of each), and show the measured pass time, peak and load time beside the predicted ones")(
@@ -194,6 +227,8 @@ Command compare_command() {
               auto_pick = row != rows.end() ? row->why : evaluate(registry, "auto", setup, request).why;
             }
             const bool any_fits = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.feasible; });
+            const std::string yours = request.strategy_given ? request.strategy : std::string();
+            const std::string pick = pick_against(rows, yours);
             const bool simulated = setup.runtime == "simulated";
             const auto gpus = setup.budget.gpus();
 
@@ -225,6 +260,8 @@ Command compare_command() {
                 doc["strategies"].push_back(r);
               }
               doc["auto_picks"] = auto_pick;
+              if (!yours.empty()) doc["yours"] = yours;
+              doc["pick"] = pick;
               io.out << doc.dump(2) << "\n";
               return any_fits ? 0 : static_cast<int>(ExitCode::job_failed);
             }
@@ -245,7 +282,7 @@ Command compare_command() {
             columns.push_back({measured && !simulated && any_run ? "PASS pred/meas" : "PASS", TextTable::Align::right});
             TextTable table(columns);
             for (const auto& row : rows) {
-              std::vector<std::string> cells = {row.strategy, row.feasible ? "yes" : "no"};
+              std::vector<std::string> cells = {row.strategy + (row.strategy == yours ? " *" : ""), row.feasible ? "yes" : "no"};
               const Measured* m = row.measured && row.measured->loaded ? &*row.measured : nullptr;
               for (const auto* gpu : gpus) {
                 if (!row.prediction) {
@@ -307,7 +344,11 @@ Command compare_command() {
                   io.out << "\n";
                 }
             }
-            if (!auto_pick.empty()) io.out << "\nauto would pick: " << auto_pick << "\n";
+            // auto's choice is its row's explanation when auto was compared; said once.
+            const bool auto_compared = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.strategy == "auto"; });
+            if (!auto_pick.empty() && !auto_compared) io.out << "\nauto would pick: " << auto_pick << "\n";
+            if (!yours.empty()) io.out << "\n* " << yours << ": the strategy you load with (--strategy or the config's)";
+            if (!pick.empty()) io.out << "\n" << pick << "\n";
             if (!any_fits) throw JobError("no strategy fits " + setup.model.source.argument + " in this budget",
                                           "raise --max-memory, lower --reserve, free GPU memory, or allow --allow-cpu-compute");
             return 0;

@@ -110,7 +110,8 @@ Placement MultiGpuStrategy::plan(const PlanRequest& request) const {
   for (std::size_t g = 0; g < gpus.size(); ++g)
     explanation += (g ? ", " : " ") + gpus[g]->name() + " (" + format_gb(result.resident[g]) + " GB)";
   explanation += request.options.count("split") ? " as split=" + request.options.at("split") : " in proportion to usable memory";
-  if (gpus.size() == 1) explanation = "only one GPU with usable memory: every resident unit on " + last.name() + ", nothing to split";
+  if (gpus.size() == 1) explanation = "needs two GPUs to split a model across, and only " + last.name() +
+                                    " has usable memory: it places like balanced here (every resident unit on " + last.name() + ")";
   if (streamed) explanation += "; " + format_bytes(streamed) + " streamed on " + last.name();
   std::map<std::string, std::string> settings;
   if (request.options.count("split")) settings["split"] = request.options.at("split");

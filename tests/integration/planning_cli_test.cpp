@@ -128,7 +128,8 @@ TEST_F(Planning, CompareSaysWhyAStrategyDoesNotFit) {
   auto result = run_vramguard("compare " + tiny() + gpu + " --option sequential-offload.prefetch=16");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("sequential-offload: does not fit"), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("auto would pick"), std::string::npos) << result.out;
+  // auto was compared: its choice is its own row's explanation, said once.
+  EXPECT_EQ(result.out.find("auto would pick"), std::string::npos) << result.out;
   // Nothing fits at all: the table still shows why, and the exit code says so.
   result = run_vramguard("compare " + tiny() + " --simulate cuda:600MB --cpu-memory 8GiB");
   EXPECT_EQ(result.exit_code, 1) << result.err;
@@ -154,4 +155,39 @@ TEST_F(Planning, WhenTheWorkloadsActivationsLeaveNoRoomTheAdviceIsASmallerWorklo
   const auto weights = run_vramguard("plan " + qie() + " --simulate cuda:1GB --cpu-memory 128GiB --strategy balanced --headroom 0");
   EXPECT_NE(weights.exit_code, 0);
   EXPECT_EQ(weights.err.find("lower --batch or --tokens"), std::string::npos) << weights.err;
+}
+
+TEST_F(Planning, CompareMarksYourStrategyAndWeighsItsPickAgainstIt) {
+  // The config's strategy (balanced) is the user's: marked, and the pick says what changing it buys.
+  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("balanced *"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("* balanced: the strategy you load with"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("Pick auto: the fastest pass that fits"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("the speed of yours, balanced"), std::string::npos) << result.out;
+  const auto first = result.out.find("auto: chose");
+  ASSERT_NE(first, std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("auto: chose", first + 1), std::string::npos) << "auto's choice said twice:\n" << result.out;
+  // One GPU: multi-gpu says what it would need.
+  EXPECT_NE(result.out.find("multi-gpu: needs two GPUs"), std::string::npos) << result.out;
+  // Without auto among the compared, its choice is said after the table.
+  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --strategies balanced,sequential-offload --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto doc = nlohmann::json::parse(result.out);
+  EXPECT_EQ(doc["yours"], "balanced");
+  EXPECT_NE(doc["pick"].get<std::string>().find("balanced"), std::string::npos) << doc["pick"];
+  EXPECT_FALSE(doc["auto_picks"].get<std::string>().empty());
+}
+
+TEST_F(Planning, InspectShowsSizesInAUnitThatSuitsTheModel) {
+  // A tiny model in KB or MB, never a column of 0.00; the stored size only where --dtype changes it.
+  auto result = run_vramguard("inspect " + tiny());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.find(" 0.00 "), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("STORED"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("(("), std::string::npos) << result.out;
+  result = run_vramguard("inspect " + qie() + " --dtype fp32");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("STORED GB"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("transformer_blocks.0: "), std::string::npos) << result.out;
 }
