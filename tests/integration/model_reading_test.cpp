@@ -342,7 +342,7 @@ TEST(ModelReading, InspectCliPrintsUnitsAndJson) {
   const auto table = run_vramguard("inspect --units " + shell_quote(dir.string()));
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("model.layers.1"), std::string::npos) << table.out;
-  EXPECT_NE(table.out.find("MiB"), std::string::npos) << table.out;  // a tiny model's sizes, decimal and binary, in MB
+  EXPECT_NE(table.out.find("KiB"), std::string::npos) << table.out;  // a tiny model's sizes, decimal and binary, in KB
   const auto json = run_vramguard("inspect --json --dtype fp32 " + shell_quote(dir.string()));
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const auto doc = nlohmann::json::parse(json.out);
