@@ -41,4 +41,8 @@ cmake --build "$work/fresh/build" >/dev/null
 ctest --test-dir "$work/fresh/build" --output-on-failure >/dev/null
 env -u VRAMGUARD_PLUGIN_PATH "$vg" plugins --json --plugin-dir "$work/fresh/build/plugin" | grep -q '"name": "tiny-test-strategy"' \
   || { echo "FAIL: the plugin made from the template was not found"; exit 1; }
-echo "example plugin and a plugin made from the template built out of tree, tested, discovered and planned with"
+# The build tree is a package as the install is: the example configures and builds against it.
+cmake -S "$source_dir/plugins/example-gpu-first" -B "$work/from-build-tree" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$build_dir" >/dev/null || { echo "FAIL: find_package(vramguard) against the build tree"; exit 1; }
+cmake --build "$work/from-build-tree" >/dev/null || { echo "FAIL: the example did not build against the build tree"; exit 1; }
+echo "example plugin and a plugin made from the template built out of tree (against the install and the build tree), tested, discovered and planned with"
