@@ -78,8 +78,7 @@ void write_guard_report(const Invocation& invocation, const GuardReport& report,
     io.out << doc.dump(2) << "\n";
     return;
   }
-  print_guard_report(report, io.out);
-  if (print_extra) print_extra(io.out);
+  print_guard_report(report, io.out, print_extra);
 }
 
 void hold_loaded_model(const GuardReport& report, std::ostream& out) {

@@ -120,7 +120,7 @@ nlohmann::json guard_report_json(const GuardReport& report) {
   return doc;
 }
 
-void print_guard_report(const GuardReport& report, std::ostream& out) {
+void print_guard_report(const GuardReport& report, std::ostream& out, const std::function<void(std::ostream&)>& what_ran) {
   const auto& st = report.statistics;
   if (report.success) {
     const double seconds = std::max(st.seconds, 1e-9);
@@ -180,6 +180,8 @@ void print_guard_report(const GuardReport& report, std::ostream& out) {
   if (report.verified_tensors)
     out << "\nVerified " << text::thousands(report.verified_tensors) << " tensors (device, block, dtype, shape"
         << (report.data_verified ? ", bytes" : "") << ")\n";
+  // What ran comes before the unload that followed it.
+  if (what_ran) what_ran(out);
   for (std::size_t g = 0; g < report.after_unload.size(); ++g)
     out << "After unload: " << report.after_unload[g].device.str() << " ours in use " << format_bytes(report.after_unload[g].ours_in_use)
         << ", cached " << format_bytes(report.after_unload[g].ours_cached) << ", free " << format_bytes(report.after_unload[g].free)

@@ -27,7 +27,13 @@ std::vector<StreamPiece> LoadedUnit::stream_pieces() const {
   std::vector<StreamPiece> pieces;
   // A host block holds the unit's own tensors laid out as the slot wants them: one copy.
   const bool from_block = block != nullptr && block->data() != nullptr;
-  if (from_block) pieces.push_back({0, block->data(), block->size(), {}});
+  if (from_block) {
+    // Its own tensors, not the allocator's rounding the block was sized with (2 MiB pages).
+    std::uint64_t extent = 0;
+    for (const auto& tensor : tensors)
+      if (tensor.tied_to.empty()) extent = std::max(extent, tensor.offset + tensor.bytes);
+    pieces.push_back({0, block->data(), std::min<std::uint64_t>(block->size(), extent), {}});
+  }
   for (const auto& tensor : tensors) {
     if (tensor.bytes == 0 || (from_block && tensor.tied_to.empty())) continue;
     if (tensor.host != nullptr) pieces.push_back({tensor.offset, tensor.host, tensor.bytes, tensor.source});

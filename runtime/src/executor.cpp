@@ -129,12 +129,16 @@ std::optional<std::size_t> Executor::free_slot(const Window& window, bool evict_
 void Executor::fill(Window& window, std::size_t slot, std::size_t unit) {
   const LoadedUnit& lu = *units_[unit].loaded;
   if (window.holds[slot]) window.views.erase(*window.holds[slot]);
-  window.lane->fill(static_cast<int>(slot), *window.slots[slot], lu.stream_pieces());
+  std::vector<StreamPiece> pieces = lu.stream_pieces();
+  // The bytes that cross the link: the tensors, not the slot's rounding.
+  std::uint64_t copied = 0;
+  for (const auto& piece : pieces) copied += piece.host != nullptr ? piece.bytes : piece.file.placed_bytes();
+  window.lane->fill(static_cast<int>(slot), *window.slots[slot], std::move(pieces));
   window.holds[slot] = unit;
   window.ahead[slot] = true;
   window.views[unit] = views_in(lu, window.slots[slot]->data(), units_[unit].device);
-  streamed_bytes_ += lu.layout_bytes;
-  step_streamed_bytes_ += lu.layout_bytes;
+  streamed_bytes_ += copied;
+  step_streamed_bytes_ += copied;
 }
 
 // Keeps up to `depth` units filled ahead of the one in use, in forward order (wrapping round to the
