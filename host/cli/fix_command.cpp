@@ -118,7 +118,10 @@ Command fix_command() {
             // 4. The guarded load, from the fastest strategy that fits now.
             const auto now = fits_now(*runtime, request, model, registry);
             GuardOptions options = guard_options_from(request, registry);
-            if (!request.strategy_given)
+            // The strategy doctor recommends (the fastest that fits now), the same one --write-config
+            // writes; a --strategy on the command line goes first instead. A config's strategy is what
+            // is being fixed, so it does not.
+            if (!invocation.from_command_line.count("strategy"))
               if (const auto best = fastest_fit(now)) options.strategy = *best;
             ProgressBar progress;
             if (!json) options.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };

@@ -312,6 +312,7 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
   try {
     const po::parsed_options parsed = po::command_line_parser(rest).options(options).positional(own.positional).run();
     po::store(parsed, invocation.values);
+    for (const auto& option : parsed.options) invocation.from_command_line.insert(option.string_key);
   } catch (const po::unknown_option& e) {
     std::string name = e.get_option_name();
     throw UsageError("unknown option '" + name + "'" + (command ? " for '" + command->name + "'" : std::string{}) +

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct Invocation {
   std::optional<std::string> env_plugin_path;              // VRAMGUARD_PLUGIN_PATH
   Environment environment;                                 // as given, for HF_HOME and the like
   std::vector<std::string> warnings;                       // unknown VRAMGUARD_* variables and the like
+  std::set<std::string> from_command_line;                 // the options the command line itself gave
   bool help_requested = false;
   bool version_requested = false;
 

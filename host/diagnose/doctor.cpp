@@ -254,7 +254,8 @@ void check_model(DeviceRuntime& runtime, const LoadRequest& request, const Inspe
     report.findings.push_back({Severity::ok, "strategies", "",
                                "fits now: " + fitting + "; fastest: " + best.strategy + " (" + format_seconds(best.prediction->step_seconds) +
                                    " per pass, ready in " + format_seconds(best.prediction->ready_seconds) + ")",
-                               "", "vramguard load " + model.source.argument + " --strategy " + best.strategy +
+                               "", "vramguard load " + model.source.argument + (request.config_file ? " --config " + *request.config_file : std::string()) +
+                                       " --strategy " + best.strategy +
                                        " (or write this config with --write-config FILE)",
                                {{"strategies", rows}, {"recommended", best.strategy}}});
     return;

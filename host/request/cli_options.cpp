@@ -323,6 +323,7 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
                              "cuda-alloc-conf", "fallback"})
     if (const auto value = invocation.text(option)) request.as_given.emplace_back(option, *value);
   if (request.budget.allow_cpu_compute) request.as_given.emplace_back("allow-cpu-compute", "true");
+  if (invocation.config_file) request.config_file = invocation.config_file->string();
   return request;
 }
 

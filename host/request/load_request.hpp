@@ -69,6 +69,7 @@ struct LoadRequest {
   // The options as the user wrote them ("max-memory" → "0=12GB"): what a config written for this
   // request (doctor and fix --write-config) repeats word for word.
   std::vector<std::pair<std::string, std::string>> as_given;
+  std::optional<std::string> config_file;     // --config as given: advice that repeats a command repeats it too
 
   // The [strategy.NAME] section, then --option settings over it; bare KEY=VALUE settings apply to
   // `strategy` only when `bare_keys_apply` (they are meant for the first strategy).

@@ -241,3 +241,24 @@ TEST(ProcessControl, SystemProcessesAndOtherSessionsAreNeverYours) {
     EXPECT_EQ(refusal(other_session.pid()), "") << "not root: the user's own processes are theirs, from any session";
   }
 }
+
+TEST(Fix, LoadsWithTheStrategyDoctorRecommendsAndDoctorRepeatsTheConfig) {
+  // One recommendation: the config says sequential-offload, doctor names the fastest that fits now, and fix
+  // loads with that one; doctor's command to run carries the config it was given.
+  TempDir tmp;
+  const std::string config = tmp.write("slow.ini", "strategy = sequential-offload\nsimulate = cuda:1GB\nreserve = 0\ncpu_memory = 4GiB\n").string();
+  const auto doctor = run_vramguard("doctor " + shell_quote(kModel) + " --config " + shell_quote(config) + " --json");
+  ASSERT_EQ(doctor.exit_code, 0) << doctor.err;
+  const json report = json::parse(doctor.out);
+  const std::string recommended = report["recommended_strategy"];
+  EXPECT_NE(recommended, "sequential-offload");
+  EXPECT_NE(first(report["findings"], "strategies").dump().find("--config " + config + " --strategy " + recommended), std::string::npos)
+      << report.dump(2);
+  const auto fix = run_vramguard("fix " + shell_quote(kModel) + " --config " + shell_quote(config) + " --json");
+  ASSERT_EQ(fix.exit_code, 0) << fix.err;
+  EXPECT_EQ(json::parse(fix.out)["load"]["strategy"], recommended);
+  // A --strategy on the command line goes first.
+  const auto chosen = run_vramguard("fix " + shell_quote(kModel) + " --config " + shell_quote(config) + " --strategy sequential-offload --json");
+  ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
+  EXPECT_EQ(json::parse(chosen.out)["load"]["strategy"], "sequential-offload");
+}
