@@ -67,7 +67,7 @@ Command synth_command() {
                                        {"files", result.files}, {"tensors", result.tensors}, {"parameters", parameters},
                                        {"bytes", result.bytes}, {"seconds", seconds}}.dump(2) << "\n";
             } else {
-              io.out << "Wrote " << *out << ": " << *arch << " (" << model.preset << "), " << result.tensors << " tensors in "
+              io.out << "Wrote " << *out << ": " << *arch << " (" << model.preset << "), " << text::thousands(result.tensors) << " tensors in "
                      << result.files << " files, " << text::thousands(parameters) << " parameters, " << format_bytes(result.bytes) << " of "
                      << dtype_name(options.dtype) << (options.data == SynthData::zeros ? " zeros (sparse)" : " seeded random data")
                      << "\n";

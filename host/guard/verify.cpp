@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "core/tensor_read.hpp"
@@ -36,7 +37,8 @@ std::uint64_t verify_loaded_model(DeviceRuntime& runtime, const InspectedModel& 
   if (loaded.units().size() != model.graph.unit_count())
     throw VerificationError(std::to_string(loaded.units().size()) + " units were loaded, the model has " +
                             std::to_string(model.graph.unit_count()));
-  std::uint64_t checked = 0;
+  // Tensors by component and name: a vocabulary stored in row slices counts once, as inspect and synth count it.
+  std::set<std::pair<std::size_t, std::string>> checked;
   std::vector<unsigned char> device_bytes, file_bytes;
   for (const LoadedUnit& unit : loaded.units()) {
     if (cancel && cancel->load()) throw Interrupted("verification was interrupted");
@@ -93,7 +95,7 @@ std::uint64_t verify_loaded_model(DeviceRuntime& runtime, const InspectedModel& 
                  tensor.source.file < 0 && tensor.bytes > 0) {
         throw VerificationError("streamed tensor " + label + " has no source to stream from");
       }
-      ++checked;
+      checked.emplace(unit.component, tensor.name);
       if (!check_data || !tensor.tied_to.empty() || tensor.bytes == 0 || unit.block == nullptr) continue;
       device_bytes.resize(tensor.bytes);
       file_bytes.resize(tensor.bytes);
@@ -103,7 +105,7 @@ std::uint64_t verify_loaded_model(DeviceRuntime& runtime, const InspectedModel& 
         throw VerificationError("the bytes of " + label + " on " + unit.block->device().str() + " differ from the file's");
     }
   }
-  return checked;
+  return checked.size();
 }
 
 }  // namespace vramguard

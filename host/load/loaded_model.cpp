@@ -83,8 +83,9 @@ class Loader {
       const Component& component = model_.graph.components[c];
       for (std::size_t u = 0; u < component.units.size(); ++u) {
         if (options_.cancel && options_.cancel->load()) throw Interrupted("the load was interrupted");
-        const UnitPlacement* placed = placement_.find(component.name, component.units[u].name);
-        if (placed == nullptr) throw JobError("the plan has no place for unit " + component.name + "/" + component.units[u].name);
+        const std::string& unit = component.units[u].name;
+        const UnitPlacement* placed = placement_.find(component.name, unit);
+        if (placed == nullptr) throw JobError("the plan has no place for unit " + component.name + "/" + unit);
         load_unit(c, u, *placed);
         done += component.units[u].bytes;
         if (options_.progress) options_.progress(done, total);

@@ -75,7 +75,19 @@ ArchitectureDescription generic(const std::vector<std::string>& names) {
     if (around.insert(prefix).second) (embed_like(prefix) ? before : after).push_back(prefix);
   }
   std::sort(before.begin(), before.end());
-  std::sort(after.begin(), after.end());
+  // After the stacks, what sits in their own container first (a final norm: model.norm), then what
+  // lies outside it (the head: lm_head) — the order a forward pass takes them.
+  auto inside_a_stacks_container = [&](const std::string& prefix) {
+    for (const auto& stack : stacks) {
+      const auto container = stack.substr(0, stack.rfind('.', stack.size() - 2) + 1);
+      if (!container.empty() && text::starts_with(prefix, container)) return true;
+    }
+    return false;
+  };
+  std::sort(after.begin(), after.end(), [&](const std::string& a, const std::string& b) {
+    const bool a_inside = inside_a_stacks_container(a), b_inside = inside_a_stacks_container(b);
+    return a_inside != b_inside ? a_inside : a < b;
+  });
   for (const auto& p : before) d.rules.push_back({{p}, UnitKind::embedding, false});
   for (const auto& p : stacks) d.rules.push_back({{p}, UnitKind::block, true});
   for (const auto& p : after) d.rules.push_back({{p}, UnitKind::head, false});

@@ -349,3 +349,35 @@ TEST(ModelReading, InspectCliPrintsUnitsAndJson) {
   EXPECT_EQ(doc["target_dtype"], "F32");
   EXPECT_EQ(doc["components"][0]["bytes"].get<std::uint64_t>(), 2 * doc["components"][0]["stored_bytes"].get<std::uint64_t>());
 }
+
+TEST(ModelReading, TheGenericReaderTakesTheFinalNormBeforeTheHead) {
+  // A family vramguard does not know: units in the order a forward pass takes them.
+  TempDir tmp;
+  const fs::path model = tmp / "mystery";
+  fs::copy(fs::path(TEST_DATA_DIR) / "fixtures" / "qwen2_small" / "model", model, fs::copy_options::recursive);
+  fs::permissions(model / "config.json", fs::perms::owner_write, fs::perm_options::add);
+  auto config = nlohmann::json::parse(std::ifstream(model / "config.json"));
+  config["architectures"] = {"MysteryForCausalLM"};
+  std::ofstream(model / "config.json", std::ios::trunc) << config.dump();
+  const auto result = run_vramguard("inspect --units --json " + shell_quote(model.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto doc = nlohmann::json::parse(result.out);
+  std::vector<std::string> order;
+  for (const auto& unit : doc["components"][0]["unit_list"]) order.push_back(unit["name"]);
+  EXPECT_EQ(order, (std::vector<std::string>{"model.embed_tokens", "model.layers.0", "model.layers.1", "model.norm", "lm_head"}));
+}
+
+TEST(ModelReading, LoadVerifiesAsManyTensorsAsSynthWroteWhenAVocabularyIsSliced) {
+  TempDir tmp;
+  const fs::path model = tmp / "qwen2";
+  const auto wrote = run_vramguard("synth --arch qwen2 --preset tiny --out " + shell_quote(model.string()));
+  ASSERT_EQ(wrote.exit_code, 0) << wrote.err;
+  const auto inspected = nlohmann::json::parse(run_vramguard("inspect --json --slice-vocabulary 16KB " + shell_quote(model.string())).out);
+  const auto tensors = inspected["components"][0]["tensors"].get<std::uint64_t>();
+  const auto units = inspected["components"][0]["units"].get<std::uint64_t>();
+  const auto loaded = run_vramguard("load " + shell_quote(model.string()) + " --slice-vocabulary 16KB --simulate cuda:1GB --reserve 0 --headroom 0 --json");
+  ASSERT_EQ(loaded.exit_code, 0) << loaded.err;
+  EXPECT_EQ(nlohmann::json::parse(loaded.out)["verified_tensors"].get<std::uint64_t>(), tensors);
+  EXPECT_GT(units, 5u) << "the vocabulary was not sliced";
+  EXPECT_NE(wrote.out.find(std::to_string(tensors) + " tensors"), std::string::npos) << wrote.out;
+}
