@@ -2,6 +2,8 @@
 #include <sstream>
 
 #include "cli/command.hpp"
+#include "engine/request_setup.hpp"
+#include "request/cli_options.hpp"
 #include "guard/guard_pipeline.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
@@ -33,12 +35,22 @@ void print_overview(std::ostream& out) {
 
 }  // namespace
 
-void print_command_help(const CommandSpec& spec, std::ostream& out) {
+void print_command_help(const CommandSpec& spec, std::ostream& out, const Invocation& invocation) {
   out << "Usage: " << spec.usage << "\n\n" << spec.summary << "\n";
   if (!spec.details.empty()) out << "\n" << spec.details << "\n";
   CommandOptions own;
   if (spec.declare) spec.declare(own);
   if (!own.options.options().empty()) out << "\n" << own.options;
+  // A command that takes --option lists what each plugin found here declares it reads.
+  if (own.options.find_nothrow("option", false) != nullptr) {
+    const PluginRegistry registry = discover_plugins(plugin_search_from(invocation));
+    out << "\nStrategy options (--option KEY=VALUE for the strategy used, NAME.KEY=VALUE for one of several, or a\n"
+           "config's [strategy.NAME] section), as the plugins found declare them:\n";
+    for (const auto& plugin : registry.plugins()) {
+      out << "  " << plugin.name << (plugin.options.empty() ? ": none" : "") << "\n";
+      for (const auto& o : plugin.options) out << "    " << o.key << "=" << o.values << "  " << o.description << "\n";
+    }
+  }
   out << "\n" << global_options();
 }
 
@@ -65,7 +77,7 @@ Command help_command() {
             }
             for (const auto& command : all_commands()) {
               if (command.spec.name == *topic) {
-                print_command_help(command.spec, io.out);
+                print_command_help(command.spec, io.out, invocation);
                 return 0;
               }
             }
@@ -106,7 +118,7 @@ int run_cli(const std::vector<std::string>& args, CommandIO io, const Environmen
       return invocation.help_requested ? 0 : static_cast<int>(ExitCode::bad_input);
     }
     if (invocation.help_requested) {
-      print_command_help(command->spec, io.out);
+      print_command_help(command->spec, io.out, invocation);
       return 0;
     }
     return command->run(invocation, io);

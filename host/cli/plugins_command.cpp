@@ -21,13 +21,17 @@ Command plugins_command() {
             if (invocation.flag("json")) {
               nlohmann::json doc;
               doc["plugins"] = nlohmann::json::array();
-              for (const auto& p : registry.plugins())
+              for (const auto& p : registry.plugins()) {
+                nlohmann::json options = nlohmann::json::array();
+                for (const auto& o : p.options) options.push_back({{"key", o.key}, {"values", o.values}, {"description", o.description}});
                 doc["plugins"].push_back({{"name", p.name},
                                           {"version", p.version},
                                           {"api_version", p.api_version},
                                           {"file", p.file.string()},
                                           {"found_through", p.origin},
-                                          {"description", p.description}});
+                                          {"description", p.description},
+                                          {"options", options}});
+              }
               doc["refused"] = nlohmann::json::array();
               for (const auto& f : registry.failures())
                 doc["refused"].push_back({{"file", f.file.string()},
@@ -52,6 +56,8 @@ Command plugins_command() {
                        << std::setw(static_cast<int>(version_width) + 2) << p.version << std::setw(5) << p.api_version
                        << p.description << "\n"
                        << std::string(name_width + 2, ' ') << "file: " << p.file.string() << "\n";
+                for (const auto& o : p.options)
+                  io.out << std::string(name_width + 2, ' ') << "option " << o.key << "=" << o.values << ": " << o.description << "\n";
               }
             }
             if (!registry.failures().empty()) {

@@ -68,8 +68,6 @@ Command run_command() {
             // predict are the GPUs' headroom unless --headroom says otherwise.
             const std::uint64_t activation_bytes = library.check(model, settings);
             if (!request.budget.headroom) request.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
-            // Plugins are vetted here, before the library loads anything: a bad --strategy is a usage error.
-            (void)guard_options_from(request, discover_plugins(request.plugins));
 
             ProgressBar progress;
             RunHooks hooks;

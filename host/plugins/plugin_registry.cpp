@@ -186,10 +186,10 @@ class Scanner {
     }
     if (descriptor->name == nullptr || !valid_plugin_name(descriptor->name) || descriptor->version == nullptr ||
         descriptor->description == nullptr || descriptor->create == nullptr || descriptor->destroy == nullptr ||
-        descriptor->plan == nullptr) {
+        descriptor->plan == nullptr || descriptor->describe_options == nullptr) {
       fail(file, PluginProblem::bad_descriptor,
            "its descriptor is incomplete: it needs a name of lower-case letters, digits, '-', '_' or '.' "
-           "(at most 64), a version, a description and its three entry points");
+           "(at most 64), a version, a description and its four entry points");
       return;
     }
 
@@ -200,7 +200,15 @@ class Scanner {
       return;
     }
 
-    PluginInfo info{descriptor->name, descriptor->version, descriptor->description, descriptor->api_version, file, origin};
+    // The options it declares, through its own guarded entry point (like every call into plugin code).
+    std::vector<StrategyOptionInfo> declared;
+    error.clear();
+    descriptor->describe_options(declared, error);
+    if (!error.empty()) {
+      fail(file, PluginProblem::bad_descriptor, "listing its options failed: " + error);
+      return;
+    }
+    PluginInfo info{descriptor->name, descriptor->version, descriptor->description, descriptor->api_version, file, origin, std::move(declared)};
     log::debug("plugin '", info.name, "' ", info.version, " found in ", file.string(), " (", origin, ")");
     candidates.push_back({std::move(info), std::move(library), descriptor});
   }

@@ -43,6 +43,7 @@ struct PluginInfo {
   int api_version = 0;
   std::filesystem::path file;
   std::string origin;  // which search-path entry found it
+  std::vector<StrategyOptionInfo> options;  // what it declares it reads ([strategy.NAME], --option)
 };
 
 struct DiscoveryOptions {

@@ -33,10 +33,11 @@ std::unique_ptr<Session::Impl> Session::Impl::open(LoadRequest request, Inspecte
   impl->request = std::move(request);
   impl->model = std::make_unique<InspectedModel>(std::move(model));
   impl->description = describe(*impl->model);
-  // Simulated devices keep every byte in host memory so that the CPU can compute in their place.
-  impl->runtime = make_runtime(impl->request, /*keep_data=*/impl->request.simulate.has_value(), &impl->allocator);
+  // The strategies first: a name no plugin has is a usage error before a device is touched.
   impl->registry = std::make_unique<PluginRegistry>(discover_plugins(impl->request.plugins));
   GuardOptions guard = guard_options_from(impl->request, *impl->registry);
+  // Simulated devices keep every byte in host memory so that the CPU can compute in their place.
+  impl->runtime = make_runtime(impl->request, /*keep_data=*/impl->request.simulate.has_value(), &impl->allocator);
   guard.progress = hooks.progress;
   guard.cancel = hooks.cancel;
   impl->pipeline = std::make_unique<GuardPipeline>(*impl->runtime, *impl->registry, *impl->model, guard);

@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include <vramguard/strategy.hpp>
 
 namespace vramguard::strategies {
@@ -10,6 +12,9 @@ namespace vramguard::strategies {
 class AutoStrategy final : public PlacementStrategy {
  public:
   Placement plan(const PlanRequest& request) const override;
+  static std::vector<StrategyOptionInfo> options() {
+    return {{"prefetch", "0-16", "streamed units copied ahead of the one computing, in the candidates that stream (default 1)"}};
+  }
 };
 
 }  // namespace vramguard::strategies

@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include <vramguard/strategy.hpp>
 
 namespace vramguard::strategies {
@@ -11,6 +13,10 @@ namespace vramguard::strategies {
 class BalancedStrategy final : public PlacementStrategy {
  public:
   Placement plan(const PlanRequest& request) const override;
+  static std::vector<StrategyOptionInfo> options() {
+    return {{"low_zero", "true|false", "keep the first GPU as free as possible, as accelerate's balanced_low_0 (default false)"},
+            {"fill", "balanced|sequential", "balanced budgets per GPU, or fill each GPU in turn as device_map=\"sequential\" (default balanced)"}};
+  }
 };
 
 }  // namespace vramguard::strategies

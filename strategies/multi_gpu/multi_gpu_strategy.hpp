@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include <vramguard/strategy.hpp>
 
 namespace vramguard::strategies {
@@ -10,6 +12,10 @@ namespace vramguard::strategies {
 class MultiGpuStrategy final : public PlacementStrategy {
  public:
   Placement plan(const PlanRequest& request) const override;
+  static std::vector<StrategyOptionInfo> options() {
+    return {{"split", "W0,W1,...", "each GPU's share of the layers (default: in proportion to usable memory)"},
+            {"prefetch", "0-16", "streamed units copied ahead on the last GPU, for what does not fit (default 1)"}};
+  }
 };
 
 }  // namespace vramguard::strategies

@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include <vramguard/strategy.hpp>
 
 namespace vramguard::strategies {
@@ -9,6 +11,11 @@ namespace vramguard::strategies {
 class SequentialOffloadStrategy final : public PlacementStrategy {
  public:
   Placement plan(const PlanRequest& request) const override;
+  static std::vector<StrategyOptionInfo> options() {
+    return {{"prefetch", "0-16", "units copied ahead of the one computing; each costs a window slot (default 1)"},
+            {"keep_resident", "N", "the first N units stay resident on the GPU (default 0)"},
+            {"gpu", "a GPU index", "the GPU that runs everything (default 0)"}};
+  }
 };
 
 }  // namespace vramguard::strategies

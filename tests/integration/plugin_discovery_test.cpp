@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 #include "core/stop_signal.hpp"
@@ -66,6 +67,34 @@ TEST(PluginDiscovery, AGoodPluginIsListedWithItsDescriptor) {
   EXPECT_EQ(plugin.api_version, kPluginApiVersion);
   EXPECT_EQ(plugin.file, dir / "libgood.so");
   EXPECT_TRUE(registry.failures().empty());
+  // The options it declares, for `plugins` and `help plan`.
+  ASSERT_EQ(plugin.options.size(), 1u);
+  EXPECT_EQ(plugin.options[0].key, "depth");
+  EXPECT_EQ(plugin.options[0].values, "1-3");
+}
+
+TEST(PluginDiscovery, APluginWhoseOptionListThrowsIsRefusedAndTheOthersWork) {
+  TempDir tmp;
+  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_good", "libgood.so"}, {"test_plugin_throwing_options", "libthrows.so"}});
+  const auto registry = discover({dir});
+  EXPECT_EQ(registry.names(), std::vector<std::string>{"test-good"});
+  const auto& failure = only_failure(registry);
+  EXPECT_EQ(failure.problem, PluginProblem::bad_descriptor);
+  EXPECT_NE(failure.message.find("listing its options failed: options are not ready"), std::string::npos) << failure.message;
+}
+
+TEST(PluginDiscovery, PluginsAndHelpListTheOptionsEachStrategyDeclares) {
+  auto result = vramguard::testing::run_vramguard("plugins --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  bool auto_prefetch = false;
+  const auto doc = nlohmann::json::parse(result.out);
+  for (const auto& plugin : doc["plugins"])
+    for (const auto& option : plugin["options"]) auto_prefetch = auto_prefetch || (plugin["name"] == "auto" && option["key"] == "prefetch");
+  EXPECT_TRUE(auto_prefetch) << result.out;
+  result = vramguard::testing::run_vramguard("help plan");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("Strategy options"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("keep_resident=N"), std::string::npos) << result.out;
 }
 
 TEST(PluginDiscovery, AGoodPluginsStrategyRunsAndOutlivesTheRegistry) {

@@ -16,6 +16,7 @@ class AllOnFirstGpu final : public vramguard::PlacementStrategy {
     placement.explanation = "test plugin: everything on cuda:0";
     return placement;
   }
+  static std::vector<vramguard::StrategyOptionInfo> options() { return {{"depth", "1-3", "a test option (default 1)"}}; }
 };
 
 }  // namespace

@@ -19,6 +19,7 @@ const vramguard::PluginDescriptor descriptor{vramguard::kPluginApiVersion,
                                              "built against SDK types of another layout",
                                              &vramguard::detail::create_strategy<Nothing>,
                                              &vramguard::detail::destroy_strategy,
-                                             &vramguard::detail::plan_guarded};
+                                             &vramguard::detail::plan_guarded,
+                                             &vramguard::detail::describe_options<Nothing>};
 }  // namespace other_layout
 BOOST_DLL_ALIAS(other_layout::descriptor, vramguard_plugin)

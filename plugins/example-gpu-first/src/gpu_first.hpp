@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include <vramguard/strategy.hpp>
 
 namespace gpu_first {
@@ -10,6 +12,10 @@ namespace gpu_first {
 class GpuFirstStrategy final : public vramguard::PlacementStrategy {
  public:
   vramguard::Placement plan(const vramguard::PlanRequest& request) const override;
+  // What `vramguard plugins` and `vramguard help plan` list for it.
+  static std::vector<vramguard::StrategyOptionInfo> options() {
+    return {{"prefetch", "0-16", "units copied ahead of the one computing on the first GPU (default 1)"}};
+  }
 };
 
 }  // namespace gpu_first

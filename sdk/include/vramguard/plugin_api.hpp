@@ -12,11 +12,13 @@
 // No exception crosses the boundary: the macro's functions run inside the plugin, catch whatever the
 // strategy throws, and hand the host a PlanOutcome (LLVM's plugin interface works the same way).
 #include <cstddef>
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <boost/dll/alias.hpp>
 
@@ -24,7 +26,7 @@
 
 namespace vramguard {
 
-inline constexpr int kPluginApiVersion = 3;
+inline constexpr int kPluginApiVersion = 4;
 
 // What one plan call came to, filled on the plugin's side.
 struct PlanOutcome {
@@ -36,10 +38,11 @@ struct PlanOutcome {
   std::string option;                               // invalid_option: which option
 };
 
-// The three entry points, each noexcept: they catch everything inside the plugin.
+// The entry points, each noexcept: they catch everything inside the plugin.
 using CreateStrategyFunction = PlacementStrategy* (*)(std::string& error) noexcept;
 using DestroyStrategyFunction = void (*)(PlacementStrategy* strategy) noexcept;
 using PlanFunction = void (*)(const PlacementStrategy& strategy, const PlanRequest& request, PlanOutcome& outcome) noexcept;
+using DescribeOptionsFunction = void (*)(std::vector<StrategyOptionInfo>& options, std::string& error) noexcept;
 
 struct PluginDescriptor {
   int api_version;                   // first, always: the host reads it before anything else
@@ -51,6 +54,7 @@ struct PluginDescriptor {
   CreateStrategyFunction create;
   DestroyStrategyFunction destroy;
   PlanFunction plan;
+  DescribeOptionsFunction describe_options;  // the options the strategy declares (may list none)
 };
 
 inline constexpr const char* kPluginDescriptorSymbol = "vramguard_plugin";
@@ -79,7 +83,8 @@ constexpr std::uint64_t plugin_layout_fingerprint() {
       alignof(DeviceInfo), sizeof(DeviceBudget), alignof(DeviceBudget), sizeof(Workload), alignof(Workload),
       sizeof(PlanRequest), alignof(PlanRequest), sizeof(StrategyOptions), sizeof(UnitPlacement), alignof(UnitPlacement),
       sizeof(Placement), alignof(Placement), sizeof(PlanOutcome), alignof(PlanOutcome), sizeof(PluginDescriptor),
-      alignof(PluginDescriptor), sizeof(PlacementStrategy), sizeof(std::string), sizeof(std::map<int, int>)});
+      alignof(PluginDescriptor), sizeof(PlacementStrategy), sizeof(std::string), sizeof(std::map<int, int>),
+      sizeof(StrategyOptionInfo), sizeof(std::vector<StrategyOptionInfo>)});
 }
 
 // The C++ standard library ABI the plugin was built with.
@@ -132,6 +137,17 @@ inline void plan_guarded(const PlacementStrategy& strategy, const PlanRequest& r
   }
 }
 
+template <typename Strategy>
+void describe_options(std::vector<StrategyOptionInfo>& options, std::string& error) noexcept {
+  try {
+    if constexpr (requires { { Strategy::options() } -> std::convertible_to<std::vector<StrategyOptionInfo>>; }) options = Strategy::options();
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "it threw something that is not a std::exception";
+  }
+}
+
 }  // namespace detail
 }  // namespace vramguard
 
@@ -148,6 +164,7 @@ inline void plan_guarded(const PlacementStrategy& strategy, const PlanRequest& r
       Description,                                                                                 \
       &::vramguard::detail::create_strategy<StrategyClass>,                                        \
       &::vramguard::detail::destroy_strategy,                                                      \
-      &::vramguard::detail::plan_guarded};                                                         \
+      &::vramguard::detail::plan_guarded,                                                          \
+      &::vramguard::detail::describe_options<StrategyClass>};                                      \
   }                                                                                                \
   BOOST_DLL_ALIAS(vramguard_plugin_registration::descriptor, vramguard_plugin)

@@ -12,6 +12,15 @@ namespace vramguard {
 
 using StrategyOptions = std::map<std::string, std::string>;
 
+// One option a strategy reads from its [strategy.NAME] config section or --option KEY=VALUE: what
+// `vramguard plugins` and `vramguard help plan` list. A strategy declares its options with a static
+// member function `static std::vector<StrategyOptionInfo> options();` (none: it takes no options).
+struct StrategyOptionInfo {
+  std::string key;          // "prefetch"
+  std::string values;       // what it accepts: "0-16", "true|false", "a GPU index"
+  std::string description;  // one line: what it does, and its default
+};
+
 // A strategy option the strategy cannot use: an unknown key, or a value it cannot read.
 class InvalidStrategyOption : public std::invalid_argument {
  public:
