@@ -1,6 +1,7 @@
 // `vramguard compare MODEL --strategies a,b,c`: the strategies side by side on the same model and budget.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <ostream>
 
 #include "cli/command.hpp"
@@ -146,12 +147,48 @@ std::uint64_t predicted_load_peak(const Prediction& prediction, DeviceId device,
   return d->resident_bytes + d->window_bytes + (with_context ? d->context_bytes : 0);
 }
 
+// --job: passes per component in one job, checked against the model's components.
+using JobCalls = std::map<std::string, std::uint64_t>;
+
+JobCalls parse_job(const std::string& text, const ModelGraph& model) {
+  JobCalls calls;
+  const std::string example = "e.g. --job text_encoder=2,transformer=100,vae=2";
+  for (const auto& entry : text::split(text, ',')) {
+    const auto eq = entry.find('=');
+    const std::string name(text::trim(entry.substr(0, eq == std::string::npos ? entry.size() : eq)));
+    const std::string count = eq == std::string::npos ? std::string() : std::string(text::trim(entry.substr(eq + 1)));
+    if (name.empty() || count.empty() || count.size() > 7 || !std::all_of(count.begin(), count.end(), ::isdigit))
+      throw UsageError("--job '" + entry + "' is not COMPONENT=CALLS (a whole number of passes, at most 9999999)", example);
+    if (model.find_component(name) == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& c : model.components) names.push_back(c.name);
+      throw UsageError("--job names '" + name + "', which is not a component of the model" + text::did_you_mean(name, names),
+                       "its components: " + text::join(names, ", "));
+    }
+    if (!calls.emplace(name, std::stoull(count)).second) throw UsageError("--job names '" + name + "' twice", example);
+  }
+  return calls;
+}
+
+// The load, then each component's passes: one for a component the job does not name.
+double job_seconds(const Prediction& prediction, const JobCalls& calls) {
+  double seconds = prediction.ready_seconds;
+  for (const auto& component : prediction.components) {
+    const auto it = calls.find(component.component);
+    seconds += static_cast<double>(it == calls.end() ? 1 : it->second) * component.step_seconds;
+  }
+  return seconds;
+}
+
 // Which strategy to load with and why: the fastest pass that fits, weighed against the user's own
 // strategy where they named one (speed against peak memory on the GPUs).
-std::string pick_against(const std::vector<Row>& rows, const std::string& yours) {
+std::string pick_against(const std::vector<Row>& rows, const std::string& yours, const std::optional<JobCalls>& job) {
+  // Weighed by the whole job where --job describes one, else by one pass of each component.
+  auto cost = [&](const Row& row) { return job ? job_seconds(*row.prediction, *job) : row.prediction->step_seconds; };
+  const std::string what = job ? "job" : "pass";
   const Row* best = nullptr;
   for (const auto& row : rows)
-    if (row.feasible && row.prediction && (!best || row.prediction->step_seconds < best->prediction->step_seconds)) best = &row;
+    if (row.feasible && row.prediction && (!best || cost(row) < cost(*best))) best = &row;
   if (best == nullptr) return {};
   auto peak = [](const Row& row) {
     std::uint64_t bytes = 0;
@@ -159,19 +196,19 @@ std::string pick_against(const std::vector<Row>& rows, const std::string& yours)
       if (device.device.is_gpu()) bytes = std::max(bytes, device.peak_bytes);
     return bytes;
   };
-  const std::string fastest = "Pick " + best->strategy + ": the fastest pass that fits (" + format_seconds(best->prediction->step_seconds) +
+  const std::string fastest = "Pick " + best->strategy + ": the fastest " + what + " that fits (" + format_seconds(cost(*best)) +
                               ", peak " + format_gb(peak(*best)) + " GB on the fullest GPU)";
   const auto own = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.strategy == yours; });
   if (yours.empty() || own == rows.end()) return fastest + ".";
   if (!own->feasible || !own->prediction) return fastest + "; yours, " + yours + ", does not fit this budget.";
   // Within 1 % is a tie, and a tie goes to what the user already runs.
-  if (own->strategy == best->strategy || own->prediction->step_seconds <= best->prediction->step_seconds * 1.01)
-    return "Keep " + yours + ": no strategy that fits makes a pass faster (" + format_seconds(own->prediction->step_seconds) + ", peak " +
+  if (own->strategy == best->strategy || cost(*own) <= cost(*best) * 1.01)
+    return "Keep " + yours + ": no strategy that fits makes a " + what + " faster (" + format_seconds(cost(*own)) + ", peak " +
            format_gb(peak(*own)) + " GB).";
-  const double speedup = own->prediction->step_seconds / std::max(1e-12, best->prediction->step_seconds);
+  const double speedup = cost(*own) / std::max(1e-12, cost(*best));
   char ratio[32];
   std::snprintf(ratio, sizeof ratio, "%.2f", speedup);
-  return fastest + ": " + ratio + "x the speed of yours, " + yours + " (" + format_seconds(own->prediction->step_seconds) + ", peak " +
+  return fastest + ": " + ratio + "x the speed of yours, " + yours + " (" + format_seconds(cost(*own)) + ", peak " +
          format_gb(peak(*own)) + " GB)" + (peak(*best) > peak(*own) ? ", for more GPU memory" : ", with no more GPU memory") + ".";
 }
 
@@ -195,7 +232,12 @@ Command compare_command() {
                          "also load each feasible strategy through the guard (alone, no fallback), run forward passes where "
                          "a family runs the components (each entry of each), and show the measured pass time, peak and load time beside the predicted ones")(
                          "steps", po::value<std::string>()->value_name("K")->default_value("3"),
-                         "with --measure: forward passes per strategy (2-10000); the first warms up");
+                         "with --measure: forward passes per strategy (2-10000); the first warms up")(
+                         "job", po::value<std::string>()->value_name("COMPONENT=CALLS,..."),
+                         "estimate a whole job: how many passes each component makes in it (one for a component not named), "
+                         "e.g. a 50-step Qwen-Image-Edit edit with true CFG: text_encoder=2,transformer=100,vae=2 (the prompt and "
+                         "the negative prompt, two transformer passes a step, the VAE's encode and decode); the JOB column adds "
+                         "the load, and the pick weighs jobs");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const LoadRequest request = load_request_from(invocation);
@@ -228,7 +270,9 @@ Command compare_command() {
             }
             const bool any_fits = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.feasible; });
             const std::string yours = request.strategy_given ? request.strategy : std::string();
-            const std::string pick = pick_against(rows, yours);
+            std::optional<JobCalls> job;
+            if (const auto text = invocation.text("job")) job = parse_job(*text, setup.model.graph);
+            const std::string pick = pick_against(rows, yours, job);
             const bool simulated = setup.runtime == "simulated";
             const auto gpus = setup.budget.gpus();
 
@@ -242,6 +286,7 @@ Command compare_command() {
               for (const auto& row : rows) {
                 nlohmann::json r{{"strategy", row.strategy}, {"feasible", row.feasible}, {"explanation", row.why}};
                 if (row.prediction) r["predicted"] = prediction_json(*row.prediction);
+                if (row.prediction && job) r["predicted_job_seconds"] = job_seconds(*row.prediction, *job);
                 if (!row.minimum.empty()) {
                   r["minimum_bytes"] = nlohmann::json::object();
                   for (const auto& [device, bytes] : row.minimum) r["minimum_bytes"][device.str()] = bytes;
@@ -280,6 +325,7 @@ Command compare_command() {
             columns.push_back({"STREAMED/PASS GB", TextTable::Align::right});
             columns.push_back({measured && !simulated ? "READY pred/meas" : "READY", TextTable::Align::right});
             columns.push_back({measured && !simulated && any_run ? "PASS pred/meas" : "PASS", TextTable::Align::right});
+            if (job) columns.push_back({"JOB", TextTable::Align::right});
             TextTable table(columns);
             for (const auto& row : rows) {
               std::vector<std::string> cells = {row.strategy + (row.strategy == yours ? " *" : ""), row.feasible ? "yes" : "no"};
@@ -317,6 +363,7 @@ Command compare_command() {
               if (measured && !simulated && any_run && row.prediction)
                 pass += " / " + (m && !m->runs.empty() ? format_seconds(one_pass_of_each(m->runs)) : std::string("-"));
               cells.push_back(pass);
+              if (job) cells.push_back(row.prediction ? format_seconds(job_seconds(*row.prediction, *job)) : "-");
               table.add(cells);
             }
             table.print(io.out);

@@ -191,3 +191,27 @@ TEST_F(Planning, InspectShowsSizesInAUnitThatSuitsTheModel) {
   EXPECT_NE(result.out.find("STORED GB"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("transformer_blocks.0: "), std::string::npos) << result.out;
 }
+
+TEST_F(Planning, CompareEstimatesAWholeJob) {
+  // A 50-step edit with true CFG: the text encoder twice, the transformer 100 times, the VAE twice.
+  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --job text_encoder=2,transformer=100,vae=2 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto doc = nlohmann::json::parse(result.out);
+  for (const auto& row : doc["strategies"]) {
+    if (!row.contains("predicted")) continue;
+    const auto& predicted = row["predicted"];
+    double expected = predicted["ready_seconds"].get<double>();
+    for (const auto& component : predicted["components"]) {
+      const std::string name = component["name"];
+      expected += (name == "transformer" ? 100 : 2) * component["pass_seconds"].get<double>();
+    }
+    EXPECT_NEAR(row["predicted_job_seconds"].get<double>(), expected, 1e-9 * expected) << row["strategy"];
+  }
+  EXPECT_NE(doc["pick"].get<std::string>().find("the fastest job that fits"), std::string::npos) << doc["pick"];
+  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --job transfomer=3");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("did you mean 'transformer'?"), std::string::npos) << result.err;
+  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --job transformer=many");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("--job 'transformer=many' is not COMPONENT=CALLS"), std::string::npos) << result.err;
+}
