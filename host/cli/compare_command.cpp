@@ -242,6 +242,9 @@ Command compare_command() {
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const LoadRequest request = load_request_from(invocation);
             const PlanningSetup setup = prepare_planning(request);
+            // Checked before anything is planned or loaded.
+            std::optional<JobCalls> job;
+            if (const auto text = invocation.text("job")) job = parse_job(*text, setup.model.graph);
             const PluginRegistry registry = discover_plugins(request.plugins);
             std::vector<std::string> names = registry.names();
             if (const auto list = invocation.text("strategies")) {
@@ -270,8 +273,6 @@ Command compare_command() {
             }
             const bool any_fits = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.feasible; });
             const std::string yours = request.strategy_given ? request.strategy : std::string();
-            std::optional<JobCalls> job;
-            if (const auto text = invocation.text("job")) job = parse_job(*text, setup.model.graph);
             const std::string pick = pick_against(rows, yours, job);
             const bool simulated = setup.runtime == "simulated";
             const auto gpus = setup.budget.gpus();
