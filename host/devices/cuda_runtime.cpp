@@ -840,9 +840,7 @@ class CudaRuntime final : public DeviceRuntime {
 
 }  // namespace vramguard
 
-// The factory make_cuda_runtime finds (host/run/runtime_library.cpp): compiled into the runtime library
-// only, where it resolves the weak reference there; the CLI reaches it through the library's interface.
-// The caller owns the object it returns.
+// The factory declared (weak) in devices/device_runtime.hpp: defined here, in the runtime library only.
 extern "C" vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) {
   vramguard::log::set_level(static_cast<vramguard::log::Level>(log_level));
   return new vramguard::CudaRuntime();

@@ -139,3 +139,8 @@ std::uint64_t device_runtime_layout_fingerprint();
 std::unique_ptr<DeviceRuntime> make_cuda_runtime();
 
 }  // namespace vramguard
+
+// The CUDA runtime's factory (host/devices/cuda_runtime.cpp), defined only where that file is compiled
+// in — the runtime library of a CUDA build. Elsewhere (the CLI) this weak reference stays null, and
+// make_cuda_runtime asks the runtime library for its factory instead. The caller owns what it returns.
+extern "C" vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) __attribute__((weak));

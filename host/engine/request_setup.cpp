@@ -1,10 +1,10 @@
 #include "engine/request_setup.hpp"
 
 #include "core/errors.hpp"
+#include "core/stop_signal.hpp"
 #include "devices/allocator_config.hpp"
 #include "devices/host_memory.hpp"
 #include "devices/simulated_runtime.hpp"
-#include "core/stop_signal.hpp"
 #include "guard/plan_validator.hpp"
 
 namespace vramguard {
@@ -47,9 +47,8 @@ GuardOptions guard_options_from(const LoadRequest& request, const PluginRegistry
   options.cpu_memory = request.cpu_memory_bytes;
   options.stream_source = request.stream_source;
   options.upload_path = request.upload_path;
-  // A copy: the guard may outlive the request it was made from.
-  const std::string first = request.strategy;
-  options.strategy_options = [request, first](const std::string& name) { return request.strategy_options_for(name, name == first); };
+  // A copy: the guard may outlive the request it was made from. Bare --option keys are the first strategy's.
+  options.strategy_options = [request](const std::string& name) { return request.strategy_options_for(name, name == request.strategy); };
   return options;
 }
 
@@ -66,10 +65,6 @@ PlanningSetup prepare_planning(const LoadRequest& request) {
   setup.budget = probe_budget_for(*runtime, setup.model, request, &setup.notes);
   return setup;
 }
-
-}  // namespace vramguard
-
-namespace vramguard {
 
 PlannedRequest plan_request(const LoadRequest& request) {
   PlannedRequest planned;

@@ -40,10 +40,6 @@ PlanningSetup prepare_planning(const LoadRequest& request);
 DeviceBudget probe_budget_for(DeviceRuntime& runtime, const InspectedModel& model, const LoadRequest& request,
                               std::vector<std::string>* notes = nullptr);
 
-}  // namespace vramguard
-
-namespace vramguard {
-
 // `vramguard plan` and runtime::plan: the request's first strategy plans the model against the budget
 // of the probed devices, and the plan is validated. NoFitError becomes the explained JobError.
 struct PlannedRequest {

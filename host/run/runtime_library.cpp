@@ -59,15 +59,6 @@ const RuntimeLibraryInterface& runtime_library() {
   return library;
 }
 
-}  // namespace vramguard
-
-// Defined where the CUDA runtime is compiled in — the runtime library of a CUDA build — and there the
-// library's own code calls it directly; everywhere else (the CLI) it stays null, and the runtime library
-// is asked for its factory.
-extern "C" vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) __attribute__((weak));
-
-namespace vramguard {
-
 std::unique_ptr<DeviceRuntime> make_cuda_runtime() {
   const int level = static_cast<int>(log::level());
   if (vramguard_create_cuda_runtime != nullptr) return std::unique_ptr<DeviceRuntime>(vramguard_create_cuda_runtime(level));

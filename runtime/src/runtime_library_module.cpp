@@ -185,9 +185,6 @@ const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 
 
 }  // namespace vramguard::runtime
 
-// host/devices/cuda_runtime.cpp's factory, in this library on a CUDA build (null otherwise).
-extern "C" vramguard::DeviceRuntime* vramguard_create_cuda_runtime(int log_level) __attribute__((weak));
-
 // The one symbol the CLI looks up (host/run/runtime_library.cpp): the interface, with this build's
 // layout figures for the CLI to compare with its own.
 extern "C" __attribute__((visibility("default"))) const vramguard::RuntimeLibraryInterface* vramguard_runtime_library() {
