@@ -1,0 +1,95 @@
+// The tokenizer gives transformers' ids for Qwen2's byte-level BPE (the fixture's texts and ids were
+// made by transformers' fast tokenizer), and refuses tokenizer files it cannot reproduce, naming them.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/errors.hpp"
+#include "support/temp_dir.hpp"
+#include "text/byte_level_bpe.hpp"
+
+namespace vramguard::pipelines {
+namespace {
+using testing::TempDir;
+
+const std::string kFixture = std::string(TEST_DATA_DIR) + "/fixtures/tokenizer_qwen2_tiny";
+
+TEST(ByteLevelBpe, GivesTransformersIdsForEveryFixtureText) {
+  const auto tokenizer = ByteLevelBpe::from_file(kFixture + "/tokenizer.json");
+  std::ifstream in(kFixture + "/expected.json");
+  const auto cases = nlohmann::json::parse(in);
+  ASSERT_GE(cases.size(), 9u);
+  for (const auto& c : cases) {
+    const std::string text = c["text"];
+    EXPECT_EQ(tokenizer.encode(text), c["ids"].get<std::vector<std::int64_t>>()) << "text: " << text;
+  }
+}
+
+TEST(ByteLevelBpe, DecodesBackToTheText) {
+  const auto tokenizer = ByteLevelBpe::from_file(kFixture + "/tokenizer.json");
+  for (const std::string text : {"Hello, world! 123", "emoji 😀 and ümlauts", "<|im_start|>user\nhi<|im_end|>\n"})
+    EXPECT_EQ(tokenizer.decode(tokenizer.encode(text)), text);
+}
+
+TEST(ByteLevelBpe, NormalizesToNfcBeforeSplitting) {
+  const auto tokenizer = ByteLevelBpe::from_file(kFixture + "/tokenizer.json");
+  // "ü" decomposed (u + combining diaeresis) tokenizes as the composed character does.
+  EXPECT_EQ(tokenizer.encode("u\xCC\x88mlauts"), tokenizer.encode("\xC3\xBCmlauts"));
+}
+
+TEST(ByteLevelBpe, FindsSpecialTokensById) {
+  const auto tokenizer = ByteLevelBpe::from_file(kFixture + "/tokenizer.json");
+  EXPECT_EQ(tokenizer.id_of("<|image_pad|>"), 5);
+  EXPECT_EQ(tokenizer.id_of("no such token"), std::nullopt);
+  EXPECT_EQ(tokenizer.vocabulary_size(), 503u);
+}
+
+TEST(ByteLevelBpe, RefusesTextThatIsNotUtf8) {
+  const auto tokenizer = ByteLevelBpe::from_file(kFixture + "/tokenizer.json");
+  try {
+    tokenizer.encode("bad \xff byte", "--prompt");
+    FAIL() << "invalid UTF-8 was tokenized";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--prompt is not valid UTF-8"), std::string::npos) << e.what();
+  }
+}
+
+std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = (dir.path() / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ByteLevelBpe, RefusesTokenizerFilesItCannotReproduceNamingWhy) {
+  TempDir dir;
+  std::ifstream in(kFixture + "/tokenizer.json");
+  const auto good = nlohmann::json::parse(in);
+  auto expect_refused = [&](nlohmann::json doc, const std::string& why) {
+    const std::string path = write(dir, "tokenizer.json", doc.dump());
+    try {
+      ByteLevelBpe::from_file(path);
+      FAIL() << "accepted: " << why;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  auto unigram = good;
+  unigram["model"]["type"] = "Unigram";
+  expect_refused(unigram, "its model is 'Unigram', not a byte-level BPE");
+  auto nfkc = good;
+  nfkc["normalizer"] = {{"type", "NFKC"}};
+  expect_refused(nfkc, "its normalizer 'NFKC'");
+  auto bad_pattern = good;
+  bad_pattern["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(unclosed";
+  expect_refused(bad_pattern, "pattern does not compile");
+  auto bad_merge = good;
+  bad_merge["model"]["merges"][3] = 7;
+  expect_refused(bad_merge, "merge 3 is neither");
+  EXPECT_THROW(ByteLevelBpe::from_file(write(dir, "broken.json", "{not json")), InputError);
+  EXPECT_THROW(ByteLevelBpe::from_file((dir.path() / "missing.json").string()), InputError);
+}
+
+}  // namespace
+}  // namespace vramguard::pipelines
