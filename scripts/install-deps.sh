@@ -7,6 +7,7 @@ packages=(
   libtorch-dev libboost-dev libboost-program-options-dev libspdlog-dev libfmt-dev
   libgtest-dev nlohmann-json3-dev
   libpcre2-dev libutf8proc-dev   # the edit pipeline's tokenizer: Unicode classes in its split pattern, NFC
+  libpng-dev libjpeg-dev         # the edit's images in and out
   clang libclang-rt-dev   # libFuzzer for the header-parser fuzz target
   python3-dev python3-torch pybind11-dev python3-pytest   # the Python module and its tests
   chromium                # the monitor's web page is tested in a real headless browser

@@ -1,0 +1,156 @@
+#include "image/image_file.hpp"
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <jpeglib.h>
+#include <png.h>
+
+#include "core/errors.hpp"
+
+namespace vramguard::pipelines {
+namespace {
+
+constexpr std::uint64_t kMaxPixels = 1ULL << 28;
+const char* const kImageHint = "pass a PNG or JPEG file (8 or 16 bits, RGB, gray or palette)";
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+void check_size(const std::string& path, std::uint64_t width, std::uint64_t height) {
+  if (width == 0 || height == 0) throw InputError(path, "has no pixels (" + std::to_string(width) + "x" + std::to_string(height) + ")", kImageHint);
+  if (width * height > kMaxPixels)
+    throw InputError(path, "is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than vramguard reads (2^28)",
+                     "resize it first; the edit resizes its input to about a megapixel anyway");
+}
+
+// libpng reports errors through a callback that must not return: it jumps back to the reader.
+struct PngErrors {
+  std::jmp_buf jump;
+  char message[256] = "corrupt";
+};
+
+void png_error_handler(png_structp png, png_const_charp message) {
+  auto* errors = static_cast<PngErrors*>(png_get_error_ptr(png));
+  std::snprintf(errors->message, sizeof errors->message, "%s", message);
+  std::longjmp(errors->jump, 1);
+}
+void png_warning_handler(png_structp, png_const_charp) {}
+
+RgbImage read_png(const std::string& path, std::FILE* file) {
+  PngErrors errors;
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &errors, png_error_handler, png_warning_handler);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (png == nullptr || info == nullptr) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw JobError("libpng could not start reading " + path);
+  }
+  RgbImage image;
+  std::vector<png_bytep> rows;
+  if (setjmp(errors.jump)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw InputError(path, std::string("is not a readable PNG: ") + errors.message, kImageHint);
+  }
+  png_init_io(png, file);
+  png_read_info(png, info);
+  const png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
+  check_size(path, width, height);
+  // To 8-bit RGB as Pillow's convert("RGB"): the high byte of 16-bit samples, palette and gray
+  // expanded, alpha and transparency dropped (not blended).
+  const int color = png_get_color_type(png, info);
+  png_set_strip_16(png);
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) {
+    png_set_expand_gray_1_2_4_to_8(png);
+    png_set_gray_to_rgb(png);
+  }
+  png_set_strip_alpha(png);
+  png_set_packing(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  if (png_get_rowbytes(png, info) != static_cast<std::size_t>(width) * 3) longjmp(errors.jump, 1);
+  image.width = static_cast<int>(width);
+  image.height = static_cast<int>(height);
+  image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
+  rows.resize(height);
+  for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.pixels.data() + static_cast<std::size_t>(y) * width * 3;
+  png_read_image(png, rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return image;
+}
+
+struct JpegErrors {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX] = "corrupt";
+};
+
+void jpeg_error_handler(j_common_ptr cinfo) {
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, errors->message);
+  std::longjmp(errors->jump, 1);
+}
+void jpeg_quiet(j_common_ptr, int) {}
+
+RgbImage read_jpeg(const std::string& path, std::FILE* file) {
+  jpeg_decompress_struct cinfo{};
+  JpegErrors errors;
+  cinfo.err = jpeg_std_error(&errors.manager);
+  errors.manager.error_exit = jpeg_error_handler;
+  errors.manager.emit_message = jpeg_quiet;
+  RgbImage image;
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw InputError(path, std::string("is not a readable JPEG: ") + errors.message, kImageHint);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_stdio_src(&cinfo, file);
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    std::snprintf(errors.message, sizeof errors.message, "CMYK JPEGs are not supported");
+    longjmp(errors.jump, 1);
+  }
+  cinfo.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  check_size(path, cinfo.output_width, cinfo.output_height);
+  image.width = static_cast<int>(cinfo.output_width);
+  image.height = static_cast<int>(cinfo.output_height);
+  image.pixels.resize(static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * 3);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = image.pixels.data() + static_cast<std::size_t>(cinfo.output_scanline) * static_cast<std::size_t>(image.width) * 3;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return image;
+}
+
+}  // namespace
+
+RgbImage read_image(const std::string& path) {
+  File file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw InputError(path, std::string("cannot be opened: ") + std::strerror(errno), "check the path to the image");
+  unsigned char magic[8] = {};
+  const std::size_t got = std::fread(magic, 1, sizeof magic, file.get());
+  std::rewind(file.get());
+  if (got == 8 && png_sig_cmp(magic, 0, 8) == 0) return read_png(path, file.get());
+  if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path, file.get());
+  throw InputError(path, "is neither a PNG nor a JPEG (by its first bytes)", kImageHint);
+}
+
+void write_png(const std::string& path, const RgbImage& image) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  png.width = static_cast<png_uint_32>(image.width);
+  png.height = static_cast<png_uint_32>(image.height);
+  png.format = PNG_FORMAT_RGB;
+  if (!png_image_write_to_file(&png, path.c_str(), 0, image.pixels.data(), 0, nullptr))
+    throw JobError("could not write " + path + ": " + png.message, "check that its folder exists and is writable");
+}
+
+}  // namespace vramguard::pipelines
