@@ -62,6 +62,11 @@ FlowMatchSchedule flow_match_schedule(const FlowMatchEulerConfig& config, int st
     for (auto& s : sigmas) s = shift * s / (1.0f + (shift - 1.0f) * s);
   }
   if (config.shift_terminal != 0) {
+    // One step leaves the schedule at sigma 1, and stretching it to shift_terminal divides by zero
+    // (diffusers gives NaN sigmas there): refuse rather than make noise.
+    if (sigmas.back() >= 1.0f)
+      throw UsageError("one step cannot reach this scheduler's shift_terminal (" + std::to_string(config.shift_terminal) + ")",
+                       "use 2 steps or more");
     const float scale = (1.0f - sigmas.back()) / static_cast<float>(1.0 - config.shift_terminal);
     for (auto& s : sigmas) s = 1.0f - (1.0f - s) / scale;
   }

@@ -58,6 +58,11 @@ TEST(FlowMatchEuler, RefusesSchedulerOptionsItDoesNotImplementNamingThem) {
   std::ofstream(path) << R"({"shift": "large"})";
   EXPECT_THROW(FlowMatchEulerConfig::from_file(path), InputError);
   EXPECT_THROW(flow_match_schedule(FlowMatchEulerConfig{}, 0, 256), UsageError);
+  // One step and a terminal shift: diffusers divides by zero there; vramguard says so instead.
+  FlowMatchEulerConfig terminal;
+  terminal.shift_terminal = 0.02;
+  EXPECT_THROW(flow_match_schedule(terminal, 1, 256), UsageError);
+  EXPECT_EQ(flow_match_schedule(terminal, 2, 256).sigmas.size(), 3u);
 }
 
 }  // namespace

@@ -1,0 +1,29 @@
+#pragma once
+// What an edit made and how it went, libtorch-free: the CLI prints and writes it.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "image/rgb_image.hpp"
+
+namespace vramguard::pipelines {
+
+// One denoising step, as it finishes (the CLI's progress line).
+struct EditStepReport {
+  int step = 0, steps = 0;
+  double seconds = 0;               // both transformer passes with true CFG, and the scheduler's update
+  std::uint64_t streamed_bytes = 0; // copied into the streaming windows during the step
+};
+
+struct EditOutcome {
+  RgbImage image;                    // the result, 8 bits, as diffusers' PIL output
+  std::vector<float> image_values;   // [height, width, 3] in [0, 1], as its output_type="np"
+  std::vector<float> final_latents;  // packed, [1, image tokens, channels], as its output_type="latent"
+  std::vector<std::int64_t> final_latents_shape;
+  double text_encoder_seconds = 0, vae_encode_seconds = 0, vae_decode_seconds = 0;
+  std::vector<EditStepReport> steps;
+  std::map<std::string, std::uint64_t> peak_bytes;  // per GPU ("cuda:0"): ours at most, activations included
+};
+
+}  // namespace vramguard::pipelines

@@ -1,0 +1,224 @@
+#include "qwen_image_edit/edit_run.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/core/Generator.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/TensorOperators.h>
+
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "named_tensor_files.hpp"
+#include "session_impl.hpp"
+#include "vramguard/cost_model.hpp"
+#include "vramguard/runtime/architecture.hpp"
+
+namespace vramguard::pipelines {
+namespace {
+
+using runtime::NamedTensors;
+
+// One of the pipeline's models: its component, the family that runs it, where its inputs wait.
+struct Stage {
+  std::string component;
+  std::shared_ptr<const runtime::Architecture> architecture;
+  c10::Device device{c10::kCPU};
+  c10::ScalarType dtype = at::kFloat;
+};
+
+Stage stage_for(runtime::Session& session, const std::string& family) {
+  for (const auto& component : session.description().components) {
+    auto architecture = runtime::architecture_for(component);
+    if (!architecture || architecture->name() != family) continue;
+    Stage stage{component.name, architecture, c10::Device(c10::kCPU), session.dtype(component.name)};
+    const auto units = session.units(component.name);
+    if (!units.empty()) stage.device = units.front().device;
+    return stage;
+  }
+  throw InputError(session.description().source, "has no component that " + family + " runs", "pass a Qwen-Image-Edit pipeline folder");
+}
+
+// The stage's entry as one Session step (activations accounted; out of memory: the guard's fallback).
+NamedTensors call(runtime::Session& session, const Stage& stage, const std::string& entry, const NamedTensors& inputs, double* seconds) {
+  const runtime::ComponentDescription& component = *session.description().find(stage.component);
+  stage.architecture->check(component, entry, inputs);
+  const std::uint64_t activations =
+      stage.architecture->activation_bytes(component, entry, inputs, stage.dtype) + default_cost_constants().workspace_bytes;
+  NamedTensors out;
+  session.impl().step(stage.component, [&] { out = stage.architecture->run(session, stage.component, entry, inputs); }, activations);
+  if (seconds) *seconds += session.impl().steps.back().seconds;
+  return out;
+}
+
+at::Tensor from_floats(const std::vector<float>& values, std::vector<std::int64_t> shape) {
+  return at::from_blob(const_cast<float*>(values.data()), shape, at::kFloat).clone();
+}
+
+// diffusers' _pack_latents: [batch, channels, h, w] (or with a frame axis of 1) as 2x2 patches,
+// [batch, (h/2)(w/2), channels x 4].
+at::Tensor pack(const at::Tensor& latents, std::int64_t channels, std::int64_t height, std::int64_t width) {
+  return latents.view({1, channels, height / 2, 2, width / 2, 2}).permute({0, 2, 4, 1, 3, 5}).reshape({1, (height / 2) * (width / 2), channels * 4});
+}
+
+// diffusers' _unpack_latents, to [batch, channels, 1, h, w].
+at::Tensor unpack(const at::Tensor& latents, std::int64_t height, std::int64_t width) {
+  const auto channels = latents.size(2) / 4;
+  return latents.view({1, height / 2, width / 2, channels, 2, 2}).permute({0, 3, 1, 4, 2, 5}).reshape({1, channels, 1, height, width});
+}
+
+at::Tensor per_channel(const std::vector<double>& values, const at::Tensor& like) {
+  std::vector<float> f(values.begin(), values.end());
+  return from_floats(f, {1, static_cast<std::int64_t>(f.size()), 1, 1, 1}).to(like.device(), like.scalar_type());
+}
+
+// encode_prompt: the template's hidden states after the final norm, its system prompt dropped; the
+// mask is all ones (one prompt, no padding).
+std::pair<at::Tensor, at::Tensor> encode_prompt(runtime::Session& session, const Stage& encoder, const EditInputs& in,
+                                                const std::vector<std::int64_t>& ids, double* seconds) {
+  NamedTensors inputs;
+  const auto length = static_cast<std::int64_t>(ids.size());
+  inputs["input_ids"] = at::tensor(ids, at::kLong).view({1, length}).to(encoder.device);
+  inputs["attention_mask"] = at::ones({1, length}, at::TensorOptions().dtype(at::kLong).device(encoder.device));
+  inputs["pixel_values"] = from_floats(in.pixel_values, {in.patches, in.patch_values}).to(encoder.device);
+  inputs["image_grid_thw"] = at::tensor(std::vector<std::int64_t>(in.grid_thw.begin(), in.grid_thw.end()), at::kLong).view({1, 3});
+  const at::Tensor hidden = call(session, encoder, "encode", inputs, seconds).at("last_hidden_state");
+  at::Tensor embeds = hidden.narrow(1, in.drop_tokens, length - in.drop_tokens).contiguous();
+  return {embeds, at::ones({1, embeds.size(1)}, at::TensorOptions().dtype(at::kLong).device(embeds.device()))};
+}
+
+}  // namespace
+
+EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const EditHooks& hooks) {
+  auto cancelled = [&] {
+    if (hooks.cancel && hooks.cancel->load()) throw Interrupted("the edit was interrupted");
+  };
+  const Stage encoder = stage_for(session, "qwen2_5_vl");
+  const Stage transformer = stage_for(session, "qwenimage_transformer");
+  const Stage vae = stage_for(session, "qwenimage_vae");
+  const std::size_t first_step = session.impl().steps.size();
+  EditOutcome out;
+
+  // 1. The prompts.
+  auto [prompt_embeds, prompt_mask] = encode_prompt(session, encoder, in, in.prompt_ids, &out.text_encoder_seconds);
+  const bool true_cfg = !in.negative_ids.empty();
+  at::Tensor negative_embeds, negative_mask;
+  if (true_cfg) std::tie(negative_embeds, negative_mask) = encode_prompt(session, encoder, in, in.negative_ids, &out.text_encoder_seconds);
+  auto show = [&](const char* stage, const at::Tensor& value) {
+    if (hooks.on_stage) hooks.on_stage(stage, value);
+  };
+  show("prompt_embeds", prompt_embeds);
+  if (true_cfg) show("negative_prompt_embeds", negative_embeds);
+  cancelled();
+  // The pipeline's latents take the prompt embeddings' dtype (the text encoder's).
+  const c10::ScalarType dtype = prompt_embeds.scalar_type();
+  prompt_embeds = prompt_embeds.to(transformer.device, transformer.dtype);
+  prompt_mask = prompt_mask.to(transformer.device);
+  if (true_cfg) {
+    negative_embeds = negative_embeds.to(transformer.device, transformer.dtype);
+    negative_mask = negative_mask.to(transformer.device);
+  }
+
+  // 2. The initial noise, packed: from the file, or drawn as diffusers' randn_tensor draws it (a CPU
+  // generator seeded with the seed, in the latents' dtype), then moved.
+  const std::int64_t channels = in.latent_channels;
+  const std::int64_t height = in.height / in.vae_scale_factor, width = in.width / in.vae_scale_factor;
+  const std::vector<std::int64_t> packed_shape = {1, (height / 2) * (width / 2), channels * 4};
+  at::Tensor latents;
+  if (in.latents_file) {
+    const NamedTensors file = runtime::read_named_tensors(*in.latents_file);
+    const auto it = file.find("latents");
+    if (it == file.end()) throw InputError(in.latents_file->string(), "holds no tensor named 'latents'", "save the packed initial noise as 'latents'");
+    if (it->second.sizes().vec() != packed_shape || !it->second.is_floating_point())
+      throw InputError(in.latents_file->string(), "'latents' must be floating point of shape [1, " + std::to_string(packed_shape[1]) + ", " +
+                                                      std::to_string(packed_shape[2]) + "] for a " + std::to_string(in.width) + "x" +
+                                                      std::to_string(in.height) + " result",
+                       "pass --height and --width of the size the latents were made for");
+    latents = it->second.to(transformer.device, dtype);
+  } else {
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(in.seed);
+    const at::Tensor noise = at::randn({1, 1, channels, height, width}, generator, at::TensorOptions().dtype(dtype));
+    // (diffusers draws it after encoding the image; the generator is the CPU's own, so the order is free)
+    latents = pack(noise, channels, height, width).to(transformer.device);
+  }
+  show("latents", latents);
+  cancelled();
+
+  // 3. The image's latents: encoded, normalized, packed.
+  const std::int64_t image_h = in.image_height / in.vae_scale_factor, image_w = in.image_width / in.vae_scale_factor;
+  at::Tensor image_latents;
+  {
+    NamedTensors inputs;
+    inputs["image"] = from_floats(in.vae_image, {1, 3, 1, in.image_height, in.image_width}).to(vae.device, dtype).to(vae.dtype);
+    at::Tensor mean = call(session, vae, "encode", inputs, &out.vae_encode_seconds).at("encoded_mean");
+    mean = (mean - per_channel(in.latents_mean, mean)) / per_channel(in.latents_std, mean);
+    image_latents = pack(mean, channels, image_h, image_w).to(transformer.device, dtype);
+  }
+  show("image_latents", image_latents);
+  cancelled();
+
+  const at::Tensor img_shapes = at::tensor(std::vector<std::int64_t>{1, height / 2, width / 2, 1, image_h / 2, image_w / 2}, at::kLong).view({2, 3});
+
+  // 4. Denoising.
+  const auto steps = static_cast<int>(in.schedule.timesteps.size());
+  for (int i = 0; i < steps; ++i) {
+    cancelled();
+    const std::size_t before = session.impl().steps.size();
+    const at::Tensor t = at::scalar_tensor(in.schedule.timesteps[static_cast<std::size_t>(i)], at::kFloat);
+    const at::Tensor timestep = (t.expand({latents.size(0)}).to(latents.scalar_type()) / 1000).to(transformer.device);
+    NamedTensors inputs;
+    inputs["hidden_states"] = at::cat({latents, image_latents}, 1).to(transformer.dtype);
+    inputs["timestep"] = timestep;
+    inputs["img_shapes"] = img_shapes;
+    inputs["encoder_hidden_states"] = prompt_embeds;
+    inputs["encoder_hidden_states_mask"] = prompt_mask;
+    at::Tensor noise_pred = call(session, transformer, "forward", inputs, nullptr).at("sample").narrow(1, 0, latents.size(1));
+    if (true_cfg) {
+      inputs["encoder_hidden_states"] = negative_embeds;
+      inputs["encoder_hidden_states_mask"] = negative_mask;
+      const at::Tensor negative = call(session, transformer, "forward", inputs, nullptr).at("sample").narrow(1, 0, latents.size(1));
+      const at::Tensor combined = negative + in.true_cfg_scale * (noise_pred - negative);
+      const at::Tensor cond_norm = at::norm(noise_pred, 2, {-1}, true), noise_norm = at::norm(combined, 2, {-1}, true);
+      noise_pred = combined * (cond_norm / noise_norm);
+    }
+    // FlowMatchEuler's step: in float32, dt = sigma_next - sigma, back to the prediction's dtype.
+    const at::Tensor sigma = at::scalar_tensor(in.schedule.sigmas[static_cast<std::size_t>(i)], at::kFloat);
+    const at::Tensor sigma_next = at::scalar_tensor(in.schedule.sigmas[static_cast<std::size_t>(i) + 1], at::kFloat);
+    const at::Tensor dt = (sigma_next - sigma).to(noise_pred.device());
+    latents = (latents.to(at::kFloat) + dt * noise_pred).to(noise_pred.scalar_type());
+    EditStepReport report{i + 1, steps, 0, 0};
+    for (std::size_t s = before; s < session.impl().steps.size(); ++s) {
+      report.seconds += session.impl().steps[s].seconds;
+      report.streamed_bytes += session.impl().steps[s].streamed_bytes;
+    }
+    out.steps.push_back(report);
+    if (hooks.on_step) hooks.on_step(report);
+  }
+  {
+    const at::Tensor final_latents = latents.to(at::kCPU, at::kFloat).contiguous();
+    out.final_latents.assign(final_latents.data_ptr<float>(), final_latents.data_ptr<float>() + final_latents.numel());
+    out.final_latents_shape = final_latents.sizes().vec();
+  }
+  cancelled();
+
+  // 5. Decoded and postprocessed.
+  {
+    at::Tensor z = unpack(latents, height, width).to(vae.device, vae.dtype);
+    const at::Tensor inverse_std = 1.0 / from_floats(std::vector<float>(in.latents_std.begin(), in.latents_std.end()),
+                                                     {1, channels, 1, 1, 1}).to(z.device(), z.scalar_type());
+    z = z / inverse_std + per_channel(in.latents_mean, z);
+    NamedTensors inputs;
+    inputs["latents"] = z;
+    const at::Tensor decoded = call(session, vae, "decode", inputs, &out.vae_decode_seconds).at("decoded").select(2, 0);
+    const at::Tensor unit = (decoded / 2 + 0.5).clamp(0, 1).to(at::kCPU).permute({0, 2, 3, 1}).to(at::kFloat).contiguous();
+    out.image_values.assign(unit.data_ptr<float>(), unit.data_ptr<float>() + unit.numel());
+    const at::Tensor bytes = (unit * 255).round().to(at::kByte).contiguous();
+    out.image.width = static_cast<int>(unit.size(2));
+    out.image.height = static_cast<int>(unit.size(1));
+    out.image.pixels.assign(bytes.data_ptr<std::uint8_t>(), bytes.data_ptr<std::uint8_t>() + bytes.numel());
+  }
+  for (std::size_t s = first_step; s < session.impl().steps.size(); ++s)
+    for (const auto& [device, bytes] : session.impl().steps[s].peak_bytes) out.peak_bytes[device] = std::max(out.peak_bytes[device], bytes);
+  return out;
+}
+
+}  // namespace vramguard::pipelines

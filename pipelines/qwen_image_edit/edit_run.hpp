@@ -1,0 +1,30 @@
+#pragma once
+// Runs a prepared edit (edit_inputs.hpp) in a Session holding Qwen-Image-Edit's three components, stage
+// by stage as diffusers' QwenImageEditPipeline: the prompts through the text encoder (the template's
+// system prompt dropped), the image through the VAE's encoder (normalized by its latents' mean and
+// std, packed 2x2), the initial noise (from a file, or drawn from the seed with a CPU generator as
+// diffusers draws it), the transformer per step (true CFG with its norm rescale) and FlowMatchEuler's
+// update, then the VAE's decoder and the postprocessing. Every model call is a Session step: its
+// activations are accounted, and one that runs out of memory is the guard's business.
+#include <atomic>
+#include <functional>
+
+#include "qwen_image_edit/edit_inputs.hpp"
+#include "qwen_image_edit/edit_outcome.hpp"
+#include "vramguard/runtime/export.hpp"
+#include "vramguard/runtime/session.hpp"
+
+namespace vramguard::pipelines {
+
+struct EditHooks {
+  std::function<void(const EditStepReport&)> on_step;
+  // Each stage's tensor as diffusers names it, as it is made: "prompt_embeds", "negative_prompt_embeds",
+  // "image_latents" (packed), "latents" (the packed initial noise).
+  std::function<void(const std::string& stage, const at::Tensor& value)> on_stage;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// Exported from the runtime library: C++ applications run an edit in their own Session.
+VRAMGUARD_RUNTIME_API EditOutcome run_edit(runtime::Session& session, const EditInputs& inputs, const EditHooks& hooks = {});
+
+}  // namespace vramguard::pipelines
