@@ -14,7 +14,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(ROOT, "docs", "troubleshooting.md")
 MARKER = "<!-- Everything below is written by scripts/troubleshooting.py from the sources: do not edit it by hand. -->"
-SOURCES = ["host", "runtime", "architectures", "sdk", "strategies", "python/src", "python/vramguard"]
+SOURCES = ["host", "runtime", "architectures", "pipelines", "sdk", "strategies", "python/src", "python/vramguard"]
 
 # How each error type turns its arguments into what the user reads, and its exit code.
 KINDS = {
@@ -55,6 +55,7 @@ AREAS = [
     ("host/monitor", "monitor"),
     ("host/cli", "Commands"),
     ("runtime", "Running a model"),
+    ("pipelines", "Editing an image"),
     ("sdk", "Strategies and their options"),
     ("strategies", "Strategies and their options"),
     ("python", "The Python module"),

@@ -28,6 +28,7 @@ Command plan_command();
 Command compare_command();
 Command load_command();
 Command run_command();
+Command edit_command();
 Command doctor_command();
 Command fix_command();
 Command monitor_command();

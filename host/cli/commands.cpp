@@ -10,6 +10,7 @@ const std::vector<Command>& all_commands() {
       compare_command(),
       load_command(),
       run_command(),
+      edit_command(),
       doctor_command(),
       fix_command(),
       monitor_command(),

@@ -16,6 +16,8 @@
 
 #include "guard/guard_pipeline.hpp"
 #include "model/model_inspector.hpp"
+#include "qwen_image_edit/edit_inputs.hpp"
+#include "qwen_image_edit/edit_outcome.hpp"
 #include "request/load_request.hpp"
 
 namespace vramguard {
@@ -63,6 +65,12 @@ struct RunResult {
   std::vector<RunOutcome> outcomes;  // one per call: a component's entry
 };
 
+// An edit's result: the guard's report (the load, any fallback, what unloading left) and what it made.
+struct EditRun {
+  GuardReport report;
+  pipelines::EditOutcome outcome;
+};
+
 // What the library exports (vramguard_runtime_library), one struct: checked, then called.
 struct RuntimeLibraryInterface {
   int interface_version;
@@ -77,6 +85,15 @@ struct RuntimeLibraryInterface {
   // each, with every_component) in it, unloads. A step that runs out of memory falls back within the
   // session. Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
   RunResult (*run)(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings, const RunHooks& hooks);
+  // An edit's model calls checked against the components' configs before anything loads (InputError
+  // for a folder whose components do not run it); returns the largest activation bytes of its calls:
+  // the headroom a GPU keeps for them.
+  std::uint64_t (*check_edit)(const InspectedModel& model, const pipelines::EditInputs& inputs);
+  // Opens a session for the request, runs the prepared edit in it (pipelines/qwen_image_edit/edit_run),
+  // writes `latents_file` when given (the final packed latents), unloads. Throws GuardFailure with the
+  // report when nothing loads or runs (Ctrl-C included).
+  EditRun (*edit)(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs, const RunHooks& hooks,
+                  const std::function<void(const pipelines::EditStepReport&)>& on_step);
   // The CUDA device runtime (host/devices/cuda_runtime.cpp) the CLI's load, doctor, fix and monitor use;
   // nullptr in a build without CUDA. The caller owns what it returns.
   DeviceRuntime* (*create_cuda_runtime)(int log_level);
@@ -86,7 +103,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 4;
+inline constexpr int kRuntimeLibraryInterfaceVersion = 5;
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

@@ -1,5 +1,6 @@
 #include "qwen_image_edit/edit_inputs.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/errors.hpp"
@@ -7,6 +8,7 @@
 #include "image/qwen2_vl_processor.hpp"
 #include "image/vae_image.hpp"
 #include "model/json_file.hpp"
+#include "model/safetensors_header.hpp"
 #include "qwen_image_edit/edit_prompt.hpp"
 #include "text/byte_level_bpe.hpp"
 
@@ -142,8 +144,17 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   in.schedule = flow_match_schedule(scheduler, settings.steps, in.image_tokens());
 
   if (settings.latents) {
-    if (!fs::is_regular_file(*settings.latents))
-      throw InputError(settings.latents->string(), "is not a file", "pass a safetensors file holding 'latents' [1, tokens, channels]");
+    // The noise's shape is checked from the file's header: a mismatch is found before anything loads.
+    const std::string file = settings.latents->string();
+    const std::vector<std::int64_t> shape = {1, in.image_tokens(), in.transformer_channels};
+    const SafetensorsHeader header = read_safetensors_header(file);
+    const auto entry = std::find_if(header.tensors.begin(), header.tensors.end(), [](const SafetensorsEntry& e) { return e.name == "latents"; });
+    if (entry == header.tensors.end()) throw InputError(file, "holds no tensor named 'latents'", "save the packed initial noise as 'latents'");
+    const bool floating = entry->dtype == DType::F32 || entry->dtype == DType::BF16 || entry->dtype == DType::F16;
+    if (entry->shape != shape || !floating)
+      throw InputError(file, "'latents' must be floating point of shape [1, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
+                                 "] for a " + std::to_string(in.width) + "x" + std::to_string(in.height) + " result",
+                       "pass --height and --width of the size the latents were made for");
     in.latents_file = settings.latents;
   }
   in.seed = settings.seed;

@@ -71,17 +71,34 @@ at::Tensor per_channel(const std::vector<double>& values, const at::Tensor& like
   return from_floats(f, {1, static_cast<std::int64_t>(f.size()), 1, 1, 1}).to(like.device(), like.scalar_type());
 }
 
+// The text encoder's inputs for one prompt: the template's ids, the image's patches and grid.
+NamedTensors encoder_inputs(const EditInputs& in, const std::vector<std::int64_t>& ids, c10::Device device) {
+  NamedTensors inputs;
+  const auto length = static_cast<std::int64_t>(ids.size());
+  inputs["input_ids"] = at::tensor(ids, at::kLong).view({1, length}).to(device);
+  inputs["attention_mask"] = at::ones({1, length}, at::TensorOptions().dtype(at::kLong).device(device));
+  inputs["pixel_values"] = from_floats(in.pixel_values, {in.patches, in.patch_values}).to(device);
+  inputs["image_grid_thw"] = at::tensor(std::vector<std::int64_t>(in.grid_thw.begin(), in.grid_thw.end()), at::kLong).view({1, 3});
+  return inputs;
+}
+
+// Latent sizes: the result's and the input image's, in latent pixels (the VAE's 8x).
+std::int64_t latent(int pixels, const EditInputs& in) { return pixels / in.vae_scale_factor; }
+
+// img_shapes: the result first, then the input image, each (frames, height/2, width/2).
+at::Tensor image_shapes(const EditInputs& in) {
+  return at::tensor(std::vector<std::int64_t>{1, latent(in.height, in) / 2, latent(in.width, in) / 2, 1, latent(in.image_height, in) / 2,
+                                              latent(in.image_width, in) / 2},
+                    at::kLong)
+      .view({2, 3});
+}
+
 // encode_prompt: the template's hidden states after the final norm, its system prompt dropped; the
 // mask is all ones (one prompt, no padding).
 std::pair<at::Tensor, at::Tensor> encode_prompt(runtime::Session& session, const Stage& encoder, const EditInputs& in,
                                                 const std::vector<std::int64_t>& ids, double* seconds) {
-  NamedTensors inputs;
   const auto length = static_cast<std::int64_t>(ids.size());
-  inputs["input_ids"] = at::tensor(ids, at::kLong).view({1, length}).to(encoder.device);
-  inputs["attention_mask"] = at::ones({1, length}, at::TensorOptions().dtype(at::kLong).device(encoder.device));
-  inputs["pixel_values"] = from_floats(in.pixel_values, {in.patches, in.patch_values}).to(encoder.device);
-  inputs["image_grid_thw"] = at::tensor(std::vector<std::int64_t>(in.grid_thw.begin(), in.grid_thw.end()), at::kLong).view({1, 3});
-  const at::Tensor hidden = call(session, encoder, "encode", inputs, seconds).at("last_hidden_state");
+  const at::Tensor hidden = call(session, encoder, "encode", encoder_inputs(in, ids, encoder.device), seconds).at("last_hidden_state");
   at::Tensor embeds = hidden.narrow(1, in.drop_tokens, length - in.drop_tokens).contiguous();
   return {embeds, at::ones({1, embeds.size(1)}, at::TensorOptions().dtype(at::kLong).device(embeds.device()))};
 }
@@ -121,7 +138,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   // 2. The initial noise, packed: from the file, or drawn as diffusers' randn_tensor draws it (a CPU
   // generator seeded with the seed, in the latents' dtype), then moved.
   const std::int64_t channels = in.latent_channels;
-  const std::int64_t height = in.height / in.vae_scale_factor, width = in.width / in.vae_scale_factor;
+  const std::int64_t height = latent(in.height, in), width = latent(in.width, in);
   const std::vector<std::int64_t> packed_shape = {1, (height / 2) * (width / 2), channels * 4};
   at::Tensor latents;
   if (in.latents_file) {
@@ -144,7 +161,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   cancelled();
 
   // 3. The image's latents: encoded, normalized, packed.
-  const std::int64_t image_h = in.image_height / in.vae_scale_factor, image_w = in.image_width / in.vae_scale_factor;
+  const std::int64_t image_h = latent(in.image_height, in), image_w = latent(in.image_width, in);
   at::Tensor image_latents;
   {
     NamedTensors inputs;
@@ -156,7 +173,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   show("image_latents", image_latents);
   cancelled();
 
-  const at::Tensor img_shapes = at::tensor(std::vector<std::int64_t>{1, height / 2, width / 2, 1, image_h / 2, image_w / 2}, at::kLong).view({2, 3});
+  const at::Tensor img_shapes = image_shapes(in);
 
   // 4. Denoising.
   const auto steps = static_cast<int>(in.schedule.timesteps.size());
@@ -219,6 +236,39 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   for (std::size_t s = first_step; s < session.impl().steps.size(); ++s)
     for (const auto& [device, bytes] : session.impl().steps[s].peak_bytes) out.peak_bytes[device] = std::max(out.peak_bytes[device], bytes);
   return out;
+}
+
+std::uint64_t edit_activation_bytes(const runtime::ModelDescription& model, const EditInputs& in,
+                                    const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
+  auto find = [&](const std::string& family) -> std::pair<const runtime::ComponentDescription*, std::shared_ptr<const runtime::Architecture>> {
+    for (const auto& component : model.components)
+      if (auto architecture = runtime::architecture_for(component); architecture && architecture->name() == family) return {&component, architecture};
+    throw InputError(model.source, "has no component that " + family + " runs", "pass a Qwen-Image-Edit pipeline folder");
+  };
+  std::uint64_t largest = 0;
+  auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs) {
+    const auto [component, architecture] = find(family);
+    architecture->check(*component, entry, inputs);
+    largest = std::max(largest, architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name)));
+  };
+  const c10::Device cpu(c10::kCPU);
+  predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, cpu));
+  if (!in.negative_ids.empty()) predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, cpu));
+  const auto [encoder, encoder_architecture] = find("qwen2_5_vl");
+  (void)encoder_architecture;
+  const std::int64_t text_tokens = static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
+  const nlohmann::json& text_config = encoder->config.contains("text_config") ? encoder->config["text_config"] : encoder->config;
+  const std::int64_t joint_dim = text_config.value("hidden_size", std::int64_t{3584});
+  NamedTensors transformer;
+  transformer["hidden_states"] = at::zeros({1, in.image_tokens() + in.input_tokens(), in.transformer_channels});
+  transformer["encoder_hidden_states"] = at::zeros({1, text_tokens, joint_dim});
+  transformer["encoder_hidden_states_mask"] = at::ones({1, text_tokens}, at::kLong);
+  transformer["timestep"] = at::ones({1});
+  transformer["img_shapes"] = image_shapes(in);
+  predict("qwenimage_transformer", "forward", transformer);
+  predict("qwenimage_vae", "encode", {{"image", at::zeros({1, 3, 1, in.image_height, in.image_width})}});
+  predict("qwenimage_vae", "decode", {{"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}});
+  return largest;
 }
 
 }  // namespace vramguard::pipelines

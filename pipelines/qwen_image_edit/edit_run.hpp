@@ -24,6 +24,13 @@ struct EditHooks {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// The largest activation bytes of the edit's model calls, predicted from their inputs' shapes (the
+// text encoder per prompt, the transformer per pass, the VAE's encode and decode): the headroom each
+// GPU keeps. Checks each call's inputs against its component's config; InputError when a component
+// the edit needs has no family that runs it.
+VRAMGUARD_RUNTIME_API std::uint64_t edit_activation_bytes(const runtime::ModelDescription& model, const EditInputs& inputs,
+                                                          const std::function<c10::ScalarType(const std::string&)>& dtype_of);
+
 // Exported from the runtime library: C++ applications run an edit in their own Session.
 VRAMGUARD_RUNTIME_API EditOutcome run_edit(runtime::Session& session, const EditInputs& inputs, const EditHooks& hooks = {});
 

@@ -9,6 +9,7 @@
 #include "logging/log.hpp"
 #include "model_description.hpp"
 #include "named_tensor_files.hpp"
+#include "qwen_image_edit/edit_run.hpp"
 #include "run/runtime_library.hpp"
 #include "session_impl.hpp"
 #include "torch_tensors.hpp"
@@ -179,7 +180,32 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   return result;
 }
 
-const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, nullptr};
+std::uint64_t check_edit_job(const InspectedModel& model, const pipelines::EditInputs& inputs) {
+  return pipelines::edit_activation_bytes(describe(model), inputs, [&](const std::string& component) {
+    return compute_dtype(*model.graph.find_component(component), model.graph.target_dtype);
+  });
+}
+
+EditRun edit_job(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs, const RunHooks& hooks,
+                 const std::function<void(const pipelines::EditStepReport&)>& on_step) {
+  log::set_level(static_cast<log::Level>(hooks.log_level));
+  Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
+  Session::Impl& impl = session.impl();
+  EditRun result;
+  try {
+    result.outcome = pipelines::run_edit(session, inputs, {on_step, {}, hooks.cancel});
+  } catch (const Interrupted& e) {
+    impl.unload();
+    GuardReport report = impl.result ? impl.result->report : GuardReport{};
+    report.success = false;
+    throw GuardFailure(ExitCode::interrupted, e.what(), std::move(report));
+  }
+  impl.unload();
+  result.report = impl.result->report;
+  return result;
+}
+
+const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, &check_edit_job, &edit_job, nullptr};
 
 }  // namespace
 

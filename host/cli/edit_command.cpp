@@ -1,0 +1,189 @@
+// `vramguard edit MODEL --image IN --prompt TEXT --output OUT.png`: Qwen-Image-Edit's whole edit in
+// C++, as diffusers' QwenImageEditPipeline does it, through the guard: every input checked and every
+// stage's input made before anything loads (pipelines/qwen_image_edit/edit_inputs), then the runtime
+// library loads the three components under the request's strategy and runs the stages
+// (pipelines/qwen_image_edit/edit_run). A line per step on a terminal; a summary at the end.
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "cli/command.hpp"
+#include "cli/guard_session.hpp"
+#include "core/output_file.hpp"
+#include "core/stop_signal.hpp"
+#include "engine/request_setup.hpp"
+#include "image/image_file.hpp"
+#include "logging/log.hpp"
+#include "model/safetensors_writer.hpp"
+#include "request/cli_options.hpp"
+#include "run/runtime_library.hpp"
+#include "vramguard/byte_size.hpp"
+#include "vramguard/cost_model.hpp"
+
+namespace vramguard {
+namespace {
+
+double decimal_option(const Invocation& invocation, const std::string& name, double fallback) {
+  const auto text = invocation.text(name);
+  if (!text) return fallback;
+  double value = 0;
+  const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc() || end != text->data() + text->size())
+    throw UsageError("--" + name + " '" + *text + "' is not a number", "for example --" + name + " 4.0");
+  return value;
+}
+
+pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
+  pipelines::EditSettings s;
+  const auto image = invocation.text("image");
+  if (!image) throw UsageError("no --image given", "pass the picture to edit: --image photo.png (PNG or JPEG)");
+  s.image = *image;
+  const auto prompt = invocation.text("prompt");
+  if (!prompt) throw UsageError("no --prompt given", "say what to change: --prompt \"make the sky stormy\"");
+  s.prompt = *prompt;
+  s.negative_prompt = invocation.text("negative-prompt");
+  s.true_cfg_scale = decimal_option(invocation, "true-cfg-scale", 4.0);
+  s.steps = static_cast<int>(invocation.number("steps", 1, 1000).value_or(50));
+  const auto seed = invocation.text("seed");
+  const auto latents = invocation.text("latents");
+  if (seed && latents && !invocation.values["seed"].defaulted())
+    throw UsageError("--seed and --latents both give the initial noise", "pass one of them");
+  s.seed = invocation.number("seed", 0, UINT64_MAX).value_or(0);
+  if (latents) s.latents = *latents;
+  if (const auto height = invocation.number("height", 1, 16384)) s.height = static_cast<int>(*height);
+  if (const auto width = invocation.number("width", 1, 16384)) s.width = static_cast<int>(*width);
+  return s;
+}
+
+std::string seconds_text(double seconds) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(seconds < 10 ? 2 : 1) << seconds << " s";
+  return out.str();
+}
+
+nlohmann::json edit_json(const pipelines::EditInputs& inputs, const EditRun& run, const std::string& output) {
+  const auto& o = run.outcome;
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : o.steps) steps.push_back({{"step", s.step}, {"seconds", s.seconds}, {"streamed_bytes", s.streamed_bytes}});
+  nlohmann::json peaks = nlohmann::json::object();
+  for (const auto& [device, bytes] : o.peak_bytes) peaks[device] = bytes;
+  return {{"output", output},
+          {"width", inputs.width},
+          {"height", inputs.height},
+          {"input_encoded_at", {inputs.image_width, inputs.image_height}},
+          {"true_cfg", !inputs.negative_ids.empty()},
+          {"ready_seconds", run.report.statistics.seconds},
+          {"text_encoder_seconds", o.text_encoder_seconds},
+          {"vae_encode_seconds", o.vae_encode_seconds},
+          {"vae_decode_seconds", o.vae_decode_seconds},
+          {"steps", steps},
+          {"peak_bytes", peaks},
+          {"notes", inputs.notes}};
+}
+
+void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run, const std::string& output, std::ostream& out) {
+  const auto& o = run.outcome;
+  double denoising = 0;
+  for (const auto& s : o.steps) denoising += s.seconds;
+  out << "\nEdit: " << output << " (" << inputs.width << "x" << inputs.height << ", " << o.steps.size() << " steps"
+      << (inputs.negative_ids.empty() ? "" : ", true CFG") << ")\n";
+  out << "  ready          " << seconds_text(run.report.statistics.seconds) << "\n";
+  out << "  text encoder   " << seconds_text(o.text_encoder_seconds) << "\n";
+  out << "  VAE encode     " << seconds_text(o.vae_encode_seconds) << " (input at " << inputs.image_width << "x" << inputs.image_height << ")\n";
+  out << "  denoising      " << seconds_text(denoising);
+  if (!o.steps.empty()) out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step)";
+  out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds) << "\n";
+  const auto& budget = run.report.attempts.back().budget;
+  for (const auto& [device, bytes] : o.peak_bytes) {
+    out << "  peak on " << device << "  " << format_bytes(bytes) << " (ours, activations included)";
+    for (const auto& d : budget.devices)
+      if (d.name() == device && d.cap_bytes) out << " of the " << format_bytes(*d.cap_bytes) << " cap";
+    out << "\n";
+  }
+  for (const auto& note : inputs.notes) out << "  note: " << note << "\n";
+}
+
+}  // namespace
+
+Command edit_command() {
+  CommandSpec spec{"edit", "edit an image with Qwen-Image-Edit, natively, through the guard: the whole pipeline as diffusers runs it",
+                   "vramguard edit MODEL --image IN --prompt TEXT [--negative-prompt TEXT] [--true-cfg-scale S] [--steps N] "
+                   "[--seed N | --latents FILE] [--height H --width W] --output OUT.png [--output-latents FILE] "
+                   "[--config F] [--strategy S] [device, budget and fallback options] [--json] [--report F]",
+                   "MODEL is a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
+                   "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id in the local cache. Each stage is "
+                   "diffusers' QwenImageEditPipeline's: the input resized to ~1024x1024 pixels for the VAE and to the "
+                   "processor's bounds for the text encoder, the prompt in the pipeline's template, true CFG when "
+                   "--negative-prompt is given and --true-cfg-scale is above 1 (even \" \"), FlowMatchEuler with dynamic "
+                   "shifting. The result's size defaults to the input's aspect at ~1024x1024. --latents takes the packed "
+                   "initial noise (a safetensors file holding 'latents'); --seed draws it as diffusers does with a CPU "
+                   "generator. Every input is checked before anything loads (exit 2 naming it); a step that runs out of "
+                   "memory is the guard's business, as in a load.",
+                   [](CommandOptions& own) {
+                     declare_planning_options(own);
+                     declare_guard_options(own);
+                     own.options.add_options()
+                         ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
+                         ("image", po::value<std::string>()->value_name("IN"), "the picture to edit (PNG or JPEG)")
+                         ("prompt", po::value<std::string>()->value_name("TEXT"), "what to change")
+                         ("negative-prompt", po::value<std::string>()->value_name("TEXT"), "what to steer away from; with --true-cfg-scale above 1 it turns true CFG on")
+                         ("true-cfg-scale", po::value<std::string>()->value_name("S")->default_value("4.0"), "true classifier-free guidance's scale")
+                         ("steps", po::value<std::string>()->value_name("N")->default_value("50"), "denoising steps (1-1000)")
+                         ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "draws the initial noise as diffusers does")
+                         ("latents", po::value<std::string>()->value_name("FILE"), "the packed initial noise instead: a safetensors file holding 'latents'")
+                         ("height", po::value<std::string>()->value_name("H"), "the result's height in pixels (a multiple of 16)")
+                         ("width", po::value<std::string>()->value_name("W"), "the result's width in pixels (a multiple of 16)")
+                         ("output", po::value<std::string>()->value_name("OUT.png"), "where to write the result (PNG)")
+                         ("output-latents", po::value<std::string>()->value_name("FILE"), "also write the final packed latents (safetensors, 'latents')")
+                         ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
+                   }};
+  return {spec, [](const Invocation& invocation, CommandIO& io) {
+            LoadRequest request = load_request_from(invocation);
+            const auto output = invocation.text("output");
+            if (!output) throw UsageError("no --output given", "say where to write the result: --output edited.png");
+            for (const auto& [option, what] : {std::pair{"output", "the result"}, std::pair{"output-latents", "the latents"}, std::pair{"report", "the report"}})
+              if (const auto file = invocation.text(option)) check_output_path(*file, what);
+            const pipelines::EditSettings settings = edit_settings_from(invocation);
+            const InspectedModel model = inspect_requested(request);
+            // Every input, and every stage's input, before anything loads.
+            const pipelines::EditInputs inputs = pipelines::prepare_edit(model.source.root, settings);
+            const bool simulated = request.simulate.has_value();
+            if (simulated) require_host_room_for_simulated_data(model, "an edit");
+            const RuntimeLibraryInterface& library = runtime_library();
+            // The largest activations of the edit's calls are the GPUs' headroom unless --headroom says otherwise.
+            const std::uint64_t activation_bytes = library.check_edit(model, inputs);
+            if (!request.budget.headroom) request.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
+
+            ProgressBar progress;
+            const bool terminal = ::isatty(STDERR_FILENO) == 1;
+            RunHooks hooks;
+            hooks.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
+            hooks.cancel = &stop_flag();
+            hooks.log_level = static_cast<int>(log::level());
+            auto on_step = [&](const pipelines::EditStepReport& step) {
+              if (!terminal) return;
+              io.err << "step " << step.step << "/" << step.steps << "  " << seconds_text(step.seconds);
+              if (step.streamed_bytes) io.err << "  streamed " << format_bytes(step.streamed_bytes);
+              io.err << "\n" << std::flush;
+            };
+            EditRun run;
+            try {
+              run = library.edit(request, model, inputs, hooks, on_step);
+            } catch (const GuardFailure& failure) {
+              write_guard_report(invocation, failure.report(), io);
+              throw;
+            }
+            pipelines::write_png(*output, run.outcome.image);
+            if (const auto latents = invocation.text("output-latents"))
+              write_safetensors(*latents, {{"latents", DType::F32, run.outcome.final_latents_shape, run.outcome.final_latents.data()}});
+            write_guard_report(invocation, run.report, io, true, {{"edit", edit_json(inputs, run, *output)}},
+                               [&](std::ostream& out) { print_edit_summary(inputs, run, *output, out); });
+            return 0;
+          }};
+}
+
+}  // namespace vramguard

@@ -1,0 +1,108 @@
+// `vramguard edit`: the whole Qwen-Image-Edit journey from the command line, on the fixture pipeline
+// diffusers saved (tests/data/fixtures/qie_pipeline_tiny): the PNG and the final latents it writes equal
+// diffusers' own; every bad input exits 2 naming it, before anything loads.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "image/image_file.hpp"
+#include "support/run_process.hpp"
+#include "support/stored_tensors.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixture = fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny";
+const std::string kSimulated = " --simulate cuda:3GB --cpu-memory 4GiB";
+
+// The fixture's call, as command-line arguments.
+std::string fixture_call() {
+  return "edit " + shell_quote((kFixture / "pipeline").string()) + " --image " + shell_quote((kFixture / "input.png").string()) +
+         " --prompt 'make the sky stormy' --negative-prompt ' ' --true-cfg-scale 4 --steps 2 --height 256 --width 384 --latents " +
+         shell_quote((kFixture / "inputs.safetensors").string());
+}
+
+}  // namespace
+
+TEST(EditCommand, WritesTheImageAndLatentsDiffusersMakes) {
+  TempDir tmp;
+  const std::string png = (tmp.path() / "edited.png").string(), latents = (tmp.path() / "latents.safetensors").string();
+  const auto result = run_vramguard(fixture_call() + kSimulated + " --strategy sequential-offload --output " + shell_quote(png) +
+                                    " --output-latents " + shell_quote(latents) + " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);
+  const auto& edit = report["edit"];
+  EXPECT_EQ(edit["steps"].size(), 2u);
+  EXPECT_EQ(edit["width"], 384);
+  EXPECT_EQ(edit["height"], 256);
+  EXPECT_TRUE(edit["true_cfg"].get<bool>());
+  EXPECT_GT(edit["steps"][0]["streamed_bytes"].get<std::uint64_t>(), 0u) << "sequential-offload streams every unit";
+  EXPECT_TRUE(edit["peak_bytes"].contains("cuda:0"));
+  // The PNG: every value within one level of diffusers' (its PIL output of the same call).
+  const auto got = pipelines::read_image(png), expected = pipelines::read_image((kFixture / "expected.png").string());
+  ASSERT_EQ(got.width, expected.width);
+  ASSERT_EQ(got.height, expected.height);
+  int worst = 0;
+  for (std::size_t i = 0; i < got.pixels.size(); ++i) worst = std::max(worst, std::abs(got.pixels[i] - expected.pixels[i]));
+  EXPECT_LE(worst, 1);
+  // The final latents, as output_type="latent" returns them.
+  const auto written = stored_tensor<float>(latents, "latents");
+  const auto truth = stored_tensor<float>((kFixture / "expected.safetensors").string(), "final_latents");
+  ASSERT_EQ(written.size(), truth.size());
+  double difference = 0;
+  for (std::size_t i = 0; i < written.size(); ++i) difference = std::max(difference, std::abs(static_cast<double>(written[i]) - truth[i]));
+  EXPECT_LT(difference, 1e-3);
+}
+
+TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
+  TempDir tmp;
+  const std::string out = " --output " + shell_quote((tmp.path() / "out.png").string());
+  const std::string pipeline = shell_quote((kFixture / "pipeline").string());
+  const std::string image = shell_quote((kFixture / "input.png").string());
+  const std::string not_image = (tmp.path() / "notes.png").string();
+  std::ofstream(not_image) << "not a picture";
+  // A pipeline folder of another kind.
+  const fs::path other = tmp.path() / "other";
+  fs::create_directories(other);
+  fs::copy(kFixture / "pipeline", other, fs::copy_options::recursive);
+  fs::permissions(other / "model_index.json", fs::perms::owner_write, fs::perm_options::add);
+  auto index = nlohmann::json::parse(std::ifstream(other / "model_index.json"));
+  index["_class_name"] = "QwenImagePipeline";
+  std::ofstream(other / "model_index.json", std::ios::trunc) << index.dump();
+  // A prompt longer than the text encoder's 4096 positions.
+  std::string long_prompt;
+  for (int i = 0; i < 5000; ++i) long_prompt += "stormy ";
+  // Noise made for another size.
+  const std::string wrong_latents = shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "inputs.safetensors").string());
+  const std::string base = "edit " + pipeline + " --image " + image + " --prompt 'make the sky stormy' --steps 2";
+  for (const auto& [arguments, named] : std::vector<std::pair<std::string, std::string>>{
+           {"edit " + pipeline + " --prompt x" + out, "no --image"},
+           {"edit " + pipeline + " --image " + image + out, "no --prompt"},
+           {base, "no --output"},
+           {"edit " + pipeline + " --image " + shell_quote((tmp.path() / "missing.png").string()) + " --prompt x" + out, "missing.png: cannot be opened"},
+           {"edit " + pipeline + " --image " + shell_quote(not_image) + " --prompt x" + out, "neither a PNG nor a JPEG"},
+           {"edit " + shell_quote(other.string()) + " --image " + image + " --prompt x" + out, "not QwenImageEditPipeline"},
+           {"edit " + shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "model").string()) + " --image " + image +
+                " --prompt x" + out,
+            "not a diffusers pipeline folder"},
+           {"edit " + pipeline + " --image " + image + " --prompt " + shell_quote(long_prompt) + out, "positions"},
+           {base + " --true-cfg-scale lots" + out, "--true-cfg-scale 'lots' is not a number"},
+           {base + " --steps 0" + out, "steps"},
+           {base + " --seed 3 --latents " + wrong_latents + out, "--seed and --latents"},
+           {base + " --latents " + wrong_latents + out, "holds no tensor named 'latents'"},
+           {base + " --height 8" + out, "--height must be between 16"},
+       }) {
+    const auto result = run_vramguard(arguments + kSimulated);
+    EXPECT_EQ(result.exit_code, 2) << arguments.substr(0, 300) << ": " << result.err;
+    EXPECT_NE(result.err.find(named), std::string::npos) << arguments.substr(0, 300) << ": " << result.err;
+    EXPECT_EQ(result.err.find("load..."), std::string::npos) << arguments.substr(0, 300) << ": it loaded before refusing";
+  }
+}
