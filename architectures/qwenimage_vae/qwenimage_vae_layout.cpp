@@ -1,3 +1,4 @@
+#include <vector>
 #include "synthetic_layouts.hpp"
 
 namespace vramguard {
@@ -106,7 +107,10 @@ SynthComponent qwenimage_vae_component(const VaeConfig& c) {
                                      {"dim_mult", c.dim_mult},
                                      {"num_res_blocks", c.res_blocks},
                                      {"attn_scales", nlohmann::ordered_json::array()},
-                                     {"temperal_downsample", temporal}},
+                                     {"temperal_downsample", temporal},
+                                     // The latents' per-channel statistics the pipeline normalizes with; neutral here.
+                                     {"latents_mean", std::vector<double>(static_cast<std::size_t>(c.z_dim), 0.0)},
+                                     {"latents_std", std::vector<double>(static_cast<std::size_t>(c.z_dim), 1.0)}},
                                {}};
   SynthBuilder vb{vae_component.tensors};
   vae_tensors(vb, c);

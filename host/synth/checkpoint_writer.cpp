@@ -194,6 +194,10 @@ SynthWriteResult write_checkpoint(const SynthModel& model, const fs::path& out, 
   if (model.pipeline) {
     write_json(out / "model_index.json", model.model_index);
     for (const auto& component : model.components) write_component(component, out / component.name, options, result);
+    for (const auto& [path, content] : model.files) {
+      fs::create_directories((out / path).parent_path());
+      write_json(out / path, content);
+    }
   } else {
     for (const auto& component : model.components) write_component(component, out, options, result);
   }

@@ -1,5 +1,6 @@
 #include "synth/synthetic_architecture.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "core/errors.hpp"
@@ -30,7 +31,7 @@ SynthModel qwen2(const std::string& preset) {
   const auto& presets = qwen2_presets();
   const auto it = presets.find(preset);
   if (it == presets.end()) throw UsageError("qwen2 has no preset '" + preset + "'", "presets: " + text::join(synthetic_presets("qwen2"), ", "));
-  SynthModel model{"qwen2", preset, false, {}, {}};
+  SynthModel model{"qwen2", preset, false, {}, {}, {}};
   model.components.push_back(qwen2_component(it->second));
   return model;
 }
@@ -63,13 +64,61 @@ const std::map<std::string, PipelineConfig>& pipeline_presets() {
   return presets;
 }
 
+// What an edit reads besides weights, as Qwen-Image-Edit ships it: FlowMatchEuler with Qwen-Image's
+// dynamic shifting, the Qwen2-VL processor's config, and a byte-level tokenizer with the chat and
+// vision special tokens at the text encoder's ids. The tokenizer has no merges (every byte is a
+// token): synthetic weights make no use of real words, and the ids stay inside the vocabulary.
+std::map<std::string, ojson> edit_pipeline_files(const MultimodalConfig& m) {
+  std::map<std::string, ojson> files;
+  files["scheduler/scheduler_config.json"] = ojson{
+      {"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"base_image_seq_len", 256}, {"base_shift", 0.5}, {"max_image_seq_len", 8192},
+      {"max_shift", 0.9}, {"num_train_timesteps", 1000}, {"shift", 1.0}, {"shift_terminal", 0.02}, {"time_shift_type", "exponential"},
+      {"use_dynamic_shifting", true}, {"use_karras_sigmas", false}, {"use_exponential_sigmas", false}, {"use_beta_sigmas", false},
+      {"invert_sigmas", false}, {"stochastic_sampling", false}};
+  files["processor/preprocessor_config.json"] = ojson{
+      {"image_processor_type", "Qwen2VLImageProcessor"}, {"do_resize", true}, {"do_rescale", true}, {"do_normalize", true},
+      {"rescale_factor", 1.0 / 255}, {"image_mean", {0.48145466, 0.4578275, 0.40821073}}, {"image_std", {0.26862954, 0.26130258, 0.27577711}},
+      {"min_pixels", 3136}, {"max_pixels", 12845056}, {"patch_size", 14}, {"merge_size", 2}, {"temporal_patch_size", 2}, {"resample", 3}};
+  // Qwen's layout puts <|endoftext|>, <|im_start|> and <|im_end|> nine ids below <|vision_start|>; a
+  // preset too small for that puts them after the vision tokens, and the bytes after those.
+  const std::int64_t highest = std::max({m.image_token, m.video_token, m.vision_start_token, m.vision_end_token});
+  const std::int64_t chat = m.vision_start_token >= 9 ? m.vision_start_token - 9 : highest + 1;
+  const std::int64_t first_byte = m.vision_start_token >= 9 ? 0 : chat + 3;
+  ojson added = ojson::array();
+  for (const auto& [content, id] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"<|endoftext|>", chat}, {"<|im_start|>", chat + 1}, {"<|im_end|>", chat + 2}, {"<|vision_start|>", m.vision_start_token},
+           {"<|vision_end|>", m.vision_end_token}, {"<|image_pad|>", m.image_token}, {"<|video_pad|>", m.video_token}})
+    added.push_back({{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
+  ojson vocab = ojson::object();
+  int next = 256;
+  for (int b = 0; b < 256; ++b) {  // GPT-2's printable stand-ins for the bytes
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+    const int code = printable ? b : next++;
+    std::string symbol;
+    if (code < 0x80) {
+      symbol += static_cast<char>(code);
+    } else {
+      symbol += static_cast<char>(0xC0 | (code >> 6));
+      symbol += static_cast<char>(0x80 | (code & 0x3F));
+    }
+    vocab[symbol] = first_byte + b;
+  }
+  const std::string split = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  files["tokenizer/tokenizer.json"] = ojson{
+      {"version", "1.0"}, {"added_tokens", added}, {"normalizer", {{"type", "NFC"}}},
+      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", split}}}, {"behavior", "Isolated"}, {"invert", false}},
+                                                                  {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", ojson::array()}, {"ignore_merges", false}}}};
+  return files;
+}
+
 SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
   const auto& presets = pipeline_presets();
   const auto it = presets.find(preset);
   if (it == presets.end())
     throw UsageError("qwen-image-edit has no preset '" + preset + "'", "presets: " + text::join(synthetic_presets("qwen-image-edit"), ", "));
   const PipelineConfig& c = it->second;
-  SynthModel model{"qwen-image-edit", preset, true, {}, {}};
+  SynthModel model{"qwen-image-edit", preset, true, {}, {}, {}};
   model.model_index = ojson{{"_class_name", "QwenImageEditPipeline"},
                             {"_diffusers_version", "0.36.0"},
                             {"processor", {"transformers", "Qwen2VLProcessor"}},
@@ -81,6 +130,7 @@ SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
 
   model.components = {qwen2_5_vl_component(c.text, c.vision, c.multimodal, legacy), qwenimage_transformer_component(c.transformer),
                       qwenimage_vae_component(c.vae)};
+  model.files = edit_pipeline_files(c.multimodal);
   return model;
 }
 

@@ -2,6 +2,7 @@
 // The exact tensor names and shapes of the architectures `synth` writes, computed from their configs
 // the way the model classes build them (sources: docs/synthetic-models.md).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct SynthModel {
   bool pipeline = false;        // a diffusers folder with model_index.json
   nlohmann::ordered_json model_index;
   std::vector<SynthComponent> components;
+  // The pipeline's other files, by path in the folder: what `vramguard edit` reads besides weights
+  // (the scheduler's and processor's configs, a tokenizer).
+  std::map<std::string, nlohmann::ordered_json> files;
 };
 
 // Throws UsageError for an unknown architecture or preset, listing the known ones.

@@ -115,8 +115,7 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   in.grid_thw = processed.grid_thw;
 
   // The prompts, inside the template, tokenized; true CFG as the pipeline decides it.
-  const ByteLevelBpe tokenizer =
-      ByteLevelBpe::from_file(first_existing(folder, {"tokenizer/tokenizer.json", "processor/tokenizer.json"}).string());
+  const ByteLevelBpe tokenizer = ByteLevelBpe::from_folder(first_existing(folder, {"tokenizer", "processor"}).string());
   const std::int64_t image_tokens = processed.grid_thw[0] * processed.grid_thw[1] * processed.grid_thw[2] / (processor.merge_size * processor.merge_size);
   in.prompt_ids = edit_prompt_ids(tokenizer, settings.prompt, image_tokens, "--prompt");
   const bool has_negative = settings.negative_prompt.has_value();

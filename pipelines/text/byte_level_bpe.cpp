@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <filesystem>
+#include <fstream>
 #include <cstdlib>
 #include <mutex>
 
@@ -15,6 +17,10 @@
 
 namespace vramguard::pipelines {
 namespace {
+
+// Qwen2Tokenizer's pre-tokenizer pattern (what its tokenizer.json's Split holds).
+const char* const kQwen2SplitPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 void append_utf8(std::string& out, std::uint32_t code_point) {
   if (code_point < 0x80) {
@@ -231,9 +237,52 @@ ByteLevelBpe::ByteLevelBpe(ByteLevelBpe&&) noexcept = default;
 ByteLevelBpe& ByteLevelBpe::operator=(ByteLevelBpe&&) noexcept = default;
 
 ByteLevelBpe ByteLevelBpe::from_file(const std::string& tokenizer_json_path) {
+  return from_document(read_json_file(tokenizer_json_path), tokenizer_json_path);
+}
+
+ByteLevelBpe ByteLevelBpe::from_folder(const std::string& folder) {
+  namespace fs = std::filesystem;
+  const fs::path dir(folder);
+  if (fs::exists(dir / "tokenizer.json")) return from_file((dir / "tokenizer.json").string());
+  // Qwen2Tokenizer's own files, as the published Qwen-Image-Edit folder holds them: the same model as
+  // its tokenizer.json would describe (NFC, Qwen2's split pattern, byte-level BPE), built from them.
+  const fs::path vocab_file = dir / "vocab.json", merges_file = dir / "merges.txt";
+  if (!fs::exists(vocab_file) || !fs::exists(merges_file))
+    throw InputError(folder, "holds neither tokenizer.json nor vocab.json and merges.txt",
+                     "pass the Qwen-Image-Edit folder as diffusers saves it (its tokenizer/ folder)");
+  nlohmann::json doc;
+  doc["model"] = {{"type", "BPE"}, {"vocab", read_json_file(vocab_file)}, {"merges", nlohmann::json::array()}};
+  std::ifstream merges(merges_file);
+  for (std::string line; std::getline(merges, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line.rfind("#version", 0) == 0) continue;
+    doc["model"]["merges"].push_back(line);
+  }
+  doc["normalizer"] = {{"type", "NFC"}};
+  doc["pre_tokenizer"] = {{"type", "Sequence"},
+                          {"pretokenizers",
+                           {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2SplitPattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+                            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  doc["added_tokens"] = nlohmann::json::array();
+  if (fs::exists(dir / "tokenizer_config.json")) {
+    const nlohmann::json config = read_json_file(dir / "tokenizer_config.json");
+    if (config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object())
+      for (const auto& [id, token] : config["added_tokens_decoder"].items()) {
+        nlohmann::json added = token;
+        try {
+          added["id"] = std::stoll(id);
+        } catch (const std::exception&) {
+          throw InputError((dir / "tokenizer_config.json").string(), "added_tokens_decoder has the id '" + id + "', which is not a number");
+        }
+        doc["added_tokens"].push_back(added);
+      }
+  }
+  return from_document(doc, vocab_file.string());
+}
+
+ByteLevelBpe ByteLevelBpe::from_document(const nlohmann::json& doc, const std::string& file) {
   auto impl = std::make_unique<Impl>();
-  impl->file = tokenizer_json_path;
-  const nlohmann::json doc = read_json_file(tokenizer_json_path);
+  impl->file = file;
   if (!doc.is_object() || !doc.contains("model") || !doc["model"].is_object()) impl->fail("has no \"model\" object");
   const nlohmann::json& model = doc["model"];
   if (model.value("type", std::string()) != "BPE")

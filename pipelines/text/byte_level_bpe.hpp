@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace vramguard::pipelines {
 
 class ByteLevelBpe {
@@ -19,6 +21,9 @@ class ByteLevelBpe {
   // Throws InputError naming the file and what it cannot use (another model type, a normalizer or
   // pre-tokenizer this reader does not implement, a pattern PCRE2 rejects).
   static ByteLevelBpe from_file(const std::string& tokenizer_json_path);
+  // A tokenizer folder: its tokenizer.json, or else Qwen2Tokenizer's vocab.json, merges.txt and
+  // tokenizer_config.json's added tokens (the published Qwen-Image-Edit folder's files).
+  static ByteLevelBpe from_folder(const std::string& folder);
   ~ByteLevelBpe();
   ByteLevelBpe(ByteLevelBpe&&) noexcept;
   ByteLevelBpe& operator=(ByteLevelBpe&&) noexcept;
@@ -33,6 +38,7 @@ class ByteLevelBpe {
  private:
   struct Impl;
   explicit ByteLevelBpe(std::unique_ptr<Impl> impl);
+  static ByteLevelBpe from_document(const nlohmann::json& doc, const std::string& file);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -61,6 +61,33 @@ std::string write(const TempDir& dir, const std::string& name, const std::string
   return path;
 }
 
+TEST(ByteLevelBpe, ReadsQwen2TokenizersOwnFilesAsItsTokenizerJson) {
+  // The published Qwen-Image-Edit folder holds vocab.json, merges.txt and tokenizer_config.json: the
+  // same tokenizer, written the older way. Made here from the fixture's tokenizer.json.
+  TempDir dir;
+  std::ifstream in(kFixture + "/tokenizer.json");
+  const auto doc = nlohmann::json::parse(in);
+  std::ofstream(dir.path() / "vocab.json") << doc["model"]["vocab"].dump();
+  std::ofstream merges(dir.path() / "merges.txt");
+  merges << "#version: 0.2\n";
+  for (const auto& m : doc["model"]["merges"]) merges << m[0].get<std::string>() << ' ' << m[1].get<std::string>() << "\n";
+  merges.close();
+  nlohmann::json config;
+  for (const auto& a : doc["added_tokens"]) {
+    nlohmann::json token = a;
+    token.erase("id");
+    config["added_tokens_decoder"][std::to_string(a["id"].get<int>())] = token;
+  }
+  std::ofstream(dir.path() / "tokenizer_config.json") << config.dump();
+  const auto tokenizer = ByteLevelBpe::from_folder(dir.path().string());
+  std::ifstream expected_in(kFixture + "/expected.json");
+  for (const auto& c : nlohmann::json::parse(expected_in))
+    EXPECT_EQ(tokenizer.encode(c["text"].get<std::string>()), c["ids"].get<std::vector<std::int64_t>>()) << c["text"];
+  // A folder with neither is named.
+  TempDir empty;
+  EXPECT_THROW(ByteLevelBpe::from_folder(empty.path().string()), InputError);
+}
+
 TEST(ByteLevelBpe, RefusesTokenizerFilesItCannotReproduceNamingWhy) {
   TempDir dir;
   std::ifstream in(kFixture + "/tokenizer.json");

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# On the GPU machine, after building into build-gpu: `vramguard edit` on the full-size Qwen-Image-Edit
+# shapes (synth --preset full: zero weights), a 1024x1024 edit of a 1024x1024 picture, 8 steps with
+# true CFG, bf16: under the seed's settings (configs/rtx4080-16gb.ini: balanced, 0=12GB, 4 GB kept
+# free), and under the same config with auto and sequential-offload. Results (JSON reports and a
+# summary) go to $RESULTS.
+set -uo pipefail
+out=${RESULTS:-/tmp/vramguard-results}
+mkdir -p "$out"
+vg=./build-gpu/bin/vramguard
+work=/tmp/vramguard-proofs-work
+mkdir -p "$work"
+export CUDA_VISIBLE_DEVICES=0
+sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
+[ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
+find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+# A 1024x1024 picture: a colour gradient (the weights are zeros; the shapes are what is measured).
+python3 - "$work/input.png" <<'PY'
+import struct, sys, zlib
+w = h = 1024
+rows = b"".join(b"\x00" + bytes((x * 255 // w, y * 255 // h, 128) [c] for x in range(w) for c in range(3)) for y in range(h))
+def chunk(kind, data): return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+PY
+python3 bench/gpu/pinned_bandwidth.py 2>/dev/null | tail -1
+for strategy in balanced auto sequential-offload; do
+  $vg edit "$work/qie" --image "$work/input.png" --prompt "make the sky stormy" --negative-prompt " " --steps 8 \
+    --height 1024 --width 1024 --config "$work/rtx4080-real.ini" --strategy $strategy --max-attempts 1 \
+    --output "$out/edit-$strategy.png" --json > "$out/edit-$strategy.json" 2> "$out/edit-$strategy.err"
+  rc=$?
+  python3 - "$out/edit-$strategy.json" $strategy $rc <<'PY'
+import json, statistics, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"  {sys.argv[2]}: rc={sys.argv[3]}, no report ({e})"); sys.exit()
+e = r["edit"]; steps = [s["seconds"] for s in e["steps"]]
+after = json.dumps(r.get("after_unload"))
+print(f"  {sys.argv[2]}: rc={sys.argv[3]} ready {e['ready_seconds']:.2f} s, text encoder {e['text_encoder_seconds']:.2f} s (two prompts), "
+      f"VAE encode {e['vae_encode_seconds']:.3f} s, steps median {statistics.median(steps):.3f} s (first {steps[0]:.3f}, total {sum(steps):.2f} s), "
+      f"streamed {statistics.median(s['streamed_bytes'] for s in e['steps'])/1e9:.1f} GB per step, VAE decode {e['vae_decode_seconds']:.3f} s, "
+      f"peak (ours) {{{', '.join(f'{d}: {b/1e9:.2f} GB' for d, b in e['peak_bytes'].items())}}}, after unload {after}")
+PY
+  [ $rc -eq 0 ] || tail -3 "$out/edit-$strategy.err"
+done
