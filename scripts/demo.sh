@@ -3,8 +3,8 @@
 # pipeline with the real model's tensor names and shapes (57.7 GB of bf16, as sparse files: no disk
 # space), and compares every placement strategy for it on a simulated 16 GB RTX 4080 that keeps 4 GB
 # free for the system (configs/rtx4080-16gb.ini); loads it through the memory guard; then runs a small
-# Qwen2 model under two strategies, and each component of a small Qwen-Image-Edit pipeline natively
-# (the CPU computes in the simulated card's place).
+# Qwen2 model under two strategies, each component of a small Qwen-Image-Edit pipeline natively, and a
+# whole edit with it (the CPU computes in the simulated card's place).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh vramguard vramguard_strategies vramguard_runtime
@@ -50,7 +50,7 @@ for strategy in balanced sequential-offload; do
 done
 
 tiny=build/demo/qwen-image-edit-tiny
-if [ ! -f "$tiny/model_index.json" ]; then
+if [ ! -f "$tiny/model_index.json" ] || [ ! -f "$tiny/tokenizer/tokenizer.json" ]; then
   rm -rf "$tiny"
   echo
   echo "== vramguard synth --arch qwen-image-edit --preset tiny --data random --out $tiny"
@@ -62,3 +62,7 @@ for call in "text_encoder encode" "transformer forward" "vae encode" "vae decode
   echo "== vramguard run $tiny --component $1 --entry $2 --height 256 --width 256 --tokens 32 --simulate rtx4080 --strategy sequential-offload"
   $vg run "$tiny" --component "$1" --entry "$2" --height 256 --width 256 --tokens 32 --simulate rtx4080 --strategy sequential-offload --steps 2
 done
+echo
+echo "== vramguard edit $tiny --image tests/data/fixtures/qie_pipeline_tiny/input.png --prompt 'make the sky stormy' ...   (the whole edit, natively)"
+$vg edit "$tiny" --image tests/data/fixtures/qie_pipeline_tiny/input.png --prompt "make the sky stormy" --negative-prompt " " \
+  --steps 2 --height 256 --width 256 --simulate rtx4080 --strategy auto --output build/demo/edited.png
