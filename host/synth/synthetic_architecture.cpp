@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/byte_level.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
 #include "synthetic_layouts.hpp"
@@ -90,23 +91,10 @@ std::map<std::string, ojson> edit_pipeline_files(const MultimodalConfig& m) {
            {"<|vision_end|>", m.vision_end_token}, {"<|image_pad|>", m.image_token}, {"<|video_pad|>", m.video_token}})
     added.push_back({{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
   ojson vocab = ojson::object();
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {  // GPT-2's printable stand-ins for the bytes
-    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    const int code = printable ? b : next++;
-    std::string symbol;
-    if (code < 0x80) {
-      symbol += static_cast<char>(code);
-    } else {
-      symbol += static_cast<char>(0xC0 | (code >> 6));
-      symbol += static_cast<char>(0x80 | (code & 0x3F));
-    }
-    vocab[symbol] = first_byte + b;
-  }
-  const std::string split = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  for (int b = 0; b < 256; ++b) vocab[byte_level_symbols()[static_cast<std::size_t>(b)]] = first_byte + b;
   files["tokenizer/tokenizer.json"] = ojson{
       {"version", "1.0"}, {"added_tokens", added}, {"normalizer", {{"type", "NFC"}}},
-      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", split}}}, {"behavior", "Isolated"}, {"invert", false}},
+      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2SplitPattern}}}, {"behavior", "Isolated"}, {"invert", false}},
                                                                   {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}}},
       {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", ojson::array()}, {"ignore_merges", false}}}};
   return files;

@@ -88,6 +88,8 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   const nlohmann::json encoder = read_json_file(encoder_config_file);
   const nlohmann::json& text = encoder.contains("text_config") && encoder["text_config"].is_object() ? encoder["text_config"] : encoder;
   const auto positions = static_cast<std::int64_t>(json_number(text, "max_position_embeddings", 32768, encoder_config_file.string()));
+  in.text_hidden_size = static_cast<std::int64_t>(json_number(text, "hidden_size", 0, encoder_config_file.string()));
+  if (in.text_hidden_size <= 0) throw InputError(encoder_config_file.string(), "has no positive \"hidden_size\"", kPipelineHint);
 
   // The image: the VAE's view (~1024² pixels at its aspect, Lanczos) and the processor's (from that).
   const RgbImage image = read_image(settings.image.string());

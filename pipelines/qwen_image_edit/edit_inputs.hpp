@@ -36,6 +36,7 @@ struct EditInputs {
   int vae_scale_factor = 8;     // 2^(temporal downsamplings)
   int latent_channels = 16;     // the VAE's z_dim
   int transformer_channels = 64;  // the transformer's in_channels (latent channels x 2 x 2, packed)
+  std::int64_t text_hidden_size = 0;  // the text encoder's hidden size: the prompt embeddings' width
   // The VAE's input image, [1, 3, 1, image_height, image_width] in [-1, 1].
   std::vector<float> vae_image;
   // The text encoder's view of it: the processor's flattened patches and their grid.

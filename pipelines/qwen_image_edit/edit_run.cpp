@@ -26,22 +26,29 @@ struct Stage {
   c10::ScalarType dtype = at::kFloat;
 };
 
+// The pipeline's component that `family` runs, and that family.
+std::pair<const runtime::ComponentDescription*, std::shared_ptr<const runtime::Architecture>> component_for(const runtime::ModelDescription& model,
+                                                                                                           const std::string& family) {
+  for (const auto& component : model.components)
+    if (auto architecture = runtime::architecture_for(component); architecture && architecture->name() == family) return {&component, architecture};
+  throw InputError(model.source, "has no component that " + family + " runs", "pass a Qwen-Image-Edit pipeline folder");
+}
+
 Stage stage_for(runtime::Session& session, const std::string& family) {
-  for (const auto& component : session.description().components) {
-    auto architecture = runtime::architecture_for(component);
-    if (!architecture || architecture->name() != family) continue;
-    Stage stage{component.name, architecture, c10::Device(c10::kCPU), session.dtype(component.name)};
-    const auto units = session.units(component.name);
-    if (!units.empty()) stage.device = units.front().device;
-    return stage;
-  }
-  throw InputError(session.description().source, "has no component that " + family + " runs", "pass a Qwen-Image-Edit pipeline folder");
+  const auto [component, architecture] = component_for(session.description(), family);
+  Stage stage{component->name, architecture, c10::Device(c10::kCPU), session.dtype(component->name)};
+  const auto units = session.units(component->name);
+  if (!units.empty()) stage.device = units.front().device;
+  return stage;
 }
 
 // The stage's entry as one Session step (activations accounted; out of memory: the guard's fallback).
-NamedTensors call(runtime::Session& session, const Stage& stage, const std::string& entry, const NamedTensors& inputs, double* seconds) {
+// `check`: the inputs are checked against the config first (once per kind of call: a step's inputs
+// differ from the last step's in their values only).
+NamedTensors call(runtime::Session& session, const Stage& stage, const std::string& entry, const NamedTensors& inputs, double* seconds,
+                  bool check = true) {
   const runtime::ComponentDescription& component = *session.description().find(stage.component);
-  stage.architecture->check(component, entry, inputs);
+  if (check) stage.architecture->check(component, entry, inputs);
   const std::uint64_t activations =
       stage.architecture->activation_bytes(component, entry, inputs, stage.dtype) + default_cost_constants().workspace_bytes;
   NamedTensors out;
@@ -71,13 +78,17 @@ at::Tensor per_channel(const std::vector<double>& values, const at::Tensor& like
   return from_floats(f, {1, static_cast<std::int64_t>(f.size()), 1, 1, 1}).to(like.device(), like.scalar_type());
 }
 
+// The image's patches as the text encoder takes them: one tensor for both prompts.
+at::Tensor pixel_values(const EditInputs& in, c10::Device device) { return from_floats(in.pixel_values, {in.patches, in.patch_values}).to(device); }
+
 // The text encoder's inputs for one prompt: the template's ids, the image's patches and grid.
-NamedTensors encoder_inputs(const EditInputs& in, const std::vector<std::int64_t>& ids, c10::Device device) {
+NamedTensors encoder_inputs(const EditInputs& in, const std::vector<std::int64_t>& ids, const at::Tensor& pixels) {
   NamedTensors inputs;
   const auto length = static_cast<std::int64_t>(ids.size());
+  const c10::Device device = pixels.device();
   inputs["input_ids"] = at::tensor(ids, at::kLong).view({1, length}).to(device);
   inputs["attention_mask"] = at::ones({1, length}, at::TensorOptions().dtype(at::kLong).device(device));
-  inputs["pixel_values"] = from_floats(in.pixel_values, {in.patches, in.patch_values}).to(device);
+  inputs["pixel_values"] = pixels;
   inputs["image_grid_thw"] = at::tensor(std::vector<std::int64_t>(in.grid_thw.begin(), in.grid_thw.end()), at::kLong).view({1, 3});
   return inputs;
 }
@@ -96,9 +107,9 @@ at::Tensor image_shapes(const EditInputs& in) {
 // encode_prompt: the template's hidden states after the final norm, its system prompt dropped; the
 // mask is all ones (one prompt, no padding).
 std::pair<at::Tensor, at::Tensor> encode_prompt(runtime::Session& session, const Stage& encoder, const EditInputs& in,
-                                                const std::vector<std::int64_t>& ids, double* seconds) {
+                                                const std::vector<std::int64_t>& ids, const at::Tensor& pixels, double* seconds) {
   const auto length = static_cast<std::int64_t>(ids.size());
-  const at::Tensor hidden = call(session, encoder, "encode", encoder_inputs(in, ids, encoder.device), seconds).at("last_hidden_state");
+  const at::Tensor hidden = call(session, encoder, "encode", encoder_inputs(in, ids, pixels), seconds).at("last_hidden_state");
   at::Tensor embeds = hidden.narrow(1, in.drop_tokens, length - in.drop_tokens).contiguous();
   return {embeds, at::ones({1, embeds.size(1)}, at::TensorOptions().dtype(at::kLong).device(embeds.device()))};
 }
@@ -116,10 +127,11 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   EditOutcome out;
 
   // 1. The prompts.
-  auto [prompt_embeds, prompt_mask] = encode_prompt(session, encoder, in, in.prompt_ids, &out.text_encoder_seconds);
+  const at::Tensor pixels = pixel_values(in, encoder.device);
+  auto [prompt_embeds, prompt_mask] = encode_prompt(session, encoder, in, in.prompt_ids, pixels, &out.text_encoder_seconds);
   const bool true_cfg = !in.negative_ids.empty();
   at::Tensor negative_embeds, negative_mask;
-  if (true_cfg) std::tie(negative_embeds, negative_mask) = encode_prompt(session, encoder, in, in.negative_ids, &out.text_encoder_seconds);
+  if (true_cfg) std::tie(negative_embeds, negative_mask) = encode_prompt(session, encoder, in, in.negative_ids, pixels, &out.text_encoder_seconds);
   auto show = [&](const char* stage, const at::Tensor& value) {
     if (hooks.on_stage) hooks.on_stage(stage, value);
   };
@@ -142,14 +154,12 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   const std::vector<std::int64_t> packed_shape = {1, (height / 2) * (width / 2), channels * 4};
   at::Tensor latents;
   if (in.latents_file) {
+    // prepare_edit checked the file's header; it can only differ now if it was replaced since.
     const NamedTensors file = runtime::read_named_tensors(*in.latents_file);
     const auto it = file.find("latents");
-    if (it == file.end()) throw InputError(in.latents_file->string(), "holds no tensor named 'latents'", "save the packed initial noise as 'latents'");
-    if (it->second.sizes().vec() != packed_shape || !it->second.is_floating_point())
-      throw InputError(in.latents_file->string(), "'latents' must be floating point of shape [1, " + std::to_string(packed_shape[1]) + ", " +
-                                                      std::to_string(packed_shape[2]) + "] for a " + std::to_string(in.width) + "x" +
-                                                      std::to_string(in.height) + " result",
-                       "pass --height and --width of the size the latents were made for");
+    if (it == file.end() || it->second.sizes().vec() != packed_shape)
+      throw InputError(in.latents_file->string(), "changed after it was checked: its 'latents' is gone or of another shape",
+                       "leave the file as it is while the edit runs");
     latents = it->second.to(transformer.device, dtype);
   } else {
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(in.seed);
@@ -188,11 +198,11 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     inputs["img_shapes"] = img_shapes;
     inputs["encoder_hidden_states"] = prompt_embeds;
     inputs["encoder_hidden_states_mask"] = prompt_mask;
-    at::Tensor noise_pred = call(session, transformer, "forward", inputs, nullptr).at("sample").narrow(1, 0, latents.size(1));
+    at::Tensor noise_pred = call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
     if (true_cfg) {
       inputs["encoder_hidden_states"] = negative_embeds;
       inputs["encoder_hidden_states_mask"] = negative_mask;
-      const at::Tensor negative = call(session, transformer, "forward", inputs, nullptr).at("sample").narrow(1, 0, latents.size(1));
+      const at::Tensor negative = call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
       const at::Tensor combined = negative + in.true_cfg_scale * (noise_pred - negative);
       const at::Tensor cond_norm = at::norm(noise_pred, 2, {-1}, true), noise_norm = at::norm(combined, 2, {-1}, true);
       noise_pred = combined * (cond_norm / noise_norm);
@@ -240,28 +250,19 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
 
 std::uint64_t edit_activation_bytes(const runtime::ModelDescription& model, const EditInputs& in,
                                     const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
-  auto find = [&](const std::string& family) -> std::pair<const runtime::ComponentDescription*, std::shared_ptr<const runtime::Architecture>> {
-    for (const auto& component : model.components)
-      if (auto architecture = runtime::architecture_for(component); architecture && architecture->name() == family) return {&component, architecture};
-    throw InputError(model.source, "has no component that " + family + " runs", "pass a Qwen-Image-Edit pipeline folder");
-  };
   std::uint64_t largest = 0;
   auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs) {
-    const auto [component, architecture] = find(family);
+    const auto [component, architecture] = component_for(model, family);
     architecture->check(*component, entry, inputs);
     largest = std::max(largest, architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name)));
   };
-  const c10::Device cpu(c10::kCPU);
-  predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, cpu));
-  if (!in.negative_ids.empty()) predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, cpu));
-  const auto [encoder, encoder_architecture] = find("qwen2_5_vl");
-  (void)encoder_architecture;
+  const at::Tensor pixels = pixel_values(in, c10::Device(c10::kCPU));
+  predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, pixels));
+  if (!in.negative_ids.empty()) predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, pixels));
   const std::int64_t text_tokens = static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
-  const nlohmann::json& text_config = encoder->config.contains("text_config") ? encoder->config["text_config"] : encoder->config;
-  const std::int64_t joint_dim = text_config.value("hidden_size", std::int64_t{3584});
   NamedTensors transformer;
   transformer["hidden_states"] = at::zeros({1, in.image_tokens() + in.input_tokens(), in.transformer_channels});
-  transformer["encoder_hidden_states"] = at::zeros({1, text_tokens, joint_dim});
+  transformer["encoder_hidden_states"] = at::zeros({1, text_tokens, in.text_hidden_size});
   transformer["encoder_hidden_states_mask"] = at::ones({1, text_tokens}, at::kLong);
   transformer["timestep"] = at::ones({1});
   transformer["img_shapes"] = image_shapes(in);

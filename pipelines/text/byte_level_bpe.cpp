@@ -12,41 +12,19 @@
 #include <pcre2.h>
 #include <utf8proc.h>
 
+#include "core/byte_level.hpp"
 #include "core/errors.hpp"
 #include "model/json_file.hpp"
 
 namespace vramguard::pipelines {
 namespace {
 
-// Qwen2Tokenizer's pre-tokenizer pattern (what its tokenizer.json's Split holds).
-const char* const kQwen2SplitPattern =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-
-void append_utf8(std::string& out, std::uint32_t code_point) {
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-}
-
-// GPT-2's table: every byte as a printable character, so that a token is a string without spaces or
-// control characters. Printable Latin-1 bytes stand for themselves; the rest take 256, 257, ... in order.
+// Each byte's stand-in (GPT-2's table), and back.
 struct ByteTable {
-  std::array<std::string, 256> to_text;
+  const std::array<std::string, 256>& to_text = byte_level_symbols();
   std::unordered_map<std::string, unsigned char> to_byte;
   ByteTable() {
-    unsigned next = 256;
-    for (unsigned b = 0; b < 256; ++b) {
-      const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-      append_utf8(to_text[b], printable ? b : next++);
-      to_byte[to_text[b]] = static_cast<unsigned char>(b);
-    }
+    for (unsigned b = 0; b < 256; ++b) to_byte[to_text[b]] = static_cast<unsigned char>(b);
   }
 };
 
