@@ -4,18 +4,21 @@
 // padding before it, so each 3-D kernel reduces exactly to its last temporal slice (a 2-D
 // convolution) and the temporal resamplers are not used. The layer structure (residual blocks,
 // attention, resamplers) is read from the checkpoint's tensor names, as the library builds it from its
-// config.
+// config. Both entries take an optional `tiling` (vae_tiles.hpp): the picture runs in overlapping tiles
+// when it is larger than one, as with the library's enable_tiling().
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "common/attention.hpp"
 #include "common/config_values.hpp"
 #include "common/named_inputs.hpp"
 #include "core/errors.hpp"
 #include "families.hpp"
+#include "qwenimage_vae/vae_tiles.hpp"
 
 namespace vramguard::runtime {
 namespace {
@@ -93,6 +96,20 @@ at::Tensor upsample(const UnitScope& unit, const std::string& module, const at::
   return at::conv2d(doubled, unit[module + ".resample.1.weight"], unit[module + ".resample.1.bias"], 1, 1);
 }
 
+// The `tiling` input: [tile height, tile width, stride height, stride width] in picture pixels.
+std::optional<VaeTiling> tiling_of(const NamedTensors& inputs) {
+  const auto it = inputs.find("tiling");
+  if (it == inputs.end()) return std::nullopt;
+  const at::Tensor values = it->second.to(at::kCPU, at::kLong).contiguous();
+  const auto* v = values.data_ptr<std::int64_t>();
+  return VaeTiling{v[0], v[1], v[2], v[3]};
+}
+
+// The library tiles only a picture larger than one tile (on either side).
+bool tiles(const std::optional<VaeTiling>& tiling, std::int64_t picture_height, std::int64_t picture_width) {
+  return tiling && (picture_height > tiling->tile_height || picture_width > tiling->tile_width);
+}
+
 bool has_module(const UnitScope& unit, const std::string& module) {
   const std::string prefix = unit.name() + "." + module + ".";
   const auto it = unit.tensors().lower_bound(prefix);
@@ -139,8 +156,8 @@ class QwenImageVaeArchitecture final : public Architecture {
   }
 
   std::vector<EntryPoint> entries() const override {
-    return {{"encode", {"image"}, {}, {"encoded_mean"}, {}, "image [batch, 3, 1, height, width] in [-1, 1] -> encoded_mean [batch, z_dim, 1, height/8, width/8]"},
-            {"decode", {"latents"}, {}, {"decoded"}, {}, "latents [batch, z_dim, 1, height/8, width/8] -> decoded [batch, 3, 1, height, width] in [-1, 1]"}};
+    return {{"encode", {"image"}, {"tiling"}, {"encoded_mean"}, {}, "image [batch, 3, 1, height, width] in [-1, 1] -> encoded_mean [batch, z_dim, 1, height/8, width/8]; tiling [4] (optional): tile height, width, stride height, width in pixels"},
+            {"decode", {"latents"}, {"tiling"}, {"decoded"}, {}, "latents [batch, z_dim, 1, height/8, width/8] -> decoded [batch, 3, 1, height, width] in [-1, 1]; tiling [4] (optional): as encode's"}};
   }
 
   void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
@@ -160,6 +177,7 @@ class QwenImageVaeArchitecture final : public Architecture {
       expect_size(latents, "latents", 1, tensor_shape(c, name(), "post_quant_conv.weight").at(0), "the config's z_dim");
       check_frame_and_size(latents, "latents", 1);
     }
+    if (inputs.count("tiling")) check_tiling(integer_input(inputs, "tiling", 1), l.compression());
   }
 
   NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name, const WorkloadShape& shape) const override {
@@ -178,9 +196,14 @@ class QwenImageVaeArchitecture final : public Architecture {
   std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs,
                                  c10::ScalarType dtype) const override {
     const Layout l = layout_of(c);
-    const at::Tensor& input = inputs.begin()->second;
-    const std::int64_t scale = entry(entry_name).name == "encode" ? 1 : l.compression();
-    const std::int64_t pixels = input.size(3) * input.size(4) * scale * scale;
+    const bool encode = entry(entry_name).name == "encode";
+    const at::Tensor& input = inputs.at(encode ? "image" : "latents");
+    const std::int64_t scale = encode ? 1 : l.compression();
+    const std::int64_t height = input.size(3) * scale, width = input.size(4) * scale;
+    const auto tiling = tiling_of(inputs);
+    const bool tiled = tiles(tiling, height, width);
+    // Tiled, the feature maps are one tile's; the tiles' outputs are held until they are joined.
+    const std::int64_t pixels = tiled ? std::min(tiling->tile_height, height) * std::min(tiling->tile_width, width) : height * width;
     // The widest feature map: each stage's channels at its resolution, doubled where an upsampler
     // holds its input at the next one.
     std::int64_t widest = 0;
@@ -189,6 +212,10 @@ class QwenImageVaeArchitecture final : public Architecture {
     // A residual block holds its input, the shortcut, the normed map (and its float32 copy) and a
     // convolution's output at once.
     std::int64_t bytes = input.size(0) * widest * (5 * element_bytes(dtype) + 4);
+    if (tiled) {
+      const std::int64_t outputs = encode ? 2 * l.z_dim * (height / l.compression()) * (width / l.compression()) : l.input_channels * height * width;
+      bytes += 3 * input.size(0) * outputs * element_bytes(dtype);  // the overlapping tiles, then the joined whole
+    }
 #if VRAMGUARD_TORCH_MAJOR < 2
     const std::int64_t mid = pixels / (l.compression() * l.compression());
     bytes += std::min(input.size(0) * mid * mid * 4, kUnfusedScoreBytes) * 2;  // the unfused mid-block attention's scores and weights
@@ -199,27 +226,66 @@ class QwenImageVaeArchitecture final : public Architecture {
   NamedTensors run(Session& session, const std::string& component, const std::string& entry_name, const NamedTensors& inputs,
                    const std::vector<std::string>&) const override {
     const c10::ScalarType dtype = session.dtype(component);
+    const Layout l = layout_of(*session.description().find(component));
+    const auto tiling = tiling_of(inputs);
     if (entry(entry_name).name == "encode") {
-      at::Tensor x;
+      const at::Tensor& image = inputs.at("image");
+      const bool tiled = tiles(tiling, image.size(3), image.size(4));
+      TileGrid grid = tiled ? TileGrid{} : TileGrid{{image.squeeze(2)}};
+      std::pair<TileAxis, TileAxis> axes;
+      if (tiled) {
+        axes = encode_axes(*tiling, l.compression());
+        grid = split_tiles(image.squeeze(2), axes.first, axes.second);
+      }
+      // Each tile through the encoder, then each through the quantizing convolution (the library runs
+      // both per tile; in this order each unit is held once, whatever the window's slots).
       {
         UnitScope unit = session.unit(component, "encoder");
-        x = encoder(unit, inputs.at("image").squeeze(2).to(unit.device(), dtype));
+        for (auto& row : grid)
+          for (auto& tile : row) tile = encoder(unit, tile.to(unit.device(), dtype));
       }
-      UnitScope quant = session.unit(component, "quant_conv");
-      x = causal_conv(quant, "quant_conv", x.to(quant.device(), true));
+      {
+        UnitScope quant = session.unit(component, "quant_conv");
+        for (auto& row : grid)
+          for (auto& tile : row) tile = causal_conv(quant, "quant_conv", tile.to(quant.device(), true));
+      }
+      const at::Tensor x = tiled ? join_tiles(grid, axes.first, axes.second, image.size(3) / l.compression(), image.size(4) / l.compression())
+                                 : grid[0][0];
       // The latent distribution's parameters: mean, then log-variance.
       return {{"encoded_mean", x.chunk(2, 1)[0].unsqueeze(2)}};
     }
+    const at::Tensor& latents = inputs.at("latents");
     at::Tensor x;
     {
+      // A 1x1 convolution: the same per pixel on the whole as on each tile.
       UnitScope post = session.unit(component, "post_quant_conv");
-      x = causal_conv(post, "post_quant_conv", inputs.at("latents").squeeze(2).to(post.device(), dtype));
+      x = causal_conv(post, "post_quant_conv", latents.squeeze(2).to(post.device(), dtype));
     }
     UnitScope unit = session.unit(component, "decoder");
-    return {{"decoded", decoder(unit, x.to(unit.device(), true)).clamp(-1.0, 1.0).unsqueeze(2)}};
+    x = x.to(unit.device(), true);
+    if (!tiles(tiling, x.size(2) * l.compression(), x.size(3) * l.compression()))
+      return {{"decoded", decoder(unit, x).clamp(-1.0, 1.0).unsqueeze(2)}};
+    const auto [rows, columns] = decode_axes(*tiling, l.compression());
+    TileGrid grid = split_tiles(x, rows, columns);
+    for (auto& row : grid)
+      for (auto& tile : row) tile = decoder(unit, tile);
+    // (The library's tiled decode leaves the clamp to the postprocessing, which clamps the same range.)
+    return {{"decoded", join_tiles(grid, rows, columns, x.size(2) * l.compression(), x.size(3) * l.compression()).clamp(-1.0, 1.0).unsqueeze(2)}};
   }
 
  private:
+  static void check_tiling(const at::Tensor& tiling, std::int64_t compression) {
+    const std::string why = "tiling is [tile height, tile width, stride height, stride width] in pixels, e.g. diffusers' 256, 256, 192, 192";
+    if (tiling.size(0) != 4) throw InputError("input 'tiling'", "holds " + std::to_string(tiling.size(0)) + " numbers, not 4", why);
+    const auto t = *tiling_of({{"tiling", tiling}});
+    for (const std::int64_t v : {t.tile_height, t.tile_width, t.stride_height, t.stride_width})
+      if (v <= 0 || v % compression)
+        throw InputError("input 'tiling'", "holds " + std::to_string(v) + "; every size must be a positive multiple of " + std::to_string(compression) +
+                                               " (the VAE's compression)", why);
+    if (t.stride_height > t.tile_height || t.stride_width > t.tile_width)
+      throw InputError("input 'tiling'", "has a stride larger than its tile: tiles would leave gaps", why);
+  }
+
   static void check_frame_and_size(const at::Tensor& t, const std::string& input, std::int64_t multiple) {
     if (t.size(2) != 1)
       throw InputError("input '" + input + "'", "holds " + std::to_string(t.size(2)) + " frames; the native VAE runs images (one frame)",

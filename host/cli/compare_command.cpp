@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <optional>
 #include <ostream>
+#include <set>
 
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
@@ -147,12 +148,11 @@ std::uint64_t predicted_load_peak(const Prediction& prediction, DeviceId device,
   return d->resident_bytes + d->window_bytes + (with_context ? d->context_bytes : 0);
 }
 
-// --job: passes per component in one job, checked against the model's components.
-using JobCalls = std::map<std::string, std::uint64_t>;
-
-JobCalls parse_job(const std::string& text, const ModelGraph& model) {
-  JobCalls calls;
+// --job: passes per component in one job, checked against the model's components, into the workload
+// (every strategy's prediction, and auto's choice, then weigh the job).
+void apply_job(const std::string& text, const ModelGraph& model, Workload& workload) {
   const std::string example = "e.g. --job text_encoder=2,transformer=100,vae=2";
+  std::set<std::string> named;
   for (const auto& entry : text::split(text, ',')) {
     const auto eq = entry.find('=');
     const std::string name(text::trim(entry.substr(0, eq == std::string::npos ? entry.size() : eq)));
@@ -165,26 +165,19 @@ JobCalls parse_job(const std::string& text, const ModelGraph& model) {
       throw UsageError("--job names '" + name + "', which is not a component of the model" + text::did_you_mean(name, names),
                        "its components: " + text::join(names, ", "));
     }
-    if (!calls.emplace(name, std::stoull(count)).second) throw UsageError("--job names '" + name + "' twice", example);
+    if (!named.insert(name).second) throw UsageError("--job names '" + name + "' twice", example);
+    workload.components[name].passes = std::stoull(count);
   }
-  return calls;
 }
 
 // The load, then each component's passes: one for a component the job does not name.
-double job_seconds(const Prediction& prediction, const JobCalls& calls) {
-  double seconds = prediction.ready_seconds;
-  for (const auto& component : prediction.components) {
-    const auto it = calls.find(component.component);
-    seconds += static_cast<double>(it == calls.end() ? 1 : it->second) * component.step_seconds;
-  }
-  return seconds;
-}
+double job_seconds(const Prediction& prediction) { return prediction.ready_seconds + prediction.job_seconds; }
 
 // Which strategy to load with and why: the fastest pass that fits, weighed against the user's own
 // strategy where they named one (speed against peak memory on the GPUs).
-std::string pick_against(const std::vector<Row>& rows, const std::string& yours, const std::optional<JobCalls>& job) {
+std::string pick_against(const std::vector<Row>& rows, const std::string& yours, bool job) {
   // Weighed by the whole job where --job describes one, else by one pass of each component.
-  auto cost = [&](const Row& row) { return job ? job_seconds(*row.prediction, *job) : row.prediction->step_seconds; };
+  auto cost = [&](const Row& row) { return job ? job_seconds(*row.prediction) : row.prediction->step_seconds; };
   const std::string what = job ? "job" : "pass";
   const Row* best = nullptr;
   for (const auto& row : rows)
@@ -241,10 +234,11 @@ Command compare_command() {
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const LoadRequest request = load_request_from(invocation);
-            const PlanningSetup setup = prepare_planning(request);
+            PlanningSetup setup = prepare_planning(request);
             // Checked before anything is planned or loaded.
-            std::optional<JobCalls> job;
-            if (const auto text = invocation.text("job")) job = parse_job(*text, setup.model.graph);
+            const auto job_text = invocation.text("job");
+            const bool job = job_text.has_value();
+            if (job) apply_job(*job_text, setup.model.graph, setup.workload);
             const PluginRegistry registry = discover_plugins(request.plugins);
             std::vector<std::string> names = registry.names();
             if (const auto list = invocation.text("strategies")) {
@@ -287,7 +281,7 @@ Command compare_command() {
               for (const auto& row : rows) {
                 nlohmann::json r{{"strategy", row.strategy}, {"feasible", row.feasible}, {"explanation", row.why}};
                 if (row.prediction) r["predicted"] = prediction_json(*row.prediction);
-                if (row.prediction && job) r["predicted_job_seconds"] = job_seconds(*row.prediction, *job);
+                if (row.prediction && job) r["predicted_job_seconds"] = job_seconds(*row.prediction);
                 if (!row.minimum.empty()) {
                   r["minimum_bytes"] = nlohmann::json::object();
                   for (const auto& [device, bytes] : row.minimum) r["minimum_bytes"][device.str()] = bytes;
@@ -364,7 +358,7 @@ Command compare_command() {
               if (measured && !simulated && any_run && row.prediction)
                 pass += " / " + (m && !m->runs.empty() ? format_seconds(one_pass_of_each(m->runs)) : std::string("-"));
               cells.push_back(pass);
-              if (job) cells.push_back(row.prediction ? format_seconds(job_seconds(*row.prediction, *job)) : "-");
+              if (job) cells.push_back(row.prediction ? format_seconds(job_seconds(*row.prediction)) : "-");
               table.add(cells);
             }
             table.print(io.out);

@@ -56,6 +56,13 @@ pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
   if (latents) s.latents = *latents;
   if (const auto height = invocation.number("height", 1, 16384)) s.height = static_cast<int>(*height);
   if (const auto width = invocation.number("width", 1, 16384)) s.width = static_cast<int>(*width);
+  const std::string tiling = invocation.text("vae-tiling").value_or("auto");
+  if (tiling == "auto") s.vae_tiling = pipelines::VaeTilingMode::automatic;
+  else if (tiling == "always") s.vae_tiling = pipelines::VaeTilingMode::always;
+  else if (tiling == "never") s.vae_tiling = pipelines::VaeTilingMode::never;
+  else throw UsageError("--vae-tiling '" + tiling + "' is not one of auto, always, never", "auto tiles only where the whole picture would not fit");
+  s.vae_tile.tile_pixels = static_cast<int>(invocation.number("vae-tile-size", 16, 16384).value_or(256));
+  s.vae_tile.stride_pixels = static_cast<int>(invocation.number("vae-tile-stride", 16, 16384).value_or(192));
   return s;
 }
 
@@ -80,6 +87,9 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const EditRun& run
           {"text_encoder_seconds", o.text_encoder_seconds},
           {"vae_encode_seconds", o.vae_encode_seconds},
           {"vae_decode_seconds", o.vae_decode_seconds},
+          {"vae_encode_tiled", o.vae_encode.tiled},
+          {"vae_decode_tiled", o.vae_decode.tiled},
+          {"vae_tiling_why", {{"encode", o.vae_encode.why}, {"decode", o.vae_decode.why}}},
           {"steps", steps},
           {"peak_bytes", peaks},
           {"notes", inputs.notes}};
@@ -93,10 +103,12 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run,
       << (inputs.negative_ids.empty() ? "" : ", true CFG") << ")\n";
   out << "  ready          " << seconds_text(run.report.statistics.seconds) << "\n";
   out << "  text encoder   " << seconds_text(o.text_encoder_seconds) << "\n";
-  out << "  VAE encode     " << seconds_text(o.vae_encode_seconds) << " (input at " << inputs.image_width << "x" << inputs.image_height << ")\n";
+  auto tiled = [](const pipelines::VaeCallReport& call) { return call.tiled ? ", in tiles: " + call.why : std::string(); };
+  out << "  VAE encode     " << seconds_text(o.vae_encode_seconds) << " (input at " << inputs.image_width << "x" << inputs.image_height
+      << tiled(o.vae_encode) << ")\n";
   out << "  denoising      " << seconds_text(denoising);
   if (!o.steps.empty()) out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step)";
-  out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds) << "\n";
+  out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds) << (o.vae_decode.tiled ? " (in tiles: " + o.vae_decode.why + ")" : "") << "\n";
   const auto& budget = run.report.attempts.back().budget;
   for (const auto& [device, bytes] : o.peak_bytes) {
     out << "  peak on " << device << "  " << format_bytes(bytes) << " (ours, activations included)";
@@ -112,7 +124,7 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run,
 Command edit_command() {
   CommandSpec spec{"edit", "edit an image with Qwen-Image-Edit, natively, through the guard: the whole pipeline as diffusers runs it",
                    "vramguard edit MODEL --image IN --prompt TEXT [--negative-prompt TEXT] [--true-cfg-scale S] [--steps N] "
-                   "[--seed N | --latents FILE] [--height H --width W] --output OUT.png [--output-latents FILE] "
+                   "[--seed N | --latents FILE] [--height H --width W] [--vae-tiling auto|always|never] --output OUT.png [--output-latents FILE] "
                    "[--config F] [--strategy S] [device, budget and fallback options] [--json] [--report F]",
                    "MODEL is a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
                    "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id in the local cache. Each stage is "
@@ -137,6 +149,12 @@ Command edit_command() {
                          ("latents", po::value<std::string>()->value_name("FILE"), "the packed initial noise instead: a safetensors file holding 'latents'")
                          ("height", po::value<std::string>()->value_name("H"), "the result's height in pixels (a multiple of 16)")
                          ("width", po::value<std::string>()->value_name("W"), "the result's width in pixels (a multiple of 16)")
+                         ("vae-tiling", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
+                          "the VAE in overlapping tiles, as diffusers' vae.enable_tiling(): auto where the whole picture's "
+                          "activations would not fit beside the plan (and after it runs out of memory); never gives diffusers' untiled result")
+                         ("vae-tile-size", po::value<std::string>()->value_name("PIXELS")->default_value("256"), "a tile's side (diffusers' tile_sample_min_height/width)")
+                         ("vae-tile-stride", po::value<std::string>()->value_name("PIXELS")->default_value("192"),
+                          "pixels between tiles; they overlap and blend over size - stride (diffusers' tile_sample_stride_height/width)")
                          ("output", po::value<std::string>()->value_name("OUT.png"), "where to write the result (PNG)")
                          ("output-latents", po::value<std::string>()->value_name("FILE"), "also write the final packed latents (safetensors, 'latents')")
                          ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
@@ -154,9 +172,11 @@ Command edit_command() {
             const bool simulated = request.simulate.has_value();
             if (simulated) require_host_room_for_simulated_data(model, "an edit");
             const RuntimeLibraryInterface& library = runtime_library();
-            // The largest activations of the edit's calls are the GPUs' headroom unless --headroom says otherwise.
-            const std::uint64_t activation_bytes = library.check_edit(model, inputs);
-            if (!request.budget.headroom) request.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
+            // The largest activations of the edit's calls are the GPUs' headroom unless --headroom says
+            // otherwise; the plan weighs each component by its passes in the edit.
+            const pipelines::EditDemands demands = library.check_edit(model, inputs);
+            if (!request.budget.headroom) request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
+            for (const auto& [component, work] : demands.workload.components) request.workload.components[component] = work;
 
             ProgressBar progress;
             const bool terminal = ::isatty(STDERR_FILENO) == 1;

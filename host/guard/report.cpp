@@ -52,7 +52,7 @@ std::string gb(std::uint64_t bytes) { return format_gb(bytes) + " GB"; }
 nlohmann::json prediction_json(const Prediction& prediction) {
   nlohmann::json components = nlohmann::json::array();
   for (const auto& cp : prediction.components)
-    components.push_back({{"name", cp.component}, {"tokens", cp.tokens}, {"streamed_bytes_per_pass", cp.streamed_bytes},
+    components.push_back({{"name", cp.component}, {"tokens", cp.tokens}, {"passes_per_job", cp.passes}, {"streamed_bytes_per_pass", cp.streamed_bytes},
                           {"compute_seconds", cp.compute_seconds}, {"copy_seconds", cp.copy_seconds}, {"pass_seconds", cp.step_seconds}});
   nlohmann::json devices = nlohmann::json::object();
   for (const auto& d : prediction.devices)
@@ -61,6 +61,8 @@ nlohmann::json prediction_json(const Prediction& prediction) {
   return {{"ready_seconds", prediction.ready_seconds},
           {"step_seconds", prediction.step_seconds},
           {"streamed_bytes_per_step", prediction.streamed_bytes_per_step},
+          {"job_seconds", prediction.job_seconds},
+          {"streamed_bytes_per_job", prediction.streamed_bytes_per_job},
           {"host_bytes", prediction.pinned_bytes},
           {"page_cache_bytes", prediction.pageable_bytes},
           {"stream_source", std::string(stream_source_name(prediction.stream_source))},
@@ -97,7 +99,10 @@ nlohmann::json guard_report_json(const GuardReport& report) {
       attempt["stages"].push_back({{"stage", s.stage}, {"seconds", s.seconds}, {"outcome", s.outcome},
                                    {"before", snapshot_json(s.before)}, {"after", snapshot_json(s.after)}});
     if (a.prediction) attempt["predicted"] = prediction_json(*a.prediction);
-    if (a.placement) attempt["prefetch_depth"] = a.placement->prefetch_depth;
+    if (a.placement) {
+      attempt["prefetch_depth"] = a.placement->prefetch_depth;
+      attempt["explanation"] = a.placement->explanation;
+    }
     if (a.outcome == "loaded") attempt["predicted_vs_measured"] = accuracy_json(a);
     doc["attempts"].push_back(attempt);
   }

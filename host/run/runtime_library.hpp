@@ -16,6 +16,7 @@
 
 #include "guard/guard_pipeline.hpp"
 #include "model/model_inspector.hpp"
+#include "qwen_image_edit/edit_demands.hpp"
 #include "qwen_image_edit/edit_inputs.hpp"
 #include "qwen_image_edit/edit_outcome.hpp"
 #include "request/load_request.hpp"
@@ -86,9 +87,9 @@ struct RuntimeLibraryInterface {
   // session. Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
   RunResult (*run)(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings, const RunHooks& hooks);
   // An edit's model calls checked against the components' configs before anything loads (InputError
-  // for a folder whose components do not run it); returns the largest activation bytes of its calls:
-  // the headroom a GPU keeps for them.
-  std::uint64_t (*check_edit)(const InspectedModel& model, const pipelines::EditInputs& inputs);
+  // for a folder whose components do not run it); returns what they need (edit_demands.hpp): the
+  // largest call's activations, the headroom a GPU keeps, and each component's tokens and passes.
+  pipelines::EditDemands (*check_edit)(const InspectedModel& model, const pipelines::EditInputs& inputs);
   // Opens a session for the request, runs the prepared edit in it (pipelines/qwen_image_edit/edit_run),
   // writes `latents_file` when given (the final packed latents), unloads. Throws GuardFailure with the
   // report when nothing loads or runs (Ctrl-C included).
@@ -103,7 +104,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 5;
+inline constexpr int kRuntimeLibraryInterfaceVersion = 6;
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

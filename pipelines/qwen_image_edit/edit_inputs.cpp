@@ -64,6 +64,14 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   if (!std::isfinite(settings.true_cfg_scale) || settings.true_cfg_scale < 0 || settings.true_cfg_scale > 100)
     throw UsageError("--true-cfg-scale must be between 0 and 100");
   if (settings.prompt.empty()) throw UsageError("--prompt is empty", "say what to change in the image");
+  const VaeTileSize& tile = settings.vae_tile;
+  if (tile.tile_pixels < 16 || tile.tile_pixels > 16384 || tile.tile_pixels % 16)
+    throw UsageError("--vae-tile-size must be a multiple of 16 between 16 and 16384 (it is " + std::to_string(tile.tile_pixels) + ")",
+                     "diffusers' default is 256");
+  if (tile.stride_pixels < 16 || tile.stride_pixels > tile.tile_pixels || tile.stride_pixels % 16)
+    throw UsageError("--vae-tile-stride must be a multiple of 16 from 16 to the tile size, " + std::to_string(tile.tile_pixels) + " (it is " +
+                         std::to_string(tile.stride_pixels) + ")",
+                     "tiles overlap by size - stride pixels, where they are blended; diffusers' default is 192");
 
   // The components' configs: what the stages' sizes come from.
   const fs::path vae_config_file = folder / "vae" / "config.json";
@@ -159,6 +167,8 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
     in.latents_file = settings.latents;
   }
   in.seed = settings.seed;
+  in.vae_tiling = settings.vae_tiling;
+  in.vae_tile = settings.vae_tile;
   return in;
 }
 

@@ -16,6 +16,17 @@
 
 namespace vramguard::pipelines {
 
+// Whether the VAE encodes and decodes in overlapping tiles, as diffusers' vae.enable_tiling() makes it:
+// `automatic` tiles where the plan leaves the whole picture's activations no room on the VAE's GPU,
+// and after a VAE call runs out of memory (then for the rest of the edit).
+enum class VaeTilingMode : std::uint8_t { automatic, always, never };
+
+// diffusers' tile size and stride in picture pixels (tile_sample_min_*, tile_sample_stride_*).
+struct VaeTileSize {
+  int tile_pixels = 256;
+  int stride_pixels = 192;
+};
+
 // What the user asks for (`vramguard edit`'s options; diffusers' pipeline arguments).
 struct EditSettings {
   std::filesystem::path image;
@@ -26,6 +37,8 @@ struct EditSettings {
   std::uint64_t seed = 0;
   std::optional<std::filesystem::path> latents;  // the packed initial noise, instead of drawing it from the seed
   std::optional<int> height, width;              // of the result; default: the input's aspect at ~1024² pixels
+  VaeTilingMode vae_tiling = VaeTilingMode::automatic;
+  VaeTileSize vae_tile;
 };
 
 struct EditInputs {
@@ -50,6 +63,8 @@ struct EditInputs {
   FlowMatchSchedule schedule;
   std::optional<std::filesystem::path> latents_file;
   std::uint64_t seed = 0;
+  VaeTilingMode vae_tiling = VaeTilingMode::automatic;
+  VaeTileSize vae_tile;
   std::vector<std::string> notes;  // what the pipeline would warn about (CFG off, sizes rounded)
 
   std::int64_t image_tokens() const;   // packed latent tokens of the result

@@ -16,12 +16,19 @@ struct EditStepReport {
   std::uint64_t streamed_bytes = 0; // copied into the streaming windows during the step
 };
 
+// How one of the VAE's calls ran: on the whole picture, or in tiles and why.
+struct VaeCallReport {
+  bool tiled = false;
+  std::string why;  // why it tiled (empty when it did not)
+};
+
 struct EditOutcome {
   RgbImage image;                    // the result, 8 bits, as diffusers' PIL output
   std::vector<float> image_values;   // [height, width, 3] in [0, 1], as its output_type="np"
   std::vector<float> final_latents;  // packed, [1, image tokens, channels], as its output_type="latent"
   std::vector<std::int64_t> final_latents_shape;
   double text_encoder_seconds = 0, vae_encode_seconds = 0, vae_decode_seconds = 0;
+  VaeCallReport vae_encode, vae_decode;
   std::vector<EditStepReport> steps;
   std::map<std::string, std::uint64_t> peak_bytes;  // per GPU ("cuda:0"): ours at most, activations included
 };

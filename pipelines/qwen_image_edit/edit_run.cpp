@@ -10,6 +10,7 @@
 #include "core/errors.hpp"
 #include "named_tensor_files.hpp"
 #include "session_impl.hpp"
+#include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
 #include "vramguard/runtime/architecture.hpp"
 
@@ -114,6 +115,66 @@ std::pair<at::Tensor, at::Tensor> encode_prompt(runtime::Session& session, const
   return {embeds, at::ones({1, embeds.size(1)}, at::TensorOptions().dtype(at::kLong).device(embeds.device()))};
 }
 
+
+// The VAE's `tiling` input for the edit's tile size (square tiles, as diffusers' defaults).
+at::Tensor tiling_input(const EditInputs& in) {
+  const std::int64_t tile = in.vae_tile.tile_pixels, stride = in.vae_tile.stride_pixels;
+  return at::tensor(std::vector<std::int64_t>{tile, tile, stride, stride}, at::kLong);
+}
+
+// Runs the edit's VAE calls whole or in tiles (EditInputs::vae_tiling). Automatic: in tiles where
+// the whole picture's activations exceed what the loaded plan leaves on the VAE's GPU, and, once a
+// whole-picture call has run out of memory, in tiles for the rest of the edit (the call runs again in
+// tiles before the guard would reload with another strategy).
+class VaeCalls {
+ public:
+  VaeCalls(runtime::Session& session, const Stage& vae, const EditInputs& in) : session_(session), vae_(vae), in_(in) {}
+
+  NamedTensors run(const std::string& entry, const NamedTensors& inputs, std::int64_t picture_height, std::int64_t picture_width,
+                   VaeCallReport& report, double* seconds) {
+    const runtime::ComponentDescription& component = *session_.description().find(vae_.component);
+    NamedTensors tiled_inputs = inputs;
+    tiled_inputs["tiling"] = tiling_input(in_);
+    vae_.architecture->check(component, entry, tiled_inputs);
+    const std::uint64_t workspace = default_cost_constants().workspace_bytes;
+    const std::uint64_t whole = vae_.architecture->activation_bytes(component, entry, inputs, vae_.dtype) + workspace;
+    const std::uint64_t tiles = vae_.architecture->activation_bytes(component, entry, tiled_inputs, vae_.dtype) + workspace;
+    // The library tiles only a picture larger than one tile.
+    const bool can_tile = in_.vae_tiling != VaeTilingMode::never &&
+                          (picture_height > in_.vae_tile.tile_pixels || picture_width > in_.vae_tile.tile_pixels);
+    report = {};
+    if (can_tile && in_.vae_tiling == VaeTilingMode::always) {
+      report = {true, "--vae-tiling always"};
+    } else if (can_tile && tile_from_now_) {
+      report = {true, "an earlier VAE call ran out of memory on the whole picture"};
+    } else if (can_tile) {
+      const std::uint64_t room = session_.impl().activation_room_bytes(vae_.component);
+      if (whole > room)
+        report = {true, "the whole picture needs " + format_bytes(whole) + " of activations; the plan leaves " + format_bytes(room) + " on its GPU"};
+    }
+    const NamedTensors* current = report.tiled ? &tiled_inputs : &inputs;
+    runtime::Session::Impl::Lighter lighter;
+    if (can_tile && !report.tiled)
+      lighter = [&](const OutOfMemory& e) -> std::optional<std::uint64_t> {
+        current = &tiled_inputs;
+        tile_from_now_ = true;
+        report = {true, std::string("it ran out of memory on the whole picture (") + e.what() + ")"};
+        return tiles;
+      };
+    NamedTensors out;
+    session_.impl().step(vae_.component, [&] { out = vae_.architecture->run(session_, vae_.component, entry, *current); },
+                         report.tiled ? tiles : whole, lighter);
+    if (seconds) *seconds += session_.impl().steps.back().seconds;
+    return out;
+  }
+
+ private:
+  runtime::Session& session_;
+  const Stage& vae_;
+  const EditInputs& in_;
+  bool tile_from_now_ = false;
+};
+
 }  // namespace
 
 EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const EditHooks& hooks) {
@@ -123,6 +184,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   const Stage encoder = stage_for(session, "qwen2_5_vl");
   const Stage transformer = stage_for(session, "qwenimage_transformer");
   const Stage vae = stage_for(session, "qwenimage_vae");
+  VaeCalls vae_calls(session, vae, in);
   const std::size_t first_step = session.impl().steps.size();
   EditOutcome out;
 
@@ -176,7 +238,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   {
     NamedTensors inputs;
     inputs["image"] = from_floats(in.vae_image, {1, 3, 1, in.image_height, in.image_width}).to(vae.device, dtype).to(vae.dtype);
-    at::Tensor mean = call(session, vae, "encode", inputs, &out.vae_encode_seconds).at("encoded_mean");
+    at::Tensor mean = vae_calls.run("encode", inputs, in.image_height, in.image_width, out.vae_encode, &out.vae_encode_seconds).at("encoded_mean");
     mean = (mean - per_channel(in.latents_mean, mean)) / per_channel(in.latents_std, mean);
     image_latents = pack(mean, channels, image_h, image_w).to(transformer.device, dtype);
   }
@@ -235,7 +297,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     z = z / inverse_std + per_channel(in.latents_mean, z);
     NamedTensors inputs;
     inputs["latents"] = z;
-    const at::Tensor decoded = call(session, vae, "decode", inputs, &out.vae_decode_seconds).at("decoded").select(2, 0);
+    const at::Tensor decoded = vae_calls.run("decode", inputs, in.height, in.width, out.vae_decode, &out.vae_decode_seconds).at("decoded").select(2, 0);
     const at::Tensor unit = (decoded / 2 + 0.5).clamp(0, 1).to(at::kCPU).permute({0, 2, 3, 1}).to(at::kFloat).contiguous();
     out.image_values.assign(unit.data_ptr<float>(), unit.data_ptr<float>() + unit.numel());
     const at::Tensor bytes = (unit * 255).round().to(at::kByte).contiguous();
@@ -248,28 +310,50 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   return out;
 }
 
-std::uint64_t edit_activation_bytes(const runtime::ModelDescription& model, const EditInputs& in,
-                                    const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
-  std::uint64_t largest = 0;
-  auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs) {
+EditDemands edit_demands(const runtime::ModelDescription& model, const EditInputs& in,
+                         const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
+  EditDemands demands;
+  auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs, std::uint64_t tokens,
+                     std::uint64_t passes) {
     const auto [component, architecture] = component_for(model, family);
     architecture->check(*component, entry, inputs);
-    largest = std::max(largest, architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name)));
+    const std::uint64_t bytes = architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name));
+    ComponentWork& work = demands.workload.components[component->name];
+    work.tokens = std::max(work.tokens, tokens);
+    work.passes = passes;
+    return bytes;
   };
+  const bool true_cfg = !in.negative_ids.empty();
   const at::Tensor pixels = pixel_values(in, c10::Device(c10::kCPU));
-  predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, pixels));
-  if (!in.negative_ids.empty()) predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, pixels));
+  const std::uint64_t prompts = true_cfg ? 2 : 1;
+  std::uint64_t largest = predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, pixels), in.prompt_ids.size(), prompts);
+  if (true_cfg)
+    largest = std::max(largest, predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, pixels), in.negative_ids.size(), prompts));
   const std::int64_t text_tokens = static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
   NamedTensors transformer;
-  transformer["hidden_states"] = at::zeros({1, in.image_tokens() + in.input_tokens(), in.transformer_channels});
+  const std::int64_t image_tokens = in.image_tokens() + in.input_tokens();
+  transformer["hidden_states"] = at::zeros({1, image_tokens, in.transformer_channels});
   transformer["encoder_hidden_states"] = at::zeros({1, text_tokens, in.text_hidden_size});
   transformer["encoder_hidden_states_mask"] = at::ones({1, text_tokens}, at::kLong);
   transformer["timestep"] = at::ones({1});
   transformer["img_shapes"] = image_shapes(in);
-  predict("qwenimage_transformer", "forward", transformer);
-  predict("qwenimage_vae", "encode", {{"image", at::zeros({1, 3, 1, in.image_height, in.image_width})}});
-  predict("qwenimage_vae", "decode", {{"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}});
-  return largest;
+  const auto steps = static_cast<std::uint64_t>(in.schedule.timesteps.size());
+  largest = std::max(largest, predict("qwenimage_transformer", "forward", transformer, static_cast<std::uint64_t>(image_tokens + text_tokens),
+                                      steps * (true_cfg ? 2 : 1)));
+  // The VAE: its encode and decode run different units, once each; in tiles unless the edit never tiles.
+  const NamedTensors encode{{"image", at::zeros({1, 3, 1, in.image_height, in.image_width})}};
+  const NamedTensors decode{{"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}};
+  const auto pixels_of = [](int h, int w) { return static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w); };
+  const std::uint64_t vae_tokens = std::max(pixels_of(in.image_height, in.image_width), pixels_of(in.height, in.width));
+  demands.whole_picture_vae_bytes = std::max(predict("qwenimage_vae", "encode", encode, vae_tokens, 1), predict("qwenimage_vae", "decode", decode, vae_tokens, 1));
+  std::uint64_t vae_bytes = demands.whole_picture_vae_bytes;
+  if (in.vae_tiling != VaeTilingMode::never) {
+    NamedTensors tiled_encode = encode, tiled_decode = decode;
+    tiled_encode["tiling"] = tiled_decode["tiling"] = tiling_input(in);
+    vae_bytes = std::max(predict("qwenimage_vae", "encode", tiled_encode, vae_tokens, 1), predict("qwenimage_vae", "decode", tiled_decode, vae_tokens, 1));
+  }
+  demands.activation_bytes = std::max(largest, vae_bytes);
+  return demands;
 }
 
 }  // namespace vramguard::pipelines

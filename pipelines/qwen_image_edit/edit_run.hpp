@@ -4,11 +4,14 @@
 // system prompt dropped), the image through the VAE's encoder (normalized by its latents' mean and
 // std, packed 2x2), the initial noise (from a file, or drawn from the seed with a CPU generator as
 // diffusers draws it), the transformer per step (true CFG with its norm rescale) and FlowMatchEuler's
-// update, then the VAE's decoder and the postprocessing. Every model call is a Session step: its
+// update, then the VAE's decoder and the postprocessing. The VAE runs in tiles (diffusers'
+// enable_tiling) where EditInputs::vae_tiling says so, or, automatically, where the plan leaves the
+// whole picture's activations no room, and after a whole-picture call ran out of memory. Every model call is a Session step: its
 // activations are accounted, and one that runs out of memory is the guard's business.
 #include <atomic>
 #include <functional>
 
+#include "qwen_image_edit/edit_demands.hpp"
 #include "qwen_image_edit/edit_inputs.hpp"
 #include "qwen_image_edit/edit_outcome.hpp"
 #include "vramguard/runtime/export.hpp"
@@ -24,12 +27,12 @@ struct EditHooks {
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// The largest activation bytes of the edit's model calls, predicted from their inputs' shapes (the
-// text encoder per prompt, the transformer per pass, the VAE's encode and decode): the headroom each
-// GPU keeps. Checks each call's inputs against its component's config; InputError when a component
-// the edit needs has no family that runs it.
-VRAMGUARD_RUNTIME_API std::uint64_t edit_activation_bytes(const runtime::ModelDescription& model, const EditInputs& inputs,
-                                                          const std::function<c10::ScalarType(const std::string&)>& dtype_of);
+// What the edit's model calls need (edit_demands.hpp), predicted from their inputs' shapes: the text
+// encoder per prompt, the transformer per pass, the VAE's encode and decode (in tiles unless
+// --vae-tiling never). Checks each call's inputs against its component's config; InputError when a
+// component the edit needs has no family that runs it.
+VRAMGUARD_RUNTIME_API EditDemands edit_demands(const runtime::ModelDescription& model, const EditInputs& inputs,
+                                               const std::function<c10::ScalarType(const std::string&)>& dtype_of);
 
 // Exported from the runtime library: C++ applications run an edit in their own Session.
 VRAMGUARD_RUNTIME_API EditOutcome run_edit(runtime::Session& session, const EditInputs& inputs, const EditHooks& hooks = {});

@@ -180,8 +180,8 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   return result;
 }
 
-std::uint64_t check_edit_job(const InspectedModel& model, const pipelines::EditInputs& inputs) {
-  return pipelines::edit_activation_bytes(describe(model), inputs, [&](const std::string& component) {
+pipelines::EditDemands check_edit_job(const InspectedModel& model, const pipelines::EditInputs& inputs) {
+  return pipelines::edit_demands(describe(model), inputs, [&](const std::string& component) {
     return compute_dtype(*model.graph.find_component(component), model.graph.target_dtype);
   });
 }

@@ -66,7 +66,26 @@ void Session::Impl::unload() {
   if (result) pipeline->unload(*result);
 }
 
-void Session::Impl::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes) {
+std::uint64_t Session::Impl::activation_room_bytes(std::string_view component) const {
+  std::uint64_t room = UINT64_MAX;
+  if (!result) return room;
+  const AttemptRecord* loaded = nullptr;
+  for (const auto& attempt : result->report.attempts)
+    if (attempt.outcome == "loaded" && attempt.prediction) loaded = &attempt;
+  if (loaded == nullptr) return room;
+  const Component& graph = model->graph.components[component_index(component)];
+  for (const auto& unit : graph.units) {
+    const auto* placed = result->placement.find(graph.name, unit.name);
+    if (placed == nullptr || !placed->executes_on.is_gpu()) continue;
+    const DevicePrediction* d = loaded->prediction->find(placed->executes_on);
+    if (d == nullptr) continue;
+    const std::uint64_t limit = d->usable_bytes + d->headroom_bytes, held = d->resident_bytes + d->window_bytes;
+    room = std::min(room, limit > held ? limit - held : 0);
+  }
+  return room;
+}
+
+void Session::Impl::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes, const Lighter& lighter) {
   const std::size_t c = component_index(component);
   const Component& graph = model->graph.components[c];
   if (activation_bytes == 0) activation_bytes = activation_headroom(graph, request.workload);
@@ -118,6 +137,15 @@ void Session::Impl::step(std::string_view component, const std::function<void()>
       throw;
     }
     end_gpu_steps();
+    if (lighter) {
+      if (const auto lighter_bytes = lighter(*out_of_memory)) {
+        log::warn("a step of ", graph.name, " ran out of memory: ", out_of_memory->what(), "; running it again in a way that needs less");
+        executor->abandon_step();
+        runtime->release_cached();
+        activation_bytes = *lighter_bytes;
+        continue;
+      }
+    }
     log::warn("a step of ", graph.name, " ran out of memory: ", out_of_memory->what(), "; falling back");
     executor.reset();
     try {

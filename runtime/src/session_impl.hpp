@@ -30,8 +30,15 @@ struct Session::Impl {
 
   // Runs `body` as one step of `component`: accounts its activations, times it; a step that runs out of
   // device memory releases the model, loads it with the guard's next rung and runs `body` again.
-  // GuardFailure (with the report) when no rung is left.
-  void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes);
+  // GuardFailure (with the report) when no rung is left. `lighter`, where given, is asked first: it
+  // switches `body` to a way that needs less memory (a VAE in tiles) and returns that way's activation
+  // bytes, and the step runs again in place; nullopt leaves the out-of-memory to the guard.
+  using Lighter = std::function<std::optional<std::uint64_t>(const OutOfMemory&)>;
+  void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes, const Lighter& lighter = {});
+  // Bytes the loaded plan leaves for activations on the GPUs `component` runs on (the least of them):
+  // the budget's limit there (its cap or what was free, less the reserve) less the resident weights and
+  // the streaming window. The largest value where it runs on no GPU.
+  std::uint64_t activation_room_bytes(std::string_view component) const;
   // Releases the model and the allocator's cache; the report records what was left in use.
   void unload();
   std::size_t component_index(std::string_view component) const;

@@ -98,9 +98,12 @@ std::uint64_t window_slot_bytes(const Unit& unit, const CostConstants& c) {
   return round_up(bytes, c.segment_granularity_bytes);
 }
 
+std::uint64_t sequence_tokens_for(const Component& component, const Workload& workload) {
+  return workload.sequence_tokens(component.name, component.default_tokens > 0 ? component.default_tokens : 2048);
+}
+
 std::uint64_t tokens_for(const Component& component, const Workload& workload) {
-  const std::uint64_t tokens = workload.tokens > 0 ? workload.tokens : (component.default_tokens > 0 ? component.default_tokens : 2048);
-  return tokens * std::max<std::uint64_t>(1, workload.batch);
+  return sequence_tokens_for(component, workload) * std::max<std::uint64_t>(1, workload.batch);
 }
 
 std::uint64_t activation_headroom(const Component& component, const Workload& workload, const CostConstants& c) {
@@ -181,8 +184,9 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
     ComponentPrediction cp;
     cp.component = component.name;
     cp.tokens = tokens_for(component, workload);
-    const std::uint64_t sequence = workload.tokens > 0 ? workload.tokens : cp.tokens;
-    const std::uint64_t batch = cp.tokens / std::max<std::uint64_t>(1, sequence);
+    cp.passes = workload.passes(component.name);
+    const std::uint64_t sequence = sequence_tokens_for(component, workload);
+    const std::uint64_t batch = std::max<std::uint64_t>(1, workload.batch);
     // The step as the executor runs it: units compute one after another (each needs the previous
     // one's output); each GPU's copy engine fills its window in forward order, a copy starting once the
     // engine is free and its slot has been released by the unit that held it (prefetch_depth + 1
@@ -253,6 +257,8 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
     cp.step_seconds = now;
     prediction.streamed_bytes_per_step += cp.streamed_bytes;
     prediction.step_seconds += cp.step_seconds;
+    prediction.streamed_bytes_per_job += cp.streamed_bytes * cp.passes;
+    prediction.job_seconds += cp.step_seconds * static_cast<double>(cp.passes);
     prediction.components.push_back(cp);
   }
 

@@ -38,10 +38,15 @@ double PlanContext::pass_flops(const PlanItem& item) const {
   double flops = 0;
   for (std::size_t index : item.units) {
     const UnitRef& ref = units_[index];
-    const std::uint64_t sequence = request_.workload.tokens > 0 ? request_.workload.tokens : tokens_for(*ref.component, {});
-    flops += unit_pass_flops(*ref.unit, sequence, request_.workload.batch);
+    flops += unit_pass_flops(*ref.unit, sequence_tokens_for(*ref.component, request_.workload), request_.workload.batch);
   }
   return flops;
+}
+
+std::uint64_t PlanContext::passes(const PlanItem& item) const {
+  std::uint64_t passes = 0;
+  for (std::size_t index : item.units) passes = std::max(passes, request_.workload.passes(units_[index].component->name));
+  return passes;
 }
 
 void PlanContext::place(const PlanItem& item, DeviceId storage, PlacementMode mode, DeviceId executes_on) {

@@ -22,7 +22,7 @@ constexpr const char* kName = "auto";
 struct Candidate {
   std::string label;
   Placement placement;
-  double step_seconds = 0;
+  double job_seconds = 0;  // the workload's job: a forward pass of each component, times its passes
 };
 
 std::optional<Placement> all_resident_on(const PlanRequest& request, const DeviceInfo& gpu) {
@@ -34,12 +34,22 @@ std::optional<Placement> all_resident_on(const PlanRequest& request, const Devic
   return context.finish(kName, 0, "");
 }
 
-// Seconds one forward pass loses to a unit being streamed rather than resident (prefetch hides the
-// copy behind the previous unit's compute, so only the excess shows).
+// Seconds the job loses to a unit being streamed rather than resident: per pass, the copy (prefetch
+// hides it behind the previous unit's compute, so only the excess shows), times the passes the job
+// makes through it (an edit's transformer runs 2 x steps times, its text encoder twice).
 double streaming_penalty(const PlanItem& item, const PlanContext& context, const DeviceInfo& gpu, int prefetch) {
   const double transfer = static_cast<double>(item.bytes) / host_to_device_bytes_per_s(&gpu);
   const double compute = context.pass_flops(item) / gpu_flops_per_s(&gpu);
-  return prefetch > 0 ? std::max(0.0, transfer - compute) : transfer;
+  const double per_pass = prefetch > 0 ? std::max(0.0, transfer - compute) : transfer;
+  return per_pass * static_cast<double>(context.passes(item));
+}
+
+// "per forward pass", or for a job with several passes through a component, what it counts.
+std::string per_what(const Workload& workload) {
+  std::string passes;
+  for (const auto& [component, work] : workload.components)
+    if (work.passes != 1) passes += (passes.empty() ? "" : ", ") + component + " x" + std::to_string(work.passes);
+  return passes.empty() ? "per forward pass" : "per job (" + passes + ")";
 }
 
 // Bit-reversed `rank` as a fraction of [0, 1): 0, 1/2, 1/4, 3/4, 1/8... Any first k of them lie about
@@ -130,7 +140,7 @@ Placement AutoStrategy::plan(const PlanRequest& request) const {
     const Prediction prediction = predict(request.model, request.budget, *placement, request.workload);
     for (const auto& device : prediction.devices)
       if (!device.fits) return;
-    candidates.push_back({std::move(label), std::move(*placement), prediction.step_seconds});
+    candidates.push_back({std::move(label), std::move(*placement), prediction.job_seconds});
   };
 
   for (const auto* gpu : gpus) consider("everything resident on " + gpu->name(), all_resident_on(request, *gpu));
@@ -179,12 +189,12 @@ Placement AutoStrategy::plan(const PlanRequest& request) const {
                      {{DeviceId::host(), total}});
   }
   std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return a.step_seconds < b.step_seconds;
+    return a.job_seconds < b.job_seconds;
   });
   Candidate& best = candidates.front();
-  std::string explanation = "chose " + best.label + ": predicted " + format_seconds(best.step_seconds) + " per forward pass";
+  std::string explanation = "chose " + best.label + ": predicted " + format_seconds(best.job_seconds) + " " + per_what(request.workload);
   if (candidates.size() > 1)
-    explanation += " (next best: " + candidates[1].label + ", " + format_seconds(candidates[1].step_seconds) + ")";
+    explanation += " (next best: " + candidates[1].label + ", " + format_seconds(candidates[1].job_seconds) + ")";
   best.placement.strategy = kName;
   best.placement.explanation = explanation;
   return best.placement;

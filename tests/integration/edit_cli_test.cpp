@@ -62,6 +62,24 @@ TEST(EditCommand, WritesTheImageAndLatentsDiffusersMakes) {
   EXPECT_LT(difference, 1e-3);
 }
 
+TEST(EditCommand, VaeTilingAlwaysMakesWhatDiffusersMakesWithTilingEnabled) {
+  TempDir tmp;
+  const std::string latents = (tmp.path() / "latents.safetensors").string();
+  const auto result = run_vramguard(fixture_call() + kSimulated + " --strategy balanced --vae-tiling always --output " +
+                                    shell_quote((tmp.path() / "edited.png").string()) + " --output-latents " + shell_quote(latents) + " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto edit = nlohmann::json::parse(result.out)["edit"];
+  EXPECT_TRUE(edit["vae_encode_tiled"].get<bool>());
+  EXPECT_TRUE(edit["vae_decode_tiled"].get<bool>());
+  EXPECT_EQ(edit["vae_tiling_why"]["decode"], "--vae-tiling always");
+  const auto written = stored_tensor<float>(latents, "latents");
+  const auto truth = stored_tensor<float>((kFixture / "expected_tiled.safetensors").string(), "final_latents");
+  ASSERT_EQ(written.size(), truth.size());
+  double difference = 0;
+  for (std::size_t i = 0; i < written.size(); ++i) difference = std::max(difference, std::abs(static_cast<double>(written[i]) - truth[i]));
+  EXPECT_LT(difference, 1e-3);
+}
+
 TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
   TempDir tmp;
   const std::string out = " --output " + shell_quote((tmp.path() / "out.png").string());
@@ -99,6 +117,9 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
            {base + " --seed 3 --latents " + wrong_latents + out, "--seed and --latents"},
            {base + " --latents " + wrong_latents + out, "holds no tensor named 'latents'"},
            {base + " --height 8" + out, "--height must be between 16"},
+           {base + " --vae-tiling sometimes" + out, "--vae-tiling 'sometimes' is not one of auto, always, never"},
+           {base + " --vae-tile-size 100" + out, "--vae-tile-size must be a multiple of 16"},
+           {base + " --vae-tile-stride 512" + out, "--vae-tile-stride must be a multiple of 16 from 16 to the tile size"},
        }) {
     const auto result = run_vramguard(arguments + kSimulated);
     EXPECT_EQ(result.exit_code, 2) << arguments.substr(0, 300) << ": " << result.err;

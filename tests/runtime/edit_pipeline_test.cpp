@@ -13,6 +13,7 @@
 #include "image/image_file.hpp"
 #include "qwen_image_edit/edit_run.hpp"
 #include "runtime/runtime_support.hpp"
+#include "vramguard/cost_model.hpp"
 
 using namespace vramguard;
 using namespace vramguard::testing;
@@ -35,8 +36,13 @@ pipelines::EditSettings fixture_call() {
   s.height = 256;
   s.width = 384;
   s.latents = kFixture / "inputs.safetensors";
+  s.vae_tiling = pipelines::VaeTilingMode::never;  // diffusers' default: the VAE on the whole picture
   return s;
 }
+
+// The same call with pipe.vae.enable_tiling() (diffusers' 256-pixel tiles every 192): the ~1024²
+// input encodes in tiles, the 256x384 result decodes in them.
+const fs::path kTiled = kFixture / "expected_tiled.safetensors";
 
 // The VAE encodes the input at ~1024² pixels (1.2 GB of activations in fp32): the plan keeps room for
 // that on each GPU.
@@ -80,6 +86,19 @@ std::map<std::string, int> modes_of(const runtime::Options& options) {
 double largest_difference(const std::vector<float>& got, const at::Tensor& expected) {
   const at::Tensor g = at::from_blob(const_cast<float*>(got.data()), {static_cast<std::int64_t>(got.size())}, at::kFloat);
   return (g - expected.reshape({-1}).to(at::kFloat)).abs().max().item<double>();
+}
+
+void expect_result(const pipelines::EditOutcome& out, const fs::path& expected) {
+  EXPECT_LT(largest_difference(out.final_latents, load_tensor(expected, "final_latents")), 1e-3);
+  EXPECT_LT(largest_difference(out.image_values, load_tensor(expected, "image")), 1.0 / 255);
+}
+
+// What `vramguard edit` keeps as each GPU's headroom: the edit's largest call, the VAE's in tiles.
+std::string edit_headroom(const pipelines::EditInputs& inputs) {
+  auto session = runtime::Session::open(kPipeline, options_for("balanced", "cuda:3GB"));
+  const auto demands = pipelines::edit_demands(session->description(), inputs, [&](const std::string& c) { return session->dtype(c); });
+  EXPECT_LT(demands.activation_bytes, demands.whole_picture_vae_bytes) << "the VAE on the whole picture is not the edit's largest call";
+  return std::to_string(demands.activation_bytes + default_cost_constants().workspace_bytes);
 }
 
 }  // namespace
@@ -165,4 +184,59 @@ TEST(EditPipeline, SeededNoiseIsDrawnAsDiffusersDrawsIt) {
                                   .reshape({1, 384, 16});
   ASSERT_TRUE(drawn.defined());
   EXPECT_TRUE(at::equal(drawn, expected));
+}
+
+TEST(EditPipeline, InTilesEqualsDiffusersWithTilingEnabled) {
+  auto settings = fixture_call();
+  settings.vae_tiling = pipelines::VaeTilingMode::always;
+  auto session = runtime::Session::open(kPipeline, options_for("sequential-offload", "cuda:3GB"));
+  const auto out = pipelines::run_edit(*session, pipelines::prepare_edit(kPipeline, settings));
+  EXPECT_TRUE(out.vae_encode.tiled);
+  EXPECT_TRUE(out.vae_decode.tiled);
+  EXPECT_EQ(out.vae_encode.why, "--vae-tiling always");
+  expect_result(out, kTiled);
+}
+
+TEST(EditPipeline, AutomaticTilingOnlyWhereThePlanLeavesTheWholePictureNoRoom) {
+  auto settings = fixture_call();
+  settings.vae_tiling = pipelines::VaeTilingMode::automatic;
+  const pipelines::EditInputs inputs = pipelines::prepare_edit(kPipeline, settings);
+  const std::string headroom = edit_headroom(inputs);
+  // Room to spare: the whole picture, as diffusers by default.
+  {
+    auto options = options_for("balanced", "cuda:4GB");
+    options.headroom = headroom;
+    auto session = runtime::Session::open(kPipeline, options);
+    const auto out = pipelines::run_edit(*session, inputs);
+    EXPECT_FALSE(out.vae_encode.tiled) << out.vae_encode.why;
+    EXPECT_FALSE(out.vae_decode.tiled) << out.vae_decode.why;
+    expect_result(out, kFixture / "expected.safetensors");
+  }
+  // A GPU that holds the plan and the tiled VAE's activations but not the whole picture's.
+  {
+    auto options = options_for("balanced", "cuda:1500MB");
+    options.headroom = headroom;
+    auto session = runtime::Session::open(kPipeline, options);
+    const auto out = pipelines::run_edit(*session, inputs);
+    EXPECT_EQ(session->generation(), 1u) << "a step fell back";
+    ASSERT_TRUE(out.vae_encode.tiled);
+    EXPECT_NE(out.vae_encode.why.find("the plan leaves"), std::string::npos) << out.vae_encode.why;
+    // The 256x384 result's decode fits whole: decoded whole, as diffusers without tiling.
+    EXPECT_FALSE(out.vae_decode.tiled) << out.vae_decode.why;
+  }
+}
+
+TEST(EditPipeline, AWholePictureThatRunsOutOfMemoryRunsAgainInTilesBeforeTheGuardFallsBack) {
+  auto settings = fixture_call();
+  settings.vae_tiling = pipelines::VaeTilingMode::automatic;
+  auto options = options_for("balanced", "cuda:4GB");
+  // The third step is the VAE's encode (the prompt's and the negative prompt's come first).
+  options.settings = {{"simulate-oom-at-step", "3"}};
+  auto session = runtime::Session::open(kPipeline, options);
+  const auto out = pipelines::run_edit(*session, pipelines::prepare_edit(kPipeline, settings));
+  EXPECT_EQ(session->generation(), 1u) << "the guard reloaded instead of the VAE tiling";
+  ASSERT_TRUE(out.vae_encode.tiled);
+  EXPECT_NE(out.vae_encode.why.find("ran out of memory"), std::string::npos) << out.vae_encode.why;
+  EXPECT_TRUE(out.vae_decode.tiled) << "after an out-of-memory the edit's later VAE calls tile too";
+  expect_result(out, kTiled);
 }

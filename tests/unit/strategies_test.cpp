@@ -160,6 +160,45 @@ TEST(Auto, StreamsWhatCannotBeResidentAndExplainsWhy) {
   EXPECT_NE(placement.explanation.find("predicted"), std::string::npos) << placement.explanation;
 }
 
+// Two components of equal size where only one fits beside the window: the one the job runs more often
+// stays resident (an edit's transformer runs 2 x steps times, its text encoder twice).
+TEST(Auto, KeepsResidentTheComponentTheJobRunsMostOften) {
+  ModelGraph model = make_model(std::vector<std::uint64_t>(4, 10 * MiB), "text_encoder");
+  model.components.push_back(make_model(std::vector<std::uint64_t>(4, 10 * MiB), "transformer").components[0]);
+  const auto budget = make_budget({62 * MiB}, GiB);  // four units beside a two-slot window
+  auto resident_units_of = [](const Placement& placement, const std::string& component) {
+    std::size_t n = 0;
+    for (const auto& u : placement.units) n += u.component == component && u.mode == PlacementMode::resident ? std::size_t{1} : std::size_t{0};
+    return n;
+  };
+  for (const auto& [often, seldom] : {std::pair{"transformer", "text_encoder"}, std::pair{"text_encoder", "transformer"}}) {
+    SCOPED_TRACE(std::string(often) + " runs 16 times, " + seldom + " twice");
+    Workload job;
+    job.components[often].passes = 16;
+    job.components[seldom].passes = 2;
+    const Placement placement = plan_with(AutoStrategy(), model, budget, {}, job);
+    EXPECT_EQ(resident_units_of(placement, often), 4u) << placement.explanation;
+    EXPECT_EQ(resident_units_of(placement, seldom), 0u) << placement.explanation;
+    EXPECT_NE(placement.explanation.find("per job (text_encoder x"), std::string::npos) << placement.explanation;
+  }
+}
+
+TEST(CostModel, AJobCountsEachComponentsPasses) {
+  ModelGraph model = make_model({10 * MiB, 10 * MiB}, "text_encoder");
+  model.components.push_back(make_model({10 * MiB, 10 * MiB}, "transformer").components[0]);
+  const auto budget = make_budget({GiB}, GiB);
+  const Placement placement = plan_with(SequentialOffloadStrategy(), model, budget);
+  Workload job;
+  job.components["transformer"].passes = 16;
+  const Prediction one_each = predict(model, budget, placement, {});
+  const Prediction edit = predict(model, budget, placement, job);
+  EXPECT_DOUBLE_EQ(one_each.job_seconds, one_each.step_seconds);
+  EXPECT_DOUBLE_EQ(edit.step_seconds, one_each.step_seconds);  // a pass of each is a pass of each
+  EXPECT_NEAR(edit.job_seconds, one_each.components[0].step_seconds + 16 * one_each.components[1].step_seconds, 1e-12);
+  EXPECT_EQ(edit.streamed_bytes_per_job, one_each.components[0].streamed_bytes + 16 * one_each.components[1].streamed_bytes);
+  EXPECT_EQ(edit.components[1].passes, 16u);
+}
+
 TEST(Auto, UsesTheCpuOnlyWhenAllowed) {
   auto budget = make_budget({}, GiB);
   EXPECT_THROW(plan_with(AutoStrategy(), make_model({10 * MiB}), budget), NoFitError);

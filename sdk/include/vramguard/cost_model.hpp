@@ -48,7 +48,10 @@ std::uint64_t allocated_bytes(const Unit& unit, const CostConstants& constants =
 // hold everything the unit reads, those it shares with another unit (a tied head's embedding).
 std::uint64_t window_slot_bytes(const Unit& unit, const CostConstants& constants = default_cost_constants());
 
-// Tokens a component runs with under a workload: the workload's, else the component's default.
+// The sequence length of one pass of a component: the workload's for it, else the workload's, else
+// the component's default.
+std::uint64_t sequence_tokens_for(const Component& component, const Workload& workload);
+// Tokens a component runs with under a workload: its sequence length times the batch.
 std::uint64_t tokens_for(const Component& component, const Workload& workload);
 // Activation headroom for running `component` on a GPU: activations plus workspaces.
 std::uint64_t activation_headroom(const Component& component, const Workload& workload,
@@ -85,6 +88,7 @@ struct DevicePrediction {
 struct ComponentPrediction {
   std::string component;
   std::uint64_t tokens = 0;
+  std::uint64_t passes = 1;           // forward passes in one job (Workload::components)
   std::uint64_t streamed_bytes = 0;   // copied host→device during one forward pass
   double compute_seconds = 0;         // the pass's arithmetic alone
   double copy_seconds = 0;            // its streamed bytes alone
@@ -101,6 +105,9 @@ struct Prediction {
   std::string stream_source_reason;            // why, with the rates it compared
   double ready_seconds = 0;                    // the load: until the model can run its first step
   double step_seconds = 0;                     // one forward pass of every component
+  // The job the workload describes: each component's passes (one each unless it says otherwise).
+  std::uint64_t streamed_bytes_per_job = 0;
+  double job_seconds = 0;
   const DevicePrediction* find(DeviceId device) const;
 };
 

@@ -34,6 +34,8 @@ class PlanContext {
   std::vector<const DeviceInfo*> gpus() const { return request_.budget.gpus(); }
   // FLOPs of one forward pass through the item's units under the request's workload.
   double pass_flops(const PlanItem& item) const;
+  // Forward passes the job makes through the item's component (Workload::components; 1 by default).
+  std::uint64_t passes(const PlanItem& item) const;
 
   void place(const PlanItem& item, DeviceId storage, PlacementMode mode, DeviceId executes_on);
   bool placed(const PlanItem& item) const;

@@ -26,7 +26,7 @@
 
 namespace vramguard {
 
-inline constexpr int kPluginApiVersion = 4;
+inline constexpr int kPluginApiVersion = 5;  // 5: Workload::components (per-component tokens and passes)
 
 // What one plan call came to, filled on the plugin's side.
 struct PlanOutcome {

@@ -14,9 +14,22 @@
 
 namespace vramguard {
 
+// What one component does in a job, where the job knows it: an edit runs its transformer 2 x steps
+// times over the image's and the prompt's tokens, and its text encoder once per prompt. A byte kept
+// resident saves a copy per pass, so strategies weigh components by their passes.
+struct ComponentWork {
+  std::uint64_t tokens = 0;  // sequence length of one pass (0: the workload's)
+  std::uint64_t passes = 1;  // forward passes in one job
+};
+
 struct Workload {
   std::uint64_t tokens = 0;  // sequence length per forward step (0: each component's default)
   std::uint64_t batch = 1;   // sequences per step
+  std::map<std::string, ComponentWork> components;  // by component name; absent: the above, one pass
+
+  // The component's sequence length: its own, else the workload's tokens, else `default_tokens`.
+  std::uint64_t sequence_tokens(const std::string& component, std::uint64_t default_tokens) const;
+  std::uint64_t passes(const std::string& component) const;
 };
 
 struct PlanRequest {
