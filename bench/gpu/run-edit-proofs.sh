@@ -23,8 +23,9 @@ rows = b"".join(b"\x00" + bytes((x * 255 // w, y * 255 // h, 128) [c] for x in r
 def chunk(kind, data): return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 PY
-python3 bench/gpu/pinned_bandwidth.py 2>/dev/null | tail -1
-for run in balanced:1024 auto:1024 sequential-offload:1024 auto:2048 auto:2048:never; do
+python3 -c "import sys; sys.path.insert(0, 'bench/gpu'); from pinned_bandwidth import pinned_bandwidth; print(f'pinned host->device: {pinned_bandwidth() / 1e9:.1f} GB/s')"
+# RUNS picks some of them (STRATEGY:SIZE[:TILING]); default all.
+for run in ${RUNS:-balanced:1024 auto:1024 sequential-offload:1024 auto:2048 auto:2048:never}; do
   IFS=: read -r strategy size tiling <<< "$run"
   name=$strategy-$size${tiling:+-$tiling}
   $vg edit "$work/qie" --image "$work/input.png" --prompt "make the sky stormy" --negative-prompt " " --steps 8 \
