@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <vramguard/byte_size.hpp>
 #include <vramguard/plan_helpers.hpp>
+#include <vramguard/plan_rules.hpp>
 
 namespace vramguard::strategies {
 namespace {
@@ -156,25 +158,14 @@ class ModuleTree {
   std::vector<Node> nodes_;
 };
 
-}  // namespace
-
-Placement BalancedStrategy::plan(const PlanRequest& request) const {
-  require_known_options(request.options, {"low_zero", "fill"}, kName);
-  const bool low_zero = option_bool(request.options, "low_zero", false);
-  const bool sequential = option_choice(request.options, "fill", "balanced", {"balanced", "sequential"}) == "sequential";
-
-  PlanContext context(request);
+// accelerate's infer_auto_device_map walk over the module tree: top-level modules first; a module that
+// does not fit is split into its children; a unit cannot be split, so it moves on to the next device.
+// The main GPU and the CPU keep room for `slots` of the largest remaining unit (accelerate keeps one: the
+// slot offloaded units run in). Places every unit in `context`; returns whether any was offloaded.
+bool walk(PlanContext& context, const std::vector<std::int64_t>& gpu_max, std::uint64_t slots) {
   const auto gpus = context.gpus();
-  if (gpus.empty() && !request.budget.allow_cpu_compute)
-    throw NoFitError(kName, "there is no GPU in the budget (pass --allow-cpu-compute to run on the CPU)", {});
-
   std::uint64_t total = 0;
   for (const auto& item : context.items()) total += item.allocated_bytes;
-
-  // Devices in accelerate's order: GPUs by index, then cpu, then disk.
-  std::vector<std::int64_t> gpu_max;
-  for (const auto* gpu : gpus) gpu_max.push_back(static_cast<std::int64_t>(gpu->usable_bytes));
-  if (!sequential) balance(gpu_max, context, total, low_zero);
   struct Target {
     DeviceId device;
     std::int64_t max;  // INT64_MAX: unlimited (disk)
@@ -185,8 +176,6 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
   targets.push_back({DeviceId::host(), static_cast<std::int64_t>(std::min<std::uint64_t>(context.host_streaming_capacity(), INT64_MAX)), true});
   if (context.has_disk() && !gpus.empty()) targets.push_back({DeviceId::page_cache(), INT64_MAX, false});  // CPU compute needs RAM
 
-  // accelerate's walk: top-level modules first; a module that does not fit is split into its children;
-  // a unit cannot be split, so it moves on to the next device. Modules come from the unit names.
   const ModuleTree tree(context);
   std::vector<std::size_t> pending = tree.root_children();
   std::vector<std::int64_t> used(targets.size(), 0);      // as accelerate counts it (reservations included)
@@ -207,7 +196,7 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
     if (!anything_left) continue;
     const std::int64_t largest_remaining = static_cast<std::int64_t>(tree.largest_unit(pending));
     const Target& t = targets[device];
-    const std::int64_t reserved = t.main ? largest_remaining : 0;
+    const std::int64_t reserved = t.main ? largest_remaining * static_cast<std::int64_t>(t.device.is_gpu() ? slots : 1) : 0;
     if (t.max == INT64_MAX || used[device] + size <= t.max - reserved) {
       used[device] += size;
       resident[device] += static_cast<std::uint64_t>(size);
@@ -236,21 +225,62 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
     pending.insert(pending.begin(), node);
   }
 
-  // The main GPU must hold its residents plus one slot for the largest offloaded unit.
-  if (largest_offloaded > 0 && !gpus.empty() && resident[0] + largest_offloaded > gpus.front()->usable_bytes) {
+  // The main GPU must hold its residents plus the slots for the largest offloaded unit.
+  if (largest_offloaded > 0 && !gpus.empty() && resident[0] + slots * largest_offloaded > gpus.front()->usable_bytes) {
     throw NoFitError(kName, "the largest offloaded unit (" + format_bytes(largest_offloaded) + ") does not fit on " +
                                   gpus.front()->name() + " next to its resident units",
-                     {{gpus.front()->id, resident[0] + largest_offloaded}});
+                     {{gpus.front()->id, resident[0] + slots * largest_offloaded}});
   }
+  return largest_offloaded > 0;
+}
 
-  std::size_t offloaded = 0;
-  for (std::size_t d = gpus.size(); d < targets.size(); ++d) offloaded += used[d] > 0 ? 1u : 0u;
+}  // namespace
+
+Placement BalancedStrategy::plan(const PlanRequest& request) const {
+  require_known_options(request.options, {"low_zero", "fill", "prefetch"}, kName);
+  const bool low_zero = option_bool(request.options, "low_zero", false);
+  const bool sequential = option_choice(request.options, "fill", "balanced", {"balanced", "sequential"}) == "sequential";
+  const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, kMaxPrefetchDepth));
+
+  PlanContext accelerate(request);
+  const auto gpus = accelerate.gpus();
+  if (gpus.empty() && !request.budget.allow_cpu_compute)
+    throw NoFitError(kName, "there is no GPU in the budget (pass --allow-cpu-compute to run on the CPU)", {});
+
+  std::uint64_t total = 0;
+  for (const auto& item : accelerate.items()) total += item.allocated_bytes;
+  // Devices in accelerate's order: GPUs by index, then cpu, then disk.
+  std::vector<std::int64_t> gpu_max;
+  for (const auto* gpu : gpus) gpu_max.push_back(static_cast<std::int64_t>(gpu->usable_bytes));
+  if (!sequential) balance(gpu_max, accelerate, total, low_zero);
+
+  // accelerate's map; where it offloads units and prefetch is asked for, the same walk again keeping
+  // room for prefetch + 1 slots on the main GPU instead of accelerate's one, so that the next offloaded
+  // unit is copied while the current one computes (accelerate's hooks copy, then compute). Where that
+  // walk does not fit, accelerate's own map, one unit at a time.
+  const bool offloads = walk(accelerate, gpu_max, 1);
+  std::optional<PlanContext> with_window;
+  if (offloads && prefetch > 0 && !gpus.empty()) {
+    with_window.emplace(request);
+    try {
+      walk(*with_window, gpu_max, static_cast<std::uint64_t>(prefetch) + 1);
+    } catch (const NoFitError&) {
+      with_window.reset();  // no room for a window beside accelerate's map: its map as it is
+    }
+  }
+  const int depth = with_window ? prefetch : 0;
+
   std::string explanation = sequential ? "accelerate's sequential fill: GPUs in order" : "accelerate's balanced map";
   if (low_zero) explanation += " with cuda:0 kept light (balanced_low_0)";
-  explanation += offloaded ? "; what the GPUs cannot hold is offloaded to CPU memory or disk and run on the main GPU"
-                           : "; every unit resident";
-  return context.finish(kName, 0, explanation,
-                        {{"fill", sequential ? "sequential" : "balanced"}, {"low_zero", low_zero ? "true" : "false"}});
+  explanation += offloads ? "; what the GPUs cannot hold is offloaded to CPU memory or disk and run on the main GPU" : "; every unit resident";
+  if (depth > 0)
+    explanation += ", streamed with prefetch (" + gpus.front()->name() + " keeps room for " + std::to_string(depth + 1) +
+                   " of the largest offloaded units rather than accelerate's one)";
+  else if (offloads && prefetch > 0)
+    explanation += ", one at a time (no room for a prefetch window beside the map)";
+  return (with_window ? *with_window : accelerate)
+      .finish(kName, depth, explanation,
+              {{"fill", sequential ? "sequential" : "balanced"}, {"low_zero", low_zero ? "true" : "false"}, {"prefetch", std::to_string(depth)}});
 }
 
 }  // namespace vramguard::strategies

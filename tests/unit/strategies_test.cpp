@@ -36,7 +36,7 @@ TEST(Balanced, EverythingResidentWhenItFits) {
 
 TEST(Balanced, OffloadsToCpuThenDiskAndRunsOnTheMainGpu) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
-  const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, 30 * MiB));
+  const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, 30 * MiB), {{"prefetch", "0"}});
   EXPECT_EQ(placement.units.front().storage, kGpu0);
   EXPECT_EQ(placement.units.back().storage, kDisk);
   bool saw_cpu = false;
@@ -48,6 +48,29 @@ TEST(Balanced, OffloadsToCpuThenDiskAndRunsOnTheMainGpu) {
   }
   EXPECT_TRUE(saw_cpu);
   EXPECT_EQ(placement.prefetch_depth, 0);
+}
+
+// accelerate's map keeps room on the main GPU for one offloaded unit, which its hooks copy and then
+// compute; balanced keeps room for two where it can, so that the next one copies while one computes.
+TEST(Balanced, StreamsWithPrefetchWhereTheMainGpuHasRoomForASecondSlot) {
+  const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
+  auto resident_on_gpu = [](const Placement& p) { return count_mode(p, PlacementMode::resident); };
+  const auto accelerate = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, GiB), {{"prefetch", "0"}});
+  EXPECT_EQ(resident_on_gpu(accelerate), 3u);  // 30 MiB resident, one 10 MiB slot
+  EXPECT_EQ(accelerate.prefetch_depth, 0);
+  const auto prefetched = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, GiB));
+  EXPECT_EQ(resident_on_gpu(prefetched), 2u);  // 20 MiB resident, two slots
+  EXPECT_EQ(prefetched.prefetch_depth, 1);
+  EXPECT_NE(prefetched.explanation.find("streamed with prefetch"), std::string::npos) << prefetched.explanation;
+  // Where not even two slots fit, accelerate's map as it is, one unit at a time.
+  const auto tight = planned_and_valid(BalancedStrategy(), model, make_budget({15 * MiB}, GiB));
+  EXPECT_EQ(tight.prefetch_depth, 0);
+  EXPECT_EQ(resident_on_gpu(tight), 0u);
+  EXPECT_NE(tight.explanation.find("no room for a prefetch window"), std::string::npos) << tight.explanation;
+  // Nothing offloaded: nothing to prefetch, the map unchanged.
+  const auto roomy = planned_and_valid(BalancedStrategy(), model, make_budget({GiB}, GiB));
+  EXPECT_EQ(resident_on_gpu(roomy), 8u);
+  EXPECT_EQ(roomy.prefetch_depth, 0);
 }
 
 TEST(Balanced, LowZeroKeepsTheFirstGpuLight) {
