@@ -158,8 +158,9 @@ TEST_F(Planning, WhenTheWorkloadsActivationsLeaveNoRoomTheAdviceIsASmallerWorklo
 }
 
 TEST_F(Planning, CompareMarksYourStrategyAndWeighsItsPickAgainstIt) {
-  // The config's strategy (balanced) is the user's: marked, and the pick says what changing it buys.
-  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig));
+  // The config's strategy (balanced) is the user's: marked, and the pick says what changing it buys —
+  // against accelerate's own map (prefetch=0: copy, then compute), which auto beats.
+  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --option balanced.prefetch=0");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("balanced *"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("* balanced: the strategy you load with"), std::string::npos) << result.out;
@@ -170,6 +171,10 @@ TEST_F(Planning, CompareMarksYourStrategyAndWeighsItsPickAgainstIt) {
   EXPECT_EQ(result.out.find("auto: chose", first + 1), std::string::npos) << "auto's choice said twice:\n" << result.out;
   // One GPU: multi-gpu says what it would need.
   EXPECT_NE(result.out.find("multi-gpu: needs two GPUs"), std::string::npos) << result.out;
+  // balanced streaming with prefetch (its default) is within a whisker of auto: the pick keeps it.
+  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("Keep balanced"), std::string::npos) << result.out;
   // Without auto among the compared, its choice is said after the table.
   result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --strategies balanced,sequential-offload --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -194,7 +199,8 @@ TEST_F(Planning, InspectShowsSizesInAUnitThatSuitsTheModel) {
 
 TEST_F(Planning, CompareEstimatesAWholeJob) {
   // A 50-step edit with true CFG: the text encoder twice, the transformer 100 times, the VAE twice.
-  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --job text_encoder=2,transformer=100,vae=2 --json");
+  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) +
+                              " --option balanced.prefetch=0 --job text_encoder=2,transformer=100,vae=2 --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto doc = nlohmann::json::parse(result.out);
   for (const auto& row : doc["strategies"]) {
