@@ -115,7 +115,6 @@ std::pair<at::Tensor, at::Tensor> encode_prompt(runtime::Session& session, const
   return {embeds, at::ones({1, embeds.size(1)}, at::TensorOptions().dtype(at::kLong).device(embeds.device()))};
 }
 
-
 // The VAE's `tiling` input for the edit's tile size (square tiles, as diffusers' defaults).
 at::Tensor tiling_input(const EditInputs& in) {
   const std::int64_t tile = in.vae_tile.tile_pixels, stride = in.vae_tile.stride_pixels;
@@ -156,6 +155,7 @@ class VaeCalls {
     runtime::Session::Impl::Lighter lighter;
     if (can_tile && !report.tiled)
       lighter = [&](const OutOfMemory& e) -> std::optional<std::uint64_t> {
+        if (current == &tiled_inputs) return std::nullopt;  // out of memory in tiles too: the guard's business
         current = &tiled_inputs;
         tile_from_now_ = true;
         report = {true, std::string("it ran out of memory on the whole picture (") + e.what() + ")"};
