@@ -133,8 +133,10 @@ Command edit_command() {
                    "--negative-prompt is given and --true-cfg-scale is above 1 (even \" \"), FlowMatchEuler with dynamic "
                    "shifting. The result's size defaults to the input's aspect at ~1024x1024. --latents takes the packed "
                    "initial noise (a safetensors file holding 'latents'); --seed draws it as diffusers does with a CPU "
-                   "generator. Every input is checked before anything loads (exit 2 naming it); a step that runs out of "
-                   "memory is the guard's business, as in a load.",
+                   "generator. The plan knows the edit (the transformer's 2 x steps passes, the text encoder's one per prompt). "
+                   "The VAE runs in diffusers' tiles where the loaded plan leaves its whole picture no room, or after it "
+                   "runs out of memory (--vae-tiling). Every input is checked before anything loads (exit 2 naming it); a "
+                   "step that runs out of memory otherwise is the guard's business, as in a load.",
                    [](CommandOptions& own) {
                      declare_planning_options(own);
                      declare_guard_options(own);
