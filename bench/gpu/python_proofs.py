@@ -9,7 +9,14 @@
                encoder run on token ids and pixel values, then a few steps of a 1024x1024 edit from
                prompt_embeds; peaks per device, per-component time and bytes streamed, after unload.
 
-    python3 python_proofs.py transformer|pipeline PIPELINE_DIR CONFIG OUT.json
+  edit         the same edit as `vramguard edit` in run-edit-proofs.sh, through diffusers' own
+               QwenImageEditPipeline (zero weights): a 1024x1024 picture, 8 steps with true CFG, bf16; the
+               prompts' embeddings from the text encoder on the processor's shapes (1,369 image tokens),
+               then the pipeline from prompt_embeds. Under vramguard.apply with the RTX 4080 config
+               (balanced, the seed's) and with auto, then diffusers' group offloading (leaf level, streams)
+               of every component; ready, text encoder, per step, VAE, peak with the context, after.
+
+    python3 python_proofs.py transformer|pipeline|edit PIPELINE_DIR CONFIG OUT.json
 Prints a summary; writes every figure to OUT.json.
 """
 import gc
@@ -236,6 +243,117 @@ def prove_pipeline(folder, config_file, out, save):
                             "live_cuda_tensors": live_cuda_tensors()}
 
 
+def edit_pipeline(folder, device):
+    """QwenImageEditPipeline with diffusers' and transformers' classes at the folder's shapes: on the meta
+    device (for vramguard.apply), or with zero weights on `device`."""
+    from diffusers import AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageEditPipeline
+    from transformers import Qwen2_5_VLForConditionalGeneration
+    transformer, _ = meta_transformer(folder)
+    with accelerate.init_empty_weights():
+        vae = AutoencoderKLQwenImage.from_config(AutoencoderKLQwenImage.load_config(folder + "/vae")).to(torch.bfloat16)
+        text_encoder = Qwen2_5_VLForConditionalGeneration(qwen25_vl_config(folder)).to(torch.bfloat16)
+    if device is not None:
+        transformer, vae, text_encoder = (zero_weights(m, device) for m in (transformer, vae, text_encoder))
+    scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(folder + "/scheduler")
+    return QwenImageEditPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=None, processor=None,
+                                 transformer=transformer)
+
+
+def timed_calls(obj, name, record):
+    """Wraps obj.name so that each call's seconds (synchronized) add up in record[name]."""
+    original = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        result = original(*args, **kwargs)
+        torch.cuda.synchronize()
+        record[name] = record.get(name, 0.0) + time.perf_counter() - start
+        return result
+    setattr(obj, name, wrapper)
+
+
+def run_edit(pipe, result):
+    """The edit: both prompts through the text encoder (the template's 64 tokens dropped), then 8 steps."""
+    from PIL import Image
+    # The processor's view of a 1024x1024 picture: smart_resize to 1036x1036, 74x74 patches of 14,
+    # merged 2x2 into 1,369 image tokens between the vision markers; the template around them.
+    grid = torch.tensor([[1, 74, 74]], device="cuda")
+    pixel_values = torch.randn(74 * 74, 3 * 2 * 14 * 14, dtype=torch.bfloat16, device="cuda")
+    embeds = []
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for text_tokens in (12, 1):  # "make the sky stormy" and " "
+        ids = torch.cat([torch.randint(1000, 100000, (1, 64)), torch.tensor([[151652]]), torch.full((1, 1369), 151655),
+                         torch.tensor([[151653]]), torch.randint(1000, 100000, (1, text_tokens + 5))], dim=1).cuda()
+        hidden = pipe.text_encoder(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixel_values,
+                                   image_grid_thw=grid, output_hidden_states=True).hidden_states[-1]
+        embeds.append(hidden[:, 64:].contiguous())
+        del hidden
+    torch.cuda.synchronize()
+    result["text_encoder_seconds"] = time.perf_counter() - start
+    masks = [torch.ones(e.shape[:2], dtype=torch.int64, device="cuda") for e in embeds]
+    steps = []
+    timed_calls(pipe.vae, "encode", result)
+    timed_calls(pipe.vae, "decode", result)
+
+    def step_ended(pipeline, i, t, kwargs):
+        torch.cuda.synchronize()
+        steps.append(time.perf_counter())
+        return kwargs
+    image = Image.new("RGB", (1024, 1024), (128, 96, 64))
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = pipe(image=image, prompt_embeds=embeds[0], prompt_embeds_mask=masks[0], negative_prompt_embeds=embeds[1],
+               negative_prompt_embeds_mask=masks[1], true_cfg_scale=4.0, num_inference_steps=8, height=1024, width=1024,
+               output_type="pt", callback_on_step_end=step_ended)
+    torch.cuda.synchronize()
+    result["pipeline_seconds"] = time.perf_counter() - start
+    result["step_seconds"] = [b - a for a, b in zip(steps, steps[1:])]
+    result["median_step_seconds"] = statistics.median(result["step_seconds"])
+    result["image_shape"] = list(out.images.shape)
+
+
+def prove_edit(folder, config_file, out, save):
+    out["pinned_bytes_per_s"] = pinned_bandwidth()
+    torch.zeros(1, device="cuda")
+    out["context_bytes"] = used_bytes()
+    with torch.inference_mode():
+        for label, strategy in (("vramguard_balanced", None), ("vramguard_auto", "auto")):
+            pipe = edit_pipeline(folder, None)
+            torch.cuda.reset_peak_memory_stats()
+            result = {}
+            start = time.perf_counter()
+            pipe, handle = vramguard.apply(pipe, folder, config=config_file, **({"strategy": strategy} if strategy else {}))
+            result["ready_seconds"] = time.perf_counter() - start
+            result["strategy"] = handle.strategy
+            try:
+                run_edit(pipe, result)
+            finally:
+                result["peak_with_context_bytes"] = out["context_bytes"] + torch.cuda.max_memory_reserved()
+                report = handle.report()
+                result["streamed_bytes_per_step"] = {n: c["streamed_bytes_per_step"] for n, c in report["components"].items()}
+                handle.unload()
+                del pipe
+                release()
+                result["after_unload"] = handle.report().get("after_unload")
+                out[label] = result
+                save()
+        pipe = edit_pipeline(folder, "cpu")
+        torch.cuda.reset_peak_memory_stats()
+        result = {}
+        start = time.perf_counter()
+        pipe.enable_group_offload(onload_device=torch.device("cuda"), offload_device=torch.device("cpu"), offload_type="leaf_level",
+                                  use_stream=True)
+        result["setup_seconds"] = time.perf_counter() - start
+        try:
+            run_edit(pipe, result)
+        finally:
+            result["peak_with_context_bytes"] = out["context_bytes"] + torch.cuda.max_memory_reserved()
+            out["diffusers_group_offload"] = result
+            save()
+
+
 def main():
     what, folder, config_file, path = sys.argv[1:5]
     out = {"device": torch.cuda.get_device_name(0)}
@@ -245,7 +363,7 @@ def main():
             json.dump(out, f, indent=1, default=str)
 
     try:
-        (prove_transformer if what == "transformer" else prove_pipeline)(folder, config_file, out, save)
+        {"transformer": prove_transformer, "pipeline": prove_pipeline, "edit": prove_edit}[what](folder, config_file, out, save)
     except Exception:  # keep every figure measured so far, and say what failed
         out["error"] = traceback.format_exc()
         print(out["error"], file=sys.stderr)

@@ -5,6 +5,8 @@
 #   2. the full-size Qwen-Image transformer: resident, vramguard (RTX 4080 config; sequential-offload),
 #      diffusers' group offloading, pinned bandwidth; same process
 #   3. the whole Qwen-Image-Edit pipeline under the seed's settings
+#   4. the edit of run-edit-proofs.sh through diffusers' pipeline: vramguard.apply (balanced, auto) and
+#      diffusers' group offloading, same process
 # Usage: run-python-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
 set -uo pipefail
 out=${RESULTS:-/tmp/vramguard-results}
@@ -75,6 +77,27 @@ if f:
     print(f"  once the script's tensors are gone: the allocator holds {f['allocator_reserved_bytes']/2**20:.0f} MiB "
           f"({f['allocator_allocated_bytes']/2**20:.0f} MiB in use); the process {f['process_bytes']/2**20:.0f} MiB = context at start "
           f"+ {(f['process_bytes'] - f['allocator_reserved_bytes'] - r.get('context_bytes', 0))/2**20:.0f} MiB of kernels loaded since")
+PY
+  ;;
+4)
+  echo "== 4. a 1024x1024 edit, 8 steps, true CFG, through diffusers' QwenImageEditPipeline"
+  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
+  find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py edit "$work/qie" "$work/rtx4080-real.ini" "$out/py-edit.json" \
+    2> "$out/py-edit.err" | tail -5
+  python3 - "$out/py-edit.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
+bw = r.get("pinned_bytes_per_s", 1)
+print(f"  pinned {bw/1e9:.1f} GB/s, context {r.get('context_bytes', 0)/1e9:.2f} GB")
+for k in ("vramguard_balanced", "vramguard_auto", "diffusers_group_offload"):
+    v = r.get(k)
+    if not v: continue
+    ready = f"ready {v['ready_seconds']:.2f} s ({v.get('strategy')})" if "ready_seconds" in v else f"setup {v.get('setup_seconds', 0):.1f} s"
+    print(f"  {k}: {ready}, text encoder {v.get('text_encoder_seconds', 0):.2f} s, VAE encode {v.get('encode', 0):.3f} s, "
+          f"step median {v.get('median_step_seconds', 0):.3f} s, pipeline {v.get('pipeline_seconds', 0):.2f} s, VAE decode {v.get('decode', 0):.3f} s, "
+          f"peak with context {v.get('peak_with_context_bytes', 0)/1e9:.2f} GB, streamed {v.get('streamed_bytes_per_step')}, after {v.get('after_unload')}")
 PY
   ;;
 esac
