@@ -25,17 +25,19 @@ echo
 echo "== vramguard inspect $model --dtype bf16"
 $vg inspect "$model" --dtype bf16
 echo
-echo "== vramguard compare $model --config configs/rtx4080-16gb.ini   (a simulated RTX 4080 16 GB)"
-$vg compare "$model" --config configs/rtx4080-16gb.ini
+# The config is the real card's; --simulate declares one on a machine without it.
+seed="--config configs/rtx4080-16gb.ini --simulate rtx4080"
+echo "== vramguard compare $model $seed   (a simulated RTX 4080 16 GB)"
+$vg compare "$model" $seed
 echo
-echo "== vramguard plan $model --config configs/rtx4080-16gb.ini --strategy auto"
-$vg plan "$model" --config configs/rtx4080-16gb.ini --strategy auto
+echo "== vramguard plan $model $seed --strategy auto"
+$vg plan "$model" $seed --strategy auto
 echo
-echo "== vramguard load $model --config configs/rtx4080-16gb.ini --strategy auto   (the memory guard, simulated card)"
-$vg load "$model" --config configs/rtx4080-16gb.ini --strategy auto
+echo "== vramguard load $model $seed --strategy auto   (the memory guard, simulated card)"
+$vg load "$model" $seed --strategy auto
 echo
 echo "== the same load while another program takes 8.5 GB of the card mid-load: the guard falls back"
-$vg load "$model" --config configs/rtx4080-16gb.ini --strategy balanced --simulate-other-process 0=8.5GB@30
+$vg load "$model" $seed --strategy balanced --simulate-other-process 0=8.5GB@30
 
 small=build/demo/qwen2-tiny
 if [ ! -f "$small/config.json" ]; then

@@ -17,7 +17,6 @@ vg=./build-gpu/bin/vramguard
 work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
 export CUDA_VISIBLE_DEVICES=0
-sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 sections=${*:-1 2 3}
 
 # A cap (MB) under which auto keeps some units resident and streams others, from the plans: the
@@ -88,18 +87,18 @@ case $section in
   $vg run "$work/qie" $common --strategy balanced --json > "$out/t-resident.json" 2>"$out/t-resident.err"
   resident=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run"]["median_step_seconds"])' "$out/t-resident.json")
   summary "$out/t-resident.json" "$resident"
-  $vg run "$work/qie" $common --config "$work/rtx4080-real.ini" --strategy auto --json > "$out/t-auto.json" 2>"$out/t-auto.err"
+  $vg run "$work/qie" $common --config configs/rtx4080-16gb.ini --strategy auto --json > "$out/t-auto.json" 2>"$out/t-auto.err"
   summary "$out/t-auto.json" "$resident" || tail -3 "$out/t-auto.err"
-  $vg run "$work/qie" $common --config "$work/rtx4080-real.ini" --strategy sequential-offload --json > "$out/t-seq.json" 2>"$out/t-seq.err"
+  $vg run "$work/qie" $common --config configs/rtx4080-16gb.ini --strategy sequential-offload --json > "$out/t-seq.json" 2>"$out/t-seq.err"
   summary "$out/t-seq.json" "$resident" || tail -3 "$out/t-seq.err"
-  $vg run "$work/qie" $common --config "$work/rtx4080-real.ini" --strategy balanced --json > "$out/t-balanced.json" 2>"$out/t-balanced.err"
+  $vg run "$work/qie" $common --config configs/rtx4080-16gb.ini --strategy balanced --json > "$out/t-balanced.json" 2>"$out/t-balanced.err"
   summary "$out/t-balanced.json" "$resident" || tail -3 "$out/t-balanced.err"
   # The same table's other rows, in the same run: vramguard.apply on diffusers' own class (auto under the
   # config, sequential-offload), diffusers' group offloading and the library's resident step. Needs the
   # Python module in build-gpu (-DVRAMGUARD_PYTHON=ON) and diffusers' source in .pydeps/src.
   if [ -f build-gpu/python/vramguard/__init__.py ]; then
     PYTHONPATH=$PWD/build-gpu/python:$PWD/.pydeps/src CUDA_VISIBLE_DEVICES=0 \
-      python3 bench/gpu/python_proofs.py transformer "$work/qie" "$work/rtx4080-real.ini" "$out/t-python.json" 2> "$out/t-python.err" | tail -3
+      python3 bench/gpu/python_proofs.py transformer "$work/qie" configs/rtx4080-16gb.ini "$out/t-python.json" 2> "$out/t-python.err" | tail -3
     python3 - "$out/t-python.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -128,7 +127,7 @@ PY
     $vg run "$work/qie" --component $1 --entry $2 $size --steps 4 --max-attempts 1 --strategy balanced --json \
       > "$out/$1-$2-resident.json" 2>"$out/$1-$2-resident.err"
     echo " $1 $2 resident:"; summary "$out/$1-$2-resident.json" "" || tail -3 "$out/$1-$2-resident.err"
-    $vg run "$work/qie" --component $1 --entry $2 $size --steps 4 --max-attempts 1 --config "$work/rtx4080-real.ini" --strategy auto --json \
+    $vg run "$work/qie" --component $1 --entry $2 $size --steps 4 --max-attempts 1 --config configs/rtx4080-16gb.ini --strategy auto --json \
       > "$out/$1-$2-rtx4080.json" 2>"$out/$1-$2-rtx4080.err"
     echo " $1 $2 RTX 4080 config (auto):"; summary "$out/$1-$2-rtx4080.json" "" || tail -3 "$out/$1-$2-rtx4080.err"
   done

@@ -12,7 +12,6 @@ vg=./build-gpu/bin/vramguard
 work=/tmp/vramguard-diagnose-work
 mkdir -p "$work"
 export VRAMGUARD_STATE_DIR=$work/state
-sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 [ -f "$work/q7b/config.json" ] || $vg synth --arch qwen2 --preset 7b --out "$work/q7b" >/dev/null
 cat "$work"/q7b/*.safetensors > /dev/null
 
@@ -35,12 +34,12 @@ python3 bench/gpu/other_process.py "$work/go" 4 300 > "$out/diagnose-other.txt" 
 other=$!
 for _ in $(seq 1 600); do grep -q "other process holds" "$out/diagnose-other.txt" && break; sleep 0.1; done
 head -2 "$out/diagnose-other.txt" | sed 's/^/  /'
-CUDA_VISIBLE_DEVICES=0 $vg doctor "$work/q7b" --config "$work/rtx4080-real.ini" > "$out/doctor-busy.txt" 2>&1
+CUDA_VISIBLE_DEVICES=0 $vg doctor "$work/q7b" --config configs/rtx4080-16gb.ini > "$out/doctor-busy.txt" 2>&1
 echo "  doctor rc=$? (1 expected: the model fits under no strategy's plan as it is)"
 grep -E "python3|fits|pid|$other" "$out/doctor-busy.txt" | head -12 | sed 's/^/    /'
 CUDA_VISIBLE_DEVICES=0 $vg monitor --json-lines --interval 0.2 --duration 1.2 --alert-above 50% > "$out/monitor-busy.jsonl" 2>&1
 echo "  monitor rc=$?: $(grep -c '"alert"' "$out/monitor-busy.jsonl") alert line(s); first: $(grep -m1 alert "$out/monitor-busy.jsonl" | cut -c1-200)"
-CUDA_VISIBLE_DEVICES=0 $vg fix "$work/q7b" --config "$work/rtx4080-real.ini" --terminate-own --yes --grace 5 \
+CUDA_VISIBLE_DEVICES=0 $vg fix "$work/q7b" --config configs/rtx4080-16gb.ini --terminate-own --yes --grace 5 \
   --write-config "$work/worked.ini" --report "$out/fix-report.json" > "$out/fix.txt" 2>&1
 echo "  fix rc=$? (0 expected)"
 tail -15 "$out/fix.txt" | sed 's/^/    /'

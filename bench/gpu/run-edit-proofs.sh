@@ -12,7 +12,6 @@ vg=./build-gpu/bin/vramguard
 work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
 export CUDA_VISIBLE_DEVICES=0
-sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
 find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
 # A 1024x1024 picture: a colour gradient (the weights are zeros; the shapes are what is measured).
@@ -29,7 +28,7 @@ for run in ${RUNS:-balanced:1024 auto:1024 sequential-offload:1024 auto:2048 aut
   IFS=: read -r strategy size tiling <<< "$run"
   name=$strategy-$size${tiling:+-$tiling}
   $vg edit "$work/qie" --image "$work/input.png" --prompt "make the sky stormy" --negative-prompt " " --steps 8 \
-    --height $size --width $size --config "$work/rtx4080-real.ini" --strategy $strategy --max-attempts 1 --vae-tiling ${tiling:-auto} \
+    --height $size --width $size --config configs/rtx4080-16gb.ini --strategy $strategy --max-attempts 1 --vae-tiling ${tiling:-auto} \
     --output "$out/edit-$name.png" --json > "$out/edit-$name.json" 2> "$out/edit-$name.err"
   rc=$?
   python3 - "$out/edit-$name.json" $name $rc <<'PY'

@@ -20,7 +20,6 @@ work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
 sections=${*:-1 2 3 4 5 6 7}
 fixture=tests/data/fixtures/qwen2_small
-sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 summary() {  # report.json: the run section's figures on one line
   python3 - "$1" <<'PY'
 import json, sys
@@ -102,7 +101,7 @@ PY
   find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
   for source in auto pinned page-cache; do
     for s in auto sequential-offload; do
-      $vg load "$work/qie" --config "$work/rtx4080-real.ini" --strategy $s --max-attempts 1 --stream-from $source \
+      $vg load "$work/qie" --config configs/rtx4080-16gb.ini --strategy $s --max-attempts 1 --stream-from $source \
         --report "$out/qie-$s-$source.json" > /dev/null 2>"$out/qie-$s-$source.err"
       python3 - "$out/qie-$s-$source.json" "$s" "$source" <<'PY'
 import json, sys
@@ -122,7 +121,7 @@ PY
   [ -f "$work/q7b/config.json" ] || $vg synth --arch qwen2 --preset 7b --out "$work/q7b" >/dev/null
   cat "$work"/q7b/*.safetensors > /dev/null
   for s in balanced auto sequential-offload multi-gpu; do
-    $vg run "$work/q7b" --config "$work/rtx4080-real.ini" --strategy $s --max-attempts 1 --tokens 512 --steps 12 --json \
+    $vg run "$work/q7b" --config configs/rtx4080-16gb.ini --strategy $s --max-attempts 1 --tokens 512 --steps 12 --json \
       > "$out/q7b-$s.json" 2>"$out/q7b-$s.err"
     summary "$out/q7b-$s.json" || tail -3 "$out/q7b-$s.err"
   done

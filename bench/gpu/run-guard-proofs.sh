@@ -8,11 +8,10 @@ vg=./build-gpu/bin/vramguard
 work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
 [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 
 echo "== 1. the motivating case on the real GPU, capped as a 16 GB card (configs/rtx4080-16gb.ini)"
 for s in balanced auto sequential-offload; do
-  $vg load "$work/qie" --config "$work/rtx4080-real.ini" --strategy "$s" --max-attempts 1 --report "$out/rtx4080-$s.json" \
+  $vg load "$work/qie" --config configs/rtx4080-16gb.ini --strategy "$s" --max-attempts 1 --report "$out/rtx4080-$s.json" \
     > "$out/rtx4080-$s.txt" 2>&1
   echo "$s: rc=$?"
   python3 - "$out/rtx4080-$s.json" <<'PY'

@@ -16,7 +16,6 @@ work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
 export PYTHONPATH=$PWD/build-gpu/python:$PWD/python/tests:$PWD/.pydeps/src${PYTHONPATH:+:$PYTHONPATH}
 export TEST_PLUGIN_DIR=$PWD/build-gpu/test-plugins
-sed '/^simulate/d' configs/rtx4080-16gb.ini > "$work/rtx4080-real.ini"
 [ -f build-gpu/python/vramguard/__init__.py ] || { echo "no Python module in build-gpu (see configure.log)"; exit 1; }
 sections=${*:-1 2 3}
 for section in $sections; do
@@ -31,7 +30,7 @@ case $section in
   echo "== 2. full-size QwenImageTransformer2DModel, one 1024x1024 edit step, bf16"
   [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
   cat "$work"/qie/transformer/*.safetensors > /dev/null
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py transformer "$work/qie" "$work/rtx4080-real.ini" "$out/py-transformer.json" \
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py transformer "$work/qie" configs/rtx4080-16gb.ini "$out/py-transformer.json" \
     2> "$out/py-transformer.err" | tail -5
   python3 - "$out/py-transformer.json" <<'PY'
 import json, sys
@@ -56,7 +55,7 @@ PY
   echo "== 3. the whole Qwen-Image-Edit pipeline, the seed's settings (balanced, 0=12GB, 4 GB kept free, bf16)"
   [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
   find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py pipeline "$work/qie" "$work/rtx4080-real.ini" "$out/py-pipeline.json" \
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py pipeline "$work/qie" configs/rtx4080-16gb.ini "$out/py-pipeline.json" \
     2> "$out/py-pipeline.err" | tail -5
   python3 - "$out/py-pipeline.json" <<'PY'
 import json, sys
@@ -83,7 +82,7 @@ PY
   echo "== 4. a 1024x1024 edit, 8 steps, true CFG, through diffusers' QwenImageEditPipeline"
   [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
   find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py edit "$work/qie" "$work/rtx4080-real.ini" "$out/py-edit.json" \
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py edit "$work/qie" configs/rtx4080-16gb.ini "$out/py-edit.json" \
     2> "$out/py-edit.err" | tail -5
   python3 - "$out/py-edit.json" <<'PY'
 import json, sys

@@ -15,6 +15,8 @@ using namespace vramguard::testing;
 namespace {
 
 const std::string kConfig = std::string(SOURCE_DIR) + "/configs/rtx4080-16gb.ini";
+// The seed's config is the real card's: here the card is declared.
+const std::string kSeed = " --config " + shell_quote(kConfig) + " --simulate rtx4080";
 
 class Planning : public ::testing::Test {
  protected:
@@ -33,7 +35,7 @@ TempDir* Planning::dir_ = nullptr;
 }  // namespace
 
 TEST_F(Planning, TheMotivatingCaseFitsIn12GBWithEveryStrategy) {
-  const auto result = run_vramguard("compare " + qie() + " --json --config " + shell_quote(kConfig));
+  const auto result = run_vramguard("compare " + qie() + " --json" + kSeed);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto doc = nlohmann::json::parse(result.out);
   ASSERT_EQ(doc["strategies"].size(), 4u);
@@ -46,7 +48,7 @@ TEST_F(Planning, TheMotivatingCaseFitsIn12GBWithEveryStrategy) {
 }
 
 TEST_F(Planning, ThePlanSaysWhatIsStreamedAndWhatItCostsAt25GBs) {
-  const auto result = run_vramguard("plan " + qie() + " --config " + shell_quote(kConfig));
+  const auto result = run_vramguard("plan " + qie() + kSeed);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("streamed per pass"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("the link's 25.00 GB/s"), std::string::npos) << result.out;
@@ -74,7 +76,7 @@ TEST_F(Planning, PlanJsonHasTheDocumentedFields) {
 TEST_F(Planning, ExportsAHuggingFaceDeviceMapPerComponent) {
   TempDir out;
   const auto file = out / "map.json";
-  const auto result = run_vramguard("plan " + qie() + " --config " + shell_quote(kConfig) + " --export-device-map " +
+  const auto result = run_vramguard("plan " + qie() + kSeed + " --export-device-map " +
                                     shell_quote(file.string()));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::ifstream in(file);
@@ -137,11 +139,28 @@ TEST_F(Planning, CompareSaysWhyAStrategyDoesNotFit) {
   EXPECT_NE(result.err.find("no strategy fits"), std::string::npos) << result.err;
 }
 
-TEST_F(Planning, EveryShippedConfigPlansAnywhere) {
-  for (const char* config : {"rtx4080-16gb", "h100-80gb", "two-gpus", "cpu-planning"}) {
-    const auto result = run_vramguard("compare " + qie() + " --cpu-memory 64GiB --config " +
-                                      shell_quote(std::string(SOURCE_DIR) + "/configs/" + config + ".ini"));
+// A config named for hardware is that hardware's: it never declares a simulated GPU (a user on the real
+// card gets the real card). Declared with --simulate, each plans on any machine; cpu-planning is made
+// for planning anywhere and declares its device itself.
+TEST_F(Planning, EveryShippedConfigIsItsCardsAndPlansWhenTheCardIsDeclared) {
+  for (const auto& [config, card] : std::vector<std::pair<std::string, std::string>>{
+           {"rtx4080-16gb", "rtx4080"}, {"h100-80gb", "h100-80gb"}, {"two-gpus", "rtx4090,rtx4090"}, {"cpu-planning", ""}}) {
+    const std::string file = shell_quote(std::string(SOURCE_DIR) + "/configs/" + config + ".ini");
+    std::ifstream text(std::string(SOURCE_DIR) + "/configs/" + config + ".ini");
+    bool declares = false;
+    for (std::string line; std::getline(text, line);) declares = declares || line.rfind("simulate", 0) == 0;
+    EXPECT_EQ(declares, card.empty()) << config << (card.empty() ? " is for planning anywhere" : " must be the real card's");
+    const auto result = run_vramguard("compare " + qie() + " --cpu-memory 64GiB --config " + file + (card.empty() ? "" : " --simulate " + card));
     EXPECT_EQ(result.exit_code, 0) << config << ": " << result.err;
+  }
+  // Without --simulate, the seed's config probes the machine: a real GPU where there is one, else an
+  // error that says how to declare one — never a simulated card it did not ask for.
+  const auto real = run_vramguard("plan " + qie() + " --config " + shell_quote(kConfig));
+  if (real.exit_code == 0) {
+    EXPECT_EQ(real.out.find("simulated"), std::string::npos) << real.out;
+  } else {
+    EXPECT_EQ(real.exit_code, 2) << real.err;
+    EXPECT_NE(real.err.find("--simulate rtx4080"), std::string::npos) << real.err;
   }
 }
 
@@ -160,7 +179,7 @@ TEST_F(Planning, WhenTheWorkloadsActivationsLeaveNoRoomTheAdviceIsASmallerWorklo
 TEST_F(Planning, CompareMarksYourStrategyAndWeighsItsPickAgainstIt) {
   // The config's strategy (balanced) is the user's: marked, and the pick says what changing it buys —
   // against accelerate's own map (prefetch=0: copy, then compute), which auto beats.
-  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --option balanced.prefetch=0");
+  auto result = run_vramguard("compare " + qie() + kSeed + " --option balanced.prefetch=0");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("balanced *"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("* balanced: the strategy you load with"), std::string::npos) << result.out;
@@ -172,11 +191,11 @@ TEST_F(Planning, CompareMarksYourStrategyAndWeighsItsPickAgainstIt) {
   // One GPU: multi-gpu says what it would need.
   EXPECT_NE(result.out.find("multi-gpu: needs two GPUs"), std::string::npos) << result.out;
   // balanced streaming with prefetch (its default) is within a whisker of auto: the pick keeps it.
-  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig));
+  result = run_vramguard("compare " + qie() + kSeed);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("Keep balanced"), std::string::npos) << result.out;
   // Without auto among the compared, its choice is said after the table.
-  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --strategies balanced,sequential-offload --json");
+  result = run_vramguard("compare " + qie() + kSeed + " --strategies balanced,sequential-offload --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto doc = nlohmann::json::parse(result.out);
   EXPECT_EQ(doc["yours"], "balanced");
@@ -199,7 +218,7 @@ TEST_F(Planning, InspectShowsSizesInAUnitThatSuitsTheModel) {
 
 TEST_F(Planning, CompareEstimatesAWholeJob) {
   // A 50-step edit with true CFG: the text encoder twice, the transformer 100 times, the VAE twice.
-  auto result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) +
+  auto result = run_vramguard("compare " + qie() + kSeed +
                               " --option balanced.prefetch=0 --job text_encoder=2,transformer=100,vae=2 --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto doc = nlohmann::json::parse(result.out);
@@ -214,10 +233,10 @@ TEST_F(Planning, CompareEstimatesAWholeJob) {
     EXPECT_NEAR(row["predicted_job_seconds"].get<double>(), expected, 1e-9 * expected) << row["strategy"];
   }
   EXPECT_NE(doc["pick"].get<std::string>().find("the fastest job that fits"), std::string::npos) << doc["pick"];
-  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --job transfomer=3");
+  result = run_vramguard("compare " + qie() + kSeed + " --job transfomer=3");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("did you mean 'transformer'?"), std::string::npos) << result.err;
-  result = run_vramguard("compare " + qie() + " --config " + shell_quote(kConfig) + " --job transformer=many");
+  result = run_vramguard("compare " + qie() + kSeed + " --job transformer=many");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("--job 'transformer=many' is not COMPONENT=CALLS"), std::string::npos) << result.err;
 }
