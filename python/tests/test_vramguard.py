@@ -156,7 +156,7 @@ def test_bad_input_is_an_input_error_naming_it_with_what_to_do(decoder, tmp_path
     assert "missing" in str(error.value) and error.value.hint
     with pytest.raises(vramguard.InputError, match="unknown strategy|no strategy"):
         vramguard.plan(decoder[0], "no-such-strategy", **SIMULATED)
-    with pytest.raises(vramguard.InputError, match="max-memory"):
+    with pytest.raises(vramguard.InputError, match=r"max_memory\[0\] = '' is not a size"):
         vramguard.plan(decoder[0], max_memory="0=", **SIMULATED)
     # A module of another shape than the checkpoint's.
     with pytest.raises(vramguard.InputError, match="lacks|no parameter"):
@@ -281,3 +281,41 @@ def test_a_cap_is_one_size_and_cannot_smuggle_others(decoder):
         vramguard.plan(folder, "balanced", max_memory={0: "1GB,cpu=1B"}, simulate="cuda:1GB")
     with pytest.raises(ValueError, match="reserve"):
         vramguard.plan(folder, "balanced", reserve={0: "1GB,0=0"}, simulate="cuda:1GB")
+
+
+def test_apply_finds_the_checkpoint_the_module_says_it_came_from(decoder):
+    folder, ids, expected = decoder
+    # As transformers records it (config._name_or_path), and as diffusers' dict-like config does.
+    for config in (type("Config", (), {"_name_or_path": folder})(), {"_name_or_path": folder}):
+        module = models.on_meta(models.Decoder)
+        module.config = config
+        module, handle = vramguard.apply(module, **SIMULATED)
+        with torch.no_grad():
+            assert torch.allclose(module(ids), expected, atol=1e-5)
+        handle.unload()
+    with pytest.raises(vramguard.InputError, match="model_path=") as error:
+        vramguard.apply(models.on_meta(models.Decoder), **SIMULATED)
+    assert "Decoder" in str(error.value) and error.value.hint
+
+
+def test_a_misspelled_keyword_names_itself_the_nearest_and_every_accepted_one(decoder):
+    with pytest.raises(TypeError, match=r"'max_memroy' \(did you mean 'max_memory'\?\); it accepts: .*headroom"):
+        vramguard.plan(decoder[0], max_memroy={0: "12GB"}, **SIMULATED)
+    with pytest.raises(TypeError, match=r"'strategyy' \(did you mean 'strategy'\?\)"):
+        vramguard.apply(models.on_meta(models.Decoder), decoder[0], strategyy="auto", **SIMULATED)
+
+
+def test_sizes_are_checked_as_the_caller_named_them(decoder):
+    folder = decoder[0]
+    # accelerate reads a lowercase b as bits: refused, with the bytes meant.
+    with pytest.raises(vramguard.InputError, match=r"max_memory\[0\] = '12gb': a lowercase unit is ambiguous") as error:
+        vramguard.plan(folder, max_memory={0: "12gb"}, **SIMULATED)
+    assert error.value.hint == "write '12GB' (powers of 1000)"
+    with pytest.raises(vramguard.InputError, match=r"max_memory\['cpu'\] = '8mib'") as error:
+        vramguard.plan(folder, max_memory="0=12GB,cpu=8mib", **SIMULATED)
+    assert "'8MiB'" in error.value.hint
+    with pytest.raises(vramguard.InputError, match=r"headroom = 'lots' is not a size") as error:
+        vramguard.plan(folder, headroom="lots", **SIMULATED)
+    assert "--headroom" not in str(error.value) and error.value.hint
+    # The accepted forms pass: bytes, powers of 1000 and of 1024, with or without a space.
+    vramguard.plan(folder, max_memory={0: "1 GB", "cpu": "4GiB"}, headroom=0, simulate="cuda:1GB", reserve="0")

@@ -17,7 +17,7 @@ import threading
 import torch
 
 from . import _vramguard
-from ._options import runtime_options
+from ._options import check_keywords, input_error, runtime_options
 
 _DTYPES = {
     "BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
@@ -32,12 +32,6 @@ for _name, _attribute in (("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2
 _STEP_METHODS = ("forward", "encode", "decode")
 # Set in a module's __dict__ while it is applied: the session state of its binding.
 _APPLIED = "_vramguard_applied"
-
-
-def _input_error(message, hint=""):
-    error = _vramguard.InputError(message + (f"\n  what to do: {hint}" if hint else ""))
-    error.hint = hint
-    return error
 
 
 def _to_device(value, device):
@@ -133,7 +127,7 @@ class _ComponentBinding:
     # -- binding ----------------------------------------------------------------------------------
     def bind(self):
         if self.root.__dict__.get(_APPLIED) is not None and self.root.__dict__[_APPLIED].loaded:
-            raise _input_error(f"the module given for component '{self.name}' is already applied",
+            raise input_error(f"the module given for component '{self.name}' is already applied",
                                "unload its handle first (handle.unload()), or apply to a fresh module")
         for method in _STEP_METHODS:  # applied again after an unload: its own methods run again
             if getattr(self.root.__dict__.get(method), "_vramguard_unloaded", False):
@@ -165,18 +159,18 @@ class _ComponentBinding:
         except AttributeError:
             owner = None
         if owner is None or (leaf not in owner._parameters and leaf not in owner._buffers):
-            raise _input_error(f"the module given for component '{self.name}' has no parameter or buffer '{name}', "
+            raise input_error(f"the module given for component '{self.name}' has no parameter or buffer '{name}', "
                                f"which the checkpoint holds",
                                "build the module from the same model's config (from_config / init_empty_weights), "
                                "or pass component= to say which component it is")
         dtype = _DTYPES.get(tensor["dtype"])
         if dtype is None:
-            raise _input_error(f"tensor '{name}' has dtype {tensor['dtype']}, which this torch cannot hold")
+            raise input_error(f"tensor '{name}' has dtype {tensor['dtype']}, which this torch cannot hold")
         current = owner._buffers[leaf] if leaf in owner._buffers else owner._parameters[leaf]
         if current is not None and tuple(current.shape) != tuple(tensor["shape"]):
             # What load_state_dict(strict=True) refuses: a module of another size would bind and fail
             # later inside torch, or silently run with the checkpoint's smaller tensor.
-            raise _input_error(f"the module's '{name}' has shape {list(current.shape)} but the checkpoint's is "
+            raise input_error(f"the module's '{name}' has shape {list(current.shape)} but the checkpoint's is "
                                f"{list(tensor['shape'])}",
                                "build the module from the checkpoint's own config (the sizes differ)")
         return _Slot(owner, leaf, leaf in owner._buffers, name, tensor["shape"], dtype)
@@ -199,7 +193,7 @@ class _ComponentBinding:
         missing = [n for n, _ in self.root.named_parameters() if n not in covered]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            raise _input_error(f"the module given for component '{self.name}' has parameters the checkpoint lacks: {shown}",
+            raise input_error(f"the module given for component '{self.name}' has parameters the checkpoint lacks: {shown}",
                                "the checkpoint and the module come from different models or versions")
 
     def _place_other_buffers(self, covered):
@@ -209,7 +203,7 @@ class _ComponentBinding:
             if name in covered or buffer is None:
                 continue
             if buffer.is_meta:
-                raise _input_error(f"buffer '{name}' of component '{self.name}' is on the meta device and not in the checkpoint",
+                raise input_error(f"buffer '{name}' of component '{self.name}' is on the meta device and not in the checkpoint",
                                    "build the module with init_empty_weights(include_buffers=False), so that buffers computed "
                                    "at construction are real")
             device = first_device
@@ -337,18 +331,18 @@ def _component_modules(obj, names, component):
     """Which torch module runs which component of the checkpoint."""
     if component is not None:
         if component not in names:
-            raise _input_error(f"the model has no component '{component}'", "its components: " + ", ".join(names))
+            raise input_error(f"the model has no component '{component}'", "its components: " + ", ".join(names))
         return {component: obj}
     if isinstance(obj, torch.nn.Module):
         if len(names) == 1:
             return {names[0]: obj}
-        raise _input_error(f"the model has {len(names)} components ({', '.join(names)}) and one module was given",
+        raise input_error(f"the model has {len(names)} components ({', '.join(names)}) and one module was given",
                            "give the pipeline, or the component's own folder, or component=NAME")
     modules = {}
     for name in names:
         module = getattr(obj, name, None)
         if not isinstance(module, torch.nn.Module):
-            raise _input_error(f"the object given has no torch module '{name}', a component of the model",
+            raise input_error(f"the object given has no torch module '{name}', a component of the model",
                                "give the pipeline the checkpoint belongs to")
         modules[name] = module
     return modules
@@ -414,19 +408,44 @@ class Handle:
         return f"<vramguard.Handle {self._model_path}: {state}>"
 
 
-def apply(obj, model_path, strategy=None, *, config=None, max_memory=None, reserve=None, component=None, **kwargs):
-    """Loads `model_path`'s weights into `obj` through the memory guard and makes it run under the plan.
+def checkpoint_of(obj):
+    """Where `obj` was loaded from, as diffusers and transformers record it: a pipeline's `name_or_path`,
+    a model's `config._name_or_path` (an attribute, or a key of diffusers' dict-like config). None when
+    it does not say (a module built by hand, or from a config alone)."""
+    candidates = [getattr(obj, "name_or_path", None)]
+    config = getattr(obj, "config", None)
+    if config is not None:
+        candidates.append(getattr(config, "_name_or_path", None))
+        if isinstance(config, dict):
+            candidates.append(config.get("_name_or_path"))
+    for candidate in candidates:
+        if isinstance(candidate, (str, os.PathLike)) and os.fspath(candidate):
+            return os.fspath(candidate)
+    return None
+
+
+def apply(obj, model_path=None, strategy=None, *, config=None, max_memory=None, reserve=None, component=None, **kwargs):
+    """Loads the checkpoint's weights into `obj` through the memory guard and makes it run under the plan.
 
     `obj`: a torch module, a transformers model or a diffusers pipeline, built on the meta device
     (from_config under accelerate.init_empty_weights, or device_map="meta") or normally (its own weights
-    are replaced). `strategy` is the first the guard tries (default: the config's, else auto; the
-    fallback ladder follows). A pipeline's components are matched by name with the checkpoint's; `component=`
-    names the one component a lone module is. Options are the CLI's (vramguard help load): config,
-    max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, fallback, options
-    (strategy options), headroom, cpu_memory, pinned_memory, verify_data, settings.
+    are replaced). `model_path`: the checkpoint (a folder, a file, or org/name from the Hugging Face
+    cache); by default the one `obj` says it came from (a pipeline's name_or_path, a model's
+    config._name_or_path). `strategy` is the first the guard tries (default: the config's, else auto;
+    the fallback ladder follows). A pipeline's components are matched by name with the checkpoint's;
+    `component=` names the one component a lone module is. Options are the CLI's (vramguard help load):
+    config, max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, fallback,
+    options (strategy options), headroom, cpu_memory, pinned_memory, verify_data, settings.
 
     Returns (obj, handle): obj ready to call, the handle to report and unload. Raises InputError,
-    OutOfMemory (nothing fits; the message says what would) or PluginError."""
+    OutOfMemory (nothing fits; the message says what would) or PluginError; TypeError for a keyword it
+    does not take."""
+    check_keywords("apply", kwargs, ("obj", "model_path", "strategy", "component"))
+    if model_path is None:
+        model_path = checkpoint_of(obj)
+        if model_path is None:
+            raise input_error(f"apply(): the {type(obj).__name__} does not say which checkpoint it came from (no name_or_path, "
+                              "no config._name_or_path)", "pass model_path=: the checkpoint's folder, file or Hugging Face id")
     kwargs.setdefault("slice_vocabulary", 0)  # a torch module holds each weight whole
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
     model_path = os.fspath(model_path)

@@ -1,11 +1,33 @@
 """Keyword arguments -> the options the C++ runtime takes, with the CLI's names and meanings (vramguard
-help load documents each). Sizes and caps may be given as numbers of bytes or as the CLI's text."""
+help load documents each). Sizes and caps may be given as numbers of bytes or as the CLI's text; they are
+checked here, so that a bad one is named as the caller wrote it (max_memory[0], not --max-memory)."""
+import difflib
 import os
+import re
+
+from ._vramguard import InputError
+
+# What the host accepts as a size: bytes, or a number with a unit of powers of 1000 or of 1024.
+_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*")
+_SIZE_FORMS = "an integer number of bytes, or a number with KB MB GB TB (powers of 1000) or KiB MiB GiB TiB (powers of 1024)"
+
+
+def input_error(message, hint=""):
+    """vramguard.InputError as the host raises it: the message, what to do, and `.hint`."""
+    error = InputError(message + (f"\n  what to do: {hint}" if hint else ""))
+    error.hint = hint
+    return error
 
 
 def _caps(value, name):
     """{0: "12GB", "cpu": "64GiB"} (accelerate's form) or "0=12GB,cpu=64GiB" -> the CLI's text."""
-    if value is None or isinstance(value, str):
+    if value is None:
+        return value
+    if isinstance(value, str):  # the CLI's form: each size checked as the caller would name it
+        for part in value.split(","):
+            key, eq, size = part.partition("=")
+            shown = int(key) if key.strip().isdigit() else key.strip()  # as the dict form would name it
+            _size(size if eq else key, f"{name}[{shown!r}]" if eq else name)
         return value
     if isinstance(value, dict):
         for key in value:
@@ -22,6 +44,15 @@ def _size(value, name="a size"):
     if isinstance(value, str):
         if "," in value or "=" in value:
             raise ValueError(f"{name} must be one size such as '4GB', not {value!r}")
+        if not _SIZE.fullmatch(value):
+            bits = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGTkmgt])(i?)([bB])\s*", value)
+            if bits and (bits.group(4) == "b" or bits.group(2).islower()):
+                # accelerate reads a lowercase b as bits ("12gb" is 1.5 GB there): ambiguous, refused
+                meant = bits.group(1) + bits.group(2).upper() + bits.group(3) + "B"
+                raise input_error(f"{name} = {value!r}: a lowercase unit is ambiguous (accelerate reads a lowercase 'b' as bits: "
+                                   "12gb = 1.5 GB), so vramguard refuses it",
+                                   f"write '{meant}' ({'powers of 1024' if bits.group(3) else 'powers of 1000'})")
+            raise input_error(f"{name} = {value!r} is not a size", f"give {_SIZE_FORMS}, e.g. '12GB', '11.5GiB', 4096")
         return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise TypeError(f"{name} must be a number of bytes or a text such as '4GB', not {value!r}")
@@ -40,6 +71,22 @@ def _settings(settings):
         for v in values:
             pairs.append((str(name), ("true" if v else "false") if isinstance(v, bool) else str(v)))
     return pairs
+
+
+# The keyword arguments plan() and apply() take beyond their own (runtime_options' below).
+OPTION_KEYWORDS = ("config", "max_memory", "reserve", "headroom", "dtype", "simulate", "tokens", "batch", "cpu_memory",
+                   "pinned_memory", "fallback", "options", "unit_rules", "slice_vocabulary", "verify_data", "settings")
+
+
+def check_keywords(function, given, own=()):
+    """A misspelled keyword names itself, the nearest accepted one and all of them (TypeError, as Python's)."""
+    accepted = tuple(own) + OPTION_KEYWORDS
+    for name in given:
+        if name not in accepted:
+            near = difflib.get_close_matches(name, accepted, n=1)
+            suggestion = f" (did you mean {near[0]!r}?)" if near else ""
+            raise TypeError(f"{function}() got an unexpected keyword argument {name!r}{suggestion}; "
+                            f"it accepts: {', '.join(accepted)}")
 
 
 def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None, headroom=None, dtype=None,

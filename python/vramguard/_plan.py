@@ -5,7 +5,7 @@ import os
 from collections import namedtuple
 
 from . import _vramguard
-from ._options import runtime_options
+from ._options import check_keywords, runtime_options
 
 Unit = namedtuple("Unit", "component name mode storage executes_on bytes")
 
@@ -67,6 +67,7 @@ def plan(model_path, strategy=None, config=None, max_memory=None, reserve=None, 
     arguments are load's options: headroom, dtype, simulate, tokens, batch, cpu_memory, pinned_memory,
     options (strategy options), unit_rules, settings. Raises InputError, OutOfMemory (nothing
     fits: the message says what each device would need) or PluginError."""
+    check_keywords("plan", kwargs, ("model_path", "strategy"))
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
     document, text = _vramguard.plan(os.fspath(model_path), options)
     return Plan(json.loads(document), text)
