@@ -4,11 +4,18 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 
 namespace vramguard::log {
 namespace {
 
 std::atomic<Level> g_level{Level::info};
+
+// The sink is swapped rarely and read on every message: readers copy the pointer under the lock and
+// call it outside, so a sink may log, and a swap never waits for a message being written.
+std::mutex g_sink_mutex;
+std::shared_ptr<const Sink> g_sink;
 
 spdlog::logger& logger() {
   // stderr, so that stdout carries only results (tables, JSON) that scripts can read.
@@ -49,8 +56,20 @@ void set_level(Level level) { g_level = level; }
 Level level() { return g_level; }
 bool enabled(Level level) { return level != Level::off && level >= g_level.load(); }
 
+void set_sink(Sink sink) {
+  std::shared_ptr<const Sink> next = sink ? std::make_shared<const Sink>(std::move(sink)) : nullptr;
+  std::lock_guard lock(g_sink_mutex);
+  g_sink = std::move(next);
+}
+
 void write(Level level, std::string_view message) {
-  logger().log(to_spdlog(level), "{}", message);
+  std::shared_ptr<const Sink> sink;
+  {
+    std::lock_guard lock(g_sink_mutex);
+    sink = g_sink;
+  }
+  if (sink) (*sink)(level, message);
+  else logger().log(to_spdlog(level), "{}", message);
 }
 
 }  // namespace vramguard::log

@@ -2,6 +2,7 @@
 // The logging facade. Callers pass finished strings; spdlog stays inside log.cpp, in a target that
 // never sees libtorch headers (the PyTorch wheel bundles a newer fmt than spdlog's; a translation
 // unit that sees both does not compile).
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -16,6 +17,10 @@ std::optional<Level> level_from_name(std::string_view name);
 inline constexpr std::string_view kLevelNames = "trace, debug, info, warn, error, off";
 
 void set_level(Level level);
+// Where messages go instead of stderr (an embedding application's own logging: Python's); empty: stderr.
+// Called on the thread that logs, with the level already checked.
+using Sink = std::function<void(Level, std::string_view)>;
+void set_sink(Sink sink);
 Level level();
 bool enabled(Level level);
 void write(Level level, std::string_view message);

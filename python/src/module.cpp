@@ -9,10 +9,15 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vramguard/errors.hpp"
+#include "vramguard/runtime/logging.hpp"
 #include "vramguard/runtime/plan.hpp"
 #include "vramguard/runtime/session.hpp"
 
@@ -106,6 +111,57 @@ py::dict unit_dict(const runtime::UnitInfo& unit, const runtime::UnitDescription
   return d;
 }
 
+// The host's log lines go to Python's logging through `emit` (vramguard/_logging.py). A line logged on
+// a thread that holds the GIL is emitted at once; one from a thread that does not (a loader thread,
+// while the caller waits on it holding the GIL) waits in a queue for the next line or call that can
+// emit it, so that no thread ever blocks on the GIL inside the host.
+class LogBridge {
+ public:
+  void install(py::object emit) {
+    emit_ = new py::object(std::move(emit));  // lives as long as the interpreter: never destroyed
+    runtime::set_log_sink([this](runtime::LogLevel level, std::string_view message) { write(level, message); });
+  }
+
+  // Emits what other threads queued; called with the GIL held.
+  void flush() {
+    std::vector<std::pair<runtime::LogLevel, std::string>> queued;
+    {
+      std::lock_guard lock(mutex_);
+      queued.swap(queue_);
+    }
+    for (auto& [level, message] : queued) emit(level, message);
+  }
+
+ private:
+  void write(runtime::LogLevel level, std::string_view message) {
+    if (!Py_IsInitialized() || !PyGILState_Check()) {
+      std::lock_guard lock(mutex_);
+      queue_.emplace_back(level, std::string(message));
+      return;
+    }
+    flush();
+    emit(level, std::string(message));
+  }
+
+  void emit(runtime::LogLevel level, const std::string& message) {
+    try {
+      (*emit_)(static_cast<int>(level), message);
+    } catch (py::error_already_set& e) {
+      // A handler of the application's failed: Python's own report of it, as logging does.
+      e.discard_as_unraisable("vramguard's log line to Python's logging");
+    }
+  }
+
+  py::object* emit_ = nullptr;
+  std::mutex mutex_;
+  std::vector<std::pair<runtime::LogLevel, std::string>> queue_;
+};
+
+LogBridge& log_bridge() {
+  static LogBridge* instance = new LogBridge();  // lives as long as the interpreter: never destroyed
+  return *instance;
+}
+
 // A unit's scope, owned by Python until released (or collected).
 class Scope {
  public:
@@ -145,6 +201,12 @@ PYBIND11_MODULE(_vramguard, m) {
   m.attr("PluginError") = ex.plugin_error;
   py::register_exception_translator(&translate);
 
+  m.def("set_log_sink", [](py::object emit) { log_bridge().install(std::move(emit)); }, py::arg("emit"),
+        "routes the host's log lines to emit(level, message): level 0 trace .. 4 error");
+  m.def("set_log_level", [](int level) { runtime::set_log_level(static_cast<runtime::LogLevel>(std::clamp(level, 0, 5))); }, py::arg("level"),
+        "0 trace, 1 debug, 2 info, 3 warn, 4 error, 5 off: lines below it are not even formatted");
+  m.def("flush_log", [] { log_bridge().flush(); }, "emits the lines other threads logged since");
+
   m.def("plan", [](const std::string& model, const py::dict& options) {
     const runtime::PlanResult result = runtime::plan(model, options_from(options));
     return py::make_tuple(result.json, result.text);
@@ -156,8 +218,14 @@ PYBIND11_MODULE(_vramguard, m) {
       .def("release", &Scope::release, "ends the scope: the slot may be refilled once queued compute is done");
 
   py::class_<runtime::Session, std::unique_ptr<runtime::Session>>(m, "Session")
-      .def_static("open", [](const std::string& model, const py::dict& options) { return runtime::Session::open(model, options_from(options)); },
-                  py::arg("model"), py::arg("options"))
+      .def_static("open", [](const std::string& model, const py::dict& options, const py::object& progress) {
+        std::function<void(std::uint64_t, std::uint64_t)> on_progress;
+        // Called on this thread (the load's), which holds the GIL.
+        if (!progress.is_none()) on_progress = [progress](std::uint64_t done, std::uint64_t total) { progress(done, total); };
+        auto session = runtime::Session::open(model, options_from(options), on_progress);
+        log_bridge().flush();
+        return session;
+      }, py::arg("model"), py::arg("options"), py::arg("progress") = py::none())
       .def("components", &runtime::Session::components)
       .def("units", [](const runtime::Session& s, const std::string& component) {
         py::list out;

@@ -1,9 +1,11 @@
 """`import vramguard` as a PyTorch user meets it, on the CPU with simulated GPUs (the CPU computes in
 their place): plans, apply() under every strategy giving the resident module's outputs, the guard's
 errors as Python exceptions, a step's out-of-memory handled, unloading, the allocator setting."""
+import logging
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -290,9 +292,8 @@ def test_apply_finds_the_checkpoint_the_module_says_it_came_from(decoder):
         module = models.on_meta(models.Decoder)
         module.config = config
         module, handle = vramguard.apply(module, **SIMULATED)
-        with torch.no_grad():
-            assert torch.allclose(module(ids), expected, atol=1e-5)
-        handle.unload()
+        with handle, torch.no_grad():
+            torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(vramguard.InputError, match="model_path=") as error:
         vramguard.apply(models.on_meta(models.Decoder), **SIMULATED)
     assert "Decoder" in str(error.value) and error.value.hint
@@ -319,3 +320,87 @@ def test_sizes_are_checked_as_the_caller_named_them(decoder):
     assert "--headroom" not in str(error.value) and error.value.hint
     # The accepted forms pass: bytes, powers of 1000 and of 1024, with or without a space.
     vramguard.plan(folder, max_memory={0: "1 GB", "cpu": "4GiB"}, headroom=0, simulate="cuda:1GB", reserve="0")
+
+
+class _Keep(logging.Handler):
+    """Keeps the records the logger "vramguard" hands it."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def vramguard_log():
+    keep = _Keep()
+    logger = logging.getLogger("vramguard")
+    logger.addHandler(keep)
+    yield keep.records
+    logger.removeHandler(keep)
+    vramguard.set_verbosity("warning")
+
+
+def test_the_hosts_lines_go_to_pythons_logging_and_are_quiet_by_default(decoder, capfd, vramguard_log):
+    folder = decoder[0]
+    capfd.readouterr()
+    vramguard.plan(folder, **SIMULATED)
+    assert vramguard.get_verbosity() == logging.WARNING
+    assert not vramguard_log and capfd.readouterr().err == "", "a plain plan logs nothing at the default level"
+    vramguard.set_verbosity("info")
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, **SIMULATED)
+    handle.unload()
+    stages = [r.getMessage() for r in vramguard_log if r.levelno == logging.INFO]
+    assert any(m.endswith("load...") for m in stages), stages
+    err = capfd.readouterr().err
+    assert "[vramguard] INFO:" in err and "[info]" not in err, "the host's own stderr lines are replaced by the logger's"
+    # A level set on the logger itself counts too.
+    vramguard_log.clear()
+    logging.getLogger("vramguard").setLevel(logging.ERROR)
+    vramguard.plan(folder, **SIMULATED)
+    assert not vramguard_log
+
+
+def test_a_fallback_is_a_warning_in_pythons_logging(decoder, vramguard_log):
+    folder, ids, expected = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "balanced", **dict(SIMULATED, simulate="cuda:2GB"),
+                                     settings={"simulate_oom_at_step": 1})
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+    warnings = [r.getMessage() for r in vramguard_log if r.levelno == logging.WARNING]
+    assert any("ran out of memory" in m and "falling back" in m for m in warnings), warnings
+
+
+def test_a_long_load_shows_a_tqdm_bar_unless_disabled(decoder, monkeypatch):
+    bars = []
+
+    class FakeTqdm:  # tqdm's interface as the module uses it
+        def __init__(self, total, unit, unit_scale, desc):
+            self.total, self.desc, self.n, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    fake = types.ModuleType("tqdm.auto")
+    fake.tqdm = FakeTqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", fake)
+    monkeypatch.setattr(vramguard._logging.LoadProgress, "after_seconds", 0.0)  # every load counts as long here
+    folder = decoder[0]
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, **SIMULATED)
+    handle.unload()
+    assert len(bars) == 1 and bars[0].closed and "loading" in bars[0].desc
+    assert bars[0].n == bars[0].total > 0, "the bar ends at the model's bytes"
+    vramguard.disable_progress_bar()
+    try:
+        module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, **SIMULATED)
+        handle.unload()
+    finally:
+        vramguard.enable_progress_bar()
+    assert len(bars) == 1

@@ -19,10 +19,12 @@ _ALLOCATOR = _allocator_setup()
 import torch  # noqa: E402,F401  (the extension's tensors are torch's: torch is loaded first)
 
 from ._vramguard import Error, InputError, OutOfMemory, PluginError  # noqa: E402
+from ._logging import disable_progress_bar, enable_progress_bar, get_verbosity, set_verbosity  # noqa: E402
 from ._plan import Plan, plan  # noqa: E402
 from ._apply import Handle, apply  # noqa: E402
 
-__all__ = ["plan", "apply", "Plan", "Handle", "Error", "InputError", "OutOfMemory", "PluginError", "allocator"]
+__all__ = ["plan", "apply", "Plan", "Handle", "Error", "InputError", "OutOfMemory", "PluginError", "allocator",
+           "set_verbosity", "get_verbosity", "disable_progress_bar", "enable_progress_bar"]
 
 
 def allocator():

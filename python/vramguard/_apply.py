@@ -17,6 +17,7 @@ import threading
 import torch
 
 from . import _vramguard
+from ._logging import LoadProgress, sync_level
 from ._options import check_keywords, input_error, runtime_options
 
 _DTYPES = {
@@ -449,7 +450,12 @@ def apply(obj, model_path=None, strategy=None, *, config=None, max_memory=None, 
     kwargs.setdefault("slice_vocabulary", 0)  # a torch module holds each weight whole
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
     model_path = os.fspath(model_path)
-    session = _vramguard.Session.open(model_path, options)
+    sync_level()
+    progress = LoadProgress("vramguard: loading " + os.path.basename(model_path.rstrip("/")))
+    try:
+        session = _vramguard.Session.open(model_path, options, progress)
+    finally:
+        progress.close()
     state = _SessionState()
     bindings = []
     try:

@@ -5,6 +5,7 @@ import os
 from collections import namedtuple
 
 from . import _vramguard
+from ._logging import sync_level
 from ._options import check_keywords, runtime_options
 
 Unit = namedtuple("Unit", "component name mode storage executes_on bytes")
@@ -69,5 +70,7 @@ def plan(model_path, strategy=None, config=None, max_memory=None, reserve=None, 
     fits: the message says what each device would need) or PluginError."""
     check_keywords("plan", kwargs, ("model_path", "strategy"))
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
+    sync_level()
     document, text = _vramguard.plan(os.fspath(model_path), options)
+    _vramguard.flush_log()
     return Plan(json.loads(document), text)

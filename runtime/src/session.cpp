@@ -162,11 +162,12 @@ void Session::Impl::step(std::string_view component, const std::function<void()>
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
-std::unique_ptr<Session> Session::open(const std::string& model, const Options& options) {
+std::unique_ptr<Session> Session::open(const std::string& model, const Options& options,
+                                       std::function<void(std::uint64_t, std::uint64_t)> progress) {
   LoadRequest request = request_from_options(model, options, Work::load);
   InspectedModel inspected = inspect_requested(request);
   try {
-    return std::make_unique<Session>(Impl::open(std::move(request), std::move(inspected), {nullptr, &stop_flag()}));
+    return std::make_unique<Session>(Impl::open(std::move(request), std::move(inspected), {std::move(progress), &stop_flag()}));
   } catch (const GuardFailure& failure) {
     // Applications catch the public types (vramguard/errors.hpp): nothing fitting is a MemoryError.
     if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());

@@ -112,7 +112,10 @@ class VRAMGUARD_RUNTIME_API Session {
   // Inspects the model, plans it, loads it through the guard (fallback ladder included) and readies
   // the executor. Throws vramguard's errors: InputError and UsageError (bad input), OutOfMemory and
   // JobError (nothing fits), each with the host's message and hint.
-  static std::unique_ptr<Session> open(const std::string& model, const Options& options = {});
+  // `progress`, where given, hears the load's bytes done of the total after each unit, on the
+  // calling thread.
+  static std::unique_ptr<Session> open(const std::string& model, const Options& options = {},
+                                       std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)> progress = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
