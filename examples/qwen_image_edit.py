@@ -10,7 +10,8 @@ with accelerate.init_empty_weights():  # the pipeline's own classes, no memory s
                  vae=AutoencoderKLQwenImage.from_config(AutoencoderKLQwenImage.load_config(M, subfolder="vae")),
                  text_encoder=Qwen2_5_VLForConditionalGeneration._from_config(AutoConfig.from_pretrained(M, subfolder="text_encoder")))
 pipe = QwenImageEditPipeline.from_pretrained(M, **parts, torch_dtype=torch.bfloat16)  # tokenizer, processor, scheduler
-pipe, handle = vramguard.apply(pipe, M, config="configs/rtx4080-16gb.ini")  # the seed: balanced, 12 GB, 4 GB free, bf16
+# The checkpoint is the one pipe came from (its name_or_path); the config, the seed's: balanced, 12 GB, 4 GB free, bf16.
+pipe, handle = vramguard.apply(pipe, config=vramguard.config_path("rtx4080-16gb"))
 pipe(image=Image.open("input.png"), prompt="make the sky stormy", num_inference_steps=30).images[0].save("output.png")
 print(handle.report()["components"])  # per component: steps, time, bytes streamed, peak per GPU
 handle.unload()  # every byte back; the process keeps only the CUDA context

@@ -3,6 +3,7 @@ their place): plans, apply() under every strategy giving the resident module's o
 errors as Python exceptions, a step's out-of-memory handled, unloading, the allocator setting."""
 import logging
 import os
+import re
 import subprocess
 import sys
 import types
@@ -404,3 +405,13 @@ def test_a_long_load_shows_a_tqdm_bar_unless_disabled(decoder, monkeypatch):
     finally:
         vramguard.enable_progress_bar()
     assert len(bars) == 1
+
+
+def test_the_package_has_a_version_and_ships_the_ready_configs():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", vramguard.__version__)
+    seed = vramguard.config_path("rtx4080-16gb")
+    assert os.path.isfile(seed) and "max_memory = 0=12GB" in open(seed).read()
+    assert vramguard.config_path("h100-80gb.ini").endswith("h100-80gb.ini")
+    with pytest.raises(vramguard.InputError, match=r"no config 'rtx4080' ships with vramguard \(did you mean 'rtx4080-16gb'\?\)") as error:
+        vramguard.config_path("rtx4080")
+    assert "cpu-planning" in error.value.hint

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `pip install .` as a user runs it, proven: into a fresh virtual environment that sees Debian's torch
+# (--system-site-packages; no index: nothing is downloaded), reusing the tests' build tree; then the
+# module's tests against the installed package (not the build tree), `pip show`, and `pip uninstall`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=$PWD/build/pip-venv
+rm -rf "$venv"
+/usr/bin/python3 -m venv --system-site-packages "$venv"
+VRAMGUARD_BUILD_DIR=build "$venv/bin/python" -m pip install --quiet --no-build-isolation --no-index --no-deps . 
+# From elsewhere, so that the source tree's python/ folder is not what imports.
+cd build
+"$venv/bin/python" -m pip show vramguard | grep -E "^(Name|Version|Location):"
+"$venv/bin/python" -c "
+import os, vramguard
+assert vramguard.__file__.startswith('$venv'), vramguard.__file__
+print('imported', vramguard.__version__, 'from', os.path.dirname(vramguard.__file__), '; seed config:', os.path.basename(vramguard.config_path('rtx4080-16gb')))"
+PYTHONPATH=../python/tests TEST_PLUGIN_DIR=$PWD/test-plugins "$venv/bin/python" -m pytest -q -p no:cacheprovider ../python/tests
+"$venv/bin/python" -m pip uninstall --yes --quiet vramguard
+if "$venv/bin/python" -c "import vramguard" 2>/dev/null; then echo "pip uninstall left vramguard importable" >&2; exit 1; fi
+echo "pip install, the tests on the installed package, pip show and pip uninstall: ok"
