@@ -415,3 +415,16 @@ def test_the_package_has_a_version_and_ships_the_ready_configs():
     with pytest.raises(vramguard.InputError, match=r"no config 'rtx4080' ships with vramguard \(did you mean 'rtx4080-16gb'\?\)") as error:
         vramguard.config_path("rtx4080")
     assert "cpu-planning" in error.value.hint
+
+
+def test_dtype_takes_torchs_dtypes_and_names_a_misspelled_one(decoder):
+    folder = decoder[0]
+    sizes = {str(d): [u.bytes for u in vramguard.plan(folder, dtype=d, **SIMULATED).units] for d in (torch.bfloat16, "bf16", torch.float32)}
+    assert sizes["torch.bfloat16"] == sizes["bf16"] and sum(sizes["bf16"]) < sum(sizes["torch.float32"])
+    with pytest.raises(vramguard.InputError, match=r"dtype = 'bf17' is not a dtype .*\(did you mean 'bf16'\?\)") as error:
+        vramguard.plan(folder, dtype="bf17", **SIMULATED)
+    assert "torch.bfloat16" in error.value.hint and "--dtype" not in str(error.value)
+    with pytest.raises(vramguard.InputError, match="tokens = 0 must be at least 1"):
+        vramguard.plan(folder, tokens=0, **SIMULATED)
+    with pytest.raises(TypeError, match="batch must be a whole number"):
+        vramguard.plan(folder, batch=2.5, **SIMULATED)

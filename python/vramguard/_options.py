@@ -73,6 +73,34 @@ def _settings(settings):
     return pairs
 
 
+# The host's dtype names, and torch's dtypes as diffusers' torch_dtype takes them.
+_DTYPE_NAMES = ("bf16", "fp16", "fp32", "fp64", "bfloat16", "float16", "half", "float32", "float64")
+
+
+def _dtype(value):
+    if value is None:
+        return None
+    text = str(value)
+    if text.startswith("torch."):  # torch.bfloat16 and its kin: the name after the module
+        text = text[len("torch."):]
+    if text not in _DTYPE_NAMES:
+        near = difflib.get_close_matches(text, _DTYPE_NAMES, n=1)
+        raise input_error(f"dtype = {value!r} is not a dtype vramguard loads weights as" + (f" (did you mean {near[0]!r}?)" if near else ""),
+                          "one of: torch.bfloat16, torch.float16, torch.float32, torch.float64, or " + ", ".join(_DTYPE_NAMES))
+    return text
+
+
+def _count(value, name, least):
+    """A whole number of at least `least` (tokens, batch), as Python's int."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a whole number, not {value!r}")
+    if value < least:
+        raise input_error(f"{name} = {value} must be at least {least}", f"pass {name}={least} or more, or leave it out for the default")
+    return value
+
+
 # The keyword arguments plan() and apply() take beyond their own (runtime_options' below).
 OPTION_KEYWORDS = ("config", "max_memory", "reserve", "headroom", "dtype", "simulate", "tokens", "batch", "cpu_memory",
                    "pinned_memory", "fallback", "options", "unit_rules", "slice_vocabulary", "verify_data", "settings")
@@ -102,10 +130,10 @@ def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None
         "max_memory": _caps(max_memory, "max_memory"),
         "reserve": _caps(reserve, "reserve"),
         "headroom": _size(headroom, "headroom"),
-        "dtype": dtype,
+        "dtype": _dtype(dtype),
         "simulate": simulate,
-        "tokens": tokens,
-        "batch": batch,
+        "tokens": _count(tokens, "tokens", 1),
+        "batch": _count(batch, "batch", 1),
         "cpu_memory": _size(cpu_memory, "cpu_memory"),
         "pinned_memory": _size(pinned_memory, "pinned_memory"),
         "fallback": fallback,
