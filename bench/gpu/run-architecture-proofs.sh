@@ -11,11 +11,7 @@
 #      natively (resident and under the RTX 4080 config) beside transformers' and diffusers' own classes
 # Usage: run-architecture-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
 set -uo pipefail
-out=${RESULTS:-/tmp/vramguard-results}
-mkdir -p "$out"
-vg=./build-gpu/bin/vramguard
-work=/tmp/vramguard-proofs-work
-mkdir -p "$work"
+source bench/gpu/proof-env.sh
 export CUDA_VISIBLE_DEVICES=0
 sections=${*:-1 2 3}
 
@@ -80,9 +76,8 @@ case $section in
   ;;
 2)
   echo "== 2. full-size Qwen-Image transformer, one 1024x1024 edit step, bf16, natively"
-  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-  cat "$work"/qie/transformer/*.safetensors > /dev/null
-  python3 bench/gpu/pinned_bandwidth.py 2>/dev/null | tail -1
+  full_pipeline transformer
+  python3 bench/gpu/pinned_bandwidth.py
   common="--component transformer --tokens 200 --height 1024 --width 1024 --steps 6 --max-attempts 1"
   $vg run "$work/qie" $common --strategy balanced --json > "$out/t-resident.json" 2>"$out/t-resident.err"
   resident=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run"]["median_step_seconds"])' "$out/t-resident.json")
@@ -119,8 +114,7 @@ PY
   ;;
 3)
   echo "== 3. the text encoder (7B shapes, 448x448 image, 64 tokens) and the VAE (1024x1024), natively and in their libraries"
-  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-  find "$work/qie/text_encoder" "$work/qie/vae" -name '*.safetensors' -exec cat {} + > /dev/null
+  full_pipeline text_encoder vae
   for c in "text_encoder encode" "vae encode" "vae decode"; do
     set -- $c
     size="--height 1024 --width 1024"; [ $1 = text_encoder ] && size="--height 448 --width 448 --tokens 64"

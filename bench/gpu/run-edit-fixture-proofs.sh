@@ -5,9 +5,7 @@
 # latents against diffusers' (expected.safetensors, expected_tiled.safetensors; tolerance 1e-3) and the
 # PNG against its PNG (one level). Results go to $RESULTS.
 set -uo pipefail
-out=${RESULTS:-/tmp/vramguard-results}
-mkdir -p "$out"
-vg=./build-gpu/bin/vramguard
+source bench/gpu/proof-env.sh
 fixture=tests/data/fixtures/qie_pipeline_tiny
 export CUDA_VISIBLE_DEVICES=0
 for run in balanced:never auto:never sequential-offload:never:0 sequential-offload:never:1 auto:always sequential-offload:always:1; do

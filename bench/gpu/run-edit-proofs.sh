@@ -6,14 +6,9 @@
 # the same config with auto, the VAE tiling where the plan leaves no room (and, as the baseline, with
 # --vae-tiling never). Results (JSON reports and a summary) go to $RESULTS.
 set -uo pipefail
-out=${RESULTS:-/tmp/vramguard-results}
-mkdir -p "$out"
-vg=./build-gpu/bin/vramguard
-work=/tmp/vramguard-proofs-work
-mkdir -p "$work"
+source bench/gpu/proof-env.sh
 export CUDA_VISIBLE_DEVICES=0
-[ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+full_pipeline
 # A 1024x1024 picture: a colour gradient (the weights are zeros; the shapes are what is measured).
 python3 - "$work/input.png" <<'PY'
 import struct, sys, zlib
@@ -22,7 +17,7 @@ rows = b"".join(b"\x00" + bytes((x * 255 // w, y * 255 // h, 128) [c] for x in r
 def chunk(kind, data): return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 PY
-python3 -c "import sys; sys.path.insert(0, 'bench/gpu'); from pinned_bandwidth import pinned_bandwidth; print(f'pinned host->device: {pinned_bandwidth() / 1e9:.1f} GB/s')"
+python3 bench/gpu/pinned_bandwidth.py
 # RUNS picks some of them (STRATEGY:SIZE[:TILING]); default all.
 for run in ${RUNS:-balanced:1024 auto:1024 sequential-offload:1024 auto:2048 auto:2048:never}; do
   IFS=: read -r strategy size tiling <<< "$run"

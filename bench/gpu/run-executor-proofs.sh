@@ -13,11 +13,7 @@
 # beyond its CUDA context (nvidia-smi's figure, through NVML).
 # Usage: run-executor-proofs.sh [sections...] (default: 1 2 3 4 5)
 set -uo pipefail
-out=${RESULTS:-/tmp/vramguard-results}
-mkdir -p "$out"
-vg=./build-gpu/bin/vramguard
-work=/tmp/vramguard-proofs-work
-mkdir -p "$work"
+source bench/gpu/proof-env.sh
 sections=${*:-1 2 3 4 5 6 7}
 fixture=tests/data/fixtures/qwen2_small
 summary() {  # report.json: the run section's figures on one line
@@ -97,8 +93,7 @@ PY
 3)
   echo "== 3. ready: the Qwen-Image-Edit-shaped pipeline, configs/rtx4080-16gb.ini, by stream source"
   export CUDA_VISIBLE_DEVICES=0
-  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-  find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+  full_pipeline
   for source in auto pinned page-cache; do
     for s in auto sequential-offload; do
       $vg load "$work/qie" --config configs/rtx4080-16gb.ini --strategy $s --max-attempts 1 --stream-from $source \

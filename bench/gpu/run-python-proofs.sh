@@ -9,11 +9,7 @@
 #      diffusers' group offloading, same process
 # Usage: run-python-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
 set -uo pipefail
-out=${RESULTS:-/tmp/vramguard-results}
-mkdir -p "$out"
-vg=./build-gpu/bin/vramguard
-work=/tmp/vramguard-proofs-work
-mkdir -p "$work"
+source bench/gpu/proof-env.sh
 export PYTHONPATH=$PWD/build-gpu/python:$PWD/python/tests:$PWD/.pydeps/src${PYTHONPATH:+:$PYTHONPATH}
 export TEST_PLUGIN_DIR=$PWD/build-gpu/test-plugins
 [ -f build-gpu/python/vramguard/__init__.py ] || { echo "no Python module in build-gpu (see configure.log)"; exit 1; }
@@ -28,8 +24,7 @@ case $section in
   ;;
 2)
   echo "== 2. full-size QwenImageTransformer2DModel, one 1024x1024 edit step, bf16"
-  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-  cat "$work"/qie/transformer/*.safetensors > /dev/null
+  full_pipeline transformer
   CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py transformer "$work/qie" configs/rtx4080-16gb.ini "$out/py-transformer.json" \
     2> "$out/py-transformer.err" | tail -5
   python3 - "$out/py-transformer.json" <<'PY'
@@ -53,8 +48,7 @@ PY
   ;;
 3)
   echo "== 3. the whole Qwen-Image-Edit pipeline, the seed's settings (balanced, 0=12GB, 4 GB kept free, bf16)"
-  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-  find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+  full_pipeline
   CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py pipeline "$work/qie" configs/rtx4080-16gb.ini "$out/py-pipeline.json" \
     2> "$out/py-pipeline.err" | tail -5
   python3 - "$out/py-pipeline.json" <<'PY'
@@ -80,8 +74,7 @@ PY
   ;;
 4)
   echo "== 4. a 1024x1024 edit, 8 steps, true CFG, through diffusers' QwenImageEditPipeline"
-  [ -f "$work/qie/model_index.json" ] || $vg synth --arch qwen-image-edit --preset full --out "$work/qie" >/dev/null
-  find "$work/qie" -name '*.safetensors' -exec cat {} + > /dev/null
+  full_pipeline
   CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py edit "$work/qie" configs/rtx4080-16gb.ini "$out/py-edit.json" \
     2> "$out/py-edit.err" | tail -5
   python3 - "$out/py-edit.json" <<'PY'
