@@ -65,6 +65,7 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
     if (default_reserve && notes)
       notes->push_back(gpu.name() + " keeps " + format_bytes(gpu.reserve_bytes) + " free by default (5 % of its memory; --reserve sets it)");
     gpu.headroom_bytes = headroom;
+    gpu.adapter_bytes = options.adapter_bytes;
     gpu.update_usable();
     budget.devices.push_back(gpu);
   }
@@ -82,6 +83,8 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
     if (!budget.cpu_cap_given)
       notes->push_back("the CPU budget is the available RAM, " + format_bytes(cpu.usable_bytes) + " (no cpu entry in --max-memory)");
     for (const auto* gpu : budget.gpus()) {
+      if (gpu->adapter_bytes > 0)
+        notes->push_back(gpu->name() + " keeps " + format_bytes(gpu->adapter_bytes) + " for adapters beside the checkpoint's weights (--adapter-memory)");
       if (gpu->usable_bytes == 0) notes->push_back(gpu->name() + " has no usable memory after its cap, reserve and headroom");
       if (!gpu->context_measured)
         notes->push_back(gpu->name() + "'s CUDA context is assumed to take " + format_bytes(gpu->context_bytes) +

@@ -22,6 +22,7 @@ struct BudgetOptions {
   std::optional<std::uint64_t> reserve_all;         // kept free on every GPU; unset: default_gpu_reserve()
   std::map<DeviceId, std::uint64_t> reserve;        // per device, overrides reserve_all
   std::optional<std::uint64_t> headroom;            // activation headroom per GPU; estimated when absent
+  std::uint64_t adapter_bytes = 0;                  // kept on every GPU for weights beside the checkpoint's (LoRA)
   std::optional<std::uint64_t> pinned_cap;          // pinned host memory for streamed weights
   bool allow_cpu_compute = false;
 };
@@ -37,7 +38,7 @@ std::uint64_t default_gpu_reserve(std::uint64_t total_bytes);
 std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text, bool allow_disk = false);
 
 // The budget for this run from devices already probed: the user's options, and headroom for the
-// model's workload. usable = min(cap − context, free − reserve) − headroom; the CPU's usable is its
+// model's workload. usable = min(cap − context, free − reserve) − adapters − headroom; the CPU's usable is its
 // available RAM (or its cap); streamed weights are pinned up to the pinned cap (default: the CPU's
 // usable bytes). `notes` receives facts a report should state.
 DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::optional<DeviceInfo> disk,

@@ -13,7 +13,7 @@ namespace vramguard {
 Command plan_command() {
   CommandSpec spec{"plan", "decide where every unit of a model lives, from headers alone, and predict memory and time",
                    "vramguard plan MODEL [--strategy S] [device and budget options] [--units] [--json] [--export-device-map FILE]",
-                   "Devices are probed (CUDA) or declared (--simulate). usable = min(cap - context, free - reserve) - headroom. "
+                   "Devices are probed (CUDA) or declared (--simulate). usable = min(cap - context, free - reserve) - adapters - headroom. "
                    "The plan is validated before it is shown; a plan that breaks a rule is refused, naming the plugin.",
                    [](CommandOptions& own) {
                      declare_planning_options(own);

@@ -57,7 +57,7 @@ nlohmann::json prediction_json(const Prediction& prediction) {
   nlohmann::json devices = nlohmann::json::object();
   for (const auto& d : prediction.devices)
     devices[d.device.str()] = {{"resident_bytes", d.resident_bytes}, {"window_bytes", d.window_bytes}, {"headroom_bytes", d.headroom_bytes},
-                               {"context_bytes", d.context_bytes}, {"peak_bytes", d.peak_bytes}, {"fits", d.fits}};
+                               {"context_bytes", d.context_bytes}, {"adapter_bytes", d.adapter_bytes}, {"peak_bytes", d.peak_bytes}, {"fits", d.fits}};
   return {{"ready_seconds", prediction.ready_seconds},
           {"step_seconds", prediction.step_seconds},
           {"streamed_bytes_per_step", prediction.streamed_bytes_per_step},

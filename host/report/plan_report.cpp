@@ -94,6 +94,7 @@ nlohmann::json budget_json(const DeviceBudget& budget) {
                          {"free_bytes", d.free_bytes},
                          {"reserve_bytes", d.reserve_bytes},
                          {"headroom_bytes", d.headroom_bytes},
+                         {"adapter_bytes", d.adapter_bytes},
                          {"usable_bytes", d.usable_bytes}};
     entry["cap_bytes"] = d.cap_bytes ? nlohmann::json(*d.cap_bytes) : nlohmann::json();
     if (d.id == DeviceId::host()) entry["can_register_mappings"] = budget.can_register_mappings;

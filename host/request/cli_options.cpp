@@ -212,6 +212,9 @@ void declare_planning_options(CommandOptions& own) {
        "(default: 5 % of each GPU's memory, from 512 MiB to 2 GiB; 0 keeps nothing free)")
       ("headroom", po::value<std::string>()->value_name("SIZE"),
        "activation headroom per GPU (default: estimated from the architecture and --tokens)")
+      ("adapter-memory", po::value<std::string>()->value_name("SIZE"),
+       "memory the model's adapters (a LoRA's weights) take beside the checkpoint's on each GPU it runs on: "
+       "planned for like resident weights (the Python module counts a loaded LoRA by itself)")
       ("pinned-memory", po::value<std::string>()->value_name("SIZE"),
        "cap on pinned host memory for streamed weights (default: the CPU's usable memory)")
       ("allow-cpu-compute", po::bool_switch(), "let strategies run units on the CPU")
@@ -295,6 +298,7 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   }
   budget.headroom = size_option(invocation, "headroom");
   budget.pinned_cap = size_option(invocation, "pinned-memory");
+  budget.adapter_bytes = size_option(invocation, "adapter-memory").value_or(0);
   budget.allow_cpu_compute = invocation.flag("allow-cpu-compute");
   request.cpu_memory_bytes = size_option(invocation, "cpu-memory");
   // A million tokens is beyond any model this tool places; a bound keeps the cost model's sums sane.
@@ -319,7 +323,7 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   request.plugins = plugin_search_from(invocation);
   request.verify_data = invocation.flag("verify-data");
 
-  for (const char* option : {"simulate", "max-memory", "reserve", "headroom", "dtype", "cpu-memory", "pinned-memory", "tokens", "batch",
+  for (const char* option : {"simulate", "max-memory", "reserve", "headroom", "adapter-memory", "dtype", "cpu-memory", "pinned-memory", "tokens", "batch",
                              "cuda-alloc-conf", "fallback"})
     if (const auto value = invocation.text(option)) request.as_given.emplace_back(option, *value);
   if (request.budget.allow_cpu_compute) request.as_given.emplace_back("allow-cpu-compute", "true");

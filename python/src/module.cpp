@@ -72,6 +72,7 @@ runtime::Options options_from(const py::dict& given) {
   options.max_memory = text("max_memory");
   options.reserve = text("reserve");
   options.headroom = text("headroom");
+  options.adapter_memory = text("adapter_memory");
   options.pinned_memory = text("pinned_memory");
   options.cpu_memory = text("cpu_memory");
   options.dtype = text("dtype");
@@ -95,6 +96,7 @@ py::dict unit_dict(const runtime::UnitInfo& unit, const runtime::UnitDescription
   d["kind"] = unit.kind;
   d["mode"] = unit.mode;
   d["device"] = unit.device.str();
+  d["executes_on"] = unit.executes_on;
   d["bytes"] = unit.bytes;
   d["slice_of"] = unit.slice_of;
   py::list tensors;

@@ -33,6 +33,7 @@ LoadRequest request_from_options(const std::string& model, const Options& option
   add("max-memory", options.max_memory);
   add("reserve", options.reserve);
   add("headroom", options.headroom);
+  add("adapter-memory", options.adapter_memory);
   add("pinned-memory", options.pinned_memory);
   add("cpu-memory", options.cpu_memory);
   add("dtype", options.dtype);

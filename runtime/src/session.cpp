@@ -202,6 +202,7 @@ std::vector<UnitInfo> Session::units(std::string_view component) const {
     info.slice_of = unit.slice_of;
     info.bytes = unit.bytes;
     info.mode = placed ? std::string(placement_mode_name(placed->mode)) : "";
+    info.executes_on = placed ? placed->executes_on.str() : "";
     info.device = impl_->executor->device_of(impl_->executor->flat_index(c, u));
     for (const auto& tensor : unit.tensors) info.tensors.push_back(tensor.name);
     out.push_back(std::move(info));

@@ -163,6 +163,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
     if (device.id.is_gpu()) {
       d.headroom_bytes = device.headroom_bytes;
       d.context_bytes = device.context_bytes;
+      d.adapter_bytes = device.adapter_bytes;
     }
     prediction.devices.push_back(d);
   }
@@ -269,7 +270,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
         d.window_bytes = streaming_window_bytes(it->second, depth);
       // A GPU the plan never uses gets no context and no activations.
       const bool used = executes.count(d.device) || d.resident_bytes > 0;
-      d.peak_bytes = used ? d.context_bytes + d.resident_bytes + d.window_bytes + d.headroom_bytes : 0;
+      d.peak_bytes = used ? d.context_bytes + d.adapter_bytes + d.resident_bytes + d.window_bytes + d.headroom_bytes : 0;
       d.fits = d.resident_bytes + d.window_bytes <= d.usable_bytes;
     } else {
       d.peak_bytes = d.resident_bytes;

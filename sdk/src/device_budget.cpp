@@ -10,6 +10,7 @@ void DeviceInfo::update_usable() {
   const std::uint64_t after_reserve = free_bytes > reserve_bytes ? free_bytes - reserve_bytes : 0;
   std::uint64_t limit = after_reserve;
   if (cap_bytes) limit = std::min(limit, *cap_bytes > context_bytes ? *cap_bytes - context_bytes : 0);
+  limit = limit > adapter_bytes ? limit - adapter_bytes : 0;
   usable_bytes = limit > headroom_bytes ? limit - headroom_bytes : 0;
 }
 

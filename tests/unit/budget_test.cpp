@@ -1,5 +1,7 @@
-// Budgets: usable = min(cap − context, free − reserve) − headroom, accelerate's cap syntax, simulated GPUs.
+// Budgets: usable = min(cap − context, free − reserve) − adapters − headroom, accelerate's cap syntax, simulated GPUs.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "budget/budget_options.hpp"
 #include "core/errors.hpp"
@@ -25,6 +27,29 @@ TEST(Budget, UsableIsTheCapOrFreeLessReserveLessHeadroom) {
   gpu.reserve_bytes = 20 * GiB;
   gpu.update_usable();
   EXPECT_EQ(gpu.usable_bytes, 0u);
+}
+
+TEST(Budget, AdaptersAreHeldOnEveryGpuBesideTheWeightsWhateverBindsTheLimit) {
+  DeviceInfo gpu = make_gpu(0, 0);
+  gpu.free_bytes = 16 * GiB;
+  gpu.reserve_bytes = 4 * GiB;
+  gpu.headroom_bytes = GiB;
+  gpu.adapter_bytes = GiB / 2;
+  gpu.update_usable();
+  EXPECT_EQ(gpu.usable_bytes, 16 * GiB - 4 * GiB - GiB / 2 - GiB);
+  gpu.cap_bytes = 10 * GiB;
+  gpu.update_usable();
+  EXPECT_EQ(gpu.usable_bytes, 10 * GiB - GiB / 2 - GiB);
+
+  SimulatedRuntime runtime("rtx4080");
+  BudgetOptions options;
+  options.adapter_bytes = 300'000'000ULL;
+  std::vector<std::string> notes;
+  const DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options, make_model({MiB}), {}, &notes);
+  EXPECT_EQ(budget.gpus().front()->adapter_bytes, 300'000'000ULL);
+  EXPECT_EQ(budget.cpu()->adapter_bytes, 0u);  // a CPU-computed unit's adapters are in host memory's noise
+  EXPECT_NE(std::find(notes.begin(), notes.end(), "cuda:0 keeps 300.00 MB (286.10 MiB) for adapters beside the checkpoint's weights (--adapter-memory)"),
+            notes.end());
 }
 
 TEST(Budget, MaxMemoryUsesAcceleratesKeys) {

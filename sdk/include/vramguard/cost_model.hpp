@@ -81,7 +81,8 @@ struct DevicePrediction {
   std::uint64_t window_bytes = 0;     // rotating slots for streamed units executing here
   std::uint64_t headroom_bytes = 0;   // activations and workspaces
   std::uint64_t context_bytes = 0;
-  std::uint64_t peak_bytes = 0;       // context + resident + window + headroom (GPUs); held bytes (cpu)
+  std::uint64_t adapter_bytes = 0;    // weights beside the checkpoint's (DeviceInfo::adapter_bytes)
+  std::uint64_t peak_bytes = 0;       // context + adapters + resident + window + headroom (GPUs); held bytes (cpu)
   bool fits = true;                   // resident + window within usable (GPUs), bytes within usable (cpu)
 };
 

@@ -1,6 +1,6 @@
 #pragma once
 // DeviceBudget: what memory each device offers this run, as probed (or declared, on a simulated
-// runtime). usable = min(cap − context, free − reserve) − headroom, never below zero: weights and the
+// runtime). usable = min(cap − context, free − reserve) − adapters − headroom, never below zero: weights and the
 // streaming window must fit in usable; the context, activations and the reserve stay outside it.
 #include <cstdint>
 #include <optional>
@@ -20,6 +20,8 @@ struct DeviceInfo {
   std::uint64_t reserve_bytes = 0;     // kept free for the system and other programs
   std::uint64_t headroom_bytes = 0;    // kept for activations and workspace
   std::uint64_t context_bytes = 0;     // the CUDA context, already outside free_bytes once it exists
+  std::uint64_t adapter_bytes = 0;     // weights beside the checkpoint's kept here whatever the plan (a LoRA's
+                                       // adapters): held like resident weights, outside the placement
   bool context_measured = false;       // false: context_bytes is the cost model's assumption
   std::uint64_t usable_bytes = 0;      // what a placement may fill with weights
   double host_to_device_bytes_per_s = 0;  // pinned copy bandwidth (measured or declared)

@@ -26,7 +26,7 @@
 
 namespace vramguard {
 
-inline constexpr int kPluginApiVersion = 5;  // 5: Workload::components (per-component tokens and passes)
+inline constexpr int kPluginApiVersion = 6;  // 6: DeviceInfo::adapter_bytes (a LoRA's weights beside the checkpoint's)
 
 // What one plan call came to, filled on the plugin's side.
 struct PlanOutcome {

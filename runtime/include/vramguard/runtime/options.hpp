@@ -17,6 +17,7 @@ struct Options {
   std::optional<std::string> max_memory;         // "0=12GB,cpu=64GiB"
   std::optional<std::string> reserve;            // "4GB", or "0=4GB"
   std::optional<std::string> headroom;
+  std::optional<std::string> adapter_memory;     // "600MB": a LoRA's weights on each GPU the model runs on
   std::optional<std::string> pinned_memory;
   std::optional<std::string> cpu_memory;         // declare the host's RAM (simulated runs)
   std::optional<std::string> dtype;              // "bf16", "fp16", "fp32", "fp64"

@@ -63,6 +63,7 @@ struct UnitInfo {
   std::string slice_of;      // a row slice of this module; empty for a whole module
   std::string mode;          // resident, streamed, cpu
   c10::Device device{c10::kCPU};  // where it executes
+  std::string executes_on;        // the plan's device for it ("cuda:0"), also where the CPU computes in a simulated GPU's place
   std::vector<std::string> tensors;  // full names
 };
 
