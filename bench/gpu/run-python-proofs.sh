@@ -7,6 +7,8 @@
 #   3. the whole Qwen-Image-Edit pipeline under the seed's settings
 #   4. the edit of run-edit-proofs.sh through diffusers' pipeline: vramguard.apply (balanced, auto) and
 #      diffusers' group offloading, same process
+#   5. the full-size transformer's step with every block compiled (compile_repeated_blocks) against eager,
+#      under the RTX 4080 config and sequential-offload, same process
 # Usage: run-python-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
 set -uo pipefail
 source bench/gpu/proof-env.sh
@@ -90,6 +92,25 @@ for k in ("vramguard_balanced", "vramguard_auto", "diffusers_group_offload"):
     print(f"  {k}: {ready}, text encoder {v.get('text_encoder_seconds', 0):.2f} s, VAE encode {v.get('encode', 0):.3f} s, "
           f"step median {v.get('median_step_seconds', 0):.3f} s, pipeline {v.get('pipeline_seconds', 0):.2f} s, VAE decode {v.get('decode', 0):.3f} s, "
           f"peak with context {v.get('peak_with_context_bytes', 0)/1e9:.2f} GB, streamed {v.get('streamed_bytes_per_step')}, after {v.get('after_unload')}")
+PY
+  ;;
+5)
+  echo "== 5. full-size transformer, one 1024x1024 edit step, every block compiled against eager"
+  full_pipeline transformer
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py compile "$work/qie" configs/rtx4080-16gb.ini "$out/py-compile.json" \
+    2> "$out/py-compile.err" | tail -5
+  python3 - "$out/py-compile.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
+print(f"  pinned {r.get('pinned_bytes_per_s', 0)/1e9:.1f} GB/s")
+for k in ("balanced_rtx4080_config", "sequential_offload"):
+    v = r.get(k)
+    if not v or "compiled" not in v: continue
+    print(f"  {k} ({v['strategy']}): eager {v['eager']['median_seconds']:.3f} s, compiled {v['compiled']['median_seconds']:.3f} s "
+          f"({v['compiled_over_eager']:.3f}x), first compiled call {v['first_compiled_call_seconds']:.1f} s, "
+          f"{v['streamed_bytes_per_step']/1e9:.2f} GB streamed (bound {v['bound_seconds']:.3f} s), graphs {v['graphs_after_first_call']} -> "
+          f"{v['graphs_after_every_call']}, compiled vs eager max |diff| {v['max_abs_difference']:.1e} (zero weights)")
 PY
   ;;
 esac

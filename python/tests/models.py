@@ -150,3 +150,88 @@ def on_meta(factory):
             if parameter is not None:
                 sub._parameters[name] = nn.Parameter(torch.empty_like(parameter, device="meta"), requires_grad=False)
     return module
+
+
+class LoraLinear(nn.Module):
+    """A LoRA layer as PEFT lays one out (vramguard needs no PEFT to run these tests): the adapted Linear
+    as `base_layer`, per adapter a `lora_A`/`lora_B` pair and a scaling; `merge` adds B·A·scale to the
+    base weight (in place, or into a new tensor with safe_merge, as PEFT does), `unmerge` takes it off."""
+
+    def __init__(self, base):
+        super().__init__()
+        self.base_layer = base
+        self.lora_A, self.lora_B = nn.ModuleDict(), nn.ModuleDict()
+        self.scaling, self.active_adapters, self.merged_adapters = {}, [], []
+
+    def add_adapter(self, name, rank, alpha, generator):
+        weight = self.base_layer.weight  # adapters are made where the base weight is, as PEFT makes them
+        a = nn.Linear(self.base_layer.in_features, rank, bias=False).to(weight.device)
+        b = nn.Linear(rank, self.base_layer.out_features, bias=False).to(weight.device)
+        with torch.no_grad():
+            a.weight.copy_(torch.randn(a.weight.shape, generator=generator) * 0.2)
+            b.weight.copy_(torch.randn(b.weight.shape, generator=generator) * 0.2)
+        self.lora_A[name], self.lora_B[name] = a, b
+        self.scaling[name] = alpha / rank
+        self.active_adapters.append(name)
+
+    def delta(self, name):
+        return (self.lora_B[name].weight @ self.lora_A[name].weight) * self.scaling[name]
+
+    def forward(self, x):
+        y = self.base_layer(x)
+        for name in self.active_adapters:
+            if name not in self.merged_adapters:
+                y = y + self.lora_B[name](self.lora_A[name](x)) * self.scaling[name]
+        return y
+
+    def merge(self, safe_merge=False, adapter_names=None):
+        for name in adapter_names or self.active_adapters:
+            if name in self.merged_adapters:
+                continue
+            with torch.no_grad():
+                delta = self.delta(name).to(self.base_layer.weight.device)
+                if safe_merge:
+                    merged = self.base_layer.weight.data.clone()
+                    merged += delta
+                    self.base_layer.weight.data = merged
+                else:
+                    self.base_layer.weight.data += delta
+            self.merged_adapters.append(name)
+
+    def unmerge(self):
+        while self.merged_adapters:
+            with torch.no_grad():
+                self.base_layer.weight.data -= self.delta(self.merged_adapters.pop()).to(self.base_layer.weight.device)
+
+
+LORA_TARGETS = ("q_proj", "v_proj", "down_proj")
+
+
+def add_lora(model, name="default", rank=4, alpha=8, seed=0):
+    """A LoRA on every block's q, v and down projections (as load_lora_adapter adds one): the layers are
+    wrapped the first time, later adapters join them."""
+    generator = torch.Generator().manual_seed(seed)
+    for block in model.model.layers:
+        for target in LORA_TARGETS:
+            layer = getattr(block, target)
+            if not isinstance(layer, LoraLinear):
+                layer = LoraLinear(layer)
+                setattr(block, target, layer)
+            layer.add_adapter(name, rank, alpha, generator)
+    return model
+
+
+def set_lora_scale(model, name, scale, alpha=8, rank=4):
+    """set_adapters(name, scale): the adapter's scaling is alpha/rank times the weight given."""
+    for module in model.modules():
+        if isinstance(module, LoraLinear) and name in module.scaling:
+            module.scaling[name] = scale * alpha / rank
+
+
+class LoraDecoder(Decoder):
+    """A Decoder with a model-level fuse_lora, as diffusers' models have: every LoRA layer merges."""
+
+    def fuse_lora(self, safe_fusing=False):
+        for module in self.modules():
+            if isinstance(module, LoraLinear):
+                module.merge(safe_merge=safe_fusing)

@@ -428,3 +428,18 @@ def test_dtype_takes_torchs_dtypes_and_names_a_misspelled_one(decoder):
         vramguard.plan(folder, tokens=0, **SIMULATED)
     with pytest.raises(TypeError, match="batch must be a whole number"):
         vramguard.plan(folder, batch=2.5, **SIMULATED)
+
+
+def test_the_hosts_errors_about_options_name_them_as_python_keywords(decoder):
+    folder = decoder[0]
+    cases = [(dict(SIMULATED, simulate="nosuchcard"), "simulate="),
+             (dict(SIMULATED, max_memory={7: "1GB"}), "max_memory="),
+             (dict(SIMULATED, settings={"stream_from": "nowhere"}), "settings['stream_from']"),
+             (dict(SIMULATED, tokens=10**7), "tokens=")]
+    for options, named in cases:
+        with pytest.raises(vramguard.InputError) as error:
+            vramguard.apply(models.on_meta(models.Decoder), folder, **options)
+        assert named in str(error.value) and "--" not in str(error.value) + error.value.hint, options
+    with pytest.raises(vramguard.InputError) as error:
+        vramguard.plan(folder, **dict(SIMULATED, simulate="nosuchcard"))
+    assert "simulate=" in str(error.value) and "--simulate" not in str(error.value)

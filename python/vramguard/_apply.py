@@ -10,15 +10,18 @@ component's forward (and a VAE's encode/decode) runs as one step of the session:
 accounted for, and a CUDA out-of-memory in it makes the guard fall back to the next strategy and run
 it again. Inference only: weights never require grad.
 """
+import functools
 import json
+import logging
 import os
 import threading
 
 import torch
 
 from . import _vramguard
+from ._adapters import ComponentAdapters, adapter_bytes_of, base_module, checkpoint_name, own_parameters
 from ._logging import LoadProgress, sync_level
-from ._options import check_keywords, input_error, runtime_options
+from ._options import check_keywords, format_bytes, in_python_terms, input_error, runtime_options, size_bytes
 
 _DTYPES = {
     "BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32, "F64": torch.float64,
@@ -33,6 +36,26 @@ for _name, _attribute in (("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2
 _STEP_METHODS = ("forward", "encode", "decode")
 # Set in a module's __dict__ while it is applied: the session state of its binding.
 _APPLIED = "_vramguard_applied"
+# Set in a unit's module's __dict__ while it is applied: runs a call of the module inside the unit.
+_UNIT_CALL = "_vramguard_unit_call"
+_CALLING_CLASSES = {}
+
+
+def _calling_class(cls):
+    """`cls` with a __call__ that runs the module's own call (Module.__call__: hooks, forward, or the code
+    torch.compile made of them) inside its unit: the weights bound before, placeholders again after.
+    Around the call, not inside forward: regional compilation (diffusers' compile_repeated_blocks,
+    module.compile()) compiles the module's own forward, sees only bound weights, and one graph serves
+    every block of a stack."""
+    calling = _CALLING_CLASSES.get(cls)
+    if calling is None:
+        def __call__(self, *args, **kwargs):
+            return self.__dict__[_UNIT_CALL](super(calling, self).__call__, *args, **kwargs)
+
+        calling = type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                               "_vramguard_original_class": cls})
+        _CALLING_CLASSES[cls] = calling
+    return calling
 
 
 def _to_device(value, device):
@@ -55,6 +78,7 @@ class _Slot:
         self.owner, self.leaf, self.is_buffer, self.name = owner, leaf, is_buffer, name
         self.shape, self.dtype = tuple(shape), dtype
         self.parameter = None
+        self.bound = None  # a resident unit's tensor: the unit's own memory, for good
 
     def bind(self, tensor):
         if self.is_buffer:
@@ -72,6 +96,7 @@ class _Slot:
 
     def forget(self):
         """After unload: a meta tensor, so that any use fails instead of reading freed memory."""
+        self.bound = None
         self.parameter = None  # a new Parameter: .data cannot change a tensor's device type
         self.bind(torch.empty(self.shape, dtype=self.dtype, device="meta"))
 
@@ -83,6 +108,7 @@ class _Unit:
         self.module_name = info["slice_of"] or info["name"]
         self.mode = info["mode"]
         self.device = torch.device(info["device"])
+        self.executes_on = info["executes_on"]  # the plan's device: "cuda:0" also where the CPU stands in for it
         self.streamed = info["mode"] == "streamed"
         self.slots = []
         self.target = None
@@ -91,13 +117,69 @@ class _Unit:
 
 
 class _SessionState:
-    """What every binding of one session shares: one lock, so that calls from several threads run one
-    at a time (a session has one window of slots: two steps at once would overwrite each other's
-    weights) and unload waits for the call running; and whether it is still loaded."""
+    """What every binding of one session shares: the session and the bindings; one lock, so that calls
+    from several threads run one at a time (a session has one window of slots: two steps at once would
+    overwrite each other's weights) and unload waits for the call running; whether it is still loaded;
+    and what opening it took, to plan it again when adapters loaded after apply() outgrow its budget."""
 
-    def __init__(self):
+    def __init__(self, model_path, options, modules):
         self.lock = threading.RLock()
+        self.loaded = False
+        self.model_path, self.options, self.modules = model_path, options, modules
+        self.session = None
+        self.bindings = []
+        self.adapter_budget_bytes = 0  # what the plan keeps on each GPU for adapters
+
+    def open(self, adapter_bytes):
+        """Opens the session with `adapter_bytes` kept for adapters and binds every component's module."""
+        options = dict(self.options)
+        given = size_bytes(options.get("adapter_memory"))
+        self.adapter_budget_bytes = max(given, adapter_bytes)
+        options["adapter_memory"] = str(self.adapter_budget_bytes) if self.adapter_budget_bytes else None
+        sync_level()
+        progress = LoadProgress("vramguard: loading " + os.path.basename(self.model_path.rstrip("/")))
+        try:
+            self.session = _vramguard.Session.open(self.model_path, options, progress)
+        except _vramguard.Error as error:
+            raise in_python_terms(error) from None
+        finally:
+            progress.close()
         self.loaded = True
+        try:
+            for name, module in self.modules(self.session.components()).items():
+                binding = _ComponentBinding(self.session, name, module, self)
+                self.bindings.append(binding)
+                binding.bind()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        self.loaded = False
+        for binding in self.bindings:
+            binding.unbind()
+        self.bindings = []  # the handle keeps no module alive once unloaded
+        if self.session is not None:
+            self.session.unload()
+
+    def adapters_outgrow_budget(self):
+        held = {}
+        for binding in self.bindings:
+            for device, size in binding.adapter_bytes.items():
+                held[device] = held.get(device, 0) + size
+        needed = max(held.values(), default=0)
+        return needed if needed > self.adapter_budget_bytes else None
+
+    def plan_again(self, adapter_bytes):
+        """Adapters loaded after apply() hold more than the plan kept for them: the model is planned and
+        loaded again with them counted (the old plan's memory freed first: the cap holds throughout)."""
+        logging.getLogger("vramguard").warning(
+            "the adapters loaded after apply() hold %s on a GPU, more than the %s the plan kept for them: planning and "
+            "loading the model again with them counted (pass adapter_memory= to apply() to keep room ahead)",
+            format_bytes(adapter_bytes), format_bytes(self.adapter_budget_bytes))
+        self.close()
+        self.bindings = []
+        self.open(adapter_bytes)
 
 
 def _unloaded_error():
@@ -122,8 +204,13 @@ class _ComponentBinding:
         self.units = []
         self.wrapped = []  # (module, attribute, what was in its __dict__ or None)
         self.moved_buffers = []  # (module, name, the buffer as it was before it went to its unit's device)
+        self.swapped = []  # (module, its own class), for the modules whose calls go through their unit
         self.in_step = False
         self.generation = None
+        self.unit_of_module = {}  # id(module holding checkpoint weights) -> its unit
+        self.slots_of_module = {}  # id(module holding checkpoint weights) -> its slots
+        self.adapters = ComponentAdapters(self)
+        self.adapter_bytes = {}  # what the adapters hold on each GPU, as of the last step
 
     # -- binding ----------------------------------------------------------------------------------
     def bind(self):
@@ -138,25 +225,34 @@ class _ComponentBinding:
         for index, info in enumerate(infos):
             unit = _Unit(index, info)
             for tensor in info["tensors"]:
-                unit.slots.append(self._slot_for(tensor))
+                slot = self._slot_for(tensor)
+                unit.slots.append(slot)
+                self.unit_of_module[id(slot.owner)] = unit
+                self.slots_of_module.setdefault(id(slot.owner), []).append(slot)
                 covered.add(tensor["name"])
             unit.target = self._target_of(unit)
             self.units.append(unit)
         self._check_coverage(covered)
         self._place_other_buffers(covered)
         self._bind_all()
+        self.adapter_bytes = self.adapters.refresh()
         for unit in self.units:
-            self._wrap(unit.target, "forward", self._unit_forward(unit))
+            if unit.target is self.root:  # the whole component is one unit: inside its step
+                self.wrap(self.root, "forward", functools.partial(self._unit_call(unit), self.root.forward))
+            else:
+                self._call_through(unit)
         for method in _STEP_METHODS:
             if callable(getattr(self.root, method, None)):
-                self._wrap(self.root, method, self._step(method))
+                self.wrap(self.root, method, self._step(method))
+        if callable(getattr(self.root, "fuse_lora", None)):
+            self.wrap(self.root, "fuse_lora", self._fuse_lora(self.root.fuse_lora))
         self.root.__dict__[_APPLIED] = self.state
 
     def _slot_for(self, tensor):
         name = tensor["name"]
         parent, _, leaf = name.rpartition(".")
         try:
-            owner = self.root.get_submodule(parent) if parent else self.root
+            owner = base_module(self.root.get_submodule(parent) if parent else self.root)  # PEFT's X.base_layer.weight
         except AttributeError:
             owner = None
         if owner is None or (leaf not in owner._parameters and leaf not in owner._buffers):
@@ -191,7 +287,8 @@ class _ComponentBinding:
         return self.root.get_submodule(".".join(common)) if common and common != [""] else self.root
 
     def _check_coverage(self, covered):
-        missing = [n for n, _ in self.root.named_parameters() if n not in covered]
+        adapters = self.adapters.adapter_ids()
+        missing = [n for n, p in self.root.named_parameters() if id(p) not in adapters and checkpoint_name(n) not in covered]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
             raise input_error(f"the module given for component '{self.name}' has parameters the checkpoint lacks: {shown}",
@@ -231,7 +328,8 @@ class _ComponentBinding:
             tensors = scope.tensors()
             scope.release()
             for slot in unit.slots:
-                slot.bind(tensors[slot.name])
+                slot.bound = tensors[slot.name]
+                slot.bind(slot.bound)
 
     # -- running ----------------------------------------------------------------------------------
     def _enter(self, unit):
@@ -257,21 +355,31 @@ class _ComponentBinding:
                 self._exit(unit)
             unit.depth = 0
 
-    def _unit_forward(self, unit):
-        original = unit.target.forward
+    def _unit_call(self, unit):
+        """run(call, *args, **kwargs): `call` with the unit's weights bound and the inputs on its device."""
 
-        def forward(*args, **kwargs):
+        def run(call, *args, **kwargs):
             with self.state.lock:
                 if not self.state.loaded:
                     raise _unloaded_error()
                 self._enter(unit)
                 try:
                     args, kwargs = _to_device((args, kwargs), unit.device)
-                    return original(*args, **kwargs)
+                    return call(*args, **kwargs)
                 finally:
                     self._exit(unit)
 
-        return forward
+        return run
+
+    def _call_through(self, unit):
+        """Calls of the unit's module go through the unit: its class becomes one whose __call__ binds the
+        weights around the module's own call (see _calling_class)."""
+        target = unit.target
+        if type(target).__dict__.get("_vramguard_original_class") is not None:
+            raise input_error(f"module '{unit.module_name}' of component '{self.name}' runs two units", "give each unit its own module")
+        target.__dict__[_UNIT_CALL] = self._unit_call(unit)
+        self.swapped.append((target, type(target)))
+        target.__class__ = _calling_class(type(target))
 
     def _step(self, method):
         original = getattr(self.root, method)
@@ -285,9 +393,12 @@ class _ComponentBinding:
                 result = []
 
                 def body():
-                    # A fallback reloaded the model (here or in another component): resident views moved.
+                    # A fallback reloaded the model (here or in another component): resident views moved,
+                    # the weights are the checkpoint's again, and units may run elsewhere.
                     if self.session.generation() != self.generation:
                         self._bind_all()
+                        self.adapters.fuse_again()
+                        self.adapters.refresh()
                     self.in_step = True
                     try:
                         result.append(original(*args, **kwargs))
@@ -295,24 +406,50 @@ class _ComponentBinding:
                         self.in_step = False
                         self._release_all()
 
-                self.session.step(self.name, body)
+                self.adapter_bytes = self.adapters.refresh()
+                outgrown = self.state.adapters_outgrow_budget()
+                if outgrown is not None:
+                    self.state.plan_again(outgrown)
+                    return getattr(self.root, method)(*args, **kwargs)  # the new binding's step
+                try:
+                    self.session.step(self.name, body)
+                except _vramguard.Error as error:
+                    raise in_python_terms(error) from None
                 return result[-1]
 
         return run
 
-    def _wrap(self, module, attribute, replacement):
+    def _fuse_lora(self, original):
+        """The model's fuse_lora (diffusers'), refused as a whole before any layer fuses where one would
+        fuse into a streamed unit: a half-fused model is worse than none."""
+
+        @functools.wraps(original)
+        def fuse_lora(*args, **kwargs):
+            with self.state.lock:
+                self.adapter_bytes = self.adapters.refresh()
+                self.adapters.check_fusable()
+                return original(*args, **kwargs)
+
+        return fuse_lora
+
+    def wrap(self, module, attribute, replacement):
         self.wrapped.append((module, attribute, module.__dict__.get(attribute)))
         setattr(module, attribute, replacement)
 
     # -- unloading --------------------------------------------------------------------------------
     def unbind(self):
         self._release_all()
+        self.adapters.release()
         for module, attribute, previous in reversed(self.wrapped):
             if previous is None:
                 module.__dict__.pop(attribute, None)
             else:
                 setattr(module, attribute, previous)
         self.wrapped.clear()
+        for module, original in reversed(self.swapped):
+            module.__class__ = original
+            module.__dict__.pop(_UNIT_CALL, None)
+        self.swapped.clear()
         self.root.__dict__.pop(_APPLIED, None)
         # Called after unload, the module says so instead of failing inside torch on its meta weights.
         for method in _STEP_METHODS:
@@ -353,10 +490,7 @@ class Handle:
     """What apply() loaded: report() says what happened and what each step cost; unload() frees every
     byte (also on leaving a `with` block)."""
 
-    def __init__(self, session, bindings, model_path, state):
-        self._session = session
-        self._bindings = bindings
-        self._model_path = model_path
+    def __init__(self, state):
         self._state = state
 
     @property
@@ -364,38 +498,45 @@ class Handle:
         return self._state.loaded
 
     @property
-    def strategy(self):
+    def _session(self):
         if not self._loaded:
             raise _unloaded_error()
+        return self._state.session
+
+    @property
+    def strategy(self):
         return self._session.strategy()
 
     def units(self, component=None):
         """Each unit: name, mode (resident, streamed, cpu), executing device and bytes."""
-        if not self._loaded:
-            raise _unloaded_error()
-        names = [component] if component else self._session.components()
+        session = self._session
+        names = [component] if component else session.components()
         return [{"component": c, **{k: u[k] for k in ("name", "mode", "device", "bytes")}}
-                for c in names for u in self._session.units(c)]
+                for c in names for u in session.units(c)]
+
+    def adapters(self):
+        """What adapters (LoRA weights) hold on each GPU now, by component, and what the plan keeps for
+        them: {"planned_bytes": per GPU, "components": {"transformer": {"cuda:0": bytes}}}."""
+        with self._state.lock:
+            return {"planned_bytes": self._state.adapter_budget_bytes,
+                    "components": {b.name: b.adapters.refresh() for b in self._state.bindings}}
 
     def report(self):
         """The guard's report (attempts, load figures, peaks, after_unload once unloaded), each step and
-        a per-component summary (steps, median and total seconds, bytes streamed per step), and what
-        was done about the allocator settings."""
+        a per-component summary (steps, median and total seconds, bytes streamed per step), what was done
+        about the allocator settings, and the adapters (adapters())."""
         from . import allocator
-        document = json.loads(self._session.report_json())
-        document["python"] = {"allocator": allocator(), "model": self._model_path}
+        document = json.loads(self._state.session.report_json())
+        document["python"] = {"allocator": allocator(), "model": self._state.model_path}
+        if self._loaded:
+            document["python"]["adapters"] = self.adapters()
         return document
 
     def unload(self):
         # Waits for a call running in another thread: its weights are freed only once it is done.
         with self._state.lock:
-            if not self._loaded:
-                return
-            self._state.loaded = False
-            for binding in self._bindings:
-                binding.unbind()
-            self._bindings = []  # the handle keeps no module alive once unloaded
-            self._session.unload()
+            if self._loaded:
+                self._state.close()
 
     def __enter__(self):
         return self
@@ -406,7 +547,7 @@ class Handle:
 
     def __repr__(self):
         state = f"strategy {self.strategy}" if self._loaded else "unloaded"
-        return f"<vramguard.Handle {self._model_path}: {state}>"
+        return f"<vramguard.Handle {self._state.model_path}: {state}>"
 
 
 def checkpoint_of(obj):
@@ -436,7 +577,8 @@ def apply(obj, model_path=None, strategy=None, *, config=None, max_memory=None, 
     the fallback ladder follows). A pipeline's components are matched by name with the checkpoint's;
     `component=` names the one component a lone module is. Options are the CLI's (vramguard help load):
     config, max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, fallback,
-    options (strategy options), headroom, cpu_memory, pinned_memory, verify_data, settings.
+    options (strategy options), headroom, cpu_memory, pinned_memory, verify_data, settings; adapter_memory
+    keeps room on each GPU for adapters loaded later (those loaded already are counted by themselves).
 
     Returns (obj, handle): obj ready to call, the handle to report and unload. Raises InputError,
     OutOfMemory (nothing fits; the message says what would) or PluginError; TypeError for a keyword it
@@ -449,23 +591,9 @@ def apply(obj, model_path=None, strategy=None, *, config=None, max_memory=None, 
                               "no config._name_or_path)", "pass model_path=: the checkpoint's folder, file or Hugging Face id")
     kwargs.setdefault("slice_vocabulary", 0)  # a torch module holds each weight whole
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
-    model_path = os.fspath(model_path)
-    sync_level()
-    progress = LoadProgress("vramguard: loading " + os.path.basename(model_path.rstrip("/")))
-    try:
-        session = _vramguard.Session.open(model_path, options, progress)
-    finally:
-        progress.close()
-    state = _SessionState()
-    bindings = []
-    try:
-        for name, module in _component_modules(obj, session.components(), component).items():
-            binding = _ComponentBinding(session, name, module, state)
-            bindings.append(binding)
-            binding.bind()
-    except BaseException:
-        for binding in bindings:
-            binding.unbind()
-        session.unload()
-        raise
-    return obj, Handle(session, bindings, model_path, state)
+    # Adapters already loaded (a LoRA before apply) are planned for; those loaded later are counted at
+    # the next step, and planned for anew if they outgrow what was kept.
+    state = _SessionState(os.fspath(model_path), options, lambda names: _component_modules(obj, names, component))
+    state.open(adapter_bytes_of([obj] if isinstance(obj, torch.nn.Module) else
+                                [m for m in vars(obj).values() if isinstance(m, torch.nn.Module)]))
+    return obj, Handle(state)

@@ -59,6 +59,26 @@ def _size(value, name="a size"):
     return str(value)
 
 
+_UNIT_BYTES = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def size_bytes(text):
+    """The bytes a size checked by _size() stands for: '600MB' -> 600000000."""
+    if text is None:
+        return 0
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)?\s*", str(text))
+    return int(float(match.group(1)) * _UNIT_BYTES[match.group(2)])
+
+
+def format_bytes(size):
+    """For messages: 0 B, 14.3 KB, 590.0 MB, 40.9 GB (powers of 1000, as the host prints them)."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
 def _settings(settings):
     """Any other `vramguard load` option by name: {"max_attempts": 2, "plugin_dir": [a, b]} -> name/value pairs."""
     if settings is None:
@@ -102,8 +122,33 @@ def _count(value, name, least):
 
 
 # The keyword arguments plan() and apply() take beyond their own (runtime_options' below).
-OPTION_KEYWORDS = ("config", "max_memory", "reserve", "headroom", "dtype", "simulate", "tokens", "batch", "cpu_memory",
+OPTION_KEYWORDS = ("config", "max_memory", "reserve", "headroom", "adapter_memory", "dtype", "simulate", "tokens", "batch", "cpu_memory",
                    "pinned_memory", "fallback", "options", "unit_rules", "slice_vocabulary", "verify_data", "settings")
+
+
+# The CLI's flags an error from the host may name, and what the caller wrote instead.
+_FLAG = re.compile(r"--([a-z][a-z0-9-]*)")
+
+
+def _python_name(match):
+    key = match.group(1).replace("-", "_")
+    if key == "option":
+        return "options="
+    if key in OPTION_KEYWORDS or key == "strategy":
+        return key + "="
+    return f"settings['{key}']"
+
+
+def in_python_terms(error):
+    """The host's error with the CLI's flags (--max-memory, --simulate) named as the caller passed them
+    (max_memory=, simulate=, settings['stream_from']): the same type, message and .hint otherwise."""
+    message, hint = str(error), getattr(error, "hint", "") or ""
+    translated, translated_hint = _FLAG.sub(_python_name, message), _FLAG.sub(_python_name, hint)
+    if translated == message and translated_hint == hint:
+        return error
+    renamed = type(error)(translated)
+    renamed.hint = translated_hint
+    return renamed
 
 
 def check_keywords(function, given, own=()):
@@ -117,7 +162,7 @@ def check_keywords(function, given, own=()):
                             f"it accepts: {', '.join(accepted)}")
 
 
-def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None, headroom=None, dtype=None,
+def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None, headroom=None, adapter_memory=None, dtype=None,
                     simulate=None, tokens=None, batch=None, cpu_memory=None, pinned_memory=None, fallback=None,
                     options=None, unit_rules=None, slice_vocabulary=None, verify_data=False, settings=None):
     if strategy is not None and (not isinstance(strategy, str) or not strategy):
@@ -130,6 +175,7 @@ def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None
         "max_memory": _caps(max_memory, "max_memory"),
         "reserve": _caps(reserve, "reserve"),
         "headroom": _size(headroom, "headroom"),
+        "adapter_memory": _size(adapter_memory, "adapter_memory"),
         "dtype": _dtype(dtype),
         "simulate": simulate,
         "tokens": _count(tokens, "tokens", 1),

@@ -6,7 +6,7 @@ from collections import namedtuple
 
 from . import _vramguard
 from ._logging import sync_level
-from ._options import check_keywords, runtime_options
+from ._options import check_keywords, in_python_terms, runtime_options
 
 Unit = namedtuple("Unit", "component name mode storage executes_on bytes")
 
@@ -71,6 +71,9 @@ def plan(model_path, strategy=None, config=None, max_memory=None, reserve=None, 
     check_keywords("plan", kwargs, ("model_path", "strategy"))
     options = runtime_options(strategy, config=config, max_memory=max_memory, reserve=reserve, **kwargs)
     sync_level()
-    document, text = _vramguard.plan(os.fspath(model_path), options)
+    try:
+        document, text = _vramguard.plan(os.fspath(model_path), options)
+    except _vramguard.Error as error:
+        raise in_python_terms(error) from None
     _vramguard.flush_log()
     return Plan(json.loads(document), text)
