@@ -20,7 +20,11 @@
                after vramguard.apply, against the same plan eager: the RTX 4080 config (balanced) and
                sequential-offload; dynamo's graphs and recompiles after the first call and after all.
 
-    python3 python_proofs.py transformer|pipeline|edit|compile PIPELINE_DIR CONFIG OUT.json
+  lora         a rank-64 LoRA on every projection of the full-size transformer, added after apply under the
+               RTX 4080 config: the plan made again with it counted, the step with it against without,
+               the peak with the context against the cap, fuse_lora's answer.
+
+    python3 python_proofs.py transformer|pipeline|edit|compile|lora PIPELINE_DIR CONFIG OUT.json
 Prints a summary; writes every figure to OUT.json.
 """
 import gc
@@ -193,6 +197,53 @@ def prove_compile(folder, config_file, out, save):
             handle.unload()
             del model, handle, eager_output, compiled_output
             release()
+
+
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+                "img_mlp.net.0.proj", "img_mlp.net.2", "txt_mlp.net.0.proj", "txt_mlp.net.2"]
+
+
+def prove_lora(folder, config_file, out, save):
+    """A rank-64 LoRA (a Lightning LoRA's shape: every attention and MLP projection of both streams) on the
+    full-size transformer under the RTX 4080 config: added after apply (the plan made again with it
+    counted), then the step with it against the step without, the peak against the cap."""
+    from peft import LoraConfig
+    out["pinned_bytes_per_s"] = pinned_bandwidth()
+    torch.zeros(1, device="cuda")
+    out["context_bytes"] = used_bytes()
+    model, config = meta_transformer(folder)
+    inputs = transformer_inputs(config)
+    with torch.inference_mode():
+        model, handle = vramguard.apply(model, folder + "/transformer", config=config_file)
+        out["strategy"] = handle.strategy
+        out["without_lora"] = timed(lambda: model(**inputs), 4)
+        out["streamed_bytes_without"] = next(iter(handle.report()["components"].values()))["streamed_bytes_per_step"]
+        save()
+        with torch.inference_mode(False):
+            model.add_adapter(LoraConfig(r=64, lora_alpha=64, target_modules=LORA_TARGETS), adapter_name="rank64")
+        out["adapter_bytes"] = sum(p.numel() * p.element_size() for n, p in model.named_parameters() if "lora_" in n)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        model(**inputs)  # counts the adapters: more than the plan kept, so it plans and loads again
+        torch.cuda.synchronize()
+        out["first_step_with_replan_seconds"] = time.perf_counter() - start
+        out["with_lora"] = timed(lambda: model(**inputs), 4)
+        report = handle.report()
+        out["adapters"] = report["python"]["adapters"]
+        out["attempts"] = [(a["strategy"], a["outcome"]) for a in report["attempts"]]
+        out["predicted_devices"] = report["attempts"][-1]["predicted"]["devices"]
+        out["streamed_bytes_with"] = next(iter(report["components"].values()))["streamed_bytes_per_step"]
+        out["peak_with_context_bytes"] = out["context_bytes"] + torch.cuda.max_memory_reserved()
+        try:
+            model.fuse_lora()
+            out["fuse"] = "fused"
+        except vramguard.InputError as error:
+            out["fuse"] = "refused: " + str(error).splitlines()[0]
+        save()
+        handle.unload()
+        release()
+        out["lora_weights_on_gpu_after_unload"] = sum(1 for n, p in model.named_parameters() if "lora_" in n and p.is_cuda)
 
 
 def qwen25_vl_config(folder):
@@ -415,7 +466,7 @@ def main():
 
     try:
         {"transformer": prove_transformer, "pipeline": prove_pipeline, "edit": prove_edit,
-         "compile": prove_compile}[what](folder, config_file, out, save)
+         "compile": prove_compile, "lora": prove_lora}[what](folder, config_file, out, save)
     except Exception:  # keep every figure measured so far, and say what failed
         out["error"] = traceback.format_exc()
         print(out["error"], file=sys.stderr)

@@ -9,6 +9,8 @@
 #      diffusers' group offloading, same process
 #   5. the full-size transformer's step with every block compiled (compile_repeated_blocks) against eager,
 #      under the RTX 4080 config and sequential-offload, same process
+#   6. a rank-64 LoRA added to the full-size transformer after apply (RTX 4080 config): replanned, step
+#      with and without, peak against the cap
 # Usage: run-python-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
 set -uo pipefail
 source bench/gpu/proof-env.sh
@@ -111,6 +113,23 @@ for k in ("balanced_rtx4080_config", "sequential_offload"):
           f"({v['compiled_over_eager']:.3f}x), first compiled call {v['first_compiled_call_seconds']:.1f} s, "
           f"{v['streamed_bytes_per_step']/1e9:.2f} GB streamed (bound {v['bound_seconds']:.3f} s), graphs {v['graphs_after_first_call']} -> "
           f"{v['graphs_after_every_call']}, compiled vs eager max |diff| {v['max_abs_difference']:.1e} (zero weights)")
+PY
+  ;;
+6)
+  echo "== 6. full-size transformer with a rank-64 LoRA on every projection, RTX 4080 config"
+  full_pipeline transformer
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py lora "$work/qie" configs/rtx4080-16gb.ini "$out/py-lora.json" \
+    2> "$out/py-lora.err" | tail -5
+  python3 - "$out/py-lora.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
+if "with_lora" in r:
+    print(f"  {r['strategy']}: without the LoRA {r['without_lora']['median_seconds']:.3f} s a step ({r['streamed_bytes_without']/1e9:.2f} GB streamed); "
+          f"adapters {r['adapter_bytes']/1e6:.0f} MB; first step with it (plans and loads again) {r['first_step_with_replan_seconds']:.2f} s; "
+          f"with it {r['with_lora']['median_seconds']:.3f} s ({r['streamed_bytes_with']/1e9:.2f} GB streamed)")
+    print(f"  adapters {r['adapters']}; attempts {r['attempts']}; peak with context {r['peak_with_context_bytes']/1e9:.2f} GB (cap 12 GB); "
+          f"fuse_lora: {r['fuse']}; LoRA weights on the GPU after unload: {r.get('lora_weights_on_gpu_after_unload')}")
 PY
   ;;
 esac
