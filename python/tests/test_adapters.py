@@ -180,3 +180,40 @@ def test_a_units_module_keeps_its_class_name_while_applied_and_its_class_after(c
     assert isinstance(block, models.Block) and type(block).__name__ == "Block"  # what compile_repeated_blocks matches
     handle.unload()
     assert type(block) is models.Block and "_vramguard_unit_call" not in block.__dict__
+
+
+def test_a_lora_fused_before_apply_is_fused_into_the_checkpoints_weights(checkpoint):
+    folder, state, ids = checkpoint
+    module = models.add_lora(models.LoraDecoder(), seed=1)
+    module.fuse_lora()  # into the module's own weights, which apply replaces with the checkpoint's
+    module, handle = vramguard.apply(module, folder, "balanced", **SIMULATED)
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(ids), expected(state, ids, ("default", 1)), rtol=1e-5, atol=1e-5)
+    streamed = models.add_lora(models.LoraDecoder(), seed=1)
+    streamed.fuse_lora()
+    with pytest.raises(vramguard.InputError, match="is streamed"):
+        vramguard.apply(streamed, folder, "sequential-offload", **SIMULATED)
+    assert type(streamed.model.layers[0]) is models.Block  # nothing left applied
+
+
+def test_fused_sums_survive_the_new_plan_that_a_later_lora_asks_for(checkpoint, vramguard_log):
+    folder, state, ids = checkpoint
+    module = models.add_lora(models.LoraDecoder(), seed=1)
+    module, handle = vramguard.apply(module, folder, "balanced", **SIMULATED)
+    with handle, torch.no_grad():
+        module.fuse_lora()
+        models.add_lora(module, "second", seed=2)  # more adapter memory than planned: a new plan, fresh weights
+        torch.testing.assert_close(module(ids), expected(state, ids, ("default", 1), ("second", 2)), rtol=1e-5, atol=1e-5)
+        assert any("planning and loading the model again" in r.getMessage() for r in vramguard_log)
+
+
+def test_unloaded_the_handle_keeps_no_module_alive(checkpoint):
+    import gc
+    import weakref
+    folder, _, _ = checkpoint
+    module, handle = vramguard.apply(models.add_lora(models.LoraDecoder(), seed=1), folder, "balanced", **SIMULATED)
+    alive = weakref.ref(module)
+    handle.unload()
+    del module
+    gc.collect()
+    assert alive() is None

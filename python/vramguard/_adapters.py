@@ -94,8 +94,16 @@ class ComponentAdapters:
     def unit_of(self, layer):
         return self.binding.unit_of_module.get(id(base_module(layer)))
 
-    # -- each step ---------------------------------------------------------------------------------
-    def refresh(self):
+    # -- at bind, and each step ----------------------------------------------------------------------
+    def start(self, carried=()):
+        """At bind, over the checkpoint's weights, fresh: the sums fused under an earlier plan of this model
+        (`carried`) are made again, and so are those of layers fused before apply() (PEFT says merged, but
+        the module's own weights that held the sums were replaced). Returns refresh()'s bytes."""
+        self.fused = list(carried)
+        self.fuse_again()
+        return self.refresh(fresh=True)
+
+    def refresh(self, fresh=False):
         """Before a step: watches new tuner layers, puts every adapter weight on its unit's device, and
         returns the bytes they hold on each GPU ({"cuda:0": bytes})."""
         held = {}
@@ -104,7 +112,7 @@ class ComponentAdapters:
             unit = self.unit_of(layer)
             if id(layer) not in self.watched:
                 self._watch(path, layer)
-            self._check_unseen_merges(path, layer, unit)
+            self._check_unseen_merges(path, layer, unit, fresh)
             unit = unit or first
             device = unit.device if unit is not None else torch.device("cpu")
             gpu = unit is not None and unit.executes_on.startswith("cuda")
@@ -120,16 +128,23 @@ class ComponentAdapters:
                     held[unit.executes_on] = held.get(unit.executes_on, 0) + p.numel() * p.element_size()
         return held
 
-    def _check_unseen_merges(self, path, layer, unit):
-        """A merge made before vramguard watched the layer (PEFT called directly, right after loading)."""
+    def _check_unseen_merges(self, path, layer, unit, fresh):
+        """A merge vramguard did not watch: made before apply() (`fresh`: the sum is not in the weights
+        bound now, so it is made), or by PEFT directly on a layer loaded since the last step (made in
+        place on the bound weights: kept)."""
         recorded = {f.adapter for f in self.fused if f.path == path}
-        unseen = [a for a in layer.merged_adapters if a not in recorded]
+        unseen = [_Fused(path, layer, a) for a in layer.merged_adapters if a not in recorded]
         if not unseen:
             return
         if unit is not None and unit.streamed:
             raise self._streamed_fuse_error(path, unit)
-        self._keep_views(layer)
-        self.fused.extend(_Fused(path, layer, a) for a in unseen)
+        if fresh:
+            with torch.no_grad():
+                for fused in unseen:
+                    fused.add_to(base_module(layer).weight.data)
+        else:
+            self._keep_views(layer)
+        self.fused.extend(unseen)
 
     # -- fusing ------------------------------------------------------------------------------------
     def _watch(self, path, layer):

@@ -19,7 +19,7 @@ import threading
 import torch
 
 from . import _vramguard
-from ._adapters import ComponentAdapters, adapter_bytes_of, base_module, checkpoint_name, own_parameters
+from ._adapters import ComponentAdapters, adapter_bytes_of, base_module, checkpoint_name
 from ._logging import LoadProgress, sync_level
 from ._options import check_keywords, format_bytes, in_python_terms, input_error, runtime_options, size_bytes
 
@@ -130,8 +130,9 @@ class _SessionState:
         self.bindings = []
         self.adapter_budget_bytes = 0  # what the plan keeps on each GPU for adapters
 
-    def open(self, adapter_bytes):
-        """Opens the session with `adapter_bytes` kept for adapters and binds every component's module."""
+    def open(self, adapter_bytes, fused=None):
+        """Opens the session with `adapter_bytes` kept for adapters and binds every component's module
+        (`fused`: by component, the LoRA sums fused under the plan this one replaces)."""
         options = dict(self.options)
         given = size_bytes(options.get("adapter_memory"))
         self.adapter_budget_bytes = max(given, adapter_bytes)
@@ -149,18 +150,20 @@ class _SessionState:
             for name, module in self.modules(self.session.components()).items():
                 binding = _ComponentBinding(self.session, name, module, self)
                 self.bindings.append(binding)
-                binding.bind()
+                binding.bind((fused or {}).get(name, ()))
         except BaseException:
             self.close()
             raise
 
-    def close(self):
+    def close(self, for_good=True):
         self.loaded = False
         for binding in self.bindings:
             binding.unbind()
-        self.bindings = []  # the handle keeps no module alive once unloaded
+        self.bindings = []
         if self.session is not None:
             self.session.unload()
+        if for_good:
+            self.modules = None  # the handle keeps no module alive once unloaded
 
     def adapters_outgrow_budget(self):
         held = {}
@@ -177,9 +180,13 @@ class _SessionState:
             "the adapters loaded after apply() hold %s on a GPU, more than the %s the plan kept for them: planning and "
             "loading the model again with them counted (pass adapter_memory= to apply() to keep room ahead)",
             format_bytes(adapter_bytes), format_bytes(self.adapter_budget_bytes))
-        self.close()
-        self.bindings = []
-        self.open(adapter_bytes)
+        fused = {binding.name: binding.adapters.fused for binding in self.bindings}
+        self.close(for_good=False)
+        try:
+            self.open(adapter_bytes, fused)
+        except BaseException:
+            self.modules = None
+            raise
 
 
 def _unloaded_error():
@@ -213,7 +220,8 @@ class _ComponentBinding:
         self.adapter_bytes = {}  # what the adapters hold on each GPU, as of the last step
 
     # -- binding ----------------------------------------------------------------------------------
-    def bind(self):
+    def bind(self, fused=()):
+        """Binds the component's units into the module; `fused`: the LoRA sums fused under an earlier plan."""
         if self.root.__dict__.get(_APPLIED) is not None and self.root.__dict__[_APPLIED].loaded:
             raise input_error(f"the module given for component '{self.name}' is already applied",
                                "unload its handle first (handle.unload()), or apply to a fresh module")
@@ -235,7 +243,7 @@ class _ComponentBinding:
         self._check_coverage(covered)
         self._place_other_buffers(covered)
         self._bind_all()
-        self.adapter_bytes = self.adapters.refresh()
+        self.adapter_bytes = self.adapters.start(fused)
         for unit in self.units:
             if unit.target is self.root:  # the whole component is one unit: inside its step
                 self.wrap(self.root, "forward", functools.partial(self._unit_call(unit), self.root.forward))
