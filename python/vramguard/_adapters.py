@@ -67,9 +67,10 @@ class _Fused:
 
     def add_to(self, weight):
         if self.factors is None:
-            raise input_error(f"the adapter '{self.adapter}' fused into '{self.path}' cannot be fused again after the weights were "
-                              "read anew from the checkpoint (a fallback or a new plan): vramguard redoes plain LoRA fusions only",
-                              "fuse it after the run's first step, or keep it unfused")
+            raise input_error(f"the adapter '{self.adapter}' fused into '{self.path}' cannot be fused again into the weights read anew "
+                              "from the checkpoint (before apply's load, after a fallback or a new plan): vramguard makes plain LoRA sums "
+                              "again, not DoRA's or a convolution's",
+                              "keep this adapter unfused under vramguard (unfuse_lora() before apply)")
         a, b, scale, transposed = self.factors
         delta = (b.float() @ a.float()) * scale
         weight.add_((delta.T if transposed else delta).to(device=weight.device, dtype=weight.dtype))
@@ -198,9 +199,9 @@ class ComponentAdapters:
             layer = self.binding.root.get_submodule(fused.path) if fused.path else self.binding.root
             unit = self.unit_of(layer)
             if unit is not None and unit.streamed:
-                raise input_error(f"after a fallback, the unit '{unit.name}' holding the LoRA fused into '{fused.path}' is streamed, "
-                                  "and a streamed unit cannot keep a fused sum",
-                                  "keep the LoRA unfused, or apply with more memory so that the first plan holds")
+                raise input_error(f"the weights were read anew from the checkpoint (a fallback, or a new plan) and the unit "
+                                  f"'{unit.name}' holding the LoRA fused into '{fused.path}' is now streamed, which cannot keep a fused sum",
+                                  "keep the LoRA unfused (unfuse_lora()), or apply with more memory so that the plan keeps the unit resident")
             weight = base_module(layer).weight
             with torch.no_grad():
                 fused.add_to(weight.data)
