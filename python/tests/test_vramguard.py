@@ -443,3 +443,7 @@ def test_the_hosts_errors_about_options_name_them_as_python_keywords(decoder):
     with pytest.raises(vramguard.InputError) as error:
         vramguard.plan(folder, **dict(SIMULATED, simulate="nosuchcard"))
     assert "simulate=" in str(error.value) and "--simulate" not in str(error.value)
+    # A path is left as it is: a Hugging Face cache folder is models--org--name.
+    with pytest.raises(vramguard.InputError) as error:
+        vramguard.plan(os.path.join(folder, "models--acme--tiny"), **SIMULATED)
+    assert "models--acme--tiny" in str(error.value)

@@ -126,8 +126,9 @@ OPTION_KEYWORDS = ("config", "max_memory", "reserve", "headroom", "adapter_memor
                    "pinned_memory", "fallback", "options", "unit_rules", "slice_vocabulary", "verify_data", "settings")
 
 
-# The CLI's flags an error from the host may name, and what the caller wrote instead.
-_FLAG = re.compile(r"--([a-z][a-z0-9-]*)")
+# The CLI's flags an error from the host may name, and what the caller wrote instead. Not inside a word:
+# a Hugging Face cache folder is models--org--name.
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
 
 
 def _python_name(match):
