@@ -13,7 +13,8 @@
                QwenImageEditPipeline (zero weights): a 1024x1024 picture, 8 steps with true CFG, bf16; the
                prompts' embeddings from the text encoder on the processor's shapes (1,369 image tokens),
                then the pipeline from prompt_embeds. Under vramguard.apply with the RTX 4080 config
-               (balanced, the seed's) and with auto, then diffusers' group offloading (leaf level, streams)
+               (balanced, the seed's), with auto, and with auto told the job (job=: 16 transformer passes, 2
+               of the text encoder and the VAE), then diffusers' group offloading (leaf level, streams)
                of every component; ready, text encoder, per step, VAE, peak with the context, after.
 
   compile      the transformer's step as above with every block compiled (compile_repeated_blocks, fullgraph)
@@ -421,12 +422,15 @@ def prove_edit(folder, config_file, out, save):
     torch.zeros(1, device="cuda")
     out["context_bytes"] = used_bytes()
     with torch.inference_mode():
-        for label, strategy in (("vramguard_balanced", None), ("vramguard_auto", "auto")):
+        # The job: 8 steps with true CFG, the prompt and the negative prompt, the VAE's encode and decode.
+        job = {"text_encoder": 2, "transformer": 16, "vae": 2}
+        for label, options in (("vramguard_balanced", {}), ("vramguard_auto", {"strategy": "auto"}),
+                               ("vramguard_auto_job", {"strategy": "auto", "job": job})):
             pipe = edit_pipeline(folder, None)
             torch.cuda.reset_peak_memory_stats()
             result = {}
             start = time.perf_counter()
-            pipe, handle = vramguard.apply(pipe, folder, config=config_file, **({"strategy": strategy} if strategy else {}))
+            pipe, handle = vramguard.apply(pipe, folder, config=config_file, **options)
             result["ready_seconds"] = time.perf_counter() - start
             result["strategy"] = handle.strategy
             try:

@@ -5,7 +5,7 @@
 #   2. the full-size Qwen-Image transformer: resident, vramguard (RTX 4080 config; sequential-offload),
 #      diffusers' group offloading, pinned bandwidth; same process
 #   3. the whole Qwen-Image-Edit pipeline under the seed's settings
-#   4. the edit of run-edit-proofs.sh through diffusers' pipeline: vramguard.apply (balanced, auto) and
+#   4. the edit of run-edit-proofs.sh through diffusers' pipeline: vramguard.apply (balanced, auto, auto with job=) and
 #      diffusers' group offloading, same process
 #   5. the full-size transformer's step with every block compiled (compile_repeated_blocks) against eager,
 #      under the RTX 4080 config and sequential-offload, same process
@@ -87,7 +87,7 @@ r = json.load(open(sys.argv[1]))
 if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
 bw = r.get("pinned_bytes_per_s", 1)
 print(f"  pinned {bw/1e9:.1f} GB/s, context {r.get('context_bytes', 0)/1e9:.2f} GB")
-for k in ("vramguard_balanced", "vramguard_auto", "diffusers_group_offload"):
+for k in ("vramguard_balanced", "vramguard_auto", "vramguard_auto_job", "diffusers_group_offload"):
     v = r.get(k)
     if not v: continue
     ready = f"ready {v['ready_seconds']:.2f} s ({v.get('strategy')})" if "ready_seconds" in v else f"setup {v.get('setup_seconds', 0):.1f} s"

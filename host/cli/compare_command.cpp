@@ -148,28 +148,6 @@ std::uint64_t predicted_load_peak(const Prediction& prediction, DeviceId device,
   return d->resident_bytes + d->window_bytes + (with_context ? d->context_bytes : 0);
 }
 
-// --job: passes per component in one job, checked against the model's components, into the workload
-// (every strategy's prediction, and auto's choice, then weigh the job).
-void apply_job(const std::string& text, const ModelGraph& model, Workload& workload) {
-  const std::string example = "e.g. --job text_encoder=2,transformer=100,vae=2";
-  std::set<std::string> named;
-  for (const auto& entry : text::split(text, ',')) {
-    const auto eq = entry.find('=');
-    const std::string name(text::trim(entry.substr(0, eq == std::string::npos ? entry.size() : eq)));
-    const std::string count = eq == std::string::npos ? std::string() : std::string(text::trim(entry.substr(eq + 1)));
-    if (name.empty() || count.empty() || count.size() > 7 || !std::all_of(count.begin(), count.end(), ::isdigit))
-      throw UsageError("--job '" + entry + "' is not COMPONENT=CALLS (a whole number of passes, at most 9999999)", example);
-    if (model.find_component(name) == nullptr) {
-      std::vector<std::string> names;
-      for (const auto& c : model.components) names.push_back(c.name);
-      throw UsageError("--job names '" + name + "', which is not a component of the model" + text::did_you_mean(name, names),
-                       "its components: " + text::join(names, ", "));
-    }
-    if (!named.insert(name).second) throw UsageError("--job names '" + name + "' twice", example);
-    workload.components[name].passes = std::stoull(count);
-  }
-}
-
 // The load, then each component's passes: one for a component the job does not name.
 double job_seconds(const Prediction& prediction) { return prediction.ready_seconds + prediction.job_seconds; }
 
@@ -225,20 +203,13 @@ Command compare_command() {
                          "also load each feasible strategy through the guard (alone, no fallback), run forward passes where "
                          "a family runs the components (each entry of each), and show the measured pass time, peak and load time beside the predicted ones")(
                          "steps", po::value<std::string>()->value_name("K")->default_value("3"),
-                         "with --measure: forward passes per strategy (2-10000); the first warms up")(
-                         "job", po::value<std::string>()->value_name("COMPONENT=CALLS,..."),
-                         "estimate a whole job: how many passes each component makes in it (one for a component not named), "
-                         "e.g. a 50-step Qwen-Image-Edit edit with true CFG: text_encoder=2,transformer=100,vae=2 (the prompt and "
-                         "the negative prompt, two transformer passes a step, the VAE's encode and decode); the JOB column adds "
-                         "the load, and the pick weighs jobs");
+                         "with --measure: forward passes per strategy (2-10000); the first warms up");
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const LoadRequest request = load_request_from(invocation);
             PlanningSetup setup = prepare_planning(request);
-            // Checked before anything is planned or loaded.
-            const auto job_text = invocation.text("job");
-            const bool job = job_text.has_value();
-            if (job) apply_job(*job_text, setup.model.graph, setup.workload);
+            // --job (a planning option): the JOB column adds the load, and the pick weighs jobs.
+            const bool job = request.job_given;
             const PluginRegistry registry = discover_plugins(request.plugins);
             std::vector<std::string> names = registry.names();
             if (const auto list = invocation.text("strategies")) {

@@ -2,6 +2,7 @@
 
 #include "core/errors.hpp"
 #include "core/stop_signal.hpp"
+#include "core/text.hpp"
 #include "devices/allocator_config.hpp"
 #include "devices/host_memory.hpp"
 #include "devices/simulated_runtime.hpp"
@@ -9,7 +10,18 @@
 
 namespace vramguard {
 
-InspectedModel inspect_requested(const LoadRequest& request) { return inspect_model(request.model, request.environment, request.inspect); }
+InspectedModel inspect_requested(const LoadRequest& request) {
+  InspectedModel model = inspect_model(request.model, request.environment, request.inspect);
+  // --job's components, now that the model says which it has.
+  for (const auto& [name, work] : request.workload.components) {
+    if (model.graph.find_component(name) != nullptr) continue;
+    std::vector<std::string> names;
+    for (const auto& c : model.graph.components) names.push_back(c.name);
+    throw UsageError("--job names '" + name + "', which is not a component of the model" + text::did_you_mean(name, names),
+                     "its components: " + text::join(names, ", "));
+  }
+  return model;
+}
 
 std::unique_ptr<DeviceRuntime> make_runtime(const LoadRequest& request, bool keep_data, std::string* allocator) {
   if (request.simulate) {

@@ -1,6 +1,7 @@
 #include "request/cli_options.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "core/errors.hpp"
 #include "core/process_info.hpp"
@@ -9,6 +10,22 @@
 
 namespace vramguard {
 namespace {
+
+// --job: passes per component, as written; the names are checked once the model is read
+// (check_job_components).
+void parse_job(const std::string& text, Workload& workload) {
+  const std::string job_example = "e.g. --job text_encoder=2,transformer=100,vae=2";
+  std::set<std::string> named;
+  for (const auto& entry : text::split(text, ',')) {
+    const auto eq = entry.find('=');
+    const std::string name(text::trim(entry.substr(0, eq == std::string::npos ? entry.size() : eq)));
+    const std::string count = eq == std::string::npos ? std::string() : std::string(text::trim(entry.substr(eq + 1)));
+    if (name.empty() || count.empty() || count.size() > 7 || !std::all_of(count.begin(), count.end(), ::isdigit) || std::stoull(count) == 0)
+      throw UsageError("--job '" + entry + "' is not COMPONENT=CALLS (a whole number of passes, 1 to 9999999)", job_example);
+    if (!named.insert(name).second) throw UsageError("--job names '" + name + "' twice", job_example);
+    workload.components[name].passes = std::stoull(count);
+  }
+}
 
 std::optional<std::uint64_t> size_option(const Invocation& invocation, const std::string& name) {
   const auto text = invocation.text(name);
@@ -221,6 +238,11 @@ void declare_planning_options(CommandOptions& own) {
       ("tokens", po::value<std::string>()->value_name("N"),
        "tokens per forward pass (default: each architecture's typical workload, e.g. a 1024x1024 edit)")
       ("batch", po::value<std::string>()->value_name("B"), "sequences per forward pass (default 1)")
+      ("job", po::value<std::string>()->value_name("COMPONENT=CALLS,..."),
+       "a whole job: how many passes each component makes in it (one for a component not named), e.g. a 50-step "
+       "Qwen-Image-Edit edit with true CFG: text_encoder=2,transformer=100,vae=2 (the prompt and the negative prompt, "
+       "two transformer passes a step, the VAE's encode and decode); auto keeps resident what runs most, and the "
+       "prediction covers the job")
       ("option", po::value<std::vector<std::string>>()->value_name("KEY=VALUE"),
        "a strategy option (repeatable); NAME.KEY=VALUE for one strategy in compare");
 }
@@ -304,6 +326,10 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   // A million tokens is beyond any model this tool places; a bound keeps the cost model's sums sane.
   request.workload.tokens = invocation.number("tokens", 1, 1'000'000).value_or(0);
   request.workload.batch = invocation.number("batch", 1, 4096).value_or(1);
+  if (const auto job = invocation.text("job")) {
+    parse_job(*job, request.workload);
+    request.job_given = true;
+  }
 
   request.config_strategy_options = invocation.strategy_options;
   request.option_settings = option_settings(invocation);
@@ -323,7 +349,7 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   request.plugins = plugin_search_from(invocation);
   request.verify_data = invocation.flag("verify-data");
 
-  for (const char* option : {"simulate", "max-memory", "reserve", "headroom", "adapter-memory", "dtype", "cpu-memory", "pinned-memory", "tokens", "batch",
+  for (const char* option : {"simulate", "max-memory", "reserve", "headroom", "adapter-memory", "dtype", "cpu-memory", "pinned-memory", "tokens", "batch", "job",
                              "cuda-alloc-conf", "fallback"})
     if (const auto value = invocation.text(option)) request.as_given.emplace_back(option, *value);
   if (request.budget.allow_cpu_compute) request.as_given.emplace_back("allow-cpu-compute", "true");

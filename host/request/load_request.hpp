@@ -54,7 +54,8 @@ struct LoadRequest {
 
   BudgetOptions budget;
   std::optional<std::uint64_t> cpu_memory_bytes;  // the host's RAM as declared, not read
-  Workload workload;
+  Workload workload;                          // --job's passes per component in .components
+  bool job_given = false;                     // --job described a whole job
 
   std::map<std::string, StrategyOptions> config_strategy_options;  // [strategy.NAME] sections
   std::vector<StrategyOptionSetting> option_settings;              // --option, over those

@@ -73,6 +73,7 @@ runtime::Options options_from(const py::dict& given) {
   options.reserve = text("reserve");
   options.headroom = text("headroom");
   options.adapter_memory = text("adapter_memory");
+  options.job = text("job");
   options.pinned_memory = text("pinned_memory");
   options.cpu_memory = text("cpu_memory");
   options.dtype = text("dtype");

@@ -447,3 +447,14 @@ def test_the_hosts_errors_about_options_name_them_as_python_keywords(decoder):
     with pytest.raises(vramguard.InputError) as error:
         vramguard.plan(os.path.join(folder, "models--acme--tiny"), **SIMULATED)
     assert "models--acme--tiny" in str(error.value)
+
+
+def test_a_job_says_how_many_passes_each_component_makes(decoder):
+    folder = decoder[0]
+    one = vramguard.plan(folder, "balanced", **SIMULATED).predicted
+    five = vramguard.plan(folder, "balanced", job={"model": 5}, **SIMULATED).predicted
+    assert five["job_seconds"] == pytest.approx(5 * one["job_seconds"])
+    with pytest.raises(vramguard.InputError, match=r"job= names 'modle', which is not a component of the model.*did you mean 'model'"):
+        vramguard.plan(folder, job={"modle": 5}, **SIMULATED)
+    with pytest.raises(vramguard.InputError, match=r"job\['model'\] = 0 must be at least 1"):
+        vramguard.plan(folder, job={"model": 0}, **SIMULATED)

@@ -584,7 +584,8 @@ def apply(obj, model_path=None, strategy=None, *, config=None, max_memory=None, 
     config._name_or_path). `strategy` is the first the guard tries (default: the config's, else auto;
     the fallback ladder follows). A pipeline's components are matched by name with the checkpoint's;
     `component=` names the one component a lone module is. Options are the CLI's (vramguard help load):
-    config, max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, fallback,
+    config, max_memory ({0: "12GB"} or "0=12GB"), reserve, dtype, simulate, tokens, batch, job (passes
+    per component in one call of a pipeline: {"text_encoder": 2, "transformer": 16, "vae": 2}), fallback,
     options (strategy options), headroom, cpu_memory, pinned_memory, verify_data, settings; adapter_memory
     keeps room on each GPU for adapters loaded later (those loaded already are counted by themselves).
 

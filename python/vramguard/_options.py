@@ -121,8 +121,22 @@ def _count(value, name, least):
     return value
 
 
+def _job(value):
+    """{"text_encoder": 2, "transformer": 16, "vae": 2}: passes per component in one job -> the CLI's text.
+    The names are checked against the model's components by the host."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        raise TypeError(f"job must be a dict of component names to passes, such as {{'transformer': 16}}, not {value!r}")
+    for name, passes in value.items():
+        if not isinstance(name, str) or not name or "," in name or "=" in name:
+            raise TypeError(f"job keys are component names such as 'transformer', not {name!r}")
+        _count(passes, f"job[{name!r}]", 1)
+    return ",".join(f"{name}={passes}" for name, passes in value.items())
+
+
 # The keyword arguments plan() and apply() take beyond their own (runtime_options' below).
-OPTION_KEYWORDS = ("config", "max_memory", "reserve", "headroom", "adapter_memory", "dtype", "simulate", "tokens", "batch", "cpu_memory",
+OPTION_KEYWORDS = ("config", "max_memory", "reserve", "headroom", "adapter_memory", "dtype", "simulate", "tokens", "batch", "job", "cpu_memory",
                    "pinned_memory", "fallback", "options", "unit_rules", "slice_vocabulary", "verify_data", "settings")
 
 
@@ -164,7 +178,7 @@ def check_keywords(function, given, own=()):
 
 
 def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None, headroom=None, adapter_memory=None, dtype=None,
-                    simulate=None, tokens=None, batch=None, cpu_memory=None, pinned_memory=None, fallback=None,
+                    simulate=None, tokens=None, batch=None, job=None, cpu_memory=None, pinned_memory=None, fallback=None,
                     options=None, unit_rules=None, slice_vocabulary=None, verify_data=False, settings=None):
     if strategy is not None and (not isinstance(strategy, str) or not strategy):
         raise TypeError(f"strategy must be a strategy's name, such as 'auto', not {strategy!r}")
@@ -181,6 +195,7 @@ def runtime_options(strategy=None, *, config=None, max_memory=None, reserve=None
         "simulate": simulate,
         "tokens": _count(tokens, "tokens", 1),
         "batch": _count(batch, "batch", 1),
+        "job": _job(job),
         "cpu_memory": _size(cpu_memory, "cpu_memory"),
         "pinned_memory": _size(pinned_memory, "pinned_memory"),
         "fallback": fallback,

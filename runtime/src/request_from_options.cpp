@@ -43,6 +43,7 @@ LoadRequest request_from_options(const std::string& model, const Options& option
   for (const auto& [key, value] : options.strategy_options) settings.emplace_back("option", key + "=" + value);
   if (options.tokens > 0) settings.emplace_back("tokens", std::to_string(options.tokens));
   if (options.batch > 1) settings.emplace_back("batch", std::to_string(options.batch));
+  add("job", options.job);
   if (work == Work::load) {
     add("fallback", options.fallback);
     if (options.verify_data) settings.emplace_back("verify-data", "true");

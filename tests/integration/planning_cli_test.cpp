@@ -240,3 +240,27 @@ TEST_F(Planning, CompareEstimatesAWholeJob) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("--job 'transformer=many' is not COMPONENT=CALLS"), std::string::npos) << result.err;
 }
+
+TEST_F(Planning, AJobTellsAutoWhatToKeepResidentInEveryPlanAndLoad) {
+  // The edit runs the transformer 16 times for the text encoder's twice: auto keeps the transformer's
+  // blocks rather than the text encoder's layers, as `vramguard edit` plans it.
+  auto resident_blocks = [](const nlohmann::json& plan, const std::string& component) {
+    int count = 0;
+    for (const auto& unit : plan["units"])
+      if (unit["component"] == component && unit["mode"] == "resident") ++count;
+    return count;
+  };
+  const auto one_pass = run_vramguard("plan " + qie() + kSeed + " --strategy auto --json");
+  const auto job = run_vramguard("plan " + qie() + kSeed + " --strategy auto --job text_encoder=2,transformer=16,vae=2 --json");
+  ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
+  ASSERT_EQ(job.exit_code, 0) << job.err;
+  const auto a = nlohmann::json::parse(one_pass.out), b = nlohmann::json::parse(job.out);
+  EXPECT_GT(resident_blocks(b, "transformer"), resident_blocks(a, "transformer"));
+  EXPECT_GT(b["predicted"]["job_seconds"].get<double>(), a["predicted"]["job_seconds"].get<double>());
+  const auto typo = run_vramguard("load " + qie() + kSeed + " --job transfomer=3");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("--job names 'transfomer', which is not a component of the model"), std::string::npos) << typo.err;
+  const auto none = run_vramguard("plan " + qie() + kSeed + " --job transformer=0");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("is not COMPONENT=CALLS (a whole number of passes, 1 to 9999999)"), std::string::npos) << none.err;
+}

@@ -27,6 +27,7 @@ struct Options {
   std::map<std::string, std::string> strategy_options;  // for the first strategy: {"prefetch", "2"}
   std::uint64_t tokens = 0;                      // per forward pass, for the budget's activation headroom (0: default)
   std::uint64_t batch = 1;
+  std::optional<std::string> job;                // passes per component in one job: "text_encoder=2,transformer=16,vae=2"
   bool verify_data = false;
   // Any other `vramguard load` option, by name: {{"max-attempts", "2"}, {"simulate-oom-at-step", "1"}}
   // ('_' may stand for '-'); a name no option has is a UsageError naming it.
