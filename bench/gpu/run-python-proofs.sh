@@ -17,6 +17,16 @@ source bench/gpu/proof-env.sh
 export PYTHONPATH=$PWD/build-gpu/python:$PWD/python/tests:$PWD/.pydeps/src${PYTHONPATH:+:$PYTHONPATH}
 export TEST_PLUGIN_DIR=$PWD/build-gpu/test-plugins
 [ -f build-gpu/python/vramguard/__init__.py ] || { echo "no Python module in build-gpu (see configure.log)"; exit 1; }
+# prove WHAT [SUBFOLDERS]: the full-size folder, python_proofs.py's WHAT in one process (every figure to
+# $out/py-WHAT.json), then what proof_summaries.py prints of it.
+prove() {
+  local what=$1
+  shift
+  full_pipeline "$@"
+  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py "$what" "$work/qie" configs/rtx4080-16gb.ini "$out/py-$what.json" \
+    2> "$out/py-$what.err" | tail -5
+  python3 bench/gpu/proof_summaries.py "$what" "$out/py-$what.json"
+}
 sections=${*:-1 2 3}
 for section in $sections; do
 case $section in
@@ -28,109 +38,23 @@ case $section in
   ;;
 2)
   echo "== 2. full-size QwenImageTransformer2DModel, one 1024x1024 edit step, bf16"
-  full_pipeline transformer
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py transformer "$work/qie" configs/rtx4080-16gb.ini "$out/py-transformer.json" \
-    2> "$out/py-transformer.err" | tail -5
-  python3 - "$out/py-transformer.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
-bw = r.get("pinned_bytes_per_s", 1)
-print(f"  pinned {bw/1e9:.1f} GB/s; model {r.get('model_bytes', 0)/1e9:.2f} GB; all-streamed bound {r.get('all_streamed_bound_seconds', 0):.3f} s")
-if "resident" in r: print(f"  resident: {r['resident']['median_seconds']:.3f} s per step")
-for k in ("vramguard_auto_12GB", "vramguard_sequential_offload"):
-    if k in r:
-        v = r[k]
-        print(f"  {k}: {v['median_seconds']:.3f} s per step (first {v['first_seconds']:.3f}), ready {v['ready_seconds']:.2f} s, "
-              f"{v['streamed_bytes_per_step']/1e9:.2f} GB streamed, {v['ratio_to_bound']:.3f}x the bound {v['bound_seconds']:.3f} s, "
-              f"predicted {v['predicted_step_seconds']:.3f} s, peak with context {v['peak_with_context_bytes']/1e9:.2f} GB, "
-              f"strategy {v['strategy']}, allocator {v['allocator']['settings']}, step peaks {v.get('step_peaks')}")
-if "diffusers_group_offload" in r:
-    d = r["diffusers_group_offload"]
-    print(f"  diffusers group offload: {d['median_seconds']:.3f} s per step after {d['setup_seconds']:.1f} s of setup, peak {d['allocator_peak_bytes']/1e9:.2f} GB")
-PY
+  prove transformer transformer
   ;;
 3)
   echo "== 3. the whole Qwen-Image-Edit pipeline, the seed's settings (balanced, 0=12GB, 4 GB kept free, bf16)"
-  full_pipeline
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py pipeline "$work/qie" configs/rtx4080-16gb.ini "$out/py-pipeline.json" \
-    2> "$out/py-pipeline.err" | tail -5
-  python3 - "$out/py-pipeline.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
-print(f"  ready {r.get('ready_seconds', 0):.2f} s with {r.get('strategy')}; text encoder {r.get('text_encoder_seconds', 0):.2f} s; "
-      f"edit (3 steps) {r.get('edit_seconds', 0):.2f} s -> {r.get('image_shape')}")
-print(f"  peak on cuda:0 with the context {r.get('peak_with_context_bytes', 0)/1e9:.2f} GB (cap 12 GB)")
-for name, c in (r.get("components") or {}).items():
-    peaks = ", ".join(f"{d} {b/1e9:.2f} GB" for d, b in (c.get("peak_bytes") or {}).items())
-    print(f"  {name}: {c['steps']} steps, median {c['median_step_seconds']:.3f} s, {c['streamed_bytes_per_step']/1e9:.2f} GB streamed per step, peak {peaks}")
-a = r.get("after_unload") or {}
-for d, s in a.items():
-    print(f"  after unload {d}: ours {(s['ours_in_use_bytes'] + s['ours_cached_bytes'])/2**20:.0f} MiB, process {s['process_bytes']/2**20:.0f} MiB "
-          f"(context at start {r.get('context_bytes', 0)/2**20:.0f} MiB)")
-f = r.get("after_release")
-if f:
-    print(f"  once the script's tensors are gone: the allocator holds {f['allocator_reserved_bytes']/2**20:.0f} MiB "
-          f"({f['allocator_allocated_bytes']/2**20:.0f} MiB in use); the process {f['process_bytes']/2**20:.0f} MiB = context at start "
-          f"+ {(f['process_bytes'] - f['allocator_reserved_bytes'] - r.get('context_bytes', 0))/2**20:.0f} MiB of kernels loaded since")
-PY
+  prove pipeline
   ;;
 4)
   echo "== 4. a 1024x1024 edit, 8 steps, true CFG, through diffusers' QwenImageEditPipeline"
-  full_pipeline
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py edit "$work/qie" configs/rtx4080-16gb.ini "$out/py-edit.json" \
-    2> "$out/py-edit.err" | tail -5
-  python3 - "$out/py-edit.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
-bw = r.get("pinned_bytes_per_s", 1)
-print(f"  pinned {bw/1e9:.1f} GB/s, context {r.get('context_bytes', 0)/1e9:.2f} GB")
-for k in ("vramguard_balanced", "vramguard_auto", "vramguard_auto_job", "diffusers_group_offload"):
-    v = r.get(k)
-    if not v: continue
-    ready = f"ready {v['ready_seconds']:.2f} s ({v.get('strategy')})" if "ready_seconds" in v else f"setup {v.get('setup_seconds', 0):.1f} s"
-    print(f"  {k}: {ready}, text encoder {v.get('text_encoder_seconds', 0):.2f} s, VAE encode {v.get('encode', 0):.3f} s, "
-          f"step median {v.get('median_step_seconds', 0):.3f} s, pipeline {v.get('pipeline_seconds', 0):.2f} s, VAE decode {v.get('decode', 0):.3f} s, "
-          f"peak with context {v.get('peak_with_context_bytes', 0)/1e9:.2f} GB, streamed {v.get('streamed_bytes_per_step')}, after {v.get('after_unload')}")
-PY
+  prove edit
   ;;
 5)
   echo "== 5. full-size transformer, one 1024x1024 edit step, every block compiled against eager"
-  full_pipeline transformer
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py compile "$work/qie" configs/rtx4080-16gb.ini "$out/py-compile.json" \
-    2> "$out/py-compile.err" | tail -5
-  python3 - "$out/py-compile.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
-print(f"  pinned {r.get('pinned_bytes_per_s', 0)/1e9:.1f} GB/s")
-for k in ("balanced_rtx4080_config", "sequential_offload"):
-    v = r.get(k)
-    if not v or "compiled" not in v: continue
-    print(f"  {k} ({v['strategy']}): eager {v['eager']['median_seconds']:.3f} s, compiled {v['compiled']['median_seconds']:.3f} s "
-          f"({v['compiled_over_eager']:.3f}x), first compiled call {v['first_compiled_call_seconds']:.1f} s, "
-          f"{v['streamed_bytes_per_step']/1e9:.2f} GB streamed (bound {v['bound_seconds']:.3f} s), graphs {v['graphs_after_first_call']} -> "
-          f"{v['graphs_after_every_call']}, compiled vs eager max |diff| {v['max_abs_difference']:.1e} (zero weights)")
-PY
+  prove compile transformer
   ;;
 6)
   echo "== 6. full-size transformer with a rank-64 LoRA on every projection, RTX 4080 config"
-  full_pipeline transformer
-  CUDA_VISIBLE_DEVICES=0 python3 bench/gpu/python_proofs.py lora "$work/qie" configs/rtx4080-16gb.ini "$out/py-lora.json" \
-    2> "$out/py-lora.err" | tail -5
-  python3 - "$out/py-lora.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-if "error" in r: print("  error:", r["error"].strip().splitlines()[-1])
-if "with_lora" in r:
-    print(f"  {r['strategy']}: without the LoRA {r['without_lora']['median_seconds']:.3f} s a step ({r['streamed_bytes_without']/1e9:.2f} GB streamed); "
-          f"adapters {r['adapter_bytes']/1e6:.0f} MB; first step with it (plans and loads again) {r['first_step_with_replan_seconds']:.2f} s; "
-          f"with it {r['with_lora']['median_seconds']:.3f} s ({r['streamed_bytes_with']/1e9:.2f} GB streamed)")
-    print(f"  adapters {r['adapters']}; attempts {r['attempts']}; peak with context {r['peak_with_context_bytes']/1e9:.2f} GB (cap 12 GB); "
-          f"fuse_lora: {r['fuse']}; LoRA weights on the GPU after unload: {r.get('lora_weights_on_gpu_after_unload')}")
-PY
+  prove lora transformer
   ;;
 esac
 done
