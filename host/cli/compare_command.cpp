@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <optional>
 #include <ostream>
-#include <set>
 
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"

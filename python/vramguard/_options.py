@@ -8,7 +8,7 @@ import re
 from ._vramguard import InputError
 
 # What the host accepts as a size: bytes, or a number with a unit of powers of 1000 or of 1024.
-_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*")
 _SIZE_FORMS = "an integer number of bytes, or a number with KB MB GB TB (powers of 1000) or KiB MiB GiB TiB (powers of 1024)"
 
 
@@ -67,7 +67,7 @@ def size_bytes(text):
     """The bytes a size checked by _size() stands for: '600MB' -> 600000000."""
     if text is None:
         return 0
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)?\s*", str(text))
+    match = _SIZE.fullmatch(str(text))
     return int(float(match.group(1)) * _UNIT_BYTES[match.group(2)])
 
 
