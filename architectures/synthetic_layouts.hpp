@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "synth/synthetic_architecture.hpp"
+#include "model/component_layout.hpp"
 
 namespace vramguard {
 
@@ -47,7 +47,8 @@ struct MultimodalConfig {
 };
 // Qwen2_5_VLForConditionalGeneration: the vision tower, the decoder, the head; `legacy` names the
 // tensors as checkpoints saved before transformers 5 do (model.layers.*, visual.*).
-SynthComponent qwen2_5_vl_component(const Qwen2Config& text, const VisionConfig& vision, const MultimodalConfig& multimodal, bool legacy);
+SynthComponent qwen2_5_vl_component(const Qwen2Config& text, const VisionConfig& vision,
+                                    const MultimodalConfig& multimodal, bool legacy);
 
 // ---- qwenimage_transformer: Qwen-Image's MMDiT (diffusers' QwenImageTransformer2DModel) ----
 struct MmditConfig {

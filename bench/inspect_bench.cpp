@@ -26,8 +26,9 @@ int main() {
   const int count = 300'000;
   std::string header = "{";
   for (int i = 0; i < count; ++i)
-    header += std::string(i ? "," : "") + "\"blocks." + std::to_string(i) + ".weight\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[" +
-              std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}";
+    header += std::string(i ? "," : "") + "\"blocks." + std::to_string(i) +
+              ".weight\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[" + std::to_string(4 * i) + "," +
+              std::to_string(4 * i + 4) + "]}";
   header += "}";
   std::string bytes(8, '\0');
   for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
@@ -36,7 +37,8 @@ int main() {
   const fs::path file = dir / "many.safetensors";
   std::ofstream(file, std::ios::binary) << bytes;
   const auto many = vramguard::bench::time_runs(3, [&] { (void)vramguard::read_safetensors_header(file.string()); });
-  vramguard::bench::report("header of 300,000 tensors (" + std::to_string(header.size() / 1'000'000) + " MB)", many, 1000);
+  vramguard::bench::report("header of 300,000 tensors (" + std::to_string(header.size() / 1'000'000) + " MB)", many,
+                           1000);
   fs::remove_all(dir);
   return 0;
 }

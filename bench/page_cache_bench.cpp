@@ -20,7 +20,10 @@ int main(int argc, char** argv) {
   }
   const int threads = std::atoi(argv[1]);
   constexpr std::uint64_t kChunk = 32ULL << 20;
-  struct Job { int fd; std::uint64_t offset, bytes; };
+  struct Job {
+    int fd;
+    std::uint64_t offset, bytes;
+  };
   std::vector<Job> jobs;
   for (int i = 2; i < argc; ++i) {
     const int fd = ::open(argv[i], O_RDONLY);

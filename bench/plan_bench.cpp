@@ -59,8 +59,9 @@ int main() {
       const Placement placement = strategy->plan({pipeline, budget, workload, no_options});
       validate_plan(pipeline, budget, workload, placement, name);
     });
-    bench::report("plan+validate " + name + ", qwen-image-edit full (" + std::to_string(pipeline.unit_count()) + " units)",
-                  timing, 20);
+    bench::report(
+        "plan+validate " + name + ", qwen-image-edit full (" + std::to_string(pipeline.unit_count()) + " units)",
+        timing, 20);
   }
   const InspectedModel inspected7b = synthesize("qwen2", "7b");
   const ModelGraph& qwen7b = inspected7b.graph;

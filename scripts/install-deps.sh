@@ -9,6 +9,7 @@ packages=(
   libpcre2-dev libutf8proc-dev   # the edit pipeline's tokenizer: Unicode classes in its split pattern, NFC
   libpng-dev libjpeg-dev         # the edit's images in and out
   clang libclang-rt-dev   # libFuzzer for the header-parser fuzz target
+  clang-format            # the C++ format (.clang-format), checked by scripts/check-structure.py
   python3-dev python3-torch pybind11-dev python3-pytest   # the Python module and its tests
   python3-venv python3-pip python3-setuptools python3-wheel   # `pip install .`, proven in a fresh venv
   chromium                # the monitor's web page is tested in a real headless browser

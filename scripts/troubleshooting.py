@@ -198,6 +198,23 @@ def python_errors(path, text):
             yield ("The Python module", "vramguard.InputError: " + message, hint, "—", path)
 
 
+def join_adjacent_literals(text):
+    """C++ text with adjacent string literals ("a" "b", as clang-format splits a long one) made one."""
+    out, last_end, last_was_string = [], 0, False
+    for m in re.finditer(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|//[^\n]*", text):
+        between = text[last_end:m.start()]
+        token = m.group(0)
+        if token.startswith('"') and last_was_string and between.strip() == "":
+            out[-1] = out[-1][:-1] + token[1:]  # the previous literal, less its closing quote, then this one's text
+        else:
+            out.append(between)
+            out.append(token)
+        last_was_string = token.startswith('"')
+        last_end = m.end()
+    out.append(text[last_end:])
+    return "".join(out)
+
+
 def catalogue():
     rows = set()
     for folder in SOURCES:
@@ -208,7 +225,7 @@ def catalogue():
                 with open(path, encoding="utf-8") as f:
                     text = f.read()
                 if name.endswith((".cpp", ".hpp")):
-                    rows.update(cpp_errors(relative, text))
+                    rows.update(cpp_errors(relative, join_adjacent_literals(text)))
                 elif name.endswith(".py"):
                     rows.update(python_errors(relative, text))
     by_area = {}

@@ -14,11 +14,14 @@ at::Tensor causal_attention(const at::Tensor& query, const at::Tensor& key, cons
   const auto tokens = query.size(-2);
   const auto keys = key.size(-2);
 #if VRAMGUARD_TORCH_MAJOR >= 2
-  if (!key_mask.defined()) return at::scaled_dot_product_attention(query, key, value, {}, 0.0, /*is_causal=*/true, scale);
+  if (!key_mask.defined())
+    return at::scaled_dot_product_attention(query, key, value, {}, 0.0, /*is_causal=*/true, scale);
 #endif
   // Token t sees keys 0..t (the keys end where the queries do).
   auto visible = at::ones({tokens, keys}, query.options().dtype(at::kBool)).tril(keys - tokens);
-  if (key_mask.defined()) visible = visible.unsqueeze(0).unsqueeze(0).logical_and(key_mask.to(query.device(), at::kBool).unsqueeze(1).unsqueeze(1));
+  if (key_mask.defined())
+    visible =
+        visible.unsqueeze(0).unsqueeze(0).logical_and(key_mask.to(query.device(), at::kBool).unsqueeze(1).unsqueeze(1));
 #if VRAMGUARD_TORCH_MAJOR >= 2
   return at::scaled_dot_product_attention(query, key, value, visible, 0.0, /*is_causal=*/false, scale);
 #else
@@ -29,8 +32,8 @@ at::Tensor causal_attention(const at::Tensor& query, const at::Tensor& key, cons
 #endif
 }
 
-at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value, const at::Tensor& key_mask,
-                            double scale) {
+at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                            const at::Tensor& key_mask, double scale) {
   // [batch, 1, 1, keys]: the same keys hidden from every head and every query.
   const at::Tensor mask = key_mask.defined() ? key_mask.to(query.device()).unsqueeze(1).unsqueeze(1) : at::Tensor();
 #if VRAMGUARD_TORCH_MAJOR >= 2
@@ -40,7 +43,8 @@ at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, cons
   // Queries in chunks whose scores stay within kUnfusedScoreBytes: an image's every pixel attending to
   // every other would otherwise take the square of the pixels at once.
   const std::int64_t queries = query.size(-2), keys = key.size(-2);
-  const std::int64_t rows = std::max<std::int64_t>(1, kUnfusedScoreBytes / std::max<std::int64_t>(1, query.numel() / queries * keys * 4));
+  const std::int64_t rows =
+      std::max<std::int64_t>(1, kUnfusedScoreBytes / std::max<std::int64_t>(1, query.numel() / queries * keys * 4));
   std::vector<at::Tensor> parts;
   for (std::int64_t begin = 0; begin < queries; begin += rows) {
     const auto length = std::min(rows, queries - begin);

@@ -16,7 +16,7 @@ inline constexpr std::int64_t kUnfusedScoreBytes = std::int64_t{256} << 20;
 
 // Every query sees every key that `key_mask` ([batch, keys], bool, true = attend) keeps; an undefined
 // mask keeps them all.
-at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value, const at::Tensor& key_mask,
-                            double scale);
+at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                            const at::Tensor& key_mask, double scale);
 
 }  // namespace vramguard::runtime

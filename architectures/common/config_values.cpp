@@ -5,7 +5,9 @@
 namespace vramguard::runtime {
 
 ConfigValues::ConfigValues(const ComponentDescription& component, const std::string& family)
-    : values_(&component.config), file_(component.config_file.empty() ? component.name : component.config_file), family_(family) {
+    : values_(&component.config),
+      file_(component.config_file.empty() ? component.name : component.config_file),
+      family_(family) {
   if (component.config.is_null() || !component.config.is_object())
     throw InputError(component.name, "has no config.json, which a " + family + " model needs for its dimensions",
                      "point vramguard at the folder the library saved (config.json beside the weights)");
@@ -26,7 +28,8 @@ bool ConfigValues::has(const char* key) const {
 }
 
 std::int64_t ConfigValues::positive_integer(const char* key) const {
-  if (!has(key)) throw InputError(file_, std::string("needs \"") + key + "\" (a positive integer) to run a " + family_ + " model");
+  if (!has(key))
+    throw InputError(file_, std::string("needs \"") + key + "\" (a positive integer) to run a " + family_ + " model");
   return positive_integer(key, 0);
 }
 
@@ -49,7 +52,8 @@ double ConfigValues::positive_number(const char* key, double fallback) const {
 bool ConfigValues::flag(const char* key, bool fallback) const {
   if (!has(key)) return fallback;
   const auto& value = (*values_)[key];
-  if (!value.is_boolean()) throw InputError(file_, std::string("\"") + key + "\" must be true or false, not " + value.dump());
+  if (!value.is_boolean())
+    throw InputError(file_, std::string("\"") + key + "\" must be true or false, not " + value.dump());
   return value.get<bool>();
 }
 
@@ -71,7 +75,8 @@ std::vector<std::int64_t> ConfigValues::integers(const char* key, std::vector<st
 }
 
 std::vector<double> ConfigValues::numbers(const char* key) const {
-  if (!has(key)) throw InputError(file_, std::string("needs \"") + key + "\" (a list of numbers) to run a " + family_ + " model");
+  if (!has(key))
+    throw InputError(file_, std::string("needs \"") + key + "\" (a list of numbers) to run a " + family_ + " model");
   const auto& value = (*values_)[key];
   std::vector<double> out;
   if (value.is_array())

@@ -21,9 +21,9 @@ class ConfigValues {
   // A section ("text_config", "vision_config") when it is an object, else this config itself.
   ConfigValues section(const char* key) const;
   bool has(const char* key) const;
-  std::int64_t positive_integer(const char* key) const;                          // required, > 0
-  std::int64_t positive_integer(const char* key, std::int64_t fallback) const;   // when present, > 0
-  double positive_number(const char* key, double fallback) const;                // when present, > 0
+  std::int64_t positive_integer(const char* key) const;                         // required, > 0
+  std::int64_t positive_integer(const char* key, std::int64_t fallback) const;  // when present, > 0
+  double positive_number(const char* key, double fallback) const;               // when present, > 0
   bool flag(const char* key, bool fallback) const;
   std::vector<std::int64_t> integers(const char* key, std::vector<std::int64_t> fallback) const;
   std::vector<double> numbers(const char* key) const;  // required

@@ -20,7 +20,8 @@ const at::Tensor& defined_input(const NamedTensors& inputs, const std::string& n
   if (it == inputs.end() || !it->second.defined()) throw InputError("input '" + name + "'", "is missing");
   const at::Tensor& t = it->second;
   if (t.dim() != rank)
-    throw InputError("input '" + name + "'", "must have " + std::to_string(rank) + " dimensions, not the shape " + shape_text(t));
+    throw InputError("input '" + name + "'",
+                     "must have " + std::to_string(rank) + " dimensions, not the shape " + shape_text(t));
   for (std::int64_t d = 0; d < t.dim(); ++d)
     if (t.size(d) == 0) throw InputError("input '" + name + "'", "is empty (shape " + shape_text(t) + ")");
   return t;
@@ -36,7 +37,9 @@ std::string listed(const std::vector<std::string>& names, const char* suffix = "
 
 void check_input_names(const std::string& family, const EntryPoint& entry, const NamedTensors& inputs) {
   for (const auto& name : entry.inputs)
-    if (!inputs.count(name)) throw InputError("input '" + name + "'", "is missing: " + family + " " + entry.name + " needs " + listed(entry.inputs));
+    if (!inputs.count(name))
+      throw InputError("input '" + name + "'",
+                       "is missing: " + family + " " + entry.name + " needs " + listed(entry.inputs));
   for (const auto& [name, tensor] : inputs) {
     const bool known = std::count(entry.inputs.begin(), entry.inputs.end(), name) ||
                        std::count(entry.optional_inputs.begin(), entry.optional_inputs.end(), name);
@@ -51,7 +54,8 @@ void check_input_names(const std::string& family, const EntryPoint& entry, const
 const at::Tensor& floating_input(const NamedTensors& inputs, const std::string& name, std::int64_t rank) {
   const at::Tensor& t = defined_input(inputs, name, rank);
   if (!at::isFloatingType(t.scalar_type()))
-    throw InputError("input '" + name + "'", std::string("must hold floating-point values, not ") + c10::toString(t.scalar_type()));
+    throw InputError("input '" + name + "'",
+                     std::string("must hold floating-point values, not ") + c10::toString(t.scalar_type()));
   return t;
 }
 
@@ -59,15 +63,17 @@ const at::Tensor& integer_input(const NamedTensors& inputs, const std::string& n
   const at::Tensor& t = defined_input(inputs, name, rank);
   const bool ok = at::isIntegralType(t.scalar_type(), /*includeBool=*/bool_ok);
   if (!ok)
-    throw InputError("input '" + name + "'", std::string("must hold integers") + (bool_ok ? " or booleans" : "") + ", not " +
-                                                 c10::toString(t.scalar_type()));
+    throw InputError("input '" + name + "'", std::string("must hold integers") + (bool_ok ? " or booleans" : "") +
+                                                 ", not " + c10::toString(t.scalar_type()));
   return t;
 }
 
-void expect_size(const at::Tensor& tensor, const std::string& name, std::int64_t dim, std::int64_t expected, const std::string& why) {
+void expect_size(const at::Tensor& tensor, const std::string& name, std::int64_t dim, std::int64_t expected,
+                 const std::string& why) {
   if (tensor.size(dim) != expected)
-    throw InputError("input '" + name + "'", "has " + std::to_string(tensor.size(dim)) + " in dimension " + std::to_string(dim) +
-                                                 " (shape " + shape_text(tensor) + "); it must be " + std::to_string(expected) + ": " + why);
+    throw InputError("input '" + name + "'", "has " + std::to_string(tensor.size(dim)) + " in dimension " +
+                                                 std::to_string(dim) + " (shape " + shape_text(tensor) +
+                                                 "); it must be " + std::to_string(expected) + ": " + why);
 }
 
 bool has_tensor(const ComponentDescription& component, const std::string& name) {
@@ -76,14 +82,16 @@ bool has_tensor(const ComponentDescription& component, const std::string& name) 
   return false;
 }
 
-std::vector<std::int64_t> tensor_shape(const ComponentDescription& component, const std::string& family, const std::string& name) {
+std::vector<std::int64_t> tensor_shape(const ComponentDescription& component, const std::string& family,
+                                       const std::string& name) {
   for (const auto& unit : component.units)
     if (const TensorDescription* t = unit.find(name)) return t->shape;
   throw InputError(component.name, "has no tensor " + name + ", which a " + family + " model needs",
                    "the checkpoint is incomplete, or not a " + family + " model");
 }
 
-void require_tensors(const ComponentDescription& component, const std::string& family, const std::vector<std::string>& names) {
+void require_tensors(const ComponentDescription& component, const std::string& family,
+                     const std::vector<std::string>& names) {
   for (const auto& name : names) tensor_shape(component, family, name);
 }
 

@@ -16,13 +16,17 @@ void check_input_names(const std::string& family, const EntryPoint& entry, const
 // A floating-point input of `rank` dimensions, none of them empty.
 const at::Tensor& floating_input(const NamedTensors& inputs, const std::string& name, std::int64_t rank);
 // An integer (or bool, when `bool_ok`) input of `rank` dimensions.
-const at::Tensor& integer_input(const NamedTensors& inputs, const std::string& name, std::int64_t rank, bool bool_ok = false);
+const at::Tensor& integer_input(const NamedTensors& inputs, const std::string& name, std::int64_t rank,
+                                bool bool_ok = false);
 // Dimension `dim` of input `name` is `expected` (`why` says where the number comes from).
-void expect_size(const at::Tensor& tensor, const std::string& name, std::int64_t dim, std::int64_t expected, const std::string& why);
+void expect_size(const at::Tensor& tensor, const std::string& name, std::int64_t dim, std::int64_t expected,
+                 const std::string& why);
 // The checkpoint holds each of these tensors (full names); InputError naming the first one missing.
-void require_tensors(const ComponentDescription& component, const std::string& family, const std::vector<std::string>& names);
+void require_tensors(const ComponentDescription& component, const std::string& family,
+                     const std::vector<std::string>& names);
 // The shape of a tensor the checkpoint holds; InputError when it has none of that name.
-std::vector<std::int64_t> tensor_shape(const ComponentDescription& component, const std::string& family, const std::string& name);
+std::vector<std::int64_t> tensor_shape(const ComponentDescription& component, const std::string& family,
+                                       const std::string& name);
 bool has_tensor(const ComponentDescription& component, const std::string& name);
 // The bytes of one element of the activations.
 std::int64_t element_bytes(c10::ScalarType dtype);

@@ -27,7 +27,11 @@ class Qwen2Architecture final : public Architecture {
   }
 
   std::vector<EntryPoint> entries() const override {
-    return {{"forward", {"input_ids"}, {}, {"logits"}, {"hidden_after_layer_0", "final_hidden"},
+    return {{"forward",
+             {"input_ids"},
+             {},
+             {"logits"},
+             {"hidden_after_layer_0", "final_hidden"},
              "token ids [batch, tokens] (int64) -> logits [batch, tokens, vocabulary]"}};
   }
 
@@ -42,11 +46,13 @@ class Qwen2Architecture final : public Architecture {
     const auto ids = input_ids.to(at::kLong);
     const auto lowest = ids.min().item<std::int64_t>(), highest = ids.max().item<std::int64_t>();
     if (lowest < 0 || highest >= l.vocab)
-      throw InputError("input 'input_ids'", "token id " + std::to_string(lowest < 0 ? lowest : highest) + " is outside the vocabulary of " +
-                                                std::to_string(l.vocab) + " (ids 0.." + std::to_string(l.vocab - 1) + ")");
+      throw InputError("input 'input_ids'", "token id " + std::to_string(lowest < 0 ? lowest : highest) +
+                                                " is outside the vocabulary of " + std::to_string(l.vocab) +
+                                                " (ids 0.." + std::to_string(l.vocab - 1) + ")");
   }
 
-  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name, const WorkloadShape& shape) const override {
+  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name,
+                              const WorkloadShape& shape) const override {
     entry(entry_name);
     const Layout l = layout_of(c, "Qwen2");
     const auto tokens = static_cast<std::int64_t>(shape.tokens > 0 ? shape.tokens : kDefaultTokens);
@@ -72,7 +78,9 @@ class Qwen2Architecture final : public Architecture {
     return static_cast<std::uint64_t>(bytes);
   }
 
-  std::uint64_t tokens(const NamedTensors& inputs) const override { return static_cast<std::uint64_t>(inputs.at("input_ids").size(1)); }
+  std::uint64_t tokens(const NamedTensors& inputs) const override {
+    return static_cast<std::uint64_t>(inputs.at("input_ids").size(1));
+  }
 
   NamedTensors run(Session& session, const std::string& component, const std::string&, const NamedTensors& inputs,
                    const std::vector<std::string>& capture) const override {

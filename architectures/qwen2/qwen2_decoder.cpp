@@ -12,9 +12,10 @@
 
 namespace vramguard::runtime::qwen2 {
 
-const char* const kLayerTensors[] = {"input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                                     "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
-                                     "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"};
+const char* const kLayerTensors[] = {
+    "input_layernorm.weight",  "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+    "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+    "mlp.gate_proj.weight",    "mlp.up_proj.weight",      "mlp.down_proj.weight"};
 
 Layout layout_of(const ComponentDescription& component, const std::string& family) {
   const ConfigValues outer(component, family);
@@ -40,20 +41,24 @@ Layout layout_of(const ComponentDescription& component, const std::string& famil
     l.mrope_section = rope.integers("mrope_section", {});
     // Qwen2.5-VL's multimodal rope gives every section the same position on text: plain rope then.
     if (type != "default" && type != "mrope" && rope.json().value("type", std::string()) != "mrope")
-      throw InputError(text.file(), "uses rope type '" + type + "', which the " + family + " architecture does not implement",
+      throw InputError(text.file(),
+                       "uses rope type '" + type + "', which the " + family + " architecture does not implement",
                        "only default rope is supported");
   }
   if (l.heads % l.kv_heads != 0)
-    throw InputError(text.file(), "\"num_attention_heads\" (" + std::to_string(l.heads) + ") is not a multiple of \"num_key_value_heads\" (" +
-                                      std::to_string(l.kv_heads) + ")");
+    throw InputError(text.file(), "\"num_attention_heads\" (" + std::to_string(l.heads) +
+                                      ") is not a multiple of \"num_key_value_heads\" (" + std::to_string(l.kv_heads) +
+                                      ")");
   // module(), not find(): a large vocabulary is stored as row slices, and its whole unit does not exist.
   l.prefix = component.module("model.language_model.embed_tokens").empty() ? "model." : "model.language_model.";
   // A config that names fewer layers than the checkpoint holds would silently run part of the model.
   std::int64_t stored = 0;
   while (component.find(l.prefix + "layers." + std::to_string(stored))) ++stored;
   if (stored != l.layers)
-    throw InputError(text.file(), "\"num_hidden_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " + std::to_string(stored) +
-                                      " layers", "the config and the weights are of different models");
+    throw InputError(text.file(),
+                     "\"num_hidden_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " +
+                         std::to_string(stored) + " layers",
+                     "the config and the weights are of different models");
   return l;
 }
 
@@ -66,8 +71,10 @@ void check_weights(const ComponentDescription& c, const Layout& l, const std::st
       return u->find(unit + "." + tensor) != nullptr;
     });
     if (!complete)
-      throw InputError(c.name, "unit " + unit + " has no tensor " + unit + "." + tensor + ", which the " + family + " architecture needs",
-                       "the checkpoint is incomplete, or not a " + family + " model");
+      throw InputError(
+          c.name,
+          "unit " + unit + " has no tensor " + unit + "." + tensor + ", which the " + family + " architecture needs",
+          "the checkpoint is incomplete, or not a " + family + " model");
   };
   need(l.prefix + "embed_tokens", "weight");
   for (std::int64_t i = 0; i < l.layers; ++i)
@@ -99,11 +106,14 @@ Rotary rotary(const Layout& l, std::int64_t tokens, c10::Device device, c10::Sca
 
 namespace {
 
-at::Tensor maybe_bias(const UnitScope& unit, const std::string& name) { return unit.has(name) ? unit[name] : at::Tensor(); }
+at::Tensor maybe_bias(const UnitScope& unit, const std::string& name) {
+  return unit.has(name) ? unit[name] : at::Tensor();
+}
 
 }  // namespace
 
-at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tensor& x, const Rotary& rope, const at::Tensor& key_mask) {
+at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tensor& x, const Rotary& rope,
+                         const at::Tensor& key_mask) {
   const auto batch = x.size(0), tokens = x.size(1);
   auto h = rms_norm(x, unit["input_layernorm.weight"], l.eps);
   auto q = at::linear(h, unit["self_attn.q_proj.weight"], maybe_bias(unit, "self_attn.q_proj.bias"));
@@ -116,8 +126,12 @@ at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tenso
   k = k * rope.cos + rotate_half(k) * rope.sin;
   if (l.kv_heads != l.heads) {  // each key/value head serves heads / kv_heads query heads
     const auto groups = l.heads / l.kv_heads;
-    k = k.unsqueeze(2).expand({batch, l.kv_heads, groups, tokens, l.head_dim}).reshape({batch, l.heads, tokens, l.head_dim});
-    v = v.unsqueeze(2).expand({batch, l.kv_heads, groups, tokens, l.head_dim}).reshape({batch, l.heads, tokens, l.head_dim});
+    k = k.unsqueeze(2)
+            .expand({batch, l.kv_heads, groups, tokens, l.head_dim})
+            .reshape({batch, l.heads, tokens, l.head_dim});
+    v = v.unsqueeze(2)
+            .expand({batch, l.kv_heads, groups, tokens, l.head_dim})
+            .reshape({batch, l.heads, tokens, l.head_dim});
   }
   auto attention = causal_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(l.head_dim)), key_mask);
   attention = attention.transpose(1, 2).reshape({batch, tokens, l.heads * l.head_dim});
@@ -129,7 +143,8 @@ at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tenso
 
 // A lookup of each id's row. A vocabulary split into row slices is looked up slice by
 // slice, each slice filling the positions whose ids fall in its rows.
-at::Tensor embed(Session& session, const std::string& component, const std::string& module, const at::Tensor& input_ids) {
+at::Tensor embed(Session& session, const std::string& component, const std::string& module,
+                 const at::Tensor& input_ids) {
   const auto units = session.module_units(component, module);
   if (units.size() == 1) {
     UnitScope whole = session.unit(component, units.front());

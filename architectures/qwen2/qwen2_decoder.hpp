@@ -15,7 +15,8 @@ namespace vramguard::runtime::qwen2 {
 // What the config and the unit names say, checked once.
 struct Layout {
   std::string prefix;  // "model." or, in Qwen2.5-VL, "model.language_model." (or "model." in older files)
-  std::int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0, positions = 0, layers = 0, intermediate = 0;
+  std::int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0, positions = 0, layers = 0,
+               intermediate = 0;
   double eps = 1e-6, theta = 10000;
   std::vector<std::int64_t> mrope_section;  // multimodal rope: the head's half split into time, height, width
 };
@@ -37,9 +38,11 @@ struct Rotary {
 Rotary rotary(const Layout& l, std::int64_t tokens, c10::Device device, c10::ScalarType dtype);
 
 // One decoder layer. `key_mask` [batch, tokens] (bool, true = attend) hides padding; undefined: none.
-at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tensor& x, const Rotary& rope, const at::Tensor& key_mask);
+at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tensor& x, const Rotary& rope,
+                         const at::Tensor& key_mask);
 // Token embeddings (slice by slice when the vocabulary is split).
-at::Tensor embed(Session& session, const std::string& component, const std::string& module, const at::Tensor& input_ids);
+at::Tensor embed(Session& session, const std::string& component, const std::string& module,
+                 const at::Tensor& input_ids);
 // The output head: each slice computes its columns of the logits.
 at::Tensor head_logits(Session& session, const std::string& component, const at::Tensor& hidden);
 

@@ -19,16 +19,11 @@ void qwen2_layers(SynthBuilder& b, const std::string& prefix, const Qwen2Config&
 }
 
 nlohmann::ordered_json qwen2_json(const Qwen2Config& c, const std::string& architecture) {
-  return nlohmann::ordered_json{{"architectures", {architecture}},
-               {"model_type", "qwen2"},
-               {"hidden_size", c.hidden},
-               {"intermediate_size", c.intermediate},
-               {"num_hidden_layers", c.layers},
-               {"num_attention_heads", c.heads},
-               {"num_key_value_heads", c.kv_heads},
-               {"vocab_size", c.vocab},
-               {"tie_word_embeddings", c.tie},
-               {"torch_dtype", "bfloat16"}};
+  return nlohmann::ordered_json{{"architectures", {architecture}},   {"model_type", "qwen2"},
+                                {"hidden_size", c.hidden},           {"intermediate_size", c.intermediate},
+                                {"num_hidden_layers", c.layers},     {"num_attention_heads", c.heads},
+                                {"num_key_value_heads", c.kv_heads}, {"vocab_size", c.vocab},
+                                {"tie_word_embeddings", c.tie},      {"torch_dtype", "bfloat16"}};
 }
 
 SynthComponent qwen2_component(const Qwen2Config& c) {

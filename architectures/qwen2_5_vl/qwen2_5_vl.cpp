@@ -21,21 +21,17 @@
 #include "core/errors.hpp"
 #include "families.hpp"
 #include "qwen2/qwen2_decoder.hpp"
+#include "qwen2_5_vl/qwen2_5_vl_vision.hpp"
 
 namespace vramguard::runtime {
 namespace {
 
-const char* const kFamily = "qwen2_5_vl";
+using qwen2_5_vl::Grid;
+using qwen2_5_vl::grids_of;
+using qwen2_5_vl::VisionLayout;
+using qwen2_5_vl::VisionOutput;
 
-struct VisionLayout {
-  std::string prefix;  // "model.visual." or "visual."
-  std::int64_t depth = 32, hidden = 1280, heads = 16, intermediate = 3420, out_hidden = 3584, patch = 14, temporal_patch = 2,
-               merge = 2, in_channels = 3, window = 112;
-  std::vector<std::int64_t> full_attention_blocks{7, 15, 23, 31};
-  double theta = 10000;
-  std::int64_t head_dim() const { return hidden / heads; }
-  std::int64_t patch_values() const { return in_channels * temporal_patch * patch * patch; }
-};
+const char* const kFamily = "qwen2_5_vl";
 
 struct Layout {
   qwen2::Layout text;
@@ -75,154 +71,9 @@ Layout layout_of(const ComponentDescription& component) {
   if (v.hidden % v.heads != 0 || v.head_dim() % 4 != 0)
     throw InputError(config.file(), "the vision tower's \"hidden_size\" / \"num_heads\" must be a multiple of 4");
   if (v.window % (v.merge * v.patch) != 0)
-    throw InputError(config.file(), "the vision tower's \"window_size\" must be a multiple of patch_size x spatial_merge_size");
+    throw InputError(config.file(),
+                     "the vision tower's \"window_size\" must be a multiple of patch_size x spatial_merge_size");
   return l;
-}
-
-std::string vision_block(const Layout& l, std::int64_t i) { return l.vision.prefix + "blocks." + std::to_string(i); }
-
-// The image grids, as transformers reads image_grid_thw: (frames, height, width) in patches.
-struct Grid {
-  std::int64_t t = 0, h = 0, w = 0;
-};
-
-std::vector<Grid> grids_of(const at::Tensor& image_grid_thw) {
-  const auto g = image_grid_thw.to(at::kCPU, at::kLong).contiguous();
-  std::vector<Grid> grids;
-  for (std::int64_t i = 0; i < g.size(0); ++i) grids.push_back({g[i][0].item<std::int64_t>(), g[i][1].item<std::int64_t>(), g[i][2].item<std::int64_t>()});
-  return grids;
-}
-
-// ---- the vision tower ---------------------------------------------------------------------------
-
-// The windows the tower attends within: which merged patch goes where (window order), and the
-// boundaries of the windows in patches.
-struct Windows {
-  std::vector<std::int64_t> order;       // merged-patch index in window order
-  std::vector<std::int64_t> boundaries;  // cumulative patches, starting at 0, each window once
-};
-
-Windows windows_of(const VisionLayout& v, const std::vector<Grid>& grids) {
-  Windows out;
-  out.boundaries.push_back(0);
-  const std::int64_t side = v.window / v.merge / v.patch;  // a window's side in merged patches
-  const std::int64_t unit = v.merge * v.merge;
-  std::int64_t offset = 0;
-  for (const Grid& g : grids) {
-    const std::int64_t h = g.h / v.merge, w = g.w / v.merge;
-    // transformers pads to whole windows (a full extra window where the side divides evenly), so
-    // the windows are numbered as it numbers them; empty ones add no boundary.
-    const std::int64_t windows_h = (h + side - h % side) / side, windows_w = (w + side - w % side) / side;
-    for (std::int64_t t = 0; t < g.t; ++t)
-      for (std::int64_t wy = 0; wy < windows_h; ++wy)
-        for (std::int64_t wx = 0; wx < windows_w; ++wx) {
-          std::int64_t count = 0;
-          for (std::int64_t y = wy * side; y < std::min(h, (wy + 1) * side); ++y)
-            for (std::int64_t x = wx * side; x < std::min(w, (wx + 1) * side); ++x, ++count) out.order.push_back(offset + (t * h + y) * w + x);
-          if (count > 0) out.boundaries.push_back(out.boundaries.back() + count * unit);
-        }
-    offset += g.t * h * w;
-  }
-  return out;
-}
-
-// Rotation angles [patches, head_dim / 2] of each patch: its row, then its column, as the processor
-// orders patches (merge groups of 2×2 together).
-at::Tensor vision_angles(const VisionLayout& v, const std::vector<Grid>& grids) {
-  std::vector<float> rows, columns;
-  for (const Grid& g : grids)
-    for (std::int64_t t = 0; t < g.t; ++t)
-      for (std::int64_t by = 0; by < g.h / v.merge; ++by)
-        for (std::int64_t bx = 0; bx < g.w / v.merge; ++bx)
-          for (std::int64_t y = 0; y < v.merge; ++y)
-            for (std::int64_t x = 0; x < v.merge; ++x) {
-              rows.push_back(static_cast<float>(by * v.merge + y));
-              columns.push_back(static_cast<float>(bx * v.merge + x));
-            }
-  const auto options = at::TensorOptions().dtype(at::kFloat);
-  const std::int64_t dim = v.head_dim() / 2;
-  const auto inverse = 1.0 / at::pow(v.theta, at::arange(0, dim, 2, options) / static_cast<double>(dim));
-  const auto n = static_cast<std::int64_t>(rows.size());
-  return at::cat({at::outer(at::from_blob(rows.data(), {n}, options).clone(), inverse),
-                  at::outer(at::from_blob(columns.data(), {n}, options).clone(), inverse)},
-                 -1);
-}
-
-at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
-  return at::linear(x, unit[module + ".weight"], unit.has(module + ".bias") ? unit[module + ".bias"] : at::Tensor());
-}
-
-at::Tensor vision_block_forward(const VisionLayout& v, const UnitScope& block, const at::Tensor& x, const at::Tensor& cos,
-                                const at::Tensor& sin, const std::vector<std::int64_t>& boundaries) {
-  const auto n = x.size(0);
-  const auto qkv = linear(block, "attn.qkv", qwen2::rms_norm(x, block["norm1.weight"], 1e-6)).reshape({n, 3, v.heads, v.head_dim()});
-  // Rotary positions in float32, as transformers applies them to the vision tower.
-  auto rotate = [&](const at::Tensor& t) {
-    const auto f = t.to(at::kFloat);
-    return (f * cos + qwen2::rotate_half(f) * sin).to(x.scalar_type()).transpose(0, 1);  // [heads, patches, head_dim]
-  };
-  const auto q = rotate(qkv.select(1, 0)), k = rotate(qkv.select(1, 1));
-  const auto value = qkv.select(1, 2).transpose(0, 1);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(v.head_dim()));
-  std::vector<at::Tensor> parts;
-  for (std::size_t i = 0; i + 1 < boundaries.size(); ++i) {
-    const auto begin = boundaries[i], length = boundaries[i + 1] - boundaries[i];
-    parts.push_back(masked_attention(q.narrow(1, begin, length).unsqueeze(0), k.narrow(1, begin, length).unsqueeze(0),
-                                     value.narrow(1, begin, length).unsqueeze(0), at::Tensor(), scale)
-                        .squeeze(0));
-  }
-  const auto attended = at::cat(parts, 1).transpose(0, 1).reshape({n, v.hidden});
-  auto out = x + linear(block, "attn.proj", attended);
-  const auto h = qwen2::rms_norm(out, block["norm2.weight"], 1e-6);
-  return out + linear(block, "mlp.down_proj", at::silu(linear(block, "mlp.gate_proj", h)) * linear(block, "mlp.up_proj", h));
-}
-
-struct VisionOutput {
-  at::Tensor merged;      // [merged patches, out_hidden], in the processor's order: the image embeddings
-  at::Tensor last_block;  // [patches, hidden], the tower's last hidden state in window order (transformers' last_hidden_state)
-};
-
-VisionOutput vision_tower(const Layout& l, Session& session, const std::string& component, const at::Tensor& pixel_values,
-                          const at::Tensor& image_grid_thw, c10::ScalarType dtype) {
-  const VisionLayout& v = l.vision;
-  const auto grids = grids_of(image_grid_thw);
-  const Windows windows = windows_of(v, grids);
-  const std::int64_t unit = v.merge * v.merge;
-  at::Tensor x;
-  {
-    UnitScope embed = session.unit(component, v.prefix + "patch_embed");
-    // A 3-D convolution whose stride is its kernel: one matrix product over each flattened patch.
-    const at::Tensor& weight = embed["proj.weight"];
-    x = at::linear(pixel_values.to(embed.device(), dtype), weight.reshape({weight.size(0), -1}));
-  }
-  const auto n = x.size(0);
-  const auto order = at::tensor(windows.order, at::kLong);
-  x = x.reshape({n / unit, unit, -1}).index_select(0, host_to_device(order, x.device())).reshape({n, -1});
-  // Patches in window order, each merge group of 2×2 kept together; their angles follow them.
-  auto angles = vision_angles(v, grids).reshape({n / unit, unit, -1}).index_select(0, order).reshape({n, -1});
-  const auto emb = at::cat({angles, angles}, -1);
-  std::vector<std::int64_t> full = {0};
-  for (const Grid& g : grids)
-    for (std::int64_t t = 0; t < g.t; ++t) full.push_back(full.back() + g.h * g.w);
-  // Cos and sin [patches, 1, head_dim], once per device the blocks run on.
-  PerDevice<std::pair<at::Tensor, at::Tensor>> rotary(
-      [&](c10::Device device) { return std::make_pair(host_to_device(emb.cos().unsqueeze(1), device), host_to_device(emb.sin().unsqueeze(1), device)); });
-  for (std::int64_t i = 0; i < v.depth; ++i) {
-    UnitScope block = session.unit(component, vision_block(l, i));
-    const c10::Device device = block.device();
-    x = x.to(device, true);
-    const bool full_attention = std::count(v.full_attention_blocks.begin(), v.full_attention_blocks.end(), i) > 0;
-    const auto& [cos, sin] = rotary.on(device);
-    x = vision_block_forward(v, block, x, cos, sin, full_attention ? full : windows.boundaries);
-  }
-  VisionOutput out;
-  out.last_block = x;
-  UnitScope merger = session.unit(component, v.prefix + "merger");
-  auto merged = qwen2::rms_norm(x.to(merger.device(), true), merger["ln_q.weight"], 1e-6).reshape({n / unit, unit * v.hidden});
-  merged = linear(merger, "mlp.2", at::gelu(linear(merger, "mlp.0", merged)));
-  // Back to the processor's order.
-  out.merged = merged.index_select(0, host_to_device(at::argsort(order), merged.device()));
-  return out;
 }
 
 // ---- the language model's positions -------------------------------------------------------------
@@ -232,11 +83,13 @@ VisionOutput vision_tower(const Layout& l, Session& session, const std::string& 
 // three axes; an image's tokens sit on its grid (time 0, merged rows and columns) after the text
 // before it, and the text after an image continues past its larger side. Without them (diffusers'
 // pipeline passes none), every axis counts the kept tokens. Padding (attention_mask 0) gets 1.
-at::Tensor positions_of(const Layout& l, const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_types,
-                        const std::vector<Grid>& grids) {
+at::Tensor positions_of(const Layout& l, const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                        const at::Tensor& token_types, const std::vector<Grid>& grids) {
   const std::int64_t batch = input_ids.size(0), tokens = input_ids.size(1);
-  const auto mask = attention_mask.defined() ? attention_mask.to(at::kCPU, at::kLong).contiguous() : at::ones({batch, tokens}, at::kLong);
-  const auto types = token_types.defined() && !grids.empty() ? token_types.to(at::kCPU, at::kLong).contiguous() : at::zeros({batch, tokens}, at::kLong);
+  const auto mask = attention_mask.defined() ? attention_mask.to(at::kCPU, at::kLong).contiguous()
+                                             : at::ones({batch, tokens}, at::kLong);
+  const auto types = token_types.defined() && !grids.empty() ? token_types.to(at::kCPU, at::kLong).contiguous()
+                                                             : at::zeros({batch, tokens}, at::kLong);
   auto positions = at::ones({3, batch, tokens}, at::kLong);
   auto p = positions.accessor<std::int64_t, 3>();
   const auto kept = mask.accessor<std::int64_t, 2>();
@@ -254,14 +107,16 @@ at::Tensor positions_of(const Layout& l, const at::Tensor& input_ids, const at::
         ++next, ++i;
         continue;
       }
-      if (image >= grids.size()) throw InputError("input 'image_grid_thw'", "describes fewer images than mm_token_type_ids marks");
+      if (image >= grids.size())
+        throw InputError("input 'image_grid_thw'", "describes fewer images than mm_token_type_ids marks");
       const Grid& g = grids[image++];
       const std::int64_t h = g.h / l.vision.merge, w = g.w / l.vision.merge;
       for (std::int64_t t = 0; t < g.t; ++t)
         for (std::int64_t y = 0; y < h; ++y)
           for (std::int64_t x = 0; x < w; ++x, ++i) {
             if (i >= where.size() || type[b][where[i]] != 1)
-              throw InputError("input 'mm_token_type_ids'", "marks fewer tokens for an image than its grid in image_grid_thw holds");
+              throw InputError("input 'mm_token_type_ids'",
+                               "marks fewer tokens for an image than its grid in image_grid_thw holds");
             p[0][b][where[i]] = next;  // an image's frames all sit at time 0
             p[1][b][where[i]] = next + y;
             p[2][b][where[i]] = next + x;
@@ -273,10 +128,13 @@ at::Tensor positions_of(const Layout& l, const at::Tensor& input_ids, const at::
 }
 
 // cos and sin [batch, 1, tokens, head_dim]: each section of the head rotated by its own axis.
-qwen2::Rotary multimodal_rotary(const Layout& l, const at::Tensor& positions, c10::Device device, c10::ScalarType dtype) {
+qwen2::Rotary multimodal_rotary(const Layout& l, const at::Tensor& positions, c10::Device device,
+                                c10::ScalarType dtype) {
   const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
-  const auto inverse = 1.0 / at::pow(l.text.theta, at::arange(0, l.text.head_dim, 2, options) / static_cast<double>(l.text.head_dim));
-  const auto angles = host_to_device(positions.to(at::kFloat), device).unsqueeze(-1) * inverse;  // [3, batch, tokens, head_dim / 2]
+  const auto inverse =
+      1.0 / at::pow(l.text.theta, at::arange(0, l.text.head_dim, 2, options) / static_cast<double>(l.text.head_dim));
+  const auto angles =
+      host_to_device(positions.to(at::kFloat), device).unsqueeze(-1) * inverse;  // [3, batch, tokens, head_dim / 2]
   const auto emb = at::cat({angles, angles}, -1);
   std::vector<std::int64_t> sections = l.text.mrope_section;
   sections.insert(sections.end(), l.text.mrope_section.begin(), l.text.mrope_section.end());
@@ -291,7 +149,6 @@ qwen2::Rotary multimodal_rotary(const Layout& l, const at::Tensor& positions, c1
   return {at::cat(cos, -1).to(dtype).unsqueeze(1), at::cat(sin, -1).to(dtype).unsqueeze(1)};
 }
 
-
 class Qwen25VlArchitecture final : public Architecture {
  public:
   std::string name() const override { return kFamily; }
@@ -301,13 +158,23 @@ class Qwen25VlArchitecture final : public Architecture {
   }
 
   std::vector<EntryPoint> entries() const override {
-    const std::vector<std::string> inputs = {"input_ids"}, optional = {"attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids"};
-    return {{"forward", inputs, optional, {"last_hidden_state", "logits"}, {"image_embeds", "merged_image_embeds", "hidden_after_layer_0"},
+    const std::vector<std::string> inputs = {"input_ids"},
+                                   optional = {"attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids"};
+    return {{"forward",
+             inputs,
+             optional,
+             {"last_hidden_state", "logits"},
+             {"image_embeds", "merged_image_embeds", "hidden_after_layer_0"},
              "input_ids [batch, tokens] with the image's pad tokens, attention_mask, pixel_values [patches, channels x "
-             "temporal_patch x patch^2], image_grid_thw [images, 3] and mm_token_type_ids as the processor makes them (positions "
+             "temporal_patch x patch^2], image_grid_thw [images, 3] and mm_token_type_ids as the processor makes them "
+             "(positions "
              "follow the image grids only where mm_token_type_ids is given, as in transformers 5) -> last_hidden_state "
              "(after the final norm), logits"},
-            {"encode", inputs, optional, {"last_hidden_state"}, {"image_embeds", "merged_image_embeds", "hidden_after_layer_0"},
+            {"encode",
+             inputs,
+             optional,
+             {"last_hidden_state"},
+             {"image_embeds", "merged_image_embeds", "hidden_after_layer_0"},
              "as forward, without the head: last_hidden_state only (what Qwen-Image-Edit's pipeline uses)"}};
   }
 
@@ -317,13 +184,14 @@ class Qwen25VlArchitecture final : public Architecture {
     qwen2::check_weights(c, l.text, name());
     const at::Tensor& ids = integer_input(inputs, "input_ids", 2);
     if (ids.size(1) > l.text.positions)
-      throw InputError("input 'input_ids'", std::to_string(ids.size(1)) + " tokens are more than the model's " + std::to_string(l.text.positions) +
+      throw InputError("input 'input_ids'", std::to_string(ids.size(1)) + " tokens are more than the model's " +
+                                                std::to_string(l.text.positions) +
                                                 " positions (max_position_embeddings)");
     const auto id = ids.to(at::kLong);
     const auto lowest = id.min().item<std::int64_t>(), highest = id.max().item<std::int64_t>();
     if (lowest < 0 || highest >= l.text.vocab)
-      throw InputError("input 'input_ids'", "token id " + std::to_string(lowest < 0 ? lowest : highest) + " is outside the vocabulary of " +
-                                                std::to_string(l.text.vocab));
+      throw InputError("input 'input_ids'", "token id " + std::to_string(lowest < 0 ? lowest : highest) +
+                                                " is outside the vocabulary of " + std::to_string(l.text.vocab));
     if (inputs.count("attention_mask")) {
       const at::Tensor& mask = integer_input(inputs, "attention_mask", 2, /*bool_ok=*/true);
       expect_size(mask, "attention_mask", 0, ids.size(0), "the batch of input_ids");
@@ -334,53 +202,64 @@ class Qwen25VlArchitecture final : public Architecture {
       expect_size(types, "mm_token_type_ids", 0, ids.size(0), "the batch of input_ids");
       expect_size(types, "mm_token_type_ids", 1, ids.size(1), "the tokens of input_ids");
       if (!types.eq(1).eq(id.eq(l.image_token)).all().item<bool>())
-        throw InputError("input 'mm_token_type_ids'", "marks other tokens as image tokens (1) than input_ids' image-pad tokens");
+        throw InputError("input 'mm_token_type_ids'",
+                         "marks other tokens as image tokens (1) than input_ids' image-pad tokens");
     }
     if (id.eq(l.video_token).any().item<bool>())
       throw InputError("input 'input_ids'", "holds video tokens; the native Qwen2.5-VL runs text and images",
                        "run videos through the Python module with transformers' own class");
     const std::int64_t image_tokens = id.eq(l.image_token).sum().item<std::int64_t>();
     const bool has_pixels = inputs.count("pixel_values") > 0, has_grid = inputs.count("image_grid_thw") > 0;
-    if (has_pixels != has_grid) throw InputError(has_pixels ? "input 'image_grid_thw'" : "input 'pixel_values'", "is missing: an image needs both");
+    if (has_pixels != has_grid)
+      throw InputError(has_pixels ? "input 'image_grid_thw'" : "input 'pixel_values'",
+                       "is missing: an image needs both");
     if (!has_pixels) {
       if (image_tokens > 0)
-        throw InputError("input 'pixel_values'", "is missing: input_ids holds " + std::to_string(image_tokens) + " image tokens");
+        throw InputError("input 'pixel_values'",
+                         "is missing: input_ids holds " + std::to_string(image_tokens) + " image tokens");
       return;
     }
     const VisionLayout& v = l.vision;
-    std::vector<std::string> needed = {v.prefix + "patch_embed.proj.weight", v.prefix + "merger.ln_q.weight", v.prefix + "merger.mlp.0.weight",
-                                       v.prefix + "merger.mlp.2.weight"};
+    std::vector<std::string> needed = {v.prefix + "patch_embed.proj.weight", v.prefix + "merger.ln_q.weight",
+                                       v.prefix + "merger.mlp.0.weight", v.prefix + "merger.mlp.2.weight"};
     for (std::int64_t i = 0; i < v.depth; ++i)
-      for (const char* t : {"norm1.weight", "norm2.weight", "attn.qkv.weight", "attn.proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-                            "mlp.down_proj.weight"})
-        needed.push_back(vision_block(l, i) + "." + t);
+      for (const char* t : {"norm1.weight", "norm2.weight", "attn.qkv.weight", "attn.proj.weight",
+                            "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
+        needed.push_back(vision_block(l.vision, i) + "." + t);
     require_tensors(c, name(), needed);
     const at::Tensor& pixels = floating_input(inputs, "pixel_values", 2);
     const at::Tensor& grid = integer_input(inputs, "image_grid_thw", 2);
     expect_size(grid, "image_grid_thw", 1, 3, "(frames, height, width) in patches per image");
-    expect_size(pixels, "pixel_values", 1, v.patch_values(), "channels x temporal_patch_size x patch_size^2 of the vision config");
+    expect_size(pixels, "pixel_values", 1, v.patch_values(),
+                "channels x temporal_patch_size x patch_size^2 of the vision config");
     std::int64_t patches = 0, merged = 0;
     for (const Grid& g : grids_of(grid)) {
       if (g.t <= 0 || g.h <= 0 || g.w <= 0 || g.h % v.merge || g.w % v.merge)
-        throw InputError("input 'image_grid_thw'", "holds a grid whose height or width is not a positive multiple of spatial_merge_size (" +
-                                                       std::to_string(v.merge) + ")");
+        throw InputError("input 'image_grid_thw'",
+                         "holds a grid whose height or width is not a positive multiple of spatial_merge_size (" +
+                             std::to_string(v.merge) + ")");
       patches += g.t * g.h * g.w;
       merged += g.t * g.h * g.w / (v.merge * v.merge);
     }
     expect_size(pixels, "pixel_values", 0, patches, "the patches image_grid_thw describes");
     if (merged != image_tokens)
-      throw InputError("input 'input_ids'", "holds " + std::to_string(image_tokens) + " image tokens where image_grid_thw makes " +
-                                                std::to_string(merged) + " image embeddings");
+      throw InputError("input 'input_ids'", "holds " + std::to_string(image_tokens) +
+                                                " image tokens where image_grid_thw makes " + std::to_string(merged) +
+                                                " image embeddings");
   }
 
-  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name, const WorkloadShape& shape) const override {
+  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name,
+                              const WorkloadShape& shape) const override {
     entry(entry_name);
     const Layout l = layout_of(c);
     const VisionLayout& v = l.vision;
     const std::int64_t step = v.patch * v.merge;  // the processor resizes to multiples of this
-    const std::int64_t height = std::max<std::int64_t>(step, static_cast<std::int64_t>(shape.height ? shape.height : 448) / step * step);
-    const std::int64_t width = std::max<std::int64_t>(step, static_cast<std::int64_t>(shape.width ? shape.width : 448) / step * step);
-    const std::int64_t grid_h = height / v.patch, grid_w = width / v.patch, image_tokens = grid_h * grid_w / (v.merge * v.merge);
+    const std::int64_t height =
+        std::max<std::int64_t>(step, static_cast<std::int64_t>(shape.height ? shape.height : 448) / step * step);
+    const std::int64_t width =
+        std::max<std::int64_t>(step, static_cast<std::int64_t>(shape.width ? shape.width : 448) / step * step);
+    const std::int64_t grid_h = height / v.patch, grid_w = width / v.patch,
+                       image_tokens = grid_h * grid_w / (v.merge * v.merge);
     const auto text = static_cast<std::int64_t>(shape.tokens ? shape.tokens : 64);
     const auto batch = static_cast<std::int64_t>(std::max<std::uint64_t>(1, shape.batch));
     std::mt19937_64 rng(shape.seed);
@@ -406,13 +285,14 @@ class Qwen25VlArchitecture final : public Architecture {
             {"image_grid_thw", at::from_blob(grid.data(), {batch, 3}, at::kLong).clone()}};
   }
 
-  std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs,
-                                 c10::ScalarType dtype) const override {
+  std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name,
+                                 const NamedTensors& inputs, c10::ScalarType dtype) const override {
     const Layout l = layout_of(c);
     const auto& ids = inputs.at("input_ids");
     const std::int64_t tokens = ids.size(0) * ids.size(1), bytes_per = element_bytes(dtype);
     const bool head = entry(entry_name).name == "forward";
-    std::int64_t text = tokens * (5 * l.text.hidden + 3 * l.text.intermediate + (head ? 2 * l.text.vocab : 0)) * bytes_per;
+    std::int64_t text =
+        tokens * (5 * l.text.hidden + 3 * l.text.intermediate + (head ? 2 * l.text.vocab : 0)) * bytes_per;
 #if VRAMGUARD_TORCH_MAJOR < 2
     text += ids.size(0) * l.text.heads * ids.size(1) * ids.size(1) * 4;
 #endif
@@ -422,7 +302,8 @@ class Qwen25VlArchitecture final : public Architecture {
       const std::int64_t patches = it->second.size(0);
       // A block holds its input, q/k/v and the float32 rotations, the attention output and the MLP's three
       // intermediate products; the largest image attends as a whole in the full-attention blocks.
-      vision = patches * ((6 * v.hidden + 3 * v.intermediate) * bytes_per + 4 * v.hidden * 4) + patches * v.patch_values() * bytes_per;
+      vision = patches * ((6 * v.hidden + 3 * v.intermediate) * bytes_per + 4 * v.hidden * 4) +
+               patches * v.patch_values() * bytes_per;
       std::int64_t largest = 0;
       for (const Grid& g : grids_of(inputs.at("image_grid_thw"))) largest = std::max(largest, g.h * g.w);
 #if VRAMGUARD_TORCH_MAJOR < 2
@@ -434,10 +315,12 @@ class Qwen25VlArchitecture final : public Architecture {
     return static_cast<std::uint64_t>(std::max(text, vision) + tokens * l.text.hidden * bytes_per);
   }
 
-  std::uint64_t tokens(const NamedTensors& inputs) const override { return static_cast<std::uint64_t>(inputs.at("input_ids").size(1)); }
+  std::uint64_t tokens(const NamedTensors& inputs) const override {
+    return static_cast<std::uint64_t>(inputs.at("input_ids").size(1));
+  }
 
-  NamedTensors run(Session& session, const std::string& component, const std::string& entry_name, const NamedTensors& inputs,
-                   const std::vector<std::string>& capture) const override {
+  NamedTensors run(Session& session, const std::string& component, const std::string& entry_name,
+                   const NamedTensors& inputs, const std::vector<std::string>& capture) const override {
     const Layout l = layout_of(*session.description().find(component));
     const c10::ScalarType dtype = session.dtype(component);
     const at::Tensor& input_ids = inputs.at("input_ids");
@@ -448,7 +331,7 @@ class Qwen25VlArchitecture final : public Architecture {
     at::Tensor image_embeds;
     if (const auto it = inputs.find("pixel_values"); it != inputs.end()) {
       grids = grids_of(inputs.at("image_grid_thw"));
-      VisionOutput vision = vision_tower(l, session, component, it->second, inputs.at("image_grid_thw"), dtype);
+      VisionOutput vision = vision_tower(l.vision, session, component, it->second, inputs.at("image_grid_thw"), dtype);
       image_embeds = vision.merged;
       if (wants(capture, "image_embeds")) out["image_embeds"] = vision.last_block;
       if (wants(capture, "merged_image_embeds")) out["merged_image_embeds"] = vision.merged;
@@ -460,13 +343,17 @@ class Qwen25VlArchitecture final : public Architecture {
       x = x.masked_scatter(places, image_embeds.to(x.device(), x.scalar_type()));
     }
     const auto types_it = inputs.find("mm_token_type_ids");
-    const at::Tensor positions = positions_of(l, input_ids, attention_mask, types_it != inputs.end() ? types_it->second : at::Tensor(), grids);
+    const at::Tensor positions =
+        positions_of(l, input_ids, attention_mask, types_it != inputs.end() ? types_it->second : at::Tensor(), grids);
     // Padding hides from every query only where there is some.
     at::Tensor key_mask;
-    if (attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>()) key_mask = attention_mask.to(at::kBool);
+    if (attention_mask.defined() && !attention_mask.to(at::kBool).all().item<bool>())
+      key_mask = attention_mask.to(at::kBool);
     // What every layer needs, made once per device its layers run on.
-    PerDevice<qwen2::Rotary> rotaries([&](c10::Device device) { return multimodal_rotary(l, positions, device, dtype); });
-    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? host_to_device(key_mask, device) : key_mask; });
+    PerDevice<qwen2::Rotary> rotaries(
+        [&](c10::Device device) { return multimodal_rotary(l, positions, device, dtype); });
+    PerDevice<at::Tensor> key_masks(
+        [&](c10::Device device) { return key_mask.defined() ? host_to_device(key_mask, device) : key_mask; });
     for (std::int64_t i = 0; i < l.text.layers; ++i) {
       UnitScope layer = session.unit(component, qwen2::layer_name(l.text, i));
       const c10::Device device = layer.device();

@@ -29,23 +29,30 @@ void vl_tensors(SynthBuilder& b, const Qwen2Config& t, const VisionConfig& v, bo
 
 }  // namespace
 
-SynthComponent qwen2_5_vl_component(const Qwen2Config& text, const VisionConfig& vision, const MultimodalConfig& multimodal, bool legacy) {
+SynthComponent qwen2_5_vl_component(const Qwen2Config& text, const VisionConfig& vision,
+                                    const MultimodalConfig& multimodal, bool legacy) {
   SynthComponent component{"text_encoder", "model", qwen2_json(text, "Qwen2_5_VLForConditionalGeneration"), {}};
   component.config["model_type"] = "qwen2_5_vl";
   component.config["max_position_embeddings"] = multimodal.max_positions;
   component.config["rope_theta"] = multimodal.rope_theta;
-  component.config["rope_scaling"] = nlohmann::ordered_json{{"type", "mrope"}, {"mrope_section", multimodal.mrope_section}};
+  component.config["rope_scaling"] =
+      nlohmann::ordered_json{{"type", "mrope"}, {"mrope_section", multimodal.mrope_section}};
   component.config["image_token_id"] = multimodal.image_token;
   component.config["video_token_id"] = multimodal.video_token;
   component.config["vision_start_token_id"] = multimodal.vision_start_token;
   component.config["vision_end_token_id"] = multimodal.vision_end_token;
-  component.config["vision_config"] = nlohmann::ordered_json{{"depth", vision.depth},         {"hidden_size", vision.hidden},
-                                       {"num_heads", vision.heads},     {"intermediate_size", vision.intermediate},
-                                       {"out_hidden_size", vision.out_hidden}, {"patch_size", vision.patch},
-                                       {"temporal_patch_size", vision.temporal_patch},
-                                       {"spatial_merge_size", vision.merge}, {"in_chans", vision.in_channels},
-                                       {"window_size", vision.window}, {"fullatt_block_indexes", vision.full_attention_blocks},
-                                       {"hidden_act", "silu"}};
+  component.config["vision_config"] = nlohmann::ordered_json{{"depth", vision.depth},
+                                                             {"hidden_size", vision.hidden},
+                                                             {"num_heads", vision.heads},
+                                                             {"intermediate_size", vision.intermediate},
+                                                             {"out_hidden_size", vision.out_hidden},
+                                                             {"patch_size", vision.patch},
+                                                             {"temporal_patch_size", vision.temporal_patch},
+                                                             {"spatial_merge_size", vision.merge},
+                                                             {"in_chans", vision.in_channels},
+                                                             {"window_size", vision.window},
+                                                             {"fullatt_block_indexes", vision.full_attention_blocks},
+                                                             {"hidden_act", "silu"}};
   SynthBuilder tb{component.tensors};
   vl_tensors(tb, text, vision, legacy);
 

@@ -42,26 +42,33 @@ Layout layout_of(const ComponentDescription& component) {
   l.axes = config.integers("axes_dims_rope", l.axes);
   std::int64_t rotary = 0;
   for (auto d : l.axes) rotary += d;
-  if (l.axes.size() != 3 || rotary != l.head_dim || std::any_of(l.axes.begin(), l.axes.end(), [](auto d) { return d <= 0 || d % 2; }))
-    throw InputError(config.file(), "\"axes_dims_rope\" must be three positive even numbers adding up to \"attention_head_dim\" (" +
-                                        std::to_string(l.head_dim) + ")");
+  if (l.axes.size() != 3 || rotary != l.head_dim ||
+      std::any_of(l.axes.begin(), l.axes.end(), [](auto d) { return d <= 0 || d % 2; }))
+    throw InputError(config.file(),
+                     "\"axes_dims_rope\" must be three positive even numbers adding up to \"attention_head_dim\" (" +
+                         std::to_string(l.head_dim) + ")");
   // Variants this implementation does not run are refused rather than run wrong.
   for (const char* key : {"guidance_embeds", "zero_cond_t", "use_additional_t_cond", "use_layer3d_rope"})
     if (config.flag(key, false))
-      throw InputError(config.file(), std::string("sets \"") + key + "\", a Qwen-Image variant the native transformer does not implement",
-                       "run it through the Python module (vramguard.apply) with diffusers' own class");
+      throw InputError(
+          config.file(),
+          std::string("sets \"") + key + "\", a Qwen-Image variant the native transformer does not implement",
+          "run it through the Python module (vramguard.apply) with diffusers' own class");
   return l;
 }
 
 std::string block_name(std::int64_t i) { return "transformer_blocks." + std::to_string(i); }
 
 const char* const kBlockTensors[] = {
-    "img_mod.1.weight", "txt_mod.1.weight", "attn.to_q.weight", "attn.to_k.weight", "attn.to_v.weight", "attn.add_q_proj.weight",
-    "attn.add_k_proj.weight", "attn.add_v_proj.weight", "attn.to_out.0.weight", "attn.to_add_out.weight", "attn.norm_q.weight",
-    "attn.norm_k.weight", "attn.norm_added_q.weight", "attn.norm_added_k.weight", "img_mlp.net.0.proj.weight", "img_mlp.net.2.weight",
+    "img_mod.1.weight",          "txt_mod.1.weight",         "attn.to_q.weight",          "attn.to_k.weight",
+    "attn.to_v.weight",          "attn.add_q_proj.weight",   "attn.add_k_proj.weight",    "attn.add_v_proj.weight",
+    "attn.to_out.0.weight",      "attn.to_add_out.weight",   "attn.norm_q.weight",        "attn.norm_k.weight",
+    "attn.norm_added_q.weight",  "attn.norm_added_k.weight", "img_mlp.net.0.proj.weight", "img_mlp.net.2.weight",
     "txt_mlp.net.0.proj.weight", "txt_mlp.net.2.weight"};
 
-at::Tensor bias_of(const UnitScope& unit, const std::string& name) { return unit.has(name) ? unit[name] : at::Tensor(); }
+at::Tensor bias_of(const UnitScope& unit, const std::string& name) {
+  return unit.has(name) ? unit[name] : at::Tensor();
+}
 
 at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
   return at::linear(x, unit[module + ".weight"], bias_of(unit, module + ".bias"));
@@ -79,7 +86,8 @@ at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1
 // The sinusoidal timestep embedding (256 channels, cos first, timesteps × 1000), in float32.
 at::Tensor timestep_projection(const at::Tensor& timestep) {
   constexpr std::int64_t half = 128;
-  const auto exponent = at::arange(0, half, timestep.options().dtype(at::kFloat)) * (-std::log(10000.0) / static_cast<double>(half));
+  const auto exponent =
+      at::arange(0, half, timestep.options().dtype(at::kFloat)) * (-std::log(10000.0) / static_cast<double>(half));
   const auto frequencies = at::exp(exponent).to(timestep.scalar_type());
   const auto angles = timestep.unsqueeze(1).to(at::kFloat) * frequencies.unsqueeze(0).to(at::kFloat) * 1000.0;
   return at::cat({at::cos(angles), at::sin(angles)}, -1);
@@ -141,7 +149,8 @@ struct Modulation {
 };
 
 // shift, scale and gate for the attention (first) and the MLP (second) of one stream.
-std::pair<Modulation, Modulation> modulations(const UnitScope& block, const std::string& module, const at::Tensor& temb) {
+std::pair<Modulation, Modulation> modulations(const UnitScope& block, const std::string& module,
+                                              const at::Tensor& temb) {
   const auto chunks = linear(block, module + ".1", at::silu(temb)).unsqueeze(1).chunk(6, -1);
   return {{chunks[0], chunks[1], chunks[2]}, {chunks[3], chunks[4], chunks[5]}};
 }
@@ -156,8 +165,8 @@ struct Streams {
   at::Tensor image, text;
 };
 
-Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, const at::Tensor& temb, const at::Tensor& key_mask,
-                          const Rotary& rope) {
+Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, const at::Tensor& temb,
+                          const at::Tensor& key_mask, const Rotary& rope) {
   const auto [image_attention_mod, image_mlp_mod] = modulations(block, "img_mod", temb);
   const auto [text_attention_mod, text_mlp_mod] = modulations(block, "txt_mod", temb);
   const auto image_in = modulate(in.image, image_attention_mod), text_in = modulate(in.text, text_attention_mod);
@@ -177,10 +186,12 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
   const auto q = at::cat({text_q, image_q}, 1).transpose(1, 2);
   const auto k = at::cat({text_k, image_k}, 1).transpose(1, 2);
   const auto v = at::cat({heads("add_v_proj", text_in), heads("to_v", image_in)}, 1).transpose(1, 2);
-  const auto joint = masked_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim))).transpose(1, 2).flatten(2);
+  const auto joint =
+      masked_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim))).transpose(1, 2).flatten(2);
   const auto text_tokens = in.text.size(1);
   const auto text_attention = linear(block, "attn.to_add_out", joint.narrow(1, 0, text_tokens).contiguous());
-  const auto image_attention = linear(block, "attn.to_out.0", joint.narrow(1, text_tokens, joint.size(1) - text_tokens).contiguous());
+  const auto image_attention =
+      linear(block, "attn.to_out.0", joint.narrow(1, text_tokens, joint.size(1) - text_tokens).contiguous());
 
   Streams out;
   out.image = in.image + image_attention_mod.gate * image_attention;
@@ -194,7 +205,6 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
   return out;
 }
 
-
 class QwenImageTransformerArchitecture final : public Architecture {
  public:
   std::string name() const override { return kFamily; }
@@ -204,26 +214,35 @@ class QwenImageTransformerArchitecture final : public Architecture {
   }
 
   std::vector<EntryPoint> entries() const override {
-    return {{"forward",
-             {"hidden_states", "encoder_hidden_states", "timestep", "img_shapes"},
-             {"encoder_hidden_states_mask"},
-             {"sample"},
-             {"block0_hidden", "block0_encoder"},
-             "packed latents [batch, image tokens, in_channels], prompt embeddings [batch, text tokens, joint_attention_dim], "
-             "their mask [batch, text tokens] (0 = padding), timestep [batch] in [0, 1], img_shapes [images, 3] (frames, "
-             "height/2, width/2 in latents; the edit's target first) -> sample [batch, image tokens, patch^2 x out_channels]"}};
+    return {
+        {"forward",
+         {"hidden_states", "encoder_hidden_states", "timestep", "img_shapes"},
+         {"encoder_hidden_states_mask"},
+         {"sample"},
+         {"block0_hidden", "block0_encoder"},
+         "packed latents [batch, image tokens, in_channels], prompt embeddings [batch, text tokens, "
+         "joint_attention_dim], "
+         "their mask [batch, text tokens] (0 = padding), timestep [batch] in [0, 1], img_shapes [images, 3] (frames, "
+         "height/2, width/2 in latents; the edit's target first) -> sample [batch, image tokens, patch^2 x "
+         "out_channels]"}};
   }
 
   void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
     check_input_names(name(), entry(entry_name), inputs);
     const Layout l = layout_of(c);
-    std::vector<std::string> needed = {"time_text_embed.timestep_embedder.linear_1.weight", "time_text_embed.timestep_embedder.linear_2.weight",
-                                       "txt_norm.weight", "img_in.weight", "txt_in.weight", "norm_out.linear.weight", "proj_out.weight"};
+    std::vector<std::string> needed = {"time_text_embed.timestep_embedder.linear_1.weight",
+                                       "time_text_embed.timestep_embedder.linear_2.weight",
+                                       "txt_norm.weight",
+                                       "img_in.weight",
+                                       "txt_in.weight",
+                                       "norm_out.linear.weight",
+                                       "proj_out.weight"};
     for (std::int64_t i = 0; i < l.layers; ++i)
       for (const char* tensor : kBlockTensors) needed.push_back(block_name(i) + "." + tensor);
     require_tensors(c, name(), needed);
     if (has_tensor(c, block_name(l.layers) + ".img_mod.1.weight"))
-      throw InputError(c.config_file, "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds more blocks",
+      throw InputError(c.config_file,
+                       "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds more blocks",
                        "the config and the weights are of different models");
 
     const at::Tensor& hidden = floating_input(inputs, "hidden_states", 3);
@@ -239,7 +258,8 @@ class QwenImageTransformerArchitecture final : public Architecture {
     const auto s = shapes.to(at::kLong);
     if (s.min().item<std::int64_t>() <= 0) throw InputError("input 'img_shapes'", "holds a size that is not positive");
     const auto tokens = s.prod(1).sum().item<std::int64_t>();
-    expect_size(hidden, "hidden_states", 1, tokens, "the image tokens img_shapes describes (the sum of frames x height x width)");
+    expect_size(hidden, "hidden_states", 1, tokens,
+                "the image tokens img_shapes describes (the sum of frames x height x width)");
     if (inputs.count("encoder_hidden_states_mask")) {
       const at::Tensor& mask = integer_input(inputs, "encoder_hidden_states_mask", 2, /*bool_ok=*/true);
       expect_size(mask, "encoder_hidden_states_mask", 0, batch, "the batch of hidden_states");
@@ -247,13 +267,15 @@ class QwenImageTransformerArchitecture final : public Architecture {
     }
   }
 
-  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name, const WorkloadShape& shape) const override {
+  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name,
+                              const WorkloadShape& shape) const override {
     entry(entry_name);
     const Layout l = layout_of(c);
     // Pixels → latents (the VAE's 8×) → patches (2×): an edit holds its target and its input image.
     const std::int64_t height = static_cast<std::int64_t>(shape.height ? shape.height : 1024) / (8 * l.patch);
     const std::int64_t width = static_cast<std::int64_t>(shape.width ? shape.width : 1024) / (8 * l.patch);
-    if (height < 1 || width < 1) throw InputError("--height/--width", "must be at least " + std::to_string(8 * l.patch) + " pixels");
+    if (height < 1 || width < 1)
+      throw InputError("--height/--width", "must be at least " + std::to_string(8 * l.patch) + " pixels");
     const auto batch = static_cast<std::int64_t>(std::max<std::uint64_t>(1, shape.batch));
     const auto text = static_cast<std::int64_t>(shape.tokens ? shape.tokens : 200);
     at::manual_seed(shape.seed);
@@ -277,7 +299,8 @@ class QwenImageTransformerArchitecture final : public Architecture {
     const std::int64_t per_token_bytes = (3 + 3 + 1 + 2 * 4) * l.inner() * element_bytes(dtype) + 2 * l.inner() * 4;
     std::int64_t bytes = batch * tokens * per_token_bytes;
 #if VRAMGUARD_TORCH_MAJOR < 2
-    bytes += std::min(batch * l.heads * tokens * tokens * 4, kUnfusedScoreBytes) * 2;  // the unfused attention's scores and weights
+    bytes += std::min(batch * l.heads * tokens * tokens * 4, kUnfusedScoreBytes) *
+             2;  // the unfused attention's scores and weights
 #endif
     return static_cast<std::uint64_t>(bytes);
   }
@@ -301,7 +324,8 @@ class QwenImageTransformerArchitecture final : public Architecture {
       UnitScope embed = session.unit(component, "time_text_embed");
       const auto timestep = inputs.at("timestep").to(embed.device(), dtype).expand({batch});
       temb = linear(embed, "time_text_embed.timestep_embedder.linear_2",
-                    at::silu(linear(embed, "time_text_embed.timestep_embedder.linear_1", timestep_projection(timestep).to(dtype))));
+                    at::silu(linear(embed, "time_text_embed.timestep_embedder.linear_1",
+                                    timestep_projection(timestep).to(dtype))));
     }
     {
       UnitScope norm = session.unit(component, "txt_norm");
@@ -325,21 +349,25 @@ class QwenImageTransformerArchitecture final : public Architecture {
     }
     // Activations move with the blocks; what every block needs is made once per device.
     const std::int64_t text_tokens = x.text.size(1);
-    PerDevice<Rotary> rotaries([&](c10::Device device) { return rotary(l, inputs.at("img_shapes"), text_tokens, device); });
-    PerDevice<at::Tensor> key_masks([&](c10::Device device) { return key_mask.defined() ? host_to_device(key_mask, device) : key_mask; });
+    PerDevice<Rotary> rotaries(
+        [&](c10::Device device) { return rotary(l, inputs.at("img_shapes"), text_tokens, device); });
+    PerDevice<at::Tensor> key_masks(
+        [&](c10::Device device) { return key_mask.defined() ? host_to_device(key_mask, device) : key_mask; });
     for (std::int64_t i = 0; i < l.layers; ++i) {
       UnitScope block = session.unit(component, block_name(i));
       const c10::Device device = block.device();
-      x = transformer_block(l, block, {x.image.to(device, true), x.text.to(device, true)}, temb.to(device, true), key_masks.on(device),
-                            rotaries.on(device));
+      x = transformer_block(l, block, {x.image.to(device, true), x.text.to(device, true)}, temb.to(device, true),
+                            key_masks.on(device), rotaries.on(device));
       if (i == 0 && wants(capture, "block0_hidden")) out["block0_hidden"] = x.image.clone();
       if (i == 0 && wants(capture, "block0_encoder")) out["block0_encoder"] = x.text.clone();
     }
     {
       UnitScope norm = session.unit(component, "norm_out");
-      const auto modulation = linear(norm, "norm_out.linear", at::silu(temb.to(norm.device(), true)).to(dtype)).chunk(2, -1);
+      const auto modulation =
+          linear(norm, "norm_out.linear", at::silu(temb.to(norm.device(), true)).to(dtype)).chunk(2, -1);
       // AdaLayerNormContinuous: scale first, then shift.
-      x.image = layer_norm(x.image.to(norm.device(), true)) * (1 + modulation[0].unsqueeze(1)) + modulation[1].unsqueeze(1);
+      x.image =
+          layer_norm(x.image.to(norm.device(), true)) * (1 + modulation[0].unsqueeze(1)) + modulation[1].unsqueeze(1);
     }
     UnitScope proj = session.unit(component, "proj_out");
     out["sample"] = linear(proj, "proj_out", x.image.to(proj.device(), true));

@@ -15,7 +15,8 @@ void mmdit_tensors(SynthBuilder& b, const MmditConfig& c) {
     b.linear(p + ".img_mod.1", 6 * inner, inner);
     b.add(p + ".attn.norm_q.weight", {c.head_dim});
     b.add(p + ".attn.norm_k.weight", {c.head_dim});
-    for (const char* proj : {"to_q", "to_k", "to_v", "add_k_proj", "add_v_proj", "add_q_proj", "to_out.0", "to_add_out"})
+    for (const char* proj :
+         {"to_q", "to_k", "to_v", "add_k_proj", "add_v_proj", "add_q_proj", "to_out.0", "to_add_out"})
       b.linear(p + ".attn." + proj, inner, inner);
     b.add(p + ".attn.norm_added_q.weight", {c.head_dim});
     b.add(p + ".attn.norm_added_k.weight", {c.head_dim});
@@ -32,18 +33,19 @@ void mmdit_tensors(SynthBuilder& b, const MmditConfig& c) {
 }  // namespace
 
 SynthComponent qwenimage_transformer_component(const MmditConfig& c) {
-  SynthComponent transformer{"transformer", "diffusion_pytorch_model",
+  SynthComponent transformer{"transformer",
+                             "diffusion_pytorch_model",
                              nlohmann::ordered_json{{"_class_name", "QwenImageTransformer2DModel"},
-                                   {"_diffusers_version", "0.36.0"},
-                                   {"patch_size", c.patch},
-                                   {"in_channels", c.in_channels},
-                                   {"out_channels", c.out_channels},
-                                   {"num_layers", c.layers},
-                                   {"attention_head_dim", c.head_dim},
-                                   {"num_attention_heads", c.heads},
-                                   {"joint_attention_dim", c.joint_dim},
-                                   {"axes_dims_rope", c.axes_dims_rope},
-                                   {"guidance_embeds", false}},
+                                                    {"_diffusers_version", "0.36.0"},
+                                                    {"patch_size", c.patch},
+                                                    {"in_channels", c.in_channels},
+                                                    {"out_channels", c.out_channels},
+                                                    {"num_layers", c.layers},
+                                                    {"attention_head_dim", c.head_dim},
+                                                    {"num_attention_heads", c.heads},
+                                                    {"joint_attention_dim", c.joint_dim},
+                                                    {"axes_dims_rope", c.axes_dims_rope},
+                                                    {"guidance_embeds", false}},
                              {}};
   SynthBuilder xb{transformer.tensors};
   mmdit_tensors(xb, c);

@@ -42,7 +42,8 @@ Layout layout_of(const ComponentDescription& component) {
     throw InputError(config.file(), "\"dim_mult\" must be a list of positive integers");
   for (const char* key : {"latents_mean", "latents_std"})
     if (config.has(key) && config.numbers(key).size() != static_cast<std::size_t>(l.z_dim))
-      throw InputError(config.file(), std::string("\"") + key + "\" must hold z_dim (" + std::to_string(l.z_dim) + ") numbers");
+      throw InputError(config.file(),
+                       std::string("\"") + key + "\" must hold z_dim (" + std::to_string(l.z_dim) + ") numbers");
   return l;
 }
 
@@ -66,7 +67,8 @@ at::Tensor channel_rms_norm(const UnitScope& unit, const std::string& module, co
 }
 
 at::Tensor residual_block(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
-  const auto shortcut = unit.has(module + ".conv_shortcut.weight") ? causal_conv(unit, module + ".conv_shortcut", x) : x;
+  const auto shortcut =
+      unit.has(module + ".conv_shortcut.weight") ? causal_conv(unit, module + ".conv_shortcut", x) : x;
   auto h = causal_conv(unit, module + ".conv1", at::silu(channel_rms_norm(unit, module + ".norm1", x)));
   h = causal_conv(unit, module + ".conv2", at::silu(channel_rms_norm(unit, module + ".norm2", h)));
   return h + shortcut;
@@ -75,7 +77,8 @@ at::Tensor residual_block(const UnitScope& unit, const std::string& module, cons
 // One head over every pixel of the frame.
 at::Tensor attention_block(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
   const auto batch = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
-  const auto qkv = at::conv2d(channel_rms_norm(unit, module + ".norm", x), unit[module + ".to_qkv.weight"], unit[module + ".to_qkv.bias"])
+  const auto qkv = at::conv2d(channel_rms_norm(unit, module + ".norm", x), unit[module + ".to_qkv.weight"],
+                              unit[module + ".to_qkv.bias"])
                        .reshape({batch, 1, 3 * channels, height * width})
                        .permute({0, 1, 3, 2})
                        .chunk(3, -1);
@@ -87,7 +90,8 @@ at::Tensor attention_block(const UnitScope& unit, const std::string& module, con
 
 at::Tensor downsample(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
   // Zero padding on the right and at the bottom, then a stride-2 convolution.
-  return at::conv2d(at::constant_pad_nd(x, {0, 1, 0, 1}, 0), unit[module + ".resample.1.weight"], unit[module + ".resample.1.bias"], 2);
+  return at::conv2d(at::constant_pad_nd(x, {0, 1, 0, 1}, 0), unit[module + ".resample.1.weight"],
+                    unit[module + ".resample.1.bias"], 2);
 }
 
 at::Tensor upsample(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
@@ -141,7 +145,8 @@ at::Tensor decoder(const UnitScope& unit, const at::Tensor& latents) {
   auto x = mid_block(unit, causal_conv(unit, "conv_in", latents));
   for (int i = 0; has_module(unit, "up_blocks." + std::to_string(i)); ++i) {
     const std::string block = "up_blocks." + std::to_string(i);
-    for (int r = 0; has_module(unit, block + ".resnets." + std::to_string(r)); ++r) x = residual_block(unit, block + ".resnets." + std::to_string(r), x);
+    for (int r = 0; has_module(unit, block + ".resnets." + std::to_string(r)); ++r)
+      x = residual_block(unit, block + ".resnets." + std::to_string(r), x);
     if (has_module(unit, block + ".upsamplers.0")) x = upsample(unit, block + ".upsamplers.0", x);
   }
   return causal_conv(unit, "conv_out", at::silu(channel_rms_norm(unit, "norm_out", x)));
@@ -156,8 +161,20 @@ class QwenImageVaeArchitecture final : public Architecture {
   }
 
   std::vector<EntryPoint> entries() const override {
-    return {{"encode", {"image"}, {"tiling"}, {"encoded_mean"}, {}, "image [batch, 3, 1, height, width] in [-1, 1] -> encoded_mean [batch, z_dim, 1, height/8, width/8]; tiling [4] (optional): tile height, width, stride height, width in pixels"},
-            {"decode", {"latents"}, {"tiling"}, {"decoded"}, {}, "latents [batch, z_dim, 1, height/8, width/8] -> decoded [batch, 3, 1, height, width] in [-1, 1]; tiling [4] (optional): as encode's"}};
+    return {{"encode",
+             {"image"},
+             {"tiling"},
+             {"encoded_mean"},
+             {},
+             "image [batch, 3, 1, height, width] in [-1, 1] -> encoded_mean [batch, z_dim, 1, height/8, width/8]; "
+             "tiling [4] (optional): tile height, width, stride height, width in pixels"},
+            {"decode",
+             {"latents"},
+             {"tiling"},
+             {"decoded"},
+             {},
+             "latents [batch, z_dim, 1, height/8, width/8] -> decoded [batch, 3, 1, height, width] in [-1, 1]; tiling "
+             "[4] (optional): as encode's"}};
   }
 
   void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
@@ -165,14 +182,17 @@ class QwenImageVaeArchitecture final : public Architecture {
     check_input_names(name(), e, inputs);
     const Layout l = layout_of(c);
     if (e.name == "encode") {
-      require_tensors(c, name(), {"encoder.conv_in.weight", "encoder.conv_out.weight", "encoder.mid_block.resnets.0.conv1.weight",
-                                  "encoder.norm_out.gamma", "quant_conv.weight"});
+      require_tensors(c, name(),
+                      {"encoder.conv_in.weight", "encoder.conv_out.weight", "encoder.mid_block.resnets.0.conv1.weight",
+                       "encoder.norm_out.gamma", "quant_conv.weight"});
       const at::Tensor& image = floating_input(inputs, "image", 5);
-      expect_size(image, "image", 1, tensor_shape(c, name(), "encoder.conv_in.weight").at(1), "the encoder's input channels");
+      expect_size(image, "image", 1, tensor_shape(c, name(), "encoder.conv_in.weight").at(1),
+                  "the encoder's input channels");
       check_frame_and_size(image, "image", l.compression());
     } else {
-      require_tensors(c, name(), {"post_quant_conv.weight", "decoder.conv_in.weight", "decoder.conv_out.weight",
-                                  "decoder.mid_block.resnets.0.conv1.weight", "decoder.norm_out.gamma"});
+      require_tensors(c, name(),
+                      {"post_quant_conv.weight", "decoder.conv_in.weight", "decoder.conv_out.weight",
+                       "decoder.mid_block.resnets.0.conv1.weight", "decoder.norm_out.gamma"});
       const at::Tensor& latents = floating_input(inputs, "latents", 5);
       expect_size(latents, "latents", 1, tensor_shape(c, name(), "post_quant_conv.weight").at(0), "the config's z_dim");
       check_frame_and_size(latents, "latents", 1);
@@ -180,21 +200,23 @@ class QwenImageVaeArchitecture final : public Architecture {
     if (inputs.count("tiling")) check_tiling(integer_input(inputs, "tiling", 1), l.compression());
   }
 
-  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name, const WorkloadShape& shape) const override {
+  NamedTensors example_inputs(const ComponentDescription& c, const std::string& entry_name,
+                              const WorkloadShape& shape) const override {
     const EntryPoint e = entry(entry_name);
     const Layout l = layout_of(c);
     const auto batch = static_cast<std::int64_t>(std::max<std::uint64_t>(1, shape.batch));
     const auto height = static_cast<std::int64_t>(shape.height ? shape.height : 1024);
     const auto width = static_cast<std::int64_t>(shape.width ? shape.width : 1024);
     if (height % l.compression() || width % l.compression())
-      throw InputError("--height/--width", "must be multiples of " + std::to_string(l.compression()) + " (the VAE's compression)");
+      throw InputError("--height/--width",
+                       "must be multiples of " + std::to_string(l.compression()) + " (the VAE's compression)");
     at::manual_seed(shape.seed);
     if (e.name == "encode") return {{"image", at::rand({batch, l.input_channels, 1, height, width}) * 2 - 1}};
     return {{"latents", at::randn({batch, l.z_dim, 1, height / l.compression(), width / l.compression()})}};
   }
 
-  std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs,
-                                 c10::ScalarType dtype) const override {
+  std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name,
+                                 const NamedTensors& inputs, c10::ScalarType dtype) const override {
     const Layout l = layout_of(c);
     const bool encode = entry(entry_name).name == "encode";
     const at::Tensor& input = inputs.at(encode ? "image" : "latents");
@@ -203,7 +225,8 @@ class QwenImageVaeArchitecture final : public Architecture {
     const auto tiling = tiling_of(inputs);
     const bool tiled = tiles(tiling, height, width);
     // Tiled, the feature maps are one tile's; the tiles' outputs are held until they are joined.
-    const std::int64_t pixels = tiled ? std::min(tiling->tile_height, height) * std::min(tiling->tile_width, width) : height * width;
+    const std::int64_t pixels =
+        tiled ? std::min(tiling->tile_height, height) * std::min(tiling->tile_width, width) : height * width;
     // The widest feature map: each stage's channels at its resolution, doubled where an upsampler
     // holds its input at the next one.
     std::int64_t widest = 0;
@@ -213,18 +236,20 @@ class QwenImageVaeArchitecture final : public Architecture {
     // convolution's output at once.
     std::int64_t bytes = input.size(0) * widest * (5 * element_bytes(dtype) + 4);
     if (tiled) {
-      const std::int64_t outputs = encode ? 2 * l.z_dim * (height / l.compression()) * (width / l.compression()) : l.input_channels * height * width;
+      const std::int64_t outputs = encode ? 2 * l.z_dim * (height / l.compression()) * (width / l.compression())
+                                          : l.input_channels * height * width;
       bytes += 3 * input.size(0) * outputs * element_bytes(dtype);  // the overlapping tiles, then the joined whole
     }
 #if VRAMGUARD_TORCH_MAJOR < 2
     const std::int64_t mid = pixels / (l.compression() * l.compression());
-    bytes += std::min(input.size(0) * mid * mid * 4, kUnfusedScoreBytes) * 2;  // the unfused mid-block attention's scores and weights
+    bytes += std::min(input.size(0) * mid * mid * 4, kUnfusedScoreBytes) *
+             2;  // the unfused mid-block attention's scores and weights
 #endif
     return static_cast<std::uint64_t>(bytes);
   }
 
-  NamedTensors run(Session& session, const std::string& component, const std::string& entry_name, const NamedTensors& inputs,
-                   const std::vector<std::string>&) const override {
+  NamedTensors run(Session& session, const std::string& component, const std::string& entry_name,
+                   const NamedTensors& inputs, const std::vector<std::string>&) const override {
     const c10::ScalarType dtype = session.dtype(component);
     const Layout l = layout_of(*session.description().find(component));
     const auto tiling = tiling_of(inputs);
@@ -249,7 +274,8 @@ class QwenImageVaeArchitecture final : public Architecture {
         for (auto& row : grid)
           for (auto& tile : row) tile = causal_conv(quant, "quant_conv", tile.to(quant.device(), true));
       }
-      const at::Tensor x = tiled ? join_tiles(grid, axes.first, axes.second, image.size(3) / l.compression(), image.size(4) / l.compression())
+      const at::Tensor x = tiled ? join_tiles(grid, axes.first, axes.second, image.size(3) / l.compression(),
+                                              image.size(4) / l.compression())
                                  : grid[0][0];
       // The latent distribution's parameters: mean, then log-variance.
       return {{"encoded_mean", x.chunk(2, 1)[0].unsqueeze(2)}};
@@ -270,34 +296,45 @@ class QwenImageVaeArchitecture final : public Architecture {
     for (auto& row : grid)
       for (auto& tile : row) tile = decoder(unit, tile);
     // (The library's tiled decode leaves the clamp to the postprocessing, which clamps the same range.)
-    return {{"decoded", join_tiles(grid, rows, columns, x.size(2) * l.compression(), x.size(3) * l.compression()).clamp(-1.0, 1.0).unsqueeze(2)}};
+    return {{"decoded", join_tiles(grid, rows, columns, x.size(2) * l.compression(), x.size(3) * l.compression())
+                            .clamp(-1.0, 1.0)
+                            .unsqueeze(2)}};
   }
 
  private:
   static void check_tiling(const at::Tensor& tiling, std::int64_t compression) {
-    const std::string why = "tiling is [tile height, tile width, stride height, stride width] in pixels, e.g. diffusers' 256, 256, 192, 192";
-    if (tiling.size(0) != 4) throw InputError("input 'tiling'", "holds " + std::to_string(tiling.size(0)) + " numbers, not 4", why);
+    const std::string why =
+        "tiling is [tile height, tile width, stride height, stride width] in pixels, e.g. diffusers' 256, 256, 192, "
+        "192";
+    if (tiling.size(0) != 4)
+      throw InputError("input 'tiling'", "holds " + std::to_string(tiling.size(0)) + " numbers, not 4", why);
     const auto t = *tiling_of({{"tiling", tiling}});
     for (const std::int64_t v : {t.tile_height, t.tile_width, t.stride_height, t.stride_width})
       if (v <= 0 || v % compression)
-        throw InputError("input 'tiling'", "holds " + std::to_string(v) + "; every size must be a positive multiple of " + std::to_string(compression) +
-                                               " (the VAE's compression)", why);
+        throw InputError("input 'tiling'",
+                         "holds " + std::to_string(v) + "; every size must be a positive multiple of " +
+                             std::to_string(compression) + " (the VAE's compression)",
+                         why);
     if (t.stride_height > t.tile_height || t.stride_width > t.tile_width)
       throw InputError("input 'tiling'", "has a stride larger than its tile: tiles would leave gaps", why);
   }
 
   static void check_frame_and_size(const at::Tensor& t, const std::string& input, std::int64_t multiple) {
     if (t.size(2) != 1)
-      throw InputError("input '" + input + "'", "holds " + std::to_string(t.size(2)) + " frames; the native VAE runs images (one frame)",
+      throw InputError("input '" + input + "'",
+                       "holds " + std::to_string(t.size(2)) + " frames; the native VAE runs images (one frame)",
                        "run videos through the Python module with diffusers' own class");
     if (t.size(3) % multiple || t.size(4) % multiple)
       throw InputError("input '" + input + "'", "is " + std::to_string(t.size(3)) + "x" + std::to_string(t.size(4)) +
-                                                    "; height and width must be multiples of " + std::to_string(multiple));
+                                                    "; height and width must be multiples of " +
+                                                    std::to_string(multiple));
   }
 };
 
 }  // namespace
 
-std::shared_ptr<const Architecture> make_qwenimage_vae_architecture() { return std::make_shared<QwenImageVaeArchitecture>(); }
+std::shared_ptr<const Architecture> make_qwenimage_vae_architecture() {
+  return std::make_shared<QwenImageVaeArchitecture>();
+}
 
 }  // namespace vramguard::runtime

@@ -99,19 +99,21 @@ void vae_tensors(SynthBuilder& b, const VaeConfig& c) {
 SynthComponent qwenimage_vae_component(const VaeConfig& c) {
   nlohmann::ordered_json temporal = nlohmann::ordered_json::array();
   for (bool t : c.temporal_downsample) temporal.push_back(t);
-  SynthComponent vae_component{"vae", "diffusion_pytorch_model",
-                               nlohmann::ordered_json{{"_class_name", "AutoencoderKLQwenImage"},
-                                     {"_diffusers_version", "0.36.0"},
-                                     {"base_dim", c.base_dim},
-                                     {"z_dim", c.z_dim},
-                                     {"dim_mult", c.dim_mult},
-                                     {"num_res_blocks", c.res_blocks},
-                                     {"attn_scales", nlohmann::ordered_json::array()},
-                                     {"temperal_downsample", temporal},
-                                     // The latents' per-channel statistics the pipeline normalizes with; neutral here.
-                                     {"latents_mean", std::vector<double>(static_cast<std::size_t>(c.z_dim), 0.0)},
-                                     {"latents_std", std::vector<double>(static_cast<std::size_t>(c.z_dim), 1.0)}},
-                               {}};
+  SynthComponent vae_component{
+      "vae",
+      "diffusion_pytorch_model",
+      nlohmann::ordered_json{{"_class_name", "AutoencoderKLQwenImage"},
+                             {"_diffusers_version", "0.36.0"},
+                             {"base_dim", c.base_dim},
+                             {"z_dim", c.z_dim},
+                             {"dim_mult", c.dim_mult},
+                             {"num_res_blocks", c.res_blocks},
+                             {"attn_scales", nlohmann::ordered_json::array()},
+                             {"temperal_downsample", temporal},
+                             // The latents' per-channel statistics the pipeline normalizes with; neutral here.
+                             {"latents_mean", std::vector<double>(static_cast<std::size_t>(c.z_dim), 0.0)},
+                             {"latents_std", std::vector<double>(static_cast<std::size_t>(c.z_dim), 1.0)}},
+      {}};
   SynthBuilder vb{vae_component.tensors};
   vae_tensors(vb, c);
 

@@ -37,12 +37,14 @@ TileGrid split_tiles(const at::Tensor& input, const TileAxis& rows, const TileAx
   for (std::int64_t i = 0; i < height; i += rows.stride) {
     auto& row = grid.emplace_back();
     for (std::int64_t j = 0; j < width; j += columns.stride)
-      row.push_back(input.narrow(2, i, std::min(rows.tile, height - i)).narrow(3, j, std::min(columns.tile, width - j)));
+      row.push_back(
+          input.narrow(2, i, std::min(rows.tile, height - i)).narrow(3, j, std::min(columns.tile, width - j)));
   }
   return grid;
 }
 
-at::Tensor join_tiles(TileGrid& tiles, const TileAxis& rows, const TileAxis& columns, std::int64_t output_height, std::int64_t output_width) {
+at::Tensor join_tiles(TileGrid& tiles, const TileAxis& rows, const TileAxis& columns, std::int64_t output_height,
+                      std::int64_t output_width) {
   std::vector<at::Tensor> joined_rows;
   for (std::size_t i = 0; i < tiles.size(); ++i) {
     std::vector<at::Tensor> kept;
@@ -50,12 +52,15 @@ at::Tensor join_tiles(TileGrid& tiles, const TileAxis& rows, const TileAxis& col
       at::Tensor& tile = tiles[i][j];
       if (i > 0) blend(tiles[i - 1][j], tile, 2, rows.blend);
       if (j > 0) blend(tiles[i][j - 1], tile, 3, columns.blend);
-      kept.push_back(tile.narrow(2, 0, std::min(rows.kept, tile.size(2))).narrow(3, 0, std::min(columns.kept, tile.size(3))));
+      kept.push_back(
+          tile.narrow(2, 0, std::min(rows.kept, tile.size(2))).narrow(3, 0, std::min(columns.kept, tile.size(3))));
     }
     joined_rows.push_back(at::cat(kept, 3));
   }
   const at::Tensor whole = at::cat(joined_rows, 2);
-  return whole.narrow(2, 0, std::min(output_height, whole.size(2))).narrow(3, 0, std::min(output_width, whole.size(3))).contiguous();
+  return whole.narrow(2, 0, std::min(output_height, whole.size(2)))
+      .narrow(3, 0, std::min(output_width, whole.size(3)))
+      .contiguous();
 }
 
 }  // namespace vramguard::runtime

@@ -36,6 +36,7 @@ std::pair<TileAxis, TileAxis> decode_axes(const VaeTiling& tiling, std::int64_t 
 TileGrid split_tiles(const at::Tensor& input, const TileAxis& rows, const TileAxis& columns);
 // Each output tile blended into the one above and the one to its left (in place, in order, as the
 // library does), cropped, joined, and the whole cropped to output_height x output_width.
-at::Tensor join_tiles(TileGrid& tiles, const TileAxis& rows, const TileAxis& columns, std::int64_t output_height, std::int64_t output_width);
+at::Tensor join_tiles(TileGrid& tiles, const TileAxis& rows, const TileAxis& columns, std::int64_t output_height,
+                      std::int64_t output_width);
 
 }  // namespace vramguard::runtime

@@ -89,13 +89,15 @@ int main(int argc, char** argv) {
           std::vector<std::pair<void*, cudaEvent_t>> registered;
           for (std::size_t i; (i = next++) < pieces;) {
             const std::size_t begin = i * piece, bytes = std::min(piece, size - begin);
-            if (cudaHostRegister(mapping + begin, bytes, cudaHostRegisterReadOnly | cudaHostRegisterPortable) != cudaSuccess) {
+            if (cudaHostRegister(mapping + begin, bytes, cudaHostRegisterReadOnly | cudaHostRegisterPortable) !=
+                cudaSuccess) {
               failed = true;
               return;
             }
             cudaEvent_t done{};
             if (copy) {
-              check(cudaMemcpyAsync(device + begin, mapping + begin, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync");
+              check(cudaMemcpyAsync(device + begin, mapping + begin, bytes, cudaMemcpyHostToDevice, stream),
+                    "cudaMemcpyAsync");
               check(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreate");
               check(cudaEventRecord(done, stream), "cudaEventRecord");
             }
@@ -122,11 +124,12 @@ int main(int argc, char** argv) {
       for (auto& w : workers) w.join();
       const double elapsed = seconds_since(start);
       if (failed) {
-        std::printf("threads %2d %s: the driver refused a registration\n", threads, copy ? "register+copy" : "register");
+        std::printf("threads %2d %s: the driver refused a registration\n", threads,
+                    copy ? "register+copy" : "register");
         continue;
       }
-      std::printf("threads %2d %-14s %.3f s = %.1f GB/s%s\n", threads, copy ? "register+copy" : "register+unreg", elapsed,
-                  size / elapsed / 1e9, copy ? "" : " (registration and unregistration)");
+      std::printf("threads %2d %-14s %.3f s = %.1f GB/s%s\n", threads, copy ? "register+copy" : "register+unreg",
+                  elapsed, size / elapsed / 1e9, copy ? "" : " (registration and unregistration)");
       std::fflush(stdout);
     }
   }

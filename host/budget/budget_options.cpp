@@ -12,7 +12,8 @@
 
 namespace vramguard {
 
-std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text, bool allow_disk) {
+std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text,
+                                                     bool allow_disk) {
   const std::string example = "e.g. --" + option + " 0=12GB,cpu=64GiB";
   if (text::trim(text).empty()) throw UsageError("--" + option + " is empty", example);
   std::map<DeviceId, std::uint64_t> sizes;
@@ -23,10 +24,14 @@ std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, 
     if (eq == std::string::npos) throw UsageError("--" + option + " entry '" + entry + "' is not DEVICE=SIZE", example);
     const std::string name(text::trim(entry.substr(0, eq)));
     const auto device = DeviceId::parse(name, true);
-    if (!device) throw UsageError("--" + option + " names an unknown device '" + name + "'", "devices are GPU indices (0, 1...), cuda:N and cpu");
+    if (!device)
+      throw UsageError("--" + option + " names an unknown device '" + name + "'",
+                       "devices are GPU indices (0, 1...), cuda:N and cpu");
     if (device->kind == DeviceKind::disk && !allow_disk)
-      throw UsageError("--" + option + " cannot cap disk: weights offloaded to disk are read from the checkpoint in place and take no space",
-                       "cap cpu to push weights to disk, e.g. --" + option + " 0=12GB,cpu=8GB");
+      throw UsageError(
+          "--" + option +
+              " cannot cap disk: weights offloaded to disk are read from the checkpoint in place and take no space",
+          "cap cpu to push weights to disk, e.g. --" + option + " 0=12GB,cpu=8GB");
     if (sizes.count(*device)) throw UsageError("--" + option + " names " + device->str() + " twice", example);
     try {
       sizes[*device] = parse_byte_size(entry.substr(eq + 1));
@@ -53,17 +58,20 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
   if (options.headroom) {
     headroom = *options.headroom;
   } else {
-    for (const auto& component : model.components) headroom = std::max(headroom, activation_headroom(component, workload));
+    for (const auto& component : model.components)
+      headroom = std::max(headroom, activation_headroom(component, workload));
   }
   DeviceBudget budget;
   for (auto& gpu : gpus) {
     if (const auto it = options.max_memory.find(gpu.id); it != options.max_memory.end()) gpu.cap_bytes = it->second;
     const auto reserve = options.reserve.find(gpu.id);
     const bool default_reserve = reserve == options.reserve.end() && !options.reserve_all;
-    gpu.reserve_bytes = reserve != options.reserve.end() ? reserve->second
-                                                         : options.reserve_all.value_or(default_gpu_reserve(gpu.total_bytes));
+    gpu.reserve_bytes = reserve != options.reserve.end()
+                            ? reserve->second
+                            : options.reserve_all.value_or(default_gpu_reserve(gpu.total_bytes));
     if (default_reserve && notes)
-      notes->push_back(gpu.name() + " keeps " + format_bytes(gpu.reserve_bytes) + " free by default (5 % of its memory; --reserve sets it)");
+      notes->push_back(gpu.name() + " keeps " + format_bytes(gpu.reserve_bytes) +
+                       " free by default (5 % of its memory; --reserve sets it)");
     gpu.headroom_bytes = headroom;
     gpu.adapter_bytes = options.adapter_bytes;
     gpu.update_usable();
@@ -73,7 +81,8 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
     cpu.cap_bytes = it->second;
     budget.cpu_cap_given = true;
   }
-  if (const auto it = options.reserve.find(DeviceId::host()); it != options.reserve.end()) cpu.reserve_bytes = it->second;
+  if (const auto it = options.reserve.find(DeviceId::host()); it != options.reserve.end())
+    cpu.reserve_bytes = it->second;
   cpu.update_usable();
   budget.devices.push_back(cpu);
   if (disk) budget.devices.push_back(*disk);
@@ -81,11 +90,14 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
   budget.allow_cpu_compute = options.allow_cpu_compute;
   if (notes) {
     if (!budget.cpu_cap_given)
-      notes->push_back("the CPU budget is the available RAM, " + format_bytes(cpu.usable_bytes) + " (no cpu entry in --max-memory)");
+      notes->push_back("the CPU budget is the available RAM, " + format_bytes(cpu.usable_bytes) +
+                       " (no cpu entry in --max-memory)");
     for (const auto* gpu : budget.gpus()) {
       if (gpu->adapter_bytes > 0)
-        notes->push_back(gpu->name() + " keeps " + format_bytes(gpu->adapter_bytes) + " for adapters beside the checkpoint's weights (--adapter-memory)");
-      if (gpu->usable_bytes == 0) notes->push_back(gpu->name() + " has no usable memory after its cap, reserve and headroom");
+        notes->push_back(gpu->name() + " keeps " + format_bytes(gpu->adapter_bytes) +
+                         " for adapters beside the checkpoint's weights (--adapter-memory)");
+      if (gpu->usable_bytes == 0)
+        notes->push_back(gpu->name() + " has no usable memory after its cap, reserve and headroom");
       if (!gpu->context_measured)
         notes->push_back(gpu->name() + "'s CUDA context is assumed to take " + format_bytes(gpu->context_bytes) +
                          " (measured on an H100; a simulated GPU has none to measure)");
@@ -103,8 +115,8 @@ DeviceBudget probe_budget(DeviceRuntime& runtime, const InspectedModel& model, c
     host.cgroup_limit_bytes.reset();
   }
   DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device(host),
-                                     disk_device(model.source.root.empty() ? "." : model.source.root), options, model.graph,
-                                     workload, notes);
+                                     disk_device(model.source.root.empty() ? "." : model.source.root), options,
+                                     model.graph, workload, notes);
   budget.can_register_mappings = runtime.can_register_host_memory();
   return budget;
 }

@@ -18,12 +18,12 @@ class DeviceRuntime;
 struct InspectedModel;
 
 struct BudgetOptions {
-  std::map<DeviceId, std::uint64_t> max_memory;     // GPUs and cpu → cap
-  std::optional<std::uint64_t> reserve_all;         // kept free on every GPU; unset: default_gpu_reserve()
-  std::map<DeviceId, std::uint64_t> reserve;        // per device, overrides reserve_all
-  std::optional<std::uint64_t> headroom;            // activation headroom per GPU; estimated when absent
-  std::uint64_t adapter_bytes = 0;                  // kept on every GPU for weights beside the checkpoint's (LoRA)
-  std::optional<std::uint64_t> pinned_cap;          // pinned host memory for streamed weights
+  std::map<DeviceId, std::uint64_t> max_memory;  // GPUs and cpu → cap
+  std::optional<std::uint64_t> reserve_all;      // kept free on every GPU; unset: default_gpu_reserve()
+  std::map<DeviceId, std::uint64_t> reserve;     // per device, overrides reserve_all
+  std::optional<std::uint64_t> headroom;         // activation headroom per GPU; estimated when absent
+  std::uint64_t adapter_bytes = 0;               // kept on every GPU for weights beside the checkpoint's (LoRA)
+  std::optional<std::uint64_t> pinned_cap;       // pinned host memory for streamed weights
   bool allow_cpu_compute = false;
 };
 
@@ -35,7 +35,8 @@ std::uint64_t default_gpu_reserve(std::uint64_t total_bytes);
 // "0=12GB,1=20GiB,cpu=64GiB" (keys: GPU index, cuda:N, cpu). Throws UsageError naming the option and
 // the entry: an empty list or entry, a device named twice, an unknown device; `disk` where the page
 // cache has no size to cap (`allow_disk` false).
-std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text, bool allow_disk = false);
+std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text,
+                                                     bool allow_disk = false);
 
 // The budget for this run from devices already probed: the user's options, and headroom for the
 // model's workload. usable = min(cap − context, free − reserve) − adapters − headroom; the CPU's usable is its

@@ -26,7 +26,8 @@ void print_overview(std::ostream& out) {
   for (const auto& command : all_commands())
     out << "  " << command.spec.name << std::string(10 - std::min<std::size_t>(9, command.spec.name.size()), ' ')
         << command.spec.summary << "\n";
-  out << "\n" << global_options() << "\n"
+  out << "\n"
+      << global_options() << "\n"
       << "Options come from, first to last: the command line, VRAMGUARD_* environment variables "
          "(VRAMGUARD_LOG_LEVEL=debug), the --config file (log_level = debug), the defaults.\n"
          "Exit codes: 0 ok, 1 the job failed, 2 bad usage or input.\n"
@@ -57,18 +58,19 @@ void print_command_help(const CommandSpec& spec, std::ostream& out, const Invoca
 std::string version_text() {
   std::ostringstream out;
   out << "vramguard " << VRAMGUARD_VERSION << " (plugin API " << kPluginApiVersion << ", libtorch "
-      << VRAMGUARD_TORCH_MAJOR << "." << VRAMGUARD_TORCH_MINOR << (VRAMGUARD_HAS_CUDA ? ", CUDA" : ", CPU only")
-      << ")";
+      << VRAMGUARD_TORCH_MAJOR << "." << VRAMGUARD_TORCH_MINOR << (VRAMGUARD_HAS_CUDA ? ", CUDA" : ", CPU only") << ")";
   return out.str();
 }
 
 Command help_command() {
-  CommandSpec spec{"help", "show the commands, or one command's options", "vramguard help [COMMAND]", "",
-                   [](CommandOptions& own) {
-                     own.options.add_options()("topic", po::value<std::string>()->value_name("COMMAND"),
-                                               "the command to explain");
-                     own.positional.add("topic", 1);
-                   }};
+  CommandSpec spec{
+      "help", "show the commands, or one command's options", "vramguard help [COMMAND]", "", [](CommandOptions& own) {
+        // clang-format off
+        own.options.add_options()
+            ("topic", po::value<std::string>()->value_name("COMMAND"), "the command to explain");
+        // clang-format on
+        own.positional.add("topic", 1);
+      }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const auto topic = invocation.text("topic");
             if (!topic) {

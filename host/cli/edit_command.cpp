@@ -60,7 +60,9 @@ pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
   if (tiling == "auto") s.vae_tiling = pipelines::VaeTilingMode::automatic;
   else if (tiling == "always") s.vae_tiling = pipelines::VaeTilingMode::always;
   else if (tiling == "never") s.vae_tiling = pipelines::VaeTilingMode::never;
-  else throw UsageError("--vae-tiling '" + tiling + "' is not one of auto, always, never", "auto tiles only where the whole picture would not fit");
+  else
+    throw UsageError("--vae-tiling '" + tiling + "' is not one of auto, always, never",
+                     "auto tiles only where the whole picture would not fit");
   s.vae_tile.tile_pixels = static_cast<int>(invocation.number("vae-tile-size", 16, 16384).value_or(256));
   s.vae_tile.stride_pixels = static_cast<int>(invocation.number("vae-tile-stride", 16, 16384).value_or(192));
   return s;
@@ -75,7 +77,8 @@ std::string seconds_text(double seconds) {
 nlohmann::json edit_json(const pipelines::EditInputs& inputs, const EditRun& run, const std::string& output) {
   const auto& o = run.outcome;
   nlohmann::json steps = nlohmann::json::array();
-  for (const auto& s : o.steps) steps.push_back({{"step", s.step}, {"seconds", s.seconds}, {"streamed_bytes", s.streamed_bytes}});
+  for (const auto& s : o.steps)
+    steps.push_back({{"step", s.step}, {"seconds", s.seconds}, {"streamed_bytes", s.streamed_bytes}});
   nlohmann::json peaks = nlohmann::json::object();
   for (const auto& [device, bytes] : o.peak_bytes) peaks[device] = bytes;
   return {{"output", output},
@@ -95,7 +98,8 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const EditRun& run
           {"notes", inputs.notes}};
 }
 
-void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run, const std::string& output, std::ostream& out) {
+void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run, const std::string& output,
+                        std::ostream& out) {
   const auto& o = run.outcome;
   double denoising = 0;
   for (const auto& s : o.steps) denoising += s.seconds;
@@ -103,12 +107,15 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run,
       << (inputs.negative_ids.empty() ? "" : ", true CFG") << ")\n";
   out << "  ready          " << seconds_text(run.report.statistics.seconds) << "\n";
   out << "  text encoder   " << seconds_text(o.text_encoder_seconds) << "\n";
-  auto tiled = [](const pipelines::VaeCallReport& call) { return call.tiled ? ", in tiles: " + call.why : std::string(); };
-  out << "  VAE encode     " << seconds_text(o.vae_encode_seconds) << " (input at " << inputs.image_width << "x" << inputs.image_height
-      << tiled(o.vae_encode) << ")\n";
+  auto tiled = [](const pipelines::VaeCallReport& call) {
+    return call.tiled ? ", in tiles: " + call.why : std::string();
+  };
+  out << "  VAE encode     " << seconds_text(o.vae_encode_seconds) << " (input at " << inputs.image_width << "x"
+      << inputs.image_height << tiled(o.vae_encode) << ")\n";
   out << "  denoising      " << seconds_text(denoising);
   if (!o.steps.empty()) out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step)";
-  out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds) << (o.vae_decode.tiled ? " (in tiles: " + o.vae_decode.why + ")" : "") << "\n";
+  out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds)
+      << (o.vae_decode.tiled ? " (in tiles: " + o.vae_decode.why + ")" : "") << "\n";
   const auto& budget = run.report.attempts.back().budget;
   for (const auto& [device, bytes] : o.peak_bytes) {
     out << "  peak on " << device << "  " << format_bytes(bytes) << " (ours, activations included)";
@@ -122,50 +129,65 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run,
 }  // namespace
 
 Command edit_command() {
-  CommandSpec spec{"edit", "edit an image with Qwen-Image-Edit, natively, through the guard: the whole pipeline as diffusers runs it",
-                   "vramguard edit MODEL --image IN --prompt TEXT [--negative-prompt TEXT] [--true-cfg-scale S] [--steps N] "
-                   "[--seed N | --latents FILE] [--height H --width W] [--vae-tiling auto|always|never] --output OUT.png [--output-latents FILE] "
-                   "[--config F] [--strategy S] [device, budget and fallback options] [--json] [--report F]",
-                   "MODEL is a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
-                   "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id in the local cache. Each stage is "
-                   "diffusers' QwenImageEditPipeline's: the input resized to ~1024x1024 pixels for the VAE and to the "
-                   "processor's bounds for the text encoder, the prompt in the pipeline's template, true CFG when "
-                   "--negative-prompt is given and --true-cfg-scale is above 1 (even \" \"), FlowMatchEuler with dynamic "
-                   "shifting. The result's size defaults to the input's aspect at ~1024x1024. --latents takes the packed "
-                   "initial noise (a safetensors file holding 'latents'); --seed draws it as diffusers does with a CPU "
-                   "generator. The plan knows the edit (the transformer's 2 x steps passes, the text encoder's one per prompt). "
-                   "The VAE runs in diffusers' tiles where the loaded plan leaves its whole picture no room, or after it "
-                   "runs out of memory (--vae-tiling). Every input is checked before anything loads (exit 2 naming it); a "
-                   "step that runs out of memory otherwise is the guard's business, as in a load.",
-                   [](CommandOptions& own) {
-                     declare_planning_options(own);
-                     declare_guard_options(own);
-                     own.options.add_options()
-                         ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
-                         ("image", po::value<std::string>()->value_name("IN"), "the picture to edit (PNG or JPEG)")
-                         ("prompt", po::value<std::string>()->value_name("TEXT"), "what to change")
-                         ("negative-prompt", po::value<std::string>()->value_name("TEXT"), "what to steer away from; with --true-cfg-scale above 1 it turns true CFG on")
-                         ("true-cfg-scale", po::value<std::string>()->value_name("S")->default_value("4.0"), "true classifier-free guidance's scale")
-                         ("steps", po::value<std::string>()->value_name("N")->default_value("50"), "denoising steps (1-1000)")
-                         ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "draws the initial noise as diffusers does")
-                         ("latents", po::value<std::string>()->value_name("FILE"), "the packed initial noise instead: a safetensors file holding 'latents'")
-                         ("height", po::value<std::string>()->value_name("H"), "the result's height in pixels (a multiple of 16)")
-                         ("width", po::value<std::string>()->value_name("W"), "the result's width in pixels (a multiple of 16)")
-                         ("vae-tiling", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
-                          "the VAE in overlapping tiles, as diffusers' vae.enable_tiling(): auto where the whole picture's "
-                          "activations would not fit beside the plan (and after it runs out of memory); never gives diffusers' untiled result")
-                         ("vae-tile-size", po::value<std::string>()->value_name("PIXELS")->default_value("256"), "a tile's side (diffusers' tile_sample_min_height/width)")
-                         ("vae-tile-stride", po::value<std::string>()->value_name("PIXELS")->default_value("192"),
-                          "pixels between tiles; they overlap and blend over size - stride (diffusers' tile_sample_stride_height/width)")
-                         ("output", po::value<std::string>()->value_name("OUT.png"), "where to write the result (PNG)")
-                         ("output-latents", po::value<std::string>()->value_name("FILE"), "also write the final packed latents (safetensors, 'latents')")
-                         ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
-                   }};
+  CommandSpec spec{
+      "edit",
+      "edit an image with Qwen-Image-Edit, natively, through the guard: the whole pipeline as diffusers runs it",
+      "vramguard edit MODEL --image IN --prompt TEXT [--negative-prompt TEXT] [--true-cfg-scale S] [--steps N] "
+      "[--seed N | --latents FILE] [--height H --width W] [--vae-tiling auto|always|never] --output OUT.png "
+      "[--output-latents FILE] "
+      "[--config F] [--strategy S] [device, budget and fallback options] [--json] [--report F]",
+      "MODEL is a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
+      "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id in the local cache. Each stage is "
+      "diffusers' QwenImageEditPipeline's: the input resized to ~1024x1024 pixels for the VAE and to the "
+      "processor's bounds for the text encoder, the prompt in the pipeline's template, true CFG when "
+      "--negative-prompt is given and --true-cfg-scale is above 1 (even \" \"), FlowMatchEuler with dynamic "
+      "shifting. The result's size defaults to the input's aspect at ~1024x1024. --latents takes the packed "
+      "initial noise (a safetensors file holding 'latents'); --seed draws it as diffusers does with a CPU "
+      "generator. The plan knows the edit (the transformer's 2 x steps passes, the text encoder's one per prompt). "
+      "The VAE runs in diffusers' tiles where the loaded plan leaves its whole picture no room, or after it "
+      "runs out of memory (--vae-tiling). Every input is checked before anything loads (exit 2 naming it); a "
+      "step that runs out of memory otherwise is the guard's business, as in a load.",
+      [](CommandOptions& own) {
+        declare_planning_options(own);
+        declare_guard_options(own);
+        // clang-format off
+        own.options.add_options()
+            ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
+            ("image", po::value<std::string>()->value_name("IN"), "the picture to edit (PNG or JPEG)")
+            ("prompt", po::value<std::string>()->value_name("TEXT"), "what to change")
+            ("negative-prompt", po::value<std::string>()->value_name("TEXT"),
+                "what to steer away from; with --true-cfg-scale above 1 it turns true CFG on")
+            ("true-cfg-scale", po::value<std::string>()->value_name("S")->default_value("4.0"),
+                "true classifier-free guidance's scale")
+            ("steps", po::value<std::string>()->value_name("N")->default_value("50"), "denoising steps (1-1000)")
+            ("seed", po::value<std::string>()->value_name("N")->default_value("0"),
+                "draws the initial noise as diffusers does")
+            ("latents", po::value<std::string>()->value_name("FILE"),
+                "the packed initial noise instead: a safetensors file holding 'latents'")
+            ("height", po::value<std::string>()->value_name("H"), "the result's height in pixels (a multiple of 16)")
+            ("width", po::value<std::string>()->value_name("W"), "the result's width in pixels (a multiple of 16)")
+            ("vae-tiling", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
+                "the VAE in overlapping tiles, as diffusers' vae.enable_tiling(): auto where the whole picture's "
+                "activations would not fit beside the plan (and after it runs out of memory); never gives diffusers' "
+                "untiled result")
+            ("vae-tile-size", po::value<std::string>()->value_name("PIXELS")->default_value("256"),
+                "a tile's side (diffusers' tile_sample_min_height/width)")
+            ("vae-tile-stride", po::value<std::string>()->value_name("PIXELS")->default_value("192"),
+                "pixels between tiles; they overlap and blend over size - stride (diffusers' "
+                "tile_sample_stride_height/width)")
+            ("output", po::value<std::string>()->value_name("OUT.png"), "where to write the result (PNG)")
+            ("output-latents", po::value<std::string>()->value_name("FILE"),
+                "also write the final packed latents (safetensors, 'latents')")
+            ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
+        // clang-format on
+      }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             LoadRequest request = load_request_from(invocation);
             const auto output = invocation.text("output");
             if (!output) throw UsageError("no --output given", "say where to write the result: --output edited.png");
-            for (const auto& [option, what] : {std::pair{"output", "the result"}, std::pair{"output-latents", "the latents"}, std::pair{"report", "the report"}})
+            for (const auto& [option, what] :
+                 {std::pair{"output", "the result"}, std::pair{"output-latents", "the latents"},
+                  std::pair{"report", "the report"}})
               if (const auto file = invocation.text(option)) check_output_path(*file, what);
             const pipelines::EditSettings settings = edit_settings_from(invocation);
             const InspectedModel model = inspect_requested(request);
@@ -177,8 +199,10 @@ Command edit_command() {
             // The largest activations of the edit's calls are the GPUs' headroom unless --headroom says
             // otherwise; the plan weighs each component by its passes in the edit.
             const pipelines::EditDemands demands = library.check_edit(model, inputs);
-            if (!request.budget.headroom) request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
-            for (const auto& [component, work] : demands.workload.components) request.workload.components[component] = work;
+            if (!request.budget.headroom)
+              request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
+            for (const auto& [component, work] : demands.workload.components)
+              request.workload.components[component] = work;
 
             ProgressBar progress;
             const bool terminal = ::isatty(STDERR_FILENO) == 1;
@@ -201,7 +225,8 @@ Command edit_command() {
             }
             pipelines::write_png(*output, run.outcome.image);
             if (const auto latents = invocation.text("output-latents"))
-              write_safetensors(*latents, {{"latents", DType::F32, run.outcome.final_latents_shape, run.outcome.final_latents.data()}});
+              write_safetensors(*latents, {{"latents", DType::F32, run.outcome.final_latents_shape,
+                                            run.outcome.final_latents.data()}});
             write_guard_report(invocation, run.report, io, true, {{"edit", edit_json(inputs, run, *output)}},
                                [&](std::ostream& out) { print_edit_summary(inputs, run, *output, out); });
             return 0;

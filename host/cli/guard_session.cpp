@@ -25,9 +25,10 @@ void ProgressBar::operator()(std::uint64_t done, std::uint64_t total) {
   const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
   const int width = 30;
   const int filled = static_cast<int>(width * static_cast<double>(std::min(done, total)) / static_cast<double>(total));
-  std::fprintf(stderr, "\r[%s%s] %s / %s GB  %.1f GB/s  ETA %.0f s ", std::string(static_cast<std::size_t>(filled), '=').c_str(),
-               std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), format_gb(done).c_str(), format_gb(total).c_str(),
-               rate / 1e9, rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : 0.0);
+  std::fprintf(
+      stderr, "\r[%s%s] %s / %s GB  %.1f GB/s  ETA %.0f s ", std::string(static_cast<std::size_t>(filled), '=').c_str(),
+      std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), format_gb(done).c_str(),
+      format_gb(total).c_str(), rate / 1e9, rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : 0.0);
   if (done >= total) {
     std::fprintf(stderr, "\n");
     finished_ = true;
@@ -35,9 +36,14 @@ void ProgressBar::operator()(std::uint64_t done, std::uint64_t total) {
   std::fflush(stderr);
 }
 
-void record_metrics(const Invocation& invocation, const std::string& command, const GuardReport& report, const nlohmann::json& run) {
-  nlohmann::json record{{"kind", run.is_null() ? "load" : "run"}, {"command", command}, {"model", report.model},
-                        {"runtime", report.runtime}, {"success", report.success}, {"strategy", report.final_strategy},
+void record_metrics(const Invocation& invocation, const std::string& command, const GuardReport& report,
+                    const nlohmann::json& run) {
+  nlohmann::json record{{"kind", run.is_null() ? "load" : "run"},
+                        {"command", command},
+                        {"model", report.model},
+                        {"runtime", report.runtime},
+                        {"success", report.success},
+                        {"strategy", report.final_strategy},
                         {"attempts", report.attempts.size()}};
   if (report.success) {
     record["load_seconds"] = report.statistics.seconds;
@@ -50,7 +56,8 @@ void record_metrics(const Invocation& invocation, const std::string& command, co
     for (const char* key : {"median_step_seconds", "first_step_seconds", "tokens_per_second", "streamed_bytes_per_step",
                             "predicted_step_seconds", "overlap_efficiency"})
       if (run.contains(key)) record[key] = run[key];
-  if (const std::string warning = append_metrics_record(invocation.environment, record); !warning.empty()) log::warn(warning);
+  if (const std::string warning = append_metrics_record(invocation.environment, record); !warning.empty())
+    log::warn(warning);
 }
 
 GuardResult run_reporting_failure(GuardPipeline& pipeline, const Invocation& invocation, CommandIO& io,
@@ -102,7 +109,8 @@ void require_host_room_for_simulated_data(const InspectedModel& model, const std
   const std::uint64_t available = read_host_memory().available_bytes;
   if (model.graph.bytes() > available)
     throw UsageError(why + " on simulated devices keeps every byte in this machine's RAM: the model's " +
-                         format_bytes(model.graph.bytes()) + " do not fit in the " + format_bytes(available) + " available",
+                         format_bytes(model.graph.bytes()) + " do not fit in the " + format_bytes(available) +
+                         " available",
                      "use a smaller model (vramguard synth --preset tiny), or a real GPU");
 }
 

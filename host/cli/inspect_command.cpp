@@ -21,7 +21,8 @@ nlohmann::json to_json(const InspectedModel& model, bool with_units) {
   doc["model"] = model.source.argument;
   doc["layout"] = model.source.layout;
   if (model.source.hub_revision) doc["revision"] = *model.source.hub_revision;
-  doc["target_dtype"] = model.graph.target_dtype ? nlohmann::json(std::string(dtype_name(*model.graph.target_dtype))) : nlohmann::json();
+  doc["target_dtype"] =
+      model.graph.target_dtype ? nlohmann::json(std::string(dtype_name(*model.graph.target_dtype))) : nlohmann::json();
   doc["parameters"] = model.graph.parameters();
   doc["bytes"] = model.graph.bytes();
   doc["components"] = nlohmann::json::array();
@@ -41,17 +42,24 @@ nlohmann::json to_json(const InspectedModel& model, bool with_units) {
                          {"units", component.units.size()},
                          {"activation_bytes_per_token", component.activation_bytes_per_token},
                          {"default_tokens", component.default_tokens}};
-    if (const Unit* largest = component.largest_unit()) entry["largest_unit"] = {{"name", largest->name}, {"bytes", largest->bytes}};
+    if (const Unit* largest = component.largest_unit())
+      entry["largest_unit"] = {{"name", largest->name}, {"bytes", largest->bytes}};
     if (with_units) {
       entry["unit_list"] = nlohmann::json::array();
       for (const auto& unit : component.units) {
-        nlohmann::json u{{"name", unit.name},   {"kind", std::string(unit_kind_name(unit.kind))},
-                         {"bytes", unit.bytes}, {"parameters", unit.parameters},
-                         {"flops_per_token", unit.flops_per_token}, {"tensors", nlohmann::json::array()}};
+        nlohmann::json u{{"name", unit.name},
+                         {"kind", std::string(unit_kind_name(unit.kind))},
+                         {"bytes", unit.bytes},
+                         {"parameters", unit.parameters},
+                         {"flops_per_token", unit.flops_per_token},
+                         {"tensors", nlohmann::json::array()}};
         if (!unit.tie_group.empty()) u["tie_group"] = unit.tie_group;
         for (const auto& t : unit.tensors) {
-          nlohmann::json tj{{"name", t.name}, {"dtype", std::string(dtype_name(t.dtype))}, {"shape", shape_json(t.shape)},
-                            {"stored_bytes", t.stored_bytes}, {"bytes", t.bytes}};
+          nlohmann::json tj{{"name", t.name},
+                            {"dtype", std::string(dtype_name(t.dtype))},
+                            {"shape", shape_json(t.shape)},
+                            {"stored_bytes", t.stored_bytes},
+                            {"bytes", t.bytes}};
           if (!t.tied_to.empty()) tj["tied_to"] = t.tied_to;
           u["tensors"].push_back(tj);
         }
@@ -92,35 +100,40 @@ void print_table(const InspectedModel& model, bool with_units, std::ostream& out
   const auto& graph = model.graph;
   out << "Model: " << model.source.argument << " (" << model.source.layout << ")";
   if (model.source.hub_revision) out << ", revision " << *model.source.hub_revision;
-  out << "\nSizes " << (graph.target_dtype ? "in " + std::string(dtype_name(*graph.target_dtype)) : "as stored") << "\n\n";
+  out << "\nSizes " << (graph.target_dtype ? "in " + std::string(dtype_name(*graph.target_dtype)) : "as stored")
+      << "\n\n";
   const SizeScale scale = scale_for(graph.bytes());
   // The stored size has a column of its own only where --dtype changes it.
   bool converted = false;
   for (const auto& component : graph.components) converted = converted || stored_bytes(component) != component.bytes();
-  out << std::left << std::setw(14) << "COMPONENT" << std::setw(38) << "ARCHITECTURE" << std::right << std::setw(8) << "TENSORS"
-      << std::setw(16) << "PARAMETERS";
+  out << std::left << std::setw(14) << "COMPONENT" << std::setw(38) << "ARCHITECTURE" << std::right << std::setw(8)
+      << "TENSORS" << std::setw(16) << "PARAMETERS";
   if (converted) out << std::setw(11) << "STORED " + scale.decimal;
-  out << std::setw(9) << scale.decimal << std::setw(9) << scale.binary << std::setw(7) << "UNITS" << "  LARGEST UNIT\n";
+  out << std::setw(9) << scale.decimal << std::setw(9) << scale.binary << std::setw(7) << "UNITS"
+      << "  LARGEST UNIT\n";
   for (std::size_t c = 0; c < graph.components.size(); ++c) {
     const Component& component = graph.components[c];
     const Unit* largest = component.largest_unit();
-    out << std::left << std::setw(14) << component.name << std::setw(38) << component.architecture << std::right << std::setw(8)
-        << component.tensor_count() << std::setw(16) << text::thousands(component.parameters());
+    out << std::left << std::setw(14) << component.name << std::setw(38) << component.architecture << std::right
+        << std::setw(8) << component.tensor_count() << std::setw(16) << text::thousands(component.parameters());
     if (converted) out << std::setw(11) << scale(stored_bytes(component));
-    out << std::setw(9) << scale(component.bytes()) << std::setw(9) << scale(component.bytes(), true) << std::setw(7) << component.units.size()
-        << "  " << (largest ? largest->name + ": " + format_bytes(largest->bytes) : std::string("-")) << "\n";
+    out << std::setw(9) << scale(component.bytes()) << std::setw(9) << scale(component.bytes(), true) << std::setw(7)
+        << component.units.size() << "  "
+        << (largest ? largest->name + ": " + format_bytes(largest->bytes) : std::string("-")) << "\n";
   }
-  out << std::left << std::setw(14) << "total" << std::setw(38) << "" << std::right << std::setw(8) << "" << std::setw(16)
-      << text::thousands(graph.parameters());
+  out << std::left << std::setw(14) << "total" << std::setw(38) << "" << std::right << std::setw(8) << ""
+      << std::setw(16) << text::thousands(graph.parameters());
   if (converted) out << std::setw(11) << "";
-  out << std::setw(9) << scale(graph.bytes()) << std::setw(9) << scale(graph.bytes(), true) << std::setw(7) << graph.unit_count() << "\n";
+  out << std::setw(9) << scale(graph.bytes()) << std::setw(9) << scale(graph.bytes(), true) << std::setw(7)
+      << graph.unit_count() << "\n";
   if (!with_units) return;
   for (const auto& component : graph.components) {
     out << "\n" << component.name << " — units in forward order:\n";
     const Unit* largest = component.largest_unit();
     const SizeScale units_scale = scale_for(largest ? largest->bytes : 0);
-    out << std::right << std::setw(6) << "#" << "  " << std::left << std::setw(44) << "UNIT" << std::setw(10) << "KIND"
-        << std::right << std::setw(8) << "TENSORS" << std::setw(11) << units_scale.decimal << std::setw(10) << units_scale.binary << "\n";
+    out << std::right << std::setw(6) << "#"
+        << "  " << std::left << std::setw(44) << "UNIT" << std::setw(10) << "KIND" << std::right << std::setw(8)
+        << "TENSORS" << std::setw(11) << units_scale.decimal << std::setw(10) << units_scale.binary << "\n";
     for (std::size_t u = 0; u < component.units.size(); ++u) {
       const Unit& unit = component.units[u];
       out << std::right << std::setw(6) << u << "  " << std::left << std::setw(44) << unit.name << std::setw(10)
@@ -140,8 +153,10 @@ Command inspect_command() {
                    "pipeline folder, or org/name[@revision] from the Hugging Face cache (resolved offline).",
                    [](CommandOptions& own) {
                      declare_model_options(own);
-                     own.options.add_options()("units", po::bool_switch(),
-                                               "list every unit in forward order with its size");
+                     // clang-format off
+                     own.options.add_options()
+                         ("units", po::bool_switch(), "list every unit in forward order with its size");
+                     // clang-format on
                    }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const InspectedModel model = inspect_requested(load_request_from(invocation));

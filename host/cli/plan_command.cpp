@@ -11,19 +11,24 @@
 
 namespace vramguard {
 Command plan_command() {
-  CommandSpec spec{"plan", "decide where every unit of a model lives, from headers alone, and predict memory and time",
-                   "vramguard plan MODEL [--strategy S] [device and budget options] [--units] [--json] [--export-device-map FILE]",
-                   "Devices are probed (CUDA) or declared (--simulate). usable = min(cap - context, free - reserve) - adapters - headroom. "
-                   "The plan is validated before it is shown; a plan that breaks a rule is refused, naming the plugin.",
-                   [](CommandOptions& own) {
-                     declare_planning_options(own);
-                     own.options.add_options()
-                         ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the strategy plugin to plan with")
-                         ("units", po::bool_switch(), "list every unit with its mode, storage and executing device")
-                         ("export-device-map", po::value<std::string>()->value_name("FILE"),
-                          "write the placement for accelerate: {\"device_map\": ..., \"execution_map\": ..., \"note\": ...}; "
-                          "from_pretrained(device_map=...) takes the device_map");
-                   }};
+  CommandSpec spec{
+      "plan", "decide where every unit of a model lives, from headers alone, and predict memory and time",
+      "vramguard plan MODEL [--strategy S] [device and budget options] [--units] [--json] [--export-device-map FILE]",
+      "Devices are probed (CUDA) or declared (--simulate). usable = min(cap - context, free - reserve) - adapters - "
+      "headroom. "
+      "The plan is validated before it is shown; a plan that breaks a rule is refused, naming the plugin.",
+      [](CommandOptions& own) {
+        declare_planning_options(own);
+        // clang-format off
+        own.options.add_options()
+            ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"),
+                "the strategy plugin to plan with")
+            ("units", po::bool_switch(), "list every unit with its mode, storage and executing device")
+            ("export-device-map", po::value<std::string>()->value_name("FILE"),
+                "write the placement for accelerate: {\"device_map\": ..., \"execution_map\": ..., \"note\": ...}; "
+                "from_pretrained(device_map=...) takes the device_map");
+        // clang-format on
+      }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const PlannedRequest planned = plan_request(load_request_from(invocation));
             const PlanningSetup& setup = planned.setup;

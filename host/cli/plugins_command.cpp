@@ -23,7 +23,8 @@ Command plugins_command() {
               doc["plugins"] = nlohmann::json::array();
               for (const auto& p : registry.plugins()) {
                 nlohmann::json options = nlohmann::json::array();
-                for (const auto& o : p.options) options.push_back({{"key", o.key}, {"values", o.values}, {"description", o.description}});
+                for (const auto& o : p.options)
+                  options.push_back({{"key", o.key}, {"values", o.values}, {"description", o.description}});
                 doc["plugins"].push_back({{"name", p.name},
                                           {"version", p.version},
                                           {"api_version", p.api_version},
@@ -34,9 +35,8 @@ Command plugins_command() {
               }
               doc["refused"] = nlohmann::json::array();
               for (const auto& f : registry.failures())
-                doc["refused"].push_back({{"file", f.file.string()},
-                                          {"problem", plugin_problem_name(f.problem)},
-                                          {"message", f.message}});
+                doc["refused"].push_back(
+                    {{"file", f.file.string()}, {"problem", plugin_problem_name(f.problem)}, {"message", f.message}});
               io.out << doc.dump(2) << '\n';
               return 0;
             }
@@ -57,7 +57,8 @@ Command plugins_command() {
                        << p.description << "\n"
                        << std::string(name_width + 2, ' ') << "file: " << p.file.string() << "\n";
                 for (const auto& o : p.options)
-                  io.out << std::string(name_width + 2, ' ') << "option " << o.key << "=" << o.values << ": " << o.description << "\n";
+                  io.out << std::string(name_width + 2, ' ') << "option " << o.key << "=" << o.values << ": "
+                         << o.description << "\n";
               }
             }
             if (!registry.failures().empty()) {

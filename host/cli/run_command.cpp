@@ -17,31 +17,41 @@
 namespace vramguard {
 
 Command run_command() {
-  CommandSpec spec{"run", "load a model through the guard and run one of its components: step times, streaming, peaks, predicted against measured",
-                   "vramguard run MODEL [--component NAME] [--entry NAME] [--strategy S] [--input IN.safetensors | --tokens N "
-                   "--batch B --height H --width W] [--steps K] [--output OUT.safetensors] [device, budget and fallback options] "
-                   "[--json] [--report F]",
-                   "Families run natively: qwen2 (forward: input_ids -> logits), qwenimage_transformer (forward: hidden_states, "
-                   "encoder_hidden_states, encoder_hidden_states_mask, timestep, img_shapes -> sample), qwenimage_vae (encode: "
-                   "image -> encoded_mean; decode: latents -> decoded). --input is a safetensors file holding the entry's inputs "
-                   "by those names; without it, seeded inputs of --batch, --tokens (text) and --height/--width (pixels) are drawn. "
-                   "--output writes the last call's outputs by name. A step that runs out of device memory is the guard's "
-                   "business as in a load: released, and run again with the next strategy. On --simulate the CPU computes "
-                   "in the GPUs' place.",
-                   [](CommandOptions& own) {
-                     declare_planning_options(own);
-                     declare_guard_options(own);
-                     declare_image_size_options(own);
-                     own.options.add_options()
-                         ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
-                         ("component", po::value<std::string>()->value_name("NAME"), "the component to run (transformer, vae, text_encoder...); default: the first one vramguard runs")
-                         ("entry", po::value<std::string>()->value_name("NAME"), "the entry point (the VAE's encode or decode); default: the family's first")
-                         ("steps", po::value<std::string>()->value_name("K")->default_value("3"), "calls of the entry (1-10000); the first warms up")
-                         ("input", po::value<std::string>()->value_name("FILE"), "a safetensors file holding the entry's inputs by name")
-                         ("output", po::value<std::string>()->value_name("FILE"), "write the last call's outputs, by name, to a safetensors file")
-                         ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "seed for generated inputs")
-                         ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
-                   }};
+  CommandSpec spec{
+      "run",
+      "load a model through the guard and run one of its components: step times, streaming, peaks, predicted against "
+      "measured",
+      "vramguard run MODEL [--component NAME] [--entry NAME] [--strategy S] [--input IN.safetensors | --tokens N "
+      "--batch B --height H --width W] [--steps K] [--output OUT.safetensors] [device, budget and fallback options] "
+      "[--json] [--report F]",
+      "Families run natively: qwen2 (forward: input_ids -> logits), qwenimage_transformer (forward: hidden_states, "
+      "encoder_hidden_states, encoder_hidden_states_mask, timestep, img_shapes -> sample), qwenimage_vae (encode: "
+      "image -> encoded_mean; decode: latents -> decoded). --input is a safetensors file holding the entry's inputs "
+      "by those names; without it, seeded inputs of --batch, --tokens (text) and --height/--width (pixels) are drawn. "
+      "--output writes the last call's outputs by name. A step that runs out of device memory is the guard's "
+      "business as in a load: released, and run again with the next strategy. On --simulate the CPU computes "
+      "in the GPUs' place.",
+      [](CommandOptions& own) {
+        declare_planning_options(own);
+        declare_guard_options(own);
+        declare_image_size_options(own);
+        // clang-format off
+        own.options.add_options()
+            ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
+            ("component", po::value<std::string>()->value_name("NAME"),
+                "the component to run (transformer, vae, text_encoder...); default: the first one vramguard runs")
+            ("entry", po::value<std::string>()->value_name("NAME"),
+                "the entry point (the VAE's encode or decode); default: the family's first")
+            ("steps", po::value<std::string>()->value_name("K")->default_value("3"),
+                "calls of the entry (1-10000); the first warms up")
+            ("input", po::value<std::string>()->value_name("FILE"),
+                "a safetensors file holding the entry's inputs by name")
+            ("output", po::value<std::string>()->value_name("FILE"),
+                "write the last call's outputs, by name, to a safetensors file")
+            ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "seed for generated inputs")
+            ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
+        // clang-format on
+      }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             LoadRequest request = load_request_from(invocation);
             // The component that runs has the devices to itself: the others are not loaded.
@@ -67,7 +77,8 @@ Command run_command() {
             // Inputs the family cannot run are refused before anything loads; the activations they
             // predict are the GPUs' headroom unless --headroom says otherwise.
             const std::uint64_t activation_bytes = library.check(model, settings);
-            if (!request.budget.headroom) request.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
+            if (!request.budget.headroom)
+              request.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
 
             ProgressBar progress;
             RunHooks hooks;

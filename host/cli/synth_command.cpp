@@ -13,31 +13,37 @@
 namespace vramguard {
 
 Command synth_command() {
-  CommandSpec spec{"synth", "write a synthetic checkpoint with an architecture's exact tensor names and shapes",
-                   "vramguard synth --arch ARCH [--preset P] --out DIR [--data zeros|random] [--seed N] [--dtype D]",
-                   "Architectures and presets:\n"
-                   "  qwen2            tiny, tiny-tied, small, 0.5b (Qwen2.5-0.5B), 2b (the streaming benchmark's), 7b (Qwen2.5-7B),\n"
-                   "                   72b (Qwen2.5-72B)\n"
-                   "  qwen-image-edit  full (the real pipeline's shapes: 60-block MMDiT, Qwen2.5-VL-7B text encoder, VAE), tiny\n"
-                   "With --data zeros (the default) the files are sparse: a 41 GB transformer takes no disk space.",
-                   [](CommandOptions& own) {
-                     own.options.add_options()
-                         ("arch", po::value<std::string>()->value_name("ARCH"), "qwen2 or qwen-image-edit")
-                         ("preset", po::value<std::string>()->value_name("P")->default_value("tiny"), "size preset")
-                         ("out", po::value<std::string>()->value_name("DIR"), "output folder (new or empty)")
-                         ("data", po::value<std::string>()->value_name("zeros|random")->default_value("zeros"),
-                          "zeros: sparse files; random: seeded values")
-                         ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "seed for --data random (0 or more)")
-                         ("dtype", po::value<std::string>()->value_name("D")->default_value("bf16"), "bf16, fp16, fp32 or fp64")
-                         ("shard-size", po::value<std::string>()->value_name("SIZE")->default_value("5GB"),
-                          "largest shard file, as in save_pretrained(max_shard_size=...)")
-                         ("legacy-names", po::bool_switch(),
-                          "name the text encoder's tensors as checkpoints saved before transformers 5 do");
-                   }};
+  CommandSpec spec{
+      "synth", "write a synthetic checkpoint with an architecture's exact tensor names and shapes",
+      "vramguard synth --arch ARCH [--preset P] --out DIR [--data zeros|random] [--seed N] [--dtype D]",
+      "Architectures and presets:\n"
+      "  qwen2            tiny, tiny-tied, small, 0.5b (Qwen2.5-0.5B), 2b (the streaming benchmark's), 7b "
+      "(Qwen2.5-7B),\n"
+      "                   72b (Qwen2.5-72B)\n"
+      "  qwen-image-edit  full (the real pipeline's shapes: 60-block MMDiT, Qwen2.5-VL-7B text encoder, VAE), tiny\n"
+      "With --data zeros (the default) the files are sparse: a 41 GB transformer takes no disk space.",
+      [](CommandOptions& own) {
+        // clang-format off
+        own.options.add_options()
+            ("arch", po::value<std::string>()->value_name("ARCH"), "qwen2 or qwen-image-edit")
+            ("preset", po::value<std::string>()->value_name("P")->default_value("tiny"), "size preset")
+            ("out", po::value<std::string>()->value_name("DIR"), "output folder (new or empty)")
+            ("data", po::value<std::string>()->value_name("zeros|random")->default_value("zeros"),
+                "zeros: sparse files; random: seeded values")
+            ("seed", po::value<std::string>()->value_name("N")->default_value("0"),
+                "seed for --data random (0 or more)")
+            ("dtype", po::value<std::string>()->value_name("D")->default_value("bf16"), "bf16, fp16, fp32 or fp64")
+            ("shard-size", po::value<std::string>()->value_name("SIZE")->default_value("5GB"),
+                "largest shard file, as in save_pretrained(max_shard_size=...)")
+            ("legacy-names", po::bool_switch(),
+                "name the text encoder's tensors as checkpoints saved before transformers 5 do");
+        // clang-format on
+      }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             const auto arch = invocation.text("arch");
             const auto out = invocation.text("out");
-            if (!arch) throw UsageError("synth needs --arch", "architectures: " + text::join(synthetic_architectures(), ", "));
+            if (!arch)
+              throw UsageError("synth needs --arch", "architectures: " + text::join(synthetic_architectures(), ", "));
             if (!out) throw UsageError("synth needs --out DIR");
             SynthWriteOptions options;
             const std::string dtype = *invocation.text("dtype");
@@ -56,21 +62,25 @@ Command synth_command() {
             }
             if (options.max_shard_bytes == 0) throw UsageError("--shard-size must be more than 0");
 
-            const SynthModel model = synthetic_architecture(*arch, *invocation.text("preset"), invocation.flag("legacy-names"));
+            const SynthModel model =
+                synthetic_architecture(*arch, *invocation.text("preset"), invocation.flag("legacy-names"));
             const auto started = std::chrono::steady_clock::now();
             const SynthWriteResult result = write_checkpoint(model, *out, options);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             std::uint64_t parameters = 0;
             for (const auto& c : model.components) parameters += c.parameters();
             if (invocation.flag("json")) {
-              io.out << nlohmann::json{{"out", *out}, {"architecture", *arch}, {"preset", model.preset},
+              io.out << nlohmann::json{{"out", *out},           {"architecture", *arch},     {"preset", model.preset},
                                        {"files", result.files}, {"tensors", result.tensors}, {"parameters", parameters},
-                                       {"bytes", result.bytes}, {"seconds", seconds}}.dump(2) << "\n";
-            } else {
-              io.out << "Wrote " << *out << ": " << *arch << " (" << model.preset << "), " << text::thousands(result.tensors) << " tensors in "
-                     << result.files << " files, " << text::thousands(parameters) << " parameters, " << format_bytes(result.bytes) << " of "
-                     << dtype_name(options.dtype) << (options.data == SynthData::zeros ? " zeros (sparse)" : " seeded random data")
+                                       {"bytes", result.bytes}, {"seconds", seconds}}
+                            .dump(2)
                      << "\n";
+            } else {
+              io.out << "Wrote " << *out << ": " << *arch << " (" << model.preset << "), "
+                     << text::thousands(result.tensors) << " tensors in " << result.files << " files, "
+                     << text::thousands(parameters) << " parameters, " << format_bytes(result.bytes) << " of "
+                     << dtype_name(options.dtype)
+                     << (options.data == SynthData::zeros ? " zeros (sparse)" : " seeded random data") << "\n";
             }
             return 0;
           }};

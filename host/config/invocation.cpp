@@ -24,7 +24,8 @@ constexpr std::string_view kStrategySection = "strategy.";
 const std::set<std::string> kCommandLineOnly = {"terminate-own", "yes", "on-alert"};
 
 // VRAMGUARD_* variables that are not options: read where they apply, never as --options.
-const std::set<std::string> kNonOptionVariables = {"VRAMGUARD_RUNTIME_LIBRARY", "VRAMGUARD_STATE_DIR", "VRAMGUARD_FUZZ_SECONDS"};
+const std::set<std::string> kNonOptionVariables = {"VRAMGUARD_RUNTIME_LIBRARY", "VRAMGUARD_STATE_DIR",
+                                                   "VRAMGUARD_FUZZ_SECONDS"};
 
 // Options that are switches on the command line but also accept true/false from the environment
 // and config files.
@@ -85,19 +86,23 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
   const auto status = std::filesystem::status(file, ec);
   const std::string hint = "check the path given to --config or VRAMGUARD_CONFIG";
   if (ec) throw InputError(file.string(), "cannot read the config file: " + ec.message(), hint);
-  if (!std::filesystem::is_regular_file(status)) throw InputError(file.string(), "is not a config file (not a regular file)", hint);
-  if (std::filesystem::file_size(file, ec) > kMaxConfigBytes) throw InputError(file.string(), "is larger than 1 MiB: not a config file", hint);
+  if (!std::filesystem::is_regular_file(status))
+    throw InputError(file.string(), "is not a config file (not a regular file)", hint);
+  if (std::filesystem::file_size(file, ec) > kMaxConfigBytes)
+    throw InputError(file.string(), "is larger than 1 MiB: not a config file", hint);
   // Read with the system's calls, so that a read error is one (/proc/self/mem is "regular" and empty
   // in size, and a stream would report the error as the end of an empty config).
   std::string content;
   {
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw InputError(file.string(), std::string("cannot open the config file: ") + std::strerror(errno), hint);
+    if (fd < 0)
+      throw InputError(file.string(), std::string("cannot open the config file: ") + std::strerror(errno), hint);
     char buffer[16384];
     for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) != 0;) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 || content.size() + static_cast<std::size_t>(n) > kMaxConfigBytes) {
-        const std::string why = n < 0 ? std::string("cannot read the config file: ") + std::strerror(errno) : "is larger than 1 MiB: not a config file";
+        const std::string why = n < 0 ? std::string("cannot read the config file: ") + std::strerror(errno)
+                                      : "is larger than 1 MiB: not a config file";
         ::close(fd);
         throw InputError(file.string(), why, hint);
       }
@@ -142,13 +147,14 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
         for (auto& c : name) c = c == '-' ? '_' : c;
         underscored.push_back(name);
       }
-      throw InputError(file.string(), "unknown key '" + option.string_key + "'" +
-                                          text::did_you_mean(option.string_key, underscored),
+      throw InputError(file.string(),
+                       "unknown key '" + option.string_key + "'" + text::did_you_mean(option.string_key, underscored),
                        "see `vramguard help` for the options; every option can be a config key, with '_' for '-'");
     }
     if (command_options.find_nothrow(key, false) == nullptr) continue;  // meant for another command
     if (kCommandLineOnly.count(key))
-      throw InputError(file.string(), "sets '" + option.string_key + "', which only the command line may give (--" + key + ")",
+      throw InputError(file.string(),
+                       "sets '" + option.string_key + "', which only the command line may give (--" + key + ")",
                        "remove it from the config and pass --" + key + " when you mean it");
     option.string_key = key;
     option.unregistered = false;
@@ -167,27 +173,27 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
 
 po::options_description global_options() {
   po::options_description global("Global options");
+  // clang-format off
   global.add_options()
       ("help,h", "show help for the command")
       ("version", "print vramguard's version and exit")
       ("config", po::value<std::string>()->value_name("FILE"),
-       "read options from an INI config file (examples in configs/); env VRAMGUARD_CONFIG")
+          "read options from an INI config file (examples in configs/); env VRAMGUARD_CONFIG")
       ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
-       "trace, debug, info, warn, error or off")
+          "trace, debug, info, warn, error or off")
       ("quiet,q", switch_value(), "only warnings and errors on stderr (same as --log-level warn)")
       ("json", switch_value(), "print results as JSON on stdout")
       ("plugin-dir", po::value<std::vector<std::string>>()->value_name("DIR"),
-       "look for strategy plugins here first (repeatable); then VRAMGUARD_PLUGIN_PATH (':'-separated), the "
-       "config file's plugin_dirs key (':'-separated, relative to the file), and the built-in directory")
+          "look for strategy plugins here first (repeatable); then VRAMGUARD_PLUGIN_PATH (':'-separated), the config "
+          "file's plugin_dirs key (':'-separated, relative to the file), and the built-in directory")
       ("allow-insecure-plugins", switch_value(), "load plugins that other users could have written")
       ("allow-duplicate-plugins", switch_value(),
-       "when two plugins share a name, use the first found instead of refusing both");
+          "when two plugins share a name, use the first found instead of refusing both");
+  // clang-format on
   return global;
 }
 
-bool Invocation::flag(const std::string& name) const {
-  return values.count(name) && values[name].as<bool>();
-}
+bool Invocation::flag(const std::string& name) const { return values.count(name) && values[name].as<bool>(); }
 
 std::optional<std::string> Invocation::text(const std::string& name) const {
   if (!values.count(name)) return std::nullopt;
@@ -199,7 +205,8 @@ std::vector<std::string> Invocation::list(const std::string& name) const {
   return values[name].as<std::vector<std::string>>();
 }
 
-std::optional<std::uint64_t> Invocation::number(const std::string& name, std::uint64_t min_value, std::uint64_t max_value) const {
+std::optional<std::uint64_t> Invocation::number(const std::string& name, std::uint64_t min_value,
+                                                std::uint64_t max_value) const {
   const auto given = text(name);
   if (!given) return std::nullopt;
   const std::string expected = "an integer from " + std::to_string(min_value) + " to " + std::to_string(max_value);
@@ -249,7 +256,8 @@ void add_environment_and_config(Invocation& invocation, const po::options_descri
     if (kNonOptionVariables.count(variable) || text::starts_with(variable, "VRAMGUARD_ALERT_")) continue;
     const std::string name = env_to_option(variable);
     if (name.empty() || name == "plugin-dir" || name == "help" || name == "version") {
-      if (name.empty()) invocation.warnings.push_back("ignoring the environment variable " + variable + ": it names no option");
+      if (name.empty())
+        invocation.warnings.push_back("ignoring the environment variable " + variable + ": it names no option");
       continue;
     }
     if (options.find_nothrow(name, false) == nullptr) {
@@ -257,14 +265,16 @@ void add_environment_and_config(Invocation& invocation, const po::options_descri
         // Compared without the prefix every candidate shares, which would make any two names look alike.
         std::string guess = text::nearest(name, long_names(everything));
         for (auto& c : guess) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        invocation.warnings.push_back("ignoring the environment variable " + variable + ": no option is called --" + name +
-                                      (guess.empty() ? "" : " (did you mean '" + std::string(kEnvPrefix) + guess + "'?)"));
+        invocation.warnings.push_back(
+            "ignoring the environment variable " + variable + ": no option is called --" + name +
+            (guess.empty() ? "" : " (did you mean '" + std::string(kEnvPrefix) + guess + "'?)"));
       }
       continue;
     }
     if (kCommandLineOnly.count(name))
-      throw UsageError("the environment variable " + variable + " sets --" + name + ", which only the command line may give",
-                       "unset it and pass --" + name + " when you mean it");
+      throw UsageError(
+          "the environment variable " + variable + " sets --" + name + ", which only the command line may give",
+          "unset it and pass --" + name + " when you mean it");
     po::option option(name, {value});
     from_env.push_back(option);
   }
@@ -329,7 +339,8 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
   return invocation;
 }
 
-Invocation invocation_from_settings(const CommandSpec& command, const std::vector<std::pair<std::string, std::string>>& settings,
+Invocation invocation_from_settings(const CommandSpec& command,
+                                    const std::vector<std::pair<std::string, std::string>>& settings,
                                     const Environment& environment, const std::vector<CommandSpec>& commands) {
   Invocation invocation;
   invocation.environment = environment;
@@ -355,7 +366,8 @@ Invocation invocation_from_settings(const CommandSpec& command, const std::vecto
   } catch (const po::error& e) {
     throw UsageError(e.what(), "see `vramguard help " + command.name + "`");
   }
-  add_environment_and_config(invocation, options, every_option(commands.empty() ? std::vector<CommandSpec>{command} : commands));
+  add_environment_and_config(invocation, options,
+                             every_option(commands.empty() ? std::vector<CommandSpec>{command} : commands));
   return invocation;
 }
 

@@ -19,7 +19,6 @@ namespace vramguard {
 
 namespace po = boost::program_options;
 
-
 // What a command adds to the global options: its own options and positional arguments.
 struct CommandOptions {
   po::options_description options{"Command options"};
@@ -28,9 +27,9 @@ struct CommandOptions {
 
 struct CommandSpec {
   std::string name;
-  std::string summary;   // one line, for `vramguard help`
-  std::string usage;     // "vramguard inspect MODEL [options]"
-  std::string details;   // a paragraph after the usage, may be empty
+  std::string summary;  // one line, for `vramguard help`
+  std::string usage;    // "vramguard inspect MODEL [options]"
+  std::string details;  // a paragraph after the usage, may be empty
   std::function<void(CommandOptions&)> declare;
 };
 
@@ -38,12 +37,12 @@ struct Invocation {
   std::string command;  // empty: none given
   po::variables_map values;
   std::optional<std::filesystem::path> config_file;
-  std::vector<std::string> config_plugin_dirs;             // from the config, resolved beside it
+  std::vector<std::string> config_plugin_dirs;              // from the config, resolved beside it
   std::map<std::string, StrategyOptions> strategy_options;  // [strategy.NAME] sections, then --option
-  std::optional<std::string> env_plugin_path;              // VRAMGUARD_PLUGIN_PATH
-  Environment environment;                                 // as given, for HF_HOME and the like
-  std::vector<std::string> warnings;                       // unknown VRAMGUARD_* variables and the like
-  std::set<std::string> from_command_line;                 // the options the command line itself gave
+  std::optional<std::string> env_plugin_path;               // VRAMGUARD_PLUGIN_PATH
+  Environment environment;                                  // as given, for HF_HOME and the like
+  std::vector<std::string> warnings;                        // unknown VRAMGUARD_* variables and the like
+  std::set<std::string> from_command_line;                  // the options the command line itself gave
   bool help_requested = false;
   bool version_requested = false;
 
@@ -64,7 +63,8 @@ Invocation parse_invocation(const std::vector<std::string>& args, const std::vec
 // settings): `settings` as (option, value) pairs, '_' accepted for '-'; then VRAMGUARD_* variables and
 // the config file, as for a command line. UsageError naming a setting no option has. `commands`: those
 // whose options a config file may hold (default: `command`'s alone).
-Invocation invocation_from_settings(const CommandSpec& command, const std::vector<std::pair<std::string, std::string>>& settings,
+Invocation invocation_from_settings(const CommandSpec& command,
+                                    const std::vector<std::pair<std::string, std::string>>& settings,
                                     const Environment& environment, const std::vector<CommandSpec>& commands = {});
 
 }  // namespace vramguard

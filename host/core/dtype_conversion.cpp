@@ -53,8 +53,8 @@ std::uint16_t float_to_f16(float f) {
   const std::uint32_t abs = bits & 0x7FFFFFFF;
   if (abs >= 0x7F800000) return static_cast<std::uint16_t>(sign | 0x7C00 | (abs > 0x7F800000 ? 0x200 : 0));
   if (abs >= 0x477FF000) return static_cast<std::uint16_t>(sign | 0x7C00);  // overflows to infinity
-  if (abs < 0x38800000) {  // subnormal or zero in half precision
-    const float magnitude = std::fabs(f) * 16777216.0f;  // 2^24: units of the smallest subnormal
+  if (abs < 0x38800000) {                                                   // subnormal or zero in half precision
+    const float magnitude = std::fabs(f) * 16777216.0f;                     // 2^24: units of the smallest subnormal
     return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(std::nearbyint(magnitude)));
   }
   std::uint32_t rounded = abs + 0xFFF + ((abs >> 13) & 1);  // round to nearest even at bit 13
@@ -63,21 +63,53 @@ std::uint16_t float_to_f16(float f) {
 
 float load_float(const unsigned char* p, DType dtype) {
   switch (dtype) {
-    case DType::F32: { float f; std::memcpy(&f, p, 4); return f; }
-    case DType::F64: { double d; std::memcpy(&d, p, 8); return static_cast<float>(d); }
-    case DType::BF16: { std::uint16_t v; std::memcpy(&v, p, 2); return bf16_to_float(v); }
-    case DType::F16: { std::uint16_t v; std::memcpy(&v, p, 2); return f16_to_float(v); }
-    default: throw std::invalid_argument("no float conversion from " + std::string(dtype_name(dtype)));
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    case DType::F64: {
+      double d;
+      std::memcpy(&d, p, 8);
+      return static_cast<float>(d);
+    }
+    case DType::BF16: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return bf16_to_float(v);
+    }
+    case DType::F16: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return f16_to_float(v);
+    }
+    default:
+      throw std::invalid_argument("no float conversion from " + std::string(dtype_name(dtype)));
   }
 }
 
 void store_float(unsigned char* p, DType dtype, float f) {
   switch (dtype) {
-    case DType::F32: std::memcpy(p, &f, 4); return;
-    case DType::F64: { const double d = f; std::memcpy(p, &d, 8); return; }
-    case DType::BF16: { const std::uint16_t v = float_to_bf16(f); std::memcpy(p, &v, 2); return; }
-    case DType::F16: { const std::uint16_t v = float_to_f16(f); std::memcpy(p, &v, 2); return; }
-    default: throw std::invalid_argument("no float conversion to " + std::string(dtype_name(dtype)));
+    case DType::F32:
+      std::memcpy(p, &f, 4);
+      return;
+    case DType::F64: {
+      const double d = f;
+      std::memcpy(p, &d, 8);
+      return;
+    }
+    case DType::BF16: {
+      const std::uint16_t v = float_to_bf16(f);
+      std::memcpy(p, &v, 2);
+      return;
+    }
+    case DType::F16: {
+      const std::uint16_t v = float_to_f16(f);
+      std::memcpy(p, &v, 2);
+      return;
+    }
+    default:
+      throw std::invalid_argument("no float conversion to " + std::string(dtype_name(dtype)));
   }
 }
 
@@ -85,15 +117,19 @@ bool convertible_float(DType d) { return d == DType::F32 || d == DType::F64 || d
 
 }  // namespace
 
-bool conversion_supported(DType from, DType to) { return from == to || (convertible_float(from) && convertible_float(to)); }
+bool conversion_supported(DType from, DType to) {
+  return from == to || (convertible_float(from) && convertible_float(to));
+}
 
-void convert_elements(const unsigned char* source, DType from, unsigned char* destination, DType to, std::uint64_t elements) {
+void convert_elements(const unsigned char* source, DType from, unsigned char* destination, DType to,
+                      std::uint64_t elements) {
   if (from == to) {
     std::memcpy(destination, source, elements * dtype_bits(from) / 8);
     return;
   }
   if (!conversion_supported(from, to))
-    throw std::invalid_argument("cannot convert " + std::string(dtype_name(from)) + " to " + std::string(dtype_name(to)));
+    throw std::invalid_argument("cannot convert " + std::string(dtype_name(from)) + " to " +
+                                std::string(dtype_name(to)));
   const unsigned in = dtype_bits(from) / 8, out = dtype_bits(to) / 8;
   if (from == DType::F32 && to == DType::BF16) {  // the common case, kept tight
     for (std::uint64_t i = 0; i < elements; ++i) {
@@ -104,7 +140,8 @@ void convert_elements(const unsigned char* source, DType from, unsigned char* de
     }
     return;
   }
-  for (std::uint64_t i = 0; i < elements; ++i) store_float(destination + i * out, to, load_float(source + i * in, from));
+  for (std::uint64_t i = 0; i < elements; ++i)
+    store_float(destination + i * out, to, load_float(source + i * in, from));
 }
 
 }  // namespace vramguard

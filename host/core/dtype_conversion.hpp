@@ -9,6 +9,7 @@ namespace vramguard {
 
 bool conversion_supported(DType from, DType to);
 // Throws std::invalid_argument for an unsupported pair (checked before a load starts).
-void convert_elements(const unsigned char* source, DType from, unsigned char* destination, DType to, std::uint64_t elements);
+void convert_elements(const unsigned char* source, DType from, unsigned char* destination, DType to,
+                      std::uint64_t elements);
 
 }  // namespace vramguard

@@ -60,7 +60,8 @@ class PluginError : public JobError {
  public:
   PluginError(const std::string& plugin, const std::string& file, const std::string& problem)
       : JobError("strategy plugin '" + plugin + "' (" + file + ") " + problem,
-                 "this is a bug in the plugin: choose another strategy (vramguard plugins lists them) or report it to its author") {}
+                 "this is a bug in the plugin: choose another strategy (vramguard plugins lists them) or report it to "
+                 "its author") {}
 };
 
 // Ctrl-C or SIGTERM stopped the job; whatever it held was released.

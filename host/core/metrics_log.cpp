@@ -25,7 +25,8 @@ void trim(const std::filesystem::path& path) {
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   in.close();
   std::size_t first = lines.size(), kept_bytes = 0;
-  while (first > 0 && kept_bytes + lines[first - 1].size() + 1 <= kMetricsLogMaxBytes / 2) kept_bytes += lines[--first].size() + 1;
+  while (first > 0 && kept_bytes + lines[first - 1].size() + 1 <= kMetricsLogMaxBytes / 2)
+    kept_bytes += lines[--first].size() + 1;
   const std::filesystem::path fresh = path.string() + ".new";
   {
     std::ofstream out(fresh, std::ios::trunc);
@@ -39,7 +40,8 @@ void trim(const std::filesystem::path& path) {
 // Whether `fd` is still the file at `path`: a writer that waited for the lock while another trimmed
 // holds the old file, renamed away, and would write into nothing.
 bool still_the_log(int fd, const std::filesystem::path& path) {
-  struct stat open_file {}, named {};
+  struct stat open_file {
+  }, named{};
   return ::fstat(fd, &open_file) == 0 && ::stat(path.c_str(), &named) == 0 && open_file.st_dev == named.st_dev &&
          open_file.st_ino == named.st_ino;
 }
@@ -49,8 +51,10 @@ bool still_the_log(int fd, const std::filesystem::path& path) {
 std::filesystem::path metrics_log_path(const Environment& environment) {
   std::filesystem::path folder;
   if (const std::string dir = value_of(environment, "VRAMGUARD_STATE_DIR"); !dir.empty()) folder = dir;
-  else if (const std::string xdg = value_of(environment, "XDG_STATE_HOME"); !xdg.empty()) folder = std::filesystem::path(xdg) / "vramguard";
-  else if (const std::string home = value_of(environment, "HOME"); !home.empty()) folder = std::filesystem::path(home) / ".local/state/vramguard";
+  else if (const std::string xdg = value_of(environment, "XDG_STATE_HOME"); !xdg.empty())
+    folder = std::filesystem::path(xdg) / "vramguard";
+  else if (const std::string home = value_of(environment, "HOME"); !home.empty())
+    folder = std::filesystem::path(home) / ".local/state/vramguard";
   else return {};
   return folder / "metrics.jsonl";
 }

@@ -37,13 +37,16 @@ void check_output_path(const std::filesystem::path& file, const std::string& wha
   struct stat st {};
   if (::lstat(file.c_str(), &st) != 0) return;  // a new file
   if (S_ISLNK(st.st_mode))
-    throw UsageError("will not write " + what + " to " + file.string() + ": it is a symbolic link, and outputs never follow links",
-                     "give the path of a regular file, or remove the link");
+    throw UsageError(
+        "will not write " + what + " to " + file.string() + ": it is a symbolic link, and outputs never follow links",
+        "give the path of a regular file, or remove the link");
   const std::lock_guard lock(protected_mutex);
   if (protected_files().count({static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)}))
-    throw UsageError("will not write " + what + " to " + file.string() + ": it is one of the files the model is read from",
-                     "write it somewhere else; the model's files are never overwritten");
-  if (S_ISDIR(st.st_mode)) throw UsageError("will not write " + what + " to " + file.string() + ": it is a folder", "give a file's path");
+    throw UsageError(
+        "will not write " + what + " to " + file.string() + ": it is one of the files the model is read from",
+        "write it somewhere else; the model's files are never overwritten");
+  if (S_ISDIR(st.st_mode))
+    throw UsageError("will not write " + what + " to " + file.string() + ": it is a folder", "give a file's path");
 }
 
 namespace {

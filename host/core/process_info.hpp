@@ -14,10 +14,10 @@ struct ProcessInfo {
   pid_t pid = 0;
   pid_t parent = 0;
   uid_t uid = 0;
-  std::string user;     // the login name, or the uid when it has none
-  std::string name;     // /proc/PID/comm
-  std::string command;  // the command line, arguments separated by spaces (empty for kernel threads)
-  pid_t session = 0;    // the session it was started in (setsid's), as /proc says
+  std::string user;               // the login name, or the uid when it has none
+  std::string name;               // /proc/PID/comm
+  std::string command;            // the command line, arguments separated by spaces (empty for kernel threads)
+  pid_t session = 0;              // the session it was started in (setsid's), as /proc says
   std::uint64_t start_ticks = 0;  // when it started, in clock ticks after boot: with the pid, one process for good
   bool kernel_thread = false;
 };

@@ -6,7 +6,8 @@ namespace vramguard {
 namespace {
 
 std::atomic<bool> g_stop{false};
-struct sigaction g_old_int {}, g_old_term {};
+struct sigaction g_old_int {
+}, g_old_term{};
 
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 

@@ -19,8 +19,10 @@ void read_exact(int fd, std::uint64_t offset, std::uint64_t bytes, unsigned char
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw InputError(path, std::string("reading it failed: ") + std::strerror(errno));
     if (n == 0)
-      throw InputError(path, "it ended " + std::to_string(bytes - done) + " bytes before a tensor's end: it shrank after it was inspected",
-                       "another program changed the checkpoint while vramguard read it; run again once it is complete");
+      throw InputError(
+          path,
+          "it ended " + std::to_string(bytes - done) + " bytes before a tensor's end: it shrank after it was inspected",
+          "another program changed the checkpoint while vramguard read it; run again once it is complete");
     done += static_cast<std::uint64_t>(n);
   }
 }

@@ -10,9 +10,9 @@ namespace vramguard {
 
 // One tensor's bytes on the way to a device: where they are in the checkpoint, and the conversion.
 struct UploadSource {
-  int file = -1;                        // the checkpoint's descriptor: bytes are read with pread
-  const std::string* path = nullptr;    // the checkpoint's path, for messages
-  std::uint64_t file_offset = 0;        // of the tensor's first byte
+  int file = -1;                      // the checkpoint's descriptor: bytes are read with pread
+  const std::string* path = nullptr;  // the checkpoint's path, for messages
+  std::uint64_t file_offset = 0;      // of the tensor's first byte
   std::uint64_t elements = 0;
   DType from = DType::BF16;
   DType to = DType::BF16;

@@ -31,12 +31,12 @@ struct MemorySnapshot {
   DeviceId device;
   std::uint64_t total = 0;
   std::uint64_t free = 0;
-  std::uint64_t ours_in_use = 0;   // bytes in live allocations of this process
-  std::uint64_t ours_cached = 0;   // held by the allocator's cache, not in use
-  std::uint64_t peak_in_use = 0;   // the most ours_in_use reached since reset_peak (activations included)
-  std::uint64_t others = 0;        // held by other processes (total − free − ours − context), best effort
-  std::uint64_t process_total = 0; // everything this process holds there, context included, as nvidia-smi
-                                   // shows it (NVML; 0 where it cannot be read)
+  std::uint64_t ours_in_use = 0;    // bytes in live allocations of this process
+  std::uint64_t ours_cached = 0;    // held by the allocator's cache, not in use
+  std::uint64_t peak_in_use = 0;    // the most ours_in_use reached since reset_peak (activations included)
+  std::uint64_t others = 0;         // held by other processes (total − free − ours − context), best effort
+  std::uint64_t process_total = 0;  // everything this process holds there, context included, as nvidia-smi
+                                    // shows it (NVML; 0 where it cannot be read)
 };
 
 // Another process holding memory on a GPU (from NVML, or simulated).

@@ -22,9 +22,9 @@ struct StreamPiece {
   std::uint64_t slot_offset = 0;
   const void* host = nullptr;  // set: the GPU copies `bytes` from here
   std::uint64_t bytes = 0;
-  UploadSource file;           // the same bytes in the checkpoint: read (and converted) where host is unset,
-                               // and what code on the CPU reads instead of a registered mapping, which a
-                               // file shrinking underneath would turn into SIGBUS
+  UploadSource file;  // the same bytes in the checkpoint: read (and converted) where host is unset,
+                      // and what code on the CPU reads instead of a registered mapping, which a
+                      // file shrinking underneath would turn into SIGBUS
 };
 
 // The streaming window of one GPU: a copy stream that fills slots ahead of the compute stream, ordered
@@ -50,9 +50,9 @@ class StreamLane {
 class ComputeClock {
  public:
   virtual ~ComputeClock() = default;
-  virtual int mark() = 0;                             // records a mark now (in stream order)
+  virtual int mark() = 0;                                // records a mark now (in stream order)
   virtual double seconds_between(int from, int to) = 0;  // waits for both marks
-  virtual void clear() = 0;                           // forgets every mark
+  virtual void clear() = 0;                              // forgets every mark
 };
 
 // Host memory made readable by the GPU in place (cudaHostRegister, read-only), released when destroyed.
@@ -66,7 +66,8 @@ class RegistrationRefused : public JobError {
  public:
   explicit RegistrationRefused(const std::string& why)
       : JobError("the checkpoint could not be registered with the GPU driver: " + why,
-                 "streamed weights are copied into pinned memory instead; running as root or raising `ulimit -l` allows registration") {}
+                 "streamed weights are copied into pinned memory instead; running as root or raising `ulimit -l` "
+                 "allows registration") {}
 };
 
 class DeviceRuntime {

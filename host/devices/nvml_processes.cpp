@@ -129,8 +129,7 @@ GpuProcess describe_process(std::uint32_t pid, std::uint64_t bytes) {
 std::vector<GpuProcess> nvml_processes(const std::string& pci_bus_id) {
   std::vector<GpuProcess> out;
   for (const auto& info : all_processes(pci_bus_id))
-    if (info.pid != static_cast<unsigned int>(::getpid()))
-      out.push_back(describe_process(info.pid, used_bytes(info)));
+    if (info.pid != static_cast<unsigned int>(::getpid())) out.push_back(describe_process(info.pid, used_bytes(info)));
   return out;
 }
 

@@ -46,10 +46,10 @@ const std::vector<GpuPreset>& gpu_presets() {
 // Accounting shared with the blocks, which may outlive the runtime object that made them.
 struct SimulatedRuntime::State {
   std::vector<DeviceInfo> gpus;
-  std::vector<std::uint64_t> used;          // ours, per GPU
-  std::vector<std::uint64_t> activations;   // ours, during a step
-  std::vector<std::uint64_t> others;        // the simulated mid-load process, per GPU (see others_on)
-  std::vector<std::uint64_t> peaks;         // ours at most since reset_peak, per GPU
+  std::vector<std::uint64_t> used;         // ours, per GPU
+  std::vector<std::uint64_t> activations;  // ours, during a step
+  std::vector<std::uint64_t> others;       // the simulated mid-load process, per GPU (see others_on)
+  std::vector<std::uint64_t> peaks;        // ours at most since reset_peak, per GPU
   std::uint64_t host_capacity = 0;
   std::uint64_t host_used = 0;
   std::uint64_t allocations = 0;
@@ -58,7 +58,7 @@ struct SimulatedRuntime::State {
   bool keep_data = false;
   SimulatedFaults faults;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  std::vector<NvmlFacts> facts;             // declared, per GPU
+  std::vector<NvmlFacts> facts;  // declared, per GPU
 };
 
 namespace {
@@ -110,7 +110,8 @@ void count_allocation(SimulatedRuntime::State& state, DeviceId device, std::uint
 std::uint64_t declared_on(const SimulatedRuntime::State& s, std::size_t g) {
   std::uint64_t bytes = 0;
   for (const auto& [gpu, process] : s.faults.processes_at_start)
-    if (static_cast<std::size_t>(gpu) == g && (process.pid == 0 || process_alive(static_cast<pid_t>(process.pid)))) bytes += process.bytes;
+    if (static_cast<std::size_t>(gpu) == g && (process.pid == 0 || process_alive(static_cast<pid_t>(process.pid))))
+      bytes += process.bytes;
   const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
   std::optional<SimulatedFaults::UsageChange> current;
   for (const auto& change : s.faults.usage) {
@@ -120,7 +121,8 @@ std::uint64_t declared_on(const SimulatedRuntime::State& s, std::size_t g) {
       if (std::filesystem::exists(*change.once_exists, ec)) current = change;
       continue;
     }
-    if (change.seconds <= now && (!current || (!current->once_exists && change.seconds >= current->seconds))) current = change;
+    if (change.seconds <= now && (!current || (!current->once_exists && change.seconds >= current->seconds)))
+      current = change;
   }
   if (current) bytes += current->bytes;
   return bytes;
@@ -150,9 +152,9 @@ class SimulatedLane final : public StreamLane {
     for (const auto& piece : pieces) {
       const std::uint64_t bytes = piece.host ? piece.bytes : piece.file.placed_bytes();
       unsigned char* out = bytes_of(block, piece.slot_offset, bytes);
-      if (out == nullptr) continue;  // an accounting-only block
+      if (out == nullptr) continue;                            // an accounting-only block
       if (piece.file.file >= 0) read_tensor(piece.file, out);  // never through a mapping: see StreamPiece
-      else std::memcpy(out, piece.host, bytes);               // our own host block
+      else std::memcpy(out, piece.host, bytes);                // our own host block
     }
   }
   void acquire(int) override {}
@@ -163,11 +165,14 @@ class SimulatedLane final : public StreamLane {
 
 class SimulatedRegistration final : public HostRegistration {};
 
-void note_peak(SimulatedRuntime::State& s, std::size_t g) { s.peaks[g] = std::max(s.peaks[g], s.used[g] + s.activations[g]); }
+void note_peak(SimulatedRuntime::State& s, std::size_t g) {
+  s.peaks[g] = std::max(s.peaks[g], s.used[g] + s.activations[g]);
+}
 
 }  // namespace
 
-SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_bytes, SimulatedFaults faults, bool keep_data)
+SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_bytes, SimulatedFaults faults,
+                                   bool keep_data)
     : state_(std::make_shared<State>()) {
   state_->keep_data = keep_data;
   state_->host_capacity = host_bytes;
@@ -175,7 +180,8 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
   if (text::trim(spec).empty()) throw UsageError("--simulate is empty", std::string("accepted: ") + kSpecForms);
   for (const auto& raw : text::split(spec, ',')) {
     const std::string entry(text::trim(raw));
-    if (entry.empty()) throw UsageError("--simulate '" + spec + "' has an empty entry", std::string("accepted: ") + kSpecForms);
+    if (entry.empty())
+      throw UsageError("--simulate '" + spec + "' has an empty entry", std::string("accepted: ") + kSpecForms);
     DeviceInfo gpu;
     gpu.simulated = true;
     const GpuPreset* preset = nullptr;
@@ -202,7 +208,8 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
         if (at != std::string::npos) {
           const std::string rate = body.substr(at + 1);
           if (!text::ends_with(rate, "/s"))
-            throw UsageError("bandwidth '" + rate + "' of GPU '" + entry + "' in --simulate must end in /s, e.g. 25GB/s");
+            throw UsageError("bandwidth '" + rate + "' of GPU '" + entry +
+                             "' in --simulate must end in /s, e.g. 25GB/s");
           gpu.host_to_device_bytes_per_s = static_cast<double>(parse_byte_size(rate.substr(0, rate.size() - 2)));
           if (gpu.host_to_device_bytes_per_s <= 0)
             throw UsageError("bandwidth '" + rate + "' of GPU '" + entry + "' in --simulate must be more than 0");
@@ -210,7 +217,8 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
           gpu.host_to_device_bytes_per_s = default_cost_constants().default_host_to_device_bytes_per_s;
         }
       } catch (const InvalidByteSize& e) {
-        throw UsageError("cannot read GPU '" + entry + "' in --simulate: " + e.what(), std::string("accepted: ") + kSpecForms);
+        throw UsageError("cannot read GPU '" + entry + "' in --simulate: " + e.what(),
+                         std::string("accepted: ") + kSpecForms);
       }
       if (gpu.total_bytes == 0) throw UsageError("GPU '" + entry + "' in --simulate has no memory");
       gpu.compute_flops_per_s = default_cost_constants().default_gpu_flops_per_s;
@@ -232,7 +240,8 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
   state_->others.assign(gpus.size(), 0);
   state_->peaks.assign(gpus.size(), 0);
   if (faults.other_process && static_cast<std::size_t>(faults.other_process->gpu) >= gpus.size())
-    throw UsageError("the simulated other process uses cuda:" + std::to_string(faults.other_process->gpu) + ", which is not declared");
+    throw UsageError("the simulated other process uses cuda:" + std::to_string(faults.other_process->gpu) +
+                     ", which is not declared");
   for (const auto& [gpu, process] : faults.processes_at_start)
     if (gpu < 0 || static_cast<std::size_t>(gpu) >= gpus.size())
       throw UsageError("a simulated process uses cuda:" + std::to_string(gpu) + ", which is not declared");
@@ -305,17 +314,20 @@ void SimulatedRuntime::stage(MemoryBlock& destination, std::uint64_t offset, con
   if (unsigned char* out = bytes_of(destination, offset, source.placed_bytes())) read_tensor(source, out);
 }
 
-void SimulatedRuntime::read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes, unsigned char* out) {
+void SimulatedRuntime::read_back(const MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes,
+                                 unsigned char* out) {
   const auto* data = static_cast<const unsigned char*>(block.data());
   if (data == nullptr && bytes > 0)
-    throw JobError("this simulated block on " + block.device().str() + " keeps no data",
-                   "reading bytes back from simulated devices needs a runtime made with keep_data (--verify-data, run)");
+    throw JobError(
+        "this simulated block on " + block.device().str() + " keeps no data",
+        "reading bytes back from simulated devices needs a runtime made with keep_data (--verify-data, run)");
   if (offset + bytes > block.size()) throw std::logic_error("a read past the end of a simulated block");
   std::memcpy(out, data + offset, bytes);
 }
 
 std::unique_ptr<HostRegistration> SimulatedRuntime::register_host(const void*, std::uint64_t) {
-  if (state_->faults.registration_refused) throw RegistrationRefused("simulated refusal (as without root or a memlock limit)");
+  if (state_->faults.registration_refused)
+    throw RegistrationRefused("simulated refusal (as without root or a memlock limit)");
   return std::make_unique<SimulatedRegistration>();
 }
 
@@ -327,7 +339,8 @@ void SimulatedRuntime::reset_peak(int gpu) {
 }
 
 std::unique_ptr<StreamLane> SimulatedRuntime::open_lane(int gpu, int) {
-  if (gpu < 0 || static_cast<std::size_t>(gpu) >= state_->gpus.size()) throw JobError("cuda:" + std::to_string(gpu) + " is not a simulated device");
+  if (gpu < 0 || static_cast<std::size_t>(gpu) >= state_->gpus.size())
+    throw JobError("cuda:" + std::to_string(gpu) + " is not a simulated device");
   return std::make_unique<SimulatedLane>();
 }
 
@@ -364,7 +377,9 @@ std::vector<GpuProcess> SimulatedRuntime::other_processes(int gpu) {
   return processes;
 }
 
-std::optional<NvmlFacts> SimulatedRuntime::gpu_facts(int gpu) { return state_->facts.at(static_cast<std::size_t>(gpu)); }
+std::optional<NvmlFacts> SimulatedRuntime::gpu_facts(int gpu) {
+  return state_->facts.at(static_cast<std::size_t>(gpu));
+}
 
 bool SimulatedRuntime::blocks_on_host() const { return state_->keep_data; }
 
@@ -373,7 +388,8 @@ void SimulatedRuntime::begin_step(int gpu, std::uint64_t activation_bytes) {
   const auto g = static_cast<std::size_t>(gpu);
   ++s.steps;
   if (s.faults.fail_at_step && s.steps == *s.faults.fail_at_step)
-    throw OutOfMemory(DeviceId::gpu(gpu), activation_bytes, free_on(s, g), "injected at step " + std::to_string(s.steps));
+    throw OutOfMemory(DeviceId::gpu(gpu), activation_bytes, free_on(s, g),
+                      "injected at step " + std::to_string(s.steps));
   const std::uint64_t free = free_on(s, g);
   if (activation_bytes > free) throw OutOfMemory(DeviceId::gpu(gpu), activation_bytes, free, "activations of a step");
   s.activations[g] += activation_bytes;

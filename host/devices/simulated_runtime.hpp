@@ -35,7 +35,7 @@ struct SimulatedFaults {
     int gpu = 0;
     std::uint64_t bytes = 0;
   };
-  std::optional<OtherProcess> other_process;        // another program taking memory mid-load
+  std::optional<OtherProcess> other_process;  // another program taking memory mid-load
   // Programs on a GPU (doctor, fix): one with a pid holds its bytes while that real process lives
   // (tests start real children); pid 0 holds them for good.
   std::vector<std::pair<int, GpuProcess>> processes_at_start;
@@ -56,8 +56,8 @@ struct SimulatedFaults {
     unsigned int generation = 4, width = 16;
   };
   std::vector<Link> links;
-  std::vector<int> mig;  // GPUs with MIG enabled
-  bool registration_refused = false;                // register_host refuses, as without root or memlock
+  std::vector<int> mig;               // GPUs with MIG enabled
+  bool registration_refused = false;  // register_host refuses, as without root or memlock
 };
 
 class SimulatedRuntime final : public DeviceRuntime {

@@ -14,7 +14,9 @@ class WallClock final : public ComputeClock {
     return static_cast<int>(marks_.size()) - 1;
   }
   double seconds_between(int from, int to) override {
-    return std::chrono::duration<double>(marks_.at(static_cast<std::size_t>(to)) - marks_.at(static_cast<std::size_t>(from))).count();
+    return std::chrono::duration<double>(marks_.at(static_cast<std::size_t>(to)) -
+                                         marks_.at(static_cast<std::size_t>(from)))
+        .count();
   }
   void clear() override { marks_.clear(); }
 

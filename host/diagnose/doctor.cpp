@@ -47,9 +47,14 @@ bool owned_by_us(const GpuProcess& p) { return refusal_to_stop(p).empty(); }
 void check_gpus(DeviceRuntime& runtime, DoctorReport& report) {
   const auto gpus = runtime.probe_gpus();
   if (gpus.empty()) {
-    report.findings.push_back({Severity::blocker, "gpu", "", "no usable CUDA device",
-                               "the driver sees no GPU, or CUDA_VISIBLE_DEVICES hides them",
-                               "check nvidia-smi and CUDA_VISIBLE_DEVICES; to plan without a GPU use --simulate rtx4080", {}});
+    report.findings.push_back(
+        {Severity::blocker,
+         "gpu",
+         "",
+         "no usable CUDA device",
+         "the driver sees no GPU, or CUDA_VISIBLE_DEVICES hides them",
+         "check nvidia-smi and CUDA_VISIBLE_DEVICES; to plan without a GPU use --simulate rtx4080",
+         {}});
     return;
   }
   for (std::size_t g = 0; g < gpus.size(); ++g) {
@@ -70,8 +75,11 @@ void check_gpus(DeviceRuntime& runtime, DoctorReport& report) {
     line << ", pinned host->device " << format_gb(static_cast<std::uint64_t>(gpu.host_to_device_bytes_per_s)) << " GB/s"
          << (runtime.name() == "simulated" ? " (declared)" : " (measured now)");
     f.summary = line.str();
-    f.data = {{"total_bytes", snap.total}, {"free_bytes", snap.free}, {"context_bytes", gpu.context_bytes},
-              {"context_measured", gpu.context_measured}, {"host_to_device_bytes_per_s", gpu.host_to_device_bytes_per_s},
+    f.data = {{"total_bytes", snap.total},
+              {"free_bytes", snap.free},
+              {"context_bytes", gpu.context_bytes},
+              {"context_measured", gpu.context_measured},
+              {"host_to_device_bytes_per_s", gpu.host_to_device_bytes_per_s},
               {"description", gpu.description}};
     if (facts) {
       f.data["name"] = facts->name;
@@ -93,18 +101,29 @@ void check_gpus(DeviceRuntime& runtime, DoctorReport& report) {
                     format_gb(static_cast<std::uint64_t>(gpu.host_to_device_bytes_per_s)) + " GB/s where a gen " +
                     std::to_string(*facts->max_pcie_generation) + " x" + std::to_string(*facts->max_pcie_width) +
                     " link carries about " + format_gb(static_cast<std::uint64_t>(expected)) + " GB/s";
-          f.remedy = "check that the card sits in a full-width slot at its generation (BIOS, riser), and that nothing else copies "
-                     "over the link now";
+          f.remedy =
+              "check that the card sits in a full-width slot at its generation (BIOS, riser), and that nothing else "
+              "copies "
+              "over the link now";
         }
       }
       if (facts->mig_enabled && *facts->mig_enabled) {
-        extra.push_back({Severity::warning, "gpu", gpu.name(), gpu.name() + " has MIG enabled",
-                                   "a MIG instance sees only its share of the card's memory and bandwidth",
-                                   "disable MIG (nvidia-smi -i " + std::to_string(g) + " -mig 0) to give a model the whole card", {}});
+        extra.push_back({Severity::warning,
+                         "gpu",
+                         gpu.name(),
+                         gpu.name() + " has MIG enabled",
+                         "a MIG instance sees only its share of the card's memory and bandwidth",
+                         "disable MIG (nvidia-smi -i " + std::to_string(g) + " -mig 0) to give a model the whole card",
+                         {}});
       }
       if (facts->ecc_enabled)
-        extra.push_back({Severity::info, "gpu", gpu.name(), gpu.name() + " ECC is " + (*facts->ecc_enabled ? "on" : "off"),
-                                   "", "", {}});
+        extra.push_back({Severity::info,
+                         "gpu",
+                         gpu.name(),
+                         gpu.name() + " ECC is " + (*facts->ecc_enabled ? "on" : "off"),
+                         "",
+                         "",
+                         {}});
     }
     if (!gpu.context_measured && runtime.name() == "simulated")
       f.data["context_note"] = "assumed (a simulated GPU has no context to measure)";
@@ -118,7 +137,8 @@ void check_processes(DeviceRuntime& runtime, DoctorReport& report) {
   for (std::size_t g = 0; g < gpus.size(); ++g) {
     const DeviceId device = DeviceId::gpu(static_cast<int>(g));
     auto processes = runtime.other_processes(static_cast<int>(g));
-    std::sort(processes.begin(), processes.end(), [](const GpuProcess& a, const GpuProcess& b) { return a.bytes > b.bytes; });
+    std::sort(processes.begin(), processes.end(),
+              [](const GpuProcess& a, const GpuProcess& b) { return a.bytes > b.bytes; });
     report.processes[device] = processes;
     const MemorySnapshot snap = runtime.snapshot(static_cast<int>(g));
     std::uint64_t held = 0, own = 0;
@@ -126,23 +146,34 @@ void check_processes(DeviceRuntime& runtime, DoctorReport& report) {
     for (const auto& p : processes) {
       held += p.bytes;
       if (owned_by_us(p)) own += p.bytes;
-      list.push_back({{"pid", p.pid}, {"name", p.name}, {"user", p.user}, {"command", p.command}, {"bytes", p.bytes},
-                      {"own_user", owned_by_us(p)}, {"ours", false}});
+      list.push_back({{"pid", p.pid},
+                      {"name", p.name},
+                      {"user", p.user},
+                      {"command", p.command},
+                      {"bytes", p.bytes},
+                      {"own_user", owned_by_us(p)},
+                      {"ours", false}});
     }
     // This process holds its CUDA context there (made to measure the card), nothing else.
-    list.push_back({{"pid", ::getpid()}, {"name", "vramguard"}, {"bytes", snap.process_total}, {"own_user", true}, {"ours", true}});
+    list.push_back({{"pid", ::getpid()},
+                    {"name", "vramguard"},
+                    {"bytes", snap.process_total},
+                    {"own_user", true},
+                    {"ours", true}});
     Finding f{Severity::ok, "processes", device.str(), "", "", "", {{"processes", list}, {"others_bytes", held}}};
     if (processes.empty()) {
       f.summary = device.str() + ": no other process holds memory";
     } else {
       std::string names;
       for (const auto& p : processes)
-        names += (names.empty() ? "" : "; ") + describe_process(p) + (owned_by_us(p) ? " [yours]" : "") + " " + gb(p.bytes);
+        names +=
+            (names.empty() ? "" : "; ") + describe_process(p) + (owned_by_us(p) ? " [yours]" : "") + " " + gb(p.bytes);
       f.summary = device.str() + ": other processes hold " + gb(held) + ": " + names;
       if (held * 20 >= snap.total) {  // 5 % of the card or more
         f.severity = Severity::warning;
         f.cause = "what they hold is not there for a model: every plan is made with what is free";
-        f.remedy = own > 0 ? "stop the ones marked yours if you can (vramguard fix --terminate-own stops them and loads the model); "
+        f.remedy = own > 0 ? "stop the ones marked yours if you can (vramguard fix --terminate-own stops them and "
+                             "loads the model); "
                              "ask the others' owners"
                            : "ask their owners, or plan with what is free (vramguard compare shows what fits)";
       }
@@ -165,10 +196,12 @@ void check_allocator(const LoadRequest& request, DoctorReport& report) {
   }
   f.summary = "PyTorch's CUDA allocator: " + settings + " (set by " + set_by + ")";
   f.data = {{"settings", settings}, {"set_by", set_by}};
-  if (settings.find("expandable_segments:True") == std::string::npos && settings.find("expandable_segments:true") == std::string::npos) {
+  if (settings.find("expandable_segments:True") == std::string::npos &&
+      settings.find("expandable_segments:true") == std::string::npos) {
     f.severity = Severity::warning;
     f.cause = "without expandable segments, fragmentation can turn free memory into out-of-memory errors";
-    f.remedy = "add expandable_segments:True (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, or leave it to vramguard)";
+    f.remedy =
+        "add expandable_segments:True (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, or leave it to vramguard)";
   }
   report.findings.push_back(f);
 }
@@ -176,13 +209,20 @@ void check_allocator(const LoadRequest& request, DoctorReport& report) {
 void check_host(const LoadRequest& request, const InspectedModel* model, DoctorReport& report) {
   HostMemoryReading host = read_host_memory();
   if (const auto declared = request.cpu_memory_bytes) host.total_bytes = host.available_bytes = *declared;
-  Finding memory{Severity::ok, "host memory", "cpu", "host memory: " + gb(host.total_bytes) + ", " + gb(host.available_bytes) + " available" +
-                                                        (host.cgroup_limit_bytes ? " (a cgroup limits this process to " + gb(*host.cgroup_limit_bytes) + ")" : ""),
-                 "", "", {{"total_bytes", host.total_bytes}, {"available_bytes", host.available_bytes}}};
+  Finding memory{
+      Severity::ok,
+      "host memory",
+      "cpu",
+      "host memory: " + gb(host.total_bytes) + ", " + gb(host.available_bytes) + " available" +
+          (host.cgroup_limit_bytes ? " (a cgroup limits this process to " + gb(*host.cgroup_limit_bytes) + ")" : ""),
+      "",
+      "",
+      {{"total_bytes", host.total_bytes}, {"available_bytes", host.available_bytes}}};
   if (host.cgroup_limit_bytes) memory.data["cgroup_limit_bytes"] = *host.cgroup_limit_bytes;
   if (model != nullptr && host.available_bytes < model->graph.bytes() / 2) {
     memory.severity = Severity::warning;
-    memory.cause = "weights streamed from the host live in its memory (or are read from disk each step when they do not fit)";
+    memory.cause =
+        "weights streamed from the host live in its memory (or are read from disk each step when they do not fit)";
     memory.remedy = "free host memory, or expect streaming from the page cache at disk speed";
   }
   report.findings.push_back(memory);
@@ -202,17 +242,19 @@ void check_host(const LoadRequest& request, const InspectedModel* model, DoctorR
     lock.data = {{"limit_bytes", *memlock}, {"simulated", simulated_limit}};
     if (*memlock < (1ULL << 30)) {
       lock.severity = Severity::warning;
-      lock.cause = "page-locked (pinned) host memory may be capped by it where the driver counts it: streamed weights then "
-                   "sit in pageable memory and copy several times slower";
-      lock.remedy = "raise it (ulimit -l unlimited, or memlock in /etc/security/limits.conf); registering the page-cached "
-                    "checkpoint (--stream-from registered) avoids pinned copies altogether";
+      lock.cause =
+          "page-locked (pinned) host memory may be capped by it where the driver counts it: streamed weights then "
+          "sit in pageable memory and copy several times slower";
+      lock.remedy =
+          "raise it (ulimit -l unlimited, or memlock in /etc/security/limits.conf); registering the page-cached "
+          "checkpoint (--stream-from registered) avoids pinned copies altogether";
     }
   }
   report.findings.push_back(lock);
 }
 
-void check_model(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel& model, const PluginRegistry& registry,
-                 DoctorReport& report) {
+void check_model(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel& model,
+                 const PluginRegistry& registry, DoctorReport& report) {
   // The page cache's hold on the checkpoint: what the next load reads from memory, not disk.
   std::uint64_t bytes = 0;
   double cached = 0;
@@ -225,8 +267,11 @@ void check_model(DeviceRuntime& runtime, const LoadRequest& request, const Inspe
       cached += page_cache_fraction(file) * static_cast<double>(size);
     }
   const double fraction = bytes > 0 ? cached / static_cast<double>(bytes) : 0;
-  Finding cache{fraction >= 0.9 ? Severity::ok : Severity::info, "model", "",
-                model.source.argument + ": " + gb(model.graph.bytes()) + " in " + std::to_string(model.graph.unit_count()) + " units; " +
+  Finding cache{fraction >= 0.9 ? Severity::ok : Severity::info,
+                "model",
+                "",
+                model.source.argument + ": " + gb(model.graph.bytes()) + " in " +
+                    std::to_string(model.graph.unit_count()) + " units; " +
                     std::to_string(static_cast<int>(fraction * 100 + 0.5)) + " % of its files in the page cache",
                 fraction >= 0.9 ? "" : "a load reads what is not cached from disk, at the disk's speed",
                 fraction >= 0.9 ? "" : "expect the first load to be slower; later ones read from memory",
@@ -251,25 +296,34 @@ void check_model(DeviceRuntime& runtime, const LoadRequest& request, const Inspe
     for (const auto& fit : report.strategies)
       if (fit.fits) fitting += (fitting.empty() ? "" : ", ") + fit.strategy;
     report.config_text = config_for(request, *report.recommended);
-    report.findings.push_back({Severity::ok, "strategies", "",
-                               "fits now: " + fitting + "; fastest: " + best.strategy + " (" + format_seconds(best.prediction->step_seconds) +
-                                   " per pass, ready in " + format_seconds(best.prediction->ready_seconds) + ")",
-                               "", "vramguard load " + model.source.argument + (request.config_file ? " --config " + *request.config_file : std::string()) +
-                                       " --strategy " + best.strategy +
-                                       " (or write this config with --write-config FILE)",
+    report.findings.push_back({Severity::ok,
+                               "strategies",
+                               "",
+                               "fits now: " + fitting + "; fastest: " + best.strategy + " (" +
+                                   format_seconds(best.prediction->step_seconds) + " per pass, ready in " +
+                                   format_seconds(best.prediction->ready_seconds) + ")",
+                               "",
+                               "vramguard load " + model.source.argument +
+                                   (request.config_file ? " --config " + *request.config_file : std::string()) +
+                                   " --strategy " + best.strategy + " (or write this config with --write-config FILE)",
                                {{"strategies", rows}, {"recommended", best.strategy}}});
     return;
   }
   std::string needs;
-  for (const auto& [device, need] : smallest) needs += (needs.empty() ? "" : ", ") + device.str() + " " + format_bytes(need) + " usable";
+  for (const auto& [device, need] : smallest)
+    needs += (needs.empty() ? "" : ", ") + device.str() + " " + format_bytes(need) + " usable";
   std::string remedy = "raise --max-memory or lower --reserve";
   for (const auto& [device, processes] : report.processes)
     for (const auto& p : processes)
-      if (owned_by_us(p))
-        remedy = "stop your processes holding memory (vramguard fix --terminate-own), " + remedy;
-  report.findings.push_back({Severity::blocker, "strategies", "", "no strategy fits " + model.source.argument + " now",
-                             needs.empty() ? "every strategy's plan exceeds what the devices have free" : "the smallest plan needs " + needs,
-                             remedy + ", or free GPU memory (the processes above)", {{"strategies", rows}}});
+      if (owned_by_us(p)) remedy = "stop your processes holding memory (vramguard fix --terminate-own), " + remedy;
+  report.findings.push_back(
+      {Severity::blocker,
+       "strategies",
+       "",
+       "no strategy fits " + model.source.argument + " now",
+       needs.empty() ? "every strategy's plan exceeds what the devices have free" : "the smallest plan needs " + needs,
+       remedy + ", or free GPU memory (the processes above)",
+       {{"strategies", rows}}});
 }
 
 }  // namespace
@@ -279,7 +333,8 @@ std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const LoadRequest& req
   const DeviceBudget budget = probe_budget_for(runtime, model, request);
   std::vector<StrategyFit> fits;
   for (const auto& name : registry.names())
-    fits.push_back(evaluate_strategy(registry, name, model.graph, budget, request.workload, request.strategy_options_for(name, false)));
+    fits.push_back(evaluate_strategy(registry, name, model.graph, budget, request.workload,
+                                     request.strategy_options_for(name, false)));
   return fits;
 }
 
@@ -295,7 +350,8 @@ std::string config_for(const LoadRequest& request, const std::string& strategy) 
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
   std::ostringstream out;
-  out << "# Written by vramguard on " << date << " for " << (request.model.empty() ? std::string("the model") : request.model)
+  out << "# Written by vramguard on " << date << " for "
+      << (request.model.empty() ? std::string("the model") : request.model)
       << ": loads it with what the devices had free then.\n";
   out << "strategy = " << strategy << "\n";
   for (const auto& [option, value] : request.as_given) {
@@ -311,14 +367,16 @@ std::string config_for(const LoadRequest& request, const std::string& strategy) 
   return out.str();
 }
 
-DoctorReport diagnose(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel* model, const PluginRegistry* registry) {
+DoctorReport diagnose(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel* model,
+                      const PluginRegistry* registry) {
   DoctorReport report;
   report.runtime = runtime.name();
   check_gpus(runtime, report);
   if (!runtime.probe_gpus().empty()) check_processes(runtime, report);
   check_allocator(request, report);
   check_host(request, model, report);
-  if (model != nullptr && registry != nullptr && !runtime.probe_gpus().empty()) check_model(runtime, request, *model, *registry, report);
+  if (model != nullptr && registry != nullptr && !runtime.probe_gpus().empty())
+    check_model(runtime, request, *model, *registry, report);
   return report;
 }
 
@@ -349,17 +407,20 @@ void print_doctor(const DoctorReport& report, std::ostream& out) {
     for (const auto& fit : report.strategies) {
       out << "  " << fit.strategy << ": ";
       if (fit.fits)
-        out << "fits, peak " << [&] {
-          std::string peaks;
-          for (const auto& d : fit.prediction->devices)
-            if (d.device.is_gpu() && d.peak_bytes > 0) peaks += (peaks.empty() ? "" : ", ") + d.device.str() + " " + gb(d.peak_bytes);
-          return peaks;
-        }() << ", " << format_seconds(fit.prediction->step_seconds) << " per pass\n";
-      else
-        out << fit.why << "\n";
+        out << "fits, peak " <<
+            [&] {
+              std::string peaks;
+              for (const auto& d : fit.prediction->devices)
+                if (d.device.is_gpu() && d.peak_bytes > 0)
+                  peaks += (peaks.empty() ? "" : ", ") + d.device.str() + " " + gb(d.peak_bytes);
+              return peaks;
+            }()
+            << ", " << format_seconds(fit.prediction->step_seconds) << " per pass\n";
+      else out << fit.why << "\n";
     }
   }
-  out << "\n" << (report.blocked() ? "Something blocks a load (marked BLOCKS): exit 1." : "Nothing blocks a load.") << "\n";
+  out << "\n"
+      << (report.blocked() ? "Something blocks a load (marked BLOCKS): exit 1." : "Nothing blocks a load.") << "\n";
 }
 
 }  // namespace vramguard

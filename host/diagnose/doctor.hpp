@@ -22,12 +22,12 @@
 namespace vramguard {
 
 struct DoctorReport {
-  std::string runtime;                          // "cuda" or "simulated"
-  std::vector<Finding> findings;                // in checklist order
+  std::string runtime;                                    // "cuda" or "simulated"
+  std::vector<Finding> findings;                          // in checklist order
   std::map<DeviceId, std::vector<GpuProcess>> processes;  // the other processes on each GPU
-  std::vector<StrategyFit> strategies;          // with a model
-  std::optional<std::string> recommended;       // the fastest strategy that fits now
-  std::string config_text;                      // an INI config that loads the model now (with a fit)
+  std::vector<StrategyFit> strategies;                    // with a model
+  std::optional<std::string> recommended;                 // the fastest strategy that fits now
+  std::string config_text;                                // an INI config that loads the model now (with a fit)
   bool blocked() const { return any_blocker(findings); }
 };
 

@@ -6,16 +6,21 @@ namespace vramguard {
 
 std::string_view severity_name(Severity severity) {
   switch (severity) {
-    case Severity::ok: return "ok";
-    case Severity::info: return "info";
-    case Severity::warning: return "warning";
-    case Severity::blocker: return "blocker";
+    case Severity::ok:
+      return "ok";
+    case Severity::info:
+      return "info";
+    case Severity::warning:
+      return "warning";
+    case Severity::blocker:
+      return "blocker";
   }
   return "info";
 }
 
 bool any_blocker(const std::vector<Finding>& findings) {
-  return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.severity == Severity::blocker; });
+  return std::any_of(findings.begin(), findings.end(),
+                     [](const Finding& f) { return f.severity == Severity::blocker; });
 }
 
 nlohmann::json finding_json(const Finding& f) {

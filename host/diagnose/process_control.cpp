@@ -32,9 +32,26 @@ bool wait_until_gone(pid_t pid, std::uint64_t start_ticks, std::chrono::millisec
 }  // namespace
 
 // Programs a desktop or the driver cannot do without, whoever runs them.
-const char* const kSystemPrograms[] = {"systemd", "init", "Xorg", "X", "Xwayland", "gnome-shell", "mutter", "kwin_wayland", "kwin_x11",
-                                       "plasmashell", "sway", "weston", "gdm", "gdm3", "sddm", "lightdm", "nvidia-persistenced",
-                                       "nvidia-powerd", "dbus-daemon", "sshd"};
+const char* const kSystemPrograms[] = {"systemd",
+                                       "init",
+                                       "Xorg",
+                                       "X",
+                                       "Xwayland",
+                                       "gnome-shell",
+                                       "mutter",
+                                       "kwin_wayland",
+                                       "kwin_x11",
+                                       "plasmashell",
+                                       "sway",
+                                       "weston",
+                                       "gdm",
+                                       "gdm3",
+                                       "sddm",
+                                       "lightdm",
+                                       "nvidia-persistenced",
+                                       "nvidia-powerd",
+                                       "dbus-daemon",
+                                       "sshd"};
 
 std::string refusal_to_stop(const GpuProcess& process) {
   if (process.pid == 0) return "it is not a process vramguard can name";
@@ -50,7 +67,8 @@ std::string refusal_to_stop(const GpuProcess& process) {
     return "it was not started from this session (as root, fix stops only the processes this session started)";
   const auto lineage = own_lineage();
   if (std::find(lineage.begin(), lineage.end(), static_cast<pid_t>(process.pid)) != lineage.end())
-    return info->pid == ::getpid() ? "it is this vramguard process" : "it is an ancestor of this vramguard process (stopping it would stop vramguard)";
+    return info->pid == ::getpid() ? "it is this vramguard process"
+                                   : "it is an ancestor of this vramguard process (stopping it would stop vramguard)";
   return {};
 }
 
@@ -83,8 +101,10 @@ StopOutcome stop_process(const GpuProcess& process, std::uint64_t start_ticks, s
     return outcome;
   };
   if (!same_process(pid, start_ticks)) {
-    outcome.error = read_process(pid) ? "the process listed has exited, and its pid now belongs to another process, which was left alone"
-                                      : "it exited before it was signalled";
+    outcome.error =
+        read_process(pid)
+            ? "the process listed has exited, and its pid now belongs to another process, which was left alone"
+            : "it exited before it was signalled";
     return finish();
   }
   if (!signal(SIGTERM) && errno != ESRCH) {

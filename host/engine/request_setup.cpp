@@ -17,8 +17,9 @@ InspectedModel inspect_requested(const LoadRequest& request) {
     if (model.graph.find_component(name) != nullptr) continue;
     std::vector<std::string> names;
     for (const auto& c : model.graph.components) names.push_back(c.name);
-    throw UsageError("--job names '" + name + "', which is not a component of the model" + text::did_you_mean(name, names),
-                     "its components: " + text::join(names, ", "));
+    throw UsageError(
+        "--job names '" + name + "', which is not a component of the model" + text::did_you_mean(name, names),
+        "its components: " + text::join(names, ", "));
   }
   return model;
 }
@@ -43,7 +44,8 @@ PluginRegistry discover_plugins(const PluginSearch& search) {
   DiscoveryOptions options;
   options.allow_insecure = search.allow_insecure;
   options.allow_duplicates = search.allow_duplicates;
-  return PluginRegistry::discover(plugin_search_path(search.dirs, search.env_path, search.config_dirs, builtin_plugin_dir()), options);
+  return PluginRegistry::discover(
+      plugin_search_path(search.dirs, search.env_path, search.config_dirs, builtin_plugin_dir()), options);
 }
 
 GuardOptions guard_options_from(const LoadRequest& request, const PluginRegistry& registry) {
@@ -60,11 +62,14 @@ GuardOptions guard_options_from(const LoadRequest& request, const PluginRegistry
   options.stream_source = request.stream_source;
   options.upload_path = request.upload_path;
   // A copy: the guard may outlive the request it was made from. Bare --option keys are the first strategy's.
-  options.strategy_options = [request](const std::string& name) { return request.strategy_options_for(name, name == request.strategy); };
+  options.strategy_options = [request](const std::string& name) {
+    return request.strategy_options_for(name, name == request.strategy);
+  };
   return options;
 }
 
-DeviceBudget probe_budget_for(DeviceRuntime& runtime, const InspectedModel& model, const LoadRequest& request, std::vector<std::string>* notes) {
+DeviceBudget probe_budget_for(DeviceRuntime& runtime, const InspectedModel& model, const LoadRequest& request,
+                              std::vector<std::string>* notes) {
   return probe_budget(runtime, model, request.budget, request.workload, request.cpu_memory_bytes, notes);
 }
 
@@ -85,12 +90,14 @@ PlannedRequest plan_request(const LoadRequest& request) {
   const StrategyInstance strategy = registry.create(request.strategy);
   const PlanningSetup& setup = planned.setup;
   try {
-    planned.placement = strategy.plan({setup.model.graph, setup.budget, setup.workload, request.strategy_options_for(request.strategy, true)},
-                                      &stop_flag());
+    planned.placement = strategy.plan(
+        {setup.model.graph, setup.budget, setup.workload, request.strategy_options_for(request.strategy, true)},
+        &stop_flag());
   } catch (const NoFitError& e) {
     throw explain_no_fit(e, setup.budget, setup.workload);
   }
-  planned.prediction = validate_plan(setup.model.graph, setup.budget, setup.workload, planned.placement, request.strategy);
+  planned.prediction =
+      validate_plan(setup.model.graph, setup.budget, setup.workload, planned.placement, request.strategy);
   return planned;
 }
 

@@ -19,7 +19,8 @@ InspectedModel inspect_requested(const LoadRequest& request);
 // Simulated devices (with any injected faults) or CUDA, after the CUDA allocator has been configured.
 // `allocator` receives the settings in effect. `keep_data` makes simulated blocks hold real bytes (to
 // verify them, or to run on the CPU).
-std::unique_ptr<DeviceRuntime> make_runtime(const LoadRequest& request, bool keep_data = false, std::string* allocator = nullptr);
+std::unique_ptr<DeviceRuntime> make_runtime(const LoadRequest& request, bool keep_data = false,
+                                            std::string* allocator = nullptr);
 
 PluginRegistry discover_plugins(const PluginSearch& search);
 

@@ -13,9 +13,9 @@ namespace vramguard {
 struct StrategyFit {
   std::string strategy;
   bool fits = false;
-  std::string why;                              // its explanation, or why it does not fit
+  std::string why;  // its explanation, or why it does not fit
   std::optional<Prediction> prediction;
-  std::map<DeviceId, std::uint64_t> minimum;    // usable bytes it would need, where it does not fit
+  std::map<DeviceId, std::uint64_t> minimum;  // usable bytes it would need, where it does not fit
 };
 
 // NoFitError, an invalid plan and a broken plugin become a StrategyFit that does not fit, saying why;

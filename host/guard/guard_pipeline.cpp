@@ -44,7 +44,8 @@ void run_stage(AttemptRecord& attempt, const std::string& name, DeviceRuntime& r
 std::vector<std::string> ladder(const GuardOptions& options) {
   std::vector<std::string> rungs = {options.strategy};
   const auto start = std::find(options.fallback.begin(), options.fallback.end(), options.strategy);
-  for (auto it = start == options.fallback.end() ? options.fallback.begin() : std::next(start); it != options.fallback.end(); ++it)
+  for (auto it = start == options.fallback.end() ? options.fallback.begin() : std::next(start);
+       it != options.fallback.end(); ++it)
     if (std::find(rungs.begin(), rungs.end(), *it) == rungs.end()) rungs.push_back(*it);
   if (rungs.size() > options.max_attempts) rungs.resize(options.max_attempts);
   return rungs;
@@ -54,8 +55,13 @@ std::vector<std::string> ladder(const GuardOptions& options) {
 
 GuardPipeline::GuardPipeline(DeviceRuntime& runtime, const PluginRegistry& registry, const InspectedModel& model,
                              GuardOptions options, std::function<std::vector<GpuProcess>(int)> other_processes)
-    : runtime_(runtime), registry_(registry), model_(model), options_(std::move(options)),
-      other_processes_(std::move(other_processes)), rungs_(ladder(options_)), budget_options_(options_.budget) {}
+    : runtime_(runtime),
+      registry_(registry),
+      model_(model),
+      options_(std::move(options)),
+      other_processes_(std::move(other_processes)),
+      rungs_(ladder(options_)),
+      budget_options_(options_.budget) {}
 
 GuardResult GuardPipeline::run() {
   GuardReport report;
@@ -65,13 +71,14 @@ GuardResult GuardPipeline::run() {
   gpu_count_ = runtime_.probe_gpus().size();
   report.baseline = snapshots(runtime_, gpu_count_);
   for (std::size_t g = 0; g < gpu_count_; ++g) {
-    auto processes = other_processes_ ? other_processes_(static_cast<int>(g)) : runtime_.other_processes(static_cast<int>(g));
+    auto processes =
+        other_processes_ ? other_processes_(static_cast<int>(g)) : runtime_.other_processes(static_cast<int>(g));
     std::uint64_t held = 0;
     for (const auto& p : processes) held += p.bytes;
     if (held == 0) continue;
     const DeviceId device = DeviceId::gpu(static_cast<int>(g));
-    report.warnings.push_back(std::to_string(processes.size()) + " other process(es) hold " + format_bytes(held) + " on " +
-                              device.str() + ", which shrinks the budget");
+    report.warnings.push_back(std::to_string(processes.size()) + " other process(es) hold " + format_bytes(held) +
+                              " on " + device.str() + ", which shrinks the budget");
     log::warn(report.warnings.back());
     report.other_processes[device] = std::move(processes);
   }
@@ -82,7 +89,8 @@ GuardResult GuardPipeline::run() {
 void GuardPipeline::shrink_budget_after(const OutOfMemory& error, AttemptRecord& attempt) {
   attempt.outcome = error.what();
   attempt.oom_device = error.device();
-  attempt.shortfall_bytes = error.requested() > error.free_bytes() ? error.requested() - error.free_bytes() : error.requested();
+  attempt.shortfall_bytes =
+      error.requested() > error.free_bytes() ? error.requested() - error.free_bytes() : error.requested();
   // The next rung plans with that much less on the device that ran out.
   if (error.device().is_gpu()) {
     auto& reserve = budget_options_.reserve[error.device()];
@@ -93,7 +101,8 @@ void GuardPipeline::shrink_budget_after(const OutOfMemory& error, AttemptRecord&
 
 GuardResult GuardPipeline::climb(GuardReport report) {
   // Whether memory was why a rung failed (it did not fit, or ran out), a step's fall-back included.
-  bool memory_failures = std::any_of(report.attempts.begin(), report.attempts.end(), [](const AttemptRecord& a) { return a.oom_device.has_value(); });
+  bool memory_failures = std::any_of(report.attempts.begin(), report.attempts.end(),
+                                     [](const AttemptRecord& a) { return a.oom_device.has_value(); });
   while (next_rung_ < rungs_.size()) {
     const std::string strategy_name = rungs_[next_rung_++];
     AttemptRecord attempt;
@@ -109,41 +118,48 @@ GuardResult GuardPipeline::climb(GuardReport report) {
       });
       for (std::size_t g = 0; g < gpu_count_; ++g) {
         const auto snap = runtime_.snapshot(static_cast<int>(g));
-        if (snap.ours_in_use > report.baseline[g].ours_in_use) attempt.leaked_bytes[snap.device] = snap.ours_in_use - report.baseline[g].ours_in_use;
+        if (snap.ours_in_use > report.baseline[g].ours_in_use)
+          attempt.leaked_bytes[snap.device] = snap.ours_in_use - report.baseline[g].ours_in_use;
       }
     };
     try {
       run_stage(attempt, "preflight", runtime_, gpu_count_, [&] {
         runtime_.prepare_transfers();  // the pinned staging ring is made here, not inside the timed load
         std::vector<std::string> notes;
-        attempt.budget = probe_budget(runtime_, model_, budget_options_, options_.workload, options_.cpu_memory, &notes);
+        attempt.budget =
+            probe_budget(runtime_, model_, budget_options_, options_.workload, options_.cpu_memory, &notes);
         if (report.notes.empty()) report.notes = std::move(notes);
       });
       run_stage(attempt, "plan", runtime_, gpu_count_, [&] {
         const StrategyInstance strategy = registry_.create(strategy_name);
-        const StrategyOptions strategy_options = options_.strategy_options ? options_.strategy_options(strategy_name) : StrategyOptions{};
+        const StrategyOptions strategy_options =
+            options_.strategy_options ? options_.strategy_options(strategy_name) : StrategyOptions{};
         placement = strategy.plan({model_.graph, attempt.budget, options_.workload, strategy_options}, options_.cancel);
       });
       run_stage(attempt, "validate", runtime_, gpu_count_, [&] {
         attempt.prediction = validate_plan(model_.graph, attempt.budget, options_.workload, placement, strategy_name);
         // --stream-from overrides the cost model's choice: predict what will actually run.
         if (options_.stream_source)
-          attempt.prediction = predict(model_.graph, attempt.budget, placement, options_.workload, default_cost_constants(), options_.stream_source);
+          attempt.prediction = predict(model_.graph, attempt.budget, placement, options_.workload,
+                                       default_cost_constants(), options_.stream_source);
       });
       attempt.placement = placement;
       run_stage(attempt, "load", runtime_, gpu_count_, [&] {
-        LoadOptions load_options{model_.graph.target_dtype, options_.stream_source.value_or(attempt.prediction->stream_source),
-                                 attempt.budget.can_register_mappings ? options_.upload_path : UploadPath::staged, options_.progress,
-                                 options_.cancel};
+        LoadOptions load_options{model_.graph.target_dtype,
+                                 options_.stream_source.value_or(attempt.prediction->stream_source),
+                                 attempt.budget.can_register_mappings ? options_.upload_path : UploadPath::staged,
+                                 options_.progress, options_.cancel};
         loaded.emplace(load_placement(runtime_, model_, placement, attempt.budget, load_options));
       });
       for (std::size_t g = 0; g < gpu_count_; ++g) {
         const auto snap = runtime_.snapshot(static_cast<int>(g));
-        attempt.measured_bytes[snap.device] = snap.ours_in_use - std::min(snap.ours_in_use, report.baseline[g].ours_in_use);
+        attempt.measured_bytes[snap.device] =
+            snap.ours_in_use - std::min(snap.ours_in_use, report.baseline[g].ours_in_use);
         if (snap.process_total > 0) attempt.measured_process_bytes[snap.device] = snap.process_total;
       }
       run_stage(attempt, "verify", runtime_, gpu_count_, [&] {
-        report.verified_tensors = verify_loaded_model(runtime_, model_, placement, *loaded, options_.verify_data, options_.cancel);
+        report.verified_tensors =
+            verify_loaded_model(runtime_, model_, placement, *loaded, options_.verify_data, options_.cancel);
         report.data_verified = options_.verify_data;
       });
       attempt.outcome = "loaded";
@@ -152,9 +168,11 @@ GuardResult GuardPipeline::climb(GuardReport report) {
       report.final_strategy = strategy_name;
       report.attempts.push_back(std::move(attempt));
       if (loaded->statistics().pageable_bytes > 0)
-        report.warnings.push_back(format_bytes(loaded->statistics().pageable_bytes) +
-                                  " of streamed weights could not be pinned and sit in pageable memory (slower copies)");
-      if (!loaded->statistics().stream_source_note.empty()) report.warnings.push_back(loaded->statistics().stream_source_note);
+        report.warnings.push_back(
+            format_bytes(loaded->statistics().pageable_bytes) +
+            " of streamed weights could not be pinned and sit in pageable memory (slower copies)");
+      if (!loaded->statistics().stream_source_note.empty())
+        report.warnings.push_back(loaded->statistics().stream_source_note);
       return {std::move(*loaded), std::move(placement), std::move(report)};
     } catch (const NoFitError& e) {
       memory_failures = true;
@@ -192,8 +210,9 @@ GuardResult GuardPipeline::climb(GuardReport report) {
     hint = "";
     for (const auto& line : report.advice) hint += (hint.empty() ? "" : "; ") + line;
   }
-  throw GuardFailure(ExitCode::job_failed, "no strategy could load " + model_.source.argument + " (tried " + tried + ")",
-                     std::move(report), hint, memory_failures);
+  throw GuardFailure(ExitCode::job_failed,
+                     "no strategy could load " + model_.source.argument + " (tried " + tried + ")", std::move(report),
+                     hint, memory_failures);
 }
 
 GuardResult GuardPipeline::fall_back(GuardResult& current, const OutOfMemory& error) {
@@ -220,12 +239,15 @@ void GuardPipeline::advise(GuardReport& report) {
   // Who shrank the budget, now: the processes holding memory, and what stopping each would give back.
   for (std::size_t g = 0; g < gpu_count_; ++g) {
     const DeviceId device = DeviceId::gpu(static_cast<int>(g));
-    auto processes = other_processes_ ? other_processes_(static_cast<int>(g)) : runtime_.other_processes(static_cast<int>(g));
-    std::sort(processes.begin(), processes.end(), [](const GpuProcess& a, const GpuProcess& b) { return a.bytes > b.bytes; });
+    auto processes =
+        other_processes_ ? other_processes_(static_cast<int>(g)) : runtime_.other_processes(static_cast<int>(g));
+    std::sort(processes.begin(), processes.end(),
+              [](const GpuProcess& a, const GpuProcess& b) { return a.bytes > b.bytes; });
     if (!processes.empty()) report.other_processes[device] = processes;
     for (const auto& p : processes)
-      report.advice.push_back("process " + std::to_string(p.pid) + " (" + p.name + (p.user.empty() ? "" : ", user " + p.user) +
-                              ") holds " + format_bytes(p.bytes) + " on " + device.str() + ": stopping it frees that much" +
+      report.advice.push_back("process " + std::to_string(p.pid) + " (" + p.name +
+                              (p.user.empty() ? "" : ", user " + p.user) + ") holds " + format_bytes(p.bytes) + " on " +
+                              device.str() + ": stopping it frees that much" +
                               " (vramguard fix --terminate-own stops your own)");
   }
   for (const auto& [device, bytes] : smallest_minimum_)
@@ -253,13 +275,16 @@ void GuardPipeline::advise(GuardReport& report) {
     log::debug("could not plan again after the failure: ", e.what());
   }
   if (!report.fits_now.empty())
-    report.advice.push_back("with the memory free now, these would fit: " + [&] {
-      std::string list;
-      for (const auto& n : report.fits_now) list += (list.empty() ? "" : ", ") + n;
-      return list;
-    }() + " (--strategy " + report.fits_now.front() + ")");
+    report.advice.push_back("with the memory free now, these would fit: " +
+                            [&] {
+                              std::string list;
+                              for (const auto& n : report.fits_now) list += (list.empty() ? "" : ", ") + n;
+                              return list;
+                            }() +
+                            " (--strategy " + report.fits_now.front() + ")");
   else
-    report.advice.push_back("sequential-offload with --option prefetch=0 needs the least GPU memory: one slot for the largest unit");
+    report.advice.push_back(
+        "sequential-offload with --option prefetch=0 needs the least GPU memory: one slot for the largest unit");
 }
 
 void GuardPipeline::unload(GuardResult& result) {

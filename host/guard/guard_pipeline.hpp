@@ -1,8 +1,9 @@
 #pragma once
 // The memory-guard pipeline: preflight → plan → validate → load → verify → report, one attempt per rung
-// of a fallback ladder. An out-of-memory anywhere releases everything the attempt allocated, empties the allocator's cache, re-probes free memory and tries the
-// next rung with the budget shrunk by the measured shortfall. Every stage records its time and a memory
-// snapshot before and after. Ctrl-C (`cancel`) stops any stage; the report is still complete.
+// of a fallback ladder. An out-of-memory anywhere releases everything the attempt allocated, empties the allocator's
+// cache, re-probes free memory and tries the next rung with the budget shrunk by the measured shortfall. Every stage
+// records its time and a memory snapshot before and after. Ctrl-C (`cancel`) stops any stage; the report is still
+// complete.
 #include <cstdint>
 #include <atomic>
 #include <functional>
@@ -49,20 +50,20 @@ struct GuardReport {
   std::string final_strategy;
   std::vector<AttemptRecord> attempts;
   std::map<DeviceId, std::vector<GpuProcess>> other_processes;
-  std::vector<MemorySnapshot> baseline;       // before anything was loaded
-  std::vector<MemorySnapshot> after_unload;   // once the model was released (success only)
+  std::vector<MemorySnapshot> baseline;      // before anything was loaded
+  std::vector<MemorySnapshot> after_unload;  // once the model was released (success only)
   LoadStatistics statistics;
   std::uint64_t verified_tensors = 0;
   bool data_verified = false;
-  std::vector<std::string> fits_now;          // after a failure: strategies that would fit the budget re-probed
-  std::vector<std::string> advice;            // what to do, when every rung failed
+  std::vector<std::string> fits_now;  // after a failure: strategies that would fit the budget re-probed
+  std::vector<std::string> advice;    // what to do, when every rung failed
   std::vector<std::string> warnings;
-  std::vector<std::string> notes;             // facts about the budget (assumed context size...)
+  std::vector<std::string> notes;  // facts about the budget (assumed context size...)
 };
 
 struct GuardOptions {
-  std::string strategy;                      // the first attempt
-  std::vector<std::string> fallback;         // the ladder after it
+  std::string strategy;               // the first attempt
+  std::vector<std::string> fallback;  // the ladder after it
   std::size_t max_attempts = 4;
   BudgetOptions budget;
   Workload workload;
@@ -70,8 +71,8 @@ struct GuardOptions {
   std::function<StrategyOptions(const std::string&)> strategy_options;
   std::function<void(std::uint64_t, std::uint64_t)> progress;
   const std::atomic<bool>* cancel = nullptr;
-  std::optional<std::uint64_t> cpu_memory;   // declared host memory (simulated runs)
-  std::optional<StreamSource> stream_source; // overrides the cost model's choice (--stream-from)
+  std::optional<std::uint64_t> cpu_memory;      // declared host memory (simulated runs)
+  std::optional<StreamSource> stream_source;    // overrides the cost model's choice (--stream-from)
   UploadPath upload_path = UploadPath::staged;  // --upload-from
 };
 
@@ -79,7 +80,8 @@ struct GuardOptions {
 // full report (the CLI writes it, then exits with the error's code).
 class GuardFailure : public Error {
  public:
-  GuardFailure(ExitCode code, const std::string& message, GuardReport report, std::string hint = {}, bool memory = false)
+  GuardFailure(ExitCode code, const std::string& message, GuardReport report, std::string hint = {},
+               bool memory = false)
       : Error(code, message, std::move(hint)), report_(std::move(report)), memory_(memory) {}
   const GuardReport& report() const { return report_; }
   // Every rung failed, and memory was why for at least one (it did not fit, or ran out).
@@ -99,8 +101,8 @@ struct GuardResult {
 class GuardPipeline {
  public:
   // `other_processes` replaces the runtime's own view of other processes (tests use it).
-  GuardPipeline(DeviceRuntime& runtime, const PluginRegistry& registry, const InspectedModel& model, GuardOptions options,
-                std::function<std::vector<GpuProcess>(int)> other_processes = {});
+  GuardPipeline(DeviceRuntime& runtime, const PluginRegistry& registry, const InspectedModel& model,
+                GuardOptions options, std::function<std::vector<GpuProcess>(int)> other_processes = {});
   // Loads the model; throws GuardFailure with the report when no rung succeeds.
   GuardResult run();
   // After `current` ran out of memory later on (a step of a session, runtime::Session::Impl::step —
@@ -123,7 +125,7 @@ class GuardPipeline {
   std::vector<std::string> rungs_;
   std::size_t next_rung_ = 0;
   std::size_t gpu_count_ = 0;
-  BudgetOptions budget_options_;                       // shrinks after each out-of-memory
+  BudgetOptions budget_options_;                        // shrinks after each out-of-memory
   std::map<DeviceId, std::uint64_t> smallest_minimum_;  // from the rungs that did not fit
 };
 

@@ -9,23 +9,28 @@ MemoryError explain_no_fit(const NoFitError& e, const DeviceBudget& budget, cons
   // not the remedy: a smaller workload is.
   std::string crowded;
   for (const auto* gpu : budget.gpus()) {
-    const std::uint64_t room_past_context = gpu->cap_bytes ? (*gpu->cap_bytes > gpu->context_bytes ? *gpu->cap_bytes - gpu->context_bytes : 0)
-                                                           : (gpu->free_bytes > gpu->reserve_bytes ? gpu->free_bytes - gpu->reserve_bytes : 0);
+    const std::uint64_t room_past_context =
+        gpu->cap_bytes ? (*gpu->cap_bytes > gpu->context_bytes ? *gpu->cap_bytes - gpu->context_bytes : 0)
+                       : (gpu->free_bytes > gpu->reserve_bytes ? gpu->free_bytes - gpu->reserve_bytes : 0);
     if (gpu->headroom_bytes > 0 && gpu->headroom_bytes * 2 >= room_past_context)
-      crowded += (crowded.empty() ? "" : "; ") + gpu->name() + "'s " + format_bytes(gpu->headroom_bytes) + " kept for activations leave " +
-                 format_bytes(gpu->usable_bytes) + " of its " + format_bytes(room_past_context) + " for weights";
+      crowded += (crowded.empty() ? "" : "; ") + gpu->name() + "'s " + format_bytes(gpu->headroom_bytes) +
+                 " kept for activations leave " + format_bytes(gpu->usable_bytes) + " of its " +
+                 format_bytes(room_past_context) + " for weights";
   }
   std::string hint;
   for (const auto& [device, bytes] : e.minimum_bytes())
     hint += (hint.empty() ? "" : "; ") + device.str() + " needs at least " + format_bytes(bytes) + " usable";
   if (!crowded.empty())
-    return MemoryError(e.what(), "the workload's activations crowd out the weights (" + crowded + ", for --batch " + std::to_string(workload.batch) +
-                                     (workload.tokens ? " x --tokens " + std::to_string(workload.tokens) : std::string()) +
-                                     "): lower --batch or --tokens, or set --headroom if you know what a step needs" +
-                                     (hint.empty() ? std::string() : "; beside them, for the weights, " + hint));
+    return MemoryError(e.what(),
+                       "the workload's activations crowd out the weights (" + crowded + ", for --batch " +
+                           std::to_string(workload.batch) +
+                           (workload.tokens ? " x --tokens " + std::to_string(workload.tokens) : std::string()) +
+                           "): lower --batch or --tokens, or set --headroom if you know what a step needs" +
+                           (hint.empty() ? std::string() : "; beside them, for the weights, " + hint));
   const std::string other = e.strategy() == "auto" ? "vramguard compare shows what every strategy would need"
                                                    : "or try --strategy auto (vramguard compare shows every strategy)";
-  if (!hint.empty()) hint = "to make it fit: " + hint + " (raise --max-memory, lower --reserve, or free memory); " + other;
+  if (!hint.empty())
+    hint = "to make it fit: " + hint + " (raise --max-memory, lower --reserve, or free memory); " + other;
   else hint = other;
   return MemoryError(e.what(), hint);
 }

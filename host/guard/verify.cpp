@@ -22,12 +22,14 @@ void check_layout(const std::string& name, const LoadedUnit& unit, const MemoryB
   for (const auto& tensor : unit.tensors) {
     if (!tensor.tied_to.empty() || tensor.bytes == 0) continue;
     if (tensor.offset + tensor.bytes > block.size())
-      throw VerificationError("tensor " + name + "/" + tensor.name + " lies outside its block on " + block.device().str());
+      throw VerificationError("tensor " + name + "/" + tensor.name + " lies outside its block on " +
+                              block.device().str());
     spans.emplace_back(tensor.offset, tensor.offset + tensor.bytes);
   }
   std::sort(spans.begin(), spans.end());
   for (std::size_t i = 1; i < spans.size(); ++i)
-    if (spans[i].first < spans[i - 1].second) throw VerificationError("two tensors of " + name + " overlap in its block");
+    if (spans[i].first < spans[i - 1].second)
+      throw VerificationError("two tensors of " + name + " overlap in its block");
 }
 
 }  // namespace
@@ -51,22 +53,28 @@ std::uint64_t verify_loaded_model(DeviceRuntime& runtime, const InspectedModel& 
       throw VerificationError("unit " + name + " is not placed as its plan says");
 
     // What was really allocated for it.
-    const bool needs_block = allocated_bytes(graph_unit) > 0 &&
-                             (unit.placement.mode != PlacementMode::streamed || (unit.block != nullptr));
+    const bool needs_block =
+        allocated_bytes(graph_unit) > 0 && (unit.placement.mode != PlacementMode::streamed || (unit.block != nullptr));
     if (needs_block) {
-      if (unit.block == nullptr) throw VerificationError("unit " + name + " has no block on " + unit.placement.storage.str());
-      const DeviceId expected = unit.placement.mode == PlacementMode::resident ? unit.placement.storage : DeviceId::host();
+      if (unit.block == nullptr)
+        throw VerificationError("unit " + name + " has no block on " + unit.placement.storage.str());
+      const DeviceId expected =
+          unit.placement.mode == PlacementMode::resident ? unit.placement.storage : DeviceId::host();
       if (unit.block->device() != expected)
-        throw VerificationError("unit " + name + "'s block is on " + unit.block->device().str() + ", its plan says " + expected.str());
+        throw VerificationError("unit " + name + "'s block is on " + unit.block->device().str() + ", its plan says " +
+                                expected.str());
       if (unit.block->size() < allocated_bytes(graph_unit))
-        throw VerificationError("unit " + name + "'s block holds " + std::to_string(unit.block->size()) + " bytes, it needs " +
-                                std::to_string(allocated_bytes(graph_unit)));
+        throw VerificationError("unit " + name + "'s block holds " + std::to_string(unit.block->size()) +
+                                " bytes, it needs " + std::to_string(allocated_bytes(graph_unit)));
       check_layout(name, unit, *unit.block);
     }
     if (unit.placement.mode == PlacementMode::streamed) {
       const LoadedWindow* window = loaded.window(unit.placement.executes_on);
-      if (window == nullptr) throw VerificationError("unit " + name + " streams to " + unit.placement.executes_on.str() + ", which has no window");
-      if (window->slot_bytes < unit.layout_bytes || static_cast<int>(window->slots.size()) != placement.prefetch_depth + 1)
+      if (window == nullptr)
+        throw VerificationError("unit " + name + " streams to " + unit.placement.executes_on.str() +
+                                ", which has no window");
+      if (window->slot_bytes < unit.layout_bytes ||
+          static_cast<int>(window->slots.size()) != placement.prefetch_depth + 1)
         throw VerificationError("the window on " + window->gpu.str() + " cannot hold " + name);
       for (const MemoryBlock* slot : window->slots)
         if (slot->device() != window->gpu || slot->size() < window->slot_bytes)
@@ -76,20 +84,24 @@ std::uint64_t verify_loaded_model(DeviceRuntime& runtime, const InspectedModel& 
     // Each tensor: the inspected shape, the placed dtype, and the bytes where asked.
     std::map<std::string, const TensorInfo*> graph_tensors;
     for (const auto& tensor : graph_unit.tensors) graph_tensors[tensor.name] = &tensor;
-    if (graph_tensors.size() != unit.tensors.size()) throw VerificationError("unit " + name + " lost or gained tensors");
+    if (graph_tensors.size() != unit.tensors.size())
+      throw VerificationError("unit " + name + " lost or gained tensors");
     for (std::size_t t = 0; t < unit.tensors.size(); ++t) {
       const LoadedTensor& tensor = unit.tensors[t];
       const auto found = graph_tensors.find(tensor.name);
-      if (found == graph_tensors.end()) throw VerificationError("tensor " + name + "/" + tensor.name + " is not in the model");
+      if (found == graph_tensors.end())
+        throw VerificationError("tensor " + name + "/" + tensor.name + " is not in the model");
       const TensorInfo& info = *found->second;
       const std::string label = component.name + "/" + tensor.name;
       if (tensor.shape != info.shape) throw VerificationError("tensor " + label + " has the wrong shape");
       const DType expected = placed_dtype(info.dtype, model.graph.target_dtype);
       if (tensor.dtype != expected)
-        throw VerificationError("tensor " + label + " is " + std::string(dtype_name(tensor.dtype)) + ", expected " + std::string(dtype_name(expected)));
+        throw VerificationError("tensor " + label + " is " + std::string(dtype_name(tensor.dtype)) + ", expected " +
+                                std::string(dtype_name(expected)));
       if (!tensor.tied_to.empty()) {
         const auto [owner_unit, owner_tensor] = unit.tie_owners.at(t);
-        if (owner_unit >= loaded.units().size() || loaded.units()[owner_unit].tensors.at(owner_tensor).shape != tensor.shape)
+        if (owner_unit >= loaded.units().size() ||
+            loaded.units()[owner_unit].tensors.at(owner_tensor).shape != tensor.shape)
           throw VerificationError("tensor " + label + " is tied to a tensor that was not loaded with its shape");
       } else if (unit.placement.mode == PlacementMode::streamed && unit.block == nullptr && tensor.host == nullptr &&
                  tensor.source.file < 0 && tensor.bytes > 0) {
@@ -102,7 +114,8 @@ std::uint64_t verify_loaded_model(DeviceRuntime& runtime, const InspectedModel& 
       runtime.read_back(*unit.block, tensor.offset, tensor.bytes, device_bytes.data());
       read_tensor(tensor.source, file_bytes.data());
       if (std::memcmp(device_bytes.data(), file_bytes.data(), tensor.bytes) != 0)
-        throw VerificationError("the bytes of " + label + " on " + unit.block->device().str() + " differ from the file's");
+        throw VerificationError("the bytes of " + label + " on " + unit.block->device().str() +
+                                " differ from the file's");
     }
   }
   return checked.size();

@@ -15,12 +15,14 @@ namespace vramguard {
 class VerificationError : public JobError {
  public:
   explicit VerificationError(const std::string& problem)
-      : JobError("verification failed: " + problem, "the loaded model does not match its plan or its files; this is a bug, please report it") {}
+      : JobError("verification failed: " + problem,
+                 "the loaded model does not match its plan or its files; this is a bug, please report it") {}
 };
 
 // Returns how many tensors were checked (one stored in row slices counts once). Throws Interrupted when
 // `cancel` is set.
 std::uint64_t verify_loaded_model(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
-                                  const LoadedModel& loaded, bool check_data, const std::atomic<bool>* cancel = nullptr);
+                                  const LoadedModel& loaded, bool check_data,
+                                  const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace vramguard

@@ -19,7 +19,8 @@ InputError changed(const std::string& path, const std::string& how) {
 
 }  // namespace
 
-CheckpointFile::CheckpointFile(const std::string& path, const FileIdentity& inspected) : path_(path), identity_(inspected) {
+CheckpointFile::CheckpointFile(const std::string& path, const FileIdentity& inspected)
+    : path_(path), identity_(inspected) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
   try {

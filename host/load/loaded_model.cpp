@@ -15,7 +15,9 @@ namespace {
 
 constexpr std::size_t kNoOwner = std::numeric_limits<std::size_t>::max();
 
-std::uint64_t round_up(std::uint64_t value, std::uint64_t granularity) { return (value + granularity - 1) / granularity * granularity; }
+std::uint64_t round_up(std::uint64_t value, std::uint64_t granularity) {
+  return (value + granularity - 1) / granularity * granularity;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -104,7 +106,8 @@ class Loader {
     auto& slot = files_[{component, index}];
     if (!slot) {
       const auto& inspected = model_.components[component];
-      slot = std::make_shared<CheckpointFile>(inspected.source.weight_files[index].string(), inspected.headers[index].identity);
+      slot = std::make_shared<CheckpointFile>(inspected.source.weight_files[index].string(),
+                                              inspected.headers[index].identity);
       loaded_.files_.push_back(slot);
     }
     return *slot;
@@ -113,7 +116,8 @@ class Loader {
   UploadSource source_of(std::size_t component, const TensorInfo& tensor) {
     const TensorLocation at = location_of(model_.components[component], tensor);
     CheckpointFile& f = file(component, at.file);
-    UploadSource source{f.descriptor(), &f.path(), at.offset, tensor.elements, tensor.dtype, placed_dtype(tensor.dtype, options_.target_dtype)};
+    UploadSource source{f.descriptor(),  &f.path(),    at.offset,
+                        tensor.elements, tensor.dtype, placed_dtype(tensor.dtype, options_.target_dtype)};
     if (options_.upload_path != UploadPath::staged && source.from == source.to) {
       source.mapping = f.mapping();
       source.every_reader_maps = options_.upload_path == UploadPath::registered;
@@ -137,8 +141,9 @@ class Loader {
         for (const auto& tensor : unit.tensors) {
           if (!tensor.tied_to.empty() || tensor.bytes == 0) continue;
           if (placed_dtype(tensor.dtype, options_.target_dtype) != tensor.dtype)
-            throw UsageError("streaming from the registered checkpoint copies its bytes as they are, and tensor " + tensor.name +
-                                 " needs converting to " + std::string(dtype_name(*options_.target_dtype)),
+            throw UsageError("streaming from the registered checkpoint copies its bytes as they are, and tensor " +
+                                 tensor.name + " needs converting to " +
+                                 std::string(dtype_name(*options_.target_dtype)),
                              "use --stream-from pinned or page-cache, or load without --dtype");
           const TensorLocation at = location_of(model_.components[c], tensor);
           ranges[{c, at.file}].emplace_back(at.offset, at.offset + at.bytes);
@@ -156,7 +161,8 @@ class Loader {
         for (auto [begin, end] : spans) {
           begin = begin / page * page;
           end = std::min(round_up(end, page), round_up(f.size(), page));
-          if (!merged.empty() && begin <= merged.back().second) merged.back().second = std::max(merged.back().second, end);
+          if (!merged.empty() && begin <= merged.back().second)
+            merged.back().second = std::max(merged.back().second, end);
           else merged.emplace_back(begin, end);
         }
         for (const auto& [begin, end] : merged) {
@@ -186,22 +192,26 @@ class Loader {
     for (const bool tied : {false, true}) {
       for (const auto& tensor : unit.tensors) {
         if (tensor.tied_to.empty() == tied) continue;
-        LoadedTensor t{tensor.name, placed_dtype(tensor.dtype, options_.target_dtype), tensor.shape, offset, tensor.bytes,
-                       tensor.tied_to, tied ? UploadSource{} : source_of(c, tensor), nullptr};
+        LoadedTensor t{
+            tensor.name,    placed_dtype(tensor.dtype, options_.target_dtype), tensor.shape, offset, tensor.bytes,
+            tensor.tied_to, tied ? UploadSource{} : source_of(c, tensor),      nullptr};
         offset += round_up(tensor.bytes, alignment);
         loaded.tensors.push_back(std::move(t));
       }
     }
 
     const bool on_gpu = placed.mode == PlacementMode::resident;
-    const bool in_pinned_block = placed.mode == PlacementMode::cpu ||
-                                 (streamed_from_host(placed) && loaded_.statistics_.stream_source == StreamSource::pinned_copy);
+    const bool in_pinned_block =
+        placed.mode == PlacementMode::cpu ||
+        (streamed_from_host(placed) && loaded_.statistics_.stream_source == StreamSource::pinned_copy);
     const std::uint64_t bytes = allocated_bytes(unit);
     if ((on_gpu || in_pinned_block) && bytes > 0) {
       const DeviceInfo* storage = budget_.find(placed.storage);
-      if (storage == nullptr) throw JobError("the plan stores " + unit.name + " on " + placed.storage.str() + ", which is not in the budget");
+      if (storage == nullptr)
+        throw JobError("the plan stores " + unit.name + " on " + placed.storage.str() + ", which is not in the budget");
       const auto asked = std::chrono::steady_clock::now();
-      std::unique_ptr<MemoryBlock> block = on_gpu ? runtime_.allocate_device(storage->id.index, bytes) : runtime_.allocate_pinned(bytes);
+      std::unique_ptr<MemoryBlock> block =
+          on_gpu ? runtime_.allocate_device(storage->id.index, bytes) : runtime_.allocate_pinned(bytes);
       loaded_.statistics_.allocation_seconds += seconds_since(asked);
       loaded.block = block.get();
       loaded_.blocks_.push_back(std::move(block));
@@ -215,7 +225,8 @@ class Loader {
     } else if (placed.mode == PlacementMode::streamed) {
       for (auto& tensor : loaded.tensors) {
         if (!tensor.tied_to.empty()) continue;
-        const auto info = std::find_if(unit.tensors.begin(), unit.tensors.end(), [&](const TensorInfo& t) { return t.name == tensor.name; });
+        const auto info = std::find_if(unit.tensors.begin(), unit.tensors.end(),
+                                       [&](const TensorInfo& t) { return t.name == tensor.name; });
         const TensorLocation at = location_of(model_.components[c], *info);
         if (const auto it = mappings_.find({c, at.file}); it != mappings_.end() && streamed_from_host(placed)) {
           tensor.host = it->second + at.offset;
@@ -261,7 +272,8 @@ class Loader {
         LoadedTensor& tensor = unit.tensors[t];
         if (tensor.tied_to.empty()) continue;
         const auto it = owners.find({unit.component, tensor.tied_to});
-        if (it == owners.end()) throw JobError("tensor " + tensor.name + " is tied to " + tensor.tied_to + ", which was not loaded");
+        if (it == owners.end())
+          throw JobError("tensor " + tensor.name + " is tied to " + tensor.tied_to + ", which was not loaded");
         unit.tie_owners[t] = it->second;
         const LoadedUnit& owner_unit = loaded_.units_[it->second.first];
         const LoadedTensor& owner = owner_unit.tensors[it->second.second];
@@ -269,7 +281,8 @@ class Loader {
         tensor.dtype = owner.dtype;
         tensor.bytes = owner.bytes;
         if (owner.host != nullptr) tensor.host = owner.host;
-        else if (owner_unit.block != nullptr && !owner_unit.block->device().is_gpu() && owner_unit.block->data() != nullptr)
+        else if (owner_unit.block != nullptr && !owner_unit.block->device().is_gpu() &&
+                 owner_unit.block->data() != nullptr)
           tensor.host = static_cast<const unsigned char*>(owner_unit.block->data()) + owner.offset;
       }
     }

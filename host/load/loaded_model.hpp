@@ -21,22 +21,22 @@ namespace vramguard {
 
 struct LoadedTensor {
   std::string name;
-  DType dtype = DType::BF16;             // as placed
+  DType dtype = DType::BF16;  // as placed
   std::vector<std::int64_t> shape;
-  std::uint64_t offset = 0;              // in the unit's layout: its block, or the window slot it runs from
+  std::uint64_t offset = 0;  // in the unit's layout: its block, or the window slot it runs from
   std::uint64_t bytes = 0;
-  std::string tied_to;                   // shares the weights of this tensor of the same component
-  UploadSource source;                   // where its bytes are in the checkpoint
-  const unsigned char* host = nullptr;   // its bytes in host memory the GPU reads directly, where streamed so
+  std::string tied_to;                  // shares the weights of this tensor of the same component
+  UploadSource source;                  // where its bytes are in the checkpoint
+  const unsigned char* host = nullptr;  // its bytes in host memory the GPU reads directly, where streamed so
 };
 
 struct LoadedUnit {
-  std::size_t component = 0;             // indices into the model graph
+  std::size_t component = 0;  // indices into the model graph
   std::size_t unit = 0;
   UnitPlacement placement;
-  std::uint64_t layout_bytes = 0;        // a streamed unit's slot layout, tied tensors included
-  MemoryBlock* block = nullptr;          // resident: its GPU block; streamed from pinned memory or cpu mode: its host block
-  std::vector<LoadedTensor> tensors;     // own tensors first, then tied ones (laid out after, when streamed)
+  std::uint64_t layout_bytes = 0;  // a streamed unit's slot layout, tied tensors included
+  MemoryBlock* block = nullptr;    // resident: its GPU block; streamed from pinned memory or cpu mode: its host block
+  std::vector<LoadedTensor> tensors;  // own tensors first, then tied ones (laid out after, when streamed)
   // A tied tensor's owner: the unit (flat index) and the tensor in it.
   std::vector<std::pair<std::size_t, std::size_t>> tie_owners;  // parallel to tensors; {npos, npos} when not tied
   // What fills a window slot with this streamed unit.
@@ -46,21 +46,21 @@ struct LoadedUnit {
 struct LoadedWindow {
   DeviceId gpu;
   std::uint64_t slot_bytes = 0;
-  std::vector<MemoryBlock*> slots;       // prefetch_depth + 1
+  std::vector<MemoryBlock*> slots;  // prefetch_depth + 1
 };
 
 struct LoadStatistics {
-  std::uint64_t bytes_to_gpus = 0;       // copied host→device
-  std::uint64_t bytes_to_host = 0;       // copied into pinned (or pageable) host memory
-  std::uint64_t bytes_registered = 0;    // checkpoint pages registered for direct copies instead
-  std::uint64_t bytes_left_mapped = 0;   // streamed from the page cache at run time
+  std::uint64_t bytes_to_gpus = 0;      // copied host→device
+  std::uint64_t bytes_to_host = 0;      // copied into pinned (or pageable) host memory
+  std::uint64_t bytes_registered = 0;   // checkpoint pages registered for direct copies instead
+  std::uint64_t bytes_left_mapped = 0;  // streamed from the page cache at run time
   std::uint64_t window_bytes = 0;
-  std::uint64_t pageable_bytes = 0;      // host blocks that could not be pinned
+  std::uint64_t pageable_bytes = 0;                        // host blocks that could not be pinned
   StreamSource stream_source = StreamSource::pinned_copy;  // how weights streamed from cpu reach the GPU
-  std::string stream_source_note;        // set when the plan's choice could not be kept (registration refused)
+  std::string stream_source_note;                 // set when the plan's choice could not be kept (registration refused)
   std::uint64_t bytes_from_registered_pages = 0;  // of bytes_to_gpus, copied straight from registered checkpoint pages
-  double allocation_seconds = 0;         // of which spent obtaining memory
-  double registration_seconds = 0;       // of which spent registering the checkpoint
+  double allocation_seconds = 0;                  // of which spent obtaining memory
+  double registration_seconds = 0;                // of which spent registering the checkpoint
   double seconds = 0;
 };
 

@@ -66,10 +66,12 @@ ArchitectureDescription generic(const std::vector<std::string>& names) {
     for (const auto& stack : stacks) {
       const auto container = stack.substr(0, stack.rfind('.', stack.size() - 2) + 1);
       if (!container.empty() && text::starts_with(name, container))
-        depth = std::max<std::size_t>(depth, static_cast<std::size_t>(std::count(container.begin(), container.end(), '.')) + 1);
+        depth = std::max<std::size_t>(
+            depth, static_cast<std::size_t>(std::count(container.begin(), container.end(), '.')) + 1);
     }
     std::size_t cut = 0;
-    for (std::size_t i = 0; i < depth && cut != std::string::npos; ++i) cut = name.find('.', cut == 0 && i == 0 ? 0 : cut + 1);
+    for (std::size_t i = 0; i < depth && cut != std::string::npos; ++i)
+      cut = name.find('.', cut == 0 && i == 0 ? 0 : cut + 1);
     if (cut == std::string::npos) continue;  // a bare top-level tensor: the fallback groups it
     const std::string prefix = name.substr(0, cut + 1);
     if (around.insert(prefix).second) (embed_like(prefix) ? before : after).push_back(prefix);
@@ -98,7 +100,9 @@ ArchitectureDescription generic(const std::vector<std::string>& names) {
 
 }  // namespace
 
-double ArchitectureConfig::number(const char* key, double fallback) const { return json_number(values, key, fallback, file); }
+double ArchitectureConfig::number(const char* key, double fallback) const {
+  return json_number(values, key, fallback, file);
+}
 bool ArchitectureConfig::flag(const char* key, bool fallback) const { return json_bool(values, key, fallback, file); }
 ArchitectureConfig ArchitectureConfig::text() const {
   const auto it = values.find("text_config");

@@ -24,13 +24,13 @@ struct UnitRule {
 };
 
 struct ArchitectureDescription {
-  std::string name;                     // "Qwen2ForCausalLM", or "generic"
-  std::vector<UnitRule> rules;          // in forward order
+  std::string name;             // "Qwen2ForCausalLM", or "generic"
+  std::vector<UnitRule> rules;  // in forward order
   // Weight tying: the head's weight may be the embedding's (tie_word_embeddings).
-  std::string tied_head_tensor;         // "lm_head.weight"
-  std::string tied_embedding_tensor;    // "model.embed_tokens.weight"
+  std::string tied_head_tensor;       // "lm_head.weight"
+  std::string tied_embedding_tensor;  // "model.embed_tokens.weight"
   bool tied = false;
-  double activation_elements_per_token = 0;  // × the dtype's bytes = activation bytes per token
+  double activation_elements_per_token = 0;   // × the dtype's bytes = activation bytes per token
   double attention_flops_per_token_pair = 0;  // each block's attention, per token per token of context
   std::uint64_t default_tokens = 0;
 };
@@ -57,7 +57,8 @@ const std::vector<UnitFamily>& unit_families();
 
 // The description for a component, from its config.json (may be absent; `config_file` names it in
 // messages about a value of the wrong type) and its tensor names.
-ArchitectureDescription describe_architecture(const std::optional<nlohmann::json>& config, const std::string& config_file,
+ArchitectureDescription describe_architecture(const std::optional<nlohmann::json>& config,
+                                              const std::string& config_file,
                                               const std::vector<std::string>& tensor_names,
                                               const std::optional<std::string>& unit_rules_override);
 

@@ -41,7 +41,8 @@ double json_number(const nlohmann::json& object, const char* key, double fallbac
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return fallback;
   if (!it->is_number())
-    throw InputError(file, std::string("\"") + key + "\" must be a number, not " + it->type_name(), "fix the value in the file");
+    throw InputError(file, std::string("\"") + key + "\" must be a number, not " + it->type_name(),
+                     "fix the value in the file");
   return it->get<double>();
 }
 

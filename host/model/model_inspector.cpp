@@ -31,9 +31,11 @@ std::map<std::string, RawTensor> read_tensors(InspectedComponent& component) {
     for (const auto& entry : component.headers.back().tensors) {
       const auto [it, inserted] = tensors.emplace(entry.name, RawTensor{entry, f});
       if (!inserted)
-        throw CheckpointError(files[f].string(), "also stored in " + files[it->second.file].string() + "; a tensor belongs in one shard",
+        throw CheckpointError(files[f].string(),
+                              "also stored in " + files[it->second.file].string() + "; a tensor belongs in one shard",
                               entry.name);
-      component.locations.emplace(entry.name, TensorLocation{f, component.headers.back().data_offset + entry.begin, entry.bytes()});
+      component.locations.emplace(entry.name,
+                                  TensorLocation{f, component.headers.back().data_offset + entry.begin, entry.bytes()});
     }
   }
   if (component.source.index_file) {
@@ -42,20 +44,25 @@ std::map<std::string, RawTensor> read_tensors(InspectedComponent& component) {
     for (const auto& [name, shard_name] : map) {
       const auto it = tensors.find(name);
       if (it == tensors.end())
-        throw CheckpointError(index_path, "the index places it in " + shard_name + ", but that shard does not contain it", name);
+        throw CheckpointError(index_path,
+                              "the index places it in " + shard_name + ", but that shard does not contain it", name);
       if (files[it->second.file].filename() != shard_name)
-        throw CheckpointError(index_path, "the index places it in " + shard_name + ", but it is stored in " +
-                                              files[it->second.file].filename().string(), name);
+        throw CheckpointError(index_path,
+                              "the index places it in " + shard_name + ", but it is stored in " +
+                                  files[it->second.file].filename().string(),
+                              name);
     }
     for (const auto& [name, raw] : tensors)
       if (!map.count(name))
-        throw CheckpointError(files[raw.file].string(), "stored in this shard but not listed in the index " + index_path, name);
+        throw CheckpointError(files[raw.file].string(),
+                              "stored in this shard but not listed in the index " + index_path, name);
   }
   return tensors;
 }
 
 // Which rule a tensor belongs to, and the unit name it makes; nullopt when no rule matches.
-std::optional<std::pair<std::size_t, std::string>> match_rule(const std::vector<UnitRule>& rules, const std::string& name) {
+std::optional<std::pair<std::size_t, std::string>> match_rule(const std::vector<UnitRule>& rules,
+                                                              const std::string& name) {
   std::optional<std::pair<std::size_t, std::string>> best;
   std::size_t best_length = 0;
   for (std::size_t r = 0; r < rules.size(); ++r) {
@@ -63,7 +70,8 @@ std::optional<std::pair<std::size_t, std::string>> match_rule(const std::vector<
       if (!text::starts_with(name, prefix) || prefix.size() <= best_length) continue;
       if (rules[r].indexed) {
         const auto dot = name.find('.', prefix.size());
-        const std::string index = name.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
+        const std::string index =
+            name.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
         if (index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit) || dot == std::string::npos) continue;
         best = {r, prefix + index};
       } else {
@@ -193,8 +201,9 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
   // Activation bytes per token, at the dtype the weights will have.
   DType compute_dtype = options.target_dtype.value_or(DType::BF16);
   if (!options.target_dtype && !bytes_by_dtype.empty()) {
-    compute_dtype = std::max_element(bytes_by_dtype.begin(), bytes_by_dtype.end(),
-                                     [](const auto& a, const auto& b) { return a.second < b.second; })->first;
+    compute_dtype = std::max_element(bytes_by_dtype.begin(), bytes_by_dtype.end(), [](const auto& a, const auto& b) {
+                      return a.second < b.second;
+                    })->first;
   }
   std::int64_t width = 0;
   std::uint64_t width_count = 0;
@@ -211,13 +220,15 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
 TensorLocation location_of(const InspectedComponent& component, const TensorInfo& tensor) {
   TensorLocation at = component.locations.at(tensor.name);
   if (tensor.first_row == 0 && at.bytes == tensor.stored_bytes) return at;
-  const auto row_bytes = tensor.stored_bytes / static_cast<std::uint64_t>(std::max<std::int64_t>(1, tensor.shape.at(0)));
+  const auto row_bytes =
+      tensor.stored_bytes / static_cast<std::uint64_t>(std::max<std::int64_t>(1, tensor.shape.at(0)));
   at.offset += static_cast<std::uint64_t>(tensor.first_row) * row_bytes;
   at.bytes = tensor.stored_bytes;
   return at;
 }
 
-InspectedModel inspect_model(const std::string& argument, const Environment& environment, const InspectOptions& options) {
+InspectedModel inspect_model(const std::string& argument, const Environment& environment,
+                             const InspectOptions& options) {
   InspectedModel model;
   model.source = resolve_model_source(argument, environment);
   // No output of this process may overwrite a file the model is read from.
@@ -230,14 +241,15 @@ InspectedModel inspect_model(const std::string& argument, const Environment& env
   model.graph.source = argument;
   model.graph.target_dtype = options.target_dtype;
   for (const auto& wanted : options.components)
-    if (std::none_of(model.source.components.begin(), model.source.components.end(), [&](const ComponentSource& c) { return c.name == wanted; })) {
+    if (std::none_of(model.source.components.begin(), model.source.components.end(),
+                     [&](const ComponentSource& c) { return c.name == wanted; })) {
       std::string names;
       for (const auto& c : model.source.components) names += (names.empty() ? "" : ", ") + c.name;
       throw InputError(argument, "has no component '" + wanted + "'", "its components: " + names);
     }
   for (const auto& component_source : model.source.components) {
-    if (!options.components.empty() &&
-        std::find(options.components.begin(), options.components.end(), component_source.name) == options.components.end())
+    if (!options.components.empty() && std::find(options.components.begin(), options.components.end(),
+                                                 component_source.name) == options.components.end())
       continue;
     InspectedComponent inspected;
     inspected.source = component_source;

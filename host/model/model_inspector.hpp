@@ -15,8 +15,8 @@
 namespace vramguard {
 
 struct TensorLocation {
-  std::size_t file = 0;        // index into InspectedComponent::source.weight_files
-  std::uint64_t offset = 0;    // absolute, in the file
+  std::size_t file = 0;      // index into InspectedComponent::source.weight_files
+  std::uint64_t offset = 0;  // absolute, in the file
   std::uint64_t bytes = 0;
 };
 
@@ -36,8 +36,8 @@ struct InspectedModel {
 };
 
 struct InspectOptions {
-  std::optional<DType> target_dtype;        // --dtype: floating tensors take this size
-  std::optional<std::string> unit_rules;    // refines the generic description
+  std::optional<DType> target_dtype;      // --dtype: floating tensors take this size
+  std::optional<std::string> unit_rules;  // refines the generic description
   // Embedding and head units larger than this become row slices of at most this size (0: never);
   // unset: those over twice the largest block, into block-sized slices.
   std::optional<std::uint64_t> vocabulary_slice_bytes;

@@ -23,7 +23,9 @@ constexpr std::size_t kMaxShownLength = 120;
 
 // Long arguments are shortened in messages, so that a 50,000-character mistake stays readable.
 std::string shown(const std::string& text) {
-  return text.size() <= kMaxShownLength ? text : text.substr(0, kMaxShownLength) + "… (" + std::to_string(text.size()) + " characters)";
+  return text.size() <= kMaxShownLength
+             ? text
+             : text.substr(0, kMaxShownLength) + "… (" + std::to_string(text.size()) + " characters)";
 }
 
 // A name a model file may use for a file or folder beside it: one path component, no way up or out.
@@ -73,13 +75,15 @@ void read_index(ComponentSource& component, const fs::path& index_file, const fs
     if (!shard.is_string()) throw CheckpointError(index_file.string(), "its shard is not a file name", tensor);
     const std::string& name = shard.get_ref<const std::string&>();
     if (!plain_name(name))
-      throw CheckpointError(index_file.string(), "its shard '" + shown(name) + "' is not a file name beside the index", tensor);
+      throw CheckpointError(index_file.string(), "its shard '" + shown(name) + "' is not a file name beside the index",
+                            tensor);
     component.index_weight_map.emplace(tensor, name);
     const fs::path file = index_file.parent_path() / name;
     if (std::find(shards.begin(), shards.end(), file) == shards.end()) {
       std::error_code ec;
       if (!fs::is_regular_file(file, ec))
-        throw CheckpointError(index_file.string(), "shard " + name + " is missing (expected at " + file.string() + ")", tensor);
+        throw CheckpointError(index_file.string(), "shard " + name + " is missing (expected at " + file.string() + ")",
+                              tensor);
       confined(file, root, index_file.string());
       shards.push_back(file);
     }
@@ -127,7 +131,8 @@ ModelSource from_directory(const fs::path& dir, const fs::path& root) {
     for (const auto& [name, value] : index.items()) {
       if (text::starts_with(name, "_") || !value.is_array()) continue;
       if (!plain_name(name) || text::starts_with(name, "."))
-        throw InputError(index_file.string(), "names a component '" + shown(name) + "' that is not a folder name beside it");
+        throw InputError(index_file.string(),
+                         "names a component '" + shown(name) + "' that is not a folder name beside it");
       ComponentSource component{name, dir / name, std::nullopt, {}, std::nullopt, {}};
       if (!fs::is_directory(component.directory, ec)) continue;
       confined(component.directory, root, index_file.string());
@@ -146,12 +151,14 @@ ModelSource from_directory(const fs::path& dir, const fs::path& root) {
   find_weights(component, root);
   if (component.weight_files.empty()) {
     const bool pickles = !files_with_suffix(dir, ".bin").empty() || !files_with_suffix(dir, ".pt").empty();
-    throw InputError(dir.string(), pickles ? "has only PyTorch pickle weights (.bin/.pt); vramguard reads safetensors"
-                                           : "has no .safetensors weights, no index and no model_index.json",
+    throw InputError(dir.string(),
+                     pickles ? "has only PyTorch pickle weights (.bin/.pt); vramguard reads safetensors"
+                             : "has no .safetensors weights, no index and no model_index.json",
                      pickles ? "convert them to safetensors (e.g. save_pretrained(..., safe_serialization=True))"
                              : "point at a model folder, a .safetensors file or an index");
   }
-  source.layout = component.config ? "transformers folder" : (component.index_file ? "sharded checkpoint" : "safetensors file");
+  source.layout =
+      component.config ? "transformers folder" : (component.index_file ? "sharded checkpoint" : "safetensors file");
   source.components.push_back(std::move(component));
   return source;
 }
@@ -207,11 +214,13 @@ ModelSource from_hub_cache(const RepoId& repo_id, const std::string& argument, c
     commit = std::string(text::trim(line));
     // A ref holds a commit hash; anything else is not followed anywhere.
     if (!plain_name(commit) || !repo_part(commit, false))
-      throw InputError(ref.string(), "does not hold a commit hash", "the cache entry is damaged; download the model again");
+      throw InputError(ref.string(), "does not hold a commit hash",
+                       "the cache entry is damaged; download the model again");
   }
   const fs::path snapshot = repo / "snapshots" / commit;
   if (!fs::is_directory(snapshot, ec))
-    throw InputError(argument, "revision '" + repo_id.revision + "' is not in the cache (looked for " + snapshot.string() + ")",
+    throw InputError(argument,
+                     "revision '" + repo_id.revision + "' is not in the cache (looked for " + snapshot.string() + ")",
                      "available snapshots are under " + (repo / "snapshots").string());
   // Snapshot files are symlinks into the repo's blobs/: they must stay inside the repo's folder.
   ModelSource source = from_directory(snapshot, repo_root);
@@ -225,8 +234,9 @@ ModelSource resolve(const std::string& argument, const Environment& environment)
   const auto status = fs::status(path, ec);
   if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
     throw InputError(shown(argument), "cannot be examined: " + ec.message(),
-                     ec == std::errc::too_many_symbolic_link_levels ? "a symbolic link points back at itself; fix the link"
-                                                                    : "check the path");
+                     ec == std::errc::too_many_symbolic_link_levels
+                         ? "a symbolic link points back at itself; fix the link"
+                         : "check the path");
   ModelSource source;
   if (fs::is_directory(status)) {
     source = from_directory(path, fs::weakly_canonical(path));
@@ -250,11 +260,13 @@ ModelSource resolve(const std::string& argument, const Environment& environment)
   } else if (argument.find('/') != std::string::npos && argument.front() != '/' && argument.front() != '.') {
     const auto repo = parse_repo_id(argument);
     if (!repo)
-      throw InputError(shown(argument), "no such file or folder, and not a Hugging Face repo id",
-                       "a repo id is org/name or org/name@revision: letters, digits, '-', '_' and '.', at most 96 each");
+      throw InputError(
+          shown(argument), "no such file or folder, and not a Hugging Face repo id",
+          "a repo id is org/name or org/name@revision: letters, digits, '-', '_' and '.', at most 96 each");
     source = from_hub_cache(*repo, argument, environment);
   } else {
-    throw InputError(shown(argument), "no such file or folder", "give a model folder, a .safetensors file, or org/name from the Hugging Face cache");
+    throw InputError(shown(argument), "no such file or folder",
+                     "give a model folder, a .safetensors file, or org/name from the Hugging Face cache");
   }
   return source;
 }
@@ -262,7 +274,8 @@ ModelSource resolve(const std::string& argument, const Environment& environment)
 }  // namespace
 
 fs::path hub_cache_dir(const Environment& environment) {
-  if (const auto it = environment.find("HF_HUB_CACHE"); it != environment.end() && !it->second.empty()) return it->second;
+  if (const auto it = environment.find("HF_HUB_CACHE"); it != environment.end() && !it->second.empty())
+    return it->second;
   if (const auto it = environment.find("HF_HOME"); it != environment.end() && !it->second.empty())
     return fs::path(it->second) / "hub";
   const auto home = environment.find("HOME");
@@ -276,8 +289,9 @@ ModelSource resolve_model_source(const std::string& argument, const Environment&
     source = resolve(argument, environment);
   } catch (const fs::filesystem_error& e) {
     throw InputError(shown(e.path1().empty() ? argument : e.path1().string()), "cannot be read: " + e.code().message(),
-                     e.code() == std::errc::too_many_symbolic_link_levels ? "a symbolic link points back at itself; fix the link"
-                                                                          : "check the path and its permissions");
+                     e.code() == std::errc::too_many_symbolic_link_levels
+                         ? "a symbolic link points back at itself; fix the link"
+                         : "check the path and its permissions");
   }
   source.argument = argument;
   return source;

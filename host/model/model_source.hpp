@@ -15,19 +15,19 @@
 namespace vramguard {
 
 struct ComponentSource {
-  std::string name;                          // "model", or the diffusers subfolder: "transformer"
+  std::string name;  // "model", or the diffusers subfolder: "transformer"
   std::filesystem::path directory;
-  std::optional<nlohmann::json> config;      // config.json, when there is one
+  std::optional<nlohmann::json> config;  // config.json, when there is one
   std::vector<std::filesystem::path> weight_files;
-  std::optional<std::filesystem::path> index_file;  // *.safetensors.index.json of a sharded checkpoint
+  std::optional<std::filesystem::path> index_file;      // *.safetensors.index.json of a sharded checkpoint
   std::map<std::string, std::string> index_weight_map;  // its tensor → shard file name
 };
 
 struct ModelSource {
-  std::string argument;                      // as given
+  std::string argument;  // as given
   std::filesystem::path root;
   std::string layout;  // "safetensors file", "sharded checkpoint", "transformers folder", "diffusers pipeline"
-  std::optional<std::string> hub_revision;   // set when resolved through the Hugging Face cache
+  std::optional<std::string> hub_revision;  // set when resolved through the Hugging Face cache
   std::vector<ComponentSource> components;
 };
 

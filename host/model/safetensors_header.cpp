@@ -33,12 +33,13 @@ struct RawNumber {
 struct RawEntry {
   std::string name;
   bool is_object = true;
-  std::optional<std::string> dtype;              // absent, or not a string: none
-  std::optional<std::vector<RawNumber>> shape;   // absent, or not an array: none
+  std::optional<std::string> dtype;             // absent, or not a string: none
+  std::optional<std::vector<RawNumber>> shape;  // absent, or not an array: none
   std::optional<std::vector<RawNumber>> offsets;
 };
 
-std::uint64_t require_unsigned(const RawNumber& value, const std::string& file, const std::string& tensor, const char* what) {
+std::uint64_t require_unsigned(const RawNumber& value, const std::string& file, const std::string& tensor,
+                               const char* what) {
   if (value.kind == RawNumber::Kind::non_negative) return value.value;
   if (value.kind == RawNumber::Kind::negative) throw CheckpointError(file, std::string(what) + " is negative", tensor);
   throw CheckpointError(file, std::string(what) + " is not a non-negative integer", tensor);
@@ -53,7 +54,8 @@ SafetensorsEntry checked_entry(RawEntry& raw, const std::string& file) {
   if (!raw.dtype) throw CheckpointError(file, "no dtype", name);
   const std::string& dtype_text = *raw.dtype;
   const auto dtype = dtype_from_name(dtype_text);
-  if (!dtype) throw CheckpointError(file, "unknown dtype '" + dtype_text + "' (known: " + known_dtype_names() + ")", name);
+  if (!dtype)
+    throw CheckpointError(file, "unknown dtype '" + dtype_text + "' (known: " + known_dtype_names() + ")", name);
   entry.dtype = *dtype;
 
   if (!raw.shape) throw CheckpointError(file, "no shape array", name);
@@ -78,11 +80,15 @@ SafetensorsEntry checked_entry(RawEntry& raw, const std::string& file) {
   if (elements > UINT64_MAX / bits) throw CheckpointError(file, "its byte size overflows 64 bits", name);
   const std::uint64_t total_bits = elements * bits;
   if (total_bits % 8 != 0)
-    throw CheckpointError(file, "its " + std::to_string(elements) + " elements of " + std::to_string(bits) +
-                                    " bits do not fill whole bytes", name);
+    throw CheckpointError(
+        file,
+        "its " + std::to_string(elements) + " elements of " + std::to_string(bits) + " bits do not fill whole bytes",
+        name);
   if (total_bits / 8 != entry.bytes())
-    throw CheckpointError(file, "shape × dtype is " + std::to_string(total_bits / 8) + " bytes but data_offsets span " +
-                                    std::to_string(entry.bytes()) + " bytes", name);
+    throw CheckpointError(file,
+                          "shape × dtype is " + std::to_string(total_bits / 8) + " bytes but data_offsets span " +
+                              std::to_string(entry.bytes()) + " bytes",
+                          name);
   entry.name = std::move(raw.name);
   return entry;
 }
@@ -103,12 +109,20 @@ class HeaderReader final : public nlohmann::json_sax<json> {
 
   bool key(string_t& name) override {
     switch (context()) {
-      case Context::top: top_key_ = std::move(name); break;
-      case Context::metadata: metadata_key_ = std::move(name); break;
-      case Context::entry:
-        field_ = name == "dtype" ? Field::dtype : name == "shape" ? Field::shape : name == "data_offsets" ? Field::offsets : Field::other;
+      case Context::top:
+        top_key_ = std::move(name);
         break;
-      default: break;
+      case Context::metadata:
+        metadata_key_ = std::move(name);
+        break;
+      case Context::entry:
+        field_ = name == "dtype"          ? Field::dtype
+                 : name == "shape"        ? Field::shape
+                 : name == "data_offsets" ? Field::offsets
+                                          : Field::other;
+        break;
+      default:
+        break;
     }
     return true;
   }
@@ -122,8 +136,12 @@ class HeaderReader final : public nlohmann::json_sax<json> {
     return value < 0 ? scalar(RawNumber::Kind::negative, 0, nullptr)
                      : scalar(RawNumber::Kind::non_negative, static_cast<std::uint64_t>(value), nullptr);
   }
-  bool number_unsigned(number_unsigned_t value) override { return scalar(RawNumber::Kind::non_negative, value, nullptr); }
-  bool number_float(number_float_t, const string_t&) override { return scalar(RawNumber::Kind::not_an_integer, 0, nullptr); }
+  bool number_unsigned(number_unsigned_t value) override {
+    return scalar(RawNumber::Kind::non_negative, value, nullptr);
+  }
+  bool number_float(number_float_t, const string_t&) override {
+    return scalar(RawNumber::Kind::not_an_integer, 0, nullptr);
+  }
   bool string(string_t& value) override { return scalar(RawNumber::Kind::not_an_integer, 0, &value); }
   bool binary(binary_t&) override { return scalar(RawNumber::Kind::not_an_integer, 0, nullptr); }
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
@@ -257,8 +275,9 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
     throw CheckpointError(file, "header length " + std::to_string(header.header_bytes) +
                                     " exceeds the format's limit of 100 MB: not a safetensors file, or a damaged one");
   if (header.header_bytes > file_size - 8)
-    throw CheckpointError(file, "header length " + std::to_string(header.header_bytes) + " goes beyond the end of the " +
-                                    std::to_string(file_size) + "-byte file (truncated?)");
+    throw CheckpointError(file, "header length " + std::to_string(header.header_bytes) +
+                                    " goes beyond the end of the " + std::to_string(file_size) +
+                                    "-byte file (truncated?)");
   if (header.header_bytes < 2) throw CheckpointError(file, "the header is too short to be a JSON object");
   if (prefix.size() < 8 + header.header_bytes) throw CheckpointError(file, "could not read the whole header");
   header.data_offset = 8 + header.header_bytes;
@@ -272,11 +291,14 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
     parsed = false;
   }
   const std::size_t error_byte = reader.error_byte;
-  if (!parsed) throw CheckpointError(file, "the header is not valid UTF-8 JSON (error at byte " + std::to_string(error_byte) + ")");
+  if (!parsed)
+    throw CheckpointError(file,
+                          "the header is not valid UTF-8 JSON (error at byte " + std::to_string(error_byte) + ")");
   if (!reader.top_is_object) throw CheckpointError(file, "the header is not a JSON object");
   // Duplicate keys are silently merged by JSON parsers; for tensors that would hide data.
   if (reader.metadata_occurrences > 1) throw CheckpointError(file, "listed twice in the header", "__metadata__");
-  if (const std::string* twice = name_listed_twice(reader.entries)) throw CheckpointError(file, "listed twice in the header", *twice);
+  if (const std::string* twice = name_listed_twice(reader.entries))
+    throw CheckpointError(file, "listed twice in the header", *twice);
   if (reader.metadata_not_object) throw CheckpointError(file, "__metadata__ is not an object");
   if (reader.metadata_has_bad_value) {
     const std::string& key = reader.metadata_bad_key;
@@ -289,21 +311,25 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
   for (auto& raw : reader.entries) {
     SafetensorsEntry entry = checked_entry(raw, file);
     if (entry.end > data_size)
-      throw CheckpointError(file, "data_offsets end at " + std::to_string(entry.end) + ", past the " +
-                                      std::to_string(data_size) + "-byte data area (truncated file?)", entry.name);
+      throw CheckpointError(file,
+                            "data_offsets end at " + std::to_string(entry.end) + ", past the " +
+                                std::to_string(data_size) + "-byte data area (truncated file?)",
+                            entry.name);
     header.tensors.push_back(std::move(entry));
   }
-  std::sort(header.tensors.begin(), header.tensors.end(), [](const auto& a, const auto& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::sort(header.tensors.begin(), header.tensors.end(),
+            [](const auto& a, const auto& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   // Empty tensors occupy no bytes and may sit anywhere; among the others, sorted by where they begin,
   // each must begin at or after the furthest end so far.
   const SafetensorsEntry* furthest = nullptr;
   for (const auto& current : header.tensors) {
     if (current.bytes() == 0) continue;
     if (furthest != nullptr && current.begin < furthest->end)
-      throw CheckpointError(file, "its data overlaps tensor '" + furthest->name + "' (bytes " + std::to_string(current.begin) +
-                                      ".." + std::to_string(std::min(furthest->end, current.end)) + ")", current.name);
+      throw CheckpointError(file,
+                            "its data overlaps tensor '" + furthest->name + "' (bytes " +
+                                std::to_string(current.begin) + ".." +
+                                std::to_string(std::min(furthest->end, current.end)) + ")",
+                            current.name);
     if (furthest == nullptr || current.end > furthest->end) furthest = &current;
   }
   return header;
@@ -327,7 +353,9 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
     while (done < count) {
       const ssize_t n = ::pread(fd, buffer.data() + done, count - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw InputError(path, std::string("read failed: ") + (n < 0 ? std::strerror(errno) : "unexpected end of file"));
+      if (n <= 0)
+        throw InputError(path,
+                         std::string("read failed: ") + (n < 0 ? std::strerror(errno) : "unexpected end of file"));
       done += static_cast<std::uint64_t>(n);
     }
   };

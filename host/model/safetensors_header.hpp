@@ -27,9 +27,9 @@ struct SafetensorsEntry {
 };
 
 struct SafetensorsHeader {
-  FileIdentity identity;          // of the file the header was read from (read_safetensors_header)
+  FileIdentity identity;  // of the file the header was read from (read_safetensors_header)
   std::uint64_t header_bytes = 0;
-  std::uint64_t data_offset = 0;  // 8 + header_bytes: where the data area starts in the file
+  std::uint64_t data_offset = 0;          // 8 + header_bytes: where the data area starts in the file
   std::vector<SafetensorsEntry> tensors;  // in data-offset order
   std::map<std::string, std::string> metadata;
 };

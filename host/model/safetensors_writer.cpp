@@ -15,7 +15,8 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
     std::uint64_t elements = 1;
     for (auto d : t.shape) elements *= static_cast<std::uint64_t>(d);
     const std::uint64_t bytes = elements * dtype_bits(t.dtype) / 8;
-    header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    header[t.name] = {
+        {"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     sizes.push_back(bytes);
     offset += bytes;
   }

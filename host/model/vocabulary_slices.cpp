@@ -50,7 +50,8 @@ void slice_vocabulary_units(Component& component, std::optional<std::uint64_t> s
       continue;
     }
     const std::int64_t rows = unit.tensors.front().shape[0];
-    const auto count = static_cast<std::int64_t>(std::min<std::uint64_t>((unit.bytes + piece - 1) / piece, static_cast<std::uint64_t>(rows)));
+    const auto count = static_cast<std::int64_t>(
+        std::min<std::uint64_t>((unit.bytes + piece - 1) / piece, static_cast<std::uint64_t>(rows)));
     const std::int64_t per_slice = (rows + count - 1) / count;
     for (std::int64_t first = 0; first < rows; first += per_slice)
       units.push_back(slice(unit, first, std::min(per_slice, rows - first)));

@@ -21,10 +21,13 @@ void AlertCommand::run(const AlertEvent& e) {
   char time[32];
   std::snprintf(time, sizeof time, "%.3f", e.time);
   const std::vector<std::pair<std::string, std::string>> variables = {
-      {"VRAMGUARD_ALERT_STATE", e.above ? "above" : "below"}, {"VRAMGUARD_ALERT_GPU", std::to_string(e.gpu)},
-      {"VRAMGUARD_ALERT_GPU_NAME", e.name},                    {"VRAMGUARD_ALERT_USED_BYTES", std::to_string(e.used_bytes)},
+      {"VRAMGUARD_ALERT_STATE", e.above ? "above" : "below"},
+      {"VRAMGUARD_ALERT_GPU", std::to_string(e.gpu)},
+      {"VRAMGUARD_ALERT_GPU_NAME", e.name},
+      {"VRAMGUARD_ALERT_USED_BYTES", std::to_string(e.used_bytes)},
       {"VRAMGUARD_ALERT_TOTAL_BYTES", std::to_string(e.total_bytes)},
-      {"VRAMGUARD_ALERT_THRESHOLD_BYTES", std::to_string(e.threshold_bytes)}, {"VRAMGUARD_ALERT_TIME", time}};
+      {"VRAMGUARD_ALERT_THRESHOLD_BYTES", std::to_string(e.threshold_bytes)},
+      {"VRAMGUARD_ALERT_TIME", time}};
   const pid_t pid = ::fork();
   if (pid < 0) {
     log::warn("could not start the --on-alert command: fork failed");
@@ -34,7 +37,8 @@ void AlertCommand::run(const AlertEvent& e) {
     // The command gets standard input, output and error, nothing else of ours: a listening socket it
     // inherited would keep the port after the monitor exits, and its clients waiting.
     if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
-      for (long fd = 3, last = ::sysconf(_SC_OPEN_MAX); fd < (last > 0 ? last : 1024); ++fd) ::close(static_cast<int>(fd));
+      for (long fd = 3, last = ::sysconf(_SC_OPEN_MAX); fd < (last > 0 ? last : 1024); ++fd)
+        ::close(static_cast<int>(fd));
     for (const auto& [name, value] : variables) ::setenv(name.c_str(), value.c_str(), 1);
     ::execl("/bin/sh", "sh", "-c", command_.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);

@@ -30,7 +30,8 @@ Threshold parse_threshold(const std::string& text) {
     } catch (const std::exception&) {
       percent = -1;
     }
-    if (!(percent > 0 && percent <= 100)) throw UsageError("--alert-above '" + text + "': a percentage must be more than 0 and at most 100", example);
+    if (!(percent > 0 && percent <= 100))
+      throw UsageError("--alert-above '" + text + "': a percentage must be more than 0 and at most 100", example);
     t.fraction = percent / 100;
     return t;
   }
@@ -44,8 +45,14 @@ Threshold parse_threshold(const std::string& text) {
 }
 
 nlohmann::json alert_json(const AlertEvent& e) {
-  return {{"type", "alert"}, {"time", e.time}, {"gpu", e.gpu}, {"name", e.name}, {"state", e.above ? "above" : "below"},
-          {"used_bytes", e.used_bytes}, {"total_bytes", e.total_bytes}, {"threshold_bytes", e.threshold_bytes}};
+  return {{"type", "alert"},
+          {"time", e.time},
+          {"gpu", e.gpu},
+          {"name", e.name},
+          {"state", e.above ? "above" : "below"},
+          {"used_bytes", e.used_bytes},
+          {"total_bytes", e.total_bytes},
+          {"threshold_bytes", e.threshold_bytes}};
 }
 
 std::vector<AlertEvent> AlertTracker::update(double time, const std::vector<GpuReading>& readings) {

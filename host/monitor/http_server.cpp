@@ -53,7 +53,9 @@ namespace {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) { ++server_.connections; }
+  Connection(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
+    ++server_.connections;
+  }
   ~Connection() { --server_.connections; }
 
   void start() {
@@ -63,11 +65,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->header_limit(8 * 1024);
     parser_->body_limit(0);
     stream_.expires_after(deadline());
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   std::chrono::steady_clock::duration deadline() const {
-    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(server_.options.io_timeout_seconds));
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(server_.options.io_timeout_seconds));
   }
 
   bool idle() const { return waiting_; }
@@ -76,11 +80,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   void on_read(beast::error_code ec) {
     waiting_ = false;
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted) return close();
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted)
+      return close();
     if (ec) return respond(400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n", false);
     const auto& request = parser_->get();
-    if (!server_.options.allow_remote && !server_.host_allowed(std::string_view(request[http::field::host].data(), request[http::field::host].size())))
-      return respond(421, "text/plain; charset=utf-8", "misdirected request: this server answers to localhost and its own address only\n", false);
+    if (!server_.options.allow_remote &&
+        !server_.host_allowed(std::string_view(request[http::field::host].data(), request[http::field::host].size())))
+      return respond(421, "text/plain; charset=utf-8",
+                     "misdirected request: this server answers to localhost and its own address only\n", false);
     if (request.method() != http::verb::get && request.method() != http::verb::head)
       return respond(405, "text/plain; charset=utf-8", "only GET and HEAD\n", false);
     HttpResponse r;
@@ -104,7 +111,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     response_.prepare_payload();
     response_.keep_alive(false);
     stream_.expires_after(deadline());
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, std::size_t) { self->close(); });
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code, std::size_t) { self->close(); });
   }
 
   void close() {
@@ -124,7 +132,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 asio::ip::address parse_address(const std::string& text) {
   beast::error_code ec;
   const auto address = asio::ip::make_address(text == "localhost" ? "127.0.0.1" : text, ec);
-  if (ec) throw UsageError("--serve address '" + text + "' is not an IP address", "e.g. --serve 127.0.0.1:8088 or --serve [::1]:8088");
+  if (ec)
+    throw UsageError("--serve address '" + text + "' is not an IP address",
+                     "e.g. --serve 127.0.0.1:8088 or --serve [::1]:8088");
   return address;
 }
 
@@ -186,8 +196,9 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::
   impl_->handler = std::move(handler);
   const auto address = parse_address(impl_->options.address);
   if (!address.is_loopback() && !impl_->options.allow_remote)
-    throw UsageError("--serve " + impl_->options.address + " is not a loopback address: the page would be open to the network",
-                     "serve on 127.0.0.1 or ::1, or pass --allow-remote to mean it");
+    throw UsageError(
+        "--serve " + impl_->options.address + " is not a loopback address: the page would be open to the network",
+        "serve on 127.0.0.1 or ::1, or pass --allow-remote to mean it");
   const tcp::endpoint endpoint(address, impl_->options.port);
   beast::error_code ec;
   impl_->acceptor.open(endpoint.protocol(), ec);
@@ -197,8 +208,9 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::
   if (!ec) impl_->acceptor.bind(endpoint, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    throw UsageError("cannot serve on " + impl_->options.address + ":" + std::to_string(impl_->options.port) + ": " + ec.message(),
-                     "choose another port (0 picks a free one)");
+    throw UsageError(
+        "cannot serve on " + impl_->options.address + ":" + std::to_string(impl_->options.port) + ": " + ec.message(),
+        "choose another port (0 picks a free one)");
   impl_->port = impl_->acceptor.local_endpoint().port();
   impl_->accept();
   impl_->thread = std::thread([impl = impl_.get()] {
@@ -222,7 +234,8 @@ std::uint16_t HttpServer::port() const { return impl_->port; }
 
 std::string HttpServer::url() const {
   const std::string host = impl_->options.address == "localhost" ? "127.0.0.1" : impl_->options.address;
-  return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(impl_->port) + "/";
+  return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(impl_->port) + "/";
 }
 
 }  // namespace vramguard

@@ -10,7 +10,8 @@ std::string_view monitor_page_html() {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vramguard monitor</title>
 <style>
-  body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em; background: #fafafa; color: #222; }
+  body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5em;
+         background: #fafafa; color: #222; }
   h1 { font-size: 1.4em; margin: 0 0 .2em; }
   h2 { font-size: 1.1em; margin: 0 0 .3em; }
   .status { color: #666; margin-top: 0; }
@@ -93,14 +94,17 @@ function card(index) {
 function render(state) {
   interval = Math.max(200, state.interval_seconds * 1000);
   document.getElementById("status").textContent =
-    `${state.source} GPUs, sampled every ${state.interval_seconds} s, ${state.samples} samples; alert above ${state.threshold}`;
+    `${state.source} GPUs, sampled every ${state.interval_seconds} s, ${state.samples} samples; ` +
+    `alert above ${state.threshold}`;
   for (const gpu of state.gpus) {
     const section = card(gpu.index);
     section.classList.toggle("alert", gpu.alert_active);
     section.dataset.used = gpu.used_bytes;
-    section.querySelector("h2").textContent = `cuda:${gpu.index} ${gpu.name}` + (gpu.alert_active ? " \u2014 above the threshold" : "");
+    section.querySelector("h2").textContent =
+      `cuda:${gpu.index} ${gpu.name}` + (gpu.alert_active ? " \u2014 above the threshold" : "");
     section.querySelector(".figures").textContent =
-      `used ${gb(gpu.used_bytes)} of ${gb(gpu.total_bytes)}, free ${gb(gpu.free_bytes)}; alerts fired: ${gpu.alerts_fired}`;
+      `used ${gb(gpu.used_bytes)} of ${gb(gpu.total_bytes)}, free ${gb(gpu.free_bytes)}; ` +
+      `alerts fired: ${gpu.alerts_fired}`;
     draw(section.querySelector("canvas"), gpu);
     const body = section.querySelector("tbody");
     body.textContent = "";

@@ -15,7 +15,9 @@ Sampler::Sampler(std::unique_ptr<GpuSource> source, Threshold threshold, double 
 
 Sampler::~Sampler() { stop(); }
 
-void Sampler::start() { thread_ = std::thread([this] { loop(); }); }
+void Sampler::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Sampler::stop() {
   {
@@ -48,7 +50,8 @@ void Sampler::loop() {
       state_.history.push_back(sample);
       if (state_.history.size() > kHistory) state_.history.erase(state_.history.begin());
       state_.alerts.insert(state_.alerts.end(), events.begin(), events.end());
-      if (state_.alerts.size() > kAlertsKept) state_.alerts.erase(state_.alerts.begin(), state_.alerts.end() - kAlertsKept);
+      if (state_.alerts.size() > kAlertsKept)
+        state_.alerts.erase(state_.alerts.begin(), state_.alerts.end() - kAlertsKept);
       for (const auto& r : sample.gpus) {
         state_.fired[r.index] = tracker_.fired(r.index);
         state_.active[r.index] = tracker_.active(r.index);

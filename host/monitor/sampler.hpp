@@ -22,14 +22,14 @@ struct Sample {
 };
 
 struct MonitorState {
-  std::string source;                     // "nvml" or "simulated"
+  std::string source;  // "nvml" or "simulated"
   double interval_seconds = 1;
   Threshold threshold;
-  std::vector<Sample> history;            // oldest first
-  std::vector<AlertEvent> alerts;         // the latest last
-  std::map<int, std::uint64_t> fired;     // upward crossings per GPU
-  std::map<int, bool> active;             // above the threshold now
-  std::uint64_t samples = 0;              // taken so far
+  std::vector<Sample> history;         // oldest first
+  std::vector<AlertEvent> alerts;      // the latest last
+  std::map<int, std::uint64_t> fired;  // upward crossings per GPU
+  std::map<int, bool> active;          // above the threshold now
+  std::uint64_t samples = 0;           // taken so far
 };
 
 class Sampler {

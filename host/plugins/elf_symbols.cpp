@@ -34,7 +34,8 @@ struct Section {
 std::vector<unsigned char> read_range(const Reader& read, std::uint64_t size_limit, std::uint64_t file_bytes,
                                       std::uint64_t offset, std::uint64_t bytes, const char* what) {
   if (bytes > size_limit) throw ElfError(std::string(what) + " is implausibly large");
-  if (offset > file_bytes || bytes > file_bytes - offset) throw ElfError(std::string(what) + " lies past the end of the file");
+  if (offset > file_bytes || bytes > file_bytes - offset)
+    throw ElfError(std::string(what) + " lies past the end of the file");
   std::vector<unsigned char> out(bytes);
   if (bytes) read(offset, bytes, out.data());
   return out;
@@ -51,7 +52,11 @@ std::string string_at(const std::vector<unsigned char>& table, std::uint64_t at,
 
 std::vector<std::string> read_symbols(const Reader& read, std::uint64_t file_bytes, std::string_view wanted) {
   const auto header = read_range(read, kHeaderBytes, file_bytes, 0, kHeaderBytes, "the ELF header");
-  if (std::memcmp(header.data(), "\x7f" "ELF", 4) != 0) throw ElfError("not an ELF file");
+  if (std::memcmp(header.data(),
+                  "\x7f"
+                  "ELF",
+                  4) != 0)
+    throw ElfError("not an ELF file");
   if (header[4] != 2 || header[5] != 1) throw ElfError("not a 64-bit little-endian ELF file");
   const auto section_offset = little_endian<std::uint64_t>(&header[0x28]);
   const auto entry_size = little_endian<std::uint16_t>(&header[0x3A]);
@@ -60,16 +65,18 @@ std::vector<std::string> read_symbols(const Reader& read, std::uint64_t file_byt
   if (count == 0) throw ElfError("it has no section headers");
   if (entry_size != kSectionHeaderBytes) throw ElfError("its section headers have an unexpected size");
   if (names_index >= count) throw ElfError("its section-name table index is out of range");
-  const auto table = read_range(read, kMaxTableBytes, file_bytes, section_offset, std::uint64_t{count} * kSectionHeaderBytes,
-                                "the section header table");
+  const auto table = read_range(read, kMaxTableBytes, file_bytes, section_offset,
+                                std::uint64_t{count} * kSectionHeaderBytes, "the section header table");
   std::vector<Section> sections(count);
   for (std::size_t i = 0; i < count; ++i) {
     const unsigned char* p = table.data() + i * kSectionHeaderBytes;
-    sections[i] = {little_endian<std::uint32_t>(p), little_endian<std::uint32_t>(p + 4), little_endian<std::uint32_t>(p + 0x28),
-                   little_endian<std::uint64_t>(p + 0x18), little_endian<std::uint64_t>(p + 0x20), little_endian<std::uint64_t>(p + 0x38)};
+    sections[i] = {little_endian<std::uint32_t>(p),        little_endian<std::uint32_t>(p + 4),
+                   little_endian<std::uint32_t>(p + 0x28), little_endian<std::uint64_t>(p + 0x18),
+                   little_endian<std::uint64_t>(p + 0x20), little_endian<std::uint64_t>(p + 0x38)};
   }
   const Section& names = sections[names_index];
-  const auto name_table = read_range(read, kMaxTableBytes, file_bytes, names.offset, names.size, "the section-name table");
+  const auto name_table =
+      read_range(read, kMaxTableBytes, file_bytes, names.offset, names.size, "the section-name table");
   std::size_t target = 0;
   bool found = false;
   for (std::size_t i = 0; i < count && !found; ++i)
@@ -81,9 +88,11 @@ std::vector<std::string> read_symbols(const Reader& read, std::uint64_t file_byt
     if (symtab.type != kSymtab && symtab.type != kDynsym) continue;
     if (symtab.entry_size != kSymbolBytes) throw ElfError("a symbol table has entries of an unexpected size");
     if (symtab.link >= count) throw ElfError("a symbol table names a string table out of range");
-    const auto entries = read_range(read, kMaxTableBytes, file_bytes, symtab.offset, symtab.size / kSymbolBytes * kSymbolBytes, "a symbol table");
+    const auto entries = read_range(read, kMaxTableBytes, file_bytes, symtab.offset,
+                                    symtab.size / kSymbolBytes * kSymbolBytes, "a symbol table");
     const Section& strings = sections[symtab.link];
-    const auto string_table = read_range(read, kMaxTableBytes, file_bytes, strings.offset, strings.size, "a symbol string table");
+    const auto string_table =
+        read_range(read, kMaxTableBytes, file_bytes, strings.offset, strings.size, "a symbol string table");
     for (std::uint64_t at = 0; at + kSymbolBytes <= entries.size(); at += kSymbolBytes) {
       const unsigned char* p = entries.data() + at;
       if (little_endian<std::uint16_t>(p + 6) != target) continue;

@@ -35,17 +35,18 @@ std::string OpenedPlugin::descriptor_path() const { return "/proc/self/fd/" + st
 
 std::optional<std::string> OpenedPlugin::insecure_reason() const {
   if (stat_.st_mode & (S_IWGRP | S_IWOTH))
-    return "the file " + resolved_.string() + " is writable by " + (stat_.st_mode & S_IWOTH ? "every user" : "its group");
+    return "the file " + resolved_.string() + " is writable by " +
+           (stat_.st_mode & S_IWOTH ? "every user" : "its group");
   if (!trusted_owner(stat_.st_uid)) return "the file " + resolved_.string() + " " + owner_text(stat_.st_uid);
 
   // Every folder above it, from the root down: the canonical path has no links, and a folder swapped
   // for a link since shows as one here (lstat).
   std::vector<std::filesystem::path> folders;
-  for (auto folder = resolved_.parent_path(); ; folder = folder.parent_path()) {
+  for (auto folder = resolved_.parent_path();; folder = folder.parent_path()) {
     folders.push_back(folder);
     if (folder == folder.root_path() || folder.empty()) break;
   }
-  uid_t below_owner = stat_.st_uid;  // the owner of the entry beneath the folder being judged
+  uid_t below_owner = stat_.st_uid;     // the owner of the entry beneath the folder being judged
   for (const auto& folder : folders) {  // from the file's own folder up to the root
     struct stat st {};
     if (::lstat(folder.c_str(), &st) != 0) return "its folder " + folder.string() + " cannot be examined";
@@ -54,10 +55,11 @@ std::optional<std::string> OpenedPlugin::insecure_reason() const {
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
       const bool sticky = st.st_mode & S_ISVTX;
       if (!sticky)
-        return "its folder " + folder.string() + " is writable by " + (st.st_mode & S_IWOTH ? "every user" : "its group") +
-               ", who could replace what is in it";
+        return "its folder " + folder.string() + " is writable by " +
+               (st.st_mode & S_IWOTH ? "every user" : "its group") + ", who could replace what is in it";
       if (!trusted_owner(below_owner))
-        return "its folder " + folder.string() + " is sticky and shared, and the entry in it " + owner_text(below_owner);
+        return "its folder " + folder.string() + " is sticky and shared, and the entry in it " +
+               owner_text(below_owner);
     }
     below_owner = st.st_uid;
   }

@@ -55,7 +55,8 @@ bool valid_plugin_name(std::string_view name) {
 
 // At most three files of a list, then how many more: 300 copies of one plugin make one short line.
 std::string some_files(const std::vector<std::string>& files) {
-  std::vector<std::string> shown(files.begin(), files.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(3, files.size())));
+  std::vector<std::string> shown(files.begin(),
+                                 files.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(3, files.size())));
   std::string text = text::join(shown, ", ");
   if (files.size() > shown.size()) text += " and " + std::to_string(files.size() - shown.size()) + " more";
   return text;
@@ -86,7 +87,9 @@ class Scanner {
     std::error_code ec;
     if (!fs::is_directory(dir.path, ec)) {
       if (dir.origin == "built-in") log::debug("built-in plugin directory ", dir.path.string(), " does not exist");
-      else log::warn("plugin directory ", dir.path.string(), " (from ", dir.origin, ") does not exist or is not a directory");
+      else
+        log::warn("plugin directory ", dir.path.string(), " (from ", dir.origin,
+                  ") does not exist or is not a directory");
       return;
     }
     std::vector<fs::path> files;
@@ -121,8 +124,9 @@ class Scanner {
     if (const auto reason = opened->insecure_reason()) {
       if (!options_.allow_insecure) {
         fail(file, PluginProblem::insecure,
-             *reason + "; another user could put code there that vramguard would run. Fix the permissions "
-                       "(chmod go-w, chown) or pass --allow-insecure-plugins if you trust it");
+             *reason +
+                 "; another user could put code there that vramguard would run. Fix the permissions "
+                 "(chmod go-w, chown) or pass --allow-insecure-plugins if you trust it");
         return;
       }
       log::warn("loading insecure plugin ", file.string(), " because --allow-insecure-plugins was given: ", *reason);
@@ -150,7 +154,8 @@ class Scanner {
     try {
       library = std::make_shared<LoadedLibrary>(opened->descriptor_path());
     } catch (const std::exception& e) {
-      fail(file, PluginProblem::load_failed, std::string("could not be loaded: ") + e.what() + "; check its dependencies with ldd");
+      fail(file, PluginProblem::load_failed,
+           std::string("could not be loaded: ") + e.what() + "; check its dependencies with ldd");
       return;
     }
     opened->keep_open_for_good();
@@ -177,7 +182,8 @@ class Scanner {
            "or another compiler's ABI); rebuild the plugin against this vramguard's SDK");
       return;
     }
-    if (descriptor->standard_library == nullptr || std::string(descriptor->standard_library) != plugin_standard_library()) {
+    if (descriptor->standard_library == nullptr ||
+        std::string(descriptor->standard_library) != plugin_standard_library()) {
       fail(file, PluginProblem::layout_mismatch,
            std::string("built with the C++ standard library ABI '") +
                (descriptor->standard_library ? descriptor->standard_library : "?") + "', this host uses '" +
@@ -208,7 +214,8 @@ class Scanner {
       fail(file, PluginProblem::bad_descriptor, "listing its options failed: " + error);
       return;
     }
-    PluginInfo info{descriptor->name, descriptor->version, descriptor->description, descriptor->api_version, file, origin, std::move(declared)};
+    PluginInfo info{descriptor->name, descriptor->version, descriptor->description, descriptor->api_version, file,
+                    origin,           std::move(declared)};
     log::debug("plugin '", info.name, "' ", info.version, " found in ", file.string(), " (", origin, ")");
     candidates.push_back({std::move(info), std::move(library), descriptor});
   }
@@ -238,20 +245,30 @@ int abandoned_plugin_calls() { return g_abandoned_calls.load(); }
 
 std::string_view plugin_problem_name(PluginProblem problem) {
   switch (problem) {
-    case PluginProblem::insecure: return "insecure";
-    case PluginProblem::not_a_library: return "not_a_library";
-    case PluginProblem::no_descriptor: return "no_descriptor";
-    case PluginProblem::load_failed: return "load_failed";
-    case PluginProblem::api_mismatch: return "api_mismatch";
-    case PluginProblem::layout_mismatch: return "layout_mismatch";
-    case PluginProblem::bad_descriptor: return "bad_descriptor";
-    case PluginProblem::factory_failed: return "factory_failed";
-    case PluginProblem::duplicate_name: return "duplicate_name";
+    case PluginProblem::insecure:
+      return "insecure";
+    case PluginProblem::not_a_library:
+      return "not_a_library";
+    case PluginProblem::no_descriptor:
+      return "no_descriptor";
+    case PluginProblem::load_failed:
+      return "load_failed";
+    case PluginProblem::api_mismatch:
+      return "api_mismatch";
+    case PluginProblem::layout_mismatch:
+      return "layout_mismatch";
+    case PluginProblem::bad_descriptor:
+      return "bad_descriptor";
+    case PluginProblem::factory_failed:
+      return "factory_failed";
+    case PluginProblem::duplicate_name:
+      return "duplicate_name";
   }
   return "unknown";
 }
 
-StrategyInstance::StrategyInstance(std::shared_ptr<LoadedLibrary> library, const PluginDescriptor* descriptor, PluginInfo info)
+StrategyInstance::StrategyInstance(std::shared_ptr<LoadedLibrary> library, const PluginDescriptor* descriptor,
+                                   PluginInfo info)
     : library_(std::move(library)), descriptor_(descriptor), info_(std::move(info)) {
   std::string error;
   strategy_ = make_strategy(*descriptor_, error);
@@ -306,7 +323,8 @@ Placement StrategyInstance::plan(const PlanRequest& request, const std::atomic<b
   throw PluginError(info_.name, info_.file.string(), "failed while planning: " + outcome.message);
 }
 
-PluginRegistry PluginRegistry::discover(const std::vector<PluginSearchDir>& search_path, const DiscoveryOptions& options) {
+PluginRegistry PluginRegistry::discover(const std::vector<PluginSearchDir>& search_path,
+                                        const DiscoveryOptions& options) {
   Scanner scanner(options);
   for (const auto& dir : search_path) scanner.scan_directory(dir);
 
@@ -322,9 +340,10 @@ PluginRegistry PluginRegistry::discover(const std::vector<PluginSearchDir>& sear
     for (const auto* c : same) files.push_back(c->info.file.string());
     // One line per name, however many files share it.
     log::warn("plugin name '", name, "' is provided by ", files.size(), " files (", some_files(files), "); ",
-              options.allow_duplicates ? "using the first found, " + files.front() + " (--allow-duplicate-plugins)"
-                                       : std::string("none of them is used. Remove all but one, or pass --allow-duplicate-plugins "
-                                                     "to use the first found in the search order"));
+              options.allow_duplicates
+                  ? "using the first found, " + files.front() + " (--allow-duplicate-plugins)"
+                  : std::string("none of them is used. Remove all but one, or pass --allow-duplicate-plugins "
+                                "to use the first found in the search order"));
   }
   for (const auto& candidate : scanner.candidates) {
     const auto& same = by_name[candidate.info.name];
@@ -334,8 +353,9 @@ PluginRegistry PluginRegistry::discover(const std::vector<PluginSearchDir>& sear
         if (c != &candidate) others.push_back(c->info.file.string());
       const std::string message =
           "plugin name '" + candidate.info.name + "' is also provided by " + some_files(others) +
-          (options.allow_duplicates ? "; the first found, " + same.front()->info.file.string() + ", is used instead of this one"
-                                    : "; none of them is used. Remove all but one, or pass --allow-duplicate-plugins");
+          (options.allow_duplicates
+               ? "; the first found, " + same.front()->info.file.string() + ", is used instead of this one"
+               : "; none of them is used. Remove all but one, or pass --allow-duplicate-plugins");
       registry.failures_.push_back({candidate.info.file, PluginProblem::duplicate_name, message});
       continue;
     }
@@ -364,7 +384,8 @@ StrategyInstance PluginRegistry::create(const std::string& name) const {
   std::size_t listed = 0;
   for (const auto& failure : failures_)
     if (++listed <= 5) hint += "\n  refused: " + failure.file.string() + ": " + failure.message;
-  if (failures_.size() > 5) hint += "\n  and " + std::to_string(failures_.size() - 5) + " more refused (vramguard plugins lists them)";
+  if (failures_.size() > 5)
+    hint += "\n  and " + std::to_string(failures_.size() - 5) + " more refused (vramguard plugins lists them)";
   throw UsageError("unknown strategy '" + name + "'" + text::did_you_mean(name, names()), hint);
 }
 

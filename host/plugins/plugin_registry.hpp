@@ -18,15 +18,15 @@ namespace vramguard {
 struct PluginDescriptor;
 
 enum class PluginProblem {
-  insecure,           // writable by other users (or through a folder they can write), and not allowed
-  not_a_library,      // not a shared library of this platform, or a damaged one
-  no_descriptor,      // a library, but no vramguard_plugin registration record
-  load_failed,        // dlopen failed (missing dependency, wrong architecture...)
-  api_mismatch,       // built for another plugin API version
-  layout_mismatch,    // built against SDK types of another layout, or another C++ standard library ABI
-  bad_descriptor,     // empty name, missing entry points...
-  factory_failed,     // the factory threw or returned nothing
-  duplicate_name,     // another plugin has the same name
+  insecure,         // writable by other users (or through a folder they can write), and not allowed
+  not_a_library,    // not a shared library of this platform, or a damaged one
+  no_descriptor,    // a library, but no vramguard_plugin registration record
+  load_failed,      // dlopen failed (missing dependency, wrong architecture...)
+  api_mismatch,     // built for another plugin API version
+  layout_mismatch,  // built against SDK types of another layout, or another C++ standard library ABI
+  bad_descriptor,   // empty name, missing entry points...
+  factory_failed,   // the factory threw or returned nothing
+  duplicate_name,   // another plugin has the same name
 };
 std::string_view plugin_problem_name(PluginProblem problem);
 
@@ -42,7 +42,7 @@ struct PluginInfo {
   std::string description;
   int api_version = 0;
   std::filesystem::path file;
-  std::string origin;  // which search-path entry found it
+  std::string origin;                       // which search-path entry found it
   std::vector<StrategyOptionInfo> options;  // what it declares it reads ([strategy.NAME], --option)
 };
 

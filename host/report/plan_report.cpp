@@ -21,8 +21,8 @@ void print_unit_table(const ModelGraph& graph, const Placement& placement, std::
     for (const auto& unit : component.units) {
       const auto* p = placement.find(component.name, unit.name);
       if (p == nullptr) continue;
-      table.add({component.name, unit.name, format_gb(unit.bytes), std::string(placement_mode_name(p->mode)), p->storage.str(),
-                 p->executes_on.str()});
+      table.add({component.name, unit.name, format_gb(unit.bytes), std::string(placement_mode_name(p->mode)),
+                 p->storage.str(), p->executes_on.str()});
     }
   table.print(out);
 }
@@ -36,24 +36,38 @@ void print_plan(const PlanningSetup& setup, const Placement& placement, const Pr
   for (const auto& note : setup.notes) out << "  note: " << note << "\n";
 
   out << "\nDevices (GB / GiB)\n";
-  TextTable devices({{"DEVICE"}, {"TOTAL", Align::right}, {"RESERVE", Align::right}, {"USABLE", Align::right}, {"RESIDENT", Align::right},
-                     {"WINDOW", Align::right}, {"HEADROOM", Align::right}, {"PREDICTED PEAK", Align::right}, {"FITS"}});
+  TextTable devices({{"DEVICE"},
+                     {"TOTAL", Align::right},
+                     {"RESERVE", Align::right},
+                     {"USABLE", Align::right},
+                     {"RESIDENT", Align::right},
+                     {"WINDOW", Align::right},
+                     {"HEADROOM", Align::right},
+                     {"PREDICTED PEAK", Align::right},
+                     {"FITS"}});
   for (const auto& d : prediction.devices) {
     const DeviceInfo* info = setup.budget.find(d.device);
     if (info->id.kind == DeviceKind::disk) {
       // The page cache over the checkpoint: no capacity of ours, but say what streams from it.
       if (prediction.pageable_bytes > 0)
-        devices.add({"disk", "-", "-", "-", "-", "-", "-", format_gb(prediction.pageable_bytes) + " streamed from the page cache", "yes"});
+        devices.add({"disk", "-", "-", "-", "-", "-", "-",
+                     format_gb(prediction.pageable_bytes) + " streamed from the page cache", "yes"});
       continue;
     }
-    devices.add({d.device.str(), gb_gib(info->total_bytes), gb_gib(info->reserve_bytes), gb_gib(d.usable_bytes), gb_gib(d.resident_bytes), gb_gib(d.window_bytes),
-                 gb_gib(d.headroom_bytes), gb_gib(d.peak_bytes), d.fits ? "yes" : "NO"});
+    devices.add({d.device.str(), gb_gib(info->total_bytes), gb_gib(info->reserve_bytes), gb_gib(d.usable_bytes),
+                 gb_gib(d.resident_bytes), gb_gib(d.window_bytes), gb_gib(d.headroom_bytes), gb_gib(d.peak_bytes),
+                 d.fits ? "yes" : "NO"});
   }
   devices.print(out);
 
   out << "\nComponents\n";
-  TextTable components({{"COMPONENT"}, {"TOKENS", Align::right}, {"RESIDENT", Align::right}, {"STREAMED", Align::right},
-                        {"CPU", Align::right}, {"STREAMED/PASS", Align::right}, {"PASS TIME", Align::right}});
+  TextTable components({{"COMPONENT"},
+                        {"TOKENS", Align::right},
+                        {"RESIDENT", Align::right},
+                        {"STREAMED", Align::right},
+                        {"CPU", Align::right},
+                        {"STREAMED/PASS", Align::right},
+                        {"PASS TIME", Align::right}});
   for (std::size_t c = 0; c < graph.components.size(); ++c) {
     const Component& component = graph.components[c];
     std::size_t counts[3] = {0, 0, 0};
@@ -65,15 +79,17 @@ void print_plan(const PlanningSetup& setup, const Placement& placement, const Pr
   }
   components.print(out);
 
-  out << "\nPredicted: ready in " << format_seconds(prediction.ready_seconds) << ", one forward pass of every component "
-      << format_seconds(prediction.step_seconds) << "; " << format_bytes(prediction.streamed_bytes_per_step) << " streamed per pass";
+  out << "\nPredicted: ready in " << format_seconds(prediction.ready_seconds)
+      << ", one forward pass of every component " << format_seconds(prediction.step_seconds) << "; "
+      << format_bytes(prediction.streamed_bytes_per_step) << " streamed per pass";
   if (prediction.streamed_bytes_per_step > 0) {
     const auto gpus = setup.budget.gpus();
     const DeviceInfo* gpu = gpus.empty() ? nullptr : gpus.front();
     const double bandwidth = host_to_device_bytes_per_s(gpu);
-    out << " (" << format_seconds(static_cast<double>(prediction.streamed_bytes_per_step) / bandwidth) << " of copying at "
-        << format_gb(static_cast<std::uint64_t>(bandwidth)) << " GB/s, " << static_cast<int>(default_cost_constants().copy_efficiency * 100)
-        << " % of the link's " << format_gb(static_cast<std::uint64_t>(gpu ? gpu->host_to_device_bytes_per_s : bandwidth)) << " GB/s)";
+    out << " (" << format_seconds(static_cast<double>(prediction.streamed_bytes_per_step) / bandwidth)
+        << " of copying at " << format_gb(static_cast<std::uint64_t>(bandwidth)) << " GB/s, "
+        << static_cast<int>(default_cost_constants().copy_efficiency * 100) << " % of the link's "
+        << format_gb(static_cast<std::uint64_t>(gpu ? gpu->host_to_device_bytes_per_s : bandwidth)) << " GB/s)";
   }
   out << "\n";
   if (prediction.pinned_bytes > 0)
@@ -165,11 +181,13 @@ nlohmann::json hugging_face_device_map(const PlanningSetup& setup, const Placeme
   nlohmann::json doc;
   doc["device_map"] = single ? storage.begin().value() : storage;
   doc["execution_map"] = single ? execution.begin().value() : execution;
-  doc["note"] = streams ? "device_map says where weights are stored, for from_pretrained(device_map=json['device_map']): "
-                          "accelerate keeps \"cpu\" and \"disk\" units there and copies each to the first GPU of the map when "
-                          "it runs, one module at a time without prefetch; when no unit is on a GPU, it runs the model on the "
-                          "CPU instead. execution_map says where vramguard runs each unit."
-                        : "every unit is resident: device_map and execution_map agree; pass json['device_map'] to from_pretrained";
+  doc["note"] =
+      streams
+          ? "device_map says where weights are stored, for from_pretrained(device_map=json['device_map']): "
+            "accelerate keeps \"cpu\" and \"disk\" units there and copies each to the first GPU of the map when "
+            "it runs, one module at a time without prefetch; when no unit is on a GPU, it runs the model on the "
+            "CPU instead. execution_map says where vramguard runs each unit."
+          : "every unit is resident: device_map and execution_map agree; pass json['device_map'] to from_pretrained";
   return doc;
 }
 

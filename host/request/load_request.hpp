@@ -23,15 +23,15 @@ namespace vramguard {
 
 // Declared GPUs instead of real ones, and what goes wrong on them (tests, doctor's what-ifs).
 struct SimulatedDevices {
-  std::string spec;                           // "rtx4080", "cuda:16GiB@25GB/s,cuda:16GiB"
+  std::string spec;  // "rtx4080", "cuda:16GiB@25GB/s,cuda:16GiB"
   SimulatedFaults faults;
-  std::optional<std::uint64_t> memlock_bytes; // the memlock limit doctor reports in place of this process's
+  std::optional<std::uint64_t> memlock_bytes;  // the memlock limit doctor reports in place of this process's
 };
 
 struct PluginSearch {
-  std::vector<std::string> dirs;              // --plugin-dir, first
-  std::optional<std::string> env_path;        // VRAMGUARD_PLUGIN_PATH
-  std::vector<std::string> config_dirs;       // the config file's plugin_dirs, resolved beside it
+  std::vector<std::string> dirs;         // --plugin-dir, first
+  std::optional<std::string> env_path;   // VRAMGUARD_PLUGIN_PATH
+  std::vector<std::string> config_dirs;  // the config file's plugin_dirs, resolved beside it
   bool allow_insecure = false;
   bool allow_duplicates = false;
 };
@@ -43,19 +43,19 @@ struct StrategyOptionSetting {
 };
 
 struct LoadRequest {
-  std::string model;                          // a folder, a file, an index or org/name
-  Environment environment;                    // HF_HOME and the like, as the edge saw them
-  InspectOptions inspect;                     // dtype, unit rules, vocabulary slices, components
+  std::string model;        // a folder, a file, an index or org/name
+  Environment environment;  // HF_HOME and the like, as the edge saw them
+  InspectOptions inspect;   // dtype, unit rules, vocabulary slices, components
 
-  std::string strategy = "auto";              // the first attempt
-  bool strategy_given = false;                // said by the user, not the default
+  std::string strategy = "auto";  // the first attempt
+  bool strategy_given = false;    // said by the user, not the default
   std::vector<std::string> fallback = {"balanced", "auto", "sequential-offload"};
   std::size_t max_attempts = 4;
 
   BudgetOptions budget;
   std::optional<std::uint64_t> cpu_memory_bytes;  // the host's RAM as declared, not read
-  Workload workload;                          // --job's passes per component in .components
-  bool job_given = false;                     // --job described a whole job
+  Workload workload;                              // --job's passes per component in .components
+  bool job_given = false;                         // --job described a whole job
 
   std::map<std::string, StrategyOptions> config_strategy_options;  // [strategy.NAME] sections
   std::vector<StrategyOptionSetting> option_settings;              // --option, over those
@@ -70,7 +70,7 @@ struct LoadRequest {
   // The options as the user wrote them ("max-memory" → "0=12GB"): what a config written for this
   // request (doctor and fix --write-config) repeats word for word.
   std::vector<std::pair<std::string, std::string>> as_given;
-  std::optional<std::string> config_file;     // --config as given: advice that repeats a command repeats it too
+  std::optional<std::string> config_file;  // --config as given: advice that repeats a command repeats it too
 
   // The [strategy.NAME] section, then --option settings over it; bare KEY=VALUE settings apply to
   // `strategy` only when `bare_keys_apply` (they are meant for the first strategy).

@@ -55,10 +55,12 @@ RunSummary summarize_run(const RunOutcome& outcome, const Prediction& prediction
     s.achieved_bytes_per_s = static_cast<double>(s.streamed_bytes_per_step) / s.median_step_seconds;
   }
   const auto gpus = budget.gpus();
-  const double link = gpus.empty() || gpus.front()->host_to_device_bytes_per_s <= 0 ? default_cost_constants().default_host_to_device_bytes_per_s
-                                                                                     : gpus.front()->host_to_device_bytes_per_s;
+  const double link = gpus.empty() || gpus.front()->host_to_device_bytes_per_s <= 0
+                          ? default_cost_constants().default_host_to_device_bytes_per_s
+                          : gpus.front()->host_to_device_bytes_per_s;
   s.copy_bound_seconds = static_cast<double>(s.streamed_bytes_per_step) / link;
-  if (s.median_step_seconds > 0) s.overlap_efficiency = std::max(s.median_compute_seconds, s.copy_bound_seconds) / s.median_step_seconds;
+  if (s.median_step_seconds > 0)
+    s.overlap_efficiency = std::max(s.median_compute_seconds, s.copy_bound_seconds) / s.median_step_seconds;
   for (const auto& cp : prediction.components)
     if (cp.component == outcome.component) s.predicted_step_seconds = cp.step_seconds;
   for (const auto& [device, measured] : outcome.peak_bytes) {
@@ -94,22 +96,25 @@ nlohmann::json run_summary_json(const RunSummary& s) {
 }
 
 void print_run_summary(const RunSummary& s, bool simulated, std::ostream& out) {
-  out << "\nRan " << s.component << " (" << s.architecture << ", " << s.entry << "): " << s.steps << " steps of batch " << s.batch;
+  out << "\nRan " << s.component << " (" << s.architecture << ", " << s.entry << "): " << s.steps << " steps of batch "
+      << s.batch;
   if (s.tokens > 0) out << " × " << text::thousands(s.tokens) << " tokens";
   out << (simulated ? " (on the CPU, in the simulated GPUs' place)" : "") << "\n";
-  out << "  step: first " << format_seconds(s.first_step_seconds) << ", median " << format_seconds(s.median_step_seconds) << ", p95 "
-      << format_seconds(s.p95_step_seconds);
+  out << "  step: first " << format_seconds(s.first_step_seconds) << ", median "
+      << format_seconds(s.median_step_seconds) << ", p95 " << format_seconds(s.p95_step_seconds);
   if (s.tokens > 0) out << "; " << text::thousands(static_cast<std::uint64_t>(s.tokens_per_second)) << " tokens/s";
   out << "\n";
-  out << "  predicted step " << format_seconds(s.predicted_step_seconds) << (simulated ? " (for the declared GPUs, not this CPU)" : "") << "\n";
+  out << "  predicted step " << format_seconds(s.predicted_step_seconds)
+      << (simulated ? " (for the declared GPUs, not this CPU)" : "") << "\n";
   if (s.streamed_bytes_per_step > 0) {
-    out << "  streamed " << format_bytes(s.streamed_bytes_per_step) << " per step at " << format_gb(static_cast<std::uint64_t>(s.achieved_bytes_per_s))
-        << " GB/s; compute " << format_seconds(s.median_compute_seconds) << ", copy bound " << format_seconds(s.copy_bound_seconds)
+    out << "  streamed " << format_bytes(s.streamed_bytes_per_step) << " per step at "
+        << format_gb(static_cast<std::uint64_t>(s.achieved_bytes_per_s)) << " GB/s; compute "
+        << format_seconds(s.median_compute_seconds) << ", copy bound " << format_seconds(s.copy_bound_seconds)
         << "; overlap efficiency " << percent(s.overlap_efficiency) << " (max of the two over the step)\n";
   }
   for (const auto& [device, peak] : s.peaks)
-    out << "  " << device.str() << " peak: predicted " << format_bytes(peak.predicted_bytes) << ", measured " << format_bytes(peak.measured_bytes)
-        << " (weights, window and activations; the context aside)\n";
+    out << "  " << device.str() << " peak: predicted " << format_bytes(peak.predicted_bytes) << ", measured "
+        << format_bytes(peak.measured_bytes) << " (weights, window and activations; the context aside)\n";
 }
 
 }  // namespace vramguard

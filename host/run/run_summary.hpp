@@ -19,18 +19,18 @@ struct RunSummary {
   std::string architecture, component, entry;
   std::uint64_t batch = 0, tokens = 0, steps = 0;
   double first_step_seconds = 0, median_step_seconds = 0, p95_step_seconds = 0;
-  double tokens_per_second = 0;                     // batch × tokens ÷ median step (0 for image models)
-  double median_compute_seconds = 0;                // the compute streams' own work
+  double tokens_per_second = 0;       // batch × tokens ÷ median step (0 for image models)
+  double median_compute_seconds = 0;  // the compute streams' own work
   std::uint64_t streamed_bytes_per_step = 0;
-  double median_copy_wait_seconds = 0;              // the executor's thread waiting for fills to be issued
-  std::uint64_t unprefetched_units_after_first = 0; // streamed units copied on demand in the steps after the first
-  double achieved_bytes_per_s = 0;                  // streamed bytes ÷ median step
-  double copy_bound_seconds = 0;                    // streamed bytes ÷ the link's pinned bandwidth
-  double overlap_efficiency = 0;                    // max(compute, copy bound) ÷ median step; 1 is perfect
+  double median_copy_wait_seconds = 0;               // the executor's thread waiting for fills to be issued
+  std::uint64_t unprefetched_units_after_first = 0;  // streamed units copied on demand in the steps after the first
+  double achieved_bytes_per_s = 0;                   // streamed bytes ÷ median step
+  double copy_bound_seconds = 0;                     // streamed bytes ÷ the link's pinned bandwidth
+  double overlap_efficiency = 0;                     // max(compute, copy bound) ÷ median step; 1 is perfect
   double predicted_step_seconds = 0;
   struct DevicePeak {
-    std::uint64_t predicted_bytes = 0;              // resident + window + headroom
-    std::uint64_t measured_bytes = 0;               // ours at most during the steps
+    std::uint64_t predicted_bytes = 0;  // resident + window + headroom
+    std::uint64_t measured_bytes = 0;   // ours at most during the steps
   };
   std::map<DeviceId, DevicePeak> peaks;
 };

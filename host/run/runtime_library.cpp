@@ -16,9 +16,10 @@ constexpr const char* kLibraryName = "libvramguard_runtime.so";
 
 std::uint64_t runtime_library_layout_fingerprint() {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (std::size_t figure : {sizeof(RunSettings), sizeof(StepRecord), sizeof(RunOutcome), sizeof(RunHooks), sizeof(RunResult),
-                             sizeof(RuntimeLibraryInterface), sizeof(LoadRequest), sizeof(GuardReport), sizeof(InspectedModel),
-                             sizeof(Placement), sizeof(pipelines::EditInputs), sizeof(pipelines::EditOutcome), sizeof(EditRun)})
+  for (std::size_t figure :
+       {sizeof(RunSettings), sizeof(StepRecord), sizeof(RunOutcome), sizeof(RunHooks), sizeof(RunResult),
+        sizeof(RuntimeLibraryInterface), sizeof(LoadRequest), sizeof(GuardReport), sizeof(InspectedModel),
+        sizeof(Placement), sizeof(pipelines::EditInputs), sizeof(pipelines::EditOutcome), sizeof(EditRun)})
     for (int byte = 0; byte < 8; ++byte) {
       hash ^= (static_cast<std::uint64_t>(figure) >> (8 * byte)) & 0xFF;
       hash *= 0x100000001b3ULL;
@@ -31,7 +32,8 @@ namespace {
 const RuntimeLibraryInterface& open_runtime_library() {
   const std::filesystem::path name = kLibraryName;
   std::filesystem::path library_file;
-  if (const char* explicit_path = std::getenv("VRAMGUARD_RUNTIME_LIBRARY"); explicit_path && *explicit_path) library_file = explicit_path;
+  if (const char* explicit_path = std::getenv("VRAMGUARD_RUNTIME_LIBRARY"); explicit_path && *explicit_path)
+    library_file = explicit_path;
   else library_file = find_beside_this_binary({name, "../lib" / name});
   if (library_file.empty())
     throw JobError("the runtime library (" + std::string(kLibraryName) + ") is not installed beside vramguard",
@@ -42,13 +44,16 @@ const RuntimeLibraryInterface& open_runtime_library() {
   if (library == nullptr)
     throw JobError("cannot open the runtime library " + library_file.string() + ": " + ::dlerror(),
                    "it needs the libtorch it was built against (LD_LIBRARY_PATH)");
-  const auto exported = reinterpret_cast<const RuntimeLibraryInterface* (*)()>(::dlsym(library, "vramguard_runtime_library"));
-  if (exported == nullptr) throw JobError(library_file.string() + " is not a vramguard runtime library of this version", "rebuild vramguard");
+  const auto exported =
+      reinterpret_cast<const RuntimeLibraryInterface* (*)()>(::dlsym(library, "vramguard_runtime_library"));
+  if (exported == nullptr)
+    throw JobError(library_file.string() + " is not a vramguard runtime library of this version", "rebuild vramguard");
   const RuntimeLibraryInterface* found = exported();
   if (found == nullptr || found->interface_version != kRuntimeLibraryInterfaceVersion ||
       found->layout_fingerprint != runtime_library_layout_fingerprint() ||
       found->device_runtime_fingerprint != device_runtime_layout_fingerprint())
-    throw JobError(library_file.string() + " was built from other vramguard sources", "rebuild vramguard so that the host and its runtime come from one build");
+    throw JobError(library_file.string() + " was built from other vramguard sources",
+                   "rebuild vramguard so that the host and its runtime come from one build");
   return *found;
 }
 
@@ -61,7 +66,8 @@ const RuntimeLibraryInterface& runtime_library() {
 
 std::unique_ptr<DeviceRuntime> make_cuda_runtime() {
   const int level = static_cast<int>(log::level());
-  if (vramguard_create_cuda_runtime != nullptr) return std::unique_ptr<DeviceRuntime>(vramguard_create_cuda_runtime(level));
+  if (vramguard_create_cuda_runtime != nullptr)
+    return std::unique_ptr<DeviceRuntime>(vramguard_create_cuda_runtime(level));
 #if VRAMGUARD_HAS_CUDA
   if (const auto create = runtime_library().create_cuda_runtime) return std::unique_ptr<DeviceRuntime>(create(level));
 #endif

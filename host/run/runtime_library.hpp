@@ -24,16 +24,16 @@
 namespace vramguard {
 
 struct RunSettings {
-  std::optional<std::string> component;        // which component; default: the first one a built-in family runs
-  std::optional<std::string> entry;            // which entry point ("encode"); default: the family's first
-  std::uint64_t tokens = 0;                    // text tokens per sample for generated inputs; 0: the family's default
+  std::optional<std::string> component;  // which component; default: the first one a built-in family runs
+  std::optional<std::string> entry;      // which entry point ("encode"); default: the family's first
+  std::uint64_t tokens = 0;              // text tokens per sample for generated inputs; 0: the family's default
   std::uint64_t batch = 1;
-  std::uint64_t height = 0, width = 0;         // pixels, for generated inputs of image models; 0: the family's default
-  std::uint64_t steps = 3;                     // calls of the entry; the first one warms up
-  std::optional<std::filesystem::path> input;  // safetensors holding the entry's inputs by name
-  std::optional<std::filesystem::path> output; // where to write the last call's outputs, by name
-  std::uint64_t seed = 0;                      // for generated inputs
-  bool every_component = false;                // every component a family runs, each of its entries (compare --measure)
+  std::uint64_t height = 0, width = 0;          // pixels, for generated inputs of image models; 0: the family's default
+  std::uint64_t steps = 3;                      // calls of the entry; the first one warms up
+  std::optional<std::filesystem::path> input;   // safetensors holding the entry's inputs by name
+  std::optional<std::filesystem::path> output;  // where to write the last call's outputs, by name
+  std::uint64_t seed = 0;                       // for generated inputs
+  bool every_component = false;  // every component a family runs, each of its entries (compare --measure)
 };
 
 struct StepRecord {
@@ -45,11 +45,11 @@ struct StepRecord {
 };
 
 struct RunOutcome {
-  std::string architecture;                    // the family that ran it: "qwenimage_transformer"
+  std::string architecture;  // the family that ran it: "qwenimage_transformer"
   std::string component;
   std::string entry;
   std::uint64_t batch = 0;
-  std::uint64_t tokens = 0;                    // per sample and call; 0 for image models
+  std::uint64_t tokens = 0;  // per sample and call; 0 for image models
   std::vector<StepRecord> steps;
   std::map<DeviceId, std::uint64_t> peak_bytes;  // ours at most during the steps, activations included
   std::vector<std::string> notes;
@@ -57,8 +57,8 @@ struct RunOutcome {
 
 struct RunHooks {
   std::function<void(std::uint64_t, std::uint64_t)> progress;  // bytes loaded of the total
-  const std::atomic<bool>* cancel = nullptr;                    // the CLI's Ctrl-C
-  int log_level = 2;                                            // log::Level: the library logs as the CLI does
+  const std::atomic<bool>* cancel = nullptr;                   // the CLI's Ctrl-C
+  int log_level = 2;                                           // log::Level: the library logs as the CLI does
 };
 
 struct RunResult {
@@ -75,7 +75,7 @@ struct EditRun {
 // What the library exports (vramguard_runtime_library), one struct: checked, then called.
 struct RuntimeLibraryInterface {
   int interface_version;
-  std::uint64_t layout_fingerprint;         // runtime_library_layout_fingerprint() of the library's build
+  std::uint64_t layout_fingerprint;  // runtime_library_layout_fingerprint() of the library's build
   std::uint64_t device_runtime_fingerprint;
   // Refuses, before anything loads, what cannot run: no family for the component (InputError listing
   // the families), an unknown component or entry, inputs that are missing, unknown or of the wrong
@@ -85,7 +85,8 @@ struct RuntimeLibraryInterface {
   // Opens a session for the request (the guard's load), runs settings.steps calls of the entry (of
   // each, with every_component) in it, unloads. A step that runs out of memory falls back within the
   // session. Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
-  RunResult (*run)(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings, const RunHooks& hooks);
+  RunResult (*run)(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings,
+                   const RunHooks& hooks);
   // An edit's model calls checked against the components' configs before anything loads (InputError
   // for a folder whose components do not run it); returns what they need (edit_demands.hpp): the
   // largest call's activations, the headroom a GPU keeps, and each component's tokens and passes.
@@ -93,8 +94,8 @@ struct RuntimeLibraryInterface {
   // Opens a session for the request, runs the prepared edit in it (pipelines/qwen_image_edit/edit_run),
   // writes `latents_file` when given (the final packed latents), unloads. Throws GuardFailure with the
   // report when nothing loads or runs (Ctrl-C included).
-  EditRun (*edit)(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs, const RunHooks& hooks,
-                  const std::function<void(const pipelines::EditStepReport&)>& on_step);
+  EditRun (*edit)(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs,
+                  const RunHooks& hooks, const std::function<void(const pipelines::EditStepReport&)>& on_step);
   // The CUDA device runtime (host/devices/cuda_runtime.cpp) the CLI's load, doctor, fix and monitor use;
   // nullptr in a build without CUDA. The caller owns what it returns.
   DeviceRuntime* (*create_cuda_runtime)(int log_level);

@@ -24,7 +24,9 @@ class File {
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) throw JobError("cannot create " + path.string() + ": " + std::strerror(errno));
   }
-  ~File() { if (fd_ >= 0) ::close(fd_); }
+  ~File() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   void write_at(const void* data, std::size_t size, std::uint64_t offset) {
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
@@ -86,10 +88,17 @@ void write_random(File& file, std::uint64_t offset, std::uint64_t elements, DTyp
     for (std::uint64_t i = 0; i < n; ++i) {
       const float value = rng.uniform() * 0.02f;
       char* at = buffer.data() + i * width;
-      if (dtype == DType::BF16) { const auto v = to_bf16(value); std::memcpy(at, &v, 2); }
-      else if (dtype == DType::F16) { const auto v = to_f16(value); std::memcpy(at, &v, 2); }
-      else if (dtype == DType::F32) std::memcpy(at, &value, 4);
-      else { const double v = value; std::memcpy(at, &v, 8); }
+      if (dtype == DType::BF16) {
+        const auto v = to_bf16(value);
+        std::memcpy(at, &v, 2);
+      } else if (dtype == DType::F16) {
+        const auto v = to_f16(value);
+        std::memcpy(at, &v, 2);
+      } else if (dtype == DType::F32) std::memcpy(at, &value, 4);
+      else {
+        const double v = value;
+        std::memcpy(at, &v, 8);
+      }
     }
     file.write_at(buffer.data(), buffer.size(), offset + done * width);
   }
@@ -101,15 +110,21 @@ std::uint64_t fnv1a(const std::string& text) {
   return h;
 }
 
-void write_json(const fs::path& path, const ojson& value) { write_output_file(path, value.dump(2) + "\n", "a JSON file"); }
+void write_json(const fs::path& path, const ojson& value) {
+  write_output_file(path, value.dump(2) + "\n", "a JSON file");
+}
 
 // The name transformers and diffusers give the dtype in config.json.
 const char* torch_dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F16: return "float16";
-    case DType::F32: return "float32";
-    case DType::F64: return "float64";
-    default: return "bfloat16";
+    case DType::F16:
+      return "float16";
+    case DType::F32:
+      return "float32";
+    case DType::F64:
+      return "float64";
+    default:
+      return "bfloat16";
   }
 }
 
@@ -164,7 +179,8 @@ void write_component(const SynthComponent& component, const fs::path& dir, const
     if (options.data == SynthData::random) {
       std::uint64_t at = 8 + length;
       for (const auto* tensor : shards[s]) {
-        write_random(file, at, tensor->elements(), options.dtype, options.seed ^ fnv1a(component.name + "/" + tensor->name));
+        write_random(file, at, tensor->elements(), options.dtype,
+                     options.seed ^ fnv1a(component.name + "/" + tensor->name));
         at += tensor->elements() * bits / 8;
       }
     }

@@ -24,6 +24,7 @@ struct SynthWriteResult {
   std::uint64_t bytes = 0;  // of tensor data
 };
 
-SynthWriteResult write_checkpoint(const SynthModel& model, const std::filesystem::path& out, const SynthWriteOptions& options);
+SynthWriteResult write_checkpoint(const SynthModel& model, const std::filesystem::path& out,
+                                  const SynthWriteOptions& options);
 
 }  // namespace vramguard

@@ -17,13 +17,11 @@ using ojson = nlohmann::ordered_json;
 
 const std::map<std::string, Qwen2Config>& qwen2_presets() {
   static const std::map<std::string, Qwen2Config> presets = {
-      {"tiny", {64, 2, 128, 4, 2, 512, false}},
-      {"tiny-tied", {64, 2, 128, 4, 2, 512, true}},
-      {"small", {256, 4, 704, 8, 2, 4096, true}},
-      {"0.5b", {896, 24, 4864, 14, 2, 151936, true}},     // Qwen2.5-0.5B
-      {"2b", {2048, 20, 11008, 16, 16, 151936, false}},   // ≈2 B: the streaming benchmark's shapes (bench/gpu)
-      {"7b", {3584, 28, 18944, 28, 4, 152064, false}},    // Qwen2.5-7B
-      {"72b", {8192, 80, 29568, 64, 8, 152064, false}},   // Qwen2.5-72B
+      {"tiny", {64, 2, 128, 4, 2, 512, false}},         {"tiny-tied", {64, 2, 128, 4, 2, 512, true}},
+      {"small", {256, 4, 704, 8, 2, 4096, true}},       {"0.5b", {896, 24, 4864, 14, 2, 151936, true}},  // Qwen2.5-0.5B
+      {"2b", {2048, 20, 11008, 16, 16, 151936, false}},  // ≈2 B: the streaming benchmark's shapes (bench/gpu)
+      {"7b", {3584, 28, 18944, 28, 4, 152064, false}},   // Qwen2.5-7B
+      {"72b", {8192, 80, 29568, 64, 8, 152064, false}},  // Qwen2.5-72B
   };
   return presets;
 }
@@ -31,7 +29,9 @@ const std::map<std::string, Qwen2Config>& qwen2_presets() {
 SynthModel qwen2(const std::string& preset) {
   const auto& presets = qwen2_presets();
   const auto it = presets.find(preset);
-  if (it == presets.end()) throw UsageError("qwen2 has no preset '" + preset + "'", "presets: " + text::join(synthetic_presets("qwen2"), ", "));
+  if (it == presets.end())
+    throw UsageError("qwen2 has no preset '" + preset + "'",
+                     "presets: " + text::join(synthetic_presets("qwen2"), ", "));
   SynthModel model{"qwen2", preset, false, {}, {}, {}};
   model.components.push_back(qwen2_component(it->second));
   return model;
@@ -71,32 +71,70 @@ const std::map<std::string, PipelineConfig>& pipeline_presets() {
 // token): synthetic weights make no use of real words, and the ids stay inside the vocabulary.
 std::map<std::string, ojson> edit_pipeline_files(const MultimodalConfig& m) {
   std::map<std::string, ojson> files;
-  files["scheduler/scheduler_config.json"] = ojson{
-      {"_class_name", "FlowMatchEulerDiscreteScheduler"}, {"base_image_seq_len", 256}, {"base_shift", 0.5}, {"max_image_seq_len", 8192},
-      {"max_shift", 0.9}, {"num_train_timesteps", 1000}, {"shift", 1.0}, {"shift_terminal", 0.02}, {"time_shift_type", "exponential"},
-      {"use_dynamic_shifting", true}, {"use_karras_sigmas", false}, {"use_exponential_sigmas", false}, {"use_beta_sigmas", false},
-      {"invert_sigmas", false}, {"stochastic_sampling", false}};
-  files["processor/preprocessor_config.json"] = ojson{
-      {"image_processor_type", "Qwen2VLImageProcessor"}, {"do_resize", true}, {"do_rescale", true}, {"do_normalize", true},
-      {"rescale_factor", 1.0 / 255}, {"image_mean", {0.48145466, 0.4578275, 0.40821073}}, {"image_std", {0.26862954, 0.26130258, 0.27577711}},
-      {"min_pixels", 3136}, {"max_pixels", 12845056}, {"patch_size", 14}, {"merge_size", 2}, {"temporal_patch_size", 2}, {"resample", 3}};
+  files["scheduler/scheduler_config.json"] = ojson{{"_class_name", "FlowMatchEulerDiscreteScheduler"},
+                                                   {"base_image_seq_len", 256},
+                                                   {"base_shift", 0.5},
+                                                   {"max_image_seq_len", 8192},
+                                                   {"max_shift", 0.9},
+                                                   {"num_train_timesteps", 1000},
+                                                   {"shift", 1.0},
+                                                   {"shift_terminal", 0.02},
+                                                   {"time_shift_type", "exponential"},
+                                                   {"use_dynamic_shifting", true},
+                                                   {"use_karras_sigmas", false},
+                                                   {"use_exponential_sigmas", false},
+                                                   {"use_beta_sigmas", false},
+                                                   {"invert_sigmas", false},
+                                                   {"stochastic_sampling", false}};
+  files["processor/preprocessor_config.json"] = ojson{{"image_processor_type", "Qwen2VLImageProcessor"},
+                                                      {"do_resize", true},
+                                                      {"do_rescale", true},
+                                                      {"do_normalize", true},
+                                                      {"rescale_factor", 1.0 / 255},
+                                                      {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
+                                                      {"image_std", {0.26862954, 0.26130258, 0.27577711}},
+                                                      {"min_pixels", 3136},
+                                                      {"max_pixels", 12845056},
+                                                      {"patch_size", 14},
+                                                      {"merge_size", 2},
+                                                      {"temporal_patch_size", 2},
+                                                      {"resample", 3}};
   // Qwen's layout puts <|endoftext|>, <|im_start|> and <|im_end|> nine ids below <|vision_start|>; a
   // preset too small for that puts them after the vision tokens, and the bytes after those.
   const std::int64_t highest = std::max({m.image_token, m.video_token, m.vision_start_token, m.vision_end_token});
   const std::int64_t chat = m.vision_start_token >= 9 ? m.vision_start_token - 9 : highest + 1;
   const std::int64_t first_byte = m.vision_start_token >= 9 ? 0 : chat + 3;
   ojson added = ojson::array();
-  for (const auto& [content, id] : std::vector<std::pair<std::string, std::int64_t>>{
-           {"<|endoftext|>", chat}, {"<|im_start|>", chat + 1}, {"<|im_end|>", chat + 2}, {"<|vision_start|>", m.vision_start_token},
-           {"<|vision_end|>", m.vision_end_token}, {"<|image_pad|>", m.image_token}, {"<|video_pad|>", m.video_token}})
-    added.push_back({{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
+  for (const auto& [content, id] :
+       std::vector<std::pair<std::string, std::int64_t>>{{"<|endoftext|>", chat},
+                                                         {"<|im_start|>", chat + 1},
+                                                         {"<|im_end|>", chat + 2},
+                                                         {"<|vision_start|>", m.vision_start_token},
+                                                         {"<|vision_end|>", m.vision_end_token},
+                                                         {"<|image_pad|>", m.image_token},
+                                                         {"<|video_pad|>", m.video_token}})
+    added.push_back({{"id", id},
+                     {"content", content},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
   ojson vocab = ojson::object();
   for (int b = 0; b < 256; ++b) vocab[byte_level_symbols()[static_cast<std::size_t>(b)]] = first_byte + b;
-  files["tokenizer/tokenizer.json"] = ojson{
-      {"version", "1.0"}, {"added_tokens", added}, {"normalizer", {{"type", "NFC"}}},
-      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2SplitPattern}}}, {"behavior", "Isolated"}, {"invert", false}},
-                                                                  {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}}},
-      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", ojson::array()}, {"ignore_merges", false}}}};
+  files["tokenizer/tokenizer.json"] =
+      ojson{{"version", "1.0"},
+            {"added_tokens", added},
+            {"normalizer", {{"type", "NFC"}}},
+            {"pre_tokenizer",
+             {{"type", "Sequence"},
+              {"pretokenizers",
+               {{{"type", "Split"},
+                 {"pattern", {{"Regex", kQwen2SplitPattern}}},
+                 {"behavior", "Isolated"},
+                 {"invert", false}},
+                {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}}},
+            {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", ojson::array()}, {"ignore_merges", false}}}};
   return files;
 }
 
@@ -104,7 +142,8 @@ SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
   const auto& presets = pipeline_presets();
   const auto it = presets.find(preset);
   if (it == presets.end())
-    throw UsageError("qwen-image-edit has no preset '" + preset + "'", "presets: " + text::join(synthetic_presets("qwen-image-edit"), ", "));
+    throw UsageError("qwen-image-edit has no preset '" + preset + "'",
+                     "presets: " + text::join(synthetic_presets("qwen-image-edit"), ", "));
   const PipelineConfig& c = it->second;
   SynthModel model{"qwen-image-edit", preset, true, {}, {}, {}};
   model.model_index = ojson{{"_class_name", "QwenImageEditPipeline"},
@@ -116,25 +155,13 @@ SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
                             {"transformer", {"diffusers", "QwenImageTransformer2DModel"}},
                             {"vae", {"diffusers", "AutoencoderKLQwenImage"}}};
 
-  model.components = {qwen2_5_vl_component(c.text, c.vision, c.multimodal, legacy), qwenimage_transformer_component(c.transformer),
-                      qwenimage_vae_component(c.vae)};
+  model.components = {qwen2_5_vl_component(c.text, c.vision, c.multimodal, legacy),
+                      qwenimage_transformer_component(c.transformer), qwenimage_vae_component(c.vae)};
   model.files = edit_pipeline_files(c.multimodal);
   return model;
 }
 
 }  // namespace
-
-std::uint64_t SynthTensor::elements() const {
-  std::uint64_t n = 1;
-  for (auto d : shape) n *= static_cast<std::uint64_t>(d);
-  return n;
-}
-
-std::uint64_t SynthComponent::parameters() const {
-  std::uint64_t n = 0;
-  for (const auto& t : tensors) n += t.elements();
-  return n;
-}
 
 std::vector<std::string> synthetic_architectures() { return {"qwen2", "qwen-image-edit"}; }
 
@@ -150,8 +177,9 @@ std::vector<std::string> synthetic_presets(const std::string& architecture) {
 SynthModel synthetic_architecture(const std::string& architecture, const std::string& preset, bool legacy_names) {
   if (architecture == "qwen2") return qwen2(preset);
   if (architecture == "qwen-image-edit") return qwen_image_edit(preset, legacy_names);
-  throw UsageError("unknown architecture '" + architecture + "'" + text::did_you_mean(architecture, synthetic_architectures()),
-                   "architectures: " + text::join(synthetic_architectures(), ", "));
+  throw UsageError(
+      "unknown architecture '" + architecture + "'" + text::did_you_mean(architecture, synthetic_architectures()),
+      "architectures: " + text::join(synthetic_architectures(), ", "));
 }
 
 }  // namespace vramguard

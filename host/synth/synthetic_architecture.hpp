@@ -8,28 +8,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/component_layout.hpp"
 #include "vramguard/dtype.hpp"
 
 namespace vramguard {
 
-struct SynthTensor {
-  std::string name;
-  std::vector<std::int64_t> shape;
-  std::uint64_t elements() const;
-};
-
-struct SynthComponent {
-  std::string name;             // "model", or a diffusers subfolder
-  std::string weights_basename; // "model" (transformers) or "diffusion_pytorch_model" (diffusers)
-  nlohmann::ordered_json config;
-  std::vector<SynthTensor> tensors;
-  std::uint64_t parameters() const;
-};
-
 struct SynthModel {
-  std::string architecture;     // "qwen2", "qwen-image-edit"
+  std::string architecture;  // "qwen2", "qwen-image-edit"
   std::string preset;
-  bool pipeline = false;        // a diffusers folder with model_index.json
+  bool pipeline = false;  // a diffusers folder with model_index.json
   nlohmann::ordered_json model_index;
   std::vector<SynthComponent> components;
   // The pipeline's other files, by path in the folder: what `vramguard edit` reads besides weights

@@ -22,10 +22,13 @@ struct FileCloser {
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
 void check_size(const std::string& path, std::uint64_t width, std::uint64_t height) {
-  if (width == 0 || height == 0) throw InputError(path, "has no pixels (" + std::to_string(width) + "x" + std::to_string(height) + ")", kImageHint);
+  if (width == 0 || height == 0)
+    throw InputError(path, "has no pixels (" + std::to_string(width) + "x" + std::to_string(height) + ")", kImageHint);
   if (width * height > kMaxPixels)
-    throw InputError(path, "is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than vramguard reads (2^28)",
-                     "resize it first; the edit resizes its input to about a megapixel anyway");
+    throw InputError(
+        path,
+        "is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than vramguard reads (2^28)",
+        "resize it first; the edit resizes its input to about a megapixel anyway");
 }
 
 // libpng reports errors through a callback that must not return: it jumps back to the reader.
@@ -122,7 +125,8 @@ RgbImage read_jpeg(const std::string& path, std::FILE* file) {
   image.height = static_cast<int>(cinfo.output_height);
   image.pixels.resize(static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * 3);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = image.pixels.data() + static_cast<std::size_t>(cinfo.output_scanline) * static_cast<std::size_t>(image.width) * 3;
+    JSAMPROW row = image.pixels.data() +
+                   static_cast<std::size_t>(cinfo.output_scanline) * static_cast<std::size_t>(image.width) * 3;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
@@ -134,7 +138,8 @@ RgbImage read_jpeg(const std::string& path, std::FILE* file) {
 
 RgbImage read_image(const std::string& path) {
   File file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw InputError(path, std::string("cannot be opened: ") + std::strerror(errno), "check the path to the image");
+  if (!file)
+    throw InputError(path, std::string("cannot be opened: ") + std::strerror(errno), "check the path to the image");
   unsigned char magic[8] = {};
   const std::size_t got = std::fread(magic, 1, sizeof magic, file.get());
   std::rewind(file.get());

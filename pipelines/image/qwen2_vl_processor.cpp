@@ -11,7 +11,8 @@ Qwen2VlProcessorConfig Qwen2VlProcessorConfig::from_file(const std::string& path
   const nlohmann::json doc = read_json_file(path);
   if (!doc.is_object()) throw InputError(path, "is not a JSON object");
   // A processor_config.json nests the image processor's settings; a preprocessor_config.json is flat.
-  const nlohmann::json& p = doc.contains("image_processor") && doc["image_processor"].is_object() ? doc["image_processor"] : doc;
+  const nlohmann::json& p =
+      doc.contains("image_processor") && doc["image_processor"].is_object() ? doc["image_processor"] : doc;
   Qwen2VlProcessorConfig c;
   auto positive = [&](const char* key, double fallback) {
     const double value = json_number(p, key, fallback, path);
@@ -23,16 +24,19 @@ Qwen2VlProcessorConfig Qwen2VlProcessorConfig::from_file(const std::string& path
   c.temporal_patch_size = static_cast<int>(positive("temporal_patch_size", c.temporal_patch_size));
   c.min_pixels = static_cast<std::int64_t>(positive("min_pixels", static_cast<double>(c.min_pixels)));
   c.max_pixels = static_cast<std::int64_t>(positive("max_pixels", static_cast<double>(c.max_pixels)));
-  if (p.contains("size") && p["size"].is_object()) {  // transformers ≥ 4.5x: size {shortest_edge, longest_edge} in pixels
-    c.min_pixels = static_cast<std::int64_t>(json_number(p["size"], "shortest_edge", static_cast<double>(c.min_pixels), path));
-    c.max_pixels = static_cast<std::int64_t>(json_number(p["size"], "longest_edge", static_cast<double>(c.max_pixels), path));
+  if (p.contains("size") &&
+      p["size"].is_object()) {  // transformers ≥ 4.5x: size {shortest_edge, longest_edge} in pixels
+    c.min_pixels =
+        static_cast<std::int64_t>(json_number(p["size"], "shortest_edge", static_cast<double>(c.min_pixels), path));
+    c.max_pixels =
+        static_cast<std::int64_t>(json_number(p["size"], "longest_edge", static_cast<double>(c.max_pixels), path));
   }
   if (c.min_pixels > c.max_pixels) throw InputError(path, "its minimum pixel count exceeds its maximum");
   const int resample = static_cast<int>(json_number(p, "resample", 3, path));
-  if (resample == 1)
-    c.resample = ResampleFilter::lanczos;
+  if (resample == 1) c.resample = ResampleFilter::lanczos;
   else if (resample != 3)
-    throw InputError(path, "resample " + std::to_string(resample) + " is not one vramguard implements (3, bicubic; 1, Lanczos)");
+    throw InputError(
+        path, "resample " + std::to_string(resample) + " is not one vramguard implements (3, bicubic; 1, Lanczos)");
   c.do_resize = json_bool(p, "do_resize", true, path);
   c.do_rescale = json_bool(p, "do_rescale", true, path);
   c.do_normalize = json_bool(p, "do_normalize", true, path);
@@ -40,7 +44,8 @@ Qwen2VlProcessorConfig Qwen2VlProcessorConfig::from_file(const std::string& path
   for (const auto& [key, target] : {std::pair{"image_mean", &c.mean}, std::pair{"image_std", &c.std}}) {
     if (!p.contains(key)) continue;
     const auto& values = p[key];
-    if (!values.is_array() || values.size() != 3 || !values[0].is_number() || !values[1].is_number() || !values[2].is_number())
+    if (!values.is_array() || values.size() != 3 || !values[0].is_number() || !values[1].is_number() ||
+        !values[2].is_number())
       throw InputError(path, std::string(key) + " must be three numbers (R, G, B)");
     for (std::size_t i = 0; i < 3; ++i) (*target)[i] = values[i].get<double>();
   }
@@ -52,8 +57,9 @@ Qwen2VlProcessorConfig Qwen2VlProcessorConfig::from_file(const std::string& path
 std::pair<int, int> smart_resize(int height, int width, int factor, std::int64_t min_pixels, std::int64_t max_pixels) {
   const double h = height, w = width, f = factor;
   if (std::max(h, w) / std::min(h, w) > 200)
-    throw UsageError("the image's aspect ratio is over 200 (" + std::to_string(width) + "x" + std::to_string(height) + ")",
-                     "crop it to a less extreme shape");
+    throw UsageError(
+        "the image's aspect ratio is over 200 (" + std::to_string(width) + "x" + std::to_string(height) + ")",
+        "crop it to a less extreme shape");
   // Python's round() takes halves to even, as nearbyint does.
   double h_bar = std::nearbyint(h / f) * f, w_bar = std::nearbyint(w / f) * f;
   if (h_bar * w_bar > static_cast<double>(max_pixels)) {
@@ -73,13 +79,15 @@ std::int64_t ProcessedImage::merged_tokens() const { return grid_thw[0] * grid_t
 ProcessedImage process_for_qwen2_vl(const RgbImage& image, const Qwen2VlProcessorConfig& c) {
   RgbImage resized = image;
   if (c.do_resize) {
-    const auto [height, width] = smart_resize(image.height, image.width, c.patch_size * c.merge_size, c.min_pixels, c.max_pixels);
+    const auto [height, width] =
+        smart_resize(image.height, image.width, c.patch_size * c.merge_size, c.min_pixels, c.max_pixels);
     resized = resize_like_torchvision(image, width, height, c.resample);
   }
   const std::int64_t patch = c.patch_size, merge = c.merge_size, temporal = c.temporal_patch_size;
   if (resized.height % (patch * merge) != 0 || resized.width % (patch * merge) != 0)
     throw UsageError("the image is " + std::to_string(resized.width) + "x" + std::to_string(resized.height) +
-                     " pixels, not a multiple of the processor's patch times merge size (" + std::to_string(patch * merge) + ")");
+                     " pixels, not a multiple of the processor's patch times merge size (" +
+                     std::to_string(patch * merge) + ")");
   const std::int64_t grid_h = resized.height / patch, grid_w = resized.width / patch;
   ProcessedImage out;
   out.grid_thw = {1, grid_h, grid_w};  // one picture, repeated over the temporal patch: one frame group

@@ -65,8 +65,8 @@ Coefficients coefficients(int in_size, int out_size, ResampleFilter filter) {
     for (int x = 0; x < xmax; ++x) {
       const double normalized = total != 0.0 ? w[static_cast<std::size_t>(x)] / total : w[static_cast<std::size_t>(x)];
       c.normalized[static_cast<std::size_t>(xx * c.ksize + x)] = normalized;
-      c.weights[static_cast<std::size_t>(xx * c.ksize + x)] =
-          static_cast<int>(normalized < 0 ? -0.5 + normalized * (1 << kPrecisionBits) : 0.5 + normalized * (1 << kPrecisionBits));
+      c.weights[static_cast<std::size_t>(xx * c.ksize + x)] = static_cast<int>(
+          normalized < 0 ? -0.5 + normalized * (1 << kPrecisionBits) : 0.5 + normalized * (1 << kPrecisionBits));
     }
     c.first[static_cast<std::size_t>(xx)] = xmin;
     c.count[static_cast<std::size_t>(xx)] = xmax;
@@ -81,7 +81,8 @@ std::uint8_t clip8(long long value, int bits) {
 }
 
 RgbImage horizontal(const RgbImage& in, int width, int first_row, int rows, const Coefficients& c, int bits) {
-  RgbImage out{width, rows, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * static_cast<std::size_t>(rows) * 3)};
+  RgbImage out{width, rows,
+               std::vector<std::uint8_t>(static_cast<std::size_t>(width) * static_cast<std::size_t>(rows) * 3)};
   for (int y = 0; y < rows; ++y)
     for (int x = 0; x < width; ++x) {
       const int* k = &c.weights[static_cast<std::size_t>(x * c.ksize)];
@@ -89,14 +90,16 @@ RgbImage horizontal(const RgbImage& in, int width, int first_row, int rows, cons
       for (int ch = 0; ch < 3; ++ch) {
         long long sum = 1LL << (bits - 1);
         for (int i = 0; i < count; ++i) sum += static_cast<long long>(in.at(xmin + i, y + first_row, ch)) * k[i];
-        out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 3 + static_cast<std::size_t>(ch)] = clip8(sum, bits);
+        out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 3 +
+                   static_cast<std::size_t>(ch)] = clip8(sum, bits);
       }
     }
   return out;
 }
 
 RgbImage vertical(const RgbImage& in, int height, const Coefficients& c, int shift, int bits) {
-  RgbImage out{in.width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(in.width) * static_cast<std::size_t>(height) * 3)};
+  RgbImage out{in.width, height,
+               std::vector<std::uint8_t>(static_cast<std::size_t>(in.width) * static_cast<std::size_t>(height) * 3)};
   for (int y = 0; y < height; ++y) {
     const int* k = &c.weights[static_cast<std::size_t>(y * c.ksize)];
     const int ymin = c.first[static_cast<std::size_t>(y)] - shift, count = c.count[static_cast<std::size_t>(y)];
@@ -104,7 +107,9 @@ RgbImage vertical(const RgbImage& in, int height, const Coefficients& c, int shi
       for (int ch = 0; ch < 3; ++ch) {
         long long sum = 1LL << (bits - 1);
         for (int i = 0; i < count; ++i) sum += static_cast<long long>(in.at(x, ymin + i, ch)) * k[i];
-        out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(in.width) + static_cast<std::size_t>(x)) * 3 + static_cast<std::size_t>(ch)] = clip8(sum, bits);
+        out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(in.width) + static_cast<std::size_t>(x)) *
+                       3 +
+                   static_cast<std::size_t>(ch)] = clip8(sum, bits);
       }
   }
   return out;
@@ -135,11 +140,14 @@ RgbImage resize_like_torchvision(const RgbImage& image, int width, int height, R
   if (width < 1 || height < 1 || image.width < 1 || image.height < 1)
     throw std::invalid_argument("resize_like_torchvision: sizes must be positive");
   if (width == image.width && height == image.height) return image;
-  const Coefficients horizontal_f = coefficients(image.width, width, filter), vertical_f = coefficients(image.height, height, filter);
+  const Coefficients horizontal_f = coefficients(image.width, width, filter),
+                     vertical_f = coefficients(image.height, height, filter);
   const int horizontal_bits = int16_precision(horizontal_f), vertical_bits = int16_precision(vertical_f);
   RgbImage current = image;
-  if (width != image.width) current = horizontal(image, width, 0, image.height, with_precision(horizontal_f, horizontal_bits), horizontal_bits);
-  if (height != image.height) current = vertical(current, height, with_precision(vertical_f, vertical_bits), 0, vertical_bits);
+  if (width != image.width)
+    current = horizontal(image, width, 0, image.height, with_precision(horizontal_f, horizontal_bits), horizontal_bits);
+  if (height != image.height)
+    current = vertical(current, height, with_precision(vertical_f, vertical_bits), 0, vertical_bits);
   return current;
 }
 

@@ -11,7 +11,8 @@ struct RgbImage {
   std::vector<std::uint8_t> pixels;  // width * height * 3
 
   std::uint8_t at(int x, int y, int channel) const {
-    return pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 3 + static_cast<std::size_t>(channel)];
+    return pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 3 +
+                  static_cast<std::size_t>(channel)];
   }
 };
 

@@ -18,7 +18,9 @@ RgbImage resize_for_vae(const RgbImage& image, int width, int height) {
 }
 
 PlanarImage to_vae_input(const RgbImage& image) {
-  PlanarImage out{image.width, image.height, std::vector<float>(static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * 3)};
+  PlanarImage out{
+      image.width, image.height,
+      std::vector<float>(static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * 3)};
   const std::size_t plane = static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height);
   for (std::size_t p = 0; p < plane; ++p)
     for (std::size_t c = 0; c < 3; ++c) {

@@ -13,7 +13,7 @@ struct EditDemands {
   std::uint64_t activation_bytes = 0;  // the largest call's; the VAE's in tiles where the edit may tile
   // The VAE's larger call on the whole picture: what it needs where it does not tile.
   std::uint64_t whole_picture_vae_bytes = 0;
-  Workload workload;                   // components' tokens and passes (tokens and batch left unset)
+  Workload workload;  // components' tokens and passes (tokens and batch left unset)
 };
 
 }  // namespace vramguard::pipelines

@@ -17,8 +17,9 @@ namespace fs = std::filesystem;
 namespace vramguard::pipelines {
 namespace {
 
-const char* const kPipelineHint = "pass a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
-                                  "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id";
+const char* const kPipelineHint =
+    "pass a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
+    "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id";
 
 fs::path first_existing(const fs::path& folder, std::initializer_list<const char*> candidates) {
   for (const char* candidate : candidates)
@@ -28,7 +29,8 @@ fs::path first_existing(const fs::path& folder, std::initializer_list<const char
 
 std::vector<double> numbers(const nlohmann::json& config, const char* key, std::size_t count, const std::string& file) {
   if (!config.contains(key) || !config[key].is_array() || config[key].size() != count)
-    throw InputError(file, std::string("\"") + key + "\" must be a list of " + std::to_string(count) + " numbers (one per latent channel)");
+    throw InputError(file, std::string("\"") + key + "\" must be a list of " + std::to_string(count) +
+                               " numbers (one per latent channel)");
   std::vector<double> out;
   for (const auto& v : config[key]) {
     if (!v.is_number()) throw InputError(file, std::string("\"") + key + "\" holds something that is not a number");
@@ -51,12 +53,15 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   in.folder = folder;
   // The folder is this pipeline.
   const fs::path index = folder / "model_index.json";
-  if (!fs::exists(index)) throw InputError(folder.string(), "has no model_index.json: it is not a diffusers pipeline folder", kPipelineHint);
+  if (!fs::exists(index))
+    throw InputError(folder.string(), "has no model_index.json: it is not a diffusers pipeline folder", kPipelineHint);
   const nlohmann::json pipeline = read_json_file(index);
   const std::string kind = pipeline.is_object() ? pipeline.value("_class_name", std::string()) : std::string();
   if (kind != "QwenImageEditPipeline")
-    throw InputError(index.string(), "names the pipeline '" + (kind.empty() ? std::string("(none)") : kind) + "', not QwenImageEditPipeline",
-                     kPipelineHint);
+    throw InputError(
+        index.string(),
+        "names the pipeline '" + (kind.empty() ? std::string("(none)") : kind) + "', not QwenImageEditPipeline",
+        kPipelineHint);
 
   // Settings that need no file.
   if (settings.steps < 1 || settings.steps > 1000)
@@ -66,58 +71,68 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   if (settings.prompt.empty()) throw UsageError("--prompt is empty", "say what to change in the image");
   const VaeTileSize& tile = settings.vae_tile;
   if (tile.tile_pixels < 16 || tile.tile_pixels > 16384 || tile.tile_pixels % 16)
-    throw UsageError("--vae-tile-size must be a multiple of 16 between 16 and 16384 (it is " + std::to_string(tile.tile_pixels) + ")",
+    throw UsageError("--vae-tile-size must be a multiple of 16 between 16 and 16384 (it is " +
+                         std::to_string(tile.tile_pixels) + ")",
                      "diffusers' default is 256");
   if (tile.stride_pixels < 16 || tile.stride_pixels > tile.tile_pixels || tile.stride_pixels % 16)
-    throw UsageError("--vae-tile-stride must be a multiple of 16 from 16 to the tile size, " + std::to_string(tile.tile_pixels) + " (it is " +
-                         std::to_string(tile.stride_pixels) + ")",
+    throw UsageError("--vae-tile-stride must be a multiple of 16 from 16 to the tile size, " +
+                         std::to_string(tile.tile_pixels) + " (it is " + std::to_string(tile.stride_pixels) + ")",
                      "tiles overlap by size - stride pixels, where they are blended; diffusers' default is 192");
 
   // The components' configs: what the stages' sizes come from.
   const fs::path vae_config_file = folder / "vae" / "config.json";
   const nlohmann::json vae = read_json_file(vae_config_file);
   if (!vae.contains("temperal_downsample") || !vae["temperal_downsample"].is_array())
-    throw InputError(vae_config_file.string(), "has no \"temperal_downsample\" list (AutoencoderKLQwenImage's)", kPipelineHint);
+    throw InputError(vae_config_file.string(), "has no \"temperal_downsample\" list (AutoencoderKLQwenImage's)",
+                     kPipelineHint);
   in.vae_scale_factor = 1 << vae["temperal_downsample"].size();
   in.latent_channels = static_cast<int>(json_number(vae, "z_dim", 16, vae_config_file.string()));
-  in.latents_mean = numbers(vae, "latents_mean", static_cast<std::size_t>(in.latent_channels), vae_config_file.string());
+  in.latents_mean =
+      numbers(vae, "latents_mean", static_cast<std::size_t>(in.latent_channels), vae_config_file.string());
   in.latents_std = numbers(vae, "latents_std", static_cast<std::size_t>(in.latent_channels), vae_config_file.string());
   for (const double s : in.latents_std)
     if (s == 0) throw InputError(vae_config_file.string(), "\"latents_std\" holds a zero");
   const fs::path transformer_config_file = folder / "transformer" / "config.json";
   const nlohmann::json transformer = read_json_file(transformer_config_file);
-  in.transformer_channels = static_cast<int>(json_number(transformer, "in_channels", 64, transformer_config_file.string()));
+  in.transformer_channels =
+      static_cast<int>(json_number(transformer, "in_channels", 64, transformer_config_file.string()));
   if (in.transformer_channels != in.latent_channels * 4)
-    throw InputError(transformer_config_file.string(), "in_channels is " + std::to_string(in.transformer_channels) + ", but the VAE's " +
-                                                           std::to_string(in.latent_channels) + " latent channels pack to " +
-                                                           std::to_string(in.latent_channels * 4),
+    throw InputError(transformer_config_file.string(),
+                     "in_channels is " + std::to_string(in.transformer_channels) + ", but the VAE's " +
+                         std::to_string(in.latent_channels) + " latent channels pack to " +
+                         std::to_string(in.latent_channels * 4),
                      "the transformer and the VAE come from different models");
   const fs::path encoder_config_file = folder / "text_encoder" / "config.json";
   const nlohmann::json encoder = read_json_file(encoder_config_file);
-  const nlohmann::json& text = encoder.contains("text_config") && encoder["text_config"].is_object() ? encoder["text_config"] : encoder;
-  const auto positions = static_cast<std::int64_t>(json_number(text, "max_position_embeddings", 32768, encoder_config_file.string()));
+  const nlohmann::json& text =
+      encoder.contains("text_config") && encoder["text_config"].is_object() ? encoder["text_config"] : encoder;
+  const auto positions =
+      static_cast<std::int64_t>(json_number(text, "max_position_embeddings", 32768, encoder_config_file.string()));
   in.text_hidden_size = static_cast<std::int64_t>(json_number(text, "hidden_size", 0, encoder_config_file.string()));
-  if (in.text_hidden_size <= 0) throw InputError(encoder_config_file.string(), "has no positive \"hidden_size\"", kPipelineHint);
+  if (in.text_hidden_size <= 0)
+    throw InputError(encoder_config_file.string(), "has no positive \"hidden_size\"", kPipelineHint);
 
   // The image: the VAE's view (~1024² pixels at its aspect, Lanczos) and the processor's (from that).
   const RgbImage image = read_image(settings.image.string());
-  const auto [calculated_width, calculated_height] = area_dimensions(1024.0 * 1024.0, static_cast<double>(image.width) / image.height);
+  const auto [calculated_width, calculated_height] =
+      area_dimensions(1024.0 * 1024.0, static_cast<double>(image.width) / image.height);
   in.image_width = calculated_width;
   in.image_height = calculated_height;
   const int multiple = in.vae_scale_factor * 2;
   for (const auto& [given, name] : {std::pair{settings.height, "--height"}, std::pair{settings.width, "--width"}})
     if (given && (*given < multiple || *given > 16384))
-      throw UsageError(std::string(name) + " must be between " + std::to_string(multiple) + " and 16384 pixels (it is " + std::to_string(*given) + ")");
+      throw UsageError(std::string(name) + " must be between " + std::to_string(multiple) +
+                       " and 16384 pixels (it is " + std::to_string(*given) + ")");
   const int height = settings.height.value_or(calculated_height), width = settings.width.value_or(calculated_width);
   in.height = height / multiple * multiple;
   in.width = width / multiple * multiple;
   if (in.height != height || in.width != width)
-    in.notes.push_back("the result is " + std::to_string(in.width) + "x" + std::to_string(in.height) + " pixels: sizes are multiples of " +
-                       std::to_string(multiple));
+    in.notes.push_back("the result is " + std::to_string(in.width) + "x" + std::to_string(in.height) +
+                       " pixels: sizes are multiples of " + std::to_string(multiple));
   const RgbImage resized = resize_for_vae(image, in.image_width, in.image_height);
   in.vae_image = to_vae_input(resized).values;
-  const Qwen2VlProcessorConfig processor =
-      Qwen2VlProcessorConfig::from_file(first_existing(folder / "processor", {"preprocessor_config.json", "processor_config.json"}).string());
+  const Qwen2VlProcessorConfig processor = Qwen2VlProcessorConfig::from_file(
+      first_existing(folder / "processor", {"preprocessor_config.json", "processor_config.json"}).string());
   ProcessedImage processed = process_for_qwen2_vl(resized, processor);
   in.pixel_values = std::move(processed.pixel_values);
   in.patches = processed.patches;
@@ -126,7 +141,8 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
 
   // The prompts, inside the template, tokenized; true CFG as the pipeline decides it.
   const ByteLevelBpe tokenizer = ByteLevelBpe::from_folder(first_existing(folder, {"tokenizer", "processor"}).string());
-  const std::int64_t image_tokens = processed.grid_thw[0] * processed.grid_thw[1] * processed.grid_thw[2] / (processor.merge_size * processor.merge_size);
+  const std::int64_t image_tokens = processed.grid_thw[0] * processed.grid_thw[1] * processed.grid_thw[2] /
+                                    (processor.merge_size * processor.merge_size);
   in.prompt_ids = edit_prompt_ids(tokenizer, settings.prompt, image_tokens, "--prompt");
   const bool has_negative = settings.negative_prompt.has_value();
   if (settings.true_cfg_scale > 1 && has_negative) {
@@ -138,18 +154,21 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   } else if (has_negative) {
     in.notes.push_back("--negative-prompt is not used: true CFG needs --true-cfg-scale above 1");
   }
-  for (const auto& [ids, name] : {std::pair{&in.prompt_ids, "--prompt"}, std::pair{&in.negative_ids, "--negative-prompt"}})
+  for (const auto& [ids, name] :
+       {std::pair{&in.prompt_ids, "--prompt"}, std::pair{&in.negative_ids, "--negative-prompt"}})
     if (static_cast<std::int64_t>(ids->size()) > positions)
-      throw UsageError(std::string(name) + " and the image take " + std::to_string(ids->size()) + " tokens, more than the text encoder's " +
-                           std::to_string(positions) + " positions",
+      throw UsageError(std::string(name) + " and the image take " + std::to_string(ids->size()) +
+                           " tokens, more than the text encoder's " + std::to_string(positions) + " positions",
                        "shorten the prompt");
   for (const auto* ids : {&in.prompt_ids, &in.negative_ids})
     if (!ids->empty() && static_cast<std::int64_t>(ids->size()) <= in.drop_tokens)
-      throw UsageError("the prompt template is shorter than the " + std::to_string(in.drop_tokens) + " tokens the pipeline drops",
-                       "the tokenizer is not Qwen-Image-Edit's");
+      throw UsageError(
+          "the prompt template is shorter than the " + std::to_string(in.drop_tokens) + " tokens the pipeline drops",
+          "the tokenizer is not Qwen-Image-Edit's");
 
   // The schedule, shifted for the result's size.
-  const FlowMatchEulerConfig scheduler = FlowMatchEulerConfig::from_file((folder / "scheduler" / "scheduler_config.json").string());
+  const FlowMatchEulerConfig scheduler =
+      FlowMatchEulerConfig::from_file((folder / "scheduler" / "scheduler_config.json").string());
   in.schedule = flow_match_schedule(scheduler, settings.steps, in.image_tokens());
 
   if (settings.latents) {
@@ -157,12 +176,16 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
     const std::string file = settings.latents->string();
     const std::vector<std::int64_t> shape = {1, in.image_tokens(), in.transformer_channels};
     const SafetensorsHeader header = read_safetensors_header(file);
-    const auto entry = std::find_if(header.tensors.begin(), header.tensors.end(), [](const SafetensorsEntry& e) { return e.name == "latents"; });
-    if (entry == header.tensors.end()) throw InputError(file, "holds no tensor named 'latents'", "save the packed initial noise as 'latents'");
+    const auto entry = std::find_if(header.tensors.begin(), header.tensors.end(),
+                                    [](const SafetensorsEntry& e) { return e.name == "latents"; });
+    if (entry == header.tensors.end())
+      throw InputError(file, "holds no tensor named 'latents'", "save the packed initial noise as 'latents'");
     const bool floating = entry->dtype == DType::F32 || entry->dtype == DType::BF16 || entry->dtype == DType::F16;
     if (entry->shape != shape || !floating)
-      throw InputError(file, "'latents' must be floating point of shape [1, " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) +
-                                 "] for a " + std::to_string(in.width) + "x" + std::to_string(in.height) + " result",
+      throw InputError(file,
+                       "'latents' must be floating point of shape [1, " + std::to_string(shape[1]) + ", " +
+                           std::to_string(shape[2]) + "] for a " + std::to_string(in.width) + "x" +
+                           std::to_string(in.height) + " result",
                        "pass --height and --width of the size the latents were made for");
     in.latents_file = settings.latents;
   }

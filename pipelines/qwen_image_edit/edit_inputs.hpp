@@ -46,9 +46,9 @@ struct EditInputs {
   // Sizes in pixels: the result's, and the input image's as the VAE encodes it.
   int height = 0, width = 0;
   int image_height = 0, image_width = 0;
-  int vae_scale_factor = 8;     // 2^(temporal downsamplings)
-  int latent_channels = 16;     // the VAE's z_dim
-  int transformer_channels = 64;  // the transformer's in_channels (latent channels x 2 x 2, packed)
+  int vae_scale_factor = 8;           // 2^(temporal downsamplings)
+  int latent_channels = 16;           // the VAE's z_dim
+  int transformer_channels = 64;      // the transformer's in_channels (latent channels x 2 x 2, packed)
   std::int64_t text_hidden_size = 0;  // the text encoder's hidden size: the prompt embeddings' width
   // The VAE's input image, [1, 3, 1, image_height, image_width] in [-1, 1].
   std::vector<float> vae_image;
@@ -57,7 +57,7 @@ struct EditInputs {
   std::int64_t patches = 0, patch_values = 0;
   std::array<std::int64_t, 3> grid_thw{};
   std::vector<std::int64_t> prompt_ids, negative_ids;  // negative_ids empty: no true CFG
-  std::int64_t drop_tokens = 64;  // the template's system prompt, dropped from the hidden states
+  std::int64_t drop_tokens = 64;                       // the template's system prompt, dropped from the hidden states
   double true_cfg_scale = 1.0;
   std::vector<double> latents_mean, latents_std;  // the VAE's, per latent channel
   FlowMatchSchedule schedule;
@@ -67,8 +67,8 @@ struct EditInputs {
   VaeTileSize vae_tile;
   std::vector<std::string> notes;  // what the pipeline would warn about (CFG off, sizes rounded)
 
-  std::int64_t image_tokens() const;   // packed latent tokens of the result
-  std::int64_t input_tokens() const;   // packed latent tokens of the input image
+  std::int64_t image_tokens() const;  // packed latent tokens of the result
+  std::int64_t input_tokens() const;  // packed latent tokens of the input image
 };
 
 // Throws InputError naming the file (a folder that is not this pipeline, a missing or malformed

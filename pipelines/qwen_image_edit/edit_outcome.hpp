@@ -12,8 +12,8 @@ namespace vramguard::pipelines {
 // One denoising step, as it finishes (the CLI's progress line).
 struct EditStepReport {
   int step = 0, steps = 0;
-  double seconds = 0;               // both transformer passes with true CFG, and the scheduler's update
-  std::uint64_t streamed_bytes = 0; // copied into the streaming windows during the step
+  double seconds = 0;                // both transformer passes with true CFG, and the scheduler's update
+  std::uint64_t streamed_bytes = 0;  // copied into the streaming windows during the step
 };
 
 // How one of the VAE's calls ran: on the whole picture, or in tiles and why.

@@ -20,7 +20,7 @@ std::string edit_prompt_text(const std::string& instruction);
 
 // Token ids for the instruction and an image of `image_tokens` merged patches
 // (grid t*h*w / merge_size^2). Throws UsageError naming `what` for text that is not UTF-8.
-std::vector<std::int64_t> edit_prompt_ids(const ByteLevelBpe& tokenizer, const std::string& instruction, std::int64_t image_tokens,
-                                          const std::string& what = "the prompt");
+std::vector<std::int64_t> edit_prompt_ids(const ByteLevelBpe& tokenizer, const std::string& instruction,
+                                          std::int64_t image_tokens, const std::string& what = "the prompt");
 
 }  // namespace vramguard::pipelines

@@ -8,11 +8,11 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
-#include "named_tensor_files.hpp"
-#include "session_impl.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
 #include "vramguard/runtime/architecture.hpp"
+#include "vramguard/runtime/named_tensor_files.hpp"
+#include "vramguard/runtime/session.hpp"
 
 namespace vramguard::pipelines {
 namespace {
@@ -28,10 +28,11 @@ struct Stage {
 };
 
 // The pipeline's component that `family` runs, and that family.
-std::pair<const runtime::ComponentDescription*, std::shared_ptr<const runtime::Architecture>> component_for(const runtime::ModelDescription& model,
-                                                                                                           const std::string& family) {
+std::pair<const runtime::ComponentDescription*, std::shared_ptr<const runtime::Architecture>> component_for(
+    const runtime::ModelDescription& model, const std::string& family) {
   for (const auto& component : model.components)
-    if (auto architecture = runtime::architecture_for(component); architecture && architecture->name() == family) return {&component, architecture};
+    if (auto architecture = runtime::architecture_for(component); architecture && architecture->name() == family)
+      return {&component, architecture};
   throw InputError(model.source, "has no component that " + family + " runs", "pass a Qwen-Image-Edit pipeline folder");
 }
 
@@ -46,15 +47,16 @@ Stage stage_for(runtime::Session& session, const std::string& family) {
 // The stage's entry as one Session step (activations accounted; out of memory: the guard's fallback).
 // `check`: the inputs are checked against the config first (once per kind of call: a step's inputs
 // differ from the last step's in their values only).
-NamedTensors call(runtime::Session& session, const Stage& stage, const std::string& entry, const NamedTensors& inputs, double* seconds,
-                  bool check = true) {
+NamedTensors call(runtime::Session& session, const Stage& stage, const std::string& entry, const NamedTensors& inputs,
+                  double* seconds, bool check = true) {
   const runtime::ComponentDescription& component = *session.description().find(stage.component);
   if (check) stage.architecture->check(component, entry, inputs);
-  const std::uint64_t activations =
-      stage.architecture->activation_bytes(component, entry, inputs, stage.dtype) + default_cost_constants().workspace_bytes;
+  const std::uint64_t activations = stage.architecture->activation_bytes(component, entry, inputs, stage.dtype) +
+                                    default_cost_constants().workspace_bytes;
   NamedTensors out;
-  session.impl().step(stage.component, [&] { out = stage.architecture->run(session, stage.component, entry, inputs); }, activations);
-  if (seconds) *seconds += session.impl().steps.back().seconds;
+  session.step(
+      stage.component, [&] { out = stage.architecture->run(session, stage.component, entry, inputs); }, activations);
+  if (seconds) *seconds += session.steps().back().seconds;
   return out;
 }
 
@@ -65,13 +67,17 @@ at::Tensor from_floats(const std::vector<float>& values, std::vector<std::int64_
 // diffusers' _pack_latents: [batch, channels, h, w] (or with a frame axis of 1) as 2x2 patches,
 // [batch, (h/2)(w/2), channels x 4].
 at::Tensor pack(const at::Tensor& latents, std::int64_t channels, std::int64_t height, std::int64_t width) {
-  return latents.view({1, channels, height / 2, 2, width / 2, 2}).permute({0, 2, 4, 1, 3, 5}).reshape({1, (height / 2) * (width / 2), channels * 4});
+  return latents.view({1, channels, height / 2, 2, width / 2, 2})
+      .permute({0, 2, 4, 1, 3, 5})
+      .reshape({1, (height / 2) * (width / 2), channels * 4});
 }
 
 // diffusers' _unpack_latents, to [batch, channels, 1, h, w].
 at::Tensor unpack(const at::Tensor& latents, std::int64_t height, std::int64_t width) {
   const auto channels = latents.size(2) / 4;
-  return latents.view({1, height / 2, width / 2, channels, 2, 2}).permute({0, 3, 1, 4, 2, 5}).reshape({1, channels, 1, height, width});
+  return latents.view({1, height / 2, width / 2, channels, 2, 2})
+      .permute({0, 3, 1, 4, 2, 5})
+      .reshape({1, channels, 1, height, width});
 }
 
 at::Tensor per_channel(const std::vector<double>& values, const at::Tensor& like) {
@@ -80,7 +86,9 @@ at::Tensor per_channel(const std::vector<double>& values, const at::Tensor& like
 }
 
 // The image's patches as the text encoder takes them: one tensor for both prompts.
-at::Tensor pixel_values(const EditInputs& in, c10::Device device) { return from_floats(in.pixel_values, {in.patches, in.patch_values}).to(device); }
+at::Tensor pixel_values(const EditInputs& in, c10::Device device) {
+  return from_floats(in.pixel_values, {in.patches, in.patch_values}).to(device);
+}
 
 // The text encoder's inputs for one prompt: the template's ids, the image's patches and grid.
 NamedTensors encoder_inputs(const EditInputs& in, const std::vector<std::int64_t>& ids, const at::Tensor& pixels) {
@@ -90,7 +98,8 @@ NamedTensors encoder_inputs(const EditInputs& in, const std::vector<std::int64_t
   inputs["input_ids"] = at::tensor(ids, at::kLong).view({1, length}).to(device);
   inputs["attention_mask"] = at::ones({1, length}, at::TensorOptions().dtype(at::kLong).device(device));
   inputs["pixel_values"] = pixels;
-  inputs["image_grid_thw"] = at::tensor(std::vector<std::int64_t>(in.grid_thw.begin(), in.grid_thw.end()), at::kLong).view({1, 3});
+  inputs["image_grid_thw"] =
+      at::tensor(std::vector<std::int64_t>(in.grid_thw.begin(), in.grid_thw.end()), at::kLong).view({1, 3});
   return inputs;
 }
 
@@ -99,8 +108,8 @@ std::int64_t latent(int pixels, const EditInputs& in) { return pixels / in.vae_s
 
 // img_shapes: the result first, then the input image, each (frames, height/2, width/2).
 at::Tensor image_shapes(const EditInputs& in) {
-  return at::tensor(std::vector<std::int64_t>{1, latent(in.height, in) / 2, latent(in.width, in) / 2, 1, latent(in.image_height, in) / 2,
-                                              latent(in.image_width, in) / 2},
+  return at::tensor(std::vector<std::int64_t>{1, latent(in.height, in) / 2, latent(in.width, in) / 2, 1,
+                                              latent(in.image_height, in) / 2, latent(in.image_width, in) / 2},
                     at::kLong)
       .view({2, 3});
 }
@@ -108,9 +117,11 @@ at::Tensor image_shapes(const EditInputs& in) {
 // encode_prompt: the template's hidden states after the final norm, its system prompt dropped; the
 // mask is all ones (one prompt, no padding).
 std::pair<at::Tensor, at::Tensor> encode_prompt(runtime::Session& session, const Stage& encoder, const EditInputs& in,
-                                                const std::vector<std::int64_t>& ids, const at::Tensor& pixels, double* seconds) {
+                                                const std::vector<std::int64_t>& ids, const at::Tensor& pixels,
+                                                double* seconds) {
   const auto length = static_cast<std::int64_t>(ids.size());
-  const at::Tensor hidden = call(session, encoder, "encode", encoder_inputs(in, ids, pixels), seconds).at("last_hidden_state");
+  const at::Tensor hidden =
+      call(session, encoder, "encode", encoder_inputs(in, ids, pixels), seconds).at("last_hidden_state");
   at::Tensor embeds = hidden.narrow(1, in.drop_tokens, length - in.drop_tokens).contiguous();
   return {embeds, at::ones({1, embeds.size(1)}, at::TensorOptions().dtype(at::kLong).device(embeds.device()))};
 }
@@ -129,15 +140,16 @@ class VaeCalls {
  public:
   VaeCalls(runtime::Session& session, const Stage& vae, const EditInputs& in) : session_(session), vae_(vae), in_(in) {}
 
-  NamedTensors run(const std::string& entry, const NamedTensors& inputs, std::int64_t picture_height, std::int64_t picture_width,
-                   VaeCallReport& report, double* seconds) {
+  NamedTensors run(const std::string& entry, const NamedTensors& inputs, std::int64_t picture_height,
+                   std::int64_t picture_width, VaeCallReport& report, double* seconds) {
     const runtime::ComponentDescription& component = *session_.description().find(vae_.component);
     NamedTensors tiled_inputs = inputs;
     tiled_inputs["tiling"] = tiling_input(in_);
     vae_.architecture->check(component, entry, tiled_inputs);
     const std::uint64_t workspace = default_cost_constants().workspace_bytes;
     const std::uint64_t whole = vae_.architecture->activation_bytes(component, entry, inputs, vae_.dtype) + workspace;
-    const std::uint64_t tiles = vae_.architecture->activation_bytes(component, entry, tiled_inputs, vae_.dtype) + workspace;
+    const std::uint64_t tiles =
+        vae_.architecture->activation_bytes(component, entry, tiled_inputs, vae_.dtype) + workspace;
     // The library tiles only a picture larger than one tile.
     const bool can_tile = in_.vae_tiling != VaeTilingMode::never &&
                           (picture_height > in_.vae_tile.tile_pixels || picture_width > in_.vae_tile.tile_pixels);
@@ -147,14 +159,15 @@ class VaeCalls {
     } else if (can_tile && tile_from_now_) {
       report = {true, "an earlier VAE call ran out of memory on the whole picture"};
     } else if (can_tile) {
-      const std::uint64_t room = session_.impl().activation_room_bytes(vae_.component);
+      const std::uint64_t room = session_.activation_room_bytes(vae_.component);
       if (whole > room)
-        report = {true, "the whole picture needs " + format_bytes(whole) + " of activations; the plan leaves " + format_bytes(room) + " on its GPU"};
+        report = {true, "the whole picture needs " + format_bytes(whole) + " of activations; the plan leaves " +
+                            format_bytes(room) + " on its GPU"};
     }
     const NamedTensors* current = report.tiled ? &tiled_inputs : &inputs;
-    runtime::Session::Impl::Lighter lighter;
+    runtime::Session::Lighter lighter;
     if (can_tile && !report.tiled)
-      lighter = [&](const OutOfMemory& e) -> std::optional<std::uint64_t> {
+      lighter = [&](const MemoryError& e) -> std::optional<std::uint64_t> {
         if (current == &tiled_inputs) return std::nullopt;  // out of memory in tiles too: the guard's business
         current = &tiled_inputs;
         tile_from_now_ = true;
@@ -162,9 +175,10 @@ class VaeCalls {
         return tiles;
       };
     NamedTensors out;
-    session_.impl().step(vae_.component, [&] { out = vae_.architecture->run(session_, vae_.component, entry, *current); },
-                         report.tiled ? tiles : whole, lighter);
-    if (seconds) *seconds += session_.impl().steps.back().seconds;
+    session_.step(
+        vae_.component, [&] { out = vae_.architecture->run(session_, vae_.component, entry, *current); },
+        report.tiled ? tiles : whole, lighter);
+    if (seconds) *seconds += session_.steps().back().seconds;
     return out;
   }
 
@@ -185,15 +199,18 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   const Stage transformer = stage_for(session, "qwenimage_transformer");
   const Stage vae = stage_for(session, "qwenimage_vae");
   VaeCalls vae_calls(session, vae, in);
-  const std::size_t first_step = session.impl().steps.size();
+  const std::size_t first_step = session.steps().size();
   EditOutcome out;
 
   // 1. The prompts.
   const at::Tensor pixels = pixel_values(in, encoder.device);
-  auto [prompt_embeds, prompt_mask] = encode_prompt(session, encoder, in, in.prompt_ids, pixels, &out.text_encoder_seconds);
+  auto [prompt_embeds, prompt_mask] =
+      encode_prompt(session, encoder, in, in.prompt_ids, pixels, &out.text_encoder_seconds);
   const bool true_cfg = !in.negative_ids.empty();
   at::Tensor negative_embeds, negative_mask;
-  if (true_cfg) std::tie(negative_embeds, negative_mask) = encode_prompt(session, encoder, in, in.negative_ids, pixels, &out.text_encoder_seconds);
+  if (true_cfg)
+    std::tie(negative_embeds, negative_mask) =
+        encode_prompt(session, encoder, in, in.negative_ids, pixels, &out.text_encoder_seconds);
   auto show = [&](const char* stage, const at::Tensor& value) {
     if (hooks.on_stage) hooks.on_stage(stage, value);
   };
@@ -220,7 +237,8 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     const NamedTensors file = runtime::read_named_tensors(*in.latents_file);
     const auto it = file.find("latents");
     if (it == file.end() || it->second.sizes().vec() != packed_shape)
-      throw InputError(in.latents_file->string(), "changed after it was checked: its 'latents' is gone or of another shape",
+      throw InputError(in.latents_file->string(),
+                       "changed after it was checked: its 'latents' is gone or of another shape",
                        "leave the file as it is while the edit runs");
     latents = it->second.to(transformer.device, dtype);
   } else {
@@ -237,8 +255,11 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   at::Tensor image_latents;
   {
     NamedTensors inputs;
-    inputs["image"] = from_floats(in.vae_image, {1, 3, 1, in.image_height, in.image_width}).to(vae.device, dtype).to(vae.dtype);
-    at::Tensor mean = vae_calls.run("encode", inputs, in.image_height, in.image_width, out.vae_encode, &out.vae_encode_seconds).at("encoded_mean");
+    inputs["image"] =
+        from_floats(in.vae_image, {1, 3, 1, in.image_height, in.image_width}).to(vae.device, dtype).to(vae.dtype);
+    at::Tensor mean =
+        vae_calls.run("encode", inputs, in.image_height, in.image_width, out.vae_encode, &out.vae_encode_seconds)
+            .at("encoded_mean");
     mean = (mean - per_channel(in.latents_mean, mean)) / per_channel(in.latents_std, mean);
     image_latents = pack(mean, channels, image_h, image_w).to(transformer.device, dtype);
   }
@@ -251,7 +272,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   const auto steps = static_cast<int>(in.schedule.timesteps.size());
   for (int i = 0; i < steps; ++i) {
     cancelled();
-    const std::size_t before = session.impl().steps.size();
+    const std::size_t before = session.steps().size();
     const at::Tensor t = at::scalar_tensor(in.schedule.timesteps[static_cast<std::size_t>(i)], at::kFloat);
     const at::Tensor timestep = (t.expand({latents.size(0)}).to(latents.scalar_type()) / 1000).to(transformer.device);
     NamedTensors inputs;
@@ -260,11 +281,13 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     inputs["img_shapes"] = img_shapes;
     inputs["encoder_hidden_states"] = prompt_embeds;
     inputs["encoder_hidden_states_mask"] = prompt_mask;
-    at::Tensor noise_pred = call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
+    at::Tensor noise_pred =
+        call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
     if (true_cfg) {
       inputs["encoder_hidden_states"] = negative_embeds;
       inputs["encoder_hidden_states_mask"] = negative_mask;
-      const at::Tensor negative = call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
+      const at::Tensor negative =
+          call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
       const at::Tensor combined = negative + in.true_cfg_scale * (noise_pred - negative);
       const at::Tensor cond_norm = at::norm(noise_pred, 2, {-1}, true), noise_norm = at::norm(combined, 2, {-1}, true);
       noise_pred = combined * (cond_norm / noise_norm);
@@ -275,9 +298,9 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     const at::Tensor dt = (sigma_next - sigma).to(noise_pred.device());
     latents = (latents.to(at::kFloat) + dt * noise_pred).to(noise_pred.scalar_type());
     EditStepReport report{i + 1, steps, 0, 0};
-    for (std::size_t s = before; s < session.impl().steps.size(); ++s) {
-      report.seconds += session.impl().steps[s].seconds;
-      report.streamed_bytes += session.impl().steps[s].streamed_bytes;
+    for (std::size_t s = before; s < session.steps().size(); ++s) {
+      report.seconds += session.steps()[s].seconds;
+      report.streamed_bytes += session.steps()[s].streamed_bytes;
     }
     out.steps.push_back(report);
     if (hooks.on_step) hooks.on_step(report);
@@ -292,29 +315,35 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   // 5. Decoded and postprocessed.
   {
     at::Tensor z = unpack(latents, height, width).to(vae.device, vae.dtype);
-    const at::Tensor inverse_std = 1.0 / from_floats(std::vector<float>(in.latents_std.begin(), in.latents_std.end()),
-                                                     {1, channels, 1, 1, 1}).to(z.device(), z.scalar_type());
+    const at::Tensor inverse_std =
+        1.0 / from_floats(std::vector<float>(in.latents_std.begin(), in.latents_std.end()), {1, channels, 1, 1, 1})
+                  .to(z.device(), z.scalar_type());
     z = z / inverse_std + per_channel(in.latents_mean, z);
     NamedTensors inputs;
     inputs["latents"] = z;
-    const at::Tensor decoded = vae_calls.run("decode", inputs, in.height, in.width, out.vae_decode, &out.vae_decode_seconds).at("decoded").select(2, 0);
-    const at::Tensor unit = (decoded / 2 + 0.5).clamp(0, 1).to(at::kCPU).permute({0, 2, 3, 1}).to(at::kFloat).contiguous();
+    const at::Tensor decoded =
+        vae_calls.run("decode", inputs, in.height, in.width, out.vae_decode, &out.vae_decode_seconds)
+            .at("decoded")
+            .select(2, 0);
+    const at::Tensor unit =
+        (decoded / 2 + 0.5).clamp(0, 1).to(at::kCPU).permute({0, 2, 3, 1}).to(at::kFloat).contiguous();
     out.image_values.assign(unit.data_ptr<float>(), unit.data_ptr<float>() + unit.numel());
     const at::Tensor bytes = (unit * 255).round().to(at::kByte).contiguous();
     out.image.width = static_cast<int>(unit.size(2));
     out.image.height = static_cast<int>(unit.size(1));
     out.image.pixels.assign(bytes.data_ptr<std::uint8_t>(), bytes.data_ptr<std::uint8_t>() + bytes.numel());
   }
-  for (std::size_t s = first_step; s < session.impl().steps.size(); ++s)
-    for (const auto& [device, bytes] : session.impl().steps[s].peak_bytes) out.peak_bytes[device] = std::max(out.peak_bytes[device], bytes);
+  for (std::size_t s = first_step; s < session.steps().size(); ++s)
+    for (const auto& [device, bytes] : session.steps()[s].peak_bytes)
+      out.peak_bytes[device] = std::max(out.peak_bytes[device], bytes);
   return out;
 }
 
 EditDemands edit_demands(const runtime::ModelDescription& model, const EditInputs& in,
                          const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
   EditDemands demands;
-  auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs, std::uint64_t tokens,
-                     std::uint64_t passes) {
+  auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs,
+                     std::uint64_t tokens, std::uint64_t passes) {
     const auto [component, architecture] = component_for(model, family);
     architecture->check(*component, entry, inputs);
     const std::uint64_t bytes = architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name));
@@ -326,10 +355,13 @@ EditDemands edit_demands(const runtime::ModelDescription& model, const EditInput
   const bool true_cfg = !in.negative_ids.empty();
   const at::Tensor pixels = pixel_values(in, c10::Device(c10::kCPU));
   const std::uint64_t prompts = true_cfg ? 2 : 1;
-  std::uint64_t largest = predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, pixels), in.prompt_ids.size(), prompts);
+  std::uint64_t largest =
+      predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, pixels), in.prompt_ids.size(), prompts);
   if (true_cfg)
-    largest = std::max(largest, predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, pixels), in.negative_ids.size(), prompts));
-  const std::int64_t text_tokens = static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
+    largest = std::max(largest, predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, pixels),
+                                        in.negative_ids.size(), prompts));
+  const std::int64_t text_tokens =
+      static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
   NamedTensors transformer;
   const std::int64_t image_tokens = in.image_tokens() + in.input_tokens();
   transformer["hidden_states"] = at::zeros({1, image_tokens, in.transformer_channels});
@@ -338,19 +370,23 @@ EditDemands edit_demands(const runtime::ModelDescription& model, const EditInput
   transformer["timestep"] = at::ones({1});
   transformer["img_shapes"] = image_shapes(in);
   const auto steps = static_cast<std::uint64_t>(in.schedule.timesteps.size());
-  largest = std::max(largest, predict("qwenimage_transformer", "forward", transformer, static_cast<std::uint64_t>(image_tokens + text_tokens),
-                                      steps * (true_cfg ? 2 : 1)));
+  largest =
+      std::max(largest, predict("qwenimage_transformer", "forward", transformer,
+                                static_cast<std::uint64_t>(image_tokens + text_tokens), steps * (true_cfg ? 2 : 1)));
   // The VAE: its encode and decode run different units, once each; in tiles unless the edit never tiles.
   const NamedTensors encode{{"image", at::zeros({1, 3, 1, in.image_height, in.image_width})}};
-  const NamedTensors decode{{"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}};
+  const NamedTensors decode{
+      {"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}};
   const auto pixels_of = [](int h, int w) { return static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w); };
   const std::uint64_t vae_tokens = std::max(pixels_of(in.image_height, in.image_width), pixels_of(in.height, in.width));
-  demands.whole_picture_vae_bytes = std::max(predict("qwenimage_vae", "encode", encode, vae_tokens, 1), predict("qwenimage_vae", "decode", decode, vae_tokens, 1));
+  demands.whole_picture_vae_bytes = std::max(predict("qwenimage_vae", "encode", encode, vae_tokens, 1),
+                                             predict("qwenimage_vae", "decode", decode, vae_tokens, 1));
   std::uint64_t vae_bytes = demands.whole_picture_vae_bytes;
   if (in.vae_tiling != VaeTilingMode::never) {
     NamedTensors tiled_encode = encode, tiled_decode = decode;
     tiled_encode["tiling"] = tiled_decode["tiling"] = tiling_input(in);
-    vae_bytes = std::max(predict("qwenimage_vae", "encode", tiled_encode, vae_tokens, 1), predict("qwenimage_vae", "decode", tiled_decode, vae_tokens, 1));
+    vae_bytes = std::max(predict("qwenimage_vae", "encode", tiled_encode, vae_tokens, 1),
+                         predict("qwenimage_vae", "decode", tiled_decode, vae_tokens, 1));
   }
   demands.activation_bytes = std::max(largest, vae_bytes);
   return demands;

@@ -6,8 +6,8 @@
 // diffusers draws it), the transformer per step (true CFG with its norm rescale) and FlowMatchEuler's
 // update, then the VAE's decoder and the postprocessing. The VAE runs in tiles (diffusers'
 // enable_tiling) where EditInputs::vae_tiling says so, or, automatically, where the plan leaves the
-// whole picture's activations no room, and after a whole-picture call ran out of memory. Every model call is a Session step: its
-// activations are accounted, and one that runs out of memory is the guard's business.
+// whole picture's activations no room, and after a whole-picture call ran out of memory. Every model call is a Session
+// step: its activations are accounted, and one that runs out of memory is the guard's business.
 #include <atomic>
 #include <functional>
 
@@ -35,6 +35,7 @@ VRAMGUARD_RUNTIME_API EditDemands edit_demands(const runtime::ModelDescription& 
                                                const std::function<c10::ScalarType(const std::string&)>& dtype_of);
 
 // Exported from the runtime library: C++ applications run an edit in their own Session.
-VRAMGUARD_RUNTIME_API EditOutcome run_edit(runtime::Session& session, const EditInputs& inputs, const EditHooks& hooks = {});
+VRAMGUARD_RUNTIME_API EditOutcome run_edit(runtime::Session& session, const EditInputs& inputs,
+                                           const EditHooks& hooks = {});
 
 }  // namespace vramguard::pipelines

@@ -13,8 +13,10 @@ FlowMatchEulerConfig FlowMatchEulerConfig::from_file(const std::string& schedule
   if (!doc.is_object()) throw InputError(file, "is not a JSON object");
   const std::string kind = doc.value("_class_name", std::string("FlowMatchEulerDiscreteScheduler"));
   if (kind != "FlowMatchEulerDiscreteScheduler")
-    throw InputError(file, "names the scheduler '" + kind + "'; vramguard's edit pipeline implements FlowMatchEulerDiscreteScheduler",
-                     "use the scheduler the Qwen-Image-Edit folder ships with");
+    throw InputError(
+        file,
+        "names the scheduler '" + kind + "'; vramguard's edit pipeline implements FlowMatchEulerDiscreteScheduler",
+        "use the scheduler the Qwen-Image-Edit folder ships with");
   FlowMatchEulerConfig c;
   c.num_train_timesteps = static_cast<int>(json_number(doc, "num_train_timesteps", c.num_train_timesteps, file));
   c.shift = json_number(doc, "shift", c.shift, file);
@@ -23,19 +25,21 @@ FlowMatchEulerConfig FlowMatchEulerConfig::from_file(const std::string& schedule
   c.max_shift = json_number(doc, "max_shift", c.max_shift, file);
   c.base_image_seq_len = static_cast<int>(json_number(doc, "base_image_seq_len", c.base_image_seq_len, file));
   c.max_image_seq_len = static_cast<int>(json_number(doc, "max_image_seq_len", c.max_image_seq_len, file));
-  if (doc.contains("shift_terminal") && !doc["shift_terminal"].is_null()) c.shift_terminal = json_number(doc, "shift_terminal", 0, file);
+  if (doc.contains("shift_terminal") && !doc["shift_terminal"].is_null())
+    c.shift_terminal = json_number(doc, "shift_terminal", 0, file);
   const std::string shift_type = doc.value("time_shift_type", std::string("exponential"));
-  if (shift_type == "linear")
-    c.time_shift = TimeShift::linear;
+  if (shift_type == "linear") c.time_shift = TimeShift::linear;
   else if (shift_type != "exponential")
     throw InputError(file, "time_shift_type '" + shift_type + "' is neither 'exponential' nor 'linear'");
-  for (const char* unsupported : {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas", "stochastic_sampling"})
+  for (const char* unsupported :
+       {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "invert_sigmas", "stochastic_sampling"})
     if (json_bool(doc, unsupported, false, file))
       throw InputError(file, std::string(unsupported) + " is true, which vramguard's scheduler does not implement",
                        "set it to false, as Qwen-Image-Edit's own scheduler config has it");
   if (c.num_train_timesteps <= 0) throw InputError(file, "num_train_timesteps must be positive");
   if (c.use_dynamic_shifting && c.max_image_seq_len == c.base_image_seq_len)
-    throw InputError(file, "base_image_seq_len and max_image_seq_len are equal: dynamic shifting cannot interpolate between them");
+    throw InputError(
+        file, "base_image_seq_len and max_image_seq_len are equal: dynamic shifting cannot interpolate between them");
   return c;
 }
 
@@ -55,7 +59,8 @@ FlowMatchSchedule flow_match_schedule(const FlowMatchEulerConfig& config, int st
   if (config.use_dynamic_shifting) {
     const double mu = dynamic_shift_mu(config, image_seq_len);
     // The shift's constants are Python floats and the sigmas a float32 array: NumPy computes in float32.
-    const float e = static_cast<float>(config.time_shift == FlowMatchEulerConfig::TimeShift::exponential ? std::exp(mu) : mu);
+    const float e =
+        static_cast<float>(config.time_shift == FlowMatchEulerConfig::TimeShift::exponential ? std::exp(mu) : mu);
     for (auto& s : sigmas) s = e / (e + (1.0f / s - 1.0f));
   } else {
     const auto shift = static_cast<float>(config.shift);
@@ -65,8 +70,9 @@ FlowMatchSchedule flow_match_schedule(const FlowMatchEulerConfig& config, int st
     // One step leaves the schedule at sigma 1, and stretching it to shift_terminal divides by zero
     // (diffusers gives NaN sigmas there): refuse rather than make noise.
     if (sigmas.back() >= 1.0f)
-      throw UsageError("one step cannot reach this scheduler's shift_terminal (" + std::to_string(config.shift_terminal) + ")",
-                       "use 2 steps or more");
+      throw UsageError(
+          "one step cannot reach this scheduler's shift_terminal (" + std::to_string(config.shift_terminal) + ")",
+          "use 2 steps or more");
     const float scale = (1.0f - sigmas.back()) / static_cast<float>(1.0 - config.shift_terminal);
     for (auto& s : sigmas) s = 1.0f - (1.0f - s) / scale;
   }

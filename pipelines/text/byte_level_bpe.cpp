@@ -62,8 +62,8 @@ struct ByteLevelBpe::Impl {
   std::string file;
   std::unordered_map<std::string, std::int64_t> vocabulary;
   std::unordered_map<std::int64_t, std::string> tokens;  // id -> token, added tokens included
-  std::unordered_map<std::string, int> merge_rank;         // "left right" -> rank
-  std::vector<AddedToken> added;                           // longest first
+  std::unordered_map<std::string, int> merge_rank;       // "left right" -> rank
+  std::vector<AddedToken> added;                         // longest first
   bool nfc = false;
   bool ignore_merges = false;
   PcreCode split;
@@ -71,7 +71,10 @@ struct ByteLevelBpe::Impl {
   mutable std::unordered_map<std::string, std::vector<std::int64_t>> cache;
 
   [[noreturn]] void fail(const std::string& problem, const std::string& hint = {}) const {
-    throw InputError(file, problem, hint.empty() ? "vramguard reads Qwen2's byte-level BPE tokenizer.json as the tokenizers library saves it" : hint);
+    throw InputError(file, problem,
+                     hint.empty()
+                         ? "vramguard reads Qwen2's byte-level BPE tokenizer.json as the tokenizers library saves it"
+                         : hint);
   }
 
   std::vector<std::int64_t> bpe(const std::string& piece) const;
@@ -88,7 +91,9 @@ struct Match {
   const AddedToken* token = nullptr;
 };
 
-bool word_character(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (static_cast<unsigned char>(c) & 0x80); }
+bool word_character(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (static_cast<unsigned char>(c) & 0x80);
+}
 
 Match next_added(const std::vector<AddedToken>& added, bool normalized, std::string_view text, std::size_t from) {
   Match best;
@@ -97,7 +102,9 @@ Match next_added(const std::vector<AddedToken>& added, bool normalized, std::str
     for (std::size_t at = text.find(token.content, from); at != std::string_view::npos && at < best.begin;
          at = text.find(token.content, at + 1)) {
       const std::size_t end = at + token.content.size();
-      if (token.single_word && ((at > 0 && word_character(text[at - 1])) || (end < text.size() && word_character(text[end])))) continue;
+      if (token.single_word &&
+          ((at > 0 && word_character(text[at - 1])) || (end < text.size() && word_character(text[end]))))
+        continue;
       if (at < best.begin || (at == best.begin && end > best.end)) best = {at, end, &token};
       break;
     }
@@ -128,7 +135,8 @@ std::vector<std::int64_t> ByteLevelBpe::Impl::bpe(const std::string& piece) cons
     while (symbols.size() > 1) {
       int best = INT_MAX;
       for (std::size_t i = 0; i + 1 < symbols.size(); ++i)
-        if (const auto it = merge_rank.find(symbols[i] + ' ' + symbols[i + 1]); it != merge_rank.end()) best = std::min(best, it->second);
+        if (const auto it = merge_rank.find(symbols[i] + ' ' + symbols[i + 1]); it != merge_rank.end())
+          best = std::min(best, it->second);
       if (best == INT_MAX) break;
       std::vector<std::string> merged;
       for (std::size_t i = 0; i < symbols.size(); ++i) {
@@ -148,7 +156,8 @@ std::vector<std::int64_t> ByteLevelBpe::Impl::bpe(const std::string& piece) cons
   std::vector<std::int64_t> ids;
   for (const auto& symbol : symbols) {
     const auto it = vocabulary.find(symbol);
-    if (it == vocabulary.end()) fail("its vocabulary has no token for '" + symbol + "', and the model has no unknown token");
+    if (it == vocabulary.end())
+      fail("its vocabulary has no token for '" + symbol + "', and the model has no unknown token");
     ids.push_back(it->second);
   }
   std::lock_guard lock(cache_mutex);
@@ -185,7 +194,7 @@ void ByteLevelBpe::Impl::encode_plain(std::string_view text, std::vector<std::in
     const PCRE2_SIZE* span = pcre2_get_ovector_pointer(data);
     std::size_t begin = span[0], end = span[1];
     emit(text.substr(position, begin - position));  // what lies between matches is a piece too
-    if (end == begin) {  // an empty match: step over one character
+    if (end == begin) {                             // an empty match: step over one character
       const auto lead = static_cast<unsigned char>(text[begin]);
       end = begin + (lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4);
     }
@@ -237,10 +246,11 @@ ByteLevelBpe ByteLevelBpe::from_folder(const std::string& folder) {
     doc["model"]["merges"].push_back(line);
   }
   doc["normalizer"] = {{"type", "NFC"}};
-  doc["pre_tokenizer"] = {{"type", "Sequence"},
-                          {"pretokenizers",
-                           {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2SplitPattern}}}, {"behavior", "Isolated"}, {"invert", false}},
-                            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  doc["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2SplitPattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
   doc["added_tokens"] = nlohmann::json::array();
   if (fs::exists(dir / "tokenizer_config.json")) {
     const nlohmann::json config = read_json_file(dir / "tokenizer_config.json");
@@ -250,7 +260,8 @@ ByteLevelBpe ByteLevelBpe::from_folder(const std::string& folder) {
         try {
           added["id"] = std::stoll(id);
         } catch (const std::exception&) {
-          throw InputError((dir / "tokenizer_config.json").string(), "added_tokens_decoder has the id '" + id + "', which is not a number");
+          throw InputError((dir / "tokenizer_config.json").string(),
+                           "added_tokens_decoder has the id '" + id + "', which is not a number");
         }
         doc["added_tokens"].push_back(added);
       }
@@ -281,8 +292,7 @@ ByteLevelBpe ByteLevelBpe::from_document(const nlohmann::json& doc, const std::s
         key = merge[0].get<std::string>() + ' ' + merge[1].get<std::string>();
       else if (merge.is_string() && merge.get<std::string>().find(' ') != std::string::npos)
         key = merge.get<std::string>();
-      else
-        impl->fail("merge " + std::to_string(rank) + " is neither a pair of strings nor \"left right\"");
+      else impl->fail("merge " + std::to_string(rank) + " is neither a pair of strings nor \"left right\"");
       impl->merge_rank.emplace(std::move(key), rank++);
     }
   }
@@ -292,10 +302,11 @@ ByteLevelBpe ByteLevelBpe::from_document(const nlohmann::json& doc, const std::s
 
   if (doc.contains("added_tokens") && doc["added_tokens"].is_array())
     for (const auto& a : doc["added_tokens"]) {
-      if (!a.is_object() || !a.contains("content") || !a["content"].is_string() || !a.contains("id") || !a["id"].is_number_integer())
+      if (!a.is_object() || !a.contains("content") || !a["content"].is_string() || !a.contains("id") ||
+          !a["id"].is_number_integer())
         impl->fail("an entry of \"added_tokens\" lacks its content or id");
       AddedToken token{a["content"].get<std::string>(), a["id"].get<std::int64_t>(), a.value("normalized", false),
-                       a.value("lstrip", false), a.value("rstrip", false), a.value("single_word", false)};
+                       a.value("lstrip", false),        a.value("rstrip", false),    a.value("single_word", false)};
       impl->tokens[token.id] = token.content;
       impl->added.push_back(std::move(token));
     }
@@ -306,9 +317,10 @@ ByteLevelBpe ByteLevelBpe::from_document(const nlohmann::json& doc, const std::s
   if (doc.contains("normalizer") && !doc["normalizer"].is_null()) {
     const nlohmann::json& n = doc["normalizer"];
     const std::string type = n.value("type", std::string());
-    const bool nfc_sequence = type == "Sequence" && n.contains("normalizers") && n["normalizers"].is_array() && n["normalizers"].size() == 1 &&
-                              n["normalizers"][0].value("type", std::string()) == "NFC";
-    if (type != "NFC" && !nfc_sequence) impl->fail("its normalizer '" + type + "' is not one this reader implements (NFC)");
+    const bool nfc_sequence = type == "Sequence" && n.contains("normalizers") && n["normalizers"].is_array() &&
+                              n["normalizers"].size() == 1 && n["normalizers"][0].value("type", std::string()) == "NFC";
+    if (type != "NFC" && !nfc_sequence)
+      impl->fail("its normalizer '" + type + "' is not one this reader implements (NFC)");
     impl->nfc = true;
   }
 
@@ -317,23 +329,26 @@ ByteLevelBpe ByteLevelBpe::from_document(const nlohmann::json& doc, const std::s
   if (!doc.contains("pre_tokenizer") || !doc["pre_tokenizer"].is_object()) impl->fail("has no pre_tokenizer");
   const nlohmann::json& pre = doc["pre_tokenizer"];
   std::vector<nlohmann::json> steps;
-  if (pre.value("type", std::string()) == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array())
+  if (pre.value("type", std::string()) == "Sequence" && pre.contains("pretokenizers") &&
+      pre["pretokenizers"].is_array())
     for (const auto& step : pre["pretokenizers"]) steps.push_back(step);
-  else
-    steps.push_back(pre);
+  else steps.push_back(pre);
   bool byte_level = false;
   std::string pattern;
   for (const auto& step : steps) {
     const std::string type = step.value("type", std::string());
     if (type == "Split" && !byte_level && pattern.empty()) {
-      if (!step.contains("pattern") || !step["pattern"].is_object() || !step["pattern"].contains("Regex") || !step["pattern"]["Regex"].is_string())
+      if (!step.contains("pattern") || !step["pattern"].is_object() || !step["pattern"].contains("Regex") ||
+          !step["pattern"]["Regex"].is_string())
         impl->fail("its Split pre-tokenizer has no Regex pattern");
       if (step.value("behavior", std::string()) != "Isolated" || step.value("invert", false))
         impl->fail("its Split pre-tokenizer is not 'Isolated' (the only behaviour this reader implements)");
       pattern = step["pattern"]["Regex"].get<std::string>();
     } else if (type == "ByteLevel" && !byte_level) {
-      if (step.value("add_prefix_space", false)) impl->fail("its ByteLevel pre-tokenizer adds a prefix space, which this reader does not implement");
-      if (step.value("use_regex", true) && pattern.empty()) impl->fail("its ByteLevel pre-tokenizer splits by GPT-2's own pattern, which this reader does not implement");
+      if (step.value("add_prefix_space", false))
+        impl->fail("its ByteLevel pre-tokenizer adds a prefix space, which this reader does not implement");
+      if (step.value("use_regex", true) && pattern.empty())
+        impl->fail("its ByteLevel pre-tokenizer splits by GPT-2's own pattern, which this reader does not implement");
       byte_level = true;
     } else {
       impl->fail("its pre-tokenizer step '" + type + "' is not one this reader implements (Split, then ByteLevel)");
@@ -343,7 +358,8 @@ ByteLevelBpe ByteLevelBpe::from_document(const nlohmann::json& doc, const std::s
   if (!pattern.empty()) {
     int error = 0;
     PCRE2_SIZE offset = 0;
-    impl->split.code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(), PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
+    impl->split.code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
+                                     PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
     if (impl->split.code == nullptr) {
       std::array<PCRE2_UCHAR, 256> message{};
       pcre2_get_error_message(error, message.data(), message.size());
@@ -356,15 +372,16 @@ ByteLevelBpe ByteLevelBpe::from_document(const nlohmann::json& doc, const std::s
 }
 
 std::vector<std::int64_t> ByteLevelBpe::encode(std::string_view text, std::string_view what) const {
-  if (utf8proc_decompose(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()), nullptr, 0,
-                         UTF8PROC_STABLE) < 0)
+  if (utf8proc_decompose(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                         static_cast<utf8proc_ssize_t>(text.size()), nullptr, 0, UTF8PROC_STABLE) < 0)
     throw UsageError(std::string(what) + " is not valid UTF-8", "pass the text encoded as UTF-8");
   std::vector<std::int64_t> out;
   auto normalized_part = [&](std::string_view part) {
     if (!impl_->nfc || part.empty()) return impl_->encode_normalized(part, out);
     utf8proc_uint8_t* nfc = nullptr;
-    const utf8proc_ssize_t length = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(part.data()), static_cast<utf8proc_ssize_t>(part.size()),
-                                                 &nfc, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    const utf8proc_ssize_t length =
+        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(part.data()), static_cast<utf8proc_ssize_t>(part.size()),
+                     &nfc, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
     if (length < 0) throw UsageError(std::string(what) + " could not be normalized (NFC): " + utf8proc_errmsg(length));
     const std::string normalized(reinterpret_cast<const char*>(nfc), static_cast<std::size_t>(length));
     std::free(nfc);
@@ -389,7 +406,8 @@ std::string ByteLevelBpe::decode(const std::vector<std::int64_t>& ids) const {
   for (const auto id : ids) {
     const auto it = impl_->tokens.find(id);
     if (it == impl_->tokens.end()) continue;
-    const bool added = std::any_of(impl_->added.begin(), impl_->added.end(), [&](const AddedToken& a) { return a.id == id; });
+    const bool added =
+        std::any_of(impl_->added.begin(), impl_->added.end(), [&](const AddedToken& a) { return a.id == id; });
     if (added) {
       out += it->second;
       continue;

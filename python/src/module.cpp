@@ -53,9 +53,15 @@ void translate(std::exception_ptr error) {
     raise(exceptions().out_of_memory, e);
   } catch (const vramguard::Error& e) {
     switch (e.exit_code()) {
-      case ExitCode::bad_input: raise(exceptions().input_error, e); break;
-      case ExitCode::interrupted: PyErr_SetString(PyExc_KeyboardInterrupt, e.what()); break;
-      default: raise(exceptions().error, e); break;
+      case ExitCode::bad_input:
+        raise(exceptions().input_error, e);
+        break;
+      case ExitCode::interrupted:
+        PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+        break;
+      default:
+        raise(exceptions().error, e);
+        break;
     }
   }
 }
@@ -191,29 +197,40 @@ PYBIND11_MODULE(_vramguard, m) {
   m.doc() = "vramguard's runtime: sessions, unit scopes and planning (use the vramguard package's API)";
   auto& ex = exceptions();
   ex.error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
-      "vramguard.Error", "A vramguard error: the message says what went wrong, `.hint` what to do.", PyExc_Exception, nullptr));
+      "vramguard.Error", "A vramguard error: the message says what went wrong, `.hint` what to do.", PyExc_Exception,
+      nullptr));
   ex.input_error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
-      "vramguard.InputError", "Bad input: a model file, an option or a config the host cannot use.", ex.error.ptr(), nullptr));
+      "vramguard.InputError", "Bad input: a model file, an option or a config the host cannot use.", ex.error.ptr(),
+      nullptr));
   ex.out_of_memory = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
-      "vramguard.OutOfMemory", "The model does not fit: every strategy tried ran out of memory or could not fit.", ex.error.ptr(), nullptr));
-  ex.plugin_error = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
-      "vramguard.PluginError", "A strategy plugin misbehaved; names the plugin and its file.", ex.error.ptr(), nullptr));
+      "vramguard.OutOfMemory", "The model does not fit: every strategy tried ran out of memory or could not fit.",
+      ex.error.ptr(), nullptr));
+  ex.plugin_error = py::reinterpret_steal<py::object>(
+      PyErr_NewExceptionWithDoc("vramguard.PluginError", "A strategy plugin misbehaved; names the plugin and its file.",
+                                ex.error.ptr(), nullptr));
   m.attr("Error") = ex.error;
   m.attr("InputError") = ex.input_error;
   m.attr("OutOfMemory") = ex.out_of_memory;
   m.attr("PluginError") = ex.plugin_error;
   py::register_exception_translator(&translate);
 
-  m.def("set_log_sink", [](py::object emit) { log_bridge().install(std::move(emit)); }, py::arg("emit"),
-        "routes the host's log lines to emit(level, message): level 0 trace .. 4 error");
-  m.def("set_log_level", [](int level) { runtime::set_log_level(static_cast<runtime::LogLevel>(std::clamp(level, 0, 5))); }, py::arg("level"),
-        "0 trace, 1 debug, 2 info, 3 warn, 4 error, 5 off: lines below it are not even formatted");
-  m.def("flush_log", [] { log_bridge().flush(); }, "emits the lines other threads logged since");
+  m.def(
+      "set_log_sink", [](py::object emit) { log_bridge().install(std::move(emit)); }, py::arg("emit"),
+      "routes the host's log lines to emit(level, message): level 0 trace .. 4 error");
+  m.def(
+      "set_log_level",
+      [](int level) { runtime::set_log_level(static_cast<runtime::LogLevel>(std::clamp(level, 0, 5))); },
+      py::arg("level"), "0 trace, 1 debug, 2 info, 3 warn, 4 error, 5 off: lines below it are not even formatted");
+  m.def(
+      "flush_log", [] { log_bridge().flush(); }, "emits the lines other threads logged since");
 
-  m.def("plan", [](const std::string& model, const py::dict& options) {
-    const runtime::PlanResult result = runtime::plan(model, options_from(options));
-    return py::make_tuple(result.json, result.text);
-  }, py::arg("model"), py::arg("options"));
+  m.def(
+      "plan",
+      [](const std::string& model, const py::dict& options) {
+        const runtime::PlanResult result = runtime::plan(model, options_from(options));
+        return py::make_tuple(result.json, result.text);
+      },
+      py::arg("model"), py::arg("options"));
 
   py::class_<Scope>(m, "Scope")
       .def("tensors", &Scope::tensors, "the unit's tensors by full name, on its executing device")
@@ -221,35 +238,46 @@ PYBIND11_MODULE(_vramguard, m) {
       .def("release", &Scope::release, "ends the scope: the slot may be refilled once queued compute is done");
 
   py::class_<runtime::Session, std::unique_ptr<runtime::Session>>(m, "Session")
-      .def_static("open", [](const std::string& model, const py::dict& options, const py::object& progress) {
-        std::function<void(std::uint64_t, std::uint64_t)> on_progress;
-        // Called on this thread (the load's), which holds the GIL.
-        if (!progress.is_none()) on_progress = [progress](std::uint64_t done, std::uint64_t total) { progress(done, total); };
-        auto session = runtime::Session::open(model, options_from(options), on_progress);
-        log_bridge().flush();
-        return session;
-      }, py::arg("model"), py::arg("options"), py::arg("progress") = py::none())
+      .def_static(
+          "open",
+          [](const std::string& model, const py::dict& options, const py::object& progress) {
+            std::function<void(std::uint64_t, std::uint64_t)> on_progress;
+            // Called on this thread (the load's), which holds the GIL.
+            if (!progress.is_none())
+              on_progress = [progress](std::uint64_t done, std::uint64_t total) { progress(done, total); };
+            auto session = runtime::Session::open(model, options_from(options), on_progress);
+            log_bridge().flush();
+            return session;
+          },
+          py::arg("model"), py::arg("options"), py::arg("progress") = py::none())
       .def("components", &runtime::Session::components)
-      .def("units", [](const runtime::Session& s, const std::string& component) {
-        py::list out;
-        const runtime::ComponentDescription* described = s.description().find(component);
-        for (const auto& unit : s.units(component)) out.append(unit_dict(unit, described ? described->find(unit.name) : nullptr));
-        return out;
-      })
-      .def("unit", [](runtime::Session& s, const std::string& component, std::size_t index) { return Scope(s.unit(component, index)); })
-      .def("step", [](runtime::Session& s, const std::string& component, const py::function& body) {
-        // A CUDA out-of-memory raised in Python code is the guard's business like one in C++: it comes
-        // back as torch's OutOfMemoryError and goes on as c10's, which the session falls back on.
-        const py::object torch_oom = py::module_::import("torch").attr("cuda").attr("OutOfMemoryError");
-        s.step(component, [&] {
-          try {
-            body();
-          } catch (py::error_already_set& e) {
-            if (e.matches(torch_oom)) throw c10::OutOfMemoryError({__func__, __FILE__, static_cast<std::uint32_t>(__LINE__)}, e.what());
-            throw;
-          }
-        });
-      }, py::arg("component"), py::arg("body"))
+      .def("units",
+           [](const runtime::Session& s, const std::string& component) {
+             py::list out;
+             const runtime::ComponentDescription* described = s.description().find(component);
+             for (const auto& unit : s.units(component))
+               out.append(unit_dict(unit, described ? described->find(unit.name) : nullptr));
+             return out;
+           })
+      .def("unit", [](runtime::Session& s, const std::string& component,
+                      std::size_t index) { return Scope(s.unit(component, index)); })
+      .def(
+          "step",
+          [](runtime::Session& s, const std::string& component, const py::function& body) {
+            // A CUDA out-of-memory raised in Python code is the guard's business like one in C++: it comes
+            // back as torch's OutOfMemoryError and goes on as c10's, which the session falls back on.
+            const py::object torch_oom = py::module_::import("torch").attr("cuda").attr("OutOfMemoryError");
+            s.step(component, [&] {
+              try {
+                body();
+              } catch (py::error_already_set& e) {
+                if (e.matches(torch_oom))
+                  throw c10::OutOfMemoryError({__func__, __FILE__, static_cast<std::uint32_t>(__LINE__)}, e.what());
+                throw;
+              }
+            });
+          },
+          py::arg("component"), py::arg("body"))
       .def("strategy", &runtime::Session::strategy)
       .def("generation", &runtime::Session::generation)
       .def("report_json", &runtime::Session::report_json)

@@ -13,7 +13,8 @@ constexpr int kHostClock = -1;
 
 }  // namespace
 
-Executor::Executor(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement, const LoadedModel& loaded)
+Executor::Executor(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
+                   const LoadedModel& loaded)
     : runtime_(runtime), model_(model), loaded_(loaded), on_host_(runtime.blocks_on_host()) {
   std::size_t flat = 0;
   for (std::size_t c = 0; c < model.graph.components.size(); ++c) {
@@ -48,7 +49,9 @@ Executor::Executor(DeviceRuntime& runtime, const InspectedModel& model, const Pl
     unit.clock = clock_key;
     if (lu.placement.mode == PlacementMode::streamed) {
       const auto it = window_of.find(lu.placement.executes_on);
-      if (it == window_of.end()) throw JobError("unit " + lu.placement.unit + " streams to " + lu.placement.executes_on.str() + ", which has no window");
+      if (it == window_of.end())
+        throw JobError("unit " + lu.placement.unit + " streams to " + lu.placement.executes_on.str() +
+                       ", which has no window");
       unit.window = it->second;
       Window& w = windows_[static_cast<std::size_t>(it->second)];
       w.position[k] = w.order.size();
@@ -99,7 +102,8 @@ UnitTensors Executor::views_in(const LoadedUnit& unit, void* base, c10::Device d
       throw JobError("tensor " + label + " has no bytes to compute with",
                      "on simulated devices, a run needs a runtime that keeps data (vramguard run does)");
     static char empty = 0;
-    tensors.by_name.emplace(tensor.name, view_of(data ? data : &empty, tensor.shape, scalar_type_of(tensor.dtype, label), device));
+    tensors.by_name.emplace(tensor.name,
+                            view_of(data ? data : &empty, tensor.shape, scalar_type_of(tensor.dtype, label), device));
   }
   return tensors;
 }
@@ -179,9 +183,10 @@ const UnitTensors& Executor::acquire(std::size_t flat) {
     slot = free_slot(window, true);
     if (slot && window.ahead[*slot]) window.ahead[*slot] = false;
     if (!slot)
-      throw JobError("unit " + unit.loaded->placement.unit + " needs a window slot on cuda:" + std::to_string(window.gpu) +
-                     ", and all " + std::to_string(window.slots.size()) + " hold units still in use",
-                     "a model may hold at most prefetch_depth + 1 streamed units at once; release each unit before the next");
+      throw JobError(
+          "unit " + unit.loaded->placement.unit + " needs a window slot on cuda:" + std::to_string(window.gpu) +
+              ", and all " + std::to_string(window.slots.size()) + " hold units still in use",
+          "a model may hold at most prefetch_depth + 1 streamed units at once; release each unit before the next");
     fill(window, *slot, flat);
   }
   auto position = window.position.find(flat);
@@ -190,7 +195,8 @@ const UnitTensors& Executor::acquire(std::size_t flat) {
     window.order.push_back(flat);
   }
   window.next = (position->second + 1) % window.order.size();
-  if (std::find(window.observed.begin(), window.observed.end(), flat) == window.observed.end()) window.observed.push_back(flat);
+  if (std::find(window.observed.begin(), window.observed.end(), flat) == window.observed.end())
+    window.observed.push_back(flat);
   window.lane->acquire(static_cast<int>(*slot));
   window.ahead[*slot] = false;
   window.in_use[*slot] = true;
@@ -232,8 +238,10 @@ Executor::StepFigures Executor::end_step() {
   for (const auto& [key, clock] : clocks_)
     if (key >= 0) runtime_.finish_compute(key);
   StepFigures figures;
-  for (const auto& [key, marks] : timed_) figures.compute_seconds += clocks_.at(key)->seconds_between(marks.first, marks.second);
-  for (const auto& window : windows_) figures.copy_wait_seconds += window.lane->wait_seconds() - window.waited_before_step;
+  for (const auto& [key, marks] : timed_)
+    figures.compute_seconds += clocks_.at(key)->seconds_between(marks.first, marks.second);
+  for (const auto& window : windows_)
+    figures.copy_wait_seconds += window.lane->wait_seconds() - window.waited_before_step;
   figures.streamed_bytes = step_streamed_bytes_;
   figures.unprefetched_units = step_unprefetched_units_;
   // From now on prefetch in the order the units were used, which may skip some or differ from the

@@ -21,8 +21,8 @@ namespace vramguard::runtime {
 
 // One unit's tensors on its executing device, by full name.
 struct UnitTensors {
-  std::string prefix;  // the module's name: tensors are prefix + "." + relative name
-  std::string name;    // the unit's: the module's, or a row slice of it ("lm_head[0:37984]")
+  std::string prefix;          // the module's name: tensors are prefix + "." + relative name
+  std::string name;            // the unit's: the module's, or a row slice of it ("lm_head[0:37984]")
   std::int64_t first_row = 0;  // of a row slice: its first row in the whole tensor
   c10::Device device{c10::kCPU};
   std::map<std::string, at::Tensor, std::less<>> by_name;
@@ -54,7 +54,7 @@ class Executor {
     // waiting for it. After a first step, a model run in its units' order has none.
     std::uint64_t unprefetched_units = 0;
   };
-  StepFigures end_step();  // waits for the step's work to finish
+  StepFigures end_step();                    // waits for the step's work to finish
   void abandon_step() { in_step_ = false; }  // a step that threw: nothing to measure
   // Waits for every copy in flight (before the model's blocks are released).
   void synchronize();
@@ -63,10 +63,10 @@ class Executor {
   struct Unit {
     const LoadedUnit* loaded = nullptr;
     c10::Device device{c10::kCPU};
-    int window = -1;            // streamed: its executing GPU's window
-    UnitTensors resident;       // not streamed: views made once
-    int clock = -1;             // the compute clock of its device
-    int started_mark = -1;      // the mark taken at acquire
+    int window = -1;        // streamed: its executing GPU's window
+    UnitTensors resident;   // not streamed: views made once
+    int clock = -1;         // the compute clock of its device
+    int started_mark = -1;  // the mark taken at acquire
   };
   struct Window {
     int gpu = 0;
@@ -80,9 +80,9 @@ class Executor {
     std::map<std::size_t, std::size_t> position;    // unit → its place in order
     std::size_t next = 0;                           // the next position to prefetch
     int depth = 0;
-    double waited_before_step = 0;                  // the lane's wait_seconds() when the step began
-    UnitTensors current;                            // views of the slot acquired last
-    std::map<std::size_t, UnitTensors> views;       // unit → views into its slot, while it holds one
+    double waited_before_step = 0;             // the lane's wait_seconds() when the step began
+    UnitTensors current;                       // views of the slot acquired last
+    std::map<std::size_t, UnitTensors> views;  // unit → views into its slot, while it holds one
   };
 
   UnitTensors views_in(const LoadedUnit& unit, void* base, c10::Device device) const;
@@ -98,7 +98,7 @@ class Executor {
   std::vector<Unit> units_;
   std::vector<std::size_t> first_of_component_;
   std::vector<Window> windows_;
-  std::map<int, std::unique_ptr<ComputeClock>> clocks_;  // per executing GPU (or -1: the CPU)
+  std::map<int, std::unique_ptr<ComputeClock>> clocks_;     // per executing GPU (or -1: the CPU)
   std::vector<std::pair<int, std::pair<int, int>>> timed_;  // clock, (from, to) marks this step
   std::uint64_t streamed_bytes_ = 0;
   bool in_step_ = false;  // compute is timed between begin_step and end_step only

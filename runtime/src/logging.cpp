@@ -11,7 +11,9 @@ void set_log_level(LogLevel level) { log::set_level(static_cast<log::Level>(leve
 
 void set_log_sink(std::function<void(LogLevel, std::string_view)> sink) {
   if (!sink) return log::set_sink({});
-  log::set_sink([sink = std::move(sink)](log::Level level, std::string_view message) { sink(static_cast<LogLevel>(level), message); });
+  log::set_sink([sink = std::move(sink)](log::Level level, std::string_view message) {
+    sink(static_cast<LogLevel>(level), message);
+  });
 }
 
 }  // namespace vramguard::runtime

@@ -41,7 +41,8 @@ ModelDescription describe(const InspectedModel& model) {
       if (const auto it = d.config.find("architectures"); it != d.config.end() && it->is_array())
         for (const auto& name : *it)
           if (name.is_string()) d.classes.push_back(name.get<std::string>());
-      if (const auto it = d.config.find("_class_name"); it != d.config.end() && it->is_string()) d.classes.push_back(it->get<std::string>());
+      if (const auto it = d.config.find("_class_name"); it != d.config.end() && it->is_string())
+        d.classes.push_back(it->get<std::string>());
     }
     for (const auto& unit : component.units) {
       UnitDescription u;
@@ -49,7 +50,8 @@ ModelDescription describe(const InspectedModel& model) {
       u.kind = std::string(unit_kind_name(unit.kind));
       u.slice_of = unit.slice_of;
       for (const auto& tensor : unit.tensors)
-        u.tensors.push_back({tensor.name, tensor.shape, std::string(dtype_name(placed_dtype(tensor.dtype, model.graph.target_dtype))),
+        u.tensors.push_back({tensor.name, tensor.shape,
+                             std::string(dtype_name(placed_dtype(tensor.dtype, model.graph.target_dtype))),
                              tensor.tied_to, tensor.first_row});
       d.units.push_back(std::move(u));
     }

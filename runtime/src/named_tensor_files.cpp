@@ -1,4 +1,4 @@
-#include "named_tensor_files.hpp"
+#include "vramguard/runtime/named_tensor_files.hpp"
 
 #include <ATen/Functions.h>
 
@@ -16,17 +16,29 @@ namespace {
 
 DType dtype_of(c10::ScalarType type, const std::string& name) {
   switch (type) {
-    case c10::kFloat: return DType::F32;
-    case c10::kBFloat16: return DType::BF16;
-    case c10::kHalf: return DType::F16;
-    case c10::kDouble: return DType::F64;
-    case c10::kLong: return DType::I64;
-    case c10::kInt: return DType::I32;
-    case c10::kShort: return DType::I16;
-    case c10::kChar: return DType::I8;
-    case c10::kByte: return DType::U8;
-    case c10::kBool: return DType::BOOL;
-    default: throw JobError(std::string("output '") + name + "' has a dtype safetensors cannot hold (" + c10::toString(type) + ")");
+    case c10::kFloat:
+      return DType::F32;
+    case c10::kBFloat16:
+      return DType::BF16;
+    case c10::kHalf:
+      return DType::F16;
+    case c10::kDouble:
+      return DType::F64;
+    case c10::kLong:
+      return DType::I64;
+    case c10::kInt:
+      return DType::I32;
+    case c10::kShort:
+      return DType::I16;
+    case c10::kChar:
+      return DType::I8;
+    case c10::kByte:
+      return DType::U8;
+    case c10::kBool:
+      return DType::BOOL;
+    default:
+      throw JobError(std::string("output '") + name + "' has a dtype safetensors cannot hold (" + c10::toString(type) +
+                     ")");
   }
 }
 
@@ -41,7 +53,8 @@ NamedTensors read_named_tensors(const std::filesystem::path& file) {
   try {
     for (const auto& entry : header.tensors) {
       at::Tensor tensor = at::empty(entry.shape, at::TensorOptions().dtype(scalar_type_of(entry.dtype, entry.name)));
-      read_exact(fd, header.data_offset + entry.begin, entry.bytes(), static_cast<unsigned char*>(tensor.data_ptr()), path);
+      read_exact(fd, header.data_offset + entry.begin, entry.bytes(), static_cast<unsigned char*>(tensor.data_ptr()),
+                 path);
       out.emplace(entry.name, std::move(tensor));
     }
   } catch (...) {
@@ -57,7 +70,8 @@ void write_named_tensors(const std::filesystem::path& file, const NamedTensors& 
   std::vector<TensorToWrite> entries;
   for (const auto& [name, tensor] : tensors) {
     host.push_back(tensor.detach().to(at::kCPU).contiguous());
-    entries.push_back({name, dtype_of(host.back().scalar_type(), name), host.back().sizes().vec(), host.back().data_ptr()});
+    entries.push_back(
+        {name, dtype_of(host.back().scalar_type(), name), host.back().sizes().vec(), host.back().data_ptr()});
   }
   write_safetensors(file, entries);
 }

@@ -11,13 +11,19 @@ CommandSpec spec_for(Work work) {
   if (work == Work::plan)
     return {"plan", "plan a model", "vramguard.plan(MODEL, ...)", "", [](CommandOptions& own) {
               declare_planning_options(own);
-              own.options.add_options()("strategy", po::value<std::string>()->default_value("auto"), "the strategy");
+              // clang-format off
+              own.options.add_options()
+                  ("strategy", po::value<std::string>()->default_value("auto"), "the strategy");
+              // clang-format on
             }};
   return {"open", "open a model for running", "Session::open(MODEL, options)", "", [](CommandOptions& own) {
             declare_planning_options(own);
             declare_guard_options(own);
-            own.options.add_options()("strategy", po::value<std::string>()->default_value("auto"), "the first strategy")(
-                "verify-data", po::bool_switch(), "compare every loaded tensor's bytes with the file's");
+            // clang-format off
+            own.options.add_options()
+                ("strategy", po::value<std::string>()->default_value("auto"), "the first strategy")
+                ("verify-data", po::bool_switch(), "compare every loaded tensor's bytes with the file's");
+            // clang-format on
           }};
 }
 

@@ -85,17 +85,19 @@ std::uint64_t Session::Impl::activation_room_bytes(std::string_view component) c
   return room;
 }
 
-void Session::Impl::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes, const Lighter& lighter) {
+void Session::Impl::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes,
+                         const Lighter& lighter) {
   const std::size_t c = component_index(component);
   const Component& graph = model->graph.components[c];
   if (activation_bytes == 0) activation_bytes = activation_headroom(graph, request.workload);
   while (true) {
-    if (!executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
+    if (!executor)
+      throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
     // The GPUs this component runs on hold its activations while the step runs.
     std::vector<int> gpus;
     for (const auto& unit : graph.units)
-      if (const auto* p = result->placement.find(graph.name, unit.name); p && p->executes_on.is_gpu() &&
-                                                                          std::find(gpus.begin(), gpus.end(), p->executes_on.index) == gpus.end())
+      if (const auto* p = result->placement.find(graph.name, unit.name);
+          p && p->executes_on.is_gpu() && std::find(gpus.begin(), gpus.end(), p->executes_on.index) == gpus.end())
         gpus.push_back(p->executes_on.index);
     c10::Device device(c10::kCPU);
     if (!graph.units.empty()) device = executor->device_of(executor->flat_index(c, 0));
@@ -139,7 +141,8 @@ void Session::Impl::step(std::string_view component, const std::function<void()>
     end_gpu_steps();
     if (lighter) {
       if (const auto lighter_bytes = lighter(*out_of_memory)) {
-        log::warn("a step of ", graph.name, " ran out of memory: ", out_of_memory->what(), "; running it again in a way that needs less");
+        log::warn("a step of ", graph.name, " ran out of memory: ", out_of_memory->what(),
+                  "; running it again in a way that needs less");
         executor->abandon_step();
         runtime->release_cached();
         activation_bytes = *lighter_bytes;
@@ -167,7 +170,8 @@ std::unique_ptr<Session> Session::open(const std::string& model, const Options& 
   LoadRequest request = request_from_options(model, options, Work::load);
   InspectedModel inspected = inspect_requested(request);
   try {
-    return std::make_unique<Session>(Impl::open(std::move(request), std::move(inspected), {std::move(progress), &stop_flag()}));
+    return std::make_unique<Session>(
+        Impl::open(std::move(request), std::move(inspected), {std::move(progress), &stop_flag()}));
   } catch (const GuardFailure& failure) {
     // Applications catch the public types (vramguard/errors.hpp): nothing fitting is a MemoryError.
     if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());
@@ -189,7 +193,8 @@ const nlohmann::json* Session::config(std::string_view component) const {
 }
 
 std::vector<UnitInfo> Session::units(std::string_view component) const {
-  if (!impl_->executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
+  if (!impl_->executor)
+    throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
   const std::size_t c = impl_->component_index(component);
   const Component& graph = impl_->model->graph.components[c];
   std::vector<UnitInfo> out;
@@ -227,15 +232,18 @@ std::vector<std::size_t> Session::module_units(std::string_view component, std::
 }
 
 c10::ScalarType Session::dtype(std::string_view component) const {
-  return compute_dtype(impl_->model->graph.components[impl_->component_index(component)], impl_->model->graph.target_dtype);
+  return compute_dtype(impl_->model->graph.components[impl_->component_index(component)],
+                       impl_->model->graph.target_dtype);
 }
 
 UnitScope Session::unit(std::string_view component, std::size_t index) {
-  if (!impl_->executor) throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
+  if (!impl_->executor)
+    throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
   const std::size_t c = impl_->component_index(component);
   const std::size_t count = impl_->model->graph.components[c].units.size();
   if (index >= count)
-    throw UsageError("component '" + std::string(component) + "' has " + std::to_string(count) + " units, not " + std::to_string(index + 1));
+    throw UsageError("component '" + std::string(component) + "' has " + std::to_string(count) + " units, not " +
+                     std::to_string(index + 1));
   const std::size_t flat = impl_->executor->flat_index(c, index);
   return UnitScope(this, flat, &impl_->executor->acquire(flat));
 }
@@ -247,12 +255,25 @@ UnitScope Session::unit(std::string_view component, std::string_view name) {
 }
 
 void Session::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes) {
+  step(component, body, activation_bytes, Lighter{});
+}
+
+void Session::step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes,
+                   const Lighter& lighter) {
+  Impl::Lighter own;
+  if (lighter) own = [&lighter](const OutOfMemory& e) { return lighter(e); };
   try {
-    impl_->step(component, body, activation_bytes);
+    impl_->step(component, body, activation_bytes, own);
   } catch (const GuardFailure& failure) {
-    if (failure.about_memory()) throw MemoryError(failure.what(), failure.hint());
-    throw;
+    if (!failure.about_memory()) throw;
+    // Kept for the CLI's runs (runtime/library), which write the guard's report with the failure.
+    impl_->memory_failure.emplace(failure);
+    throw MemoryError(failure.what(), failure.hint());
   }
+}
+
+std::uint64_t Session::activation_room_bytes(std::string_view component) const {
+  return impl_->activation_room_bytes(component);
 }
 
 const std::vector<StepStatistics>& Session::steps() const { return impl_->steps; }
@@ -275,18 +296,25 @@ std::string Session::report_json() const {
     nlohmann::json peaks = nlohmann::json::object();
     for (const auto* s : steps) {
       seconds.push_back(s->seconds), streamed += s->streamed_bytes;
-      for (const auto& [device, bytes] : s->peak_bytes) peaks[device] = std::max(peaks.value(device, std::uint64_t{0}), bytes);
+      for (const auto& [device, bytes] : s->peak_bytes)
+        peaks[device] = std::max(peaks.value(device, std::uint64_t{0}), bytes);
     }
     std::sort(seconds.begin(), seconds.end());
-    doc["components"][name] = {{"steps", steps.size()}, {"median_step_seconds", seconds[seconds.size() / 2]},
+    doc["components"][name] = {{"steps", steps.size()},
+                               {"median_step_seconds", seconds[seconds.size() / 2]},
                                {"total_seconds", std::accumulate(seconds.begin(), seconds.end(), 0.0)},
-                               {"streamed_bytes_per_step", streamed / steps.size()}, {"peak_bytes", peaks}};
+                               {"streamed_bytes_per_step", streamed / steps.size()},
+                               {"peak_bytes", peaks}};
   }
   doc["steps"] = nlohmann::json::array();
   for (const auto& s : impl_->steps)
-    doc["steps"].push_back({{"component", s.component}, {"seconds", s.seconds}, {"compute_seconds", s.compute_seconds},
-                            {"copy_wait_seconds", s.copy_wait_seconds}, {"streamed_bytes", s.streamed_bytes},
-                            {"unprefetched_units", s.unprefetched_units}, {"peak_bytes", s.peak_bytes}});
+    doc["steps"].push_back({{"component", s.component},
+                            {"seconds", s.seconds},
+                            {"compute_seconds", s.compute_seconds},
+                            {"copy_wait_seconds", s.copy_wait_seconds},
+                            {"streamed_bytes", s.streamed_bytes},
+                            {"unprefetched_units", s.unprefetched_units},
+                            {"peak_bytes", s.peak_bytes}});
   return doc.dump(2);
 }
 
@@ -295,7 +323,8 @@ void Session::unload() { impl_->unload(); }
 UnitScope::UnitScope(Session* session, std::size_t unit, const UnitTensors* tensors)
     : session_(session), unit_(unit), tensors_(tensors) {}
 
-UnitScope::UnitScope(UnitScope&& other) noexcept : session_(other.session_), unit_(other.unit_), tensors_(other.tensors_) {
+UnitScope::UnitScope(UnitScope&& other) noexcept
+    : session_(other.session_), unit_(other.unit_), tensors_(other.tensors_) {
   other.session_ = nullptr;
 }
 
@@ -321,8 +350,10 @@ bool UnitScope::has(std::string_view name) const {
 
 const at::Tensor& UnitScope::operator[](std::string_view name) const {
   if (const auto it = tensors_->by_name.find(name); it != tensors_->by_name.end()) return it->second;
-  if (const auto it = tensors_->by_name.find(tensors_->prefix + "." + std::string(name)); it != tensors_->by_name.end()) return it->second;
-  throw InputError(tensors_->prefix, "has no tensor '" + std::string(name) + "' (" + tensors_->prefix + "." + std::string(name) + ")",
+  if (const auto it = tensors_->by_name.find(tensors_->prefix + "." + std::string(name)); it != tensors_->by_name.end())
+    return it->second;
+  throw InputError(tensors_->prefix,
+                   "has no tensor '" + std::string(name) + "' (" + tensors_->prefix + "." + std::string(name) + ")",
                    "the checkpoint lacks a weight this architecture needs; it is damaged, or of another architecture");
 }
 

@@ -34,7 +34,8 @@ struct Session::Impl {
   // switches `body` to a way that needs less memory (a VAE in tiles) and returns that way's activation
   // bytes, and the step runs again in place; nullopt leaves the out-of-memory to the guard.
   using Lighter = std::function<std::optional<std::uint64_t>(const OutOfMemory&)>;
-  void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes, const Lighter& lighter = {});
+  void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes,
+            const Lighter& lighter = {});
   // Bytes the loaded plan leaves for activations on the GPUs `component` runs on (the least of them):
   // the budget's limit there (its cap or what was free, less the reserve) less the resident weights and
   // the streaming window. The largest value where it runs on no GPU.
@@ -54,6 +55,8 @@ struct Session::Impl {
   std::uint64_t generation = 1;  // loads so far: open, then one per fallback
   ModelDescription description;
   std::vector<StepStatistics> steps;
+  // The guard's failure when the public step() turned it into a MemoryError: its report.
+  std::optional<GuardFailure> memory_failure;
   std::unique_ptr<Executor> executor;  // declared last: destroyed first
 
  private:

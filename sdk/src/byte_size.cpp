@@ -10,8 +10,7 @@
 namespace vramguard {
 
 InvalidByteSize::InvalidByteSize(std::string text, std::string reason)
-    : std::invalid_argument("invalid size '" + text + "': " + reason + "; accepted: " +
-                            std::string(kByteSizeForms)),
+    : std::invalid_argument("invalid size '" + text + "': " + reason + "; accepted: " + std::string(kByteSizeForms)),
       text_(std::move(text)) {}
 
 namespace {
@@ -24,8 +23,14 @@ struct UnitFactor {
 // Case matters: "12gb" could mean either convention, so it is refused rather than guessed.
 constexpr std::array<UnitFactor, 9> kUnits{{
     {"B", 1.0},
-    {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-    {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+    {"KB", 1e3},
+    {"MB", 1e6},
+    {"GB", 1e9},
+    {"TB", 1e12},
+    {"KiB", 1024.0},
+    {"MiB", 1048576.0},
+    {"GiB", 1073741824.0},
+    {"TiB", 1099511627776.0},
 }};
 
 std::string_view trim(std::string_view s) {
@@ -66,8 +71,7 @@ std::uint64_t parse_byte_size(std::string_view original) {
     std::uint64_t value = 0;
     const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
     if (ec == std::errc::result_out_of_range) throw InvalidByteSize(text, "it is too large");
-    if (ec != std::errc() || ptr != number.data() + number.size())
-      throw InvalidByteSize(text, "it is not a number");
+    if (ec != std::errc() || ptr != number.data() + number.size()) throw InvalidByteSize(text, "it is not a number");
     return value;
   }
 

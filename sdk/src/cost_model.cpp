@@ -37,17 +37,21 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
   bool convertible_in_place = true;
   for (const auto& component : model.components)
     for (const auto& unit : component.units)
-      if (const auto* p = placement.find(component.name, unit.name); p && p->mode == PlacementMode::streamed &&
-                                                                      p->storage == DeviceId::host())
+      if (const auto* p = placement.find(component.name, unit.name);
+          p && p->mode == PlacementMode::streamed && p->storage == DeviceId::host())
         convertible_in_place = convertible_in_place && stored_as_placed(unit, model.target_dtype);
   char rates[256];
   const auto registered = [&] {
-    std::snprintf(rates, sizeof rates, "registering the mapped checkpoint (%.1f GB/s) instead of copying it into pinned memory (%.1f GB/s); copies run at %.1f GB/s either way",
+    std::snprintf(rates, sizeof rates,
+                  "registering the mapped checkpoint (%.1f GB/s) instead of copying it into pinned memory (%.1f GB/s); "
+                  "copies run at %.1f GB/s either way",
                   c.registration_bytes_per_s / 1e9, c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9);
     return SourceChoice{StreamSource::registered_mapping, pinned, c.registration_bytes_per_s, rates};
   };
   const auto copied = [&](const char* why) {
-    std::snprintf(rates, sizeof rates, "%s; pinned memory is filled at %.1f GB/s and copies at %.1f GB/s, the page cache through the staging ring at %.1f GB/s",
+    std::snprintf(rates, sizeof rates,
+                  "%s; pinned memory is filled at %.1f GB/s and copies at %.1f GB/s, the page cache through the "
+                  "staging ring at %.1f GB/s",
                   why, c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9, staged / 1e9);
     return SourceChoice{StreamSource::pinned_copy, pinned, c.pinned_fill_bytes_per_s, rates};
   };
@@ -57,15 +61,19 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
   };
   if (forced) {
     switch (*forced) {
-      case StreamSource::registered_mapping: return registered();
-      case StreamSource::pinned_copy: return copied("asked for (--stream-from pinned)");
-      case StreamSource::staged_page_cache: return staged_choice("asked for (--stream-from page-cache)");
+      case StreamSource::registered_mapping:
+        return registered();
+      case StreamSource::pinned_copy:
+        return copied("asked for (--stream-from pinned)");
+      case StreamSource::staged_page_cache:
+        return staged_choice("asked for (--stream-from page-cache)");
     }
   }
   if (budget.can_register_mappings && convertible_in_place) return registered();
   if (budget.pinned_cap_bytes > 0)
-    return copied(budget.can_register_mappings ? "a dtype conversion rules out registering the checkpoint"
-                                               : "this runtime cannot register the checkpoint (needs root or a memlock limit)");
+    return copied(budget.can_register_mappings
+                      ? "a dtype conversion rules out registering the checkpoint"
+                      : "this runtime cannot register the checkpoint (needs root or a memlock limit)");
   return staged_choice("no pinned memory is allowed (--pinned-memory 0)");
 }
 
@@ -78,9 +86,12 @@ const CostConstants& default_cost_constants() {
 
 std::string_view stream_source_name(StreamSource source) {
   switch (source) {
-    case StreamSource::pinned_copy: return "pinned copy";
-    case StreamSource::registered_mapping: return "registered mapping";
-    case StreamSource::staged_page_cache: return "staged from the page cache";
+    case StreamSource::pinned_copy:
+      return "pinned copy";
+    case StreamSource::registered_mapping:
+      return "registered mapping";
+    case StreamSource::staged_page_cache:
+      return "staged from the page cache";
   }
   return "pinned copy";
 }
@@ -107,7 +118,8 @@ std::uint64_t tokens_for(const Component& component, const Workload& workload) {
 }
 
 std::uint64_t activation_headroom(const Component& component, const Workload& workload, const CostConstants& c) {
-  return static_cast<std::uint64_t>(component.activation_bytes_per_token * static_cast<double>(tokens_for(component, workload))) +
+  return static_cast<std::uint64_t>(component.activation_bytes_per_token *
+                                    static_cast<double>(tokens_for(component, workload))) +
          c.workspace_bytes;
 }
 
@@ -117,13 +129,15 @@ double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& c) {
 }
 
 double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& c) {
-  const double probed = gpu && gpu->host_to_device_bytes_per_s > 0 ? gpu->host_to_device_bytes_per_s : c.default_host_to_device_bytes_per_s;
+  const double probed = gpu && gpu->host_to_device_bytes_per_s > 0 ? gpu->host_to_device_bytes_per_s
+                                                                   : c.default_host_to_device_bytes_per_s;
   return probed * c.copy_efficiency;
 }
 
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch) {
   const double t = static_cast<double>(tokens);
-  return static_cast<double>(std::max<std::uint64_t>(1, batch)) * t * (unit.flops_per_token + t * unit.sequence_flops_per_token);
+  return static_cast<double>(std::max<std::uint64_t>(1, batch)) * t *
+         (unit.flops_per_token + t * unit.sequence_flops_per_token);
 }
 
 double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& c) {
@@ -192,8 +206,8 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
     // one's output); each GPU's copy engine fills its window in forward order, a copy starting once the
     // engine is free and its slot has been released by the unit that held it (prefetch_depth + 1
     // streamed units earlier), and a streamed unit computes once its copy is done.
-    std::map<DeviceId, double> copy_free;                    // per GPU: when its copy engine is next free
-    std::map<DeviceId, std::vector<double>> slot_released;   // per GPU: when each streamed unit finished
+    std::map<DeviceId, double> copy_free;                   // per GPU: when its copy engine is next free
+    std::map<DeviceId, std::vector<double>> slot_released;  // per GPU: when each streamed unit finished
     double now = 0;
     DeviceId previous_executor{};
     bool first = true;
@@ -206,7 +220,8 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
       const std::uint64_t rounded = allocated_bytes(unit, c);
       // Activations hop between devices when consecutive units execute on different ones.
       if (!first && previous_executor != placed->executes_on)
-        now += component.activation_bytes_per_token * static_cast<double>(cp.tokens) / host_to_device_bytes_per_s(executor, c);
+        now += component.activation_bytes_per_token * static_cast<double>(cp.tokens) /
+               host_to_device_bytes_per_s(executor, c);
       previous_executor = placed->executes_on;
       first = false;
       double compute = 0, transfer = 0;
@@ -270,7 +285,8 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
         d.window_bytes = streaming_window_bytes(it->second, depth);
       // A GPU the plan never uses gets no context and no activations.
       const bool used = executes.count(d.device) || d.resident_bytes > 0;
-      d.peak_bytes = used ? d.context_bytes + d.adapter_bytes + d.resident_bytes + d.window_bytes + d.headroom_bytes : 0;
+      d.peak_bytes =
+          used ? d.context_bytes + d.adapter_bytes + d.resident_bytes + d.window_bytes + d.headroom_bytes : 0;
       d.fits = d.resident_bytes + d.window_bytes <= d.usable_bytes;
     } else {
       d.peak_bytes = d.resident_bytes;
@@ -282,9 +298,11 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
   // bounds it. Host storage for streamed weights is made ready after that.
   double copy_seconds = 0;
   for (const auto& [device, bytes] : bytes_to_gpu)
-    copy_seconds = std::max(copy_seconds, static_cast<double>(bytes) / host_to_device_bytes_per_s(budget.find(device), c));
+    copy_seconds =
+        std::max(copy_seconds, static_cast<double>(bytes) / host_to_device_bytes_per_s(budget.find(device), c));
   const double resident_seconds = std::max(static_cast<double>(bytes_read) / page_cache, copy_seconds);
-  const double host_seconds = source.ready_bytes_per_s > 0 ? static_cast<double>(host_prepared) / source.ready_bytes_per_s : 0;
+  const double host_seconds =
+      source.ready_bytes_per_s > 0 ? static_cast<double>(host_prepared) / source.ready_bytes_per_s : 0;
   prediction.ready_seconds = resident_seconds + host_seconds;
   return prediction;
 }

@@ -15,16 +15,13 @@ struct DTypeRow {
 
 // The safetensors format's dtype list; widths in bits because F4 and F6 pack below a byte.
 constexpr std::array<DTypeRow, 20> kDTypes{{
-    {DType::F64, "F64", 64, true},         {DType::F32, "F32", 32, true},
-    {DType::F16, "F16", 16, true},         {DType::BF16, "BF16", 16, true},
-    {DType::F8_E4M3, "F8_E4M3", 8, true},  {DType::F8_E5M2, "F8_E5M2", 8, true},
-    {DType::F8_E8M0, "F8_E8M0", 8, true},  {DType::F6_E2M3, "F6_E2M3", 6, true},
-    {DType::F6_E3M2, "F6_E3M2", 6, true},  {DType::F4, "F4", 4, true},
-    {DType::C64, "C64", 64, true},         {DType::I64, "I64", 64, false},
-    {DType::I32, "I32", 32, false},        {DType::I16, "I16", 16, false},
-    {DType::I8, "I8", 8, false},           {DType::U64, "U64", 64, false},
-    {DType::U32, "U32", 32, false},        {DType::U16, "U16", 16, false},
-    {DType::U8, "U8", 8, false},           {DType::BOOL, "BOOL", 8, false},
+    {DType::F64, "F64", 64, true},        {DType::F32, "F32", 32, true},        {DType::F16, "F16", 16, true},
+    {DType::BF16, "BF16", 16, true},      {DType::F8_E4M3, "F8_E4M3", 8, true}, {DType::F8_E5M2, "F8_E5M2", 8, true},
+    {DType::F8_E8M0, "F8_E8M0", 8, true}, {DType::F6_E2M3, "F6_E2M3", 6, true}, {DType::F6_E3M2, "F6_E3M2", 6, true},
+    {DType::F4, "F4", 4, true},           {DType::C64, "C64", 64, true},        {DType::I64, "I64", 64, false},
+    {DType::I32, "I32", 32, false},       {DType::I16, "I16", 16, false},       {DType::I8, "I8", 8, false},
+    {DType::U64, "U64", 64, false},       {DType::U32, "U32", 32, false},       {DType::U16, "U16", 16, false},
+    {DType::U8, "U8", 8, false},          {DType::BOOL, "BOOL", 8, false},
 }};
 
 const DTypeRow& row(DType dtype) {

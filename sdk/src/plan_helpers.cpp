@@ -38,14 +38,16 @@ double PlanContext::pass_flops(const PlanItem& item) const {
   double flops = 0;
   for (std::size_t index : item.units) {
     const UnitRef& ref = units_[index];
-    flops += unit_pass_flops(*ref.unit, sequence_tokens_for(*ref.component, request_.workload), request_.workload.batch);
+    flops +=
+        unit_pass_flops(*ref.unit, sequence_tokens_for(*ref.component, request_.workload), request_.workload.batch);
   }
   return flops;
 }
 
 std::uint64_t PlanContext::passes(const PlanItem& item) const {
   std::uint64_t passes = 0;
-  for (std::size_t index : item.units) passes = std::max(passes, request_.workload.passes(units_[index].component->name));
+  for (std::size_t index : item.units)
+    passes = std::max(passes, request_.workload.passes(units_[index].component->name));
   return passes;
 }
 
@@ -66,8 +68,8 @@ Placement PlanContext::finish(const std::string& strategy, int prefetch_depth, s
   placement.strategy = strategy;
   for (std::size_t i = 0; i < units_.size(); ++i) {
     if (!decided_[i])
-      throw std::logic_error("strategy " + strategy + " left unit " + units_[i].component->name + "/" + units_[i].unit->name +
-                             " unplaced");
+      throw std::logic_error("strategy " + strategy + " left unit " + units_[i].component->name + "/" +
+                             units_[i].unit->name + " unplaced");
     placement.units.push_back(decisions_[i]);
   }
   placement.prefetch_depth = prefetch_depth;

@@ -13,7 +13,8 @@ PlanCheck check_plan(const ModelGraph& model, const DeviceBudget& budget, const 
   auto fail = [&](std::string problem) { check.violations.push_back(std::move(problem)); };
 
   if (placement.prefetch_depth < 0 || placement.prefetch_depth > kMaxPrefetchDepth)
-    fail("prefetch depth " + std::to_string(placement.prefetch_depth) + " is outside 0.." + std::to_string(kMaxPrefetchDepth));
+    fail("prefetch depth " + std::to_string(placement.prefetch_depth) + " is outside 0.." +
+         std::to_string(kMaxPrefetchDepth));
   std::map<std::pair<std::string, std::string>, const UnitPlacement*> placed;
   for (const auto& unit : placement.units)
     if (!placed.emplace(std::make_pair(unit.component, unit.unit), &unit).second)
@@ -36,8 +37,10 @@ PlanCheck check_plan(const ModelGraph& model, const DeviceBudget& budget, const 
       const std::string where = component.name + "/" + unit.name;
       const DeviceInfo* storage = budget.find(p.storage);
       const DeviceInfo* executor = budget.find(p.executes_on);
-      if (storage == nullptr) fail("unit " + where + " is stored on " + p.storage.str() + ", which the budget does not have");
-      if (executor == nullptr) fail("unit " + where + " executes on " + p.executes_on.str() + ", which the budget does not have");
+      if (storage == nullptr)
+        fail("unit " + where + " is stored on " + p.storage.str() + ", which the budget does not have");
+      if (executor == nullptr)
+        fail("unit " + where + " executes on " + p.executes_on.str() + ", which the budget does not have");
       if (storage == nullptr || executor == nullptr) {
         devices_known = false;
         continue;
@@ -50,8 +53,8 @@ PlanCheck check_plan(const ModelGraph& model, const DeviceBudget& budget, const 
           break;
         case PlacementMode::streamed:
           if (p.storage.is_gpu() || !p.executes_on.is_gpu())
-            fail("streamed unit " + where + " must be stored on cpu or disk and execute on a GPU (stored " + p.storage.str() +
-                 ", executes " + p.executes_on.str() + ")");
+            fail("streamed unit " + where + " must be stored on cpu or disk and execute on a GPU (stored " +
+                 p.storage.str() + ", executes " + p.executes_on.str() + ")");
           break;
         case PlacementMode::cpu:
           if (p.storage != DeviceId::host() || p.executes_on != DeviceId::host())
@@ -74,14 +77,15 @@ PlanCheck check_plan(const ModelGraph& model, const DeviceBudget& budget, const 
     if (device.fits) continue;
     if (device.device.is_gpu())
       fail(device.device.str() + " would hold " + format_bytes(device.resident_bytes) + " of resident weights and a " +
-           format_bytes(device.window_bytes) + " streaming window, more than its " + format_bytes(device.usable_bytes) + " usable");
+           format_bytes(device.window_bytes) + " streaming window, more than its " + format_bytes(device.usable_bytes) +
+           " usable");
     else
       fail(device.device.str() + " would hold " + format_bytes(device.resident_bytes) + ", more than its " +
            format_bytes(device.usable_bytes) + " usable");
   }
   if (check.prediction.pinned_bytes > budget.pinned_cap_bytes)
-    fail("it streams " + format_bytes(check.prediction.pinned_bytes) + " from pinned memory, more than the pinned cap of " +
-         format_bytes(budget.pinned_cap_bytes));
+    fail("it streams " + format_bytes(check.prediction.pinned_bytes) +
+         " from pinned memory, more than the pinned cap of " + format_bytes(budget.pinned_cap_bytes));
   return check;
 }
 

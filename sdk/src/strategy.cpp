@@ -24,7 +24,8 @@ std::string describe_no_fit(const std::string& strategy, const std::string& reas
 }  // namespace
 
 std::uint64_t Workload::sequence_tokens(const std::string& component, std::uint64_t default_tokens) const {
-  if (const auto it = components.find(component); it != components.end() && it->second.tokens > 0) return it->second.tokens;
+  if (const auto it = components.find(component); it != components.end() && it->second.tokens > 0)
+    return it->second.tokens;
   return tokens > 0 ? tokens : default_tokens;
 }
 
@@ -33,8 +34,7 @@ std::uint64_t Workload::passes(const std::string& component) const {
   return it == components.end() ? 1 : it->second.passes;
 }
 
-NoFitError::NoFitError(std::string strategy, std::string reason,
-                       std::map<DeviceId, std::uint64_t> minimum_bytes)
+NoFitError::NoFitError(std::string strategy, std::string reason, std::map<DeviceId, std::uint64_t> minimum_bytes)
     : std::runtime_error(describe_no_fit(strategy, reason, minimum_bytes)),
       strategy_(std::move(strategy)),
       reason_(std::move(reason)),

@@ -32,8 +32,7 @@ long long option_integer(const StrategyOptions& options, const std::string& key,
                          long long min_value, long long max_value) {
   const auto it = options.find(key);
   if (it == options.end()) return fallback;
-  const std::string expected =
-      "an integer from " + std::to_string(min_value) + " to " + std::to_string(max_value);
+  const std::string expected = "an integer from " + std::to_string(min_value) + " to " + std::to_string(max_value);
   const char* begin = it->second.c_str();
   char* end = nullptr;
   errno = 0;
@@ -59,8 +58,8 @@ bool option_bool(const StrategyOptions& options, const std::string& key, bool fa
   throw InvalidStrategyOption(key, v, "true or false");
 }
 
-std::string option_choice(const StrategyOptions& options, const std::string& key,
-                          const std::string& fallback, const std::vector<std::string>& choices) {
+std::string option_choice(const StrategyOptions& options, const std::string& key, const std::string& fallback,
+                          const std::vector<std::string>& choices) {
   const auto it = options.find(key);
   if (it == options.end()) return fallback;
   for (const auto& choice : choices)
@@ -70,8 +69,7 @@ std::string option_choice(const StrategyOptions& options, const std::string& key
   throw InvalidStrategyOption(key, it->second, expected);
 }
 
-std::optional<std::vector<double>> option_number_list(const StrategyOptions& options,
-                                                      const std::string& key) {
+std::optional<std::vector<double>> option_number_list(const StrategyOptions& options, const std::string& key) {
   const auto it = options.find(key);
   if (it == options.end()) return std::nullopt;
   std::vector<double> values;
@@ -94,7 +92,8 @@ std::optional<std::vector<double>> option_number_list(const StrategyOptions& opt
 void require_known_options(const StrategyOptions& options, const std::vector<std::string>& known,
                            const std::string& strategy) {
   for (const auto& [key, value] : options)
-    if (std::find(known.begin(), known.end(), key) == known.end()) throw InvalidStrategyOption::unknown(key, strategy, known);
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      throw InvalidStrategyOption::unknown(key, strategy, known);
 }
 
 }  // namespace vramguard

@@ -74,7 +74,8 @@ std::vector<std::size_t> spread_ties(const std::vector<double>& priorities) {
   for (auto& [priority, tied] : by_priority) {
     std::vector<std::size_t> ranks(tied.size());
     for (std::size_t r = 0; r < ranks.size(); ++r) ranks[r] = r;
-    std::stable_sort(ranks.begin(), ranks.end(), [](std::size_t a, std::size_t b) { return van_der_corput(a) < van_der_corput(b); });
+    std::stable_sort(ranks.begin(), ranks.end(),
+                     [](std::size_t a, std::size_t b) { return van_der_corput(a) < van_der_corput(b); });
     for (std::size_t r : ranks) order.push_back(tied[r]);
   }
   return order;
@@ -82,8 +83,9 @@ std::vector<std::size_t> spread_ties(const std::vector<double>& priorities) {
 
 // As many items resident on `gpu` as fit beside the streaming window, chosen by `priority`; the rest
 // streamed from host memory with prefetch.
-std::optional<Placement> partially_resident(const PlanRequest& request, const DeviceInfo& gpu, int prefetch,
-                                            const std::function<double(const PlanItem&, const PlanContext&)>& priority) {
+std::optional<Placement> partially_resident(
+    const PlanRequest& request, const DeviceInfo& gpu, int prefetch,
+    const std::function<double(const PlanItem&, const PlanContext&)>& priority) {
   PlanContext context(request);
   const auto& items = context.items();
   std::vector<double> priorities;
@@ -99,7 +101,8 @@ std::optional<Placement> partially_resident(const PlanRequest& request, const De
   };
   for (std::size_t i : order) {
     resident[i] = true;
-    if (resident_bytes + items[i].allocated_bytes + window_without() <= gpu.usable_bytes) resident_bytes += items[i].allocated_bytes;
+    if (resident_bytes + items[i].allocated_bytes + window_without() <= gpu.usable_bytes)
+      resident_bytes += items[i].allocated_bytes;
     else resident[i] = false;
   }
   if (resident_bytes + window_without() > gpu.usable_bytes) return std::nullopt;
@@ -149,15 +152,17 @@ Placement AutoStrategy::plan(const PlanRequest& request) const {
     bool streams = false;
     if (split)
       for (const auto& u : split->units) streams = streams || u.mode == PlacementMode::streamed;
-    consider(streams ? "a layer split across the GPUs, the rest streamed" : "a layer split across the GPUs", std::move(split));
+    consider(streams ? "a layer split across the GPUs, the rest streamed" : "a layer split across the GPUs",
+             std::move(split));
   }
   if (!gpus.empty()) {
-    const DeviceInfo* roomiest = *std::max_element(gpus.begin(), gpus.end(), [](const auto* a, const auto* b) {
-      return a->usable_bytes < b->usable_bytes;
-    });
-    consider("as much resident on " + roomiest->name() + " as fits (costliest to stream first), the rest streamed with prefetch",
+    const DeviceInfo* roomiest = *std::max_element(
+        gpus.begin(), gpus.end(), [](const auto* a, const auto* b) { return a->usable_bytes < b->usable_bytes; });
+    consider("as much resident on " + roomiest->name() +
+                 " as fits (costliest to stream first), the rest streamed with prefetch",
              partially_resident(request, *roomiest, prefetch, [&](const PlanItem& item, const PlanContext& context) {
-               return streaming_penalty(item, context, *roomiest, prefetch) / static_cast<double>(std::max<std::uint64_t>(1, item.allocated_bytes));
+               return streaming_penalty(item, context, *roomiest, prefetch) /
+                      static_cast<double>(std::max<std::uint64_t>(1, item.allocated_bytes));
              }));
     consider("as much resident on " + roomiest->name() + " as fits (largest first), the rest streamed with prefetch",
              partially_resident(request, *roomiest, prefetch, [](const PlanItem& item, const PlanContext&) {
@@ -165,7 +170,8 @@ Placement AutoStrategy::plan(const PlanRequest& request) const {
              }));
     const std::string roomiest_index = std::to_string(std::find(gpus.begin(), gpus.end(), roomiest) - gpus.begin());
     consider("every unit streamed with prefetch",
-             from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", std::to_string(prefetch)}, {"gpu", roomiest_index}}));
+             from_strategy(SequentialOffloadStrategy(), request,
+                           {{"prefetch", std::to_string(prefetch)}, {"gpu", roomiest_index}}));
     if (prefetch > 0)
       consider("every unit streamed, one slot (no prefetch: least VRAM)",
                from_strategy(SequentialOffloadStrategy(), request, {{"prefetch", "0"}, {"gpu", roomiest_index}}));
@@ -173,26 +179,29 @@ Placement AutoStrategy::plan(const PlanRequest& request) const {
   consider("everything on the CPU (--allow-cpu-compute)", all_on_cpu(request));
 
   if (candidates.empty()) {
-    if (gpus.empty()) throw NoFitError(kName, "there is no GPU, and CPU compute is not allowed (--allow-cpu-compute)", {});
+    if (gpus.empty())
+      throw NoFitError(kName, "there is no GPU, and CPU compute is not allowed (--allow-cpu-compute)", {});
     // The least any candidate needs: one slot for the largest unit on the roomiest GPU, and room on the
     // host (pinned memory, or a disk to stream from) for everything.
     PlanContext context(request);
     std::uint64_t largest = 0, total = 0;
     for (const auto& item : context.items()) largest = std::max(largest, item.largest_slot_bytes), total += item.bytes;
-    const DeviceInfo* roomiest = *std::max_element(gpus.begin(), gpus.end(), [](const auto* a, const auto* b) {
-      return a->usable_bytes < b->usable_bytes;
-    });
+    const DeviceInfo* roomiest = *std::max_element(
+        gpus.begin(), gpus.end(), [](const auto* a, const auto* b) { return a->usable_bytes < b->usable_bytes; });
     if (largest > roomiest->usable_bytes)
-      throw NoFitError(kName, "not even one unit at a time fits on a GPU (the largest is " + format_bytes(largest) + ")",
+      throw NoFitError(kName,
+                       "not even one unit at a time fits on a GPU (the largest is " + format_bytes(largest) + ")",
                        {{roomiest->id, largest}});
-    throw NoFitError(kName, "host memory cannot hold the " + format_bytes(total) + " of weights to stream, and there is no disk to stream from",
+    throw NoFitError(kName,
+                     "host memory cannot hold the " + format_bytes(total) +
+                         " of weights to stream, and there is no disk to stream from",
                      {{DeviceId::host(), total}});
   }
-  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-    return a.job_seconds < b.job_seconds;
-  });
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.job_seconds < b.job_seconds; });
   Candidate& best = candidates.front();
-  std::string explanation = "chose " + best.label + ": predicted " + format_seconds(best.job_seconds) + " " + per_what(request.workload);
+  std::string explanation =
+      "chose " + best.label + ": predicted " + format_seconds(best.job_seconds) + " " + per_what(request.workload);
   if (candidates.size() > 1)
     explanation += " (next best: " + candidates[1].label + ", " + format_seconds(candidates[1].job_seconds) + ")";
   best.placement.strategy = kName;

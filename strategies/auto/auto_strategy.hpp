@@ -13,7 +13,8 @@ class AutoStrategy final : public PlacementStrategy {
  public:
   Placement plan(const PlanRequest& request) const override;
   static std::vector<StrategyOptionInfo> options() {
-    return {{"prefetch", "0-16", "streamed units copied ahead of the one computing, in the candidates that stream (default 1)"}};
+    return {{"prefetch", "0-16",
+             "streamed units copied ahead of the one computing, in the candidates that stream (default 1)"}};
   }
 };
 

@@ -151,7 +151,8 @@ class ModuleTree {
     for (std::size_t c : node.children)
       for (std::size_t item : nodes_[c].all_items)
         if (seen.insert(item).second) node.all_items.push_back(item);
-    for (std::size_t item : node.all_items) node.largest = std::max(node.largest, context_.items()[item].largest_slot_bytes);
+    for (std::size_t item : node.all_items)
+      node.largest = std::max(node.largest, context_.items()[item].largest_slot_bytes);
   }
 
   const PlanContext& context_;
@@ -173,12 +174,15 @@ bool walk(PlanContext& context, const std::vector<std::int64_t>& gpu_max, std::u
   };
   std::vector<Target> targets;
   for (std::size_t i = 0; i < gpus.size(); ++i) targets.push_back({gpus[i]->id, gpu_max[i], i == 0});
-  targets.push_back({DeviceId::host(), static_cast<std::int64_t>(std::min<std::uint64_t>(context.host_streaming_capacity(), INT64_MAX)), true});
-  if (context.has_disk() && !gpus.empty()) targets.push_back({DeviceId::page_cache(), INT64_MAX, false});  // CPU compute needs RAM
+  targets.push_back({DeviceId::host(),
+                     static_cast<std::int64_t>(std::min<std::uint64_t>(context.host_streaming_capacity(), INT64_MAX)),
+                     true});
+  if (context.has_disk() && !gpus.empty())
+    targets.push_back({DeviceId::page_cache(), INT64_MAX, false});  // CPU compute needs RAM
 
   const ModuleTree tree(context);
   std::vector<std::size_t> pending = tree.root_children();
-  std::vector<std::int64_t> used(targets.size(), 0);      // as accelerate counts it (reservations included)
+  std::vector<std::int64_t> used(targets.size(), 0);  // as accelerate counts it (reservations included)
   std::vector<std::uint64_t> resident(targets.size(), 0);
   std::size_t device = 0;
   std::uint64_t largest_offloaded = 0;
@@ -196,7 +200,8 @@ bool walk(PlanContext& context, const std::vector<std::int64_t>& gpu_max, std::u
     if (!anything_left) continue;
     const std::int64_t largest_remaining = static_cast<std::int64_t>(tree.largest_unit(pending));
     const Target& t = targets[device];
-    const std::int64_t reserved = t.main ? largest_remaining * static_cast<std::int64_t>(t.device.is_gpu() ? slots : 1) : 0;
+    const std::int64_t reserved =
+        t.main ? largest_remaining * static_cast<std::int64_t>(t.device.is_gpu() ? slots : 1) : 0;
     if (t.max == INT64_MAX || used[device] + size <= t.max - reserved) {
       used[device] += size;
       resident[device] += static_cast<std::uint64_t>(size);
@@ -221,14 +226,16 @@ bool walk(PlanContext& context, const std::vector<std::int64_t>& gpu_max, std::u
     }
     used[device] += reserved;
     if (++device == targets.size())
-      throw NoFitError(kName, "the units do not fit on the GPUs, in CPU memory or on disk", {{DeviceId::host(), total}});
+      throw NoFitError(kName, "the units do not fit on the GPUs, in CPU memory or on disk",
+                       {{DeviceId::host(), total}});
     pending.insert(pending.begin(), node);
   }
 
   // The main GPU must hold its residents plus the slots for the largest offloaded unit.
   if (largest_offloaded > 0 && !gpus.empty() && resident[0] + slots * largest_offloaded > gpus.front()->usable_bytes) {
-    throw NoFitError(kName, "the largest offloaded unit (" + format_bytes(largest_offloaded) + ") does not fit on " +
-                                  gpus.front()->name() + " next to its resident units",
+    throw NoFitError(kName,
+                     "the largest offloaded unit (" + format_bytes(largest_offloaded) + ") does not fit on " +
+                         gpus.front()->name() + " next to its resident units",
                      {{gpus.front()->id, resident[0] + slots * largest_offloaded}});
   }
   return largest_offloaded > 0;
@@ -239,7 +246,8 @@ bool walk(PlanContext& context, const std::vector<std::int64_t>& gpu_max, std::u
 Placement BalancedStrategy::plan(const PlanRequest& request) const {
   require_known_options(request.options, {"low_zero", "fill", "prefetch"}, kName);
   const bool low_zero = option_bool(request.options, "low_zero", false);
-  const bool sequential = option_choice(request.options, "fill", "balanced", {"balanced", "sequential"}) == "sequential";
+  const bool sequential =
+      option_choice(request.options, "fill", "balanced", {"balanced", "sequential"}) == "sequential";
   const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, kMaxPrefetchDepth));
 
   PlanContext accelerate(request);
@@ -272,15 +280,17 @@ Placement BalancedStrategy::plan(const PlanRequest& request) const {
 
   std::string explanation = sequential ? "accelerate's sequential fill: GPUs in order" : "accelerate's balanced map";
   if (low_zero) explanation += " with cuda:0 kept light (balanced_low_0)";
-  explanation += offloads ? "; what the GPUs cannot hold is offloaded to CPU memory or disk and run on the main GPU" : "; every unit resident";
+  explanation += offloads ? "; what the GPUs cannot hold is offloaded to CPU memory or disk and run on the main GPU"
+                          : "; every unit resident";
   if (depth > 0)
-    explanation += ", streamed with prefetch (" + gpus.front()->name() + " keeps room for " + std::to_string(depth + 1) +
-                   " of the largest offloaded units rather than accelerate's one)";
-  else if (offloads && prefetch > 0)
-    explanation += ", one at a time (no room for a prefetch window beside the map)";
+    explanation += ", streamed with prefetch (" + gpus.front()->name() + " keeps room for " +
+                   std::to_string(depth + 1) + " of the largest offloaded units rather than accelerate's one)";
+  else if (offloads && prefetch > 0) explanation += ", one at a time (no room for a prefetch window beside the map)";
   return (with_window ? *with_window : accelerate)
       .finish(kName, depth, explanation,
-              {{"fill", sequential ? "sequential" : "balanced"}, {"low_zero", low_zero ? "true" : "false"}, {"prefetch", std::to_string(depth)}});
+              {{"fill", sequential ? "sequential" : "balanced"},
+               {"low_zero", low_zero ? "true" : "false"},
+               {"prefetch", std::to_string(depth)}});
 }
 
 }  // namespace vramguard::strategies

@@ -14,8 +14,10 @@ class BalancedStrategy final : public PlacementStrategy {
  public:
   Placement plan(const PlanRequest& request) const override;
   static std::vector<StrategyOptionInfo> options() {
-    return {{"low_zero", "true|false", "keep the first GPU as free as possible, as accelerate's balanced_low_0 (default false)"},
-            {"fill", "balanced|sequential", "balanced budgets per GPU, or fill each GPU in turn as device_map=\"sequential\" (default balanced)"}};
+    return {{"low_zero", "true|false",
+             "keep the first GPU as free as possible, as accelerate's balanced_low_0 (default false)"},
+            {"fill", "balanced|sequential",
+             "balanced budgets per GPU, or fill each GPU in turn as device_map=\"sequential\" (default balanced)"}};
   }
 };
 

@@ -31,7 +31,8 @@ Split split(const std::vector<PlanItem>& items, const std::vector<const DeviceIn
   for (std::size_t i = 0; i < items.size(); ++i) {
     const std::uint64_t size = items[i].allocated_bytes;
     while (true) {
-      const std::uint64_t capacity = gpus[g]->usable_bytes > (g == last ? window : 0) ? gpus[g]->usable_bytes - (g == last ? window : 0) : 0;
+      const std::uint64_t capacity =
+          gpus[g]->usable_bytes > (g == last ? window : 0) ? gpus[g]->usable_bytes - (g == last ? window : 0) : 0;
       const double share = static_cast<double>(total) * weights[g] / weight_sum;
       const bool fits = result.resident[g] + size <= capacity;
       // Past the middle of the item beyond the share: the next GPU is the better home for it.
@@ -77,13 +78,15 @@ Placement MultiGpuStrategy::plan(const PlanRequest& request) const {
   std::uint64_t window = 0;
   Split result = split(items, gpus, weights, window);
   for (int round = 0; round < 32; ++round) {
-    const std::uint64_t needed = result.largest_streamed ? streaming_window_bytes(result.largest_streamed, prefetch) : 0;
+    const std::uint64_t needed =
+        result.largest_streamed ? streaming_window_bytes(result.largest_streamed, prefetch) : 0;
     if (needed <= window) break;
     window = needed;
     result = split(items, gpus, weights, window);
   }
   const DeviceInfo& last = *gpus.back();
-  const std::uint64_t final_window = result.largest_streamed ? streaming_window_bytes(result.largest_streamed, prefetch) : 0;
+  const std::uint64_t final_window =
+      result.largest_streamed ? streaming_window_bytes(result.largest_streamed, prefetch) : 0;
   if (result.resident.back() + final_window > last.usable_bytes)
     throw NoFitError(kName, "a streaming window of " + format_bytes(final_window) + " does not fit on " + last.name(),
                      {{last.id, result.resident.back() + final_window}});
@@ -100,7 +103,8 @@ Placement MultiGpuStrategy::plan(const PlanRequest& request) const {
     }
     const auto storage = host.take(items[i].bytes);
     if (!storage)
-      throw NoFitError(kName, "the weights left after the GPUs (" + format_bytes(to_stream) + ") do not fit in host memory",
+      throw NoFitError(kName,
+                       "the weights left after the GPUs (" + format_bytes(to_stream) + ") do not fit in host memory",
                        {{DeviceId::host(), to_stream}});
     context.place(items[i], *storage, PlacementMode::streamed, last.id);
     streamed += items[i].bytes;
@@ -109,9 +113,11 @@ Placement MultiGpuStrategy::plan(const PlanRequest& request) const {
   std::string explanation = "layer split across";
   for (std::size_t g = 0; g < gpus.size(); ++g)
     explanation += (g ? ", " : " ") + gpus[g]->name() + " (" + format_gb(result.resident[g]) + " GB)";
-  explanation += request.options.count("split") ? " as split=" + request.options.at("split") : " in proportion to usable memory";
-  if (gpus.size() == 1) explanation = "needs two GPUs to split a model across, and only " + last.name() +
-                                    " has usable memory: it places like balanced here (every resident unit on " + last.name() + ")";
+  explanation +=
+      request.options.count("split") ? " as split=" + request.options.at("split") : " in proportion to usable memory";
+  if (gpus.size() == 1)
+    explanation = "needs two GPUs to split a model across, and only " + last.name() +
+                  " has usable memory: it places like balanced here (every resident unit on " + last.name() + ")";
   if (streamed) explanation += "; " + format_bytes(streamed) + " streamed on " + last.name();
   std::map<std::string, std::string> settings;
   if (request.options.count("split")) settings["split"] = request.options.at("split");

@@ -18,7 +18,8 @@ Placement SequentialOffloadStrategy::plan(const PlanRequest& request) const {
   if (gpus.empty()) throw NoFitError(kName, "there is no GPU to stream to", {});
   const int prefetch = static_cast<int>(option_integer(request.options, "prefetch", 1, 0, kMaxPrefetchDepth));
   const auto keep = static_cast<std::size_t>(option_integer(request.options, "keep_resident", 0, 0, 1'000'000));
-  const auto gpu_index = static_cast<std::size_t>(option_integer(request.options, "gpu", 0, 0, static_cast<long long>(gpus.size()) - 1));
+  const auto gpu_index =
+      static_cast<std::size_t>(option_integer(request.options, "gpu", 0, 0, static_cast<long long>(gpus.size()) - 1));
   const DeviceInfo& gpu = *gpus[gpu_index];
 
   // Units kept resident: every item holding one of the first `keep` units.
@@ -32,20 +33,22 @@ Placement SequentialOffloadStrategy::plan(const PlanRequest& request) const {
   }
   const std::uint64_t window = streaming_window_bytes(largest_streamed, prefetch);
   if (resident_bytes + window > gpu.usable_bytes) {
-    const std::string why = keep > 0 ? "keeping the first " + std::to_string(keep) + " units resident (" + format_bytes(resident_bytes) +
-                                           ") next to a " + std::to_string(prefetch + 1) + "-slot window (" + format_bytes(window) +
-                                           ") does not fit in " + format_bytes(gpu.usable_bytes) + " usable on " + gpu.name()
-                                     : "a " + std::to_string(prefetch + 1) + "-slot streaming window for the largest unit (" +
-                                           format_bytes(window) + ") does not fit in " + format_bytes(gpu.usable_bytes) +
-                                           " usable on " + gpu.name() + (prefetch > 0 ? " (try prefetch=0)" : "");
+    const std::string why =
+        keep > 0 ? "keeping the first " + std::to_string(keep) + " units resident (" + format_bytes(resident_bytes) +
+                       ") next to a " + std::to_string(prefetch + 1) + "-slot window (" + format_bytes(window) +
+                       ") does not fit in " + format_bytes(gpu.usable_bytes) + " usable on " + gpu.name()
+                 : "a " + std::to_string(prefetch + 1) + "-slot streaming window for the largest unit (" +
+                       format_bytes(window) + ") does not fit in " + format_bytes(gpu.usable_bytes) + " usable on " +
+                       gpu.name() + (prefetch > 0 ? " (try prefetch=0)" : "");
     throw NoFitError(kName, why, {{gpu.id, resident_bytes + window}});
   }
 
   const auto pinned = place_on_gpu_streaming_the_rest(context, resident, gpu);
   if (!pinned)
-    throw NoFitError(kName, "the streamed weights (" + format_bytes(streamed_bytes) + ") do not fit in host memory", {{DeviceId::host(), streamed_bytes}});
-  std::string explanation = "every unit streamed into a " + std::to_string(prefetch + 1) + "-slot window on " + gpu.name() +
-                            " (" + format_bytes(window) + ")";
+    throw NoFitError(kName, "the streamed weights (" + format_bytes(streamed_bytes) + ") do not fit in host memory",
+                     {{DeviceId::host(), streamed_bytes}});
+  std::string explanation = "every unit streamed into a " + std::to_string(prefetch + 1) + "-slot window on " +
+                            gpu.name() + " (" + format_bytes(window) + ")";
   if (keep > 0) explanation += ", the first " + std::to_string(keep) + " units kept resident";
   if (*pinned < streamed_bytes) explanation += "; RAM is short, so some weights stream from the page cache";
   return context.finish(kName, prefetch, explanation, {{"keep_resident", std::to_string(keep)}, {"gpu", gpu.name()}});

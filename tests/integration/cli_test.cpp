@@ -10,7 +10,8 @@ TEST(Cli, VersionNamesThePluginApiAndLibtorch) {
   const auto result = run_vramguard("--version");
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_NE(result.out.find("vramguard "), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("plugin API " + std::to_string(vramguard::kPluginApiVersion)), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("plugin API " + std::to_string(vramguard::kPluginApiVersion)), std::string::npos)
+      << result.out;
   EXPECT_NE(result.out.find("libtorch"), std::string::npos) << result.out;
 }
 

@@ -53,7 +53,8 @@ TEST(Doctor, ReportsEveryGpuItsProcessesTheAllocatorHostMemoryAndMemlock) {
 
 TEST(Doctor, NamesAProcessHoldingTheGpuAsTheUsersOwn) {
   ChildProcess holder({"sleep", "60"});
-  const auto result = run_vramguard("doctor --simulate rtx4080 --simulate-process 0=6GB@" + holder.pid_text() + " --json");
+  const auto result =
+      run_vramguard("doctor --simulate rtx4080 --simulate-process 0=6GB@" + holder.pid_text() + " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json processes = first(findings(result.out), "processes");
   EXPECT_EQ(processes["severity"], "warning");
@@ -66,7 +67,8 @@ TEST(Doctor, NamesAProcessHoldingTheGpuAsTheUsersOwn) {
 }
 
 TEST(Doctor, WarnsOfASmallMemlockLimitAndAnAllocatorWithoutExpandableSegments) {
-  const auto result = run_vramguard("doctor --simulate rtx4080 --simulate-memlock 64KiB --json", "PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:128");
+  const auto result = run_vramguard("doctor --simulate rtx4080 --simulate-memlock 64KiB --json",
+                                    "PYTORCH_CUDA_ALLOC_CONF=max_split_size_mb:128");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json list = findings(result.out);
   const json memlock = first(list, "memlock");
@@ -81,7 +83,8 @@ TEST(Doctor, WarnsOfASmallMemlockLimitAndAnAllocatorWithoutExpandableSegments) {
 TEST(Doctor, WithAModelSaysWhatFitsAndWritesAConfigThatPlans) {
   TempDir tmp;
   const std::string config = (tmp / "works.ini").string();
-  auto result = run_vramguard("doctor " + shell_quote(kModel) + kCard + " --write-config " + shell_quote(config) + " --json");
+  auto result =
+      run_vramguard("doctor " + shell_quote(kModel) + kCard + " --write-config " + shell_quote(config) + " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json doc = json::parse(result.out);
   EXPECT_EQ(doc["blocked"], false);
@@ -90,12 +93,14 @@ TEST(Doctor, WithAModelSaysWhatFitsAndWritesAConfigThatPlans) {
   // The written config plans the model by itself.
   result = run_vramguard("plan " + shell_quote(kModel) + " --config " + shell_quote(config));
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_NE(result.out.find("Plan: " + doc["recommended_strategy"].get<std::string>()), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("Plan: " + doc["recommended_strategy"].get<std::string>()), std::string::npos)
+      << result.out;
 }
 
 TEST(Doctor, ExitsOneWhenAProcessLeavesNoRoomAndTwoForWriteConfigWithoutAModel) {
   ChildProcess holder({"sleep", "60"});
-  auto result = run_vramguard("doctor " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text());
+  auto result =
+      run_vramguard("doctor " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text());
   EXPECT_EQ(result.exit_code, 1) << result.out;
   EXPECT_NE(result.out.find("[BLOCKS] no strategy fits"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("fix --terminate-own"), std::string::npos) << result.out;
@@ -108,8 +113,9 @@ TEST(Fix, StopsTheUsersOwnProcessWithConsentThenLoadsAndWritesTheConfig) {
   TempDir tmp;
   ChildProcess holder({"sleep", "60"});
   const std::string config = (tmp / "fixed.ini").string();
-  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text() +
-                                    " --terminate-own --yes --grace 5 --write-config " + shell_quote(config) + " --json");
+  const auto result =
+      run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text() +
+                    " --terminate-own --yes --grace 5 --write-config " + shell_quote(config) + " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
   const json doc = json::parse(result.out);
   EXPECT_EQ(doc["loaded"], true);
@@ -123,7 +129,8 @@ TEST(Fix, StopsTheUsersOwnProcessWithConsentThenLoadsAndWritesTheConfig) {
 
 TEST(Fix, WithoutTerminateOwnOnlySaysWhichProcessesToStop) {
   ChildProcess holder({"sleep", "60"});
-  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text());
+  const auto result =
+      run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text());
   EXPECT_EQ(result.exit_code, 1) << result.out;
   EXPECT_NE(result.out.find("yours: pid " + holder.pid_text()), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("stopping it frees that much"), std::string::npos) << result.out;
@@ -132,7 +139,8 @@ TEST(Fix, WithoutTerminateOwnOnlySaysWhichProcessesToStop) {
 
 TEST(Fix, AsksBeforeStoppingAndRefusesWithoutATerminalOrYes) {
   ChildProcess holder({"sleep", "60"});
-  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text() + " --terminate-own");
+  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" +
+                                    holder.pid_text() + " --terminate-own");
   EXPECT_EQ(result.exit_code, 2) << result.out;
   EXPECT_NE(result.err.find("no terminal to ask"), std::string::npos) << result.err;
   EXPECT_TRUE(holder.running());
@@ -140,8 +148,8 @@ TEST(Fix, AsksBeforeStoppingAndRefusesWithoutATerminalOrYes) {
 
 TEST(Fix, KillsAProcessThatIgnoresSigtermAfterTheGracePeriod) {
   ChildProcess stubborn({"sh", "-c", "trap '' TERM; while :; do sleep 1; done"});
-  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + stubborn.pid_text() +
-                                    " --terminate-own --yes --grace 1 --json");
+  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" +
+                                    stubborn.pid_text() + " --terminate-own --yes --grace 1 --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json doc = json::parse(result.out);
   EXPECT_EQ(doc["stopped"][0]["killed"], true);
@@ -151,7 +159,8 @@ TEST(Fix, KillsAProcessThatIgnoresSigtermAfterTheGracePeriod) {
 TEST(Fix, NeverStopsItsOwnAncestors) {
   // This test process is an ancestor of the vramguard it starts (through the shell).
   const std::string self = std::to_string(::getpid());
-  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + self + " --terminate-own --yes --json");
+  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + self +
+                                    " --terminate-own --yes --json");
   EXPECT_EQ(result.exit_code, 1) << result.err;
   const json doc = json::parse(result.out);
   EXPECT_TRUE(doc["stopped"].empty());
@@ -162,8 +171,8 @@ TEST(Fix, NeverStopsItsOwnAncestors) {
 TEST(Fix, NeverStopsAnotherUsersProcess) {
   if (::getuid() != 0) GTEST_SKIP() << "starting a process as another user needs root";
   ChildProcess others({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "60"});
-  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + others.pid_text() +
-                                    " --terminate-own --yes --json");
+  const auto result = run_vramguard("fix " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" +
+                                    others.pid_text() + " --terminate-own --yes --json");
   EXPECT_EQ(result.exit_code, 1) << result.err;
   const json doc = json::parse(result.out);
   EXPECT_TRUE(doc["stopped"].empty());
@@ -174,9 +183,11 @@ TEST(Fix, NeverStopsAnotherUsersProcess) {
 
 TEST(LoadReport, NamesTheProcessesThatShrankTheBudgetAndWhatToDo) {
   ChildProcess holder({"sleep", "60"});
-  const auto result = run_vramguard("load " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text());
+  const auto result =
+      run_vramguard("load " + shell_quote(kModel) + kCard + " --simulate-process 0=300MB@" + holder.pid_text());
   EXPECT_EQ(result.exit_code, 1) << result.err;
-  EXPECT_NE(result.out.find("others 0.30 GB"), std::string::npos) << "every stage line shows other processes' memory\n" << result.out;
+  EXPECT_NE(result.out.find("others 0.30 GB"), std::string::npos) << "every stage line shows other processes' memory\n"
+                                                                  << result.out;
   EXPECT_NE(result.out.find("Other processes holding GPU memory"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("process " + holder.pid_text() + " (sleep"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("stopping it frees that much"), std::string::npos) << result.out;
@@ -232,7 +243,8 @@ TEST(ProcessControl, SystemProcessesAndOtherSessionsAreNeverYours) {
   ChildProcess other_session({"setsid", "sleep", "30"});
   if (::getuid() == 0) {
     // Under root every root process is "yours" by uid: the session decides (kthreadd was once listed).
-    EXPECT_NE(refusal(other_session.pid()).find("not started from this session"), std::string::npos) << refusal(other_session.pid());
+    EXPECT_NE(refusal(other_session.pid()).find("not started from this session"), std::string::npos)
+        << refusal(other_session.pid());
     for (pid_t pid = 2; pid < 200; ++pid)
       if (const auto info = vramguard::read_process(pid); info && info->kernel_thread) {
         EXPECT_FALSE(refusal(pid).empty()) << "kernel thread " << pid << " (" << info->name << ") was offered";
@@ -246,19 +258,23 @@ TEST(Fix, LoadsWithTheStrategyDoctorRecommendsAndDoctorRepeatsTheConfig) {
   // One recommendation: the config says sequential-offload, doctor names the fastest that fits now, and fix
   // loads with that one; doctor's command to run carries the config it was given.
   TempDir tmp;
-  const std::string config = tmp.write("slow.ini", "strategy = sequential-offload\nsimulate = cuda:1GB\nreserve = 0\ncpu_memory = 4GiB\n").string();
+  const std::string config =
+      tmp.write("slow.ini", "strategy = sequential-offload\nsimulate = cuda:1GB\nreserve = 0\ncpu_memory = 4GiB\n")
+          .string();
   const auto doctor = run_vramguard("doctor " + shell_quote(kModel) + " --config " + shell_quote(config) + " --json");
   ASSERT_EQ(doctor.exit_code, 0) << doctor.err;
   const json report = json::parse(doctor.out);
   const std::string recommended = report["recommended_strategy"];
   EXPECT_NE(recommended, "sequential-offload");
-  EXPECT_NE(first(report["findings"], "strategies").dump().find("--config " + config + " --strategy " + recommended), std::string::npos)
+  EXPECT_NE(first(report["findings"], "strategies").dump().find("--config " + config + " --strategy " + recommended),
+            std::string::npos)
       << report.dump(2);
   const auto fix = run_vramguard("fix " + shell_quote(kModel) + " --config " + shell_quote(config) + " --json");
   ASSERT_EQ(fix.exit_code, 0) << fix.err;
   EXPECT_EQ(json::parse(fix.out)["load"]["strategy"], recommended);
   // A --strategy on the command line goes first.
-  const auto chosen = run_vramguard("fix " + shell_quote(kModel) + " --config " + shell_quote(config) + " --strategy sequential-offload --json");
+  const auto chosen = run_vramguard("fix " + shell_quote(kModel) + " --config " + shell_quote(config) +
+                                    " --strategy sequential-offload --json");
   ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
   EXPECT_EQ(json::parse(chosen.out)["load"]["strategy"], "sequential-offload");
 }

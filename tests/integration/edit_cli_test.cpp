@@ -25,8 +25,10 @@ const std::string kSimulated = " --simulate cuda:3GB --cpu-memory 4GiB";
 
 // The fixture's call, as command-line arguments.
 std::string fixture_call() {
-  return "edit " + shell_quote((kFixture / "pipeline").string()) + " --image " + shell_quote((kFixture / "input.png").string()) +
-         " --prompt 'make the sky stormy' --negative-prompt ' ' --true-cfg-scale 4 --steps 2 --height 256 --width 384 --latents " +
+  return "edit " + shell_quote((kFixture / "pipeline").string()) + " --image " +
+         shell_quote((kFixture / "input.png").string()) +
+         " --prompt 'make the sky stormy' --negative-prompt ' ' --true-cfg-scale 4 --steps 2 --height 256 --width 384 "
+         "--latents " +
          shell_quote((kFixture / "inputs.safetensors").string());
 }
 
@@ -36,7 +38,8 @@ double latents_difference(const std::string& written_file, const std::string& ex
   const auto truth = stored_tensor<float>((kFixture / expected).string(), "final_latents");
   if (written.size() != truth.size()) return INFINITY;
   double difference = 0;
-  for (std::size_t i = 0; i < written.size(); ++i) difference = std::max(difference, std::abs(static_cast<double>(written[i]) - truth[i]));
+  for (std::size_t i = 0; i < written.size(); ++i)
+    difference = std::max(difference, std::abs(static_cast<double>(written[i]) - truth[i]));
   return difference;
 }
 
@@ -45,8 +48,8 @@ double latents_difference(const std::string& written_file, const std::string& ex
 TEST(EditCommand, WritesTheImageAndLatentsDiffusersMakes) {
   TempDir tmp;
   const std::string png = (tmp.path() / "edited.png").string(), latents = (tmp.path() / "latents.safetensors").string();
-  const auto result = run_vramguard(fixture_call() + kSimulated + " --strategy sequential-offload --output " + shell_quote(png) +
-                                    " --output-latents " + shell_quote(latents) + " --json");
+  const auto result = run_vramguard(fixture_call() + kSimulated + " --strategy sequential-offload --output " +
+                                    shell_quote(png) + " --output-latents " + shell_quote(latents) + " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto report = nlohmann::json::parse(result.out);
   const auto& edit = report["edit"];
@@ -61,7 +64,8 @@ TEST(EditCommand, WritesTheImageAndLatentsDiffusersMakes) {
   ASSERT_EQ(got.width, expected.width);
   ASSERT_EQ(got.height, expected.height);
   int worst = 0;
-  for (std::size_t i = 0; i < got.pixels.size(); ++i) worst = std::max(worst, std::abs(got.pixels[i] - expected.pixels[i]));
+  for (std::size_t i = 0; i < got.pixels.size(); ++i)
+    worst = std::max(worst, std::abs(got.pixels[i] - expected.pixels[i]));
   EXPECT_LE(worst, 1);
   // The final latents, as output_type="latent" returns them.
   EXPECT_LT(latents_difference(latents, "expected.safetensors"), 1e-3);
@@ -71,7 +75,8 @@ TEST(EditCommand, VaeTilingAlwaysMakesWhatDiffusersMakesWithTilingEnabled) {
   TempDir tmp;
   const std::string latents = (tmp.path() / "latents.safetensors").string();
   const auto result = run_vramguard(fixture_call() + kSimulated + " --strategy balanced --vae-tiling always --output " +
-                                    shell_quote((tmp.path() / "edited.png").string()) + " --output-latents " + shell_quote(latents) + " --json");
+                                    shell_quote((tmp.path() / "edited.png").string()) + " --output-latents " +
+                                    shell_quote(latents) + " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto edit = nlohmann::json::parse(result.out)["edit"];
   EXPECT_TRUE(edit["vae_encode_tiled"].get<bool>());
@@ -99,17 +104,21 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
   std::string long_prompt;
   for (int i = 0; i < 5000; ++i) long_prompt += "stormy ";
   // Noise made for another size.
-  const std::string wrong_latents = shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "inputs.safetensors").string());
+  const std::string wrong_latents =
+      shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "inputs.safetensors").string());
   const std::string base = "edit " + pipeline + " --image " + image + " --prompt 'make the sky stormy' --steps 2";
   for (const auto& [arguments, named] : std::vector<std::pair<std::string, std::string>>{
            {"edit " + pipeline + " --prompt x" + out, "no --image"},
            {"edit " + pipeline + " --image " + image + out, "no --prompt"},
            {base, "no --output"},
-           {"edit " + pipeline + " --image " + shell_quote((tmp.path() / "missing.png").string()) + " --prompt x" + out, "missing.png: cannot be opened"},
-           {"edit " + pipeline + " --image " + shell_quote(not_image) + " --prompt x" + out, "neither a PNG nor a JPEG"},
-           {"edit " + shell_quote(other.string()) + " --image " + image + " --prompt x" + out, "not QwenImageEditPipeline"},
-           {"edit " + shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "model").string()) + " --image " + image +
-                " --prompt x" + out,
+           {"edit " + pipeline + " --image " + shell_quote((tmp.path() / "missing.png").string()) + " --prompt x" + out,
+            "missing.png: cannot be opened"},
+           {"edit " + pipeline + " --image " + shell_quote(not_image) + " --prompt x" + out,
+            "neither a PNG nor a JPEG"},
+           {"edit " + shell_quote(other.string()) + " --image " + image + " --prompt x" + out,
+            "not QwenImageEditPipeline"},
+           {"edit " + shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "model").string()) +
+                " --image " + image + " --prompt x" + out,
             "not a diffusers pipeline folder"},
            {"edit " + pipeline + " --image " + image + " --prompt " + shell_quote(long_prompt) + out, "positions"},
            {base + " --true-cfg-scale lots" + out, "--true-cfg-scale 'lots' is not a number"},
@@ -119,11 +128,13 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
            {base + " --height 8" + out, "--height must be between 16"},
            {base + " --vae-tiling sometimes" + out, "--vae-tiling 'sometimes' is not one of auto, always, never"},
            {base + " --vae-tile-size 100" + out, "--vae-tile-size must be a multiple of 16"},
-           {base + " --vae-tile-stride 512" + out, "--vae-tile-stride must be a multiple of 16 from 16 to the tile size"},
+           {base + " --vae-tile-stride 512" + out,
+            "--vae-tile-stride must be a multiple of 16 from 16 to the tile size"},
        }) {
     const auto result = run_vramguard(arguments + kSimulated);
     EXPECT_EQ(result.exit_code, 2) << arguments.substr(0, 300) << ": " << result.err;
     EXPECT_NE(result.err.find(named), std::string::npos) << arguments.substr(0, 300) << ": " << result.err;
-    EXPECT_EQ(result.err.find("load..."), std::string::npos) << arguments.substr(0, 300) << ": it loaded before refusing";
+    EXPECT_EQ(result.err.find("load..."), std::string::npos)
+        << arguments.substr(0, 300) << ": it loaded before refusing";
   }
 }

@@ -108,7 +108,8 @@ TEST_F(Guard, StreamedUnitsComeFromPinnedMemoryWhereTheCheckpointCannotBeRegiste
   EXPECT_GT(result.report.statistics.window_bytes, 0u);
   for (const auto& unit : result.model.units()) {
     EXPECT_EQ(unit.placement.mode, PlacementMode::streamed);
-    if (allocated_bytes(model_->graph.components[unit.component].units[unit.unit]) == 0) continue;  // a tied head stores nothing
+    if (allocated_bytes(model_->graph.components[unit.component].units[unit.unit]) == 0)
+      continue;  // a tied head stores nothing
     ASSERT_NE(unit.block, nullptr);
     EXPECT_EQ(unit.block->device(), DeviceId::host());
   }
@@ -151,7 +152,8 @@ TEST_F(Guard, AnOutOfMemoryFallsBackToTheNextRungAndReleasesTheFirst) {
   GuardPipeline pipeline(runtime, *registry_, *model_, options());
   GuardResult result = pipeline.run();
   ASSERT_EQ(result.report.attempts.size(), 2u);
-  EXPECT_NE(result.report.attempts[0].outcome.find("out of memory"), std::string::npos) << result.report.attempts[0].outcome;
+  EXPECT_NE(result.report.attempts[0].outcome.find("out of memory"), std::string::npos)
+      << result.report.attempts[0].outcome;
   EXPECT_TRUE(result.report.attempts[0].leaked_bytes.empty());
   EXPECT_EQ(result.report.attempts[0].stages.back().stage, "release");
   EXPECT_EQ(result.report.attempts[0].stages.back().after.at(0).ours_in_use, 0u);
@@ -170,7 +172,8 @@ TEST_F(Guard, AnotherProcessTakingMemoryMidLoadIsSurvived) {
   GuardResult result = pipeline.run();
   EXPECT_TRUE(result.report.success);
   EXPECT_GE(result.report.attempts.size(), 2u);
-  EXPECT_NE(result.report.attempts[0].outcome.find("out of memory on cuda:0"), std::string::npos) << result.report.attempts[0].outcome;
+  EXPECT_NE(result.report.attempts[0].outcome.find("out of memory on cuda:0"), std::string::npos)
+      << result.report.attempts[0].outcome;
   for (const auto& a : result.report.attempts) EXPECT_TRUE(a.leaked_bytes.empty()) << a.strategy;
   pipeline.unload(result);
   EXPECT_EQ(runtime.live_bytes(), 0u);
@@ -228,14 +231,21 @@ TEST_F(Guard, AnInterruptedLoadReleasesEverything) {
 // process): each ends loaded or with the clear report, and not one byte stays allocated.
 TEST_F(Guard, AThousandLoadsWithRandomOutOfMemoryNeverLeak) {
   std::mt19937_64 rng(5);
-  auto uniform = [&](std::uint64_t lo, std::uint64_t hi) { return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng); };
+  auto uniform = [&](std::uint64_t lo, std::uint64_t hi) {
+    return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng);
+  };
   int loaded = 0, failed = 0;
   for (int i = 0; i < 1000; ++i) {
     SimulatedFaults faults;
     switch (uniform(0, 2)) {
-      case 0: faults.fail_at_allocation = uniform(1, 60); break;
-      case 1: faults.fail_above_bytes = uniform(1'000'000, 40'000'000); break;
-      default: faults.other_process = SimulatedFaults::OtherProcess{uniform(0, 40), 0, uniform(1'000'000, 60'000'000)};
+      case 0:
+        faults.fail_at_allocation = uniform(1, 60);
+        break;
+      case 1:
+        faults.fail_above_bytes = uniform(1'000'000, 40'000'000);
+        break;
+      default:
+        faults.other_process = SimulatedFaults::OtherProcess{uniform(0, 40), 0, uniform(1'000'000, 60'000'000)};
     }
     SimulatedRuntime runtime(gpu(uniform(5, 60)), uniform(0, 1) ? 4 * GiB : uniform(0, 40'000'000), faults);
     auto o = options(uniform(0, 1) ? "balanced" : "auto");
@@ -261,7 +271,8 @@ TEST_F(Guard, AThousandLoadsWithRandomOutOfMemoryNeverLeak) {
 TEST_F(Guard, TheLoadCommandReportsAndExitsByOutcome) {
   TempDir out;
   const std::string model = shell_quote((dir_->path() / "small").string());
-  auto result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --reserve 0 --cpu-memory 4GiB --dtype bf16 --strategy balanced " +
+  auto result = run_vramguard("load " + model + " --simulate " + gpu(600) +
+                              " --reserve 0 --cpu-memory 4GiB --dtype bf16 --strategy balanced " +
                               "--verify-data --report " + shell_quote((out / "r.json").string()));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("Loaded"), std::string::npos) << result.out;
@@ -272,7 +283,8 @@ TEST_F(Guard, TheLoadCommandReportsAndExitsByOutcome) {
   EXPECT_TRUE(report["data_verified"].get<bool>());
   EXPECT_EQ(report["after_unload"]["cuda:0"]["ours_in_use_bytes"], 0);
 
-  result = run_vramguard("load " + model + " --simulate " + gpu(600) + " --reserve 0 --cpu-memory 4GiB --simulate-other-process 0=600MB@2");
+  result = run_vramguard("load " + model + " --simulate " + gpu(600) +
+                         " --reserve 0 --cpu-memory 4GiB --simulate-other-process 0=600MB@2");
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.out.find("What to do"), std::string::npos) << result.out;
   EXPECT_NE(result.err.find("no strategy could load"), std::string::npos) << result.err;
@@ -324,8 +336,9 @@ TEST(GpuUpload, EveryUploadPathPutsTheFilesExactBytesOnTheGpu) {
 
   auto load = [&](const std::string& options) {
     const auto report_path = dir.path() / "r.json";
-    const auto result = run_vramguard("load " + shell_quote(model.string()) + " --max-attempts 1 --verify-data --report " +
-                                      shell_quote(report_path.string()) + " " + options);
+    const auto result =
+        run_vramguard("load " + shell_quote(model.string()) + " --max-attempts 1 --verify-data --report " +
+                      shell_quote(report_path.string()) + " " + options);
     EXPECT_EQ(result.exit_code, 0) << options << "\n" << result.err;
     std::ifstream in(report_path);
     return nlohmann::json::parse(in);
@@ -340,6 +353,7 @@ TEST(GpuUpload, EveryUploadPathPutsTheFilesExactBytesOnTheGpu) {
   // About 0.7 GB usable beside the context at 64 tokens: part resident, part streamed.
   const auto capped = load("--strategy auto --max-memory 0=1.6GB --reserve 0 --tokens 64 --upload-from mixed");
   EXPECT_TRUE(capped["data_verified"].get<bool>());
-  EXPECT_GT(capped["load"]["bytes_to_gpus"].get<std::uint64_t>(), 0u) << "nothing resident: the cap is too small for this test";
+  EXPECT_GT(capped["load"]["bytes_to_gpus"].get<std::uint64_t>(), 0u)
+      << "nothing resident: the cap is too small for this test";
   EXPECT_GT(capped["load"]["bytes_registered"].get<std::uint64_t>(), 0u) << "the streamed units were not registered";
 }

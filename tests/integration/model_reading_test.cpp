@@ -40,7 +40,8 @@ void expect_checkpoint_error(const fs::path& model, std::initializer_list<std::s
     inspect(model);
     ADD_FAILURE() << "inspected a broken checkpoint";
   } catch (const CheckpointError& e) {
-    for (const auto& fragment : fragments) EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    for (const auto& fragment : fragments)
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
   }
 }
 
@@ -48,7 +49,8 @@ void expect_checkpoint_error(const fs::path& model, std::initializer_list<std::s
 
 TEST(ModelReading, ASingleSafetensorsFileIsOneComponent) {
   TempDir tmp;
-  const auto file = write_file(tmp / "m.safetensors", safetensors_bytes(f32_header({{"layers.0.w", 4}, {"layers.1.w", 4}, {"head.w", 2}}), 40));
+  const auto file = write_file(
+      tmp / "m.safetensors", safetensors_bytes(f32_header({{"layers.0.w", 4}, {"layers.1.w", 4}, {"head.w", 2}}), 40));
   const auto model = inspect(file);
   EXPECT_EQ(model.source.layout, "safetensors file");
   ASSERT_EQ(model.graph.components.size(), 1u);
@@ -60,20 +62,25 @@ TEST(ModelReading, ASingleSafetensorsFileIsOneComponent) {
 
 TEST(ModelReading, GenericStacksAreOrderedNumerically) {
   TempDir tmp;
-  const auto file = write_file(tmp / "m.safetensors",
-                               safetensors_bytes(f32_header({{"h.10.w", 1}, {"h.2.w", 1}, {"h.1.w", 1}, {"wte.weight", 1}, {"ln_f.weight", 1}}), 20));
+  const auto file = write_file(
+      tmp / "m.safetensors",
+      safetensors_bytes(f32_header({{"h.10.w", 1}, {"h.2.w", 1}, {"h.1.w", 1}, {"wte.weight", 1}, {"ln_f.weight", 1}}),
+                        20));
   const auto model = inspect(file);
   EXPECT_EQ(unit_names(model.graph.components[0]), (std::vector<std::string>{"wte", "h.1", "h.2", "h.10", "ln_f"}));
 }
 
 TEST(ModelReading, UnitRulesRefineTheGenericDescription) {
   TempDir tmp;
-  const auto file = write_file(tmp / "m.safetensors",
-                               safetensors_bytes(f32_header({{"net.head.w", 1}, {"net.stem.w", 1}, {"net.trunk.0.w", 1}, {"net.trunk.1.w", 1}}), 16));
+  const auto file = write_file(
+      tmp / "m.safetensors",
+      safetensors_bytes(f32_header({{"net.head.w", 1}, {"net.stem.w", 1}, {"net.trunk.0.w", 1}, {"net.trunk.1.w", 1}}),
+                        16));
   InspectOptions options;
   options.unit_rules = "embedding:net.stem, block:net.trunk., head:net.head";
   const auto model = inspect(file, options);
-  EXPECT_EQ(unit_names(model.graph.components[0]), (std::vector<std::string>{"net.stem", "net.trunk.0", "net.trunk.1", "net.head"}));
+  EXPECT_EQ(unit_names(model.graph.components[0]),
+            (std::vector<std::string>{"net.stem", "net.trunk.0", "net.trunk.1", "net.head"}));
 }
 
 TEST(ModelReading, ATransformersFolderUsesItsArchitecture) {
@@ -83,7 +90,8 @@ TEST(ModelReading, ATransformersFolderUsesItsArchitecture) {
   EXPECT_EQ(model.source.layout, "transformers folder");
   const auto& component = model.graph.components[0];
   EXPECT_EQ(component.architecture, "Qwen2ForCausalLM");
-  EXPECT_EQ(unit_names(component), (std::vector<std::string>{"model.embed_tokens", "model.layers.0", "model.layers.1", "model.norm", "lm_head"}));
+  EXPECT_EQ(unit_names(component), (std::vector<std::string>{"model.embed_tokens", "model.layers.0", "model.layers.1",
+                                                             "model.norm", "lm_head"}));
   EXPECT_EQ(component.units[1].kind, UnitKind::block);
   EXPECT_GT(component.units[1].flops_per_token, 0);
   EXPECT_GT(component.activation_bytes_per_token, 0);
@@ -114,13 +122,16 @@ TEST(ModelReading, ATargetDtypeResizesFloatingTensors) {
   const auto stored = inspect(dir);
   const auto converted = inspect(dir, to_bf16);
   EXPECT_EQ(converted.graph.bytes() * 2, stored.graph.bytes());
-  EXPECT_EQ(converted.graph.components[0].units[0].tensors[0].stored_bytes, stored.graph.components[0].units[0].tensors[0].bytes);
+  EXPECT_EQ(converted.graph.components[0].units[0].tensors[0].stored_bytes,
+            stored.graph.components[0].units[0].tensors[0].bytes);
 }
 
 TEST(ModelReading, IntegerTensorsKeepTheirSizeUnderATargetDtype) {
   TempDir tmp;
-  const auto file = write_file(tmp / "m.safetensors", safetensors_bytes(
-      R"({"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},"w":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}})", 24));
+  const auto file =
+      write_file(tmp / "m.safetensors", safetensors_bytes(R"({"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},)"
+                                                          R"("w":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}})",
+                                                          24));
   InspectOptions options;
   options.target_dtype = DType::BF16;
   EXPECT_EQ(inspect(file, options).graph.bytes(), 16u + 4u);
@@ -174,7 +185,8 @@ TEST(ModelReading, AShardTensorTheIndexDoesNotListIsRefused) {
 
 TEST(ModelReading, AMalformedShardIsNamedWithItsTensor) {
   TempDir tmp;
-  write_file(tmp / "m/a.safetensors", safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8));
+  write_file(tmp / "m/a.safetensors",
+             safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8));
   expect_checkpoint_error(tmp / "m", {"a.safetensors", "tensor 'w'", "negative"});
 }
 
@@ -260,7 +272,8 @@ TEST(ModelReading, EverySyntheticArchitectureRoundTripsExactly) {
         std::uint64_t stored = 0;
         for (const auto& unit : got.units)
           for (const auto& tensor : unit.tensors) stored += tensor.stored_bytes;
-        EXPECT_EQ(got.tensor_count(), expected.tensors.size()) << arch << "/" << preset;  // stored tensors; a tied head stores none
+        EXPECT_EQ(got.tensor_count(), expected.tensors.size())
+            << arch << "/" << preset;  // stored tensors; a tied head stores none
         EXPECT_EQ(got.parameters(), expected.parameters()) << arch << "/" << preset << " " << expected.name;
         EXPECT_EQ(stored, expected.parameters() * 2) << arch << "/" << preset << " " << expected.name;
       }
@@ -286,7 +299,8 @@ TEST(ModelReading, TheFullQwenImageEditPipelineMatchesTheReferenceNamesAndShapes
         else got[tensor.name] = tensor.shape;
       }
     std::map<std::string, std::vector<std::int64_t>> want;
-    for (const auto& [tensor, shape] : expected["tensors"].items()) want[tensor] = shape.get<std::vector<std::int64_t>>();
+    for (const auto& [tensor, shape] : expected["tensors"].items())
+      want[tensor] = shape.get<std::vector<std::int64_t>>();
     EXPECT_EQ(got, want) << name;
     EXPECT_EQ(component->parameters(), expected["params"].get<std::uint64_t>()) << name;
     EXPECT_EQ(component->bytes(), expected["bf16_bytes"].get<std::uint64_t>()) << name;
@@ -323,13 +337,14 @@ TEST(ModelReading, ZerosAreWrittenSparse) {
     ::stat(entry.path().c_str(), &st);
     allocated += static_cast<std::uint64_t>(st.st_blocks) * 512;
   }
-  EXPECT_LT(allocated, 50'000'000u);  // 15 GB of weights, almost none of it on disk
+  EXPECT_LT(allocated, 50'000'000u);                           // 15 GB of weights, almost none of it on disk
   EXPECT_EQ(inspect(dir).graph.parameters(), 7'615'616'512u);  // Qwen2.5-7B
 }
 
 TEST(ModelReading, InspectCliExitsTwoOnAMalformedFileAndNamesIt) {
   TempDir tmp;
-  const auto file = write_file(tmp / "bad.safetensors", safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 4));
+  const auto file = write_file(tmp / "bad.safetensors",
+                               safetensors_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 4));
   const auto result = run_vramguard("inspect " + shell_quote(file.string()));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("bad.safetensors"), std::string::npos) << result.err;
@@ -347,7 +362,8 @@ TEST(ModelReading, InspectCliPrintsUnitsAndJson) {
   ASSERT_EQ(json.exit_code, 0) << json.err;
   const auto doc = nlohmann::json::parse(json.out);
   EXPECT_EQ(doc["target_dtype"], "F32");
-  EXPECT_EQ(doc["components"][0]["bytes"].get<std::uint64_t>(), 2 * doc["components"][0]["stored_bytes"].get<std::uint64_t>());
+  EXPECT_EQ(doc["components"][0]["bytes"].get<std::uint64_t>(),
+            2 * doc["components"][0]["stored_bytes"].get<std::uint64_t>());
 }
 
 TEST(ModelReading, TheGenericReaderTakesTheFinalNormBeforeTheHead) {
@@ -364,7 +380,8 @@ TEST(ModelReading, TheGenericReaderTakesTheFinalNormBeforeTheHead) {
   const auto doc = nlohmann::json::parse(result.out);
   std::vector<std::string> order;
   for (const auto& unit : doc["components"][0]["unit_list"]) order.push_back(unit["name"]);
-  EXPECT_EQ(order, (std::vector<std::string>{"model.embed_tokens", "model.layers.0", "model.layers.1", "model.norm", "lm_head"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"model.embed_tokens", "model.layers.0", "model.layers.1", "model.norm",
+                                             "lm_head"}));
 }
 
 TEST(ModelReading, LoadVerifiesAsManyTensorsAsSynthWroteWhenAVocabularyIsSliced) {
@@ -372,10 +389,12 @@ TEST(ModelReading, LoadVerifiesAsManyTensorsAsSynthWroteWhenAVocabularyIsSliced)
   const fs::path model = tmp / "qwen2";
   const auto wrote = run_vramguard("synth --arch qwen2 --preset tiny --out " + shell_quote(model.string()));
   ASSERT_EQ(wrote.exit_code, 0) << wrote.err;
-  const auto inspected = nlohmann::json::parse(run_vramguard("inspect --json --slice-vocabulary 16KB " + shell_quote(model.string())).out);
+  const auto inspected =
+      nlohmann::json::parse(run_vramguard("inspect --json --slice-vocabulary 16KB " + shell_quote(model.string())).out);
   const auto tensors = inspected["components"][0]["tensors"].get<std::uint64_t>();
   const auto units = inspected["components"][0]["units"].get<std::uint64_t>();
-  const auto loaded = run_vramguard("load " + shell_quote(model.string()) + " --slice-vocabulary 16KB --simulate cuda:1GB --reserve 0 --headroom 0 --json");
+  const auto loaded = run_vramguard("load " + shell_quote(model.string()) +
+                                    " --slice-vocabulary 16KB --simulate cuda:1GB --reserve 0 --headroom 0 --json");
   ASSERT_EQ(loaded.exit_code, 0) << loaded.err;
   EXPECT_EQ(nlohmann::json::parse(loaded.out)["verified_tensors"].get<std::uint64_t>(), tensors);
   EXPECT_GT(units, 5u) << "the vocabulary was not sliced";

@@ -120,7 +120,8 @@ TEST(Alerts, FireOnCrossingUpAndAgainOnComingBackBelow) {
 TEST(Alerts, AThresholdIsAPercentageOrASizeAndAnythingElseIsRefused) {
   EXPECT_EQ(parse_threshold("90%").bytes_for(1000), 900u);
   EXPECT_EQ(parse_threshold("2GB").bytes_for(1000), 2'000'000'000u);
-  for (const char* bad : {"0%", "101%", "abc%", "ninety", "0", "12gb"}) EXPECT_THROW(parse_threshold(bad), UsageError) << bad;
+  for (const char* bad : {"0%", "101%", "abc%", "ninety", "0", "12gb"})
+    EXPECT_THROW(parse_threshold(bad), UsageError) << bad;
 }
 
 TEST(MonitorServer, AnswersGetsAndRefusesMalformedRequestsAndOtherMethods) {
@@ -131,10 +132,14 @@ TEST(MonitorServer, AnswersGetsAndRefusesMalformedRequestsAndOtherMethods) {
   const auto body = nlohmann::json::parse(state.substr(state.find("\r\n\r\n") + 4));
   EXPECT_EQ(body["gpus"][0]["used_bytes"], 8'000'000'000u);
   EXPECT_NE(get(served.server->port(), "/nothing").find("HTTP/1.1 404"), std::string::npos);
-  EXPECT_NE(send_request(served.server->port(), "POST /api/state HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n").find("HTTP/1.1 405"),
-            std::string::npos);
+  EXPECT_NE(
+      send_request(served.server->port(), "POST /api/state HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+          .find("HTTP/1.1 405"),
+      std::string::npos);
   EXPECT_NE(send_request(served.server->port(), "GARBAGE\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
-  EXPECT_NE(send_request(served.server->port(), "GET / HTTP/1.1\r\nHost: localhost\r\n" + std::string(20000, 'a') + ": b\r\n\r\n").find("HTTP/1.1 400"),
+  EXPECT_NE(send_request(served.server->port(),
+                         "GET / HTTP/1.1\r\nHost: localhost\r\n" + std::string(20000, 'a') + ": b\r\n\r\n")
+                .find("HTTP/1.1 400"),
             std::string::npos)
       << "headers past 8 KiB";
   const std::string head = send_request(served.server->port(), "HEAD /api/state HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -182,17 +187,21 @@ TEST(MonitorServer, AnswersOnlyRequestsThatNameItUnlessRemoteClientsAreAllowed) 
   auto with_host = [&](const std::string& host) {
     return send_request(served.server->port(), "GET /api/state HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
   };
-  for (const std::string& host : std::vector<std::string>{"localhost", "localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "LOCALHOST:" + port})
+  for (const std::string& host : std::vector<std::string>{"localhost", "localhost:" + port, "127.0.0.1:" + port,
+                                                          "[::1]:" + port, "LOCALHOST:" + port})
     EXPECT_NE(with_host(host).find("HTTP/1.1 200"), std::string::npos) << host;
-  for (const std::string& host : std::vector<std::string>{"evil.example", "evil.example:" + port, "127.0.0.1:1", "localhost.evil.example:" + port, "[::1"})
+  for (const std::string& host : std::vector<std::string>{"evil.example", "evil.example:" + port, "127.0.0.1:1",
+                                                          "localhost.evil.example:" + port, "[::1"})
     EXPECT_NE(with_host(host).find("HTTP/1.1 421"), std::string::npos) << host;
-  EXPECT_NE(send_request(served.server->port(), "GET /api/state HTTP/1.0\r\n\r\n").find("HTTP/1.1 421"), std::string::npos)
+  EXPECT_NE(send_request(served.server->port(), "GET /api/state HTTP/1.0\r\n\r\n").find("HTTP/1.1 421"),
+            std::string::npos)
       << "a request that names no host";
   HttpServerOptions remote;
   remote.allow_remote = true;
   ServedSampler open(remote);
-  EXPECT_NE(send_request(open.server->port(), "GET /api/state HTTP/1.1\r\nHost: gpu-box.lan\r\n\r\n").find("HTTP/1.1 200"),
-            std::string::npos);
+  EXPECT_NE(
+      send_request(open.server->port(), "GET /api/state HTTP/1.1\r\nHost: gpu-box.lan\r\n\r\n").find("HTTP/1.1 200"),
+      std::string::npos);
 }
 
 TEST(MonitorServer, IdleConnectionsAtTheCapMakeRoomForANewClient) {
@@ -233,13 +242,23 @@ TEST(MonitorReport, PrometheusTextHasEveryFamilyWithEscapedLabelsAndTheMetricsLo
   sample.gpus[0].processes.push_back({42, "say \"hi\"", "alice", 1'000'000'000, 1000u, "python"});
   state.history = {sample};
   state.samples = 1;
-  const std::vector<nlohmann::json> log = {
-      {{"kind", "load"}, {"model", "m"}, {"strategy", "auto"}, {"success", true}, {"load_seconds", 1.5}, {"peak_bytes", {{"cuda:0", 7}}}},
-      {{"kind", "run"}, {"model", "m"}, {"strategy", "auto"}, {"success", true}, {"load_seconds", 2.5}, {"median_step_seconds", 0.25}}};
+  const std::vector<nlohmann::json> log = {{{"kind", "load"},
+                                            {"model", "m"},
+                                            {"strategy", "auto"},
+                                            {"success", true},
+                                            {"load_seconds", 1.5},
+                                            {"peak_bytes", {{"cuda:0", 7}}}},
+                                           {{"kind", "run"},
+                                            {"model", "m"},
+                                            {"strategy", "auto"},
+                                            {"success", true},
+                                            {"load_seconds", 2.5},
+                                            {"median_step_seconds", 0.25}}};
   const std::string text = prometheus_text(state, log);
-  for (const char* family : {"vramguard_gpu_memory_used_bytes", "vramguard_gpu_memory_free_bytes", "vramguard_gpu_process_memory_bytes",
-                             "vramguard_alerts_fired_total", "vramguard_loads_total", "vramguard_load_seconds_sum",
-                             "vramguard_last_step_seconds", "vramguard_last_load_peak_bytes"})
+  for (const char* family :
+       {"vramguard_gpu_memory_used_bytes", "vramguard_gpu_memory_free_bytes", "vramguard_gpu_process_memory_bytes",
+        "vramguard_alerts_fired_total", "vramguard_loads_total", "vramguard_load_seconds_sum",
+        "vramguard_last_step_seconds", "vramguard_last_load_peak_bytes"})
     EXPECT_NE(text.find(std::string(family)), std::string::npos) << family;
   EXPECT_NE(text.find(R"(name="say \"hi\"")"), std::string::npos);
   EXPECT_NE(text.find("vramguard_load_seconds_count{strategy=\"auto\"} 2"), std::string::npos) << text;
@@ -251,9 +270,13 @@ TEST(MonitorReport, MalformedMetricsRecordsAreSkippedAndCountedAndNoLabelInjects
   MonitorState state;
   state.threshold = parse_threshold("90%");
   const std::vector<nlohmann::json> log = {
-      {{"kind", "load\"} 1\nvramguard_injected 1\n#"}, {"model", "m"}, {"strategy", "auto"}, {"success", true}, {"load_seconds", 1.5}},
-      {{"kind", 7}, {"success", true}},                          // kind is not a string
-      {{"kind", "load"}, {"success", "yes"}},                    // success is not a boolean
+      {{"kind", "load\"} 1\nvramguard_injected 1\n#"},
+       {"model", "m"},
+       {"strategy", "auto"},
+       {"success", true},
+       {"load_seconds", 1.5}},
+      {{"kind", 7}, {"success", true}},        // kind is not a string
+      {{"kind", "load"}, {"success", "yes"}},  // success is not a boolean
       {{"kind", "load"}, {"success", true}, {"load_seconds", "fast"}},
       {{"kind", "load"}, {"success", true}, {"load_seconds", 1.0}, {"peak_bytes", {{"cuda:0", -3}}}},
       nlohmann::json::array({1, 2}),
@@ -269,9 +292,13 @@ TEST(MonitorReport, MalformedMetricsRecordsAreSkippedAndCountedAndNoLabelInjects
 TEST(MetricsLog, ALineThatIsNotARecordIsReadAsNullAndCountedByMetrics) {
   TempDir tmp;
   const Environment environment = {{"VRAMGUARD_STATE_DIR", tmp.path().string()}};
-  EXPECT_EQ(append_metrics_record(environment, {{"kind", "load"}, {"success", true}, {"load_seconds", 1.0}, {"strategy", "auto"}}), "");
+  EXPECT_EQ(append_metrics_record(environment,
+                                  {{"kind", "load"}, {"success", true}, {"load_seconds", 1.0}, {"strategy", "auto"}}),
+            "");
   std::ofstream(metrics_log_path(environment), std::ios::app) << "{not json\n[1,2]\n";
-  EXPECT_EQ(append_metrics_record(environment, {{"kind", "run"}, {"success", true}, {"load_seconds", 2.0}, {"strategy", "auto"}}), "");
+  EXPECT_EQ(append_metrics_record(environment,
+                                  {{"kind", "run"}, {"success", true}, {"load_seconds", 2.0}, {"strategy", "auto"}}),
+            "");
   const auto records = read_metrics_log(environment);
   ASSERT_EQ(records.size(), 4u);
   EXPECT_TRUE(records[1].is_null());
@@ -307,7 +334,8 @@ TEST(MetricsLog, ParallelWritersNearTheLimitLoseNoRecordAndTrimmingKeepsTheNewes
   for (const auto& r : records)
     if (r.is_object() && r.contains("writer")) seen.insert(r["writer"].get<int>());
   EXPECT_EQ(seen.size(), 20u) << "records lost";
-  EXPECT_GT(records.size(), before / 3) << "trimmed more than once: " << before << " then " << records.size() << " records";
+  EXPECT_GT(records.size(), before / 3) << "trimmed more than once: " << before << " then " << records.size()
+                                        << " records";
   EXPECT_LE(std::filesystem::file_size(metrics_log_path(environment)), kMetricsLogMaxBytes + 4096);
 }
 
@@ -324,7 +352,8 @@ TEST(MetricsLog, AppendsReadsAndStaysBounded) {
   records = read_metrics_log(environment);
   EXPECT_EQ(records.back()["i"], 1499) << "the newest records are kept";
   EXPECT_EQ(metrics_log_path({{"XDG_STATE_HOME", "/x"}}), std::filesystem::path("/x/vramguard/metrics.jsonl"));
-  EXPECT_EQ(metrics_log_path({{"HOME", "/home/u"}}), std::filesystem::path("/home/u/.local/state/vramguard/metrics.jsonl"));
+  EXPECT_EQ(metrics_log_path({{"HOME", "/home/u"}}),
+            std::filesystem::path("/home/u/.local/state/vramguard/metrics.jsonl"));
 }
 
 TEST(MonitorCommand, PrintsJsonLinesAndRunsTheAlertCommandWithTheFigures) {
@@ -333,7 +362,8 @@ TEST(MonitorCommand, PrintsJsonLinesAndRunsTheAlertCommandWithTheFigures) {
   const auto result = run_vramguard(
       "monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --simulate-usage 0=15GB@0.3 "
       "--simulate-usage 0=1GB@0.7 --json-lines --on-alert " +
-      shell_quote("echo \"$VRAMGUARD_ALERT_STATE $VRAMGUARD_ALERT_GPU $VRAMGUARD_ALERT_USED_BYTES $VRAMGUARD_ALERT_THRESHOLD_BYTES\" >> " +
+      shell_quote("echo \"$VRAMGUARD_ALERT_STATE $VRAMGUARD_ALERT_GPU $VRAMGUARD_ALERT_USED_BYTES "
+                  "$VRAMGUARD_ALERT_THRESHOLD_BYTES\" >> " +
                   shell_quote(seen)));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::istringstream lines(result.out);
@@ -359,9 +389,10 @@ TEST(MonitorCommand, AnAlertCommandInheritsNoSocketOfTheServer) {
   // It once kept the listening socket: after the monitor exited the port stayed taken and clients hung.
   TempDir tmp;
   const std::string seen = (tmp / "fds.txt").string();
-  const auto result = run_vramguard("monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --simulate-usage 0=15GB@0.3 "
-                                    "--serve 127.0.0.1:0 --on-alert " +
-                                    shell_quote("ls -l /proc/$$/fd > " + shell_quote(seen)));
+  const auto result = run_vramguard(
+      "monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --simulate-usage 0=15GB@0.3 "
+      "--serve 127.0.0.1:0 --on-alert " +
+      shell_quote("ls -l /proc/$$/fd > " + shell_quote(seen)));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::this_thread::sleep_for(300ms);  // the command runs on its own
   std::ifstream in(seen);
@@ -378,8 +409,9 @@ TEST(MonitorCommand, UsageCanChangeWhenAFileAppears) {
     std::this_thread::sleep_for(400ms);
     std::ofstream(go).put('x');
   });
-  const auto result = run_vramguard("monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --json-lines --simulate-usage " +
-                                    shell_quote("0=15GB@file:" + go));
+  const auto result = run_vramguard(
+      "monitor --simulate rtx4080 --interval 0.1 --duration 1.2 --alert-above 80% --json-lines --simulate-usage " +
+      shell_quote("0=15GB@file:" + go));
   creator.join();
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("\"state\":\"above\""), std::string::npos) << result.out.substr(0, 2000);

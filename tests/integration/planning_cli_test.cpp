@@ -41,7 +41,8 @@ TEST_F(Planning, TheMotivatingCaseFitsIn12GBWithEveryStrategy) {
   ASSERT_EQ(doc["strategies"].size(), 4u);
   for (const auto& row : doc["strategies"]) {
     EXPECT_TRUE(row["feasible"].get<bool>()) << row.dump();
-    EXPECT_LE(row["predicted"]["devices"]["cuda:0"]["peak_bytes"].get<std::uint64_t>(), 12'000'000'000u) << row["strategy"];
+    EXPECT_LE(row["predicted"]["devices"]["cuda:0"]["peak_bytes"].get<std::uint64_t>(), 12'000'000'000u)
+        << row["strategy"];
     EXPECT_GT(row["predicted"]["streamed_bytes_per_step"].get<std::uint64_t>(), 0u) << row["strategy"];
   }
   EXPECT_FALSE(doc["auto_picks"].get<std::string>().empty());
@@ -52,12 +53,15 @@ TEST_F(Planning, ThePlanSaysWhatIsStreamedAndWhatItCostsAt25GBs) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("streamed per pass"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("the link's 25.00 GB/s"), std::string::npos) << result.out;
-  EXPECT_NE(result.out.find("the CPU budget is the available RAM"), std::string::npos) << result.out;  // no cpu entry in max_memory
-  EXPECT_NE(result.out.find("context is assumed"), std::string::npos) << result.out;  // a simulated GPU's is not measured
+  EXPECT_NE(result.out.find("the CPU budget is the available RAM"), std::string::npos)
+      << result.out;  // no cpu entry in max_memory
+  EXPECT_NE(result.out.find("context is assumed"), std::string::npos)
+      << result.out;  // a simulated GPU's is not measured
 }
 
 TEST_F(Planning, PlanJsonHasTheDocumentedFields) {
-  const auto result = run_vramguard("plan " + tiny() + " --json --simulate rtx4090 --strategy sequential-offload --cpu-memory 8GiB");
+  const auto result =
+      run_vramguard("plan " + tiny() + " --json --simulate rtx4090 --strategy sequential-offload --cpu-memory 8GiB");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto doc = nlohmann::json::parse(result.out);
   EXPECT_EQ(doc["strategy"], "sequential-offload");
@@ -66,7 +70,8 @@ TEST_F(Planning, PlanJsonHasTheDocumentedFields) {
   EXPECT_TRUE(doc["devices"][0].contains("predicted_peak_bytes"));
   ASSERT_EQ(doc["units"].size(), 5u);
   for (const auto& unit : doc["units"]) {
-    for (const char* key : {"component", "name", "bytes", "mode", "storage", "executes_on"}) EXPECT_TRUE(unit.contains(key)) << key;
+    for (const char* key : {"component", "name", "bytes", "mode", "storage", "executes_on"})
+      EXPECT_TRUE(unit.contains(key)) << key;
     EXPECT_EQ(unit["mode"], "streamed");
   }
   EXPECT_TRUE(doc["predicted"].contains("ready_seconds"));
@@ -76,8 +81,7 @@ TEST_F(Planning, PlanJsonHasTheDocumentedFields) {
 TEST_F(Planning, ExportsAHuggingFaceDeviceMapPerComponent) {
   TempDir out;
   const auto file = out / "map.json";
-  const auto result = run_vramguard("plan " + qie() + kSeed + " --export-device-map " +
-                                    shell_quote(file.string()));
+  const auto result = run_vramguard("plan " + qie() + kSeed + " --export-device-map " + shell_quote(file.string()));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::ifstream in(file);
   const auto exported = nlohmann::json::parse(in);
@@ -92,7 +96,8 @@ TEST_F(Planning, ExportsAHuggingFaceDeviceMapPerComponent) {
     EXPECT_TRUE(device == 0 || device == "cpu" || device == "disk") << module << " " << device;
   for (const auto& [module, device] : exported["execution_map"]["transformer"].items()) EXPECT_EQ(device, 0) << module;
 
-  const auto single = run_vramguard("plan " + tiny() + " --simulate rtx4090 --export-device-map " + shell_quote((out / "one.json").string()));
+  const auto single = run_vramguard("plan " + tiny() + " --simulate rtx4090 --export-device-map " +
+                                    shell_quote((out / "one.json").string()));
   ASSERT_EQ(single.exit_code, 0) << single.err;
   std::ifstream one(out / "one.json");
   const auto flat = nlohmann::json::parse(one);
@@ -106,7 +111,8 @@ TEST_F(Planning, WithoutAGpuRuntimeOrSimulationItSaysWhatToDo) {
 }
 
 TEST_F(Planning, ADoesNotFitIsAJobFailureWithWhatWouldBeNeeded) {
-  const auto result = run_vramguard("plan " + qie() + " --simulate cuda:1GB --strategy sequential-offload --dtype bf16");
+  const auto result =
+      run_vramguard("plan " + qie() + " --simulate cuda:1GB --strategy sequential-offload --dtype bf16");
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("needs at least"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("cuda:0"), std::string::npos) << result.err;
@@ -143,14 +149,18 @@ TEST_F(Planning, CompareSaysWhyAStrategyDoesNotFit) {
 // card gets the real card). Declared with --simulate, each plans on any machine; cpu-planning is made
 // for planning anywhere and declares its device itself.
 TEST_F(Planning, EveryShippedConfigIsItsCardsAndPlansWhenTheCardIsDeclared) {
-  for (const auto& [config, card] : std::vector<std::pair<std::string, std::string>>{
-           {"rtx4080-16gb", "rtx4080"}, {"h100-80gb", "h100-80gb"}, {"two-gpus", "rtx4090,rtx4090"}, {"cpu-planning", ""}}) {
+  for (const auto& [config, card] : std::vector<std::pair<std::string, std::string>>{{"rtx4080-16gb", "rtx4080"},
+                                                                                     {"h100-80gb", "h100-80gb"},
+                                                                                     {"two-gpus", "rtx4090,rtx4090"},
+                                                                                     {"cpu-planning", ""}}) {
     const std::string file = shell_quote(std::string(SOURCE_DIR) + "/configs/" + config + ".ini");
     std::ifstream text(std::string(SOURCE_DIR) + "/configs/" + config + ".ini");
     bool declares = false;
     for (std::string line; std::getline(text, line);) declares = declares || line.rfind("simulate", 0) == 0;
-    EXPECT_EQ(declares, card.empty()) << config << (card.empty() ? " is for planning anywhere" : " must be the real card's");
-    const auto result = run_vramguard("compare " + qie() + " --cpu-memory 64GiB --config " + file + (card.empty() ? "" : " --simulate " + card));
+    EXPECT_EQ(declares, card.empty()) << config
+                                      << (card.empty() ? " is for planning anywhere" : " must be the real card's");
+    const auto result = run_vramguard("compare " + qie() + " --cpu-memory 64GiB --config " + file +
+                                      (card.empty() ? "" : " --simulate " + card));
     EXPECT_EQ(result.exit_code, 0) << config << ": " << result.err;
   }
   // Without --simulate, the seed's config probes the machine: a real GPU where there is one, else an
@@ -166,12 +176,14 @@ TEST_F(Planning, EveryShippedConfigIsItsCardsAndPlansWhenTheCardIsDeclared) {
 
 TEST_F(Planning, WhenTheWorkloadsActivationsLeaveNoRoomTheAdviceIsASmallerWorkload) {
   // --batch 4096 --tokens 32768 once advised raising --max-memory by 2 MB.
-  const auto result = run_vramguard("plan " + tiny() + " --simulate rtx4080 --cpu-memory 8GiB --batch 4096 --tokens 32768");
+  const auto result =
+      run_vramguard("plan " + tiny() + " --simulate rtx4080 --cpu-memory 8GiB --batch 4096 --tokens 32768");
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find("lower --batch or --tokens"), std::string::npos) << result.err;
   EXPECT_EQ(result.err.find("raise --max-memory"), std::string::npos) << result.err;
   // Where the weights are what does not fit, more memory is still the advice.
-  const auto weights = run_vramguard("plan " + qie() + " --simulate cuda:1GB --cpu-memory 128GiB --strategy balanced --headroom 0");
+  const auto weights =
+      run_vramguard("plan " + qie() + " --simulate cuda:1GB --cpu-memory 128GiB --strategy balanced --headroom 0");
   EXPECT_NE(weights.exit_code, 0);
   EXPECT_EQ(weights.err.find("lower --batch or --tokens"), std::string::npos) << weights.err;
 }
@@ -187,7 +199,8 @@ TEST_F(Planning, CompareMarksYourStrategyAndWeighsItsPickAgainstIt) {
   EXPECT_NE(result.out.find("the speed of yours, balanced"), std::string::npos) << result.out;
   const auto first = result.out.find("auto: chose");
   ASSERT_NE(first, std::string::npos) << result.out;
-  EXPECT_EQ(result.out.find("auto: chose", first + 1), std::string::npos) << "auto's choice said twice:\n" << result.out;
+  EXPECT_EQ(result.out.find("auto: chose", first + 1), std::string::npos) << "auto's choice said twice:\n"
+                                                                          << result.out;
   // One GPU: multi-gpu says what it would need.
   EXPECT_NE(result.out.find("multi-gpu: needs two GPUs"), std::string::npos) << result.out;
   // balanced streaming with prefetch (its default) is within a whisker of auto: the pick keeps it.
@@ -251,7 +264,8 @@ TEST_F(Planning, AJobTellsAutoWhatToKeepResidentInEveryPlanAndLoad) {
     return count;
   };
   const auto one_pass = run_vramguard("plan " + qie() + kSeed + " --strategy auto --json");
-  const auto job = run_vramguard("plan " + qie() + kSeed + " --strategy auto --job text_encoder=2,transformer=16,vae=2 --json");
+  const auto job =
+      run_vramguard("plan " + qie() + kSeed + " --strategy auto --job text_encoder=2,transformer=16,vae=2 --json");
   ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
   ASSERT_EQ(job.exit_code, 0) << job.err;
   const auto a = nlohmann::json::parse(one_pass.out), b = nlohmann::json::parse(job.out);
@@ -259,8 +273,10 @@ TEST_F(Planning, AJobTellsAutoWhatToKeepResidentInEveryPlanAndLoad) {
   EXPECT_GT(b["predicted"]["job_seconds"].get<double>(), a["predicted"]["job_seconds"].get<double>());
   const auto typo = run_vramguard("load " + qie() + kSeed + " --job transfomer=3");
   EXPECT_EQ(typo.exit_code, 2);
-  EXPECT_NE(typo.err.find("--job names 'transfomer', which is not a component of the model"), std::string::npos) << typo.err;
+  EXPECT_NE(typo.err.find("--job names 'transfomer', which is not a component of the model"), std::string::npos)
+      << typo.err;
   const auto none = run_vramguard("plan " + qie() + kSeed + " --job transformer=0");
   EXPECT_EQ(none.exit_code, 2);
-  EXPECT_NE(none.err.find("is not COMPONENT=CALLS (a whole number of passes, 1 to 9999999)"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("is not COMPONENT=CALLS (a whole number of passes, 1 to 9999999)"), std::string::npos)
+      << none.err;
 }

@@ -75,12 +75,14 @@ TEST(PluginDiscovery, AGoodPluginIsListedWithItsDescriptor) {
 
 TEST(PluginDiscovery, APluginWhoseOptionListThrowsIsRefusedAndTheOthersWork) {
   TempDir tmp;
-  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_good", "libgood.so"}, {"test_plugin_throwing_options", "libthrows.so"}});
+  const auto dir =
+      plugin_dir(tmp, "p", {{"test_plugin_good", "libgood.so"}, {"test_plugin_throwing_options", "libthrows.so"}});
   const auto registry = discover({dir});
   EXPECT_EQ(registry.names(), std::vector<std::string>{"test-good"});
   const auto& failure = only_failure(registry);
   EXPECT_EQ(failure.problem, PluginProblem::bad_descriptor);
-  EXPECT_NE(failure.message.find("listing its options failed: options are not ready"), std::string::npos) << failure.message;
+  EXPECT_NE(failure.message.find("listing its options failed: options are not ready"), std::string::npos)
+      << failure.message;
 }
 
 TEST(PluginDiscovery, PluginsAndHelpListTheOptionsEachStrategyDeclares) {
@@ -89,7 +91,8 @@ TEST(PluginDiscovery, PluginsAndHelpListTheOptionsEachStrategyDeclares) {
   bool auto_prefetch = false;
   const auto doc = nlohmann::json::parse(result.out);
   for (const auto& plugin : doc["plugins"])
-    for (const auto& option : plugin["options"]) auto_prefetch = auto_prefetch || (plugin["name"] == "auto" && option["key"] == "prefetch");
+    for (const auto& option : plugin["options"])
+      auto_prefetch = auto_prefetch || (plugin["name"] == "auto" && option["key"] == "prefetch");
   EXPECT_TRUE(auto_prefetch) << result.out;
   result = vramguard::testing::run_vramguard("help plan");
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -115,13 +118,15 @@ TEST(PluginDiscovery, AGoodPluginsStrategyRunsAndOutlivesTheRegistry) {
 
 TEST(PluginDiscovery, ApiVersionMismatchIsRefusedWithBothNumbers) {
   TempDir tmp;
-  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_api_mismatch", "libfuture.so"}, {"test_plugin_good", "libgood.so"}});
+  const auto dir =
+      plugin_dir(tmp, "p", {{"test_plugin_api_mismatch", "libfuture.so"}, {"test_plugin_good", "libgood.so"}});
   const auto registry = discover({dir});
   EXPECT_EQ(registry.names(), std::vector<std::string>{"test-good"});
   const auto& failure = only_failure(registry);
   EXPECT_EQ(failure.problem, PluginProblem::api_mismatch);
   EXPECT_EQ(failure.file, dir / "libfuture.so");
-  EXPECT_NE(failure.message.find("version " + std::to_string(kPluginApiVersion + 41)), std::string::npos) << failure.message;
+  EXPECT_NE(failure.message.find("version " + std::to_string(kPluginApiVersion + 41)), std::string::npos)
+      << failure.message;
   EXPECT_NE(failure.message.find("version " + std::to_string(kPluginApiVersion)), std::string::npos) << failure.message;
 }
 
@@ -146,7 +151,8 @@ TEST(PluginDiscovery, ALibraryWithoutDescriptorIsNotAPlugin) {
 
 TEST(PluginDiscovery, AThrowingFactoryIsReportedWithItsMessage) {
   TempDir tmp;
-  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_throwing", "libfragile.so"}, {"test_plugin_good", "libgood.so"}});
+  const auto dir =
+      plugin_dir(tmp, "p", {{"test_plugin_throwing", "libfragile.so"}, {"test_plugin_good", "libgood.so"}});
   const auto registry = discover({dir});
   EXPECT_EQ(registry.names(), std::vector<std::string>{"test-good"});
   const auto& failure = only_failure(registry);
@@ -245,13 +251,14 @@ TEST(PluginDiscovery, UnknownStrategyNamesTheNearestAndTheRefused) {
 
 TEST(PluginDiscovery, TheCliListsGoodAndRefusedPluginsAndExitsZero) {
   TempDir tmp;
-  const auto dir = plugin_dir(tmp, "p", {{"test_plugin_good", "libgood.so"},
-                                         {"test_plugin_api_mismatch", "libfuture.so"},
-                                         {"test_plugin_throwing", "libt.so"},
-                                         {"test_plugin_no_descriptor", "libplain.so"}});
+  const auto dir = plugin_dir(tmp, "p",
+                              {{"test_plugin_good", "libgood.so"},
+                               {"test_plugin_api_mismatch", "libfuture.so"},
+                               {"test_plugin_throwing", "libt.so"},
+                               {"test_plugin_no_descriptor", "libplain.so"}});
   tmp.write("p/libfake.so", "not a library");
-  const auto result = vramguard::testing::run_vramguard(
-      "plugins --json --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
+  const auto result =
+      vramguard::testing::run_vramguard("plugins --json --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("\"test-good\""), std::string::npos) << result.out;
   for (const char* problem : {"api_mismatch", "factory_failed", "no_descriptor", "not_a_library"})
@@ -286,11 +293,13 @@ TEST(PluginBoundary, PlanAndLoadTreatAThrowingPluginAlikeAndLoadFallsBack) {
   const auto dir = plugin_dir(tmp, "p", {{"test_plugin_throwing_plan", "libint.so"}});
   const std::string model = vramguard::testing::shell_quote(tmp.path().string() + "/m");
   ASSERT_EQ(vramguard::testing::run_vramguard("synth --arch qwen2 --preset tiny --out " + model).exit_code, 0);
-  const std::string common = model + " --simulate rtx4080 --cpu-memory 8GiB --plugin-dir " + vramguard::testing::shell_quote(dir.string());
+  const std::string common =
+      model + " --simulate rtx4080 --cpu-memory 8GiB --plugin-dir " + vramguard::testing::shell_quote(dir.string());
   const auto plan = vramguard::testing::run_vramguard("plan " + common + " --strategy test-throws-int");
   EXPECT_EQ(plan.exit_code, 1) << plan.err;
   EXPECT_NE(plan.err.find("test-throws-int"), std::string::npos) << plan.err;
-  const auto load = vramguard::testing::run_vramguard("load " + common + " --strategy test-throws-int --fallback auto --json");
+  const auto load =
+      vramguard::testing::run_vramguard("load " + common + " --strategy test-throws-int --fallback auto --json");
   EXPECT_EQ(load.exit_code, 0) << load.err;
   EXPECT_NE(load.out.find("\"strategy\": \"auto\""), std::string::npos) << load.out;
   EXPECT_NE(load.out.find("not a std::exception"), std::string::npos) << load.out;
@@ -300,11 +309,13 @@ TEST(PluginBoundary, ABadStrategyOptionExitsTwoFromPlanAndLoadAndLoadStillReport
   TempDir tmp;
   const std::string model = vramguard::testing::shell_quote(tmp.path().string() + "/m");
   ASSERT_EQ(vramguard::testing::run_vramguard("synth --arch qwen2 --preset tiny --out " + model).exit_code, 0);
-  const std::string common = model + " --simulate rtx4080 --cpu-memory 8GiB --strategy sequential-offload --option prefetch=abc";
+  const std::string common =
+      model + " --simulate rtx4080 --cpu-memory 8GiB --strategy sequential-offload --option prefetch=abc";
   const auto plan = vramguard::testing::run_vramguard("plan " + common);
   EXPECT_EQ(plan.exit_code, 2) << plan.err;
   const std::string report = (tmp / "report.json").string();
-  const auto load = vramguard::testing::run_vramguard("load " + common + " --report " + vramguard::testing::shell_quote(report));
+  const auto load =
+      vramguard::testing::run_vramguard("load " + common + " --report " + vramguard::testing::shell_quote(report));
   EXPECT_EQ(load.exit_code, 2) << load.err;
   EXPECT_NE(load.err.find("prefetch"), std::string::npos) << load.err;
   EXPECT_TRUE(fs::exists(report));
@@ -329,8 +340,8 @@ TEST(PluginBoundary, CtrlCStopsASlowPluginPlanAtOnce) {
 }
 
 TEST(PluginBoundary, APluginExportsItsDescriptorAndNothingElse) {
-  const auto result = vramguard::testing::run_process("nm -D --defined-only " +
-                                                      vramguard::testing::shell_quote(built_plugin("test_plugin_good").string()));
+  const auto result = vramguard::testing::run_process(
+      "nm -D --defined-only " + vramguard::testing::shell_quote(built_plugin("test_plugin_good").string()));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::vector<std::string> symbols;
   std::istringstream lines(result.out);
@@ -344,7 +355,8 @@ TEST(PluginBoundary, ManyPluginsOfOneNameMakeOneShortWarning) {
   std::vector<std::pair<std::string, std::string>> copies;
   for (int i = 0; i < 60; ++i) copies.push_back({"test_plugin_good", "libcopy" + std::to_string(i) + ".so"});
   const auto dir = plugin_dir(tmp, "p", copies);
-  const auto result = vramguard::testing::run_vramguard("plugins --json --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
+  const auto result =
+      vramguard::testing::run_vramguard("plugins --json --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_LT(result.err.size(), 2000u) << result.err;
   EXPECT_LT(result.out.size(), 60u * 800u);
@@ -371,7 +383,8 @@ TEST(PluginSecurity, AWritableFolderHigherUpIsRefused) {
   fs::permissions(tmp / "a", fs::perms::others_write, fs::perm_options::add);
   const auto registry = discover({dir});
   EXPECT_EQ(only_failure(registry).problem, PluginProblem::insecure);
-  EXPECT_NE(only_failure(registry).message.find((tmp / "a").string()), std::string::npos) << only_failure(registry).message;
+  EXPECT_NE(only_failure(registry).message.find((tmp / "a").string()), std::string::npos)
+      << only_failure(registry).message;
 }
 
 TEST(PluginSecurity, AStickySharedFolderIsFineWhenTheEntryInItIsOurs) {
@@ -417,7 +430,8 @@ TEST(PluginFiles, ASectionNameOutsideItsTableIsRefusedNotACrash) {
   std::ofstream(dir / "libgood.so", std::ios::binary | std::ios::trunc) << bytes;
   const auto registry = discover({dir});
   EXPECT_EQ(only_failure(registry).problem, PluginProblem::not_a_library);
-  const auto listing = vramguard::testing::run_vramguard("plugins --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
+  const auto listing =
+      vramguard::testing::run_vramguard("plugins --plugin-dir " + vramguard::testing::shell_quote(dir.string()));
   EXPECT_EQ(listing.exit_code, 0) << listing.err;
 }
 
@@ -437,7 +451,9 @@ TEST(PluginFiles, MutatedCopiesOfAPluginNeverCrashTheSymbolReader) {
     std::memcpy(&shoff, image.data() + 0x28, 8);
     for (int k = 0; k < 4; ++k) {
       const int where = static_cast<int>(rng() % 3);
-      const std::size_t at = where == 0 ? rng() % 64 : where == 1 ? shoff + rng() % (image.size() - shoff) : rng() % image.size();
+      const std::size_t at = where == 0   ? rng() % 64
+                             : where == 1 ? shoff + rng() % (image.size() - shoff)
+                                          : rng() % image.size();
       mutated[at] = static_cast<char>(rng());
     }
     try {

@@ -69,10 +69,11 @@ fs::path model_of_another_class(const TempDir& tmp, const std::string& class_nam
 TEST(RunCommand, RunsReportsAndWritesTheLogits) {
   TempDir tmp;
   const std::string out = (tmp / "logits.safetensors").string();
-  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
+  const auto result = run_vramguard("run " + shell_quote(kModel.string()) +
+                                    " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
                                     "--strategy sequential-offload --steps 3 --input " +
-                                    shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) + " --output " + shell_quote(out) +
-                                    " --json");
+                                    shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) +
+                                    " --output " + shell_quote(out) + " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto report = nlohmann::json::parse(result.out);
   const auto& run = report["run"];
@@ -87,7 +88,9 @@ TEST(RunCommand, RunsReportsAndWritesTheLogits) {
   for (const char* key : {"first_step_seconds", "median_step_seconds", "p95_step_seconds", "tokens_per_second",
                           "achieved_host_to_device_bytes_per_s", "overlap_efficiency", "predicted_step_seconds"})
     EXPECT_TRUE(run.contains(key)) << key;
-  EXPECT_LT(relative_difference(read_f32(out, "logits"), read_f32(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
+  EXPECT_LT(
+      relative_difference(read_f32(out, "logits"), read_f32(fixture("qwen2_small") / "expected.safetensors", "logits")),
+      1e-4);
 }
 
 TEST(RunCommand, BadInputExitsTwoBeforeLoading) {
@@ -163,7 +166,8 @@ TEST(CompareCommand, MeasureRunsPassesBesideThePredictionsWhereAFamilyRunsTheMod
 
 TEST(RunCommand, RunsEachQwenImageEntryAndWritesItsOutputsByName) {
   TempDir tmp;
-  const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --strategy sequential-offload --steps 2 --json";
+  const std::string common =
+      " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --strategy sequential-offload --steps 2 --json";
   // The transformer's 8 units pass through the 2-slot window every step; an entry of the VAE uses two
   // of its units, which stay in the slots after the first step.
   struct Case {
@@ -175,15 +179,18 @@ TEST(RunCommand, RunsEachQwenImageEntryAndWritesItsOutputsByName) {
                                          {"qwenimage_vae_tiny", "decode", "decoded", false}}) {
     SCOPED_TRACE(c.fixture + " " + c.entry);
     const std::string out = (tmp / (c.entry + ".safetensors")).string();
-    const auto result = run_vramguard("run " + shell_quote((fixture(c.fixture) / "model").string()) + " --entry " + c.entry + " --input " +
-                                      shell_quote((fixture(c.fixture) / "inputs.safetensors").string()) + " --output " + shell_quote(out) + common);
+    const auto result = run_vramguard(
+        "run " + shell_quote((fixture(c.fixture) / "model").string()) + " --entry " + c.entry + " --input " +
+        shell_quote((fixture(c.fixture) / "inputs.safetensors").string()) + " --output " + shell_quote(out) + common);
     ASSERT_EQ(result.exit_code, 0) << result.err;
     const auto run = nlohmann::json::parse(result.out)["run"];
     EXPECT_EQ(run["entry"], c.entry);
     EXPECT_EQ(run["steps"], 2);
     EXPECT_EQ(run["streamed_bytes_per_step"].get<std::uint64_t>() > 0, c.streams_every_step);
     EXPECT_EQ(run["unprefetched_units_after_first"], 0);
-    EXPECT_LT(relative_difference(read_f32(out, c.output), read_f32(fixture(c.fixture) / "expected.safetensors", c.output)), 1e-4);
+    EXPECT_LT(
+        relative_difference(read_f32(out, c.output), read_f32(fixture(c.fixture) / "expected.safetensors", c.output)),
+        1e-4);
   }
   // Without --input: seeded inputs of the asked size, the output of that size.
   const std::string out = (tmp / "generated.safetensors").string();
@@ -201,10 +208,11 @@ TEST(RunCommand, AConfigThatLiesAboutTheModelIsRefusedNamingTheKeyBeforeLoading)
   struct Lie {
     std::string from, to, key;
   };
-  for (const auto& lie : std::vector<Lie>{{"\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", "num_hidden_layers"},
-                                          {"\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 0", "rms_norm_eps"},
-                                          {"\"rope_theta\": 10000.0", "\"rope_theta\": -1", "rope_theta"},
-                                          {"\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3", "num_key_value_heads"}}) {
+  for (const auto& lie :
+       std::vector<Lie>{{"\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", "num_hidden_layers"},
+                        {"\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 0", "rms_norm_eps"},
+                        {"\"rope_theta\": 10000.0", "\"rope_theta\": -1", "rope_theta"},
+                        {"\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3", "num_key_value_heads"}}) {
     SCOPED_TRACE(lie.to);
     TempDir tmp;
     const fs::path folder = tmp / "model";
@@ -221,7 +229,8 @@ TEST(RunCommand, AnEmptyInputIsRefusedByName) {
   TempDir tmp;
   const std::int64_t none = 0;
   write_safetensors(tmp / "empty.safetensors", {{"input_ids", DType::I64, {0, 3}, &none}});
-  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --input " +
+  const auto result = run_vramguard("run " + shell_quote(kModel.string()) +
+                                    " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --input " +
                                     shell_quote((tmp / "empty.safetensors").string()));
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_NE(result.err.find("input 'input_ids'"), std::string::npos) << result.err;
@@ -233,10 +242,11 @@ TEST(RunCommand, AStepThatRunsOutOfMemoryFallsBackWithinTheRunAndItsOutputsStayR
   // next rung, the step runs again, and the report holds both attempts.
   TempDir tmp;
   const std::string out = (tmp / "logits.safetensors").string();
-  const auto result = run_vramguard("run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
-                                    "--strategy balanced --fallback sequential-offload --simulate-oom-at-step 2 --steps 3 --input " +
-                                    shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) + " --output " + shell_quote(out) +
-                                    " --json");
+  const auto result = run_vramguard(
+      "run " + shell_quote(kModel.string()) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 " +
+      "--strategy balanced --fallback sequential-offload --simulate-oom-at-step 2 --steps 3 --input " +
+      shell_quote((fixture("qwen2_small") / "inputs.safetensors").string()) + " --output " + shell_quote(out) +
+      " --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto report = nlohmann::json::parse(result.out);
   ASSERT_EQ(report["attempts"].size(), 2u);
@@ -244,20 +254,24 @@ TEST(RunCommand, AStepThatRunsOutOfMemoryFallsBackWithinTheRunAndItsOutputsStayR
   EXPECT_EQ(report["attempts"][1]["strategy"], "sequential-offload");
   EXPECT_EQ(report["strategy"], "sequential-offload");
   EXPECT_EQ(report["run"]["steps"], 3);
-  EXPECT_LT(relative_difference(read_f32(out, "logits"), read_f32(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
+  EXPECT_LT(
+      relative_difference(read_f32(out, "logits"), read_f32(fixture("qwen2_small") / "expected.safetensors", "logits")),
+      1e-4);
 }
 
 TEST(RunCommand, OneComponentOfAPipelineRunsWithTheDevicesToItself) {
   TempDir tmp;
   const fs::path pipeline = tmp / "qie";
-  ASSERT_EQ(run_vramguard("synth --arch qwen-image-edit --preset tiny --out " + shell_quote(pipeline.string())).exit_code, 0);
+  ASSERT_EQ(
+      run_vramguard("synth --arch qwen-image-edit --preset tiny --out " + shell_quote(pipeline.string())).exit_code, 0);
   const std::string common = " --simulate cuda:1GB --reserve 0 --steps 1 --height 64 --width 64 --json";
   const auto vae = run_vramguard("run " + shell_quote(pipeline.string()) + " --component vae --entry decode" + common);
   ASSERT_EQ(vae.exit_code, 0) << vae.err;
   const auto report = nlohmann::json::parse(vae.out);
   EXPECT_EQ(report["run"]["component"], "vae");
   // Only the VAE was loaded: what reached the GPU is the VAE's weights, not the pipeline's.
-  const auto inspected = nlohmann::json::parse(run_vramguard("inspect " + shell_quote(pipeline.string()) + " --json").out);
+  const auto inspected =
+      nlohmann::json::parse(run_vramguard("inspect " + shell_quote(pipeline.string()) + " --json").out);
   std::uint64_t vae_bytes = 0, pipeline_bytes = 0;
   for (const auto& component : inspected["components"]) {
     pipeline_bytes += component["bytes"].get<std::uint64_t>();

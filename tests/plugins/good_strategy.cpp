@@ -11,12 +11,14 @@ class AllOnFirstGpu final : public vramguard::PlacementStrategy {
     placement.strategy = "test-good";
     for (const auto& component : request.model.components)
       for (const auto& unit : component.units)
-        placement.units.push_back({component.name, unit.name, vramguard::DeviceId::gpu(0), vramguard::PlacementMode::resident,
-                                   vramguard::DeviceId::gpu(0)});
+        placement.units.push_back({component.name, unit.name, vramguard::DeviceId::gpu(0),
+                                   vramguard::PlacementMode::resident, vramguard::DeviceId::gpu(0)});
     placement.explanation = "test plugin: everything on cuda:0";
     return placement;
   }
-  static std::vector<vramguard::StrategyOptionInfo> options() { return {{"depth", "1-3", "a test option (default 1)"}}; }
+  static std::vector<vramguard::StrategyOptionInfo> options() {
+    return {{"depth", "1-3", "a test option (default 1)"}};
+  }
 };
 
 }  // namespace

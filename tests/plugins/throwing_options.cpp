@@ -12,4 +12,5 @@ class ThrowsListingItsOptions final : public vramguard::PlacementStrategy {
 
 }  // namespace
 
-VRAMGUARD_REGISTER_STRATEGY(ThrowsListingItsOptions, "test-throwing-options", "1.0.0", "test plugin whose option list throws")
+VRAMGUARD_REGISTER_STRATEGY(ThrowsListingItsOptions, "test-throwing-options", "1.0.0",
+                            "test plugin whose option list throws")

@@ -25,7 +25,9 @@ struct Case {
 };
 
 Case random_case(std::mt19937_64& rng) {
-  auto uniform = [&](std::uint64_t lo, std::uint64_t hi) { return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng); };
+  auto uniform = [&](std::uint64_t lo, std::uint64_t hi) {
+    return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng);
+  };
   auto chance = [&](double p) { return std::bernoulli_distribution(p)(rng); };
   Case c;
   const std::size_t components = uniform(1, 3);
@@ -40,7 +42,8 @@ Case random_case(std::mt19937_64& rng) {
     for (std::size_t u = 0; u < units; ++u) {
       std::uint64_t bytes = chance(0.2) ? uniform(2, 1'000'000) : typical + uniform(0, typical / 4);
       bytes -= bytes % 2;
-      component.units.push_back(make_unit("m.layers." + std::to_string(u), bytes, chance(0.8) ? UnitKind::block : UnitKind::other,
+      component.units.push_back(make_unit("m.layers." + std::to_string(u), bytes,
+                                          chance(0.8) ? UnitKind::block : UnitKind::other,
                                           static_cast<double>(bytes) * static_cast<double>(uniform(0, 4))));
     }
     if (units >= 2 && chance(0.3)) {  // a tied embedding and head: the head's weight is the embedding's
@@ -94,7 +97,8 @@ TEST(StrategyProperties, EveryPlanIsValidOrAClearDoesNotFit) {
         ++refused[name];
         if (e.reason().empty()) ADD_FAILURE() << "case " << i << ": " << name << " refused without a reason";
         if (any_usable_gpu && e.minimum_bytes().empty())
-          ADD_FAILURE() << "case " << i << " (" << c.description << "): " << name << " refused without a minimum: " << e.what();
+          ADD_FAILURE() << "case " << i << " (" << c.description << "): " << name
+                        << " refused without a minimum: " << e.what();
         // A refusal that claims to need no more than the device already offers contradicts itself.
         for (const auto& [device, bytes] : e.minimum_bytes()) {
           const DeviceInfo* info = c.budget.find(device);
@@ -102,11 +106,11 @@ TEST(StrategyProperties, EveryPlanIsValidOrAClearDoesNotFit) {
             ADD_FAILURE() << "case " << i << ": " << name << " names " << device.str() << ", which the budget lacks";
             continue;
           }
-          const std::uint64_t offered = device == DeviceId::host() ? std::min(info->usable_bytes, c.budget.pinned_cap_bytes)
-                                                                   : info->usable_bytes;
+          const std::uint64_t offered =
+              device == DeviceId::host() ? std::min(info->usable_bytes, c.budget.pinned_cap_bytes) : info->usable_bytes;
           if (bytes <= offered)
-            ADD_FAILURE() << "case " << i << " (" << c.description << "): " << name << " says it needs " << bytes << " on "
-                          << device.str() << ", which offers " << offered << ": " << e.what();
+            ADD_FAILURE() << "case " << i << " (" << c.description << "): " << name << " says it needs " << bytes
+                          << " on " << device.str() << ", which offers " << offered << ": " << e.what();
         }
       } catch (const std::exception& e) {
         ADD_FAILURE() << "case " << i << " (" << c.description << "): " << name << " failed: " << e.what();

@@ -34,7 +34,9 @@ fs::path tiny_model(const TempDir& tmp, const std::string& name = "m", SynthWrit
 }
 
 // A file outside every model, whose bytes must never be printed.
-fs::path secret_file(const TempDir& tmp) { return write_file(tmp / "outside" / "secret.txt", std::string(kSecret) + "\nmore\n"); }
+fs::path secret_file(const TempDir& tmp) {
+  return write_file(tmp / "outside" / "secret.txt", std::string(kSecret) + "\nmore\n");
+}
 
 void expect_usage_failure(const ProcessResult& result, const std::string& fragment) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
@@ -133,7 +135,8 @@ TEST(ModelPaths, AnIndexNamingAFileOutsideTheModelIsRefused) {
   TempDir tmp;
   const fs::path secret = secret_file(tmp);
   const fs::path model = tiny_model(tmp);
-  for (const std::string& shard : {secret.string(), std::string("../outside/secret.txt"), std::string("sub/../../outside/secret.txt")}) {
+  for (const std::string& shard :
+       {secret.string(), std::string("../outside/secret.txt"), std::string("sub/../../outside/secret.txt")}) {
     nlohmann::json index{{"weight_map", {{"model.embed_tokens.weight", shard}}}};
     write_file(model / "model.safetensors.index.json", index.dump());
     expect_usage_failure(run_vramguard("inspect " + shell_quote(model.string())), "not a file name beside the index");
@@ -154,7 +157,8 @@ TEST(ModelPaths, AHubRefThatClimbsOutIsRefused) {
   const fs::path repo = tmp / "hub" / "models--acme--lm";
   fs::create_directories(repo / "snapshots");
   write_file(repo / "refs" / "main", "../../..\n");
-  expect_usage_failure(run_vramguard("inspect acme/lm", "HF_HUB_CACHE=" + shell_quote((tmp / "hub").string())), "does not hold a commit hash");
+  expect_usage_failure(run_vramguard("inspect acme/lm", "HF_HUB_CACHE=" + shell_quote((tmp / "hub").string())),
+                       "does not hold a commit hash");
 }
 
 TEST(ModelPaths, ASnapshotLinkOutsideTheCacheRepoIsRefused) {
@@ -165,7 +169,8 @@ TEST(ModelPaths, ASnapshotLinkOutsideTheCacheRepoIsRefused) {
   fs::create_directories(repo / "snapshots" / commit);
   fs::create_symlink(elsewhere / "model.safetensors", repo / "snapshots" / commit / "model.safetensors");
   write_file(repo / "refs" / "main", commit);
-  expect_usage_failure(run_vramguard("inspect acme/lm", "HF_HUB_CACHE=" + shell_quote((tmp / "hub").string())), "lies outside");
+  expect_usage_failure(run_vramguard("inspect acme/lm", "HF_HUB_CACHE=" + shell_quote((tmp / "hub").string())),
+                       "lies outside");
 }
 
 TEST(ModelPaths, ANonCheckpointIsNeverQuoted) {
@@ -217,8 +222,9 @@ TEST(ModelConfig, OneDimensionalTensorsDoNotInflateTheHeadroom) {
   std::uint64_t offset = 0;
   for (int i = 0; i < 4; ++i) {
     const std::uint64_t elements = 11'800'000;
-    header += std::string(i ? "," : "") + "\"blocks." + std::to_string(i) + ".w\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(elements) +
-              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + elements * 4) + "]}";
+    header += std::string(i ? "," : "") + "\"blocks." + std::to_string(i) + ".w\":{\"dtype\":\"F32\",\"shape\":[" +
+              std::to_string(elements) + "],\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + elements * 4) + "]}";
     offset += elements * 4;
   }
   header += "}";
@@ -240,7 +246,8 @@ TEST(Options, NegativeAndOverflowingNumbersAreRefusedNamingTheValue) {
   expect_usage_failure(run_vramguard("load " + model + sim() + " --max-attempts -1"), "--max-attempts '-1'");
   expect_usage_failure(run_vramguard("load " + model + sim() + " --simulate-oom-at -1"), "--simulate-oom-at '-1'");
   expect_usage_failure(run_vramguard("load " + model + sim() + " --simulate-other-process 0=1GB@-1"), "0=1GB@-1");
-  expect_usage_failure(run_vramguard("synth --arch qwen2 --out " + shell_quote((tmp / "s").string()) + " --seed -1"), "--seed '-1'");
+  expect_usage_failure(run_vramguard("synth --arch qwen2 --out " + shell_quote((tmp / "s").string()) + " --seed -1"),
+                       "--seed '-1'");
   expect_usage_failure(run_vramguard("plan " + model + " --simulate cuda:16GiB@0GB/s"), "more than 0");
   EXPECT_EQ(run_vramguard("load " + model + sim() + " --simulate-other-process cuda:0=1GB@1").exit_code, 0);
 }
@@ -257,7 +264,8 @@ TEST(Options, EmptyAndRepeatedDeviceListsAreRefused) {
 TEST(Options, AConfigThatIsNotAFileIsRefusedAtOnce) {
   TempDir tmp;
   const std::string model = shell_quote(tiny_model(tmp).string());
-  expect_usage_failure(run_vramguard("plan " + model + sim() + " --config " + shell_quote(tmp.path().string())), "not a config file");
+  expect_usage_failure(run_vramguard("plan " + model + sim() + " --config " + shell_quote(tmp.path().string())),
+                       "not a config file");
   expect_usage_failure(run_vramguard("plan " + model + sim(), "VRAMGUARD_CONFIG=/tmp"), "not a config file");
   expect_usage_failure(run_vramguard("plan " + model + sim() + " --config /dev/zero"), "not a config file");
 }
@@ -284,7 +292,8 @@ TEST(Outputs, AFullDiskIsAnErrorNotAnEmptyFile) {
 TEST(Outputs, SynthIntoAFileSaysItIsAFile) {
   TempDir tmp;
   write_file(tmp / "existing", "x");
-  expect_usage_failure(run_vramguard("synth --arch qwen2 --out " + shell_quote((tmp / "existing").string())), "is a file, not a folder");
+  expect_usage_failure(run_vramguard("synth --arch qwen2 --out " + shell_quote((tmp / "existing").string())),
+                       "is a file, not a folder");
 }
 
 TEST(Outputs, SynthRecordsTheDtypeItWrote) {
@@ -334,7 +343,8 @@ TEST(Checks, VerifyDataRunsOnSimulatedDevicesForAModelOverTheOldLimit) {
               std::to_string((i + 1) * elements * 4) + "]}";
   header += "}";
   std::string bytes = safetensors_bytes(header, 3 * elements * 4);
-  for (std::size_t i = bytes.size() - 3 * elements * 4; i < bytes.size(); i += 4097) bytes[i] = static_cast<char>(i * 131);
+  for (std::size_t i = bytes.size() - 3 * elements * 4; i < bytes.size(); i += 4097)
+    bytes[i] = static_cast<char>(i * 131);
   write_file(tmp / "big.safetensors", bytes);
   const auto result = run_vramguard("load " + shell_quote((tmp / "big.safetensors").string()) +
                                     " --simulate cuda:4GB --cpu-memory 4GiB --verify-data --json");
@@ -353,10 +363,13 @@ TEST(Outputs, NoOutputOverwritesAFileTheModelIsReadFrom) {
   };
   const std::string weights = bytes_of(model / "model.safetensors"), config = bytes_of(model / "config.json");
   const std::string m = shell_quote(model.string());
-  const std::string weights_path = shell_quote((model / "model.safetensors").string()), config_path = shell_quote((model / "config.json").string());
-  for (const std::string& command : std::vector<std::string>{
-           "run " + m + sim() + " --tokens 4 --steps 1 --output " + weights_path, "load " + m + sim() + " --report " + config_path,
-           "plan " + m + sim() + " --export-device-map " + weights_path, "doctor " + m + sim() + " --write-config " + config_path}) {
+  const std::string weights_path = shell_quote((model / "model.safetensors").string()),
+                    config_path = shell_quote((model / "config.json").string());
+  for (const std::string& command :
+       std::vector<std::string>{"run " + m + sim() + " --tokens 4 --steps 1 --output " + weights_path,
+                                "load " + m + sim() + " --report " + config_path,
+                                "plan " + m + sim() + " --export-device-map " + weights_path,
+                                "doctor " + m + sim() + " --write-config " + config_path}) {
     SCOPED_TRACE(command);
     const auto result = run_vramguard(command);
     expect_usage_failure(result, "one of the files the model is read from");
@@ -374,7 +387,8 @@ TEST(Outputs, ALinkAtTheOutputPathIsRefusedNotFollowed) {
   fs::create_symlink(tmp / "nothing-here", tmp / "dangling.json");
   for (const char* link : {"to-precious.json", "dangling.json"}) {
     SCOPED_TRACE(link);
-    expect_usage_failure(run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map " + shell_quote((tmp / link).string())),
+    expect_usage_failure(run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map " +
+                                       shell_quote((tmp / link).string())),
                          "symbolic link");
   }
   std::ifstream in(tmp / "precious.txt");
@@ -386,7 +400,8 @@ TEST(Outputs, ReplacingAnExistingFileIsSaidAndLeavesNoTemporaryFileBehind) {
   TempDir tmp;
   const fs::path model = tiny_model(tmp);
   write_file(tmp / "out" / "map.json", "old");
-  const auto result = run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map " + shell_quote((tmp / "out" / "map.json").string()));
+  const auto result = run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map " +
+                                    shell_quote((tmp / "out" / "map.json").string()));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.err.find("replaced the existing"), std::string::npos) << result.err;
   std::ifstream in(tmp / "out" / "map.json");
@@ -395,6 +410,7 @@ TEST(Outputs, ReplacingAnExistingFileIsSaidAndLeavesNoTemporaryFileBehind) {
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator(tmp / "out")) ++files;
   EXPECT_EQ(files, 1u);
   // A device is written into, never replaced.
-  EXPECT_EQ(run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map /dev/null").exit_code, 0);
+  EXPECT_EQ(run_vramguard("plan " + shell_quote(model.string()) + sim() + " --export-device-map /dev/null").exit_code,
+            0);
   EXPECT_TRUE(fs::is_character_file("/dev/null"));
 }

@@ -20,20 +20,26 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Fixture {
-  std::string name;       // folder under tests/data/fixtures
-  std::string entry;      // the entry point to run
+  std::string name;   // folder under tests/data/fixtures
+  std::string entry;  // the entry point to run
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;  // each compared with the fixture's expected tensor of that name
   std::vector<std::string> captures;
 };
 
 const std::vector<Fixture> kFixtures = {
-    {"qwenimage_tiny", "forward", {"hidden_states", "encoder_hidden_states", "encoder_hidden_states_mask", "timestep", "img_shapes"},
-     {"sample", "block0_hidden", "block0_encoder"}, {"block0_hidden", "block0_encoder"}},
+    {"qwenimage_tiny",
+     "forward",
+     {"hidden_states", "encoder_hidden_states", "encoder_hidden_states_mask", "timestep", "img_shapes"},
+     {"sample", "block0_hidden", "block0_encoder"},
+     {"block0_hidden", "block0_encoder"}},
     {"qwenimage_vae_tiny", "encode", {"image"}, {"encoded_mean"}, {}},
     {"qwenimage_vae_tiny", "decode", {"latents"}, {"decoded"}, {}},
-    {"qwen25vl_tiny", "forward", {"input_ids", "attention_mask", "pixel_values", "image_grid_thw"},
-     {"last_hidden_state", "logits", "image_embeds", "hidden_after_layer_0"}, {"image_embeds", "hidden_after_layer_0"}},
+    {"qwen25vl_tiny",
+     "forward",
+     {"input_ids", "attention_mask", "pixel_values", "image_grid_thw"},
+     {"last_hidden_state", "logits", "image_embeds", "hidden_after_layer_0"},
+     {"image_embeds", "hidden_after_layer_0"}},
 };
 
 std::string model_of(const Fixture& f) { return (fixture(f.name) / "model").string(); }
@@ -49,16 +55,19 @@ runtime::NamedTensors run(runtime::Session& session, const Fixture& f, std::uint
   const auto inputs = inputs_of(f);
   architecture->check(*session.description().find("model"), f.entry, inputs);
   if (activation_bytes == 0)
-    activation_bytes = architecture->activation_bytes(*session.description().find("model"), f.entry, inputs, session.dtype("model"));
+    activation_bytes =
+        architecture->activation_bytes(*session.description().find("model"), f.entry, inputs, session.dtype("model"));
   runtime::NamedTensors out;
-  session.step("model", [&] { out = architecture->run(session, "model", f.entry, inputs, f.captures); }, activation_bytes);
+  session.step(
+      "model", [&] { out = architecture->run(session, "model", f.entry, inputs, f.captures); }, activation_bytes);
   return out;
 }
 
 void expect_matches(const runtime::NamedTensors& out, const Fixture& f, double tolerance) {
   for (const auto& name : f.outputs) {
     ASSERT_TRUE(out.count(name)) << f.entry << " returned no " << name;
-    EXPECT_LT(relative_difference(out.at(name), load_tensor(fixture(f.name) / "expected.safetensors", name)), tolerance) << name;
+    EXPECT_LT(relative_difference(out.at(name), load_tensor(fixture(f.name) / "expected.safetensors", name)), tolerance)
+        << name;
   }
 }
 
@@ -142,11 +151,10 @@ TEST(Architectures, Bf16StaysCloseToFp32) {
 }
 
 TEST(Architectures, EachComponentFindsItsFamily) {
-  const std::map<std::string, std::string> expected = {
-      {"qwen2_small", "qwen2"},
-      {"qwen25vl_tiny", "qwen2_5_vl"},
-      {"qwenimage_tiny", "qwenimage_transformer"},
-      {"qwenimage_vae_tiny", "qwenimage_vae"}};
+  const std::map<std::string, std::string> expected = {{"qwen2_small", "qwen2"},
+                                                       {"qwen25vl_tiny", "qwen2_5_vl"},
+                                                       {"qwenimage_tiny", "qwenimage_transformer"},
+                                                       {"qwenimage_vae_tiny", "qwenimage_vae"}};
   for (const auto& [folder, family] : expected) {
     auto session = runtime::Session::open((fixture(folder) / "model").string(), simulated("balanced"));
     const auto architecture = runtime::architecture_for(*session->description().find("model"));
@@ -158,8 +166,9 @@ TEST(Architectures, EachComponentFindsItsFamily) {
       shape.tokens = 7;
       shape.height = 64;
       shape.width = 96;
-      EXPECT_NO_THROW(architecture->check(*session->description().find("model"), entry.name,
-                                          architecture->example_inputs(*session->description().find("model"), entry.name, shape)))
+      EXPECT_NO_THROW(
+          architecture->check(*session->description().find("model"), entry.name,
+                              architecture->example_inputs(*session->description().find("model"), entry.name, shape)))
           << family << " " << entry.name;
     }
   }
@@ -204,18 +213,21 @@ TEST(Architectures, TheVaeRefusesVideosAndSizesItsLatentsCannotHold) {
   auto session = runtime::Session::open(model_of(kFixtures[1]), simulated("balanced"));
   const auto& model = *session->description().find("model");
   const auto vae = runtime::architecture_for(model);
-  EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 3, 2, 32, 32})}}), InputError);   // two frames
-  EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 3, 1, 33, 32})}}), InputError);   // not a multiple of 2
+  EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 3, 2, 32, 32})}}), InputError);  // two frames
+  EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 3, 1, 33, 32})}}),
+               InputError);  // not a multiple of 2
   EXPECT_THROW(vae->check(model, "encode", {{"image", at::zeros({1, 4, 1, 32, 32})}}), InputError);   // 3 channels
   EXPECT_THROW(vae->check(model, "decode", {{"latents", at::zeros({1, 16, 1, 8, 8})}}), InputError);  // z_dim is 4
-  EXPECT_THROW(vae->check(model, "decode", {{"image", at::zeros({1, 3, 1, 32, 32})}}), InputError);   // decode takes latents
+  EXPECT_THROW(vae->check(model, "decode", {{"image", at::zeros({1, 3, 1, 32, 32})}}),
+               InputError);  // decode takes latents
   EXPECT_THROW(vae->entry("forward"), InputError);
   EXPECT_NO_THROW(vae->check(model, "decode", {{"latents", at::zeros({1, 4, 1, 8, 8})}}));
 }
 
 TEST(Architectures, AConfigForAVariantTheTransformerDoesNotImplementIsRefusedByName) {
   TempDir tmp;
-  ASSERT_TRUE(copy_with_config_edit(fixture("qwenimage_tiny") / "model", tmp / "model", "\"zero_cond_t\": false", "\"zero_cond_t\": true"));
+  ASSERT_TRUE(copy_with_config_edit(fixture("qwenimage_tiny") / "model", tmp / "model", "\"zero_cond_t\": false",
+                                    "\"zero_cond_t\": true"));
   auto session = runtime::Session::open((tmp / "model").string(), simulated("balanced"));
   const auto& model = *session->description().find("model");
   try {
@@ -229,10 +241,12 @@ TEST(Architectures, AConfigForAVariantTheTransformerDoesNotImplementIsRefusedByN
 namespace {
 
 // A copy of a fixture's model whose safetensors names are rewritten (prefix → replacement).
-fs::path renamed_copy(const TempDir& tmp, const std::string& fixture_name, const std::vector<std::pair<std::string, std::string>>& renames) {
+fs::path renamed_copy(const TempDir& tmp, const std::string& fixture_name,
+                      const std::vector<std::pair<std::string, std::string>>& renames) {
   const fs::path folder = tmp / (fixture_name + "-renamed");
   fs::copy(fixture(fixture_name) / "model", folder, fs::copy_options::recursive);
-  for (const auto& entry : fs::directory_iterator(folder)) fs::permissions(entry.path(), fs::perms::owner_write, fs::perm_options::add);
+  for (const auto& entry : fs::directory_iterator(folder))
+    fs::permissions(entry.path(), fs::perms::owner_write, fs::perm_options::add);
   const fs::path weights = folder / "model.safetensors";
   const SafetensorsHeader header = read_safetensors_header(weights.string());
   std::ifstream in(weights, std::ios::binary);
@@ -263,11 +277,13 @@ TEST(Architectures, Qwen25VlReadsTransformers5NamesAsItReadsTheOlderOnes) {
   // The fixture was saved with the older names (model.layers.*, visual.*); transformers 5 names the
   // same tensors model.language_model.* and model.visual.*.
   TempDir tmp;
-  const fs::path renamed = renamed_copy(tmp, "qwen25vl_tiny", {{"model.", "model.language_model."}, {"visual.", "model.visual."}});
+  const fs::path renamed =
+      renamed_copy(tmp, "qwen25vl_tiny", {{"model.", "model.language_model."}, {"visual.", "model.visual."}});
   const Fixture& f = kFixtures[3];
   auto session = runtime::Session::open(renamed.string(), simulated("sequential-offload"));
   bool new_names = false;
-  for (const auto& unit : session->units("model")) new_names = new_names || unit.name.rfind("model.visual.blocks.", 0) == 0;
+  for (const auto& unit : session->units("model"))
+    new_names = new_names || unit.name.rfind("model.visual.blocks.", 0) == 0;
   EXPECT_TRUE(new_names);
   expect_matches(run(*session, f), f, 1e-4);
 }
@@ -277,13 +293,16 @@ TEST(Architectures, Qwen25VlFindsItsLayersWhenItsVocabularyIsStoredInSlices) {
   // own name: the family must still tell the two namings apart.
   TempDir tmp;
   const Fixture& f = kFixtures[3];
-  for (const fs::path& model : {fs::path(model_of(f)), renamed_copy(tmp, "qwen25vl_tiny", {{"model.", "model.language_model."}, {"visual.", "model.visual."}})}) {
+  for (const fs::path& model :
+       {fs::path(model_of(f)),
+        renamed_copy(tmp, "qwen25vl_tiny", {{"model.", "model.language_model."}, {"visual.", "model.visual."}})}) {
     SCOPED_TRACE(model.string());
     auto options = simulated("sequential-offload");
     options.slice_vocabulary = "4KB";
     auto session = runtime::Session::open(model.string(), options);
     int embedding_slices = 0;
-    for (const auto& unit : session->units("model")) embedding_slices += unit.slice_of.find("embed_tokens") != std::string::npos;
+    for (const auto& unit : session->units("model"))
+      embedding_slices += unit.slice_of.find("embed_tokens") != std::string::npos;
     EXPECT_GT(embedding_slices, 1);
     expect_matches(run(*session, f), f, 1e-4);
   }

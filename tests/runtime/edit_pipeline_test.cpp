@@ -84,7 +84,8 @@ std::map<std::string, int> modes_of(const runtime::Options& options) {
 }
 
 double largest_difference(const std::vector<float>& got, const at::Tensor& expected) {
-  const at::Tensor g = at::from_blob(const_cast<float*>(got.data()), {static_cast<std::int64_t>(got.size())}, at::kFloat);
+  const at::Tensor g =
+      at::from_blob(const_cast<float*>(got.data()), {static_cast<std::int64_t>(got.size())}, at::kFloat);
   return (g - expected.reshape({-1}).to(at::kFloat)).abs().max().item<double>();
 }
 
@@ -96,8 +97,10 @@ void expect_result(const pipelines::EditOutcome& out, const fs::path& expected) 
 // What `vramguard edit` keeps as each GPU's headroom: the edit's largest call, the VAE's in tiles.
 std::string edit_headroom(const pipelines::EditInputs& inputs) {
   auto session = runtime::Session::open(kPipeline, options_for("balanced", "cuda:3GB"));
-  const auto demands = pipelines::edit_demands(session->description(), inputs, [&](const std::string& c) { return session->dtype(c); });
-  EXPECT_LT(demands.activation_bytes, demands.whole_picture_vae_bytes) << "the VAE on the whole picture is not the edit's largest call";
+  const auto demands =
+      pipelines::edit_demands(session->description(), inputs, [&](const std::string& c) { return session->dtype(c); });
+  EXPECT_LT(demands.activation_bytes, demands.whole_picture_vae_bytes)
+      << "the VAE on the whole picture is not the edit's largest call";
   return std::to_string(demands.activation_bytes + default_cost_constants().workspace_bytes);
 }
 
@@ -155,7 +158,8 @@ TEST(EditPipeline, EqualsDiffusersUnderEveryStrategy) {
     ASSERT_EQ(out.image.width, expected_png.width);
     ASSERT_EQ(out.image.height, expected_png.height);
     int off = 0;
-    for (std::size_t i = 0; i < out.image.pixels.size(); ++i) off = std::max(off, std::abs(out.image.pixels[i] - expected_png.pixels[i]));
+    for (std::size_t i = 0; i < out.image.pixels.size(); ++i)
+      off = std::max(off, std::abs(out.image.pixels[i] - expected_png.pixels[i]));
     EXPECT_LE(off, 1) << "8-bit values differ from diffusers' PNG by more than one level";
   }
 }

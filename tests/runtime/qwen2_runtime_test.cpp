@@ -32,7 +32,9 @@ struct ForwardResult {
 ForwardResult forward(runtime::Session& session, const at::Tensor& ids) {
   runtime::NamedTensors out;
   const auto qwen2 = runtime::architecture_for(*session.description().find("model"));
-  session.step("model", [&] { out = qwen2->run(session, "model", "forward", {{"input_ids", ids}}, {"hidden_after_layer_0", "final_hidden"}); });
+  session.step("model", [&] {
+    out = qwen2->run(session, "model", "forward", {{"input_ids", ids}}, {"hidden_after_layer_0", "final_hidden"});
+  });
   return {out.at("logits"), out};
 }
 
@@ -66,7 +68,9 @@ TEST(Qwen2, MatchesTransformersUnderEveryStrategy) {
     EXPECT_TRUE(uses_mode) << "the plan does not use " << c.expected_mode;
     const auto result = forward(*session, ids);
     EXPECT_LT(relative_difference(result.logits, load_tensor(expected, "logits")), 1e-4);
-    EXPECT_LT(relative_difference(result.captures.at("hidden_after_layer_0"), load_tensor(expected, "hidden_after_layer_0")), 1e-4);
+    EXPECT_LT(
+        relative_difference(result.captures.at("hidden_after_layer_0"), load_tensor(expected, "hidden_after_layer_0")),
+        1e-4);
     EXPECT_LT(relative_difference(result.captures.at("final_hidden"), load_tensor(expected, "final_hidden")), 1e-4);
   }
 }
@@ -89,7 +93,9 @@ TEST(Qwen2, AVocabularyInRowSlicesGivesTheSameLogits) {
     EXPECT_EQ(embedding_slices, 4u);
     const auto result = forward(*session, ids);
     EXPECT_LT(relative_difference(result.logits, load_tensor(expected, "logits")), 1e-4);
-    EXPECT_LT(relative_difference(result.captures.at("hidden_after_layer_0"), load_tensor(expected, "hidden_after_layer_0")), 1e-4);
+    EXPECT_LT(
+        relative_difference(result.captures.at("hidden_after_layer_0"), load_tensor(expected, "hidden_after_layer_0")),
+        1e-4);
   }
 }
 
@@ -97,7 +103,8 @@ TEST(Qwen2, MultiGpuSplitsTheLayersAcrossBothGpus) {
   auto session = runtime::Session::open(kModel.string(), simulated("multi-gpu", "cuda:1GB,cuda:1GB"));
   std::set<int> gpus;
   for (const auto& unit : session->units("model"))
-    if (const UnitPlacement* p = session->impl().result->placement.find("model", unit.name)) gpus.insert(p->executes_on.index);
+    if (const UnitPlacement* p = session->impl().result->placement.find("model", unit.name))
+      gpus.insert(p->executes_on.index);
   EXPECT_EQ(gpus, (std::set<int>{0, 1}));
 }
 
@@ -146,7 +153,8 @@ TEST(Executor, AStepThatRunsOutOfMemoryFallsBackAndRunsAgain) {
   EXPECT_EQ(session->strategy(), "balanced");
   const auto result = forward(*session, ids);  // the second step runs out of memory once
   EXPECT_EQ(session->strategy(), "sequential-offload");
-  EXPECT_LT(relative_difference(result.logits, load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")), 1e-4);
+  EXPECT_LT(relative_difference(result.logits, load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")),
+            1e-4);
   const auto report = nlohmann::json::parse(session->report_json());
   ASSERT_EQ(report["attempts"].size(), 2u);
   EXPECT_NE(report["attempts"][0]["outcome"].get<std::string>().find("injected at step 2"), std::string::npos);
@@ -161,7 +169,8 @@ TEST(Qwen2, Bf16StaysCloseToFp32) {
   const at::Tensor ids = load_tensor(fixture("qwen2_small") / "inputs.safetensors", "input_ids");
   const auto result = forward(*session, ids);
   EXPECT_EQ(result.logits.scalar_type(), at::kBFloat16);
-  EXPECT_LT(relative_difference(result.logits, load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")), 3e-2);
+  EXPECT_LT(relative_difference(result.logits, load_tensor(fixture("qwen2_small") / "expected.safetensors", "logits")),
+            3e-2);
 }
 
 TEST(Qwen2, BadInputIsRefusedBeforeItRuns) {
@@ -171,15 +180,17 @@ TEST(Qwen2, BadInputIsRefusedBeforeItRuns) {
   ASSERT_NE(qwen2, nullptr);
   EXPECT_EQ(qwen2->name(), "qwen2");
   auto check = [&](const at::Tensor& ids) { qwen2->check(model, "forward", {{"input_ids", ids}}); };
-  EXPECT_THROW(check(at::full({1, 4}, 300, at::kLong)), InputError);   // vocabulary is 300
+  EXPECT_THROW(check(at::full({1, 4}, 300, at::kLong)), InputError);  // vocabulary is 300
   EXPECT_THROW(check(at::full({1, 4}, -1, at::kLong)), InputError);
-  EXPECT_THROW(check(at::zeros({1, 129}, at::kLong)), InputError);      // 128 positions
-  EXPECT_THROW(check(at::zeros({0, 3}, at::kLong)), InputError);        // nothing to run
-  EXPECT_THROW(check(at::zeros({1, 4}, at::kFloat)), InputError);       // ids are integers
-  EXPECT_THROW(qwen2->check(model, "forward", {}), InputError);          // input_ids missing
-  EXPECT_THROW(qwen2->check(model, "forward", {{"input_ids", at::zeros({1, 4}, at::kLong)}, {"pixel_values", at::zeros({1})}}),
-               InputError);                                              // not an input of qwen2
-  EXPECT_THROW(qwen2->check(model, "decode", {{"input_ids", at::zeros({1, 4}, at::kLong)}}), InputError);  // no such entry
+  EXPECT_THROW(check(at::zeros({1, 129}, at::kLong)), InputError);  // 128 positions
+  EXPECT_THROW(check(at::zeros({0, 3}, at::kLong)), InputError);    // nothing to run
+  EXPECT_THROW(check(at::zeros({1, 4}, at::kFloat)), InputError);   // ids are integers
+  EXPECT_THROW(qwen2->check(model, "forward", {}), InputError);     // input_ids missing
+  EXPECT_THROW(
+      qwen2->check(model, "forward", {{"input_ids", at::zeros({1, 4}, at::kLong)}, {"pixel_values", at::zeros({1})}}),
+      InputError);  // not an input of qwen2
+  EXPECT_THROW(qwen2->check(model, "decode", {{"input_ids", at::zeros({1, 4}, at::kLong)}}),
+               InputError);  // no such entry
   EXPECT_NO_THROW(check(at::zeros({3, 128}, at::kLong)));
 }
 

@@ -15,7 +15,9 @@
 
 namespace vramguard::testing {
 
-inline std::filesystem::path fixture(const std::string& name) { return std::filesystem::path(TEST_DATA_DIR) / "fixtures" / name; }
+inline std::filesystem::path fixture(const std::string& name) {
+  return std::filesystem::path(TEST_DATA_DIR) / "fixtures" / name;
+}
 
 // One tensor of a safetensors file (F32 or I64), on the CPU.
 inline at::Tensor load_tensor(const std::filesystem::path& file, const std::string& name) {
@@ -25,7 +27,8 @@ inline at::Tensor load_tensor(const std::filesystem::path& file, const std::stri
     const auto type = entry.dtype == DType::I64 ? at::kLong : entry.dtype == DType::I32 ? at::kInt : at::kFloat;
     at::Tensor out = at::empty(entry.shape, at::TensorOptions().dtype(type));
     const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    read_exact(fd, header.data_offset + entry.begin, entry.bytes(), static_cast<unsigned char*>(out.data_ptr()), file.string());
+    read_exact(fd, header.data_offset + entry.begin, entry.bytes(), static_cast<unsigned char*>(out.data_ptr()),
+               file.string());
     ::close(fd);
     return out;
   }

@@ -16,15 +16,18 @@ namespace {
 const fs::path kTiled = fixture("qwenimage_vae_tiny") / "tiled.safetensors";
 const std::string kModel = (fixture("qwenimage_vae_tiny") / "model").string();
 
-at::Tensor tiling(std::int64_t tile, std::int64_t stride) { return at::tensor(std::vector<std::int64_t>{tile, tile, stride, stride}, at::kLong); }
+at::Tensor tiling(std::int64_t tile, std::int64_t stride) {
+  return at::tensor(std::vector<std::int64_t>{tile, tile, stride, stride}, at::kLong);
+}
 
 runtime::NamedTensors call(runtime::Session& session, const std::string& entry, const runtime::NamedTensors& inputs) {
   const auto& component = *session.description().find("model");
   const auto architecture = runtime::architecture_for(component);
   architecture->check(component, entry, inputs);
   runtime::NamedTensors out;
-  session.step("model", [&] { out = architecture->run(session, "model", entry, inputs, {}); },
-               architecture->activation_bytes(component, entry, inputs, session.dtype("model")));
+  session.step(
+      "model", [&] { out = architecture->run(session, "model", entry, inputs, {}); },
+      architecture->activation_bytes(component, entry, inputs, session.dtype("model")));
   return out;
 }
 
@@ -44,9 +47,12 @@ TEST(VaeTiling, EncodeAndDecodeInTilesEqualDiffusersUnderEveryStrategy) {
     options.strategy_options = {{"prefetch", prefetch}};
     if (std::string(strategy) == "balanced") options.strategy_options.clear();
     auto session = runtime::Session::open(kModel, options);
-    const auto encoded = call(*session, "encode", {{"image", load_tensor(kTiled, "image")}, {"tiling", tiling(32, 24)}}).at("encoded_mean");
+    const auto encoded = call(*session, "encode", {{"image", load_tensor(kTiled, "image")}, {"tiling", tiling(32, 24)}})
+                             .at("encoded_mean");
     EXPECT_LT(relative_difference(encoded, load_tensor(kTiled, "encoded_mean")), 1e-5);
-    const auto decoded = call(*session, "decode", {{"latents", load_tensor(kTiled, "latents")}, {"tiling", tiling(32, 24)}}).at("decoded");
+    const auto decoded =
+        call(*session, "decode", {{"latents", load_tensor(kTiled, "latents")}, {"tiling", tiling(32, 24)}})
+            .at("decoded");
     EXPECT_LT(relative_difference(decoded, load_tensor(kTiled, "decoded")), 1e-5);
     // Not tiled, the same picture is another result: the test tells the two apart.
     const auto whole = call(*session, "encode", {{"image", load_tensor(kTiled, "image")}}).at("encoded_mean");
@@ -96,7 +102,8 @@ TEST(VaeTiling, RefusesTilingThatCannotWork) {
     }
     return std::string("accepted");
   };
-  EXPECT_NE(message_for(at::tensor(std::vector<std::int64_t>{32, 32, 24}, at::kLong)).find("holds 3 numbers, not 4"), std::string::npos);
+  EXPECT_NE(message_for(at::tensor(std::vector<std::int64_t>{32, 32, 24}, at::kLong)).find("holds 3 numbers, not 4"),
+            std::string::npos);
   EXPECT_NE(message_for(tiling(32, 48)).find("stride larger than its tile"), std::string::npos);
   EXPECT_NE(message_for(tiling(33, 24)).find("multiple of 2"), std::string::npos);
   EXPECT_NE(message_for(tiling(0, 24)).find("positive multiple"), std::string::npos);

@@ -10,8 +10,8 @@ namespace vramguard::testing {
 
 // Copies `model` to `copy` and replaces the first `from` in its config.json with `to`. False when the
 // config holds no `from` (the copy is then left unchanged).
-inline bool copy_with_config_edit(const std::filesystem::path& model, const std::filesystem::path& copy, const std::string& from,
-                                  const std::string& to) {
+inline bool copy_with_config_edit(const std::filesystem::path& model, const std::filesystem::path& copy,
+                                  const std::string& from, const std::string& to) {
   std::filesystem::copy(model, copy, std::filesystem::copy_options::recursive);
   const std::filesystem::path config_file = copy / "config.json";
   std::filesystem::permissions(config_file, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);

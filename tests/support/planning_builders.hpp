@@ -18,7 +18,8 @@ inline constexpr std::uint64_t MiB = 1ULL << 20;
 inline constexpr std::uint64_t GiB = 1ULL << 30;
 
 // A unit of `bytes` bytes in one bf16 tensor (bytes must be even).
-inline Unit make_unit(const std::string& name, std::uint64_t bytes, UnitKind kind = UnitKind::block, double flops_per_token = 0) {
+inline Unit make_unit(const std::string& name, std::uint64_t bytes, UnitKind kind = UnitKind::block,
+                      double flops_per_token = 0) {
   Unit unit;
   unit.name = name;
   unit.kind = kind;
@@ -43,7 +44,8 @@ inline ModelGraph make_model(const std::vector<std::uint64_t>& unit_bytes, const
   c.architecture = "test";
   c.default_tokens = 512;
   c.activation_bytes_per_token = 1024;
-  for (std::size_t i = 0; i < unit_bytes.size(); ++i) c.units.push_back(make_unit("layers." + std::to_string(i), unit_bytes[i]));
+  for (std::size_t i = 0; i < unit_bytes.size(); ++i)
+    c.units.push_back(make_unit("layers." + std::to_string(i), unit_bytes[i]));
   model.components.push_back(c);
   return model;
 }
@@ -60,9 +62,11 @@ inline DeviceInfo make_gpu(int index, std::uint64_t usable, double bandwidth = 2
 }
 
 // GPUs with the given usable bytes, a CPU with `cpu` bytes (pinned cap the same), and a disk.
-inline DeviceBudget make_budget(const std::vector<std::uint64_t>& gpu_usable, std::uint64_t cpu, bool with_disk = true) {
+inline DeviceBudget make_budget(const std::vector<std::uint64_t>& gpu_usable, std::uint64_t cpu,
+                                bool with_disk = true) {
   DeviceBudget budget;
-  for (std::size_t i = 0; i < gpu_usable.size(); ++i) budget.devices.push_back(make_gpu(static_cast<int>(i), gpu_usable[i]));
+  for (std::size_t i = 0; i < gpu_usable.size(); ++i)
+    budget.devices.push_back(make_gpu(static_cast<int>(i), gpu_usable[i]));
   DeviceInfo host;
   host.id = DeviceId::host();
   host.total_bytes = host.free_bytes = host.usable_bytes = cpu;

@@ -12,11 +12,13 @@
 namespace vramguard::testing {
 
 template <typename T>
-std::vector<T> stored_tensor(const std::string& path, const std::string& name, std::vector<std::int64_t>* shape = nullptr) {
+std::vector<T> stored_tensor(const std::string& path, const std::string& name,
+                             std::vector<std::int64_t>* shape = nullptr) {
   const SafetensorsHeader header = read_safetensors_header(path);
   for (const auto& entry : header.tensors) {
     if (entry.name != name) continue;
-    if (entry.bytes() != entry.elements * sizeof(T)) throw std::runtime_error(name + " in " + path + " is not of the element size asked for");
+    if (entry.bytes() != entry.elements * sizeof(T))
+      throw std::runtime_error(name + " in " + path + " is not of the element size asked for");
     std::vector<T> values(entry.elements);
     std::ifstream in(path, std::ios::binary);
     in.seekg(static_cast<std::streamoff>(header.data_offset + entry.begin));

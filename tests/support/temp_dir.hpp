@@ -25,7 +25,9 @@ class TempDir {
   // wheel resolves std::filesystem's iterators to the copies libtorch_cpu.so exports, and removing a
   // copied model folder through them crashed (PyTorch 2.11, on the GPU machine).
   ~TempDir() {
-    ::nftw(path_.c_str(), [](const char* file, const struct stat*, int, struct FTW*) { return ::remove(file); }, 16, FTW_DEPTH | FTW_PHYS);
+    ::nftw(
+        path_.c_str(), [](const char* file, const struct stat*, int, struct FTW*) { return ::remove(file); }, 16,
+        FTW_DEPTH | FTW_PHYS);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -93,7 +93,8 @@ TEST(BalancedMatchesAccelerate, EveryFixtureGivesTheSameDeviceMap) {
     for (const auto& unit : model.components[0].units) {
       const auto* placed = placement.find("model", unit.name);
       ASSERT_NE(placed, nullptr);
-      EXPECT_EQ(placed->storage.str(), accelerate_device(fixture["device_map"], unit.name)) << label << " unit " << unit.name;
+      EXPECT_EQ(placed->storage.str(), accelerate_device(fixture["device_map"], unit.name))
+          << label << " unit " << unit.name;
     }
     EXPECT_NO_THROW(validate_plan(model, budget, {}, placement, "balanced")) << label;
   }

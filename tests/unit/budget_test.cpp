@@ -45,11 +45,14 @@ TEST(Budget, AdaptersAreHeldOnEveryGpuBesideTheWeightsWhateverBindsTheLimit) {
   BudgetOptions options;
   options.adapter_bytes = 300'000'000ULL;
   std::vector<std::string> notes;
-  const DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options, make_model({MiB}), {}, &notes);
+  const DeviceBudget budget =
+      build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options, make_model({MiB}), {}, &notes);
   EXPECT_EQ(budget.gpus().front()->adapter_bytes, 300'000'000ULL);
   EXPECT_EQ(budget.cpu()->adapter_bytes, 0u);  // a CPU-computed unit's adapters are in host memory's noise
-  EXPECT_NE(std::find(notes.begin(), notes.end(), "cuda:0 keeps 300.00 MB (286.10 MiB) for adapters beside the checkpoint's weights (--adapter-memory)"),
-            notes.end());
+  EXPECT_NE(
+      std::find(notes.begin(), notes.end(),
+                "cuda:0 keeps 300.00 MB (286.10 MiB) for adapters beside the checkpoint's weights (--adapter-memory)"),
+      notes.end());
 }
 
 TEST(Budget, MaxMemoryUsesAcceleratesKeys) {
@@ -64,7 +67,8 @@ TEST(Budget, MaxMemoryUsesAcceleratesKeys) {
 
 TEST(Budget, DeviceSizesRefuseWhatTheyWouldOtherwiseIgnore) {
   // Each of these was once accepted and silently meant nothing.
-  for (const char* bad : {"", "   ", ",,,", "0=1GB,,cpu=2GB", "0=1GB,0=2GB", "0=1GB,cuda:0=2GB", "disk=1TB", "0=-1", "99999=1GB"}) {
+  for (const char* bad :
+       {"", "   ", ",,,", "0=1GB,,cpu=2GB", "0=1GB,0=2GB", "0=1GB,cuda:0=2GB", "disk=1TB", "0=-1", "99999=1GB"}) {
     try {
       parse_device_sizes("max-memory", bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
@@ -88,9 +92,11 @@ TEST(Budget, BuildAppliesCapsReservesAndHeadroomFromTheWorkload) {
   const ModelGraph model = make_model({MiB});
   Workload workload;
   workload.tokens = 1000;
-  const DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device(host), disk_device("."), options, model, workload);
+  const DeviceBudget budget =
+      build_budget(runtime.probe_gpus(), cpu_device(host), disk_device("."), options, model, workload);
   const DeviceInfo& gpu = *budget.gpus().front();
-  EXPECT_EQ(gpu.headroom_bytes, 1000u * 1024u + default_cost_constants().workspace_bytes);  // activations for 1000 tokens + workspace
+  EXPECT_EQ(gpu.headroom_bytes,
+            1000u * 1024u + default_cost_constants().workspace_bytes);  // activations for 1000 tokens + workspace
   EXPECT_EQ(gpu.usable_bytes, 12'000'000'000ULL - gpu.context_bytes - gpu.headroom_bytes);
   EXPECT_FALSE(budget.cpu_cap_given);
   EXPECT_EQ(budget.cpu()->usable_bytes, 60 * GiB);
@@ -102,7 +108,8 @@ TEST(Budget, ACapOnADeviceTheMachineLacksIsRefused) {
   SimulatedRuntime runtime("rtx4080");
   BudgetOptions options;
   options.max_memory = {{DeviceId::gpu(3), GiB}};
-  EXPECT_THROW(build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options, make_model({MiB}), {}), UsageError);
+  EXPECT_THROW(build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options, make_model({MiB}), {}),
+               UsageError);
 }
 
 TEST(SimulatedRuntime, PresetsDeclareRealCards) {

@@ -70,7 +70,8 @@ TEST(ByteLevelBpe, ReadsQwen2TokenizersOwnFilesAsItsTokenizerJson) {
   std::ofstream(dir.path() / "vocab.json") << doc["model"]["vocab"].dump();
   std::ofstream merges(dir.path() / "merges.txt");
   merges << "#version: 0.2\n";
-  for (const auto& m : doc["model"]["merges"]) merges << m[0].get<std::string>() << ' ' << m[1].get<std::string>() << "\n";
+  for (const auto& m : doc["model"]["merges"])
+    merges << m[0].get<std::string>() << ' ' << m[1].get<std::string>() << "\n";
   merges.close();
   nlohmann::json config;
   for (const auto& a : doc["added_tokens"]) {

@@ -49,10 +49,12 @@ TEST(EditImages, ProcessorPatchesEqualTransformers) {
   EXPECT_EQ(config.max_pixels, 448 * 448);
   // The processor sees the image the VAE resize made (the pipeline hands it the resized picture).
   const ProcessedImage processed = process_for_qwen2_vl(resize_for_vae(input, width, height), config);
-  const auto grid = testing::stored_tensor<std::int64_t>(kFixture + "/expected.safetensors", "prompt_processor_image_grid_thw");
+  const auto grid =
+      testing::stored_tensor<std::int64_t>(kFixture + "/expected.safetensors", "prompt_processor_image_grid_thw");
   EXPECT_EQ(std::vector<std::int64_t>(processed.grid_thw.begin(), processed.grid_thw.end()), grid);
   std::vector<std::int64_t> shape;
-  const auto expected = testing::stored_tensor<float>(kFixture + "/expected.safetensors", "prompt_processor_pixel_values", &shape);
+  const auto expected =
+      testing::stored_tensor<float>(kFixture + "/expected.safetensors", "prompt_processor_pixel_values", &shape);
   ASSERT_EQ(shape, (std::vector<std::int64_t>{processed.patches, processed.patch_values}));
   // torchvision's 8-bit antialiased bicubic reproduced to the bit (Pillow's own differs by one level
   // in 0.4 % of these values); what remains is float32 arithmetic in the normalization.

@@ -20,7 +20,8 @@ TEST(EditPrompt, IdsEqualTheProcessorsForPromptAndNegativePrompt) {
   const std::int64_t image_tokens = grid[0] * grid[1] * grid[2] / 4;  // merge_size 2
   EXPECT_EQ(edit_prompt_ids(tokenizer, "make the sky stormy", image_tokens),
             testing::stored_tensor<std::int64_t>(expected, "prompt_processor_input_ids"));
-  EXPECT_EQ(edit_prompt_ids(tokenizer, " ", image_tokens), testing::stored_tensor<std::int64_t>(expected, "negative_processor_input_ids"));
+  EXPECT_EQ(edit_prompt_ids(tokenizer, " ", image_tokens),
+            testing::stored_tensor<std::int64_t>(expected, "negative_processor_input_ids"));
 }
 
 TEST(EditPrompt, TheImagePlaceholderBecomesOnePadPerMergedPatch) {

@@ -15,16 +15,24 @@ std::vector<CommandSpec> test_commands() {
   return {
       {"plan", "make a plan", "vramguard plan MODEL", "",
        [](CommandOptions& own) {
-         own.options.add_options()("model", po::value<std::string>(), "model")(
-             "strategy", po::value<std::string>()->default_value("auto"), "strategy")(
-             "tokens", po::value<int>(), "tokens");
+         // clang-format off
+         own.options.add_options()
+             ("model", po::value<std::string>(), "model")
+             ("strategy", po::value<std::string>()->default_value("auto"), "strategy")
+             ("tokens", po::value<int>(), "tokens");
+         // clang-format on
          own.positional.add("model", 1);
        }},
       {"plugins", "list plugins", "vramguard plugins", "", nullptr},
       {"fix", "fix it", "vramguard fix MODEL", "",
        [](CommandOptions& own) {
-         own.options.add_options()("model", po::value<std::string>(), "model")("terminate-own", po::bool_switch(), "stop")(
-             "yes", po::bool_switch(), "consent")("on-alert", po::value<std::string>(), "command");
+         // clang-format off
+         own.options.add_options()
+             ("model", po::value<std::string>(), "model")
+             ("terminate-own", po::bool_switch(), "stop")
+             ("yes", po::bool_switch(), "consent")
+             ("on-alert", po::value<std::string>(), "command");
+         // clang-format on
          own.positional.add("model", 1);
        }},
   };
@@ -81,8 +89,9 @@ TEST(Invocation, ConfigFileCanBeNamedByTheEnvironment) {
 
 TEST(Invocation, StrategySectionsBecomeStrategyOptions) {
   TempDir dir;
-  const auto config = dir.write("c.ini", "strategy = balanced\n[strategy.balanced]\nlow_zero = true\n"
-                                         "[strategy.sequential-offload]\nkeep_resident = 2\n");
+  const auto config = dir.write("c.ini",
+                                "strategy = balanced\n[strategy.balanced]\nlow_zero = true\n"
+                                "[strategy.sequential-offload]\nkeep_resident = 2\n");
   const auto invocation = parse({"plan", "m", "--config", config.string()});
   EXPECT_EQ(invocation.strategy_options.at("balanced").at("low_zero"), "true");
   EXPECT_EQ(invocation.strategy_options.at("sequential-offload").at("keep_resident"), "2");
@@ -98,8 +107,8 @@ TEST(Invocation, PluginDirsFromTheConfigAreResolvedBesideIt) {
 }
 
 TEST(Invocation, PluginPathFromTheEnvironmentIsItsOwnTier) {
-  const auto invocation = parse({"plugins", "--plugin-dir", "/a", "--plugin-dir", "/b"},
-                                {{"VRAMGUARD_PLUGIN_PATH", "/c:/d"}});
+  const auto invocation =
+      parse({"plugins", "--plugin-dir", "/a", "--plugin-dir", "/b"}, {{"VRAMGUARD_PLUGIN_PATH", "/c:/d"}});
   EXPECT_EQ(invocation.list("plugin-dir"), (std::vector<std::string>{"/a", "/b"}));
   EXPECT_EQ(invocation.env_plugin_path, "/c:/d");
 }
@@ -148,7 +157,8 @@ TEST(Invocation, AnUnknownEnvironmentVariableIsAWarningNotAFailure) {
   const auto invocation = parse({"plan", "m"}, {{"VRAMGUARD_STRATEGI", "auto"}, {"VRAMGUARD_", "x"}});
   ASSERT_EQ(invocation.warnings.size(), 2u);
   bool suggests = false;
-  for (const auto& w : invocation.warnings) suggests = suggests || w.find("did you mean 'VRAMGUARD_STRATEGY'?") != std::string::npos;
+  for (const auto& w : invocation.warnings)
+    suggests = suggests || w.find("did you mean 'VRAMGUARD_STRATEGY'?") != std::string::npos;
   EXPECT_TRUE(suggests) << invocation.warnings[0] << " / " << invocation.warnings[1];
   EXPECT_NO_THROW(parse({"plan", "--help"}, {{"VRAMGUARD_", "x"}}));
 }

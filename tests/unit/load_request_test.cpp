@@ -16,8 +16,11 @@ CommandSpec load_spec() {
   return {"load", "load a model", "vramguard load MODEL", "", [](CommandOptions& own) {
             declare_planning_options(own);
             declare_guard_options(own);
-            own.options.add_options()("strategy", po::value<std::string>()->default_value("auto"), "the first strategy")(
-                "verify-data", po::bool_switch(), "verify");
+            // clang-format off
+            own.options.add_options()
+                ("strategy", po::value<std::string>()->default_value("auto"), "the first strategy")
+                ("verify-data", po::bool_switch(), "verify");
+            // clang-format on
           }};
 }
 
@@ -30,11 +33,27 @@ LoadRequest from_command_line(const std::vector<std::string>& args, const Enviro
 TEST(LoadRequest, HoldsTypedValuesFromEverySource) {
   TempDir dir;
   const auto config = dir.write("c.ini", "reserve = 4GB\ndtype = bf16\n[strategy.sequential-offload]\nprefetch = 2\n");
-  const LoadRequest request = from_command_line(
-      {"load", "m", "--config", config.string(), "--max-memory", "0=12GB,cpu=64GiB", "--strategy", "sequential-offload", "--fallback",
-       "balanced, auto", "--tokens", "300", "--stream-from", "pinned", "--option", "balanced.low_zero=true", "--simulate", "rtx4080",
-       "--simulate-oom-at-step", "2"},
-      {{"VRAMGUARD_HEADROOM", "1GB"}});
+  const LoadRequest request = from_command_line({"load",
+                                                 "m",
+                                                 "--config",
+                                                 config.string(),
+                                                 "--max-memory",
+                                                 "0=12GB,cpu=64GiB",
+                                                 "--strategy",
+                                                 "sequential-offload",
+                                                 "--fallback",
+                                                 "balanced, auto",
+                                                 "--tokens",
+                                                 "300",
+                                                 "--stream-from",
+                                                 "pinned",
+                                                 "--option",
+                                                 "balanced.low_zero=true",
+                                                 "--simulate",
+                                                 "rtx4080",
+                                                 "--simulate-oom-at-step",
+                                                 "2"},
+                                                {{"VRAMGUARD_HEADROOM", "1GB"}});
   EXPECT_EQ(request.model, "m");
   EXPECT_EQ(request.strategy, "sequential-offload");
   EXPECT_TRUE(request.strategy_given);
@@ -54,9 +73,15 @@ TEST(LoadRequest, HoldsTypedValuesFromEverySource) {
 }
 
 TEST(LoadRequest, SettingsByNameMakeTheSameRequestAsTheCommandLine) {
-  const LoadRequest typed = load_request_from(invocation_from_settings(
-      load_spec(), {{"model", "m"}, {"max_memory", "0=12GB"}, {"strategy", "balanced"}, {"max-attempts", "2"}, {"verify-data", "true"}}, {}));
-  const LoadRequest parsed = from_command_line({"load", "m", "--max-memory", "0=12GB", "--strategy", "balanced", "--max-attempts", "2", "--verify-data"});
+  const LoadRequest typed = load_request_from(invocation_from_settings(load_spec(),
+                                                                       {{"model", "m"},
+                                                                        {"max_memory", "0=12GB"},
+                                                                        {"strategy", "balanced"},
+                                                                        {"max-attempts", "2"},
+                                                                        {"verify-data", "true"}},
+                                                                       {}));
+  const LoadRequest parsed = from_command_line(
+      {"load", "m", "--max-memory", "0=12GB", "--strategy", "balanced", "--max-attempts", "2", "--verify-data"});
   EXPECT_EQ(typed.budget.max_memory, parsed.budget.max_memory);
   EXPECT_EQ(typed.strategy, parsed.strategy);
   EXPECT_EQ(typed.max_attempts, 2u);
@@ -75,9 +100,12 @@ TEST(LoadRequest, EveryBadValueIsRefusedAtTheEdgeNamingIt) {
     return std::string("accepted");
   };
   EXPECT_NE(refusal({"load", "m", "--max-memory", "0=12 parsecs"}).find("max-memory"), std::string::npos);
-  EXPECT_NE(refusal({"load", "m", "--stream-from", "carrier-pigeon"}).find("--stream-from 'carrier-pigeon'"), std::string::npos);
-  EXPECT_NE(refusal({"load", "m", "--simulate-oom-at-step", "2"}).find("works only with --simulate"), std::string::npos);
-  EXPECT_NE(refusal({"load", "m", "--option", "prefetch"}).find("--option 'prefetch' is not KEY=VALUE"), std::string::npos);
+  EXPECT_NE(refusal({"load", "m", "--stream-from", "carrier-pigeon"}).find("--stream-from 'carrier-pigeon'"),
+            std::string::npos);
+  EXPECT_NE(refusal({"load", "m", "--simulate-oom-at-step", "2"}).find("works only with --simulate"),
+            std::string::npos);
+  EXPECT_NE(refusal({"load", "m", "--option", "prefetch"}).find("--option 'prefetch' is not KEY=VALUE"),
+            std::string::npos);
   EXPECT_NE(refusal({"load", "m", "--dtype", "int3"}).find("unknown --dtype 'int3'"), std::string::npos);
   EXPECT_NE(refusal({"load"}).find("no MODEL given"), std::string::npos);
   try {

@@ -89,7 +89,8 @@ TEST(PlanValidator, CountsTheStreamingWindow) {
   Placement plan;
   plan.strategy = "hand-made";
   plan.prefetch_depth = 2;
-  for (const auto& unit : model.components[0].units) plan.units.push_back({"model", unit.name, kCpu, PlacementMode::streamed, kGpu0});
+  for (const auto& unit : model.components[0].units)
+    plan.units.push_back({"model", unit.name, kCpu, PlacementMode::streamed, kGpu0});
   expect_invalid(model, make_budget({25 * MiB}, GiB), plan, {"streaming window"});  // 3 slots of 10 MiB
   plan.prefetch_depth = 1;
   EXPECT_NO_THROW(validate_plan(model, make_budget({25 * MiB}, GiB), {}, plan, "hand-made"));
@@ -99,7 +100,8 @@ TEST(PlanValidator, RefusesStreamingBeyondThePinnedCap) {
   const auto model = make_model({10 * MiB, 10 * MiB});
   Placement plan;
   plan.strategy = "hand-made";
-  for (const auto& unit : model.components[0].units) plan.units.push_back({"model", unit.name, kCpu, PlacementMode::streamed, kGpu0});
+  for (const auto& unit : model.components[0].units)
+    plan.units.push_back({"model", unit.name, kCpu, PlacementMode::streamed, kGpu0});
   auto budget = make_budget({GiB}, GiB);
   budget.pinned_cap_bytes = 15 * MiB;
   expect_invalid(model, budget, plan, {"pinned cap"});

@@ -12,7 +12,9 @@ using namespace vramguard::testing;
 
 namespace {
 
-SafetensorsHeader parse(const std::string& bytes) { return parse_safetensors_header(bytes, bytes.size(), "test.safetensors"); }
+SafetensorsHeader parse(const std::string& bytes) {
+  return parse_safetensors_header(bytes, bytes.size(), "test.safetensors");
+}
 
 // Parses, expecting a CheckpointError whose message contains every fragment.
 void expect_refused(const std::string& bytes, std::initializer_list<std::string> fragments) {
@@ -29,8 +31,9 @@ void expect_refused(const std::string& bytes, std::initializer_list<std::string>
 }  // namespace
 
 TEST(SafetensorsHeader, ReadsTensorsMetadataAndOffsets) {
-  const std::string header = R"({"__metadata__":{"format":"pt"},"b":{"dtype":"BF16","shape":[2,3],"data_offsets":[16,28]},)"
-                             R"("a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
+  const std::string header =
+      R"({"__metadata__":{"format":"pt"},"b":{"dtype":"BF16","shape":[2,3],"data_offsets":[16,28]},)"
+      R"("a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
   const auto parsed = parse(safetensors_bytes(header, 28));
   ASSERT_EQ(parsed.tensors.size(), 2u);
   EXPECT_EQ(parsed.tensors[0].name, "a");  // data order
@@ -62,9 +65,7 @@ TEST(SafetensorsHeader, KnowsEveryDtypeOfTheFormatIncludingSubByteOnes) {
   expect_refused(safetensors_bytes(R"({"t":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2), {"whole bytes"});
 }
 
-TEST(SafetensorsHeader, RefusesAFileTooShortForTheLengthPrefix) {
-  expect_refused("abc", {"too short"});
-}
+TEST(SafetensorsHeader, RefusesAFileTooShortForTheLengthPrefix) { expect_refused("abc", {"too short"}); }
 
 TEST(SafetensorsHeader, RefusesATruncatedHeader) {
   const std::string full = safetensors_bytes(f32_header({{"w", 4}}), 16);
@@ -89,7 +90,8 @@ TEST(SafetensorsHeader, RefusesNumbersTooLargeForJson) {  // found by the fuzzer
 }
 
 TEST(SafetensorsHeader, RefusesInvalidUtf8) {
-  expect_refused(safetensors_bytes("{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4), {"JSON"});
+  expect_refused(safetensors_bytes("{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4),
+                 {"JSON"});
 }
 
 TEST(SafetensorsHeader, RefusesAnUnknownDtypeNamingTheTensor) {
@@ -98,8 +100,10 @@ TEST(SafetensorsHeader, RefusesAnUnknownDtypeNamingTheTensor) {
 }
 
 TEST(SafetensorsHeader, RefusesNegativeOrNonIntegerShapes) {
-  expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), {"tensor 'w'", "negative"});
-  expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4), {"non-negative integer"});
+  expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4),
+                 {"tensor 'w'", "negative"});
+  expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4),
+                 {"non-negative integer"});
   expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":"4","data_offsets":[0,4]}})", 4), {"shape"});
 }
 
@@ -129,13 +133,15 @@ TEST(SafetensorsHeader, RefusesReversedOrMalformedOffsets) {
 
 TEST(SafetensorsHeader, RefusesOverlappingTensors) {
   expect_refused(safetensors_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-                                   R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 24),
+                                   R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                                   24),
                  {"tensor 'b'", "overlaps tensor 'a'"});
 }
 
 TEST(SafetensorsHeader, RefusesATensorListedTwice) {
   expect_refused(safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                                   R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                                   R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                   8),
                  {"tensor 'a'", "twice"});
 }
 
@@ -146,16 +152,19 @@ TEST(SafetensorsHeader, RefusesBadMetadata) {
 
 TEST(SafetensorsHeader, ReadsEntriesAsAParsedDocumentWould) {
   // Fields it does not know are skipped whatever they nest; a field given twice counts as its last.
-  const auto header = parse(safetensors_bytes(
-      R"({"w":{"extra":{"a":[1,{"b":[2]}]},"dtype":"F16","dtype":"F32","shape":[2,1],"data_offsets":[0,8],"more":[[]]},)"
-      R"("__metadata__":{"format":"pt","format":"np"}})", 8));
+  const auto header = parse(safetensors_bytes(R"({"w":{"extra":{"a":[1,{"b":[2]}]},"dtype":"F16","dtype":"F32",)"
+                                              R"("shape":[2,1],"data_offsets":[0,8],"more":[[]]},)"
+                                              R"("__metadata__":{"format":"pt","format":"np"}})",
+                                              8));
   ASSERT_EQ(header.tensors.size(), 1u);
   EXPECT_EQ(header.tensors[0].dtype, DType::F32);
   EXPECT_EQ(header.tensors[0].shape, (std::vector<std::int64_t>{2, 1}));
   EXPECT_EQ(header.metadata.at("format"), "np");
   // A field of the wrong type is as good as absent, and named.
-  expect_refused(safetensors_bytes(R"({"w":{"dtype":["F32"],"shape":[1],"data_offsets":[0,4]}})", 4), {"tensor 'w'", "no dtype"});
-  expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}})", 4), {"non-negative integer"});
+  expect_refused(safetensors_bytes(R"({"w":{"dtype":["F32"],"shape":[1],"data_offsets":[0,4]}})", 4),
+                 {"tensor 'w'", "no dtype"});
+  expect_refused(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}})", 4),
+                 {"non-negative integer"});
   expect_refused(safetensors_bytes(R"({"w":[1]})", 4), {"tensor 'w'", "not an object"});
   expect_refused(safetensors_bytes(R"({"__metadata__":{},"__metadata__":{}})", 0), {"__metadata__", "twice"});
 }
@@ -163,8 +172,9 @@ TEST(SafetensorsHeader, ReadsEntriesAsAParsedDocumentWould) {
 TEST(SafetensorsHeader, ReadsOnlyTheHeaderFromDisk) {
   TempDir dir;
   // A sparse 1 GiB data area: reading the header must not touch it.
-  const auto file = write_file(dir / "big.safetensors", safetensors_bytes(
-      R"({"w":{"dtype":"U8","shape":[1073741824],"data_offsets":[0,1073741824]}})", 0));
+  const auto file =
+      write_file(dir / "big.safetensors",
+                 safetensors_bytes(R"({"w":{"dtype":"U8","shape":[1073741824],"data_offsets":[0,1073741824]}})", 0));
   std::filesystem::resize_file(file, std::filesystem::file_size(file) + (1ULL << 30));
   const auto header = read_safetensors_header(file.string());
   EXPECT_EQ(header.tensors.front().bytes(), 1ULL << 30);
@@ -192,11 +202,14 @@ TEST(SafetensorsHeader, AHeaderOfManyThousandTensorsParsesWhole) {
   std::string header = "{";
   const int count = 40'000;
   for (int i = 0; i < count; ++i)
-    header += std::string(i ? "," : "") + "\"t" + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[" +
-              std::to_string(i) + "," + std::to_string(i + 1) + "]}";
+    header += std::string(i ? "," : "") + "\"t" + std::to_string(i) +
+              "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[" + std::to_string(i) + "," +
+              std::to_string(i + 1) + "]}";
   header += "}";
   const auto parsed = parse(safetensors_bytes(header, count));
   EXPECT_EQ(parsed.tensors.size(), static_cast<std::size_t>(count));
-  expect_refused(safetensors_bytes(header.substr(0, header.size() - 1) + R"(,"t7":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})", count),
-                 {"listed twice", "'t7'"});
+  expect_refused(
+      safetensors_bytes(
+          header.substr(0, header.size() - 1) + R"(,"t7":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})", count),
+      {"listed twice", "'t7'"});
 }

@@ -30,13 +30,15 @@ Placement planned_and_valid(const PlacementStrategy& strategy, const ModelGraph&
 }  // namespace
 
 TEST(Balanced, EverythingResidentWhenItFits) {
-  const auto placement = planned_and_valid(BalancedStrategy(), make_model({10 * MiB, 10 * MiB}), make_budget({100 * MiB}, GiB));
+  const auto placement =
+      planned_and_valid(BalancedStrategy(), make_model({10 * MiB, 10 * MiB}), make_budget({100 * MiB}, GiB));
   EXPECT_EQ(count_mode(placement, PlacementMode::resident), 2u);
 }
 
 TEST(Balanced, OffloadsToCpuThenDiskAndRunsOnTheMainGpu) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
-  const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, 30 * MiB), {{"prefetch", "0"}});
+  const auto placement =
+      planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, 30 * MiB), {{"prefetch", "0"}});
   EXPECT_EQ(placement.units.front().storage, kGpu0);
   EXPECT_EQ(placement.units.back().storage, kDisk);
   bool saw_cpu = false;
@@ -55,7 +57,8 @@ TEST(Balanced, OffloadsToCpuThenDiskAndRunsOnTheMainGpu) {
 TEST(Balanced, StreamsWithPrefetchWhereTheMainGpuHasRoomForASecondSlot) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
   auto resident_on_gpu = [](const Placement& p) { return count_mode(p, PlacementMode::resident); };
-  const auto accelerate = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, GiB), {{"prefetch", "0"}});
+  const auto accelerate =
+      planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, GiB), {{"prefetch", "0"}});
   EXPECT_EQ(resident_on_gpu(accelerate), 3u);  // 30 MiB resident, one 10 MiB slot
   EXPECT_EQ(accelerate.prefetch_depth, 0);
   const auto prefetched = planned_and_valid(BalancedStrategy(), model, make_budget({40 * MiB}, GiB));
@@ -76,7 +79,8 @@ TEST(Balanced, StreamsWithPrefetchWhereTheMainGpuHasRoomForASecondSlot) {
 TEST(Balanced, LowZeroKeepsTheFirstGpuLight) {
   const auto model = make_model(std::vector<std::uint64_t>(10, 10 * MiB));
   const auto even = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB));
-  const auto low = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"low_zero", "true"}});
+  const auto low =
+      planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"low_zero", "true"}});
   auto on = [](const Placement& p, DeviceId d) {
     std::size_t n = 0;
     for (const auto& u : p.units) n += u.storage == d ? 1u : 0u;
@@ -89,13 +93,16 @@ TEST(Balanced, LowZeroKeepsTheFirstGpuLight) {
 
 TEST(Balanced, SequentialFillUsesTheFirstGpuFirst) {
   const auto model = make_model(std::vector<std::uint64_t>(4, 10 * MiB));
-  const auto placement = planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"fill", "sequential"}});
+  const auto placement =
+      planned_and_valid(BalancedStrategy(), model, make_budget({200 * MiB, 200 * MiB}, GiB), {{"fill", "sequential"}});
   for (const auto& u : placement.units) EXPECT_EQ(u.storage, kGpu0);
 }
 
 TEST(Balanced, RefusesUnknownOptions) {
-  EXPECT_THROW(plan_with(BalancedStrategy(), make_model({MiB}), make_budget({GiB}, GiB), {{"lowzero", "true"}}), InvalidStrategyOption);
-  EXPECT_THROW(plan_with(BalancedStrategy(), make_model({MiB}), make_budget({GiB}, GiB), {{"fill", "random"}}), InvalidStrategyOption);
+  EXPECT_THROW(plan_with(BalancedStrategy(), make_model({MiB}), make_budget({GiB}, GiB), {{"lowzero", "true"}}),
+               InvalidStrategyOption);
+  EXPECT_THROW(plan_with(BalancedStrategy(), make_model({MiB}), make_budget({GiB}, GiB), {{"fill", "random"}}),
+               InvalidStrategyOption);
 }
 
 TEST(SequentialOffload, StreamsEveryUnitThroughAPrefetchWindow) {
@@ -110,7 +117,8 @@ TEST(SequentialOffload, StreamsEveryUnitThroughAPrefetchWindow) {
 
 TEST(SequentialOffload, KeepsTheFirstUnitsResidentWhenAsked) {
   const auto model = make_model({10 * MiB, 10 * MiB, 10 * MiB});
-  const auto placement = planned_and_valid(SequentialOffloadStrategy(), model, make_budget({100 * MiB}, GiB), {{"keep_resident", "2"}});
+  const auto placement =
+      planned_and_valid(SequentialOffloadStrategy(), model, make_budget({100 * MiB}, GiB), {{"keep_resident", "2"}});
   EXPECT_EQ(placement.units[0].mode, PlacementMode::resident);
   EXPECT_EQ(placement.units[1].mode, PlacementMode::resident);
   EXPECT_EQ(placement.units[2].mode, PlacementMode::streamed);
@@ -124,11 +132,13 @@ TEST(SequentialOffload, SaysHowMuchTheWindowNeedsWhenItDoesNotFit) {
     EXPECT_EQ(e.minimum_bytes().at(kGpu0), 60 * MiB);
     EXPECT_NE(std::string(e.what()).find("prefetch=0"), std::string::npos) << e.what();
   }
-  EXPECT_NO_THROW(plan_with(SequentialOffloadStrategy(), make_model({30 * MiB}), make_budget({40 * MiB}, GiB), {{"prefetch", "0"}}));
+  EXPECT_NO_THROW(plan_with(SequentialOffloadStrategy(), make_model({30 * MiB}), make_budget({40 * MiB}, GiB),
+                            {{"prefetch", "0"}}));
 }
 
 TEST(SequentialOffload, StreamsFromThePageCacheWhenRamIsShort) {
-  const auto placement = planned_and_valid(SequentialOffloadStrategy(), make_model({10 * MiB, 10 * MiB}), make_budget({40 * MiB}, 12 * MiB));
+  const auto placement = planned_and_valid(SequentialOffloadStrategy(), make_model({10 * MiB, 10 * MiB}),
+                                           make_budget({40 * MiB}, 12 * MiB));
   EXPECT_EQ(placement.units[0].storage, kCpu);
   EXPECT_EQ(placement.units[1].storage, kDisk);
 }
@@ -145,11 +155,13 @@ TEST(MultiGpu, SplitsInProportionToUsableMemory) {
 
 TEST(MultiGpu, FollowsAnExplicitSplit) {
   const auto model = make_model(std::vector<std::uint64_t>(8, 10 * MiB));
-  const auto placement = planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,3"}});
+  const auto placement =
+      planned_and_valid(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,3"}});
   std::size_t first = 0;
   for (const auto& u : placement.units) first += u.storage == kGpu0 ? 1u : 0u;
   EXPECT_EQ(first, 2u);
-  EXPECT_THROW(plan_with(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,2,3"}}), InvalidStrategyOption);
+  EXPECT_THROW(plan_with(MultiGpuStrategy(), model, make_budget({300 * MiB, 300 * MiB}, GiB), {{"split", "1,2,3"}}),
+               InvalidStrategyOption);
 }
 
 TEST(MultiGpu, StreamsWhatDoesNotFitOnTheLastGpu) {
@@ -191,10 +203,12 @@ TEST(Auto, KeepsResidentTheComponentTheJobRunsMostOften) {
   const auto budget = make_budget({62 * MiB}, GiB);  // four units beside a two-slot window
   auto resident_units_of = [](const Placement& placement, const std::string& component) {
     std::size_t n = 0;
-    for (const auto& u : placement.units) n += u.component == component && u.mode == PlacementMode::resident ? std::size_t{1} : std::size_t{0};
+    for (const auto& u : placement.units)
+      n += u.component == component && u.mode == PlacementMode::resident ? std::size_t{1} : std::size_t{0};
     return n;
   };
-  for (const auto& [often, seldom] : {std::pair{"transformer", "text_encoder"}, std::pair{"text_encoder", "transformer"}}) {
+  for (const auto& [often, seldom] :
+       {std::pair{"transformer", "text_encoder"}, std::pair{"text_encoder", "transformer"}}) {
     SCOPED_TRACE(std::string(often) + " runs 16 times, " + seldom + " twice");
     Workload job;
     job.components[often].passes = 16;
@@ -218,7 +232,8 @@ TEST(CostModel, AJobCountsEachComponentsPasses) {
   EXPECT_DOUBLE_EQ(one_each.job_seconds, one_each.step_seconds);
   EXPECT_DOUBLE_EQ(edit.step_seconds, one_each.step_seconds);  // a pass of each is a pass of each
   EXPECT_NEAR(edit.job_seconds, one_each.components[0].step_seconds + 16 * one_each.components[1].step_seconds, 1e-12);
-  EXPECT_EQ(edit.streamed_bytes_per_job, one_each.components[0].streamed_bytes + 16 * one_each.components[1].streamed_bytes);
+  EXPECT_EQ(edit.streamed_bytes_per_job,
+            one_each.components[0].streamed_bytes + 16 * one_each.components[1].streamed_bytes);
   EXPECT_EQ(edit.components[1].passes, 16u);
 }
 

@@ -24,7 +24,8 @@ Unit unit_of(const std::string& name, UnitKind kind, std::vector<TensorInfo> ten
   u.name = name;
   u.kind = kind;
   u.tensors = std::move(tensors);
-  for (const auto& t : u.tensors) u.bytes += t.bytes, u.parameters += t.elements, u.flops_per_token += 2.0 * static_cast<double>(t.elements);
+  for (const auto& t : u.tensors)
+    u.bytes += t.bytes, u.parameters += t.elements, u.flops_per_token += 2.0 * static_cast<double>(t.elements);
   return u;
 }
 
@@ -32,9 +33,11 @@ Unit unit_of(const std::string& name, UnitKind kind, std::vector<TensorInfo> ten
 Component model(std::int64_t vocabulary) {
   Component c;
   c.name = "model";
-  c.units.push_back(unit_of("model.embed_tokens", UnitKind::embedding, {matrix("model.embed_tokens.weight", vocabulary, 64)}));
+  c.units.push_back(
+      unit_of("model.embed_tokens", UnitKind::embedding, {matrix("model.embed_tokens.weight", vocabulary, 64)}));
   for (int i = 0; i < 2; ++i)
-    c.units.push_back(unit_of("model.layers." + std::to_string(i), UnitKind::block, {matrix("model.layers." + std::to_string(i) + ".w", 100, 64)}));
+    c.units.push_back(unit_of("model.layers." + std::to_string(i), UnitKind::block,
+                              {matrix("model.layers." + std::to_string(i) + ".w", 100, 64)}));
   c.units.push_back(unit_of("lm_head", UnitKind::head, {matrix("lm_head.weight", vocabulary, 64)}));
   return c;
 }

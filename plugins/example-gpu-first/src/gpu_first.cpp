@@ -55,7 +55,8 @@ Placement GpuFirstStrategy::plan(const PlanRequest& request) const {
     window = needed;
   }
   if (window > gpus.front()->usable_bytes)
-    throw NoFitError(kName, "the streaming window (" + format_bytes(window) + ") does not fit on " + gpus.front()->name(),
+    throw NoFitError(kName,
+                     "the streaming window (" + format_bytes(window) + ") does not fit on " + gpus.front()->name(),
                      {{gpus.front()->id, window}});
 
   // Streamed items live in host memory: pinned RAM while it lasts, then the page cache.
@@ -71,14 +72,15 @@ Placement GpuFirstStrategy::plan(const PlanRequest& request) const {
     }
     const auto storage = host.take(items[i].bytes);
     if (!storage)
-      throw NoFitError(kName, "the units the GPUs cannot hold (" + format_bytes(to_stream) + ") do not fit in host memory",
+      throw NoFitError(kName,
+                       "the units the GPUs cannot hold (" + format_bytes(to_stream) + ") do not fit in host memory",
                        {{DeviceId::host(), to_stream}});
     context.place(items[i], *storage, PlacementMode::streamed, gpus.front()->id);
   }
   return context.finish(kName, prefetch,
                         to_stream == 0 ? "every unit fits on the GPUs, filled in order"
-                                       : "GPUs filled in order; " + format_bytes(to_stream) + " streamed from host memory on " +
-                                             gpus.front()->name());
+                                       : "GPUs filled in order; " + format_bytes(to_stream) +
+                                             " streamed from host memory on " + gpus.front()->name());
 }
 
 }  // namespace gpu_first

@@ -81,7 +81,8 @@ TEST(GpuFirst, FillsTheFirstGpuThenTheNext) {
 
 TEST(GpuFirst, StreamsWhatNoGpuHoldsAndKeepsRoomForTheWindow) {
   // 16 MiB usable, five 4 MiB units: a 2-slot window (8 MiB) leaves room for two resident units.
-  const auto placement = plan(model_of({4 * MiB, 4 * MiB, 4 * MiB, 4 * MiB, 4 * MiB}), budget_of({16 * MiB}, 100 * MiB));
+  const auto placement =
+      plan(model_of({4 * MiB, 4 * MiB, 4 * MiB, 4 * MiB, 4 * MiB}), budget_of({16 * MiB}, 100 * MiB));
   EXPECT_EQ(placement.units[1].mode, PlacementMode::resident);
   EXPECT_EQ(placement.units[2].mode, PlacementMode::streamed);
   EXPECT_EQ(placement.units[2].storage, DeviceId::host());
@@ -102,7 +103,8 @@ TEST(GpuFirst, StaysValidWithVeryLittleGpuMemory) {
 }
 
 TEST(GpuFirst, StreamsFromThePageCacheWhenRamIsShort) {
-  const auto placement = plan(model_of({4 * MiB, 4 * MiB, 4 * MiB}), budget_of({8 * MiB}, 4 * MiB, true), {{"prefetch", "0"}});
+  const auto placement =
+      plan(model_of({4 * MiB, 4 * MiB, 4 * MiB}), budget_of({8 * MiB}, 4 * MiB, true), {{"prefetch", "0"}});
   EXPECT_EQ(placement.units[1].storage, DeviceId::host());
   EXPECT_EQ(placement.units[2].storage, DeviceId::page_cache());
 }
@@ -115,9 +117,7 @@ TEST(GpuFirst, KeepsTiedUnitsTogether) {
   EXPECT_EQ(placement.units[2].storage, placement.units[0].storage);
 }
 
-TEST(GpuFirst, RefusesABudgetWithoutGpus) {
-  EXPECT_THROW(plan(model_of({MiB}), budget_of({}, 100 * MiB)), NoFitError);
-}
+TEST(GpuFirst, RefusesABudgetWithoutGpus) { EXPECT_THROW(plan(model_of({MiB}), budget_of({}, 100 * MiB)), NoFitError); }
 
 TEST(GpuFirst, RefusesWhenHostMemoryCannotHoldTheOverflow) {
   try {

@@ -22,8 +22,9 @@ Placement MyStrategy::plan(const PlanRequest& request) const {
   std::uint64_t needed = 0;
   for (const auto& item : context.items()) needed += item.allocated_bytes;  // what the allocator will take
   if (needed > gpu.usable_bytes)
-    throw NoFitError(kName, "the model's " + format_bytes(needed) + " do not fit in " + format_bytes(gpu.usable_bytes) +
-                                " usable on " + gpu.name(),
+    throw NoFitError(kName,
+                     "the model's " + format_bytes(needed) + " do not fit in " + format_bytes(gpu.usable_bytes) +
+                         " usable on " + gpu.name(),
                      {{gpu.id, needed}});
   for (const auto& item : context.items()) context.place(item, gpu.id, PlacementMode::resident, gpu.id);
   return context.finish(kName, /*prefetch_depth=*/0, "everything resident on " + gpu.name());

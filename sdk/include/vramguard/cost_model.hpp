@@ -25,19 +25,19 @@ struct CostConstants {
   // the context outside it (kernel modules, library handles): 33 + 181 MiB on the H200 machine.
   std::uint64_t workspace_bytes = 224ULL << 20;
   // Measured on the H200 machine (docs/cost-model.md gives the runs):
-  double page_cache_bytes_per_s = 38e9;           // the loader's reader threads, page cache → pinned staging
-  double staged_stream_bytes_per_s = 6e9;         // a window filled through the staging ring at run time (one reader per GPU)
-  double pageable_copy_fraction = 0.15;           // pageable ÷ pinned host→device (8.3 ÷ 53.8 GB/s on H100)
-  double gpu_efficiency = 0.8;                    // achieved ÷ peak dense bf16 FLOP/s, the arithmetic of large matmuls
-  double matmul_fixed_seconds = 40e-6;            // what a matmul costs beyond its arithmetic (waves, prologue)
-  double launch_seconds_per_tensor = 30e-6;       // the least a unit takes: its kernels' launches, ~3 per weight
-  double copy_efficiency = 0.98;                  // window copies ÷ the probed pinned bandwidth
-  double cpu_flops_per_s = 1.0e12;                // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
+  double page_cache_bytes_per_s = 38e9;    // the loader's reader threads, page cache → pinned staging
+  double staged_stream_bytes_per_s = 6e9;  // a window filled through the staging ring at run time (one reader per GPU)
+  double pageable_copy_fraction = 0.15;    // pageable ÷ pinned host→device (8.3 ÷ 53.8 GB/s on H100)
+  double gpu_efficiency = 0.8;             // achieved ÷ peak dense bf16 FLOP/s, the arithmetic of large matmuls
+  double matmul_fixed_seconds = 40e-6;     // what a matmul costs beyond its arithmetic (waves, prologue)
+  double launch_seconds_per_tensor = 30e-6;          // the least a unit takes: its kernels' launches, ~3 per weight
+  double copy_efficiency = 0.98;                     // window copies ÷ the probed pinned bandwidth
+  double cpu_flops_per_s = 1.0e12;                   // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
   double default_host_to_device_bytes_per_s = 25e9;  // PCIe 4.0 x16, pinned
   double default_gpu_flops_per_s = 50e12;
   // Making streamed weights ready before the first step (docs/cost-model.md, "Ready"):
-  double pinned_fill_bytes_per_s = 2.2e9;         // allocate, pin and fill host blocks from the page cache
-  double registration_bytes_per_s = 35e9;         // register a page-cached mapping read-only with the driver
+  double pinned_fill_bytes_per_s = 2.2e9;  // allocate, pin and fill host blocks from the page cache
+  double registration_bytes_per_s = 35e9;  // register a page-cached mapping read-only with the driver
 };
 
 const CostConstants& default_cost_constants();
@@ -64,7 +64,8 @@ double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& co
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch = 1);
 // Seconds a GPU computes one pass of a unit: its FLOPs at the sustained rate, and never less than
 // launching its kernels takes (small units at few tokens are launch-bound).
-double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
+double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu,
+                        const CostConstants& constants = default_cost_constants());
 
 // How streamed weights held on the host reach the GPU during a pass.
 enum class StreamSource : std::uint8_t {
@@ -77,35 +78,35 @@ std::string_view stream_source_name(StreamSource source);
 struct DevicePrediction {
   DeviceId device;
   std::uint64_t usable_bytes = 0;
-  std::uint64_t resident_bytes = 0;   // allocator-rounded resident weights
-  std::uint64_t window_bytes = 0;     // rotating slots for streamed units executing here
-  std::uint64_t headroom_bytes = 0;   // activations and workspaces
+  std::uint64_t resident_bytes = 0;  // allocator-rounded resident weights
+  std::uint64_t window_bytes = 0;    // rotating slots for streamed units executing here
+  std::uint64_t headroom_bytes = 0;  // activations and workspaces
   std::uint64_t context_bytes = 0;
-  std::uint64_t adapter_bytes = 0;    // weights beside the checkpoint's (DeviceInfo::adapter_bytes)
-  std::uint64_t peak_bytes = 0;       // context + adapters + resident + window + headroom (GPUs); held bytes (cpu)
-  bool fits = true;                   // resident + window within usable (GPUs), bytes within usable (cpu)
+  std::uint64_t adapter_bytes = 0;  // weights beside the checkpoint's (DeviceInfo::adapter_bytes)
+  std::uint64_t peak_bytes = 0;     // context + adapters + resident + window + headroom (GPUs); held bytes (cpu)
+  bool fits = true;                 // resident + window within usable (GPUs), bytes within usable (cpu)
 };
 
 struct ComponentPrediction {
   std::string component;
   std::uint64_t tokens = 0;
-  std::uint64_t passes = 1;           // forward passes in one job (Workload::components)
-  std::uint64_t streamed_bytes = 0;   // copied host→device during one forward pass
-  double compute_seconds = 0;         // the pass's arithmetic alone
-  double copy_seconds = 0;            // its streamed bytes alone
-  double step_seconds = 0;            // one forward pass, overlap accounted for
+  std::uint64_t passes = 1;          // forward passes in one job (Workload::components)
+  std::uint64_t streamed_bytes = 0;  // copied host→device during one forward pass
+  double compute_seconds = 0;        // the pass's arithmetic alone
+  double copy_seconds = 0;           // its streamed bytes alone
+  double step_seconds = 0;           // one forward pass, overlap accounted for
 };
 
 struct Prediction {
-  std::vector<DevicePrediction> devices;       // budget order
+  std::vector<DevicePrediction> devices;  // budget order
   std::vector<ComponentPrediction> components;
-  std::uint64_t streamed_bytes_per_step = 0;   // all components, one forward pass each
-  std::uint64_t pinned_bytes = 0;              // streamed weights held on the host (storage cpu)
-  std::uint64_t pageable_bytes = 0;            // streamed weights read from the page cache ("disk")
+  std::uint64_t streamed_bytes_per_step = 0;               // all components, one forward pass each
+  std::uint64_t pinned_bytes = 0;                          // streamed weights held on the host (storage cpu)
+  std::uint64_t pageable_bytes = 0;                        // streamed weights read from the page cache ("disk")
   StreamSource stream_source = StreamSource::pinned_copy;  // for the weights stored on cpu
-  std::string stream_source_reason;            // why, with the rates it compared
-  double ready_seconds = 0;                    // the load: until the model can run its first step
-  double step_seconds = 0;                     // one forward pass of every component
+  std::string stream_source_reason;                        // why, with the rates it compared
+  double ready_seconds = 0;                                // the load: until the model can run its first step
+  double step_seconds = 0;                                 // one forward pass of every component
   // The job the workload describes: each component's passes (one each unless it says otherwise).
   std::uint64_t streamed_bytes_per_job = 0;
   double job_seconds = 0;

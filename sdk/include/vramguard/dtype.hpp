@@ -8,8 +8,26 @@
 namespace vramguard {
 
 enum class DType : std::uint8_t {
-  F64, F32, F16, BF16, F8_E4M3, F8_E5M2, F8_E8M0, F6_E2M3, F6_E3M2, F4,
-  C64, I64, I32, I16, I8, U64, U32, U16, U8, BOOL,
+  F64,
+  F32,
+  F16,
+  BF16,
+  F8_E4M3,
+  F8_E5M2,
+  F8_E8M0,
+  F6_E2M3,
+  F6_E3M2,
+  F4,
+  C64,
+  I64,
+  I32,
+  I16,
+  I8,
+  U64,
+  U32,
+  U16,
+  U8,
+  BOOL,
 };
 
 std::optional<DType> dtype_from_name(std::string_view safetensors_name);

@@ -14,39 +14,39 @@ namespace vramguard {
 
 struct TensorInfo {
   std::string name;
-  DType dtype = DType::F32;          // as stored
+  DType dtype = DType::F32;  // as stored
   std::vector<std::int64_t> shape;
   std::uint64_t elements = 0;
-  std::uint64_t stored_bytes = 0;    // in the checkpoint
-  std::uint64_t bytes = 0;           // once placed: in the target dtype where one is set
-  std::string tied_to;               // name of the tensor this one shares storage with: it then has no
-                                     // storage of its own, and sums of a unit's bytes leave it out
-  std::int64_t first_row = 0;        // a row slice of the stored tensor: its rows first_row to
-                                     // first_row + shape[0]; sizes above are the slice's
+  std::uint64_t stored_bytes = 0;  // in the checkpoint
+  std::uint64_t bytes = 0;         // once placed: in the target dtype where one is set
+  std::string tied_to;             // name of the tensor this one shares storage with: it then has no
+                                   // storage of its own, and sums of a unit's bytes leave it out
+  std::int64_t first_row = 0;      // a row slice of the stored tensor: its rows first_row to
+                                   // first_row + shape[0]; sizes above are the slice's
 };
 
 enum class UnitKind : std::uint8_t { embedding, block, head, other };
 std::string_view unit_kind_name(UnitKind kind);
 
 struct Unit {
-  std::string name;                  // the module prefix: "transformer_blocks.12", "model.embed_tokens"
+  std::string name;  // the module prefix: "transformer_blocks.12", "model.embed_tokens"
   UnitKind kind = UnitKind::other;
   std::vector<TensorInfo> tensors;
-  std::uint64_t bytes = 0;           // sum of tensors' placed bytes (tied duplicates counted once)
+  std::uint64_t bytes = 0;  // sum of tensors' placed bytes (tied duplicates counted once)
   std::uint64_t parameters = 0;
-  double flops_per_token = 0;        // forward-pass FLOPs per token that do not depend on the sequence
+  double flops_per_token = 0;  // forward-pass FLOPs per token that do not depend on the sequence
   // Attention's FLOPs per token per token of context (scores and the weighted sum): a pass of T tokens
   // costs T × (flops_per_token + T × sequence_flops_per_token).
   double sequence_flops_per_token = 0;
-  std::string tie_group;             // units sharing a tie group must be stored together; named after the shared tensor
-  std::string slice_of;              // a row slice of this module's unit ("lm_head"), split because it
-                                     // was much larger than a block; empty for a whole module
+  std::string tie_group;  // units sharing a tie group must be stored together; named after the shared tensor
+  std::string slice_of;   // a row slice of this module's unit ("lm_head"), split because it
+                          // was much larger than a block; empty for a whole module
 };
 
 struct Component {
-  std::string name;                  // "transformer", "text_encoder", "vae"; "model" for a lone model
-  std::string architecture;          // class name from config.json, or "generic"
-  std::vector<Unit> units;           // forward order
+  std::string name;          // "transformer", "text_encoder", "vae"; "model" for a lone model
+  std::string architecture;  // class name from config.json, or "generic"
+  std::vector<Unit> units;   // forward order
   // Activation bytes per token for one forward pass of this component at the target dtype:
   // the cost model turns it into headroom.
   double activation_bytes_per_token = 0;
@@ -60,8 +60,8 @@ struct Component {
 };
 
 struct ModelGraph {
-  std::string source;                // where it was read from, for messages
-  std::optional<DType> target_dtype; // sizes are for this dtype where set
+  std::string source;                 // where it was read from, for messages
+  std::optional<DType> target_dtype;  // sizes are for this dtype where set
   std::vector<Component> components;
 
   std::uint64_t bytes() const;

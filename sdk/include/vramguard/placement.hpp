@@ -23,7 +23,7 @@ std::string_view placement_mode_name(PlacementMode mode);
 struct UnitPlacement {
   std::string component;
   std::string unit;
-  DeviceId storage;      // holds the weights between uses: a GPU, cpu (host RAM) or disk (page cache)
+  DeviceId storage;  // holds the weights between uses: a GPU, cpu (host RAM) or disk (page cache)
   PlacementMode mode = PlacementMode::resident;
   DeviceId executes_on;  // a GPU, or cpu for mode cpu
 };

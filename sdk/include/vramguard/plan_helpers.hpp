@@ -18,10 +18,10 @@ struct UnitRef {
 
 // What a strategy places as one piece: a unit, or all units of a tie group (which must share storage).
 struct PlanItem {
-  std::vector<std::size_t> units;              // flat unit indices, in graph order
-  std::uint64_t bytes = 0;                     // placed bytes
-  std::uint64_t allocated_bytes = 0;           // allocator-rounded bytes on a device (the plan rules' figure)
-  std::uint64_t largest_slot_bytes = 0;        // the largest member's window slot (window_slot_bytes)
+  std::vector<std::size_t> units;        // flat unit indices, in graph order
+  std::uint64_t bytes = 0;               // placed bytes
+  std::uint64_t allocated_bytes = 0;     // allocator-rounded bytes on a device (the plan rules' figure)
+  std::uint64_t largest_slot_bytes = 0;  // the largest member's window slot (window_slot_bytes)
 };
 
 class PlanContext {

@@ -41,7 +41,8 @@ struct PlanOutcome {
 // The entry points, each noexcept: they catch everything inside the plugin.
 using CreateStrategyFunction = PlacementStrategy* (*)(std::string& error) noexcept;
 using DestroyStrategyFunction = void (*)(PlacementStrategy* strategy) noexcept;
-using PlanFunction = void (*)(const PlacementStrategy& strategy, const PlanRequest& request, PlanOutcome& outcome) noexcept;
+using PlanFunction = void (*)(const PlacementStrategy& strategy, const PlanRequest& request,
+                              PlanOutcome& outcome) noexcept;
 using DescribeOptionsFunction = void (*)(std::vector<StrategyOptionInfo>& options, std::string& error) noexcept;
 
 struct PluginDescriptor {
@@ -50,7 +51,7 @@ struct PluginDescriptor {
   const char* standard_library;      // third: plugin_standard_library() as the plugin was built
   const char* name;                  // unique among loaded plugins; what --strategy and configs name
   const char* version;
-  const char* description;           // one line
+  const char* description;  // one line
   CreateStrategyFunction create;
   DestroyStrategyFunction destroy;
   PlanFunction plan;
@@ -77,6 +78,7 @@ constexpr std::uint64_t fold_layout(std::initializer_list<std::size_t> figures) 
 
 // Sizes and alignments of every type a plugin and the host exchange, folded into one number.
 constexpr std::uint64_t plugin_layout_fingerprint() {
+  // clang-format off
   return detail::fold_layout({
       sizeof(TensorInfo), alignof(TensorInfo), sizeof(Unit), alignof(Unit), sizeof(Component), alignof(Component),
       sizeof(ModelGraph), alignof(ModelGraph), sizeof(DeviceId), alignof(DeviceId), sizeof(DeviceInfo),
@@ -85,6 +87,7 @@ constexpr std::uint64_t plugin_layout_fingerprint() {
       sizeof(Placement), alignof(Placement), sizeof(PlanOutcome), alignof(PlanOutcome), sizeof(PluginDescriptor),
       alignof(PluginDescriptor), sizeof(PlacementStrategy), sizeof(std::string), sizeof(std::map<int, int>),
       sizeof(StrategyOptionInfo), sizeof(std::vector<StrategyOptionInfo>)});
+  // clang-format on
 }
 
 // The C++ standard library ABI the plugin was built with.
@@ -140,7 +143,10 @@ inline void plan_guarded(const PlacementStrategy& strategy, const PlanRequest& r
 template <typename Strategy>
 void describe_options(std::vector<StrategyOptionInfo>& options, std::string& error) noexcept {
   try {
-    if constexpr (requires { { Strategy::options() } -> std::convertible_to<std::vector<StrategyOptionInfo>>; }) options = Strategy::options();
+    if constexpr (requires {
+                    { Strategy::options() } -> std::convertible_to<std::vector<StrategyOptionInfo>>;
+                  })
+      options = Strategy::options();
   } catch (const std::exception& e) {
     error = e.what();
   } catch (...) {
@@ -152,19 +158,18 @@ void describe_options(std::vector<StrategyOptionInfo>& options, std::string& err
 }  // namespace vramguard
 
 // The descriptor is the plugin's only exported symbol (the CMake helper hides everything else).
-#define VRAMGUARD_REGISTER_STRATEGY(StrategyClass, Name, Version, Description)                      \
-  namespace vramguard_plugin_registration {                                                        \
-  extern const ::vramguard::PluginDescriptor descriptor;                                           \
-  const ::vramguard::PluginDescriptor descriptor{                                                  \
-      ::vramguard::kPluginApiVersion,                                                              \
-      ::vramguard::plugin_layout_fingerprint(),                                                    \
-      ::vramguard::plugin_standard_library(),                                                      \
-      Name,                                                                                        \
-      Version,                                                                                     \
-      Description,                                                                                 \
-      &::vramguard::detail::create_strategy<StrategyClass>,                                        \
-      &::vramguard::detail::destroy_strategy,                                                      \
-      &::vramguard::detail::plan_guarded,                                                          \
-      &::vramguard::detail::describe_options<StrategyClass>};                                      \
-  }                                                                                                \
+#define VRAMGUARD_REGISTER_STRATEGY(StrategyClass, Name, Version, Description)                           \
+  namespace vramguard_plugin_registration {                                                              \
+  extern const ::vramguard::PluginDescriptor descriptor;                                                 \
+  const ::vramguard::PluginDescriptor descriptor{::vramguard::kPluginApiVersion,                         \
+                                                 ::vramguard::plugin_layout_fingerprint(),               \
+                                                 ::vramguard::plugin_standard_library(),                 \
+                                                 Name,                                                   \
+                                                 Version,                                                \
+                                                 Description,                                            \
+                                                 &::vramguard::detail::create_strategy<StrategyClass>,   \
+                                                 &::vramguard::detail::destroy_strategy,                 \
+                                                 &::vramguard::detail::plan_guarded,                     \
+                                                 &::vramguard::detail::describe_options<StrategyClass>}; \
+  }                                                                                                      \
   BOOST_DLL_ALIAS(vramguard_plugin_registration::descriptor, vramguard_plugin)

@@ -23,8 +23,8 @@ struct ComponentWork {
 };
 
 struct Workload {
-  std::uint64_t tokens = 0;  // sequence length per forward step (0: each component's default)
-  std::uint64_t batch = 1;   // sequences per step
+  std::uint64_t tokens = 0;                         // sequence length per forward step (0: each component's default)
+  std::uint64_t batch = 1;                          // sequences per step
   std::map<std::string, ComponentWork> components;  // by component name; absent: the above, one pass
 
   // The component's sequence length: its own, else the workload's tokens, else `default_tokens`.

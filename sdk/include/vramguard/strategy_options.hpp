@@ -42,11 +42,10 @@ long long option_integer(const StrategyOptions& options, const std::string& key,
 // Any non-empty text; `fallback` when the option is absent.
 std::string option_string(const StrategyOptions& options, const std::string& key, const std::string& fallback);
 bool option_bool(const StrategyOptions& options, const std::string& key, bool fallback);
-std::string option_choice(const StrategyOptions& options, const std::string& key,
-                          const std::string& fallback, const std::vector<std::string>& choices);
+std::string option_choice(const StrategyOptions& options, const std::string& key, const std::string& fallback,
+                          const std::vector<std::string>& choices);
 // "3,1" → {3, 1}; positive numbers.
-std::optional<std::vector<double>> option_number_list(const StrategyOptions& options,
-                                                      const std::string& key);
+std::optional<std::vector<double>> option_number_list(const StrategyOptions& options, const std::string& key);
 // Refuses keys the strategy does not know, naming them and the known ones.
 void require_known_options(const StrategyOptions& options, const std::vector<std::string>& known,
                            const std::string& strategy);

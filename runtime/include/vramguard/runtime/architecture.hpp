@@ -33,8 +33,8 @@ struct EntryPoint {
 // The size of a workload when no inputs are given: seeded inputs of this shape.
 struct WorkloadShape {
   std::uint64_t batch = 1;
-  std::uint64_t tokens = 0;   // text tokens; 0: the family's default
-  std::uint64_t height = 0;   // pixels, for image models; 0: the family's default
+  std::uint64_t tokens = 0;  // text tokens; 0: the family's default
+  std::uint64_t height = 0;  // pixels, for image models; 0: the family's default
   std::uint64_t width = 0;
   std::uint64_t seed = 0;
 };
@@ -49,7 +49,8 @@ class VRAMGUARD_RUNTIME_API Architecture {
   virtual std::vector<EntryPoint> entries() const = 0;
   // Refuses, before anything loads, what the entry cannot run: a missing or unknown input, a wrong
   // dtype or shape against the config, a tensor the checkpoint lacks. Throws InputError naming it.
-  virtual void check(const ComponentDescription& component, const std::string& entry, const NamedTensors& inputs) const = 0;
+  virtual void check(const ComponentDescription& component, const std::string& entry,
+                     const NamedTensors& inputs) const = 0;
   // Seeded inputs of the workload's shape, valid for check().
   virtual NamedTensors example_inputs(const ComponentDescription& component, const std::string& entry,
                                       const WorkloadShape& shape) const = 0;
@@ -64,8 +65,8 @@ class VRAMGUARD_RUNTIME_API Architecture {
   }
   // Runs the entry. `capture` names intermediate states to add to the outputs. Call it inside
   // Session::step, which accounts the activations and falls back when a step runs out of memory.
-  virtual NamedTensors run(Session& session, const std::string& component, const std::string& entry, const NamedTensors& inputs,
-                           const std::vector<std::string>& capture = {}) const = 0;
+  virtual NamedTensors run(Session& session, const std::string& component, const std::string& entry,
+                           const NamedTensors& inputs, const std::vector<std::string>& capture = {}) const = 0;
 
   // The entry of that name ("" names the default); InputError listing the entries when there is none.
   EntryPoint entry(const std::string& name) const;

@@ -20,29 +20,33 @@
 #include "vramguard/runtime/export.hpp"
 #include "vramguard/runtime/options.hpp"
 
+namespace vramguard {
+class MemoryError;  // vramguard/errors.hpp
+}
+
 namespace vramguard::runtime {
 
 // What a model is made of, from its headers: what adapters check before anything loads.
 struct TensorDescription {
   std::string name;
   std::vector<std::int64_t> shape;
-  std::string dtype;       // as placed: "BF16", "F32"...
-  std::string tied_to;     // shares this tensor's weights
+  std::string dtype;           // as placed: "BF16", "F32"...
+  std::string tied_to;         // shares this tensor's weights
   std::int64_t first_row = 0;  // a row slice: shape[0] rows of the stored tensor from this one
 };
 
 struct VRAMGUARD_RUNTIME_API UnitDescription {
   std::string name;
-  std::string kind;        // embedding, block, head, other
-  std::string slice_of;    // a row slice of this module (a vocabulary much larger than a block)
+  std::string kind;      // embedding, block, head, other
+  std::string slice_of;  // a row slice of this module (a vocabulary much larger than a block)
   std::vector<TensorDescription> tensors;
   const TensorDescription* find(std::string_view tensor) const;  // full name
 };
 
 struct VRAMGUARD_RUNTIME_API ComponentDescription {
-  std::string name;                 // "model", "text_encoder", "transformer"...
-  std::vector<std::string> classes; // config.json's architectures / _class_name
-  nlohmann::json config;            // config.json (null when there is none)
+  std::string name;                  // "model", "text_encoder", "transformer"...
+  std::vector<std::string> classes;  // config.json's architectures / _class_name
+  nlohmann::json config;             // config.json (null when there is none)
   std::string config_file;
   std::vector<UnitDescription> units;
   const UnitDescription* find(std::string_view unit) const;
@@ -57,13 +61,14 @@ struct VRAMGUARD_RUNTIME_API ModelDescription {
 };
 
 struct UnitInfo {
-  std::string name;          // the module prefix: "model.layers.3"
-  std::string kind;          // embedding, block, head, other
+  std::string name;  // the module prefix: "model.layers.3"
+  std::string kind;  // embedding, block, head, other
   std::uint64_t bytes = 0;
-  std::string slice_of;      // a row slice of this module; empty for a whole module
-  std::string mode;          // resident, streamed, cpu
+  std::string slice_of;           // a row slice of this module; empty for a whole module
+  std::string mode;               // resident, streamed, cpu
   c10::Device device{c10::kCPU};  // where it executes
-  std::string executes_on;        // the plan's device for it ("cuda:0"), also where the CPU computes in a simulated GPU's place
+  std::string
+      executes_on;  // the plan's device for it ("cuda:0"), also where the CPU computes in a simulated GPU's place
   std::vector<std::string> tensors;  // full names
 };
 
@@ -105,7 +110,8 @@ struct StepStatistics {
   double copy_wait_seconds = 0;
   std::uint64_t streamed_bytes = 0;
   std::uint64_t unprefetched_units = 0;  // streamed units filled on demand, their copy not overlapped
-  std::map<std::string, std::uint64_t> peak_bytes;  // per GPU ("cuda:0"): ours at most during the step, activations included
+  std::map<std::string, std::uint64_t>
+      peak_bytes;  // per GPU ("cuda:0"): ours at most during the step, activations included
 };
 
 class VRAMGUARD_RUNTIME_API Session {
@@ -115,8 +121,9 @@ class VRAMGUARD_RUNTIME_API Session {
   // JobError (nothing fits), each with the host's message and hint.
   // `progress`, where given, hears the load's bytes done of the total after each unit, on the
   // calling thread.
-  static std::unique_ptr<Session> open(const std::string& model, const Options& options = {},
-                                       std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)> progress = {});
+  static std::unique_ptr<Session> open(
+      const std::string& model, const Options& options = {},
+      std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)> progress = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -141,7 +148,17 @@ class VRAMGUARD_RUNTIME_API Session {
   // step runs out of device memory, releases the model, loads it with the guard's next strategy and
   // runs `body` again (the report records both). `activation_bytes` 0: the cost model's estimate.
   void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes = 0);
+  // The same, with a way out before the guard's: when the step runs out of memory, `lighter` is asked
+  // first. It switches `body` to a way that needs less memory (a VAE in tiles) and returns that way's
+  // activation bytes, and the step runs again in place; nullopt leaves the out-of-memory to the guard.
+  using Lighter = std::function<std::optional<std::uint64_t>(const MemoryError&)>;
+  void step(std::string_view component, const std::function<void()>& body, std::uint64_t activation_bytes,
+            const Lighter& lighter);
   const std::vector<StepStatistics>& steps() const;
+  // Bytes the loaded plan leaves for activations on the GPUs `component` runs on (the least of them):
+  // the budget's limit there less the resident weights and the streaming window. The largest value
+  // where it runs on no GPU.
+  std::uint64_t activation_room_bytes(std::string_view component) const;
 
   std::string strategy() const;
   // How many times the model has been loaded: 1 after open, one more for each fallback a step caused.

@@ -8,7 +8,7 @@
 #include "core/errors.hpp"
 #include "logging/log.hpp"
 #include "model_description.hpp"
-#include "named_tensor_files.hpp"
+#include "vramguard/runtime/named_tensor_files.hpp"
 #include "qwen_image_edit/edit_run.hpp"
 #include "run/runtime_library.hpp"
 #include "session_impl.hpp"
@@ -39,14 +39,17 @@ std::vector<Call> calls_for(const ModelDescription& model, const RunSettings& se
     if (c == nullptr) {
       std::string names;
       for (const auto& component : model.components) names += (names.empty() ? "" : ", ") + component.name;
-      throw InputError("--component " + *settings.component, "is not a component of " + model.source, "its components: " + names);
+      throw InputError("--component " + *settings.component, "is not a component of " + model.source,
+                       "its components: " + names);
     }
     auto architecture = architecture_for(*c);
     if (!architecture) {
       std::string classes;
       for (const auto& cls : c->classes) classes += (classes.empty() ? "" : ", ") + cls;
-      throw InputError(model.source, "component " + c->name + " (" + (classes.empty() ? std::string("no known class") : classes) +
-                                         ") has no native architecture", "vramguard runs: " + family_names() + "; docs/running-a-model.md shows how to add one");
+      throw InputError(model.source,
+                       "component " + c->name + " (" + (classes.empty() ? std::string("no known class") : classes) +
+                           ") has no native architecture",
+                       "vramguard runs: " + family_names() + "; docs/running-a-model.md shows how to add one");
     }
     calls.push_back({c->name, architecture, architecture->entry(settings.entry.value_or(""))});
     return calls;
@@ -65,8 +68,11 @@ std::vector<Call> calls_for(const ModelDescription& model, const RunSettings& se
     std::string classes;
     for (const auto& component : model.components)
       for (const auto& cls : component.classes) classes += (classes.empty() ? "" : ", ") + cls;
-    throw InputError(model.source, "has no component vramguard runs natively (its classes: " + (classes.empty() ? std::string("unknown") : classes) + ")",
-                     "vramguard runs: " + family_names() + "; docs/running-a-model.md shows how to add a family with the runtime API");
+    throw InputError(model.source,
+                     "has no component vramguard runs natively (its classes: " +
+                         (classes.empty() ? std::string("unknown") : classes) + ")",
+                     "vramguard runs: " + family_names() +
+                         "; docs/running-a-model.md shows how to add a family with the runtime API");
   }
   return calls;
 }
@@ -77,15 +83,18 @@ NamedTensors inputs_for(const ModelDescription& model, const Call& call, const R
   NamedTensors inputs;
   if (settings.input) {
     if (settings.batch > 1 || settings.tokens > 0 || settings.height > 0 || settings.width > 0)
-      throw UsageError("--input gives the inputs' shapes: --batch, --tokens, --height and --width describe generated inputs only",
-                       "drop them, or drop --input");
+      throw UsageError(
+          "--input gives the inputs' shapes: --batch, --tokens, --height and --width describe generated inputs only",
+          "drop them, or drop --input");
     const NamedTensors file = read_named_tensors(*settings.input);
     for (const auto& name : call.entry.inputs)
       if (!file.count(name)) {
         std::string held;
         for (const auto& [n, t] : file) held += (held.empty() ? "" : ", ") + n;
-        throw InputError(settings.input->string(), "holds no tensor named '" + name + "', which " + call.architecture->name() + " " +
-                                                       call.entry.name + " needs (it holds: " + (held.empty() ? std::string("nothing") : held) + ")",
+        throw InputError(settings.input->string(),
+                         "holds no tensor named '" + name + "', which " + call.architecture->name() + " " +
+                             call.entry.name + " needs (it holds: " + (held.empty() ? std::string("nothing") : held) +
+                             ")",
                          "name the inputs as the library names its arguments; vramguard help run lists each entry's");
       }
     // A file may hold several entries' inputs (the fixtures do): take the ones this entry knows.
@@ -95,7 +104,8 @@ NamedTensors inputs_for(const ModelDescription& model, const Call& call, const R
       if (known) inputs.emplace(name, tensor);
     }
   } else {
-    inputs = call.architecture->example_inputs(component, call.entry.name, {settings.batch, settings.tokens, settings.height, settings.width, settings.seed});
+    inputs = call.architecture->example_inputs(
+        component, call.entry.name, {settings.batch, settings.tokens, settings.height, settings.width, settings.seed});
   }
   call.architecture->check(component, call.entry.name, inputs);
   return inputs;
@@ -107,14 +117,16 @@ std::uint64_t check_job(const InspectedModel& model, const RunSettings& settings
   for (const Call& call : calls_for(description, settings)) {
     const NamedTensors inputs = inputs_for(description, call, settings);
     const Component& graph = *model.graph.find_component(call.component);
-    activations = std::max(activations, call.architecture->activation_bytes(*description.find(call.component), call.entry.name, inputs,
-                                                                            compute_dtype(graph, model.graph.target_dtype)));
+    activations = std::max(
+        activations, call.architecture->activation_bytes(*description.find(call.component), call.entry.name, inputs,
+                                                         compute_dtype(graph, model.graph.target_dtype)));
   }
   return activations;
 }
 
 // settings.steps calls of one entry in the session: their step records and peaks.
-RunOutcome run_call(Session& session, const Call& call, const RunSettings& settings, const std::atomic<bool>* cancel, NamedTensors& last_outputs) {
+RunOutcome run_call(Session& session, const Call& call, const RunSettings& settings, const std::atomic<bool>* cancel,
+                    NamedTensors& last_outputs) {
   Session::Impl& impl = session.impl();
   // The inputs wait where the component's first unit executes, as a pipeline's latents would: a copy
   // from the host inside a step would queue behind the window's prefetches.
@@ -123,7 +135,8 @@ RunOutcome run_call(Session& session, const Call& call, const RunSettings& setti
   if (!units.empty())
     for (auto& [name, tensor] : inputs) tensor = tensor.to(units.front().device);
   const std::uint64_t activations =
-      call.architecture->activation_bytes(*session.description().find(call.component), call.entry.name, inputs, session.dtype(call.component)) +
+      call.architecture->activation_bytes(*session.description().find(call.component), call.entry.name, inputs,
+                                          session.dtype(call.component)) +
       default_cost_constants().workspace_bytes;
   const std::size_t gpus = impl.runtime->probe_gpus().size();
   for (std::size_t g = 0; g < gpus; ++g) impl.runtime->reset_peak(static_cast<int>(g));
@@ -141,10 +154,13 @@ RunOutcome run_call(Session& session, const Call& call, const RunSettings& setti
     const bool last_written = settings.output && step + 1 == steps;
     const std::vector<std::string> captures = last_written ? call.entry.captures : std::vector<std::string>{};
     // Impl::step, not Session::step: a failure keeps the guard's report for the CLI.
-    impl.step(call.component, [&] { last_outputs = call.architecture->run(session, call.component, call.entry.name, inputs, captures); },
-              activations);
+    impl.step(
+        call.component,
+        [&] { last_outputs = call.architecture->run(session, call.component, call.entry.name, inputs, captures); },
+        activations);
     const StepStatistics& s = impl.steps.back();
-    outcome.steps.push_back({s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes, s.unprefetched_units});
+    outcome.steps.push_back(
+        {s.seconds, s.compute_seconds, s.copy_wait_seconds, s.streamed_bytes, s.unprefetched_units});
   }
   // Each step measures its own peak (and resets it): the call's is the largest of them, and of what a
   // GPU no step ran on holds.
@@ -152,13 +168,15 @@ RunOutcome run_call(Session& session, const Call& call, const RunSettings& setti
     const MemorySnapshot snap = impl.runtime->snapshot(static_cast<int>(g));
     std::uint64_t peak = snap.peak_in_use;
     for (std::size_t s = first_step; s < impl.steps.size(); ++s)
-      if (const auto it = impl.steps[s].peak_bytes.find(snap.device.str()); it != impl.steps[s].peak_bytes.end()) peak = std::max(peak, it->second);
+      if (const auto it = impl.steps[s].peak_bytes.find(snap.device.str()); it != impl.steps[s].peak_bytes.end())
+        peak = std::max(peak, it->second);
     outcome.peak_bytes[snap.device] = peak;
   }
   return outcome;
 }
 
-RunResult run_job(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings, const RunHooks& hooks) {
+RunResult run_job(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings,
+                  const RunHooks& hooks) {
   log::set_level(static_cast<log::Level>(hooks.log_level));
   const std::vector<Call> calls = calls_for(describe(model), settings);
   Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
@@ -166,7 +184,8 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   RunResult result;
   NamedTensors last_outputs;
   try {
-    for (const Call& call : calls) result.outcomes.push_back(run_call(session, call, settings, hooks.cancel, last_outputs));
+    for (const Call& call : calls)
+      result.outcomes.push_back(run_call(session, call, settings, hooks.cancel, last_outputs));
   } catch (const Interrupted& e) {
     // As an interrupted load: everything released, the report complete.
     impl.unload();
@@ -186,14 +205,19 @@ pipelines::EditDemands check_edit_job(const InspectedModel& model, const pipelin
   });
 }
 
-EditRun edit_job(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs, const RunHooks& hooks,
-                 const std::function<void(const pipelines::EditStepReport&)>& on_step) {
+EditRun edit_job(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs,
+                 const RunHooks& hooks, const std::function<void(const pipelines::EditStepReport&)>& on_step) {
   log::set_level(static_cast<log::Level>(hooks.log_level));
   Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
   Session::Impl& impl = session.impl();
   EditRun result;
   try {
     result.outcome = pipelines::run_edit(session, inputs, {on_step, {}, hooks.cancel});
+  } catch (const MemoryError&) {
+    // The pipeline steps through the Session's public API, which reports the guard's failure as a
+    // MemoryError; the CLI writes the guard's report with it.
+    if (impl.memory_failure) throw GuardFailure(*impl.memory_failure);
+    throw;
   } catch (const Interrupted& e) {
     impl.unload();
     GuardReport report = impl.result ? impl.result->report : GuardReport{};
@@ -205,7 +229,8 @@ EditRun edit_job(const LoadRequest& request, const InspectedModel& model, const 
   return result;
 }
 
-const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, &check_edit_job, &edit_job, nullptr};
+const RuntimeLibraryInterface kInterface = {
+    kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, &check_edit_job, &edit_job, nullptr};
 
 }  // namespace
 
@@ -213,7 +238,8 @@ const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion, 0, 
 
 // The one symbol the CLI looks up (host/run/runtime_library.cpp): the interface, with this build's
 // layout figures for the CLI to compare with its own.
-extern "C" __attribute__((visibility("default"))) const vramguard::RuntimeLibraryInterface* vramguard_runtime_library() {
+extern "C" __attribute__((visibility("default"))) const vramguard::RuntimeLibraryInterface*
+vramguard_runtime_library() {
   static const vramguard::RuntimeLibraryInterface interface = [] {
     vramguard::RuntimeLibraryInterface filled = vramguard::runtime::kInterface;
     filled.layout_fingerprint = vramguard::runtime_library_layout_fingerprint();
