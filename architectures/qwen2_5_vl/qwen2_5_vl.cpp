@@ -222,11 +222,15 @@ class Qwen25VlArchitecture final : public Architecture {
     const VisionLayout& v = l.vision;
     std::vector<std::string> needed = {v.prefix + "patch_embed.proj.weight", v.prefix + "merger.ln_q.weight",
                                        v.prefix + "merger.mlp.0.weight", v.prefix + "merger.mlp.2.weight"};
-    for (std::int64_t i = 0; i < v.depth; ++i)
+    require_tensors(c, name(), needed);
+    // Block by block: the first one missing ends it (a "depth" of 10^9 must not list 10^10 names first).
+    for (std::int64_t i = 0; i < v.depth; ++i) {
+      std::vector<std::string> block;
       for (const char* t : {"norm1.weight", "norm2.weight", "attn.qkv.weight", "attn.proj.weight",
                             "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
-        needed.push_back(vision_block(l.vision, i) + "." + t);
-    require_tensors(c, name(), needed);
+        block.push_back(vision_block(l.vision, i) + "." + t);
+      require_tensors(c, name(), block);
+    }
     const at::Tensor& pixels = floating_input(inputs, "pixel_values", 2);
     const at::Tensor& grid = integer_input(inputs, "image_grid_thw", 2);
     expect_size(grid, "image_grid_thw", 1, 3, "(frames, height, width) in patches per image");

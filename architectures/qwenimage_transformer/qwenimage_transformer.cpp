@@ -237,9 +237,19 @@ class QwenImageTransformerArchitecture final : public Architecture {
                                        "txt_in.weight",
                                        "norm_out.linear.weight",
                                        "proj_out.weight"};
-    for (std::int64_t i = 0; i < l.layers; ++i)
-      for (const char* tensor : kBlockTensors) needed.push_back(block_name(i) + "." + tensor);
     require_tensors(c, name(), needed);
+    // Block by block, stopping at the first the checkpoint lacks: a "num_layers" of 10^9 against two
+    // blocks once listed 10^10 tensor names first, without bound.
+    for (std::int64_t i = 0; i < l.layers; ++i) {
+      if (!has_tensor(c, block_name(i) + ".img_mod.1.weight"))
+        throw InputError(c.config_file,
+                         "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " +
+                             std::to_string(i) + " blocks",
+                         "the config and the weights are of different models");
+      std::vector<std::string> block;
+      for (const char* tensor : kBlockTensors) block.push_back(block_name(i) + "." + tensor);
+      require_tensors(c, name(), block);
+    }
     if (has_tensor(c, block_name(l.layers) + ".img_mod.1.weight"))
       throw InputError(c.config_file,
                        "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds more blocks",

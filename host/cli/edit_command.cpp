@@ -65,6 +65,7 @@ pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
                      "auto tiles only where the whole picture would not fit");
   s.vae_tile.tile_pixels = static_cast<int>(invocation.number("vae-tile-size", 16, 16384).value_or(256));
   s.vae_tile.stride_pixels = static_cast<int>(invocation.number("vae-tile-stride", 16, 16384).value_or(192));
+  s.max_image_pixels = invocation.number("max-image-pixels", 1, UINT64_MAX).value_or(pipelines::kDefaultMaxImagePixels);
   return s;
 }
 
@@ -175,6 +176,8 @@ Command edit_command() {
             ("vae-tile-stride", po::value<std::string>()->value_name("PIXELS")->default_value("192"),
                 "pixels between tiles; they overlap and blend over size - stride (diffusers' "
                 "tile_sample_stride_height/width)")
+            ("max-image-pixels", po::value<std::string>()->value_name("N")->default_value("178956970"),
+                "a larger --image is refused as a decompression bomb (Pillow's limit); raise it for a huge picture")
             ("output", po::value<std::string>()->value_name("OUT.png"), "where to write the result (PNG)")
             ("output-latents", po::value<std::string>()->value_name("FILE"),
                 "also write the final packed latents (safetensors, 'latents')")
@@ -185,12 +188,18 @@ Command edit_command() {
             LoadRequest request = load_request_from(invocation);
             const auto output = invocation.text("output");
             if (!output) throw UsageError("no --output given", "say where to write the result: --output edited.png");
-            for (const auto& [option, what] :
-                 {std::pair{"output", "the result"}, std::pair{"output-latents", "the latents"},
-                  std::pair{"report", "the report"}})
-              if (const auto file = invocation.text(option)) check_output_path(*file, what);
             const pipelines::EditSettings settings = edit_settings_from(invocation);
             const InspectedModel model = inspect_requested(request);
+            // No output may replace what the edit reads: any file of the pipeline's folder (weights,
+            // configs, tokenizer), the picture, the noise. The outputs' folders are checked too, and the
+            // outputs against each other, before anything else is read or loaded.
+            protect_folder_from_outputs(model.source.root);
+            protect_from_outputs(settings.image);
+            if (settings.latents) protect_from_outputs(*settings.latents);
+            std::vector<std::pair<std::filesystem::path, std::string>> outputs = {{*output, "the result"}};
+            if (const auto file = invocation.text("output-latents")) outputs.emplace_back(*file, "the latents");
+            if (const auto file = invocation.text("report")) outputs.emplace_back(*file, "the report");
+            check_output_paths(outputs);
             // Every input, and every stage's input, before anything loads.
             const pipelines::EditInputs inputs = pipelines::prepare_edit(model.source.root, settings);
             const bool simulated = request.simulate.has_value();

@@ -57,9 +57,13 @@ Command run_command() {
             // The component that runs has the devices to itself: the others are not loaded.
             if (const auto component = invocation.text("component")) request.inspect.components = {*component};
             const InspectedModel model = inspect_requested(request);
-            // Outputs that would overwrite the model, or follow a link, are refused before any work.
+            // Outputs that would overwrite the model or the inputs, follow a link, land in a folder that
+            // cannot take them, or replace each other are refused before any work.
+            if (const auto input = invocation.text("input")) protect_from_outputs(*input);
+            std::vector<std::pair<std::filesystem::path, std::string>> outputs;
             for (const auto& [option, what] : {std::pair{"output", "the outputs"}, std::pair{"report", "the report"}})
-              if (const auto file = invocation.text(option)) check_output_path(*file, what);
+              if (const auto file = invocation.text(option)) outputs.emplace_back(*file, what);
+            check_output_paths(outputs);
             const bool simulated = request.simulate.has_value();
             if (simulated) require_host_room_for_simulated_data(model, "a run");
             const RuntimeLibraryInterface& library = runtime_library();

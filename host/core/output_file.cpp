@@ -33,20 +33,87 @@ void protect_from_outputs(const std::filesystem::path& input) {
   protected_files().insert({static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)});
 }
 
-void check_output_path(const std::filesystem::path& file, const std::string& what) {
+void protect_folder_from_outputs(const std::filesystem::path& folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  // Bounded: a pipeline holds tens of files; a folder of millions is not a model's.
+  constexpr int kMaxEntries = 100'000;
+  int seen = 0;
+  for (fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end && seen < kMaxEntries; it.increment(ec), ++seen) {
+    if (it.depth() > 4) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code regular;
+    if (it->is_regular_file(regular)) protect_from_outputs(it->path());
+  }
+}
+
+namespace {
+
+// A new file's folder must exist and take files: found now, not after the work.
+void check_folder_of_new_file(const std::filesystem::path& file, const std::string& what) {
+  const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
   struct stat st {};
-  if (::lstat(file.c_str(), &st) != 0) return;  // a new file
+  if (::stat(folder.c_str(), &st) != 0)
+    throw UsageError("will not write " + what + " to " + file.string() + ": its folder " + folder.string() + " " +
+                         (errno == ENOENT ? std::string("does not exist") : std::strerror(errno)),
+                     "create the folder first, or give a path in an existing one");
+  if (!S_ISDIR(st.st_mode))
+    throw UsageError("will not write " + what + " to " + file.string() + ": " + folder.string() + " is not a folder",
+                     "give a path in a folder");
+  if (::access(folder.c_str(), W_OK) != 0)
+    throw UsageError("will not write " + what + " to " + file.string() + ": its folder " + folder.string() +
+                         " is not writable (" + std::strerror(errno) + ")",
+                     "give a path in a folder you can write to");
+}
+
+}  // namespace
+
+void check_output_path(const std::filesystem::path& file, const std::string& what) {
+  if (file.empty())
+    throw UsageError("will not write " + what + ": its path is empty", "give the path of the file to write");
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) != 0) {  // a new file
+    check_folder_of_new_file(file, what);
+    return;
+  }
   if (S_ISLNK(st.st_mode))
     throw UsageError(
         "will not write " + what + " to " + file.string() + ": it is a symbolic link, and outputs never follow links",
         "give the path of a regular file, or remove the link");
-  const std::lock_guard lock(protected_mutex);
-  if (protected_files().count({static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)}))
-    throw UsageError(
-        "will not write " + what + " to " + file.string() + ": it is one of the files the model is read from",
-        "write it somewhere else; the model's files are never overwritten");
+  {
+    const std::lock_guard lock(protected_mutex);
+    if (protected_files().count({static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)}))
+      throw UsageError("will not write " + what + " to " + file.string() +
+                           ": it is one of the files this command reads (the model's, or an input)",
+                       "write it somewhere else; what vramguard reads is never overwritten");
+  }
   if (S_ISDIR(st.st_mode))
     throw UsageError("will not write " + what + " to " + file.string() + ": it is a folder", "give a file's path");
+  // Opening a FIFO waits for a reader, possibly for ever; a socket cannot be opened at all.
+  if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISBLK(st.st_mode))
+    throw UsageError("will not write " + what + " to " + file.string() +
+                         ": it is not a regular file (a FIFO, a socket or a block device)",
+                     "give the path of a regular file");
+  if (S_ISREG(st.st_mode)) check_folder_of_new_file(file, what);  // replaced by a new file beside it
+}
+
+void check_output_paths(const std::vector<std::pair<std::filesystem::path, std::string>>& outputs) {
+  std::vector<std::pair<std::filesystem::path, std::string>> seen;
+  for (const auto& [file, what] : outputs) {
+    check_output_path(file, what);
+    std::error_code ec;
+    const std::filesystem::path canonical = std::filesystem::weakly_canonical(file, ec);
+    for (const auto& [other, other_what] : seen) {
+      std::error_code same_ec;
+      if ((!ec && canonical == other) || std::filesystem::equivalent(file, other, same_ec))
+        throw UsageError("will not write " + what + " to " + file.string() + ": " + other_what + " goes there too",
+                         "give each output its own file");
+    }
+    seen.emplace_back(ec ? file : canonical, what);
+  }
 }
 
 namespace {

@@ -18,9 +18,12 @@ std::mutex g_sink_mutex;
 std::shared_ptr<const Sink> g_sink;
 
 spdlog::logger& logger() {
-  // stderr, so that stdout carries only results (tables, JSON) that scripts can read.
+  // stderr, so that stdout carries only results (tables, JSON) that scripts can read. Not registered
+  // in spdlog's registry: that registry is shared by every copy of this facade in the process (the
+  // CLI's and the runtime library's, both linking Debian's shared libspdlog), and a second
+  // registration of one name throws.
   static const std::shared_ptr<spdlog::logger> instance = [] {
-    auto made = spdlog::stderr_color_mt("vramguard");
+    auto made = std::make_shared<spdlog::logger>("vramguard", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
     made->set_pattern("%^[%l]%$ %v");
     made->set_level(spdlog::level::trace);
     return made;

@@ -1,6 +1,8 @@
 #include "model/json_file.hpp"
 
+#include <cmath>
 #include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "core/errors.hpp"
@@ -44,6 +46,37 @@ double json_number(const nlohmann::json& object, const char* key, double fallbac
     throw InputError(file, std::string("\"") + key + "\" must be a number, not " + it->type_name(),
                      "fix the value in the file");
   return it->get<double>();
+}
+
+namespace {
+
+std::string number_text(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+}  // namespace
+
+double json_number_in(const nlohmann::json& object, const char* key, double fallback, double low, double high,
+                      const std::string& file) {
+  const double value = json_number(object, key, fallback, file);
+  if (!(value >= low && value <= high))
+    throw InputError(file,
+                     std::string("\"") + key + "\" is " + number_text(value) + ", outside " + number_text(low) +
+                         " to " + number_text(high),
+                     "fix the value in the file (the model's published config has it in range)");
+  return value;
+}
+
+std::int64_t json_integer_in(const nlohmann::json& object, const char* key, std::int64_t fallback, std::int64_t low,
+                             std::int64_t high, const std::string& file) {
+  const double value = json_number_in(object, key, static_cast<double>(fallback), static_cast<double>(low),
+                                      static_cast<double>(high), file);
+  if (value != std::floor(value))
+    throw InputError(file, std::string("\"") + key + "\" is " + number_text(value) + ", not a whole number",
+                     "fix the value in the file");
+  return static_cast<std::int64_t>(value);
 }
 
 }  // namespace vramguard

@@ -336,7 +336,8 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, std::uint64_
 }
 
 SafetensorsHeader read_safetensors_header(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Without blocking: a FIFO is refused below instead of waited on (no effect on regular files).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
   struct Closer {
     int fd;

@@ -1,19 +1,26 @@
 #include "image/image_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include <jpeglib.h>
+// After jpeglib.h: the message codes (JWRN_JPEG_EOF).
+#include <jerror.h>
 #include <png.h>
 
 #include "core/errors.hpp"
+#include "core/output_file.hpp"
 
 namespace vramguard::pipelines {
 namespace {
 
-constexpr std::uint64_t kMaxPixels = 1ULL << 28;
 const char* const kImageHint = "pass a PNG or JPEG file (8 or 16 bits, RGB, gray or palette)";
 
 struct FileCloser {
@@ -21,14 +28,15 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-void check_size(const std::string& path, std::uint64_t width, std::uint64_t height) {
+void check_size(const std::string& path, std::uint64_t width, std::uint64_t height, std::uint64_t max_pixels) {
   if (width == 0 || height == 0)
     throw InputError(path, "has no pixels (" + std::to_string(width) + "x" + std::to_string(height) + ")", kImageHint);
-  if (width * height > kMaxPixels)
-    throw InputError(
-        path,
-        "is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than vramguard reads (2^28)",
-        "resize it first; the edit resizes its input to about a megapixel anyway");
+  if (width * height > max_pixels)
+    throw InputError(path,
+                     "is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than the " +
+                         std::to_string(max_pixels) + " vramguard reads (a decompression bomb, as Pillow counts them)",
+                     "resize it first (the edit resizes its input to about a megapixel anyway), or raise "
+                     "--max-image-pixels if the picture is what you meant");
 }
 
 // libpng reports errors through a callback that must not return: it jumps back to the reader.
@@ -44,7 +52,7 @@ void png_error_handler(png_structp png, png_const_charp message) {
 }
 void png_warning_handler(png_structp, png_const_charp) {}
 
-RgbImage read_png(const std::string& path, std::FILE* file) {
+RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pixels) {
   PngErrors errors;
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &errors, png_error_handler, png_warning_handler);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -61,7 +69,7 @@ RgbImage read_png(const std::string& path, std::FILE* file) {
   png_init_io(png, file);
   png_read_info(png, info);
   const png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
-  check_size(path, width, height);
+  check_size(path, width, height, max_pixels);
   // To 8-bit RGB as Pillow's convert("RGB"): the high byte of 16-bit samples, palette and gray
   // expanded, alpha and transparency dropped (not blended).
   const int color = png_get_color_type(png, info);
@@ -91,6 +99,7 @@ struct JpegErrors {
   jpeg_error_mgr manager;
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX] = "corrupt";
+  bool truncated = false;  // libjpeg fills what is missing with grey and only warns; Pillow refuses
 };
 
 void jpeg_error_handler(j_common_ptr cinfo) {
@@ -98,14 +107,17 @@ void jpeg_error_handler(j_common_ptr cinfo) {
   (*cinfo->err->format_message)(cinfo, errors->message);
   std::longjmp(errors->jump, 1);
 }
-void jpeg_quiet(j_common_ptr, int) {}
+// Warnings are quiet, except that the file ended early (JWRN_JPEG_EOF), which is remembered.
+void jpeg_warning(j_common_ptr cinfo, int level) {
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) reinterpret_cast<JpegErrors*>(cinfo->err)->truncated = true;
+}
 
-RgbImage read_jpeg(const std::string& path, std::FILE* file) {
+RgbImage read_jpeg(const std::string& path, std::FILE* file, std::uint64_t max_pixels) {
   jpeg_decompress_struct cinfo{};
   JpegErrors errors;
   cinfo.err = jpeg_std_error(&errors.manager);
   errors.manager.error_exit = jpeg_error_handler;
-  errors.manager.emit_message = jpeg_quiet;
+  errors.manager.emit_message = jpeg_warning;
   RgbImage image;
   if (setjmp(errors.jump)) {
     jpeg_destroy_decompress(&cinfo);
@@ -118,9 +130,16 @@ RgbImage read_jpeg(const std::string& path, std::FILE* file) {
     std::snprintf(errors.message, sizeof errors.message, "CMYK JPEGs are not supported");
     longjmp(errors.jump, 1);
   }
+  // From the frame header, before the decoder allocates anything for it (a progressive JPEG would
+  // allocate its whole coefficient buffer at start).
+  if (cinfo.image_width == 0 || cinfo.image_height == 0 ||
+      static_cast<std::uint64_t>(cinfo.image_width) * cinfo.image_height > max_pixels) {
+    jpeg_destroy_decompress(&cinfo);
+    check_size(path, cinfo.image_width, cinfo.image_height, max_pixels);
+  }
   cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
-  check_size(path, cinfo.output_width, cinfo.output_height);
+  check_size(path, cinfo.output_width, cinfo.output_height, max_pixels);
   image.width = static_cast<int>(cinfo.output_width);
   image.height = static_cast<int>(cinfo.output_height);
   image.pixels.resize(static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * 3);
@@ -131,31 +150,58 @@ RgbImage read_jpeg(const std::string& path, std::FILE* file) {
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
+  if (errors.truncated)
+    throw InputError(path, "is truncated: the JPEG ends before its last pixel (Pillow refuses it too)",
+                     "pass the whole file");
   return image;
 }
 
 }  // namespace
 
-RgbImage read_image(const std::string& path) {
-  File file(std::fopen(path.c_str(), "rb"));
-  if (!file)
+RgbImage read_image(const std::string& path, std::uint64_t max_pixels) {
+  // Opened without blocking, so that a FIFO is refused instead of waited on.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
     throw InputError(path, std::string("cannot be opened: ") + std::strerror(errno), "check the path to the image");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw InputError(path, "is not a regular file", "pass a PNG or JPEG file");
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  File file(::fdopen(fd, "rb"));
+  if (!file) {
+    ::close(fd);
+    throw InputError(path, std::string("cannot be opened: ") + std::strerror(errno), "check the path to the image");
+  }
   unsigned char magic[8] = {};
   const std::size_t got = std::fread(magic, 1, sizeof magic, file.get());
   std::rewind(file.get());
-  if (got == 8 && png_sig_cmp(magic, 0, 8) == 0) return read_png(path, file.get());
-  if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path, file.get());
+  if (got == 8 && png_sig_cmp(magic, 0, 8) == 0) return read_png(path, file.get(), max_pixels);
+  if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
+    return read_jpeg(path, file.get(), max_pixels);
   throw InputError(path, "is neither a PNG nor a JPEG (by its first bytes)", kImageHint);
 }
 
-void write_png(const std::string& path, const RgbImage& image) {
+std::string encode_png(const RgbImage& image) {
   png_image png{};
   png.version = PNG_IMAGE_VERSION;
   png.width = static_cast<png_uint_32>(image.width);
   png.height = static_cast<png_uint_32>(image.height);
   png.format = PNG_FORMAT_RGB;
-  if (!png_image_write_to_file(&png, path.c_str(), 0, image.pixels.data(), 0, nullptr))
-    throw JobError("could not write " + path + ": " + png.message, "check that its folder exists and is writable");
+  // First the size, then the bytes: libpng writes to memory only, never to a file it could remove.
+  png_alloc_size_t bytes = 0;
+  if (!png_image_write_to_memory(&png, nullptr, &bytes, 0, image.pixels.data(), 0, nullptr))
+    throw JobError(std::string("could not encode the PNG: ") + png.message);
+  std::string out(bytes, '\0');
+  if (!png_image_write_to_memory(&png, out.data(), &bytes, 0, image.pixels.data(), 0, nullptr))
+    throw JobError(std::string("could not encode the PNG: ") + png.message);
+  out.resize(bytes);
+  return out;
+}
+
+void write_png(const std::string& path, const RgbImage& image) {
+  write_output_file(path, encode_png(image), "the picture");
 }
 
 }  // namespace vramguard::pipelines

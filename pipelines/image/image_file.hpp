@@ -2,17 +2,27 @@
 // PNG and JPEG files in and out, through libpng and libjpeg(-turbo). Whatever the file holds (gray,
 // palette, 16 bits, an alpha channel) comes back as 8-bit RGB, as Pillow's convert("RGB") gives it:
 // alpha is dropped, not blended.
+#include <cstdint>
 #include <string>
 
 #include "image/rgb_image.hpp"
 
 namespace vramguard::pipelines {
 
-// Throws InputError naming the file: missing, unreadable, neither PNG nor JPEG (by its first bytes),
-// truncated or corrupt, or larger than 2^28 pixels.
-RgbImage read_image(const std::string& path);
+// Pillow's decompression-bomb limit: it refuses a picture of more pixels than this (2 x MAX_IMAGE_PIXELS).
+inline constexpr std::uint64_t kDefaultMaxImagePixels = 178'956'970;
 
-// Writes an 8-bit RGB PNG. Throws JobError naming the file when it cannot be written.
+// Throws InputError naming the file: missing, not a regular file (a FIFO would never end), unreadable,
+// neither PNG nor JPEG (by its first bytes), truncated or corrupt, or of more than `max_pixels` pixels
+// (checked from the header, before any pixel is decoded).
+RgbImage read_image(const std::string& path, std::uint64_t max_pixels = kDefaultMaxImagePixels);
+
+// An 8-bit RGB PNG, as bytes.
+std::string encode_png(const RgbImage& image);
+
+// Writes an 8-bit RGB PNG as write_output_file writes (a new file beside the target, renamed over
+// it: a failed write leaves what was there). JobError naming the file when it cannot be written;
+// UsageError for a path check_output_path refuses.
 void write_png(const std::string& path, const RgbImage& image);
 
 }  // namespace vramguard::pipelines

@@ -26,10 +26,8 @@ Qwen2VlProcessorConfig Qwen2VlProcessorConfig::from_file(const std::string& path
   c.max_pixels = static_cast<std::int64_t>(positive("max_pixels", static_cast<double>(c.max_pixels)));
   if (p.contains("size") &&
       p["size"].is_object()) {  // transformers ≥ 4.5x: size {shortest_edge, longest_edge} in pixels
-    c.min_pixels =
-        static_cast<std::int64_t>(json_number(p["size"], "shortest_edge", static_cast<double>(c.min_pixels), path));
-    c.max_pixels =
-        static_cast<std::int64_t>(json_number(p["size"], "longest_edge", static_cast<double>(c.max_pixels), path));
+    c.min_pixels = json_integer_in(p["size"], "shortest_edge", c.min_pixels, 1, 1'000'000'000, path);
+    c.max_pixels = json_integer_in(p["size"], "longest_edge", c.max_pixels, 1, 1'000'000'000, path);
   }
   if (c.min_pixels > c.max_pixels) throw InputError(path, "its minimum pixel count exceeds its maximum");
   const int resample = static_cast<int>(json_number(p, "resample", 3, path));
@@ -40,7 +38,8 @@ Qwen2VlProcessorConfig Qwen2VlProcessorConfig::from_file(const std::string& path
   c.do_resize = json_bool(p, "do_resize", true, path);
   c.do_rescale = json_bool(p, "do_rescale", true, path);
   c.do_normalize = json_bool(p, "do_normalize", true, path);
-  c.rescale_factor = json_number(p, "rescale_factor", c.rescale_factor, path);
+  // 1/255 in every published config; 1e308 once made the picture's patches infinite.
+  c.rescale_factor = json_number_in(p, "rescale_factor", c.rescale_factor, 1e-6, 1.0, path);
   for (const auto& [key, target] : {std::pair{"image_mean", &c.mean}, std::pair{"image_std", &c.std}}) {
     if (!p.contains(key)) continue;
     const auto& values = p[key];
@@ -49,8 +48,10 @@ Qwen2VlProcessorConfig Qwen2VlProcessorConfig::from_file(const std::string& path
       throw InputError(path, std::string(key) + " must be three numbers (R, G, B)");
     for (std::size_t i = 0; i < 3; ++i) (*target)[i] = values[i].get<double>();
   }
+  for (const double m : c.mean)
+    if (!(std::abs(m) <= 1e3)) throw InputError(path, "image_mean holds a value outside -1000 to 1000");
   for (const double s : c.std)
-    if (s == 0) throw InputError(path, "image_std has a zero");
+    if (!(s >= 1e-3 && s <= 1e3)) throw InputError(path, "image_std holds a value outside 0.001 to 1000");
   return c;
 }
 

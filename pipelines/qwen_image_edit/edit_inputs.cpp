@@ -1,9 +1,15 @@
 #include "qwen_image_edit/edit_inputs.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include "core/errors.hpp"
+#include "core/tensor_read.hpp"
 #include "image/image_file.hpp"
 #include "image/qwen2_vl_processor.hpp"
 #include "image/vae_image.hpp"
@@ -37,6 +43,35 @@ std::vector<double> numbers(const nlohmann::json& config, const char* key, std::
     out.push_back(v.get<double>());
   }
   return out;
+}
+
+// Initial noise is Gaussian: a NaN, an infinity or a value of 1e30 in it once made an all-black picture
+// with exit 0. Its values are read now (a few MB), before anything loads.
+void check_noise_values(const std::string& file, const SafetensorsHeader& header, const SafetensorsEntry& entry) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw InputError(file, std::string("cannot open: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  std::vector<float> values(entry.elements);
+  UploadSource source;
+  source.file = fd;
+  source.path = &file;
+  source.file_offset = header.data_offset + entry.begin;
+  source.elements = entry.elements;
+  source.from = entry.dtype;
+  source.to = DType::F32;
+  read_tensor(source, reinterpret_cast<unsigned char*>(values.data()));
+  constexpr float kLargest = 1e3f;  // Gaussian noise stays within a few units
+  for (const float v : values)
+    if (!(std::abs(v) <= kLargest))
+      throw InputError(file,
+                       "'latents' holds " +
+                           std::string(std::isfinite(v) ? "a value of " + std::to_string(v)
+                                                        : std::string(std::isnan(v) ? "NaN" : "an infinity")) +
+                           ": initial noise is Gaussian, within ±1000",
+                       "pass the noise the pipeline drew (or --seed to draw it)");
 }
 
 }  // namespace
@@ -82,20 +117,40 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   // The components' configs: what the stages' sizes come from.
   const fs::path vae_config_file = folder / "vae" / "config.json";
   const nlohmann::json vae = read_json_file(vae_config_file);
+  // diffusers' pipeline scales by 2^len(temperal_downsample); the VAE compresses by 2^(len(dim_mult) - 1):
+  // they must agree (a list of 31 once shifted an int by 31 and crashed with SIGFPE).
   if (!vae.contains("temperal_downsample") || !vae["temperal_downsample"].is_array())
     throw InputError(vae_config_file.string(), "has no \"temperal_downsample\" list (AutoencoderKLQwenImage's)",
                      kPipelineHint);
-  in.vae_scale_factor = 1 << vae["temperal_downsample"].size();
-  in.latent_channels = static_cast<int>(json_number(vae, "z_dim", 16, vae_config_file.string()));
+  const std::size_t downsamplings = vae["temperal_downsample"].size();
+  const std::size_t levels = vae.contains("dim_mult") && vae["dim_mult"].is_array() ? vae["dim_mult"].size() : 4;
+  if (downsamplings < 1 || downsamplings > 6 || downsamplings + 1 != levels)
+    throw InputError(vae_config_file.string(),
+                     "\"temperal_downsample\" holds " + std::to_string(downsamplings) +
+                         " entries; the VAE's \"dim_mult\" (" + std::to_string(levels) + " levels) makes it " +
+                         std::to_string(levels - 1) + " (from 1 to 6)",
+                     "use the VAE config the model ships with");
+  in.vae_scale_factor = 1 << downsamplings;
+  in.latent_channels = static_cast<int>(json_integer_in(vae, "z_dim", 16, 1, 4096, vae_config_file.string()));
   in.latents_mean =
       numbers(vae, "latents_mean", static_cast<std::size_t>(in.latent_channels), vae_config_file.string());
   in.latents_std = numbers(vae, "latents_std", static_cast<std::size_t>(in.latent_channels), vae_config_file.string());
-  for (const double s : in.latents_std)
-    if (s == 0) throw InputError(vae_config_file.string(), "\"latents_std\" holds a zero");
+  // The latents are normalized by these: a std of 1e-300 or a mean of 1e308 makes a black picture.
+  for (const double m : in.latents_mean)
+    if (!(std::abs(m) <= 1e3))
+      throw InputError(vae_config_file.string(),
+                       "\"latents_mean\" holds " + std::to_string(m) + ", outside -1000 to 1000",
+                       "use the VAE config the model ships with");
+  for (const double sd : in.latents_std)
+    if (!(sd >= 1e-3 && sd <= 1e3))
+      throw InputError(
+          vae_config_file.string(),
+          "\"latents_std\" holds " + std::to_string(sd) + ": a standard deviation must be from 0.001 to 1000",
+          "use the VAE config the model ships with");
   const fs::path transformer_config_file = folder / "transformer" / "config.json";
   const nlohmann::json transformer = read_json_file(transformer_config_file);
   in.transformer_channels =
-      static_cast<int>(json_number(transformer, "in_channels", 64, transformer_config_file.string()));
+      static_cast<int>(json_integer_in(transformer, "in_channels", 64, 1, 16384, transformer_config_file.string()));
   if (in.transformer_channels != in.latent_channels * 4)
     throw InputError(transformer_config_file.string(),
                      "in_channels is " + std::to_string(in.transformer_channels) + ", but the VAE's " +
@@ -107,13 +162,13 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   const nlohmann::json& text =
       encoder.contains("text_config") && encoder["text_config"].is_object() ? encoder["text_config"] : encoder;
   const auto positions =
-      static_cast<std::int64_t>(json_number(text, "max_position_embeddings", 32768, encoder_config_file.string()));
+      json_integer_in(text, "max_position_embeddings", 32768, 1, 1LL << 40, encoder_config_file.string());
   in.text_hidden_size = static_cast<std::int64_t>(json_number(text, "hidden_size", 0, encoder_config_file.string()));
   if (in.text_hidden_size <= 0)
     throw InputError(encoder_config_file.string(), "has no positive \"hidden_size\"", kPipelineHint);
 
   // The image: the VAE's view (~1024² pixels at its aspect, Lanczos) and the processor's (from that).
-  const RgbImage image = read_image(settings.image.string());
+  const RgbImage image = read_image(settings.image.string(), settings.max_image_pixels);
   const auto [calculated_width, calculated_height] =
       area_dimensions(1024.0 * 1024.0, static_cast<double>(image.width) / image.height);
   in.image_width = calculated_width;
@@ -143,6 +198,16 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   const ByteLevelBpe tokenizer = ByteLevelBpe::from_folder(first_existing(folder, {"tokenizer", "processor"}).string());
   const std::int64_t image_tokens = processed.grid_thw[0] * processed.grid_thw[1] * processed.grid_thw[2] /
                                     (processor.merge_size * processor.merge_size);
+  // A prompt too long for the encoder even at the longest tokens is refused before it is tokenized.
+  auto check_length = [&](const std::string& prompt, const char* name) {
+    const auto fewest = static_cast<std::int64_t>(tokenizer.fewest_tokens(prompt.size())) + image_tokens;
+    if (fewest > positions)
+      throw UsageError(std::string(name) + " and the image take at least " + std::to_string(fewest) +
+                           " tokens, more than the text encoder's " + std::to_string(positions) + " positions",
+                       "shorten the prompt");
+  };
+  check_length(settings.prompt, "--prompt");
+  if (settings.negative_prompt) check_length(*settings.negative_prompt, "--negative-prompt");
   in.prompt_ids = edit_prompt_ids(tokenizer, settings.prompt, image_tokens, "--prompt");
   const bool has_negative = settings.negative_prompt.has_value();
   if (settings.true_cfg_scale > 1 && has_negative) {
@@ -187,6 +252,7 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
                            std::to_string(shape[2]) + "] for a " + std::to_string(in.width) + "x" +
                            std::to_string(in.height) + " result",
                        "pass --height and --width of the size the latents were made for");
+    check_noise_values(file, header, *entry);
     in.latents_file = settings.latents;
   }
   in.seed = settings.seed;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "image/image_file.hpp"
 #include "schedulers/flow_match_euler.hpp"
 
 namespace vramguard::pipelines {
@@ -39,6 +40,7 @@ struct EditSettings {
   std::optional<int> height, width;              // of the result; default: the input's aspect at ~1024² pixels
   VaeTilingMode vae_tiling = VaeTilingMode::automatic;
   VaeTileSize vae_tile;
+  std::uint64_t max_image_pixels = kDefaultMaxImagePixels;  // a larger input is refused as a decompression bomb
 };
 
 struct EditInputs {

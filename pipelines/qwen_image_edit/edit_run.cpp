@@ -307,6 +307,11 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   }
   {
     const at::Tensor final_latents = latents.to(at::kCPU, at::kFloat).contiguous();
+    // A picture decoded from NaN or infinite latents is black, and would be written with exit 0.
+    if (!at::isfinite(final_latents).all().item<bool>())
+      throw JobError("the denoised latents hold NaN or infinite values: the edit's output would be meaningless",
+                     "check the checkpoint's weights and the pipeline's configs (a damaged file, or one of another "
+                     "model); run vramguard doctor MODEL");
     out.final_latents.assign(final_latents.data_ptr<float>(), final_latents.data_ptr<float>() + final_latents.numel());
     out.final_latents_shape = final_latents.sizes().vec();
   }

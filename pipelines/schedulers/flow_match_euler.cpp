@@ -18,15 +18,23 @@ FlowMatchEulerConfig FlowMatchEulerConfig::from_file(const std::string& schedule
         "names the scheduler '" + kind + "'; vramguard's edit pipeline implements FlowMatchEulerDiscreteScheduler",
         "use the scheduler the Qwen-Image-Edit folder ships with");
   FlowMatchEulerConfig c;
-  c.num_train_timesteps = static_cast<int>(json_number(doc, "num_train_timesteps", c.num_train_timesteps, file));
-  c.shift = json_number(doc, "shift", c.shift, file);
+  // Every value bounded where a formula downstream breaks (a zero or negative shift, an exponent of
+  // 1e308, a count cast from 0.5): each once made an all-black picture with exit 0.
+  c.num_train_timesteps =
+      static_cast<int>(json_integer_in(doc, "num_train_timesteps", c.num_train_timesteps, 1, 1'000'000, file));
   c.use_dynamic_shifting = json_bool(doc, "use_dynamic_shifting", c.use_dynamic_shifting, file);
-  c.base_shift = json_number(doc, "base_shift", c.base_shift, file);
-  c.max_shift = json_number(doc, "max_shift", c.max_shift, file);
-  c.base_image_seq_len = static_cast<int>(json_number(doc, "base_image_seq_len", c.base_image_seq_len, file));
-  c.max_image_seq_len = static_cast<int>(json_number(doc, "max_image_seq_len", c.max_image_seq_len, file));
+  // A static shift is used only without dynamic shifting (diffusers' shift * s / (1 + (shift - 1) * s)).
+  c.shift = c.use_dynamic_shifting ? json_number(doc, "shift", c.shift, file)
+                                   : json_number_in(doc, "shift", c.shift, 1e-3, 1e3, file);
+  c.base_shift = json_number_in(doc, "base_shift", c.base_shift, -10, 10, file);
+  c.max_shift = json_number_in(doc, "max_shift", c.max_shift, -10, 10, file);
+  c.base_image_seq_len =
+      static_cast<int>(json_integer_in(doc, "base_image_seq_len", c.base_image_seq_len, 1, 1'000'000'000, file));
+  c.max_image_seq_len =
+      static_cast<int>(json_integer_in(doc, "max_image_seq_len", c.max_image_seq_len, 1, 1'000'000'000, file));
+  // The last step's sigma: 1 would leave the picture pure noise (Qwen-Image-Edit's is 0.02).
   if (doc.contains("shift_terminal") && !doc["shift_terminal"].is_null())
-    c.shift_terminal = json_number(doc, "shift_terminal", 0, file);
+    c.shift_terminal = json_number_in(doc, "shift_terminal", 0, 0, 0.5, file);
   const std::string shift_type = doc.value("time_shift_type", std::string("exponential"));
   if (shift_type == "linear") c.time_shift = TimeShift::linear;
   else if (shift_type != "exponential")
@@ -36,7 +44,6 @@ FlowMatchEulerConfig FlowMatchEulerConfig::from_file(const std::string& schedule
     if (json_bool(doc, unsupported, false, file))
       throw InputError(file, std::string(unsupported) + " is true, which vramguard's scheduler does not implement",
                        "set it to false, as Qwen-Image-Edit's own scheduler config has it");
-  if (c.num_train_timesteps <= 0) throw InputError(file, "num_train_timesteps must be positive");
   if (c.use_dynamic_shifting && c.max_image_seq_len == c.base_image_seq_len)
     throw InputError(
         file, "base_image_seq_len and max_image_seq_len are equal: dynamic shifting cannot interpolate between them");
@@ -66,6 +73,18 @@ FlowMatchSchedule flow_match_schedule(const FlowMatchEulerConfig& config, int st
     const auto shift = static_cast<float>(config.shift);
     for (auto& s : sigmas) s = shift * s / (1.0f + (shift - 1.0f) * s);
   }
+  // A shift so strong that float32 sigmas stop decreasing (all at 1, or all at 0) leaves steps that
+  // denoise nothing: refuse, naming the shift, rather than decode noise.
+  for (std::size_t i = 0; i < sigmas.size(); ++i)
+    if (!std::isfinite(sigmas[i]) || sigmas[i] <= 0.0f || sigmas[i] > 1.0f || (i > 0 && sigmas[i] >= sigmas[i - 1]))
+      throw InputError(
+          "the scheduler's config",
+          "its shift saturates the schedule at " + std::to_string(image_seq_len) + " image tokens" +
+              (config.use_dynamic_shifting ? " (mu " + std::to_string(dynamic_shift_mu(config, image_seq_len)) +
+                                                 " from base_shift and max_shift)"
+                                           : " (shift " + std::to_string(config.shift) + ")") +
+              ": its sigmas no longer decrease from step to step",
+          "use the scheduler_config.json the model ships with, or a smaller picture");
   if (config.shift_terminal != 0) {
     // One step leaves the schedule at sigma 1, and stretching it to shift_terminal divides by zero
     // (diffusers gives NaN sigmas there): refuse rather than make noise.

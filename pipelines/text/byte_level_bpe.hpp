@@ -34,6 +34,9 @@ class ByteLevelBpe {
   // A token's id (added tokens included), when the vocabulary has it.
   std::optional<std::int64_t> id_of(std::string_view token) const;
   std::size_t vocabulary_size() const;
+  // The fewest tokens a text of `text_bytes` bytes can become (no token stands for more bytes than the
+  // longest): what refuses an overlong prompt before it is tokenized.
+  std::size_t fewest_tokens(std::size_t text_bytes) const;
 
  private:
   struct Impl;

@@ -372,7 +372,7 @@ TEST(Outputs, NoOutputOverwritesAFileTheModelIsReadFrom) {
                                 "doctor " + m + sim() + " --write-config " + config_path}) {
     SCOPED_TRACE(command);
     const auto result = run_vramguard(command);
-    expect_usage_failure(result, "one of the files the model is read from");
+    expect_usage_failure(result, "one of the files this command reads");
     EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it worked before refusing";
   }
   EXPECT_EQ(bytes_of(model / "model.safetensors"), weights);

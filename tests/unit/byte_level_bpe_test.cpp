@@ -119,5 +119,24 @@ TEST(ByteLevelBpe, RefusesTokenizerFilesItCannotReproduceNamingWhy) {
   EXPECT_THROW(ByteLevelBpe::from_file((dir.path() / "missing.json").string()), InputError);
 }
 
+TEST(ByteLevelBpe, MergesTheLowestRankedPairFirstAndTheLeftmostAmongEquals) {
+  // GPT-2's rule, as the tokenizers library applies it; merging is O(n log n) in a word's length, so a
+  // long word is no slower per character than a short one (it once was O(length x merges)).
+  TempDir dir;
+  std::ifstream in(kFixture + "/tokenizer.json");
+  auto doc = nlohmann::json::parse(in);
+  doc["model"]["vocab"] = {{"a", 0}, {"aa", 1}, {"aaa", 2}, {"aaaa", 3}};
+  doc["model"]["merges"] = nlohmann::json::array({"a a", "aa a", "aa aa"});
+  doc["added_tokens"] = nlohmann::json::array();
+  const auto tokenizer = ByteLevelBpe::from_file(write(dir, "tokenizer.json", doc.dump()));
+  // a a a a a: (a a) at 0 and 2 first, then (aa a) before (aa aa) by rank.
+  EXPECT_EQ(tokenizer.encode("aaaaa"), (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(tokenizer.encode("aaa"), (std::vector<std::int64_t>{2}));
+  // Two hundred thousand a: pairs into aa, then aa aa into aaaa, every occurrence left to right.
+  EXPECT_EQ(tokenizer.encode(std::string(200'000, 'a')), std::vector<std::int64_t>(50'000, 3));
+  // No token stands for more than 4 bytes here: 10 bytes are at least 3 tokens.
+  EXPECT_EQ(tokenizer.fewest_tokens(10), 3u);
+}
+
 }  // namespace
 }  // namespace vramguard::pipelines

@@ -1,9 +1,21 @@
 // The edit's two views of its input image equal what diffusers and transformers made of the
 // fixture's input.png: the VAE's input (resized to a ~1024² area with Lanczos, in [-1, 1]) and the
 // Qwen2-VL processor's flattened patches (smart_resize within its pixel bounds, bicubic, normalized).
-// Image files that are not PNG or JPEG, or are broken, are refused naming the file.
+// Image files that are not PNG or JPEG, or are broken, truncated, not regular files or decompression
+// bombs, are refused naming the file; a PNG that cannot be written never costs the file that was there.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <vector>
+
+#include <jpeglib.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -19,6 +31,52 @@ namespace {
 using testing::TempDir;
 
 const std::string kFixture = std::string(TEST_DATA_DIR) + "/fixtures/qie_pipeline_tiny";
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A baseline JPEG of a gradient, made with libjpeg.
+std::string jpeg_of(int width, int height) {
+  jpeg_compress_struct cinfo{};
+  jpeg_error_mgr errors{};
+  cinfo.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(width);
+  cinfo.image_height = static_cast<JDIMENSION>(height);
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_start_compress(&cinfo, TRUE);
+  std::vector<unsigned char> row(static_cast<std::size_t>(width) * 3);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    for (std::size_t i = 0; i < row.size(); ++i)
+      row[i] = static_cast<unsigned char>((i * 7 + cinfo.next_scanline * 3) % 256);
+    JSAMPROW pointer = row.data();
+    jpeg_write_scanlines(&cinfo, &pointer, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  std::string out(reinterpret_cast<char*>(buffer), size);
+  jpeg_destroy_compress(&cinfo);
+  std::free(buffer);
+  return out;
+}
+
+template <typename Error>
+void expect_refused_with(const std::string& path, const std::string& why,
+                         std::uint64_t max_pixels = kDefaultMaxImagePixels) {
+  try {
+    read_image(path, max_pixels);
+    FAIL() << "read " << path;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+  }
+}
 
 double largest_difference(const std::vector<float>& a, const std::vector<float>& b) {
   double worst = 0;
@@ -105,6 +163,84 @@ TEST(EditImages, RefusesFilesThatAreNotReadableImagesNamingThem) {
   const std::string jpeg = (dir.path() / "broken.jpg").string();
   std::ofstream(jpeg, std::ios::binary) << std::string("\xFF\xD8\xFF\xE0garbage", 11);
   expect_refused(jpeg, "not a readable JPEG");
+}
+
+TEST(EditImages, AJpegThatEndsEarlyIsRefusedAsPillowRefusesIt) {
+  // libjpeg fills the missing rows with grey and only warns; the edit once ran on half a picture.
+  TempDir dir;
+  const std::string whole = jpeg_of(64, 64);
+  const std::string path = (dir.path() / "cut.jpg").string();
+  std::ofstream(path, std::ios::binary) << whole.substr(0, whole.size() * 2 / 3);
+  expect_refused_with<InputError>(path, "is truncated");
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << whole;
+  EXPECT_EQ(read_image(path).width, 64);
+}
+
+TEST(EditImages, ADecompressionBombIsRefusedFromItsHeaderBeforeDecoding) {
+  TempDir dir;
+  // A JPEG whose frame header claims 65000 x 65000 pixels (19 KB of file, 12.7 GB of pixels).
+  std::string bytes = jpeg_of(16, 16);
+  const auto frame = bytes.find("\xFF\xC0");
+  ASSERT_NE(frame, std::string::npos);
+  for (std::size_t at : {frame + 5, frame + 7}) {  // height, then width: 16-bit big-endian
+    bytes[at] = static_cast<char>(65000 >> 8);
+    bytes[at + 1] = static_cast<char>(65000 & 0xFF);
+  }
+  const std::string bomb = (dir.path() / "bomb.jpg").string();
+  std::ofstream(bomb, std::ios::binary) << bytes;
+  expect_refused_with<InputError>(bomb, "65000x65000 pixels, more than the 178956970");
+  // The limit is Pillow's by default, and the caller's to raise or lower.
+  expect_refused_with<InputError>(kFixture + "/input.png", "decompression bomb", 1000);
+}
+
+TEST(EditImages, AFifoIsRefusedNotWaitedOn) {
+  TempDir dir;
+  const std::string fifo = (dir.path() / "pipe.png").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_refused_with<InputError>(fifo, "is not a regular file");
+}
+
+TEST(EditImages, APngThatCannotBeWrittenLeavesTheFileThatWasThere) {
+  // libpng's png_image_write_to_file removes its target when a write fails: an edit's failed write
+  // once deleted the file it was to replace (and, as root, /dev/full itself).
+  TempDir dir;
+  RgbImage noise{256, 256, {}};
+  for (unsigned i = 0; i < 256 * 256 * 3; ++i)
+    noise.pixels.push_back(static_cast<std::uint8_t>((i * 2654435761u) >> 24));
+  const std::string path = (dir.path() / "kept.png").string();
+  std::ofstream(path) << "what was here";
+  // Writes past 512 bytes fail (EFBIG) for this process, as a full disk would; the PNG is larger.
+  struct rlimit previous {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &previous), 0);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = previous;
+  small.rlim_cur = 512;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  bool refused = false;
+  try {
+    write_png(path, noise);
+  } catch (const JobError& e) {
+    refused = true;
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &previous);
+  ::signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(refused);
+  EXPECT_GT(encode_png(noise).size(), 512u);
+  EXPECT_TRUE(bytes_of(path) == "what was here") << "the file was replaced or removed";
+  // Nothing left beside it either.
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file() ? 1u : 0u;
+  EXPECT_EQ(files, 1u);
+}
+
+TEST(EditImages, ALinkPlantedAtTheOutputIsNeverWrittenThrough) {
+  TempDir dir;
+  const std::string precious = (dir.path() / "precious.txt").string(), link = (dir.path() / "out.png").string();
+  std::ofstream(precious) << "keep me";
+  ASSERT_EQ(::symlink(precious.c_str(), link.c_str()), 0);
+  EXPECT_THROW(write_png(link, RgbImage{1, 1, {0, 0, 0}}), UsageError);
+  EXPECT_EQ(bytes_of(precious), "keep me");
 }
 
 }  // namespace

@@ -1,0 +1,140 @@
+// `vramguard edit` refuses, naming the file and the key, every config value and noise that once made
+// it crash, grow without bound or write an all-black picture with exit 0 (a hostile probe of the
+// fixture pipeline found each). All are refused before anything loads.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "support/run_process.hpp"
+#include "support/safetensors_files.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixture = fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny";
+const std::string kSimulated = " --simulate cuda:3GB --cpu-memory 4GiB";
+
+// A copy of the fixture's pipeline with one value of one config file set (JSON text, so that 1e308 and
+// NaN-free extremes are written as given).
+fs::path pipeline_with(const TempDir& tmp, const std::string& config, const std::string& key,
+                       const std::string& value_json) {
+  const fs::path copy = tmp / "pipeline";
+  fs::copy(kFixture / "pipeline", copy, fs::copy_options::recursive);
+  const fs::path file = copy / config;
+  fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
+  auto doc = nlohmann::json::parse(std::ifstream(file));
+  auto* target = &doc;
+  if (config == "processor/processor_config.json" && doc.contains("image_processor")) target = &doc["image_processor"];
+  (*target)[key] = nlohmann::json::parse(value_json);
+  std::ofstream(file, std::ios::trunc) << doc.dump();
+  return copy;
+}
+
+std::string many_falses(int count) {
+  std::string list = "[";
+  for (int i = 0; i < count; ++i) list += i ? ",false" : "false";
+  return list + "]";
+}
+
+// A safetensors file holding one F32 tensor.
+void write_f32_tensor(const std::string& file, const std::string& name, const std::vector<std::int64_t>& shape,
+                      const std::vector<float>& values) {
+  // Built by appending: GCC 12 at -O3 warns (falsely, -Wrestrict) on a chain of + here.
+  std::string header = "{\"";
+  header.append(name).append("\":{\"dtype\":\"F32\",\"shape\":[");
+  for (std::size_t i = 0; i < shape.size(); ++i) header.append(i ? "," : "").append(std::to_string(shape[i]));
+  header.append("],\"data_offsets\":[0,").append(std::to_string(values.size() * 4)).append("]}}");
+  std::string bytes = safetensors_bytes(header, 0);
+  bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  write_file(file, bytes);
+}
+
+std::string edit_of(const fs::path& pipeline, const TempDir& tmp, const std::string& latents) {
+  return "edit " + shell_quote(pipeline.string()) + " --image " + shell_quote((kFixture / "input.png").string()) +
+         " --prompt sky --steps 2 --height 256 --width 384 --latents " + shell_quote(latents) + " --output " +
+         shell_quote((tmp / "out.png").string()) + kSimulated;
+}
+
+}  // namespace
+
+TEST(EditConfigs, ValuesThatBreakTheFormulasAreRefusedByName) {
+  const std::string noise = (kFixture / "inputs.safetensors").string();
+  const std::vector<std::tuple<std::string, std::string, std::string, std::string>> cases = {
+      // file, key, value, what the message names
+      {"vae/config.json", "temperal_downsample", many_falses(31), "\"temperal_downsample\" holds 31 entries"},
+      {"vae/config.json", "temperal_downsample", many_falses(32), "\"temperal_downsample\" holds 32 entries"},
+      {"vae/config.json", "temperal_downsample", "[]", "\"temperal_downsample\" holds 0 entries"},
+      {"vae/config.json", "temperal_downsample", "[false, true]", "\"temperal_downsample\" holds 2 entries"},
+      {"vae/config.json", "z_dim", "1e10", "\"z_dim\" is 1e+10"},
+      {"vae/config.json", "z_dim", "-4", "\"z_dim\" is -4"},
+      {"vae/config.json", "latents_std", "[1e-300, 1, 1, 1]", "\"latents_std\" holds"},
+      {"scheduler/scheduler_config.json", "num_train_timesteps", "0.5", "\"num_train_timesteps\" is 0.5"},
+      {"scheduler/scheduler_config.json", "num_train_timesteps", "1e12", "\"num_train_timesteps\" is 1e+12"},
+      {"scheduler/scheduler_config.json", "max_shift", "1e308", "\"max_shift\" is 1e+308"},
+      {"scheduler/scheduler_config.json", "shift_terminal", "1e308", "\"shift_terminal\" is 1e+308"},
+      {"scheduler/scheduler_config.json", "shift_terminal", "1.0", "\"shift_terminal\" is 1"},
+      {"processor/processor_config.json", "rescale_factor", "1e308", "\"rescale_factor\" is 1e+308"},
+      {"transformer/config.json", "num_layers", "1000000000", "\"num_layers\" is 1000000000 but the checkpoint holds"},
+  };
+  for (const auto& [config, key, value, named] : cases) {
+    SCOPED_TRACE(config + " " + key + " = " + value.substr(0, 40));
+    TempDir tmp;
+    const fs::path pipeline = pipeline_with(tmp, config, key, value);
+    // `timeout`: a num_layers of 10^9 once grew without bound; a refusal takes a second or two.
+    const auto result = run_vramguard(edit_of(pipeline, tmp, noise), "", "timeout --preserve-status 120");
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find(named), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing: " << result.err;
+  }
+}
+
+TEST(EditConfigs, AStaticShiftThatIsNotPositiveIsRefused) {
+  for (const std::string shift : {"0", "-1"}) {
+    SCOPED_TRACE(shift);
+    TempDir tmp;
+    const fs::path pipeline = pipeline_with(tmp, "scheduler/scheduler_config.json", "use_dynamic_shifting", "false");
+    auto doc = nlohmann::json::parse(std::ifstream(pipeline / "scheduler" / "scheduler_config.json"));
+    doc["shift"] = nlohmann::json::parse(shift);
+    std::ofstream(pipeline / "scheduler" / "scheduler_config.json", std::ios::trunc) << doc.dump();
+    const auto result = run_vramguard(edit_of(pipeline, tmp, (kFixture / "inputs.safetensors").string()));
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("\"shift\" is " + shift), std::string::npos) << result.err;
+  }
+}
+
+TEST(EditConfigs, NoiseThatIsNotGaussianIsRefusedBeforeLoading) {
+  // The fixture's noise is [1, 384, 16]: 256x384 pixels, 16x24 packed tokens of 4 latent channels x 2 x 2.
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), 1e30f}) {
+    SCOPED_TRACE(bad);
+    TempDir tmp;
+    std::vector<float> values(384 * 16, 0.5f);
+    values[17] = bad;
+    const std::string noise = (tmp / "noise.safetensors").string();
+    write_f32_tensor(noise, "latents", {1, 384, 16}, values);
+    const auto result = run_vramguard(edit_of(kFixture / "pipeline", tmp, noise));
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("'latents' holds"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing: " << result.err;
+  }
+}
+
+TEST(EditConfigs, APromptTooLongEvenAtTheLongestTokensIsRefusedBeforeTokenizing) {
+  // 120 KB of one word (an argument's limit is 128 KiB): more than the encoder's 4096 positions even at
+  // the fixture tokenizer's longest token (24 bytes), refused from its length alone.
+  TempDir tmp;
+  const std::string call = "edit " + shell_quote((kFixture / "pipeline").string()) + " --image " +
+                           shell_quote((kFixture / "input.png").string()) + " --prompt " + std::string(120'000, 'x') +
+                           " --steps 2 --output " + shell_quote((tmp / "out.png").string()) + kSimulated;
+  const auto result = run_vramguard(call);
+  EXPECT_EQ(result.exit_code, 2) << result.err.substr(0, 500);
+  EXPECT_NE(result.err.find("--prompt and the image take at least"), std::string::npos) << result.err.substr(0, 500);
+}
