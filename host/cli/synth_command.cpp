@@ -21,7 +21,8 @@ Command synth_command() {
       "(Qwen2.5-7B),\n"
       "                   72b (Qwen2.5-72B)\n"
       "  qwen-image-edit  full (the real pipeline's shapes: 60-block MMDiT, Qwen2.5-VL-7B text encoder, VAE), tiny\n"
-      "With --data zeros (the default) the files are sparse: a 41 GB transformer takes no disk space.",
+      "With --data zeros (the default) the files are sparse: a 41 GB transformer takes no disk space "
+      "(its 1-D tensors, norms and biases, hold seeded values, so that an edit of it computes finite numbers).",
       [](CommandOptions& own) {
         // clang-format off
         own.options.add_options()

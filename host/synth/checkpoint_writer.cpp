@@ -176,13 +176,15 @@ void write_component(const SynthComponent& component, const fs::path& dir, const
     file.write_at(prefix, 8, 0);
     file.write_at(text.data(), text.size(), 8);
     file.set_size(8 + length + offset);  // zeros: a hole the file system does not store
-    if (options.data == SynthData::random) {
-      std::uint64_t at = 8 + length;
-      for (const auto* tensor : shards[s]) {
+    // With zeros, the 1-D tensors (norms and biases: a few MB of a 41 GB transformer) still get seeded
+    // values: with every weight and bias zero, true CFG's norm rescale divides zero by zero, and an
+    // edit's latents would be NaN (which vramguard refuses to turn into a black picture).
+    std::uint64_t at = 8 + length;
+    for (const auto* tensor : shards[s]) {
+      if (options.data == SynthData::random || tensor->shape.size() == 1)
         write_random(file, at, tensor->elements(), options.dtype,
                      options.seed ^ fnv1a(component.name + "/" + tensor->name));
-        at += tensor->elements() * bits / 8;
-      }
+      at += tensor->elements() * bits / 8;
     }
     total += offset;
     result.files += 1;

@@ -1,7 +1,8 @@
 #pragma once
 // Writes a SynthModel as a real checkpoint folder: config.json, safetensors shards of at most
 // `max_shard_bytes` and their index (and model_index.json for a pipeline). With zeros the files are
-// sparse: a 41 GB checkpoint takes no disk space. Random data is seeded and reproducible.
+// sparse: a 41 GB checkpoint takes no disk space; only its 1-D tensors (norms, biases) hold seeded
+// values, so that what runs on it computes finite numbers. Random data is seeded and reproducible.
 #include <cstdint>
 #include <filesystem>
 
