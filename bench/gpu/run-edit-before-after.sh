@@ -11,6 +11,8 @@ before=$(cd "${1:?usage: run-edit-before-after.sh BEFORE_TREE}" && pwd)
 source bench/gpu/proof-env.sh
 export CUDA_VISIBLE_DEVICES=0
 strategy=${STRATEGY:-auto}
+# One config for both builds: this tree's.
+config=$(pwd)/configs/rtx4080-16gb.ini
 full_pipeline
 python3 - "$work/input.png" <<'PY'
 import struct, sys, zlib
@@ -25,7 +27,7 @@ for run in after-1:. before:"$before" after-2:.; do
   name=${run%%:*}
   tree=${run#*:}
   (cd "$tree" && ./build-gpu/bin/vramguard edit "$work/qie" --image "$work/input.png" --prompt "make the sky stormy" \
-    --negative-prompt " " --steps 8 --height 1024 --width 1024 --config configs/rtx4080-16gb.ini --strategy "$strategy" \
+    --negative-prompt " " --steps 8 --height 1024 --width 1024 --config "$config" --strategy "$strategy" \
     --max-attempts 1 --output "$out/edit-$name.png" --json > "$out/edit-$name.json" 2> "$out/edit-$name.err")
   rc=$?
   python3 - "$out/edit-$name.json" "$name" $rc <<'PY'
