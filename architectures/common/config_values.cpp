@@ -38,6 +38,11 @@ std::int64_t ConfigValues::positive_integer(const char* key, std::int64_t fallba
   const auto& value = (*values_)[key];
   if (!value.is_number_integer() || value.get<std::int64_t>() <= 0)
     throw InputError(file_, std::string("\"") + key + "\" must be a positive integer, not " + value.dump());
+  // Sizes and counts multiply into others (heads x head_dim, a block's bytes): bounded before they overflow.
+  if (value.get<std::int64_t>() > 1'000'000'000)
+    throw InputError(file_,
+                     std::string("\"") + key + "\" is " + value.dump() + ": no model's sizes or counts reach 10^9",
+                     "fix the value in the file (the model's published config has it in range)");
   return value.get<std::int64_t>();
 }
 

@@ -16,8 +16,10 @@
 #include "common/host_to_device.hpp"
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
+#include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
 #include "families.hpp"
+#include "synthetic_layouts.hpp"
 
 namespace vramguard::runtime {
 namespace {
@@ -25,7 +27,8 @@ namespace {
 const char* const kFamily = "qwenimage_transformer";
 
 struct Layout {
-  std::int64_t in_channels = 64, patch = 2, layers = 60, heads = 24, head_dim = 128, joint_dim = 3584;
+  std::int64_t in_channels = 64, out_channels = 16, patch = 2, layers = 60, heads = 24, head_dim = 128,
+               joint_dim = 3584;
   std::vector<std::int64_t> axes{16, 56, 56};  // rotary dims per axis: frame, height, width
   std::int64_t inner() const { return heads * head_dim; }
 };
@@ -34,6 +37,7 @@ Layout layout_of(const ComponentDescription& component) {
   const ConfigValues config(component, "Qwen-Image transformer");
   Layout l;
   l.in_channels = config.positive_integer("in_channels", l.in_channels);
+  l.out_channels = config.positive_integer("out_channels", l.out_channels);
   l.patch = config.positive_integer("patch_size", l.patch);
   l.layers = config.positive_integer("num_layers", l.layers);
   l.heads = config.positive_integer("num_attention_heads", l.heads);
@@ -254,6 +258,13 @@ class QwenImageTransformerArchitecture final : public Architecture {
       throw InputError(c.config_file,
                        "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds more blocks",
                        "the config and the weights are of different models");
+    // Every tensor's shape as the config makes it (a transposed weight once ran into a raw matmul error).
+    check_tensor_shapes(c,
+                        qwenimage_transformer_component({l.layers, l.heads, l.head_dim, l.joint_dim, l.in_channels,
+                                                         l.out_channels, l.patch, l.axes})
+                            .tensors,
+                        "num_layers, num_attention_heads, attention_head_dim, joint_attention_dim, in_channels, "
+                        "out_channels, patch_size");
 
     const at::Tensor& hidden = floating_input(inputs, "hidden_states", 3);
     const at::Tensor& text = floating_input(inputs, "encoder_hidden_states", 3);

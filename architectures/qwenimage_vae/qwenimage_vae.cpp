@@ -16,8 +16,10 @@
 #include "common/attention.hpp"
 #include "common/config_values.hpp"
 #include "common/named_inputs.hpp"
+#include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
 #include "families.hpp"
+#include "synthetic_layouts.hpp"
 #include "qwenimage_vae/vae_tiles.hpp"
 
 namespace vramguard::runtime {
@@ -26,8 +28,9 @@ namespace {
 const char* const kFamily = "qwenimage_vae";
 
 struct Layout {
-  std::int64_t base_dim = 96, z_dim = 16, input_channels = 3;
+  std::int64_t base_dim = 96, z_dim = 16, input_channels = 3, res_blocks = 2;
   std::vector<std::int64_t> dim_mult{1, 2, 4, 4};
+  std::vector<bool> temporal_downsample{false, true, true};
   std::int64_t compression() const { return std::int64_t{1} << (dim_mult.size() - 1); }
 };
 
@@ -40,6 +43,18 @@ Layout layout_of(const ComponentDescription& component) {
   l.dim_mult = config.integers("dim_mult", l.dim_mult);
   if (l.dim_mult.empty() || std::any_of(l.dim_mult.begin(), l.dim_mult.end(), [](auto m) { return m <= 0; }))
     throw InputError(config.file(), "\"dim_mult\" must be a list of positive integers");
+  l.res_blocks = config.positive_integer("num_res_blocks", l.res_blocks);
+  if (config.has("temperal_downsample")) {
+    const auto& list = config.json()["temperal_downsample"];
+    if (!list.is_array() || list.size() + 1 != l.dim_mult.size() ||
+        std::any_of(list.begin(), list.end(), [](const auto& v) { return !v.is_boolean(); }))
+      throw InputError(config.file(), "\"temperal_downsample\" must be " + std::to_string(l.dim_mult.size() - 1) +
+                                          " booleans, one per level of \"dim_mult\" but the last");
+    l.temporal_downsample.clear();
+    for (const auto& v : list) l.temporal_downsample.push_back(v.get<bool>());
+  } else if (l.temporal_downsample.size() + 1 != l.dim_mult.size()) {
+    l.temporal_downsample.assign(l.dim_mult.size() - 1, false);
+  }
   for (const char* key : {"latents_mean", "latents_std"})
     if (config.has(key) && config.numbers(key).size() != static_cast<std::size_t>(l.z_dim))
       throw InputError(config.file(),
@@ -181,6 +196,11 @@ class QwenImageVaeArchitecture final : public Architecture {
     const EntryPoint e = entry(entry_name);
     check_input_names(name(), e, inputs);
     const Layout l = layout_of(c);
+    // Every tensor's shape as the config makes it: base_dim, dim_mult or num_res_blocks that contradict
+    // the weights were once ignored.
+    check_tensor_shapes(
+        c, qwenimage_vae_component({l.base_dim, l.z_dim, l.res_blocks, l.dim_mult, l.temporal_downsample}).tensors,
+        "base_dim, z_dim, dim_mult, num_res_blocks, temperal_downsample");
     if (e.name == "encode") {
       require_tensors(c, name(),
                       {"encoder.conv_in.weight", "encoder.conv_out.weight", "encoder.mid_block.resnets.0.conv1.weight",

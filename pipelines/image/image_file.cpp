@@ -70,9 +70,31 @@ RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pi
   png_read_info(png, info);
   const png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
   check_size(path, width, height, max_pixels);
+  image.width = static_cast<int>(width);
+  image.height = static_cast<int>(height);
+  const int color = png_get_color_type(png, info);
+  if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) == 16) {
+    // Pillow opens 16-bit grey as mode I;16, whose convert("RGB") clips each value to 255 (most pixels
+    // white), where other 16-bit PNGs keep their high byte: read the samples whole and clip them.
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != static_cast<std::size_t>(width) * 2) longjmp(errors.jump, 1);
+    std::vector<unsigned char> samples(static_cast<std::size_t>(width) * height * 2);
+    rows.resize(height);
+    for (png_uint_32 y = 0; y < height; ++y) rows[y] = samples.data() + static_cast<std::size_t>(y) * width * 2;
+    png_read_image(png, rows.data());
+    png_read_end(png, nullptr);
+    png_destroy_read_struct(&png, &info, nullptr);
+    image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
+    for (std::size_t i = 0; i < samples.size() / 2; ++i) {
+      const unsigned value = (static_cast<unsigned>(samples[2 * i]) << 8) | samples[2 * i + 1];  // big-endian
+      const auto clipped = static_cast<std::uint8_t>(value > 255 ? 255 : value);
+      image.pixels[3 * i] = image.pixels[3 * i + 1] = image.pixels[3 * i + 2] = clipped;
+    }
+    return image;
+  }
   // To 8-bit RGB as Pillow's convert("RGB"): the high byte of 16-bit samples, palette and gray
   // expanded, alpha and transparency dropped (not blended).
-  const int color = png_get_color_type(png, info);
   png_set_strip_16(png);
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) {
@@ -84,8 +106,6 @@ RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pi
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
   if (png_get_rowbytes(png, info) != static_cast<std::size_t>(width) * 3) longjmp(errors.jump, 1);
-  image.width = static_cast<int>(width);
-  image.height = static_cast<int>(height);
   image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
   rows.resize(height);
   for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.pixels.data() + static_cast<std::size_t>(y) * width * 3;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/errors.hpp"
+#include "core/path_exists.hpp"
 #include "core/tensor_read.hpp"
 #include "image/image_file.hpp"
 #include "image/qwen2_vl_processor.hpp"
@@ -29,7 +30,7 @@ const char* const kPipelineHint =
 
 fs::path first_existing(const fs::path& folder, std::initializer_list<const char*> candidates) {
   for (const char* candidate : candidates)
-    if (fs::exists(folder / candidate)) return folder / candidate;
+    if (path_exists(folder / candidate)) return folder / candidate;
   throw InputError((folder / *candidates.begin()).string(), "is missing", kPipelineHint);
 }
 
@@ -88,7 +89,7 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   in.folder = folder;
   // The folder is this pipeline.
   const fs::path index = folder / "model_index.json";
-  if (!fs::exists(index))
+  if (!path_exists(index))
     throw InputError(folder.string(), "has no model_index.json: it is not a diffusers pipeline folder", kPipelineHint);
   const nlohmann::json pipeline = read_json_file(index);
   const std::string kind = pipeline.is_object() ? pipeline.value("_class_name", std::string()) : std::string();

@@ -22,7 +22,8 @@ std::vector<std::int64_t> edit_prompt_ids(const ByteLevelBpe& tokenizer, const s
                                           std::int64_t image_tokens, const std::string& what) {
   const auto pad = tokenizer.id_of("<|image_pad|>");
   if (!pad)
-    throw JobError("the tokenizer has no <|image_pad|> token", "use the tokenizer of the Qwen-Image-Edit folder");
+    throw InputError("the pipeline's tokenizer", "has no <|image_pad|> token, which the edit's template needs",
+                     "use the tokenizer of the Qwen-Image-Edit folder");
   if (image_tokens < 1) throw JobError("an edit needs at least one image token (the image's merged patches)");
   // The instruction is tokenized inside the template: its first token can merge with what precedes it.
   std::vector<std::int64_t> ids = tokenizer.encode(edit_prompt_text(instruction), what);

@@ -15,6 +15,7 @@
 
 #include "core/byte_level.hpp"
 #include "core/errors.hpp"
+#include "core/path_exists.hpp"
 #include "model/json_file.hpp"
 
 namespace vramguard::pipelines {
@@ -258,11 +259,11 @@ ByteLevelBpe ByteLevelBpe::from_file(const std::string& tokenizer_json_path) {
 ByteLevelBpe ByteLevelBpe::from_folder(const std::string& folder) {
   namespace fs = std::filesystem;
   const fs::path dir(folder);
-  if (fs::exists(dir / "tokenizer.json")) return from_file((dir / "tokenizer.json").string());
+  if (path_exists(dir / "tokenizer.json")) return from_file((dir / "tokenizer.json").string());
   // Qwen2Tokenizer's own files, as the published Qwen-Image-Edit folder holds them: the same model as
   // its tokenizer.json would describe (NFC, Qwen2's split pattern, byte-level BPE), built from them.
   const fs::path vocab_file = dir / "vocab.json", merges_file = dir / "merges.txt";
-  if (!fs::exists(vocab_file) || !fs::exists(merges_file))
+  if (!path_exists(vocab_file) || !path_exists(merges_file))
     throw InputError(folder, "holds neither tokenizer.json nor vocab.json and merges.txt",
                      "pass the Qwen-Image-Edit folder as diffusers saves it (its tokenizer/ folder)");
   nlohmann::json doc;
@@ -280,7 +281,7 @@ ByteLevelBpe ByteLevelBpe::from_folder(const std::string& folder) {
        {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2SplitPattern}}}, {"behavior", "Isolated"}, {"invert", false}},
         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
   doc["added_tokens"] = nlohmann::json::array();
-  if (fs::exists(dir / "tokenizer_config.json")) {
+  if (path_exists(dir / "tokenizer_config.json")) {
     const nlohmann::json config = read_json_file(dir / "tokenizer_config.json");
     if (config.contains("added_tokens_decoder") && config["added_tokens_decoder"].is_object())
       for (const auto& [id, token] : config["added_tokens_decoder"].items()) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,11 @@ TEST(EditConfigs, ValuesThatBreakTheFormulasAreRefusedByName) {
       {"scheduler/scheduler_config.json", "shift_terminal", "1.0", "\"shift_terminal\" is 1"},
       {"processor/processor_config.json", "rescale_factor", "1e308", "\"rescale_factor\" is 1e+308"},
       {"transformer/config.json", "num_layers", "1000000000", "\"num_layers\" is 1000000000 but the checkpoint holds"},
+      // Config values that contradict the weights: once ignored, or run into a raw shape error.
+      {"transformer/config.json", "out_channels", "8", "makes tensor proj_out.weight [32, 32]"},
+      {"transformer/config.json", "num_attention_heads", "1000000000000000000", "no model's sizes or counts reach"},
+      {"vae/config.json", "base_dim", "16", "makes tensor encoder.conv_in.weight [16, 3, 3, 3, 3]"},
+      {"vae/config.json", "num_res_blocks", "2", "that the checkpoint does not hold"},
   };
   for (const auto& [config, key, value, named] : cases) {
     SCOPED_TRACE(config + " " + key + " = " + value.substr(0, 40));
@@ -137,4 +143,63 @@ TEST(EditConfigs, APromptTooLongEvenAtTheLongestTokensIsRefusedBeforeTokenizing)
   const auto result = run_vramguard(call);
   EXPECT_EQ(result.exit_code, 2) << result.err.substr(0, 500);
   EXPECT_NE(result.err.find("--prompt and the image take at least"), std::string::npos) << result.err.substr(0, 500);
+}
+
+TEST(EditConfigs, AWeightOfAnotherShapeThanTheConfigMakesIsRefusedBeforeLoading) {
+  // img_in.weight stored transposed ([16, 32] for [32, 16]): it loaded, then failed deep in the forward
+  // pass with a raw "mat1 and mat2 shapes cannot be multiplied".
+  TempDir tmp;
+  const fs::path pipeline = tmp / "pipeline";
+  fs::copy(kFixture / "pipeline", pipeline, fs::copy_options::recursive);
+  const fs::path weights = pipeline / "transformer" / "diffusion_pytorch_model.safetensors";
+  fs::permissions(weights, fs::perms::owner_write, fs::perm_options::add);
+  std::string bytes;
+  {
+    std::ifstream in(weights, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  auto header = nlohmann::json::parse(bytes.substr(8, length));
+  auto& shape = header["img_in.weight"]["shape"];
+  shape = nlohmann::json::array({shape[1], shape[0]});
+  write_file(weights, safetensors_bytes(header.dump(), 0) + bytes.substr(8 + length));
+  const auto result = run_vramguard(edit_of(pipeline, tmp, (kFixture / "inputs.safetensors").string()));
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("makes tensor img_in.weight [32, 16]"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("holds it as [16, 32]"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing: " << result.err;
+}
+
+TEST(EditConfigs, ATokenizerThatCannotServeTheEditIsRefusedByName) {
+  const std::string noise = (kFixture / "inputs.safetensors").string();
+  {
+    // A link that loops where tokenizer.json goes: once a raw filesystem_error, exit 1.
+    TempDir tmp;
+    const fs::path pipeline = tmp / "pipeline";
+    fs::copy(kFixture / "pipeline", pipeline, fs::copy_options::recursive);
+    fs::remove(pipeline / "tokenizer" / "tokenizer.json");
+    fs::create_symlink("tokenizer.json", pipeline / "tokenizer" / "tokenizer.json");
+    const auto result = run_vramguard(edit_of(pipeline, tmp, noise));
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("tokenizer.json: cannot be read"), std::string::npos) << result.err;
+  }
+  {
+    // A tokenizer without the image placeholder token: once exit 1.
+    TempDir tmp;
+    const fs::path pipeline = tmp / "pipeline";
+    fs::copy(kFixture / "pipeline", pipeline, fs::copy_options::recursive);
+    const fs::path file = pipeline / "tokenizer" / "tokenizer.json";
+    fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
+    auto doc = nlohmann::json::parse(std::ifstream(file));
+    auto& added = doc["added_tokens"];
+    added.erase(std::remove_if(added.begin(), added.end(),
+                               [](const nlohmann::json& t) { return t["content"] == "<|image_pad|>"; }),
+                added.end());
+    doc["model"]["vocab"].erase("<|image_pad|>");
+    std::ofstream(file, std::ios::trunc) << doc.dump();
+    const auto result = run_vramguard(edit_of(pipeline, tmp, noise));
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("has no <|image_pad|> token"), std::string::npos) << result.err;
+  }
 }

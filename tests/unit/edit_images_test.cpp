@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <jpeglib.h>
+#include <png.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -241,6 +242,24 @@ TEST(EditImages, ALinkPlantedAtTheOutputIsNeverWrittenThrough) {
   ASSERT_EQ(::symlink(precious.c_str(), link.c_str()), 0);
   EXPECT_THROW(write_png(link, RgbImage{1, 1, {0, 0, 0}}), UsageError);
   EXPECT_EQ(bytes_of(precious), "keep me");
+}
+
+TEST(EditImages, ASixteenBitGreyPngIsClippedAsPillowConvertsIt) {
+  // Pillow reads it as mode I;16 and convert("RGB") clips to 255; vramguard once took the high byte.
+  TempDir dir;
+  const std::vector<std::uint16_t> values = {0, 100, 255, 256, 30000, 65535};
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  png.width = static_cast<png_uint_32>(values.size());
+  png.height = 1;
+  png.format = PNG_FORMAT_LINEAR_Y;  // 16-bit grey, written as given
+  const std::string path = (dir.path() / "grey16.png").string();
+  ASSERT_TRUE(png_image_write_to_file(&png, path.c_str(), 0, values.data(), 0, nullptr)) << png.message;
+  const RgbImage image = read_image(path);
+  ASSERT_EQ(image.width, static_cast<int>(values.size()));
+  const std::vector<std::uint8_t> expected = {0, 100, 255, 255, 255, 255};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(image.pixels[3 * i + static_cast<std::size_t>(c)], expected[i]) << i;
 }
 
 }  // namespace

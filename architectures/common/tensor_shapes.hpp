@@ -1,0 +1,21 @@
+#pragma once
+// A checkpoint held against what its config describes: the family's layout (the exact tensor names and
+// shapes its model class builds from the config, as `synth` writes them) against the tensors the
+// checkpoint's headers hold, before anything loads. A config that contradicts its weights (another
+// model's, an edited key, a transposed tensor) is refused naming the tensor and both shapes, where
+// running it would end in a raw shape error deep in a forward pass, or compute garbage.
+#include <string>
+#include <vector>
+
+#include "model/component_layout.hpp"
+#include "vramguard/runtime/session.hpp"
+
+namespace vramguard::runtime {
+
+// Every tensor of `expected` is in the checkpoint with that shape, and the checkpoint holds no tensor
+// `expected` lacks. `config_keys` names the config's keys the shapes come from. InputError naming the
+// component's config file otherwise.
+void check_tensor_shapes(const ComponentDescription& component, const std::vector<SynthTensor>& expected,
+                         const std::string& config_keys);
+
+}  // namespace vramguard::runtime
