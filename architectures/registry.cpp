@@ -1,19 +1,11 @@
+// Finding a component's family among the registered ones (builtin_architectures() is generated from the
+// families' build lines: architectures/CMakeLists.txt).
 #include <algorithm>
 
 #include "core/errors.hpp"
-#include "families.hpp"
+#include "vramguard/runtime/architecture.hpp"
 
 namespace vramguard::runtime {
-
-const std::vector<std::shared_ptr<const Architecture>>& builtin_architectures() {
-  static const std::vector<std::shared_ptr<const Architecture>> all = {
-      make_qwen2_architecture(),
-      make_qwen2_5_vl_architecture(),
-      make_qwenimage_transformer_architecture(),
-      make_qwenimage_vae_architecture(),
-  };
-  return all;
-}
 
 std::shared_ptr<const Architecture> architecture_for(const ComponentDescription& component) {
   for (const auto& architecture : builtin_architectures())

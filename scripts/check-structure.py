@@ -37,11 +37,21 @@ def read_layers():
 
 
 def layer_of(path, layers):
-    best = None
-    for folder, level in layers.items():
-        if path == folder or path.startswith(folder + "/"):
-            if best is None or len(folder) > len(best[1]):
-                best = level
+    """(level, folder) of the longest listed folder holding `path`; "X/*" stands for each folder in X
+    not listed itself (a new model family needs no line of its own)."""
+    best, best_rank = None, None
+    for folder, (level, _) in layers.items():
+        wildcard = folder.endswith("/*")
+        if wildcard:
+            parent = folder[:-2]
+            if not path.startswith(parent + "/") or "/" not in path[len(parent) + 1:]:
+                continue
+            folder = parent + "/" + path[len(parent) + 1:].split("/")[0]
+        elif not (path == folder or path.startswith(folder + "/")):
+            continue
+        rank = (len(folder), not wildcard)  # longest first; a folder listed by name before a wildcard's
+        if best is None or rank > best_rank:
+            best, best_rank = (level, folder), rank
     return best
 
 

@@ -7,7 +7,7 @@
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
 #include "core/errors.hpp"
-#include "families.hpp"
+#include "vramguard/runtime/architecture.hpp"
 #include "qwen2/qwen2_decoder.hpp"
 
 namespace vramguard::runtime {

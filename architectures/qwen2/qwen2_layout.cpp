@@ -1,4 +1,4 @@
-#include "synthetic_layouts.hpp"
+#include "qwen2/qwen2_layout.hpp"
 
 namespace vramguard {
 

@@ -19,7 +19,7 @@
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
 #include "core/errors.hpp"
-#include "families.hpp"
+#include "vramguard/runtime/architecture.hpp"
 #include "qwen2/qwen2_decoder.hpp"
 #include "qwen2_5_vl/qwen2_5_vl_vision.hpp"
 

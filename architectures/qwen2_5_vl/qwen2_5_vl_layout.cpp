@@ -1,4 +1,4 @@
-#include "synthetic_layouts.hpp"
+#include "qwen2_5_vl/qwen2_5_vl_layout.hpp"
 
 namespace vramguard {
 namespace {

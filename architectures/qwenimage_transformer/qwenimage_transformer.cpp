@@ -18,8 +18,8 @@
 #include "common/per_device.hpp"
 #include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
-#include "families.hpp"
-#include "synthetic_layouts.hpp"
+#include "vramguard/runtime/architecture.hpp"
+#include "qwenimage_transformer/qwenimage_transformer_layout.hpp"
 
 namespace vramguard::runtime {
 namespace {

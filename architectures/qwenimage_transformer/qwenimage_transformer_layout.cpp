@@ -1,4 +1,4 @@
-#include "synthetic_layouts.hpp"
+#include "qwenimage_transformer/qwenimage_transformer_layout.hpp"
 
 namespace vramguard {
 namespace {

@@ -18,8 +18,8 @@
 #include "common/named_inputs.hpp"
 #include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
-#include "families.hpp"
-#include "synthetic_layouts.hpp"
+#include "vramguard/runtime/architecture.hpp"
+#include "qwenimage_vae/qwenimage_vae_layout.hpp"
 #include "qwenimage_vae/vae_tiles.hpp"
 
 namespace vramguard::runtime {

@@ -1,5 +1,5 @@
 #include <vector>
-#include "synthetic_layouts.hpp"
+#include "qwenimage_vae/qwenimage_vae_layout.hpp"
 
 namespace vramguard {
 namespace {

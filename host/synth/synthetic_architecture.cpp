@@ -6,7 +6,10 @@
 #include "core/byte_level.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
-#include "synthetic_layouts.hpp"
+#include "qwen2/qwen2_layout.hpp"
+#include "qwen2_5_vl/qwen2_5_vl_layout.hpp"
+#include "qwenimage_transformer/qwenimage_transformer_layout.hpp"
+#include "qwenimage_vae/qwenimage_vae_layout.hpp"
 
 namespace vramguard {
 namespace {

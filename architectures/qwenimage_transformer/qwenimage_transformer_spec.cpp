@@ -1,9 +1,11 @@
-#include "unit_families.hpp"
+#include "model/architecture.hpp"
 
 namespace vramguard {
 
 // In the order the forward pass uses them: the timestep embedding, the text norm, the two input
 // projections, the blocks, the output norm and projection.
+namespace {
+
 ArchitectureDescription qwenimage_transformer_units(const std::string& class_name, const ArchitectureConfig& config) {
   ArchitectureDescription d;
   d.name = class_name;
@@ -22,6 +24,14 @@ ArchitectureDescription qwenimage_transformer_units(const std::string& class_nam
   d.attention_flops_per_token_pair = 4 * inner;  // joint attention over image and text, no mask
   d.default_tokens = 8448;  // 1024×1024 edit: 4096 target + 4096 reference latent tokens + 256 text
   return d;
+}
+
+}  // namespace
+
+// What the host knows of qwenimage_transformer: the config classes it serves and their units (vramguard_family in
+// architectures/CMakeLists.txt registers it).
+UnitFamily family_spec_qwenimage_transformer() {
+  return {{"QwenImageTransformer2DModel"}, qwenimage_transformer_units};
 }
 
 }  // namespace vramguard

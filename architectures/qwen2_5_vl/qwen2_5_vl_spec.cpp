@@ -1,6 +1,9 @@
-#include "unit_families.hpp"
+#include "model/architecture.hpp"
+#include "qwen2/qwen2_spec.hpp"
 
 namespace vramguard {
+
+namespace {
 
 // The vision tower's units first (the encoder runs it before the language model), then the decoder's.
 ArchitectureDescription qwen2_5_vl_units(const std::string& class_name, const ArchitectureConfig& config) {
@@ -18,5 +21,11 @@ ArchitectureDescription qwen2_5_vl_units(const std::string& class_name, const Ar
   d.default_tokens = 1536;  // a 1024×1024 edit image and a prompt, after the vision merger
   return d;
 }
+
+}  // namespace
+
+// What the host knows of qwen2_5_vl: the config classes it serves and their units (vramguard_family in
+// architectures/CMakeLists.txt registers it).
+UnitFamily family_spec_qwen2_5_vl() { return {{"Qwen2_5_VLForConditionalGeneration"}, qwen2_5_vl_units}; }
 
 }  // namespace vramguard

@@ -1,8 +1,10 @@
-#include "unit_families.hpp"
+#include "model/architecture.hpp"
 
 namespace vramguard {
 
 // Four units: the encoder, its quantizing convolution, the decoder's, the decoder.
+namespace {
+
 ArchitectureDescription qwenimage_vae_units(const std::string& class_name, const ArchitectureConfig& config) {
   ArchitectureDescription d;
   d.name = class_name;
@@ -20,5 +22,11 @@ ArchitectureDescription qwenimage_vae_units(const std::string& class_name, const
   d.default_tokens = 1024 * 1024;
   return d;
 }
+
+}  // namespace
+
+// What the host knows of qwenimage_vae: the config classes it serves and their units (vramguard_family in
+// architectures/CMakeLists.txt registers it).
+UnitFamily family_spec_qwenimage_vae() { return {{"AutoencoderKLQwenImage"}, qwenimage_vae_units}; }
 
 }  // namespace vramguard

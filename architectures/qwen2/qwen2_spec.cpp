@@ -1,4 +1,6 @@
-#include "unit_families.hpp"
+#include "qwen2/qwen2_spec.hpp"
+
+#include "model/architecture.hpp"
 
 namespace vramguard {
 
@@ -26,6 +28,14 @@ ArchitectureDescription qwen2_decoder_units(const std::string& class_name, const
   d.attention_flops_per_token_pair = 2 * hidden;
   d.default_tokens = 2048;
   return d;
+}
+
+// What the host knows of qwen2: the config classes it serves and their units (vramguard_family in
+// architectures/CMakeLists.txt registers it).
+UnitFamily family_spec_qwen2() {
+  return {
+      {"Qwen2ForCausalLM", "Qwen3ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2Model", "LlamaModel"},
+      qwen2_decoder_units};
 }
 
 }  // namespace vramguard

@@ -1,0 +1,23 @@
+#pragma once
+// Qwen2 / Qwen2.5 decoders (transformers' Qwen2ForCausalLM): tensors and config.json from a config.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layout_builder.hpp"
+
+namespace vramguard {
+
+struct Qwen2Config {
+  std::int64_t hidden, layers, intermediate, heads, kv_heads, vocab;
+  bool tie;
+};
+// The decoder layers under `prefix` ("model.layers.").
+void qwen2_layers(SynthBuilder& b, const std::string& prefix, const Qwen2Config& c);
+nlohmann::ordered_json qwen2_json(const Qwen2Config& c, const std::string& architecture);
+// A whole Qwen2ForCausalLM: embedding, layers, norm, head (none when tied).
+SynthComponent qwen2_component(const Qwen2Config& c);
+
+}  // namespace vramguard
