@@ -258,6 +258,27 @@ def test_unload_while_a_call_runs_waits_for_it_and_later_calls_say_the_model_was
         handle.units()
 
 
+def test_a_submodule_called_after_unload_says_the_model_was_unloaded(decoder):
+    # Once torch's raw error about meta tensors; applied again, the submodules run again.
+    folder, ids, expected = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "balanced", **SIMULATED)
+    handle.unload()
+    hidden = torch.zeros(2, 10, 48)
+    for submodule in (module.lm_head, module.model.layers[0], module.model.embed_tokens):
+        with pytest.raises(vramguard.Error, match="the model was unloaded"):
+            submodule(ids if submodule is module.model.embed_tokens else hidden)
+    module, handle = vramguard.apply(module, folder, "sequential-offload", **SIMULATED)
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_float64_module_is_refused_with_what_to_do(decoder):
+    # Bound to the checkpoint's float32 tensors it mixed dtypes and failed inside torch.
+    folder, _, _ = decoder
+    with pytest.raises(vramguard.InputError, match="is float64, but the checkpoint's tensors load as F32"):
+        vramguard.apply(models.on_meta(models.Decoder).double(), folder, "balanced", **SIMULATED)
+
+
 def test_a_module_is_applied_once_and_may_be_applied_again_after_unload(decoder):
     folder, ids, expected = decoder
     module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "balanced", **SIMULATED)

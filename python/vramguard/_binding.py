@@ -144,6 +144,9 @@ class _ComponentBinding:
         for method in _STEP_METHODS:  # applied again after an unload: its own methods run again
             if getattr(self.root.__dict__.get(method), "_vramguard_unloaded", False):
                 del self.root.__dict__[method]
+        for module in self.root.modules():  # and so do its submodules
+            if getattr(module.__dict__.get("forward"), "_vramguard_unloaded", False):
+                del module.__dict__["forward"]
         infos = self.session.units(self.name)
         covered = set()
         for index, info in enumerate(infos):
@@ -188,6 +191,12 @@ class _ComponentBinding:
         if dtype is None:
             raise input_error(f"tensor '{name}' has dtype {tensor['dtype']}, which this torch cannot hold")
         current = owner._buffers[leaf] if leaf in owner._buffers else owner._parameters[leaf]
+        if current is not None and current.dtype == torch.float64 and dtype != torch.float64:
+            # A module made float64 means float64 compute: bound to the checkpoint's tensors it would mix
+            # dtypes and fail inside torch.
+            raise input_error(f"the module's '{name}' is float64, but the checkpoint's tensors load as {tensor['dtype']}",
+                               "pass dtype='fp64' to apply() to load them as float64, or build the module in the "
+                               "checkpoint's dtype (module.float(), module.to(torch.bfloat16))")
         if current is not None and tuple(current.shape) != tuple(tensor["shape"]):
             # What load_state_dict(strict=True) refuses: a module of another size would bind and fail
             # later inside torch, or silently run with the checkpoint's smaller tensor.
@@ -382,6 +391,9 @@ class _ComponentBinding:
         for unit in self.units:
             for slot in unit.slots:
                 slot.forget()
+                # A submodule called after unload says so too, instead of failing on its meta weights.
+                if "forward" not in slot.owner.__dict__:
+                    slot.owner.__dict__["forward"] = _unloaded_method()
         # Buffers the checkpoint does not hold go back where they were: unloaded, the model keeps nothing
         # on the GPU that vramguard put there.
         for owner, leaf, original in reversed(self.moved_buffers):
