@@ -17,6 +17,7 @@
 
 #include "core/errors.hpp"
 #include "core/output_file.hpp"
+#include "image/exif_orientation.hpp"
 
 namespace vramguard::pipelines {
 namespace {
@@ -52,6 +53,14 @@ void png_error_handler(png_structp png, png_const_charp message) {
 }
 void png_warning_handler(png_structp, png_const_charp) {}
 
+// The eXIf chunk's orientation (before or after the image data: read at the end).
+int png_orientation(png_structp png, png_infop info) {
+  png_uint_32 bytes = 0;
+  png_bytep exif = nullptr;
+  if (png_get_eXIf_1(png, info, &bytes, &exif) == 0) return 1;
+  return exif_orientation(exif, bytes);
+}
+
 RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pixels) {
   PngErrors errors;
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &errors, png_error_handler, png_warning_handler);
@@ -83,7 +92,8 @@ RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pi
     rows.resize(height);
     for (png_uint_32 y = 0; y < height; ++y) rows[y] = samples.data() + static_cast<std::size_t>(y) * width * 2;
     png_read_image(png, rows.data());
-    png_read_end(png, nullptr);
+    png_read_end(png, info);
+    const int orientation = png_orientation(png, info);
     png_destroy_read_struct(&png, &info, nullptr);
     image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
     for (std::size_t i = 0; i < samples.size() / 2; ++i) {
@@ -91,7 +101,7 @@ RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pi
       const auto clipped = static_cast<std::uint8_t>(value > 255 ? 255 : value);
       image.pixels[3 * i] = image.pixels[3 * i + 1] = image.pixels[3 * i + 2] = clipped;
     }
-    return image;
+    return oriented(image, orientation);
   }
   // To 8-bit RGB as Pillow's convert("RGB"): the high byte of 16-bit samples, palette and gray
   // expanded, alpha and transparency dropped (not blended).
@@ -110,9 +120,10 @@ RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pi
   rows.resize(height);
   for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.pixels.data() + static_cast<std::size_t>(y) * width * 3;
   png_read_image(png, rows.data());
-  png_read_end(png, nullptr);
+  png_read_end(png, info);
+  const int orientation = png_orientation(png, info);
   png_destroy_read_struct(&png, &info, nullptr);
-  return image;
+  return oriented(image, orientation);
 }
 
 struct JpegErrors {
@@ -145,7 +156,12 @@ RgbImage read_jpeg(const std::string& path, std::FILE* file, std::uint64_t max_p
   }
   jpeg_create_decompress(&cinfo);
   jpeg_stdio_src(&cinfo, file);
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);  // APP1: EXIF
   jpeg_read_header(&cinfo, TRUE);
+  int orientation = 1;
+  for (jpeg_saved_marker_ptr marker = cinfo.marker_list; marker != nullptr; marker = marker->next)
+    if (marker->marker == JPEG_APP0 + 1 && marker->data_length > 6 && std::memcmp(marker->data, "Exif\0\0", 6) == 0)
+      orientation = exif_orientation(marker->data + 6, marker->data_length - 6);
   if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
     std::snprintf(errors.message, sizeof errors.message, "CMYK JPEGs are not supported");
     longjmp(errors.jump, 1);
@@ -173,7 +189,7 @@ RgbImage read_jpeg(const std::string& path, std::FILE* file, std::uint64_t max_p
   if (errors.truncated)
     throw InputError(path, "is truncated: the JPEG ends before its last pixel (Pillow refuses it too)",
                      "pass the whole file");
-  return image;
+  return oriented(image, orientation);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 // PNG and JPEG files in and out, through libpng and libjpeg(-turbo). Whatever the file holds (gray,
-// palette, 16 bits, an alpha channel) comes back as 8-bit RGB, as Pillow's convert("RGB") gives it:
-// alpha is dropped, not blended.
+// palette, 16 bits, an alpha channel) comes back as 8-bit RGB, as Pillow's convert("RGB") gives it
+// (alpha dropped, not blended), turned as its EXIF orientation says, as diffusers' load_image turns it.
 #include <cstdint>
 #include <string>
 

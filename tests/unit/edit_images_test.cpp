@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.hpp"
+#include "image/exif_orientation.hpp"
 #include "image/image_file.hpp"
 #include "image/qwen2_vl_processor.hpp"
 #include "image/vae_image.hpp"
@@ -260,6 +261,87 @@ TEST(EditImages, ASixteenBitGreyPngIsClippedAsPillowConvertsIt) {
   const std::vector<std::uint8_t> expected = {0, 100, 255, 255, 255, 255};
   for (std::size_t i = 0; i < values.size(); ++i)
     for (int c = 0; c < 3; ++c) EXPECT_EQ(image.pixels[3 * i + static_cast<std::size_t>(c)], expected[i]) << i;
+}
+
+// A JPEG of two solid halves (left red, right blue), optionally tagged with an EXIF orientation.
+std::string halves_jpeg(int orientation) {
+  jpeg_compress_struct cinfo{};
+  jpeg_error_mgr errors{};
+  cinfo.err = jpeg_std_error(&errors);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = 16;
+  cinfo.image_height = 8;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 100, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  if (orientation) {
+    // "Exif\0\0", then TIFF big-endian: one IFD entry, orientation (0x0112), SHORT, count 1.
+    const unsigned char exif[] = {
+        'E', 'x', 'i', 'f',  0,    0, 'M', 'M', 0, 42, 0, 0, 0,
+        8,   0,   1,   0x01, 0x12, 0, 3,   0,   0, 0,  1, 0, static_cast<unsigned char>(orientation),
+        0,   0,   0,   0,    0,    0};
+    jpeg_write_marker(&cinfo, JPEG_APP0 + 1, exif, sizeof exif);
+  }
+  std::vector<unsigned char> row(16 * 3);
+  for (int x = 0; x < 16; ++x) {
+    row[static_cast<std::size_t>(3 * x)] = x < 8 ? 255 : 0;
+    row[static_cast<std::size_t>(3 * x + 2)] = x < 8 ? 0 : 255;
+  }
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW pointer = row.data();
+    jpeg_write_scanlines(&cinfo, &pointer, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  std::string out(reinterpret_cast<char*>(buffer), size);
+  jpeg_destroy_compress(&cinfo);
+  std::free(buffer);
+  return out;
+}
+
+TEST(EditImages, AJpegIsTurnedAsItsExifOrientationSaysAsDiffusersLoadImageTurnsIt) {
+  TempDir dir;
+  const std::string plain = (dir.path() / "plain.jpg").string(), turned = (dir.path() / "turned.jpg").string();
+  std::ofstream(plain, std::ios::binary) << halves_jpeg(0);
+  std::ofstream(turned, std::ios::binary) << halves_jpeg(6);  // stored sideways: a quarter turn clockwise
+  const RgbImage as_stored = read_image(plain), upright = read_image(turned);
+  EXPECT_EQ(as_stored.width, 16);
+  EXPECT_EQ(as_stored.height, 8);
+  ASSERT_EQ(upright.width, 8);
+  ASSERT_EQ(upright.height, 16);
+  EXPECT_GT(upright.at(4, 3, 0), 240);  // the left half (red) is now the top
+  EXPECT_LT(upright.at(4, 3, 2), 15);
+  EXPECT_GT(upright.at(4, 12, 2), 240);  // and the right half (blue) the bottom
+  EXPECT_LT(upright.at(4, 12, 0), 15);
+}
+
+TEST(EditImages, EachOrientationIsPillowsTranspose) {
+  // A 3x2 picture whose pixels are numbered 0..5 row by row (in the red channel).
+  RgbImage image{3, 2, {}};
+  for (std::uint8_t i = 0; i < 6; ++i) image.pixels.insert(image.pixels.end(), {i, 0, 0});
+  auto reds = [](const RgbImage& im) {
+    std::vector<int> out;
+    for (std::size_t i = 0; i < im.pixels.size(); i += 3) out.push_back(im.pixels[i]);
+    return out;
+  };
+  // 0 1 2      as Pillow's transposes turn it (rows of the result, top to bottom)
+  // 3 4 5
+  EXPECT_EQ(reds(oriented(image, 1)), (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(reds(oriented(image, 2)), (std::vector<int>{2, 1, 0, 5, 4, 3}));  // mirrored
+  EXPECT_EQ(reds(oriented(image, 3)), (std::vector<int>{5, 4, 3, 2, 1, 0}));  // half a turn
+  EXPECT_EQ(reds(oriented(image, 4)), (std::vector<int>{3, 4, 5, 0, 1, 2}));  // flipped
+  EXPECT_EQ(reds(oriented(image, 5)), (std::vector<int>{0, 3, 1, 4, 2, 5}));  // transposed
+  EXPECT_EQ(reds(oriented(image, 6)), (std::vector<int>{3, 0, 4, 1, 5, 2}));  // a quarter turn clockwise
+  EXPECT_EQ(reds(oriented(image, 7)), (std::vector<int>{5, 2, 4, 1, 3, 0}));  // transverse
+  EXPECT_EQ(reds(oriented(image, 8)), (std::vector<int>{2, 5, 1, 4, 0, 3}));  // counter-clockwise
+  EXPECT_EQ(oriented(image, 6).width, 2);
+  // Malformed EXIF leaves the picture as it is, as Pillow does.
+  const unsigned char junk[] = {'M', 'M', 0, 42, 0xFF, 0xFF, 0xFF, 0xFF};
+  EXPECT_EQ(exif_orientation(junk, sizeof junk), 1);
 }
 
 }  // namespace
