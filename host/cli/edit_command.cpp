@@ -19,6 +19,9 @@
 #include "image/image_file.hpp"
 #include "logging/log.hpp"
 #include "model/safetensors_writer.hpp"
+#include "pipeline_registry.hpp"
+#include "qwen_image_edit/edit_inputs.hpp"
+#include "qwen_image_edit/edit_outcome.hpp"
 #include "request/cli_options.hpp"
 #include "run/runtime_library.hpp"
 #include "vramguard/byte_size.hpp"
@@ -75,8 +78,8 @@ std::string seconds_text(double seconds) {
   return out.str();
 }
 
-nlohmann::json edit_json(const pipelines::EditInputs& inputs, const EditRun& run, const std::string& output) {
-  const auto& o = run.outcome;
+nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::EditOutcome& o,
+                         const GuardReport& report, const std::string& output) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : o.steps)
     steps.push_back({{"step", s.step}, {"seconds", s.seconds}, {"streamed_bytes", s.streamed_bytes}});
@@ -87,7 +90,7 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const EditRun& run
           {"height", inputs.height},
           {"input_encoded_at", {inputs.image_width, inputs.image_height}},
           {"true_cfg", !inputs.negative_ids.empty()},
-          {"ready_seconds", run.report.statistics.seconds},
+          {"ready_seconds", report.statistics.seconds},
           {"text_encoder_seconds", o.text_encoder_seconds},
           {"vae_encode_seconds", o.vae_encode_seconds},
           {"vae_decode_seconds", o.vae_decode_seconds},
@@ -99,14 +102,13 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const EditRun& run
           {"notes", inputs.notes}};
 }
 
-void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run, const std::string& output,
-                        std::ostream& out) {
-  const auto& o = run.outcome;
+void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::EditOutcome& o, const GuardReport& report,
+                        const std::string& output, std::ostream& out) {
   double denoising = 0;
   for (const auto& s : o.steps) denoising += s.seconds;
   out << "\nEdit: " << output << " (" << inputs.width << "x" << inputs.height << ", " << o.steps.size() << " steps"
       << (inputs.negative_ids.empty() ? "" : ", true CFG") << ")\n";
-  out << "  ready          " << seconds_text(run.report.statistics.seconds) << "\n";
+  out << "  ready          " << seconds_text(report.statistics.seconds) << "\n";
   out << "  text encoder   " << seconds_text(o.text_encoder_seconds) << "\n";
   auto tiled = [](const pipelines::VaeCallReport& call) {
     return call.tiled ? ", in tiles: " + call.why : std::string();
@@ -117,7 +119,7 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const EditRun& run,
   if (!o.steps.empty()) out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step)";
   out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds)
       << (o.vae_decode.tiled ? " (in tiles: " + o.vae_decode.why + ")" : "") << "\n";
-  const auto& budget = run.report.attempts.back().budget;
+  const auto& budget = report.attempts.back().budget;
   for (const auto& [device, bytes] : o.peak_bytes) {
     out << "  peak on " << device << "  " << format_bytes(bytes) << " (ours, activations included)";
     for (const auto& d : budget.devices)
@@ -200,14 +202,21 @@ Command edit_command() {
             if (const auto file = invocation.text("output-latents")) outputs.emplace_back(*file, "the latents");
             if (const auto file = invocation.text("report")) outputs.emplace_back(*file, "the report");
             check_output_paths(outputs);
-            // Every input, and every stage's input, before anything loads.
-            const pipelines::EditInputs inputs = pipelines::prepare_edit(model.source.root, settings);
+            // The pipeline the folder's model_index.json names, among the registered ones; every input,
+            // and every stage's input, before anything loads.
+            const pipelines::PipelineSpec& pipeline = pipelines::pipeline_spec_for(model.source.root);
+            if (!pipeline.prepare_edit)
+              throw InputError(model.source.root.string(),
+                               "is a pipeline that does not edit pictures (" + pipeline.class_names.front() + ")",
+                               "vramguard edit runs image-edit pipelines (docs/edit.md)");
+            const std::unique_ptr<pipelines::PipelineJob> job = pipeline.prepare_edit(model.source.root, settings);
+            const auto& inputs = dynamic_cast<const pipelines::EditInputs&>(*job);  // every edit's job is one
             const bool simulated = request.simulate.has_value();
             if (simulated) require_host_room_for_simulated_data(model, "an edit");
             const RuntimeLibraryInterface& library = runtime_library();
             // The largest activations of the edit's calls are the GPUs' headroom unless --headroom says
             // otherwise; the plan weighs each component by its passes in the edit.
-            const pipelines::EditDemands demands = library.check_edit(model, inputs);
+            const pipelines::PipelineDemands demands = library.check_pipeline(model, *job);
             if (!request.budget.headroom)
               request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
             for (const auto& [component, work] : demands.workload.components)
@@ -219,25 +228,29 @@ Command edit_command() {
             hooks.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
             hooks.cancel = &stop_flag();
             hooks.log_level = static_cast<int>(log::level());
-            auto on_step = [&](const pipelines::EditStepReport& step) {
+            auto on_step = [&](const pipelines::PipelineStep& step) {
               if (!terminal) return;
               io.err << "step " << step.step << "/" << step.steps << "  " << seconds_text(step.seconds);
               if (step.streamed_bytes) io.err << "  streamed " << format_bytes(step.streamed_bytes);
               io.err << "\n" << std::flush;
             };
-            EditRun run;
+            PipelineRun run;
             try {
-              run = library.edit(request, model, inputs, hooks, on_step);
+              run = library.run_pipeline(request, model, *job, hooks, on_step);
             } catch (const GuardFailure& failure) {
               write_guard_report(invocation, failure.report(), io);
               throw;
             }
-            pipelines::write_png(*output, run.outcome.image);
+            // An image-edit pipeline's outcome (made in the runtime library, whose type information the CLI
+            // does not share: the pipeline's registration is the guarantee).
+            const auto& outcome = static_cast<const pipelines::EditOutcome&>(*run.outcome);
+            pipelines::write_png(*output, outcome.image);
             if (const auto latents = invocation.text("output-latents"))
-              write_safetensors(*latents, {{"latents", DType::F32, run.outcome.final_latents_shape,
-                                            run.outcome.final_latents.data()}});
-            write_guard_report(invocation, run.report, io, true, {{"edit", edit_json(inputs, run, *output)}},
-                               [&](std::ostream& out) { print_edit_summary(inputs, run, *output, out); });
+              write_safetensors(*latents,
+                                {{"latents", DType::F32, outcome.final_latents_shape, outcome.final_latents.data()}});
+            write_guard_report(
+                invocation, run.report, io, true, {{"edit", edit_json(inputs, outcome, run.report, *output)}},
+                [&](std::ostream& out) { print_edit_summary(inputs, outcome, run.report, *output, out); });
             return 0;
           }};
 }

@@ -19,7 +19,7 @@ std::uint64_t runtime_library_layout_fingerprint() {
   for (std::size_t figure :
        {sizeof(RunSettings), sizeof(StepRecord), sizeof(RunOutcome), sizeof(RunHooks), sizeof(RunResult),
         sizeof(RuntimeLibraryInterface), sizeof(LoadRequest), sizeof(GuardReport), sizeof(InspectedModel),
-        sizeof(Placement), sizeof(pipelines::EditInputs), sizeof(pipelines::EditOutcome), sizeof(EditRun)})
+        sizeof(Placement), sizeof(pipelines::PipelineDemands), sizeof(pipelines::PipelineStep), sizeof(PipelineRun)})
     for (int byte = 0; byte < 8; ++byte) {
       hash ^= (static_cast<std::uint64_t>(figure) >> (8 * byte)) & 0xFF;
       hash *= 0x100000001b3ULL;

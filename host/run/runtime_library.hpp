@@ -16,9 +16,7 @@
 
 #include "guard/guard_pipeline.hpp"
 #include "model/model_inspector.hpp"
-#include "qwen_image_edit/edit_demands.hpp"
-#include "qwen_image_edit/edit_inputs.hpp"
-#include "qwen_image_edit/edit_outcome.hpp"
+#include "pipeline_job.hpp"
 #include "request/load_request.hpp"
 
 namespace vramguard {
@@ -66,10 +64,11 @@ struct RunResult {
   std::vector<RunOutcome> outcomes;  // one per call: a component's entry
 };
 
-// An edit's result: the guard's report (the load, any fallback, what unloading left) and what it made.
-struct EditRun {
+// A pipeline job's result: the guard's report (the load, any fallback, what unloading left) and what
+// the pipeline made (its own outcome type: an image edit's is an EditOutcome).
+struct PipelineRun {
   GuardReport report;
-  pipelines::EditOutcome outcome;
+  std::shared_ptr<const pipelines::PipelineOutcome> outcome;
 };
 
 // What the library exports (vramguard_runtime_library), one struct: checked, then called.
@@ -87,15 +86,16 @@ struct RuntimeLibraryInterface {
   // session. Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
   RunResult (*run)(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings,
                    const RunHooks& hooks);
-  // An edit's model calls checked against the components' configs before anything loads (InputError
-  // for a folder whose components do not run it); returns what they need (edit_demands.hpp): the
-  // largest call's activations, the headroom a GPU keeps, and each component's tokens and passes.
-  pipelines::EditDemands (*check_edit)(const InspectedModel& model, const pipelines::EditInputs& inputs);
-  // Opens a session for the request, runs the prepared edit in it (pipelines/qwen_image_edit/edit_run),
-  // writes `latents_file` when given (the final packed latents), unloads. Throws GuardFailure with the
+  // A pipeline's job (prepared before anything loads: pipelines/pipeline_registry.hpp) checked against
+  // the components' configs by the pipeline registered under its name (InputError for a folder whose
+  // components do not run it); returns what its model calls need: the largest call's activations, the
+  // headroom a GPU keeps, and each component's tokens and passes. The same for every pipeline.
+  pipelines::PipelineDemands (*check_pipeline)(const InspectedModel& model, const pipelines::PipelineJob& job);
+  // Opens a session for the request, runs the job's stages in it, unloads. Throws GuardFailure with the
   // report when nothing loads or runs (Ctrl-C included).
-  EditRun (*edit)(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs,
-                  const RunHooks& hooks, const std::function<void(const pipelines::EditStepReport&)>& on_step);
+  PipelineRun (*run_pipeline)(const LoadRequest& request, const InspectedModel& model,
+                              const pipelines::PipelineJob& job, const RunHooks& hooks,
+                              const std::function<void(const pipelines::PipelineStep&)>& on_step);
   // The CUDA device runtime (host/devices/cuda_runtime.cpp) the CLI's load, doctor, fix and monitor use;
   // nullptr in a build without CUDA. The caller owns what it returns.
   DeviceRuntime* (*create_cuda_runtime)(int log_level);
@@ -105,7 +105,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 6;
+inline constexpr int kRuntimeLibraryInterfaceVersion = 7;
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

@@ -6,15 +6,12 @@
 #include <vector>
 
 #include "image/rgb_image.hpp"
+#include "pipeline_job.hpp"
 
 namespace vramguard::pipelines {
 
-// One denoising step, as it finishes (the CLI's progress line).
-struct EditStepReport {
-  int step = 0, steps = 0;
-  double seconds = 0;                // both transformer passes with true CFG, and the scheduler's update
-  std::uint64_t streamed_bytes = 0;  // copied into the streaming windows during the step
-};
+// One denoising step, as it finishes (the CLI's progress line): both transformer passes with true CFG.
+using EditStepReport = PipelineStep;
 
 // How one of the VAE's calls ran: on the whole picture, or in tiles and why.
 struct VaeCallReport {
@@ -22,7 +19,7 @@ struct VaeCallReport {
   std::string why;  // why it tiled (empty when it did not)
 };
 
-struct EditOutcome {
+struct EditOutcome : PipelineOutcome {
   RgbImage image;                    // the result, 8 bits, as diffusers' PIL output
   std::vector<float> image_values;   // [height, width, 3] in [0, 1], as its output_type="np"
   std::vector<float> final_latents;  // packed, [1, image tokens, channels], as its output_type="latent"

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
+#include "pipeline_runner.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
 #include "vramguard/runtime/architecture.hpp"
@@ -395,6 +396,21 @@ EditDemands edit_demands(const runtime::ModelDescription& model, const EditInput
   }
   demands.activation_bytes = std::max(largest, vae_bytes);
   return demands;
+}
+
+PipelineRunner pipeline_runner_qwen_image_edit() {
+  PipelineRunner runner;
+  runner.class_names = {EditInputs::kPipeline};
+  runner.demands = [](const runtime::ModelDescription& model, const PipelineJob& job,
+                      const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
+    return edit_demands(model, static_cast<const EditInputs&>(job), dtype_of);  // its registered job type
+  };
+  runner.run = [](runtime::Session& session, const PipelineJob& job,
+                  const std::function<void(const PipelineStep&)>& on_step,
+                  const std::atomic<bool>* cancel) -> std::unique_ptr<PipelineOutcome> {
+    return std::make_unique<EditOutcome>(run_edit(session, static_cast<const EditInputs&>(job), {on_step, {}, cancel}));
+  };
+  return runner;
 }
 
 }  // namespace vramguard::pipelines

@@ -9,7 +9,7 @@
 #include "logging/log.hpp"
 #include "model_description.hpp"
 #include "vramguard/runtime/named_tensor_files.hpp"
-#include "qwen_image_edit/edit_run.hpp"
+#include "pipeline_runner.hpp"
 #include "run/runtime_library.hpp"
 #include "session_impl.hpp"
 #include "torch_tensors.hpp"
@@ -199,20 +199,22 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   return result;
 }
 
-pipelines::EditDemands check_edit_job(const InspectedModel& model, const pipelines::EditInputs& inputs) {
-  return pipelines::edit_demands(describe(model), inputs, [&](const std::string& component) {
+pipelines::PipelineDemands check_pipeline_job(const InspectedModel& model, const pipelines::PipelineJob& job) {
+  return pipelines::pipeline_runner_for(job).demands(describe(model), job, [&](const std::string& component) {
     return compute_dtype(*model.graph.find_component(component), model.graph.target_dtype);
   });
 }
 
-EditRun edit_job(const LoadRequest& request, const InspectedModel& model, const pipelines::EditInputs& inputs,
-                 const RunHooks& hooks, const std::function<void(const pipelines::EditStepReport&)>& on_step) {
+PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& model, const pipelines::PipelineJob& job,
+                             const RunHooks& hooks,
+                             const std::function<void(const pipelines::PipelineStep&)>& on_step) {
   log::set_level(static_cast<log::Level>(hooks.log_level));
+  const pipelines::PipelineRunner& runner = pipelines::pipeline_runner_for(job);
   Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
   Session::Impl& impl = session.impl();
-  EditRun result;
+  PipelineRun result;
   try {
-    result.outcome = pipelines::run_edit(session, inputs, {on_step, {}, hooks.cancel});
+    result.outcome = runner.run(session, job, on_step, hooks.cancel);
   } catch (const MemoryError&) {
     // The pipeline steps through the Session's public API, which reports the guard's failure as a
     // MemoryError; the CLI writes the guard's report with it.
@@ -230,7 +232,7 @@ EditRun edit_job(const LoadRequest& request, const InspectedModel& model, const 
 }
 
 const RuntimeLibraryInterface kInterface = {
-    kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, &check_edit_job, &edit_job, nullptr};
+    kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, &check_pipeline_job, &run_pipeline_job, nullptr};
 
 }  // namespace
 

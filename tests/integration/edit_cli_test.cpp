@@ -116,7 +116,7 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
            {"edit " + pipeline + " --image " + shell_quote(not_image) + " --prompt x" + out,
             "neither a PNG nor a JPEG"},
            {"edit " + shell_quote(other.string()) + " --image " + image + " --prompt x" + out,
-            "not QwenImageEditPipeline"},
+            "which vramguard does not run; it runs QwenImageEditPipeline"},
            {"edit " + shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "model").string()) +
                 " --image " + image + " --prompt x" + out,
             "not a diffusers pipeline folder"},

@@ -1,0 +1,39 @@
+#pragma once
+// What a user asks of an image edit (`vramguard edit`'s options; diffusers' pipeline arguments): the
+// settings every image-edit pipeline prepares its job from (pipeline_registry.hpp).
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "image/image_file.hpp"
+
+namespace vramguard::pipelines {
+
+// Whether the VAE encodes and decodes in overlapping tiles, as diffusers' vae.enable_tiling() makes it:
+// `automatic` tiles where the plan leaves the whole picture's activations no room on the VAE's GPU,
+// and after a VAE call runs out of memory (then for the rest of the edit).
+enum class VaeTilingMode : std::uint8_t { automatic, always, never };
+
+// diffusers' tile size and stride in picture pixels (tile_sample_min_*, tile_sample_stride_*).
+struct VaeTileSize {
+  int tile_pixels = 256;
+  int stride_pixels = 192;
+};
+
+// What the user asks for (`vramguard edit`'s options; diffusers' pipeline arguments).
+struct EditSettings {
+  std::filesystem::path image;
+  std::string prompt;
+  std::optional<std::string> negative_prompt;
+  double true_cfg_scale = 4.0;
+  int steps = 50;
+  std::uint64_t seed = 0;
+  std::optional<std::filesystem::path> latents;  // the packed initial noise, instead of drawing it from the seed
+  std::optional<int> height, width;              // of the result; default: the input's aspect at ~1024² pixels
+  VaeTilingMode vae_tiling = VaeTilingMode::automatic;
+  VaeTileSize vae_tile;
+  std::uint64_t max_image_pixels = kDefaultMaxImagePixels;  // a larger input is refused as a decompression bomb
+};
+
+}  // namespace vramguard::pipelines
