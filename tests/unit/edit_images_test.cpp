@@ -39,8 +39,8 @@ std::string bytes_of(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// A baseline JPEG of a gradient, made with libjpeg.
-std::string jpeg_of(int width, int height) {
+// A baseline JPEG of `image` (quality 100), made with libjpeg; tagged with an EXIF orientation unless 0.
+std::string jpeg_bytes(const RgbImage& image, int orientation = 0) {
   jpeg_compress_struct cinfo{};
   jpeg_error_mgr errors{};
   cinfo.err = jpeg_std_error(&errors);
@@ -48,24 +48,39 @@ std::string jpeg_of(int width, int height) {
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
   jpeg_mem_dest(&cinfo, &buffer, &size);
-  cinfo.image_width = static_cast<JDIMENSION>(width);
-  cinfo.image_height = static_cast<JDIMENSION>(height);
+  cinfo.image_width = static_cast<JDIMENSION>(image.width);
+  cinfo.image_height = static_cast<JDIMENSION>(image.height);
   cinfo.input_components = 3;
   cinfo.in_color_space = JCS_RGB;
   jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 100, TRUE);
   jpeg_start_compress(&cinfo, TRUE);
-  std::vector<unsigned char> row(static_cast<std::size_t>(width) * 3);
+  if (orientation) {
+    // "Exif\0\0", then TIFF big-endian: one IFD entry, orientation (0x0112), SHORT, count 1.
+    const unsigned char exif[] = {
+        'E', 'x', 'i', 'f',  0,    0, 'M', 'M', 0, 42, 0, 0, 0,
+        8,   0,   1,   0x01, 0x12, 0, 3,   0,   0, 0,  1, 0, static_cast<unsigned char>(orientation),
+        0,   0,   0,   0,    0,    0};
+    jpeg_write_marker(&cinfo, JPEG_APP0 + 1, exif, sizeof exif);
+  }
   while (cinfo.next_scanline < cinfo.image_height) {
-    for (std::size_t i = 0; i < row.size(); ++i)
-      row[i] = static_cast<unsigned char>((i * 7 + cinfo.next_scanline * 3) % 256);
-    JSAMPROW pointer = row.data();
-    jpeg_write_scanlines(&cinfo, &pointer, 1);
+    auto row = const_cast<JSAMPROW>(image.pixels.data() + static_cast<std::size_t>(cinfo.next_scanline) *
+                                                              static_cast<std::size_t>(image.width) * 3);
+    jpeg_write_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_compress(&cinfo);
   std::string out(reinterpret_cast<char*>(buffer), size);
   jpeg_destroy_compress(&cinfo);
   std::free(buffer);
   return out;
+}
+
+// A JPEG of a gradient.
+std::string jpeg_of(int width, int height) {
+  RgbImage image{width, height, {}};
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width * 3; ++x) image.pixels.push_back(static_cast<std::uint8_t>((x * 7 + y * 3) % 256));
+  return jpeg_bytes(image);
 }
 
 template <typename Error>
@@ -263,44 +278,13 @@ TEST(EditImages, ASixteenBitGreyPngIsClippedAsPillowConvertsIt) {
     for (int c = 0; c < 3; ++c) EXPECT_EQ(image.pixels[3 * i + static_cast<std::size_t>(c)], expected[i]) << i;
 }
 
-// A JPEG of two solid halves (left red, right blue), optionally tagged with an EXIF orientation.
+// A JPEG of two solid halves (left red, right blue), tagged with an EXIF orientation unless 0.
 std::string halves_jpeg(int orientation) {
-  jpeg_compress_struct cinfo{};
-  jpeg_error_mgr errors{};
-  cinfo.err = jpeg_std_error(&errors);
-  jpeg_create_compress(&cinfo);
-  unsigned char* buffer = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&cinfo, &buffer, &size);
-  cinfo.image_width = 16;
-  cinfo.image_height = 8;
-  cinfo.input_components = 3;
-  cinfo.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&cinfo);
-  jpeg_set_quality(&cinfo, 100, TRUE);
-  jpeg_start_compress(&cinfo, TRUE);
-  if (orientation) {
-    // "Exif\0\0", then TIFF big-endian: one IFD entry, orientation (0x0112), SHORT, count 1.
-    const unsigned char exif[] = {
-        'E', 'x', 'i', 'f',  0,    0, 'M', 'M', 0, 42, 0, 0, 0,
-        8,   0,   1,   0x01, 0x12, 0, 3,   0,   0, 0,  1, 0, static_cast<unsigned char>(orientation),
-        0,   0,   0,   0,    0,    0};
-    jpeg_write_marker(&cinfo, JPEG_APP0 + 1, exif, sizeof exif);
-  }
-  std::vector<unsigned char> row(16 * 3);
-  for (int x = 0; x < 16; ++x) {
-    row[static_cast<std::size_t>(3 * x)] = x < 8 ? 255 : 0;
-    row[static_cast<std::size_t>(3 * x + 2)] = x < 8 ? 0 : 255;
-  }
-  while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW pointer = row.data();
-    jpeg_write_scanlines(&cinfo, &pointer, 1);
-  }
-  jpeg_finish_compress(&cinfo);
-  std::string out(reinterpret_cast<char*>(buffer), size);
-  jpeg_destroy_compress(&cinfo);
-  std::free(buffer);
-  return out;
+  RgbImage image{16, 8, {}};
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 16; ++x)
+      image.pixels.insert(image.pixels.end(), {std::uint8_t(x < 8 ? 255 : 0), 0, std::uint8_t(x < 8 ? 0 : 255)});
+  return jpeg_bytes(image, orientation);
 }
 
 TEST(EditImages, AJpegIsTurnedAsItsExifOrientationSaysAsDiffusersLoadImageTurnsIt) {
