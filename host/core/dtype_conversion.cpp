@@ -83,16 +83,13 @@ float load_float(const unsigned char* p, DType dtype) {
       std::memcpy(&v, p, 2);
       return f16_to_float(v);
     }
-    default:
-      throw std::invalid_argument("no float conversion from " + std::string(dtype_name(dtype)));
+    default: throw std::invalid_argument("no float conversion from " + std::string(dtype_name(dtype)));
   }
 }
 
 void store_float(unsigned char* p, DType dtype, float f) {
   switch (dtype) {
-    case DType::F32:
-      std::memcpy(p, &f, 4);
-      return;
+    case DType::F32: std::memcpy(p, &f, 4); return;
     case DType::F64: {
       const double d = f;
       std::memcpy(p, &d, 8);
@@ -108,8 +105,7 @@ void store_float(unsigned char* p, DType dtype, float f) {
       std::memcpy(p, &v, 2);
       return;
     }
-    default:
-      throw std::invalid_argument("no float conversion to " + std::string(dtype_name(dtype)));
+    default: throw std::invalid_argument("no float conversion to " + std::string(dtype_name(dtype)));
   }
 }
 

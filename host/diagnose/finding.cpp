@@ -6,14 +6,10 @@ namespace vramguard {
 
 std::string_view severity_name(Severity severity) {
   switch (severity) {
-    case Severity::ok:
-      return "ok";
-    case Severity::info:
-      return "info";
-    case Severity::warning:
-      return "warning";
-    case Severity::blocker:
-      return "blocker";
+    case Severity::ok: return "ok";
+    case Severity::info: return "info";
+    case Severity::warning: return "warning";
+    case Severity::blocker: return "blocker";
   }
   return "info";
 }

@@ -109,20 +109,15 @@ class HeaderReader final : public nlohmann::json_sax<json> {
 
   bool key(string_t& name) override {
     switch (context()) {
-      case Context::top:
-        top_key_ = std::move(name);
-        break;
-      case Context::metadata:
-        metadata_key_ = std::move(name);
-        break;
+      case Context::top: top_key_ = std::move(name); break;
+      case Context::metadata: metadata_key_ = std::move(name); break;
       case Context::entry:
         field_ = name == "dtype"          ? Field::dtype
                  : name == "shape"        ? Field::shape
                  : name == "data_offsets" ? Field::offsets
                                           : Field::other;
         break;
-      default:
-        break;
+      default: break;
     }
     return true;
   }
@@ -177,9 +172,7 @@ class HeaderReader final : public nlohmann::json_sax<json> {
           stack_.push_back(object ? Context::entry : Context::skip);
         }
         return true;
-      case Context::metadata:
-        note_bad_metadata_value();
-        break;
+      case Context::metadata: note_bad_metadata_value(); break;
       case Context::entry: {
         RawEntry& entry = entries.back();
         if (!object && (field_ == Field::shape || field_ == Field::offsets)) {
@@ -191,11 +184,8 @@ class HeaderReader final : public nlohmann::json_sax<json> {
         clear_field(entry);
         break;
       }
-      case Context::numbers:
-        numbers_->push_back({RawNumber::Kind::not_an_integer, 0});
-        break;
-      case Context::skip:
-        break;
+      case Context::numbers: numbers_->push_back({RawNumber::Kind::not_an_integer, 0}); break;
+      case Context::skip: break;
     }
     stack_.push_back(Context::skip);
     return true;
@@ -203,9 +193,7 @@ class HeaderReader final : public nlohmann::json_sax<json> {
 
   bool scalar(RawNumber::Kind kind, std::uint64_t value, string_t* text) {
     switch (context()) {
-      case Context::none:
-        top_is_object = false;
-        break;
+      case Context::none: top_is_object = false; break;
       case Context::top:
         if (top_key_ == kMetadataKey) {
           ++metadata_occurrences;
@@ -224,11 +212,8 @@ class HeaderReader final : public nlohmann::json_sax<json> {
         else clear_field(entry);
         break;
       }
-      case Context::numbers:
-        numbers_->push_back({kind, value});
-        break;
-      case Context::skip:
-        break;
+      case Context::numbers: numbers_->push_back({kind, value}); break;
+      case Context::skip: break;
     }
     return true;
   }

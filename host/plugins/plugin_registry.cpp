@@ -245,24 +245,15 @@ int abandoned_plugin_calls() { return g_abandoned_calls.load(); }
 
 std::string_view plugin_problem_name(PluginProblem problem) {
   switch (problem) {
-    case PluginProblem::insecure:
-      return "insecure";
-    case PluginProblem::not_a_library:
-      return "not_a_library";
-    case PluginProblem::no_descriptor:
-      return "no_descriptor";
-    case PluginProblem::load_failed:
-      return "load_failed";
-    case PluginProblem::api_mismatch:
-      return "api_mismatch";
-    case PluginProblem::layout_mismatch:
-      return "layout_mismatch";
-    case PluginProblem::bad_descriptor:
-      return "bad_descriptor";
-    case PluginProblem::factory_failed:
-      return "factory_failed";
-    case PluginProblem::duplicate_name:
-      return "duplicate_name";
+    case PluginProblem::insecure: return "insecure";
+    case PluginProblem::not_a_library: return "not_a_library";
+    case PluginProblem::no_descriptor: return "no_descriptor";
+    case PluginProblem::load_failed: return "load_failed";
+    case PluginProblem::api_mismatch: return "api_mismatch";
+    case PluginProblem::layout_mismatch: return "layout_mismatch";
+    case PluginProblem::bad_descriptor: return "bad_descriptor";
+    case PluginProblem::factory_failed: return "factory_failed";
+    case PluginProblem::duplicate_name: return "duplicate_name";
   }
   return "unknown";
 }
@@ -313,12 +304,9 @@ Placement StrategyInstance::plan(const PlanRequest& request, const std::atomic<b
     case PlanOutcome::Status::planned:
       outcome.placement.strategy = info_.name;  // the name it was registered and chosen under
       return std::move(outcome.placement);
-    case PlanOutcome::Status::no_fit:
-      throw NoFitError(info_.name, outcome.message, outcome.minimum_bytes);
-    case PlanOutcome::Status::invalid_option:
-      throw StrategyOptionError(info_.name, outcome.message);
-    case PlanOutcome::Status::failed:
-      break;
+    case PlanOutcome::Status::no_fit: throw NoFitError(info_.name, outcome.message, outcome.minimum_bytes);
+    case PlanOutcome::Status::invalid_option: throw StrategyOptionError(info_.name, outcome.message);
+    case PlanOutcome::Status::failed: break;
   }
   throw PluginError(info_.name, info_.file.string(), "failed while planning: " + outcome.message);
 }

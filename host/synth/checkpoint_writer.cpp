@@ -117,14 +117,10 @@ void write_json(const fs::path& path, const ojson& value) {
 // The name transformers and diffusers give the dtype in config.json.
 const char* torch_dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F16:
-      return "float16";
-    case DType::F32:
-      return "float32";
-    case DType::F64:
-      return "float64";
-    default:
-      return "bfloat16";
+    case DType::F16: return "float16";
+    case DType::F32: return "float32";
+    case DType::F64: return "float64";
+    default: return "bfloat16";
   }
 }
 

@@ -43,27 +43,13 @@ RgbImage oriented(const RgbImage& image, int orientation) {
       // The source pixel of output (x, y), for each of Pillow's transposes.
       int sx = x, sy = y;
       switch (orientation) {
-        case 2:
-          sx = w - 1 - x;
-          break;  // FLIP_LEFT_RIGHT
-        case 3:
-          sx = w - 1 - x, sy = h - 1 - y;
-          break;  // ROTATE_180
-        case 4:
-          sy = h - 1 - y;
-          break;  // FLIP_TOP_BOTTOM
-        case 5:
-          sx = y, sy = x;
-          break;  // TRANSPOSE
-        case 6:
-          sx = y, sy = h - 1 - x;
-          break;  // ROTATE_270: a quarter turn clockwise
-        case 7:
-          sx = w - 1 - y, sy = h - 1 - x;
-          break;  // TRANSVERSE
-        case 8:
-          sx = w - 1 - y, sy = x;
-          break;  // ROTATE_90: a quarter turn counter-clockwise
+        case 2: sx = w - 1 - x; break;                  // FLIP_LEFT_RIGHT
+        case 3: sx = w - 1 - x, sy = h - 1 - y; break;  // ROTATE_180
+        case 4: sy = h - 1 - y; break;                  // FLIP_TOP_BOTTOM
+        case 5: sx = y, sy = x; break;                  // TRANSPOSE
+        case 6: sx = y, sy = h - 1 - x; break;          // ROTATE_270: a quarter turn clockwise
+        case 7: sx = w - 1 - y, sy = h - 1 - x; break;  // TRANSVERSE
+        case 8: sx = w - 1 - y, sy = x; break;          // ROTATE_90: a quarter turn counter-clockwise
       }
       for (int c = 0; c < 3; ++c)
         out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(out.width) + static_cast<std::size_t>(x)) *

@@ -53,15 +53,9 @@ void translate(std::exception_ptr error) {
     raise(exceptions().out_of_memory, e);
   } catch (const vramguard::Error& e) {
     switch (e.exit_code()) {
-      case ExitCode::bad_input:
-        raise(exceptions().input_error, e);
-        break;
-      case ExitCode::interrupted:
-        PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
-        break;
-      default:
-        raise(exceptions().error, e);
-        break;
+      case ExitCode::bad_input: raise(exceptions().input_error, e); break;
+      case ExitCode::interrupted: PyErr_SetString(PyExc_KeyboardInterrupt, e.what()); break;
+      default: raise(exceptions().error, e); break;
     }
   }
 }

@@ -16,26 +16,16 @@ namespace {
 
 DType dtype_of(c10::ScalarType type, const std::string& name) {
   switch (type) {
-    case c10::kFloat:
-      return DType::F32;
-    case c10::kBFloat16:
-      return DType::BF16;
-    case c10::kHalf:
-      return DType::F16;
-    case c10::kDouble:
-      return DType::F64;
-    case c10::kLong:
-      return DType::I64;
-    case c10::kInt:
-      return DType::I32;
-    case c10::kShort:
-      return DType::I16;
-    case c10::kChar:
-      return DType::I8;
-    case c10::kByte:
-      return DType::U8;
-    case c10::kBool:
-      return DType::BOOL;
+    case c10::kFloat: return DType::F32;
+    case c10::kBFloat16: return DType::BF16;
+    case c10::kHalf: return DType::F16;
+    case c10::kDouble: return DType::F64;
+    case c10::kLong: return DType::I64;
+    case c10::kInt: return DType::I32;
+    case c10::kShort: return DType::I16;
+    case c10::kChar: return DType::I8;
+    case c10::kByte: return DType::U8;
+    case c10::kBool: return DType::BOOL;
     default:
       throw JobError(std::string("output '") + name + "' has a dtype safetensors cannot hold (" + c10::toString(type) +
                      ")");

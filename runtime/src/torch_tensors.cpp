@@ -22,34 +22,21 @@ c10::ScalarType compute_dtype(const Component& component, std::optional<DType> t
 
 c10::ScalarType scalar_type_of(DType dtype, const std::string& tensor) {
   switch (dtype) {
-    case DType::F64:
-      return c10::kDouble;
-    case DType::F32:
-      return c10::kFloat;
-    case DType::F16:
-      return c10::kHalf;
-    case DType::BF16:
-      return c10::kBFloat16;
-    case DType::I64:
-      return c10::kLong;
-    case DType::I32:
-      return c10::kInt;
-    case DType::I16:
-      return c10::kShort;
-    case DType::I8:
-      return c10::kChar;
-    case DType::U8:
-      return c10::kByte;
-    case DType::BOOL:
-      return c10::kBool;
+    case DType::F64: return c10::kDouble;
+    case DType::F32: return c10::kFloat;
+    case DType::F16: return c10::kHalf;
+    case DType::BF16: return c10::kBFloat16;
+    case DType::I64: return c10::kLong;
+    case DType::I32: return c10::kInt;
+    case DType::I16: return c10::kShort;
+    case DType::I8: return c10::kChar;
+    case DType::U8: return c10::kByte;
+    case DType::BOOL: return c10::kBool;
 #if VRAMGUARD_TORCH_MAJOR > 2 || (VRAMGUARD_TORCH_MAJOR == 2 && VRAMGUARD_TORCH_MINOR >= 1)
-    case DType::F8_E4M3:
-      return c10::ScalarType::Float8_e4m3fn;
-    case DType::F8_E5M2:
-      return c10::ScalarType::Float8_e5m2;
+    case DType::F8_E4M3: return c10::ScalarType::Float8_e4m3fn;
+    case DType::F8_E5M2: return c10::ScalarType::Float8_e5m2;
 #endif
-    default:
-      break;
+    default: break;
   }
   throw InputError(tensor, "is " + std::string(dtype_name(dtype)) + ", which this libtorch cannot compute with",
                    "load it converted (--dtype bf16), or use a libtorch that knows the dtype");

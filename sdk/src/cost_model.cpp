@@ -61,12 +61,9 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
   };
   if (forced) {
     switch (*forced) {
-      case StreamSource::registered_mapping:
-        return registered();
-      case StreamSource::pinned_copy:
-        return copied("asked for (--stream-from pinned)");
-      case StreamSource::staged_page_cache:
-        return staged_choice("asked for (--stream-from page-cache)");
+      case StreamSource::registered_mapping: return registered();
+      case StreamSource::pinned_copy: return copied("asked for (--stream-from pinned)");
+      case StreamSource::staged_page_cache: return staged_choice("asked for (--stream-from page-cache)");
     }
   }
   if (budget.can_register_mappings && convertible_in_place) return registered();
@@ -86,12 +83,9 @@ const CostConstants& default_cost_constants() {
 
 std::string_view stream_source_name(StreamSource source) {
   switch (source) {
-    case StreamSource::pinned_copy:
-      return "pinned copy";
-    case StreamSource::registered_mapping:
-      return "registered mapping";
-    case StreamSource::staged_page_cache:
-      return "staged from the page cache";
+    case StreamSource::pinned_copy: return "pinned copy";
+    case StreamSource::registered_mapping: return "registered mapping";
+    case StreamSource::staged_page_cache: return "staged from the page cache";
   }
   return "pinned copy";
 }

@@ -6,12 +6,9 @@ namespace vramguard {
 
 std::string_view device_kind_name(DeviceKind kind) {
   switch (kind) {
-    case DeviceKind::cuda:
-      return "cuda";
-    case DeviceKind::cpu:
-      return "cpu";
-    case DeviceKind::disk:
-      return "disk";
+    case DeviceKind::cuda: return "cuda";
+    case DeviceKind::cpu: return "cpu";
+    case DeviceKind::disk: return "disk";
   }
   return "cuda";
 }

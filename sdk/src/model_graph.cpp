@@ -4,14 +4,10 @@ namespace vramguard {
 
 std::string_view unit_kind_name(UnitKind kind) {
   switch (kind) {
-    case UnitKind::embedding:
-      return "embedding";
-    case UnitKind::block:
-      return "block";
-    case UnitKind::head:
-      return "head";
-    case UnitKind::other:
-      return "other";
+    case UnitKind::embedding: return "embedding";
+    case UnitKind::block: return "block";
+    case UnitKind::head: return "head";
+    case UnitKind::other: return "other";
   }
   return "other";
 }

@@ -4,12 +4,9 @@ namespace vramguard {
 
 std::string_view placement_mode_name(PlacementMode mode) {
   switch (mode) {
-    case PlacementMode::resident:
-      return "resident";
-    case PlacementMode::streamed:
-      return "streamed";
-    case PlacementMode::cpu:
-      return "cpu";
+    case PlacementMode::resident: return "resident";
+    case PlacementMode::streamed: return "streamed";
+    case PlacementMode::cpu: return "cpu";
   }
   return "resident";
 }

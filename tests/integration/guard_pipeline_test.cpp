@@ -238,14 +238,9 @@ TEST_F(Guard, AThousandLoadsWithRandomOutOfMemoryNeverLeak) {
   for (int i = 0; i < 1000; ++i) {
     SimulatedFaults faults;
     switch (uniform(0, 2)) {
-      case 0:
-        faults.fail_at_allocation = uniform(1, 60);
-        break;
-      case 1:
-        faults.fail_above_bytes = uniform(1'000'000, 40'000'000);
-        break;
-      default:
-        faults.other_process = SimulatedFaults::OtherProcess{uniform(0, 40), 0, uniform(1'000'000, 60'000'000)};
+      case 0: faults.fail_at_allocation = uniform(1, 60); break;
+      case 1: faults.fail_above_bytes = uniform(1'000'000, 40'000'000); break;
+      default: faults.other_process = SimulatedFaults::OtherProcess{uniform(0, 40), 0, uniform(1'000'000, 60'000'000)};
     }
     SimulatedRuntime runtime(gpu(uniform(5, 60)), uniform(0, 1) ? 4 * GiB : uniform(0, 40'000'000), faults);
     auto o = options(uniform(0, 1) ? "balanced" : "auto");
