@@ -56,17 +56,21 @@ namespace {
 void check_folder_of_new_file(const std::filesystem::path& file, const std::string& what) {
   const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
   struct stat st {};
-  if (::stat(folder.c_str(), &st) != 0)
+  if (::stat(folder.c_str(), &st) != 0) {
+    const int error = errno;  // before the message's allocations
     throw UsageError("will not write " + what + " to " + file.string() + ": its folder " + folder.string() + " " +
-                         (errno == ENOENT ? std::string("does not exist") : std::strerror(errno)),
+                         (error == ENOENT ? std::string("does not exist") : std::strerror(error)),
                      "create the folder first, or give a path in an existing one");
+  }
   if (!S_ISDIR(st.st_mode))
     throw UsageError("will not write " + what + " to " + file.string() + ": " + folder.string() + " is not a folder",
                      "give a path in a folder");
-  if (::access(folder.c_str(), W_OK) != 0)
+  if (::access(folder.c_str(), W_OK) != 0) {
+    const int error = errno;
     throw UsageError("will not write " + what + " to " + file.string() + ": its folder " + folder.string() +
-                         " is not writable (" + std::strerror(errno) + ")",
+                         " is not writable (" + std::strerror(error) + ")",
                      "give a path in a folder you can write to");
+  }
 }
 
 }  // namespace
