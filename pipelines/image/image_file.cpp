@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include <jpeglib.h>
 // After jpeglib.h: the message codes (JWRN_JPEG_EOF).
@@ -82,47 +83,43 @@ RgbImage read_png(const std::string& path, std::FILE* file, std::uint64_t max_pi
   image.width = static_cast<int>(width);
   image.height = static_cast<int>(height);
   const int color = png_get_color_type(png, info);
-  if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) == 16) {
-    // Pillow opens 16-bit grey as mode I;16, whose convert("RGB") clips each value to 255 (most pixels
-    // white), where other 16-bit PNGs keep their high byte: read the samples whole and clip them.
-    png_set_interlace_handling(png);
-    png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != static_cast<std::size_t>(width) * 2) longjmp(errors.jump, 1);
-    std::vector<unsigned char> samples(static_cast<std::size_t>(width) * height * 2);
-    rows.resize(height);
-    for (png_uint_32 y = 0; y < height; ++y) rows[y] = samples.data() + static_cast<std::size_t>(y) * width * 2;
-    png_read_image(png, rows.data());
-    png_read_end(png, info);
-    const int orientation = png_orientation(png, info);
-    png_destroy_read_struct(&png, &info, nullptr);
+  // Pillow opens 16-bit grey as mode I;16, whose convert("RGB") clips each value to 255 (most pixels
+  // white), where other 16-bit PNGs keep their high byte: its samples are read whole and clipped below.
+  const bool grey16 = color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) == 16;
+  const std::size_t sample_bytes = grey16 ? 2 : 3;  // per pixel, as libpng hands the rows over
+  if (!grey16) {
+    // To 8-bit RGB as Pillow's convert("RGB"): the high byte of 16-bit samples, palette and gray
+    // expanded, alpha and transparency dropped (not blended).
+    png_set_strip_16(png);
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) {
+      png_set_expand_gray_1_2_4_to_8(png);
+      png_set_gray_to_rgb(png);
+    }
+    png_set_strip_alpha(png);
+    png_set_packing(png);
+  }
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  if (png_get_rowbytes(png, info) != static_cast<std::size_t>(width) * sample_bytes) longjmp(errors.jump, 1);
+  std::vector<unsigned char> samples(static_cast<std::size_t>(width) * height * sample_bytes);
+  rows.resize(height);
+  for (png_uint_32 y = 0; y < height; ++y)
+    rows[y] = samples.data() + static_cast<std::size_t>(y) * width * sample_bytes;
+  png_read_image(png, rows.data());
+  png_read_end(png, info);
+  const int orientation = png_orientation(png, info);
+  png_destroy_read_struct(&png, &info, nullptr);
+  if (grey16) {
     image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
     for (std::size_t i = 0; i < samples.size() / 2; ++i) {
       const unsigned value = (static_cast<unsigned>(samples[2 * i]) << 8) | samples[2 * i + 1];  // big-endian
       const auto clipped = static_cast<std::uint8_t>(value > 255 ? 255 : value);
       image.pixels[3 * i] = image.pixels[3 * i + 1] = image.pixels[3 * i + 2] = clipped;
     }
-    return oriented(image, orientation);
+  } else {
+    image.pixels = std::move(samples);
   }
-  // To 8-bit RGB as Pillow's convert("RGB"): the high byte of 16-bit samples, palette and gray
-  // expanded, alpha and transparency dropped (not blended).
-  png_set_strip_16(png);
-  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) {
-    png_set_expand_gray_1_2_4_to_8(png);
-    png_set_gray_to_rgb(png);
-  }
-  png_set_strip_alpha(png);
-  png_set_packing(png);
-  png_set_interlace_handling(png);
-  png_read_update_info(png, info);
-  if (png_get_rowbytes(png, info) != static_cast<std::size_t>(width) * 3) longjmp(errors.jump, 1);
-  image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
-  rows.resize(height);
-  for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.pixels.data() + static_cast<std::size_t>(y) * width * 3;
-  png_read_image(png, rows.data());
-  png_read_end(png, info);
-  const int orientation = png_orientation(png, info);
-  png_destroy_read_struct(&png, &info, nullptr);
   return oriented(image, orientation);
 }
 
