@@ -17,6 +17,24 @@ MemoryError explain_no_fit(const NoFitError& e, const DeviceBudget& budget, cons
                  " kept for activations leave " + format_bytes(gpu->usable_bytes) + " of its " +
                  format_bytes(room_past_context) + " for weights";
   }
+  // Where the adapters kept beside the weights (a LoRA's) are what leaves too little, more memory is not
+  // the remedy either: fewer or smaller adapters are.
+  std::string adapters;
+  for (const auto* gpu : budget.gpus()) {
+    const auto needed = e.minimum_bytes().find(gpu->id);
+    if (gpu->adapter_bytes == 0 || needed == e.minimum_bytes().end() || gpu->usable_bytes >= needed->second) continue;
+    DeviceInfo without = *gpu;
+    without.adapter_bytes = 0;
+    without.update_usable();
+    if (without.usable_bytes >= needed->second)
+      adapters += (adapters.empty() ? "" : "; ") + gpu->name() + " keeps " + format_bytes(gpu->adapter_bytes) +
+                  " for adapters, and without them its " + format_bytes(without.usable_bytes) +
+                  " usable would hold the " + format_bytes(needed->second) + " the plan needs";
+  }
+  if (!adapters.empty())
+    return MemoryError(e.what(), "the adapters (LoRA weights) crowd out the model's (" + adapters +
+                                     "): load fewer or lower-rank adapters, or lower --adapter-memory (adapter_memory= "
+                                     "in Python) where it says more than they hold");
   std::string hint;
   for (const auto& [device, bytes] : e.minimum_bytes())
     hint += (hint.empty() ? "" : "; ") + device.str() + " needs at least " + format_bytes(bytes) + " usable";

@@ -118,6 +118,18 @@ TEST_F(Planning, ADoesNotFitIsAJobFailureWithWhatWouldBeNeeded) {
   EXPECT_NE(result.err.find("cuda:0"), std::string::npos) << result.err;
 }
 
+TEST_F(Planning, WhenAdaptersAreWhatLeavesTooLittleTheAdviceNamesThem) {
+  // Without adapters the plan fits the 16 GB card; with 15 GB kept for them it does not, and the advice
+  // once said to raise --max-memory.
+  const std::string call = "plan " + qie() + " --simulate cuda:16GB --strategy sequential-offload --dtype bf16";
+  ASSERT_EQ(run_vramguard(call).exit_code, 0);
+  const auto result = run_vramguard(call + " --adapter-memory 15GB");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("the adapters (LoRA weights) crowd out the model's"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cuda:0 keeps 15.00 GB"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("raise --max-memory"), std::string::npos) << result.err;
+}
+
 TEST_F(Planning, UnknownStrategyAndBadOptionsAreUsageErrors) {
   auto result = run_vramguard("plan " + tiny() + " --simulate rtx4090 --strategy balancd");
   EXPECT_EQ(result.exit_code, 2);
