@@ -12,36 +12,6 @@
 
 namespace vramguard {
 
-std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text,
-                                                     bool allow_disk) {
-  const std::string example = "e.g. --" + option + " 0=12GB,cpu=64GiB";
-  if (text::trim(text).empty()) throw UsageError("--" + option + " is empty", example);
-  std::map<DeviceId, std::uint64_t> sizes;
-  for (const auto& raw : text::split(text, ',')) {
-    const std::string entry(text::trim(raw));
-    if (entry.empty()) throw UsageError("--" + option + " '" + text + "' has an empty entry", example);
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos) throw UsageError("--" + option + " entry '" + entry + "' is not DEVICE=SIZE", example);
-    const std::string name(text::trim(entry.substr(0, eq)));
-    const auto device = DeviceId::parse(name, true);
-    if (!device)
-      throw UsageError("--" + option + " names an unknown device '" + name + "'",
-                       "devices are GPU indices (0, 1...), cuda:N and cpu");
-    if (device->kind == DeviceKind::disk && !allow_disk)
-      throw UsageError(
-          "--" + option +
-              " cannot cap disk: weights offloaded to disk are read from the checkpoint in place and take no space",
-          "cap cpu to push weights to disk, e.g. --" + option + " 0=12GB,cpu=8GB");
-    if (sizes.count(*device)) throw UsageError("--" + option + " names " + device->str() + " twice", example);
-    try {
-      sizes[*device] = parse_byte_size(entry.substr(eq + 1));
-    } catch (const InvalidByteSize& e) {
-      throw UsageError("--" + option + " " + device->str() + ": " + e.what());
-    }
-  }
-  return sizes;
-}
-
 std::uint64_t default_gpu_reserve(std::uint64_t total_bytes) {
   return std::clamp<std::uint64_t>(total_bytes / 20, 512ULL << 20, 2ULL << 30);
 }

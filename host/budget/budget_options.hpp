@@ -32,12 +32,6 @@ struct BudgetOptions {
 // filling a card to its last megabyte makes the next program (or the next step) fail.
 std::uint64_t default_gpu_reserve(std::uint64_t total_bytes);
 
-// "0=12GB,1=20GiB,cpu=64GiB" (keys: GPU index, cuda:N, cpu). Throws UsageError naming the option and
-// the entry: an empty list or entry, a device named twice, an unknown device; `disk` where the page
-// cache has no size to cap (`allow_disk` false).
-std::map<DeviceId, std::uint64_t> parse_device_sizes(const std::string& option, const std::string& text,
-                                                     bool allow_disk = false);
-
 // The budget for this run from devices already probed: the user's options, and headroom for the
 // model's workload. usable = min(cap − context, free − reserve) − adapters − headroom; the CPU's usable is its
 // available RAM (or its cap); streamed weights are pinned up to the pinned cap (default: the CPU's

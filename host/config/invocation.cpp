@@ -11,6 +11,7 @@
 #include <sstream>
 #include <set>
 
+#include "config/option_table.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
 
@@ -110,6 +111,24 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
     }
     ::close(fd);
   }
+  // The line of each key outside [strategy.*] sections, for messages about its value.
+  std::map<std::string, int> key_lines;
+  {
+    std::istringstream lines(content);
+    bool in_strategy_section = false;
+    int number = 0;
+    for (std::string line; std::getline(lines, line);) {
+      ++number;
+      const std::string entry(text::trim(line));
+      if (text::starts_with(entry, "["))
+        in_strategy_section = text::starts_with(entry, "[" + std::string(kStrategySection));
+      const auto eq = entry.find('=');
+      if (in_strategy_section || eq == std::string::npos || text::starts_with(entry, "#")) continue;
+      std::string key(text::trim(entry.substr(0, eq)));
+      for (auto& c : key) c = c == '_' ? '-' : c;
+      key_lines.emplace(key, number);
+    }
+  }
   std::istringstream in(content);
   po::parsed_options parsed(&all_options);
   try {
@@ -121,6 +140,7 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
   const std::vector<std::string> known = long_names(all_options);
   std::vector<po::option> kept;
   for (auto option : parsed.options) {
+    const std::string option_key = option.string_key;
     std::string key = option.string_key;
     const std::string value = option.value.empty() ? std::string{} : option.value.front();
     if (text::starts_with(key, kStrategySection)) {
@@ -158,6 +178,11 @@ void store_config_file(const std::filesystem::path& file, const po::options_desc
                        "remove it from the config and pass --" + key + " when you mean it");
     option.string_key = key;
     option.unregistered = false;
+    if (!invocation.values.count(key) || invocation.values[key].defaulted()) {
+      const auto line = key_lines.find(key);
+      invocation.sources[key] = option_key + " (" + file.string() +
+                                (line != key_lines.end() ? ", line " + std::to_string(line->second) : "") + ")";
+    }
     kept.push_back(option);
   }
   parsed.options = std::move(kept);
@@ -177,19 +202,12 @@ po::options_description global_options() {
   global.add_options()
       ("help,h", "show help for the command")
       ("version", "print vramguard's version and exit")
-      ("config", po::value<std::string>()->value_name("FILE"),
-          "read options from an INI config file (examples in configs/); env VRAMGUARD_CONFIG")
       ("log-level", po::value<std::string>()->value_name("LEVEL")->default_value("info"),
           "trace, debug, info, warn, error or off")
       ("quiet,q", switch_value(), "only warnings and errors on stderr (same as --log-level warn)")
-      ("json", switch_value(), "print results as JSON on stdout")
-      ("plugin-dir", po::value<std::vector<std::string>>()->value_name("DIR"),
-          "look for strategy plugins here first (repeatable); then VRAMGUARD_PLUGIN_PATH (':'-separated), the config "
-          "file's plugin_dirs key (':'-separated, relative to the file), and the built-in directory")
-      ("allow-insecure-plugins", switch_value(), "load plugins that other users could have written")
-      ("allow-duplicate-plugins", switch_value(),
-          "when two plugins share a name, use the first found instead of refusing both");
+      ("json", switch_value(), "print results as JSON on stdout");
   // clang-format on
+  declare_options(global, OptionGroup::plugins);
   return global;
 }
 
@@ -276,6 +294,7 @@ void add_environment_and_config(Invocation& invocation, const po::options_descri
           "the environment variable " + variable + " sets --" + name + ", which only the command line may give",
           "unset it and pass --" + name + " when you mean it");
     po::option option(name, {value});
+    if (!invocation.values.count(name) || invocation.values[name].defaulted()) invocation.sources[name] = variable;
     from_env.push_back(option);
   }
   try {

@@ -43,6 +43,9 @@ struct Invocation {
   Environment environment;                                  // as given, for HF_HOME and the like
   std::vector<std::string> warnings;                        // unknown VRAMGUARD_* variables and the like
   std::set<std::string> from_command_line;                  // the options the command line itself gave
+  // Where each option given outside the command line came from, as an error names it:
+  // "VRAMGUARD_RESERVE", "reserve (configs/rtx4080-16gb.ini, line 12)". Absent: "--reserve".
+  std::map<std::string, std::string> sources;
   bool help_requested = false;
   bool version_requested = false;
 

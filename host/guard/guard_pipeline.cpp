@@ -145,10 +145,10 @@ GuardResult GuardPipeline::climb(GuardReport report) {
       });
       attempt.placement = placement;
       run_stage(attempt, "load", runtime_, gpu_count_, [&] {
-        LoadOptions load_options{model_.graph.target_dtype,
-                                 options_.stream_source.value_or(attempt.prediction->stream_source),
-                                 attempt.budget.can_register_mappings ? options_.upload_path : UploadPath::staged,
-                                 options_.progress, options_.cancel};
+        PlacementLoadOptions load_options{
+            model_.graph.target_dtype, options_.stream_source.value_or(attempt.prediction->stream_source),
+            attempt.budget.can_register_mappings ? options_.upload_path : UploadPath::staged, options_.progress,
+            options_.cancel};
         loaded.emplace(load_placement(runtime_, model_, placement, attempt.budget, load_options));
       });
       for (std::size_t g = 0; g < gpu_count_; ++g) {

@@ -71,7 +71,7 @@ void LoadedModel::release() {
 class Loader {
  public:
   Loader(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement, const DeviceBudget& budget,
-         const LoadOptions& options)
+         const PlacementLoadOptions& options)
       : runtime_(runtime), model_(model), placement_(placement), budget_(budget), options_(options), loaded_(runtime) {}
 
   LoadedModel run() {
@@ -292,14 +292,14 @@ class Loader {
   const InspectedModel& model_;
   const Placement& placement_;
   const DeviceBudget& budget_;
-  const LoadOptions& options_;
+  const PlacementLoadOptions& options_;
   LoadedModel loaded_;
   std::map<std::pair<std::size_t, std::size_t>, std::shared_ptr<CheckpointFile>> files_;
   std::map<std::pair<std::size_t, std::size_t>, const unsigned char*> mappings_;  // registered files
 };
 
 LoadedModel load_placement(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
-                           const DeviceBudget& budget, const LoadOptions& options) {
+                           const DeviceBudget& budget, const PlacementLoadOptions& options) {
   if (options.target_dtype && !dtype_is_convertible(*options.target_dtype))
     throw UsageError("cannot load into " + std::string(dtype_name(*options.target_dtype)),
                      "choose a --dtype among bf16, fp16, fp32 and fp64, or none to keep each tensor's own");

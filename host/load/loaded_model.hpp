@@ -93,7 +93,7 @@ class LoadedModel {
 
 enum class UploadPath : std::uint8_t { staged, registered, mixed };
 
-struct LoadOptions {
+struct PlacementLoadOptions {
   std::optional<DType> target_dtype;
   StreamSource stream_source = StreamSource::pinned_copy;  // the plan's choice, from the cost model
   // Resident weights: staged through pinned buffers by reader threads, copied straight from registered
@@ -106,6 +106,6 @@ struct LoadOptions {
 
 // Throws OutOfMemory, Interrupted or InputError; whatever it had allocated is freed first.
 LoadedModel load_placement(DeviceRuntime& runtime, const InspectedModel& model, const Placement& placement,
-                           const DeviceBudget& budget, const LoadOptions& options);
+                           const DeviceBudget& budget, const PlacementLoadOptions& options);
 
 }  // namespace vramguard

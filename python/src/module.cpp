@@ -16,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "vramguard/byte_size.hpp"
 #include "vramguard/errors.hpp"
+#include "vramguard/runtime/option_catalog.hpp"
 #include "vramguard/runtime/logging.hpp"
 #include "vramguard/runtime/plan.hpp"
 #include "vramguard/runtime/session.hpp"
@@ -60,34 +62,31 @@ void translate(std::exception_ptr error) {
   }
 }
 
+// The keywords runtime_options() in _options.py checked, each as the text (or list of texts) the
+// option's parser takes; everything goes in by the CLI's name, through the one reader.
 runtime::Options options_from(const py::dict& given) {
+  static const std::vector<runtime::OptionInfo> catalog = runtime::option_catalog();
   runtime::Options options;
-  auto text = [&](const char* key) -> std::optional<std::string> {
-    if (!given.contains(key) || given[key].is_none()) return std::nullopt;
-    return py::str(given[key]).cast<std::string>();
-  };
-  if (auto s = text("strategy")) options.strategy = *s;
-  options.fallback = text("fallback");
-  options.config = text("config");
-  options.max_memory = text("max_memory");
-  options.reserve = text("reserve");
-  options.headroom = text("headroom");
-  options.adapter_memory = text("adapter_memory");
-  options.job = text("job");
-  options.pinned_memory = text("pinned_memory");
-  options.cpu_memory = text("cpu_memory");
-  options.dtype = text("dtype");
-  options.simulate = text("simulate");
-  options.unit_rules = text("unit_rules");
-  options.slice_vocabulary = text("slice_vocabulary");
-  if (given.contains("tokens") && !given["tokens"].is_none()) options.tokens = given["tokens"].cast<std::uint64_t>();
-  if (given.contains("batch") && !given["batch"].is_none()) options.batch = given["batch"].cast<std::uint64_t>();
-  if (given.contains("verify_data")) options.verify_data = given["verify_data"].cast<bool>();
-  if (given.contains("strategy_options") && !given["strategy_options"].is_none())
-    for (const auto& [key, value] : given["strategy_options"].cast<py::dict>())
-      options.strategy_options[py::str(key).cast<std::string>()] = py::str(value).cast<std::string>();
-  if (given.contains("settings") && !given["settings"].is_none())
-    options.settings = given["settings"].cast<std::vector<std::pair<std::string, std::string>>>();
+  std::vector<std::pair<std::string, std::string>> by_name;
+  for (const auto& [key, value] : given) {
+    const std::string keyword = py::str(key).cast<std::string>();
+    if (value.is_none()) continue;
+    if (keyword == "strategy") {
+      options.strategy = py::str(value).cast<std::string>();
+    } else if (keyword == "settings") {
+      by_name = value.cast<std::vector<std::pair<std::string, std::string>>>();
+    } else {
+      const auto option = std::find_if(catalog.begin(), catalog.end(),
+                                       [&](const runtime::OptionInfo& o) { return o.keyword == keyword; });
+      if (option == catalog.end()) throw UsageError("no option has the keyword '" + keyword + "'");
+      if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+        for (const auto& item : value) options.settings.emplace_back(option->name, py::str(item).cast<std::string>());
+      } else {
+        options.settings.emplace_back(option->name, py::str(value).cast<std::string>());
+      }
+    }
+  }
+  options.settings.insert(options.settings.end(), by_name.begin(), by_name.end());
   return options;
 }
 
@@ -217,6 +216,39 @@ PYBIND11_MODULE(_vramguard, m) {
       py::arg("level"), "0 trace, 1 debug, 2 info, 3 warn, 4 error, 5 off: lines below it are not even formatted");
   m.def(
       "flush_log", [] { log_bridge().flush(); }, "emits the lines other threads logged since");
+
+  m.def(
+      "option_catalog",
+      [] {
+        py::list out;
+        for (const auto& option : runtime::option_catalog()) {
+          py::dict d;
+          d["name"] = option.name;
+          d["keyword"] = option.keyword;
+          d["kind"] = option.kind;
+          d["value_name"] = option.value_name;
+          d["default"] = option.default_text;
+          d["help"] = option.help;
+          d["min"] = option.min;
+          d["max"] = option.max;
+          out.append(d);
+        }
+        return out;
+      },
+      "the load options as vramguard/load_options.def declares them: name, keyword, kind, help, range");
+  m.def("checked_option_value", &runtime::checked_option_value, py::arg("keyword"), py::arg("text"), py::arg("where"),
+        "the option's parser on one value: its canonical text, or InputError opening with `where`");
+  m.def(
+      "parse_byte_size",
+      [](const std::string& text) {
+        try {
+          return parse_byte_size(text);
+        } catch (const InvalidByteSize& e) {
+          throw UsageError("'" + text + "' is not a size: " + e.reason(), e.hint());
+        }
+      },
+      py::arg("text"), "bytes: 4096, '12GB' (10**9), '11.5GiB' (2**30), as the CLI reads them");
+  m.def("format_bytes", &vramguard::format_bytes, py::arg("bytes"), "'12.00 GB (11.18 GiB)', as the CLI prints sizes");
 
   m.def(
       "plan",

@@ -103,7 +103,8 @@ def test_adapters_that_outgrow_the_plan_after_apply_are_planned_for_again_with_a
         torch.testing.assert_close(module(ids), expected(state, ids, ("default", 1)), rtol=1e-5, atol=1e-5)
         held = adapter_bytes(module)
         assert [r.getMessage() for r in vramguard_log] == [
-            f"the adapters loaded after apply() hold {held / 1e3:.1f} KB on a GPU, more than the 0 B the plan kept for them: "
+            f"the adapters loaded after apply() hold {vramguard.format_bytes(held)} on a GPU, more than the "
+            f"{vramguard.format_bytes(0)} the plan kept for them: "
             "planning and loading the model again with them counted (pass adapter_memory= to apply() to keep room ahead)"]
         assert handle.report()["python"]["adapters"]["planned_bytes"] == held
         torch.testing.assert_close(module(ids), expected(state, ids, ("default", 1)), rtol=1e-5, atol=1e-5)

@@ -23,9 +23,11 @@ from ._vramguard import Error, InputError, OutOfMemory, PluginError  # noqa: E40
 from ._logging import disable_progress_bar, enable_progress_bar, get_verbosity, set_verbosity  # noqa: E402
 from ._plan import Plan, plan  # noqa: E402
 from ._apply import Handle, apply  # noqa: E402
+from ._vramguard import format_bytes, parse_byte_size  # noqa: E402  (the CLI's: "12GB" -> bytes -> "12.00 GB (11.18 GiB)")
 
 __all__ = ["plan", "apply", "Plan", "Handle", "Error", "InputError", "OutOfMemory", "PluginError", "allocator",
-           "set_verbosity", "get_verbosity", "disable_progress_bar", "enable_progress_bar", "config_path", "__version__"]
+           "set_verbosity", "get_verbosity", "disable_progress_bar", "enable_progress_bar", "config_path", "format_bytes",
+           "parse_byte_size", "__version__"]
 
 
 def allocator():

@@ -1,29 +1,28 @@
 #include "request_from_options.hpp"
 
+#include "config/option_table.hpp"
 #include "core/environment.hpp"
 #include "request/cli_options.hpp"
 
 namespace vramguard::runtime {
 namespace {
 
+void declare_strategy(CommandOptions& own) {
+  own.options.add_options()("strategy", po::value<std::string>()->default_value("auto"), "the first strategy");
+}
+
 // The options a plan or a load understands: `vramguard plan`'s or `load`'s.
 CommandSpec spec_for(Work work) {
   if (work == Work::plan)
     return {"plan", "plan a model", "vramguard.plan(MODEL, ...)", "", [](CommandOptions& own) {
               declare_planning_options(own);
-              // clang-format off
-              own.options.add_options()
-                  ("strategy", po::value<std::string>()->default_value("auto"), "the strategy");
-              // clang-format on
+              declare_strategy(own);
             }};
   return {"open", "open a model for running", "Session::open(MODEL, options)", "", [](CommandOptions& own) {
             declare_planning_options(own);
             declare_guard_options(own);
-            // clang-format off
-            own.options.add_options()
-                ("strategy", po::value<std::string>()->default_value("auto"), "the first strategy")
-                ("verify-data", po::bool_switch(), "compare every loaded tensor's bytes with the file's");
-            // clang-format on
+            declare_options(own.options, OptionGroup::load);
+            declare_strategy(own);
           }};
 }
 
@@ -32,30 +31,20 @@ CommandSpec spec_for(Work work) {
 LoadRequest request_from_options(const std::string& model, const Options& options, Work work) {
   std::vector<std::pair<std::string, std::string>> settings = {{"model", model}};
   if (!options.strategy.empty()) settings.emplace_back("strategy", options.strategy);
-  auto add = [&](const char* name, const std::optional<std::string>& value) {
-    if (value) settings.emplace_back(name, *value);
-  };
-  add("config", options.config);
-  add("max-memory", options.max_memory);
-  add("reserve", options.reserve);
-  add("headroom", options.headroom);
-  add("adapter-memory", options.adapter_memory);
-  add("pinned-memory", options.pinned_memory);
-  add("cpu-memory", options.cpu_memory);
-  add("dtype", options.dtype);
-  add("simulate", options.simulate);
-  add("unit-rules", options.unit_rules);
-  add("slice-vocabulary", options.slice_vocabulary);
-  for (const auto& [key, value] : options.strategy_options) settings.emplace_back("option", key + "=" + value);
-  if (options.tokens > 0) settings.emplace_back("tokens", std::to_string(options.tokens));
-  if (options.batch > 1) settings.emplace_back("batch", std::to_string(options.batch));
-  add("job", options.job);
-  if (work == Work::load) {
-    add("fallback", options.fallback);
-    if (options.verify_data) settings.emplace_back("verify-data", "true");
+  std::vector<std::pair<std::string, std::string>> given = option_settings(options);
+  given.insert(given.end(), options.settings.begin(), options.settings.end());
+  for (auto& setting : given) {
+    // A plan takes the options of a plan: what only a load reads (Python passes apply()'s keywords to
+    // both) is left to the load. A name no option has still fails below.
+    const OptionDeclaration* declaration = option_named(setting.first);
+    if (work == Work::plan && declaration != nullptr && declaration->group != OptionGroup::plugins &&
+        declaration->group != OptionGroup::model && declaration->group != OptionGroup::planning)
+      continue;
+    settings.push_back(std::move(setting));
   }
-  settings.insert(settings.end(), options.settings.begin(), options.settings.end());
-  return load_request_from(invocation_from_settings(spec_for(work), settings, process_environment()));
+  // A config file serves every command: a plan reads past the keys only a load takes.
+  return load_request_from(invocation_from_settings(spec_for(work), settings, process_environment(),
+                                                    {spec_for(Work::plan), spec_for(Work::load)}));
 }
 
 }  // namespace vramguard::runtime

@@ -1,5 +1,6 @@
 #include "vramguard/byte_size.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -9,9 +10,11 @@
 
 namespace vramguard {
 
-InvalidByteSize::InvalidByteSize(std::string text, std::string reason)
+InvalidByteSize::InvalidByteSize(std::string text, std::string reason, std::string hint)
     : std::invalid_argument("invalid size '" + text + "': " + reason + "; accepted: " + std::string(kByteSizeForms)),
-      text_(std::move(text)) {}
+      text_(std::move(text)),
+      reason_(std::move(reason)),
+      hint_(hint.empty() ? "give " + std::string(kByteSizeForms) : std::move(hint)) {}
 
 namespace {
 
@@ -79,6 +82,21 @@ std::uint64_t parse_byte_size(std::string_view original) {
   for (const auto& candidate : kUnits)
     if (candidate.suffix == suffix) unit = &candidate;
   if (unit == nullptr) {
+    // "12gb", "12Gb": accelerate reads a lowercase b as bits, so the same text means 1.5 GB there.
+    for (const auto& candidate : kUnits) {
+      const bool same_letters =
+          candidate.suffix.size() == suffix.size() &&
+          std::equal(suffix.begin(), suffix.end(), candidate.suffix.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+          });
+      if (same_letters)
+        throw InvalidByteSize(
+            text,
+            "a lowercase unit is ambiguous (accelerate reads a lowercase 'b' as bits: 12gb = 1.5 "
+            "GB), so vramguard refuses it",
+            "write '" + std::string(number) + std::string(candidate.suffix) + "' (" +
+                (candidate.factor == 1.0 || candidate.suffix.size() == 2 ? "powers of 1000" : "powers of 1024") + ")");
+    }
     throw InvalidByteSize(text, "unknown unit '" + std::string(suffix) + "'");
   }
   // std::from_chars for double is missing from older libstdc++; strtod on a bounded copy is exact enough.

@@ -137,9 +137,10 @@ TEST_F(Planning, UnknownStrategyAndBadOptionsAreUsageErrors) {
   result = run_vramguard("plan " + tiny() + " --simulate rtx4090 --strategy balanced --option lowzero=true");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("lowzero"), std::string::npos) << result.err;
+  // accelerate reads a lowercase b as bits: refused, with the bytes meant.
   result = run_vramguard("plan " + tiny() + " --simulate rtx4090 --max-memory 0=12gb");
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_NE(result.err.find("GiB"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("write '12GB' (powers of 1000)"), std::string::npos) << result.err;
 }
 
 TEST_F(Planning, CompareSaysWhyAStrategyDoesNotFit) {

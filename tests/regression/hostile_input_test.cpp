@@ -255,7 +255,7 @@ TEST(Options, NegativeAndOverflowingNumbersAreRefusedNamingTheValue) {
 TEST(Options, EmptyAndRepeatedDeviceListsAreRefused) {
   TempDir tmp;
   const std::string model = shell_quote(tiny_model(tmp).string());
-  expect_usage_failure(run_vramguard("plan " + model + sim() + " --max-memory ''"), "--max-memory is empty");
+  expect_usage_failure(run_vramguard("plan " + model + sim() + " --max-memory ''"), "--max-memory '' is empty");
   expect_usage_failure(run_vramguard("plan " + model + sim() + " --max-memory ,,,"), "empty entry");
   expect_usage_failure(run_vramguard("plan " + model + sim() + " --max-memory 0=1GB,0=2GB"), "twice");
   expect_usage_failure(run_vramguard("plan " + model + sim() + " --max-memory disk=1"), "cannot cap disk");

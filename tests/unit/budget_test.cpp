@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "budget/budget_options.hpp"
+#include "vramguard/option_values.hpp"
 #include "core/errors.hpp"
 #include "devices/host_memory.hpp"
 #include "devices/simulated_runtime.hpp"
@@ -56,13 +57,15 @@ TEST(Budget, AdaptersAreHeldOnEveryGpuBesideTheWeightsWhateverBindsTheLimit) {
 }
 
 TEST(Budget, MaxMemoryUsesAcceleratesKeys) {
-  const auto sizes = parse_device_sizes("max-memory", "0=12GB, cuda:1=20GiB,cpu=64GiB");
-  EXPECT_EQ(sizes.at(kGpu0), 12'000'000'000u);
-  EXPECT_EQ(sizes.at(kGpu1), 20 * GiB);
-  EXPECT_EQ(sizes.at(kCpu), 64 * GiB);
-  EXPECT_THROW(parse_device_sizes("max-memory", "gpu0=12GB"), UsageError);
-  EXPECT_THROW(parse_device_sizes("max-memory", "0:12GB"), UsageError);
-  EXPECT_THROW(parse_device_sizes("max-memory", "0=12gb"), UsageError);
+  const DeviceSizes sizes("0=12GB, cuda:1=20GiB,cpu=64GiB");
+  EXPECT_EQ(sizes.bytes.at(kGpu0), 12'000'000'000u);
+  EXPECT_EQ(sizes.bytes.at(kGpu1), 20 * GiB);
+  EXPECT_EQ(sizes.bytes.at(kCpu), 64 * GiB);
+  EXPECT_THROW(DeviceSizes("gpu0=12GB"), InvalidOptionValue);
+  EXPECT_THROW(DeviceSizes("0:12GB"), InvalidOptionValue);
+  EXPECT_THROW(DeviceSizes("0=12gb"), InvalidOptionValue);
+  // Back to text and read again: the same caps (how the runtime API hands typed values on).
+  EXPECT_EQ(DeviceSizes(option_text(sizes)), sizes);
 }
 
 TEST(Budget, DeviceSizesRefuseWhatTheyWouldOtherwiseIgnore) {
@@ -70,15 +73,16 @@ TEST(Budget, DeviceSizesRefuseWhatTheyWouldOtherwiseIgnore) {
   for (const char* bad :
        {"", "   ", ",,,", "0=1GB,,cpu=2GB", "0=1GB,0=2GB", "0=1GB,cuda:0=2GB", "disk=1TB", "0=-1", "99999=1GB"}) {
     try {
-      parse_device_sizes("max-memory", bad);
+      DeviceSizes sizes(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
-    } catch (const UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find("--max-memory"), std::string::npos) << e.what();
+    } catch (const InvalidOptionValue& e) {
+      EXPECT_FALSE(e.hint().empty() && std::string(e.what()).find("device") == std::string::npos) << e.what();
     }
   }
   try {
-    parse_device_sizes("max-memory", "disk=1TB");
-  } catch (const UsageError& e) {
+    DeviceSizes sizes("disk=1TB");
+    ADD_FAILURE() << "capped disk";
+  } catch (const InvalidOptionValue& e) {
     EXPECT_NE(std::string(e.what()).find("cannot cap disk"), std::string::npos) << e.what();
   }
 }

@@ -10,11 +10,14 @@ namespace vramguard {
 
 class InvalidByteSize : public std::invalid_argument {
  public:
-  InvalidByteSize(std::string text, std::string reason);
+  // `hint`: what to write instead (default: the accepted forms).
+  InvalidByteSize(std::string text, std::string reason, std::string hint = {});
   const std::string& text() const noexcept { return text_; }
+  const std::string& reason() const noexcept { return reason_; }
+  const std::string& hint() const noexcept { return hint_; }
 
  private:
-  std::string text_;
+  std::string text_, reason_, hint_;
 };
 
 // The forms parse_byte_size accepts, for error messages and --help.

@@ -1,0 +1,102 @@
+#pragma once
+// The typed values of the load options (vramguard/load_options.def), each with the one parser that turns
+// a user's text into it. The CLI, config files, VRAMGUARD_* variables, the runtime API and Python all
+// parse through these, so every front end takes the same spellings and says the same about a bad one.
+#include <concepts>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vramguard/device_id.hpp"
+#include "vramguard/dtype.hpp"
+
+namespace vramguard {
+
+// A text an option cannot take: why, and what to write instead. The front end that read it adds where
+// it came from (--max-memory, the config's key and line, Python's keyword).
+class InvalidOptionValue : public std::invalid_argument {
+ public:
+  InvalidOptionValue(const std::string& reason, std::string hint = {});
+  const std::string& hint() const noexcept { return hint_; }
+
+ private:
+  std::string hint_;
+};
+
+// A number of bytes: 4096, "12GB" (10⁹), "11.5GiB" (2³⁰); see parse_byte_size.
+struct ByteSize {
+  std::uint64_t bytes = 0;
+  ByteSize() = default;
+  template <std::integral Integer>
+  ByteSize(Integer count) : bytes(checked(count)) {}
+  ByteSize(std::string_view text);  // InvalidOptionValue for anything parse_byte_size refuses
+  ByteSize(const char* text) : ByteSize(std::string_view(text)) {}
+  ByteSize(const std::string& text) : ByteSize(std::string_view(text)) {}
+  bool operator==(const ByteSize&) const = default;
+
+ private:
+  template <std::integral Integer>
+  static std::uint64_t checked(Integer count) {
+    if constexpr (std::is_signed_v<Integer>)
+      if (count < 0) throw InvalidOptionValue("a size cannot be negative", "give a number of bytes, 0 or more");
+    return static_cast<std::uint64_t>(count);
+  }
+};
+
+// A size for each named device, accelerate's max_memory: "0=12GB,cuda:1=20GiB,cpu=64GiB". Keys are GPU
+// indices, cuda:N or cpu; never disk (offloaded weights are read from the checkpoint in place).
+struct DeviceSizes {
+  std::map<DeviceId, std::uint64_t> bytes;
+  DeviceSizes() = default;
+  DeviceSizes(std::map<DeviceId, std::uint64_t> sizes) : bytes(std::move(sizes)) {}
+  DeviceSizes(std::string_view text);
+  DeviceSizes(const char* text) : DeviceSizes(std::string_view(text)) {}
+  DeviceSizes(const std::string& text) : DeviceSizes(std::string_view(text)) {}
+  bool operator==(const DeviceSizes&) const = default;
+};
+
+// One size for every GPU, or sizes per device: --reserve 4GB, or --reserve 0=4GB,cpu=8GB.
+struct SizeForDevices {
+  std::optional<std::uint64_t> every_gpu_bytes;
+  std::map<DeviceId, std::uint64_t> per_device_bytes;
+  SizeForDevices() = default;
+  SizeForDevices(ByteSize every_gpu) : every_gpu_bytes(every_gpu.bytes) {}
+  SizeForDevices(std::string_view text);
+  SizeForDevices(const char* text) : SizeForDevices(std::string_view(text)) {}
+  SizeForDevices(const std::string& text) : SizeForDevices(std::string_view(text)) {}
+  bool operator==(const SizeForDevices&) const = default;
+};
+
+// The dtype floating weights load as (--dtype): bf16, fp16, fp32 or fp64, in any of their spellings.
+struct LoadDType {
+  DType dtype = DType::BF16;
+  LoadDType(DType type);  // InvalidOptionValue for a dtype a load does not convert to
+  LoadDType(std::string_view text);
+  LoadDType(const char* text) : LoadDType(std::string_view(text)) {}
+  LoadDType(const std::string& text) : LoadDType(std::string_view(text)) {}
+  bool operator==(const LoadDType&) const = default;
+};
+
+// Strategy options by key (`prefetch` → "2"); NAME.KEY for one strategy's (`balanced.low_zero`).
+using StrategySettings = std::map<std::string, std::string>;
+// A repeatable option's values, in the order given.
+using TextList = std::vector<std::string>;
+
+// Each value back as text that its parser reads as the same value (exact bytes, canonical names): how
+// the runtime API hands typed values to the one reader that also merges the config and environment.
+std::string option_text(const ByteSize& size);
+std::string option_text(const DeviceSizes& sizes);
+std::string option_text(const SizeForDevices& sizes);
+std::string option_text(const LoadDType& dtype);
+std::string option_text(const std::string& text);
+std::string option_text(std::uint64_t count);
+template <std::same_as<bool> Bool>  // not an overload on bool: a string literal would convert to it
+std::string option_text(Bool on) {
+  return on ? "true" : "false";
+}
+
+}  // namespace vramguard
