@@ -18,7 +18,7 @@ std::uint64_t default_gpu_reserve(std::uint64_t total_bytes) {
 
 DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::optional<DeviceInfo> disk,
                           const BudgetOptions& options, const ModelGraph& model, const Workload& workload,
-                          std::vector<std::string>* notes) {
+                          std::vector<std::string>* notes, double cache_slack_fraction) {
   for (const auto& [device, size] : options.max_memory) {
     const bool known = device == DeviceId::host() ||
                        std::any_of(gpus.begin(), gpus.end(), [&](const DeviceInfo& g) { return g.id == device; });
@@ -31,6 +31,11 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
     for (const auto& component : model.components)
       headroom = std::max(headroom, activation_headroom(component, workload));
   }
+  const auto cache_slack = static_cast<std::uint64_t>(cache_slack_fraction * static_cast<double>(headroom));
+  if (cache_slack > 0 && notes && !gpus.empty())
+    notes->push_back("each GPU's headroom holds " + format_bytes(cache_slack) +
+                     " beside the activations for what PyTorch's caching allocator keeps of them (fragments "
+                     "of its cache it cannot hand back)");
   DeviceBudget budget;
   for (auto& gpu : gpus) {
     if (const auto it = options.max_memory.find(gpu.id); it != options.max_memory.end()) gpu.cap_bytes = it->second;
@@ -42,7 +47,7 @@ DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::opt
     if (default_reserve && notes)
       notes->push_back(gpu.name() + " keeps " + format_bytes(gpu.reserve_bytes) +
                        " free by default (5 % of its memory; --reserve sets it)");
-    gpu.headroom_bytes = headroom;
+    gpu.headroom_bytes = headroom + cache_slack;
     gpu.adapter_bytes = options.adapter_bytes;
     gpu.update_usable();
     budget.devices.push_back(gpu);
@@ -86,7 +91,7 @@ DeviceBudget probe_budget(DeviceRuntime& runtime, const InspectedModel& model, c
   }
   DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device(host),
                                      disk_device(model.source.root.empty() ? "." : model.source.root), options,
-                                     model.graph, workload, notes);
+                                     model.graph, workload, notes, runtime.cache_slack_fraction());
   budget.can_register_mappings = runtime.can_register_host_memory();
   return budget;
 }

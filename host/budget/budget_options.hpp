@@ -36,9 +36,11 @@ std::uint64_t default_gpu_reserve(std::uint64_t total_bytes);
 // model's workload. usable = min(cap − context, free − reserve) − adapters − headroom; the CPU's usable is its
 // available RAM (or its cap); streamed weights are pinned up to the pinned cap (default: the CPU's
 // usable bytes). `notes` receives facts a report should state.
+// `cache_slack_fraction`: the share of the headroom a caching allocator holds beyond a step's tensors
+// (DeviceRuntime::cache_slack_fraction), added to each GPU's headroom.
 DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::optional<DeviceInfo> disk,
                           const BudgetOptions& options, const ModelGraph& model, const Workload& workload,
-                          std::vector<std::string>* notes = nullptr);
+                          std::vector<std::string>* notes = nullptr, double cache_slack_fraction = 0);
 
 // Probes everything (GPUs through the runtime, host RAM or `declared_cpu_bytes`, the disk holding the
 // model) and builds the budget: what every command that plans or loads starts from.

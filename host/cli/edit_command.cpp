@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <ostream>
@@ -83,8 +84,15 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : o.steps)
     steps.push_back({{"step", s.step}, {"seconds", s.seconds}, {"streamed_bytes", s.streamed_bytes}});
-  nlohmann::json peaks = nlohmann::json::object();
-  for (const auto& [device, bytes] : o.peak_bytes) peaks[device] = bytes;
+  auto per_device = [](const std::map<std::string, std::uint64_t>& bytes) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [device, value] : bytes) out[device] = value;
+    return out;
+  };
+  nlohmann::json predicted = nlohmann::json::object();
+  if (!report.attempts.empty() && report.attempts.back().prediction)
+    for (const auto& d : report.attempts.back().prediction->devices)
+      if (d.device.is_gpu()) predicted[d.device.str()] = d.peak_bytes;
   return {{"output", output},
           {"width", inputs.width},
           {"height", inputs.height},
@@ -98,7 +106,10 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
           {"vae_decode_tiled", o.vae_decode.tiled},
           {"vae_tiling_why", {{"encode", o.vae_encode.why}, {"decode", o.vae_decode.why}}},
           {"steps", steps},
-          {"peak_bytes", peaks},
+          {"peak_bytes", per_device(o.peak_bytes)},
+          {"reserved_peak_bytes", per_device(o.reserved_peak_bytes)},
+          {"process_peak_bytes", per_device(o.process_peak_bytes)},
+          {"predicted_peak_bytes", predicted},
           {"notes", inputs.notes}};
 }
 
@@ -125,6 +136,18 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::Ed
     for (const auto& d : budget.devices)
       if (d.name() == device && d.cap_bytes) out << " of the " << format_bytes(*d.cap_bytes) << " cap";
     out << "\n";
+    // The figure a cap is judged by: the whole process as nvidia-smi counts it, beside the plan's.
+    if (const auto process = o.process_peak_bytes.find(device); process != o.process_peak_bytes.end()) {
+      out << "  the process   " << format_bytes(process->second) << " at most as the driver counts it (NVML, 50 Hz)";
+      if (report.attempts.back().prediction)
+        if (const auto* d = report.attempts.back().prediction->find(*DeviceId::parse(device)); d && d->peak_bytes > 0)
+          out << "; the plan predicted " << format_bytes(d->peak_bytes) << " ("
+              << (process->second >= d->peak_bytes ? "+" : "-") << std::fixed << std::setprecision(1)
+              << 100.0 * std::abs(static_cast<double>(process->second) - static_cast<double>(d->peak_bytes)) /
+                     static_cast<double>(d->peak_bytes)
+              << " %)";
+      out << "\n";
+    }
   }
   for (const auto& note : inputs.notes) out << "  note: " << note << "\n";
 }

@@ -15,9 +15,11 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "devices/cuda/cuda_lane.hpp"
@@ -25,8 +27,10 @@
 #include "devices/cuda/cuda_probe.hpp"
 #include "devices/cuda/cuda_support.hpp"
 #include "devices/cuda/cuda_uploader.hpp"
+#include "devices/cuda/cuda_warm_up.hpp"
 #include "devices/device_runtime.hpp"
 #include "devices/nvml_processes.hpp"
+#include "devices/process_memory_sampler.hpp"
 #include "logging/log.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
@@ -44,7 +48,10 @@ class CudaRuntime final : public DeviceRuntime {
     if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) c10::cuda::CUDACachingAllocator::init(count);
     else cudaGetLastError();
   }
-  ~CudaRuntime() override { uploader_.reset(); }
+  ~CudaRuntime() override {
+    sampler_.reset();
+    uploader_.reset();
+  }
 
   std::string name() const override { return "cuda"; }
 
@@ -79,6 +86,16 @@ class CudaRuntime final : public DeviceRuntime {
       gpus.push_back(gpu);
     }
     gpu_count_ = count;
+    if (!sampler_) {
+      std::vector<std::string> buses;
+      for (int d = 0; d < count; ++d) buses.push_back(bus_id(d));
+      sampler_ = std::make_unique<ProcessMemorySampler>(
+          [buses](int gpu) {
+            const std::string& bus = buses.at(static_cast<std::size_t>(gpu));
+            return bus.empty() ? std::uint64_t{0} : nvml_own_bytes(bus);
+          },
+          count);
+    }
     return gpus;
   }
 
@@ -182,6 +199,15 @@ class CudaRuntime final : public DeviceRuntime {
 
   void reset_peak(int gpu) override {
     c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(gpu));
+    if (sampler_) sampler_->reset(gpu);
+    apply_process_limit(gpu);  // a step begins: the context may have grown since the limit was set
+  }
+
+  double cache_slack_fraction() const override { return default_cost_constants().cache_slack_fraction; }
+
+  void limit_process(int gpu, std::uint64_t bytes) override {
+    limits_[gpu] = bytes;
+    apply_process_limit(gpu);
   }
 
   void release_cached() override {
@@ -211,6 +237,9 @@ class CudaRuntime final : public DeviceRuntime {
     snap.ours_in_use = allocated;
     snap.peak_in_use = static_cast<std::uint64_t>(stats.allocated_bytes[0].peak);
     snap.ours_cached = reserved > allocated ? reserved - allocated : 0;
+    snap.reserved_peak = static_cast<std::uint64_t>(stats.reserved_bytes[0].peak);
+    if (sampler_ && gpu < gpu_count_) snap.process_peak = sampler_->peak(gpu);
+    if (const auto limit = limits_.find(gpu); limit != limits_.end()) snap.process_limit = limit->second;
     const auto context = contexts_.find(gpu);
     const std::uint64_t accounted =
         free_bytes + reserved +
@@ -237,14 +266,46 @@ class CudaRuntime final : public DeviceRuntime {
   }
 
  private:
-  // The context's own size, as NVML sees this process right after creating it (before any allocation);
-  // 0 (unmeasured) where NVML cannot tell.
+  // The context's size as it will be once a model runs: everything NVML sees this process hold beyond
+  // what its allocator holds, after the libraries' handles and the families' kinds of kernel are
+  // loaded (cuda_warm_up.hpp). 0 (unmeasured) where NVML cannot tell.
   void measure_context(int gpu) {
     if (contexts_.count(gpu)) return;
+    warm_up_kernels(gpu);
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    contexts_[gpu] = context_now(gpu);
+  }
+
+  // What the process holds on `gpu` beyond its allocator (the context, library handles, kernels, any
+  // other library's own allocations), as NVML counts it; 0 where NVML cannot tell.
+  std::uint64_t context_now(int gpu) {
     const std::string bus = bus_id(gpu);
+    const std::uint64_t process = bus.empty() ? 0 : nvml_own_bytes(bus);
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(gpu));
-    const bool nothing_allocated = stats.reserved_bytes[0].current == 0;
-    contexts_[gpu] = !bus.empty() && nothing_allocated ? nvml_own_bytes(bus) : 0;
+    const auto reserved = static_cast<std::uint64_t>(stats.reserved_bytes[0].current);
+    return process > reserved ? process - reserved : 0;
+  }
+
+  // The allocator's share of the process limit: the limit less the context as it is now. Past it the
+  // caching allocator frees its cache and retries, then raises out of memory (its memory fraction).
+  void apply_process_limit(int gpu) {
+    const auto limit = limits_.find(gpu);
+    if (limit == limits_.end()) return;
+    const DeviceScope scope(gpu);
+    std::size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    double fraction = 1.0;
+    if (limit->second > 0) {
+      std::uint64_t context = context_now(gpu);
+      if (context == 0)
+        context = contexts_.count(gpu) && contexts_[gpu] > 0 ? contexts_[gpu]
+                                                             : default_cost_constants().assumed_cuda_context_bytes;
+      const std::uint64_t share = limit->second > context ? limit->second - context : 0;
+      fraction = std::clamp(static_cast<double>(share) / static_cast<double>(total_bytes), 1e-6, 1.0);
+      log::debug("cuda:", gpu, ": the allocator may hold ", format_bytes(share), " (the process limit ",
+                 format_bytes(limit->second), " less the context's ", format_bytes(context), ")");
+    }
+    c10::cuda::CUDACachingAllocator::setMemoryFraction(fraction, static_cast<c10::DeviceIndex>(gpu));
   }
 
   Uploader& uploader() {
@@ -269,7 +330,9 @@ class CudaRuntime final : public DeviceRuntime {
   bool registration_probed_ = false;
   bool registration_allowed_ = false;
   std::map<int, std::uint64_t> contexts_;
+  std::map<int, std::uint64_t> limits_;  // limit_process, per GPU (0: none)
   std::unique_ptr<Uploader> uploader_;
+  std::unique_ptr<ProcessMemorySampler> sampler_;  // NVML's view of this process, at 50 Hz
 };
 
 }  // namespace

@@ -37,6 +37,10 @@ struct MemorySnapshot {
   std::uint64_t others = 0;         // held by other processes (total − free − ours − context), best effort
   std::uint64_t process_total = 0;  // everything this process holds there, context included, as nvidia-smi
                                     // shows it (NVML; 0 where it cannot be read)
+  std::uint64_t process_peak = 0;   // the most process_total reached since reset_peak, sampled every 20 ms
+                                    // (0 where NVML cannot tell)
+  std::uint64_t reserved_peak = 0;  // the most the allocator held (in use and cached) since reset_peak
+  std::uint64_t process_limit = 0;  // the limit_process in force (0: none)
 };
 
 // Another process holding memory on a GPU (from NVML, or simulated).

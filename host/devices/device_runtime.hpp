@@ -114,6 +114,13 @@ class DeviceRuntime {
   virtual void reset_peak(int gpu) = 0;
   // Returns cached, unused memory to the device (the caching allocator's empty_cache).
   virtual void release_cached() = 0;
+  // Keeps everything this process holds on `gpu` — the context, and all its allocator holds in use or
+  // cached — within `bytes` as the driver counts it (0: no limit). Past it the allocator releases its
+  // cache, then fails as out of memory, which the guard handles: a cap holds as nvidia-smi shows it.
+  virtual void limit_process(int gpu, std::uint64_t bytes) = 0;
+  // The share of a step's activations its allocator's cache holds beyond them (cache_slack_fraction
+  // for PyTorch's caching allocator; 0 where accounting is exact).
+  virtual double cache_slack_fraction() const { return 0; }
   virtual MemorySnapshot snapshot(int gpu) = 0;
   // The allocator settings in effect (e.g. "expandable_segments:True"), for the report.
   virtual std::string allocator_settings() const = 0;
@@ -131,7 +138,7 @@ class DeviceRuntime {
 // The device runtime's interface version: bump it with any change to DeviceRuntime, StreamLane or
 // HostRegistration's virtual functions. The runtime library (which holds the CUDA runtime) exports it
 // with the layout fingerprint below, and the CLI refuses a library whose figures differ from its own.
-inline constexpr int kDeviceRuntimeInterfaceVersion = 3;
+inline constexpr int kDeviceRuntimeInterfaceVersion = 4;
 std::uint64_t device_runtime_layout_fingerprint();
 
 // The CUDA runtime: compiled into the runtime library on a CUDA build, and reached by the CLI through

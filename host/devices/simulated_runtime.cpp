@@ -50,6 +50,7 @@ struct SimulatedRuntime::State {
   std::vector<std::uint64_t> activations;  // ours, during a step
   std::vector<std::uint64_t> others;       // the simulated mid-load process, per GPU (see others_on)
   std::vector<std::uint64_t> peaks;        // ours at most since reset_peak, per GPU
+  std::vector<std::uint64_t> limits;       // limit_process per GPU, the context included (0: none)
   std::uint64_t host_capacity = 0;
   std::uint64_t host_used = 0;
   std::uint64_t allocations = 0;
@@ -136,6 +137,16 @@ std::uint64_t others_on(const SimulatedRuntime::State& s, std::size_t g) {
 std::uint64_t free_on(const SimulatedRuntime::State& s, std::size_t g) {
   const std::uint64_t taken = s.used[g] + s.activations[g] + others_on(s, g);
   return s.gpus[g].free_bytes > taken ? s.gpus[g].free_bytes - taken : 0;
+}
+
+// A real GPU's allocator fails past limit_process (the context, our blocks and a step's activations
+// together); so does the simulated one.
+void check_process_limit(const SimulatedRuntime::State& s, std::size_t g, std::uint64_t bytes) {
+  const std::uint64_t limit = s.limits[g];
+  const std::uint64_t held = s.gpus[g].context_bytes + s.used[g] + s.activations[g];
+  if (limit > 0 && held + bytes > limit)
+    throw OutOfMemory(DeviceId::gpu(static_cast<int>(g)), bytes, limit > held ? limit - held : 0,
+                      "the process limit of " + format_bytes(limit) + " (its cap, the context included)");
 }
 
 unsigned char* bytes_of(MemoryBlock& block, std::uint64_t offset, std::uint64_t bytes) {
@@ -239,6 +250,7 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
   state_->activations.assign(gpus.size(), 0);
   state_->others.assign(gpus.size(), 0);
   state_->peaks.assign(gpus.size(), 0);
+  state_->limits.assign(gpus.size(), 0);
   if (faults.other_process && static_cast<std::size_t>(faults.other_process->gpu) >= gpus.size())
     throw UsageError("the simulated other process uses cuda:" + std::to_string(faults.other_process->gpu) +
                      ", which is not declared");
@@ -290,6 +302,7 @@ std::unique_ptr<MemoryBlock> SimulatedRuntime::allocate_device(int gpu, std::uin
   if (bytes > free) throw OutOfMemory(device, bytes, free);
   if (s.faults.fail_above_bytes && s.used[g] + bytes > *s.faults.fail_above_bytes)
     throw OutOfMemory(device, bytes, free, "injected above " + std::to_string(*s.faults.fail_above_bytes) + " bytes");
+  check_process_limit(s, g, bytes);
   auto block = std::make_unique<SimulatedBlock>(state_, gpu, bytes);
   s.used[g] += bytes;
   note_peak(s, g);
@@ -355,6 +368,9 @@ MemorySnapshot SimulatedRuntime::snapshot(int gpu) {
   snap.peak_in_use = std::max(state_->peaks[g], snap.ours_in_use);
   snap.others = others_on(*state_, g);
   snap.process_total = info.context_bytes + snap.ours_in_use;
+  snap.process_peak = info.context_bytes + snap.peak_in_use;
+  snap.reserved_peak = snap.peak_in_use;  // no cache: what is held is what is in use
+  snap.process_limit = state_->limits[g];
   return snap;
 }
 
@@ -392,8 +408,13 @@ void SimulatedRuntime::begin_step(int gpu, std::uint64_t activation_bytes) {
                       "injected at step " + std::to_string(s.steps));
   const std::uint64_t free = free_on(s, g);
   if (activation_bytes > free) throw OutOfMemory(DeviceId::gpu(gpu), activation_bytes, free, "activations of a step");
+  check_process_limit(s, g, activation_bytes);
   s.activations[g] += activation_bytes;
   note_peak(s, g);
+}
+
+void SimulatedRuntime::limit_process(int gpu, std::uint64_t bytes) {
+  state_->limits.at(static_cast<std::size_t>(gpu)) = bytes;
 }
 
 void SimulatedRuntime::end_step(int gpu) { state_->activations.at(static_cast<std::size_t>(gpu)) = 0; }

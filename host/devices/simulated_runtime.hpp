@@ -84,6 +84,7 @@ class SimulatedRuntime final : public DeviceRuntime {
   std::unique_ptr<ComputeClock> open_clock(int gpu) override;
   void reset_peak(int gpu) override;
   void release_cached() override {}
+  void limit_process(int gpu, std::uint64_t bytes) override;
   MemorySnapshot snapshot(int gpu) override;
   std::string allocator_settings() const override { return "simulated (exact accounting, no cache)"; }
   std::vector<GpuProcess> other_processes(int gpu) override;

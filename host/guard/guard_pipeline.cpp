@@ -114,6 +114,7 @@ GuardResult GuardPipeline::climb(GuardReport report) {
       run_stage(attempt, "release", runtime_, gpu_count_, [&] {
         loaded.reset();
         runtime_.synchronize();
+        lift_process_limits();
         runtime_.release_cached();
       });
       for (std::size_t g = 0; g < gpu_count_; ++g) {
@@ -145,6 +146,9 @@ GuardResult GuardPipeline::climb(GuardReport report) {
       });
       attempt.placement = placement;
       run_stage(attempt, "load", runtime_, gpu_count_, [&] {
+        // A cap (max_memory) holds as the driver counts it: the context and everything the allocator
+        // holds, its cache included, stay within it from the first upload to the last step.
+        for (const auto* gpu : attempt.budget.gpus()) runtime_.limit_process(gpu->id.index, gpu->cap_bytes.value_or(0));
         PlacementLoadOptions load_options{
             model_.graph.target_dtype, options_.stream_source.value_or(attempt.prediction->stream_source),
             attempt.budget.can_register_mappings ? options_.upload_path : UploadPath::staged, options_.progress,
@@ -224,6 +228,7 @@ GuardResult GuardPipeline::fall_back(GuardResult& current, const OutOfMemory& er
     run_stage(attempt, "release", runtime_, gpu_count_, [&] {
       current.model.release();
       runtime_.synchronize();
+      lift_process_limits();
       runtime_.release_cached();
     });
   }
@@ -287,9 +292,14 @@ void GuardPipeline::advise(GuardReport& report) {
         "sequential-offload with --option prefetch=0 needs the least GPU memory: one slot for the largest unit");
 }
 
+void GuardPipeline::lift_process_limits() {
+  for (std::size_t g = 0; g < gpu_count_; ++g) runtime_.limit_process(static_cast<int>(g), 0);
+}
+
 void GuardPipeline::unload(GuardResult& result) {
   result.model.release();
   runtime_.synchronize();
+  lift_process_limits();
   runtime_.release_cached();
   result.report.after_unload = snapshots(runtime_, result.report.baseline.size());
 }

@@ -116,6 +116,8 @@ class GuardPipeline {
   GuardResult climb(GuardReport report);
   void shrink_budget_after(const OutOfMemory& error, AttemptRecord& attempt);
   void advise(GuardReport& report);
+  // Ends the process limits a load set (limit_process): what is released no longer needs them.
+  void lift_process_limits();
 
   DeviceRuntime& runtime_;
   const PluginRegistry& registry_;

@@ -27,7 +27,9 @@ struct EditOutcome : PipelineOutcome {
   double text_encoder_seconds = 0, vae_encode_seconds = 0, vae_decode_seconds = 0;
   VaeCallReport vae_encode, vae_decode;
   std::vector<EditStepReport> steps;
-  std::map<std::string, std::uint64_t> peak_bytes;  // per GPU ("cuda:0"): ours at most, activations included
+  std::map<std::string, std::uint64_t> peak_bytes;           // per GPU ("cuda:0"): ours at most, activations included
+  std::map<std::string, std::uint64_t> reserved_peak_bytes;  // the allocator's, its cache included
+  std::map<std::string, std::uint64_t> process_peak_bytes;   // the process's as the driver counts it (NVML)
 };
 
 }  // namespace vramguard::pipelines

@@ -339,9 +339,14 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     out.image.height = static_cast<int>(unit.size(1));
     out.image.pixels.assign(bytes.data_ptr<std::uint8_t>(), bytes.data_ptr<std::uint8_t>() + bytes.numel());
   }
-  for (std::size_t s = first_step; s < session.steps().size(); ++s)
-    for (const auto& [device, bytes] : session.steps()[s].peak_bytes)
-      out.peak_bytes[device] = std::max(out.peak_bytes[device], bytes);
+  auto fold = [](std::map<std::string, std::uint64_t>& into, const std::map<std::string, std::uint64_t>& step) {
+    for (const auto& [device, bytes] : step) into[device] = std::max(into[device], bytes);
+  };
+  for (std::size_t s = first_step; s < session.steps().size(); ++s) {
+    fold(out.peak_bytes, session.steps()[s].peak_bytes);
+    fold(out.reserved_peak_bytes, session.steps()[s].reserved_peak_bytes);
+    fold(out.process_peak_bytes, session.steps()[s].process_peak_bytes);
+  }
   return out;
 }
 

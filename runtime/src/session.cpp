@@ -21,9 +21,40 @@ namespace vramguard::runtime {
 namespace {
 
 // The step's device memory ran out: as the guard's OutOfMemory, whoever raised it.
-OutOfMemory as_out_of_memory(const c10::Error& e, c10::Device device) {
+// The bytes PyTorch's message says it tried to allocate ("Tried to allocate 48.00 MiB"); 0 where it
+// says none.
+std::uint64_t requested_bytes(const std::string& message) {
+  const std::string marker = "Tried to allocate ";
+  const auto at = message.find(marker);
+  if (at == std::string::npos) return 0;
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(message.substr(at + marker.size()), &used);
+  } catch (const std::exception&) {
+    return 0;
+  }
+  const std::string unit = message.substr(at + marker.size() + used, 4);
+  const double scale = unit.rfind(" GiB", 0) == 0   ? 1073741824.0
+                       : unit.rfind(" MiB", 0) == 0 ? 1048576.0
+                       : unit.rfind(" KiB", 0) == 0 ? 1024.0
+                                                    : 1.0;
+  return static_cast<std::uint64_t>(value * scale);
+}
+
+// PyTorch's out-of-memory as the guard's: what was asked for, and what was left — under the process
+// limit where one holds (the allocator's share of the cap), else on the card.
+OutOfMemory as_out_of_memory(const c10::Error& e, c10::Device device, DeviceRuntime& runtime) {
   const DeviceId id = device.is_cuda() ? DeviceId::gpu(device.index() < 0 ? 0 : device.index()) : DeviceId::host();
-  return OutOfMemory(id, 0, 0, std::string("a step's activations: ") + e.what_without_backtrace());
+  const std::string message = e.what_without_backtrace();
+  std::uint64_t left = 0;
+  if (id.is_gpu()) {
+    const MemorySnapshot snap = runtime.snapshot(id.index);
+    left = snap.process_limit > 0
+               ? (snap.process_limit > snap.process_total ? snap.process_limit - snap.process_total : 0)
+               : snap.free + snap.ours_cached;
+  }
+  return OutOfMemory(id, requested_bytes(message), left, "a step's activations: " + message);
 }
 
 }  // namespace
@@ -124,12 +155,18 @@ void Session::Impl::step(std::string_view component, const std::function<void()>
       stats.copy_wait_seconds = figures.copy_wait_seconds;
       stats.streamed_bytes = figures.streamed_bytes;
       stats.unprefetched_units = figures.unprefetched_units;
-      for (int gpu : gpus) stats.peak_bytes[DeviceId::gpu(gpu).str()] = runtime->snapshot(gpu).peak_in_use;
+      for (int gpu : gpus) {
+        const MemorySnapshot snap = runtime->snapshot(gpu);
+        const std::string name = DeviceId::gpu(gpu).str();
+        stats.peak_bytes[name] = snap.peak_in_use;
+        stats.reserved_peak_bytes[name] = snap.reserved_peak;
+        if (snap.process_peak > 0) stats.process_peak_bytes[name] = snap.process_peak;
+      }
       steps.push_back(stats);
       end_gpu_steps();
       return;
     } catch (const c10::OutOfMemoryError& e) {
-      out_of_memory.emplace(as_out_of_memory(e, device));
+      out_of_memory.emplace(as_out_of_memory(e, device, *runtime));
     } catch (const OutOfMemory& e) {
       out_of_memory.emplace(e);
     } catch (...) {

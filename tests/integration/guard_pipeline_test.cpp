@@ -95,6 +95,27 @@ TEST_F(Guard, AModelThatFitsLoadsVerifiesItsBytesAndUnloadsToZero) {
   EXPECT_EQ(result.report.after_unload.at(0).ours_in_use, 0u);
 }
 
+TEST_F(Guard, TheCapHoldsForTheWholeProcessFromTheLoadOnAndIsLiftedAtUnload) {
+  SimulatedRuntime runtime(gpu(400), 4 * GiB);
+  auto o = options();
+  o.budget.max_memory = {{DeviceId::gpu(0), 644245094 + 300'000'000ULL}};  // the context and 300 MB
+  GuardPipeline pipeline(runtime, *registry_, *model_, o);
+  GuardResult result = pipeline.run();
+  ASSERT_TRUE(result.report.success);
+  // As the driver counts it: the context and everything held, within the cap.
+  const MemorySnapshot loaded = runtime.snapshot(0);
+  EXPECT_EQ(loaded.process_limit, 644245094 + 300'000'000ULL);
+  EXPECT_LE(loaded.process_total, loaded.process_limit);
+  // A step that would take the process past its cap runs out of memory, as a real allocator limited
+  // to its share does, however much the card has free.
+  EXPECT_GT(loaded.free, 300'000'000ULL);
+  EXPECT_THROW(runtime.begin_step(0, loaded.process_limit - loaded.process_total + 1), OutOfMemory);
+  runtime.begin_step(0, loaded.process_limit - loaded.process_total);
+  runtime.end_step(0);
+  pipeline.unload(result);
+  EXPECT_EQ(runtime.snapshot(0).process_limit, 0u);
+}
+
 TEST_F(Guard, StreamedUnitsComeFromPinnedMemoryWhereTheCheckpointCannotBeRegistered) {
   SimulatedFaults faults;
   faults.registration_refused = true;  // as without root or a memlock limit

@@ -108,6 +108,23 @@ TEST(Budget, BuildAppliesCapsReservesAndHeadroomFromTheWorkload) {
   EXPECT_EQ(budget.disk()->usable_bytes, UINT64_MAX);
 }
 
+TEST(Budget, ACachingAllocatorsFragmentsAreInTheHeadroom) {
+  SimulatedRuntime runtime("rtx4080");
+  BudgetOptions options;
+  options.max_memory = {{kGpu0, 12'000'000'000ULL}};
+  options.reserve_all = 0;
+  options.headroom = 1'000'000'000ULL;
+  std::vector<std::string> notes;
+  const DeviceBudget budget = build_budget(runtime.probe_gpus(), cpu_device({}), std::nullopt, options,
+                                           make_model({MiB}), {}, &notes, /*cache_slack_fraction=*/0.15);
+  const DeviceInfo& gpu = *budget.gpus().front();
+  EXPECT_EQ(gpu.headroom_bytes, 1'150'000'000ULL);
+  EXPECT_EQ(gpu.usable_bytes, 12'000'000'000ULL - gpu.context_bytes - 1'150'000'000ULL);
+  EXPECT_NE(std::find_if(notes.begin(), notes.end(),
+                         [](const std::string& n) { return n.find("caching allocator") != std::string::npos; }),
+            notes.end());
+}
+
 TEST(Budget, ACapOnADeviceTheMachineLacksIsRefused) {
   SimulatedRuntime runtime("rtx4080");
   BudgetOptions options;

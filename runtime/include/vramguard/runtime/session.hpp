@@ -112,6 +112,9 @@ struct StepStatistics {
   std::uint64_t unprefetched_units = 0;  // streamed units filled on demand, their copy not overlapped
   std::map<std::string, std::uint64_t>
       peak_bytes;  // per GPU ("cuda:0"): ours at most during the step, activations included
+  // Per GPU: the most the allocator held (in use and cached), and the most the whole process held as the
+  // driver counts it (NVML, sampled at 50 Hz; absent where NVML cannot tell), during the step.
+  std::map<std::string, std::uint64_t> reserved_peak_bytes, process_peak_bytes;
 };
 
 class VRAMGUARD_RUNTIME_API Session {
