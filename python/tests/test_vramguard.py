@@ -406,3 +406,30 @@ def test_the_package_has_a_version_and_ships_the_ready_configs():
     with pytest.raises(vramguard.InputError, match=r"no config 'rtx4080' ships with vramguard \(did you mean 'rtx4080-16gb'\?\)") as error:
         vramguard.config_path("rtx4080")
     assert "cpu-planning" in error.value.hint
+
+
+class OptimizedModule(torch.nn.Module):
+    """Stands in for what torch.compile(block) returns (torch 1.13 has no torch.compile): the wrapped
+    module as _orig_mod, called through."""
+
+    def __init__(self, module):
+        super().__init__()
+        self._orig_mod = module
+
+    def forward(self, *args, **kwargs):
+        return self._orig_mod(*args, **kwargs)
+
+
+def test_a_streamed_block_wrapped_by_torch_compile_is_refused_saying_to_compile_it_in_place(decoder):
+    folder, ids, expected = decoder
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "sequential-offload", **SIMULATED)
+    with handle, torch.no_grad():
+        module.model.layers[2] = OptimizedModule(module.model.layers[2])
+        with pytest.raises(vramguard.InputError, match=r"'model.layers.2' of component 'model' is wrapped by torch.compile") as error:
+            module(ids)
+        assert "model.layers.2.compile()" in error.value.hint
+    # Kept resident, the wrapper sees the same weights at every call: it runs.
+    module, handle = vramguard.apply(models.on_meta(models.Decoder), folder, "balanced", **SIMULATED)
+    with handle, torch.no_grad():
+        module.model.layers[2] = OptimizedModule(module.model.layers[2])
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)

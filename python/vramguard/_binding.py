@@ -41,10 +41,19 @@ def _calling_class(cls):
         def __call__(self, *args, **kwargs):
             return self.__dict__[_UNIT_CALL](super(calling, self).__call__, *args, **kwargs)
 
+
         calling = type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__, "__qualname__": cls.__qualname__,
                                                "_vramguard_original_class": cls})
         _CALLING_CLASSES[cls] = calling
     return calling
+
+
+def _compiled_original(module):
+    """The module torch.compile(module) wrapped, where `module` is such a wrapper (dynamo's OptimizedModule);
+    None otherwise."""
+    if type(module).__name__ == "OptimizedModule" and isinstance(getattr(module, "_orig_mod", None), torch.nn.Module):
+        return module._orig_mod
+    return None
 
 
 def _to_device(value, device):
@@ -339,6 +348,7 @@ class _ComponentBinding:
                         self.in_step = False
                         self._release_all()
 
+                self._refuse_compiled_wrappers()
                 self.adapter_bytes = self.adapters.refresh()
                 outgrown = self.state.adapters_outgrow_budget()
                 if outgrown is not None:
@@ -352,6 +362,30 @@ class _ComponentBinding:
 
         return run
 
+    def _refuse_compiled_wrappers(self):
+        """A streamed unit's module wrapped as torch.compile(block) (what mmgp and many scripts do) cannot
+        run: the wrapper's compiled code fixes the weights it saw at its first call, and a streamed unit's
+        weights are a different slot at every call (torch fails with "expected size ..., stride ..."). In
+        place, module.compile() compiles the block's own call inside the binding and works: say so."""
+        streamed = {id(unit.target): unit for unit in self.units if unit.streamed and unit.target is not None}
+        if not streamed:
+            return
+        for path, module in self.root.named_modules():
+            original = _compiled_original(module)
+            if original is None:
+                continue
+            for inner_path, inner in original.named_modules():
+                unit = streamed.get(id(inner))
+                if unit is not None:
+                    wrapped = path + (("." + inner_path) if inner_path else "")
+                    raise input_error(
+                        f"'{path}' of component '{self.name}' is wrapped by torch.compile(), and it runs the streamed unit "
+                        f"'{unit.name}' ('{wrapped}'): the wrapper's compiled code keeps the weights it saw first, while a "
+                        "streamed unit's weights come to a different slot at every call",
+                        f"compile the blocks in place instead: {path}.compile() for each (or diffusers' "
+                        "compile_repeated_blocks()), or torch.compile() the whole model; a strategy that keeps "
+                        "the block resident works with the wrapper too")
+
     def _fuse_lora(self, original):
         """The model's fuse_lora (diffusers'), refused as a whole before any layer fuses where one would
         fuse into a streamed unit: a half-fused model is worse than none."""
@@ -359,6 +393,7 @@ class _ComponentBinding:
         @functools.wraps(original)
         def fuse_lora(*args, **kwargs):
             with self.state.lock:
+                self._refuse_compiled_wrappers()
                 self.adapter_bytes = self.adapters.refresh()
                 self.adapters.check_fusable()
                 return original(*args, **kwargs)
