@@ -153,38 +153,12 @@ std::uint64_t predicted_load_peak(const Prediction& prediction, DeviceId device,
 // The load, then each component's passes: one for a component the job does not name.
 double job_seconds(const Prediction& prediction) { return prediction.ready_seconds + prediction.job_seconds; }
 
-// Which strategy to load with and why: the fastest pass that fits, weighed against the user's own
-// strategy where they named one (speed against peak memory on the GPUs).
+// What to load with, as doctor and fix say it (engine/strategy_fit: pick_strategy).
 std::string pick_against(const std::vector<Row>& rows, const std::string& yours, bool job) {
-  // Weighed by the whole job where --job describes one, else by one pass of each component.
-  auto cost = [&](const Row& row) { return job ? job_seconds(*row.prediction) : row.prediction->step_seconds; };
-  const std::string what = job ? "job" : "pass";
-  const Row* best = nullptr;
-  for (const auto& row : rows)
-    if (row.feasible && row.prediction && (!best || cost(row) < cost(*best))) best = &row;
-  if (best == nullptr) return {};
-  auto peak = [](const Row& row) {
-    std::uint64_t bytes = 0;
-    for (const auto& device : row.prediction->devices)
-      if (device.device.is_gpu()) bytes = std::max(bytes, device.peak_bytes);
-    return bytes;
-  };
-  const std::string fastest = "Pick " + best->strategy + ": the fastest " + what + " that fits (" +
-                              format_seconds(cost(*best)) + ", peak " + format_gb(peak(*best)) +
-                              " GB on the fullest GPU)";
-  const auto own = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.strategy == yours; });
-  if (yours.empty() || own == rows.end()) return fastest + ".";
-  if (!own->feasible || !own->prediction) return fastest + "; yours, " + yours + ", does not fit this budget.";
-  // Within 1 % is a tie, and a tie goes to what the user already runs.
-  if (own->strategy == best->strategy || cost(*own) <= cost(*best) * 1.01)
-    return "Keep " + yours + ": no strategy that fits makes a " + what + " faster (" + format_seconds(cost(*own)) +
-           ", peak " + format_gb(peak(*own)) + " GB).";
-  const double speedup = cost(*own) / std::max(1e-12, cost(*best));
-  char ratio[32];
-  std::snprintf(ratio, sizeof ratio, "%.2f", speedup);
-  return fastest + ": " + ratio + "x the speed of yours, " + yours + " (" + format_seconds(cost(*own)) + ", peak " +
-         format_gb(peak(*own)) + " GB)" +
-         (peak(*best) > peak(*own) ? ", for more GPU memory" : ", with no more GPU memory") + ".";
+  std::vector<StrategyFit> fits;
+  for (const auto& row : rows) fits.push_back({row.strategy, row.feasible, row.why, row.prediction, row.minimum});
+  const auto verdict = pick_strategy(fits, yours, job);
+  return verdict ? verdict->text : std::string();
 }
 
 }  // namespace

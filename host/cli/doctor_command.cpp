@@ -27,6 +27,9 @@ Command doctor_command() {
         declare_guard_options(own);
         // clang-format off
         own.options.add_options()
+            ("strategy", po::value<std::string>()->value_name("S"),
+                "the strategy you load with (a config's `strategy` key counts): the verdict keeps it where the "
+                "fastest that fits is within 2 % of it, as compare's does")
             ("write-config", po::value<std::string>()->value_name("FILE"),
                 "with MODEL: write a config that loads it with what is free now");
         // clang-format on

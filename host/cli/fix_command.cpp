@@ -139,11 +139,13 @@ Command fix_command() {
         // 4. The guarded load, from the fastest strategy that fits now.
         const auto now = fits_now(*runtime, request, model, registry);
         GuardOptions options = guard_options_from(request, registry);
-        // The strategy doctor recommends (the fastest that fits now), the same one --write-config
-        // writes; a --strategy on the command line goes first instead. A config's strategy is what
-        // is being fixed, so it does not.
+        // The strategy doctor recommends (the fastest that fits now, or the config's where that is a
+        // tie within 2 %), the same one --write-config writes; a --strategy on the command line goes
+        // first instead.
         if (!invocation.from_command_line.count("strategy"))
-          if (const auto best = fastest_fit(now)) options.strategy = *best;
+          if (const auto verdict =
+                  pick_strategy(now, request.strategy_given ? request.strategy : std::string(), request.job_given))
+            options.strategy = verdict->strategy;
         ProgressBar progress;
         if (!json) options.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
         options.cancel = &stop_flag();

@@ -253,6 +253,42 @@ void check_host(const LoadRequest& request, const InspectedModel* model, DoctorR
   report.findings.push_back(lock);
 }
 
+// How much of the model each strategy that fits keeps in host memory — streamed weights, pinned or in the
+// page cache, which is RAM too — against the RAM there is: where it is short, every step reads the rest
+// from disk.
+void report_host_memory_needs(const LoadRequest& request, DoctorReport& report) {
+  HostMemoryReading host = read_host_memory();
+  if (request.cpu_memory_bytes) host.available_bytes = *request.cpu_memory_bytes;
+  std::string needs;
+  std::uint64_t recommended_bytes = 0;
+  nlohmann::json data = nlohmann::json::object();
+  for (const auto& fit : report.strategies) {
+    if (!fit.fits || !fit.prediction) continue;
+    const std::uint64_t bytes = fit.prediction->pinned_bytes + fit.prediction->pageable_bytes;
+    needs += (needs.empty() ? "" : ", ") + fit.strategy + " " + gb(bytes);
+    data[fit.strategy] = bytes;
+    if (report.recommended && fit.strategy == *report.recommended) recommended_bytes = bytes;
+  }
+  if (needs.empty()) return;
+  Finding finding{Severity::ok,
+                  "host memory for the model",
+                  "cpu",
+                  "host memory the model's streamed weights take (pinned, or in the page cache when the checkpoint "
+                  "is registered or read at run time): " +
+                      needs + "; " + gb(host.available_bytes) + " available" +
+                      (request.cpu_memory_bytes ? " (declared)" : ""),
+                  "",
+                  "",
+                  {{"by_strategy_bytes", data}, {"available_bytes", host.available_bytes}}};
+  if (recommended_bytes > host.available_bytes) {
+    finding.severity = Severity::warning;
+    finding.cause = "the weights " + *report.recommended + " streams do not all fit in RAM: every step reads " +
+                    gb(recommended_bytes - host.available_bytes) + " of them from disk, at the disk's speed";
+    finding.remedy = "free host memory or add RAM; a GPU with more memory keeps more of the model resident";
+  }
+  report.findings.push_back(finding);
+}
+
 void check_model(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel& model,
                  const PluginRegistry& registry, DoctorReport& report) {
   // The page cache's hold on the checkpoint: what the next load reads from memory, not disk.
@@ -279,7 +315,9 @@ void check_model(DeviceRuntime& runtime, const LoadRequest& request, const Inspe
   report.findings.push_back(cache);
 
   report.strategies = fits_now(runtime, request, model, registry);
-  report.recommended = fastest_fit(report.strategies);
+  const auto verdict =
+      pick_strategy(report.strategies, request.strategy_given ? request.strategy : std::string(), request.job_given);
+  if (verdict) report.recommended = verdict->strategy;
   nlohmann::json rows = nlohmann::json::array();
   std::map<DeviceId, std::uint64_t> smallest;
   for (const auto& fit : report.strategies) {
@@ -289,6 +327,7 @@ void check_model(DeviceRuntime& runtime, const LoadRequest& request, const Inspe
       if (!smallest.count(device) || need < smallest[device]) smallest[device] = need;
     rows.push_back(row);
   }
+  report_host_memory_needs(request, report);
   if (report.recommended) {
     const auto& best = *std::find_if(report.strategies.begin(), report.strategies.end(),
                                      [&](const StrategyFit& f) { return f.strategy == *report.recommended; });
@@ -299,9 +338,7 @@ void check_model(DeviceRuntime& runtime, const LoadRequest& request, const Inspe
     report.findings.push_back({Severity::ok,
                                "strategies",
                                "",
-                               "fits now: " + fitting + "; fastest: " + best.strategy + " (" +
-                                   format_seconds(best.prediction->step_seconds) + " per pass, ready in " +
-                                   format_seconds(best.prediction->ready_seconds) + ")",
+                               "fits now: " + fitting + ". " + verdict->text,
                                "",
                                "vramguard load " + model.source.argument +
                                    (request.config_file ? " --config " + *request.config_file : std::string()) +
@@ -336,13 +373,6 @@ std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const LoadRequest& req
     fits.push_back(evaluate_strategy(registry, name, model.graph, budget, request.workload,
                                      request.strategy_options_for(name, false)));
   return fits;
-}
-
-std::optional<std::string> fastest_fit(const std::vector<StrategyFit>& fits) {
-  const StrategyFit* best = nullptr;
-  for (const auto& fit : fits)
-    if (fit.fits && (best == nullptr || fit.prediction->step_seconds < best->prediction->step_seconds)) best = &fit;
-  return best ? std::optional<std::string>(best->strategy) : std::nullopt;
 }
 
 std::string config_for(const LoadRequest& request, const std::string& strategy) {

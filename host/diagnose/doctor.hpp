@@ -38,8 +38,6 @@ DoctorReport diagnose(DeviceRuntime& runtime, const LoadRequest& request, const 
 // Plans the model with every strategy against the budget the devices have now.
 std::vector<StrategyFit> fits_now(DeviceRuntime& runtime, const LoadRequest& request, const InspectedModel& model,
                                   const PluginRegistry& registry);
-// The fastest strategy of `fits` that fits, if any.
-std::optional<std::string> fastest_fit(const std::vector<StrategyFit>& fits);
 // An INI config with the options the request gave, as given, and `strategy` first: what loads the model now.
 std::string config_for(const LoadRequest& request, const std::string& strategy);
 

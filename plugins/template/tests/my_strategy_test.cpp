@@ -24,6 +24,13 @@ TEST(MyStrategy, PlacesEverythingOnTheFirstGpuWhenItFits) {
   gpu.id = DeviceId::gpu(0);
   gpu.usable_bytes = 8 << 20;
   budget.devices.push_back(gpu);
+  // Host memory and its pinned share, as the host declares them: a plan that streams holds its weights
+  // there, and check_plan refuses one that streams into a budget without them.
+  DeviceInfo cpu;
+  cpu.id = DeviceId::host();
+  cpu.usable_bytes = 1ULL << 30;
+  budget.devices.push_back(cpu);
+  budget.pinned_cap_bytes = 1ULL << 30;
   const Workload workload;
   const StrategyOptions options;
   const auto placement = my_strategy::MyStrategy().plan({model, budget, workload, options});
