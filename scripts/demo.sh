@@ -25,8 +25,9 @@ echo
 echo "== vramguard inspect $model --dtype bf16"
 $vg inspect "$model" --dtype bf16
 echo
-# The config is the real card's; --simulate declares one on a machine without it.
-seed="--config configs/rtx4080-16gb.ini --simulate rtx4080"
+# The config is the real card's; --simulate declares one on a machine without it, and --cpu-memory the
+# seed's 64 GiB of RAM (the config reads the machine's own).
+seed="--config configs/rtx4080-16gb.ini --simulate rtx4080 --cpu-memory 64GiB"
 echo "== vramguard compare $model $seed   (a simulated RTX 4080 16 GB)"
 $vg compare "$model" $seed
 echo
@@ -36,8 +37,13 @@ echo
 echo "== vramguard load $model $seed --strategy auto   (the memory guard, simulated card)"
 $vg load "$model" $seed --strategy auto
 echo
-echo "== the same load while another program takes 8.5 GB of the card mid-load: the guard falls back"
-$vg load "$model" $seed --strategy balanced --simulate-other-process 0=8.5GB@30
+echo "== the same load with balanced, running out of memory at its 10th allocation (an injected fault):"
+echo "   the guard releases everything and loads with the next strategy of the config's ladder, auto"
+$vg load "$model" $seed --strategy balanced --simulate-oom-at 10
+echo
+echo "== another program takes 8 GB of the card mid-load: balanced's 6.1 GB still fits in what is left,"
+echo "   and the report shows the program beside our memory after each stage"
+$vg load "$model" $seed --strategy balanced --simulate-other-process 0=8GB@5
 
 small=build/demo/qwen2-tiny
 if [ ! -f "$small/config.json" ]; then
@@ -68,3 +74,8 @@ echo
 echo "== vramguard edit $tiny --image tests/data/fixtures/qie_pipeline_tiny/input.png --prompt 'make the sky stormy' ...   (the whole edit, natively)"
 $vg edit "$tiny" --image tests/data/fixtures/qie_pipeline_tiny/input.png --prompt "make the sky stormy" --negative-prompt " " \
   --steps 2 --height 256 --width 256 --simulate rtx4080 --strategy auto --output build/demo/edited.png
+echo
+echo "build/demo/edited.png is a flat, noisy grey: the tiny pipeline's weights are random, not trained, so"
+echo "what it shows is that the whole edit runs end to end under the guard and matches diffusers stage by"
+echo "stage (the tests check that against diffusers' own output). With Qwen/Qwen-Image-Edit's weights the"
+echo "same command makes the edited picture (docs/qwen-image-edit-16gb.md)."

@@ -12,6 +12,22 @@
 
 namespace vramguard {
 
+std::string explain_usable(const DeviceInfo& gpu) {
+  auto gb = [](std::uint64_t bytes) { return format_gb(bytes) + " GB"; };
+  const std::uint64_t after_reserve = gpu.free_bytes > gpu.reserve_bytes ? gpu.free_bytes - gpu.reserve_bytes : 0;
+  const std::uint64_t capped =
+      gpu.cap_bytes && *gpu.cap_bytes > gpu.context_bytes ? *gpu.cap_bytes - gpu.context_bytes : 0;
+  std::string text = "usable " + gb(gpu.usable_bytes) + " of its " + gb(gpu.total_bytes) + ": ";
+  if (gpu.cap_bytes && capped <= after_reserve)
+    text += "the " + gb(*gpu.cap_bytes) + " cap less " + gb(gpu.context_bytes) + " of CUDA context";
+  else
+    text += gb(gpu.free_bytes) + " free (the CUDA context already out of it) less the " + gb(gpu.reserve_bytes) +
+            " reserve kept for other programs";
+  text += ", " + gb(gpu.headroom_bytes) + " of headroom for a pass's activations";
+  if (gpu.adapter_bytes > 0) text += ", " + gb(gpu.adapter_bytes) + " for adapters";
+  return text;
+}
+
 std::uint64_t default_gpu_reserve(std::uint64_t total_bytes) {
   return std::clamp<std::uint64_t>(total_bytes / 20, 512ULL << 20, 2ULL << 30);
 }

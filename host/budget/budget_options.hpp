@@ -27,6 +27,11 @@ struct BudgetOptions {
   bool allow_cpu_compute = false;
 };
 
+// Where a GPU's memory goes before weights get any, for a report that opens with "usable 6.29 GB" on a
+// 16 GB card: "of its 17.18 GB: the 12.00 GB cap less 0.64 GB of CUDA context, 5.07 GB of headroom for a
+// pass's activations". Names the limit that binds (the cap, or what is free less the reserve).
+std::string explain_usable(const DeviceInfo& gpu);
+
 // What stays free on a GPU unless the user says otherwise: 5 % of its memory, from 512 MiB to 2 GiB.
 // Enough for a desktop's compositor and a browser to grow a little, and for the allocator's rounding;
 // filling a card to its last megabyte makes the next program (or the next step) fail.

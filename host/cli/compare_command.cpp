@@ -4,6 +4,7 @@
 #include <optional>
 #include <ostream>
 
+#include "budget/budget_options.hpp"
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
 #include "report/plan_report.hpp"
@@ -267,8 +268,7 @@ Command compare_command() {
         }
         io.out << "Compare on " << setup.runtime << " devices:";
         for (const auto* gpu : gpus)
-          io.out << " " << gpu->name() << " (" << gpu->description << ", usable " << format_bytes(gpu->usable_bytes)
-                 << ")";
+          io.out << "\n  " << gpu->name() << " (" << gpu->description << "), " << explain_usable(*gpu);
         io.out << "\nModel: " << setup.model.source.argument << ", " << format_bytes(setup.model.graph.bytes()) << "\n";
         for (const auto& note : setup.notes) io.out << "note: " << note << "\n";
         io.out << "\n";

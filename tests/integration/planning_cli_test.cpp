@@ -185,6 +185,18 @@ TEST_F(Planning, DoctorSaysHowMuchRamTheStreamedWeightsTakeAgainstTheMachinesOwn
   EXPECT_EQ(finding("64GiB")["severity"], "ok");
 }
 
+TEST_F(Planning, CompareSaysWhereACardsMemoryGoesBeforeTheWeights) {
+  // "usable 6.29 GB" on a 16 GB card says where the rest went: the cap, the context, the headroom.
+  auto result = run_vramguard("compare " + qie() + kSeed);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find(" of its 17.18 GB: the 12.00 GB cap less 0.64 GB of CUDA context, "), std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find(" of headroom for a pass's activations"), std::string::npos) << result.out;
+  // Without a cap, what is free less the reserve binds.
+  result = run_vramguard("compare " + qie() + " --simulate rtx4080 --cpu-memory 64GiB --reserve 4GB");
+  EXPECT_NE(result.out.find("less the 4.00 GB reserve kept for other programs"), std::string::npos) << result.out;
+}
+
 TEST_F(Planning, EveryShippedConfigIsItsCardsAndPlansWhenTheCardIsDeclared) {
   for (const auto& [config, card] : std::vector<std::pair<std::string, std::string>>{{"rtx4080-16gb", "rtx4080"},
                                                                                      {"h100-80gb", "h100-80gb"},
