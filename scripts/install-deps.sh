@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what vramguard needs to build and test, from Debian's packages. Idempotent: it installs
-# only what is missing, and asks apt nothing when everything is there. Uses sudo when not root.
+# only what is missing, and asks apt nothing when everything is there. Uses sudo when not root. Where a
+# CUDA-enabled PyTorch provides libtorch (scripts/find-torch.sh), Debian's is not needed, and where the
+# build finds every dependency another way (a GPU machine without network), nothing is installed.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/find-torch.sh
 packages=(
   build-essential cmake ninja-build git pkg-config
   libtorch-dev libboost-dev libboost-program-options-dev libspdlog-dev libfmt-dev
@@ -16,10 +20,27 @@ packages=(
 )
 missing=()
 for p in "${packages[@]}"; do
+  if [ -n "$TORCH_CMAKE_PREFIX" ] && { [ "$p" = libtorch-dev ] || [ "$p" = python3-torch ]; }; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
+fi
+if [ -n "$TORCH_CMAKE_PREFIX" ] && command -v cmake >/dev/null && command -v ninja >/dev/null; then
+  # Not from Debian's packages, but maybe there: a configure that finds every dependency needs no apt.
+  probe=$(mktemp -d)
+  if cmake -S . -B "$probe" -G Ninja -DCMAKE_PREFIX_PATH="$TORCH_CMAKE_PREFIX" -DPython3_EXECUTABLE="$TORCH_PYTHON" \
+      >"$probe.log" 2>&1; then
+    echo "Every dependency the build needs is found here; installing nothing (Debian's packages not installed: ${missing[*]})"
+    rm -rf "$probe" "$probe.log"
+    exit 0
+  fi
+  rm -rf "$probe"
+  echo "The build does not find everything here (${probe}.log says what); installing Debian's packages" >&2
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "error: missing ${missing[*]} (Debian's package names), and there is no apt-get here to install them" >&2
+  exit 2
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then

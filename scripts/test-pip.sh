@@ -4,9 +4,16 @@
 # module's tests against the installed package (not the build tree), `pip show`, and `pip uninstall`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/find-torch.sh   # the python3 whose torch the build used: Debian's, or a CUDA PyTorch's
 venv=$PWD/build/pip-venv
 rm -rf "$venv"
-/usr/bin/python3 -m venv --system-site-packages "$venv"
+if "$TORCH_PYTHON" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+  # That torch lives in a virtual environment of its own, which a new one would not see: install into
+  # it (and uninstall at the end), as its user would.
+  venv=$("$TORCH_PYTHON" -c 'import sys; print(sys.prefix)')
+else
+  "$TORCH_PYTHON" -m venv --system-site-packages "$venv"
+fi
 VRAMGUARD_BUILD_DIR=build "$venv/bin/python" -m pip install --quiet --no-build-isolation --no-index --no-deps . 
 # From elsewhere, so that the source tree's python/ folder is not what imports.
 cd build
