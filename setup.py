@@ -3,8 +3,9 @@ installing interpreter imports, and packages it with its libraries (the runtime,
 the CUDA runtime where torch has CUDA) and the ready configs. Build it without isolation, so that the
 build sees that torch: `pip install --no-build-isolation .`.
 
-VRAMGUARD_BUILD_DIR reuses a configured build tree (the tests' `build`, so that CI builds once);
-otherwise the build goes to build-python-<python>-<torch>. CMAKE_BUILD_PARALLEL_LEVEL sets the jobs.
+The build tree: VRAMGUARD_BUILD_DIR where set; else ./build when the README's commands configured it for
+this same interpreter (its torch, so no second build of the whole C++); else build-python-<python>-<torch>.
+CMAKE_BUILD_PARALLEL_LEVEL sets the jobs; `pip install -v` shows the build's progress.
 """
 import os
 import re
@@ -27,6 +28,32 @@ def project_version():
     return match.group(1)
 
 
+def configured_for_this_interpreter(build):
+    """Whether `build` is a configured tree whose Python is this interpreter (after links: a venv's python
+    made with --system-site-packages is the interpreter it came from)."""
+    cache = build / "CMakeCache.txt"
+    if not cache.exists():
+        return False
+    match = re.search(r"^Python3_EXECUTABLE:[A-Z]+=(.+)$", cache.read_text(errors="replace"), re.MULTILINE)
+    return bool(match) and os.path.realpath(match.group(1).strip()) == os.path.realpath(sys.executable)
+
+
+def require_wheel_support():
+    """pip builds a wheel: setuptools before 70.1 needs the `wheel` package for it, which a plain venv lacks
+    (pip would say only "invalid command 'bdist_wheel'")."""
+    if not {"bdist_wheel", "dist_info"} & set(sys.argv):  # what pip runs to build and describe a wheel
+        return
+    try:
+        import setuptools.command.bdist_wheel  # noqa: F401  (setuptools >= 70.1 has its own)
+    except ImportError:
+        try:
+            import wheel  # noqa: F401
+        except ImportError:
+            sys.exit("setup.py: building vramguard's wheel needs the `wheel` package in this environment, and "
+                     "`--no-build-isolation` keeps pip from fetching it: install it (`pip install wheel`, or Debian's "
+                     "python3-wheel with a venv made with --system-site-packages), then run pip again")
+
+
 class CMakeBuild(build_ext):
     """Builds the module's CMake targets and lays the package out as `import vramguard` finds it."""
 
@@ -37,7 +64,13 @@ class CMakeBuild(build_ext):
             sys.exit("vramguard builds against the installed torch, and this interpreter cannot import it: install PyTorch "
                      "first, then `pip install --no-build-isolation .` (isolation would hide it)")
         tag = f"py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__.split('+')[0]}"
-        build = Path(os.environ.get("VRAMGUARD_BUILD_DIR") or ROOT / f"build-python-{tag}").resolve()
+        if os.environ.get("VRAMGUARD_BUILD_DIR"):
+            build = Path(os.environ["VRAMGUARD_BUILD_DIR"]).resolve()
+        elif configured_for_this_interpreter(ROOT / "build"):
+            build = (ROOT / "build").resolve()
+        else:
+            build = (ROOT / f"build-python-{tag}").resolve()
+        print(f"vramguard: building the module's C++ in {build} (pip install -v shows its progress)", file=sys.stderr)
         if not (build / "CMakeCache.txt").exists():
             subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
                                    f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}", f"-DPython3_EXECUTABLE={sys.executable}",
@@ -59,6 +92,7 @@ class CMakeBuild(build_ext):
         shutil.copytree(build / "lib" / "vramguard", target / "lib" / "vramguard", symlinks=True, dirs_exist_ok=True)
 
 
+require_wheel_support()
 (ROOT / "build" / "setuptools").mkdir(parents=True, exist_ok=True)
 setup(
     version=project_version(),

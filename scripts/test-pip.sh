@@ -14,7 +14,13 @@ if "$TORCH_PYTHON" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; the
 else
   "$TORCH_PYTHON" -m venv --system-site-packages "$venv"
 fi
-VRAMGUARD_BUILD_DIR=build "$venv/bin/python" -m pip install --quiet --no-build-isolation --no-index --no-deps . 
+# No VRAMGUARD_BUILD_DIR: setup.py finds ./build configured for this interpreter and reuses it.
+trees_before=$(compgen -G "build-python-*" || true)
+"$venv/bin/python" -m pip install --quiet --no-build-isolation --no-index --no-deps .
+if [ "$(compgen -G "build-python-*" || true)" != "$trees_before" ]; then
+  echo "pip built the C++ again in a tree of its own instead of reusing ./build" >&2
+  exit 1
+fi
 # From elsewhere, so that the source tree's python/ folder is not what imports.
 cd build
 "$venv/bin/python" -m pip show vramguard | grep -E "^(Name|Version|Location):"
@@ -26,3 +32,16 @@ PYTHONPATH=../python/tests TEST_PLUGIN_DIR=$PWD/test-plugins "$venv/bin/python" 
 "$venv/bin/python" -m pip uninstall --yes --quiet vramguard
 if "$venv/bin/python" -c "import vramguard" 2>/dev/null; then echo "pip uninstall left vramguard importable" >&2; exit 1; fi
 echo "pip install, the tests on the installed package, pip show and pip uninstall: ok"
+# A plain venv of Debian's python (setuptools without `wheel`, no torch): pip's "invalid command
+# 'bdist_wheel'" becomes what to do. (Other Pythons' plain venvs may lack setuptools altogether.)
+[ -z "$TORCH_CMAKE_PREFIX" ] || exit 0
+plain=$(mktemp -d)
+"$TORCH_PYTHON" -m venv "$plain/venv"
+said=$(cd .. && "$plain/venv/bin/python" -m pip install --no-build-isolation --no-index --no-deps . 2>&1 || true)
+rm -rf "$plain"
+if ! grep -q "needs the \`wheel\` package" <<<"$said" && ! grep -q "cannot import it: install PyTorch" <<<"$said"; then
+  echo "pip in a plain venv did not say what to do:" >&2
+  echo "$said" | tail -5 >&2
+  exit 1
+fi
+echo "pip in a plain venv says what to do: ok"
