@@ -16,3 +16,15 @@ full_pipeline() {
   [ ${#folders[@]} -gt 0 ] || folders=(.)
   (cd "$work/qie" && find "${folders[@]}" -name '*.safetensors' -exec cat {} + > /dev/null)
 }
+
+# A 1024x1024 RGB gradient PNG at PATH: the edits' input picture.
+gradient_png() {
+  python3 - "$1" <<'PY'
+import struct, sys, zlib
+w = h = 1024
+rows = b"".join(b"\x00" + bytes((x * 255 // w, y * 255 // h, 128)[c] for x in range(w) for c in range(3)) for y in range(h))
+def chunk(kind, data): return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                              + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+PY
+}

@@ -14,14 +14,7 @@ strategy=${STRATEGY:-auto}
 # One config for both builds: this tree's.
 config=$(pwd)/configs/rtx4080-16gb.ini
 full_pipeline
-python3 - "$work/input.png" <<'PY'
-import struct, sys, zlib
-w = h = 1024
-rows = b"".join(b"\x00" + bytes((x * 255 // w, y * 255 // h, 128)[c] for x in range(w) for c in range(3)) for y in range(h))
-def chunk(kind, data): return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                              + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-PY
+gradient_png "$work/input.png"
 python3 bench/gpu/pinned_bandwidth.py
 for run in after-1:. before:"$before" after-2:.; do
   name=${run%%:*}

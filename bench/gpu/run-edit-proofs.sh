@@ -10,13 +10,7 @@ source bench/gpu/proof-env.sh
 export CUDA_VISIBLE_DEVICES=0
 full_pipeline
 # A 1024x1024 picture: a colour gradient (the weights are zeros; the shapes are what is measured).
-python3 - "$work/input.png" <<'PY'
-import struct, sys, zlib
-w = h = 1024
-rows = b"".join(b"\x00" + bytes((x * 255 // w, y * 255 // h, 128) [c] for x in range(w) for c in range(3)) for y in range(h))
-def chunk(kind, data): return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-PY
+gradient_png "$work/input.png"
 python3 bench/gpu/pinned_bandwidth.py
 # RUNS picks some of them (STRATEGY:SIZE[:TILING]); default all.
 for run in ${RUNS:-balanced:1024 auto:1024 sequential-offload:1024 auto:2048 auto:2048:never}; do

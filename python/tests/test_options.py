@@ -9,18 +9,7 @@ import torch
 import models
 import vramguard
 
-SIMULATED = dict(simulate="cuda:1GB", reserve=0, cpu_memory="4GiB")
-
-
-@pytest.fixture(scope="module")
-def decoder(tmp_path_factory):
-    torch.manual_seed(0)
-    reference = models.Decoder()
-    folder = models.save_model(reference, str(tmp_path_factory.mktemp("decoder")))
-    ids = torch.randint(0, 96, (2, 10))
-    with torch.no_grad():
-        expected = reference(ids)
-    return folder, ids, expected
+from test_vramguard import SIMULATED, decoder  # noqa: F401 (a fixture)
 
 
 def test_a_cap_is_one_size_and_cannot_smuggle_others(decoder):
