@@ -39,6 +39,7 @@ void print_overview(std::ostream& out) {
 void print_command_help(const CommandSpec& spec, std::ostream& out, const Invocation& invocation) {
   out << "Usage: " << spec.usage << "\n\n" << spec.summary << "\n";
   if (!spec.details.empty()) out << "\n" << spec.details << "\n";
+  if (spec.more_help) out << "\n" << spec.more_help();
   CommandOptions own;
   if (spec.declare) spec.declare(own);
   if (!own.options.options().empty()) out << "\n" << own.options;

@@ -24,10 +24,9 @@ Command run_command() {
       "vramguard run MODEL [--component NAME] [--entry NAME] [--strategy S] [--input IN.safetensors | --tokens N "
       "--batch B --height H --width W] [--steps K] [--output OUT.safetensors] [device, budget and fallback options] "
       "[--json] [--report F]",
-      "Families run natively: qwen2 (forward: input_ids -> logits), qwenimage_transformer (forward: hidden_states, "
-      "encoder_hidden_states, encoder_hidden_states_mask, timestep, img_shapes -> sample), qwenimage_vae (encode: "
-      "image -> encoded_mean; decode: latents -> decoded). --input is a safetensors file holding the entry's inputs "
-      "by those names; without it, seeded inputs of --batch, --tokens (text) and --height/--width (pixels) are drawn. "
+      "A component runs when the runtime library has its family (listed below, with each entry's inputs and "
+      "outputs). --input is a safetensors file holding the entry's inputs by those names; without it, seeded inputs of "
+      "--batch, --tokens (text) and --height/--width (pixels) are drawn. "
       "--output writes the last call's outputs by name. A step that runs out of device memory is the guard's "
       "business as in a load: released, and run again with the next strategy. On --simulate the CPU computes "
       "in the GPUs' place.",
@@ -52,6 +51,16 @@ Command run_command() {
             ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
         // clang-format on
       }};
+  // The families come from the runtime library, as each registers itself (architectures/CMakeLists.txt).
+  spec.more_help = [] {
+    std::string text = "Families the runtime library runs natively, with their entries (the first is the default):\n";
+    try {
+      for (const auto& line : runtime_library().families()) text += "  " + line + "\n";
+    } catch (const Error& e) {
+      text += "  (the runtime library cannot be opened here: " + std::string(e.what()) + ")\n";
+    }
+    return text;
+  };
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             LoadRequest request = load_request_from(invocation);
             // The component that runs has the devices to itself: the others are not loaded.

@@ -31,6 +31,9 @@ struct CommandSpec {
   std::string usage;    // "vramguard inspect MODEL [options]"
   std::string details;  // a paragraph after the usage, may be empty
   std::function<void(CommandOptions&)> declare;
+  // What help adds that only the running program knows (the families the runtime library runs), asked
+  // for when help is printed; may be empty.
+  std::function<std::string()> more_help = {};
 };
 
 struct Invocation {

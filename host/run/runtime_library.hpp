@@ -96,6 +96,10 @@ struct RuntimeLibraryInterface {
   PipelineRun (*run_pipeline)(const LoadRequest& request, const InspectedModel& model,
                               const pipelines::PipelineJob& job, const RunHooks& hooks,
                               const std::function<void(const pipelines::PipelineStep&)>& on_step);
+  // The families the library runs natively, each with its entry points, one line each ("qwen2: forward:
+  // token ids [batch, tokens] (int64) -> logits ..."): what `vramguard help run` lists, so that no list of
+  // families is written outside their folders.
+  std::vector<std::string> (*families)();
   // The CUDA device runtime (host/devices/cuda_runtime.cpp) the CLI's load, doctor, fix and monitor use;
   // nullptr in a build without CUDA. The caller owns what it returns.
   DeviceRuntime* (*create_cuda_runtime)(int log_level);
@@ -105,7 +109,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 7;
+inline constexpr int kRuntimeLibraryInterfaceVersion = 8;
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

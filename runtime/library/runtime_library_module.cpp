@@ -231,8 +231,26 @@ PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& m
   return result;
 }
 
-const RuntimeLibraryInterface kInterface = {
-    kRuntimeLibraryInterfaceVersion, 0, 0, &check_job, &run_job, &check_pipeline_job, &run_pipeline_job, nullptr};
+std::vector<std::string> family_lines() {
+  std::vector<std::string> lines;
+  for (const auto& family : builtin_architectures()) {
+    std::string line = family->name() + ":";
+    for (const auto& entry : family->entries()) line += " " + entry.name + " (" + entry.summary + ");";
+    line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion,
+                                            0,
+                                            0,
+                                            &check_job,
+                                            &run_job,
+                                            &check_pipeline_job,
+                                            &run_pipeline_job,
+                                            &family_lines,
+                                            nullptr};
 
 }  // namespace
 

@@ -93,6 +93,16 @@ TEST(RunCommand, RunsReportsAndWritesTheLogits) {
       1e-4);
 }
 
+TEST(RunCommand, HelpListsTheFamiliesTheRuntimeLibraryRegistersWithTheirEntries) {
+  // No list of families outside their folders: help asks the runtime library.
+  const auto result = run_vramguard("help run");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* line : {"  qwen2: forward (", "  qwen2_5_vl: forward (", "  qwenimage_transformer: forward (",
+                           "  qwenimage_vae: encode ("})
+    EXPECT_NE(result.out.find(line), std::string::npos) << line << "\n" << result.out;
+  EXPECT_NE(result.out.find("); decode ("), std::string::npos) << result.out;
+}
+
 TEST(RunCommand, BadInputExitsTwoBeforeLoading) {
   TempDir tmp;
   const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0";
