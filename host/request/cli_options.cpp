@@ -177,6 +177,18 @@ std::optional<SimulatedDevices> simulated_devices(const Invocation& invocation, 
   return devices;
 }
 
+// --plugin-dir, VRAMGUARD_PLUGIN_PATH, the config's plugin_dirs and the --allow-* switches, from options
+// already read.
+PluginSearch plugin_search(const Invocation& invocation, const LoadOptions& options) {
+  PluginSearch search;
+  search.dirs = options.plugin_dir;
+  search.env_path = invocation.env_plugin_path;
+  search.config_dirs = invocation.config_plugin_dirs;
+  search.allow_insecure = options.allow_insecure_plugins.value_or(false);
+  search.allow_duplicates = options.allow_duplicate_plugins.value_or(false);
+  return search;
+}
+
 }  // namespace
 
 void declare_model_options(CommandOptions& own) {
@@ -267,7 +279,7 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   request.cuda_alloc_conf = options.cuda_alloc_conf.value_or("expandable_segments:True");
   request.simulate = simulated_devices(invocation, options);
 
-  request.plugins = plugin_search_from(invocation);
+  request.plugins = plugin_search(invocation, options);
   request.verify_data = options.verify_data.value_or(false);
 
   // What a config written for this request repeats, as the user wrote it.
@@ -284,19 +296,12 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   return request;
 }
 
-PluginSearch plugin_search_from(const Invocation& invocation) {
-  const LoadOptions options = load_options_from(invocation);
-  PluginSearch search;
-  search.dirs = options.plugin_dir;
-  search.env_path = invocation.env_plugin_path;
-  search.config_dirs = invocation.config_plugin_dirs;
-  search.allow_insecure = options.allow_insecure_plugins.value_or(false);
-  search.allow_duplicates = options.allow_duplicate_plugins.value_or(false);
-  return search;
-}
-
 ImageSize image_size_from(const Invocation& invocation) {
   return {invocation.number("height", 16, 65'536).value_or(0), invocation.number("width", 16, 65'536).value_or(0)};
+}
+
+PluginSearch plugin_search_from(const Invocation& invocation) {
+  return plugin_search(invocation, load_options_from(invocation));
 }
 
 }  // namespace vramguard
