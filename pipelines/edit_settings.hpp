@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "image/image_file.hpp"
 
@@ -23,7 +24,7 @@ struct VaeTileSize {
 
 // What the user asks for (`vramguard edit`'s options; diffusers' pipeline arguments).
 struct EditSettings {
-  std::filesystem::path image;
+  std::vector<std::filesystem::path> images;  // Picture 1..N, in the order given
   std::string prompt;
   std::optional<std::string> negative_prompt;
   double true_cfg_scale = 4.0;

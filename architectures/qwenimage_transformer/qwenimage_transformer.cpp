@@ -30,6 +30,8 @@ struct Layout {
   std::int64_t in_channels = 64, out_channels = 16, patch = 2, layers = 60, heads = 24, head_dim = 128,
                joint_dim = 3584;
   std::vector<std::int64_t> axes{16, 56, 56};  // rotary dims per axis: frame, height, width
+  // Edit-2511: the input pictures' tokens are modulated as at timestep 0, the target's at the step's.
+  bool zero_cond_t = false;
   std::int64_t inner() const { return heads * head_dim; }
 };
 
@@ -51,8 +53,9 @@ Layout layout_of(const ComponentDescription& component) {
     throw InputError(config.file(),
                      "\"axes_dims_rope\" must be three positive even numbers adding up to \"attention_head_dim\" (" +
                          std::to_string(l.head_dim) + ")");
+  l.zero_cond_t = config.flag("zero_cond_t", false);
   // Variants this implementation does not run are refused rather than run wrong.
-  for (const char* key : {"guidance_embeds", "zero_cond_t", "use_additional_t_cond", "use_layer3d_rope"})
+  for (const char* key : {"guidance_embeds", "use_additional_t_cond", "use_layer3d_rope"})
     if (config.flag(key, false))
       throw InputError(
           config.file(),
@@ -161,6 +164,42 @@ std::pair<Modulation, Modulation> modulations(const UnitScope& block, const std:
 
 at::Tensor modulate(const at::Tensor& x, const Modulation& m) { return layer_norm(x) * (1 + m.scale) + m.shift; }
 
+// The image stream's modulation: one for every token, or under zero_cond_t one for the target's tokens
+// (the first target_tokens) and another for the input pictures' after them, as diffusers' modulate_index
+// selects them. Applied range by range, the selection costs no [tokens, inner] tensor of its own.
+struct ImageModulation {
+  Modulation target, pictures;  // pictures: unset without zero_cond_t
+  std::int64_t target_tokens = 0;
+};
+
+ImageModulation image_modulation(const Modulation& m, std::int64_t batch, std::int64_t target_tokens) {
+  if (target_tokens < 0) return {m, {}, 0};
+  auto half = [&](std::int64_t first) {
+    return Modulation{m.shift.narrow(0, first, batch), m.scale.narrow(0, first, batch), m.gate.narrow(0, first, batch)};
+  };
+  return {half(0), half(batch), target_tokens};
+}
+
+// Applies `each(tokens, modulation)` to the target's tokens and the pictures' and joins the results.
+template <class Each>
+at::Tensor by_range(const at::Tensor& x, const ImageModulation& m, Each each) {
+  if (!m.pictures.shift.defined()) return each(x, m.target, 0);
+  const auto n = m.target_tokens;
+  return at::cat({each(x.narrow(1, 0, n), m.target, 0), each(x.narrow(1, n, x.size(1) - n), m.pictures, n)}, 1);
+}
+
+at::Tensor modulate(const at::Tensor& x, const ImageModulation& m) {
+  return by_range(x, m,
+                  [](const at::Tensor& part, const Modulation& mod, std::int64_t) { return modulate(part, mod); });
+}
+
+// x + gate * y, each token range with its own gate.
+at::Tensor gated_add(const at::Tensor& x, const ImageModulation& m, const at::Tensor& y) {
+  return by_range(x, m, [&](const at::Tensor& part, const Modulation& mod, std::int64_t first) {
+    return part + mod.gate * y.narrow(1, first, part.size(1));
+  });
+}
+
 at::Tensor feed_forward(const UnitScope& block, const std::string& module, const at::Tensor& x) {
   return linear(block, module + ".net.2", at::gelu(linear(block, module + ".net.0.proj", x), "tanh"));
 }
@@ -169,10 +208,20 @@ struct Streams {
   at::Tensor image, text;
 };
 
-Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, const at::Tensor& temb,
+// The timestep's embedding for each stream: under zero_cond_t the image's holds the step's rows then
+// timestep 0's, and the text takes the step's.
+struct TimeEmbedding {
+  at::Tensor image, text;
+  std::int64_t target_tokens = -1;  // zero_cond_t: the target's tokens; -1 without it
+};
+
+Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, const TimeEmbedding& temb,
                           const at::Tensor& key_mask, const Rotary& rope) {
-  const auto [image_attention_mod, image_mlp_mod] = modulations(block, "img_mod", temb);
-  const auto [text_attention_mod, text_mlp_mod] = modulations(block, "txt_mod", temb);
+  const auto batch = in.image.size(0);
+  const auto [image_attention, image_mlp] = modulations(block, "img_mod", temb.image);
+  const ImageModulation image_attention_mod = image_modulation(image_attention, batch, temb.target_tokens);
+  const ImageModulation image_mlp_mod = image_modulation(image_mlp, batch, temb.target_tokens);
+  const auto [text_attention_mod, text_mlp_mod] = modulations(block, "txt_mod", temb.text);
   const auto image_in = modulate(in.image, image_attention_mod), text_in = modulate(in.text, text_attention_mod);
 
   auto heads = [&](const std::string& projection, const at::Tensor& x) {
@@ -194,13 +243,13 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
       masked_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim))).transpose(1, 2).flatten(2);
   const auto text_tokens = in.text.size(1);
   const auto text_attention = linear(block, "attn.to_add_out", joint.narrow(1, 0, text_tokens).contiguous());
-  const auto image_attention =
+  const auto image_attention_out =
       linear(block, "attn.to_out.0", joint.narrow(1, text_tokens, joint.size(1) - text_tokens).contiguous());
 
   Streams out;
-  out.image = in.image + image_attention_mod.gate * image_attention;
+  out.image = gated_add(in.image, image_attention_mod, image_attention_out);
   out.text = in.text + text_attention_mod.gate * text_attention;
-  out.image = out.image + image_mlp_mod.gate * feed_forward(block, "img_mlp", modulate(out.image, image_mlp_mod));
+  out.image = gated_add(out.image, image_mlp_mod, feed_forward(block, "img_mlp", modulate(out.image, image_mlp_mod)));
   out.text = out.text + text_mlp_mod.gate * feed_forward(block, "txt_mlp", modulate(out.text, text_mlp_mod));
   if (out.image.scalar_type() == at::kHalf) {  // as diffusers: keep fp16 finite
     out.image = out.image.clamp(-65504, 65504);
@@ -339,14 +388,18 @@ class QwenImageTransformerArchitecture final : public Architecture {
     // The units in the graph's order (the executor prefetches in it): the timestep embedding, the
     // text norm, the two input projections, the blocks, the output norm and projection.
     Streams x;
-    at::Tensor temb;
+    TimeEmbedding temb;
     const auto batch = inputs.at("hidden_states").size(0);
     {
       UnitScope embed = session.unit(component, "time_text_embed");
-      const auto timestep = inputs.at("timestep").to(embed.device(), dtype).expand({batch});
-      temb = linear(embed, "time_text_embed.timestep_embedder.linear_2",
-                    at::silu(linear(embed, "time_text_embed.timestep_embedder.linear_1",
-                                    timestep_projection(timestep).to(dtype))));
+      auto timestep = inputs.at("timestep").to(embed.device(), dtype).expand({batch});
+      if (l.zero_cond_t) timestep = at::cat({timestep, timestep * 0});  // the pictures' rows: timestep 0
+      temb.image = linear(embed, "time_text_embed.timestep_embedder.linear_2",
+                          at::silu(linear(embed, "time_text_embed.timestep_embedder.linear_1",
+                                          timestep_projection(timestep).to(dtype))));
+      temb.text = l.zero_cond_t ? temb.image.narrow(0, 0, batch) : temb.image;
+      if (l.zero_cond_t)
+        temb.target_tokens = inputs.at("img_shapes").to(at::kCPU, at::kLong)[0].prod().item<std::int64_t>();
     }
     {
       UnitScope norm = session.unit(component, "txt_norm");
@@ -377,15 +430,16 @@ class QwenImageTransformerArchitecture final : public Architecture {
     for (std::int64_t i = 0; i < l.layers; ++i) {
       UnitScope block = session.unit(component, block_name(i));
       const c10::Device device = block.device();
-      x = transformer_block(l, block, {x.image.to(device, true), x.text.to(device, true)}, temb.to(device, true),
-                            key_masks.on(device), rotaries.on(device));
+      const TimeEmbedding here{temb.image.to(device, true), temb.text.to(device, true), temb.target_tokens};
+      x = transformer_block(l, block, {x.image.to(device, true), x.text.to(device, true)}, here, key_masks.on(device),
+                            rotaries.on(device));
       if (i == 0 && wants(capture, "block0_hidden")) out["block0_hidden"] = x.image.clone();
       if (i == 0 && wants(capture, "block0_encoder")) out["block0_encoder"] = x.text.clone();
     }
     {
       UnitScope norm = session.unit(component, "norm_out");
       const auto modulation =
-          linear(norm, "norm_out.linear", at::silu(temb.to(norm.device(), true)).to(dtype)).chunk(2, -1);
+          linear(norm, "norm_out.linear", at::silu(temb.text.to(norm.device(), true)).to(dtype)).chunk(2, -1);
       // AdaLayerNormContinuous: scale first, then shift.
       x.image =
           layer_norm(x.image.to(norm.device(), true)) * (1 + modulation[0].unsqueeze(1)) + modulation[1].unsqueeze(1);

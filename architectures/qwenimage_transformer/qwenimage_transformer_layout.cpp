@@ -45,7 +45,8 @@ SynthComponent qwenimage_transformer_component(const MmditConfig& c) {
                                                     {"num_attention_heads", c.heads},
                                                     {"joint_attention_dim", c.joint_dim},
                                                     {"axes_dims_rope", c.axes_dims_rope},
-                                                    {"guidance_embeds", false}},
+                                                    {"guidance_embeds", false},
+                                                    {"zero_cond_t", c.zero_cond_t}},
                              {}};
   SynthBuilder xb{transformer.tensors};
   mmdit_tensors(xb, c);

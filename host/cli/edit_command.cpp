@@ -43,9 +43,9 @@ double decimal_option(const Invocation& invocation, const std::string& name, dou
 
 pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
   pipelines::EditSettings s;
-  const auto image = invocation.text("image");
-  if (!image) throw UsageError("no --image given", "pass the picture to edit: --image photo.png (PNG or JPEG)");
-  s.image = *image;
+  for (const auto& image : invocation.list("image")) s.images.emplace_back(image);
+  if (s.images.empty())
+    throw UsageError("no --image given", "pass the picture to edit: --image photo.png (PNG or JPEG)");
   const auto prompt = invocation.text("prompt");
   if (!prompt) throw UsageError("no --prompt given", "say what to change: --prompt \"make the sky stormy\"");
   s.prompt = *prompt;
@@ -89,6 +89,8 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
     for (const auto& [device, value] : bytes) out[device] = value;
     return out;
   };
+  nlohmann::json pictures = nlohmann::json::array();
+  for (const auto& p : inputs.pictures) pictures.push_back({p.vae_width, p.vae_height});
   nlohmann::json predicted = nlohmann::json::object();
   if (!report.attempts.empty() && report.attempts.back().prediction)
     for (const auto& d : report.attempts.back().prediction->devices)
@@ -96,7 +98,7 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
   return {{"output", output},
           {"width", inputs.width},
           {"height", inputs.height},
-          {"input_encoded_at", {inputs.image_width, inputs.image_height}},
+          {"pictures_encoded_at", pictures},
           {"true_cfg", !inputs.negative_ids.empty()},
           {"ready_seconds", report.statistics.seconds},
           {"text_encoder_seconds", o.text_encoder_seconds},
@@ -124,8 +126,12 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::Ed
   auto tiled = [](const pipelines::VaeCallReport& call) {
     return call.tiled ? ", in tiles: " + call.why : std::string();
   };
-  out << "  VAE encode     " << seconds_text(o.vae_encode_seconds) << " (input at " << inputs.image_width << "x"
-      << inputs.image_height << tiled(o.vae_encode) << ")\n";
+  std::string sizes;
+  for (const auto& p : inputs.pictures)
+    sizes += (sizes.empty() ? "" : ", ") + std::to_string(p.vae_width) + "x" + std::to_string(p.vae_height);
+  out << "  VAE encode     " << seconds_text(o.vae_encode_seconds) << " ("
+      << (inputs.pictures.size() == 1 ? "input" : std::to_string(inputs.pictures.size()) + " pictures") << " at "
+      << sizes << tiled(o.vae_encode) << ")\n";
   out << "  denoising      " << seconds_text(denoising);
   if (!o.steps.empty()) out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step)";
   out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds)
@@ -158,16 +164,20 @@ Command edit_command() {
   CommandSpec spec{
       "edit",
       "edit an image with Qwen-Image-Edit, natively, through the guard: the whole pipeline as diffusers runs it",
-      "vramguard edit MODEL --image IN --prompt TEXT [--negative-prompt TEXT] [--true-cfg-scale S] [--steps N] "
+      "vramguard edit MODEL --image IN [--image IN2 ...] --prompt TEXT [--negative-prompt TEXT] [--true-cfg-scale S] "
+      "[--steps N] "
       "[--seed N | --latents FILE] [--height H --width W] [--vae-tiling auto|always|never] --output OUT.png "
       "[--output-latents FILE] "
       "[--config F] [--strategy S] [device, budget and fallback options] [--json] [--report F]",
       "MODEL is a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
-      "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id in the local cache. Each stage is "
-      "diffusers' QwenImageEditPipeline's: the input resized to ~1024x1024 pixels for the VAE and to the "
-      "processor's bounds for the text encoder, the prompt in the pipeline's template, true CFG when "
+      "scheduler/, text_encoder/, transformer/, vae/) or its Hugging Face id in the local cache: the first "
+      "Qwen-Image-Edit (one --image) or Edit-2509/2511 (QwenImageEditPlusPipeline: one to 8 pictures, Picture 1 "
+      "to N in the order given); model_index.json's _class_name picks the pipeline. Each stage is diffusers': "
+      "each picture resized to ~1024x1024 pixels for the VAE, and for the text encoder to the same (the first "
+      "Edit) or to ~384x384 (2509/2511), the prompt in the pipeline's template, true CFG when "
       "--negative-prompt is given and --true-cfg-scale is above 1 (even \" \"), FlowMatchEuler with dynamic "
-      "shifting. The result's size defaults to the input's aspect at ~1024x1024. --latents takes the packed "
+      "shifting. The result's size defaults to the picture's aspect (2509/2511: the last picture's) at "
+      "~1024x1024. --latents takes the packed "
       "initial noise (a safetensors file holding 'latents'); --seed draws it as diffusers does with a CPU "
       "generator. The plan knows the edit (the transformer's 2 x steps passes, the text encoder's one per prompt). "
       "The VAE runs in diffusers' tiles where the loaded plan leaves its whole picture no room, or after it "
@@ -179,7 +189,8 @@ Command edit_command() {
         // clang-format off
         own.options.add_options()
             ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
-            ("image", po::value<std::string>()->value_name("IN"), "the picture to edit (PNG or JPEG)")
+            ("image", po::value<std::vector<std::string>>()->value_name("IN"),
+                "the picture to edit (PNG or JPEG); repeat it for Edit-2509/2511's Picture 1, 2, ...")
             ("prompt", po::value<std::string>()->value_name("TEXT"), "what to change")
             ("negative-prompt", po::value<std::string>()->value_name("TEXT"),
                 "what to steer away from; with --true-cfg-scale above 1 it turns true CFG on")
@@ -219,7 +230,7 @@ Command edit_command() {
             // configs, tokenizer), the picture, the noise. The outputs' folders are checked too, and the
             // outputs against each other, before anything else is read or loaded.
             protect_folder_from_outputs(model.source.root);
-            protect_from_outputs(settings.image);
+            for (const auto& image : settings.images) protect_from_outputs(image);
             if (settings.latents) protect_from_outputs(*settings.latents);
             std::vector<std::pair<std::filesystem::path, std::string>> outputs = {{*output, "the result"}};
             if (const auto file = invocation.text("output-latents")) outputs.emplace_back(*file, "the latents");

@@ -21,12 +21,14 @@ Command synth_command() {
       "(Qwen2.5-7B),\n"
       "                   72b (Qwen2.5-72B)\n"
       "  qwen-image-edit  full (the real pipeline's shapes: 60-block MMDiT, Qwen2.5-VL-7B text encoder, VAE), tiny\n"
+      "  qwen-image-edit-2511  full, tiny: Edit-2511 (QwenImageEditPlusPipeline, several pictures; its transformer "
+      "with zero_cond_t)\n"
       "With --data zeros (the default) the files are sparse: a 41 GB transformer takes no disk space "
       "(its 1-D tensors, norms and biases, hold seeded values, so that an edit of it computes finite numbers).",
       [](CommandOptions& own) {
         // clang-format off
         own.options.add_options()
-            ("arch", po::value<std::string>()->value_name("ARCH"), "qwen2 or qwen-image-edit")
+            ("arch", po::value<std::string>()->value_name("ARCH"), "qwen2, qwen-image-edit or qwen-image-edit-2511")
             ("preset", po::value<std::string>()->value_name("P")->default_value("tiny"), "size preset")
             ("out", po::value<std::string>()->value_name("DIR"), "output folder (new or empty)")
             ("data", po::value<std::string>()->value_name("zeros|random")->default_value("zeros"),

@@ -141,15 +141,19 @@ std::map<std::string, ojson> edit_pipeline_files(const MultimodalConfig& m) {
   return files;
 }
 
-SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
+// The first Qwen-Image-Edit ("qwen-image-edit"), or Edit-2511 ("qwen-image-edit-2511": diffusers'
+// QwenImageEditPlusPipeline, the same shapes, its transformer with zero_cond_t).
+SynthModel qwen_image_edit(const std::string& architecture, const std::string& preset, bool legacy) {
   const auto& presets = pipeline_presets();
   const auto it = presets.find(preset);
   if (it == presets.end())
-    throw UsageError("qwen-image-edit has no preset '" + preset + "'",
-                     "presets: " + text::join(synthetic_presets("qwen-image-edit"), ", "));
-  const PipelineConfig& c = it->second;
-  SynthModel model{"qwen-image-edit", preset, true, {}, {}, {}};
-  model.model_index = ojson{{"_class_name", "QwenImageEditPipeline"},
+    throw UsageError(architecture + " has no preset '" + preset + "'",
+                     "presets: " + text::join(synthetic_presets(architecture), ", "));
+  PipelineConfig c = it->second;
+  const bool plus = architecture == "qwen-image-edit-2511";
+  c.transformer.zero_cond_t = plus;
+  SynthModel model{architecture, preset, true, {}, {}, {}};
+  model.model_index = ojson{{"_class_name", plus ? "QwenImageEditPlusPipeline" : "QwenImageEditPipeline"},
                             {"_diffusers_version", "0.36.0"},
                             {"processor", {"transformers", "Qwen2VLProcessor"}},
                             {"scheduler", {"diffusers", "FlowMatchEulerDiscreteScheduler"}},
@@ -166,20 +170,21 @@ SynthModel qwen_image_edit(const std::string& preset, bool legacy) {
 
 }  // namespace
 
-std::vector<std::string> synthetic_architectures() { return {"qwen2", "qwen-image-edit"}; }
+std::vector<std::string> synthetic_architectures() { return {"qwen2", "qwen-image-edit", "qwen-image-edit-2511"}; }
 
 std::vector<std::string> synthetic_presets(const std::string& architecture) {
   std::vector<std::string> names;
   if (architecture == "qwen2")
     for (const auto& [name, c] : qwen2_presets()) names.push_back(name);
-  if (architecture == "qwen-image-edit")
+  if (architecture == "qwen-image-edit" || architecture == "qwen-image-edit-2511")
     for (const auto& [name, c] : pipeline_presets()) names.push_back(name);
   return names;
 }
 
 SynthModel synthetic_architecture(const std::string& architecture, const std::string& preset, bool legacy_names) {
   if (architecture == "qwen2") return qwen2(preset);
-  if (architecture == "qwen-image-edit") return qwen_image_edit(preset, legacy_names);
+  if (architecture == "qwen-image-edit" || architecture == "qwen-image-edit-2511")
+    return qwen_image_edit(architecture, preset, legacy_names);
   throw UsageError(
       "unknown architecture '" + architecture + "'" + text::did_you_mean(architecture, synthetic_architectures()),
       "architectures: " + text::join(synthetic_architectures(), ", "));

@@ -75,17 +75,60 @@ void check_noise_values(const std::string& file, const SafetensorsHeader& header
                        "pass the noise the pipeline drew (or --seed to draw it)");
 }
 
+// A picture's size at `area` pixels and its aspect, as diffusers' calculate_dimensions makes it; a
+// picture so narrow that a side rounds to nothing is refused, naming it.
+std::pair<int, int> sized(const RgbImage& image, double area, const fs::path& file, const char* view) {
+  const auto [width, height] = area_dimensions(area, static_cast<double>(image.width) / image.height);
+  if (width < 32 || height < 32)
+    throw UsageError("--image " + file.string() + " is " + std::to_string(image.width) + "x" +
+                         std::to_string(image.height) + " pixels: at that aspect ratio " + view + " rounds to " +
+                         std::to_string(width) + "x" + std::to_string(height) + ", a picture of zero area",
+                     "crop the picture to an aspect ratio nearer to square");
+  return {width, height};
+}
+
+// One input picture: the VAE's view at ~1024² pixels, the text encoder's from the variant's
+// condition size (the VAE's picture itself for the first Edit).
+EditPicture prepare_picture(const fs::path& file, const RgbImage& image, const EditVariant& variant,
+                            const Qwen2VlProcessorConfig& processor) {
+  EditPicture picture;
+  picture.file = file;
+  std::tie(picture.vae_width, picture.vae_height) = sized(image, 1024.0 * 1024.0, file, "the VAE's ~1024² view");
+  const RgbImage for_vae = resize_for_vae(image, picture.vae_width, picture.vae_height);
+  picture.vae_image = to_vae_input(for_vae).values;
+  ProcessedImage processed;
+  if (variant.condition_area > 0) {
+    const auto [width, height] = sized(image, variant.condition_area, file, "the text encoder's view");
+    processed = process_for_qwen2_vl(resize_for_vae(image, width, height), processor);
+  } else {
+    processed = process_for_qwen2_vl(for_vae, processor);
+  }
+  picture.pixel_values = std::move(processed.pixel_values);
+  picture.patches = processed.patches;
+  picture.patch_values = processed.patch_values;
+  picture.grid_thw = processed.grid_thw;
+  return picture;
+}
+
 }  // namespace
 
 std::int64_t EditInputs::image_tokens() const {
   return static_cast<std::int64_t>(height / vae_scale_factor / 2) * (width / vae_scale_factor / 2);
 }
+std::int64_t EditInputs::picture_tokens(const EditPicture& p) const {
+  return static_cast<std::int64_t>(p.vae_height / vae_scale_factor / 2) * (p.vae_width / vae_scale_factor / 2);
+}
 std::int64_t EditInputs::input_tokens() const {
-  return static_cast<std::int64_t>(image_height / vae_scale_factor / 2) * (image_width / vae_scale_factor / 2);
+  std::int64_t tokens = 0;
+  for (const auto& picture : pictures) tokens += picture_tokens(picture);
+  return tokens;
 }
 
-EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
+EditVariant first_edit_variant() { return {EditInputs::kPipeline, 1, PictureLabels::none, 0, false}; }
+
+EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings, const EditVariant& variant) {
   EditInputs in;
+  in.pipeline_class = variant.pipeline;
   in.folder = folder;
   // The folder is this pipeline.
   const fs::path index = folder / "model_index.json";
@@ -93,10 +136,10 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
     throw InputError(folder.string(), "has no model_index.json: it is not a diffusers pipeline folder", kPipelineHint);
   const nlohmann::json pipeline = read_json_file(index);
   const std::string kind = pipeline.is_object() ? pipeline.value("_class_name", std::string()) : std::string();
-  if (kind != "QwenImageEditPipeline")
+  if (kind != variant.pipeline)
     throw InputError(
         index.string(),
-        "names the pipeline '" + (kind.empty() ? std::string("(none)") : kind) + "', not QwenImageEditPipeline",
+        "names the pipeline '" + (kind.empty() ? std::string("(none)") : kind) + "', not " + variant.pipeline,
         kPipelineHint);
 
   // Settings that need no file.
@@ -105,6 +148,14 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   if (!std::isfinite(settings.true_cfg_scale) || settings.true_cfg_scale < 0 || settings.true_cfg_scale > 100)
     throw UsageError("--true-cfg-scale must be between 0 and 100");
   if (settings.prompt.empty()) throw UsageError("--prompt is empty", "say what to change in the image");
+  if (settings.images.empty())
+    throw UsageError("no --image given", "pass the picture to edit: --image photo.png (PNG or JPEG)");
+  if (settings.images.size() > variant.max_pictures)
+    throw UsageError(
+        std::to_string(settings.images.size()) + " pictures given (--image), but " + variant.pipeline + " takes " +
+            (variant.max_pictures == 1 ? std::string("one") : "at most " + std::to_string(variant.max_pictures)),
+        variant.max_pictures == 1 ? "pass one --image, or edit with Qwen-Image-Edit-2509 or 2511, which take several"
+                                  : "pass fewer pictures");
   const VaeTileSize& tile = settings.vae_tile;
   if (tile.tile_pixels < 16 || tile.tile_pixels > 16384 || tile.tile_pixels % 16)
     throw UsageError("--vae-tile-size must be a multiple of 16 between 16 and 16384 (it is " +
@@ -168,51 +219,61 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   if (in.text_hidden_size <= 0)
     throw InputError(encoder_config_file.string(), "has no positive \"hidden_size\"", kPipelineHint);
 
-  // The image: the VAE's view (~1024² pixels at its aspect, Lanczos) and the processor's (from that).
-  const RgbImage image = read_image(settings.image.string(), settings.max_image_pixels);
-  const auto [calculated_width, calculated_height] =
-      area_dimensions(1024.0 * 1024.0, static_cast<double>(image.width) / image.height);
-  in.image_width = calculated_width;
-  in.image_height = calculated_height;
+  // The pictures, each read and checked before any is resized (a bad second picture is found at once).
+  std::vector<RgbImage> images;
+  for (const auto& file : settings.images) images.push_back(read_image(file.string(), settings.max_image_pixels));
+  const Qwen2VlProcessorConfig processor = Qwen2VlProcessorConfig::from_file(
+      first_existing(folder / "processor", {"preprocessor_config.json", "processor_config.json"}).string());
+  for (std::size_t i = 0; i < images.size(); ++i)
+    in.pictures.push_back(prepare_picture(settings.images[i], images[i], variant, processor));
+
+  // The result: the given size, or the first (last, for Edit-2509/2511) picture's aspect at ~1024².
+  const EditPicture& sizing = variant.size_from_last_picture ? in.pictures.back() : in.pictures.front();
   const int multiple = in.vae_scale_factor * 2;
   for (const auto& [given, name] : {std::pair{settings.height, "--height"}, std::pair{settings.width, "--width"}})
     if (given && (*given < multiple || *given > 16384))
       throw UsageError(std::string(name) + " must be between " + std::to_string(multiple) +
                        " and 16384 pixels (it is " + std::to_string(*given) + ")");
-  const int height = settings.height.value_or(calculated_height), width = settings.width.value_or(calculated_width);
+  const int height = settings.height.value_or(sizing.vae_height), width = settings.width.value_or(sizing.vae_width);
   in.height = height / multiple * multiple;
   in.width = width / multiple * multiple;
   if (in.height != height || in.width != width)
     in.notes.push_back("the result is " + std::to_string(in.width) + "x" + std::to_string(in.height) +
                        " pixels: sizes are multiples of " + std::to_string(multiple));
-  const RgbImage resized = resize_for_vae(image, in.image_width, in.image_height);
-  in.vae_image = to_vae_input(resized).values;
-  const Qwen2VlProcessorConfig processor = Qwen2VlProcessorConfig::from_file(
-      first_existing(folder / "processor", {"preprocessor_config.json", "processor_config.json"}).string());
-  ProcessedImage processed = process_for_qwen2_vl(resized, processor);
-  in.pixel_values = std::move(processed.pixel_values);
-  in.patches = processed.patches;
-  in.patch_values = processed.patch_values;
-  in.grid_thw = processed.grid_thw;
+  for (const auto& picture : in.pictures)
+    if (picture.vae_height % multiple || picture.vae_width % multiple)
+      throw InputError(vae_config_file.string(),
+                       "compresses pictures " + std::to_string(in.vae_scale_factor) + "x: " + picture.file.string() +
+                           " at " + std::to_string(picture.vae_width) + "x" + std::to_string(picture.vae_height) +
+                           " does not divide into its 2x2-packed latents",
+                       "use the VAE config the model ships with");
 
   // The prompts, inside the template, tokenized; true CFG as the pipeline decides it.
   const ByteLevelBpe tokenizer = ByteLevelBpe::from_folder(first_existing(folder, {"tokenizer", "processor"}).string());
-  const std::int64_t image_tokens = processed.grid_thw[0] * processed.grid_thw[1] * processed.grid_thw[2] /
-                                    (processor.merge_size * processor.merge_size);
+  std::vector<std::int64_t> picture_tokens;
+  std::int64_t image_tokens = 0;
+  for (const auto& picture : in.pictures) {
+    picture_tokens.push_back(picture.grid_thw[0] * picture.grid_thw[1] * picture.grid_thw[2] /
+                             (processor.merge_size * processor.merge_size));
+    image_tokens += picture_tokens.back();
+  }
+  const std::string pictures_text =
+      in.pictures.size() == 1 ? "the image" : "the " + std::to_string(in.pictures.size()) + " pictures";
   // A prompt too long for the encoder even at the longest tokens is refused before it is tokenized.
   auto check_length = [&](const std::string& prompt, const char* name) {
     const auto fewest = static_cast<std::int64_t>(tokenizer.fewest_tokens(prompt.size())) + image_tokens;
     if (fewest > positions)
-      throw UsageError(std::string(name) + " and the image take at least " + std::to_string(fewest) +
+      throw UsageError(std::string(name) + " and " + pictures_text + " take at least " + std::to_string(fewest) +
                            " tokens, more than the text encoder's " + std::to_string(positions) + " positions",
                        "shorten the prompt");
   };
   check_length(settings.prompt, "--prompt");
   if (settings.negative_prompt) check_length(*settings.negative_prompt, "--negative-prompt");
-  in.prompt_ids = edit_prompt_ids(tokenizer, settings.prompt, image_tokens, "--prompt");
+  in.prompt_ids = edit_prompt_ids(tokenizer, settings.prompt, picture_tokens, variant.labels, "--prompt");
   const bool has_negative = settings.negative_prompt.has_value();
   if (settings.true_cfg_scale > 1 && has_negative) {
-    in.negative_ids = edit_prompt_ids(tokenizer, *settings.negative_prompt, image_tokens, "--negative-prompt");
+    in.negative_ids =
+        edit_prompt_ids(tokenizer, *settings.negative_prompt, picture_tokens, variant.labels, "--negative-prompt");
     in.true_cfg_scale = settings.true_cfg_scale;
   } else if (settings.true_cfg_scale > 1) {
     in.notes.push_back("true CFG is off: --true-cfg-scale " + std::to_string(settings.true_cfg_scale) +
@@ -223,7 +284,7 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings) {
   for (const auto& [ids, name] :
        {std::pair{&in.prompt_ids, "--prompt"}, std::pair{&in.negative_ids, "--negative-prompt"}})
     if (static_cast<std::int64_t>(ids->size()) > positions)
-      throw UsageError(std::string(name) + " and the image take " + std::to_string(ids->size()) +
+      throw UsageError(std::string(name) + " and " + pictures_text + " take " + std::to_string(ids->size()) +
                            " tokens, more than the text encoder's " + std::to_string(positions) + " positions",
                        "shorten the prompt");
   for (const auto* ids : {&in.prompt_ids, &in.negative_ids})

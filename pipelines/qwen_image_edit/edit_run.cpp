@@ -86,9 +86,11 @@ at::Tensor per_channel(const std::vector<double>& values, const at::Tensor& like
   return from_floats(f, {1, static_cast<std::int64_t>(f.size()), 1, 1, 1}).to(like.device(), like.scalar_type());
 }
 
-// The image's patches as the text encoder takes them: one tensor for both prompts.
+// The pictures' patches as the text encoder takes them, Picture 1's first: one tensor for both prompts.
 at::Tensor pixel_values(const EditInputs& in, c10::Device device) {
-  return from_floats(in.pixel_values, {in.patches, in.patch_values}).to(device);
+  std::vector<at::Tensor> pictures;
+  for (const auto& p : in.pictures) pictures.push_back(from_floats(p.pixel_values, {p.patches, p.patch_values}));
+  return at::cat(pictures, 0).to(device);
 }
 
 // The text encoder's inputs for one prompt: the template's ids, the image's patches and grid.
@@ -99,20 +101,21 @@ NamedTensors encoder_inputs(const EditInputs& in, const std::vector<std::int64_t
   inputs["input_ids"] = at::tensor(ids, at::kLong).view({1, length}).to(device);
   inputs["attention_mask"] = at::ones({1, length}, at::TensorOptions().dtype(at::kLong).device(device));
   inputs["pixel_values"] = pixels;
-  inputs["image_grid_thw"] =
-      at::tensor(std::vector<std::int64_t>(in.grid_thw.begin(), in.grid_thw.end()), at::kLong).view({1, 3});
+  std::vector<std::int64_t> grids;
+  for (const auto& p : in.pictures) grids.insert(grids.end(), p.grid_thw.begin(), p.grid_thw.end());
+  inputs["image_grid_thw"] = at::tensor(grids, at::kLong).view({static_cast<std::int64_t>(in.pictures.size()), 3});
   return inputs;
 }
 
 // Latent sizes: the result's and the input image's, in latent pixels (the VAE's 8x).
 std::int64_t latent(int pixels, const EditInputs& in) { return pixels / in.vae_scale_factor; }
 
-// img_shapes: the result first, then the input image, each (frames, height/2, width/2).
+// img_shapes: the result first, then each input picture, each (frames, height/2, width/2).
 at::Tensor image_shapes(const EditInputs& in) {
-  return at::tensor(std::vector<std::int64_t>{1, latent(in.height, in) / 2, latent(in.width, in) / 2, 1,
-                                              latent(in.image_height, in) / 2, latent(in.image_width, in) / 2},
-                    at::kLong)
-      .view({2, 3});
+  std::vector<std::int64_t> shapes = {1, latent(in.height, in) / 2, latent(in.width, in) / 2};
+  for (const auto& p : in.pictures)
+    shapes.insert(shapes.end(), {1, latent(p.vae_height, in) / 2, latent(p.vae_width, in) / 2});
+  return at::tensor(shapes, at::kLong).view({static_cast<std::int64_t>(in.pictures.size()) + 1, 3});
 }
 
 // encode_prompt: the template's hidden states after the final norm, its system prompt dropped; the
@@ -251,18 +254,25 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   show("latents", latents);
   cancelled();
 
-  // 3. The image's latents: encoded, normalized, packed.
-  const std::int64_t image_h = latent(in.image_height, in), image_w = latent(in.image_width, in);
+  // 3. The pictures' latents: each encoded, normalized and packed, then joined in order.
   at::Tensor image_latents;
   {
-    NamedTensors inputs;
-    inputs["image"] =
-        from_floats(in.vae_image, {1, 3, 1, in.image_height, in.image_width}).to(vae.device, dtype).to(vae.dtype);
-    at::Tensor mean =
-        vae_calls.run("encode", inputs, in.image_height, in.image_width, out.vae_encode, &out.vae_encode_seconds)
-            .at("encoded_mean");
-    mean = (mean - per_channel(in.latents_mean, mean)) / per_channel(in.latents_std, mean);
-    image_latents = pack(mean, channels, image_h, image_w).to(transformer.device, dtype);
+    std::vector<at::Tensor> packed;
+    for (const auto& picture : in.pictures) {
+      NamedTensors inputs;
+      inputs["image"] = from_floats(picture.vae_image, {1, 3, 1, picture.vae_height, picture.vae_width})
+                            .to(vae.device, dtype)
+                            .to(vae.dtype);
+      VaeCallReport report;
+      at::Tensor mean =
+          vae_calls.run("encode", inputs, picture.vae_height, picture.vae_width, report, &out.vae_encode_seconds)
+              .at("encoded_mean");
+      if (report.tiled && !out.vae_encode.tiled) out.vae_encode = report;
+      mean = (mean - per_channel(in.latents_mean, mean)) / per_channel(in.latents_std, mean);
+      packed.push_back(pack(mean, channels, latent(picture.vae_height, in), latent(picture.vae_width, in))
+                           .to(transformer.device, dtype));
+    }
+    image_latents = at::cat(packed, 1);
   }
   show("image_latents", image_latents);
   cancelled();
@@ -384,28 +394,36 @@ EditDemands edit_demands(const runtime::ModelDescription& model, const EditInput
   largest =
       std::max(largest, predict("qwenimage_transformer", "forward", transformer,
                                 static_cast<std::uint64_t>(image_tokens + text_tokens), steps * (true_cfg ? 2 : 1)));
-  // The VAE: its encode and decode run different units, once each; in tiles unless the edit never tiles.
-  const NamedTensors encode{{"image", at::zeros({1, 3, 1, in.image_height, in.image_width})}};
+  // The VAE: its encode and decode run different units; in tiles unless the edit never tiles.
+  // (pictures encode one at a time: the largest one's call is the encode's)
+  const auto pixels_of = [](int h, int w) { return static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w); };
+  const EditPicture& largest_picture =
+      *std::max_element(in.pictures.begin(), in.pictures.end(), [&](const EditPicture& a, const EditPicture& b) {
+        return pixels_of(a.vae_height, a.vae_width) < pixels_of(b.vae_height, b.vae_width);
+      });
+  const NamedTensors encode{{"image", at::zeros({1, 3, 1, largest_picture.vae_height, largest_picture.vae_width})}};
   const NamedTensors decode{
       {"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}};
-  const auto pixels_of = [](int h, int w) { return static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w); };
-  const std::uint64_t vae_tokens = std::max(pixels_of(in.image_height, in.image_width), pixels_of(in.height, in.width));
-  demands.whole_picture_vae_bytes = std::max(predict("qwenimage_vae", "encode", encode, vae_tokens, 1),
-                                             predict("qwenimage_vae", "decode", decode, vae_tokens, 1));
+  const std::uint64_t vae_tokens =
+      std::max(pixels_of(largest_picture.vae_height, largest_picture.vae_width), pixels_of(in.height, in.width));
+  // Units run per job: the encoder's once per picture, the decoder's once.
+  const std::uint64_t vae_calls = in.pictures.size();
+  demands.whole_picture_vae_bytes = std::max(predict("qwenimage_vae", "encode", encode, vae_tokens, vae_calls),
+                                             predict("qwenimage_vae", "decode", decode, vae_tokens, vae_calls));
   std::uint64_t vae_bytes = demands.whole_picture_vae_bytes;
   if (in.vae_tiling != VaeTilingMode::never) {
     NamedTensors tiled_encode = encode, tiled_decode = decode;
     tiled_encode["tiling"] = tiled_decode["tiling"] = tiling_input(in);
-    vae_bytes = std::max(predict("qwenimage_vae", "encode", tiled_encode, vae_tokens, 1),
-                         predict("qwenimage_vae", "decode", tiled_decode, vae_tokens, 1));
+    vae_bytes = std::max(predict("qwenimage_vae", "encode", tiled_encode, vae_tokens, vae_calls),
+                         predict("qwenimage_vae", "decode", tiled_decode, vae_tokens, vae_calls));
   }
   demands.activation_bytes = std::max(largest, vae_bytes);
   return demands;
 }
 
-PipelineRunner pipeline_runner_qwen_image_edit() {
+PipelineRunner edit_pipeline_runner(const std::string& class_name) {
   PipelineRunner runner;
-  runner.class_names = {EditInputs::kPipeline};
+  runner.class_names = {class_name};
   runner.demands = [](const runtime::ModelDescription& model, const PipelineJob& job,
                       const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
     return edit_demands(model, static_cast<const EditInputs&>(job), dtype_of);  // its registered job type
@@ -417,5 +435,7 @@ PipelineRunner pipeline_runner_qwen_image_edit() {
   };
   return runner;
 }
+
+PipelineRunner pipeline_runner_qwen_image_edit() { return edit_pipeline_runner(EditInputs::kPipeline); }
 
 }  // namespace vramguard::pipelines

@@ -3,7 +3,6 @@
 // output): the final latents within 1e-3 and the image within 1/255, under every strategy, with
 // budgets that make units stream, on simulated GPUs where the CPU computes in their place.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <atomic>
@@ -12,7 +11,7 @@
 #include "core/errors.hpp"
 #include "image/image_file.hpp"
 #include "qwen_image_edit/edit_run.hpp"
-#include "runtime/runtime_support.hpp"
+#include "runtime/edit_support.hpp"
 #include "vramguard/cost_model.hpp"
 
 using namespace vramguard;
@@ -28,7 +27,7 @@ const std::string kPipeline = (kFixture / "pipeline").string();
 // true_cfg_scale=4.0, num_inference_steps=2, height=256, width=384, latents=inputs["latents"]).
 pipelines::EditSettings fixture_call() {
   pipelines::EditSettings s;
-  s.image = kFixture / "input.png";
+  s.images = {kFixture / "input.png"};
   s.prompt = "make the sky stormy";
   s.negative_prompt = " ";
   s.true_cfg_scale = 4.0;
@@ -44,51 +43,6 @@ pipelines::EditSettings fixture_call() {
 // input encodes in tiles, the 256x384 result decodes in them.
 const fs::path kTiled = kFixture / "expected_tiled.safetensors";
 
-// The VAE encodes the input at ~1024² pixels (1.2 GB of activations in fp32): the plan keeps room for
-// that on each GPU.
-runtime::Options options_for(const std::string& strategy, const std::string& gpus) {
-  auto options = simulated(strategy, gpus);
-  options.headroom = "1300MB";
-  return options;
-}
-
-std::map<std::string, int> modes_of(const runtime::Options& options) {
-  const auto plan = nlohmann::json::parse(runtime::plan(kPipeline, options).json);
-  std::map<std::string, int> modes;
-  for (const auto& unit : plan["units"]) ++modes[unit["mode"].get<std::string>()];
-  return modes;
-}
-
-// A simulated GPU on which auto keeps some units and streams the others: just under the smallest one
-// that keeps everything, found by bisection over the plans.
-[[maybe_unused]] std::string mixed_gpu() {
-  int low = 1300, high = 4000;
-  auto modes_on = [](int megabytes) {
-    try {
-      return modes_of(options_for("auto", "cuda:" + std::to_string(megabytes) + "MB"));
-    } catch (const JobError&) {
-      return std::map<std::string, int>{{"nothing fits", 1}};
-    }
-  };
-  while (high - low > 1) {
-    const int mid = (low + high) / 2;
-    const auto modes = modes_on(mid);
-    (modes.size() == 1 && modes.count("resident") ? high : low) = mid;
-  }
-  for (int mb = high - 1; mb > high - 8; --mb) {
-    const auto modes = modes_on(mb);
-    if (modes.count("resident") && modes.count("streamed")) return "cuda:" + std::to_string(mb) + "MB";
-  }
-  ADD_FAILURE() << "no budget makes auto both keep and stream units of the pipeline";
-  return "cuda:1GB";
-}
-
-double largest_difference(const std::vector<float>& got, const at::Tensor& expected) {
-  const at::Tensor g =
-      at::from_blob(const_cast<float*>(got.data()), {static_cast<std::int64_t>(got.size())}, at::kFloat);
-  return (g - expected.reshape({-1}).to(at::kFloat)).abs().max().item<double>();
-}
-
 void expect_result(const pipelines::EditOutcome& out, const fs::path& expected) {
   EXPECT_LT(largest_difference(out.final_latents, load_tensor(expected, "final_latents")), 1e-3);
   EXPECT_LT(largest_difference(out.image_values, load_tensor(expected, "image")), 1.0 / 255);
@@ -96,7 +50,7 @@ void expect_result(const pipelines::EditOutcome& out, const fs::path& expected) 
 
 // What `vramguard edit` keeps as each GPU's headroom: the edit's largest call, the VAE's in tiles.
 std::string edit_headroom(const pipelines::EditInputs& inputs) {
-  auto session = runtime::Session::open(kPipeline, options_for("balanced", "cuda:3GB"));
+  auto session = runtime::Session::open(kPipeline, edit_options("balanced", "cuda:3GB"));
   const auto demands =
       pipelines::edit_demands(session->description(), inputs, [&](const std::string& c) { return session->dtype(c); });
   EXPECT_LT(demands.activation_bytes, demands.whole_picture_vae_bytes)
@@ -111,26 +65,12 @@ TEST(EditPipeline, EqualsDiffusersUnderEveryStrategy) {
   const at::Tensor final_latents = load_tensor(kFixture / "expected.safetensors", "final_latents");
   const at::Tensor image = load_tensor(kFixture / "expected.safetensors", "image");
   const pipelines::RgbImage expected_png = pipelines::read_image((kFixture / "expected.png").string());
-  struct Case {
-    std::string strategy, gpus;
-    std::map<std::string, std::string> options;
-    std::string expected_mode;
-  };
-  const std::vector<Case> cases = {
-      {"balanced", "cuda:3GB", {}, "resident"},
-      {"auto", mixed_gpu(), {}, "streamed"},
-      {"sequential-offload", "cuda:3GB", {{"prefetch", "1"}}, "streamed"},
-      {"multi-gpu", "cuda:3GB,cuda:3GB", {}, "resident"},
-  };
-  for (const auto& c : cases) {
+  for (const auto& c : every_strategy(kPipeline)) {
     SCOPED_TRACE(c.strategy + " on " + c.gpus);
-    auto options = options_for(c.strategy, c.gpus);
+    auto options = edit_options(c.strategy, c.gpus);
     options.strategy_options = c.options;
     auto session = runtime::Session::open(kPipeline, options);
-    bool uses_mode = false;
-    for (const auto& component : session->components())
-      for (const auto& unit : session->units(component)) uses_mode = uses_mode || unit.mode == c.expected_mode;
-    EXPECT_TRUE(uses_mode) << "the plan does not use " << c.expected_mode;
+    EXPECT_TRUE(plan_uses(*session, c.expected_mode)) << "the plan does not use " << c.expected_mode;
     int progress_lines = 0;
     std::set<std::string> stages;
     pipelines::EditHooks hooks;
@@ -170,7 +110,7 @@ TEST(EditPipeline, SeededNoiseIsDrawnAsDiffusersDrawsIt) {
   auto settings = fixture_call();
   settings.latents.reset();
   settings.seed = 7;
-  auto session = runtime::Session::open(kPipeline, options_for("balanced", "cuda:3GB"));
+  auto session = runtime::Session::open(kPipeline, edit_options("balanced", "cuda:3GB"));
   at::Tensor drawn;
   std::atomic<bool> stop{false};
   pipelines::EditHooks hooks;
@@ -193,7 +133,7 @@ TEST(EditPipeline, SeededNoiseIsDrawnAsDiffusersDrawsIt) {
 TEST(EditPipeline, InTilesEqualsDiffusersWithTilingEnabled) {
   auto settings = fixture_call();
   settings.vae_tiling = pipelines::VaeTilingMode::always;
-  auto session = runtime::Session::open(kPipeline, options_for("sequential-offload", "cuda:3GB"));
+  auto session = runtime::Session::open(kPipeline, edit_options("sequential-offload", "cuda:3GB"));
   const auto out = pipelines::run_edit(*session, pipelines::prepare_edit(kPipeline, settings));
   EXPECT_TRUE(out.vae_encode.tiled);
   EXPECT_TRUE(out.vae_decode.tiled);
@@ -208,7 +148,7 @@ TEST(EditPipeline, AutomaticTilingOnlyWhereThePlanLeavesTheWholePictureNoRoom) {
   const std::string headroom = edit_headroom(inputs);
   // Room to spare: the whole picture, as diffusers by default.
   {
-    auto options = options_for("balanced", "cuda:4GB");
+    auto options = edit_options("balanced", "cuda:4GB");
     options.headroom = headroom;
     auto session = runtime::Session::open(kPipeline, options);
     const auto out = pipelines::run_edit(*session, inputs);
@@ -221,7 +161,7 @@ TEST(EditPipeline, AutomaticTilingOnlyWhereThePlanLeavesTheWholePictureNoRoom) {
   {
     std::string gpu;
     {
-      auto options = options_for("balanced", "cuda:4GB");
+      auto options = edit_options("balanced", "cuda:4GB");
       options.headroom = headroom;
       auto session = runtime::Session::open(kPipeline, options);
       const auto demands = pipelines::edit_demands(session->description(), inputs,
@@ -234,7 +174,7 @@ TEST(EditPipeline, AutomaticTilingOnlyWhereThePlanLeavesTheWholePictureNoRoom) {
       ASSERT_GT(room, halfway);
       gpu = "cuda:" + std::to_string(4'000'000'000ULL - room + halfway);
     }
-    auto options = options_for("balanced", gpu);
+    auto options = edit_options("balanced", gpu);
     options.headroom = headroom;
     auto session = runtime::Session::open(kPipeline, options);
     const auto out = pipelines::run_edit(*session, inputs);
@@ -249,7 +189,7 @@ TEST(EditPipeline, AutomaticTilingOnlyWhereThePlanLeavesTheWholePictureNoRoom) {
 TEST(EditPipeline, AWholePictureThatRunsOutOfMemoryRunsAgainInTilesBeforeTheGuardFallsBack) {
   auto settings = fixture_call();
   settings.vae_tiling = pipelines::VaeTilingMode::automatic;
-  auto options = options_for("balanced", "cuda:4GB");
+  auto options = edit_options("balanced", "cuda:4GB");
   // The third step is the VAE's encode (the prompt's and the negative prompt's come first).
   options.settings = {{"simulate-oom-at-step", "3"}};
   auto session = runtime::Session::open(kPipeline, options);
