@@ -24,8 +24,12 @@ void check_tensor_shapes(const ComponentDescription& component, const std::vecto
   const std::string hint = "the config and the weights are of different models, or one of them was altered";
   // The checkpoint's tensors with their whole shapes (a row-sliced tensor's rows added back up).
   std::unordered_map<std::string, std::vector<std::int64_t>> held;
+  // A LoRA's matrices are no tensors of the config's: --lora checked them against the weights they adapt.
+  std::unordered_set<std::string> adapters;
+  for (const auto& adapter : component.adapters) adapters.insert({adapter.down, adapter.up});
   for (const auto& unit : component.units)
     for (const auto& tensor : unit.tensors) {
+      if (adapters.count(tensor.name)) continue;
       auto [it, added] = held.emplace(tensor.name, tensor.shape);
       if (!unit.slice_of.empty() && !tensor.shape.empty())
         it->second[0] = std::max(added ? 0 : it->second[0], tensor.first_row + tensor.shape[0]);

@@ -104,21 +104,13 @@ Rotary rotary(const Layout& l, std::int64_t tokens, c10::Device device, c10::Sca
   return {emb.cos().to(dtype).unsqueeze(0).unsqueeze(0), emb.sin().to(dtype).unsqueeze(0).unsqueeze(0)};
 }
 
-namespace {
-
-at::Tensor maybe_bias(const UnitScope& unit, const std::string& name) {
-  return unit.has(name) ? unit[name] : at::Tensor();
-}
-
-}  // namespace
-
 at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tensor& x, const Rotary& rope,
                          const at::Tensor& key_mask) {
   const auto batch = x.size(0), tokens = x.size(1);
   auto h = rms_norm(x, unit["input_layernorm.weight"], l.eps);
-  auto q = at::linear(h, unit["self_attn.q_proj.weight"], maybe_bias(unit, "self_attn.q_proj.bias"));
-  auto k = at::linear(h, unit["self_attn.k_proj.weight"], maybe_bias(unit, "self_attn.k_proj.bias"));
-  auto v = at::linear(h, unit["self_attn.v_proj.weight"], maybe_bias(unit, "self_attn.v_proj.bias"));
+  auto q = unit.linear("self_attn.q_proj", h);
+  auto k = unit.linear("self_attn.k_proj", h);
+  auto v = unit.linear("self_attn.v_proj", h);
   q = q.view({batch, tokens, l.heads, l.head_dim}).transpose(1, 2);
   k = k.view({batch, tokens, l.kv_heads, l.head_dim}).transpose(1, 2);
   v = v.view({batch, tokens, l.kv_heads, l.head_dim}).transpose(1, 2);
@@ -135,10 +127,10 @@ at::Tensor decoder_layer(const Layout& l, const UnitScope& unit, const at::Tenso
   }
   auto attention = causal_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(l.head_dim)), key_mask);
   attention = attention.transpose(1, 2).reshape({batch, tokens, l.heads * l.head_dim});
-  auto out = x + at::linear(attention, unit["self_attn.o_proj.weight"]);
+  auto out = x + unit.linear("self_attn.o_proj", attention);
   h = rms_norm(out, unit["post_attention_layernorm.weight"], l.eps);
-  const auto gate = at::silu(at::linear(h, unit["mlp.gate_proj.weight"]));
-  return out + at::linear(gate * at::linear(h, unit["mlp.up_proj.weight"]), unit["mlp.down_proj.weight"]);
+  const auto gate = at::silu(unit.linear("mlp.gate_proj", h));
+  return out + unit.linear("mlp.down_proj", gate * unit.linear("mlp.up_proj", h));
 }
 
 // A lookup of each id's row. A vocabulary split into row slices is looked up slice by

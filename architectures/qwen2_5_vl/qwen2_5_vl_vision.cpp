@@ -81,7 +81,7 @@ at::Tensor vision_angles(const VisionLayout& v, const std::vector<Grid>& grids) 
 }
 
 at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
-  return at::linear(x, unit[module + ".weight"], unit.has(module + ".bias") ? unit[module + ".bias"] : at::Tensor());
+  return unit.linear(module, x);
 }
 
 at::Tensor vision_block_forward(const VisionLayout& v, const UnitScope& block, const at::Tensor& x,

@@ -73,12 +73,9 @@ const char* const kBlockTensors[] = {
     "attn.norm_added_q.weight",  "attn.norm_added_k.weight", "img_mlp.net.0.proj.weight", "img_mlp.net.2.weight",
     "txt_mlp.net.0.proj.weight", "txt_mlp.net.2.weight"};
 
-at::Tensor bias_of(const UnitScope& unit, const std::string& name) {
-  return unit.has(name) ? unit[name] : at::Tensor();
-}
-
+// Every Linear through the unit, so that a LoRA adapting it applies (UnitScope::linear).
 at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
-  return at::linear(x, unit[module + ".weight"], bias_of(unit, module + ".bias"));
+  return unit.linear(module, x);
 }
 
 // diffusers' RMSNorm: the mean square in float32; half-precision weights scale the result in their dtype.

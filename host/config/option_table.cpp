@@ -50,6 +50,10 @@ template <>
 constexpr OptionKind kind_of<StrategySettings>() {
   return OptionKind::strategy_settings;
 }
+template <>
+constexpr OptionKind kind_of<LoraFiles>() {
+  return OptionKind::lora_files;
+}
 
 // Where a value came from, as its error names it: --max-memory, VRAMGUARD_MAX_MEMORY, or the config's
 // key and line.
@@ -94,6 +98,22 @@ std::pair<std::string, std::string> strategy_setting(const std::string& entry, c
   return {entry.substr(0, eq), entry.substr(eq + 1)};
 }
 
+// A list option's entries: repeated on the command line, or comma-separated in one value (a config key).
+std::vector<std::string> comma_parts(const std::string& value) {
+  std::vector<std::string> parts;
+  std::size_t begin = 0;
+  while (begin <= value.size()) {
+    const auto comma = value.find(',', begin);
+    const auto end = comma == std::string::npos ? value.size() : comma;
+    std::string part = value.substr(begin, end - begin);
+    const auto first = part.find_first_not_of(" \t"), last = part.find_last_not_of(" \t");
+    if (first != std::string::npos) parts.push_back(part.substr(first, last - first + 1));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return parts;
+}
+
 // Reading one option of an invocation into its typed field.
 void read(const Invocation& invocation, const OptionDeclaration& option, std::optional<std::string>& out) {
   out = invocation.text(std::string(option.name));
@@ -115,6 +135,11 @@ void read(const Invocation& invocation, const OptionDeclaration& option, Strateg
     out[key] = value;
   }
 }
+void read(const Invocation& invocation, const OptionDeclaration& option, LoraFiles& out) {
+  for (const auto& value : invocation.list(std::string(option.name)))
+    for (const auto& part : comma_parts(value))
+      out.push_back(typed_value<LoraFile>(part, where(invocation, option.name)));
+}
 template <class Typed>
 void read(const Invocation& invocation, const OptionDeclaration& option, std::optional<Typed>& out) {
   if (const auto text = invocation.text(std::string(option.name)))
@@ -129,6 +154,9 @@ void add(Settings& settings, std::string_view name, const std::optional<Value>& 
 }
 void add(Settings& settings, std::string_view name, const TextList& values) {
   for (const auto& value : values) settings.emplace_back(name, value);
+}
+void add(Settings& settings, std::string_view name, const LoraFiles& values) {
+  for (const auto& value : values) settings.emplace_back(name, option_text(value));
 }
 void add(Settings& settings, std::string_view name, const StrategySettings& values) {
   for (const auto& [key, value] : values) settings.emplace_back(name, key + "=" + value);
@@ -191,6 +219,7 @@ std::string_view option_kind_name(OptionKind kind) {
     case OptionKind::size_for_devices: return "size_for_devices";
     case OptionKind::dtype: return "dtype";
     case OptionKind::strategy_settings: return "strategy_settings";
+    case OptionKind::lora_files: return "lora_files";
   }
   return "text";
 }
@@ -201,7 +230,8 @@ void declare_options(po::options_description& into, OptionGroup group) {
     const std::string name(option.name), help = help_of(option), value_name(option.value_name);
     if (option.kind == OptionKind::flag) {
       into.add_options()(name.c_str(), po::bool_switch(), help.c_str());
-    } else if (option.kind == OptionKind::text_list || option.kind == OptionKind::strategy_settings) {
+    } else if (option.kind == OptionKind::text_list || option.kind == OptionKind::strategy_settings ||
+               option.kind == OptionKind::lora_files) {
       into.add_options()(name.c_str(), po::value<std::vector<std::string>>()->value_name(value_name), help.c_str());
     } else {
       auto* value = po::value<std::string>()->value_name(value_name);
@@ -231,6 +261,9 @@ std::string checked_option_text(const OptionDeclaration& option, const std::stri
     case OptionKind::size_for_devices: return option_text(typed_value<SizeForDevices>(text, where));
     case OptionKind::dtype: return option_text(typed_value<LoadDType>(text, where));
     case OptionKind::strategy_settings: strategy_setting(text, where); return text;
+    case OptionKind::lora_files:
+      for (const auto& part : comma_parts(text)) typed_value<LoraFile>(part, where);
+      return text;
   }
   return text;
 }

@@ -27,7 +27,18 @@ enum class OptionGroup {
   load,        // `load` and the runtime API's Session::open
 };
 
-enum class OptionKind { text, text_list, flag, count, size, device_sizes, size_for_devices, dtype, strategy_settings };
+enum class OptionKind {
+  text,
+  text_list,
+  flag,
+  count,
+  size,
+  device_sizes,
+  size_for_devices,
+  dtype,
+  strategy_settings,
+  lora_files
+};
 
 struct OptionDeclaration {
   std::string_view name;     // --name

@@ -10,6 +10,7 @@
 #include "logging/log.hpp"
 #include "model/architecture.hpp"
 #include "model/checkpoint_error.hpp"
+#include "model/lora_adapters.hpp"
 #include "model/vocabulary_slices.hpp"
 
 namespace vramguard {
@@ -258,6 +259,7 @@ InspectedModel inspect_model(const std::string& argument, const Environment& env
     log::debug("component '", component_source.name, "': ", model.graph.components.back().units.size(), " units, ",
                model.graph.components.back().architecture);
   }
+  if (!options.loras.empty()) attach_loras(model, options.loras, options.target_dtype);
   return model;
 }
 

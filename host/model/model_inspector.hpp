@@ -11,6 +11,7 @@
 #include "model/model_source.hpp"
 #include "model/safetensors_header.hpp"
 #include "vramguard/model_graph.hpp"
+#include "vramguard/option_values.hpp"
 
 namespace vramguard {
 
@@ -20,10 +21,21 @@ struct TensorLocation {
   std::uint64_t bytes = 0;
 };
 
+// One Linear adapted by a LoRA (model/lora_adapters.hpp): its output gains x·downᵀ·upᵀ·scale. Its two
+// matrices are tensors of the unit that holds `weight`.
+struct LoraAdapter {
+  std::string weight;    // "transformer_blocks.0.attn.to_q.weight"
+  std::string down, up;  // the matrices' tensor names: A [rank, in] and B [out, rank]
+  std::int64_t rank = 0;
+  double scale = 1;  // the file's own (as diffusers reads it) times the user's
+  std::string file;  // the LoRA it came from
+};
+
 struct InspectedComponent {
   ComponentSource source;
-  std::vector<SafetensorsHeader> headers;  // one per weight file
+  std::vector<SafetensorsHeader> headers;  // one per weight file (then one per LoRA file adapting it)
   std::unordered_map<std::string, TensorLocation> locations;
+  std::vector<LoraAdapter> adapters;
 };
 
 // Where a tensor's bytes are; for a row slice (TensorInfo::first_row), where the slice's rows are.
@@ -44,6 +56,7 @@ struct InspectOptions {
   // Only these components of a pipeline (run --component): the others are neither read nor planned,
   // so the one that runs has the devices to itself. Empty: all. InputError for a name the model lacks.
   std::vector<std::string> components;
+  LoraFiles loras;  // --lora: attached to the units of the Linears they adapt (model/lora_adapters.hpp)
 };
 
 InspectedModel inspect_model(const std::string& model_argument, const Environment& environment,

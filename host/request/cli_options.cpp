@@ -232,6 +232,7 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   if (options.dtype) request.inspect.target_dtype = options.dtype->dtype;
   request.inspect.unit_rules = options.unit_rules;
   if (options.slice_vocabulary) request.inspect.vocabulary_slice_bytes = options.slice_vocabulary->bytes;
+  request.inspect.loras = options.lora;
 
   if (const auto strategy = invocation.text("strategy")) {
     request.strategy = *strategy;
@@ -288,6 +289,9 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
     if (!option.written || !invocation.values.count(name) || invocation.values[name].defaulted()) continue;
     if (option.kind == OptionKind::flag) {
       if (invocation.flag(name)) request.as_given.emplace_back(name, "true");
+    } else if (option.kind == OptionKind::text_list || option.kind == OptionKind::lora_files ||
+               option.kind == OptionKind::strategy_settings) {
+      for (const auto& value : invocation.list(name)) request.as_given.emplace_back(name, value);
     } else if (const auto value = invocation.text(name)) {
       request.as_given.emplace_back(name, *value);
     }

@@ -22,6 +22,9 @@ Executor::Executor(DeviceRuntime& runtime, const InspectedModel& model, const Pl
     flat += model.graph.components[c].units.size();
   }
   if (loaded.units().size() != flat) throw JobError("the executor was given a model loaded for another plan");
+  adapters_.resize(model.components.size());
+  for (std::size_t c = 0; c < model.components.size(); ++c)
+    for (const auto& adapter : model.components[c].adapters) adapters_[c].emplace(adapter.weight, &adapter);
 
   std::map<DeviceId, int> window_of;
   for (const auto& window : loaded.windows()) {
@@ -85,6 +88,7 @@ UnitTensors Executor::views_in(const LoadedUnit& unit, void* base, c10::Device d
   tensors.prefix = graph_unit.slice_of.empty() ? graph_unit.name : graph_unit.slice_of;
   for (const auto& tensor : graph_unit.tensors) tensors.first_row = std::max(tensors.first_row, tensor.first_row);
   tensors.device = device;
+  if (!adapters_.at(unit.component).empty()) tensors.adapters = &adapters_[unit.component];
   for (std::size_t t = 0; t < unit.tensors.size(); ++t) {
     const LoadedTensor& tensor = unit.tensors[t];
     const std::string label = component.name + "/" + tensor.name;

@@ -26,6 +26,8 @@ struct UnitTensors {
   std::int64_t first_row = 0;  // of a row slice: its first row in the whole tensor
   c10::Device device{c10::kCPU};
   std::map<std::string, at::Tensor, std::less<>> by_name;
+  // The LoRA adapters of the unit's Linears, by the adapted weight's full name (empty without --lora).
+  const std::multimap<std::string, const LoraAdapter*, std::less<>>* adapters = nullptr;
 };
 
 class Executor {
@@ -97,6 +99,8 @@ class Executor {
   bool on_host_;
   std::vector<Unit> units_;
   std::vector<std::size_t> first_of_component_;
+  // Per component: its LoRA adapters by the adapted weight's full name.
+  std::vector<std::multimap<std::string, const LoraAdapter*, std::less<>>> adapters_;
   std::vector<Window> windows_;
   std::map<int, std::unique_ptr<ComputeClock>> clocks_;     // per executing GPU (or -1: the CPU)
   std::vector<std::pair<int, std::pair<int, int>>> timed_;  // clock, (from, to) marks this step

@@ -55,6 +55,8 @@ ModelDescription describe(const InspectedModel& model) {
                              tensor.tied_to, tensor.first_row});
       d.units.push_back(std::move(u));
     }
+    for (const auto& adapter : model.components[c].adapters)
+      d.adapters.push_back({adapter.weight, adapter.down, adapter.up, adapter.scale, adapter.file});
     out.components.push_back(std::move(d));
   }
   return out;

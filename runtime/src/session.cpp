@@ -1,3 +1,4 @@
+#include <ATen/Functions.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -384,6 +385,26 @@ std::int64_t UnitScope::first_row() const { return tensors_->first_row; }
 c10::Device UnitScope::device() const { return tensors_->device; }
 
 const std::map<std::string, at::Tensor, std::less<>>& UnitScope::tensors() const { return tensors_->by_name; }
+
+at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x) const {
+  const std::string relative = std::string(module) + ".weight";
+  const std::string full =
+      tensors_->by_name.count(relative) ? relative : tensors_->prefix + "." + std::string(module) + ".weight";
+  const at::Tensor& weight = (*this)[full];
+  const std::string bias = full.substr(0, full.size() - 6) + "bias";
+  at::Tensor out = at::linear(x, weight, has(bias) ? (*this)[bias] : at::Tensor());
+  if (tensors_->adapters == nullptr) return out;
+  const auto [begin, end] = tensors_->adapters->equal_range(full);
+  for (auto it = begin; it != end; ++it) {
+    const LoraAdapter& adapter = *it->second;
+    // PEFT's order: the input in the adapter's dtype, then back to the output's.
+    const at::Tensor& down = (*this)[adapter.down];
+    const at::Tensor& up = (*this)[adapter.up];
+    const at::Tensor low = at::linear(x.to(down.scalar_type()), down);
+    out.add_(at::linear(low, up).to(out.scalar_type()), adapter.scale);
+  }
+  return out;
+}
 
 bool UnitScope::has(std::string_view name) const {
   if (tensors_->by_name.count(name)) return true;

@@ -1,6 +1,9 @@
 #include "vramguard/option_values.hpp"
 
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
 
 #include "vramguard/byte_size.hpp"
 #include "vramguard/suggest.hpp"
@@ -100,6 +103,31 @@ LoadDType::LoadDType(std::string_view text) {
     throw InvalidOptionValue("is not a dtype vramguard converts to",
                              "use bf16, fp16, fp32 or fp64; a checkpoint stored in fp8 loads in fp8 without a dtype");
   dtype = *parsed;
+}
+
+LoraFile::LoraFile(std::string_view text) {
+  // The scale is what follows the last ':' when that reads as a number; a path may hold ':' itself.
+  path = std::string(text);
+  if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    const std::string tail(text.substr(colon + 1));
+    char* end = nullptr;
+    const double value = tail.empty() ? 0 : std::strtod(tail.c_str(), &end);
+    if (!tail.empty() && end == tail.c_str() + tail.size()) {
+      if (!std::isfinite(value) || std::abs(value) > 1000)
+        throw InvalidOptionValue("has a scale that is not a number from -1000 to 1000",
+                                 "write FILE:SCALE, e.g. lightning.safetensors:1.0");
+      path = std::string(text.substr(0, colon));
+      scale = value;
+    }
+  }
+  if (path.empty()) throw InvalidOptionValue("names no file", "write FILE[:SCALE], e.g. lightning.safetensors:0.8");
+}
+
+std::string option_text(const LoraFile& lora) {
+  std::ostringstream out;
+  out.precision(17);
+  out << lora.path << ':' << lora.scale;
+  return out.str();
 }
 
 std::string option_text(const ByteSize& size) { return std::to_string(size.bytes); }

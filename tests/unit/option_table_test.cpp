@@ -3,6 +3,7 @@
 // parser, and say where a bad value came from.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 
 #include "config/invocation.hpp"
@@ -35,6 +36,7 @@ std::pair<std::string, std::string> sample(const OptionDeclaration& option) {
     case OptionKind::size_for_devices: return {"4GB", "4000000000"};
     case OptionKind::dtype: return {"float16", "fp16"};
     case OptionKind::strategy_settings: return {"prefetch=2", "prefetch=2"};
+    case OptionKind::lora_files: return {"lightning.safetensors:0.5", "lightning.safetensors:0.5"};
     case OptionKind::text:
     case OptionKind::text_list: return {"x", "x"};
   }
@@ -145,4 +147,26 @@ TEST(OptionTable, HelpShowsEachDeclarationOnceWithItsRange) {
   std::ostringstream help;
   help << described;
   EXPECT_NE(help.str().find("(1-16)"), std::string::npos) << help.str();
+}
+
+TEST(OptionTable, ALoraTakesAnOptionalScaleAfterItsLastColonAndAConfigListsSeveral) {
+  EXPECT_EQ(LoraFile("a.safetensors"), LoraFile("a.safetensors", 1.0));
+  EXPECT_EQ(LoraFile("/models/a:b.safetensors:0.6"), LoraFile("/models/a:b.safetensors", 0.6));
+  EXPECT_EQ(LoraFile("c:/x.safetensors"), LoraFile("c:/x.safetensors", 1.0))
+      << "a ':' not before a number is the path's";
+  EXPECT_THROW(LoraFile(":0.5"), InvalidOptionValue);
+  EXPECT_THROW(LoraFile("a.safetensors:nan"), InvalidOptionValue);
+  EXPECT_THROW(LoraFile("a.safetensors:1e9"), InvalidOptionValue);
+  TempDir dir;
+  const auto config = dir.path() / "c.ini";
+  std::ofstream(config) << "lora = first.safetensors:0.6, second.safetensors\n";
+  const LoadOptions options =
+      load_options_from(parse_invocation({"load", "m", "--config", config.string()}, {every_option_spec()}, {}));
+  EXPECT_EQ(options.lora, (LoraFiles{{"first.safetensors", 0.6}, {"second.safetensors", 1.0}}));
+  try {
+    load_options_from(parse_invocation({"load", "m", "--lora", "x.safetensors:inf"}, {every_option_spec()}, {}));
+    ADD_FAILURE() << "an infinite scale was taken";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--lora"), std::string::npos) << e.what();
+  }
 }

@@ -20,6 +20,10 @@ struct OptionField<TextList> {
   using type = TextList;
 };
 template <>
+struct OptionField<LoraFiles> {
+  using type = LoraFiles;
+};
+template <>
 struct OptionField<StrategySettings> {
   using type = StrategySettings;
 };

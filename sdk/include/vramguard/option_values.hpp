@@ -81,6 +81,21 @@ struct LoadDType {
   bool operator==(const LoadDType&) const = default;
 };
 
+// A LoRA to apply and its strength (--lora FILE[:SCALE]): the text is the file, with ":SCALE" after it
+// where the part after the last ':' is a number (the strength diffusers' set_adapters takes; 1 when
+// left out).
+struct LoraFile {
+  std::string path;
+  double scale = 1.0;
+  LoraFile(std::string path_, double scale_) : path(std::move(path_)), scale(scale_) {}
+  LoraFile(std::string_view text);  // InvalidOptionValue for an empty path or a scale that is not finite
+  LoraFile(const char* text) : LoraFile(std::string_view(text)) {}
+  LoraFile(const std::string& text) : LoraFile(std::string_view(text)) {}
+  bool operator==(const LoraFile&) const = default;
+};
+// LoRAs in the order given; they add up.
+using LoraFiles = std::vector<LoraFile>;
+
 // Strategy options by key (`prefetch` → "2"); NAME.KEY for one strategy's (`balanced.low_zero`).
 using StrategySettings = std::map<std::string, std::string>;
 // A repeatable option's values, in the order given.
@@ -92,6 +107,7 @@ std::string option_text(const ByteSize& size);
 std::string option_text(const DeviceSizes& sizes);
 std::string option_text(const SizeForDevices& sizes);
 std::string option_text(const LoadDType& dtype);
+std::string option_text(const LoraFile& lora);
 std::string option_text(const std::string& text);
 std::string option_text(std::uint64_t count);
 template <std::same_as<bool> Bool>  // not an overload on bool: a string literal would convert to it

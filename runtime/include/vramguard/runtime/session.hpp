@@ -43,12 +43,22 @@ struct VRAMGUARD_RUNTIME_API UnitDescription {
   const TensorDescription* find(std::string_view tensor) const;  // full name
 };
 
+// A LoRA's adapter of one Linear (--lora, runtime::Options::lora): UnitScope::linear adds
+// x·downᵀ·upᵀ·scale to the Linear's output. Its matrices are tensors of the unit holding the weight.
+struct AdapterDescription {
+  std::string weight;    // the adapted Linear's weight: "transformer_blocks.0.attn.to_q.weight"
+  std::string down, up;  // its matrices' full names: A [rank, in], B [out, rank]
+  double scale = 1;      // the file's (as diffusers reads it) times the user's
+  std::string file;      // the LoRA it came from
+};
+
 struct VRAMGUARD_RUNTIME_API ComponentDescription {
   std::string name;                  // "model", "text_encoder", "transformer"...
   std::vector<std::string> classes;  // config.json's architectures / _class_name
   nlohmann::json config;             // config.json (null when there is none)
   std::string config_file;
   std::vector<UnitDescription> units;
+  std::vector<AdapterDescription> adapters;  // LoRAs, several per Linear where several adapt it
   const UnitDescription* find(std::string_view unit) const;
   // The units a module became: itself, or its row slices in order; empty when there is no such module.
   std::vector<const UnitDescription*> module(std::string_view module) const;
@@ -92,6 +102,10 @@ class VRAMGUARD_RUNTIME_API UnitScope {
   bool has(std::string_view name) const;
   // Every tensor of the unit, by full name.
   const std::map<std::string, at::Tensor, std::less<>>& tensors() const;
+  // The Linear `module` (relative to the unit or in full) applied to x: its weight, its bias where the
+  // unit holds one, and each LoRA adapting it (x·Aᵀ·Bᵀ·scale, in x's dtype). Model code calls its
+  // Linears through this, so that a LoRA works under every placement without a copy of the weight.
+  at::Tensor linear(std::string_view module, const at::Tensor& x) const;
   // Ends the scope now: its slot may be refilled once the compute issued so far is done with it.
   void release();
 
