@@ -174,12 +174,20 @@ void attach_loras(InspectedModel& model, const LoraFiles& loras, std::optional<D
         std::replace(flat.begin(), flat.end(), '.', '_');
         flattened[flat].push_back(module);
       }
+    // Examples of the component's Linear names, from its first block (the layers a LoRA adapts).
     auto model_layers = [&] {
       std::vector<std::string> names;
-      for (const auto& [module, site] : linears) {
-        if (names.size() == 3) break;
-        names.push_back(module);
+      for (const auto& unit : component.units) {
+        if (unit.kind != UnitKind::block) continue;
+        for (const auto& tensor : unit.tensors) {
+          const std::string module = tensor.name.substr(0, tensor.name.size() - 7);
+          if (names.size() < 3 && text::ends_with(tensor.name, ".weight") && linears.count(module))
+            names.push_back(module);
+        }
+        break;
       }
+      for (const auto& [module, site] : linears)
+        if (names.size() < 3 && std::find(names.begin(), names.end(), module) == names.end()) names.push_back(module);
       return text::join(names, ", ");
     };
 

@@ -1,0 +1,112 @@
+// A LoRA applied natively (--lora, runtime::Options::lora) equals diffusers' load_lora_weights on the
+// fixture (tests/data/fixtures/qie_pipeline_tiny_lora: the tiny edit with a rank-4, alpha-8 LoRA on 12
+// projection kinds of the transformer, saved in diffusers' and in kohya's naming): the final latents
+// within 1e-3 at scale 1 under every strategy — the adapters resident with their unit, or streamed
+// with it — at set_adapters' 0.6, in either naming, and as two LoRAs that add up.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "qwen_image_edit/edit_run.hpp"
+#include "runtime/edit_support.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kBase = fixture("qie_pipeline_tiny");
+const fs::path kFixture = fixture("qie_pipeline_tiny_lora");
+const std::string kPipeline = (kBase / "pipeline").string();
+const fs::path kExpected = kFixture / "expected.safetensors";
+
+std::string lora(const std::string& naming, double scale = 1.0) {
+  return (kFixture / "lora" / (naming + "_format.safetensors")).string() + ":" + std::to_string(scale);
+}
+
+// The base fixture's call (the LoRA fixture was made with it).
+pipelines::EditInputs fixture_call() {
+  pipelines::EditSettings s;
+  s.images = {kBase / "input.png"};
+  s.prompt = "make the sky stormy";
+  s.negative_prompt = " ";
+  s.steps = 2;
+  s.height = 256;
+  s.width = 384;
+  s.latents = kBase / "inputs.safetensors";
+  s.vae_tiling = pipelines::VaeTilingMode::never;
+  return pipelines::prepare_edit(kPipeline, s);
+}
+
+std::vector<float> final_latents(runtime::Options options, const std::vector<std::string>& loras) {
+  for (const auto& file : loras) options.lora.emplace_back(file);
+  auto session = runtime::Session::open(kPipeline, options);
+  EXPECT_EQ(session->description().find("transformer")->adapters.size(), 24u * loras.size())
+      << "12 projection kinds in each of 2 blocks per LoRA";
+  const auto out = pipelines::run_edit(*session, fixture_call());
+  EXPECT_EQ(session->generation(), 1u) << "a step fell back";
+  return out.final_latents;
+}
+
+}  // namespace
+
+class LoraUnder : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LoraUnder, EqualsDiffusersLoadLoraWeights) {
+  for (const auto& c : every_strategy(kPipeline)) {
+    if (c.strategy != GetParam()) continue;
+    auto options = edit_options(c.strategy, c.gpus);
+    options.strategy_options = c.options;
+    options.lora = {lora("diffusers")};
+    {
+      auto session = runtime::Session::open(kPipeline, options);
+      EXPECT_TRUE(plan_uses(*session, c.expected_mode)) << "the plan does not use " << c.expected_mode;
+    }
+    options.lora.clear();
+    EXPECT_LT(
+        largest_difference(final_latents(options, {lora("diffusers")}), load_tensor(kExpected, "final_latents_lora")),
+        1e-3);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStrategy, LoraUnder,
+                         ::testing::Values("balanced", "auto", "sequential-offload", "multi-gpu"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           std::string name = param.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(Lora, KohyasNamingAtAScaleEqualsSetAdapters) {
+  EXPECT_LT(largest_difference(final_latents(edit_options("balanced", "cuda:3GB"), {lora("kohya", 0.6)}),
+                               load_tensor(kExpected, "final_latents_lora_scaled")),
+            1e-3);
+}
+
+TEST(Lora, TwoLorasAddUp) {
+  // 0.3 of the LoRA in each naming is the LoRA at 0.6.
+  EXPECT_LT(largest_difference(final_latents(edit_options("sequential-offload", "cuda:3GB"),
+                                             {lora("kohya", 0.3), lora("diffusers", 0.3)}),
+                               load_tensor(kExpected, "final_latents_lora_scaled")),
+            1e-3);
+}
+
+TEST(Lora, ItsMatricesArePlannedWithTheUnitsTheyAdapt) {
+  const auto plain = runtime::plan(kPipeline, edit_options("balanced", "cuda:3GB"));
+  auto options = edit_options("balanced", "cuda:3GB");
+  options.lora = {lora("diffusers")};
+  const auto adapted = runtime::plan(kPipeline, options);
+  const auto bytes_of = [](const runtime::PlanResult& plan, const std::string& unit) {
+    const auto doc = nlohmann::json::parse(plan.json);
+    for (const auto& u : doc["units"])
+      if (u["name"] == unit) return u["bytes"].get<std::uint64_t>();
+    ADD_FAILURE() << "no unit " << unit;
+    return std::uint64_t{0};
+  };
+  // Per block: 8 attention projections of 32x32 and 4 MLP ones (32 -> 128, 128 -> 32), each adapter
+  // rank 4: A [4, in] and B [out, 4] in fp32.
+  const std::uint64_t per_block = (8 * (4 * 32 + 32 * 4) + 2 * (4 * 32 + 128 * 4) + 2 * (4 * 128 + 32 * 4)) * 4;
+  EXPECT_EQ(bytes_of(adapted, "transformer_blocks.0") - bytes_of(plain, "transformer_blocks.0"), per_block);
+  EXPECT_EQ(bytes_of(adapted, "img_in"), bytes_of(plain, "img_in"));
+}
