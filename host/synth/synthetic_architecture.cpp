@@ -62,7 +62,7 @@ const std::map<std::string, PipelineConfig>& pipeline_presets() {
        {{2, 2, 16, 64, 16, 4, 2, {4, 6, 6}},
         {64, 2, 128, 4, 2, 512, false},
         {2, 32, 2, 64, 64, 14, 2, 2, 3, 112, {1}},
-        {8, 4, 1, {1, 2, 2}, {false, true}},
+        {8, 4, 1, {1, 2, 2, 2}, {false, true, true}},
         {{2, 3, 3}, 5, 6, 3, 4, 4096, 1000000.0}}},
   };
   return presets;

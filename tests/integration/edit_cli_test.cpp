@@ -10,6 +10,7 @@
 #include <string>
 
 #include "image/image_file.hpp"
+#include "model/safetensors_writer.hpp"
 #include "support/run_process.hpp"
 #include "support/stored_tensors.hpp"
 #include "support/temp_dir.hpp"
@@ -22,6 +23,7 @@ namespace {
 
 const fs::path kFixture = fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny";
 const std::string kSimulated = " --simulate cuda:3GB --cpu-memory 4GiB";
+const fs::path kLoras = fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny_lora" / "lora";
 
 // The fixture's call, as command-line arguments.
 std::string fixture_call() {
@@ -107,6 +109,12 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
   const std::string wrong_latents =
       shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "inputs.safetensors").string());
   const std::string base = "edit " + pipeline + " --image " + image + " --prompt 'make the sky stormy' --steps 2";
+  // A LoRA made for another model (an SDXL UNet's kohya names).
+  const fs::path sdxl_lora = tmp.path() / "sdxl_lora.safetensors";
+  const std::vector<float> zeros(32, 0.0f);
+  write_safetensors(sdxl_lora, {{"lora_unet_down_blocks_0_proj_in.lora_down.weight", DType::F32, {4, 8}, zeros.data()},
+                                {"lora_unet_down_blocks_0_proj_in.lora_up.weight", DType::F32, {8, 4}, zeros.data()}});
+  const std::string other_lora = shell_quote(sdxl_lora.string());
   for (const auto& [arguments, named] : std::vector<std::pair<std::string, std::string>>{
            {"edit " + pipeline + " --prompt x" + out, "no --image"},
            {"edit " + pipeline + " --image " + image + out, "no --prompt"},
@@ -130,6 +138,14 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
            {base + " --vae-tile-size 100" + out, "--vae-tile-size must be a multiple of 16"},
            {base + " --vae-tile-stride 512" + out,
             "--vae-tile-stride must be a multiple of 16 from 16 to the tile size"},
+           // The first Edit takes one picture; Edit-2509/2511 several.
+           {base + " --image " + image + out, "takes one"},
+           {base + " --lora " + other_lora + out, "is a LoRA for another model"},
+           {base + " --lora " + shell_quote(not_image) + out, "notes.png"},
+           {base + " --lora " + shell_quote((tmp.path() / "missing.safetensors").string()) + out,
+            "missing.safetensors"},
+           {base + " --lora " + shell_quote((kLoras / "diffusers_format.safetensors").string()) + ":lots" + out,
+            "diffusers_format.safetensors:lots"},
        }) {
     const auto result = run_vramguard(arguments + kSimulated);
     EXPECT_EQ(result.exit_code, 2) << arguments.substr(0, 300) << ": " << result.err;
@@ -137,4 +153,50 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
     EXPECT_EQ(result.err.find("load..."), std::string::npos)
         << arguments.substr(0, 300) << ": it loaded before refusing";
   }
+}
+
+TEST(EditCommand, ALoraFromTheCommandLineOrAConfigEqualsDiffusers) {
+  TempDir tmp;
+  const std::string latents = (tmp.path() / "latents.safetensors").string();
+  const fs::path config = tmp.path() / "lora.ini";
+  std::ofstream(config) << "lora = " << (kLoras / "kohya_format.safetensors").string() << ":0.6\n";
+  const auto result = run_vramguard(
+      fixture_call() + kSimulated + " --strategy auto --vae-tiling never --config " + shell_quote(config.string()) +
+      " --output " + shell_quote((tmp.path() / "edited.png").string()) + " --output-latents " + shell_quote(latents));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto written = stored_tensor<float>(latents, "latents");
+  const auto truth =
+      stored_tensor<float>((kLoras.parent_path() / "expected.safetensors").string(), "final_latents_lora_scaled");
+  ASSERT_EQ(written.size(), truth.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < written.size(); ++i)
+    worst = std::max(worst, std::abs(static_cast<double>(written[i]) - truth[i]));
+  EXPECT_LT(worst, 1e-3);
+}
+
+// synth writes a runnable Edit-2511 pipeline; `edit` takes its pictures in order, each encoded at ~1024².
+TEST(EditCommand, ASynthesized2511PipelineEditsSeveralPictures) {
+  TempDir tmp;
+  const fs::path pipeline = tmp.path() / "qie-2511";
+  ASSERT_EQ(run_vramguard("synth --arch qwen-image-edit-2511 --preset tiny --data random --out " +
+                          shell_quote(pipeline.string()))
+                .exit_code,
+            0);
+  const auto index = nlohmann::json::parse(std::ifstream(pipeline / "model_index.json"));
+  EXPECT_EQ(index["_class_name"], "QwenImageEditPlusPipeline");
+  EXPECT_TRUE(nlohmann::json::parse(std::ifstream(pipeline / "transformer" / "config.json"))["zero_cond_t"]);
+  const auto result = run_vramguard(
+      "edit " + shell_quote(pipeline.string()) + " --image " + shell_quote((kFixture / "input.png").string()) +
+      " --image " +
+      shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qie_plus_pipeline_tiny" / "input_1.png").string()) +
+      " --prompt 'put the cat from picture 2 in picture 1' --steps 2 --true-cfg-scale 1 --vae-tiling never" +
+      kSimulated + " --output " + shell_quote((tmp.path() / "edited.png").string()) + " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto edit = nlohmann::json::parse(result.out)["edit"];
+  EXPECT_EQ(edit["pictures_encoded_at"], nlohmann::json::parse("[[1248, 832], [896, 1184]]"));
+  // Without a size, the result takes the last picture's aspect at ~1024².
+  EXPECT_EQ(edit["width"], 896);
+  EXPECT_EQ(edit["height"], 1184);
+  EXPECT_FALSE(edit["true_cfg"].get<bool>());
+  EXPECT_TRUE(fs::exists(tmp.path() / "edited.png"));
 }
