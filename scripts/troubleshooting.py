@@ -136,10 +136,14 @@ def render(expression, lookup):
 
 
 def local_strings(text):
-    """`const std::string example = "...";` definitions of a file: what a hint given by name says."""
+    """`const std::string example = "...";` and `const char* const kExample = "...";` definitions of a file:
+    what a hint given by name says."""
     found = {}
     for m in re.finditer(r'(?:const\s+)?std::string\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("(?:[^"\\]|\\.)*"(?:\s*\+\s*"(?:[^"\\]|\\.)*")*)\s*;', text):
         found.setdefault(m.group(1), render(m.group(2), {}))
+    for m in re.finditer(r'const\s+char\s*\*\s*const\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*((?:"(?:[^"\\]|\\.)*"\s*)+);', text):
+        parts = re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2))
+        found.setdefault(m.group(1), "".join(unescape('"' + part + '"') for part in parts))
     return found
 
 

@@ -110,3 +110,25 @@ TEST(Lora, ItsMatricesArePlannedWithTheUnitsTheyAdapt) {
   EXPECT_EQ(bytes_of(adapted, "transformer_blocks.0") - bytes_of(plain, "transformer_blocks.0"), per_block);
   EXPECT_EQ(bytes_of(adapted, "img_in"), bytes_of(plain, "img_in"));
 }
+
+// Lightning's recipe: few steps without true CFG. The plan's job then counts one transformer pass a
+// step (with true CFG, two), so that auto weighs the transformer by the passes the edit makes.
+TEST(Lora, FewStepsWithoutTrueCfgArePlannedAsOnePassAStep) {
+  pipelines::EditSettings s;
+  s.images = {kBase / "input.png"};
+  s.prompt = "make the sky stormy";
+  s.steps = 8;
+  s.true_cfg_scale = 1;
+  s.height = 256;
+  s.width = 384;
+  auto session = runtime::Session::open(kPipeline, edit_options("balanced", "cuda:3GB"));
+  const auto dtype_of = [&](const std::string& c) { return session->dtype(c); };
+  auto demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);
+  EXPECT_EQ(demands.workload.components.at("transformer").passes, 8u);
+  EXPECT_EQ(demands.workload.components.at("text_encoder").passes, 1u);
+  s.negative_prompt = " ";
+  s.true_cfg_scale = 4;
+  demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);
+  EXPECT_EQ(demands.workload.components.at("transformer").passes, 16u);
+  EXPECT_EQ(demands.workload.components.at("text_encoder").passes, 2u);
+}
