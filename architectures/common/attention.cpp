@@ -41,10 +41,13 @@ at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, cons
   return at::scaled_dot_product_attention(query, key, value, attend, 0.0, /*is_causal=*/false, scale);
 #else
   // Queries in chunks whose scores stay within kUnfusedScoreBytes: an image's every pixel attending to
-  // every other would otherwise take the square of the pixels at once.
+  // every other would otherwise take the square of the pixels at once. On the CPU, chunks of scores
+  // that stay in its cache: twice as fast there as the largest chunks (measured: 9,000 tokens).
   const std::int64_t queries = query.size(-2), keys = key.size(-2);
+  constexpr std::int64_t kCpuScoreBytes = 8 << 20;
+  const std::int64_t chunk_bytes = query.is_cuda() ? kUnfusedScoreBytes : kCpuScoreBytes;
   const std::int64_t rows =
-      std::max<std::int64_t>(1, kUnfusedScoreBytes / std::max<std::int64_t>(1, query.numel() / queries * keys * 4));
+      std::max<std::int64_t>(1, chunk_bytes / std::max<std::int64_t>(1, query.numel() / queries * keys * 4));
   std::vector<at::Tensor> parts;
   for (std::int64_t begin = 0; begin < queries; begin += rows) {
     const auto length = std::min(rows, queries - begin);

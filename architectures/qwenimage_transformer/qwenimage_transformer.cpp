@@ -66,12 +66,6 @@ Layout layout_of(const ComponentDescription& component) {
 
 std::string block_name(std::int64_t i) { return "transformer_blocks." + std::to_string(i); }
 
-const char* const kBlockTensors[] = {
-    "img_mod.1.weight",          "txt_mod.1.weight",         "attn.to_q.weight",          "attn.to_k.weight",
-    "attn.to_v.weight",          "attn.add_q_proj.weight",   "attn.add_k_proj.weight",    "attn.add_v_proj.weight",
-    "attn.to_out.0.weight",      "attn.to_add_out.weight",   "attn.norm_q.weight",        "attn.norm_k.weight",
-    "attn.norm_added_q.weight",  "attn.norm_added_k.weight", "img_mlp.net.0.proj.weight", "img_mlp.net.2.weight",
-    "txt_mlp.net.0.proj.weight", "txt_mlp.net.2.weight"};
 
 // Every Linear through the unit, so that a LoRA adapting it applies (UnitScope::linear).
 at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
@@ -280,34 +274,23 @@ class QwenImageTransformerArchitecture final : public Architecture {
   void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
     check_input_names(name(), entry(entry_name), inputs);
     const Layout l = layout_of(c);
-    std::vector<std::string> needed = {"time_text_embed.timestep_embedder.linear_1.weight",
-                                       "time_text_embed.timestep_embedder.linear_2.weight",
-                                       "txt_norm.weight",
-                                       "img_in.weight",
-                                       "txt_in.weight",
-                                       "norm_out.linear.weight",
-                                       "proj_out.weight"};
-    require_tensors(c, name(), needed);
-    // Block by block, stopping at the first the checkpoint lacks: a "num_layers" of 10^9 against two
-    // blocks once listed 10^10 tensor names first, without bound.
-    for (std::int64_t i = 0; i < l.layers; ++i) {
+    // The blocks counted before the layout is made: a "num_layers" of 10^9 against two blocks once listed
+    // 10^10 tensor names first, without bound. Each block's tensors are the layout's (below).
+    for (std::int64_t i = 0; i < l.layers; ++i)
       if (!has_tensor(c, block_name(i) + ".img_mod.1.weight"))
         throw InputError(c.config_file,
                          "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " +
                              std::to_string(i) + " blocks",
                          "the config and the weights are of different models");
-      std::vector<std::string> block;
-      for (const char* tensor : kBlockTensors) block.push_back(block_name(i) + "." + tensor);
-      require_tensors(c, name(), block);
-    }
     if (has_tensor(c, block_name(l.layers) + ".img_mod.1.weight"))
       throw InputError(c.config_file,
                        "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds more blocks",
                        "the config and the weights are of different models");
-    // Every tensor's shape as the config makes it (a transposed weight once ran into a raw matmul error).
+    // Every tensor, and its shape, as the config makes it: the layout is the one list of the family's
+    // tensors (a transposed weight once ran into a raw matmul error).
     check_tensor_shapes(c,
                         qwenimage_transformer_component({l.layers, l.heads, l.head_dim, l.joint_dim, l.in_channels,
-                                                         l.out_channels, l.patch, l.axes})
+                                                         l.out_channels, l.patch, l.axes, l.zero_cond_t})
                             .tensors,
                         "num_layers, num_attention_heads, attention_head_dim, joint_attention_dim, in_channels, "
                         "out_channels, patch_size");

@@ -11,6 +11,7 @@
 #include "model/architecture.hpp"
 #include "model/checkpoint_error.hpp"
 #include "model/lora_adapters.hpp"
+#include "model/scaled_fp8.hpp"
 #include "model/vocabulary_slices.hpp"
 
 namespace vramguard {
@@ -259,6 +260,7 @@ InspectedModel inspect_model(const std::string& argument, const Environment& env
     log::debug("component '", component_source.name, "': ", model.graph.components.back().units.size(), " units, ",
                model.graph.components.back().architecture);
   }
+  check_fp8_scales(model);
   if (!options.loras.empty()) attach_loras(model, options.loras, options.target_dtype);
   return model;
 }

@@ -4,6 +4,7 @@
 
 #include "core/errors.hpp"
 #include "devices/wall_clock.hpp"
+#include "fp8_weights.hpp"
 #include "torch_tensors.hpp"
 
 namespace vramguard::runtime {
@@ -106,6 +107,7 @@ UnitTensors Executor::views_in(const LoadedUnit& unit, void* base, c10::Device d
       throw JobError("tensor " + label + " has no bytes to compute with",
                      "on simulated devices, a run needs a runtime that keeps data (vramguard run does)");
     static char empty = 0;
+    if (is_fp8(tensor.dtype)) tensors.fp8.emplace(tensor.name, tensor.dtype);
     tensors.by_name.emplace(tensor.name,
                             view_of(data ? data : &empty, tensor.shape, scalar_type_of(tensor.dtype, label), device));
   }

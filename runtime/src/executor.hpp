@@ -26,6 +26,8 @@ struct UnitTensors {
   std::int64_t first_row = 0;  // of a row slice: its first row in the whole tensor
   c10::Device device{c10::kCPU};
   std::map<std::string, at::Tensor, std::less<>> by_name;
+  // Its tensors stored in fp8 (viewed as fp8_storage_type), by full name: a Linear dequantizes them at use.
+  std::map<std::string, DType, std::less<>> fp8;
   // The LoRA adapters of the unit's Linears, by the adapted weight's full name (empty without --lora).
   const std::multimap<std::string, const LoraAdapter*, std::less<>>* adapters = nullptr;
 };

@@ -9,6 +9,7 @@
 #include "core/errors.hpp"
 #include "core/stop_signal.hpp"
 #include "devices/device_memory.hpp"
+#include "fp8_weights.hpp"
 #include "load/loaded_model.hpp"
 #include "logging/log.hpp"
 #include "model_description.hpp"
@@ -390,9 +391,13 @@ at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x) const
   const std::string relative = std::string(module) + ".weight";
   const std::string full =
       tensors_->by_name.count(relative) ? relative : tensors_->prefix + "." + std::string(module) + ".weight";
-  const at::Tensor& weight = (*this)[full];
-  const std::string bias = full.substr(0, full.size() - 6) + "bias";
-  at::Tensor out = at::linear(x, weight, has(bias) ? (*this)[bias] : at::Tensor());
+  const std::string stem = full.substr(0, full.size() - 6);  // "<module>."
+  at::Tensor weight = (*this)[full];
+  if (const auto stored = tensors_->fp8.find(full); stored != tensors_->fp8.end()) {
+    const std::string scale = stem + "scale_weight";
+    weight = dequantized(weight, stored->second, has(scale) ? (*this)[scale] : at::Tensor(), x.scalar_type());
+  }
+  at::Tensor out = at::linear(x, weight, has(stem + "bias") ? (*this)[stem + "bias"] : at::Tensor());
   if (tensors_->adapters == nullptr) return out;
   const auto [begin, end] = tensors_->adapters->equal_range(full);
   for (auto it = begin; it != end; ++it) {

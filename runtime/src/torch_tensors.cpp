@@ -6,6 +6,7 @@
 #include <ATen/Functions.h>
 
 #include "core/errors.hpp"
+#include "fp8_weights.hpp"
 
 namespace vramguard::runtime {
 
@@ -13,8 +14,10 @@ c10::ScalarType compute_dtype(const Component& component, std::optional<DType> t
   std::map<DType, std::uint64_t> bytes;
   for (const auto& unit : component.units)
     for (const auto& tensor : unit.tensors)
-      if (dtype_is_floating(tensor.dtype)) bytes[placed_dtype(tensor.dtype, target)] += tensor.bytes;
-  if (bytes.empty()) return c10::kFloat;
+      // Weights stored in fp8 compute in the dtype of the rest (their scales, biases, norms).
+      if (dtype_is_floating(tensor.dtype) && !is_fp8(tensor.dtype) && dtype_is_convertible(tensor.dtype))
+        bytes[placed_dtype(tensor.dtype, target)] += tensor.bytes;
+  if (bytes.empty()) return target ? scalar_type_of(*target, component.name) : c10::kBFloat16;
   const auto most =
       std::max_element(bytes.begin(), bytes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   return scalar_type_of(most->first, component.name);
@@ -32,14 +35,12 @@ c10::ScalarType scalar_type_of(DType dtype, const std::string& tensor) {
     case DType::I8: return c10::kChar;
     case DType::U8: return c10::kByte;
     case DType::BOOL: return c10::kBool;
-#if VRAMGUARD_TORCH_MAJOR > 2 || (VRAMGUARD_TORCH_MAJOR == 2 && VRAMGUARD_TORCH_MINOR >= 1)
-    case DType::F8_E4M3: return c10::ScalarType::Float8_e4m3fn;
-    case DType::F8_E5M2: return c10::ScalarType::Float8_e5m2;
-#endif
+    case DType::F8_E4M3:
+    case DType::F8_E5M2: return fp8_storage_type(dtype);  // turned into the compute dtype at use
     default: break;
   }
   throw InputError(tensor, "is " + std::string(dtype_name(dtype)) + ", which this libtorch cannot compute with",
-                   "load it converted (--dtype bf16), or use a libtorch that knows the dtype");
+                   "convert the checkpoint to bf16, fp16, fp8 (e4m3 or e5m2) or fp32");
 }
 
 c10::Device compute_device(DeviceId placed, bool blocks_on_host) {

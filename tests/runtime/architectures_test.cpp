@@ -226,15 +226,16 @@ TEST(Architectures, TheVaeRefusesVideosAndSizesItsLatentsCannotHold) {
 
 TEST(Architectures, AConfigForAVariantTheTransformerDoesNotImplementIsRefusedByName) {
   TempDir tmp;
-  ASSERT_TRUE(copy_with_config_edit(fixture("qwenimage_tiny") / "model", tmp / "model", "\"zero_cond_t\": false",
-                                    "\"zero_cond_t\": true"));
+  // (zero_cond_t, Edit-2511's, runs: tests/runtime/edit_plus_pipeline_test.cpp)
+  ASSERT_TRUE(copy_with_config_edit(fixture("qwenimage_tiny") / "model", tmp / "model",
+                                    "\"use_additional_t_cond\": false", "\"use_additional_t_cond\": true"));
   auto session = runtime::Session::open((tmp / "model").string(), simulated("balanced"));
   const auto& model = *session->description().find("model");
   try {
     runtime::architecture_for(model)->check(model, "forward", inputs_of(kFixtures[0]));
-    ADD_FAILURE() << "a zero_cond_t model was accepted";
+    ADD_FAILURE() << "a use_additional_t_cond model was accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("zero_cond_t"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("use_additional_t_cond"), std::string::npos) << e.what();
   }
 }
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# On the GPU machine, after building into build-gpu: issue 26's measurements. The full-size Edit-2511
+# shapes (synth --arch qwen-image-edit-2511 --preset full: zero weights), two 1024x1024 pictures, a
+# 1024x1024 result, 8 steps, configs/rtx4080-16gb.ini, strategy auto: with true CFG and without, with a
+# rank-64 LoRA on every projection and without. Each run under nvml_peak.py (NVML at 50 Hz from
+# outside); printed: ready time, the median step, the step against the copy bound (streamed bytes over
+# the pinned bandwidth measured here), NVML's peak beside the plan's prediction.
+set -uo pipefail
+source bench/gpu/proof-env.sh
+export CUDA_VISIBLE_DEVICES=0
+config=$(pwd)/configs/rtx4080-16gb.ini
+plus=$work/qie-2511
+[ -f "$plus/model_index.json" ] || $vg synth --arch qwen-image-edit-2511 --preset full --out "$plus" >/dev/null
+(cd "$plus" && find . -name '*.safetensors' -exec cat {} + > /dev/null)
+gradient_png "$work/input.png"
+python3 -c "from PIL import Image; Image.open('$work/input.png').transpose(Image.FLIP_LEFT_RIGHT).save('$work/input2.png')"
+[ -f "$work/lora64.safetensors" ] || python3 bench/gpu/make_lora.py "$plus/transformer" 64 "$work/lora64.safetensors"
+bandwidth=$(python3 -c "import sys; sys.path.insert(0, 'bench/gpu'); from pinned_bandwidth import pinned_bandwidth; print(pinned_bandwidth())")
+echo "pinned host->device: $(python3 -c "print(f'{$bandwidth / 1e9:.1f}')") GB/s"
+for run in ${1:-cfg:none cfg:lora nocfg:none nocfg:lora}; do
+  guidance=${run%%:*} lora=${run#*:} name=2511-${run/:/-}
+  args=(--prompt "put the cat from picture 2 on the sofa in picture 1" --steps 8 --height 1024 --width 1024)
+  [ "$guidance" = cfg ] && args+=(--negative-prompt " ") || args+=(--true-cfg-scale 1)
+  [ "$lora" = lora ] && args+=(--lora "$work/lora64.safetensors")
+  python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$plus" --image "$work/input.png" \
+    --image "$work/input2.png" "${args[@]}" --config "$config" --strategy auto --max-attempts 1 \
+    --output "$out/$name.png" --json > "$out/$name.json" 2> "$out/$name.err"
+  python3 - "$out/$name.json" "$out/$name.nvml.json" "$run" "$bandwidth" <<'PY'
+import json, statistics, sys
+try:
+    report = json.load(open(sys.argv[1]))
+    e, outside = report["edit"], json.load(open(sys.argv[2]))
+except Exception as error:
+    print(f"  {sys.argv[3]}: no report ({error})"); sys.exit()
+steps = sorted(e["steps"], key=lambda s: s["seconds"])
+median = steps[len(steps) // 2]
+bound = median["streamed_bytes"] / float(sys.argv[4])
+for d, peak in outside["peak_bytes"].items():
+    predicted = e["predicted_peak_bytes"].get(d, 0)
+    print(f"  {sys.argv[3]}: ready {e['ready_seconds']:.1f} s; step {median['seconds']:.3f} s, streamed "
+          f"{median['streamed_bytes'] / 1e9:.2f} GB = {median['seconds'] / bound:.3f}x the copy bound; {d} NVML peak "
+          f"{peak / 1e9:.3f} GB, predicted {predicted / 1e9:.3f} GB ({100 * (peak - predicted) / max(predicted, 1):+.1f} %)")
+PY
+  tail -2 "$out/$name.err" | sed 's/^/    /'
+done

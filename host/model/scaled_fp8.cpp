@@ -1,0 +1,62 @@
+#include "model/scaled_fp8.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/tensor_read.hpp"
+#include "core/text.hpp"
+
+namespace vramguard {
+
+void check_fp8_scales(const InspectedModel& model) {
+  const std::string suffix = ".scale_weight";
+  for (std::size_t c = 0; c < model.graph.components.size(); ++c) {
+    const InspectedComponent& inspected = model.components[c];
+    for (const auto& unit : model.graph.components[c].units)
+      for (const auto& tensor : unit.tensors) {
+        if (!text::ends_with(tensor.name, suffix) || !tensor.tied_to.empty()) continue;
+        const auto location = inspected.locations.find(tensor.name);
+        if (location == inspected.locations.end()) continue;
+        const std::string file = inspected.source.weight_files.at(location->second.file).string();
+        const std::string weight = tensor.name.substr(0, tensor.name.size() - suffix.size()) + ".weight";
+        const TensorInfo* scaled = nullptr;
+        for (const auto& other : unit.tensors)
+          if (other.name == weight) scaled = &other;
+        if (!scaled || (scaled->dtype != DType::F8_E4M3 && scaled->dtype != DType::F8_E5M2))
+          throw InputError(file, "holds " + tensor.name + " but no " + weight + " stored in fp8 beside it to scale",
+                           "the checkpoint is damaged or was converted wrongly; export it again");
+        if (!dtype_is_floating(tensor.dtype) || tensor.elements > (1u << 24))
+          throw InputError(file, tensor.name + " is not a floating scale of one value or one per row",
+                           "the checkpoint is damaged or was converted wrongly; export it again");
+        const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) throw InputError(file, std::string("cannot be opened: ") + std::strerror(errno));
+        struct Closer {
+          int fd;
+          ~Closer() { ::close(fd); }
+        } closer{fd};
+        std::vector<float> values(tensor.elements);
+        UploadSource source;
+        source.file = fd;
+        source.path = &file;
+        source.file_offset = location->second.offset;
+        source.elements = tensor.elements;
+        source.from = tensor.dtype;
+        source.to = DType::F32;
+        read_tensor(source, reinterpret_cast<unsigned char*>(values.data()));
+        for (const float v : values)
+          if (!(std::isfinite(v) && v > 0))
+            throw InputError(file,
+                             tensor.name + " holds " + (std::isnan(v) ? std::string("NaN") : std::to_string(v)) +
+                                 ": a weight's scale must be a positive finite number",
+                             "the checkpoint is damaged or was converted wrongly; export it again");
+      }
+  }
+}
+
+}  // namespace vramguard

@@ -1,0 +1,14 @@
+#pragma once
+// Scaled-fp8 checkpoints (ComfyUI's convention): a Linear weight stored in F8_E4M3 or F8_E5M2 beside a
+// `<module>.scale_weight` (weight = fp8 value x scale, one value or one per row). The scales are read
+// at inspection, before anything loads: a zero, negative or non-finite one would make the layer's
+// output meaningless.
+#include "model/model_inspector.hpp"
+
+namespace vramguard {
+
+// InputError naming the file and the tensor for a scale that is not a positive finite number, or a
+// scale whose weight is not stored in fp8.
+void check_fp8_scales(const InspectedModel& model);
+
+}  // namespace vramguard

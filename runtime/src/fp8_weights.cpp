@@ -1,0 +1,65 @@
+#include "fp8_weights.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+namespace vramguard::runtime {
+namespace {
+
+// Every byte's value in e4m3fn (bias 7, no infinities, 0x7f/0xff NaN) or e5m2 (bias 15, IEEE-like).
+std::array<float, 256> fp8_values(DType dtype) {
+  std::array<float, 256> values{};
+  const bool e4m3 = dtype == DType::F8_E4M3;
+  const int mantissa_bits = e4m3 ? 3 : 2, bias = e4m3 ? 7 : 15, top = e4m3 ? 15 : 31;
+  for (int byte = 0; byte < 256; ++byte) {
+    const int sign = byte >> 7, exponent = (byte >> mantissa_bits) & top, mantissa = byte & ((1 << mantissa_bits) - 1);
+    const double fraction = static_cast<double>(mantissa) / (1 << mantissa_bits);
+    double value = 0;
+    if (exponent == 0) {
+      value = std::ldexp(fraction, 1 - bias);
+    } else if (e4m3 && exponent == top && mantissa == (1 << mantissa_bits) - 1) {
+      value = std::numeric_limits<double>::quiet_NaN();
+    } else if (!e4m3 && exponent == top) {
+      value = mantissa == 0 ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+    } else {
+      value = std::ldexp(1 + fraction, exponent - bias);
+    }
+    values[static_cast<std::size_t>(byte)] = static_cast<float>(sign ? -value : value);
+  }
+  return values;
+}
+
+}  // namespace
+
+c10::ScalarType fp8_storage_type(DType dtype) {
+#if VRAMGUARD_TORCH_MAJOR > 2 || (VRAMGUARD_TORCH_MAJOR == 2 && VRAMGUARD_TORCH_MINOR >= 1)
+  return dtype == DType::F8_E4M3 ? c10::ScalarType::Float8_e4m3fn : c10::ScalarType::Float8_e5m2;
+#else
+  (void)dtype;
+  return c10::kByte;
+#endif
+}
+
+at::Tensor dequantized(const at::Tensor& stored, DType stored_dtype, const at::Tensor& scale, c10::ScalarType dtype) {
+  at::Tensor values;
+  if (stored.scalar_type() == c10::kByte) {
+    // Decoded by table: each byte indexes its value (int32 indices: a quarter of int64's memory).
+    static const std::array<float, 256> e4m3 = fp8_values(DType::F8_E4M3), e5m2 = fp8_values(DType::F8_E5M2);
+    const auto& table = stored_dtype == DType::F8_E4M3 ? e4m3 : e5m2;
+    const at::Tensor lookup =
+        at::from_blob(const_cast<float*>(table.data()), {256}, at::kFloat).to(stored.device(), dtype);
+    values = lookup.index_select(0, stored.reshape({-1}).to(at::kInt)).view(stored.sizes());
+  } else {
+    values = stored.to(dtype);
+  }
+  if (!scale.defined()) return values;
+  const at::Tensor s = scale.to(values.device(), dtype);
+  // One scale for the tensor, or one per row (shape [rows] or [rows, 1]).
+  return s.numel() == 1 ? values * s.reshape({}) : values * s.reshape({values.size(0), 1});
+}
+
+}  // namespace vramguard::runtime

@@ -1,0 +1,98 @@
+// A scaled-fp8 checkpoint (ComfyUI's convention: Linear weights in F8_E4M3 with `<module>.scale_weight`)
+// read natively: planned and streamed at one byte an element, dequantized where a Linear uses it. The
+// fixture tests/data/fixtures/qie_pipeline_tiny_fp8 (the tiny edit with its transformer so stored) gives
+// diffusers' edit of the dequantized weights within 1e-3 under every strategy; its fp32 original's
+// result shows what fp8 itself costs.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "fp8_weights.hpp"
+#include "qwen_image_edit/edit_run.hpp"
+#include "runtime/edit_support.hpp"
+
+using namespace vramguard;
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kBase = fixture("qie_pipeline_tiny");
+const fs::path kFixture = fixture("qie_pipeline_tiny_fp8");
+const std::string kPipeline = (kFixture / "pipeline").string();
+
+pipelines::EditInputs fixture_call() {
+  pipelines::EditSettings s;
+  s.images = {kBase / "input.png"};
+  s.prompt = "make the sky stormy";
+  s.negative_prompt = " ";
+  s.steps = 2;
+  s.height = 256;
+  s.width = 384;
+  s.latents = kBase / "inputs.safetensors";
+  s.vae_tiling = pipelines::VaeTilingMode::never;
+  return pipelines::prepare_edit(kPipeline, s);
+}
+
+}  // namespace
+
+TEST(Fp8Weights, EveryByteDecodesAsTheFormatsDefine) {
+  auto decode = [](DType dtype, std::uint8_t byte) {
+    const at::Tensor stored = at::full({1, 1}, byte, at::kByte);
+    return runtime::dequantized(stored, dtype, at::Tensor(), at::kFloat).item<float>();
+  };
+  EXPECT_EQ(decode(DType::F8_E4M3, 0x38), 1.0f);
+  EXPECT_EQ(decode(DType::F8_E4M3, 0x7e), 448.0f);      // the largest e4m3fn value
+  EXPECT_EQ(decode(DType::F8_E4M3, 0x01), 1.0f / 512);  // the smallest subnormal
+  EXPECT_EQ(decode(DType::F8_E4M3, 0xb8), -1.0f);
+  EXPECT_TRUE(std::isnan(decode(DType::F8_E4M3, 0x7f)));
+  EXPECT_EQ(decode(DType::F8_E5M2, 0x3c), 1.0f);
+  EXPECT_EQ(decode(DType::F8_E5M2, 0x7b), 57344.0f);  // the largest finite e5m2
+  EXPECT_TRUE(std::isinf(decode(DType::F8_E5M2, 0x7c)));
+  // A scale per row multiplies its row.
+  const at::Tensor two_rows = at::full({2, 3}, 0x38, at::kByte);
+  const at::Tensor scaled =
+      runtime::dequantized(two_rows, DType::F8_E4M3, at::tensor(std::vector<float>{2, 3}), at::kFloat);
+  EXPECT_TRUE(at::equal(scaled, at::tensor(std::vector<float>{2, 2, 2, 3, 3, 3}).view({2, 3})));
+}
+
+TEST(Fp8Weights, AreCountedAtOneByteAnElement) {
+  const auto plan = nlohmann::json::parse(runtime::plan(kPipeline, edit_options("balanced", "cuda:3GB")).json);
+  const auto base =
+      nlohmann::json::parse(runtime::plan((kBase / "pipeline").string(), edit_options("balanced", "cuda:3GB")).json);
+  auto block_bytes = [](const nlohmann::json& doc) {
+    for (const auto& unit : doc["units"])
+      if (unit["name"] == "transformer_blocks.0") return unit["bytes"].get<std::uint64_t>();
+    return std::uint64_t{0};
+  };
+  // The block's 2-D weights go from 4 bytes an element to 1 (its norms and biases stay fp32; each weight
+  // gains a 4-byte scale).
+  EXPECT_LT(block_bytes(plan), block_bytes(base) / 3);
+}
+
+class Fp8Under : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Fp8Under, EqualsTheEditOfTheDequantizedWeights) {
+  for (const auto& c : every_strategy(kPipeline)) {
+    if (c.strategy != GetParam()) continue;
+    auto options = edit_options(c.strategy, c.gpus);
+    options.strategy_options = c.options;
+    auto session = runtime::Session::open(kPipeline, options);
+    EXPECT_TRUE(plan_uses(*session, c.expected_mode)) << "the plan does not use " << c.expected_mode;
+    EXPECT_EQ(session->dtype("transformer"), at::kFloat) << "fp8 weights compute in the rest's dtype";
+    const auto out = pipelines::run_edit(*session, fixture_call());
+    EXPECT_LT(
+        largest_difference(out.final_latents, load_tensor(kFixture / "expected.safetensors", "final_latents_fp8")),
+        1e-3);
+    EXPECT_LT(largest_difference(out.image_values, load_tensor(kFixture / "expected.safetensors", "image_fp8")),
+              1.0 / 255);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStrategy, Fp8Under,
+                         ::testing::Values("balanced", "auto", "sequential-offload", "multi-gpu"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           std::string name = param.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
