@@ -66,7 +66,6 @@ Layout layout_of(const ComponentDescription& component) {
 
 std::string block_name(std::int64_t i) { return "transformer_blocks." + std::to_string(i); }
 
-
 // Every Linear through the unit, so that a LoRA adapting it applies (UnitScope::linear).
 at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
   return unit.linear(module, x);
