@@ -1,5 +1,6 @@
 #include "core/tensor_read.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +45,25 @@ void read_tensor(const UploadSource& source, unsigned char* out) {
     read_exact(source.file, source.file_offset + first * in, n * in, scratch.data(), path);
     convert_elements(scratch.data(), source.from, out + first * width, source.to, n);
   }
+}
+
+std::vector<float> read_floats(const std::string& path, std::uint64_t offset, std::uint64_t elements, DType from) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw InputError(path, std::string("cannot be opened: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  std::vector<float> values(elements);
+  UploadSource source;
+  source.file = fd;
+  source.path = &path;
+  source.file_offset = offset;
+  source.elements = elements;
+  source.from = from;
+  source.to = DType::F32;
+  read_tensor(source, reinterpret_cast<unsigned char*>(values.data()));
+  return values;
 }
 
 }  // namespace vramguard

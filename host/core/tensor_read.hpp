@@ -3,6 +3,7 @@
 // while it is read then ends a read early, which is a clean error, where a mapping would raise SIGBUS.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vramguard/dtype.hpp"
 
@@ -30,5 +31,8 @@ struct UploadSource {
 void read_exact(int fd, std::uint64_t offset, std::uint64_t bytes, unsigned char* out, const std::string& path);
 // Reads a tensor's elements and converts them to source.to at `out` (source.placed_bytes() bytes).
 void read_tensor(const UploadSource& source, unsigned char* out);
+// A small tensor's values as float32, read from the file at `path` (what checks of values before a
+// load read: initial noise, a LoRA's matrices, fp8 scales). InputError naming the file when it cannot be read.
+std::vector<float> read_floats(const std::string& path, std::uint64_t offset, std::uint64_t elements, DType from);
 
 }  // namespace vramguard

@@ -1,12 +1,9 @@
 #include "model/lora_adapters.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fcntl.h>
 #include <map>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -58,22 +55,7 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 // One tensor of the LoRA file as float32 values (LoRA files are small: a rank-64 LoRA of every
 // projection of a 20B transformer is under a gigabyte).
 std::vector<float> values_of(const std::string& file, const SafetensorsHeader& header, const SafetensorsEntry& entry) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw InputError(file, std::string("cannot be opened: ") + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  std::vector<float> values(entry.elements);
-  UploadSource source;
-  source.file = fd;
-  source.path = &file;
-  source.file_offset = header.data_offset + entry.begin;
-  source.elements = entry.elements;
-  source.from = entry.dtype;
-  source.to = DType::F32;
-  read_tensor(source, reinterpret_cast<unsigned char*>(values.data()));
-  return values;
+  return read_floats(file, header.data_offset + entry.begin, entry.elements, entry.dtype);
 }
 
 // The scale of each module as PEFT sets it from diffusers' metadata: lora_alpha / r, each overridden by

@@ -1,11 +1,6 @@
 #include "model/scaled_fp8.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -34,21 +29,7 @@ void check_fp8_scales(const InspectedModel& model) {
         if (!dtype_is_floating(tensor.dtype) || tensor.elements > (1u << 24))
           throw InputError(file, tensor.name + " is not a floating scale of one value or one per row",
                            "the checkpoint is damaged or was converted wrongly; export it again");
-        const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0) throw InputError(file, std::string("cannot be opened: ") + std::strerror(errno));
-        struct Closer {
-          int fd;
-          ~Closer() { ::close(fd); }
-        } closer{fd};
-        std::vector<float> values(tensor.elements);
-        UploadSource source;
-        source.file = fd;
-        source.path = &file;
-        source.file_offset = location->second.offset;
-        source.elements = tensor.elements;
-        source.from = tensor.dtype;
-        source.to = DType::F32;
-        read_tensor(source, reinterpret_cast<unsigned char*>(values.data()));
+        const std::vector<float> values = read_floats(file, location->second.offset, tensor.elements, tensor.dtype);
         for (const float v : values)
           if (!(std::isfinite(v) && v > 0))
             throw InputError(file,

@@ -1,12 +1,7 @@
 #include "qwen_image_edit/edit_inputs.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 
 #include "core/errors.hpp"
 #include "core/path_exists.hpp"
@@ -49,21 +44,7 @@ std::vector<double> numbers(const nlohmann::json& config, const char* key, std::
 // Initial noise is Gaussian: a NaN, an infinity or a value of 1e30 in it once made an all-black picture
 // with exit 0. Its values are read now (a few MB), before anything loads.
 void check_noise_values(const std::string& file, const SafetensorsHeader& header, const SafetensorsEntry& entry) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw InputError(file, std::string("cannot open: ") + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  std::vector<float> values(entry.elements);
-  UploadSource source;
-  source.file = fd;
-  source.path = &file;
-  source.file_offset = header.data_offset + entry.begin;
-  source.elements = entry.elements;
-  source.from = entry.dtype;
-  source.to = DType::F32;
-  read_tensor(source, reinterpret_cast<unsigned char*>(values.data()));
+  const std::vector<float> values = read_floats(file, header.data_offset + entry.begin, entry.elements, entry.dtype);
   constexpr float kLargest = 1e3f;  // Gaussian noise stays within a few units
   for (const float v : values)
     if (!(std::abs(v) <= kLargest))

@@ -212,6 +212,25 @@ TEST(RunCommand, RunsEachQwenImageEntryAndWritesItsOutputsByName) {
   EXPECT_EQ(header.tensors[0].shape, (std::vector<std::int64_t>{1, 3, 1, 48, 64}));
 }
 
+// `run` takes --lora through the same code as `edit`: the fixture's transformer with its LoRA at 1 and at
+// 0.5 gives what diffusers' load_lora_adapter and set_adapters gave, streamed block by block.
+TEST(RunCommand, ALoraAppliesToTheComponentItAdaptsAsDiffusersAppliesIt) {
+  TempDir tmp;
+  const fs::path folder = fixture("qwenimage_tiny_lora");
+  const std::string lora = (folder / "lora" / "pytorch_lora_weights.safetensors").string();
+  for (const auto& [scale, expected] :
+       std::vector<std::pair<std::string, std::string>>{{"", "sample_lora"}, {":0.5", "sample_lora_half"}}) {
+    SCOPED_TRACE(expected);
+    const std::string out = (tmp / (expected + ".safetensors")).string();
+    const auto result = run_vramguard(
+        "run " + shell_quote((folder / "model").string()) + " --input " +
+        shell_quote((folder / "inputs.safetensors").string()) + " --lora " + shell_quote(lora + scale) + " --output " +
+        shell_quote(out) + " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --strategy sequential-offload --json");
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_LT(relative_difference(read_f32(out, "sample"), read_f32(folder / "expected.safetensors", expected)), 1e-4);
+  }
+}
+
 TEST(RunCommand, AConfigThatLiesAboutTheModelIsRefusedNamingTheKeyBeforeLoading) {
   // Each of these ran before with exit 0 (fewer layers, NaN logits) or died in torch with exit 1.
   const std::string common = " --simulate cuda:1GB --cpu-memory 4GiB --reserve 0 --headroom 0 --steps 1";

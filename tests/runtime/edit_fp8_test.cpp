@@ -21,18 +21,7 @@ const fs::path kBase = fixture("qie_pipeline_tiny");
 const fs::path kFixture = fixture("qie_pipeline_tiny_fp8");
 const std::string kPipeline = (kFixture / "pipeline").string();
 
-pipelines::EditInputs fixture_call() {
-  pipelines::EditSettings s;
-  s.images = {kBase / "input.png"};
-  s.prompt = "make the sky stormy";
-  s.negative_prompt = " ";
-  s.steps = 2;
-  s.height = 256;
-  s.width = 384;
-  s.latents = kBase / "inputs.safetensors";
-  s.vae_tiling = pipelines::VaeTilingMode::never;
-  return pipelines::prepare_edit(kPipeline, s);
-}
+pipelines::EditInputs fixture_call() { return pipelines::prepare_edit(kPipeline, tiny_edit_call()); }
 
 }  // namespace
 
@@ -89,10 +78,4 @@ TEST_P(Fp8Under, EqualsTheEditOfTheDequantizedWeights) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryStrategy, Fp8Under,
-                         ::testing::Values("balanced", "auto", "sequential-offload", "multi-gpu"),
-                         [](const ::testing::TestParamInfo<std::string>& param) {
-                           std::string name = param.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryStrategy, Fp8Under, kEveryStrategyName, strategy_test_name);

@@ -26,19 +26,7 @@ std::string lora(const std::string& naming, double scale = 1.0) {
   return (kFixture / "lora" / (naming + "_format.safetensors")).string() + ":" + std::to_string(scale);
 }
 
-// The base fixture's call (the LoRA fixture was made with it).
-pipelines::EditInputs fixture_call() {
-  pipelines::EditSettings s;
-  s.images = {kBase / "input.png"};
-  s.prompt = "make the sky stormy";
-  s.negative_prompt = " ";
-  s.steps = 2;
-  s.height = 256;
-  s.width = 384;
-  s.latents = kBase / "inputs.safetensors";
-  s.vae_tiling = pipelines::VaeTilingMode::never;
-  return pipelines::prepare_edit(kPipeline, s);
-}
+pipelines::EditInputs fixture_call() { return pipelines::prepare_edit(kPipeline, tiny_edit_call()); }
 
 std::vector<float> final_latents(runtime::Options options, const std::vector<std::string>& loras) {
   for (const auto& file : loras) options.lora.emplace_back(file);
@@ -71,13 +59,7 @@ TEST_P(LoraUnder, EqualsDiffusersLoadLoraWeights) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryStrategy, LoraUnder,
-                         ::testing::Values("balanced", "auto", "sequential-offload", "multi-gpu"),
-                         [](const ::testing::TestParamInfo<std::string>& param) {
-                           std::string name = param.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryStrategy, LoraUnder, kEveryStrategyName, strategy_test_name);
 
 TEST(Lora, TwoLorasAddUp) {
   // 0.3 of the LoRA in each naming is the LoRA at 0.6.
@@ -109,13 +91,11 @@ TEST(Lora, ItsMatricesArePlannedWithTheUnitsTheyAdapt) {
 // Lightning's recipe: few steps without true CFG. The plan's job then counts one transformer pass a
 // step (with true CFG, two), so that auto weighs the transformer by the passes the edit makes.
 TEST(Lora, FewStepsWithoutTrueCfgArePlannedAsOnePassAStep) {
-  pipelines::EditSettings s;
-  s.images = {kBase / "input.png"};
-  s.prompt = "make the sky stormy";
+  pipelines::EditSettings s = tiny_edit_call();
+  s.negative_prompt.reset();
+  s.latents.reset();
   s.steps = 8;
   s.true_cfg_scale = 1;
-  s.height = 256;
-  s.width = 384;
   auto session = runtime::Session::open(kPipeline, edit_options("balanced", "cuda:3GB"));
   const auto dtype_of = [&](const std::string& c) { return session->dtype(c); };
   auto demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);

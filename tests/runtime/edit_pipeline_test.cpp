@@ -23,21 +23,7 @@ namespace {
 const fs::path kFixture = fixture("qie_pipeline_tiny");
 const std::string kPipeline = (kFixture / "pipeline").string();
 
-// The fixture's call: pipe(image=input.png, prompt="make the sky stormy", negative_prompt=" ",
-// true_cfg_scale=4.0, num_inference_steps=2, height=256, width=384, latents=inputs["latents"]).
-pipelines::EditSettings fixture_call() {
-  pipelines::EditSettings s;
-  s.images = {kFixture / "input.png"};
-  s.prompt = "make the sky stormy";
-  s.negative_prompt = " ";
-  s.true_cfg_scale = 4.0;
-  s.steps = 2;
-  s.height = 256;
-  s.width = 384;
-  s.latents = kFixture / "inputs.safetensors";
-  s.vae_tiling = pipelines::VaeTilingMode::never;  // diffusers' default: the VAE on the whole picture
-  return s;
-}
+pipelines::EditSettings fixture_call() { return tiny_edit_call(); }
 
 // The same call with pipe.vae.enable_tiling() (diffusers' 256-pixel tiles every 192): the ~1024²
 // input encodes in tiles, the 256x384 result decodes in them.

@@ -145,13 +145,7 @@ TEST_P(EditPlusUnder, EqualsDiffusersStageByStage) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryStrategy, EditPlusUnder,
-                         ::testing::Values("balanced", "auto", "sequential-offload", "multi-gpu"),
-                         [](const ::testing::TestParamInfo<std::string>& param) {
-                           std::string name = param.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryStrategy, EditPlusUnder, kEveryStrategyName, strategy_test_name);
 
 TEST(EditPlusPipeline, PicturesItCannotTakeAreRefusedBeforeAnythingLoads) {
   auto settings = fixture_call();

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "core/errors.hpp"
+#include "edit_settings.hpp"
 #include "runtime/runtime_support.hpp"
 
 namespace vramguard::testing {
@@ -73,6 +75,34 @@ inline bool plan_uses(const runtime::Session& session, const std::string& mode) 
     for (const auto& unit : session.units(component))
       if (unit.mode == mode) return true;
   return false;
+}
+
+// The strategies a TEST_P runs an edit under, one test each (so that ctest runs them side by side), and
+// the test names they make ("sequential_offload").
+inline const auto kEveryStrategyName = ::testing::Values("balanced", "auto", "sequential-offload", "multi-gpu");
+inline std::string strategy_test_name(const ::testing::TestParamInfo<std::string>& param) {
+  std::string name = param.param;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+// The call the tiny edit's fixtures were made with (qie_pipeline_tiny, and the LoRA and fp8 fixtures
+// made from it): pipe(image=input.png, prompt="make the sky stormy", negative_prompt=" ",
+// true_cfg_scale=4.0, num_inference_steps=2, height=256, width=384, latents=inputs["latents"]), the VAE
+// on the whole picture as diffusers by default.
+inline pipelines::EditSettings tiny_edit_call() {
+  const std::filesystem::path base = fixture("qie_pipeline_tiny");
+  pipelines::EditSettings s;
+  s.images = {base / "input.png"};
+  s.prompt = "make the sky stormy";
+  s.negative_prompt = " ";
+  s.true_cfg_scale = 4.0;
+  s.steps = 2;
+  s.height = 256;
+  s.width = 384;
+  s.latents = base / "inputs.safetensors";
+  s.vae_tiling = pipelines::VaeTilingMode::never;
+  return s;
 }
 
 inline double largest_difference(const std::vector<float>& got, const at::Tensor& expected) {
