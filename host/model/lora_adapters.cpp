@@ -26,13 +26,9 @@ struct LoraKey {
   bool kohya_names = false;  // down/up naming (lora_down, lora_up): alpha / rank applies
 };
 
-// The part of a key after its LoRA prefix (diffusers' "transformer.", ComfyUI's "diffusion_model.",
-// kohya's "lora_unet_") and the role its suffix gives; nullopt for a key that is no LoRA matrix.
-std::optional<LoraKey> parse_key(std::string key, const std::string& component, bool* flat) {
-  for (const std::string& prefix : {component + ".", std::string("diffusion_model."), std::string("base_model.model.")})
-    if (text::starts_with(key, prefix)) key = key.substr(prefix.size());
-  *flat = text::starts_with(key, "lora_unet_");
-  if (*flat) key = key.substr(10);
+// A key's module (as the file names it, prefixes kept) and the role its suffix gives; nullopt for a key
+// that is no LoRA matrix.
+std::optional<LoraKey> parse_key(std::string key) {
   // PEFT's default adapter name, where a file kept it.
   for (std::string::size_type at; (at = key.find(".default.")) != std::string::npos;) key.erase(at, 8);
   const std::pair<const char*, std::pair<Role, bool>> suffixes[] = {{".lora_A.weight", {Role::down, false}},
@@ -43,6 +39,30 @@ std::optional<LoraKey> parse_key(std::string key, const std::string& component, 
   for (const auto& [suffix, role] : suffixes)
     if (text::ends_with(key, suffix))
       return LoraKey{key.substr(0, key.size() - std::strlen(suffix)), role.first, role.second};
+  return std::nullopt;
+}
+
+// The model's Linear a LoRA's module names: as it is, or under the prefix its naming adds (diffusers'
+// "transformer.", ComfyUI's "diffusion_model.", PEFT's "base_model.model."), or kohya's flattened
+// "lora_unet_<module with '_' for '.'>". nullopt when none is a Linear of the component.
+template <class Linears, class Flattened>
+std::optional<std::string> linear_named(const std::string& module, const std::string& component, const Linears& linears,
+                                        const Flattened& flattened, const std::string& file) {
+  std::vector<std::string> candidates = {module};
+  for (const std::string& prefix :
+       {component + ".", std::string("transformer."), std::string("unet."), std::string("model.diffusion_model."),
+        std::string("diffusion_model."), std::string("base_model.model.")})
+    if (text::starts_with(module, prefix)) candidates.push_back(module.substr(prefix.size()));
+  for (const auto& candidate : candidates) {
+    if (linears.count(candidate)) return candidate;
+    if (!text::starts_with(candidate, "lora_unet_")) continue;
+    const auto it = flattened.find(candidate.substr(10));
+    if (it == flattened.end()) continue;
+    if (it->second.size() > 1)
+      throw InputError(file, "names '" + module + "', which could be any of " + text::join(it->second, ", "),
+                       "use the LoRA in diffusers' naming");
+    return it->second.front();
+  }
   return std::nullopt;
 }
 
@@ -78,7 +98,8 @@ std::optional<PeftConfig> peft_config(const SafetensorsHeader& header, const std
     throw InputError(file, std::string("its lora_adapter_metadata is not JSON: ") + e.what(), kAnotherModel);
   }
   auto get = [&](const std::string& key) -> const nlohmann::json* {
-    for (const std::string& name : {component + "." + key, key})
+    // Keys under the component's name as diffusers saved it (a lone transformer's are still "transformer.").
+    for (const std::string& name : {component + "." + key, "transformer." + key, "unet." + key, key})
       if (doc.is_object() && doc.contains(name) && !doc[name].is_null()) return &doc[name];
     return nullptr;
   };
@@ -183,24 +204,17 @@ void attach_loras(InspectedModel& model, const LoraFiles& loras, std::optional<D
     std::map<std::string, Pair> pairs;
     std::vector<std::string> unmatched;
     for (const auto& entry : header.tensors) {
-      bool flat = false;
-      const auto key = parse_key(entry.name, component.name, &flat);
+      const auto key = parse_key(entry.name);
       if (!key)
         throw InputError(file, "holds '" + entry.name + "', which is not a LoRA matrix vramguard applies",
                          "vramguard reads lora_A/lora_B, lora_down/lora_up and alpha (DoRA, LoKr, LoHa and "
                          "biases are not supported)");
-      std::string module = key->module;
-      if (flat) {
-        const auto it = flattened.find(module);
-        if (it != flattened.end() && it->second.size() > 1)
-          throw InputError(file, "names '" + entry.name + "', which could be any of " + text::join(it->second, ", "),
-                           "use the LoRA in diffusers' naming");
-        if (it != flattened.end()) module = it->second.front();
-      }
-      if (!linears.count(module)) {
+      const auto linear = linear_named(key->module, component.name, linears, flattened, file);
+      if (!linear) {
         unmatched.push_back(entry.name);
         continue;
       }
+      const std::string& module = *linear;
       Pair& pair = pairs[module];
       const SafetensorsEntry** slot = key->role == Role::down ? &pair.down
                                       : key->role == Role::up ? &pair.up
