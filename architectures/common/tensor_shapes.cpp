@@ -84,4 +84,13 @@ void check_tensor_shapes(const ComponentDescription& component, const std::vecto
           hint);
 }
 
+std::int64_t largest_fp8_weight_elements(const ComponentDescription& component) {
+  std::int64_t largest = 0;
+  for (const auto& unit : component.units)
+    for (const auto& tensor : unit.tensors)
+      if (tensor.dtype.rfind("F8_", 0) == 0 && tensor.shape.size() == 2)
+        largest = std::max(largest, tensor.shape[0] * tensor.shape[1]);
+  return largest;
+}
+
 }  // namespace vramguard::runtime

@@ -4,6 +4,7 @@
 // checkpoint's headers hold, before anything loads. A config that contradicts its weights (another
 // model's, an edited key, a transposed tensor) is refused naming the tensor and both shapes, where
 // running it would end in a raw shape error deep in a forward pass, or compute garbage.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,5 +18,9 @@ namespace vramguard::runtime {
 // component's config file otherwise.
 void check_tensor_shapes(const ComponentDescription& component, const std::vector<SynthTensor>& expected,
                          const std::string& config_keys);
+
+// The elements of the component's largest weight stored in fp8 (0 without one): a Linear turns its
+// weight into the compute dtype where it runs, one weight-sized tensor beside the activations.
+std::int64_t largest_fp8_weight_elements(const ComponentDescription& component);
 
 }  // namespace vramguard::runtime

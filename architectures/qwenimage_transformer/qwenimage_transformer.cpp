@@ -347,6 +347,8 @@ class QwenImageTransformerArchitecture final : public Architecture {
     // float32 rotation of q and k), the joint attention output, and the MLP's 4× hidden with its GELU.
     const std::int64_t per_token_bytes = (3 + 3 + 1 + 2 * 4) * l.inner() * element_bytes(dtype) + 2 * l.inner() * 4;
     std::int64_t bytes = batch * tokens * per_token_bytes;
+    // A weight stored in fp8, in the compute dtype where its layer runs.
+    bytes += largest_fp8_weight_elements(c) * element_bytes(dtype);
 #if VRAMGUARD_TORCH_MAJOR < 2
     bytes += std::min(batch * l.heads * tokens * tokens * 4, kUnfusedScoreBytes) *
              2;  // the unfused attention's scores and weights

@@ -58,8 +58,9 @@ at::Tensor dequantized(const at::Tensor& stored, DType stored_dtype, const at::T
   }
   if (!scale.defined()) return values;
   const at::Tensor s = scale.to(values.device(), dtype);
-  // One scale for the tensor, or one per row (shape [rows] or [rows, 1]).
-  return s.numel() == 1 ? values * s.reshape({}) : values * s.reshape({values.size(0), 1});
+  // One scale for the tensor, or one per row (shape [rows] or [rows, 1]); in place: `values` is the one
+  // weight-sized tensor a dequantized Linear adds to its activations.
+  return s.numel() == 1 ? values.mul_(s.reshape({})) : values.mul_(s.reshape({values.size(0), 1}));
 }
 
 }  // namespace vramguard::runtime

@@ -402,11 +402,13 @@ at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x) const
   const auto [begin, end] = tensors_->adapters->equal_range(full);
   for (auto it = begin; it != end; ++it) {
     const LoraAdapter& adapter = *it->second;
-    // PEFT's order: the input in the adapter's dtype, then back to the output's.
+    // PEFT's order (the input in the adapter's dtype), added into the layer's output in place: no
+    // output-sized temporary beside the layer's own, only the [tokens, rank] one.
     const at::Tensor& down = (*this)[adapter.down];
     const at::Tensor& up = (*this)[adapter.up];
-    const at::Tensor low = at::linear(x.to(down.scalar_type()), down);
-    out.add_(at::linear(low, up).to(out.scalar_type()), adapter.scale);
+    const at::Tensor low = at::linear(x.to(down.scalar_type()), down).to(out.scalar_type());
+    out.view({-1, out.size(-1)})
+        .addmm_(low.reshape({-1, low.size(-1)}), up.to(out.scalar_type()).t(), 1.0, adapter.scale);
   }
   return out;
 }
