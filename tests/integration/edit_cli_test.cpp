@@ -109,6 +109,9 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
   const std::string wrong_latents =
       shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "inputs.safetensors").string());
   const std::string base = "edit " + pipeline + " --image " + image + " --prompt 'make the sky stormy' --steps 2";
+  // A picture so narrow that at ~1024² pixels its width rounds to nothing (1 x 10000 pixels).
+  const fs::path sliver = tmp.path() / "sliver.png";
+  pipelines::write_png(sliver.string(), {1, 10000, std::vector<std::uint8_t>(30000, 128)});
   // A LoRA made for another model (an SDXL UNet's kohya names).
   const fs::path sdxl_lora = tmp.path() / "sdxl_lora.safetensors";
   const std::vector<float> zeros(32, 0.0f);
@@ -140,6 +143,8 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
             "--vae-tile-stride must be a multiple of 16 from 16 to the tile size"},
            // The first Edit takes one picture; Edit-2509/2511 several.
            {base + " --image " + image + out, "takes one"},
+           {"edit " + pipeline + " --image " + shell_quote(sliver.string()) + " --prompt x" + out,
+            "a picture of zero area"},
            {base + " --lora " + other_lora + out, "is a LoRA for another model"},
            {base + " --lora " + shell_quote(not_image) + out, "notes.png"},
            {base + " --lora " + shell_quote((tmp.path() / "missing.safetensors").string()) + out,
