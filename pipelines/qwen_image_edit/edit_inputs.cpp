@@ -200,13 +200,13 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings, co
   if (in.text_hidden_size <= 0)
     throw InputError(encoder_config_file.string(), "has no positive \"hidden_size\"", kPipelineHint);
 
-  // The pictures, each read and checked before any is resized (a bad second picture is found at once).
-  std::vector<RgbImage> images;
-  for (const auto& file : settings.images) images.push_back(read_image(file.string(), settings.max_image_pixels));
+  // The pictures, one at a time (a picture may be hundreds of megabytes decoded; only its resized views
+  // are kept).
   const Qwen2VlProcessorConfig processor = Qwen2VlProcessorConfig::from_file(
       first_existing(folder / "processor", {"preprocessor_config.json", "processor_config.json"}).string());
-  for (std::size_t i = 0; i < images.size(); ++i)
-    in.pictures.push_back(prepare_picture(settings.images[i], images[i], variant, processor));
+  for (const auto& file : settings.images)
+    in.pictures.push_back(
+        prepare_picture(file, read_image(file.string(), settings.max_image_pixels), variant, processor));
 
   // The result: the given size, or the first (last, for Edit-2509/2511) picture's aspect at ~1024².
   const EditPicture& sizing = variant.size_from_last_picture ? in.pictures.back() : in.pictures.front();
