@@ -16,6 +16,12 @@ namespace vramguard::pipelines {
 // and after a VAE call runs out of memory (then for the rest of the edit).
 enum class VaeTilingMode : std::uint8_t { automatic, always, never };
 
+// Whether true CFG's two transformer passes of a step run as one pass over a batch of two (each streamed
+// weight then crosses the link once a step, not twice): `automatic` where the loaded plan leaves room
+// for the batch's activations on the transformer's GPUs, and after a batched step runs out of memory
+// never again in this edit; `always` plans for the batch (its activations are the headroom).
+enum class CfgBatching : std::uint8_t { automatic, always, never };
+
 // diffusers' tile size and stride in picture pixels (tile_sample_min_*, tile_sample_stride_*).
 struct VaeTileSize {
   int tile_pixels = 256;
@@ -34,6 +40,7 @@ struct EditSettings {
   std::optional<int> height, width;              // of the result; default: the input's aspect at ~1024² pixels
   VaeTilingMode vae_tiling = VaeTilingMode::automatic;
   VaeTileSize vae_tile;
+  CfgBatching cfg_batching = CfgBatching::automatic;
   std::uint64_t max_image_pixels = kDefaultMaxImagePixels;  // a larger input is refused as a decompression bomb
 };
 

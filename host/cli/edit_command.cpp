@@ -67,6 +67,13 @@ pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
   else
     throw UsageError("--vae-tiling '" + tiling + "' is not one of auto, always, never",
                      "auto tiles only where the whole picture would not fit");
+  const std::string batching = invocation.text("cfg-batch").value_or("auto");
+  if (batching == "auto") s.cfg_batching = pipelines::CfgBatching::automatic;
+  else if (batching == "always") s.cfg_batching = pipelines::CfgBatching::always;
+  else if (batching == "never") s.cfg_batching = pipelines::CfgBatching::never;
+  else
+    throw UsageError("--cfg-batch '" + batching + "' is not one of auto, always, never",
+                     "auto batches true CFG's two passes where the plan leaves them room");
   s.vae_tile.tile_pixels = static_cast<int>(invocation.number("vae-tile-size", 16, 16384).value_or(256));
   s.vae_tile.stride_pixels = static_cast<int>(invocation.number("vae-tile-stride", 16, 16384).value_or(192));
   s.max_image_pixels = invocation.number("max-image-pixels", 1, UINT64_MAX).value_or(pipelines::kDefaultMaxImagePixels);
@@ -107,6 +114,8 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
           {"vae_encode_tiled", o.vae_encode.tiled},
           {"vae_decode_tiled", o.vae_decode.tiled},
           {"vae_tiling_why", {{"encode", o.vae_encode.why}, {"decode", o.vae_decode.why}}},
+          {"cfg_batched", o.cfg_batched},
+          {"cfg_apart_why", o.cfg_why},
           {"steps", steps},
           {"peak_bytes", per_device(o.peak_bytes)},
           {"reserved_peak_bytes", per_device(o.reserved_peak_bytes)},
@@ -133,7 +142,12 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::Ed
       << (inputs.pictures.size() == 1 ? "input" : std::to_string(inputs.pictures.size()) + " pictures") << " at "
       << sizes << tiled(o.vae_encode) << ")\n";
   out << "  denoising      " << seconds_text(denoising);
-  if (!o.steps.empty()) out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step)";
+  if (!o.steps.empty()) {
+    out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step";
+    if (!inputs.negative_ids.empty())
+      out << (o.cfg_batched ? "; true CFG's passes as one batch" : "; true CFG's passes apart: " + o.cfg_why);
+    out << ")";
+  }
   out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds)
       << (o.vae_decode.tiled ? " (in tiles: " + o.vae_decode.why + ")" : "") << "\n";
   const auto& budget = report.attempts.back().budget;
@@ -207,6 +221,9 @@ Command edit_command() {
                 "the VAE in overlapping tiles, as diffusers' vae.enable_tiling(): auto where the whole picture's "
                 "activations would not fit beside the plan (and after it runs out of memory); never gives diffusers' "
                 "untiled result")
+            ("cfg-batch", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
+                "true CFG's two transformer passes as one over a batch of two (each streamed weight copied once a "
+                "step): auto where the loaded plan leaves their activations room; always plans that room")
             ("vae-tile-size", po::value<std::string>()->value_name("PIXELS")->default_value("256"),
                 "a tile's side (diffusers' tile_sample_min_height/width)")
             ("vae-tile-stride", po::value<std::string>()->value_name("PIXELS")->default_value("192"),

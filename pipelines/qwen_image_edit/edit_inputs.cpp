@@ -301,6 +301,7 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings, co
   in.seed = settings.seed;
   in.vae_tiling = settings.vae_tiling;
   in.vae_tile = settings.vae_tile;
+  in.cfg_batching = settings.cfg_batching;
   return in;
 }
 

@@ -67,6 +67,7 @@ struct EditInputs : PipelineJob {
   std::uint64_t seed = 0;
   VaeTilingMode vae_tiling = VaeTilingMode::automatic;
   VaeTileSize vae_tile;
+  CfgBatching cfg_batching = CfgBatching::automatic;
   std::vector<std::string> notes;  // what the pipeline would warn about (CFG off, sizes rounded)
 
   std::int64_t image_tokens() const;                        // packed latent tokens of the result

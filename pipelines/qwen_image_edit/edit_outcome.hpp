@@ -26,6 +26,9 @@ struct EditOutcome : PipelineOutcome {
   std::vector<std::int64_t> final_latents_shape;
   double text_encoder_seconds = 0, vae_encode_seconds = 0, vae_decode_seconds = 0;
   VaeCallReport vae_encode, vae_decode;
+  // True CFG's passes: as one batch of two (each step's weights copied once), and why not where not.
+  bool cfg_batched = false;
+  std::string cfg_why;
   std::vector<EditStepReport> steps;
   std::map<std::string, std::uint64_t> peak_bytes;           // per GPU ("cuda:0"): ours at most, activations included
   std::map<std::string, std::uint64_t> reserved_peak_bytes;  // the allocator's, its cache included

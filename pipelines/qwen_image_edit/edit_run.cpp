@@ -9,6 +9,8 @@
 
 #include "core/errors.hpp"
 #include "pipeline_runner.hpp"
+#include "qwen_image_edit/edit_stage_run.hpp"
+#include "qwen_image_edit/guidance_run.hpp"
 #include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
 #include "vramguard/runtime/architecture.hpp"
@@ -19,47 +21,6 @@ namespace vramguard::pipelines {
 namespace {
 
 using runtime::NamedTensors;
-
-// One of the pipeline's models: its component, the family that runs it, where its inputs wait.
-struct Stage {
-  std::string component;
-  std::shared_ptr<const runtime::Architecture> architecture;
-  c10::Device device{c10::kCPU};
-  c10::ScalarType dtype = at::kFloat;
-};
-
-// The pipeline's component that `family` runs, and that family.
-std::pair<const runtime::ComponentDescription*, std::shared_ptr<const runtime::Architecture>> component_for(
-    const runtime::ModelDescription& model, const std::string& family) {
-  for (const auto& component : model.components)
-    if (auto architecture = runtime::architecture_for(component); architecture && architecture->name() == family)
-      return {&component, architecture};
-  throw InputError(model.source, "has no component that " + family + " runs", "pass a Qwen-Image-Edit pipeline folder");
-}
-
-Stage stage_for(runtime::Session& session, const std::string& family) {
-  const auto [component, architecture] = component_for(session.description(), family);
-  Stage stage{component->name, architecture, c10::Device(c10::kCPU), session.dtype(component->name)};
-  const auto units = session.units(component->name);
-  if (!units.empty()) stage.device = units.front().device;
-  return stage;
-}
-
-// The stage's entry as one Session step (activations accounted; out of memory: the guard's fallback).
-// `check`: the inputs are checked against the config first (once per kind of call: a step's inputs
-// differ from the last step's in their values only).
-NamedTensors call(runtime::Session& session, const Stage& stage, const std::string& entry, const NamedTensors& inputs,
-                  double* seconds, bool check = true) {
-  const runtime::ComponentDescription& component = *session.description().find(stage.component);
-  if (check) stage.architecture->check(component, entry, inputs);
-  const std::uint64_t activations = stage.architecture->activation_bytes(component, entry, inputs, stage.dtype) +
-                                    default_cost_constants().workspace_bytes;
-  NamedTensors out;
-  session.step(
-      stage.component, [&] { out = stage.architecture->run(session, stage.component, entry, inputs); }, activations);
-  if (seconds) *seconds += session.steps().back().seconds;
-  return out;
-}
 
 at::Tensor from_floats(const std::vector<float>& values, std::vector<std::int64_t> shape) {
   return at::from_blob(const_cast<float*>(values.data()), shape, at::kFloat).clone();
@@ -277,32 +238,16 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   show("image_latents", image_latents);
   cancelled();
 
-  const at::Tensor img_shapes = image_shapes(in);
-
-  // 4. Denoising.
+  // 4. Denoising: true CFG's two passes together where the plan has room for them (guidance_run.hpp).
+  GuidedPrediction guided(session, transformer, in, prompt_embeds, prompt_mask, negative_embeds, negative_mask,
+                          image_shapes(in));
   const auto steps = static_cast<int>(in.schedule.timesteps.size());
   for (int i = 0; i < steps; ++i) {
     cancelled();
     const std::size_t before = session.steps().size();
     const at::Tensor t = at::scalar_tensor(in.schedule.timesteps[static_cast<std::size_t>(i)], at::kFloat);
     const at::Tensor timestep = (t.expand({latents.size(0)}).to(latents.scalar_type()) / 1000).to(transformer.device);
-    NamedTensors inputs;
-    inputs["hidden_states"] = at::cat({latents, image_latents}, 1).to(transformer.dtype);
-    inputs["timestep"] = timestep;
-    inputs["img_shapes"] = img_shapes;
-    inputs["encoder_hidden_states"] = prompt_embeds;
-    inputs["encoder_hidden_states_mask"] = prompt_mask;
-    at::Tensor noise_pred =
-        call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
-    if (true_cfg) {
-      inputs["encoder_hidden_states"] = negative_embeds;
-      inputs["encoder_hidden_states_mask"] = negative_mask;
-      const at::Tensor negative =
-          call(session, transformer, "forward", inputs, nullptr, i == 0).at("sample").narrow(1, 0, latents.size(1));
-      const at::Tensor combined = negative + in.true_cfg_scale * (noise_pred - negative);
-      const at::Tensor cond_norm = at::norm(noise_pred, 2, {-1}, true), noise_norm = at::norm(combined, 2, {-1}, true);
-      noise_pred = combined * (cond_norm / noise_norm);
-    }
+    const at::Tensor noise_pred = guided.predict(latents, image_latents, timestep, i == 0);
     // FlowMatchEuler's step: in float32, dt = sigma_next - sigma, back to the prediction's dtype.
     const at::Tensor sigma = at::scalar_tensor(in.schedule.sigmas[static_cast<std::size_t>(i)], at::kFloat);
     const at::Tensor sigma_next = at::scalar_tensor(in.schedule.sigmas[static_cast<std::size_t>(i) + 1], at::kFloat);
@@ -316,6 +261,8 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     out.steps.push_back(report);
     if (hooks.on_step) hooks.on_step(report);
   }
+  out.cfg_batched = guided.batched();
+  out.cfg_why = guided.why();
   {
     const at::Tensor final_latents = latents.to(at::kCPU, at::kFloat).contiguous();
     // A picture decoded from NaN or infinite latents is black, and would be written with exit 0.
@@ -383,17 +330,18 @@ EditDemands edit_demands(const runtime::ModelDescription& model, const EditInput
                                         in.negative_ids.size(), prompts));
   const std::int64_t text_tokens =
       static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
-  NamedTensors transformer;
+  // The transformer: a pass a step, two with true CFG; --cfg-batch always plans them as one pass over a
+  // batch of two (its activations the headroom), each streamed weight copied once a step.
+  const bool batch_of_two = true_cfg && in.cfg_batching == CfgBatching::always;
+  const std::int64_t batch = batch_of_two ? 2 : 1;
   const std::int64_t image_tokens = in.image_tokens() + in.input_tokens();
-  transformer["hidden_states"] = at::zeros({1, image_tokens, in.transformer_channels});
-  transformer["encoder_hidden_states"] = at::zeros({1, text_tokens, in.text_hidden_size});
-  transformer["encoder_hidden_states_mask"] = at::ones({1, text_tokens}, at::kLong);
-  transformer["timestep"] = at::ones({1});
-  transformer["img_shapes"] = image_shapes(in);
+  const NamedTensors transformer = GuidedPrediction::inputs(
+      at::zeros({batch, image_tokens, in.transformer_channels}), at::ones({batch}), image_shapes(in),
+      at::zeros({batch, text_tokens, in.text_hidden_size}), at::ones({batch, text_tokens}, at::kLong));
   const auto steps = static_cast<std::uint64_t>(in.schedule.timesteps.size());
-  largest =
-      std::max(largest, predict("qwenimage_transformer", "forward", transformer,
-                                static_cast<std::uint64_t>(image_tokens + text_tokens), steps * (true_cfg ? 2 : 1)));
+  largest = std::max(largest, predict("qwenimage_transformer", "forward", transformer,
+                                      static_cast<std::uint64_t>(batch * (image_tokens + text_tokens)),
+                                      steps * (true_cfg && !batch_of_two ? 2 : 1)));
   // The VAE: its encode and decode run different units; in tiles unless the edit never tiles.
   // (pictures encode one at a time: the largest one's call is the encode's)
   const auto pixels_of = [](int h, int w) { return static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w); };
