@@ -179,8 +179,8 @@ Command edit_command() {
       "edit",
       "edit an image with Qwen-Image-Edit, natively, through the guard: the whole pipeline as diffusers runs it",
       "vramguard edit MODEL --image IN [--image IN2 ...] --prompt TEXT [--negative-prompt TEXT] [--true-cfg-scale S] "
-      "[--steps N] "
-      "[--seed N | --latents FILE] [--height H --width W] [--vae-tiling auto|always|never] --output OUT.png "
+      "[--steps N] [--lora FILE[:SCALE] ...] [--seed N | --latents FILE] [--height H --width W] "
+      "[--cfg-batch auto|always|never] [--vae-tiling auto|always|never] --output OUT.png "
       "[--output-latents FILE] "
       "[--config F] [--strategy S] [device, budget and fallback options] [--json] [--report F]",
       "MODEL is a Qwen-Image-Edit folder as diffusers saves it (model_index.json, tokenizer/, processor/, "
@@ -193,7 +193,9 @@ Command edit_command() {
       "shifting. The result's size defaults to the picture's aspect (2509/2511: the last picture's) at "
       "~1024x1024. --latents takes the packed "
       "initial noise (a safetensors file holding 'latents'); --seed draws it as diffusers does with a CPU "
-      "generator. The plan knows the edit (the transformer's 2 x steps passes, the text encoder's one per prompt). "
+      "generator. The plan knows the edit (the transformer's 2 x steps passes, the text encoder's one per prompt); "
+      "true CFG's two passes run as one batch where the plan leaves them room (--cfg-batch). --lora applies LoRAs "
+      "to the transformer (diffusers', kohya's and ComfyUI's files). "
       "The VAE runs in diffusers' tiles where the loaded plan leaves its whole picture no room, or after it "
       "runs out of memory (--vae-tiling). Every input is checked before anything loads (exit 2 naming it); a "
       "step that runs out of memory otherwise is the guard's business, as in a load.",
