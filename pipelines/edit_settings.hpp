@@ -17,9 +17,10 @@ namespace vramguard::pipelines {
 enum class VaeTilingMode : std::uint8_t { automatic, always, never };
 
 // Whether true CFG's two transformer passes of a step run as one pass over a batch of two (each streamed
-// weight then crosses the link once a step, not twice): `automatic` where the loaded plan leaves room
-// for the batch's activations on the transformer's GPUs, and after a batched step runs out of memory
-// never again in this edit; `always` plans for the batch (its activations are the headroom).
+// weight then crosses the link once a step, not twice): `automatic` where the batch's activations fit in
+// the headroom the edit's other calls need anyway (the plan counts it so); `always` plans for the batch
+// (its activations become the headroom). A batched step that runs out of memory runs its passes apart,
+// and so does the rest of the edit.
 enum class CfgBatching : std::uint8_t { automatic, always, never };
 
 // diffusers' tile size and stride in picture pixels (tile_sample_min_*, tile_sample_stride_*).

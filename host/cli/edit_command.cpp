@@ -194,7 +194,7 @@ Command edit_command() {
       "~1024x1024. --latents takes the packed "
       "initial noise (a safetensors file holding 'latents'); --seed draws it as diffusers does with a CPU "
       "generator. The plan knows the edit (the transformer's 2 x steps passes, the text encoder's one per prompt); "
-      "true CFG's two passes run as one batch where the plan leaves them room (--cfg-batch). --lora applies LoRAs "
+      "true CFG's two passes run as one batch where the plan has room for them (--cfg-batch). --lora applies LoRAs "
       "to the transformer (diffusers', kohya's and ComfyUI's files). "
       "The VAE runs in diffusers' tiles where the loaded plan leaves its whole picture no room, or after it "
       "runs out of memory (--vae-tiling). Every input is checked before anything loads (exit 2 naming it); a "
@@ -225,7 +225,8 @@ Command edit_command() {
                 "untiled result")
             ("cfg-batch", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
                 "true CFG's two transformer passes as one over a batch of two (each streamed weight copied once a "
-                "step): auto where the loaded plan leaves their activations room; always plans that room")
+                "step): auto where their activations fit in the headroom the edit's other calls need; always plans for "
+                "them")
             ("vae-tile-size", po::value<std::string>()->value_name("PIXELS")->default_value("256"),
                 "a tile's side (diffusers' tile_sample_min_height/width)")
             ("vae-tile-stride", po::value<std::string>()->value_name("PIXELS")->default_value("192"),

@@ -156,6 +156,89 @@ class VaeCalls {
 
 }  // namespace
 
+namespace {
+
+// What the edit's calls need, and whether true CFG's passes run as one batch: `always` plans for it;
+// `automatic` where the batch's activations fit in the headroom the edit's other calls already need (the
+// plan, its prediction and the run then agree); `never` keeps them apart.
+struct EditPlan {
+  EditDemands demands;
+  bool cfg_batched = false;
+};
+
+EditPlan plan_edit(const runtime::ModelDescription& model, const EditInputs& in,
+                   const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
+  EditPlan plan;
+  EditDemands& demands = plan.demands;
+  auto bytes_of = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs) {
+    const auto [component, architecture] = component_for(model, family);
+    architecture->check(*component, entry, inputs);
+    return architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name));
+  };
+  auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs,
+                     std::uint64_t tokens, std::uint64_t passes) {
+    ComponentWork& work = demands.workload.components[component_for(model, family).first->name];
+    work.tokens = std::max(work.tokens, tokens);
+    work.passes = passes;
+    return bytes_of(family, entry, inputs);
+  };
+  const bool true_cfg = !in.negative_ids.empty();
+  const at::Tensor pixels = pixel_values(in, c10::Device(c10::kCPU));
+  const std::uint64_t prompts = true_cfg ? 2 : 1;
+  std::uint64_t others =
+      predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, pixels), in.prompt_ids.size(), prompts);
+  if (true_cfg)
+    others = std::max(others, predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, pixels),
+                                      in.negative_ids.size(), prompts));
+  // The VAE: its encode and decode run different units; in tiles unless the edit never tiles.
+  // (pictures encode one at a time: the largest one's call is the encode's)
+  const auto pixels_of = [](int h, int w) { return static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w); };
+  const EditPicture& largest_picture =
+      *std::max_element(in.pictures.begin(), in.pictures.end(), [&](const EditPicture& a, const EditPicture& b) {
+        return pixels_of(a.vae_height, a.vae_width) < pixels_of(b.vae_height, b.vae_width);
+      });
+  const NamedTensors encode{{"image", at::zeros({1, 3, 1, largest_picture.vae_height, largest_picture.vae_width})}};
+  const NamedTensors decode{
+      {"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}};
+  const std::uint64_t vae_tokens =
+      std::max(pixels_of(largest_picture.vae_height, largest_picture.vae_width), pixels_of(in.height, in.width));
+  // Units run per job: the encoder's once per picture, the decoder's once.
+  const std::uint64_t vae_calls = in.pictures.size();
+  demands.whole_picture_vae_bytes = std::max(predict("qwenimage_vae", "encode", encode, vae_tokens, vae_calls),
+                                             predict("qwenimage_vae", "decode", decode, vae_tokens, vae_calls));
+  std::uint64_t vae_bytes = demands.whole_picture_vae_bytes;
+  if (in.vae_tiling != VaeTilingMode::never) {
+    NamedTensors tiled_encode = encode, tiled_decode = decode;
+    tiled_encode["tiling"] = tiled_decode["tiling"] = tiling_input(in);
+    vae_bytes = std::max(predict("qwenimage_vae", "encode", tiled_encode, vae_tokens, vae_calls),
+                         predict("qwenimage_vae", "decode", tiled_decode, vae_tokens, vae_calls));
+  }
+  others = std::max(others, vae_bytes);
+
+  // The transformer: a pass a step, two with true CFG, or one over a batch of two (each streamed weight
+  // copied once a step).
+  const std::int64_t text_tokens =
+      static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
+  const std::int64_t image_tokens = in.image_tokens() + in.input_tokens();
+  auto transformer_inputs = [&](std::int64_t batch) {
+    return GuidedPrediction::inputs(at::zeros({batch, image_tokens, in.transformer_channels}), at::ones({batch}),
+                                    image_shapes(in), at::zeros({batch, text_tokens, in.text_hidden_size}),
+                                    at::ones({batch, text_tokens}, at::kLong));
+  };
+  if (true_cfg && in.cfg_batching != CfgBatching::never)
+    plan.cfg_batched = in.cfg_batching == CfgBatching::always ||
+                       bytes_of("qwenimage_transformer", "forward", transformer_inputs(2)) <= others;
+  const std::int64_t batch = plan.cfg_batched ? 2 : 1;
+  const auto steps = static_cast<std::uint64_t>(in.schedule.timesteps.size());
+  const std::uint64_t transformer = predict("qwenimage_transformer", "forward", transformer_inputs(batch),
+                                            static_cast<std::uint64_t>(batch * (image_tokens + text_tokens)),
+                                            steps * (true_cfg && !plan.cfg_batched ? 2 : 1));
+  demands.activation_bytes = std::max(others, transformer);
+  return plan;
+}
+
+}  // namespace
+
 EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const EditHooks& hooks) {
   auto cancelled = [&] {
     if (hooks.cancel && hooks.cancel->load()) throw Interrupted("the edit was interrupted");
@@ -239,8 +322,10 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   cancelled();
 
   // 4. Denoising: true CFG's two passes together where the plan has room for them (guidance_run.hpp).
-  GuidedPrediction guided(session, transformer, in, prompt_embeds, prompt_mask, negative_embeds, negative_mask,
-                          image_shapes(in));
+  const bool planned_batch =
+      plan_edit(session.description(), in, [&](const std::string& c) { return session.dtype(c); }).cfg_batched;
+  GuidedPrediction guided(session, transformer, in, planned_batch, prompt_embeds, prompt_mask, negative_embeds,
+                          negative_mask, image_shapes(in));
   const auto steps = static_cast<int>(in.schedule.timesteps.size());
   for (int i = 0; i < steps; ++i) {
     cancelled();
@@ -309,64 +394,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
 
 EditDemands edit_demands(const runtime::ModelDescription& model, const EditInputs& in,
                          const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
-  EditDemands demands;
-  auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs,
-                     std::uint64_t tokens, std::uint64_t passes) {
-    const auto [component, architecture] = component_for(model, family);
-    architecture->check(*component, entry, inputs);
-    const std::uint64_t bytes = architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name));
-    ComponentWork& work = demands.workload.components[component->name];
-    work.tokens = std::max(work.tokens, tokens);
-    work.passes = passes;
-    return bytes;
-  };
-  const bool true_cfg = !in.negative_ids.empty();
-  const at::Tensor pixels = pixel_values(in, c10::Device(c10::kCPU));
-  const std::uint64_t prompts = true_cfg ? 2 : 1;
-  std::uint64_t largest =
-      predict("qwen2_5_vl", "encode", encoder_inputs(in, in.prompt_ids, pixels), in.prompt_ids.size(), prompts);
-  if (true_cfg)
-    largest = std::max(largest, predict("qwen2_5_vl", "encode", encoder_inputs(in, in.negative_ids, pixels),
-                                        in.negative_ids.size(), prompts));
-  const std::int64_t text_tokens =
-      static_cast<std::int64_t>(std::max(in.prompt_ids.size(), in.negative_ids.size())) - in.drop_tokens;
-  // The transformer: a pass a step, two with true CFG; --cfg-batch always plans them as one pass over a
-  // batch of two (its activations the headroom), each streamed weight copied once a step.
-  const bool batch_of_two = true_cfg && in.cfg_batching == CfgBatching::always;
-  const std::int64_t batch = batch_of_two ? 2 : 1;
-  const std::int64_t image_tokens = in.image_tokens() + in.input_tokens();
-  const NamedTensors transformer = GuidedPrediction::inputs(
-      at::zeros({batch, image_tokens, in.transformer_channels}), at::ones({batch}), image_shapes(in),
-      at::zeros({batch, text_tokens, in.text_hidden_size}), at::ones({batch, text_tokens}, at::kLong));
-  const auto steps = static_cast<std::uint64_t>(in.schedule.timesteps.size());
-  largest = std::max(largest, predict("qwenimage_transformer", "forward", transformer,
-                                      static_cast<std::uint64_t>(batch * (image_tokens + text_tokens)),
-                                      steps * (true_cfg && !batch_of_two ? 2 : 1)));
-  // The VAE: its encode and decode run different units; in tiles unless the edit never tiles.
-  // (pictures encode one at a time: the largest one's call is the encode's)
-  const auto pixels_of = [](int h, int w) { return static_cast<std::uint64_t>(h) * static_cast<std::uint64_t>(w); };
-  const EditPicture& largest_picture =
-      *std::max_element(in.pictures.begin(), in.pictures.end(), [&](const EditPicture& a, const EditPicture& b) {
-        return pixels_of(a.vae_height, a.vae_width) < pixels_of(b.vae_height, b.vae_width);
-      });
-  const NamedTensors encode{{"image", at::zeros({1, 3, 1, largest_picture.vae_height, largest_picture.vae_width})}};
-  const NamedTensors decode{
-      {"latents", at::zeros({1, in.latent_channels, 1, latent(in.height, in), latent(in.width, in)})}};
-  const std::uint64_t vae_tokens =
-      std::max(pixels_of(largest_picture.vae_height, largest_picture.vae_width), pixels_of(in.height, in.width));
-  // Units run per job: the encoder's once per picture, the decoder's once.
-  const std::uint64_t vae_calls = in.pictures.size();
-  demands.whole_picture_vae_bytes = std::max(predict("qwenimage_vae", "encode", encode, vae_tokens, vae_calls),
-                                             predict("qwenimage_vae", "decode", decode, vae_tokens, vae_calls));
-  std::uint64_t vae_bytes = demands.whole_picture_vae_bytes;
-  if (in.vae_tiling != VaeTilingMode::never) {
-    NamedTensors tiled_encode = encode, tiled_decode = decode;
-    tiled_encode["tiling"] = tiled_decode["tiling"] = tiling_input(in);
-    vae_bytes = std::max(predict("qwenimage_vae", "encode", tiled_encode, vae_tokens, vae_calls),
-                         predict("qwenimage_vae", "decode", tiled_decode, vae_tokens, vae_calls));
-  }
-  demands.activation_bytes = std::max(largest, vae_bytes);
-  return demands;
+  return plan_edit(model, in, dtype_of).demands;
 }
 
 PipelineRunner edit_pipeline_runner(const std::string& class_name) {

@@ -3,7 +3,6 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
-#include "vramguard/byte_size.hpp"
 #include "vramguard/cost_model.hpp"
 #include "core/errors.hpp"
 
@@ -21,8 +20,8 @@ std::pair<at::Tensor, at::Tensor> padded(const at::Tensor& embeds, const at::Ten
 }  // namespace
 
 GuidedPrediction::GuidedPrediction(runtime::Session& session, const Stage& transformer, const EditInputs& in,
-                                   at::Tensor prompt_embeds, at::Tensor prompt_mask, at::Tensor negative_embeds,
-                                   at::Tensor negative_mask, at::Tensor img_shapes)
+                                   bool planned_batch, at::Tensor prompt_embeds, at::Tensor prompt_mask,
+                                   at::Tensor negative_embeds, at::Tensor negative_mask, at::Tensor img_shapes)
     : session_(session),
       transformer_(transformer),
       in_(in),
@@ -32,8 +31,10 @@ GuidedPrediction::GuidedPrediction(runtime::Session& session, const Stage& trans
       negative_mask_(std::move(negative_mask)),
       img_shapes_(std::move(img_shapes)) {
   if (!negative_embeds_.defined()) return;
-  if (in_.cfg_batching == CfgBatching::never) {
-    why_ = "--cfg-batch never";
+  if (!planned_batch) {
+    why_ = in_.cfg_batching == CfgBatching::never
+               ? "--cfg-batch never"
+               : "the batch's activations would exceed the edit's other calls' (--cfg-batch always plans for them)";
     return;
   }
   const std::int64_t tokens = std::max(prompt_embeds_.size(1), negative_embeds_.size(1));
@@ -42,21 +43,6 @@ GuidedPrediction::GuidedPrediction(runtime::Session& session, const Stage& trans
   batch_embeds_ = at::cat({prompt, negative}, 0);
   batch_mask_ = at::cat({prompt_mask_padded, negative_mask_padded}, 0);
   batched_ = true;
-  if (in_.cfg_batching == CfgBatching::always) return;
-  // Automatic: where the loaded plan leaves the batch's activations room on the transformer's GPUs.
-  const runtime::ComponentDescription& component = *session_.description().find(transformer_.component);
-  const at::Tensor hidden = at::zeros({2, in_.image_tokens() + in_.input_tokens(), in_.transformer_channels});
-  const std::uint64_t needed =
-      transformer_.architecture->activation_bytes(
-          component, "forward", inputs(hidden, at::ones({2}), img_shapes_, batch_embeds_, batch_mask_),
-          transformer_.dtype) +
-      default_cost_constants().workspace_bytes;
-  const std::uint64_t room = session_.activation_room_bytes(transformer_.component);
-  if (needed > room) {
-    batched_ = false;
-    why_ = "the two passes together need " + format_bytes(needed) + " of activations; the plan leaves " +
-           format_bytes(room) + " on the transformer's GPU";
-  }
 }
 
 runtime::NamedTensors GuidedPrediction::inputs(const at::Tensor& hidden, const at::Tensor& timestep,

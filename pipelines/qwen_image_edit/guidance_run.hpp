@@ -2,9 +2,9 @@
 // A denoising step's noise prediction with true classifier-free guidance, as diffusers' Qwen-Image-Edit
 // pipelines compute it: the conditional and the unconditional (negative prompt) transformer passes,
 // combined as neg + scale * (cond - neg) and rescaled to the conditional's norm per token. The two passes
-// run as one over a batch of two where EditInputs::cfg_batching and the loaded plan allow (each streamed
-// weight then crosses the link once a step): the shorter prompt's embeddings padded and masked, so that
-// the result equals the two passes'. A batched step that runs out of memory runs again as two passes,
+// run as one over a batch of two where the plan counted them so (each streamed weight then crosses the
+// link once a step): the shorter prompt's embeddings padded and masked, so that the result equals the
+// two passes'. A batched step that runs out of memory runs again as two passes,
 // and the rest of the edit keeps them apart, before the guard would reload with another strategy.
 #include <string>
 
@@ -16,8 +16,10 @@ namespace vramguard::pipelines {
 class GuidedPrediction {
  public:
   // The prompts' embeddings and masks on the transformer's device; negative ones undefined: no true CFG.
-  GuidedPrediction(runtime::Session& session, const Stage& transformer, const EditInputs& in, at::Tensor prompt_embeds,
-                   at::Tensor prompt_mask, at::Tensor negative_embeds, at::Tensor negative_mask, at::Tensor img_shapes);
+  // `planned_batch`: the plan counted the two passes as one batch (edit_run's plan_edit).
+  GuidedPrediction(runtime::Session& session, const Stage& transformer, const EditInputs& in, bool planned_batch,
+                   at::Tensor prompt_embeds, at::Tensor prompt_mask, at::Tensor negative_embeds,
+                   at::Tensor negative_mask, at::Tensor img_shapes);
 
   // The noise prediction for the packed `latents` (beside `image_latents`) at `timestep` (already / 1000).
   // `check`: the transformer's inputs are checked against its config (the first step).

@@ -89,7 +89,8 @@ TEST(Lora, ItsMatricesArePlannedWithTheUnitsTheyAdapt) {
 }
 
 // Lightning's recipe: few steps without true CFG. The plan's job then counts one transformer pass a
-// step (with true CFG, two), so that auto weighs the transformer by the passes the edit makes.
+// step (with true CFG, two; or one of a batch of two), so that auto weighs the transformer by the passes
+// the edit makes.
 TEST(Lora, FewStepsWithoutTrueCfgArePlannedAsOnePassAStep) {
   pipelines::EditSettings s = tiny_edit_call();
   s.negative_prompt.reset();
@@ -103,7 +104,14 @@ TEST(Lora, FewStepsWithoutTrueCfgArePlannedAsOnePassAStep) {
   EXPECT_EQ(demands.workload.components.at("text_encoder").passes, 1u);
   s.negative_prompt = " ";
   s.true_cfg_scale = 4;
+  s.cfg_batching = pipelines::CfgBatching::never;
   demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);
   EXPECT_EQ(demands.workload.components.at("transformer").passes, 16u);
   EXPECT_EQ(demands.workload.components.at("text_encoder").passes, 2u);
+  // True CFG's passes as one batch of two: one pass a step, of twice the tokens.
+  const auto tokens_apart = demands.workload.components.at("transformer").tokens;
+  s.cfg_batching = pipelines::CfgBatching::always;
+  demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);
+  EXPECT_EQ(demands.workload.components.at("transformer").passes, 8u);
+  EXPECT_EQ(demands.workload.components.at("transformer").tokens, 2 * tokens_apart);
 }
