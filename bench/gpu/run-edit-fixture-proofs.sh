@@ -39,3 +39,54 @@ print(line + f"; streamed {sum(s['streamed_bytes'] for s in e['steps'])} bytes o
       f"on {report['attempts'][-1]['strategy']}")
 PY
 done
+
+# The fixtures of what users run today, under each one-GPU strategy (resident; auto; every unit streamed
+# with prefetch): Edit-2511 with two pictures (qie_plus_pipeline_tiny), a LoRA in diffusers' naming at
+# scale 1 and in kohya's at 0.6 (qie_pipeline_tiny_lora), the transformer in scaled fp8
+# (qie_pipeline_tiny_fp8), and true CFG's two passes as one batch (--cfg-batch always). Each against the
+# latents and picture diffusers made (case.json's tolerance 1e-3; the picture within 1/255).
+base=tests/data/fixtures/qie_pipeline_tiny
+base_args=(--image "$base/input.png" --prompt "make the sky stormy" --latents "$base/inputs.safetensors")
+plus=tests/data/fixtures/qie_plus_pipeline_tiny
+lora=tests/data/fixtures/qie_pipeline_tiny_lora
+fp8=tests/data/fixtures/qie_pipeline_tiny_fp8
+for case in plus lora kohya-0.6 fp8 cfg-batch; do
+  case $case in
+  plus) pipeline=$plus/pipeline expected=$plus:final_latents:image
+    args=(--image "$plus/input_0.png" --image "$plus/input_1.png" --prompt "put the cat from picture 2 on the sofa in picture 1"
+      --latents "$plus/inputs.safetensors") ;;
+  lora) pipeline=$lora/pipeline expected=$lora:final_latents_lora:image_lora
+    args=("${base_args[@]}" --lora "$lora/lora/diffusers_format.safetensors") ;;
+  kohya-0.6) pipeline=$lora/pipeline expected=$lora:final_latents_lora_scaled:image_lora_scaled
+    args=("${base_args[@]}" --lora "$lora/lora/kohya_format.safetensors:0.6") ;;
+  fp8) pipeline=$fp8/pipeline expected=$fp8:final_latents_fp8:image_fp8 args=("${base_args[@]}") ;;
+  cfg-batch) pipeline=$base/pipeline expected=$base:final_latents:image args=("${base_args[@]}" --cfg-batch always) ;;
+  esac
+  for strategy in balanced auto sequential-offload; do
+    name=$case-$strategy
+    $vg edit "$pipeline" "${args[@]}" --negative-prompt " " --true-cfg-scale 4 --steps 2 --height 256 --width 384 \
+      --strategy $strategy --max-attempts 1 --output "$out/fixture-$name.png" --output-latents "$out/fixture-$name.safetensors" \
+      --json > "$out/fixture-$name.json" 2> "$out/fixture-$name.err"
+    rc=$?
+    python3 - "$out" "$name" "$expected" $rc <<'PY'
+import json, sys
+import numpy as np
+from PIL import Image
+from safetensors.numpy import load_file
+out, name, expected, rc = sys.argv[1:5]
+folder, latents_key, image_key = expected.split(":")
+if rc != "0":
+    print(f"  {name}: rc={rc}: {open(f'{out}/fixture-{name}.err').read().strip()[-300:]}"); sys.exit()
+reference = load_file(f"{folder}/expected.safetensors")
+latents = load_file(f"{out}/fixture-{name}.safetensors")["latents"]
+image = np.asarray(Image.open(f"{out}/fixture-{name}.png"), dtype=np.float32) / 255
+e = json.load(open(f"{out}/fixture-{name}.json"))["edit"]
+latents_error = np.abs(latents - reference[latents_key]).max()
+image_error = np.abs(image - reference[image_key][0]).max()
+verdict = "ok" if latents_error <= 1e-3 and image_error <= 1 / 255 + 1e-6 else "DIFFERS"
+print(f"  {name}: {verdict}: final latents within {latents_error:.2e} of diffusers' ({latents_key}), picture within "
+      f"{image_error * 255:.2f}/255; streamed {sum(s['streamed_bytes'] for s in e['steps'])} bytes over the steps, "
+      f"CFG batched: {e.get('cfg_batched')}")
+PY
+  done
+done
