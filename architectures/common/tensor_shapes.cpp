@@ -16,6 +16,49 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return out + "]";
 }
 
+// The first few names of a sorted list, for a message.
+template <class Names>
+std::string first_names(const Names& names) {
+  constexpr std::size_t kShown = 3;
+  std::vector<std::string> sorted(names.begin(), names.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::string out;
+  for (std::size_t i = 0; i < std::min(kShown, sorted.size()); ++i) out += (i ? ", " : "") + sorted[i];
+  return out + (sorted.size() > kShown ? " …" : "");
+}
+
+// What a message names for the component's weights: its one file, or the component.
+std::string weights_source(const ComponentDescription& component) {
+  return component.weight_files.size() == 1 ? component.weight_files.front() : component.name;
+}
+
+std::string own_weights_hint(const ComponentDescription& component) {
+  return "give " + component.name +
+         "'s own weights, named as its folder's are (bare, or under ComfyUI's model.diffusion_model.)";
+}
+
+// Weights of another model altogether (most of what the config describes is missing, and most of what the
+// checkpoint holds is not described: not merely fewer layers): say what the checkpoint holds beside what
+// the config wants, so that a file for another model reads as such.
+void refuse_another_models_weights(const ComponentDescription& component,
+                                   const std::unordered_map<std::string, std::vector<std::int64_t>>& held,
+                                   const std::vector<SynthTensor>& expected) {
+  std::size_t found = 0;
+  std::vector<std::string> wanted;
+  for (const auto& tensor : expected) {
+    wanted.push_back(tensor.name);
+    found += held.count(tensor.name);
+  }
+  if (2 * found >= expected.size() || 2 * found >= held.size()) return;
+  std::vector<std::string> names;
+  for (const auto& [name, shape] : held) names.push_back(name);
+  throw InputError(weights_source(component),
+                   "holds the weights of another model: " + std::to_string(found) + " of the " +
+                       std::to_string(expected.size()) + " tensors " + component.name + "'s config describes; it " +
+                       "holds " + first_names(names) + " where the config describes " + first_names(wanted),
+                   own_weights_hint(component));
+}
+
 }  // namespace
 
 void check_tensor_shapes(const ComponentDescription& component, const std::vector<SynthTensor>& expected,
@@ -61,6 +104,7 @@ void check_tensor_shapes(const ComponentDescription& component, const std::vecto
       if (!unit.slice_of.empty() && !tensor.shape.empty())
         it->second[0] = std::max(added ? 0 : it->second[0], tensor.first_row + tensor.shape[0]);
     }
+  refuse_another_models_weights(component, held, expected);
   std::unordered_set<std::string> described;
   for (const auto& tensor : expected) {
     described.insert(tensor.name);
@@ -82,6 +126,16 @@ void check_tensor_shapes(const ComponentDescription& component, const std::vecto
           file,
           "does not describe the checkpoint's tensor " + name + " " + shape_text(shape) + " (from " + config_keys + ")",
           hint);
+}
+
+void refuse_checkpoint_without_blocks(const ComponentDescription& component, const std::string& first_block_tensor) {
+  std::vector<std::string> names;
+  for (const auto& unit : component.units)
+    for (const auto& tensor : unit.tensors) names.push_back(tensor.name);
+  throw InputError(weights_source(component),
+                   "holds the weights of another model: none of the blocks " + component.name +
+                       "'s config describes (no " + first_block_tensor + "); it holds " + first_names(names),
+                   own_weights_hint(component));
 }
 
 std::int64_t largest_fp8_weight_elements(const ComponentDescription& component) {

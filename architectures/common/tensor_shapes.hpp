@@ -19,6 +19,11 @@ namespace vramguard::runtime {
 void check_tensor_shapes(const ComponentDescription& component, const std::vector<SynthTensor>& expected,
                          const std::string& config_keys);
 
+// For a checkpoint without the first of the blocks its config describes (`first_block_tensor`): another
+// model's weights, as a file given for the component may be. InputError naming a few of the names it holds.
+[[noreturn]] void refuse_checkpoint_without_blocks(const ComponentDescription& component,
+                                                   const std::string& first_block_tensor);
+
 // The elements of the component's largest weight stored in fp8 (0 without one): a Linear turns its
 // weight into the compute dtype where it runs, one weight-sized tensor beside the activations.
 std::int64_t largest_fp8_weight_elements(const ComponentDescription& component);

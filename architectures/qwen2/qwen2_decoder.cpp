@@ -8,6 +8,7 @@
 
 #include "common/attention.hpp"
 #include "common/config_values.hpp"
+#include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
 
 namespace vramguard::runtime::qwen2 {
@@ -54,6 +55,7 @@ Layout layout_of(const ComponentDescription& component, const std::string& famil
   // A config that names fewer layers than the checkpoint holds would silently run part of the model.
   std::int64_t stored = 0;
   while (component.find(l.prefix + "layers." + std::to_string(stored))) ++stored;
+  if (stored == 0 && l.layers > 0) refuse_checkpoint_without_blocks(component, l.prefix + "layers.0");
   if (stored != l.layers)
     throw InputError(text.file(),
                      "\"num_hidden_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " +

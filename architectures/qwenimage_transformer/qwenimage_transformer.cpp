@@ -275,7 +275,9 @@ class QwenImageTransformerArchitecture final : public Architecture {
     const Layout l = layout_of(c);
     // The blocks counted before the layout is made: a "num_layers" of 10^9 against two blocks once listed
     // 10^10 tensor names first, without bound. Each block's tensors are the layout's (below).
-    for (std::int64_t i = 0; i < l.layers; ++i)
+    if (l.layers > 0 && !has_tensor(c, block_name(0) + ".img_mod.1.weight"))
+      refuse_checkpoint_without_blocks(c, block_name(0) + ".img_mod.1.weight");
+    for (std::int64_t i = 1; i < l.layers; ++i)
       if (!has_tensor(c, block_name(i) + ".img_mod.1.weight"))
         throw InputError(c.config_file,
                          "\"num_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " +

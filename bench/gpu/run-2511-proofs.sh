@@ -25,21 +25,6 @@ for run in ${1:-cfg:none cfg:lora nocfg:none nocfg:lora}; do
   python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$plus" --image "$work/input.png" \
     --image "$work/input2.png" "${args[@]}" --config "$config" --strategy auto --max-attempts 1 \
     --output "$out/$name.png" --json > "$out/$name.json" 2> "$out/$name.err"
-  python3 - "$out/$name.json" "$out/$name.nvml.json" "$run" "$bandwidth" <<'PY'
-import json, statistics, sys
-try:
-    report = json.load(open(sys.argv[1]))
-    e, outside = report["edit"], json.load(open(sys.argv[2]))
-except Exception as error:
-    print(f"  {sys.argv[3]}: no report ({error})"); sys.exit()
-steps = sorted(e["steps"], key=lambda s: s["seconds"])
-median = steps[len(steps) // 2]
-bound = median["streamed_bytes"] / float(sys.argv[4])
-for d, peak in outside["peak_bytes"].items():
-    predicted = e["predicted_peak_bytes"].get(d, 0)
-    print(f"  {sys.argv[3]}: ready {e['ready_seconds']:.1f} s; step {median['seconds']:.3f} s, streamed "
-          f"{median['streamed_bytes'] / 1e9:.2f} GB = {median['seconds'] / bound:.3f}x the copy bound; {d} NVML peak "
-          f"{peak / 1e9:.3f} GB, predicted {predicted / 1e9:.3f} GB ({100 * (peak - predicted) / max(predicted, 1):+.1f} %)")
-PY
+  python3 bench/gpu/edit_summary.py "$out/$name.json" "$out/$name.nvml.json" "$run" "$bandwidth"
   tail -2 "$out/$name.err" | sed 's/^/    /'
 done

@@ -37,8 +37,6 @@ Command run_command() {
         // clang-format off
         own.options.add_options()
             ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
-            ("component", po::value<std::string>()->value_name("NAME"),
-                "the component to run (transformer, vae, text_encoder...); default: the first one vramguard runs")
             ("entry", po::value<std::string>()->value_name("NAME"),
                 "the entry point (the VAE's encode or decode); default: the family's first")
             ("steps", po::value<std::string>()->value_name("K")->default_value("3"),
@@ -62,9 +60,13 @@ Command run_command() {
     return text;
   };
   return {spec, [](const Invocation& invocation, CommandIO& io) {
+            // --component NAME picks the component that runs (default: the first one vramguard runs); it
+            // has the devices to itself: the others are neither read nor loaded.
             LoadRequest request = load_request_from(invocation);
-            // The component that runs has the devices to itself: the others are not loaded.
-            if (const auto component = invocation.text("component")) request.inspect.components = {*component};
+            if (request.inspect.components.size() > 1)
+              throw UsageError(
+                  "run runs one component; --component names " + std::to_string(request.inspect.components.size()),
+                  "name the one to run: --component transformer");
             const InspectedModel model = inspect_requested(request);
             // Outputs that would overwrite the model or the inputs, follow a link, land in a folder that
             // cannot take them, or replace each other are refused before any work.
@@ -83,7 +85,7 @@ Command run_command() {
             settings.seed = invocation.number("seed", 0, UINT64_MAX).value_or(0);
             settings.height = image_size_from(invocation).height;
             settings.width = image_size_from(invocation).width;
-            if (const auto component = invocation.text("component")) settings.component = *component;
+            if (!request.inspect.components.empty()) settings.component = request.inspect.components.front();
             if (const auto entry = invocation.text("entry")) settings.entry = *entry;
             if (const auto input = invocation.text("input")) settings.input = *input;
             if (const auto output = invocation.text("output")) settings.output = *output;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <type_traits>
 
 #include "config/invocation.hpp"
 #include "core/errors.hpp"
@@ -12,8 +13,18 @@ namespace {
 
 namespace po = boost::program_options;
 
+template <class Value>  // any other value read by its type's parser (Fp8Scales)
+struct KindOf {
+  static constexpr OptionKind kind = OptionKind::typed_value;
+};
+template <class Entry>  // a list of typed entries (LoraFiles, NamedComponents)
+struct KindOf<std::vector<Entry>> {
+  static constexpr OptionKind kind = OptionKind::typed_list;
+};
 template <class Value>
-constexpr OptionKind kind_of();
+constexpr OptionKind kind_of() {
+  return KindOf<Value>::kind;
+}
 template <>
 constexpr OptionKind kind_of<std::string>() {
   return OptionKind::text;
@@ -49,10 +60,6 @@ constexpr OptionKind kind_of<LoadDType>() {
 template <>
 constexpr OptionKind kind_of<StrategySettings>() {
   return OptionKind::strategy_settings;
-}
-template <>
-constexpr OptionKind kind_of<LoraFiles>() {
-  return OptionKind::lora_files;
 }
 
 // Where a value came from, as its error names it: --max-memory, VRAMGUARD_MAX_MEMORY, or the config's
@@ -135,10 +142,10 @@ void read(const Invocation& invocation, const OptionDeclaration& option, Strateg
     out[key] = value;
   }
 }
-void read(const Invocation& invocation, const OptionDeclaration& option, LoraFiles& out) {
+template <class Entry>
+void read(const Invocation& invocation, const OptionDeclaration& option, std::vector<Entry>& out) {
   for (const auto& value : invocation.list(std::string(option.name)))
-    for (const auto& part : comma_parts(value))
-      out.push_back(typed_value<LoraFile>(part, where(invocation, option.name)));
+    for (const auto& part : comma_parts(value)) out.push_back(typed_value<Entry>(part, where(invocation, option.name)));
 }
 template <class Typed>
 void read(const Invocation& invocation, const OptionDeclaration& option, std::optional<Typed>& out) {
@@ -155,11 +162,37 @@ void add(Settings& settings, std::string_view name, const std::optional<Value>& 
 void add(Settings& settings, std::string_view name, const TextList& values) {
   for (const auto& value : values) settings.emplace_back(name, value);
 }
-void add(Settings& settings, std::string_view name, const LoraFiles& values) {
+template <class Entry>
+void add(Settings& settings, std::string_view name, const std::vector<Entry>& values) {
   for (const auto& value : values) settings.emplace_back(name, option_text(value));
 }
 void add(Settings& settings, std::string_view name, const StrategySettings& values) {
   for (const auto& [key, value] : values) settings.emplace_back(name, key + "=" + value);
+}
+
+template <class>
+constexpr bool is_list_of_entries = false;
+template <class Entry>
+constexpr bool is_list_of_entries<std::vector<Entry>> = true;
+
+// One value as text, checked by its type's parser: its canonical text (a list's text as given).
+template <class Typed>
+std::string checked_text(const OptionDeclaration& option, const std::string& text, const std::string& where) {
+  if constexpr (std::is_same_v<Typed, std::string> || std::is_same_v<Typed, TextList>) {
+    return text;
+  } else if constexpr (std::is_same_v<Typed, bool>) {
+    return option_text(flag_value(text, where));
+  } else if constexpr (std::is_same_v<Typed, std::uint64_t>) {
+    return option_text(count_value(option, text, where));
+  } else if constexpr (std::is_same_v<Typed, StrategySettings>) {
+    strategy_setting(text, where);
+    return text;
+  } else if constexpr (is_list_of_entries<Typed>) {
+    for (const auto& part : comma_parts(text)) typed_value<typename Typed::value_type>(part, where);
+    return text;
+  } else {
+    return option_text(typed_value<Typed>(text, where));
+  }
 }
 
 std::string help_of(const OptionDeclaration& option) {
@@ -219,7 +252,8 @@ std::string_view option_kind_name(OptionKind kind) {
     case OptionKind::size_for_devices: return "size_for_devices";
     case OptionKind::dtype: return "dtype";
     case OptionKind::strategy_settings: return "strategy_settings";
-    case OptionKind::lora_files: return "lora_files";
+    case OptionKind::typed_list: return "typed_list";
+    case OptionKind::typed_value: return "typed_value";
   }
   return "text";
 }
@@ -230,8 +264,7 @@ void declare_options(po::options_description& into, OptionGroup group) {
     const std::string name(option.name), help = help_of(option), value_name(option.value_name);
     if (option.kind == OptionKind::flag) {
       into.add_options()(name.c_str(), po::bool_switch(), help.c_str());
-    } else if (option.kind == OptionKind::text_list || option.kind == OptionKind::strategy_settings ||
-               option.kind == OptionKind::lora_files) {
+    } else if (option.is_list()) {
       into.add_options()(name.c_str(), po::value<std::vector<std::string>>()->value_name(value_name), help.c_str());
     } else {
       auto* value = po::value<std::string>()->value_name(value_name);
@@ -251,20 +284,10 @@ LoadOptions load_options_from(const Invocation& invocation) {
 }
 
 std::string checked_option_text(const OptionDeclaration& option, const std::string& text, const std::string& where) {
-  switch (option.kind) {
-    case OptionKind::text:
-    case OptionKind::text_list: return text;
-    case OptionKind::flag: return option_text(flag_value(text, where));
-    case OptionKind::count: return option_text(count_value(option, text, where));
-    case OptionKind::size: return option_text(typed_value<ByteSize>(text, where));
-    case OptionKind::device_sizes: return option_text(typed_value<DeviceSizes>(text, where));
-    case OptionKind::size_for_devices: return option_text(typed_value<SizeForDevices>(text, where));
-    case OptionKind::dtype: return option_text(typed_value<LoadDType>(text, where));
-    case OptionKind::strategy_settings: strategy_setting(text, where); return text;
-    case OptionKind::lora_files:
-      for (const auto& part : comma_parts(text)) typed_value<LoraFile>(part, where);
-      return text;
-  }
+#define VRAMGUARD_OPTION(field, cli_name, keyword, Type, group, value_name, default_text, min, max, written, help) \
+  if (option.name == cli_name) return checked_text<Type>(option, text, where);
+#include "vramguard/load_options.def"
+#undef VRAMGUARD_OPTION
   return text;
 }
 

@@ -37,7 +37,8 @@ enum class OptionKind {
   size_for_devices,
   dtype,
   strategy_settings,
-  lora_files
+  typed_list,  // repeatable, or comma-separated in one value; each entry read by its type (--lora, --component)
+  typed_value  // one value read by its type's parser (--fp8-scales)
 };
 
 struct OptionDeclaration {
@@ -50,6 +51,9 @@ struct OptionDeclaration {
   bool written = false;            // a config written for a request repeats it
   std::string_view help;
 
+  bool is_list() const {
+    return kind == OptionKind::text_list || kind == OptionKind::strategy_settings || kind == OptionKind::typed_list;
+  }
   std::string config_key() const;            // max_memory
   std::string environment_variable() const;  // VRAMGUARD_MAX_MEMORY
 };

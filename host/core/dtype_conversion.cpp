@@ -1,5 +1,6 @@
 #include "core/dtype_conversion.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -112,6 +113,23 @@ void store_float(unsigned char* p, DType dtype, float f) {
 bool convertible_float(DType d) { return d == DType::F32 || d == DType::F64 || d == DType::BF16 || d == DType::F16; }
 
 }  // namespace
+
+std::uint8_t fp8_e4m3_from_float(float value) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  const std::uint8_t sign = static_cast<std::uint8_t>((bits >> 24) & 0x80);
+  const std::uint32_t abs = bits & 0x7FFFFFFF;
+  if (abs > 0x7F800000) return 0x7F;                                     // NaN
+  if (abs >= 0x43E80000) return static_cast<std::uint8_t>(sign | 0x7E);  // ≥ 464: past 448's rounding range
+  if (abs < 0x3C800000) {                                                // below 2^-6: subnormal, in units of 2^-9
+    const float magnitude = std::fabs(value) * 512.0f;                   // exact: a power of two
+    return static_cast<std::uint8_t>(sign | static_cast<std::uint8_t>(std::nearbyint(magnitude)));
+  }
+  // Normal: keep 3 of float's 23 mantissa bits, rounding to nearest even; a carry moves into the exponent.
+  const std::uint32_t rounded = (abs + 0x7FFFF + ((abs >> 20) & 1)) >> 20;
+  const std::uint32_t code = rounded - (120u << 3);  // float's exponent bias 127 against e4m3's 7
+  return static_cast<std::uint8_t>(sign | std::min<std::uint32_t>(code, 0x7E));
+}
 
 bool conversion_supported(DType from, DType to) {
   return from == to || (convertible_float(from) && convertible_float(to));

@@ -12,4 +12,8 @@ bool conversion_supported(DType from, DType to);
 void convert_elements(const unsigned char* source, DType from, unsigned char* destination, DType to,
                       std::uint64_t elements);
 
+// The e4m3fn byte nearest `value` (round to nearest even), as PyTorch's cast to float8_e4m3fn makes it
+// within range; beyond ±448 it saturates to ±448, and NaN stays NaN (0x7F).
+std::uint8_t fp8_e4m3_from_float(float value);
+
 }  // namespace vramguard

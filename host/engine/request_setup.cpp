@@ -79,6 +79,7 @@ PlanningSetup prepare_planning(const LoadRequest& request) {
   setup.workload = request.workload;
   auto runtime = make_runtime(request);
   setup.runtime = runtime->name();
+  setup.notes = setup.model.notes;
   setup.budget = probe_budget_for(*runtime, setup.model, request, &setup.notes);
   return setup;
 }

@@ -129,7 +129,10 @@ GuardResult GuardPipeline::climb(GuardReport report) {
         std::vector<std::string> notes;
         attempt.budget =
             probe_budget(runtime_, model_, budget_options_, options_.workload, options_.cpu_memory, &notes);
-        if (report.notes.empty()) report.notes = std::move(notes);
+        if (report.notes.empty()) {
+          report.notes = model_.notes;
+          report.notes.insert(report.notes.end(), notes.begin(), notes.end());
+        }
       });
       run_stage(attempt, "plan", runtime_, gpu_count_, [&] {
         const StrategyInstance strategy = registry_.create(strategy_name);

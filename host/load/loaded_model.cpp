@@ -66,6 +66,7 @@ void LoadedModel::release() {
   while (!blocks_.empty()) blocks_.pop_back();  // newest first
   registrations_.clear();
   files_.clear();
+  scales_.reset();
 }
 
 class Loader {
@@ -78,6 +79,13 @@ class Loader {
     const auto started = std::chrono::steady_clock::now();
     const std::uint64_t mapped_before = runtime_.bytes_uploaded_from_mapping();
     loaded_.statistics_.stream_source = options_.stream_source;
+    // Weights quantized at load: their scales first, each weight read once for its largest magnitude.
+    loaded_.scales_ =
+        std::make_unique<QuantizationScales>(model_, [this](std::size_t c, const std::string& name, DType stored) {
+          const TensorLocation at = model_.components[c].locations.at(name);
+          CheckpointFile& f = file(c, at.file);
+          return UploadSource{f.descriptor(), &f.path(), at.offset, at.bytes * 8 / dtype_bits(stored), stored, stored};
+        });
     if (options_.stream_source == StreamSource::registered_mapping) register_streamed_weights();
     std::uint64_t total = 0, done = 0;
     for (const auto& component : model_.graph.components) total += component.bytes();
@@ -114,11 +122,13 @@ class Loader {
   }
 
   UploadSource source_of(std::size_t component, const TensorInfo& tensor) {
+    const DType placed = placed_dtype(tensor.dtype, options_.target_dtype);
+    if (auto scale = loaded_.scales_->scale_source(component, tensor.name, placed)) return *scale;
     const TensorLocation at = location_of(model_.components[component], tensor);
     CheckpointFile& f = file(component, at.file);
-    UploadSource source{f.descriptor(),  &f.path(),    at.offset,
-                        tensor.elements, tensor.dtype, placed_dtype(tensor.dtype, options_.target_dtype)};
-    if (options_.upload_path != UploadPath::staged && source.from == source.to) {
+    UploadSource source{f.descriptor(), &f.path(), at.offset, tensor.elements, tensor.dtype, placed};
+    loaded_.scales_->quantize(component, tensor.name, source);
+    if (options_.upload_path != UploadPath::staged && source.from == source.to && !source.quantize_scales) {
       source.mapping = f.mapping();
       source.every_reader_maps = options_.upload_path == UploadPath::registered;
     }
@@ -140,6 +150,11 @@ class Loader {
         if (placed == nullptr || !streamed_from_host(*placed)) continue;
         for (const auto& tensor : unit.tensors) {
           if (!tensor.tied_to.empty() || tensor.bytes == 0) continue;
+          const auto& inspected = model_.components[c];
+          if (inspected.quantized.count(tensor.name) || inspected.quantized_scales.count(tensor.name))
+            throw UsageError("streaming from the registered checkpoint copies its bytes as they are, and " +
+                                 tensor.name + " is quantized as it loads",
+                             "use --stream-from pinned or page-cache, or load without --weight-dtype");
           if (placed_dtype(tensor.dtype, options_.target_dtype) != tensor.dtype)
             throw UsageError("streaming from the registered checkpoint copies its bytes as they are, and tensor " +
                                  tensor.name + " needs converting to " +

@@ -14,6 +14,7 @@
 
 #include "devices/device_runtime.hpp"
 #include "load/checkpoint_file.hpp"
+#include "load/quantization_scales.hpp"
 #include "model/model_inspector.hpp"
 #include "vramguard/cost_model.hpp"
 
@@ -84,6 +85,7 @@ class LoadedModel {
   friend class Loader;
   DeviceRuntime* runtime_;
   std::vector<std::shared_ptr<CheckpointFile>> files_;
+  std::unique_ptr<QuantizationScales> scales_;  // read again with every streamed quantized weight
   std::vector<std::unique_ptr<HostRegistration>> registrations_;
   std::vector<std::unique_ptr<MemoryBlock>> blocks_;
   std::vector<LoadedUnit> units_;

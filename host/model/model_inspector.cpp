@@ -24,13 +24,40 @@ struct RawTensor {
   std::size_t file = 0;
 };
 
+// Single-file checkpoints keep a component's names under a prefix: ComfyUI's full checkpoints under
+// model.diffusion_model., its split diffusion models sometimes under diffusion_model.
+constexpr std::string_view kSingleFilePrefixes[] = {"model.diffusion_model.", "diffusion_model."};
+// ComfyUI marks a scaled-fp8 file with an empty tensor of this name; it holds no weight.
+constexpr std::string_view kScaledFp8Marker = "scaled_fp8";
+
+// The prefix a given file's names carry ("" for diffusers' own names).
+std::string_view single_file_prefix(const SafetensorsHeader& header) {
+  for (const auto prefix : kSingleFilePrefixes)
+    if (std::any_of(header.tensors.begin(), header.tensors.end(),
+                    [&](const SafetensorsEntry& e) { return text::starts_with(e.name, prefix); }))
+      return prefix;
+  return {};
+}
+
 // Reads every weight file's header and checks the shards against each other and the index.
 std::map<std::string, RawTensor> read_tensors(InspectedComponent& component) {
   std::map<std::string, RawTensor> tensors;
   const auto& files = component.source.weight_files;
   for (std::size_t f = 0; f < files.size(); ++f) {
     component.headers.push_back(read_safetensors_header(files[f].string()));
-    for (const auto& entry : component.headers.back().tensors) {
+    // A file the user gave for a component (--component NAME=FILE): its names without the single-file
+    // prefix, and nothing of the other parts such a file may also hold (ComfyUI's text encoders, VAE).
+    const std::string_view prefix =
+        component.source.weights_file_given ? single_file_prefix(component.headers.back()) : std::string_view();
+    std::size_t skipped = 0;
+    for (auto entry : component.headers.back().tensors) {
+      if (component.source.weights_file_given) {
+        if (!text::starts_with(entry.name, prefix) || (entry.name == kScaledFp8Marker && entry.elements == 0)) {
+          ++skipped;
+          continue;
+        }
+        entry.name.erase(0, prefix.size());
+      }
       const auto [it, inserted] = tensors.emplace(entry.name, RawTensor{entry, f});
       if (!inserted)
         throw CheckpointError(files[f].string(),
@@ -39,6 +66,13 @@ std::map<std::string, RawTensor> read_tensors(InspectedComponent& component) {
       component.locations.emplace(entry.name,
                                   TensorLocation{f, component.headers.back().data_offset + entry.begin, entry.bytes()});
     }
+    if (skipped)
+      log::info(files[f].string(), ": ", component.source.name, "'s weights are its tensors",
+                prefix.empty() ? std::string() : " under '" + std::string(prefix) + "'", "; ", skipped,
+                " other entries left aside");
+    if (component.source.weights_file_given && tensors.empty())
+      throw InputError("--component " + component.source.name + "=" + files[f].string(),
+                       "holds no tensors for the component", "give the file of the component's own weights");
   }
   if (component.source.index_file) {
     const std::string index_path = component.source.index_file->string();
@@ -232,7 +266,7 @@ TensorLocation location_of(const InspectedComponent& component, const TensorInfo
 InspectedModel inspect_model(const std::string& argument, const Environment& environment,
                              const InspectOptions& options) {
   InspectedModel model;
-  model.source = resolve_model_source(argument, environment);
+  model.source = resolve_model_source(argument, environment, options.component_files);
   // No output of this process may overwrite a file the model is read from.
   protect_from_outputs(model.source.root / "model_index.json");
   for (const auto& component : model.source.components) {
@@ -260,6 +294,7 @@ InspectedModel inspect_model(const std::string& argument, const Environment& env
     log::debug("component '", component_source.name, "': ", model.graph.components.back().units.size(), " units, ",
                model.graph.components.back().architecture);
   }
+  quantize_weights(model, options.quantize);
   check_fp8_scales(model);
   if (!options.loras.empty()) attach_loras(model, options.loras, options.target_dtype);
   return model;

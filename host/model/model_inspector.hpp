@@ -9,6 +9,7 @@
 
 #include "core/environment.hpp"
 #include "model/model_source.hpp"
+#include "model/quantized_weights.hpp"
 #include "model/safetensors_header.hpp"
 #include "vramguard/model_graph.hpp"
 #include "vramguard/option_values.hpp"
@@ -31,11 +32,22 @@ struct LoraAdapter {
   std::string file;  // the LoRA it came from
 };
 
+// A weight quantized as it loads (--weight-dtype): the graph holds it as F8_E4M3 (one byte an element,
+// `scale` beside it in the unit); the checkpoint as `source_dtype` at its location.
+struct QuantizedWeight {
+  DType source_dtype = DType::BF16;
+  std::string scale;      // the scale tensor's name: "<module>.scale_weight"
+  std::int64_t rows = 0;  // the weight's
+  bool per_row = false;   // one scale a row, else one
+};
+
 struct InspectedComponent {
   ComponentSource source;
   std::vector<SafetensorsHeader> headers;  // one per weight file (then one per LoRA file adapting it)
   std::unordered_map<std::string, TensorLocation> locations;
   std::vector<LoraAdapter> adapters;
+  std::map<std::string, QuantizedWeight> quantized;     // by the weight's name (model/quantized_weights.hpp)
+  std::map<std::string, std::string> quantized_scales;  // their scales: scale name → weight name
 };
 
 // Where a tensor's bytes are; for a row slice (TensorInfo::first_row), where the slice's rows are.
@@ -45,6 +57,7 @@ struct InspectedModel {
   ModelSource source;
   ModelGraph graph;
   std::vector<InspectedComponent> components;  // parallel to graph.components
+  std::vector<std::string> notes;              // what reading it changed, for the plan's and load's reports
 };
 
 struct InspectOptions {
@@ -57,6 +70,10 @@ struct InspectOptions {
   // so the one that runs has the devices to itself. Empty: all. InputError for a name the model lacks.
   std::vector<std::string> components;
   LoraFiles loras;  // --lora: attached to the units of the Linears they adapt (model/lora_adapters.hpp)
+  // --component NAME=FILE: these components' weights from one file each (model/model_source.hpp).
+  std::map<std::string, std::filesystem::path> component_files;
+  // --weight-dtype COMPONENT=fp8: these components' weights quantized as they load (model/quantized_weights.hpp).
+  std::map<std::string, Fp8Quantization> quantize;
 };
 
 InspectedModel inspect_model(const std::string& model_argument, const Environment& environment,

@@ -118,8 +118,28 @@ int pipeline_rank(const std::string& name) {
   return 3;
 }
 
+using ComponentFiles = std::map<std::string, fs::path>;
+
+// A component's weights from the file --component NAME=FILE gives: the user named it, so it is not
+// confined to the model's folder, but it must be one regular safetensors file (not a FIFO, not a folder).
+void take_weights_file(ComponentSource& component, const fs::path& file) {
+  const std::string given = "--component " + component.name + "=" + file.string();
+  std::error_code ec;
+  const auto status = fs::status(file, ec);
+  if (ec || !fs::exists(status)) throw InputError(given, "names no file", "check the path");
+  if (!fs::is_regular_file(status))
+    throw InputError(given, "names something that is not a regular file", "give a .safetensors file");
+  if (!text::ends_with(file.filename().string(), ".safetensors"))
+    throw InputError(given, "names a file that is not .safetensors",
+                     "give the component's weights as one .safetensors file (an index is not taken here)");
+  component.weight_files = {file};
+  component.index_file.reset();
+  component.index_weight_map.clear();
+  component.weights_file_given = true;
+}
+
 // `root` bounds what the folder's files may name: the folder itself, or the hub cache's repo folder.
-ModelSource from_directory(const fs::path& dir, const fs::path& root) {
+ModelSource from_directory(const fs::path& dir, const fs::path& root, const ComponentFiles& component_files) {
   ModelSource source;
   source.root = dir;
   std::error_code ec;
@@ -134,19 +154,40 @@ ModelSource from_directory(const fs::path& dir, const fs::path& root) {
         throw InputError(index_file.string(),
                          "names a component '" + shown(name) + "' that is not a folder name beside it");
       ComponentSource component{name, dir / name, std::nullopt, {}, std::nullopt, {}};
-      if (!fs::is_directory(component.directory, ec)) continue;
-      confined(component.directory, root, index_file.string());
-      find_weights(component, root);
-      if (component.weight_files.empty()) continue;  // tokenizer, scheduler, processor...
-      component.config = config_beside(component.directory);
+      const auto given = component_files.find(name);
+      const bool folder = fs::is_directory(component.directory, ec);
+      if (!folder && given == component_files.end()) continue;
+      if (folder) confined(component.directory, root, index_file.string());
+      // A component whose weights come from a given file needs none in its folder (the user may have
+      // downloaded only its config beside the single-file checkpoint).
+      if (given != component_files.end()) {
+        take_weights_file(component, given->second);
+      } else {
+        find_weights(component, root);
+        if (component.weight_files.empty()) continue;  // tokenizer, scheduler, processor...
+      }
+      if (folder) component.config = config_beside(component.directory);
       source.components.push_back(std::move(component));
     }
     std::stable_sort(source.components.begin(), source.components.end(),
                      [](const auto& a, const auto& b) { return pipeline_rank(a.name) < pipeline_rank(b.name); });
     if (source.components.empty())
       throw InputError(dir.string(), "model_index.json names no component folder with .safetensors weights");
+    for (const auto& [name, file] : component_files)
+      if (std::none_of(source.components.begin(), source.components.end(),
+                       [&](const ComponentSource& c) { return c.name == name; })) {
+        std::string names;
+        for (const auto& c : source.components) names += (names.empty() ? "" : ", ") + c.name;
+        throw InputError("--component " + name + "=" + file.string(),
+                         "names a component that " + dir.string() + "/model_index.json does not list",
+                         "its components with weights: " + names);
+      }
     return source;
   }
+  if (!component_files.empty())
+    throw InputError("--component " + component_files.begin()->first + "=" + component_files.begin()->second.string(),
+                     "replaces a component of a diffusers pipeline folder, and " + dir.string() + " is not one",
+                     "give the file itself as the model");
   ComponentSource component{"model", dir, config_beside(dir), {}, std::nullopt, {}};
   find_weights(component, root);
   if (component.weight_files.empty()) {
@@ -196,7 +237,8 @@ std::optional<RepoId> parse_repo_id(const std::string& argument) {
   return repo;
 }
 
-ModelSource from_hub_cache(const RepoId& repo_id, const std::string& argument, const Environment& environment) {
+ModelSource from_hub_cache(const RepoId& repo_id, const std::string& argument, const Environment& environment,
+                           const ComponentFiles& component_files) {
   const fs::path cache = hub_cache_dir(environment);
   const fs::path repo = cache / ("models--" + repo_id.org + "--" + repo_id.name);
   std::error_code ec;
@@ -223,12 +265,13 @@ ModelSource from_hub_cache(const RepoId& repo_id, const std::string& argument, c
                      "revision '" + repo_id.revision + "' is not in the cache (looked for " + snapshot.string() + ")",
                      "available snapshots are under " + (repo / "snapshots").string());
   // Snapshot files are symlinks into the repo's blobs/: they must stay inside the repo's folder.
-  ModelSource source = from_directory(snapshot, repo_root);
+  ModelSource source = from_directory(snapshot, repo_root, component_files);
   source.hub_revision = commit;
   return source;
 }
 
-ModelSource resolve(const std::string& argument, const Environment& environment) {
+ModelSource resolve(const std::string& argument, const Environment& environment,
+                    const ComponentFiles& component_files) {
   const fs::path path(argument);
   std::error_code ec;
   const auto status = fs::status(path, ec);
@@ -239,8 +282,12 @@ ModelSource resolve(const std::string& argument, const Environment& environment)
                          : "check the path");
   ModelSource source;
   if (fs::is_directory(status)) {
-    source = from_directory(path, fs::weakly_canonical(path));
+    source = from_directory(path, fs::weakly_canonical(path), component_files);
   } else if (fs::is_regular_file(status)) {
+    if (!component_files.empty())
+      throw InputError("--component " + component_files.begin()->first + "=" + component_files.begin()->second.string(),
+                       "replaces a component of a diffusers pipeline folder, and " + shown(argument) + " is a file",
+                       "give the component's file itself as the model");
     const std::string file = path.filename().string();
     const fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     ComponentSource component{"model", folder, config_beside(folder), {}, std::nullopt, {}};
@@ -263,7 +310,7 @@ ModelSource resolve(const std::string& argument, const Environment& environment)
       throw InputError(
           shown(argument), "no such file or folder, and not a Hugging Face repo id",
           "a repo id is org/name or org/name@revision: letters, digits, '-', '_' and '.', at most 96 each");
-    source = from_hub_cache(*repo, argument, environment);
+    source = from_hub_cache(*repo, argument, environment, component_files);
   } else {
     throw InputError(shown(argument), "no such file or folder",
                      "give a model folder, a .safetensors file, or org/name from the Hugging Face cache");
@@ -282,11 +329,12 @@ fs::path hub_cache_dir(const Environment& environment) {
   return fs::path(home != environment.end() ? home->second : "/root") / ".cache" / "huggingface" / "hub";
 }
 
-ModelSource resolve_model_source(const std::string& argument, const Environment& environment) {
+ModelSource resolve_model_source(const std::string& argument, const Environment& environment,
+                                 const ComponentFiles& component_files) {
   if (argument.empty()) throw UsageError("no model given", "pass a model folder, a .safetensors file or org/name");
   ModelSource source;
   try {
-    source = resolve(argument, environment);
+    source = resolve(argument, environment, component_files);
   } catch (const fs::filesystem_error& e) {
     throw InputError(shown(e.path1().empty() ? argument : e.path1().string()), "cannot be read: " + e.code().message(),
                      e.code() == std::errc::too_many_symbolic_link_levels

@@ -21,6 +21,9 @@ struct ComponentSource {
   std::vector<std::filesystem::path> weight_files;
   std::optional<std::filesystem::path> index_file;      // *.safetensors.index.json of a sharded checkpoint
   std::map<std::string, std::string> index_weight_map;  // its tensor → shard file name
+  // Given with --component NAME=FILE rather than found in the folder: the file may hold its names under a
+  // single-file checkpoint's prefix (ComfyUI's model.diffusion_model.), which the inspection takes off.
+  bool weights_file_given = false;
 };
 
 struct ModelSource {
@@ -31,7 +34,11 @@ struct ModelSource {
   std::vector<ComponentSource> components;
 };
 
-ModelSource resolve_model_source(const std::string& argument, const Environment& environment);
+// `component_files`: components whose weights come from one given safetensors file each (--component
+// NAME=FILE) instead of their folder's, which then need no weights of their own. InputError for a name the
+// pipeline does not have, a model that is no pipeline, or a file that is not a regular .safetensors file.
+ModelSource resolve_model_source(const std::string& argument, const Environment& environment,
+                                 const std::map<std::string, std::filesystem::path>& component_files = {});
 
 // The Hugging Face hub cache directory, as huggingface_hub picks it: HF_HUB_CACHE, HF_HOME/hub,
 // ~/.cache/huggingface/hub.

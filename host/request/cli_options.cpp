@@ -233,6 +233,25 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
   request.inspect.unit_rules = options.unit_rules;
   if (options.slice_vocabulary) request.inspect.vocabulary_slice_bytes = options.slice_vocabulary->bytes;
   request.inspect.loras = options.lora;
+  for (const auto& component : options.component) {
+    const bool twice =
+        component.weights_file
+            ? !request.inspect.component_files.emplace(component.name, *component.weights_file).second
+            : std::count(request.inspect.components.begin(), request.inspect.components.end(), component.name) > 0;
+    if (twice) throw UsageError("--component names " + component.name + " twice", "name each component once");
+    if (!component.weights_file) request.inspect.components.push_back(component.name);
+  }
+  for (const auto& weights : options.weight_dtype) {
+    Fp8Quantization quantization;
+    quantization.per_row = options.fp8_scales && options.fp8_scales->per_row;
+    for (const auto& layer : options.fp8_keep) quantization.keep.push_back(layer.name);
+    if (!request.inspect.quantize.emplace(weights.component, quantization).second)
+      throw UsageError("--weight-dtype names " + weights.component + " twice", "name each component once");
+  }
+  if (options.weight_dtype.empty() && (options.fp8_scales || !options.fp8_keep.empty()))
+    throw UsageError(std::string(options.fp8_scales ? "--fp8-scales" : "--fp8-keep") +
+                         " says how weights quantize, and no --weight-dtype quantizes any",
+                     "add --weight-dtype transformer=fp8, or leave it out");
 
   if (const auto strategy = invocation.text("strategy")) {
     request.strategy = *strategy;
@@ -289,8 +308,7 @@ LoadRequest load_request_from(const Invocation& invocation, bool model_required)
     if (!option.written || !invocation.values.count(name) || invocation.values[name].defaulted()) continue;
     if (option.kind == OptionKind::flag) {
       if (invocation.flag(name)) request.as_given.emplace_back(name, "true");
-    } else if (option.kind == OptionKind::text_list || option.kind == OptionKind::lora_files ||
-               option.kind == OptionKind::strategy_settings) {
+    } else if (option.is_list()) {
       for (const auto& value : invocation.list(name)) request.as_given.emplace_back(name, value);
     } else if (const auto value = invocation.text(name)) {
       request.as_given.emplace_back(name, *value);

@@ -44,6 +44,7 @@ ModelDescription describe(const InspectedModel& model) {
       if (const auto it = d.config.find("_class_name"); it != d.config.end() && it->is_string())
         d.classes.push_back(it->get<std::string>());
     }
+    for (const auto& file : source.weight_files) d.weight_files.push_back(file.string());
     for (const auto& unit : component.units) {
       UnitDescription u;
       u.name = unit.name;

@@ -11,11 +11,13 @@ std::uint64_t round_up(std::uint64_t value, std::uint64_t granularity) {
   return granularity == 0 ? value : (value + granularity - 1) / granularity * granularity;
 }
 
-// Whether a unit's bytes on the device equal its bytes in the file (no dtype conversion on the way):
-// only then can the GPU copy straight from the mapped checkpoint.
+// Whether a unit's bytes on the device equal its bytes in the file (no dtype conversion or quantization
+// on the way): only then can the GPU copy straight from the mapped checkpoint.
 bool stored_as_placed(const Unit& unit, std::optional<DType> target) {
   for (const auto& tensor : unit.tensors)
-    if (tensor.tied_to.empty() && placed_dtype(tensor.dtype, target) != tensor.dtype) return false;
+    if (tensor.tied_to.empty() &&
+        (placed_dtype(tensor.dtype, target) != tensor.dtype || tensor.bytes != tensor.stored_bytes))
+      return false;
   return true;
 }
 
@@ -69,7 +71,7 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
   if (budget.can_register_mappings && convertible_in_place) return registered();
   if (budget.pinned_cap_bytes > 0)
     return copied(budget.can_register_mappings
-                      ? "a dtype conversion rules out registering the checkpoint"
+                      ? "a dtype conversion (--dtype, --weight-dtype) rules out registering the checkpoint"
                       : "this runtime cannot register the checkpoint (needs root or a memlock limit)");
   return staged_choice("no pinned memory is allowed (--pinned-memory 0)");
 }

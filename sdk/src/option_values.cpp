@@ -130,6 +130,50 @@ std::string option_text(const LoraFile& lora) {
   return out.str();
 }
 
+NamedComponent::NamedComponent(std::string_view text) {
+  const auto eq = text.find('=');
+  name = std::string(text.substr(0, eq));
+  if (eq != std::string_view::npos) weights_file = std::string(text.substr(eq + 1));
+  if (name.empty() || name.find_first_of(",/") != std::string::npos)
+    throw InvalidOptionValue("names no component", "write NAME=FILE, e.g. transformer=qwen_image_edit_fp8.safetensors");
+  if (weights_file && weights_file->empty())
+    throw InvalidOptionValue("names no file after '='",
+                             "write NAME=FILE, e.g. transformer=qwen_image_edit_fp8.safetensors");
+}
+
+std::string option_text(const NamedComponent& component) {
+  return component.weights_file ? component.name + "=" + *component.weights_file : component.name;
+}
+
+ComponentWeightDType::ComponentWeightDType(std::string_view text) {
+  const auto eq = text.find('=');
+  const std::string hint = "write COMPONENT=fp8, e.g. transformer=fp8";
+  if (eq == std::string_view::npos || eq == 0) throw InvalidOptionValue("is not COMPONENT=fp8", hint);
+  component = std::string(text.substr(0, eq));
+  std::string dtype_name(text.substr(eq + 1));
+  for (auto& c : dtype_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (dtype_name != "fp8" && dtype_name != "fp8_e4m3" && dtype_name != "fp8_e4m3fn" && dtype_name != "float8_e4m3fn")
+    throw InvalidOptionValue("quantizes to '" + std::string(text.substr(eq + 1)) + "', which vramguard does not",
+                             "weights quantize at load to fp8 (e4m3, scaled): " + hint);
+}
+
+std::string option_text(const ComponentWeightDType& weights) { return weights.component + "=fp8"; }
+
+Fp8Scales::Fp8Scales(std::string_view text) {
+  if (text == "row" || text == "per-row") per_row = true;
+  else if (text != "tensor" && text != "per-tensor")
+    throw InvalidOptionValue("is not tensor or row", "--fp8-scales tensor (one scale a weight) or row (one a row)");
+}
+
+std::string option_text(const Fp8Scales& scales) { return scales.per_row ? "row" : "tensor"; }
+
+ModuleName::ModuleName(std::string_view text) : name(text) {
+  if (name.empty() || name.find_first_of(" \t=,") != std::string::npos || name.front() == '.' || name.back() == '.')
+    throw InvalidOptionValue("is not a layer name", "name a module or part of one, e.g. img_mlp or attn.to_out");
+}
+
+std::string option_text(const ModuleName& module) { return module.name; }
+
 std::string option_text(const ByteSize& size) { return std::to_string(size.bytes); }
 std::string option_text(const DeviceSizes& sizes) { return text_of(sizes.bytes); }
 std::string option_text(const SizeForDevices& sizes) {

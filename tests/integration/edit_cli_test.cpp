@@ -118,6 +118,8 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
   write_safetensors(sdxl_lora, {{"lora_unet_down_blocks_0_proj_in.lora_down.weight", DType::F32, {4, 8}, zeros.data()},
                                 {"lora_unet_down_blocks_0_proj_in.lora_up.weight", DType::F32, {8, 4}, zeros.data()}});
   const std::string other_lora = shell_quote(sdxl_lora.string());
+  const std::string vae_weights =
+      shell_quote((kFixture / "pipeline" / "vae" / "diffusion_pytorch_model.safetensors").string());
   for (const auto& [arguments, named] : std::vector<std::pair<std::string, std::string>>{
            {"edit " + pipeline + " --prompt x" + out, "no --image"},
            {"edit " + pipeline + " --image " + image + out, "no --prompt"},
@@ -151,6 +153,19 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
             "missing.safetensors"},
            {base + " --lora " + shell_quote((kLoras / "diffusers_format.safetensors").string()) + ":lots" + out,
             "diffusers_format.safetensors:lots"},
+           // A component's weights from one file (--component NAME=FILE).
+           {base + " --component transformer" + out, "alone would read that component only"},
+           {base + " --component transformer=" + shell_quote((tmp.path() / "missing.safetensors").string()) + out,
+            "names no file"},
+           {base + " --component transformer=" + shell_quote(not_image) + out, "not .safetensors"},
+           {base + " --component unet=" + vae_weights + out, "does not list"},
+           {base + " --component transformer=" + vae_weights + out, "holds the weights of another model"},
+           // Quantizing at load (--weight-dtype COMPONENT=fp8).
+           {base + " --weight-dtype transformer=int4" + out, "quantizes to 'int4', which vramguard does not"},
+           {base + " --weight-dtype unet=fp8" + out, "names a component"},
+           {base + " --fp8-keep img_mod" + out, "no --weight-dtype quantizes any"},
+           {base + " --weight-dtype transformer=fp8 --fp8-keep weight" + out, "leaves no weight of transformer"},
+           {base + " --weight-dtype transformer=fp8 --fp8-scales column" + out, "is not tensor or row"},
        }) {
     const auto result = run_vramguard(arguments + kSimulated);
     EXPECT_EQ(result.exit_code, 2) << arguments.substr(0, 300) << ": " << result.err;

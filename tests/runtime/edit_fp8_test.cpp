@@ -10,6 +10,8 @@
 #include "fp8_weights.hpp"
 #include "qwen_image_edit/edit_run.hpp"
 #include "runtime/edit_support.hpp"
+#include "support/safetensors_files.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace vramguard;
 using namespace vramguard::testing;
@@ -79,3 +81,60 @@ TEST_P(Fp8Under, EqualsTheEditOfTheDequantizedWeights) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryStrategy, Fp8Under, kEveryStrategyName, strategy_test_name);
+
+// --weight-dtype transformer=fp8 on the fp32 pipeline: the weights quantized as they load (scale = amax /
+// 448, nearest e4m3) give the fixture's final_latents_fp8, the edit of the weights it stored so.
+class QuantizedAtLoadUnder : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QuantizedAtLoadUnder, EqualsTheEditOfTheFixturesFp8Weights) {
+  const std::string base = (kBase / "pipeline").string();
+  for (const auto& c : every_strategy(base)) {
+    if (c.strategy != GetParam()) continue;
+    auto options = edit_options(c.strategy, c.gpus);
+    options.strategy_options = c.options;
+    options.weight_dtype = {ComponentWeightDType("transformer=fp8")};
+    auto session = runtime::Session::open(base, options);
+    EXPECT_TRUE(plan_uses(*session, c.expected_mode)) << "the plan does not use " << c.expected_mode;
+    const auto out = pipelines::run_edit(*session, pipelines::prepare_edit(base, tiny_edit_call()));
+    EXPECT_LT(
+        largest_difference(out.final_latents, load_tensor(kFixture / "expected.safetensors", "final_latents_fp8")),
+        1e-3);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStrategy, QuantizedAtLoadUnder, kEveryStrategyName, strategy_test_name);
+
+// A scale per row follows each row's range: closer to the fp32 edit than a scale per weight.
+TEST(Fp8Weights, ScalesPerRowComeCloserToTheFp32EditThanAScalePerWeight) {
+  const std::string base = (kBase / "pipeline").string();
+  const at::Tensor fp32 = load_tensor(kFixture / "expected.safetensors", "final_latents_fp32");
+  auto distance = [&](const std::string& scales) {
+    auto options = edit_options("balanced", "cuda:3GB");
+    options.weight_dtype = {ComponentWeightDType("transformer=fp8")};
+    options.fp8_scales = Fp8Scales(scales);
+    auto session = runtime::Session::open(base, options);
+    return largest_difference(
+        pipelines::run_edit(*session, pipelines::prepare_edit(base, tiny_edit_call())).final_latents, fp32);
+  };
+  EXPECT_LT(distance("row"), distance("tensor"));
+}
+
+// What users download from ComfyUI: the transformer as one fp8 file, its names under
+// model.diffusion_model., beside other parts' tensors. With --component transformer=FILE the diffusers
+// folder (here holding no transformer weights at all) supplies its config and the other components.
+TEST(Fp8Weights, ATransformerFromOneSingleFileCheckpointGivesTheEditOfTheFolderWithIt) {
+  TempDir tmp;
+  const fs::path folder = tmp / "pipeline";
+  fs::copy(kBase / "pipeline", folder, fs::copy_options::recursive);
+  fs::permissions(folder / "transformer", fs::perms::owner_all, fs::perm_options::add);
+  fs::remove(folder / "transformer" / "diffusion_pytorch_model.safetensors");
+  const fs::path single =
+      single_file_checkpoint(kFixture / "pipeline" / "transformer" / "diffusion_pytorch_model.safetensors",
+                             tmp / "qwen_image_edit_fp8_e4m3fn.safetensors", "model.diffusion_model.");
+  auto options = edit_options("sequential-offload", "cuda:3GB");
+  options.component = {NamedComponent("transformer", single.string())};
+  auto session = runtime::Session::open(folder.string(), options);
+  const auto out = pipelines::run_edit(*session, pipelines::prepare_edit(folder.string(), tiny_edit_call()));
+  EXPECT_LT(largest_difference(out.final_latents, load_tensor(kFixture / "expected.safetensors", "final_latents_fp8")),
+            1e-3);
+}

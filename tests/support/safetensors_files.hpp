@@ -3,7 +3,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 namespace vramguard::testing {
 
@@ -36,6 +39,29 @@ inline std::string f32_header(std::initializer_list<std::pair<std::string, std::
     offset += elements * 4;
   }
   return json + "}";
+}
+
+// `from` written again at `to` as a single-file checkpoint does it: every tensor's name under `prefix`
+// (ComfyUI's "model.diffusion_model."), with ComfyUI's empty `scaled_fp8` marker and a tensor of another
+// part of the model beside them ("text_encoders.extra.weight", one F32).
+inline std::filesystem::path single_file_checkpoint(const std::filesystem::path& from, const std::filesystem::path& to,
+                                                    const std::string& prefix) {
+  std::ifstream in(from, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  const auto header = nlohmann::json::parse(bytes.substr(8, length));
+  std::string data = bytes.substr(8 + length);
+  nlohmann::json renamed = nlohmann::json::object();
+  for (const auto& [name, entry] : header.items())
+    if (name != "__metadata__") renamed[prefix + name] = entry;
+  const auto end = data.size();
+  renamed["scaled_fp8"] = {{"dtype", "F8_E4M3"}, {"shape", {0}}, {"data_offsets", {end, end}}};
+  renamed["text_encoders.extra.weight"] = {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {end, end + 4}}};
+  data.append(4, '\0');
+  std::string text = renamed.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned, as writers do
+  return write_file(to, safetensors_bytes(text, 0) + data);
 }
 
 }  // namespace vramguard::testing

@@ -36,7 +36,12 @@ std::pair<std::string, std::string> sample(const OptionDeclaration& option) {
     case OptionKind::size_for_devices: return {"4GB", "4000000000"};
     case OptionKind::dtype: return {"float16", "fp16"};
     case OptionKind::strategy_settings: return {"prefetch=2", "prefetch=2"};
-    case OptionKind::lora_files: return {"lightning.safetensors:0.5", "lightning.safetensors:0.5"};
+    case OptionKind::typed_list:
+      if (option.name == "lora") return {"lightning.safetensors:0.5", "lightning.safetensors:0.5"};
+      if (option.name == "weight-dtype") return {"transformer=float8_e4m3fn", "transformer=fp8"};
+      if (option.name == "fp8-keep") return {"img_mod", "img_mod"};
+      return {"transformer=fp8.safetensors", "transformer=fp8.safetensors"};
+    case OptionKind::typed_value: return {"per-row", "row"};
     case OptionKind::text:
     case OptionKind::text_list: return {"x", "x"};
   }

@@ -15,13 +15,9 @@ template <class Value>
 struct OptionField {
   using type = std::optional<Value>;
 };
-template <>
-struct OptionField<TextList> {
-  using type = TextList;
-};
-template <>
-struct OptionField<LoraFiles> {
-  using type = LoraFiles;
+template <class Entry>
+struct OptionField<std::vector<Entry>> {
+  using type = std::vector<Entry>;
 };
 template <>
 struct OptionField<StrategySettings> {

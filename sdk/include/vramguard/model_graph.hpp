@@ -17,7 +17,7 @@ struct TensorInfo {
   DType dtype = DType::F32;  // as stored
   std::vector<std::int64_t> shape;
   std::uint64_t elements = 0;
-  std::uint64_t stored_bytes = 0;  // in the checkpoint
+  std::uint64_t stored_bytes = 0;  // in the checkpoint (0 for a scale made at load: --weight-dtype)
   std::uint64_t bytes = 0;         // once placed: in the target dtype where one is set
   std::string tied_to;             // name of the tensor this one shares storage with: it then has no
                                    // storage of its own, and sums of a unit's bytes leave it out

@@ -96,6 +96,54 @@ struct LoraFile {
 // LoRAs in the order given; they add up.
 using LoraFiles = std::vector<LoraFile>;
 
+// A component named on the command line (--component NAME[=FILE]). With a file, the component's weights
+// come from that one safetensors file instead of its folder's (a single-file download such as ComfyUI's
+// fp8 transformer); its config, and every other component, still come from the model folder. NAME alone
+// picks the one component `vramguard run` runs.
+struct NamedComponent {
+  std::string name;
+  std::optional<std::string> weights_file;
+  NamedComponent(std::string name_, std::optional<std::string> file) : name(std::move(name_)), weights_file(file) {}
+  NamedComponent(std::string_view text);  // InvalidOptionValue for an empty name or file
+  NamedComponent(const char* text) : NamedComponent(std::string_view(text)) {}
+  NamedComponent(const std::string& text) : NamedComponent(std::string_view(text)) {}
+  bool operator==(const NamedComponent&) const = default;
+};
+using NamedComponents = std::vector<NamedComponent>;
+
+// A component whose 2-D weights are quantized as they load (--weight-dtype COMPONENT=fp8): e4m3 with a
+// scale per tensor (or per row, --fp8-scales row), what ComfyUI's scaled fp8 files hold.
+struct ComponentWeightDType {
+  std::string component;
+  DType dtype = DType::F8_E4M3;
+  ComponentWeightDType(std::string_view text);  // InvalidOptionValue but for NAME=fp8 (fp8_e4m3, float8_e4m3fn)
+  ComponentWeightDType(const char* text) : ComponentWeightDType(std::string_view(text)) {}
+  ComponentWeightDType(const std::string& text) : ComponentWeightDType(std::string_view(text)) {}
+  bool operator==(const ComponentWeightDType&) const = default;
+};
+using ComponentWeightDTypes = std::vector<ComponentWeightDType>;
+
+// How many scales a weight quantized at load gets: one (scale = its amax / 448), or one per row.
+struct Fp8Scales {
+  bool per_row = false;
+  Fp8Scales(std::string_view text);  // "tensor" or "row"
+  Fp8Scales(const char* text) : Fp8Scales(std::string_view(text)) {}
+  Fp8Scales(const std::string& text) : Fp8Scales(std::string_view(text)) {}
+  bool operator==(const Fp8Scales&) const = default;
+};
+
+// A layer kept in its dtype when its component is quantized (--fp8-keep img_mod,txt_mlp): a weight is kept
+// when one of its name's dotted parts, or a run of them, is this ("img_mlp" keeps
+// transformer_blocks.3.img_mlp.net.2.weight; "net.2" keeps every MLP's down-projection).
+struct ModuleName {
+  std::string name;
+  ModuleName(std::string_view text);  // InvalidOptionValue for an empty name or one with spaces or '='
+  ModuleName(const char* text) : ModuleName(std::string_view(text)) {}
+  ModuleName(const std::string& text) : ModuleName(std::string_view(text)) {}
+  bool operator==(const ModuleName&) const = default;
+};
+using ModuleNames = std::vector<ModuleName>;
+
 // Strategy options by key (`prefetch` → "2"); NAME.KEY for one strategy's (`balanced.low_zero`).
 using StrategySettings = std::map<std::string, std::string>;
 // A repeatable option's values, in the order given.
@@ -108,6 +156,10 @@ std::string option_text(const DeviceSizes& sizes);
 std::string option_text(const SizeForDevices& sizes);
 std::string option_text(const LoadDType& dtype);
 std::string option_text(const LoraFile& lora);
+std::string option_text(const NamedComponent& component);
+std::string option_text(const ComponentWeightDType& weights);
+std::string option_text(const Fp8Scales& scales);
+std::string option_text(const ModuleName& module);
 std::string option_text(const std::string& text);
 std::string option_text(std::uint64_t count);
 template <std::same_as<bool> Bool>  // not an overload on bool: a string literal would convert to it

@@ -13,7 +13,7 @@ struct OptionInfo {
   std::string name;     // the CLI's: "max-memory"
   std::string keyword;  // Python's: "max_memory"; empty for none
   std::string kind;     // text, text_list, flag, count, size, device_sizes, size_for_devices, dtype, strategy_settings,
-                        // lora_files
+                        // typed_list, typed_value
   std::string value_name, default_text, help;
   std::uint64_t min = 0, max = 0;  // counts
 };

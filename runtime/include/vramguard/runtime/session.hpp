@@ -57,6 +57,7 @@ struct VRAMGUARD_RUNTIME_API ComponentDescription {
   std::vector<std::string> classes;  // config.json's architectures / _class_name
   nlohmann::json config;             // config.json (null when there is none)
   std::string config_file;
+  std::vector<std::string> weight_files;  // the checkpoint files its weights are read from
   std::vector<UnitDescription> units;
   std::vector<AdapterDescription> adapters;  // LoRAs, several per Linear where several adapt it
   const UnitDescription* find(std::string_view unit) const;

@@ -1,0 +1,30 @@
+"""One line of a GPU proof: a `vramguard edit --json` report beside the NVML peak nvml_peak.py sampled from
+outside. Prints ready time, the median step, the streamed bytes against the copy bound (the pinned
+bandwidth measured in the same run), NVML's peak beside the plan's prediction, and whether CFG's passes
+ran as one batch.
+Usage: edit_summary.py REPORT.json NVML.json LABEL PINNED_BYTES_PER_S"""
+import json
+import sys
+
+
+def main():
+    report_file, nvml_file, label, bandwidth = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    try:
+        edit, outside = json.load(open(report_file))["edit"], json.load(open(nvml_file))
+    except Exception as error:  # the run failed: its stderr says why (printed by the caller)
+        print(f"  {label}: no report ({error})")
+        return
+    steps = sorted(edit["steps"], key=lambda s: s["seconds"])
+    median = steps[len(steps) // 2]
+    bound = median["streamed_bytes"] / bandwidth
+    ratio = f" = {median['seconds'] / bound:.3f}x the copy bound" if bound > 0 else ""
+    for device, peak in outside["peak_bytes"].items():
+        predicted = edit["predicted_peak_bytes"].get(device, 0)
+        print(f"  {label}: ready {edit['ready_seconds']:.2f} s; step {median['seconds']:.3f} s, streamed "
+              f"{median['streamed_bytes'] / 1e9:.2f} GB{ratio}; CFG batched {edit.get('cfg_batched')}; {device} NVML "
+              f"peak {peak / 1e9:.3f} GB, predicted {predicted / 1e9:.3f} GB "
+              f"({100 * (peak - predicted) / max(predicted, 1):+.1f} %)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# On the GPU machine, after building into build-gpu: issue 27's measurements. The full-size Qwen-Image-Edit
+# shapes (synth --preset full: zero weights), a 1024x1024 picture, a 1024x1024 result, 8 steps with true
+# CFG, bf16, strategy auto:
+#   capped:   configs/rtx4080-16gb.ini — true CFG's two passes apart (--cfg-batch never), as one batch
+#             (always), fp8 storage (--weight-dtype transformer=fp8) apart and batched
+#   resident: no cap, everything on the GPU — bf16 against fp8 storage
+# Each run under nvml_peak.py (NVML at 50 Hz from outside); printed by edit_summary.py: ready, the median
+# step, the step against the copy bound (pinned bandwidth measured here), NVML's peak beside the plan's.
+# Usage: run-cfg-fp8-proofs.sh [RUN...] (default: every run; a RUN is capped:VARIANT or resident:VARIANT)
+set -uo pipefail
+source bench/gpu/proof-env.sh
+export CUDA_VISIBLE_DEVICES=0
+full_pipeline
+gradient_png "$work/input.png"
+bandwidth=$(python3 -c "import sys; sys.path.insert(0, 'bench/gpu'); from pinned_bandwidth import pinned_bandwidth; print(pinned_bandwidth())")
+echo "pinned host->device: $(python3 -c "print(f'{$bandwidth / 1e9:.1f}')") GB/s"
+default_runs="capped:apart capped:batched capped:fp8-apart capped:fp8-batched resident:bf16 resident:fp8"
+for run in ${*:-$default_runs}; do
+  where=${run%%:*} variant=${run#*:} name=cfg-fp8-${run/:/-}
+  args=(--prompt "make the sky stormy" --negative-prompt " " --steps 8 --height 1024 --width 1024 --strategy auto)
+  [ "$where" = capped ] && args+=(--config "$(pwd)/configs/rtx4080-16gb.ini")
+  case $variant in
+  apart) args+=(--cfg-batch never) ;;
+  batched) args+=(--cfg-batch always) ;;
+  fp8-apart) args+=(--cfg-batch never --weight-dtype transformer=fp8) ;;
+  fp8-batched) args+=(--cfg-batch always --weight-dtype transformer=fp8) ;;
+  bf16) ;;
+  fp8) args+=(--weight-dtype transformer=fp8) ;;
+  esac
+  python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$work/qie" --image "$work/input.png" \
+    "${args[@]}" --max-attempts 1 --output "$out/$name.png" --json > "$out/$name.json" 2> "$out/$name.err"
+  python3 bench/gpu/edit_summary.py "$out/$name.json" "$out/$name.nvml.json" "$run" "$bandwidth"
+  tail -2 "$out/$name.err" | sed 's/^/    /'
+done
