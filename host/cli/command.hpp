@@ -29,6 +29,7 @@ Command compare_command();
 Command load_command();
 Command run_command();
 Command edit_command();
+Command serve_command();
 Command doctor_command();
 Command fix_command();
 Command monitor_command();

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/command.hpp"
+#include "cli/edit_options.hpp"
 #include "cli/guard_session.hpp"
 #include "core/output_file.hpp"
 #include "core/stop_signal.hpp"
@@ -67,13 +68,7 @@ pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
   else
     throw UsageError("--vae-tiling '" + tiling + "' is not one of auto, always, never",
                      "auto tiles only where the whole picture would not fit");
-  const std::string batching = invocation.text("cfg-batch").value_or("auto");
-  if (batching == "auto") s.cfg_batching = pipelines::CfgBatching::automatic;
-  else if (batching == "always") s.cfg_batching = pipelines::CfgBatching::always;
-  else if (batching == "never") s.cfg_batching = pipelines::CfgBatching::never;
-  else
-    throw UsageError("--cfg-batch '" + batching + "' is not one of auto, always, never",
-                     "auto batches true CFG's two passes where the plan leaves them room");
+  s.cfg_batching = cfg_batching_from(invocation);
   s.vae_tile.tile_pixels = static_cast<int>(invocation.number("vae-tile-size", 16, 16384).value_or(256));
   s.vae_tile.stride_pixels = static_cast<int>(invocation.number("vae-tile-stride", 16, 16384).value_or(192));
   s.max_image_pixels = invocation.number("max-image-pixels", 1, UINT64_MAX).value_or(pipelines::kDefaultMaxImagePixels);

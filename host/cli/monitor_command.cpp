@@ -43,25 +43,6 @@ double seconds_option(const Invocation& invocation, const std::string& name, dou
   return value;
 }
 
-// "127.0.0.1:8088", "[::1]:8088", "localhost:0"
-HttpServerOptions serve_options(const std::string& text, bool allow_remote) {
-  const std::string example = "e.g. --serve 127.0.0.1:8088, --serve [::1]:8088, or port 0 for any free one";
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw UsageError("--serve '" + text + "' is not ADDRESS:PORT", example);
-  std::string address = text.substr(0, colon);
-  if (address.size() > 2 && address.front() == '[' && address.back() == ']')
-    address = address.substr(1, address.size() - 2);
-  const std::string port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535)
-    throw UsageError("--serve '" + text + "': the port must be a number from 0 to 65535", example);
-  HttpServerOptions options;
-  options.address = address;
-  options.port = static_cast<std::uint16_t>(std::stoul(port));
-  options.allow_remote = allow_remote;
-  return options;
-}
-
 std::string line_for(const Sample& sample) {
   std::string line;
   for (const auto& r : sample.gpus)
@@ -118,7 +99,7 @@ Command monitor_command() {
               throw UsageError("--allow-remote goes with --serve");
             std::optional<HttpServerOptions> serve;
             if (const auto text = invocation.text("serve"))
-              serve = serve_options(*text, invocation.flag("allow-remote"));
+              serve = listen_options(*text, invocation.flag("allow-remote"), "--serve");
             std::unique_ptr<AlertCommand> on_alert;
             if (const auto command = invocation.text("on-alert")) on_alert = std::make_unique<AlertCommand>(*command);
 

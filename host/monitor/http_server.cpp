@@ -30,7 +30,7 @@ class Connection;
 
 struct HttpServer::Impl {
   HttpServerOptions options;
-  Handler handler;
+  AsyncHandler handler;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::atomic<int> connections{0};
@@ -63,7 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     waiting_ = true;
     parser_.emplace();
     parser_->header_limit(8 * 1024);
-    parser_->body_limit(0);
+    parser_->body_limit(server_.options.max_body_bytes);
     stream_.expires_after(deadline());
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -82,24 +82,57 @@ class Connection : public std::enable_shared_from_this<Connection> {
     waiting_ = false;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted)
       return close();
-    if (ec) return respond(400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n", false);
-    const auto& request = parser_->get();
+    if (ec == http::error::body_limit)
+      return respond(error(413, "the request's body is larger than this server takes (" +
+                                    std::to_string(server_.options.max_body_bytes) + " bytes)"),
+                     false);
+    if (ec) return respond(error(400, "bad request: " + ec.message()), false);
+    auto& request = parser_->get();
     if (!server_.options.allow_remote &&
         !server_.host_allowed(std::string_view(request[http::field::host].data(), request[http::field::host].size())))
-      return respond(421, "text/plain; charset=utf-8",
-                     "misdirected request: this server answers to localhost and its own address only\n", false);
-    if (request.method() != http::verb::get && request.method() != http::verb::head)
-      return respond(405, "text/plain; charset=utf-8", "only GET and HEAD\n", false);
-    HttpResponse r;
+      return respond(error(421, "misdirected request: this server answers to localhost and its own address only"),
+                     false);
+    const bool post = request.method() == http::verb::post && server_.options.max_body_bytes > 0;
+    if (request.method() != http::verb::get && request.method() != http::verb::head && !post)
+      return respond(error(405, server_.options.max_body_bytes ? "only GET, HEAD and POST" : "only GET and HEAD"),
+                     false);
+    head_ = request.method() == http::verb::head;
+    HttpRequest r{std::string(request.method_string()), std::string(request.target()),
+                  std::string(request[http::field::content_type]), std::move(request.body())};
+    // The answer may take long (an edit): no deadline while it is made, and a hang-up is noticed.
+    stream_.expires_never();
+    watch_for_hang_up();
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    HttpServer::Respond answer = [self = shared_from_this(), answered](HttpResponse response) {
+      if (answered->exchange(true)) return;  // once
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response)]() mutable { self->respond(std::move(response), self->head_); });
+    };
     try {
-      r = server_.handler(std::string(request.target()));
+      server_.handler(std::move(r), answer, closed_);
     } catch (const std::exception& e) {
-      r = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
+      answer(error(500, std::string("internal error: ") + e.what()));
     }
-    respond(r.status, r.content_type, std::move(r.body), request.method() == http::verb::head);
   }
 
-  void respond(int status, const std::string& type, std::string body, bool head) {
+  HttpResponse error(int status, const std::string& message) const {
+    return server_.options.error_response ? server_.options.error_response(status, message)
+                                          : HttpResponse{status, "text/plain; charset=utf-8", message + "\n"};
+  }
+
+  // The client sends nothing more after its request; a read that ends means it hung up.
+  void watch_for_hang_up() {
+    stream_.async_read_some(asio::buffer(hang_up_probe_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) self->closed_->store(true);
+                            });
+  }
+
+  void respond(HttpResponse r, bool head) {
+    const int status = r.status;
+    const std::string type = r.content_type;
+    std::string body = std::move(r.body);
+    for (const auto& [name, value] : r.headers) response_.set(name, value);
     response_.result(static_cast<unsigned>(status));
     response_.version(11);
     response_.set(http::field::server, "vramguard");
@@ -124,17 +157,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_{8 * 1024};
-  std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   bool waiting_ = false;  // for its request: an idle connection
+  bool head_ = false;
+  std::shared_ptr<std::atomic<bool>> closed_ = std::make_shared<std::atomic<bool>>(false);
+  char hang_up_probe_[1];
 };
 
-asio::ip::address parse_address(const std::string& text) {
+asio::ip::address parse_address(const std::string& text, const std::string& flag) {
   beast::error_code ec;
   const auto address = asio::ip::make_address(text == "localhost" ? "127.0.0.1" : text, ec);
   if (ec)
-    throw UsageError("--serve address '" + text + "' is not an IP address",
-                     "e.g. --serve 127.0.0.1:8088 or --serve [::1]:8088");
+    throw UsageError(flag + " address '" + text + "' is not an IP address",
+                     "e.g. " + flag + " 127.0.0.1:8088 or " + flag + " [::1]:8088");
   return address;
 }
 
@@ -191,14 +227,39 @@ bool HttpServer::Impl::host_allowed(std::string_view host) const {
   return name == "localhost" || name == "127.0.0.1" || name == "::1" || name == options.address;
 }
 
-HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
+HttpServerOptions listen_options(const std::string& text, bool allow_remote, const std::string& flag) {
+  const std::string example = "e.g. " + flag + " 127.0.0.1:8088, " + flag + " [::1]:8088, or port 0 for any free one";
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw UsageError(flag + " '" + text + "' is not ADDRESS:PORT", example);
+  std::string address = text.substr(0, colon);
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']')
+    address = address.substr(1, address.size() - 2);
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    throw UsageError(flag + " '" + text + "': the port must be a number from 0 to 65535", example);
+  HttpServerOptions options;
+  options.address = address;
+  options.port = static_cast<std::uint16_t>(std::stoul(port));
+  options.allow_remote = allow_remote;
+  options.flag = flag;
+  return options;
+}
+
+HttpServer::HttpServer(HttpServerOptions options, Handler handler)
+    : HttpServer(std::move(options), [handler = std::move(handler)](HttpRequest request, Respond respond,
+                                                                    std::shared_ptr<const std::atomic<bool>>) {
+        respond(handler(request.target));
+      }) {}
+
+HttpServer::HttpServer(HttpServerOptions options, AsyncHandler handler) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->handler = std::move(handler);
-  const auto address = parse_address(impl_->options.address);
+  const auto address = parse_address(impl_->options.address, impl_->options.flag);
   if (!address.is_loopback() && !impl_->options.allow_remote)
-    throw UsageError(
-        "--serve " + impl_->options.address + " is not a loopback address: the page would be open to the network",
-        "serve on 127.0.0.1 or ::1, or pass --allow-remote to mean it");
+    throw UsageError(impl_->options.flag + " " + impl_->options.address +
+                         " is not a loopback address: it would be open to the network",
+                     "serve on 127.0.0.1 or ::1, or pass --allow-remote to mean it");
   const tcp::endpoint endpoint(address, impl_->options.port);
   beast::error_code ec;
   impl_->acceptor.open(endpoint.protocol(), ec);
@@ -217,7 +278,7 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler) : impl_(std::
     try {
       impl->io.run();
     } catch (const std::exception& e) {
-      log::error("the monitor's web server stopped: ", e.what());
+      log::error(impl->options.name, " stopped: ", e.what());
     }
   });
 }

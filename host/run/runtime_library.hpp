@@ -71,6 +71,22 @@ struct PipelineRun {
   std::shared_ptr<const pipelines::PipelineOutcome> outcome;
 };
 
+// A pipeline kept loaded for many jobs (`vramguard serve`): the guard's load once, then one job at a time.
+class PipelineService {
+ public:
+  virtual ~PipelineService() = default;
+  // Runs one job in the loaded session (a step out of memory falls back within it, as run_pipeline's).
+  // GuardFailure when nothing is left to run it; Interrupted when `cancel` stops it at a step's end (the
+  // session stays loaded for the next job).
+  virtual std::shared_ptr<const pipelines::PipelineOutcome> run(
+      const pipelines::PipelineJob& job, const std::function<void(const pipelines::PipelineStep&)>& on_step,
+      const std::atomic<bool>* cancel) = 0;
+  // The guard's report of the load (and of any fallback a job caused since).
+  virtual GuardReport report() const = 0;
+  // Frees everything the session holds; the report then records what was left in use.
+  virtual GuardReport unload() = 0;
+};
+
 // What the library exports (vramguard_runtime_library), one struct: checked, then called.
 struct RuntimeLibraryInterface {
   int interface_version;
@@ -100,6 +116,11 @@ struct RuntimeLibraryInterface {
   // token ids [batch, tokens] (int64) -> logits ..."): what `vramguard help run` lists, so that no list of
   // families is written outside their folders.
   std::vector<std::string> (*families)();
+  // Opens a session for the request and keeps it loaded for the jobs of the pipeline that `job` (a job
+  // of the largest size it will take, checked with check_pipeline) is one of. The caller owns it.
+  // GuardFailure with the report when nothing loads.
+  PipelineService* (*open_pipeline_service)(const LoadRequest& request, const InspectedModel& model,
+                                            const RunHooks& hooks);
   // The CUDA device runtime (host/devices/cuda_runtime.cpp) the CLI's load, doctor, fix and monitor use;
   // nullptr in a build without CUDA. The caller owns what it returns.
   DeviceRuntime* (*create_cuda_runtime)(int log_level);
@@ -109,7 +130,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 8;
+inline constexpr int kRuntimeLibraryInterfaceVersion = 9;
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

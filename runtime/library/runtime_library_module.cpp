@@ -231,6 +231,46 @@ PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& m
   return result;
 }
 
+// `vramguard serve`'s session: opened once, each job run in it as run_pipeline_job runs its one.
+class LoadedPipelineService final : public PipelineService {
+ public:
+  LoadedPipelineService(const LoadRequest& request, const InspectedModel& model, const RunHooks& hooks)
+      : session_(Session::Impl::open(request, model, {hooks.progress, hooks.cancel})) {}
+
+  std::shared_ptr<const pipelines::PipelineOutcome> run(
+      const pipelines::PipelineJob& job, const std::function<void(const pipelines::PipelineStep&)>& on_step,
+      const std::atomic<bool>* cancel) override {
+    Session::Impl& impl = session_.impl();
+    // Each job's step records go with its outcome; kept, they would grow with every job served.
+    impl.steps.clear();
+    try {
+      return pipelines::pipeline_runner_for(job).run(session_, job, on_step, cancel);
+    } catch (const MemoryError&) {
+      if (impl.memory_failure) throw GuardFailure(*impl.memory_failure);
+      throw;
+    }
+  }
+
+  GuardReport report() const override {
+    auto& impl = const_cast<Session&>(session_).impl();
+    return impl.result ? impl.result->report : GuardReport{};
+  }
+
+  GuardReport unload() override {
+    Session::Impl& impl = session_.impl();
+    impl.unload();
+    return impl.result ? impl.result->report : GuardReport{};
+  }
+
+ private:
+  Session session_;
+};
+
+PipelineService* open_pipeline_service(const LoadRequest& request, const InspectedModel& model, const RunHooks& hooks) {
+  log::set_level(static_cast<log::Level>(hooks.log_level));
+  return new LoadedPipelineService(request, model, hooks);
+}
+
 std::vector<std::string> family_lines() {
   std::vector<std::string> lines;
   for (const auto& family : builtin_architectures()) {
@@ -250,6 +290,7 @@ const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion,
                                             &check_pipeline_job,
                                             &run_pipeline_job,
                                             &family_lines,
+                                            &open_pipeline_service,
                                             nullptr};
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "monitor/http_server.hpp"
 #include "monitor/monitor_report.hpp"
 #include "monitor/sampler.hpp"
+#include "support/http_client.hpp"
 #include "support/run_process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -44,37 +45,6 @@ class FixedSource final : public GpuSource {
   std::string kind() const override { return "simulated"; }
   std::vector<GpuReading> read() override { return {reading(0, 8'000'000'000)}; }
 };
-
-int connect_to(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  timeval timeout{3, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return fd;
-}
-
-// Sends `request` and reads until the server closes the connection (or 3 s pass).
-std::string send_request(std::uint16_t port, const std::string& request) {
-  const int fd = connect_to(port);
-  if (fd < 0) return "(no connection)";
-  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, static_cast<std::size_t>(n));
-  ::close(fd);
-  return response;
-}
-
-std::string get(std::uint16_t port, const std::string& path) {
-  return send_request(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
-}
 
 // Every sample line of Prometheus text is NAME{LABELS} VALUE or NAME VALUE.
 void expect_exposition_format(const std::string& text) {

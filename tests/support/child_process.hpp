@@ -48,6 +48,11 @@ class ChildProcess {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) status_ = status;
     return !status_;
   }
+  // Its exit code once it has exited by itself, nullopt while it runs or when a signal ended it.
+  std::optional<int> exit_code() {
+    if (running() || WIFSIGNALED(*status_)) return std::nullopt;
+    return WEXITSTATUS(*status_);
+  }
   // The signal that ended it, 0 when it exited, nullopt while it runs.
   std::optional<int> exit_signal() {
     if (running()) return std::nullopt;

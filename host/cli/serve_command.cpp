@@ -1,0 +1,165 @@
+// `vramguard serve MODEL`: the model loaded once through the guard, then edits over HTTP the way the
+// OpenAI Images API takes them (host/serve/edit_server.hpp), until SIGTERM or Ctrl-C.
+#include <cmath>
+#include <thread>
+
+#include "cli/command.hpp"
+#include "cli/edit_options.hpp"
+#include "cli/guard_session.hpp"
+#include "core/stop_signal.hpp"
+#include "engine/request_setup.hpp"
+#include "image/image_file.hpp"
+#include "logging/log.hpp"
+#include "pipeline_registry.hpp"
+#include "request/cli_options.hpp"
+#include "serve/edit_server.hpp"
+#include "vramguard/byte_size.hpp"
+#include "vramguard/cost_model.hpp"
+
+namespace vramguard {
+namespace {
+
+// The activations of the largest edit the server takes: a square picture and result of --max-pixels,
+// true CFG, the default steps. The load keeps that much headroom, and a request that needs more is
+// refused (413) before it waits.
+pipelines::PipelineDemands largest_edit_demands(const InspectedModel& model, const pipelines::PipelineSpec& pipeline,
+                                                const ServeLimits& limits, const std::filesystem::path& folder) {
+  const int side = std::max(16, static_cast<int>(std::sqrt(static_cast<double>(limits.max_pixels))) / 16 * 16);
+  const auto picture = folder / "largest.png";
+  pipelines::write_png(picture.string(),
+                       {side, side, std::vector<std::uint8_t>(static_cast<std::size_t>(side * side * 3), 128)});
+  pipelines::EditSettings settings;
+  settings.images = {picture};
+  settings.prompt = "the largest edit served";
+  settings.negative_prompt.emplace(1, ' ');  // true CFG: both passes
+  settings.steps = limits.default_steps;
+  settings.height = settings.width = side;
+  const auto job = pipeline.prepare_edit(model.source.root, settings);
+  return runtime_library().check_pipeline(model, *job);
+}
+
+double seconds_option(const Invocation& invocation, const std::string& name, double fallback) {
+  const auto text = invocation.text(name);
+  if (!text) return fallback;
+  char* end = nullptr;
+  const double value = std::strtod(text->c_str(), &end);
+  if (end != text->c_str() + text->size() || !(value >= 1 && value <= 86400))
+    throw UsageError("--" + name + " '" + *text + "' must be a number of seconds from 1 to 86400");
+  return value;
+}
+
+}  // namespace
+
+Command serve_command() {
+  CommandSpec spec{
+      "serve", "load an image-edit model once and take edits over HTTP, as the OpenAI Images API takes them",
+      "vramguard serve MODEL [--listen 127.0.0.1:8089] [--max-queue N] [--timeout S] [--max-image-bytes SIZE] "
+      "[--max-pixels N] [--steps N] [--config F] [--strategy S] [--lora FILE[:SCALE]] [device, budget and fallback "
+      "options]",
+      "MODEL is an image-edit pipeline folder, as vramguard edit takes it. It is loaded once through the guard, "
+      "keeping the headroom of the largest edit served (a picture and result of --max-pixels, true CFG); then "
+      "POST /v1/images/edits takes multipart/form-data: image (or image[], repeatable for Edit-2509/2511), "
+      "prompt, n (1-4: seeds seed, seed+1, ...), size (WIDTHxHEIGHT in multiples of 16, or auto), "
+      "response_format (b64_json), and vramguard's negative_prompt, true_cfg_scale, num_inference_steps and "
+      "seed; it answers {\"created\", \"data\": [{\"b64_json\"}]}, PNGs equal to vramguard edit --seed's. "
+      "GET /v1/models, /health (503 until loaded, then 200) and /metrics (Prometheus) too. One GPU worker takes "
+      "edits first in, first out; a full queue answers 429 with Retry-After. Every input is checked before it "
+      "is queued (400 naming the field, 413 for what is too large); errors take OpenAI's shape, and the server "
+      "keeps serving after each. An edit whose client hangs up, or that runs past --timeout, stops at its next "
+      "step. SIGTERM or Ctrl-C: no new edits, the running one finishes, the queued get 503, exit 0. Every "
+      "option also comes from VRAMGUARD_* variables and --config.",
+      [](CommandOptions& own) {
+        declare_planning_options(own);
+        declare_guard_options(own);
+        // clang-format off
+        own.options.add_options()
+            ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
+            ("listen", po::value<std::string>()->value_name("ADDRESS:PORT")->default_value("127.0.0.1:8089"),
+                "where to serve (port 0: any free one, printed)")
+            ("allow-remote", po::bool_switch(), "serve on an address other than 127.0.0.1 or ::1")
+            ("max-queue", po::value<std::string>()->value_name("N")->default_value("8"),
+                "edits waiting at most (1-1000); more are answered 429")
+            ("timeout", po::value<std::string>()->value_name("SECONDS")->default_value("600"),
+                "an edit still running then is stopped at its next step (504)")
+            ("max-image-bytes", po::value<std::string>()->value_name("SIZE")->default_value("20MB"),
+                "a larger picture file is refused (413)")
+            ("max-pixels", po::value<std::string>()->value_name("N")->default_value("1048576"),
+                "the largest result, in pixels (413 above); the load keeps room for an edit of this size")
+            ("steps", po::value<std::string>()->value_name("N")->default_value("50"),
+                "denoising steps when a request does not say (num_inference_steps)")
+            ("cfg-batch", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
+                "true CFG's two passes as one batch, as vramguard edit's --cfg-batch (the same setting gives the same "
+                "PNG)");
+        // clang-format on
+      }};
+  return {spec, [](const Invocation& invocation, CommandIO& io) {
+            LoadRequest request = load_request_from(invocation);
+            if (!request.inspect.components.empty())
+              throw UsageError("--component " + request.inspect.components.front() +
+                                   " alone would read that component only, and an edit needs every one",
+                               "to take a component's weights from one file, write --component " +
+                                   request.inspect.components.front() + "=FILE.safetensors");
+            HttpServerOptions listen =
+                listen_options(*invocation.text("listen"), invocation.flag("allow-remote"), "--listen");
+            EditServerOptions options;
+            options.max_queue = invocation.number("max-queue", 1, 1000).value_or(8);
+            options.timeout_seconds = seconds_option(invocation, "timeout", 600);
+            options.limits.max_image_bytes = ByteSize(*invocation.text("max-image-bytes")).bytes;
+            options.limits.max_pixels = invocation.number("max-pixels", 256, 16384ull * 16384).value_or(1 << 20);
+            options.limits.default_steps = static_cast<int>(invocation.number("steps", 1, 1000).value_or(50));
+            options.cfg_batching = cfg_batching_from(invocation);
+            const InspectedModel model = inspect_requested(request);
+            options.model_id = model.source.argument;
+            const pipelines::PipelineSpec& pipeline = pipelines::pipeline_spec_for(model.source.root);
+            if (!pipeline.prepare_edit)
+              throw InputError(model.source.root.string(),
+                               "is a pipeline that does not edit pictures (" + pipeline.class_names.front() + ")",
+                               "vramguard serve serves image-edit pipelines (docs/edit.md)");
+            if (request.simulate) require_host_room_for_simulated_data(model, "serving");
+
+            std::string pattern = (std::filesystem::temp_directory_path() / "vramguard-serve-plan-XXXXXX").string();
+            if (::mkdtemp(pattern.data()) == nullptr) throw JobError("cannot make a private folder for the plan");
+            const std::filesystem::path plan_folder = pattern;
+            pipelines::PipelineDemands demands;
+            try {
+              demands = largest_edit_demands(model, pipeline, options.limits, plan_folder);
+            } catch (...) {
+              std::filesystem::remove_all(plan_folder);
+              throw;
+            }
+            std::filesystem::remove_all(plan_folder);
+            if (!request.budget.headroom)
+              request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
+            for (const auto& [component, work] : demands.workload.components)
+              request.workload.components[component] = work;
+
+            listen.max_body_bytes = options.limits.max_image_bytes * 8 + 1'000'000;  // up to 8 pictures
+            listen.io_timeout_seconds = 60;
+            listen.max_connections = 16;  // bodies of up to 8 pictures each: bounded memory for what is read
+            listen.name = "vramguard serve";
+            listen.error_response = [](int status, const std::string& message) {
+              return HttpResponse{status, "application/json", ApiError(status, message).json()};
+            };
+            EditServer server(std::move(request), model, pipeline, demands.activation_bytes, options);
+            HttpServer http(listen, [&server](HttpRequest r, HttpServer::Respond respond,
+                                              std::shared_ptr<const std::atomic<bool>> closed) {
+              server.handle(std::move(r), std::move(respond), std::move(closed));
+            });
+            io.err << "vramguard serve: " << http.url() << " (POST v1/images/edits; GET /health answers 200 once "
+                   << "loaded)\n"
+                   << std::flush;
+            server.start();
+            // Until SIGTERM or Ctrl-C; a model that cannot be loaded ends it (exit 1, the guard's reason).
+            while (!stop_requested() && server.load_failure().empty())
+              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (const std::string failure = server.load_failure(); !failure.empty())
+              throw JobError("the model could not be loaded: " + failure,
+                             "vramguard load MODEL with the same options shows the guard's report");
+            log::info("stopping: the running edit finishes, the queued are answered 503");
+            server.shut_down();
+            http.stop();
+            return 0;
+          }};
+}
+
+}  // namespace vramguard

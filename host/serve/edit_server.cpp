@@ -1,0 +1,334 @@
+#include "serve/edit_server.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/stop_signal.hpp"
+#include "image/image_file.hpp"
+#include "logging/log.hpp"
+#include "qwen_image_edit/edit_outcome.hpp"
+#include "serve/multipart_form.hpp"
+
+namespace vramguard {
+namespace {
+
+constexpr const char* kJson = "application/json";
+
+std::string base64(const std::string& bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::uint32_t chunk = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (i + 1 < bytes.size()) chunk |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    if (i + 2 < bytes.size()) chunk |= static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(chunk >> 18) & 63];
+    out += kAlphabet[(chunk >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(chunk >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[chunk & 63] : '=';
+  }
+  return out;
+}
+
+HttpResponse api_error(const ApiError& error) {
+  HttpResponse response{error.status(), kJson, error.json()};
+  return response;
+}
+
+// A request's picture, written where only this process reads it, for the pipeline's preparation.
+std::filesystem::path write_private(const std::filesystem::path& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw JobError("cannot hold a request's picture in " + path.parent_path().string());
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      throw JobError("cannot hold a request's picture in " + path.parent_path().string());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return path;
+}
+
+}  // namespace
+
+// An edit checked and waiting for the worker: its jobs (one per result), and how to answer.
+struct EditServer::Pending {
+  std::vector<std::unique_ptr<pipelines::PipelineJob>> jobs;
+  HttpServer::Respond respond;
+  std::shared_ptr<const std::atomic<bool>> closed;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+EditServer::EditServer(LoadRequest request, const InspectedModel& model, const pipelines::PipelineSpec& pipeline,
+                       std::uint64_t loaded_activation_bytes, EditServerOptions options)
+    : request_(std::move(request)),
+      model_(model),
+      pipeline_(pipeline),
+      loaded_activation_bytes_(loaded_activation_bytes),
+      options_(std::move(options)) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "vramguard-serve-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw JobError("cannot make a private folder for requests' pictures");
+  work_folder_ = pattern;  // mkdtemp makes it 0700
+}
+
+EditServer::~EditServer() {
+  shut_down();
+  std::error_code ignored;
+  std::filesystem::remove_all(work_folder_, ignored);
+}
+
+void EditServer::start() {
+  worker_ = std::thread([this] { work(); });
+}
+
+std::string EditServer::load_failure() const {
+  std::lock_guard lock(mutex_);
+  return load_failure_;
+}
+
+void EditServer::count(int status) {
+  std::lock_guard lock(mutex_);
+  ++requests_by_status_[status];
+}
+
+void EditServer::handle(HttpRequest request, HttpServer::Respond respond,
+                        std::shared_ptr<const std::atomic<bool>> closed) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  HttpResponse response;
+  try {
+    if (path == "/v1/images/edits" && request.method == "POST") {
+      response = edit(request, respond, closed);
+      if (response.status == 0) return;  // queued: the worker answers
+    } else if (path == "/health" && request.method != "POST") {
+      const std::string failure = load_failure();
+      response =
+          loaded() ? HttpResponse{200, kJson, R"({"status":"ok"})"}
+                   : HttpResponse{
+                         503, kJson,
+                         nlohmann::json{{"status", failure.empty() ? "loading" : "failed"}, {"error", failure}}.dump()};
+    } else if (path == "/v1/models" && request.method != "POST") {
+      response = {200, kJson,
+                  nlohmann::json{{"object", "list"},
+                                 {"data",
+                                  {{{"id", options_.model_id},
+                                    {"object", "model"},
+                                    {"created", std::time(nullptr)},
+                                    {"owned_by", "vramguard"}}}}}
+                      .dump()};
+    } else if (path == "/metrics" && request.method != "POST") {
+      response = {200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
+    } else {
+      throw ApiError(404, "no endpoint " + request.method + " " + path.substr(0, 100) +
+                              "; vramguard serves POST /v1/images/edits, GET /v1/models, /health and /metrics");
+    }
+  } catch (const ApiError& e) {
+    response = api_error(e);
+  }
+  count(response.status);
+  respond(std::move(response));
+}
+
+HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& respond,
+                              std::shared_ptr<const std::atomic<bool>> closed) {
+  if (stopping_) throw ApiError(503, "the server is shutting down", {}, "shutting_down", "server_error");
+  if (!loaded()) {
+    const std::string failure = load_failure();
+    throw ApiError(503,
+                   failure.empty() ? "the model is still loading; GET /health answers 200 once it is ready"
+                                   : "the model could not be loaded: " + failure,
+                   {}, "model_not_ready", "server_error");
+  }
+  ImageEditRequest edit;
+  try {
+    edit = read_image_edit_request(parse_multipart_form(http.content_type, http.body), options_.limits);
+  } catch (const InputError& e) {
+    throw ApiError(400, e.what(), e.path(), "invalid_request");
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= options_.max_queue) {
+      HttpResponse full = api_error(ApiError(429,
+                                             "the queue is full (" + std::to_string(options_.max_queue) +
+                                                 " edits waiting, --max-queue); try again shortly",
+                                             {}, "queue_full", "server_error"));
+      full.headers.emplace_back("Retry-After", "10");
+      return full;
+    }
+  }
+  // Every result's job prepared and checked now, as the CLI checks its inputs: a bad picture or prompt
+  // is refused before it waits in the queue.
+  auto pending = std::make_unique<Pending>();
+  const std::filesystem::path folder = work_folder_ / ("request-" + std::to_string(next_request_++));
+  std::filesystem::create_directory(folder);
+  struct Cleanup {
+    std::filesystem::path folder;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(folder, ignored);
+    }
+  } cleanup{folder};
+  for (std::size_t i = 0; i < edit.pictures.size(); ++i)
+    edit.settings.images.push_back(write_private(folder / ("picture-" + std::to_string(i + 1)), edit.pictures[i]));
+  try {
+    for (int i = 0; i < edit.n; ++i) {
+      pipelines::EditSettings settings = edit.settings;
+      settings.seed = edit.settings.seed + static_cast<std::uint64_t>(i);
+      settings.cfg_batching = options_.cfg_batching;
+      pending->jobs.push_back(pipeline_.prepare_edit(model_.source.root, settings));
+    }
+    const pipelines::PipelineDemands demands = runtime_library().check_pipeline(model_, *pending->jobs.front());
+    if (demands.activation_bytes > loaded_activation_bytes_)
+      throw ApiError(413,
+                     "this edit needs " + std::to_string(demands.activation_bytes) +
+                         " bytes of activations, more than the server was loaded for (a picture and result of "
+                         "--max-pixels); send smaller pictures or size",
+                     "size", "too_large_for_loaded_plan");
+  } catch (const ApiError&) {
+    throw;
+  } catch (const InputError& e) {
+    // A picture is named as the request named it, not by the private file it was written to.
+    const bool picture = e.path().find("picture-") != std::string::npos;
+    const std::string param = picture ? "image" : e.path();
+    const bool too_large = picture && std::string(e.what()).find("decompression bomb") != std::string::npos;
+    throw ApiError(too_large ? 413 : 400, std::string(e.what()).replace(0, e.path().size(), param), param,
+                   too_large ? "image_too_large" : "invalid_value");
+  }
+  pending->respond = respond;
+  pending->closed = std::move(closed);
+  pending->deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             std::chrono::duration<double>(options_.timeout_seconds));
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(pending));
+  }
+  wake_.notify_one();
+  return HttpResponse{0, "", ""};
+}
+
+void EditServer::work() {
+  try {
+    RunHooks hooks;
+    hooks.cancel = &stop_flag();
+    hooks.log_level = static_cast<int>(log::level());
+    service_.reset(runtime_library().open_pipeline_service(request_, model_, hooks));
+    loaded_ = true;
+    log::info("loaded: serving edits");
+  } catch (const std::exception& e) {
+    std::lock_guard lock(mutex_);
+    load_failure_ = e.what();
+    log::error("the model could not be loaded: ", e.what());
+    return;
+  }
+  while (true) {
+    std::unique_ptr<Pending> pending;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // stopping, nothing left
+      if (stopping_) break;       // the queued are answered 503 by shut_down
+      pending = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    answer(*pending);
+  }
+}
+
+void EditServer::answer(Pending& pending) {
+  nlohmann::json data = nlohmann::json::array();
+  std::atomic<bool> cancel{false};
+  bool timed_out = false;
+  HttpResponse response;
+  try {
+    for (const auto& job : pending.jobs) {
+      auto on_step = [&](const pipelines::PipelineStep& step) {
+        {
+          std::lock_guard lock(mutex_);
+          step_seconds_sum_ += step.seconds;
+          ++steps_;
+        }
+        // Stopped at the next step when the client hung up or the request ran out of time.
+        timed_out = std::chrono::steady_clock::now() > pending.deadline;
+        if (pending.closed->load() || timed_out) cancel = true;
+      };
+      const auto outcome = service_->run(*job, on_step, &cancel);
+      const auto& edit = static_cast<const pipelines::EditOutcome&>(*outcome);
+      data.push_back({{"b64_json", base64(pipelines::encode_png(edit.image))}});
+      std::lock_guard lock(mutex_);
+      for (const auto& [device, bytes] : edit.peak_bytes) {
+        last_peak_bytes_[device] = bytes;
+        peak_bytes_[device] = std::max(peak_bytes_[device], bytes);
+      }
+    }
+    response = {200, kJson, nlohmann::json{{"created", std::time(nullptr)}, {"data", data}}.dump()};
+  } catch (const Interrupted&) {
+    response = api_error(
+        timed_out ? ApiError(504,
+                             "the edit ran past the server's timeout (" + std::to_string(options_.timeout_seconds) +
+                                 " s, --timeout)",
+                             {}, "timeout", "server_error")
+                  : ApiError(499, "the client hung up; the edit was stopped", {}, "cancelled", "server_error"));
+  } catch (const std::exception& e) {
+    response = api_error(ApiError(500, std::string("the edit failed: ") + e.what(), {}, "edit_failed", "server_error"));
+    log::error("an edit failed: ", e.what());
+  }
+  count(response.status);
+  pending.respond(std::move(response));
+}
+
+void EditServer::shut_down() {
+  std::deque<std::unique_ptr<Pending>> left;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_.exchange(true) && !worker_.joinable()) return;
+    left.swap(queue_);
+  }
+  wake_.notify_all();
+  for (auto& pending : left) {
+    count(503);
+    pending->respond(api_error(ApiError(503, "the server is shutting down", {}, "shutting_down", "server_error")));
+  }
+  if (worker_.joinable()) worker_.join();  // the running edit finishes
+  if (service_) {
+    service_->unload();
+    service_.reset();
+  }
+}
+
+std::string EditServer::metrics() const {
+  std::lock_guard lock(mutex_);
+  std::ostringstream out;
+  out << "# HELP vramguard_serve_requests_total Requests answered, by HTTP status.\n"
+      << "# TYPE vramguard_serve_requests_total counter\n";
+  for (const auto& [status, count] : requests_by_status_)
+    out << "vramguard_serve_requests_total{status=\"" << status << "\"} " << count << "\n";
+  out << "# HELP vramguard_serve_queue_length Edits waiting for the GPU worker.\n"
+      << "# TYPE vramguard_serve_queue_length gauge\nvramguard_serve_queue_length " << queue_.size() << "\n"
+      << "# HELP vramguard_serve_step_seconds Denoising steps' time.\n# TYPE vramguard_serve_step_seconds summary\n"
+      << "vramguard_serve_step_seconds_sum " << step_seconds_sum_ << "\nvramguard_serve_step_seconds_count " << steps_
+      << "\n# HELP vramguard_serve_loaded Whether the model is loaded.\n# TYPE vramguard_serve_loaded gauge\n"
+      << "vramguard_serve_loaded " << (loaded_ ? 1 : 0) << "\n"
+      << "# HELP vramguard_serve_gpu_peak_bytes The most our tensors took on a GPU in any edit (activations "
+         "included).\n"
+      << "# TYPE vramguard_serve_gpu_peak_bytes gauge\n";
+  for (const auto& [device, bytes] : peak_bytes_)
+    out << "vramguard_serve_gpu_peak_bytes{device=\"" << device << "\"} " << bytes << "\n";
+  out << "# HELP vramguard_serve_gpu_last_edit_peak_bytes The most our tensors took on a GPU in the last edit.\n"
+      << "# TYPE vramguard_serve_gpu_last_edit_peak_bytes gauge\n";
+  for (const auto& [device, bytes] : last_peak_bytes_)
+    out << "vramguard_serve_gpu_last_edit_peak_bytes{device=\"" << device << "\"} " << bytes << "\n";
+  return out.str();
+}
+
+}  // namespace vramguard

@@ -1,0 +1,81 @@
+#pragma once
+// `vramguard serve`'s server: the pipeline loaded once (the runtime library's PipelineService), one GPU
+// worker taking edits first in, first out, and the endpoints — POST /v1/images/edits (the OpenAI Images
+// API), GET /v1/models, /health (503 until loaded) and /metrics (Prometheus). Every edit's inputs are
+// checked before it is queued, as the CLI checks them; after any refusal or failure it keeps serving.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "model/model_inspector.hpp"
+#include "monitor/http_server.hpp"
+#include "pipeline_registry.hpp"
+#include "request/load_request.hpp"
+#include "run/runtime_library.hpp"
+#include "serve/image_edit_request.hpp"
+
+namespace vramguard {
+
+struct EditServerOptions {
+  ServeLimits limits;
+  std::size_t max_queue = 8;     // waiting edits; a full queue answers 429 with Retry-After
+  double timeout_seconds = 600;  // an edit still unfinished then is stopped at its next step (504)
+  std::string model_id;          // what /v1/models lists
+  pipelines::CfgBatching cfg_batching = pipelines::CfgBatching::automatic;  // every edit's (--cfg-batch)
+};
+
+class EditServer {
+ public:
+  // `request` already carries the headroom and workload of the largest edit served (serve_command).
+  EditServer(LoadRequest request, const InspectedModel& model, const pipelines::PipelineSpec& pipeline,
+             std::uint64_t loaded_activation_bytes, EditServerOptions options);
+  ~EditServer();
+
+  // Loads on the worker thread (GET /health answers 503 until it is done).
+  void start();
+  // The HTTP server's handler.
+  void handle(HttpRequest request, HttpServer::Respond respond, std::shared_ptr<const std::atomic<bool>> closed);
+  // Stops taking edits: the running one finishes, those queued are answered 503; then unloads.
+  void shut_down();
+  // Set when loading failed: why (the server then answers 503 to everything but /metrics).
+  std::string load_failure() const;
+  bool loaded() const { return loaded_.load(); }
+
+ private:
+  struct Pending;
+  HttpResponse edit(const HttpRequest& request, HttpServer::Respond& respond,
+                    std::shared_ptr<const std::atomic<bool>> closed);
+  void work();
+  void answer(Pending& pending);
+  std::string metrics() const;
+  void count(int status);
+
+  LoadRequest request_;
+  const InspectedModel& model_;
+  const pipelines::PipelineSpec& pipeline_;
+  std::uint64_t loaded_activation_bytes_;
+  EditServerOptions options_;
+  std::filesystem::path work_folder_;  // each request's pictures, while its job is prepared
+
+  std::unique_ptr<PipelineService> service_;
+  std::atomic<bool> loaded_{false}, stopping_{false};
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Pending>> queue_;
+  std::string load_failure_;
+  std::map<int, std::uint64_t> requests_by_status_;
+  std::map<std::string, std::uint64_t> peak_bytes_, last_peak_bytes_;  // per GPU: of every edit, of the last
+  double step_seconds_sum_ = 0;
+  std::uint64_t steps_ = 0;
+  std::uint64_t next_request_ = 0;
+  std::thread worker_;
+};
+
+}  // namespace vramguard

@@ -1,0 +1,194 @@
+// `vramguard serve`: the fixture pipeline loaded once, edits taken over HTTP as the OpenAI Images API
+// takes them. An edit's PNG is the one `vramguard edit --seed` writes for the same inputs; bad requests get
+// OpenAI-shaped errors (400, 413, 404) and the server keeps serving; SIGTERM ends it with exit 0.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+#include "support/run_process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace vramguard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixture = fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny";
+const std::string kBoundary = "vramguard-test-boundary";
+
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A multipart/form-data POST of `fields` (name → value; a value read from a file where the name is "image").
+std::string edit_request(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string body;
+  for (const auto& [name, value] : fields) {
+    body += "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"";
+    if (name == "image") body += "; filename=\"input.png\"\r\nContent-Type: image/png";
+    body += "\r\n\r\n" + value + "\r\n";
+  }
+  body += "--" + kBoundary + "--\r\n";
+  return "POST /v1/images/edits HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=" +
+         kBoundary + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+int status_of(const std::string& response) {
+  return response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : 0;
+}
+
+nlohmann::json body_of(const std::string& response) {
+  const auto at = response.find("\r\n\r\n");
+  return nlohmann::json::parse(at == std::string::npos ? "null" : response.substr(at + 4), nullptr, false);
+}
+
+std::string from_base64(const std::string& text) {
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (const char c : text) {
+    const auto at = std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/").find(c);
+    if (at == std::string_view::npos) continue;  // '=' padding
+    bits = (bits << 6) | static_cast<std::uint32_t>(at);
+    if ((count += 6) >= 8) out += static_cast<char>((bits >> (count -= 8)) & 0xFF);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm) {
+  TempDir tmp;
+  const std::uint16_t port = free_port();
+  const std::string simulated = "--simulate cuda:3GB --cpu-memory 4GiB";
+  ChildProcess server({VRAMGUARD_BINARY, "serve", (kFixture / "pipeline").string(), "--simulate", "cuda:3GB",
+                       "--cpu-memory", "4GiB", "--listen", "127.0.0.1:" + std::to_string(port), "--max-pixels",
+                       "131072", "--steps", "2", "--cfg-batch", "never", "--log-level", "warn"});
+  // /health answers 503 while the model loads, 200 once it is served.
+  int health = 0;
+  for (int i = 0; i < 600 && health != 200 && server.running(); ++i) {
+    health = status_of(get(port, "/health"));
+    if (health != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(health, 200) << "never became ready";
+  const auto models = body_of(get(port, "/v1/models"));
+  EXPECT_EQ(models["data"][0]["object"], "model");
+
+  // An edit, as the CLI makes it with the same inputs.
+  const std::string image = file_bytes(kFixture / "input.png");
+  const std::string response = send_request(port,
+                                            edit_request({{"image", image},
+                                                          {"prompt", "make the sky stormy"},
+                                                          {"negative_prompt", " "},
+                                                          {"size", "384x256"},
+                                                          {"seed", "7"},
+                                                          {"response_format", "b64_json"}}),
+                                            120);
+  ASSERT_EQ(status_of(response), 200) << response.substr(0, 500);
+  const auto answer = body_of(response);
+  ASSERT_EQ(answer["data"].size(), 1u);
+  EXPECT_TRUE(answer["created"].is_number());
+  const fs::path cli_png = tmp.path() / "cli.png";
+  const auto cli = run_vramguard("edit " + shell_quote((kFixture / "pipeline").string()) + " --image " +
+                                 shell_quote((kFixture / "input.png").string()) +
+                                 " --prompt 'make the sky stormy' --negative-prompt ' ' --width 384 --height 256 "
+                                 "--steps 2 --seed 7 --cfg-batch never " +
+                                 simulated + " --output " + shell_quote(cli_png.string()));
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(from_base64(answer["data"][0]["b64_json"].get<std::string>()), file_bytes(cli_png));
+
+  // Bad requests: OpenAI's error object naming the field; the server serves on.
+  for (const auto& [fields, status, param] :
+       std::vector<std::tuple<std::vector<std::pair<std::string, std::string>>, int, std::string>>{
+           {{{"image", image}, {"prompt", "x"}, {"response_format", "url"}}, 400, "response_format"},
+           {{{"prompt", "x"}}, 400, "image"},
+           {{{"image", image}}, 400, "prompt"},
+           {{{"image", "not a picture"}, {"prompt", "x"}}, 400, "image"},
+           {{{"image", image}, {"prompt", "x"}, {"size", "4096x4096"}}, 413, "size"},
+           {{{"image", image}, {"prompt", "x"}, {"n", "9"}}, 400, "n"},
+           {{{"image", image}, {"prompt", "x"}, {"style", "vivid"}}, 400, "style"},
+       }) {
+    const std::string refused = send_request(port, edit_request(fields), 30);
+    EXPECT_EQ(status_of(refused), status) << refused.substr(0, 400);
+    const auto error = body_of(refused)["error"];
+    EXPECT_EQ(error["param"], param) << refused.substr(0, 400);
+    EXPECT_TRUE(error["message"].is_string() && error["type"].is_string()) << refused.substr(0, 400);
+  }
+  EXPECT_EQ(status_of(get(port, "/v1/images/generations")), 404);
+  EXPECT_EQ(status_of(get(port, "/health")), 200);
+  const std::string metrics = get(port, "/metrics");
+  EXPECT_NE(metrics.find("vramguard_serve_requests_total{status=\"400\"} 6"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("vramguard_serve_queue_length 0"), std::string::npos) << metrics;
+
+  // SIGTERM: it stops taking edits and exits 0.
+  ::kill(server.pid(), SIGTERM);
+  for (int i = 0; i < 300 && server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(server.exit_code(), 0);
+}
+
+TEST(ServeCommand, AFullQueueAnswers429AndAnEditPastItsTimeoutStopsAtItsNextStep) {
+  const std::uint16_t port = free_port();
+  ChildProcess server({VRAMGUARD_BINARY, "serve", (kFixture / "pipeline").string(), "--simulate", "cuda:3GB",
+                       "--cpu-memory", "4GiB", "--listen", "127.0.0.1:" + std::to_string(port), "--max-pixels",
+                       "131072", "--steps", "3", "--max-queue", "1", "--timeout", "1", "--log-level", "warn"});
+  int health = 0;
+  for (int i = 0; i < 600 && health != 200 && server.running(); ++i) {
+    health = status_of(get(port, "/health"));
+    if (health != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(health, 200) << "never became ready";
+  const std::string request = edit_request(
+      {{"image", file_bytes(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
+  // One edit runs, one waits, the third finds the queue full.
+  std::string running, waiting;
+  std::thread first([&] { running = send_request(port, request, 120); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::thread second([&] { waiting = send_request(port, request, 120); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const std::string refused = send_request(port, request, 30);
+  EXPECT_EQ(status_of(refused), 429) << refused.substr(0, 400);
+  EXPECT_NE(refused.find("Retry-After: "), std::string::npos) << refused.substr(0, 400);
+  EXPECT_EQ(body_of(refused)["error"]["code"], "queue_full");
+  first.join();
+  second.join();
+  // A second's timeout: each stopped at the end of a step, answered 504, and the server serves on.
+  EXPECT_EQ(status_of(running), 504) << running.substr(0, 400);
+  EXPECT_EQ(status_of(waiting), 504) << waiting.substr(0, 400);
+  EXPECT_EQ(body_of(running)["error"]["code"], "timeout");
+  EXPECT_EQ(status_of(get(port, "/health")), 200);
+  ::kill(server.pid(), SIGTERM);
+  for (int i = 0; i < 300 && server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(server.exit_code(), 0);
+}
+
+TEST(ServeCommand, BadOptionsExitTwoBeforeServingAndAModelThatCannotLoadExitsOne) {
+  const std::string pipeline = shell_quote((kFixture / "pipeline").string());
+  const std::string simulated = " --simulate cuda:3GB --cpu-memory 4GiB --listen 127.0.0.1:0";
+  for (const auto& [arguments, named] : std::vector<std::pair<std::string, std::string>>{
+           {"serve " + pipeline + " --simulate cuda:3GB --listen nowhere", "--listen 'nowhere' is not ADDRESS:PORT"},
+           {"serve " + pipeline + " --simulate cuda:3GB --listen 10.1.2.3:80", "is not a loopback address"},
+           {"serve " + pipeline + simulated + " --max-queue 0", "--max-queue"},
+           {"serve " + pipeline + simulated + " --timeout 0", "--timeout '0' must be a number of seconds"},
+           {"serve " + pipeline + simulated + " --cfg-batch sometimes", "--cfg-batch 'sometimes'"},
+           {"serve " + pipeline + simulated + " --component transformer", "an edit needs every one"},
+           {"serve " + shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "model").string()) +
+                simulated,
+            "not a diffusers pipeline folder"},
+       }) {
+    const auto result = run_vramguard(arguments);
+    EXPECT_EQ(result.exit_code, 2) << arguments << ": " << result.err;
+    EXPECT_NE(result.err.find(named), std::string::npos) << arguments << ": " << result.err;
+  }
+  // Nothing fits 1 MB: the load fails, and the server says why and exits 1 rather than serve 503s forever.
+  const auto result = run_vramguard("serve " + pipeline + simulated + " --max-memory 0=1MB --max-attempts 1");
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("the model could not be loaded"), std::string::npos) << result.err;
+}
