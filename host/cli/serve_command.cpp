@@ -6,6 +6,7 @@
 #include "cli/command.hpp"
 #include "cli/edit_options.hpp"
 #include "cli/guard_session.hpp"
+#include "config/option_table.hpp"
 #include "core/stop_signal.hpp"
 #include "engine/request_setup.hpp"
 #include "image/image_file.hpp"
@@ -38,16 +39,6 @@ pipelines::PipelineDemands largest_edit_demands(const InspectedModel& model, con
   return runtime_library().check_pipeline(model, *job);
 }
 
-double seconds_option(const Invocation& invocation, const std::string& name, double fallback) {
-  const auto text = invocation.text(name);
-  if (!text) return fallback;
-  char* end = nullptr;
-  const double value = std::strtod(text->c_str(), &end);
-  if (end != text->c_str() + text->size() || !(value >= 1 && value <= 86400))
-    throw UsageError("--" + name + " '" + *text + "' must be a number of seconds from 1 to 86400");
-  return value;
-}
-
 }  // namespace
 
 Command serve_command() {
@@ -71,20 +62,11 @@ Command serve_command() {
       [](CommandOptions& own) {
         declare_planning_options(own);
         declare_guard_options(own);
+        declare_options(own.options, OptionGroup::serve);
         // clang-format off
         own.options.add_options()
             ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
-            ("listen", po::value<std::string>()->value_name("ADDRESS:PORT")->default_value("127.0.0.1:8089"),
-                "where to serve (port 0: any free one, printed)")
             ("allow-remote", po::bool_switch(), "serve on an address other than 127.0.0.1 or ::1")
-            ("max-queue", po::value<std::string>()->value_name("N")->default_value("8"),
-                "edits waiting at most (1-1000); more are answered 429")
-            ("timeout", po::value<std::string>()->value_name("SECONDS")->default_value("600"),
-                "an edit still running then is stopped at its next step (504)")
-            ("max-image-bytes", po::value<std::string>()->value_name("SIZE")->default_value("20MB"),
-                "a larger picture file is refused (413)")
-            ("max-pixels", po::value<std::string>()->value_name("N")->default_value("1048576"),
-                "the largest result, in pixels (413 above); the load keeps room for an edit of this size")
             ("steps", po::value<std::string>()->value_name("N")->default_value("50"),
                 "denoising steps when a request does not say (num_inference_steps)")
             ("cfg-batch", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
@@ -99,13 +81,15 @@ Command serve_command() {
                                    " alone would read that component only, and an edit needs every one",
                                "to take a component's weights from one file, write --component " +
                                    request.inspect.components.front() + "=FILE.safetensors");
+            const LoadOptions given = load_options_from(invocation);
             HttpServerOptions listen =
-                listen_options(*invocation.text("listen"), invocation.flag("allow-remote"), "--listen");
+                listen_options(given.listen.value_or("127.0.0.1:8089"), invocation.flag("allow-remote"), "--listen");
             EditServerOptions options;
-            options.max_queue = invocation.number("max-queue", 1, 1000).value_or(8);
-            options.timeout_seconds = seconds_option(invocation, "timeout", 600);
-            options.limits.max_image_bytes = ByteSize(*invocation.text("max-image-bytes")).bytes;
-            options.limits.max_pixels = invocation.number("max-pixels", 256, 16384ull * 16384).value_or(1 << 20);
+            options.max_queue = given.max_queue.value_or(8);
+            options.timeout_seconds = static_cast<double>(given.timeout.value_or(600));
+            options.idle_unload_seconds = given.idle_unload;
+            options.limits.max_image_bytes = given.max_image_bytes ? given.max_image_bytes->bytes : 20'000'000;
+            options.limits.max_pixels = given.max_pixels.value_or(1 << 20);
             options.limits.default_steps = static_cast<int>(invocation.number("steps", 1, 1000).value_or(50));
             options.cfg_batching = cfg_batching_from(invocation);
             const InspectedModel model = inspect_requested(request);

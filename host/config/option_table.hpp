@@ -25,6 +25,7 @@ enum class OptionGroup {
   guard,       // the commands that load
   faults,      // simulated faults, with guard
   load,        // `load` and the runtime API's Session::open
+  serve,       // `serve`
 };
 
 enum class OptionKind {

@@ -113,10 +113,10 @@ void EditServer::handle(HttpRequest request, HttpServer::Respond respond,
     } else if (path == "/health" && request.method != "POST") {
       const std::string failure = load_failure();
       response =
-          loaded() ? HttpResponse{200, kJson, R"({"status":"ok"})"}
-                   : HttpResponse{
-                         503, kJson,
-                         nlohmann::json{{"status", failure.empty() ? "loading" : "failed"}, {"error", failure}}.dump()};
+          ready() ? HttpResponse{200, kJson, loaded_ ? R"({"status":"ok"})" : R"({"status":"ok","loaded":false})"}
+                  : HttpResponse{
+                        503, kJson,
+                        nlohmann::json{{"status", failure.empty() ? "loading" : "failed"}, {"error", failure}}.dump()};
     } else if (path == "/v1/models" && request.method != "POST") {
       response = {200, kJson,
                   nlohmann::json{{"object", "list"},
@@ -142,7 +142,7 @@ void EditServer::handle(HttpRequest request, HttpServer::Respond respond,
 HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& respond,
                               std::shared_ptr<const std::atomic<bool>> closed) {
   if (stopping_) throw ApiError(503, "the server is shutting down", {}, "shutting_down", "server_error");
-  if (!loaded()) {
+  if (!ready()) {
     const std::string failure = load_failure();
     throw ApiError(503,
                    failure.empty() ? "the model is still loading; GET /health answers 200 once it is ready"
@@ -217,13 +217,22 @@ HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& resp
   return HttpResponse{0, "", ""};
 }
 
+void EditServer::load() {
+  const auto started = std::chrono::steady_clock::now();
+  RunHooks hooks;
+  hooks.cancel = &stop_flag();
+  hooks.log_level = static_cast<int>(log::level());
+  service_.reset(runtime_library().open_pipeline_service(request_, model_, hooks));
+  loaded_ = true;
+  std::lock_guard lock(mutex_);
+  load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ++loads_;
+}
+
 void EditServer::work() {
   try {
-    RunHooks hooks;
-    hooks.cancel = &stop_flag();
-    hooks.log_level = static_cast<int>(log::level());
-    service_.reset(runtime_library().open_pipeline_service(request_, model_, hooks));
-    loaded_ = true;
+    load();
+    ready_ = true;
     log::info("loaded: serving edits");
   } catch (const std::exception& e) {
     std::lock_guard lock(mutex_);
@@ -235,11 +244,34 @@ void EditServer::work() {
     std::unique_ptr<Pending> pending;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping, nothing left
-      if (stopping_) break;       // the queued are answered 503 by shut_down
+      const auto woken = [this] { return stopping_ || !queue_.empty(); };
+      if (options_.idle_unload_seconds && service_) {
+        // Idle for --idle-unload: the model leaves the GPU; the next edit loads it again.
+        if (!wake_.wait_for(lock, std::chrono::seconds(*options_.idle_unload_seconds), woken)) {
+          lock.unlock();
+          service_->unload();
+          service_.reset();
+          loaded_ = false;
+          log::info("unloaded after ", *options_.idle_unload_seconds, " s without an edit");
+          continue;
+        }
+      } else {
+        wake_.wait(lock, woken);
+      }
+      if (queue_.empty() || stopping_) break;  // the queued are answered 503 by shut_down
       pending = std::move(queue_.front());
       queue_.pop_front();
+    }
+    if (!service_) {
+      try {
+        load();
+        log::info("loaded again for an edit");
+      } catch (const std::exception& e) {
+        count(500);
+        pending->respond(api_error(ApiError(500, std::string("the model could not be loaded again: ") + e.what(), {},
+                                            "load_failed", "server_error")));
+        continue;
+      }
     }
     answer(*pending);
   }
@@ -319,6 +351,10 @@ std::string EditServer::metrics() const {
       << "vramguard_serve_step_seconds_sum " << step_seconds_sum_ << "\nvramguard_serve_step_seconds_count " << steps_
       << "\n# HELP vramguard_serve_loaded Whether the model is loaded.\n# TYPE vramguard_serve_loaded gauge\n"
       << "vramguard_serve_loaded " << (loaded_ ? 1 : 0) << "\n"
+      << "# HELP vramguard_serve_loads_total Loads of the model (the first, and after each idle unload).\n"
+      << "# TYPE vramguard_serve_loads_total counter\nvramguard_serve_loads_total " << loads_ << "\n"
+      << "# HELP vramguard_serve_load_seconds The last load's time.\n# TYPE vramguard_serve_load_seconds gauge\n"
+      << "vramguard_serve_load_seconds " << load_seconds_ << "\n"
       << "# HELP vramguard_serve_gpu_peak_bytes The most our tensors took on a GPU in any edit (activations "
          "included).\n"
       << "# TYPE vramguard_serve_gpu_peak_bytes gauge\n";

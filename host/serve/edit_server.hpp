@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,7 @@ struct EditServerOptions {
   double timeout_seconds = 600;  // an edit still unfinished then is stopped at its next step (504)
   std::string model_id;          // what /v1/models lists
   pipelines::CfgBatching cfg_batching = pipelines::CfgBatching::automatic;  // every edit's (--cfg-batch)
+  std::optional<std::uint64_t> idle_unload_seconds;  // unload after this long without an edit; load again on the next
 };
 
 class EditServer {
@@ -46,13 +48,15 @@ class EditServer {
   void shut_down();
   // Set when loading failed: why (the server then answers 503 to everything but /metrics).
   std::string load_failure() const;
-  bool loaded() const { return loaded_.load(); }
+  // Taking edits: loaded once (and perhaps unloaded since for idleness: the next edit loads it again).
+  bool ready() const { return ready_.load(); }
 
  private:
   struct Pending;
   HttpResponse edit(const HttpRequest& request, HttpServer::Respond& respond,
                     std::shared_ptr<const std::atomic<bool>> closed);
   void work();
+  void load();  // the service opened, timed; throws what opening throws
   void answer(Pending& pending);
   std::string metrics() const;
   void count(int status);
@@ -65,7 +69,9 @@ class EditServer {
   std::filesystem::path work_folder_;  // each request's pictures, while its job is prepared
 
   std::unique_ptr<PipelineService> service_;
-  std::atomic<bool> loaded_{false}, stopping_{false};
+  std::atomic<bool> ready_{false}, loaded_{false}, stopping_{false};
+  double load_seconds_ = 0;
+  std::uint64_t loads_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Pending>> queue_;

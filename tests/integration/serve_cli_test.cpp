@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -176,7 +178,7 @@ TEST(ServeCommand, BadOptionsExitTwoBeforeServingAndAModelThatCannotLoadExitsOne
            {"serve " + pipeline + " --simulate cuda:3GB --listen nowhere", "--listen 'nowhere' is not ADDRESS:PORT"},
            {"serve " + pipeline + " --simulate cuda:3GB --listen 10.1.2.3:80", "is not a loopback address"},
            {"serve " + pipeline + simulated + " --max-queue 0", "--max-queue"},
-           {"serve " + pipeline + simulated + " --timeout 0", "--timeout '0' must be a number of seconds"},
+           {"serve " + pipeline + simulated + " --timeout 0", "--timeout '0' is not an integer from 1 to 86400"},
            {"serve " + pipeline + simulated + " --cfg-batch sometimes", "--cfg-batch 'sometimes'"},
            {"serve " + pipeline + simulated + " --component transformer", "an edit needs every one"},
            {"serve " + shell_quote((fs::path(TEST_DATA_DIR) / "fixtures" / "qwenimage_tiny" / "model").string()) +
@@ -191,4 +193,49 @@ TEST(ServeCommand, BadOptionsExitTwoBeforeServingAndAModelThatCannotLoadExitsOne
   const auto result = run_vramguard("serve " + pipeline + simulated + " --max-memory 0=1MB --max-attempts 1");
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find("the model could not be loaded"), std::string::npos) << result.err;
+}
+
+TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnEditWhoseClientLeft) {
+  const std::uint16_t port = free_port();
+  // A deployment sets the server up through VRAMGUARD_* variables (the child inherits them).
+  ::setenv("VRAMGUARD_LISTEN", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
+  ::setenv("VRAMGUARD_IDLE_UNLOAD", "1", 1);
+  ChildProcess server({VRAMGUARD_BINARY, "serve", (kFixture / "pipeline").string(), "--simulate", "cuda:3GB",
+                       "--cpu-memory", "4GiB", "--max-pixels", "131072", "--steps", "2", "--log-level", "warn"});
+  ::unsetenv("VRAMGUARD_LISTEN");
+  ::unsetenv("VRAMGUARD_IDLE_UNLOAD");
+  int health = 0;
+  for (int i = 0; i < 600 && health != 200 && server.running(); ++i) {
+    health = status_of(get(port, "/health"));
+    if (health != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(health, 200) << "never became ready on the port VRAMGUARD_LISTEN names";
+  const std::string request = edit_request(
+      {{"image", file_bytes(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
+
+  // Idle past --idle-unload: unloaded, still ready; the next edit loads it again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::string metrics = get(port, "/metrics");
+  EXPECT_NE(metrics.find("vramguard_serve_loaded 0"), std::string::npos) << metrics;
+  EXPECT_EQ(status_of(get(port, "/health")), 200);
+  const std::string after_idle = send_request(port, request, 120);
+  EXPECT_EQ(status_of(after_idle), 200) << after_idle.substr(0, 400);
+  metrics = get(port, "/metrics");
+  EXPECT_NE(metrics.find("vramguard_serve_loads_total 2"), std::string::npos) << metrics;
+
+  // A client that hangs up: its edit stops at the end of a step, and the server serves on.
+  const int fd = connect_to(port);
+  ASSERT_GE(fd, 0);
+  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::close(fd);
+  for (int i = 0; i < 600 && metrics.find("status=\"499\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    metrics = get(port, "/metrics");
+  }
+  EXPECT_NE(metrics.find("vramguard_serve_requests_total{status=\"499\"} 1"), std::string::npos) << metrics;
+  EXPECT_EQ(status_of(get(port, "/health")), 200);
+  ::kill(server.pid(), SIGTERM);
+  for (int i = 0; i < 300 && server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(server.exit_code(), 0);
 }

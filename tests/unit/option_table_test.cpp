@@ -22,6 +22,7 @@ CommandSpec every_option_spec() {
             declare_planning_options(own);
             declare_guard_options(own);
             declare_options(own.options, OptionGroup::load);
+            declare_options(own.options, OptionGroup::serve);
             own.options.add_options()("strategy", po::value<std::string>(), "the first strategy");
           }};
 }
@@ -146,7 +147,7 @@ TEST(OptionTable, ABadValueIsNamedWhereItCameFrom) {
 TEST(OptionTable, HelpShowsEachDeclarationOnceWithItsRange) {
   boost::program_options::options_description described;
   for (auto group : {OptionGroup::plugins, OptionGroup::model, OptionGroup::planning, OptionGroup::neighbours,
-                     OptionGroup::guard, OptionGroup::faults, OptionGroup::load})
+                     OptionGroup::guard, OptionGroup::faults, OptionGroup::load, OptionGroup::serve})
     declare_options(described, group);
   EXPECT_EQ(described.options().size(), option_declarations().size());
   std::ostringstream help;
