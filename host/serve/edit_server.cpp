@@ -135,6 +135,8 @@ void EditServer::handle(HttpRequest request, HttpServer::Respond respond,
     }
   } catch (const ApiError& e) {
     response = api_error(e);
+  } catch (const std::exception& e) {
+    response = api_error(ApiError(500, std::string("internal error: ") + e.what(), {}, "internal", "server_error"));
   }
   count(response.status);
   respond(std::move(response));
@@ -153,8 +155,8 @@ HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& resp
   ImageEditRequest edit;
   try {
     edit = read_image_edit_request(parse_multipart_form(http.content_type, http.body), options_.limits);
-  } catch (const InputError& e) {
-    throw ApiError(400, e.what(), e.path(), "invalid_request");
+  } catch (const InputError& e) {  // the body itself: no one field to name
+    throw ApiError(400, e.what(), {}, "invalid_request");
   }
   {
     std::lock_guard lock(mutex_);
@@ -204,6 +206,11 @@ HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& resp
     const bool too_large = picture && std::string(e.what()).find("decompression bomb") != std::string::npos;
     throw ApiError(too_large ? 413 : 400, std::string(e.what()).replace(0, e.path().size(), param), param,
                    too_large ? "image_too_large" : "invalid_value");
+  } catch (const Error& e) {
+    // Other inputs the pipeline refuses as the CLI would (one step against a shift_terminal, a prompt past
+    // the text encoder's positions): the request's fault, with what to do.
+    if (e.exit_code() != ExitCode::bad_input) throw;
+    throw ApiError(400, e.hint().empty() ? e.what() : std::string(e.what()) + "; " + e.hint(), {}, "invalid_value");
   }
   pending->respond = respond;
   pending->closed = std::move(closed);
