@@ -1,5 +1,6 @@
 // `vramguard serve MODEL`: the model loaded once through the guard, then edits over HTTP the way the
 // OpenAI Images API takes them (host/serve/edit_server.hpp), until SIGTERM or Ctrl-C.
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -117,7 +118,9 @@ Command serve_command() {
             for (const auto& [component, work] : demands.workload.components)
               request.workload.components[component] = work;
 
-            listen.max_body_bytes = options.limits.max_image_bytes * 8 + 1'000'000;  // up to 8 pictures
+            // Up to 8 pictures and the fields; a --max-image-bytes too large to multiply takes the largest body.
+            listen.max_body_bytes =
+                std::min<std::uint64_t>(options.limits.max_image_bytes, UINT64_MAX / 16) * 8 + 1'000'000;
             listen.io_timeout_seconds = 60;
             listen.max_connections = 16;  // bodies of up to 8 pictures each: bounded memory for what is read
             listen.name = "vramguard serve";
@@ -129,7 +132,7 @@ Command serve_command() {
                                               std::shared_ptr<const std::atomic<bool>> closed) {
               server.handle(std::move(r), std::move(respond), std::move(closed));
             });
-            io.err << "vramguard serve: " << http.url() << " (POST v1/images/edits; GET /health answers 200 once "
+            io.err << "vramguard serve: " << http.url() << " (POST /v1/images/edits; GET /health answers 200 once "
                    << "loaded)\n"
                    << std::flush;
             server.start();
