@@ -237,11 +237,7 @@ Command edit_command() {
       }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
             LoadRequest request = load_request_from(invocation);
-            if (!request.inspect.components.empty())
-              throw UsageError("--component " + request.inspect.components.front() +
-                                   " alone would read that component only, and an edit needs every one",
-                               "to take a component's weights from one file, write --component " +
-                                   request.inspect.components.front() + "=FILE.safetensors");
+            refuse_partial_pipeline(request);
             const auto output = invocation.text("output");
             if (!output) throw UsageError("no --output given", "say where to write the result: --output edited.png");
             const pipelines::EditSettings settings = edit_settings_from(invocation);

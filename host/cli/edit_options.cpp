@@ -13,4 +13,11 @@ pipelines::CfgBatching cfg_batching_from(const Invocation& invocation) {
                    "auto batches true CFG's two passes where the plan leaves them room");
 }
 
+void refuse_partial_pipeline(const LoadRequest& request) {
+  if (request.inspect.components.empty()) return;
+  const std::string& name = request.inspect.components.front();
+  throw UsageError("--component " + name + " alone would read that component only, and an edit needs every one",
+                   "to take a component's weights from one file, write --component " + name + "=FILE.safetensors");
+}
+
 }  // namespace vramguard

@@ -76,13 +76,9 @@ Command serve_command() {
         // clang-format on
       }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
-            LoadRequest request = load_request_from(invocation);
-            if (!request.inspect.components.empty())
-              throw UsageError("--component " + request.inspect.components.front() +
-                                   " alone would read that component only, and an edit needs every one",
-                               "to take a component's weights from one file, write --component " +
-                                   request.inspect.components.front() + "=FILE.safetensors");
             const LoadOptions given = load_options_from(invocation);
+            LoadRequest request = load_request_from(invocation, given);
+            refuse_partial_pipeline(request);
             HttpServerOptions listen =
                 listen_options(given.listen.value_or("127.0.0.1:8089"), invocation.flag("allow-remote"), "--listen");
             EditServerOptions options;

@@ -222,7 +222,10 @@ void declare_image_size_options(CommandOptions& own) {
 }
 
 LoadRequest load_request_from(const Invocation& invocation, bool model_required) {
-  const LoadOptions options = load_options_from(invocation);
+  return load_request_from(invocation, load_options_from(invocation), model_required);
+}
+
+LoadRequest load_request_from(const Invocation& invocation, const LoadOptions& options, bool model_required) {
   LoadRequest request;
   const auto model = invocation.text("model");
   if (!model && model_required)

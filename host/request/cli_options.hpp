@@ -7,6 +7,7 @@
 
 #include "config/invocation.hpp"
 #include "request/load_request.hpp"
+#include "vramguard/load_options.hpp"
 
 namespace vramguard {
 
@@ -27,6 +28,8 @@ void declare_image_size_options(CommandOptions& own);
 // understand: a size, a device, a fault only --simulate can inject, an unknown --stream-from. Without
 // `model_required` (doctor, monitor) the request may name no model: it then describes the devices.
 LoadRequest load_request_from(const Invocation& invocation, bool model_required = true);
+// The same from the invocation's options already read (a command that reads options of its own too).
+LoadRequest load_request_from(const Invocation& invocation, const LoadOptions& options, bool model_required = true);
 // --plugin-dir, VRAMGUARD_PLUGIN_PATH, the config's plugin_dirs and the --allow-* switches.
 PluginSearch plugin_search_from(const Invocation& invocation);
 

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
+#include "support/safetensors_files.hpp"
 #include "support/run_process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -25,9 +27,31 @@ namespace {
 const fs::path kFixture = fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny";
 const std::string kBoundary = "vramguard-test-boundary";
 
-std::string file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
+int status_of(const std::string& response) {
+  return response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : 0;
+}
+
+// `vramguard serve` on the fixture (a simulated GPU) with `options`, once /health answers 200; nullptr when
+// it never does.
+std::unique_ptr<ChildProcess> serving(std::uint16_t port, const std::vector<std::string>& options) {
+  std::vector<std::string> argv = {VRAMGUARD_BINARY, "serve",        (kFixture / "pipeline").string(),
+                                   "--simulate",     "cuda:3GB",     "--cpu-memory",
+                                   "4GiB",           "--max-pixels", "131072",
+                                   "--log-level",    "warn"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  auto server = std::make_unique<ChildProcess>(argv);
+  for (int i = 0; i < 600 && server->running(); ++i) {
+    if (status_of(get(port, "/health")) == 200) return server;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return nullptr;
+}
+
+// SIGTERM, then its exit code once it has exited (nullopt if it has not within 30 s).
+std::optional<int> stopped(ChildProcess& server) {
+  ::kill(server.pid(), SIGTERM);
+  for (int i = 0; i < 300 && server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return server.exit_code();
 }
 
 // A multipart/form-data POST of `fields` (name → value; a value read from a file where the name is "image").
@@ -41,10 +65,6 @@ std::string edit_request(const std::vector<std::pair<std::string, std::string>>&
   body += "--" + kBoundary + "--\r\n";
   return "POST /v1/images/edits HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=" +
          kBoundary + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-}
-
-int status_of(const std::string& response) {
-  return response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : 0;
 }
 
 nlohmann::json body_of(const std::string& response) {
@@ -71,21 +91,15 @@ TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm)
   TempDir tmp;
   const std::uint16_t port = free_port();
   const std::string simulated = "--simulate cuda:3GB --cpu-memory 4GiB";
-  ChildProcess server({VRAMGUARD_BINARY, "serve", (kFixture / "pipeline").string(), "--simulate", "cuda:3GB",
-                       "--cpu-memory", "4GiB", "--listen", "127.0.0.1:" + std::to_string(port), "--max-pixels",
-                       "131072", "--steps", "2", "--cfg-batch", "never", "--log-level", "warn"});
   // /health answers 503 while the model loads, 200 once it is served.
-  int health = 0;
-  for (int i = 0; i < 600 && health != 200 && server.running(); ++i) {
-    health = status_of(get(port, "/health"));
-    if (health != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(health, 200) << "never became ready";
+  const auto server =
+      serving(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "2", "--cfg-batch", "never"});
+  ASSERT_TRUE(server) << "never became ready";
   const auto models = body_of(get(port, "/v1/models"));
   EXPECT_EQ(models["data"][0]["object"], "model");
 
   // An edit, as the CLI makes it with the same inputs.
-  const std::string image = file_bytes(kFixture / "input.png");
+  const std::string image = read_file(kFixture / "input.png");
   const std::string response = send_request(port,
                                             edit_request({{"image", image},
                                                           {"prompt", "make the sky stormy"},
@@ -105,7 +119,7 @@ TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm)
                                  "--steps 2 --seed 7 --cfg-batch never " +
                                  simulated + " --output " + shell_quote(cli_png.string()));
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
-  EXPECT_EQ(from_base64(answer["data"][0]["b64_json"].get<std::string>()), file_bytes(cli_png));
+  EXPECT_EQ(from_base64(answer["data"][0]["b64_json"].get<std::string>()), read_file(cli_png));
 
   // Bad requests: OpenAI's error object naming the field; the server serves on.
   for (const auto& [fields, status, param] :
@@ -133,24 +147,16 @@ TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm)
   EXPECT_NE(metrics.find("vramguard_serve_queue_length 0"), std::string::npos) << metrics;
 
   // SIGTERM: it stops taking edits and exits 0.
-  ::kill(server.pid(), SIGTERM);
-  for (int i = 0; i < 300 && server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(server.exit_code(), 0);
+  EXPECT_EQ(stopped(*server), 0);
 }
 
 TEST(ServeCommand, AFullQueueAnswers429AndAnEditPastItsTimeoutStopsAtItsNextStep) {
   const std::uint16_t port = free_port();
-  ChildProcess server({VRAMGUARD_BINARY, "serve", (kFixture / "pipeline").string(), "--simulate", "cuda:3GB",
-                       "--cpu-memory", "4GiB", "--listen", "127.0.0.1:" + std::to_string(port), "--max-pixels",
-                       "131072", "--steps", "3", "--max-queue", "1", "--timeout", "1", "--log-level", "warn"});
-  int health = 0;
-  for (int i = 0; i < 600 && health != 200 && server.running(); ++i) {
-    health = status_of(get(port, "/health"));
-    if (health != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(health, 200) << "never became ready";
+  const auto server = serving(
+      port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "3", "--max-queue", "1", "--timeout", "1"});
+  ASSERT_TRUE(server) << "never became ready";
   const std::string request = edit_request(
-      {{"image", file_bytes(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
+      {{"image", read_file(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
   // One edit runs, one waits, the third finds the queue full.
   std::string running, waiting;
   std::thread first([&] { running = send_request(port, request, 120); });
@@ -168,9 +174,7 @@ TEST(ServeCommand, AFullQueueAnswers429AndAnEditPastItsTimeoutStopsAtItsNextStep
   EXPECT_EQ(status_of(waiting), 504) << waiting.substr(0, 400);
   EXPECT_EQ(body_of(running)["error"]["code"], "timeout");
   EXPECT_EQ(status_of(get(port, "/health")), 200);
-  ::kill(server.pid(), SIGTERM);
-  for (int i = 0; i < 300 && server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(server.exit_code(), 0);
+  EXPECT_EQ(stopped(*server), 0);
 }
 
 TEST(ServeCommand, BadOptionsExitTwoBeforeServingAndAModelThatCannotLoadExitsOne) {
@@ -202,18 +206,12 @@ TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnE
   // A deployment sets the server up through VRAMGUARD_* variables (the child inherits them).
   ::setenv("VRAMGUARD_LISTEN", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
   ::setenv("VRAMGUARD_IDLE_UNLOAD", "1", 1);
-  ChildProcess server({VRAMGUARD_BINARY, "serve", (kFixture / "pipeline").string(), "--simulate", "cuda:3GB",
-                       "--cpu-memory", "4GiB", "--max-pixels", "131072", "--steps", "2", "--log-level", "warn"});
+  const auto server = serving(port, {"--steps", "2"});
   ::unsetenv("VRAMGUARD_LISTEN");
   ::unsetenv("VRAMGUARD_IDLE_UNLOAD");
-  int health = 0;
-  for (int i = 0; i < 600 && health != 200 && server.running(); ++i) {
-    health = status_of(get(port, "/health"));
-    if (health != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(health, 200) << "never became ready on the port VRAMGUARD_LISTEN names";
+  ASSERT_TRUE(server) << "never became ready on the port VRAMGUARD_LISTEN names";
   const std::string request = edit_request(
-      {{"image", file_bytes(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
+      {{"image", read_file(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
 
   // Idle past --idle-unload: unloaded, still ready; the next edit loads it again.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
@@ -237,7 +235,5 @@ TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnE
   }
   EXPECT_NE(metrics.find("vramguard_serve_requests_total{status=\"499\"} 1"), std::string::npos) << metrics;
   EXPECT_EQ(status_of(get(port, "/health")), 200);
-  ::kill(server.pid(), SIGTERM);
-  for (int i = 0; i < 300 && server.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(server.exit_code(), 0);
+  EXPECT_EQ(stopped(*server), 0);
 }

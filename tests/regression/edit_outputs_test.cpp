@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/run_process.hpp"
+#include "support/safetensors_files.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace vramguard::testing;
@@ -22,11 +23,6 @@ namespace {
 
 const fs::path kFixture = fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny";
 const std::string kSimulated = " --simulate cuda:3GB --cpu-memory 4GiB";
-
-std::string bytes_of(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
 
 // A writable copy of the fixture's pipeline, its picture and its noise, in `tmp`.
 struct EditCopy {
@@ -60,7 +56,7 @@ TEST(EditOutputs, NoOutputReplacesAFileTheEditReads) {
   const std::vector<fs::path> read = {weights, copy.pipeline / "model_index.json",
                                       copy.pipeline / "tokenizer" / "tokenizer.json", copy.image, copy.latents};
   std::vector<std::string> before;
-  for (const auto& file : read) before.push_back(bytes_of(file));
+  for (const auto& file : read) before.push_back(read_file(file));
   // Each named as it is, and the picture also through a detour (pictures/../pictures/input.png).
   std::vector<std::string> targets;
   for (const auto& file : read) targets.push_back(file.string());
@@ -72,7 +68,7 @@ TEST(EditOutputs, NoOutputReplacesAFileTheEditReads) {
       expect_refused_before_loading(run_vramguard(copy.call() + output + " " + option + " " + shell_quote(target)),
                                     "one of the files this command reads");
     }
-  for (std::size_t i = 0; i < read.size(); ++i) EXPECT_EQ(bytes_of(read[i]), before[i]) << read[i];
+  for (std::size_t i = 0; i < read.size(); ++i) EXPECT_EQ(read_file(read[i]), before[i]) << read[i];
 }
 
 TEST(EditOutputs, OutputsNeverReplaceEachOther) {
@@ -128,7 +124,7 @@ TEST(EditOutputs, ExistingOutputsAreReplacedWholeAndAFailedWriteRemovesNothing) 
   const auto replaced = run_vramguard(copy.call() + " --output " + shell_quote(png.string()) + " --output-latents " +
                                       shell_quote(latents.string()) + " --report " + shell_quote(report.string()));
   ASSERT_EQ(replaced.exit_code, 0) << replaced.err;
-  for (const auto& file : {png, latents, report}) EXPECT_NE(bytes_of(file), "old") << file;
+  for (const auto& file : {png, latents, report}) EXPECT_NE(read_file(file), "old") << file;
   EXPECT_NE(replaced.err.find("replaced the existing"), std::string::npos) << replaced.err;
   // A device that fails every write (a private /dev/full: libpng once removed its target on failure,
   // so that as root the edit deleted /dev/full itself). Making one needs CAP_MKNOD.

@@ -20,6 +20,11 @@ inline std::string safetensors_bytes(const std::string& header_json, std::uint64
   return bytes;
 }
 
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 inline std::filesystem::path write_file(const std::filesystem::path& path, const std::string& bytes) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << bytes;
@@ -46,8 +51,7 @@ inline std::string f32_header(std::initializer_list<std::pair<std::string, std::
 // part of the model beside them ("text_encoders.extra.weight", one F32).
 inline std::filesystem::path single_file_checkpoint(const std::filesystem::path& from, const std::filesystem::path& to,
                                                     const std::string& prefix) {
-  std::ifstream in(from, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const std::string bytes = read_file(from);
   std::uint64_t length = 0;
   for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
   const auto header = nlohmann::json::parse(bytes.substr(8, length));
