@@ -1,5 +1,7 @@
 #include "common/attention.hpp"
 
+#include "common/host_to_device.hpp"
+
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
@@ -32,14 +34,43 @@ at::Tensor causal_attention(const at::Tensor& query, const at::Tensor& key, cons
 #endif
 }
 
+KeyMask KeyMask::of(const at::Tensor& mask) {
+  KeyMask out;
+  const at::Tensor kept = mask.to(at::kCPU).to(at::kBool);
+  if (kept.all().item<bool>()) return out;
+  out.mask = kept;
+  for (std::int64_t sample = 0; sample < kept.size(0); ++sample)
+    out.kept_indices.push_back(kept[sample].nonzero().flatten());
+  return out;
+}
+
+KeyMask KeyMask::on(c10::Device device) const {
+  if (hides_nothing()) return {};
+  KeyMask out;
+  out.mask = host_to_device(mask, device);
+  for (const auto& indices : kept_indices) out.kept_indices.push_back(host_to_device(indices, device));
+  return out;
+}
+
 at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                            const at::Tensor& key_mask, double scale) {
-  // [batch, 1, 1, keys]: the same keys hidden from every head and every query.
-  const at::Tensor mask = key_mask.defined() ? key_mask.to(query.device()).unsqueeze(1).unsqueeze(1) : at::Tensor();
+                            const KeyMask& key_mask, double scale) {
 #if VRAMGUARD_TORCH_MAJOR >= 2
-  const c10::optional<at::Tensor> attend = mask.defined() ? c10::optional<at::Tensor>(mask) : c10::nullopt;
-  return at::scaled_dot_product_attention(query, key, value, attend, 0.0, /*is_causal=*/false, scale);
+  if (key_mask.hides_nothing())
+    return at::scaled_dot_product_attention(query, key, value, {}, 0.0, /*is_causal=*/false, scale);
+  // Sample by sample over the keys it keeps: a hidden key's weight is zero, so leaving it out changes
+  // nothing but the kernel (measured on an H100: see bench/README.md, "true CFG as one batch").
+  std::vector<at::Tensor> samples;
+  for (std::int64_t sample = 0; sample < query.size(0); ++sample) {
+    const auto& kept = key_mask.kept_indices.at(static_cast<std::size_t>(sample));
+    samples.push_back(at::scaled_dot_product_attention(
+        query.narrow(0, sample, 1), key.narrow(0, sample, 1).index_select(-2, kept),
+        value.narrow(0, sample, 1).index_select(-2, kept), {}, 0.0, /*is_causal=*/false, scale));
+  }
+  return samples.size() == 1 ? samples.front() : at::cat(samples, 0);
 #else
+  // [batch, 1, 1, keys]: the same keys hidden from every head and every query.
+  const at::Tensor mask =
+      key_mask.hides_nothing() ? at::Tensor() : key_mask.mask.to(query.device()).unsqueeze(1).unsqueeze(1);
   // Queries in chunks whose scores stay within kUnfusedScoreBytes: an image's every pixel attending to
   // every other would otherwise take the square of the pixels at once. On the CPU, chunks of scores
   // that stay in its cache: twice as fast there as the largest chunks (measured: 9,000 tokens).

@@ -3,7 +3,10 @@
 // there are some, the plain computation (softmax in float32, as the libraries' eager paths) on 1.13.
 #include <ATen/core/Tensor.h>
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
+#include <vector>
 
 namespace vramguard::runtime {
 
@@ -14,9 +17,25 @@ at::Tensor causal_attention(const at::Tensor& query, const at::Tensor& key, cons
 // The most the unfused (libtorch 1.13) non-causal attention holds in scores at once.
 inline constexpr std::int64_t kUnfusedScoreBytes = std::int64_t{256} << 20;
 
-// Every query sees every key that `key_mask` ([batch, keys], bool, true = attend) keeps; an undefined
-// mask keeps them all.
+// The keys each sample of a batch attends to, read once per forward pass and used by every layer.
+//
+// Why not hand the mask to the fused attention: the fastest kernels (flash attention) take no mask, and
+// a padded batch — true CFG's prompt and negative prompt run as one batch — falls back to a masked
+// kernel. With the kept keys' indices known, each sample attends over only its own keys, unmasked.
+struct KeyMask {
+  at::Tensor mask;                       // [batch, keys], bool, true = attend; undefined: every key
+  std::vector<at::Tensor> kept_indices;  // per sample, the indices (int64) of the keys it attends to
+
+  bool hides_nothing() const { return !mask.defined(); }
+  // `mask` [batch, keys], nonzero = attend. Reads it on the host once; a mask that hides nothing gives
+  // an empty KeyMask (the fused kernels run on the whole batch).
+  static KeyMask of(const at::Tensor& mask);
+  // The same mask on `device` (staged without stalling the step).
+  KeyMask on(c10::Device device) const;
+};
+
+// Every query sees every key that `key_mask` keeps.
 at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                            const at::Tensor& key_mask, double scale);
+                            const KeyMask& key_mask, double scale);
 
 }  // namespace vramguard::runtime

@@ -102,7 +102,7 @@ at::Tensor vision_block_forward(const VisionLayout& v, const UnitScope& block, c
   for (std::size_t i = 0; i + 1 < boundaries.size(); ++i) {
     const auto begin = boundaries[i], length = boundaries[i + 1] - boundaries[i];
     parts.push_back(masked_attention(q.narrow(1, begin, length).unsqueeze(0), k.narrow(1, begin, length).unsqueeze(0),
-                                     value.narrow(1, begin, length).unsqueeze(0), at::Tensor(), scale)
+                                     value.narrow(1, begin, length).unsqueeze(0), KeyMask{}, scale)
                         .squeeze(0));
   }
   const auto attended = at::cat(parts, 1).transpose(0, 1).reshape({n, v.hidden});

@@ -206,7 +206,7 @@ struct TimeEmbedding {
 };
 
 Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, const TimeEmbedding& temb,
-                          const at::Tensor& key_mask, const Rotary& rope) {
+                          const KeyMask& key_mask, const Rotary& rope) {
   const auto batch = in.image.size(0);
   const auto [image_attention, image_mlp] = modulations(block, "img_mod", temb.image);
   const ImageModulation image_attention_mod = image_modulation(image_attention, batch, temb.target_tokens);
@@ -398,18 +398,17 @@ class QwenImageTransformerArchitecture final : public Architecture {
     }
     // The joint mask: text padding hidden from every query, image tokens always seen. All-visible
     // masks are dropped so that the fused kernels without mask support can run.
-    at::Tensor key_mask;
+    KeyMask key_mask;
     if (const auto it = inputs.find("encoder_hidden_states_mask"); it != inputs.end()) {
-      const auto text_mask = it->second.to(at::kBool);
-      if (!text_mask.all().item<bool>())
-        key_mask = at::cat({text_mask, at::ones({text_mask.size(0), x.image.size(1)}, text_mask.options())}, 1);
+      const auto text_mask = it->second.to(at::kCPU, at::kBool);
+      key_mask =
+          KeyMask::of(at::cat({text_mask, at::ones({text_mask.size(0), x.image.size(1)}, text_mask.options())}, 1));
     }
     // Activations move with the blocks; what every block needs is made once per device.
     const std::int64_t text_tokens = x.text.size(1);
     PerDevice<Rotary> rotaries(
         [&](c10::Device device) { return rotary(l, inputs.at("img_shapes"), text_tokens, device); });
-    PerDevice<at::Tensor> key_masks(
-        [&](c10::Device device) { return key_mask.defined() ? host_to_device(key_mask, device) : key_mask; });
+    PerDevice<KeyMask> key_masks([&](c10::Device device) { return key_mask.on(device); });
     for (std::int64_t i = 0; i < l.layers; ++i) {
       UnitScope block = session.unit(component, block_name(i));
       const c10::Device device = block.device();

@@ -97,7 +97,7 @@ at::Tensor attention_block(const UnitScope& unit, const std::string& module, con
                        .reshape({batch, 1, 3 * channels, height * width})
                        .permute({0, 1, 3, 2})
                        .chunk(3, -1);
-  const auto attended = masked_attention(qkv[0].contiguous(), qkv[1].contiguous(), qkv[2].contiguous(), at::Tensor(),
+  const auto attended = masked_attention(qkv[0].contiguous(), qkv[1].contiguous(), qkv[2].contiguous(), KeyMask{},
                                          1.0 / std::sqrt(static_cast<double>(channels)));
   const auto h = attended.squeeze(1).permute({0, 2, 1}).reshape({batch, channels, height, width});
   return at::conv2d(h, unit[module + ".proj.weight"], unit[module + ".proj.bias"]) + x;

@@ -12,6 +12,9 @@
 #include "engine/request_setup.hpp"
 #include "image/image_file.hpp"
 #include "logging/log.hpp"
+#include "monitor/monitor_page.hpp"
+#include "monitor/monitor_report.hpp"
+#include "monitor/sampler.hpp"
 #include "pipeline_registry.hpp"
 #include "request/cli_options.hpp"
 #include "serve/edit_server.hpp"
@@ -40,6 +43,20 @@ pipelines::PipelineDemands largest_edit_demands(const InspectedModel& model, con
   return runtime_library().check_pipeline(model, *job);
 }
 
+// The monitor's sampler over the GPUs the server runs on, for its page: NVML, or the simulated GPUs of
+// --simulate; none where there is neither (the page then shows the edits alone).
+std::unique_ptr<Sampler> gpu_sampler(const Invocation& invocation) {
+  std::unique_ptr<GpuSource> source;
+  try {
+    source = make_gpu_source(invocation);
+  } catch (const UsageError& e) {
+    log::info("the monitor's page shows no GPU readings: ", e.what());
+    return nullptr;
+  }
+  return std::make_unique<Sampler>(std::move(source), parse_threshold("90%"), 1.0,
+                                   [](const Sample&, const std::vector<AlertEvent>&) {});
+}
+
 }  // namespace
 
 Command serve_command() {
@@ -54,7 +71,9 @@ Command serve_command() {
       "prompt, n (1-4: seeds seed, seed+1, ...), size (WIDTHxHEIGHT in multiples of 16, or auto), "
       "response_format (b64_json), and vramguard's negative_prompt, true_cfg_scale, num_inference_steps and "
       "seed; it answers {\"created\", \"data\": [{\"b64_json\"}]}, PNGs equal to vramguard edit --seed's. "
-      "GET /v1/models, /health (503 until loaded, then 200) and /metrics (Prometheus) too. One GPU worker takes "
+      "GET /v1/models, /health (503 until loaded, then 200), /metrics (Prometheus) and / (the monitor's page: the "
+      "GPUs' memory over time, the running edit's step and the queue; its data at /api/state) too. One GPU worker "
+      "takes "
       "edits first in, first out; a full queue answers 429 with Retry-After. Every input is checked before it "
       "is queued (400 naming the field, 413 for what is too large); errors take OpenAI's shape, and the server "
       "keeps serving after each. An edit whose client hangs up, or that runs past --timeout, stops at its next "
@@ -123,11 +142,24 @@ Command serve_command() {
             listen.error_response = [](int status, const std::string& message) {
               return HttpResponse{status, "application/json", ApiError(status, message).json()};
             };
+            const std::unique_ptr<Sampler> sampler = gpu_sampler(invocation);
             EditServer server(std::move(request), model, pipeline, demands.activation_bytes, options);
-            HttpServer http(listen, [&server](HttpRequest r, HttpServer::Respond respond,
-                                              std::shared_ptr<const std::atomic<bool>> closed) {
+            HttpServer http(listen, [&server, &sampler](HttpRequest r, HttpServer::Respond respond,
+                                                        std::shared_ptr<const std::atomic<bool>> closed) {
+              const std::string path = r.target.substr(0, r.target.find('?'));
+              if (r.method == "GET" && (path == "/" || path == "/index.html"))
+                return respond({200, "text/html; charset=utf-8", std::string(monitor_page_html())});
+              if (r.method == "GET" && path == "/api/state") {
+                MonitorState gpus;
+                if (sampler) gpus = sampler->state();
+                else gpus.source = "none";
+                nlohmann::json state = state_json(gpus);
+                state["queue"] = server.queue_json();
+                return respond({200, "application/json", state.dump()});
+              }
               server.handle(std::move(r), std::move(respond), std::move(closed));
             });
+            if (sampler) sampler->start();
             io.err << "vramguard serve: " << http.url() << " (POST /v1/images/edits; GET /health answers 200 once "
                    << "loaded)\n"
                    << std::flush;
@@ -141,6 +173,7 @@ Command serve_command() {
             log::info("stopping: the running edit finishes, the queued are answered 503");
             server.shut_down();
             http.stop();
+            if (sampler) sampler->stop();
             return 0;
           }};
 }

@@ -25,11 +25,18 @@ std::string_view monitor_page_html() {
   #alerts li.above { color: #c0392b; }
   #alerts li.below { color: #1e8449; }
   #alerts li.none { color: #888; }
+  #queue { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 1em; margin-bottom: 1em; }
 </style>
 </head>
 <body data-updates="0">
 <h1>vramguard monitor</h1>
 <p class="status" id="status">connecting&hellip;</p>
+<section id="queue" hidden data-waiting="0" data-running="">
+<h2>Edits</h2>
+<p id="queue-summary"></p>
+<table><thead><tr><th>waiting</th><th>results</th><th>size</th><th>steps</th><th>waited</th></tr></thead>
+<tbody></tbody></table>
+</section>
 <div id="gpus"></div>
 <h2>Alerts</h2>
 <ul id="alerts"><li class="none">none yet</li></ul>
@@ -91,11 +98,37 @@ function card(index) {
   return section;
 }
 
+// vramguard serve's edits: the one running and its step, those waiting in order, the answers given.
+function renderQueue(q) {
+  const section = document.getElementById("queue");
+  section.hidden = false;
+  section.dataset.waiting = q.waiting.length;
+  section.dataset.running = q.running ? q.running.id : "";
+  const r = q.running;
+  const now = r ? `running #${r.id}: step ${r.step} of ${r.steps}` +
+                  (r.results > 1 ? ` of result ${r.result} of ${r.results}` : "") + ` (${r.seconds.toFixed(1)} s)`
+                : q.ready ? (q.loaded ? "idle" : "idle, the model unloaded until the next edit") : "loading the model";
+  const answered = Object.entries(q.answered).map(([status, n]) => `${n}\u00d7${status}`).join(", ");
+  document.getElementById("queue-summary").textContent =
+    `${now}; ${q.waiting.length} of ${q.max_queue} waiting; answered: ${answered || "none yet"}` +
+    (q.step_seconds_mean > 0 ? `; ${q.step_seconds_mean.toFixed(3)} s a step on average` : "");
+  const body = section.querySelector("tbody");
+  body.textContent = "";
+  for (const w of q.waiting) {
+    const row = body.insertRow();
+    [`#${w.id}`, w.results, w.size, w.steps, `${w.waited_seconds.toFixed(1)} s`].forEach(value => {
+      row.insertCell().textContent = value;
+    });
+  }
+}
+
 function render(state) {
   interval = Math.max(200, state.interval_seconds * 1000);
-  document.getElementById("status").textContent =
-    `${state.source} GPUs, sampled every ${state.interval_seconds} s, ${state.samples} samples; ` +
-    `alert above ${state.threshold}`;
+  document.getElementById("status").textContent = state.source === "none"
+    ? "no GPU readings here (neither NVML nor --simulate)"
+    : `${state.source} GPUs, sampled every ${state.interval_seconds} s, ${state.samples} samples; ` +
+      `alert above ${state.threshold}`;
+  if (state.queue) renderQueue(state.queue);
   for (const gpu of state.gpus) {
     const section = card(gpu.index);
     section.classList.toggle("alert", gpu.alert_active);

@@ -65,6 +65,10 @@ std::filesystem::path write_private(const std::filesystem::path& path, const std
 
 // An edit checked and waiting for the worker: its jobs (one per result), and how to answer.
 struct EditServer::Pending {
+  std::uint64_t id = 0;  // the request's number, as the monitor's page shows it
+  int steps = 0;         // denoising steps of each result
+  std::string size;      // "WxH" as asked, or "auto"
+  std::chrono::steady_clock::time_point received;
   std::vector<std::unique_ptr<pipelines::PipelineJob>> jobs;
   HttpServer::Respond respond;
   std::shared_ptr<const std::atomic<bool>> closed;
@@ -130,8 +134,11 @@ void EditServer::handle(HttpRequest request, HttpServer::Respond respond,
     } else if (path == "/metrics" && request.method != "POST") {
       response = {200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
     } else {
-      throw ApiError(404, "no endpoint " + request.method + " " + path.substr(0, 100) +
-                              "; vramguard serves POST /v1/images/edits, GET /v1/models, /health and /metrics");
+      throw ApiError(
+          404,
+          "no endpoint " + request.method + " " + path.substr(0, 100) +
+              "; vramguard serves POST /v1/images/edits, GET /v1/models, /health, /metrics, / (the monitor's page) "
+              "and /api/state");
     }
   } catch (const ApiError& e) {
     response = api_error(e);
@@ -172,7 +179,13 @@ HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& resp
   // Every result's job prepared and checked now, as the CLI checks its inputs: a bad picture or prompt
   // is refused before it waits in the queue.
   auto pending = std::make_unique<Pending>();
-  const std::filesystem::path folder = work_folder_ / ("request-" + std::to_string(next_request_++));
+  pending->id = next_request_++;
+  pending->steps = edit.settings.steps;
+  pending->size = edit.settings.width && edit.settings.height
+                      ? std::to_string(*edit.settings.width) + "x" + std::to_string(*edit.settings.height)
+                      : "auto";
+  pending->received = std::chrono::steady_clock::now();
+  const std::filesystem::path folder = work_folder_ / ("request-" + std::to_string(pending->id));
   std::filesystem::create_directory(folder);
   struct Cleanup {
     std::filesystem::path folder;
@@ -288,15 +301,27 @@ void EditServer::work() {
 void EditServer::answer(Pending& pending) {
   nlohmann::json data = nlohmann::json::array();
   std::atomic<bool> cancel{false};
-  bool timed_out = false;
+  bool timed_out = std::chrono::steady_clock::now() > pending.deadline;
   HttpResponse response;
+  {
+    std::lock_guard lock(mutex_);
+    running_ = Running{pending.id, 0, pending.jobs.size(), 0, pending.steps, std::chrono::steady_clock::now()};
+  }
   try {
+    // Its time ran out in the queue: answered without starting.
+    if (timed_out) throw Interrupted("the edit waited past the server's timeout");
     for (const auto& job : pending.jobs) {
+      {
+        std::lock_guard lock(mutex_);
+        running_->result = static_cast<std::size_t>(data.size());
+        running_->step = 0;
+      }
       auto on_step = [&](const pipelines::PipelineStep& step) {
         {
           std::lock_guard lock(mutex_);
           step_seconds_sum_ += step.seconds;
           ++steps_;
+          ++running_->step;
         }
         // Stopped at the next step when the client hung up or the request ran out of time.
         timed_out = std::chrono::steady_clock::now() > pending.deadline;
@@ -314,14 +339,16 @@ void EditServer::answer(Pending& pending) {
     response = {200, kJson, nlohmann::json{{"created", std::time(nullptr)}, {"data", data}}.dump()};
   } catch (const Interrupted&) {
     response = api_error(
-        timed_out ? ApiError(504,
-                             "the edit ran past the server's timeout (" + std::to_string(options_.timeout_seconds) +
-                                 " s, --timeout)",
-                             {}, "timeout", "server_error")
+        timed_out ? ApiError(504, "the edit ran past the server's timeout (" + timeout_text() + ", --timeout)", {},
+                             "timeout", "server_error")
                   : ApiError(499, "the client hung up; the edit was stopped", {}, "cancelled", "server_error"));
   } catch (const std::exception& e) {
     response = api_error(ApiError(500, std::string("the edit failed: ") + e.what(), {}, "edit_failed", "server_error"));
     log::error("an edit failed: ", e.what());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    running_.reset();
   }
   count(response.status);
   // What the edit freed goes back to the system before it is answered, so that the process's memory after
@@ -350,6 +377,39 @@ void EditServer::shut_down() {
   }
 }
 
+std::string EditServer::timeout_text() const {
+  std::ostringstream text;
+  text << options_.timeout_seconds << " s";
+  return text.str();
+}
+
+nlohmann::json EditServer::queue_json() const {
+  const auto now = std::chrono::steady_clock::now();
+  auto seconds_since = [&](std::chrono::steady_clock::time_point then) {
+    return std::chrono::duration<double>(now - then).count();
+  };
+  std::lock_guard lock(mutex_);
+  nlohmann::json doc{{"loaded", loaded_.load()},
+                     {"ready", ready_.load()},
+                     {"max_queue", options_.max_queue},
+                     {"running", nullptr},
+                     {"waiting", nlohmann::json::array()},
+                     {"answered", nlohmann::json::object()},
+                     {"step_seconds_mean", steps_ ? step_seconds_sum_ / static_cast<double>(steps_) : 0.0}};
+  if (running_)
+    doc["running"] = {{"id", running_->id},           {"result", running_->result + 1},
+                      {"results", running_->results}, {"step", running_->step},
+                      {"steps", running_->steps},     {"seconds", seconds_since(running_->started)}};
+  for (const auto& pending : queue_)
+    doc["waiting"].push_back({{"id", pending->id},
+                              {"results", pending->jobs.size()},
+                              {"steps", pending->steps},
+                              {"size", pending->size},
+                              {"waited_seconds", seconds_since(pending->received)}});
+  for (const auto& [status, count] : requests_by_status_) doc["answered"][std::to_string(status)] = count;
+  return doc;
+}
+
 std::string EditServer::metrics() const {
   std::lock_guard lock(mutex_);
   std::ostringstream out;
@@ -359,6 +419,8 @@ std::string EditServer::metrics() const {
     out << "vramguard_serve_requests_total{status=\"" << status << "\"} " << count << "\n";
   out << "# HELP vramguard_serve_queue_length Edits waiting for the GPU worker.\n"
       << "# TYPE vramguard_serve_queue_length gauge\nvramguard_serve_queue_length " << queue_.size() << "\n"
+      << "# HELP vramguard_serve_running Edits the GPU worker is running (0 or 1).\n"
+      << "# TYPE vramguard_serve_running gauge\nvramguard_serve_running " << (running_ ? 1 : 0) << "\n"
       << "# HELP vramguard_serve_step_seconds Denoising steps' time.\n# TYPE vramguard_serve_step_seconds summary\n"
       << "vramguard_serve_step_seconds_sum " << step_seconds_sum_ << "\nvramguard_serve_step_seconds_count " << steps_
       << "\n# HELP vramguard_serve_loaded Whether the model is loaded.\n# TYPE vramguard_serve_loaded gauge\n"

@@ -4,6 +4,7 @@
 // API), GET /v1/models, /health (503 until loaded) and /metrics (Prometheus). Every edit's inputs are
 // checked before it is queued, as the CLI checks them; after any refusal or failure it keeps serving.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -14,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "model/model_inspector.hpp"
 #include "monitor/http_server.hpp"
@@ -50,6 +53,9 @@ class EditServer {
   std::string load_failure() const;
   // Taking edits: loaded once (and perhaps unloaded since for idleness: the next edit loads it again).
   bool ready() const { return ready_.load(); }
+  // What the monitor's page shows of the queue: the running edit and its step, those waiting in order,
+  // the answers given by status.
+  nlohmann::json queue_json() const;
 
  private:
   struct Pending;
@@ -59,6 +65,7 @@ class EditServer {
   void load();  // the service opened, timed; throws what opening throws
   void answer(Pending& pending);
   std::string metrics() const;
+  std::string timeout_text() const;  // "600 s"
   void count(int status);
 
   LoadRequest request_;
@@ -81,6 +88,13 @@ class EditServer {
   double step_seconds_sum_ = 0;
   std::uint64_t steps_ = 0;
   std::uint64_t next_request_ = 0;
+  struct Running {
+    std::uint64_t id = 0;
+    std::size_t result = 0, results = 1;  // the result being made, of the request's n
+    int step = 0, steps = 0;              // steps done of the current result
+    std::chrono::steady_clock::time_point started;
+  };
+  std::optional<Running> running_;  // the edit the worker runs now
   std::thread worker_;
 };
 

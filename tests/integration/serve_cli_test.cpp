@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -150,29 +151,66 @@ TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm)
   EXPECT_EQ(stopped(*server), 0);
 }
 
-TEST(ServeCommand, AFullQueueAnswers429AndAnEditPastItsTimeoutStopsAtItsNextStep) {
+// The monitor's page data (GET /api/state) until `done` holds of its queue, or 30 s.
+nlohmann::json queue_once(std::uint16_t port, const std::function<bool(const nlohmann::json&)>& done) {
+  nlohmann::json queue;
+  for (int i = 0; i < 3000; ++i) {
+    queue = body_of(get(port, "/api/state"))["queue"];
+    if (done(queue)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return queue;
+}
+
+TEST(ServeCommand, TheMonitorsPageShowsTheQueueAFullQueueAnswers429AndAnEditPastItsTimeoutStops) {
   const std::uint16_t port = free_port();
-  const auto server = serving(
-      port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "3", "--max-queue", "1", "--timeout", "1"});
+  const auto server =
+      serving(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--max-queue", "1", "--timeout", "3"});
   ASSERT_TRUE(server) << "never became ready";
-  const std::string request = edit_request(
-      {{"image", read_file(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
-  // One edit runs, one waits, the third finds the queue full.
+  const std::string page = get(port, "/");
+  EXPECT_EQ(status_of(page), 200);
+  EXPECT_NE(page.find("id=\"queue\""), std::string::npos) << page.substr(0, 400);
+  EXPECT_NE(page.find("/api/state"), std::string::npos);
+  auto idle = body_of(get(port, "/api/state"));
+  EXPECT_EQ(idle["source"], "simulated");
+  EXPECT_EQ(idle["gpus"].size(), 1u) << idle.dump();
+  EXPECT_TRUE(idle["queue"]["running"].is_null()) << idle.dump();
+  EXPECT_EQ(idle["queue"]["max_queue"], 1);
+
+  // Edits of 1,000 steps cannot finish inside the 3 s timeout on any machine: one runs, one waits, and the
+  // third finds the queue full, each sent once the page shows the one before it in its place.
+  const std::string request = edit_request({{"image", read_file(kFixture / "input.png")},
+                                            {"prompt", "make the sky stormy"},
+                                            {"size", "384x256"},
+                                            {"num_inference_steps", "1000"}});
   std::string running, waiting;
   std::thread first([&] { running = send_request(port, request, 120); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto one_running = queue_once(port, [](const auto& q) { return !q["running"].is_null(); });
+  ASSERT_FALSE(one_running["running"].is_null()) << one_running.dump();
+  EXPECT_EQ(one_running["running"]["steps"], 1000);
   std::thread second([&] { waiting = send_request(port, request, 120); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto one_waiting = queue_once(port, [](const auto& q) { return q["waiting"].size() == 1; });
+  ASSERT_EQ(one_waiting["waiting"].size(), 1u) << one_waiting.dump();
+  EXPECT_EQ(one_waiting["waiting"][0]["size"], "384x256");
+  EXPECT_EQ(one_waiting["waiting"][0]["steps"], 1000);
   const std::string refused = send_request(port, request, 30);
   EXPECT_EQ(status_of(refused), 429) << refused.substr(0, 400);
   EXPECT_NE(refused.find("Retry-After: "), std::string::npos) << refused.substr(0, 400);
   EXPECT_EQ(body_of(refused)["error"]["code"], "queue_full");
   first.join();
   second.join();
-  // A second's timeout: each stopped at the end of a step, answered 504, and the server serves on.
+  // Past its timeout the running edit stopped at the end of a step, and the waiting one, whose time ran out
+  // in the queue, never started: both 504, and the server serves on.
   EXPECT_EQ(status_of(running), 504) << running.substr(0, 400);
   EXPECT_EQ(status_of(waiting), 504) << waiting.substr(0, 400);
   EXPECT_EQ(body_of(running)["error"]["code"], "timeout");
+  EXPECT_NE(body_of(running)["error"]["message"].get<std::string>().find("(3 s, --timeout)"), std::string::npos)
+      << running.substr(0, 400);
+  const auto after = queue_once(port, [](const auto& q) { return q["running"].is_null(); });
+  EXPECT_TRUE(after["running"].is_null()) << after.dump();
+  EXPECT_EQ(after["answered"]["504"], 2) << after.dump();
+  EXPECT_EQ(after["answered"]["429"], 1) << after.dump();
+  EXPECT_GT(after["step_seconds_mean"].get<double>(), 0) << after.dump();
   EXPECT_EQ(status_of(get(port, "/health")), 200);
   EXPECT_EQ(stopped(*server), 0);
 }
