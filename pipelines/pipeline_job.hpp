@@ -5,6 +5,8 @@
 // runtime library as a PipelineJob, and there the pipeline registered under the same name runs it; the
 // boundary stays the same when a pipeline is added.
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "vramguard/strategy.hpp"
@@ -16,6 +18,10 @@ namespace vramguard::pipelines {
 struct PipelineJob {
   virtual ~PipelineJob() = default;
   virtual std::string pipeline() const = 0;  // model_index.json's _class_name
+  // The LoRAs loaded with the model (--lora), re-weighted for this job alone: by each one's file as given
+  // at load, its scale now (what --lora FILE:SCALE would have set); a LoRA not named is off. Unset, each
+  // runs at the scale it was loaded with. Serving changes the mix per request without reloading.
+  std::optional<std::map<std::string, double>> lora_scales;
 };
 
 // What a job made: each pipeline's own outcome derives from it.

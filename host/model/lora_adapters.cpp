@@ -298,7 +298,8 @@ void attach_loras(InspectedModel& model, const LoraFiles& loras, std::optional<D
                           lora_tensor_name(module, true, index),
                           rank,
                           scale * loras[index].scale,
-                          file};
+                          file,
+                          scale};
       for (const auto& [entry, name] : {std::pair{pair.down, adapter.down}, {pair.up, adapter.up}}) {
         TensorInfo info;
         info.name = name;

@@ -28,8 +28,9 @@ struct LoraAdapter {
   std::string weight;    // "transformer_blocks.0.attn.to_q.weight"
   std::string down, up;  // the matrices' tensor names: A [rank, in] and B [out, rank]
   std::int64_t rank = 0;
-  double scale = 1;  // the file's own (as diffusers reads it) times the user's
-  std::string file;  // the LoRA it came from
+  double scale = 1;       // the file's own (as diffusers reads it) times the user's
+  std::string file;       // the LoRA it came from, as given (--lora)
+  double file_scale = 1;  // the file's own alone: a job may set the user's part anew (PipelineJob::lora_scales)
 };
 
 // A weight quantized as it loads (--weight-dtype): the graph holds it as F8_E4M3 (one byte an element,

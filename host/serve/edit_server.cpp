@@ -63,6 +63,38 @@ std::filesystem::path write_private(const std::filesystem::path& path, const std
 
 }  // namespace
 
+std::map<std::string, double> EditServer::lora_scales(
+    const std::vector<std::pair<std::string, double>>& choices) const {
+  const auto& loaded = request_.inspect.loras;
+  std::string names;
+  for (const auto& lora : loaded)
+    names += (names.empty() ? "" : ", ") + std::filesystem::path(lora.path).stem().string();
+  std::map<std::string, double> scales;
+  for (const auto& [name, scale] : choices) {
+    std::vector<const LoraFile*> named;
+    for (const auto& lora : loaded)
+      if (lora.path == name || std::filesystem::path(lora.path).stem().string() == name) named.push_back(&lora);
+    if (named.empty())
+      throw ApiError(400,
+                     loaded.empty()
+                         ? "lora '" + name.substr(0, 80) +
+                               "': the server was started without LoRAs (vramguard serve --lora FILE[:SCALE])"
+                         : "lora '" + name.substr(0, 80) +
+                               "' is none of the LoRAs the server was started "
+                               "with: " +
+                               names,
+                     "lora", "unknown_lora");
+    if (named.size() > 1)
+      throw ApiError(400,
+                     "lora '" + name.substr(0, 80) +
+                         "' names several LoRAs the server was started with; name one "
+                         "by its path as given to --lora",
+                     "lora", "ambiguous_lora");
+    scales[named.front()->path] = scale;
+  }
+  return scales;
+}
+
 // An edit checked and waiting for the worker: its jobs (one per result), and how to answer.
 struct EditServer::Pending {
   std::uint64_t id = 0;  // the request's number, as the monitor's page shows it
@@ -123,13 +155,18 @@ void EditServer::handle(HttpRequest request, HttpServer::Respond respond,
                         503, kJson,
                         nlohmann::json{{"status", failure.empty() ? "loading" : "failed"}, {"error", failure}}.dump()};
     } else if (path == "/v1/models" && request.method != "POST") {
+      // The LoRAs a request's lora field may name, with the scales they run at when it names none.
+      nlohmann::json loras = nlohmann::json::array();
+      for (const auto& lora : request_.inspect.loras)
+        loras.push_back({{"name", std::filesystem::path(lora.path).stem().string()}, {"scale", lora.scale}});
       response = {200, kJson,
                   nlohmann::json{{"object", "list"},
                                  {"data",
                                   {{{"id", options_.model_id},
                                     {"object", "model"},
                                     {"created", std::time(nullptr)},
-                                    {"owned_by", "vramguard"}}}}}
+                                    {"owned_by", "vramguard"},
+                                    {"loras", loras}}}}}
                       .dump()};
     } else if (path == "/metrics" && request.method != "POST") {
       response = {200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
@@ -202,6 +239,7 @@ HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& resp
       settings.seed = edit.settings.seed + static_cast<std::uint64_t>(i);
       settings.cfg_batching = options_.cfg_batching;
       pending->jobs.push_back(pipeline_.prepare_edit(model_.source.root, settings));
+      if (edit.loras) pending->jobs.back()->lora_scales = lora_scales(*edit.loras);
     }
     const pipelines::PipelineDemands demands = runtime_library().check_pipeline(model_, *pending->jobs.front());
     if (demands.activation_bytes > loaded_activation_bytes_)

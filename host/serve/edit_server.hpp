@@ -66,6 +66,9 @@ class EditServer {
   void answer(Pending& pending);
   std::string metrics() const;
   std::string timeout_text() const;  // "600 s"
+  // A request's lora choices as the job takes them: by each LoRA's file as given at start. ApiError (400)
+  // for a name that is none of them, or several.
+  std::map<std::string, double> lora_scales(const std::vector<std::pair<std::string, double>>& choices) const;
   void count(int status);
 
   LoadRequest request_;

@@ -22,7 +22,8 @@ const std::set<std::string> kFields = {"image",
                                        "negative_prompt",
                                        "true_cfg_scale",
                                        "num_inference_steps",
-                                       "seed"};
+                                       "seed",
+                                       "lora"};
 
 long long integer(const FormPart& part, long long low, long long high) {
   long long value = 0;
@@ -44,6 +45,33 @@ double decimal(const FormPart& part, double low, double high) {
     throw ApiError(400, part.name + " must be a number from " + std::to_string(low) + " to " + std::to_string(high),
                    part.name, "invalid_value");
   return value;
+}
+
+// "NAME[:SCALE],..." or "none": a LoRA's scale is 1 unless given.
+std::vector<std::pair<std::string, double>> lora_choices(const FormPart& part) {
+  std::vector<std::pair<std::string, double>> choices;
+  if (part.data == "none") return choices;
+  std::size_t begin = 0;
+  while (begin <= part.data.size()) {
+    const std::size_t comma = std::min(part.data.find(',', begin), part.data.size());
+    const std::string entry = part.data.substr(begin, comma - begin);
+    const std::size_t colon = entry.rfind(':');
+    std::string name = entry;
+    double scale = 1;
+    if (colon != std::string::npos) {
+      name = entry.substr(0, colon);
+      scale = decimal(FormPart{"lora", "", "", entry.substr(colon + 1)}, -100, 100);
+    }
+    if (name.empty())
+      throw ApiError(400,
+                     "lora takes NAME[:SCALE] entries separated by commas (a LoRA the server was started with), "
+                     "or none; not '" +
+                         part.data.substr(0, 80) + "'",
+                     "lora", "invalid_value");
+    choices.emplace_back(name, scale);
+    begin = comma + 1;
+  }
+  return choices;
 }
 
 }  // namespace
@@ -88,6 +116,10 @@ ImageEditRequest read_image_edit_request(const std::vector<FormPart>& parts, con
       request.settings.seed = static_cast<std::uint64_t>(integer(part, 0, (1LL << 53)));
     } else if (part.name == "num_inference_steps") {
       request.settings.steps = static_cast<int>(integer(part, 1, 1000));
+    } else if (part.name == "lora") {
+      auto choices = lora_choices(part);
+      if (!request.loras) request.loras.emplace();
+      request.loras->insert(request.loras->end(), choices.begin(), choices.end());
     } else if (part.name == "true_cfg_scale") {
       request.settings.true_cfg_scale = decimal(part, 0, 100);
     } else if (part.name == "response_format") {

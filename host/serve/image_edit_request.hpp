@@ -2,7 +2,9 @@
 // POST /v1/images/edits as the OpenAI Images API takes it, read from its form into an edit's settings,
 // and the API's errors in its shape: {"error": {"message", "type", "param", "code"}}.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -34,6 +36,9 @@ struct ImageEditRequest {
   std::vector<std::string> pictures;  // the image (or image[]) parts' bytes, Picture 1..N in order
   pipelines::EditSettings settings;   // everything but the pictures' paths
   int n = 1;                          // results, with seeds seed, seed + 1, ...
+  // The lora field: which of the LoRAs the server loaded (--lora) run for this request, by name, and at
+  // what scale; "none" gives an empty list. Unset: each at the scale it was loaded with.
+  std::optional<std::vector<std::pair<std::string, double>>> loras;
 };
 
 // The request's fields checked as the CLI checks its options: ApiError (400, or 413 for what is too large)

@@ -213,6 +213,7 @@ PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& m
   Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
   Session::Impl& impl = session.impl();
   PipelineRun result;
+  impl.lora_scales = job.lora_scales;
   try {
     result.outcome = runner.run(session, job, on_step, hooks.cancel);
   } catch (const MemoryError&) {
@@ -243,6 +244,12 @@ class LoadedPipelineService final : public PipelineService {
     Session::Impl& impl = session_.impl();
     // Each job's step records go with its outcome; kept, they would grow with every job served.
     impl.steps.clear();
+    // Its LoRA mix for this job alone: the next job starts from the scales the model was loaded with.
+    impl.lora_scales = job.lora_scales;
+    struct LoraScalesReset {
+      Session::Impl& impl;
+      ~LoraScalesReset() { impl.lora_scales.reset(); }
+    } reset{impl};
     try {
       return pipelines::pipeline_runner_for(job).run(session_, job, on_step, cancel);
     } catch (const MemoryError&) {

@@ -88,6 +88,12 @@ std::size_t Session::Impl::component_index(std::string_view component) const {
   throw UsageError("the model has no component '" + std::string(component) + "'", "its components: " + known);
 }
 
+double Session::Impl::adapter_scale(const LoraAdapter& adapter) const {
+  if (!lora_scales) return adapter.scale;
+  const auto it = lora_scales->find(adapter.file);
+  return it == lora_scales->end() ? 0.0 : adapter.file_scale * it->second;
+}
+
 void Session::Impl::rebind() {
   executor.reset();
   executor = std::make_unique<Executor>(*runtime, *model, result->placement, result->model);
@@ -402,13 +408,14 @@ at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x) const
   const auto [begin, end] = tensors_->adapters->equal_range(full);
   for (auto it = begin; it != end; ++it) {
     const LoraAdapter& adapter = *it->second;
+    const double scale = session_->impl().adapter_scale(adapter);
+    if (scale == 0) continue;
     // PEFT's order (the input in the adapter's dtype), added into the layer's output in place: no
     // output-sized temporary beside the layer's own, only the [tokens, rank] one.
     const at::Tensor& down = (*this)[adapter.down];
     const at::Tensor& up = (*this)[adapter.up];
     const at::Tensor low = at::linear(x.to(down.scalar_type()), down).to(out.scalar_type());
-    out.view({-1, out.size(-1)})
-        .addmm_(low.reshape({-1, low.size(-1)}), up.to(out.scalar_type()).t(), 1.0, adapter.scale);
+    out.view({-1, out.size(-1)}).addmm_(low.reshape({-1, low.size(-1)}), up.to(out.scalar_type()).t(), 1.0, scale);
   }
   return out;
 }

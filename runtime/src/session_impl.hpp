@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct Session::Impl {
   // Releases the model and the allocator's cache; the report records what was left in use.
   void unload();
   std::size_t component_index(std::string_view component) const;
+  // What a LoRA adds to its Linear's output now: the scale it was loaded with, or what the running job
+  // sets (PipelineJob::lora_scales; 0 for a LoRA the job leaves out).
+  double adapter_scale(const LoraAdapter& adapter) const;
 
   // Declared first: destroyed last.
   LoadRequest request;
@@ -55,6 +59,7 @@ struct Session::Impl {
   std::uint64_t generation = 1;  // loads so far: open, then one per fallback
   ModelDescription description;
   std::vector<StepStatistics> steps;
+  std::optional<std::map<std::string, double>> lora_scales;  // the running job's (PipelineJob::lora_scales)
   // The guard's failure when the public step() turned it into a MemoryError: its report.
   std::optional<GuardFailure> memory_failure;
   std::unique_ptr<Executor> executor;  // declared last: destroyed first

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "support/child_process.hpp"
@@ -86,6 +87,17 @@ std::string from_base64(const std::string& text) {
   return out;
 }
 
+// The monitor's page data (GET /api/state) until `done` holds of its queue, or 30 s.
+nlohmann::json queue_once(std::uint16_t port, const std::function<bool(const nlohmann::json&)>& done) {
+  nlohmann::json queue;
+  for (int i = 0; i < 3000; ++i) {
+    queue = body_of(get(port, "/api/state"))["queue"];
+    if (done(queue)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return queue;
+}
+
 }  // namespace
 
 TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm) {
@@ -149,17 +161,6 @@ TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm)
 
   // SIGTERM: it stops taking edits and exits 0.
   EXPECT_EQ(stopped(*server), 0);
-}
-
-// The monitor's page data (GET /api/state) until `done` holds of its queue, or 30 s.
-nlohmann::json queue_once(std::uint16_t port, const std::function<bool(const nlohmann::json&)>& done) {
-  nlohmann::json queue;
-  for (int i = 0; i < 3000; ++i) {
-    queue = body_of(get(port, "/api/state"))["queue"];
-    if (done(queue)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return queue;
 }
 
 TEST(ServeCommand, TheMonitorsPageShowsTheQueueAFullQueueAnswers429AndAnEditPastItsTimeoutStops) {
@@ -261,11 +262,17 @@ TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnE
   metrics = get(port, "/metrics");
   EXPECT_NE(metrics.find("vramguard_serve_loads_total 2"), std::string::npos) << metrics;
 
-  // A client that hangs up: its edit stops at the end of a step, and the server serves on.
+  // A client that hangs up while its edit runs (1,000 steps: still running on any machine): the edit stops
+  // at the end of a step, and the server serves on.
+  const std::string long_request = edit_request({{"image", read_file(kFixture / "input.png")},
+                                                 {"prompt", "make the sky stormy"},
+                                                 {"size", "384x256"},
+                                                 {"num_inference_steps", "1000"}});
   const int fd = connect_to(port);
   ASSERT_GE(fd, 0);
-  (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  (void)!::send(fd, long_request.data(), long_request.size(), MSG_NOSIGNAL);
+  const auto running = queue_once(port, [](const auto& q) { return !q["running"].is_null(); });
+  EXPECT_FALSE(running["running"].is_null()) << running.dump();
   ::close(fd);
   for (int i = 0; i < 600 && metrics.find("status=\"499\"") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -273,5 +280,57 @@ TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnE
   }
   EXPECT_NE(metrics.find("vramguard_serve_requests_total{status=\"499\"} 1"), std::string::npos) << metrics;
   EXPECT_EQ(status_of(get(port, "/health")), 200);
+  EXPECT_EQ(stopped(*server), 0);
+}
+
+TEST(ServeCommand, ARequestChoosesAmongTheLorasLoadedAtStartAsEditsLoraWould) {
+  TempDir tmp;
+  const fs::path lora =
+      fs::path(TEST_DATA_DIR) / "fixtures" / "qie_pipeline_tiny_lora" / "lora" / "diffusers_format.safetensors";
+  const std::uint16_t port = free_port();
+  const auto server = serving(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "2", "--cfg-batch",
+                                     "never", "--lora", lora.string()});
+  ASSERT_TRUE(server) << "never became ready";
+  const auto models = body_of(get(port, "/v1/models"));
+  EXPECT_EQ(models["data"][0]["loras"], nlohmann::json::parse(R"([{"name": "diffusers_format", "scale": 1.0}])"))
+      << models.dump();
+
+  // Each request's PNG is the one vramguard edit makes with --lora as the request chose: the LoRA as loaded
+  // (no field), at another scale, and none at all; the model stays loaded throughout.
+  const std::string image = read_file(kFixture / "input.png");
+  std::set<std::string> pictures;
+  for (const auto& [choice, cli_lora] : std::vector<std::pair<std::optional<std::string>, std::string>>{
+           {std::nullopt, " --lora " + shell_quote(lora.string())},
+           {"diffusers_format:0.6", " --lora " + shell_quote(lora.string() + ":0.6")},
+           {"none", ""}}) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"image", image}, {"prompt", "make the sky stormy"}, {"negative_prompt", " "}, {"size", "384x256"}};
+    if (choice) fields.emplace_back("lora", *choice);
+    const std::string response = send_request(port, edit_request(fields), 120);
+    ASSERT_EQ(status_of(response), 200) << choice.value_or("(none given)") << ": " << response.substr(0, 500);
+    const fs::path cli_png = tmp.path() / "cli.png";
+    const auto cli = run_vramguard("edit " + shell_quote((kFixture / "pipeline").string()) + " --image " +
+                                   shell_quote((kFixture / "input.png").string()) +
+                                   " --prompt 'make the sky stormy' --negative-prompt ' ' --width 384 --height 256 "
+                                   "--steps 2 --cfg-batch never --simulate cuda:3GB --cpu-memory 4GiB --output " +
+                                   shell_quote(cli_png.string()) + cli_lora);
+    ASSERT_EQ(cli.exit_code, 0) << cli.err;
+    const std::string picture = from_base64(body_of(response)["data"][0]["b64_json"].get<std::string>());
+    EXPECT_EQ(picture, read_file(cli_png)) << choice.value_or("(none given)");
+    pictures.insert(picture);
+  }
+  EXPECT_EQ(pictures.size(), 3u) << "each choice of LoRA makes its own picture";
+  // A LoRA the server was not started with, or a malformed choice: 400 naming the field and what it has.
+  for (const auto& [choice, named] : std::vector<std::pair<std::string, std::string>>{
+           {"lightning:1", "is none of the LoRAs the server was started with: diffusers_format"},
+           {"diffusers_format:strong", "lora must be a number"},
+           {":0.5", "lora takes NAME[:SCALE] entries"}}) {
+    const std::string refused = send_request(
+        port, edit_request({{"image", image}, {"prompt", "x"}, {"size", "384x256"}, {"lora", choice}}), 30);
+    EXPECT_EQ(status_of(refused), 400) << choice << ": " << refused.substr(0, 400);
+    EXPECT_EQ(body_of(refused)["error"]["param"], "lora") << refused.substr(0, 400);
+    EXPECT_NE(body_of(refused)["error"]["message"].get<std::string>().find(named), std::string::npos)
+        << refused.substr(0, 400);
+  }
   EXPECT_EQ(stopped(*server), 0);
 }
