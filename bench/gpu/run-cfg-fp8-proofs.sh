@@ -3,8 +3,9 @@
 # shapes (synth --preset full: zero weights), a 1024x1024 picture, a 1024x1024 result, 8 steps with true
 # CFG, bf16, strategy auto:
 #   capped:   configs/rtx4080-16gb.ini — true CFG's two passes apart (--cfg-batch never), as one batch
-#             (always), fp8 storage (--weight-dtype transformer=fp8) apart and batched
-#   resident: no cap, everything on the GPU — bf16 against fp8 storage
+#             (always), fp8 storage (--weight-dtype transformer=fp8) apart and batched, and fp8 storage with
+#             fp8 matmuls (--fp8-compute on) apart and batched
+#   resident: no cap, everything on the GPU — bf16 apart and batched, fp8 storage, fp8 matmuls
 # Each run under nvml_peak.py (NVML at 50 Hz from outside); printed by edit_summary.py: ready, the median
 # step, the step against the copy bound (pinned bandwidth measured here), NVML's peak beside the plan's.
 # Usage: run-cfg-fp8-proofs.sh [RUN...] (default: every run; a RUN is capped:VARIANT or resident:VARIANT)
@@ -15,7 +16,8 @@ full_pipeline
 gradient_png "$work/input.png"
 bandwidth=$(python3 -c "import sys; sys.path.insert(0, 'bench/gpu'); from pinned_bandwidth import pinned_bandwidth; print(pinned_bandwidth())")
 echo "pinned host->device: $(python3 -c "print(f'{$bandwidth / 1e9:.1f}')") GB/s"
-default_runs="capped:apart capped:batched capped:fp8-apart capped:fp8-batched resident:bf16 resident:fp8"
+default_runs="capped:apart capped:batched capped:fp8-apart capped:fp8-batched capped:fp8mm-apart capped:fp8mm-batched
+  resident:bf16 resident:batched resident:fp8 resident:fp8mm"
 for run in ${*:-$default_runs}; do
   where=${run%%:*} variant=${run#*:} name=cfg-fp8-${run/:/-}
   args=(--prompt "make the sky stormy" --negative-prompt " " --steps 8 --height 1024 --width 1024 --strategy auto)
@@ -23,10 +25,13 @@ for run in ${*:-$default_runs}; do
   case $variant in
   apart) args+=(--cfg-batch never) ;;
   batched) args+=(--cfg-batch always) ;;
-  fp8-apart) args+=(--cfg-batch never --weight-dtype transformer=fp8) ;;
-  fp8-batched) args+=(--cfg-batch always --weight-dtype transformer=fp8) ;;
-  bf16) ;;
-  fp8) args+=(--weight-dtype transformer=fp8) ;;
+  fp8-apart) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute off) ;;
+  fp8-batched) args+=(--cfg-batch always --weight-dtype transformer=fp8 --fp8-compute off) ;;
+  fp8mm-apart) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute on) ;;
+  fp8mm-batched) args+=(--cfg-batch always --weight-dtype transformer=fp8 --fp8-compute on) ;;
+  bf16) args+=(--cfg-batch never) ;;
+  fp8) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute off) ;;
+  fp8mm) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute on) ;;
   esac
   python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$work/qie" --image "$work/input.png" \
     "${args[@]}" --max-attempts 1 --output "$out/$name.png" --json > "$out/$name.json" 2> "$out/$name.err"

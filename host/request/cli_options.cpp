@@ -251,6 +251,7 @@ LoadRequest load_request_from(const Invocation& invocation, const LoadOptions& o
     if (!request.inspect.quantize.emplace(weights.component, quantization).second)
       throw UsageError("--weight-dtype names " + weights.component + " twice", "name each component once");
   }
+  if (options.fp8_compute) request.fp8_compute = options.fp8_compute->mode;
   if (options.weight_dtype.empty() && (options.fp8_scales || !options.fp8_keep.empty()))
     throw UsageError(std::string(options.fp8_scales ? "--fp8-scales" : "--fp8-keep") +
                          " says how weights quantize, and no --weight-dtype quantizes any",

@@ -64,6 +64,7 @@ struct LoadRequest {
   UploadPath upload_path = UploadPath::staged;
   std::string cuda_alloc_conf = "expandable_segments:True";  // when PYTORCH_CUDA_ALLOC_CONF is unset
   std::optional<SimulatedDevices> simulate;
+  Fp8Compute::Mode fp8_compute = Fp8Compute::Mode::off;  // --fp8-compute (off unless asked: it changes results)
   PluginSearch plugins;
   bool verify_data = false;
 

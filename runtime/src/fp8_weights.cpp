@@ -6,6 +6,15 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "core/errors.hpp"
+#include "logging/log.hpp"
+#if VRAMGUARD_FP8_MATMUL
+#include "devices/cuda/cuda_fp8.hpp"
+#endif
 
 namespace vramguard::runtime {
 namespace {
@@ -61,6 +70,71 @@ at::Tensor dequantized(const at::Tensor& stored, DType stored_dtype, const at::T
   // One scale for the tensor, or one per row (shape [rows] or [rows, 1]); in place: `values` is the one
   // weight-sized tensor a dequantized Linear adds to its activations.
   return s.numel() == 1 ? values.mul_(s.reshape({})) : values.mul_(s.reshape({values.size(0), 1}));
+}
+
+std::set<int> fp8_matmul_gpus(Fp8Compute::Mode mode, const InspectedModel& model, bool simulated) {
+  std::set<int> gpus;
+  if (mode == Fp8Compute::Mode::off) return gpus;
+  bool e4m3_weights = false;
+  for (const auto& component : model.graph.components)
+    for (const auto& unit : component.units)
+      for (const auto& tensor : unit.tensors)
+        e4m3_weights |= tensor.dtype == DType::F8_E4M3 && tensor.shape.size() == 2;
+  const bool on = mode == Fp8Compute::Mode::on;
+  auto refuse = [](const std::string& why) {
+    return UsageError("--fp8-compute on: " + why,
+                      "use --fp8-compute auto (or off): the fp8 weights are then turned into the compute dtype at use");
+  };
+  if (!e4m3_weights) {
+    if (on)
+      throw UsageError("--fp8-compute on: the model has no fp8 (e4m3) weights to multiply",
+                       "quantize a component as it loads (--weight-dtype transformer=fp8), read an fp8 checkpoint "
+                       "(--component transformer=FILE), or leave --fp8-compute out");
+    return gpus;
+  }
+  if (simulated) {
+    if (on) throw refuse("a simulated GPU computes on the CPU, which has no fp8 matmuls");
+    return gpus;
+  }
+#if VRAMGUARD_FP8_MATMUL
+  for (int gpu = 0; gpu < cuda::gpu_count(); ++gpu) {
+    if (cuda::has_fp8_matmuls(gpu)) gpus.insert(gpu);
+    else if (on)
+      throw refuse("cuda:" + std::to_string(gpu) + " (" + cuda::gpu_description(gpu) +
+                   ") has no fp8 tensor cores (compute capability 8.9 or later: Ada, Hopper, Blackwell)");
+  }
+  if (on && gpus.empty()) throw refuse("there is no GPU here");
+#else
+  if (on) throw refuse("this build of vramguard has no fp8 matmul kernel (built without CUDA's nvcc)");
+#endif
+  return gpus;
+}
+
+std::optional<at::Tensor> fp8_matmul_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale,
+                                            const at::Tensor& bias) {
+#if VRAMGUARD_FP8_MATMUL
+  if (!cuda::fp8_linear_takes(x, weight)) return std::nullopt;
+  // Shapes PyTorch's fp8 matmul refused once are not tried again: an exception a layer costs milliseconds.
+  static std::mutex mutex;
+  static std::set<std::pair<std::int64_t, std::int64_t>> refused;
+  const std::pair<std::int64_t, std::int64_t> shape{weight.size(0), weight.size(1)};
+  {
+    std::lock_guard lock(mutex);
+    if (refused.count(shape)) return std::nullopt;
+  }
+  try {
+    return cuda::fp8_linear(x, weight, scale, bias);
+  } catch (const c10::Error& e) {
+    std::lock_guard lock(mutex);
+    refused.insert(shape);
+    log::warn("an fp8 matmul of a ", shape.first, "x", shape.second,
+              " weight was refused; that shape computes in its dequantized dtype: ", e.what_without_backtrace());
+    return std::nullopt;
+  }
+#else
+  (void)x, (void)weight, (void)scale, (void)bias;
+  return std::nullopt;
+#endif
 }
 
 }  // namespace vramguard::runtime

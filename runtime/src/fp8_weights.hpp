@@ -4,6 +4,12 @@
 // streamed at one byte an element, and turned into the compute dtype only where a Linear uses them.
 #include <ATen/core/Tensor.h>
 
+#include <optional>
+#include <set>
+
+#include "model/model_inspector.hpp"
+#include "vramguard/option_values.hpp"
+
 #include "vramguard/dtype.hpp"
 #include "vramguard/runtime/export.hpp"
 
@@ -20,5 +26,17 @@ c10::ScalarType fp8_storage_type(DType dtype);
 // (Exported for the tests, which check every byte's value.)
 VRAMGUARD_RUNTIME_API at::Tensor dequantized(const at::Tensor& stored, DType stored_dtype, const at::Tensor& scale,
                                              c10::ScalarType dtype);
+
+// The GPUs whose Linears with e4m3 weights run as fp8 matmuls, as --fp8-compute says: under auto, those
+// with fp8 tensor cores where this build has the kernel (a CUDA build with nvcc: fp8_rows.cu) and the
+// model has such weights; under on, every GPU, or UsageError naming what is missing (exit 2, before
+// anything loads); under off, none.
+std::set<int> fp8_matmul_gpus(Fp8Compute::Mode mode, const InspectedModel& model, bool simulated);
+
+// x · (weight × scale)ᵀ + bias as one fp8 matmul on x's GPU (an e4m3 weight, held as fp8), where the
+// shapes allow it; nullopt where they do not, or where PyTorch's fp8 matmul refused them (said once per
+// shape in the log), and the caller dequantizes instead.
+std::optional<at::Tensor> fp8_matmul_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale,
+                                            const at::Tensor& bias);
 
 }  // namespace vramguard::runtime

@@ -66,6 +66,9 @@ std::unique_ptr<Session::Impl> Session::Impl::open(LoadRequest request, Inspecte
   impl->request = std::move(request);
   impl->model = std::make_unique<InspectedModel>(std::move(model));
   impl->description = describe(*impl->model);
+  // --fp8-compute on where fp8 matmuls cannot run is refused before a device is touched.
+  impl->fp8_matmul_gpus =
+      runtime::fp8_matmul_gpus(impl->request.fp8_compute, *impl->model, impl->request.simulate.has_value());
   // The strategies first: a name no plugin has is a usage error before a device is touched.
   impl->registry = std::make_unique<PluginRegistry>(discover_plugins(impl->request.plugins));
   GuardOptions guard = guard_options_from(impl->request, *impl->registry);
@@ -399,11 +402,17 @@ at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x) const
       tensors_->by_name.count(relative) ? relative : tensors_->prefix + "." + std::string(module) + ".weight";
   const std::string stem = full.substr(0, full.size() - 6);  // "<module>."
   at::Tensor weight = (*this)[full];
+  const at::Tensor bias = has(stem + "bias") ? (*this)[stem + "bias"] : at::Tensor();
+  std::optional<at::Tensor> fp8_out;
   if (const auto stored = tensors_->fp8.find(full); stored != tensors_->fp8.end()) {
-    const std::string scale = stem + "scale_weight";
-    weight = dequantized(weight, stored->second, has(scale) ? (*this)[scale] : at::Tensor(), x.scalar_type());
+    const std::string scale_name = stem + "scale_weight";
+    const at::Tensor scale = has(scale_name) ? (*this)[scale_name] : at::Tensor();
+    const auto& fp8_gpus = session_->impl().fp8_matmul_gpus;
+    if (stored->second == DType::F8_E4M3 && x.is_cuda() && fp8_gpus.count(static_cast<int>(x.get_device())))
+      fp8_out = fp8_matmul_linear(x, weight, scale, bias);
+    if (!fp8_out) weight = dequantized(weight, stored->second, scale, x.scalar_type());
   }
-  at::Tensor out = at::linear(x, weight, has(stem + "bias") ? (*this)[stem + "bias"] : at::Tensor());
+  at::Tensor out = fp8_out ? *fp8_out : at::linear(x, weight, bias);
   if (tensors_->adapters == nullptr) return out;
   const auto [begin, end] = tensors_->adapters->equal_range(full);
   for (auto it = begin; it != end; ++it) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,7 @@ struct Session::Impl {
   ModelDescription description;
   std::vector<StepStatistics> steps;
   std::optional<std::map<std::string, double>> lora_scales;  // the running job's (PipelineJob::lora_scales)
+  std::set<int> fp8_matmul_gpus;  // where Linears with e4m3 weights run as fp8 matmuls (--fp8-compute)
   // The guard's failure when the public step() turned it into a MemoryError: its report.
   std::optional<GuardFailure> memory_failure;
   std::unique_ptr<Executor> executor;  // declared last: destroyed first

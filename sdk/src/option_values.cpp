@@ -167,6 +167,19 @@ Fp8Scales::Fp8Scales(std::string_view text) {
 
 std::string option_text(const Fp8Scales& scales) { return scales.per_row ? "row" : "tensor"; }
 
+Fp8Compute::Fp8Compute(std::string_view text) {
+  if (text == "auto") mode = Mode::automatic;
+  else if (text == "on") mode = Mode::on;
+  else if (text == "off") mode = Mode::off;
+  else
+    throw InvalidOptionValue("is not auto, on or off",
+                             "--fp8-compute auto (fp8 matmuls where the GPU has them), on (or refuse) or off");
+}
+
+std::string option_text(const Fp8Compute& compute) {
+  return compute.mode == Fp8Compute::Mode::on ? "on" : compute.mode == Fp8Compute::Mode::off ? "off" : "auto";
+}
+
 ModuleName::ModuleName(std::string_view text) : name(text) {
   if (name.empty() || name.find_first_of(" \t=,") != std::string::npos || name.front() == '.' || name.back() == '.')
     throw InvalidOptionValue("is not a layer name", "name a module or part of one, e.g. img_mlp or attn.to_out");

@@ -166,6 +166,11 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
            {base + " --fp8-keep img_mod" + out, "no --weight-dtype quantizes any"},
            {base + " --weight-dtype transformer=fp8 --fp8-keep weight" + out, "leaves no weight of transformer"},
            {base + " --weight-dtype transformer=fp8 --fp8-scales column" + out, "is not tensor or row"},
+           // fp8 matmuls (--fp8-compute): on only where they can run.
+           {base + " --fp8-compute sometimes" + out, "is not auto, on or off"},
+           {base + " --fp8-compute on" + out, "the model has no fp8 (e4m3) weights to multiply"},
+           {base + " --weight-dtype transformer=fp8 --fp8-compute on" + out,
+            "a simulated GPU computes on the CPU, which has no fp8 matmuls"},
        }) {
     const auto result = run_vramguard(arguments + kSimulated);
     EXPECT_EQ(result.exit_code, 2) << arguments.substr(0, 300) << ": " << result.err;

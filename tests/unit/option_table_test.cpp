@@ -42,7 +42,9 @@ std::pair<std::string, std::string> sample(const OptionDeclaration& option) {
       if (option.name == "weight-dtype") return {"transformer=float8_e4m3fn", "transformer=fp8"};
       if (option.name == "fp8-keep") return {"img_mod", "img_mod"};
       return {"transformer=fp8.safetensors", "transformer=fp8.safetensors"};
-    case OptionKind::typed_value: return {"per-row", "row"};
+    case OptionKind::typed_value:
+      if (option.name == "fp8-compute") return {"on", "on"};
+      return {"per-row", "row"};
     case OptionKind::text:
     case OptionKind::text_list: return {"x", "x"};
   }

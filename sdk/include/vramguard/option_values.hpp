@@ -132,6 +132,17 @@ struct Fp8Scales {
   bool operator==(const Fp8Scales&) const = default;
 };
 
+// Whether Linears with fp8 weights run as fp8 matmuls (--fp8-compute): auto where the GPU has fp8 tensor
+// cores (sm_89+) and the build has the kernel, on (refused where that cannot be), off (dequantized to the
+// compute dtype at use: the default, since fp8 inputs move the results).
+struct Fp8Compute {
+  enum class Mode : std::uint8_t { automatic, on, off } mode = Mode::automatic;
+  Fp8Compute(std::string_view text);  // "auto", "on" or "off"
+  Fp8Compute(const char* text) : Fp8Compute(std::string_view(text)) {}
+  Fp8Compute(const std::string& text) : Fp8Compute(std::string_view(text)) {}
+  bool operator==(const Fp8Compute&) const = default;
+};
+
 // A layer kept in its dtype when its component is quantized (--fp8-keep img_mod,txt_mlp): a weight is kept
 // when one of its name's dotted parts, or a run of them, is this ("img_mlp" keeps
 // transformer_blocks.3.img_mlp.net.2.weight; "net.2" keeps every MLP's down-projection).
@@ -159,6 +170,7 @@ std::string option_text(const LoraFile& lora);
 std::string option_text(const NamedComponent& component);
 std::string option_text(const ComponentWeightDType& weights);
 std::string option_text(const Fp8Scales& scales);
+std::string option_text(const Fp8Compute& compute);
 std::string option_text(const ModuleName& module);
 std::string option_text(const std::string& text);
 std::string option_text(std::uint64_t count);

@@ -1,0 +1,87 @@
+// fp8 matmuls against bf16 at every Linear shape of the full-size Qwen-Image transformer (issue 27, point
+// 3), on the GPU it runs on: for each shape, the bf16 Linear, the fp8 one vramguard runs under
+// --fp8-compute (the input's rows quantized by fp8_rows.cu, then PyTorch's row-wise scaled fp8 matmul),
+// and the fp8-storage path without it (the weight cast to bf16 and scaled at use, then the bf16 Linear);
+// each timed as the median of 30 runs after 5, synchronized, and the fp8 output's relative error against
+// the bf16 Linear of the same (dequantized) weight. Random normal inputs, weights of std 0.02.
+// Built with VRAMGUARD_BUILD_BENCH in a CUDA build that has nvcc: ./build-gpu/bin/bench_fp8_linear [TOKENS]
+#include <ATen/Functions.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/cuda/CUDAContextLight.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "devices/cuda/cuda_fp8.hpp"
+
+namespace {
+
+struct Shape {
+  const char* name;
+  std::int64_t in, out;
+  bool image_rows;  // image tokens (else text tokens)
+};
+
+double milliseconds(const std::function<void()>& body) {
+  for (int i = 0; i < 5; ++i) body();
+  cudaDeviceSynchronize();
+  return vramguard::bench::time_runs(30,
+                                     [&] {
+                                       body();
+                                       cudaDeviceSynchronize();
+                                     })
+      .median_ms;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::int64_t image_tokens = argc > 1 ? std::atoll(argv[1]) : 8192, text_tokens = 1659;
+  const auto* gpu = at::cuda::getDeviceProperties(0);
+  std::printf("%s (sm_%d%d); %lld image and %lld text tokens; bf16 input\n", gpu->name, gpu->major, gpu->minor,
+              static_cast<long long>(image_tokens), static_cast<long long>(text_tokens));
+  if (!vramguard::cuda::has_fp8_matmuls(0)) {
+    std::printf("this GPU has no fp8 tensor cores\n");
+    return 1;
+  }
+  const std::vector<Shape> shapes = {
+      {"attention q/k/v/out (image)", 3072, 3072, true},
+      {"MLP up (image)", 3072, 12288, true},
+      {"MLP down (image)", 12288, 3072, true},
+      {"attention q/k/v/out (text)", 3072, 3072, false},
+      {"MLP up (text)", 3072, 12288, false},
+      {"MLP down (text)", 12288, 3072, false},
+      {"txt_in", 3584, 3072, false},
+      {"img_in", 64, 3072, true},
+      {"proj_out", 3072, 64, true},
+      {"img_mod (one row)", 3072, 18432, false},
+  };
+  const auto options = at::TensorOptions().device(at::kCUDA, 0).dtype(at::kBFloat16);
+  std::printf("%-30s %10s %10s %10s %8s %8s %10s\n", "Linear", "bf16 ms", "fp8 ms", "dequant ms", "bf16/fp8", "dq/fp8",
+              "rel error");
+  for (const auto& s : shapes) {
+    const std::int64_t rows = s.name == std::string("img_mod (one row)") ? 1
+                              : s.image_rows                             ? image_tokens
+                                                                         : text_tokens;
+    const at::Tensor x = at::randn({rows, s.in}, options);
+    const at::Tensor w = at::randn({s.out, s.in}, options) * 0.02;
+    const at::Tensor bias = at::randn({s.out}, options) * 0.02;
+    const at::Tensor scale = w.abs().max().to(at::kFloat) / 448;
+    const at::Tensor stored = (w.to(at::kFloat) / scale).to(at::kFloat8_e4m3fn);
+    const at::Tensor dequantized = (stored.to(at::kFloat) * scale).to(at::kBFloat16);
+    const double bf16 = milliseconds([&] { (void)at::linear(x, dequantized, bias); });
+    const double fp8 = milliseconds([&] { (void)vramguard::cuda::fp8_linear(x, stored, scale, bias); });
+    const double dequant =
+        milliseconds([&] { (void)at::linear(x, stored.to(at::kBFloat16).mul_(scale.to(at::kBFloat16)), bias); });
+    const at::Tensor reference = at::linear(x, dequantized, bias).to(at::kFloat);
+    const at::Tensor ours = vramguard::cuda::fp8_linear(x, stored, scale, bias).to(at::kFloat);
+    const double error = ((ours - reference).norm() / reference.norm()).item<double>();
+    std::printf("%-30s %10.3f %10.3f %10.3f %7.2fx %7.2fx %10.2e\n", s.name, bf16, fp8, dequant, bf16 / fp8,
+                dequant / fp8, error);
+  }
+  return 0;
+}

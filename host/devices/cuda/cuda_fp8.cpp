@@ -1,0 +1,82 @@
+#include "devices/cuda/cuda_fp8.hpp"
+
+#include <ATen/Functions.h>
+#include <ATen/cuda/CUDAContextLight.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/util/Exception.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "devices/cuda/cuda_support.hpp"
+#include "devices/cuda/fp8_rows.hpp"
+
+namespace vramguard::cuda {
+
+int gpu_count() { return static_cast<int>(c10::cuda::device_count()); }
+
+std::string gpu_description(int gpu) {
+  const cudaDeviceProp* properties = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(gpu));
+  return std::string(properties->name) + ", sm_" + std::to_string(properties->major) +
+         std::to_string(properties->minor);
+}
+
+bool has_fp8_matmuls(int gpu) {
+  const cudaDeviceProp* properties = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(gpu));
+  return properties->major > 8 || (properties->major == 8 && properties->minor >= 9);
+}
+
+bool fp8_linear_takes(const at::Tensor& x, const at::Tensor& weight) {
+  const auto type = x.scalar_type();
+  return x.is_cuda() && (type == at::kBFloat16 || type == at::kHalf || type == at::kFloat) && weight.dim() == 2 &&
+         weight.size(0) % 16 == 0 && weight.size(1) % 16 == 0 && x.size(-1) == weight.size(1);
+}
+
+at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
+                      const at::Tensor& bias) {
+  const c10::cuda::CUDAGuard on_its_gpu(x.device());
+  const std::int64_t in = weight.size(1), out = weight.size(0);
+  at::Tensor rows = x.reshape({-1, in}).contiguous();
+  if (reinterpret_cast<std::uintptr_t>(rows.data_ptr()) % 16 != 0) rows = rows.clone();  // the kernel's 16-byte loads
+  const std::int64_t m = rows.size(0);
+  const RowsDType dtype = x.scalar_type() == at::kBFloat16 ? RowsDType::bf16
+                          : x.scalar_type() == at::kHalf   ? RowsDType::f16
+                                                           : RowsDType::f32;
+  at::Tensor quantized = at::empty({m, in}, rows.options().dtype(at::kFloat8_e4m3fn));
+  at::Tensor row_scales = at::empty({m, 1}, rows.options().dtype(at::kFloat));
+  check(quantize_rows_e4m3(rows.data_ptr(), dtype, m, in, static_cast<std::uint8_t*>(quantized.data_ptr()),
+                           row_scales.data_ptr<float>(), compute_stream(static_cast<int>(x.get_device()))),
+        "quantizing a Linear's input to fp8");
+  // One scale per output feature: the weight's own per row, or its one scale repeated.
+  const at::Tensor scale = weight_scale.defined() ? weight_scale.to(x.device(), at::kFloat).reshape({-1})
+                                                  : at::ones({1}, rows.options().dtype(at::kFloat));
+  const at::Tensor column_scales = scale.expand({out}).reshape({1, out}).contiguous();
+  // Row-wise scaled fp8 matmuls write bf16; their bias is bf16 too. Other dtypes add theirs afterwards.
+  const bool bf16 = x.scalar_type() == at::kBFloat16;
+  const at::Tensor values = weight.scalar_type() == at::kFloat8_e4m3fn ? weight : weight.view(at::kFloat8_e4m3fn);
+  const c10::optional<at::Tensor> fused_bias = bf16 && bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
+  // Fast accumulation (Hopper's fp8 schedule without periodic promotion) where PyTorch takes it for
+  // row-wise scales; the exact one where it refuses.
+  static std::atomic<bool> fast_accumulation{true};
+  at::Tensor y;
+  try {
+    y = at::_scaled_mm(quantized, values.t(), row_scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
+                       fast_accumulation.load());
+  } catch (const c10::Error&) {
+    if (!fast_accumulation.exchange(false)) throw;
+    y = at::_scaled_mm(quantized, values.t(), row_scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
+                       false);
+  }
+  if (!bf16) {
+    y = y.to(x.scalar_type());
+    if (bias.defined()) y.add_(bias);
+  }
+  auto shape = x.sizes().vec();
+  shape.back() = out;
+  return y.view(shape);
+}
+
+}  // namespace vramguard::cuda

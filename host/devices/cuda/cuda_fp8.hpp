@@ -1,0 +1,32 @@
+#pragma once
+// fp8 matmuls for the runtime's Linears (runtime/src/fp8_weights.cpp, fp8_matmul_linear) on the tensor
+// cores of GPUs that have them (sm_89 and later: Ada, Hopper, Blackwell).
+//
+// Only in builds against a CUDA libtorch (PyTorch 2.x): the float8 dtypes and torch._scaled_mm are not in
+// Debian's libtorch 1.13. PyTorch's row-wise scaled fp8 matmul is built for Linux only (its CUTLASS
+// kernels); vramguard runs on Linux.
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace vramguard::cuda {
+
+// The GPUs CUDA sees, and whether `gpu` has fp8 tensor cores (compute capability 8.9 or later); its name
+// and compute capability for messages ("NVIDIA A100-SXM4-80GB, sm_80").
+int gpu_count();
+bool has_fp8_matmuls(int gpu);
+std::string gpu_description(int gpu);
+
+// Whether fp8_linear takes a Linear of this input and weight: an e4m3 weight whose sides are multiples of
+// 16 (the fp8 matmul's rule), an input on a GPU in bf16, fp16 or fp32.
+bool fp8_linear_takes(const at::Tensor& x, const at::Tensor& weight);
+
+// x · (weight × weight_scale)ᵀ + bias as one fp8 matmul: x's rows quantized to e4m3 with a scale each
+// (one kernel, fp8_rows.cu), the weight's bytes used as they are with its scale per tensor or per row,
+// accumulated in float32 and written in x's dtype. `weight` holds e4m3 values [out, in] (float8 or bytes);
+// `weight_scale` is empty, one value or one per row; `bias` may be undefined. Throws c10::Error where PyTorch's fp8
+// matmul refuses the shapes or the GPU.
+at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
+                      const at::Tensor& bias);
+
+}  // namespace vramguard::cuda
