@@ -124,6 +124,8 @@ std::optional<at::Tensor> fp8_matmul_linear(const at::Tensor& x, const at::Tenso
   }
   try {
     return cuda::fp8_linear(x, weight, scale, bias);
+  } catch (const c10::OutOfMemoryError&) {
+    throw;  // the step's out-of-memory, the guard's business: not a refused shape
   } catch (const c10::Error& e) {
     std::lock_guard lock(mutex);
     refused.insert(shape);

@@ -65,6 +65,8 @@ at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::T
   try {
     y = at::_scaled_mm(quantized, values.t(), row_scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
                        fast_accumulation.load());
+  } catch (const c10::OutOfMemoryError&) {
+    throw;
   } catch (const c10::Error&) {
     if (!fast_accumulation.exchange(false)) throw;
     y = at::_scaled_mm(quantized, values.t(), row_scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
