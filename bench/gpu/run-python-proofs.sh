@@ -11,9 +11,15 @@
 #      under the RTX 4080 config and sequential-offload, same process
 #   6. a rank-64 LoRA added to the full-size transformer after apply (RTX 4080 config): replanned, step
 #      with and without, peak against the cap
-# Usage: run-python-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src.
+# Usage: run-python-proofs.sh [sections...] (default: 1 2 3). diffusers' source comes from .pydeps/src,
+# unpacked here from the carried .pydeps/diffusers-src.tar.gz when missing (each `run` call carries
+# .pydeps anew, so an earlier call's unpacking is gone); without it the diffusers tests skip.
 set -uo pipefail
 source bench/gpu/proof-env.sh
+if [ ! -d .pydeps/src/diffusers ] && [ -f .pydeps/diffusers-src.tar.gz ]; then
+  tar -xzf .pydeps/diffusers-src.tar.gz -C .pydeps
+fi
+[ -d .pydeps/src/diffusers ] || echo "no diffusers source in .pydeps/src: its tests will be skipped"
 export PYTHONPATH=$PWD/build-gpu/python:$PWD/python/tests:$PWD/.pydeps/src${PYTHONPATH:+:$PYTHONPATH}
 export TEST_PLUGIN_DIR=$PWD/build-gpu/test-plugins
 [ -f build-gpu/python/vramguard/__init__.py ] || { echo "no Python module in build-gpu (see configure.log)"; exit 1; }
