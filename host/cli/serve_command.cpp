@@ -147,6 +147,7 @@ Command serve_command() {
             HttpServer http(listen, [&server, &sampler](HttpRequest r, HttpServer::Respond respond,
                                                         std::shared_ptr<const std::atomic<bool>> closed) {
               const std::string path = r.target.substr(0, r.target.find('?'));
+              if (path == "/favicon.ico") return respond({204, "image/x-icon", ""});  // browsers ask; not counted
               if (r.method == "GET" && (path == "/" || path == "/index.html"))
                 return respond({200, "text/html; charset=utf-8", std::string(monitor_page_html())});
               if (r.method == "GET" && path == "/api/state") {

@@ -105,7 +105,8 @@ function renderQueue(q) {
   section.dataset.waiting = q.waiting.length;
   section.dataset.running = q.running ? q.running.id : "";
   const r = q.running;
-  const now = r ? `running #${r.id}: step ${r.step} of ${r.steps}` +
+  const now = r ? `running #${r.id}: ` + (r.step === 0 ? `its prompt and pictures, before step 1 of ${r.steps}`
+                                                          : `step ${r.step} of ${r.steps}`) +
                   (r.results > 1 ? ` of result ${r.result} of ${r.results}` : "") + ` (${r.seconds.toFixed(1)} s)`
                 : q.ready ? (q.loaded ? "idle" : "idle, the model unloaded until the next edit") : "loading the model";
   const answered = Object.entries(q.answered).map(([status, n]) => `${n}\u00d7${status}`).join(", ");
