@@ -75,20 +75,17 @@ std::map<std::string, double> EditServer::lora_scales(
     for (const auto& lora : loaded)
       if (lora.path == name || std::filesystem::path(lora.path).stem().string() == name) named.push_back(&lora);
     if (named.empty())
-      throw ApiError(400,
-                     loaded.empty()
-                         ? "lora '" + name.substr(0, 80) +
-                               "': the server was started without LoRAs (vramguard serve --lora FILE[:SCALE])"
-                         : "lora '" + name.substr(0, 80) +
-                               "' is none of the LoRAs the server was started "
-                               "with: " +
-                               names,
-                     "lora", "unknown_lora");
+      throw ApiError(
+          400,
+          loaded.empty()
+              ? "lora '" + name.substr(0, 80) +
+                    "': the server was started without LoRAs (vramguard serve --lora FILE[:SCALE])"
+              : "lora '" + name.substr(0, 80) + "' is none of the LoRAs the server was started with: " + names,
+          "lora", "unknown_lora");
     if (named.size() > 1)
       throw ApiError(400,
                      "lora '" + name.substr(0, 80) +
-                         "' names several LoRAs the server was started with; name one "
-                         "by its path as given to --lora",
+                         "' names several LoRAs the server was started with; name one by its path as given to --lora",
                      "lora", "ambiguous_lora");
     scales[named.front()->path] = scale;
   }
@@ -340,6 +337,7 @@ void EditServer::answer(Pending& pending) {
   nlohmann::json data = nlohmann::json::array();
   std::atomic<bool> cancel{false};
   bool timed_out = std::chrono::steady_clock::now() > pending.deadline;
+  const bool waited_out = timed_out;  // its time ran out in the queue, before it started
   HttpResponse response;
   {
     std::lock_guard lock(mutex_);
@@ -377,8 +375,10 @@ void EditServer::answer(Pending& pending) {
     response = {200, kJson, nlohmann::json{{"created", std::time(nullptr)}, {"data", data}}.dump()};
   } catch (const Interrupted&) {
     response = api_error(
-        timed_out ? ApiError(504, "the edit ran past the server's timeout (" + timeout_text() + ", --timeout)", {},
-                             "timeout", "server_error")
+        timed_out ? ApiError(504,
+                             std::string(waited_out ? "the edit waited in the queue" : "the edit ran") +
+                                 " past the server's timeout (" + timeout_text() + ", --timeout)",
+                             {}, "timeout", "server_error")
                   : ApiError(499, "the client hung up; the edit was stopped", {}, "cancelled", "server_error"));
   } catch (const std::exception& e) {
     response = api_error(ApiError(500, std::string("the edit failed: ") + e.what(), {}, "edit_failed", "server_error"));

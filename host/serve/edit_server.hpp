@@ -90,7 +90,7 @@ class EditServer {
   std::map<std::string, std::uint64_t> peak_bytes_, last_peak_bytes_;  // per GPU: of every edit, of the last
   double step_seconds_sum_ = 0;
   std::uint64_t steps_ = 0;
-  std::uint64_t next_request_ = 0;
+  std::atomic<std::uint64_t> next_request_{0};  // requests are read on the HTTP server's threads
   struct Running {
     std::uint64_t id = 0;
     std::size_t result = 0, results = 1;  // the result being made, of the request's n
