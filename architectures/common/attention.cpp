@@ -58,7 +58,8 @@ at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, cons
   if (key_mask.hides_nothing())
     return at::scaled_dot_product_attention(query, key, value, {}, 0.0, /*is_causal=*/false, scale);
   // Sample by sample over the keys it keeps: a hidden key's weight is zero, so leaving it out changes
-  // nothing but the kernel (measured on an H100: see bench/README.md, "true CFG as one batch").
+  // nothing but the kernel — the unmasked ones (flash attention) rather than a masked one. bench/README.md
+  // ("What users run today, fp8 and batched CFG") has what was measured before and after.
   std::vector<at::Tensor> samples;
   for (std::int64_t sample = 0; sample < query.size(0); ++sample) {
     const auto& kept = key_mask.kept_indices.at(static_cast<std::size_t>(sample));
