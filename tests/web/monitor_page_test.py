@@ -35,6 +35,15 @@ def dump_dom(browser, url, budget_ms):
     return out.stdout
 
 
+def screenshot(browser, url, path, height):
+    """The page as Chromium draws it, written to `path` (a PNG, checked)."""
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+                    f"--window-size=1280,{height}", "--virtual-time-budget=1500", f"--screenshot={path}", url],
+                   capture_output=True, timeout=120, check=True)
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG"
+
+
 def attributes(dom, pattern):
     return re.findall(pattern, dom)
 
@@ -78,11 +87,7 @@ def main():
         assert not re.search(r'<section class="gpu alert" data-gpu="1"', after), "cuda:1 is marked though it never crossed"
 
         shot = os.path.join(artifacts, "monitor-page.png")
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                        "--window-size=1280,1100", "--virtual-time-budget=1500", f"--screenshot={shot}", url],
-                       capture_output=True, timeout=120, check=True)
-        with open(shot, "rb") as f:
-            assert f.read(8) == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG"
+        screenshot(browser, url, shot, 1100)
         print(f"ok: both GPUs shown, {updates}+ updates, chart {points_before} -> {points_after} points, alert shown; screenshot {shot}")
     finally:
         monitor.terminate()

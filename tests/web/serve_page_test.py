@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 
-from monitor_page_test import chromium, dump_dom
+from monitor_page_test import chromium, dump_dom, screenshot
 
 
 def free_port():
@@ -94,11 +94,7 @@ def main():
         assert re.search(r'<section class="gpu[^"]*" data-gpu="0"', dom), "the simulated GPU is not on the page"
 
         shot = os.path.join(artifacts, "serve-page.png")
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                        "--window-size=1280,900", "--virtual-time-budget=1500", f"--screenshot={shot}", url],
-                       capture_output=True, timeout=120, check=True)
-        with open(shot, "rb") as f:
-            assert f.read(8) == b"\x89PNG\r\n\x1a\n", "the screenshot is not a PNG"
+        screenshot(browser, url, shot, 900)
         print(f"ok: the running edit, the waiting one and the GPU on the page; screenshot {shot}")
     finally:
         server.terminate()  # SIGTERM: the running edit stops being waited for once the test ends
