@@ -36,12 +36,10 @@ namespace {
 // Elements of a chunk read at a time: a bounded buffer per thread.
 constexpr std::uint64_t kChunkElements = 1 << 20;
 
-// bf16 is float32's top half: the conversion is a shift.
-inline float bf16_bits_to_float(std::uint16_t bits) {
-  const std::uint32_t wide = static_cast<std::uint32_t>(bits) << 16;
-  float value;
-  std::memcpy(&value, &wide, 4);
-  return value;
+// The checkpoint's path for messages.
+const std::string& path_of(const UploadSource& source) {
+  static const std::string unknown = "the checkpoint";
+  return source.path ? *source.path : unknown;
 }
 
 // The largest magnitude among `n` elements stored as `dtype`, NaNs left out (as std::max leaves them
@@ -61,7 +59,7 @@ float largest_magnitude(const unsigned char* data, DType dtype, std::uint64_t n,
     return best;
   };
   switch (dtype) {
-    case DType::BF16: return bf16_bits_to_float(largest_bits(std::uint16_t{}, 0x7FFF, 0x7F80));
+    case DType::BF16: return bf16_to_float(largest_bits(std::uint16_t{}, 0x7FFF, 0x7F80));
     case DType::F32: {
       const std::uint32_t bits = largest_bits(std::uint32_t{}, 0x7FFFFFFF, 0x7F800000);
       float value;
@@ -98,14 +96,14 @@ void quantize_run(const unsigned char* data, DType from, std::uint64_t n, float 
     thread_local float table_scale = std::numeric_limits<float>::quiet_NaN();
     if (scale != table_scale && n >= table.size()) {
       for (std::uint32_t bits = 0; bits < table.size(); ++bits)
-        table[bits] = fp8_e4m3_from_float(bf16_bits_to_float(static_cast<std::uint16_t>(bits)) / scale);
+        table[bits] = fp8_e4m3_from_float(bf16_to_float(static_cast<std::uint16_t>(bits)) / scale);
       table_scale = scale;
     }
     const bool lookup = scale == table_scale;
     for (std::uint64_t i = 0; i < n; ++i) {
       std::uint16_t bits;
       std::memcpy(&bits, data + i * 2, 2);
-      out[i] = lookup ? table[bits] : fp8_e4m3_from_float(bf16_bits_to_float(bits) / scale);
+      out[i] = lookup ? table[bits] : fp8_e4m3_from_float(bf16_to_float(bits) / scale);
     }
     return;
   }
@@ -117,8 +115,7 @@ void quantize_run(const unsigned char* data, DType from, std::uint64_t n, float 
 }  // namespace
 
 void read_tensor(const UploadSource& source, unsigned char* out) {
-  static const std::string unknown = "the checkpoint";
-  const std::string& path = source.path ? *source.path : unknown;
+  const std::string& path = path_of(source);
   if (source.from == source.to && source.quantize_scales == nullptr) {
     read_exact(source.file, source.file_offset, source.source_bytes(), out, path);
     return;
@@ -154,8 +151,7 @@ std::vector<float> read_fp8_scales(const UploadSource& source, std::uint64_t row
   constexpr float kE4m3Largest = 448.0f;
   const std::uint64_t row_elements = source.elements / std::max<std::uint64_t>(1, rows);
   std::vector<float> amax(per_row ? rows : 1, 0.0f);
-  static const std::string unknown = "the checkpoint";
-  const std::string& path = source.path ? *source.path : unknown;
+  const std::string& path = path_of(source);
   const unsigned in = dtype_bits(source.from) / 8;
   thread_local std::vector<unsigned char> scratch;
   thread_local std::vector<float> values;
