@@ -308,6 +308,7 @@ void EditServer::work() {
           service_->unload();
           service_.reset();
           loaded_ = false;
+          ::malloc_trim(0);  // the host memory the model held goes back to the system too, not only the GPU's
           log::info("unloaded after ", *options_.idle_unload_seconds, " s without an edit");
           continue;
         }
