@@ -45,6 +45,13 @@ struct PipelineStep {
   int step = 0, steps = 0;
   double seconds = 0;                // all the step's model passes and the scheduler's update
   std::uint64_t streamed_bytes = 0;  // copied into the streaming windows during the step
+  // Where the time went: the GPU's compute between the passes' first and last unit, the host's waits
+  // for a unit's copy, the streamed units used before their copy was started ahead (not overlapped), and
+  // how often the caching allocator emptied its cache and retried (every stream waited for each).
+  double compute_seconds = 0;
+  double copy_wait_seconds = 0;
+  std::uint64_t unprefetched_units = 0;
+  std::uint64_t allocator_retries = 0;
 };
 
 }  // namespace vramguard::pipelines

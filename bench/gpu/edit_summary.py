@@ -1,7 +1,8 @@
 """One line of a GPU proof: a `vramguard edit --json` report beside the NVML peak nvml_peak.py sampled from
 outside. Prints ready time, the median step, the streamed bytes against the copy bound (the pinned
-bandwidth measured in the same run), NVML's peak beside the plan's prediction, and whether CFG's passes
-ran as one batch.
+bandwidth measured in the same run), NVML's peak beside the plan's prediction, whether CFG's passes
+ran as one batch, and where the median step's time went (GPU compute, waits for copies, units not
+prefetched, the allocator's cache-emptying retries).
 Usage: edit_summary.py REPORT.json NVML.json LABEL PINNED_BYTES_PER_S"""
 import json
 import sys
@@ -24,6 +25,10 @@ def main():
               f"{median['streamed_bytes'] / 1e9:.2f} GB{ratio}; CFG batched {edit.get('cfg_batched')}; {device} NVML "
               f"peak {peak / 1e9:.3f} GB, predicted {predicted / 1e9:.3f} GB "
               f"({100 * (peak - predicted) / max(predicted, 1):+.1f} %)")
+    if "compute_seconds" in median:
+        print(f"    median step: compute {median['compute_seconds']:.3f} s, copy waits {median['copy_wait_seconds']:.3f} s, "
+              f"{median['unprefetched_units']} units not prefetched, {median['allocator_retries']} allocator retries "
+              f"(all steps: {sum(s['allocator_retries'] for s in steps)})")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,13 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
                          const GuardReport& report, const std::string& output) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : o.steps)
-    steps.push_back({{"step", s.step}, {"seconds", s.seconds}, {"streamed_bytes", s.streamed_bytes}});
+    steps.push_back({{"step", s.step},
+                     {"seconds", s.seconds},
+                     {"streamed_bytes", s.streamed_bytes},
+                     {"compute_seconds", s.compute_seconds},
+                     {"copy_wait_seconds", s.copy_wait_seconds},
+                     {"unprefetched_units", s.unprefetched_units},
+                     {"allocator_retries", s.allocator_retries}});
   auto per_device = [](const std::map<std::string, std::uint64_t>& bytes) {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& [device, value] : bytes) out[device] = value;

@@ -238,6 +238,7 @@ class CudaRuntime final : public DeviceRuntime {
     snap.peak_in_use = static_cast<std::uint64_t>(stats.allocated_bytes[0].peak);
     snap.ours_cached = reserved > allocated ? reserved - allocated : 0;
     snap.reserved_peak = static_cast<std::uint64_t>(stats.reserved_bytes[0].peak);
+    snap.allocator_retries = static_cast<std::uint64_t>(stats.num_alloc_retries);
     if (sampler_ && gpu < gpu_count_) snap.process_peak = sampler_->peak(gpu);
     if (const auto limit = limits_.find(gpu); limit != limits_.end()) snap.process_limit = limit->second;
     const auto context = contexts_.find(gpu);

@@ -40,6 +40,9 @@ struct MemorySnapshot {
   std::uint64_t process_peak = 0;   // the most process_total reached since reset_peak, sampled every 20 ms
                                     // (0 where NVML cannot tell)
   std::uint64_t reserved_peak = 0;  // the most the allocator held (in use and cached) since reset_peak
+  // How often the allocator, short of memory under its limit, emptied its cache and tried again, since the
+  // process began. Each time waits for every stream: the copies overlapping compute stop.
+  std::uint64_t allocator_retries = 0;
   std::uint64_t process_limit = 0;  // the limit_process in force (0: none)
 };
 

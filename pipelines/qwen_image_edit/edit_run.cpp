@@ -338,10 +338,17 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     const at::Tensor sigma_next = at::scalar_tensor(in.schedule.sigmas[static_cast<std::size_t>(i) + 1], at::kFloat);
     const at::Tensor dt = (sigma_next - sigma).to(noise_pred.device());
     latents = (latents.to(at::kFloat) + dt * noise_pred).to(noise_pred.scalar_type());
-    EditStepReport report{i + 1, steps, 0, 0};
+    EditStepReport report;
+    report.step = i + 1;
+    report.steps = steps;
     for (std::size_t s = before; s < session.steps().size(); ++s) {
-      report.seconds += session.steps()[s].seconds;
-      report.streamed_bytes += session.steps()[s].streamed_bytes;
+      const runtime::StepStatistics& pass = session.steps()[s];
+      report.seconds += pass.seconds;
+      report.streamed_bytes += pass.streamed_bytes;
+      report.compute_seconds += pass.compute_seconds;
+      report.copy_wait_seconds += pass.copy_wait_seconds;
+      report.unprefetched_units += pass.unprefetched_units;
+      for (const auto& [device, retries] : pass.allocator_retries) report.allocator_retries += retries;
     }
     out.steps.push_back(report);
     if (hooks.on_step) hooks.on_step(report);

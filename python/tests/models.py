@@ -81,6 +81,29 @@ class Decoder(nn.Module):
         return self.lm_head(self.model.norm(x))
 
 
+class NewerDecoderInner(nn.Module):
+    """A later version of Decoder's module tree: the decoder one level deeper, as transformers 5 moved
+    Qwen2.5-VL's `model.layers` to `model.language_model.layers`. Checkpoints of Decoder load into it."""
+
+    def __init__(self, vocabulary, width, layers):
+        super().__init__()
+        self.language_model = DecoderInner(vocabulary, width, layers)
+
+
+class NewerDecoder(nn.Module):
+    def __init__(self, vocabulary=96, width=48, layers=6):
+        super().__init__()
+        self.model = NewerDecoderInner(vocabulary, width, layers)
+        self.lm_head = nn.Linear(width, vocabulary, bias=False)
+
+    def forward(self, input_ids):
+        inner = self.model.language_model
+        x = inner.embed_tokens(input_ids) * inner.position_scale
+        for layer in inner.layers:
+            x = layer(x)
+        return self.lm_head(inner.norm(x))
+
+
 class JointBlock(nn.Module):
     """Two streams that attend jointly, modulated by a time embedding; keyword arguments in, a tuple out."""
 

@@ -300,6 +300,34 @@ def test_a_module_of_other_sizes_is_refused_by_name_as_load_state_dict_would(dec
         vramguard.apply(wider, folder, "balanced", **SIMULATED)
 
 
+@pytest.mark.parametrize("case", ["balanced", "sequential-offload"])
+def test_a_checkpoint_saved_by_an_older_module_tree_binds_where_the_newer_tree_holds_it(decoder, case):
+    # Qwen2.5-VL checkpoints saved before transformers 5 name `model.layers.0...`; transformers 5's module
+    # holds them at `model.language_model.layers.0...`.
+    folder, ids, expected = decoder
+    strategy, options = strategy_of(case)
+    module, handle = vramguard.apply(models.on_meta(models.NewerDecoder), folder, strategy, **options)
+    with handle, torch.no_grad():
+        torch.testing.assert_close(module(ids), expected, rtol=1e-5, atol=1e-5)
+        assert module.model.language_model.layers[3].q_proj.weight.device.type != "meta"
+
+
+def test_checkpoint_names_find_the_one_module_path_that_nests_them():
+    from vramguard._names import module_paths
+    root = torch.nn.Module()
+    root.model = torch.nn.Module()
+    root.model.visual = torch.nn.Linear(2, 2)  # wrapped: `visual.weight` is at `model.visual.weight`
+    root.model.language_model = torch.nn.Module()
+    root.model.language_model.norm = torch.nn.LayerNorm(2)  # a level inserted below the head `model`
+    root.lm_head = torch.nn.Linear(2, 2)
+    paths = module_paths(root, ["visual.weight", "model.norm.weight", "lm_head.weight", "model.gone.weight"])
+    assert paths == {"visual.weight": "model.visual.weight", "model.norm.weight": "model.language_model.norm.weight",
+                     "lm_head.weight": "lm_head.weight", "model.gone.weight": "model.gone.weight"}
+    root.other = torch.nn.Module()
+    root.other.visual = torch.nn.Linear(2, 2)  # now two paths nest `visual.weight`: none is guessed
+    assert module_paths(root, ["visual.weight"]) == {"visual.weight": "visual.weight"}
+
+
 def test_apply_finds_the_checkpoint_the_module_says_it_came_from(decoder):
     folder, ids, expected = decoder
     # As transformers records it (config._name_or_path), and as diffusers' dict-like config does.

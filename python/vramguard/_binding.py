@@ -10,6 +10,7 @@ import torch
 
 from . import _vramguard
 from ._adapters import ComponentAdapters, base_module, checkpoint_name
+from ._names import module_paths
 from ._options import in_python_terms, input_error
 
 _DTYPES = {
@@ -72,8 +73,9 @@ def _to_device(value, device):
 class _Slot:
     """One tensor of a unit: where it lives in the module, and what it is."""
 
-    def __init__(self, owner, leaf, is_buffer, name, shape, dtype):
-        self.owner, self.leaf, self.is_buffer, self.name = owner, leaf, is_buffer, name
+    def __init__(self, owner, leaf, is_buffer, name, path, shape, dtype):
+        # name: the checkpoint's (the session's tensors go by it); path: the module's own
+        self.owner, self.leaf, self.is_buffer, self.name, self.path = owner, leaf, is_buffer, name, path
         self.shape, self.dtype = tuple(shape), dtype
         self.parameter = None
         self.bound = None  # a resident unit's tensor: the unit's own memory, for good
@@ -103,7 +105,8 @@ class _Unit:
     def __init__(self, index, info):
         self.index = index
         self.name = info["name"]
-        self.module_name = info["slice_of"] or info["name"]
+        self.module_name = info["slice_of"] or info["name"]  # as the checkpoint names it
+        self.module_path = self.module_name  # as the module does (set once its tensors are found)
         self.mode = info["mode"]
         self.device = torch.device(info["device"])
         self.executes_on = info["executes_on"]  # the plan's device: "cuda:0" also where the CPU stands in for it
@@ -157,15 +160,17 @@ class _ComponentBinding:
             if getattr(module.__dict__.get("forward"), "_vramguard_unloaded", False):
                 del module.__dict__["forward"]
         infos = self.session.units(self.name)
+        paths = module_paths(self.root, [tensor["name"] for info in infos for tensor in info["tensors"]])
         covered = set()
         for index, info in enumerate(infos):
             unit = _Unit(index, info)
             for tensor in info["tensors"]:
-                slot = self._slot_for(tensor)
+                slot = self._slot_for(tensor, paths[tensor["name"]])
                 unit.slots.append(slot)
                 self.unit_of_module[id(slot.owner)] = unit
                 self.slots_of_module.setdefault(id(slot.owner), []).append(slot)
-                covered.add(tensor["name"])
+                covered.add(slot.path)
+            unit.module_path = self._module_path_of(unit)
             unit.target = self._target_of(unit)
             self.units.append(unit)
         self._check_coverage(covered)
@@ -184,9 +189,11 @@ class _ComponentBinding:
             self.wrap(self.root, "fuse_lora", self._fuse_lora(self.root.fuse_lora))
         self.root.__dict__[_APPLIED] = self.state
 
-    def _slot_for(self, tensor):
+    def _slot_for(self, tensor, path):
+        """The slot of checkpoint tensor `tensor`, held in the module at `path` (its name, or the name the
+        module's version gives it)."""
         name = tensor["name"]
-        parent, _, leaf = name.rpartition(".")
+        parent, _, leaf = path.rpartition(".")
         try:
             owner = base_module(self.root.get_submodule(parent) if parent else self.root)  # PEFT's X.base_layer.weight
         except AttributeError:
@@ -212,15 +219,25 @@ class _ComponentBinding:
             raise input_error(f"the module's '{name}' has shape {list(current.shape)} but the checkpoint's is "
                                f"{list(tensor['shape'])}",
                                "build the module from the checkpoint's own config (the sizes differ)")
-        return _Slot(owner, leaf, leaf in owner._buffers, name, tensor["shape"], dtype)
+        return _Slot(owner, leaf, leaf in owner._buffers, name, path, tensor["shape"], dtype)
+
+    @staticmethod
+    def _module_path_of(unit):
+        """The unit's module as the module names it: its checkpoint name, moved as its tensors' paths were."""
+        for slot in unit.slots:
+            if unit.module_name and slot.name.startswith(unit.module_name + "."):
+                rest = slot.name[len(unit.module_name):]
+                if slot.path.endswith(rest):
+                    return slot.path[:-len(rest)]
+        return unit.module_name
 
     def _target_of(self, unit):
         """The module whose forward uses the unit: its own, else the deepest one holding all its tensors."""
         try:
-            return self.root.get_submodule(unit.module_name)
+            return self.root.get_submodule(unit.module_path)
         except AttributeError:
             pass
-        parents = [slot.name.rpartition(".")[0].split(".") for slot in unit.slots]
+        parents = [slot.path.rpartition(".")[0].split(".") for slot in unit.slots]
         common = []
         for parts in zip(*parents):
             if len(set(parts)) != 1:
@@ -248,7 +265,7 @@ class _ComponentBinding:
                                    "at construction are real")
             device = first_device
             for unit in self.units:
-                if unit.module_name and (name == unit.module_name or name.startswith(unit.module_name + ".")):
+                if unit.module_path and (name == unit.module_path or name.startswith(unit.module_path + ".")):
                     device = unit.device
                     break
             parent, _, leaf = name.rpartition(".")
@@ -318,7 +335,7 @@ class _ComponentBinding:
         weights around the module's own call (see _calling_class)."""
         target = unit.target
         if type(target).__dict__.get("_vramguard_original_class") is not None:
-            raise input_error(f"module '{unit.module_name}' of component '{self.name}' runs two units", "give each unit its own module")
+            raise input_error(f"module '{unit.module_path}' of component '{self.name}' runs two units", "give each unit its own module")
         target.__dict__[_UNIT_CALL] = self._unit_call(unit)
         self.swapped.append((target, type(target)))
         target.__class__ = _calling_class(type(target))

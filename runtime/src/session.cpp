@@ -150,10 +150,12 @@ void Session::Impl::step(std::string_view component, const std::function<void()>
     };
     std::optional<OutOfMemory> out_of_memory;
     try {
+      std::map<int, std::uint64_t> retries_before;
       for (int gpu : gpus) {
         runtime->begin_step(gpu, activation_bytes);
         ++begun;
         runtime->reset_peak(gpu);
+        retries_before[gpu] = runtime->snapshot(gpu).allocator_retries;
       }
       executor->begin_step();
       const auto started = std::chrono::steady_clock::now();
@@ -172,6 +174,7 @@ void Session::Impl::step(std::string_view component, const std::function<void()>
         stats.peak_bytes[name] = snap.peak_in_use;
         stats.reserved_peak_bytes[name] = snap.reserved_peak;
         if (snap.process_peak > 0) stats.process_peak_bytes[name] = snap.process_peak;
+        stats.allocator_retries[name] = snap.allocator_retries - retries_before[gpu];
       }
       steps.push_back(stats);
       end_gpu_steps();
@@ -367,6 +370,7 @@ std::string Session::report_json() const {
                             {"copy_wait_seconds", s.copy_wait_seconds},
                             {"streamed_bytes", s.streamed_bytes},
                             {"unprefetched_units", s.unprefetched_units},
+                            {"allocator_retries", s.allocator_retries},
                             {"peak_bytes", s.peak_bytes}});
   return doc.dump(2);
 }

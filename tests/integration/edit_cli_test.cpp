@@ -60,6 +60,15 @@ TEST(EditCommand, WritesTheImageAndLatentsDiffusersMakes) {
   EXPECT_EQ(edit["height"], 256);
   EXPECT_TRUE(edit["true_cfg"].get<bool>());
   EXPECT_GT(edit["steps"][0]["streamed_bytes"].get<std::uint64_t>(), 0u) << "sequential-offload streams every unit";
+  // Where each step's time went: the GPU's compute (here the CPU standing in), waits for copies, and the
+  // allocator's retries (none: a simulated GPU has no caching allocator).
+  for (const auto& step : edit["steps"]) {
+    EXPECT_GT(step["compute_seconds"].get<double>(), 0.0);
+    EXPECT_LE(step["compute_seconds"].get<double>(), step["seconds"].get<double>());
+    EXPECT_GE(step["copy_wait_seconds"].get<double>(), 0.0);
+    EXPECT_EQ(step["allocator_retries"], 0);
+    EXPECT_TRUE(step.contains("unprefetched_units"));
+  }
   EXPECT_TRUE(edit["peak_bytes"].contains("cuda:0"));
   // The PNG: every value within one level of diffusers' (its PIL output of the same call).
   const auto got = pipelines::read_image(png), expected = pipelines::read_image((kFixture / "expected.png").string());

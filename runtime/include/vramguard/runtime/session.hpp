@@ -130,6 +130,9 @@ struct StepStatistics {
   // Per GPU: the most the allocator held (in use and cached), and the most the whole process held as the
   // driver counts it (NVML, sampled at 50 Hz; absent where NVML cannot tell), during the step.
   std::map<std::string, std::uint64_t> reserved_peak_bytes, process_peak_bytes;
+  // Per GPU: how often the caching allocator emptied its cache and retried during the step (each waits
+  // for every stream, so a step with retries lost its copy/compute overlap there).
+  std::map<std::string, std::uint64_t> allocator_retries;
 };
 
 class VRAMGUARD_RUNTIME_API Session {
