@@ -29,9 +29,18 @@ struct VaeTileSize {
   int stride_pixels = 192;
 };
 
+// A picture to edit: a file, or a file's bytes already in memory (a picture a request uploaded: it never
+// touches the disk); `file` names it in messages either way.
+struct PictureSource {
+  PictureSource(std::filesystem::path path) : file(std::move(path)) {}  // NOLINT: a path is a picture source
+  PictureSource(std::string name, std::string contents) : file(std::move(name)), bytes(std::move(contents)) {}
+  std::filesystem::path file;
+  std::optional<std::string> bytes;
+};
+
 // What the user asks for (`vramguard edit`'s options; diffusers' pipeline arguments).
 struct EditSettings {
-  std::vector<std::filesystem::path> images;  // Picture 1..N, in the order given
+  std::vector<PictureSource> images;  // Picture 1..N, in the order given
   std::string prompt;
   std::optional<std::string> negative_prompt;
   double true_cfg_scale = 4.0;

@@ -252,7 +252,7 @@ Command edit_command() {
             // configs, tokenizer), the picture, the noise. The outputs' folders are checked too, and the
             // outputs against each other, before anything else is read or loaded.
             protect_folder_from_outputs(model.source.root);
-            for (const auto& image : settings.images) protect_from_outputs(image);
+            for (const auto& image : settings.images) protect_from_outputs(image.file);
             if (settings.latents) protect_from_outputs(*settings.latents);
             std::vector<std::pair<std::filesystem::path, std::string>> outputs = {{*output, "the result"}};
             if (const auto file = invocation.text("output-latents")) outputs.emplace_back(*file, "the latents");

@@ -28,13 +28,11 @@ namespace {
 // true CFG, the default steps. The load keeps that much headroom, and a request that needs more is
 // refused (413) before it waits.
 pipelines::PipelineDemands largest_edit_demands(const InspectedModel& model, const pipelines::PipelineSpec& pipeline,
-                                                const ServeLimits& limits, const std::filesystem::path& folder) {
+                                                const ServeLimits& limits) {
   const int side = std::max(16, static_cast<int>(std::sqrt(static_cast<double>(limits.max_pixels))) / 16 * 16);
-  const auto picture = folder / "largest.png";
-  pipelines::write_png(picture.string(),
-                       {side, side, std::vector<std::uint8_t>(static_cast<std::size_t>(side * side * 3), 128)});
+  const pipelines::RgbImage grey{side, side, std::vector<std::uint8_t>(static_cast<std::size_t>(side * side * 3), 128)};
   pipelines::EditSettings settings;
-  settings.images = {picture};
+  settings.images.emplace_back("the largest picture served", pipelines::encode_png(grey));
   settings.prompt = "the largest edit served";
   settings.negative_prompt.emplace(1, ' ');  // true CFG: both passes
   settings.steps = limits.default_steps;
@@ -86,7 +84,6 @@ Command serve_command() {
         // clang-format off
         own.options.add_options()
             ("strategy", po::value<std::string>()->value_name("S")->default_value("auto"), "the first strategy to try")
-            ("allow-remote", po::bool_switch(), "serve on an address other than 127.0.0.1 or ::1")
             ("steps", po::value<std::string>()->value_name("N")->default_value("50"),
                 "denoising steps when a request does not say (num_inference_steps)")
             ("cfg-batch", po::value<std::string>()->value_name("auto|always|never")->default_value("auto"),
@@ -98,12 +95,22 @@ Command serve_command() {
             const LoadOptions given = load_options_from(invocation);
             LoadRequest request = load_request_from(invocation, given);
             refuse_partial_pipeline(request);
+            // Beyond loopback only with a key, or when the user says in so many words that anyone may edit.
+            if (given.api_key && given.api_key->empty())
+              throw UsageError("--api-key is empty", "give the key clients will send as 'Authorization: Bearer KEY'");
+            const bool no_auth = given.insecure_no_auth.value_or(false);
+            if (given.api_key && no_auth)
+              throw UsageError("--api-key and --insecure-no-auth contradict each other", "give one of them");
             HttpServerOptions listen =
-                listen_options(given.listen.value_or("127.0.0.1:8089"), invocation.flag("allow-remote"), "--listen");
+                listen_options(given.listen.value_or("127.0.0.1:8089"), given.api_key || no_auth, "--listen");
+            listen.remote_hint =
+                "serve on 127.0.0.1 or ::1; to serve the network, give --api-key KEY (or VRAMGUARD_API_KEY; clients "
+                "send 'Authorization: Bearer KEY'), or --insecure-no-auth on a trusted network only";
             EditServerOptions options;
             options.max_queue = given.max_queue.value_or(8);
             options.timeout_seconds = static_cast<double>(given.timeout.value_or(600));
             options.idle_unload_seconds = given.idle_unload;
+            options.api_key = given.api_key;
             options.limits.max_image_bytes = given.max_image_bytes ? given.max_image_bytes->bytes : 20'000'000;
             options.limits.max_pixels = given.max_pixels.value_or(1 << 20);
             options.limits.default_steps = static_cast<int>(invocation.number("steps", 1, 1000).value_or(50));
@@ -117,17 +124,7 @@ Command serve_command() {
                                "vramguard serve serves image-edit pipelines (docs/edit.md)");
             if (request.simulate) require_host_room_for_simulated_data(model, "serving");
 
-            std::string pattern = (std::filesystem::temp_directory_path() / "vramguard-serve-plan-XXXXXX").string();
-            if (::mkdtemp(pattern.data()) == nullptr) throw JobError("cannot make a private folder for the plan");
-            const std::filesystem::path plan_folder = pattern;
-            pipelines::PipelineDemands demands;
-            try {
-              demands = largest_edit_demands(model, pipeline, options.limits, plan_folder);
-            } catch (...) {
-              std::filesystem::remove_all(plan_folder);
-              throw;
-            }
-            std::filesystem::remove_all(plan_folder);
+            const pipelines::PipelineDemands demands = largest_edit_demands(model, pipeline, options.limits);
             if (!request.budget.headroom)
               request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
             for (const auto& [component, work] : demands.workload.components)

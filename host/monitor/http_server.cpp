@@ -98,7 +98,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                      false);
     head_ = request.method() == http::verb::head;
     HttpRequest r{std::string(request.method_string()), std::string(request.target()),
-                  std::string(request[http::field::content_type]), std::move(request.body())};
+                  std::string(request[http::field::content_type]), std::string(request[http::field::authorization]),
+                  std::move(request.body())};
     // The answer may take long (an edit): no deadline while it is made, and a hang-up is noticed.
     stream_.expires_never();
     watch_for_hang_up();
@@ -259,7 +260,7 @@ HttpServer::HttpServer(HttpServerOptions options, AsyncHandler handler) : impl_(
   if (!address.is_loopback() && !impl_->options.allow_remote)
     throw UsageError(impl_->options.flag + " " + impl_->options.address +
                          " is not a loopback address: it would be open to the network",
-                     "serve on 127.0.0.1 or ::1, or pass --allow-remote to mean it");
+                     impl_->options.remote_hint);
   const tcp::endpoint endpoint(address, impl_->options.port);
   beast::error_code ec;
   impl_->acceptor.open(endpoint.protocol(), ec);

@@ -29,6 +29,7 @@ struct HttpRequest {
   std::string method;  // GET, HEAD, POST
   std::string target;
   std::string content_type;
+  std::string authorization;  // the Authorization header, as sent
   std::string body;
 };
 
@@ -41,6 +42,8 @@ struct HttpServerOptions {
   std::uint64_t max_body_bytes = 0;  // 0: GET and HEAD only; else POST too, with a body up to this (413 above)
   std::string name = "the monitor's web server";  // in messages
   std::string flag = "--serve";                   // the option that gave the address, in messages
+  // What to do about an address that is not loopback, in the refusal.
+  std::string remote_hint = "serve on 127.0.0.1 or ::1, or pass --allow-remote to mean it";
   // How the server's own refusals (400, 405, 413, 421) are shaped; plain text when unset.
   std::function<HttpResponse(int status, const std::string& message)> error_response = {};
 };

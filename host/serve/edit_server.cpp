@@ -1,9 +1,6 @@
 #include "serve/edit_server.hpp"
 
-#include <fcntl.h>
 #include <malloc.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +13,7 @@
 #include "image/image_file.hpp"
 #include "logging/log.hpp"
 #include "qwen_image_edit/edit_outcome.hpp"
+#include "serve/bearer_token.hpp"
 #include "serve/multipart_form.hpp"
 
 namespace vramguard {
@@ -41,24 +39,8 @@ std::string base64(const std::string& bytes) {
 
 HttpResponse api_error(const ApiError& error) {
   HttpResponse response{error.status(), kJson, error.json()};
+  if (error.status() == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
   return response;
-}
-
-// A request's picture, written where only this process reads it, for the pipeline's preparation.
-std::filesystem::path write_private(const std::filesystem::path& path, const std::string& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw JobError("cannot hold a request's picture in " + path.parent_path().string());
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      throw JobError("cannot hold a request's picture in " + path.parent_path().string());
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return path;
 }
 
 }  // namespace
@@ -110,17 +92,9 @@ EditServer::EditServer(LoadRequest request, const InspectedModel& model, const p
       model_(model),
       pipeline_(pipeline),
       loaded_activation_bytes_(loaded_activation_bytes),
-      options_(std::move(options)) {
-  std::string pattern = (std::filesystem::temp_directory_path() / "vramguard-serve-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw JobError("cannot make a private folder for requests' pictures");
-  work_folder_ = pattern;  // mkdtemp makes it 0700
-}
+      options_(std::move(options)) {}
 
-EditServer::~EditServer() {
-  shut_down();
-  std::error_code ignored;
-  std::filesystem::remove_all(work_folder_, ignored);
-}
+EditServer::~EditServer() { shut_down(); }
 
 void EditServer::start() {
   worker_ = std::thread([this] { work(); });
@@ -141,6 +115,13 @@ void EditServer::handle(HttpRequest request, HttpServer::Respond respond,
   const std::string path = request.target.substr(0, request.target.find('?'));
   HttpResponse response;
   try {
+    if (options_.api_key && path.rfind("/v1/", 0) == 0 &&
+        !bearer_token_matches(request.authorization, *options_.api_key))
+      throw ApiError(401,
+                     request.authorization.empty()
+                         ? "this server needs an API key: send the header 'Authorization: Bearer KEY'"
+                         : "the API key sent (Authorization: Bearer ...) is not this server's",
+                     {}, "invalid_api_key", "invalid_request_error");
     if (path == "/v1/images/edits" && request.method == "POST") {
       response = edit(request, respond, closed);
       if (response.status == 0) return;  // queued: the worker answers
@@ -219,17 +200,9 @@ HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& resp
                       ? std::to_string(*edit.settings.width) + "x" + std::to_string(*edit.settings.height)
                       : "auto";
   pending->received = std::chrono::steady_clock::now();
-  const std::filesystem::path folder = work_folder_ / ("request-" + std::to_string(pending->id));
-  std::filesystem::create_directory(folder);
-  struct Cleanup {
-    std::filesystem::path folder;
-    ~Cleanup() {
-      std::error_code ignored;
-      std::filesystem::remove_all(folder, ignored);
-    }
-  } cleanup{folder};
+  // The pictures stay in memory: nothing a request sends reaches the file system.
   for (std::size_t i = 0; i < edit.pictures.size(); ++i)
-    edit.settings.images.push_back(write_private(folder / ("picture-" + std::to_string(i + 1)), edit.pictures[i]));
+    edit.settings.images.emplace_back("picture-" + std::to_string(i + 1), std::move(edit.pictures[i]));
   try {
     for (int i = 0; i < edit.n; ++i) {
       pipelines::EditSettings settings = edit.settings;

@@ -34,6 +34,9 @@ struct EditServerOptions {
   std::string model_id;          // what /v1/models lists
   pipelines::CfgBatching cfg_batching = pipelines::CfgBatching::automatic;  // every edit's (--cfg-batch)
   std::optional<std::uint64_t> idle_unload_seconds;  // unload after this long without an edit; load again on the next
+  // Requests to /v1/ must carry `Authorization: Bearer` this (401 otherwise); /health, /metrics and the
+  // monitor's page stay open, for probes and scrapers.
+  std::optional<std::string> api_key;
 };
 
 class EditServer {
@@ -76,7 +79,6 @@ class EditServer {
   const pipelines::PipelineSpec& pipeline_;
   std::uint64_t loaded_activation_bytes_;
   EditServerOptions options_;
-  std::filesystem::path work_folder_;  // each request's pictures, while its job is prepared
 
   std::unique_ptr<PipelineService> service_;
   std::atomic<bool> ready_{false}, loaded_{false}, stopping_{false};

@@ -34,7 +34,7 @@ struct ServeLimits {
 
 struct ImageEditRequest {
   std::vector<std::string> pictures;  // the image (or image[]) parts' bytes, Picture 1..N in order
-  pipelines::EditSettings settings;   // everything but the pictures' paths
+  pipelines::EditSettings settings;   // everything but the pictures
   int n = 1;                          // results, with seeds seed, seed + 1, ...
   // The lora field: which of the LoRAs the server loaded (--lora) run for this request, by name, and at
   // what scale; "none" gives an empty list. Unset: each at the scale it was loaded with.

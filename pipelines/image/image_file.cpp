@@ -189,6 +189,16 @@ RgbImage read_jpeg(const std::string& path, std::FILE* file, std::uint64_t max_p
   return oriented(image, orientation);
 }
 
+// A PNG or a JPEG, by its first bytes.
+RgbImage decode(const std::string& path, std::FILE* file, std::uint64_t max_pixels) {
+  unsigned char magic[8] = {};
+  const std::size_t got = std::fread(magic, 1, sizeof magic, file);
+  std::rewind(file);
+  if (got == 8 && png_sig_cmp(magic, 0, 8) == 0) return read_png(path, file, max_pixels);
+  if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path, file, max_pixels);
+  throw InputError(path, "is neither a PNG nor a JPEG (by its first bytes)", kImageHint);
+}
+
 }  // namespace
 
 RgbImage read_image(const std::string& path, std::uint64_t max_pixels) {
@@ -207,13 +217,15 @@ RgbImage read_image(const std::string& path, std::uint64_t max_pixels) {
     ::close(fd);
     throw InputError(path, std::string("cannot be opened: ") + std::strerror(errno), "check the path to the image");
   }
-  unsigned char magic[8] = {};
-  const std::size_t got = std::fread(magic, 1, sizeof magic, file.get());
-  std::rewind(file.get());
-  if (got == 8 && png_sig_cmp(magic, 0, 8) == 0) return read_png(path, file.get(), max_pixels);
-  if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
-    return read_jpeg(path, file.get(), max_pixels);
-  throw InputError(path, "is neither a PNG nor a JPEG (by its first bytes)", kImageHint);
+  return decode(path, file.get(), max_pixels);
+}
+
+RgbImage read_image_bytes(const std::string& name, const std::string& bytes, std::uint64_t max_pixels) {
+  if (bytes.empty()) throw InputError(name, "is empty", kImageHint);
+  // A stream over the bytes themselves: the decoders read it as they read a file.
+  File file(::fmemopen(const_cast<char*>(bytes.data()), bytes.size(), "rb"));
+  if (!file) throw JobError("cannot read " + name + " from memory: " + std::strerror(errno));
+  return decode(name, file.get(), max_pixels);
 }
 
 std::string encode_png(const RgbImage& image) {

@@ -17,6 +17,11 @@ inline constexpr std::uint64_t kDefaultMaxImagePixels = 178'956'970;
 // (checked from the header, before any pixel is decoded).
 RgbImage read_image(const std::string& path, std::uint64_t max_pixels = kDefaultMaxImagePixels);
 
+// The same for a file's bytes already in memory (a picture a request uploaded, which never touches the
+// disk); errors name it `name`.
+RgbImage read_image_bytes(const std::string& name, const std::string& bytes,
+                          std::uint64_t max_pixels = kDefaultMaxImagePixels);
+
 // An 8-bit RGB PNG, as bytes.
 std::string encode_png(const RgbImage& image);
 

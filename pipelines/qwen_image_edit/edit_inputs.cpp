@@ -204,9 +204,12 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings, co
   // are kept).
   const Qwen2VlProcessorConfig processor = Qwen2VlProcessorConfig::from_file(
       first_existing(folder / "processor", {"preprocessor_config.json", "processor_config.json"}).string());
-  for (const auto& file : settings.images)
-    in.pictures.push_back(
-        prepare_picture(file, read_image(file.string(), settings.max_image_pixels), variant, processor));
+  for (const auto& picture : settings.images)
+    in.pictures.push_back(prepare_picture(
+        picture.file,
+        picture.bytes ? read_image_bytes(picture.file.string(), *picture.bytes, settings.max_image_pixels)
+                      : read_image(picture.file.string(), settings.max_image_pixels),
+        variant, processor));
 
   // The result: the given size, or the first (last, for Edit-2509/2511) picture's aspect at ~1024².
   const EditPicture& sizing = variant.size_from_last_picture ? in.pictures.back() : in.pictures.front();

@@ -13,7 +13,9 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
@@ -33,13 +35,13 @@ int status_of(const std::string& response) {
   return response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : 0;
 }
 
-// `vramguard serve` on the fixture (a simulated GPU) with `options`, once /health answers 200; nullptr when
-// it never does.
-std::unique_ptr<ChildProcess> serving(std::uint16_t port, const std::vector<std::string>& options) {
-  std::vector<std::string> argv = {VRAMGUARD_BINARY, "serve",        (kFixture / "pipeline").string(),
-                                   "--simulate",     "cuda:3GB",     "--cpu-memory",
-                                   "4GiB",           "--max-pixels", "131072",
-                                   "--log-level",    "warn"};
+// `vramguard serve` of `pipeline` (the fixture's by default; a simulated GPU) with `options`, once /health
+// answers 200; nullptr when it never does.
+std::unique_ptr<ChildProcess> serving(std::uint16_t port, const std::vector<std::string>& options,
+                                      const fs::path& pipeline = kFixture / "pipeline") {
+  std::vector<std::string> argv = {
+      VRAMGUARD_BINARY, "serve",        pipeline.string(), "--simulate",  "cuda:3GB", "--cpu-memory",
+      "4GiB",           "--max-pixels", "131072",          "--log-level", "warn"};
   argv.insert(argv.end(), options.begin(), options.end());
   auto server = std::make_unique<ChildProcess>(argv);
   for (int i = 0; i < 600 && server->running(); ++i) {
@@ -103,10 +105,11 @@ nlohmann::json queue_once(std::uint16_t port, const std::function<bool(const nlo
 TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm) {
   TempDir tmp;
   const std::uint16_t port = free_port();
-  const std::string simulated = "--simulate cuda:3GB --cpu-memory 4GiB";
+  // Streaming forced: every unit's weights cross into the window at each use, in the server and in the CLI.
+  const std::string simulated = "--simulate cuda:3GB --cpu-memory 4GiB --strategy sequential-offload";
   // /health answers 503 while the model loads, 200 once it is served.
-  const auto server =
-      serving(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "2", "--cfg-batch", "never"});
+  const auto server = serving(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "2", "--cfg-batch",
+                                     "never", "--strategy", "sequential-offload"});
   ASSERT_TRUE(server) << "never became ready";
   const auto models = body_of(get(port, "/v1/models"));
   EXPECT_EQ(models["data"][0]["object"], "model");
@@ -222,6 +225,10 @@ TEST(ServeCommand, BadOptionsExitTwoBeforeServingAndAModelThatCannotLoadExitsOne
   for (const auto& [arguments, named] : std::vector<std::pair<std::string, std::string>>{
            {"serve " + pipeline + " --simulate cuda:3GB --listen nowhere", "--listen 'nowhere' is not ADDRESS:PORT"},
            {"serve " + pipeline + " --simulate cuda:3GB --listen 10.1.2.3:80", "is not a loopback address"},
+           // Beyond loopback only with a key, or --insecure-no-auth: the refusal says so.
+           {"serve " + pipeline + " --simulate cuda:3GB --listen 0.0.0.0:80", "give --api-key KEY"},
+           {"serve " + pipeline + simulated + " --api-key ''", "--api-key is empty"},
+           {"serve " + pipeline + simulated + " --api-key k --insecure-no-auth", "contradict each other"},
            {"serve " + pipeline + simulated + " --max-queue 0", "--max-queue"},
            {"serve " + pipeline + simulated + " --timeout 0", "--timeout '0' is not an integer from 1 to 86400"},
            {"serve " + pipeline + simulated + " --cfg-batch sometimes", "--cfg-batch 'sometimes'"},
@@ -238,6 +245,53 @@ TEST(ServeCommand, BadOptionsExitTwoBeforeServingAndAModelThatCannotLoadExitsOne
   const auto result = run_vramguard("serve " + pipeline + simulated + " --max-memory 0=1MB --max-attempts 1");
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find("the model could not be loaded"), std::string::npos) << result.err;
+}
+
+TEST(ServeCommand, WithAnApiKeyTheV1EndpointsNeedItAndNoRequestReachesTheFileSystem) {
+  TempDir tmp;
+  const fs::path scratch = tmp.path() / "tmp";
+  fs::create_directory(scratch);
+  const std::uint16_t port = free_port();
+  // The key from the environment (kept out of the process list), as a deployment gives it; TMPDIR an
+  // empty folder, to see that nothing of a request is written there.
+  ::setenv("VRAMGUARD_API_KEY", "s3cret", 1);
+  ::setenv("TMPDIR", scratch.c_str(), 1);
+  const auto server = serving(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "2"});
+  ::unsetenv("VRAMGUARD_API_KEY");
+  ::unsetenv("TMPDIR");
+  ASSERT_TRUE(server) << "never became ready";
+  auto models = [&](const std::string& header) {
+    return send_request(port, "GET /v1/models HTTP/1.1\r\nHost: localhost\r\n" + header + "\r\n");
+  };
+  for (const std::string& header : {std::string(), std::string("Authorization: Bearer guess\r\n"),
+                                    std::string("Authorization: Basic s3cret\r\n")}) {
+    const std::string refused = models(header);
+    EXPECT_EQ(status_of(refused), 401) << header << refused.substr(0, 300);
+    EXPECT_NE(refused.find("WWW-Authenticate: Bearer"), std::string::npos) << refused.substr(0, 300);
+    EXPECT_EQ(body_of(refused)["error"]["code"], "invalid_api_key") << refused;
+  }
+  EXPECT_EQ(status_of(models("Authorization: Bearer s3cret\r\n")), 200);
+  // Probes and scrapers need no key.
+  EXPECT_EQ(status_of(get(port, "/health")), 200);
+  EXPECT_EQ(status_of(get(port, "/metrics")), 200);
+
+  std::string edit = edit_request(
+      {{"image", read_file(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "384x256"}});
+  EXPECT_EQ(status_of(send_request(port, edit, 120)), 401);
+  edit.insert(edit.find("\r\n") + 2, "Authorization: Bearer s3cret\r\n");
+  const std::string answer = send_request(port, edit, 120);
+  EXPECT_EQ(status_of(answer), 200) << answer.substr(0, 400);
+  EXPECT_TRUE(fs::is_empty(scratch)) << "the server wrote into TMPDIR: " << fs::directory_iterator(scratch)->path();
+  EXPECT_EQ(stopped(*server), 0);
+}
+
+TEST(ServeCommand, InsecureNoAuthServesBeyondLoopbackWithoutAKey) {
+  const std::uint16_t port = free_port();
+  const auto server =
+      serving(port, {"--listen", "0.0.0.0:" + std::to_string(port), "--insecure-no-auth", "--steps", "2"});
+  ASSERT_TRUE(server) << "never became ready on 0.0.0.0";
+  EXPECT_EQ(status_of(get(port, "/v1/models")), 200);
+  EXPECT_EQ(stopped(*server), 0);
 }
 
 TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnEditWhoseClientLeft) {
@@ -280,6 +334,50 @@ TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnE
   }
   EXPECT_NE(metrics.find("vramguard_serve_requests_total{status=\"499\"} 1"), std::string::npos) << metrics;
   EXPECT_EQ(status_of(get(port, "/health")), 200);
+  EXPECT_EQ(stopped(*server), 0);
+}
+
+// The server's resident memory (VmRSS), in bytes.
+std::uint64_t rss_bytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+TEST(ServeCommand, TwentyEditsInARowLeaveTheMemoryWhereTheFirstEditsLeftIt) {
+  // synth's tiny pipeline (its VAE encodes a picture four times faster than the fixture's), streamed (the
+  // weights cross at every use) on a simulated GPU, whose memory is the process's own: a tensor of an
+  // edit kept by mistake shows in the RSS.
+  TempDir tmp;
+  const fs::path pipeline = tmp.path() / "pipeline";
+  ASSERT_EQ(
+      run_vramguard("synth --arch qwen-image-edit --preset tiny --data random --out " + shell_quote(pipeline.string()))
+          .exit_code,
+      0);
+  const std::uint16_t port = free_port();
+  const auto server = serving(
+      port, {"--listen", "127.0.0.1:" + std::to_string(port), "--steps", "2", "--strategy", "sequential-offload"},
+      pipeline);
+  ASSERT_TRUE(server) << "never became ready";
+  const std::string request = edit_request(
+      {{"image", read_file(kFixture / "input.png")}, {"prompt", "make the sky stormy"}, {"size", "128x128"}});
+  std::vector<std::uint64_t> rss;
+  std::set<std::string> gpu_peaks;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(status_of(send_request(port, request, 120)), 200) << "edit " << i + 1;
+    rss.push_back(rss_bytes(server->pid()));
+    const std::string metrics = get(port, "/metrics");
+    const auto at = metrics.find("vramguard_serve_gpu_last_edit_peak_bytes{");
+    ASSERT_NE(at, std::string::npos) << metrics;
+    gpu_peaks.insert(metrics.substr(at, metrics.find('\n', at) - at));
+  }
+  // The first edits start libtorch's threads and fill the allocator's arenas; from the fifth on nothing
+  // grows: every later edit within 1 % of the fifth's, and the simulated GPU's peak the same each time.
+  for (std::size_t i = 5; i < rss.size(); ++i)
+    EXPECT_LE(static_cast<double>(rss[i]), 1.01 * static_cast<double>(rss[4]))
+        << "edit " << i + 1 << ": RSS " << rss[i] << " bytes against " << rss[4] << " after the fifth";
+  EXPECT_EQ(gpu_peaks.size(), 1u) << "the GPU's peak changed between identical edits";
   EXPECT_EQ(stopped(*server), 0);
 }
 
