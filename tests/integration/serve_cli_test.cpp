@@ -219,6 +219,32 @@ TEST(ServeCommand, TheMonitorsPageShowsTheQueueAFullQueueAnswers429AndAnEditPast
   EXPECT_EQ(stopped(*server), 0);
 }
 
+TEST(ServeCommand, SigtermFinishesTheRunningEditAnswersTheQueued503AndExitsZero) {
+  const std::uint16_t port = free_port();
+  const auto server = serving(port, {"--listen", "127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(server) << "never became ready";
+  const std::string request = edit_request({{"image", read_file(kFixture / "input.png")},
+                                            {"prompt", "make the sky stormy"},
+                                            {"size", "128x128"},
+                                            {"num_inference_steps", "4"}});
+  std::string running, waiting;
+  std::thread first([&] { running = send_request(port, request, 120); });
+  const auto one_running = queue_once(port, [](const auto& q) { return !q["running"].is_null(); });
+  ASSERT_FALSE(one_running["running"].is_null()) << one_running.dump();
+  std::thread second([&] { waiting = send_request(port, request, 120); });
+  const auto one_waiting = queue_once(port, [](const auto& q) { return q["waiting"].size() == 1; });
+  ASSERT_EQ(one_waiting["waiting"].size(), 1u) << one_waiting.dump();
+  // SIGTERM while one edit runs and one waits: the running one is finished and answered, the waiting one
+  // gets 503, and the process exits 0 — a rolling update loses no edit in flight.
+  EXPECT_EQ(stopped(*server), 0);
+  first.join();
+  second.join();
+  EXPECT_EQ(status_of(running), 200) << running.substr(0, 400);
+  EXPECT_EQ(body_of(running)["data"].size(), 1u);
+  EXPECT_EQ(status_of(waiting), 503) << waiting.substr(0, 400);
+  EXPECT_EQ(body_of(waiting)["error"]["type"], "server_error") << waiting.substr(0, 400);
+}
+
 TEST(ServeCommand, BadOptionsExitTwoBeforeServingAndAModelThatCannotLoadExitsOne) {
   const std::string pipeline = shell_quote((kFixture / "pipeline").string());
   const std::string simulated = " --simulate cuda:3GB --cpu-memory 4GiB --listen 127.0.0.1:0";
