@@ -9,7 +9,6 @@ Standard library only (NVML through ctypes where libnvidia-ml is installed). A J
 Usage: serve_bench.py VRAMGUARD MODEL PICTURE EDITS [serve options...]
 Environment: SERVE_SIZE (the result's WxH, default 384x256), SERVE_STEPS (steps an edit, default: the
 server's), SERVE_LATENCY_EDITS (how many of the first edits' latencies to print one by one, default all)."""
-import ctypes
 import json
 import os
 import re
@@ -19,37 +18,20 @@ import sys
 import time
 import urllib.request
 
-
-class ProcessInfo(ctypes.Structure):  # nvmlProcessInfo_v2_t
-    _fields_ = [("pid", ctypes.c_uint), ("usedGpuMemory", ctypes.c_ulonglong),
-                ("gpuInstanceId", ctypes.c_uint), ("computeInstanceId", ctypes.c_uint)]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpu"))
+from nvml_process import ProcessMemory  # noqa: E402
 
 
-class Nvml:
-    """The GPU memory NVML counts for one process, summed over the GPUs; None where there is no NVML."""
+def nvml_or_none():
+    try:
+        return ProcessMemory()
+    except (OSError, RuntimeError):
+        return None
 
-    def __init__(self):
-        try:
-            self.lib = ctypes.CDLL("libnvidia-ml.so.1")
-            self.ok = self.lib.nvmlInit_v2() == 0
-        except OSError:
-            self.ok = False
 
-    def process_bytes(self, pid):
-        if not self.ok:
-            return None
-        count = ctypes.c_uint()
-        self.lib.nvmlDeviceGetCount_v2(ctypes.byref(count))
-        total = 0
-        for index in range(count.value):
-            handle = ctypes.c_void_p()
-            self.lib.nvmlDeviceGetHandleByIndex_v2(index, ctypes.byref(handle))
-            infos = (ProcessInfo * 64)()
-            n = ctypes.c_uint(64)
-            if self.lib.nvmlDeviceGetComputeRunningProcesses_v3(handle, ctypes.byref(n), infos) != 0:
-                continue
-            total += sum(infos[i].usedGpuMemory for i in range(n.value) if infos[i].pid == pid)
-        return total
+def gpu_bytes(nvml, pid):
+    """The process's GPU memory as NVML counts it, summed over the GPUs; None without NVML."""
+    return sum(nvml.per_gpu(pid)) if nvml else None
 
 
 def free_port():
@@ -105,7 +87,7 @@ def main():
     size, steps = os.environ.get("SERVE_SIZE", "384x256"), os.environ.get("SERVE_STEPS")
     shown = int(os.environ.get("SERVE_LATENCY_EDITS", edits))
     idle_unload = float(options[options.index("--idle-unload") + 1]) if "--idle-unload" in options else None
-    nvml, port = Nvml(), free_port()
+    nvml, port = nvml_or_none(), free_port()
     started = time.time()
     server = subprocess.Popen([vramguard, "serve", model, "--listen", f"127.0.0.1:{port}", "--log-level", "warn",
                                *options])
@@ -123,23 +105,23 @@ def main():
         summary["load_seconds"] = metric(port, "vramguard_serve_load_seconds")
         print(f"ready in {summary['ready_seconds']:.2f} s (the load itself {summary['load_seconds']:.2f} s); "
               f"RSS {rss_bytes(server.pid) / 1e6:.1f} MB" +
-              (f", GPU {nvml.process_bytes(server.pid) / 1e6:.1f} MB" if nvml.ok else ""), flush=True)
+              (f", GPU {gpu_bytes(nvml, server.pid) / 1e6:.1f} MB" if nvml else ""), flush=True)
         latencies, rss, gpu = [], [], []
         for i in range(edits):
             latencies.append(edit(port, picture, size, steps))
             rss.append(rss_bytes(server.pid))
-            gpu.append(nvml.process_bytes(server.pid))
+            gpu.append(gpu_bytes(nvml, server.pid))
             if i < shown:
                 print(f"edit {i + 1}: {latencies[-1]:.2f} s, RSS {rss[-1] / 1e6:.1f} MB" +
                       (f", GPU {gpu[-1] / 1e6:.1f} MB" if gpu[-1] is not None else ""), flush=True)
-        summary.update(latency_seconds=latencies, rss_bytes=rss, gpu_bytes=gpu if nvml.ok else None,
+        summary.update(latency_seconds=latencies, rss_bytes=rss, gpu_bytes=gpu if nvml else None,
                        step_seconds_mean=metric(port, "vramguard_serve_step_seconds_sum") /
                        max(1.0, metric(port, "vramguard_serve_step_seconds_count")))
         summary["rss_departure"] = departure(rss)
         line = (f"{edits} edits, latency first {latencies[0]:.2f} s, median {sorted(latencies)[len(latencies) // 2]:.2f}"
                 f" s; RSS first {rss[0] / 1e6:.1f} MB, last {rss[-1] / 1e6:.1f} MB, largest departure "
                 f"{100 * summary['rss_departure']:.2f} %")
-        if nvml.ok:
+        if nvml:
             summary["gpu_departure"] = departure(gpu)
             line += (f"; GPU (NVML) first {gpu[0] / 1e6:.1f} MB, last {gpu[-1] / 1e6:.1f} MB, largest departure "
                      f"{100 * summary['gpu_departure']:.2f} %")
@@ -153,18 +135,18 @@ def main():
             summary["unloaded_after_seconds"] = time.time() - last
             time.sleep(0.5)
             summary["unloaded_rss_bytes"] = rss_bytes(server.pid)
-            summary["unloaded_gpu_bytes"] = nvml.process_bytes(server.pid)
+            summary["unloaded_gpu_bytes"] = gpu_bytes(nvml, server.pid)
             summary["reload_edit_seconds"] = edit(port, picture, size, steps)
             summary["reload_seconds"] = metric(port, "vramguard_serve_load_seconds")
             summary["reloaded_rss_bytes"] = rss_bytes(server.pid)
-            summary["reloaded_gpu_bytes"] = nvml.process_bytes(server.pid)
+            summary["reloaded_gpu_bytes"] = gpu_bytes(nvml, server.pid)
             gpu_then = summary["unloaded_gpu_bytes"]
             print(f"unloaded {summary['unloaded_after_seconds']:.1f} s after the last edit: RSS "
                   f"{summary['unloaded_rss_bytes'] / 1e6:.1f} MB" +
                   (f", GPU {gpu_then / 1e6:.1f} MB" if gpu_then is not None else "") +
                   f"; the next edit took {summary['reload_edit_seconds']:.2f} s, the reload in it "
                   f"{summary['reload_seconds']:.2f} s; then RSS {summary['reloaded_rss_bytes'] / 1e6:.1f} MB" +
-                  (f", GPU {summary['reloaded_gpu_bytes'] / 1e6:.1f} MB" if nvml.ok else ""), flush=True)
+                  (f", GPU {summary['reloaded_gpu_bytes'] / 1e6:.1f} MB" if nvml else ""), flush=True)
         print(json.dumps(summary))
     finally:
         server.terminate()

@@ -6,16 +6,12 @@ from its own sampler.
     python3 bench/gpu/nvml_peak.py --json peak.json -- ./build-gpu/bin/vramguard edit ...
 """
 import argparse
-import ctypes
 import json
 import subprocess
 import sys
 import time
 
-
-class ProcessInfo(ctypes.Structure):  # nvmlProcessInfo_v2_t
-    _fields_ = [("pid", ctypes.c_uint), ("usedGpuMemory", ctypes.c_ulonglong),
-                ("gpuInstanceId", ctypes.c_uint), ("computeInstanceId", ctypes.c_uint)]
+from nvml_process import ProcessMemory
 
 
 def main():
@@ -25,26 +21,12 @@ def main():
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    nvml = ctypes.CDLL("libnvidia-ml.so.1")
-    assert nvml.nvmlInit_v2() == 0
-    count = ctypes.c_uint()
-    nvml.nvmlDeviceGetCount_v2(ctypes.byref(count))
-    handles = []
-    for i in range(count.value):
-        handle = ctypes.c_void_p()
-        nvml.nvmlDeviceGetHandleByIndex_v2(i, ctypes.byref(handle))
-        handles.append(handle)
+    memory = ProcessMemory()
     child = subprocess.Popen(command)
-    peaks, samples, started = [0] * len(handles), 0, time.monotonic()
+    peaks, samples, started = [0] * len(memory.handles), 0, time.monotonic()
     tick = started
-    infos = (ProcessInfo * 256)()
     while child.poll() is None:
-        for i, handle in enumerate(handles):
-            n = ctypes.c_uint(256)
-            if nvml.nvmlDeviceGetComputeRunningProcesses_v3(handle, ctypes.byref(n), infos) == 0:
-                for p in infos[: n.value]:
-                    if p.pid == child.pid and p.usedGpuMemory < (1 << 62):
-                        peaks[i] = max(peaks[i], p.usedGpuMemory)
+        peaks = [max(peak, used) for peak, used in zip(peaks, memory.per_gpu(child.pid))]
         samples += 1
         tick += args.interval_ms / 1000  # on a fixed clock: the driver calls' own time does not slow the rate
         time.sleep(max(0.0, tick - time.monotonic()))
