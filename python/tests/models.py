@@ -74,11 +74,16 @@ class Decoder(nn.Module):
         self.model = DecoderInner(vocabulary, width, layers)
         self.lm_head = nn.Linear(width, vocabulary, bias=False)
 
+    def decoder(self):
+        """Where the embedding, the layers and the norm are (a later module tree moves them)."""
+        return self.model
+
     def forward(self, input_ids):
-        x = self.model.embed_tokens(input_ids) * self.model.position_scale
-        for layer in self.model.layers:
+        inner = self.decoder()
+        x = inner.embed_tokens(input_ids) * inner.position_scale
+        for layer in inner.layers:
             x = layer(x)
-        return self.lm_head(self.model.norm(x))
+        return self.lm_head(inner.norm(x))
 
 
 class NewerDecoderInner(nn.Module):
@@ -90,18 +95,13 @@ class NewerDecoderInner(nn.Module):
         self.language_model = DecoderInner(vocabulary, width, layers)
 
 
-class NewerDecoder(nn.Module):
+class NewerDecoder(Decoder):
     def __init__(self, vocabulary=96, width=48, layers=6):
-        super().__init__()
+        super().__init__(vocabulary, width, layers)
         self.model = NewerDecoderInner(vocabulary, width, layers)
-        self.lm_head = nn.Linear(width, vocabulary, bias=False)
 
-    def forward(self, input_ids):
-        inner = self.model.language_model
-        x = inner.embed_tokens(input_ids) * inner.position_scale
-        for layer in inner.layers:
-            x = layer(x)
-        return self.lm_head(inner.norm(x))
+    def decoder(self):
+        return self.model.language_model
 
 
 class JointBlock(nn.Module):

@@ -100,6 +100,43 @@ nlohmann::json queue_once(std::uint16_t port, const std::function<bool(const nlo
   return queue;
 }
 
+// A request sent on a thread of its own, for requests that must be in flight at once. Its response waits
+// for the answer; so does the end of its scope, so that a failed assertion never leaves the thread running.
+class InFlight {
+ public:
+  InFlight(std::uint16_t port, std::string request)
+      : thread_([this, port, request = std::move(request)] { response_ = send_request(port, request, 120); }) {}
+  ~InFlight() {
+    if (thread_.joinable()) thread_.join();
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  const std::string& response() {
+    if (thread_.joinable()) thread_.join();
+    return response_;
+  }
+
+ private:
+  std::string response_;  // before thread_: it exists when the thread starts
+  std::thread thread_;
+};
+
+// Sends `request` twice: once the first is running and the second waits in the queue (as the monitor's
+// page shows them), returns both in flight and the queue as the page then showed it.
+struct RunningAndWaiting {
+  std::unique_ptr<InFlight> running, waiting;
+  nlohmann::json queue_running, queue_waiting;  // the page when each was in its place
+};
+RunningAndWaiting one_running_one_waiting(std::uint16_t port, const std::string& request) {
+  RunningAndWaiting both;
+  both.running = std::make_unique<InFlight>(port, request);
+  both.queue_running = queue_once(port, [](const auto& q) { return !q["running"].is_null(); });
+  if (both.queue_running["running"].is_null()) return both;
+  both.waiting = std::make_unique<InFlight>(port, request);
+  both.queue_waiting = queue_once(port, [](const auto& q) { return q["waiting"].size() == 1; });
+  return both;
+}
+
 }  // namespace
 
 TEST(ServeCommand, EditsOverHttpAsTheCliDoesRefusesBadRequestsAndStopsOnSigterm) {
@@ -187,22 +224,18 @@ TEST(ServeCommand, TheMonitorsPageShowsTheQueueAFullQueueAnswers429AndAnEditPast
                                             {"prompt", "make the sky stormy"},
                                             {"size", "384x256"},
                                             {"num_inference_steps", "1000"}});
-  std::string running, waiting;
-  std::thread first([&] { running = send_request(port, request, 120); });
-  const auto one_running = queue_once(port, [](const auto& q) { return !q["running"].is_null(); });
-  ASSERT_FALSE(one_running["running"].is_null()) << one_running.dump();
-  EXPECT_EQ(one_running["running"]["steps"], 1000);
-  std::thread second([&] { waiting = send_request(port, request, 120); });
-  const auto one_waiting = queue_once(port, [](const auto& q) { return q["waiting"].size() == 1; });
-  ASSERT_EQ(one_waiting["waiting"].size(), 1u) << one_waiting.dump();
-  EXPECT_EQ(one_waiting["waiting"][0]["size"], "384x256");
-  EXPECT_EQ(one_waiting["waiting"][0]["steps"], 1000);
+  auto both = one_running_one_waiting(port, request);
+  ASSERT_FALSE(both.queue_running["running"].is_null()) << both.queue_running.dump();
+  EXPECT_EQ(both.queue_running["running"]["steps"], 1000);
+  ASSERT_EQ(both.queue_waiting["waiting"].size(), 1u) << both.queue_waiting.dump();
+  EXPECT_EQ(both.queue_waiting["waiting"][0]["size"], "384x256");
+  EXPECT_EQ(both.queue_waiting["waiting"][0]["steps"], 1000);
   const std::string refused = send_request(port, request, 30);
   EXPECT_EQ(status_of(refused), 429) << refused.substr(0, 400);
   EXPECT_NE(refused.find("Retry-After: "), std::string::npos) << refused.substr(0, 400);
   EXPECT_EQ(body_of(refused)["error"]["code"], "queue_full");
-  first.join();
-  second.join();
+  const std::string& running = both.running->response();
+  const std::string& waiting = both.waiting->response();
   // Past its timeout the running edit stopped at the end of a step, and the waiting one, whose time ran out
   // in the queue, never started: both 504, and the server serves on.
   EXPECT_EQ(status_of(running), 504) << running.substr(0, 400);
@@ -227,18 +260,14 @@ TEST(ServeCommand, SigtermFinishesTheRunningEditAnswersTheQueued503AndExitsZero)
                                             {"prompt", "make the sky stormy"},
                                             {"size", "128x128"},
                                             {"num_inference_steps", "4"}});
-  std::string running, waiting;
-  std::thread first([&] { running = send_request(port, request, 120); });
-  const auto one_running = queue_once(port, [](const auto& q) { return !q["running"].is_null(); });
-  ASSERT_FALSE(one_running["running"].is_null()) << one_running.dump();
-  std::thread second([&] { waiting = send_request(port, request, 120); });
-  const auto one_waiting = queue_once(port, [](const auto& q) { return q["waiting"].size() == 1; });
-  ASSERT_EQ(one_waiting["waiting"].size(), 1u) << one_waiting.dump();
+  auto both = one_running_one_waiting(port, request);
+  ASSERT_FALSE(both.queue_running["running"].is_null()) << both.queue_running.dump();
+  ASSERT_EQ(both.queue_waiting["waiting"].size(), 1u) << both.queue_waiting.dump();
   // SIGTERM while one edit runs and one waits: the running one is finished and answered, the waiting one
   // gets 503, and the process exits 0 — a rolling update loses no edit in flight.
   EXPECT_EQ(stopped(*server), 0);
-  first.join();
-  second.join();
+  const std::string& running = both.running->response();
+  const std::string& waiting = both.waiting->response();
   EXPECT_EQ(status_of(running), 200) << running.substr(0, 400);
   EXPECT_EQ(body_of(running)["data"].size(), 1u);
   EXPECT_EQ(status_of(waiting), 503) << waiting.substr(0, 400);
