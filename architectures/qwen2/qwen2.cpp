@@ -68,10 +68,8 @@ class Qwen2Architecture final : public Architecture {
     const Layout l = layout_of(c, "Qwen2");
     const auto& ids = inputs.at("input_ids");
     const std::int64_t tokens = ids.size(0) * ids.size(1);
-    // Within one layer: residual, normed input, q/k/v/attention output, the MLP's gate, up and product;
-    // then the logits.
-    const std::int64_t per_token = 5 * l.hidden + 3 * l.intermediate + 2 * l.vocab;
-    std::int64_t bytes = tokens * per_token * element_bytes(dtype);
+    auto bytes = static_cast<std::int64_t>(
+        static_cast<double>(tokens) * l.activation_bytes_per_token(static_cast<double>(element_bytes(dtype)), true));
 #if VRAMGUARD_TORCH_MAJOR < 2
     bytes += ids.size(0) * l.heads * ids.size(1) * ids.size(1) * 4;  // the unfused attention's scores
 #endif

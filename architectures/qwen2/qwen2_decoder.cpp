@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "common/attention.hpp"
-#include "common/config_values.hpp"
+#include "common/component_config.hpp"
 #include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
 
@@ -19,37 +19,17 @@ const char* const kLayerTensors[] = {
     "mlp.gate_proj.weight",    "mlp.up_proj.weight",      "mlp.down_proj.weight"};
 
 Layout layout_of(const ComponentDescription& component, const std::string& family) {
-  const ConfigValues outer(component, family);
-  // Qwen2.5-VL nests the language model's dimensions under text_config in newer transformers.
-  const ConfigValues text = outer.section("text_config").has("hidden_size") ? outer.section("text_config") : outer;
+  return layout_of(component, read_qwen2_config(component.config, config_file_of(component), family), family);
+}
+
+Layout layout_of(const ComponentDescription& component, const Qwen2Config& config, const std::string& family) {
   Layout l;
-  l.hidden = text.positive_integer("hidden_size");
-  l.heads = text.positive_integer("num_attention_heads");
-  l.kv_heads = text.positive_integer("num_key_value_heads", l.heads);
-  l.vocab = text.positive_integer("vocab_size");
-  l.layers = text.positive_integer("num_hidden_layers");
-  l.head_dim = text.positive_integer("head_dim", l.hidden / l.heads);
-  l.positions = text.positive_integer("max_position_embeddings", 32768);
-  l.intermediate = text.positive_integer("intermediate_size", 4 * l.hidden);
-  l.eps = text.positive_number("rms_norm_eps", 1e-6);
-  // transformers 5 keeps rope_theta in rope_parameters; older configs at the top level.
-  l.theta = text.positive_number("rope_theta", outer.positive_number("rope_theta", 10000));
-  for (const char* key : {"rope_parameters", "rope_scaling"}) {
-    if (!text.has(key) || !text.json()[key].is_object()) continue;
-    const ConfigValues rope = text.section(key);
-    l.theta = rope.positive_number("rope_theta", l.theta);
-    const std::string type = rope.json().value("rope_type", rope.json().value("type", std::string("default")));
-    l.mrope_section = rope.integers("mrope_section", {});
-    // Qwen2.5-VL's multimodal rope gives every section the same position on text: plain rope then.
-    if (type != "default" && type != "mrope" && rope.json().value("type", std::string()) != "mrope")
-      throw InputError(text.file(),
-                       "uses rope type '" + type + "', which the " + family + " architecture does not implement",
-                       "only default rope is supported");
-  }
-  if (l.heads % l.kv_heads != 0)
-    throw InputError(text.file(), "\"num_attention_heads\" (" + std::to_string(l.heads) +
-                                      ") is not a multiple of \"num_key_value_heads\" (" + std::to_string(l.kv_heads) +
-                                      ")");
+  static_cast<Qwen2Config&>(l) = config;
+  // Qwen2.5-VL's multimodal rope gives every section the same position on text: plain rope then.
+  if (l.rope_type != "default" && l.rope_type != "mrope")
+    throw InputError(config_file_of(component),
+                     "uses rope type '" + l.rope_type + "', which the " + family + " architecture does not implement",
+                     "only default rope is supported");
   // module(), not find(): a large vocabulary is stored as row slices, and its whole unit does not exist.
   l.prefix = component.module("model.language_model.embed_tokens").empty() ? "model." : "model.language_model.";
   // A config that names fewer layers than the checkpoint holds would silently run part of the model.
@@ -57,7 +37,7 @@ Layout layout_of(const ComponentDescription& component, const std::string& famil
   while (component.find(l.prefix + "layers." + std::to_string(stored))) ++stored;
   if (stored == 0 && l.layers > 0) refuse_checkpoint_without_blocks(component, l.prefix + "layers.0");
   if (stored != l.layers)
-    throw InputError(text.file(),
+    throw InputError(config_file_of(component),
                      "\"num_hidden_layers\" is " + std::to_string(l.layers) + " but the checkpoint holds " +
                          std::to_string(stored) + " layers",
                      "the config and the weights are of different models");

@@ -8,21 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "qwen2/qwen2_config.hpp"
 #include "vramguard/runtime/session.hpp"
 
 namespace vramguard::runtime::qwen2 {
 
-// What the config and the unit names say, checked once.
-struct Layout {
+// The config as the family reads it (qwen2_config.cpp), and where the layers sit in the checkpoint.
+struct Layout : Qwen2Config {
   std::string prefix;  // "model." or, in Qwen2.5-VL, "model.language_model." (or "model." in older files)
-  std::int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0, positions = 0, layers = 0,
-               intermediate = 0;
-  double eps = 1e-6, theta = 10000;
-  std::vector<std::int64_t> mrope_section;  // multimodal rope: the head's half split into time, height, width
 };
 
-// From config.json (text_config when nested). `family` names the model in messages.
+// From config.json (text_config when nested), and the checkpoint's layers checked against it. `family`
+// names the model in messages.
 Layout layout_of(const ComponentDescription& component, const std::string& family);
+// The same from a config already read (Qwen2.5-VL reads its text side with the rest of its config).
+Layout layout_of(const ComponentDescription& component, const Qwen2Config& config, const std::string& family);
 std::string layer_name(const Layout& l, std::int64_t layer);
 // The checkpoint holds every tensor the decoder needs; InputError naming the first one missing.
 void check_weights(const ComponentDescription& component, const Layout& l, const std::string& family);

@@ -7,13 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "layout_builder.hpp"
+#include "qwen2/qwen2_config.hpp"
 
 namespace vramguard {
 
-struct Qwen2Config {
-  std::int64_t hidden, layers, intermediate, heads, kv_heads, vocab;
-  bool tie;
-};
 // The decoder layers under `prefix` ("model.layers.").
 void qwen2_layers(SynthBuilder& b, const std::string& prefix, const Qwen2Config& c);
 nlohmann::ordered_json qwen2_json(const Qwen2Config& c, const std::string& architecture);

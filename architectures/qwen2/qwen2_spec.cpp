@@ -1,11 +1,8 @@
 #include "qwen2/qwen2_spec.hpp"
 
-#include "model/architecture.hpp"
-
 namespace vramguard {
 
-ArchitectureDescription qwen2_decoder_units(const std::string& class_name, const ArchitectureConfig& config) {
-  const ArchitectureConfig text = config.text();
+ArchitectureDescription qwen2_decoder_units(const std::string& class_name, const Qwen2Config& c) {
   ArchitectureDescription d;
   d.name = class_name;
   d.rules = {
@@ -14,18 +11,14 @@ ArchitectureDescription qwen2_decoder_units(const std::string& class_name, const
       {{"model.norm."}, UnitKind::head, false},
       {{"lm_head."}, UnitKind::head, false},
   };
-  d.tied = text.flag("tie_word_embeddings", config.flag("tie_word_embeddings", false));
+  d.tied = c.tie;
   d.tied_head_tensor = "lm_head.weight";
   d.tied_embedding_tensor = "model.embed_tokens.weight";
-  const double hidden = text.number("hidden_size", 4096);
-  const double intermediate = text.number("intermediate_size", 4 * hidden);
-  const double vocabulary = text.number("vocab_size", 32000);
-  // Within one layer: residual, normed input, q/k/v/attention output, and the MLP's gate, up and product;
-  // then the logits, with a slice's share of them while a sliced head computes (measured on the H200:
-  // 2 B shapes at 2,048 tokens peaked at 1.45 GB of activations, this counts 1.42 GB).
-  d.activation_elements_per_token = 5 * hidden + 3 * intermediate + 2 * vocabulary;
+  d.activation_bytes_per_token = [c](double element_bytes) {
+    return c.activation_bytes_per_token(element_bytes, true);
+  };
   // Scores and the weighted sum: 2 × hidden each per pair of tokens, half the pairs under a causal mask.
-  d.attention_flops_per_token_pair = 2 * hidden;
+  d.attention_flops_per_token_pair = 2.0 * static_cast<double>(c.hidden);
   d.default_tokens = 2048;
   return d;
 }
@@ -35,7 +28,9 @@ ArchitectureDescription qwen2_decoder_units(const std::string& class_name, const
 UnitFamily family_spec_qwen2() {
   return {
       {"Qwen2ForCausalLM", "Qwen3ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2Model", "LlamaModel"},
-      qwen2_decoder_units};
+      [](const std::string& class_name, const ArchitectureConfig& config) {
+        return qwen2_decoder_units(class_name, read_qwen2_config(config.values, config.file, class_name));
+      }};
 }
 
 }  // namespace vramguard

@@ -3,9 +3,10 @@
 #include <string>
 
 #include "model/architecture.hpp"
+#include "qwen2/qwen2_config.hpp"
 
 namespace vramguard {
 
-ArchitectureDescription qwen2_decoder_units(const std::string& class_name, const ArchitectureConfig& config);
+ArchitectureDescription qwen2_decoder_units(const std::string& class_name, const Qwen2Config& config);
 
 }  // namespace vramguard

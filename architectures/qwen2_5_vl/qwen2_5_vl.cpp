@@ -14,7 +14,7 @@
 #include <random>
 
 #include "common/attention.hpp"
-#include "common/config_values.hpp"
+#include "common/component_config.hpp"
 #include "common/host_to_device.hpp"
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
@@ -36,43 +36,19 @@ const char* const kFamily = "qwen2_5_vl";
 struct Layout {
   qwen2::Layout text;
   VisionLayout vision;
-  std::int64_t image_token = 151655, video_token = 151656, vision_start_token = 151652, vision_end_token = 151653;
+  std::int64_t image_token = 0, video_token = 0, vision_start_token = 0, vision_end_token = 0;
 };
 
 Layout layout_of(const ComponentDescription& component) {
+  const Qwen25VlConfig config = read_qwen2_5_vl_config(component.config, config_file_of(component));
   Layout l;
-  l.text = qwen2::layout_of(component, "Qwen2.5-VL");
-  std::int64_t rotary_half = 0;
-  for (auto s : l.text.mrope_section) rotary_half += s;
-  const ConfigValues config(component, "Qwen2.5-VL");
-  if (l.text.mrope_section.size() != 3 || 2 * rotary_half != l.text.head_dim)
-    throw InputError(config.file(), "\"mrope_section\" must hold three numbers adding up to half the head dimension (" +
-                                        std::to_string(l.text.head_dim / 2) + ")");
-  l.image_token = config.positive_integer("image_token_id", l.image_token);
-  l.video_token = config.positive_integer("video_token_id", l.video_token);
-  l.vision_start_token = config.positive_integer("vision_start_token_id", l.vision_start_token);
-  l.vision_end_token = config.positive_integer("vision_end_token_id", l.vision_end_token);
-  const ConfigValues vision = config.section("vision_config");
-  VisionLayout& v = l.vision;
-  v.prefix = component.find("model.visual.patch_embed") ? "model.visual." : "visual.";
-  v.depth = vision.positive_integer("depth", v.depth);
-  v.hidden = vision.positive_integer("hidden_size", v.hidden);
-  v.heads = vision.positive_integer("num_heads", v.heads);
-  v.intermediate = vision.positive_integer("intermediate_size", v.intermediate);
-  v.out_hidden = vision.positive_integer("out_hidden_size", v.out_hidden);
-  v.patch = vision.positive_integer("patch_size", v.patch);
-  v.temporal_patch = vision.positive_integer("temporal_patch_size", v.temporal_patch);
-  v.merge = vision.positive_integer("spatial_merge_size", v.merge);
-  v.in_channels = vision.positive_integer("in_channels", vision.positive_integer("in_chans", v.in_channels));
-  v.window = vision.positive_integer("window_size", v.window);
-  v.full_attention_blocks = vision.integers("fullatt_block_indexes", v.full_attention_blocks);
-  if (vision.has("rope_parameters") && vision.json()["rope_parameters"].is_object())
-    v.theta = vision.section("rope_parameters").positive_number("rope_theta", v.theta);
-  if (v.hidden % v.heads != 0 || v.head_dim() % 4 != 0)
-    throw InputError(config.file(), "the vision tower's \"hidden_size\" / \"num_heads\" must be a multiple of 4");
-  if (v.window % (v.merge * v.patch) != 0)
-    throw InputError(config.file(),
-                     "the vision tower's \"window_size\" must be a multiple of patch_size x spatial_merge_size");
+  l.text = qwen2::layout_of(component, config.text, "Qwen2.5-VL");
+  static_cast<VisionConfig&>(l.vision) = config.vision;
+  l.vision.prefix = component.find("model.visual.patch_embed") ? "model.visual." : "visual.";
+  l.image_token = config.image_token;
+  l.video_token = config.video_token;
+  l.vision_start_token = config.vision_start_token;
+  l.vision_end_token = config.vision_end_token;
   return l;
 }
 
@@ -293,30 +269,26 @@ class Qwen25VlArchitecture final : public Architecture {
                                  const NamedTensors& inputs, c10::ScalarType dtype) const override {
     const Layout l = layout_of(c);
     const auto& ids = inputs.at("input_ids");
-    const std::int64_t tokens = ids.size(0) * ids.size(1), bytes_per = element_bytes(dtype);
+    const std::int64_t tokens = ids.size(0) * ids.size(1);
     const bool head = entry(entry_name).name == "forward";
-    std::int64_t text =
-        tokens * (5 * l.text.hidden + 3 * l.text.intermediate + (head ? 2 * l.text.vocab : 0)) * bytes_per;
+    std::int64_t patches = 0, text_extra = 0, vision_extra = 0;
 #if VRAMGUARD_TORCH_MAJOR < 2
-    text += ids.size(0) * l.text.heads * ids.size(1) * ids.size(1) * 4;
+    text_extra = ids.size(0) * l.text.heads * ids.size(1) * ids.size(1) * 4;  // the unfused attention's scores
 #endif
-    std::int64_t vision = 0;
     if (const auto it = inputs.find("pixel_values"); it != inputs.end()) {
-      const VisionLayout& v = l.vision;
-      const std::int64_t patches = it->second.size(0);
-      // A block holds its input, q/k/v and the float32 rotations, the attention output and the MLP's three
-      // intermediate products; the largest image attends as a whole in the full-attention blocks.
-      vision = patches * ((6 * v.hidden + 3 * v.intermediate) * bytes_per + 4 * v.hidden * 4) +
-               patches * v.patch_values() * bytes_per;
+      patches = it->second.size(0);
+      // The largest image attends as a whole in the full-attention blocks.
       std::int64_t largest = 0;
       for (const Grid& g : grids_of(inputs.at("image_grid_thw"))) largest = std::max(largest, g.h * g.w);
 #if VRAMGUARD_TORCH_MAJOR < 2
-      vision += std::min(v.heads * largest * largest * 4, kUnfusedScoreBytes) * 2;
+      vision_extra = std::min(l.vision.heads * largest * largest * 4, kUnfusedScoreBytes) * 2;
 #else
       (void)largest;
 #endif
     }
-    return static_cast<std::uint64_t>(std::max(text, vision) + tokens * l.text.hidden * bytes_per);
+    return static_cast<std::uint64_t>(qwen2_5_vl_activation_bytes(
+        l.text, l.vision, static_cast<double>(element_bytes(dtype)), static_cast<double>(tokens),
+        static_cast<double>(patches), head, static_cast<double>(text_extra), static_cast<double>(vision_extra)));
   }
 
   std::uint64_t tokens(const NamedTensors& inputs) const override {

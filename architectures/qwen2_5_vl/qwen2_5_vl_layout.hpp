@@ -8,14 +8,12 @@
 
 #include "layout_builder.hpp"
 #include "qwen2/qwen2_layout.hpp"
+#include "qwen2_5_vl/qwen2_5_vl_config.hpp"
 
 namespace vramguard {
 
-struct VisionConfig {
-  std::int64_t depth, hidden, heads, intermediate, out_hidden, patch, temporal_patch, merge, in_channels, window;
-  std::vector<std::int64_t> full_attention_blocks;
-};
-// What the text encoder's config adds to a Qwen2 one: its multimodal rope and its special tokens.
+// What synth writes into the text encoder's config besides a Qwen2 one: its multimodal rope and its
+// special tokens (read back by read_qwen2_5_vl_config).
 struct MultimodalConfig {
   std::vector<std::int64_t> mrope_section;  // adding up to half the head dimension
   std::int64_t image_token, video_token, vision_start_token, vision_end_token, max_positions;

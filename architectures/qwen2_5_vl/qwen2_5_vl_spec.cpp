@@ -1,4 +1,5 @@
 #include "model/architecture.hpp"
+#include "qwen2_5_vl/qwen2_5_vl_config.hpp"
 #include "qwen2/qwen2_spec.hpp"
 
 namespace vramguard {
@@ -7,7 +8,8 @@ namespace {
 
 // The vision tower's units first (the encoder runs it before the language model), then the decoder's.
 ArchitectureDescription qwen2_5_vl_units(const std::string& class_name, const ArchitectureConfig& config) {
-  ArchitectureDescription d = qwen2_decoder_units(class_name, config);
+  const Qwen25VlConfig c = read_qwen2_5_vl_config(config.values, config.file);
+  ArchitectureDescription d = qwen2_decoder_units(class_name, c.text);
   // transformers 5 names first, then the names of checkpoints saved by older versions.
   d.rules = {
       {{"model.visual.patch_embed.", "visual.patch_embed."}, UnitKind::embedding, false},
@@ -17,6 +19,10 @@ ArchitectureDescription qwen2_5_vl_units(const std::string& class_name, const Ar
       {{"model.language_model.layers.", "model.layers."}, UnitKind::block, true},
       {{"model.language_model.norm.", "model.norm."}, UnitKind::head, false},
       {{"lm_head."}, UnitKind::head, false},
+  };
+  // Per token of a prompt (the vision tower's share is counted where a call's pictures are known).
+  d.activation_bytes_per_token = [c](double element_bytes) {
+    return qwen2_5_vl_activation_bytes(c.text, c.vision, element_bytes, 1, 0, true);
   };
   d.default_tokens = 1536;  // a 1024×1024 edit image and a prompt, after the vision merger
   return d;

@@ -8,18 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "qwen2_5_vl/qwen2_5_vl_config.hpp"
 #include "vramguard/runtime/session.hpp"
 
 namespace vramguard::runtime::qwen2_5_vl {
 
-struct VisionLayout {
+// The tower's config as the family reads it (qwen2_5_vl_config.cpp), and where it sits in the checkpoint.
+struct VisionLayout : VisionConfig {
   std::string prefix;  // "model.visual." or "visual."
-  std::int64_t depth = 32, hidden = 1280, heads = 16, intermediate = 3420, out_hidden = 3584, patch = 14,
-               temporal_patch = 2, merge = 2, in_channels = 3, window = 112;
-  std::vector<std::int64_t> full_attention_blocks{7, 15, 23, 31};
-  double theta = 10000;
-  std::int64_t head_dim() const { return hidden / heads; }
-  std::int64_t patch_values() const { return in_channels * temporal_patch * patch * patch; }
 };
 
 // A vision block's module name: "model.visual.blocks.3".

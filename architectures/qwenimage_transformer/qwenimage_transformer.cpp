@@ -12,7 +12,7 @@
 #include <random>
 
 #include "common/attention.hpp"
-#include "common/config_values.hpp"
+#include "common/component_config.hpp"
 #include "common/host_to_device.hpp"
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
@@ -26,41 +26,17 @@ namespace {
 
 const char* const kFamily = "qwenimage_transformer";
 
-struct Layout {
-  std::int64_t in_channels = 64, out_channels = 16, patch = 2, layers = 60, heads = 24, head_dim = 128,
-               joint_dim = 3584;
-  std::vector<std::int64_t> axes{16, 56, 56};  // rotary dims per axis: frame, height, width
-  // Edit-2511: the input pictures' tokens are modulated as at timestep 0, the target's at the step's.
-  bool zero_cond_t = false;
-  std::int64_t inner() const { return heads * head_dim; }
-};
+// The config as the family reads it (qwenimage_transformer_config.cpp), and the variants diffusers'
+// class runs that this implementation refuses rather than runs wrong.
+using Layout = MmditConfig;
 
 Layout layout_of(const ComponentDescription& component) {
-  const ConfigValues config(component, "Qwen-Image transformer");
-  Layout l;
-  l.in_channels = config.positive_integer("in_channels", l.in_channels);
-  l.out_channels = config.positive_integer("out_channels", l.out_channels);
-  l.patch = config.positive_integer("patch_size", l.patch);
-  l.layers = config.positive_integer("num_layers", l.layers);
-  l.heads = config.positive_integer("num_attention_heads", l.heads);
-  l.head_dim = config.positive_integer("attention_head_dim", l.head_dim);
-  l.joint_dim = config.positive_integer("joint_attention_dim", l.joint_dim);
-  l.axes = config.integers("axes_dims_rope", l.axes);
-  std::int64_t rotary = 0;
-  for (auto d : l.axes) rotary += d;
-  if (l.axes.size() != 3 || rotary != l.head_dim ||
-      std::any_of(l.axes.begin(), l.axes.end(), [](auto d) { return d <= 0 || d % 2; }))
-    throw InputError(config.file(),
-                     "\"axes_dims_rope\" must be three positive even numbers adding up to \"attention_head_dim\" (" +
-                         std::to_string(l.head_dim) + ")");
-  l.zero_cond_t = config.flag("zero_cond_t", false);
-  // Variants this implementation does not run are refused rather than run wrong.
-  for (const char* key : {"guidance_embeds", "use_additional_t_cond", "use_layer3d_rope"})
-    if (config.flag(key, false))
-      throw InputError(
-          config.file(),
-          std::string("sets \"") + key + "\", a Qwen-Image variant the native transformer does not implement",
-          "run it through the Python module (vramguard.apply) with diffusers' own class");
+  Layout l = read_mmdit_config(component.config, config_file_of(component));
+  if (!l.unimplemented_variant.empty())
+    throw InputError(
+        config_file_of(component),
+        "sets \"" + l.unimplemented_variant + "\", a Qwen-Image variant the native transformer does not implement",
+        "run it through the Python module (vramguard.apply) with diffusers' own class");
   return l;
 }
 
@@ -120,13 +96,15 @@ Rotary rotary(const Layout& l, const at::Tensor& img_shapes, std::int64_t text_t
     columns.push_back(column.view({1, 1, w}).expand({f, h, w}).reshape(-1));
     largest_half = std::max({largest_half, h / 2, w / 2});
   }
-  const auto image_angles = at::cat({axis_angles(at::cat(frames), l.axes[0]), axis_angles(at::cat(rows), l.axes[1]),
-                                     axis_angles(at::cat(columns), l.axes[2])},
-                                    -1);
+  const auto image_angles =
+      at::cat({axis_angles(at::cat(frames), l.axes_dims_rope[0]), axis_angles(at::cat(rows), l.axes_dims_rope[1]),
+               axis_angles(at::cat(columns), l.axes_dims_rope[2])},
+              -1);
   const auto text_positions = at::arange(largest_half, largest_half + text_tokens, options);
-  const auto text_angles = at::cat({axis_angles(text_positions, l.axes[0]), axis_angles(text_positions, l.axes[1]),
-                                    axis_angles(text_positions, l.axes[2])},
-                                   -1);
+  const auto text_angles =
+      at::cat({axis_angles(text_positions, l.axes_dims_rope[0]), axis_angles(text_positions, l.axes_dims_rope[1]),
+               axis_angles(text_positions, l.axes_dims_rope[2])},
+              -1);
   return {image_angles.cos(), image_angles.sin(), text_angles.cos(), text_angles.sin()};
 }
 
@@ -289,10 +267,7 @@ class QwenImageTransformerArchitecture final : public Architecture {
                        "the config and the weights are of different models");
     // Every tensor, and its shape, as the config makes it: the layout is the one list of the family's
     // tensors (a transposed weight once ran into a raw matmul error).
-    check_tensor_shapes(c,
-                        qwenimage_transformer_component({l.layers, l.heads, l.head_dim, l.joint_dim, l.in_channels,
-                                                         l.out_channels, l.patch, l.axes, l.zero_cond_t})
-                            .tensors,
+    check_tensor_shapes(c, qwenimage_transformer_component(l).tensors,
                         "num_layers, num_attention_heads, attention_head_dim, joint_attention_dim, in_channels, "
                         "out_channels, patch_size");
 
@@ -345,10 +320,8 @@ class QwenImageTransformerArchitecture final : public Architecture {
     const auto& hidden = inputs.at("hidden_states");
     const std::int64_t batch = hidden.size(0);
     const std::int64_t tokens = hidden.size(1) + inputs.at("encoder_hidden_states").size(1);
-    // One block at a time: both streams and their residuals, the modulated inputs, q/k/v (and the
-    // float32 rotation of q and k), the joint attention output, and the MLP's 4× hidden with its GELU.
-    const std::int64_t per_token_bytes = (3 + 3 + 1 + 2 * 4) * l.inner() * element_bytes(dtype) + 2 * l.inner() * 4;
-    std::int64_t bytes = batch * tokens * per_token_bytes;
+    auto bytes = static_cast<std::int64_t>(static_cast<double>(batch * tokens) *
+                                           l.activation_bytes_per_token(static_cast<double>(element_bytes(dtype))));
     // A weight stored in fp8, in the compute dtype where its layer runs.
     bytes += largest_fp8_weight_elements(c) * element_bytes(dtype);
 #if VRAMGUARD_TORCH_MAJOR < 2

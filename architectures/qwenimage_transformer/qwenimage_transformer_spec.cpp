@@ -1,4 +1,5 @@
 #include "model/architecture.hpp"
+#include "qwenimage_transformer/qwenimage_transformer_config.hpp"
 
 namespace vramguard {
 
@@ -18,10 +19,9 @@ ArchitectureDescription qwenimage_transformer_units(const std::string& class_nam
       {{"norm_out."}, UnitKind::head, false},
       {{"proj_out."}, UnitKind::head, false},
   };
-  const double inner = config.number("num_attention_heads", 24) * config.number("attention_head_dim", 128);
-  // Per token in one block: modulation (6×), q/k/v/out (4×), the MLP's 4× hidden and its activation.
-  d.activation_elements_per_token = 6 * inner + 4 * inner + 2 * 4 * inner;
-  d.attention_flops_per_token_pair = 4 * inner;  // joint attention over image and text, no mask
+  const MmditConfig c = read_mmdit_config(config.values, config.file);
+  d.activation_bytes_per_token = [c](double element_bytes) { return c.activation_bytes_per_token(element_bytes); };
+  d.attention_flops_per_token_pair = 4.0 * static_cast<double>(c.inner());  // joint attention, no mask
   d.default_tokens = 8448;  // 1024×1024 edit: 4096 target + 4096 reference latent tokens + 256 text
   return d;
 }

@@ -14,7 +14,7 @@
 #include <optional>
 
 #include "common/attention.hpp"
-#include "common/config_values.hpp"
+#include "common/component_config.hpp"
 #include "common/named_inputs.hpp"
 #include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
@@ -27,39 +27,10 @@ namespace {
 
 const char* const kFamily = "qwenimage_vae";
 
-struct Layout {
-  std::int64_t base_dim = 96, z_dim = 16, input_channels = 3, res_blocks = 2;
-  std::vector<std::int64_t> dim_mult{1, 2, 4, 4};
-  std::vector<bool> temporal_downsample{false, true, true};
-  std::int64_t compression() const { return std::int64_t{1} << (dim_mult.size() - 1); }
-};
+using Layout = VaeConfig;  // as the family reads it (qwenimage_vae_config.cpp)
 
 Layout layout_of(const ComponentDescription& component) {
-  const ConfigValues config(component, "Qwen-Image VAE");
-  Layout l;
-  l.base_dim = config.positive_integer("base_dim", l.base_dim);
-  l.z_dim = config.positive_integer("z_dim", l.z_dim);
-  l.input_channels = config.positive_integer("input_channels", l.input_channels);
-  l.dim_mult = config.integers("dim_mult", l.dim_mult);
-  if (l.dim_mult.empty() || std::any_of(l.dim_mult.begin(), l.dim_mult.end(), [](auto m) { return m <= 0; }))
-    throw InputError(config.file(), "\"dim_mult\" must be a list of positive integers");
-  l.res_blocks = config.positive_integer("num_res_blocks", l.res_blocks);
-  if (config.has("temperal_downsample")) {
-    const auto& list = config.json()["temperal_downsample"];
-    if (!list.is_array() || list.size() + 1 != l.dim_mult.size() ||
-        std::any_of(list.begin(), list.end(), [](const auto& v) { return !v.is_boolean(); }))
-      throw InputError(config.file(), "\"temperal_downsample\" must be " + std::to_string(l.dim_mult.size() - 1) +
-                                          " booleans, one per level of \"dim_mult\" but the last");
-    l.temporal_downsample.clear();
-    for (const auto& v : list) l.temporal_downsample.push_back(v.get<bool>());
-  } else if (l.temporal_downsample.size() + 1 != l.dim_mult.size()) {
-    l.temporal_downsample.assign(l.dim_mult.size() - 1, false);
-  }
-  for (const char* key : {"latents_mean", "latents_std"})
-    if (config.has(key) && config.numbers(key).size() != static_cast<std::size_t>(l.z_dim))
-      throw InputError(config.file(),
-                       std::string("\"") + key + "\" must hold z_dim (" + std::to_string(l.z_dim) + ") numbers");
-  return l;
+  return read_vae_config(component.config, config_file_of(component));
 }
 
 // A causal 3-D convolution on one frame: its kernel's last temporal slice, padded in space as the
@@ -198,9 +169,8 @@ class QwenImageVaeArchitecture final : public Architecture {
     const Layout l = layout_of(c);
     // Every tensor's shape as the config makes it: base_dim, dim_mult or num_res_blocks that contradict
     // the weights were once ignored.
-    check_tensor_shapes(
-        c, qwenimage_vae_component({l.base_dim, l.z_dim, l.res_blocks, l.dim_mult, l.temporal_downsample}).tensors,
-        "base_dim, z_dim, dim_mult, num_res_blocks, temperal_downsample");
+    check_tensor_shapes(c, qwenimage_vae_component(l).tensors,
+                        "base_dim, z_dim, dim_mult, num_res_blocks, temperal_downsample");
     if (e.name == "encode") {
       require_tensors(c, name(),
                       {"encoder.conv_in.weight", "encoder.conv_out.weight", "encoder.mid_block.resnets.0.conv1.weight",
@@ -247,14 +217,8 @@ class QwenImageVaeArchitecture final : public Architecture {
     // Tiled, the feature maps are one tile's; the tiles' outputs are held until they are joined.
     const std::int64_t pixels =
         tiled ? std::min(tiling->tile_height, height) * std::min(tiling->tile_width, width) : height * width;
-    // The widest feature map: each stage's channels at its resolution, doubled where an upsampler
-    // holds its input at the next one.
-    std::int64_t widest = 0;
-    for (std::size_t s = 0; s < l.dim_mult.size(); ++s)
-      widest = std::max(widest, 2 * l.base_dim * l.dim_mult[s] * pixels / (std::int64_t{1} << (2 * s)));
-    // A residual block holds its input, the shortcut, the normed map (and its float32 copy) and a
-    // convolution's output at once.
-    std::int64_t bytes = input.size(0) * widest * (5 * element_bytes(dtype) + 4);
+    auto bytes = static_cast<std::int64_t>(static_cast<double>(input.size(0) * pixels) *
+                                           l.activation_bytes_per_pixel(static_cast<double>(element_bytes(dtype))));
     if (tiled) {
       const std::int64_t outputs = encode ? 2 * l.z_dim * (height / l.compression()) * (width / l.compression())
                                           : l.input_channels * height * width;

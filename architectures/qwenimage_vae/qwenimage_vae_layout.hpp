@@ -7,14 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "layout_builder.hpp"
+#include "qwenimage_vae/qwenimage_vae_config.hpp"
 
 namespace vramguard {
 
-struct VaeConfig {
-  std::int64_t base_dim, z_dim, res_blocks;
-  std::vector<std::int64_t> dim_mult;
-  std::vector<bool> temporal_downsample;
-};
 SynthComponent qwenimage_vae_component(const VaeConfig& c);
 
 }  // namespace vramguard

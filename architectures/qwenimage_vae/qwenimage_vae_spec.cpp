@@ -1,4 +1,5 @@
 #include "model/architecture.hpp"
+#include "qwenimage_vae/qwenimage_vae_config.hpp"
 
 namespace vramguard {
 
@@ -14,11 +15,9 @@ ArchitectureDescription qwenimage_vae_units(const std::string& class_name, const
       {{"post_quant_conv."}, UnitKind::other, false},
       {{"decoder."}, UnitKind::other, false},
   };
-  // Per output pixel while decoding at full resolution: base_dim-channel feature maps (the residual
-  // blocks' inputs, norms and convolutions, the upsampler's) plus the causal convolutions' caches. The
-  // whole Qwen-Image-Edit pipeline peaked at 4.8 GB of activations for a 1024x1024 edit on the H200
-  // (diffusers 0.40, bf16): about 24 such maps.
-  d.activation_elements_per_token = 24 * config.number("base_dim", 96);
+  // A "token" here is a pixel of the picture (the planning workload's default: 1024×1024).
+  const VaeConfig c = read_vae_config(config.values, config.file);
+  d.activation_bytes_per_token = [c](double element_bytes) { return c.activation_bytes_per_pixel(element_bytes); };
   d.default_tokens = 1024 * 1024;
   return d;
 }

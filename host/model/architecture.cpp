@@ -7,7 +7,6 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
-#include "model/json_file.hpp"
 
 namespace vramguard {
 namespace {
@@ -93,21 +92,11 @@ ArchitectureDescription generic(const std::vector<std::string>& names) {
   for (const auto& p : before) d.rules.push_back({{p}, UnitKind::embedding, false});
   for (const auto& p : stacks) d.rules.push_back({{p}, UnitKind::block, true});
   for (const auto& p : after) d.rules.push_back({{p}, UnitKind::head, false});
-  d.activation_elements_per_token = 0;  // the inspector estimates it from the widest tensor
   d.default_tokens = 2048;
   return d;
 }
 
 }  // namespace
-
-double ArchitectureConfig::number(const char* key, double fallback) const {
-  return json_number(values, key, fallback, file);
-}
-bool ArchitectureConfig::flag(const char* key, bool fallback) const { return json_bool(values, key, fallback, file); }
-ArchitectureConfig ArchitectureConfig::text() const {
-  const auto it = values.find("text_config");
-  return it != values.end() && it->is_object() && it->contains("hidden_size") ? ArchitectureConfig{*it, file} : *this;
-}
 
 std::vector<UnitRule> parse_unit_rules(const std::string& spec) {
   std::vector<UnitRule> rules;

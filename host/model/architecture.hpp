@@ -1,10 +1,11 @@
 #pragma once
 // How a component's tensors group into units, in the order the forward pass uses them, with rough
 // per-token compute and activation figures for the cost model. Each known family describes itself in
-// its folder (architectures/<family>/<family>_units.cpp), chosen by config.json's `architectures` /
+// its folder (architectures/<family>/<family>_spec.cpp), chosen by config.json's `architectures` /
 // `_class_name`; anything else gets the generic description (indexed stacks found by pattern), which a
 // `units` option can refine.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,23 +31,21 @@ struct ArchitectureDescription {
   std::string tied_head_tensor;       // "lm_head.weight"
   std::string tied_embedding_tensor;  // "model.embed_tokens.weight"
   bool tied = false;
-  double activation_elements_per_token = 0;   // × the dtype's bytes = activation bytes per token
+  // Activation bytes per token at an element size (the family's own formula, the one its forward code
+  // sizes a call by); empty: the inspector estimates it from the widest tensor.
+  std::function<double(double element_bytes)> activation_bytes_per_token;
   double attention_flops_per_token_pair = 0;  // each block's attention, per token per token of context
   std::uint64_t default_tokens = 0;
 };
 
-// A component's config.json and the file it came from, so that a value of the wrong type is reported
-// with both: what a family's unit rules read their dimensions through.
+// A component's config.json and the file it came from: what a family's config reader
+// (architectures/<family>/<family>_config.cpp) reads its dimensions from, naming the file in complaints.
 struct ArchitectureConfig {
   const nlohmann::json& values;
   const std::string& file;
-  double number(const char* key, double fallback) const;
-  bool flag(const char* key, bool fallback) const;
-  // The language part: Qwen2.5-VL nests it under text_config in newer transformers.
-  ArchitectureConfig text() const;
 };
 
-// A family's unit rules and cost figures (architectures/<family>/<family>_units.cpp): the config class
+// A family's unit rules and cost figures (architectures/<family>/<family>_spec.cpp): the config class
 // names it describes, and how.
 struct UnitFamily {
   std::vector<std::string> classes;

@@ -245,9 +245,10 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
   std::uint64_t width_count = 0;
   for (const auto& [dimension, count] : matrix_dimensions)
     if (count > width_count || (count == width_count && dimension < width)) width = dimension, width_count = count;
-  const double elements = description.activation_elements_per_token > 0 ? description.activation_elements_per_token
-                                                                        : 8.0 * static_cast<double>(width);
-  component.activation_bytes_per_token = elements * dtype_bits(compute_dtype) / 8.0;
+  const double element_bytes = dtype_bits(compute_dtype) / 8.0;
+  component.activation_bytes_per_token = description.activation_bytes_per_token
+                                             ? description.activation_bytes_per_token(element_bytes)
+                                             : 8.0 * static_cast<double>(width) * element_bytes;
   return component;
 }
 

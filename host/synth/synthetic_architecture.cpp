@@ -18,13 +18,25 @@ using ojson = nlohmann::ordered_json;
 
 // ---- Qwen2 / Qwen2.5 decoder (transformers Qwen2ForCausalLM) ------------------------------------------
 
+// A decoder's shapes; the rest of its config (rope, norms, positions) as Qwen2's defaults.
+Qwen2Config qwen2_shape(std::int64_t hidden, std::int64_t layers, std::int64_t intermediate, std::int64_t heads,
+                        std::int64_t kv_heads, std::int64_t vocab, bool tie) {
+  Qwen2Config c;
+  c.hidden = hidden, c.layers = layers, c.intermediate = intermediate, c.heads = heads, c.kv_heads = kv_heads;
+  c.vocab = vocab, c.tie = tie, c.head_dim = hidden / heads;
+  return c;
+}
+
 const std::map<std::string, Qwen2Config>& qwen2_presets() {
   static const std::map<std::string, Qwen2Config> presets = {
-      {"tiny", {64, 2, 128, 4, 2, 512, false}},         {"tiny-tied", {64, 2, 128, 4, 2, 512, true}},
-      {"small", {256, 4, 704, 8, 2, 4096, true}},       {"0.5b", {896, 24, 4864, 14, 2, 151936, true}},  // Qwen2.5-0.5B
-      {"2b", {2048, 20, 11008, 16, 16, 151936, false}},  // ≈2 B: the streaming benchmark's shapes (bench/gpu)
-      {"7b", {3584, 28, 18944, 28, 4, 152064, false}},   // Qwen2.5-7B
-      {"72b", {8192, 80, 29568, 64, 8, 152064, false}},  // Qwen2.5-72B
+      {"tiny", qwen2_shape(64, 2, 128, 4, 2, 512, false)},
+      {"tiny-tied", qwen2_shape(64, 2, 128, 4, 2, 512, true)},
+      {"small", qwen2_shape(256, 4, 704, 8, 2, 4096, true)},
+      {"0.5b", qwen2_shape(896, 24, 4864, 14, 2, 151936, true)},  // Qwen2.5-0.5B
+      {"2b",
+       qwen2_shape(2048, 20, 11008, 16, 16, 151936, false)},  // ≈2 B: the streaming benchmark's shapes (bench/gpu)
+      {"7b", qwen2_shape(3584, 28, 18944, 28, 4, 152064, false)},   // Qwen2.5-7B
+      {"72b", qwen2_shape(8192, 80, 29568, 64, 8, 152064, false)},  // Qwen2.5-72B
   };
   return presets;
 }
@@ -53,16 +65,16 @@ struct PipelineConfig {
 const std::map<std::string, PipelineConfig>& pipeline_presets() {
   static const std::map<std::string, PipelineConfig> presets = {
       {"full",
-       {{60, 24, 128, 3584, 64, 16, 2, {16, 56, 56}},
-        {3584, 28, 18944, 28, 4, 152064, false},
-        {32, 1280, 16, 3420, 3584, 14, 2, 2, 3, 112, {7, 15, 23, 31}},
-        {96, 16, 2, {1, 2, 4, 4}, {false, true, true}},
+       {{60, 24, 128, 3584, 64, 16, 2, {16, 56, 56}, false, {}},
+        qwen2_shape(3584, 28, 18944, 28, 4, 152064, false),
+        {32, 1280, 16, 3420, 3584, 14, 2, 2, 3, 112, {7, 15, 23, 31}, 10000.0},
+        {96, 16, 2, {1, 2, 4, 4}, {false, true, true}, 3, {}, {}},
         {{16, 24, 24}, 151655, 151656, 151652, 151653, 128000, 1000000.0}}},
       {"tiny",
-       {{2, 2, 16, 64, 16, 4, 2, {4, 6, 6}},
-        {64, 2, 128, 4, 2, 512, false},
-        {2, 32, 2, 64, 64, 14, 2, 2, 3, 112, {1}},
-        {8, 4, 1, {1, 2, 2, 2}, {false, true, true}},
+       {{2, 2, 16, 64, 16, 4, 2, {4, 6, 6}, false, {}},
+        qwen2_shape(64, 2, 128, 4, 2, 512, false),
+        {2, 32, 2, 64, 64, 14, 2, 2, 3, 112, {1}, 10000.0},
+        {8, 4, 1, {1, 2, 2, 2}, {false, true, true}, 3, {}, {}},
         {{2, 3, 3}, 5, 6, 3, 4, 4096, 1000000.0}}},
   };
   return presets;

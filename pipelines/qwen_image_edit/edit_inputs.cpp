@@ -12,6 +12,9 @@
 #include "model/json_file.hpp"
 #include "model/safetensors_header.hpp"
 #include "qwen_image_edit/edit_prompt.hpp"
+#include "qwen2_5_vl/qwen2_5_vl_config.hpp"
+#include "qwenimage_transformer/qwenimage_transformer_config.hpp"
+#include "qwenimage_vae/qwenimage_vae_config.hpp"
 #include "text/byte_level_bpe.hpp"
 
 namespace fs = std::filesystem;
@@ -27,18 +30,6 @@ fs::path first_existing(const fs::path& folder, std::initializer_list<const char
   for (const char* candidate : candidates)
     if (path_exists(folder / candidate)) return folder / candidate;
   throw InputError((folder / *candidates.begin()).string(), "is missing", kPipelineHint);
-}
-
-std::vector<double> numbers(const nlohmann::json& config, const char* key, std::size_t count, const std::string& file) {
-  if (!config.contains(key) || !config[key].is_array() || config[key].size() != count)
-    throw InputError(file, std::string("\"") + key + "\" must be a list of " + std::to_string(count) +
-                               " numbers (one per latent channel)");
-  std::vector<double> out;
-  for (const auto& v : config[key]) {
-    if (!v.is_number()) throw InputError(file, std::string("\"") + key + "\" holds something that is not a number");
-    out.push_back(v.get<double>());
-  }
-  return out;
 }
 
 // Initial noise is Gaussian: a NaN, an infinity or a value of 1e30 in it once made an all-black picture
@@ -149,41 +140,19 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings, co
 
   // The components' configs: what the stages' sizes come from.
   const fs::path vae_config_file = folder / "vae" / "config.json";
-  const nlohmann::json vae = read_json_file(vae_config_file);
-  // diffusers' pipeline scales by 2^len(temperal_downsample); the VAE compresses by 2^(len(dim_mult) - 1):
-  // they must agree (a list of 31 once shifted an int by 31 and crashed with SIGFPE).
-  if (!vae.contains("temperal_downsample") || !vae["temperal_downsample"].is_array())
-    throw InputError(vae_config_file.string(), "has no \"temperal_downsample\" list (AutoencoderKLQwenImage's)",
-                     kPipelineHint);
-  const std::size_t downsamplings = vae["temperal_downsample"].size();
-  const std::size_t levels = vae.contains("dim_mult") && vae["dim_mult"].is_array() ? vae["dim_mult"].size() : 4;
-  if (downsamplings < 1 || downsamplings > 6 || downsamplings + 1 != levels)
+  const VaeConfig vae = read_vae_config(read_json_file(vae_config_file), vae_config_file.string());
+  if (vae.latents_mean.empty() || vae.latents_std.empty())
     throw InputError(vae_config_file.string(),
-                     "\"temperal_downsample\" holds " + std::to_string(downsamplings) +
-                         " entries; the VAE's \"dim_mult\" (" + std::to_string(levels) + " levels) makes it " +
-                         std::to_string(levels - 1) + " (from 1 to 6)",
-                     "use the VAE config the model ships with");
-  in.vae_scale_factor = 1 << downsamplings;
-  in.latent_channels = static_cast<int>(json_integer_in(vae, "z_dim", 16, 1, 4096, vae_config_file.string()));
-  in.latents_mean =
-      numbers(vae, "latents_mean", static_cast<std::size_t>(in.latent_channels), vae_config_file.string());
-  in.latents_std = numbers(vae, "latents_std", static_cast<std::size_t>(in.latent_channels), vae_config_file.string());
-  // The latents are normalized by these: a std of 1e-300 or a mean of 1e308 makes a black picture.
-  for (const double m : in.latents_mean)
-    if (!(std::abs(m) <= 1e3))
-      throw InputError(vae_config_file.string(),
-                       "\"latents_mean\" holds " + std::to_string(m) + ", outside -1000 to 1000",
-                       "use the VAE config the model ships with");
-  for (const double sd : in.latents_std)
-    if (!(sd >= 1e-3 && sd <= 1e3))
-      throw InputError(
-          vae_config_file.string(),
-          "\"latents_std\" holds " + std::to_string(sd) + ": a standard deviation must be from 0.001 to 1000",
-          "use the VAE config the model ships with");
+                     "needs \"latents_mean\" and \"latents_std\" (" + std::to_string(vae.z_dim) +
+                         " numbers each: the latents' statistics the pipeline normalizes with)",
+                     kPipelineHint);
+  in.vae_scale_factor = static_cast<int>(vae.compression());
+  in.latent_channels = static_cast<int>(vae.z_dim);
+  in.latents_mean = vae.latents_mean;
+  in.latents_std = vae.latents_std;
   const fs::path transformer_config_file = folder / "transformer" / "config.json";
-  const nlohmann::json transformer = read_json_file(transformer_config_file);
-  in.transformer_channels =
-      static_cast<int>(json_integer_in(transformer, "in_channels", 64, 1, 16384, transformer_config_file.string()));
+  in.transformer_channels = static_cast<int>(
+      read_mmdit_config(read_json_file(transformer_config_file), transformer_config_file.string()).in_channels);
   if (in.transformer_channels != in.latent_channels * 4)
     throw InputError(transformer_config_file.string(),
                      "in_channels is " + std::to_string(in.transformer_channels) + ", but the VAE's " +
@@ -191,14 +160,10 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings, co
                          std::to_string(in.latent_channels * 4),
                      "the transformer and the VAE come from different models");
   const fs::path encoder_config_file = folder / "text_encoder" / "config.json";
-  const nlohmann::json encoder = read_json_file(encoder_config_file);
-  const nlohmann::json& text =
-      encoder.contains("text_config") && encoder["text_config"].is_object() ? encoder["text_config"] : encoder;
-  const auto positions =
-      json_integer_in(text, "max_position_embeddings", 32768, 1, 1LL << 40, encoder_config_file.string());
-  in.text_hidden_size = static_cast<std::int64_t>(json_number(text, "hidden_size", 0, encoder_config_file.string()));
-  if (in.text_hidden_size <= 0)
-    throw InputError(encoder_config_file.string(), "has no positive \"hidden_size\"", kPipelineHint);
+  const Qwen2Config text =
+      read_qwen2_5_vl_config(read_json_file(encoder_config_file), encoder_config_file.string()).text;
+  const std::int64_t positions = text.positions;
+  in.text_hidden_size = text.hidden;
 
   // The pictures, one at a time (a picture may be hundreds of megabytes decoded; only its resized views
   // are kept).

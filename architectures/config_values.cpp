@@ -1,20 +1,15 @@
-#include "common/config_values.hpp"
+#include "config_values.hpp"
 
 #include "core/errors.hpp"
 
-namespace vramguard::runtime {
-
-ConfigValues::ConfigValues(const ComponentDescription& component, const std::string& family)
-    : values_(&component.config),
-      file_(component.config_file.empty() ? component.name : component.config_file),
-      family_(family) {
-  if (component.config.is_null() || !component.config.is_object())
-    throw InputError(component.name, "has no config.json, which a " + family + " model needs for its dimensions",
-                     "point vramguard at the folder the library saved (config.json beside the weights)");
-}
+namespace vramguard {
 
 ConfigValues::ConfigValues(const nlohmann::json& values, std::string file, std::string family)
-    : values_(&values), file_(std::move(file)), family_(std::move(family)) {}
+    : values_(&values), file_(std::move(file)), family_(std::move(family)) {
+  if (!values.is_object())
+    throw InputError(file_, "has no config.json, which a " + family_ + " model needs for its dimensions",
+                     "point vramguard at the folder the library saved (config.json beside the weights)");
+}
 
 ConfigValues ConfigValues::section(const char* key) const {
   const auto it = values_->find(key);
@@ -92,4 +87,4 @@ std::vector<double> ConfigValues::numbers(const char* key) const {
   return out;
 }
 
-}  // namespace vramguard::runtime
+}  // namespace vramguard

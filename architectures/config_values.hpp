@@ -1,21 +1,19 @@
 #pragma once
-// A component's config.json, read with the file named in every complaint: each family reads its
-// dimensions through this, so that a missing or wrong value is an InputError naming config.json and
-// the key, raised before anything loads.
+// A component's config.json, read with the file named in every complaint: each family's config reader
+// (<family>_config.cpp) reads its keys through this, so that a missing or wrong value is an InputError
+// naming config.json and the key, raised before anything loads. libtorch-free: planning reads configs too.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "vramguard/runtime/session.hpp"
-
-namespace vramguard::runtime {
+namespace vramguard {
 
 class ConfigValues {
  public:
-  // The component's config; InputError when it has none (`family` says who needs it).
-  ConfigValues(const ComponentDescription& component, const std::string& family);
+  // `values` must be an object: InputError naming `file` when it is not (the component has no config.json,
+  // which `family` needs for its dimensions).
   ConfigValues(const nlohmann::json& values, std::string file, std::string family);
 
   // A section ("text_config", "vision_config") when it is an object, else this config itself.
@@ -36,4 +34,4 @@ class ConfigValues {
   std::string family_;
 };
 
-}  // namespace vramguard::runtime
+}  // namespace vramguard

@@ -1,0 +1,34 @@
+#pragma once
+// Qwen-Image's MMDiT (diffusers' QwenImageTransformer2DModel): its config.json, read once here for
+// planning, synth, the checks and the forward code alike, and the activations it holds per token.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace vramguard {
+
+struct MmditConfig {
+  std::int64_t layers = 60, heads = 24, head_dim = 128, joint_dim = 3584, in_channels = 64, out_channels = 16,
+               patch = 2;
+  std::vector<std::int64_t> axes_dims_rope{16, 56, 56};  // frame, height, width: adding up to head_dim
+  bool zero_cond_t = false;  // Edit-2511's: the input pictures' tokens modulated as at timestep 0
+  // The first of guidance_embeds, use_additional_t_cond, use_layer3d_rope that is set: a Qwen-Image
+  // variant diffusers' class runs (so planning takes it) but the native forward code does not.
+  std::string unimplemented_variant;
+
+  std::int64_t inner() const { return heads * head_dim; }
+  // What one block holds per token (image and text alike) while it runs: both streams and their
+  // residuals, the modulated inputs, q/k/v (and the float32 rotation of q and k), the joint attention's
+  // output, and the MLP's 4× hidden with its GELU. Blocks run one at a time, so this is the pass's.
+  double activation_bytes_per_token(double element_bytes) const {
+    const auto width = static_cast<double>(inner());
+    return (3 + 3 + 1 + 2 * 4) * width * element_bytes + 2 * width * 4;
+  }
+};
+
+// From config.json's values (`file` names it in complaints); InputError for a value out of range.
+MmditConfig read_mmdit_config(const nlohmann::json& config, const std::string& file);
+
+}  // namespace vramguard
