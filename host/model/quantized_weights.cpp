@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/errors.hpp"
+#include "model/scaled_fp8.hpp"
 #include "core/text.hpp"
 #include "vramguard/byte_size.hpp"
 #include "model/model_inspector.hpp"
@@ -55,7 +56,7 @@ void quantize_weights(InspectedModel& model, const std::map<std::string, Fp8Quan
         }
         const std::string module = tensor.name.substr(0, tensor.name.size() - kWeightSuffix.size());
         TensorInfo scale;
-        scale.name = module + ".scale_weight";
+        scale.name = fp8_scale_name(module);
         scale.dtype = DType::F32;
         if (settings.per_row) scale.shape = {tensor.shape[0]};
         scale.elements = settings.per_row ? static_cast<std::uint64_t>(tensor.shape[0]) : 1;

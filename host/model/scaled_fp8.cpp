@@ -8,14 +8,22 @@
 #include "core/text.hpp"
 
 namespace vramguard {
+namespace {
+
+constexpr std::string_view kScaleSuffix = ".scale_weight";
+
+}  // namespace
+
+std::string fp8_scale_name(std::string_view module) { return std::string(module) + std::string(kScaleSuffix); }
+bool is_fp8_scale(std::string_view tensor) { return text::ends_with(tensor, kScaleSuffix); }
 
 void check_fp8_scales(const InspectedModel& model) {
-  const std::string suffix = ".scale_weight";
+  const std::string suffix(kScaleSuffix);
   for (std::size_t c = 0; c < model.graph.components.size(); ++c) {
     const InspectedComponent& inspected = model.components[c];
     for (const auto& unit : model.graph.components[c].units)
       for (const auto& tensor : unit.tensors) {
-        if (!text::ends_with(tensor.name, suffix) || !tensor.tied_to.empty()) continue;
+        if (!is_fp8_scale(tensor.name) || !tensor.tied_to.empty()) continue;
         const auto location = inspected.locations.find(tensor.name);
         if (location == inspected.locations.end()) continue;
         const std::string file = inspected.source.weight_files.at(location->second.file).string();

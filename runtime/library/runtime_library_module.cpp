@@ -2,6 +2,7 @@
 // a Session opened for the CLI's request, each component run by its family (architectures/), the
 // session's report handed back.
 #include <ATen/Functions.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 
@@ -18,6 +19,28 @@
 
 namespace vramguard::runtime {
 namespace {
+
+// libtorch's own error reaches the CLI (which never links libtorch) as a JobError with its message alone:
+// c10::Error's what() carries dozens of frames of addresses that tell a user nothing. Anything libtorch
+// refuses has passed every check vramguard makes first, so it is vramguard's bug to report.
+JobError as_job_error(const c10::Error& e) {
+  return JobError(std::string("libtorch: ") + e.what_without_backtrace(),
+                  "this is a bug in vramguard: report it with the command that ran and the model's config.json");
+}
+
+// Every call the CLI makes into this library goes through here (the interface table below).
+template <auto Function>
+struct TorchErrorsAsJobErrors;
+template <typename Result, typename... Arguments, Result (*Function)(Arguments...)>
+struct TorchErrorsAsJobErrors<Function> {
+  static Result call(Arguments... arguments) {
+    try {
+      return Function(std::forward<Arguments>(arguments)...);
+    } catch (const c10::Error& e) {
+      throw as_job_error(e);
+    }
+  }
+};
 
 // One call to make: a component, the family that runs it, the entry and its inputs.
 struct Call {
@@ -255,6 +278,8 @@ class LoadedPipelineService final : public PipelineService {
     } catch (const MemoryError&) {
       if (impl.memory_failure) throw GuardFailure(*impl.memory_failure);
       throw;
+    } catch (const c10::Error& e) {
+      throw as_job_error(e);
     }
   }
 
@@ -292,12 +317,12 @@ std::vector<std::string> family_lines() {
 const RuntimeLibraryInterface kInterface = {kRuntimeLibraryInterfaceVersion,
                                             0,
                                             0,
-                                            &check_job,
-                                            &run_job,
-                                            &check_pipeline_job,
-                                            &run_pipeline_job,
-                                            &family_lines,
-                                            &open_pipeline_service,
+                                            &TorchErrorsAsJobErrors<&check_job>::call,
+                                            &TorchErrorsAsJobErrors<&run_job>::call,
+                                            &TorchErrorsAsJobErrors<&check_pipeline_job>::call,
+                                            &TorchErrorsAsJobErrors<&run_pipeline_job>::call,
+                                            &TorchErrorsAsJobErrors<&family_lines>::call,
+                                            &TorchErrorsAsJobErrors<&open_pipeline_service>::call,
                                             nullptr};
 
 }  // namespace

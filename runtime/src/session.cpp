@@ -12,6 +12,7 @@
 #include "fp8_weights.hpp"
 #include "load/loaded_model.hpp"
 #include "logging/log.hpp"
+#include "model/scaled_fp8.hpp"
 #include "model_description.hpp"
 #include "session_impl.hpp"
 #include "engine/request_setup.hpp"
@@ -409,7 +410,7 @@ at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x) const
   const at::Tensor bias = has(stem + "bias") ? (*this)[stem + "bias"] : at::Tensor();
   std::optional<at::Tensor> fp8_out;
   if (const auto stored = tensors_->fp8.find(full); stored != tensors_->fp8.end()) {
-    const std::string scale_name = stem + "scale_weight";
+    const std::string scale_name = fp8_scale_name(stem.substr(0, stem.size() - 1));
     const at::Tensor scale = has(scale_name) ? (*this)[scale_name] : at::Tensor();
     const auto& fp8_gpus = session_->impl().fp8_matmul_gpus;
     if (stored->second == DType::F8_E4M3 && x.is_cuda() && fp8_gpus.count(static_cast<int>(x.get_device())))

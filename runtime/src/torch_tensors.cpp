@@ -7,6 +7,7 @@
 
 #include "core/errors.hpp"
 #include "fp8_weights.hpp"
+#include "model/scaled_fp8.hpp"
 
 namespace vramguard::runtime {
 
@@ -14,8 +15,10 @@ c10::ScalarType compute_dtype(const Component& component, std::optional<DType> t
   std::map<DType, std::uint64_t> bytes;
   for (const auto& unit : component.units)
     for (const auto& tensor : unit.tensors)
-      // Weights stored in fp8 compute in the dtype of the rest (their scales, biases, norms).
-      if (dtype_is_floating(tensor.dtype) && !is_fp8(tensor.dtype) && dtype_is_convertible(tensor.dtype))
+      // Weights stored in fp8 compute in the dtype of the rest (biases, norms). Their scales are not counted:
+      // float32 by convention, one a row outweighs a bf16 model's biases and once made it compute in float32.
+      if (dtype_is_floating(tensor.dtype) && !is_fp8(tensor.dtype) && dtype_is_convertible(tensor.dtype) &&
+          !is_fp8_scale(tensor.name))
         bytes[placed_dtype(tensor.dtype, target)] += tensor.bytes;
   if (bytes.empty()) return target ? scalar_type_of(*target, component.name) : c10::kBFloat16;
   const auto most =

@@ -13,13 +13,15 @@
 #include "vramguard/device_id.hpp"
 #include "vramguard/dtype.hpp"
 #include "vramguard/model_graph.hpp"
+#include "vramguard/runtime/export.hpp"
 
 namespace vramguard::runtime {
 
 // Throws InputError naming the tensor when libtorch has no such dtype (F6, F4, or F8 before 2.1).
 c10::ScalarType scalar_type_of(DType dtype, const std::string& tensor);
-// The dtype a component computes in: the one most of its floating bytes have once placed.
-c10::ScalarType compute_dtype(const Component& component, std::optional<DType> target);
+// The dtype a component computes in: the one most of its floating bytes have once placed (fp8 weights'
+// scales aside). Exported for the runtime tests.
+VRAMGUARD_RUNTIME_API c10::ScalarType compute_dtype(const Component& component, std::optional<DType> target);
 // The device a placement's device means for compute: a CUDA device, or the CPU where the simulated
 // runtime (or cpu mode) computes in a GPU's place.
 c10::Device compute_device(DeviceId placed, bool blocks_on_host);

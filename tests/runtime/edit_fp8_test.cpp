@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "fp8_weights.hpp"
+#include "torch_tensors.hpp"
 #include "qwen_image_edit/edit_run.hpp"
 #include "runtime/edit_support.hpp"
 #include "support/safetensors_files.hpp"
@@ -117,6 +118,26 @@ TEST(Fp8Weights, ScalesPerRowComeCloserToTheFp32EditThanAScalePerWeight) {
         pipelines::run_edit(*session, pipelines::prepare_edit(base, tiny_edit_call())).final_latents, fp32);
   };
   EXPECT_LT(distance("row"), distance("tensor"));
+}
+
+// A bf16 model quantized with a scale per row holds more float32 scale bytes than bf16 biases and norms;
+// it computes in bf16 all the same (it once computed in float32, and its bf16 biases then met float32
+// activations: "self and mat2 must have the same dtype").
+TEST(Fp8Weights, ScalesPerRowLeaveABf16ModelComputingInBf16) {
+  auto tensor = [](const std::string& name, DType dtype, std::vector<std::int64_t> shape, std::uint64_t element_bytes) {
+    TensorInfo t;
+    t.name = name, t.dtype = dtype, t.shape = shape, t.elements = 1;
+    for (const auto d : shape) t.elements *= static_cast<std::uint64_t>(d);
+    t.bytes = t.elements * element_bytes;
+    return t;
+  };
+  Component component;
+  component.name = "transformer";
+  Unit unit;
+  unit.tensors = {tensor("img_in.weight", DType::F8_E4M3, {3072, 64}, 1),
+                  tensor("img_in.scale_weight", DType::F32, {3072}, 4), tensor("img_in.bias", DType::BF16, {3072}, 2)};
+  component.units.push_back(unit);
+  EXPECT_EQ(runtime::compute_dtype(component, std::nullopt), at::kBFloat16);
 }
 
 // What users download from ComfyUI: the transformer as one fp8 file, its names under
