@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/errors.hpp"
+#include "model/scaled_fp8.hpp"
 
 namespace vramguard::runtime {
 namespace {
@@ -83,7 +84,7 @@ void check_tensor_shapes(const ComponentDescription& component, const std::vecto
                          "its checkpoint stores " + tensor.name + " " + shape_text(tensor.shape) + " in " +
                              tensor.dtype + ": vramguard computes with fp8 Linear weights (2-D .weight) only",
                          "store that tensor in bf16, fp16 or fp32");
-      fp8_rows[tensor.name.substr(0, tensor.name.size() - 7) + ".scale_weight"] = tensor.shape[0];
+      fp8_rows[fp8_scale_name(tensor.name.substr(0, tensor.name.size() - 7))] = tensor.shape[0];
     }
   for (const auto& unit : component.units)
     for (const auto& tensor : unit.tensors) {

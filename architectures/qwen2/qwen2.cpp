@@ -9,6 +9,7 @@
 #include "core/errors.hpp"
 #include "vramguard/runtime/architecture.hpp"
 #include "qwen2/qwen2_decoder.hpp"
+#include "qwen2/qwen2_layout.hpp"
 
 namespace vramguard::runtime {
 namespace {
@@ -38,7 +39,7 @@ class Qwen2Architecture final : public Architecture {
   void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
     check_input_names(name(), entry(entry_name), inputs);
     const Layout l = layout_of(c, "Qwen2");
-    check_weights(c, l, name());
+    check_weights(c, l, qwen2_component(l).tensors);
     const at::Tensor& input_ids = integer_input(inputs, "input_ids", 2);
     if (input_ids.size(1) > l.positions)
       throw InputError("input 'input_ids'", std::to_string(input_ids.size(1)) + " tokens are more than the model's " +

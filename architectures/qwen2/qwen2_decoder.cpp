@@ -8,15 +8,11 @@
 
 #include "common/attention.hpp"
 #include "common/component_config.hpp"
+#include "common/named_inputs.hpp"
 #include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
 
 namespace vramguard::runtime::qwen2 {
-
-const char* const kLayerTensors[] = {
-    "input_layernorm.weight",  "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-    "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
-    "mlp.gate_proj.weight",    "mlp.up_proj.weight",      "mlp.down_proj.weight"};
 
 Layout layout_of(const ComponentDescription& component, const std::string& family) {
   return layout_of(component, read_qwen2_config(component.config, config_file_of(component), family), family);
@@ -46,23 +42,12 @@ Layout layout_of(const ComponentDescription& component, const Qwen2Config& confi
 
 std::string layer_name(const Layout& l, std::int64_t i) { return l.prefix + "layers." + std::to_string(i); }
 
-void check_weights(const ComponentDescription& c, const Layout& l, const std::string& family) {
-  auto need = [&](const std::string& unit, const std::string& tensor) {
-    const auto parts = c.module(unit);
-    const bool complete = !parts.empty() && std::all_of(parts.begin(), parts.end(), [&](const UnitDescription* u) {
-      return u->find(unit + "." + tensor) != nullptr;
-    });
-    if (!complete)
-      throw InputError(
-          c.name,
-          "unit " + unit + " has no tensor " + unit + "." + tensor + ", which the " + family + " architecture needs",
-          "the checkpoint is incomplete, or not a " + family + " model");
-  };
-  need(l.prefix + "embed_tokens", "weight");
-  for (std::int64_t i = 0; i < l.layers; ++i)
-    for (const char* tensor : kLayerTensors) need(layer_name(l, i), tensor);
-  need(l.prefix + "norm", "weight");
-  need("lm_head", "weight");
+void check_weights(const ComponentDescription& c, const Layout& l, std::vector<SynthTensor> expected) {
+  // A tied head is the embedding: a checkpoint may leave lm_head out, or hold it (as the description does).
+  if (l.tie && has_tensor(c, "lm_head.weight")) expected.push_back({"lm_head.weight", {l.vocab, l.hidden}});
+  check_tensor_shapes(c, expected,
+                      "hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, "
+                      "head_dim, vocab_size, tie_word_embeddings");
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/component_layout.hpp"
 #include "qwen2/qwen2_config.hpp"
 #include "vramguard/runtime/session.hpp"
 
@@ -24,8 +25,9 @@ Layout layout_of(const ComponentDescription& component, const std::string& famil
 // The same from a config already read (Qwen2.5-VL reads its text side with the rest of its config).
 Layout layout_of(const ComponentDescription& component, const Qwen2Config& config, const std::string& family);
 std::string layer_name(const Layout& l, std::int64_t layer);
-// The checkpoint holds every tensor the decoder needs; InputError naming the first one missing.
-void check_weights(const ComponentDescription& component, const Layout& l, const std::string& family);
+// The checkpoint holds exactly the tensors of the family's layout (`expected`, from the config), each of its
+// shape; InputError naming the first that differs.
+void check_weights(const ComponentDescription& component, const Layout& l, std::vector<SynthTensor> expected);
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 at::Tensor rotate_half(const at::Tensor& x);

@@ -3,7 +3,7 @@
 namespace vramguard {
 
 void qwen2_layers(SynthBuilder& b, const std::string& prefix, const Qwen2Config& c) {
-  const std::int64_t head_dim = c.hidden / c.heads;
+  const std::int64_t head_dim = c.head_dim > 0 ? c.head_dim : c.hidden / c.heads;
   for (std::int64_t i = 0; i < c.layers; ++i) {
     const std::string p = prefix + std::to_string(i);
     b.linear(p + ".self_attn.q_proj", c.hidden, c.hidden);

@@ -21,6 +21,7 @@
 #include "core/errors.hpp"
 #include "vramguard/runtime/architecture.hpp"
 #include "qwen2/qwen2_decoder.hpp"
+#include "qwen2_5_vl/qwen2_5_vl_layout.hpp"
 #include "qwen2_5_vl/qwen2_5_vl_vision.hpp"
 
 namespace vramguard::runtime {
@@ -157,7 +158,7 @@ class Qwen25VlArchitecture final : public Architecture {
   void check(const ComponentDescription& c, const std::string& entry_name, const NamedTensors& inputs) const override {
     check_input_names(name(), entry(entry_name), inputs);
     const Layout l = layout_of(c);
-    qwen2::check_weights(c, l.text, name());
+    qwen2::check_weights(c, l.text, qwen2_5_vl_tensors(l.text, l.vision, l.vision.prefix == "visual."));
     const at::Tensor& ids = integer_input(inputs, "input_ids", 2);
     if (ids.size(1) > l.text.positions)
       throw InputError("input 'input_ids'", std::to_string(ids.size(1)) + " tokens are more than the model's " +

@@ -29,6 +29,13 @@ void vl_tensors(SynthBuilder& b, const Qwen2Config& t, const VisionConfig& v, bo
 
 }  // namespace
 
+std::vector<SynthTensor> qwen2_5_vl_tensors(const Qwen2Config& text, const VisionConfig& vision, bool legacy) {
+  std::vector<SynthTensor> tensors;
+  SynthBuilder b{tensors};
+  vl_tensors(b, text, vision, legacy);
+  return tensors;
+}
+
 SynthComponent qwen2_5_vl_component(const Qwen2Config& text, const VisionConfig& vision,
                                     const MultimodalConfig& multimodal, bool legacy) {
   SynthComponent component{"text_encoder", "model", qwen2_json(text, "Qwen2_5_VLForConditionalGeneration"), {}};

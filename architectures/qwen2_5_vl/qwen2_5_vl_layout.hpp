@@ -21,6 +21,8 @@ struct MultimodalConfig {
 };
 // Qwen2_5_VLForConditionalGeneration: the vision tower, the decoder, the head; `legacy` names the
 // tensors as checkpoints saved before transformers 5 do (model.layers.*, visual.*).
+// Its tensors alone (what the family's check holds a checkpoint against).
+std::vector<SynthTensor> qwen2_5_vl_tensors(const Qwen2Config& text, const VisionConfig& vision, bool legacy);
 SynthComponent qwen2_5_vl_component(const Qwen2Config& text, const VisionConfig& vision,
                                     const MultimodalConfig& multimodal, bool legacy);
 

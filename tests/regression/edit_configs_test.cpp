@@ -26,10 +26,15 @@ const std::string kSimulated = " --simulate cuda:3GB --cpu-memory 4GiB";
 
 // A copy of the fixture's pipeline with one value of one config file set (JSON text, so that 1e308 and
 // NaN-free extremes are written as given).
-fs::path pipeline_with(const TempDir& tmp, const std::string& config, const std::string& key,
-                       const std::string& value_json) {
+fs::path pipeline_copy(const TempDir& tmp) {
   const fs::path copy = tmp / "pipeline";
   fs::copy(kFixture / "pipeline", copy, fs::copy_options::recursive);
+  return copy;
+}
+
+fs::path pipeline_with(const TempDir& tmp, const std::string& config, const std::string& key,
+                       const std::string& value_json) {
+  const fs::path copy = pipeline_copy(tmp);
   const fs::path file = copy / config;
   fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
   auto doc = nlohmann::json::parse(std::ifstream(file));
@@ -101,6 +106,23 @@ TEST(EditConfigs, ValuesThatBreakTheFormulasAreRefusedByName) {
     EXPECT_NE(result.err.find(named), std::string::npos) << result.err;
     EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing: " << result.err;
   }
+}
+
+// The text encoder's layers are held to its config's shapes too (once, only their presence was checked: an
+// intermediate_size that contradicted the weights ran into a raw shape error inside the forward pass).
+TEST(EditConfigs, ATextEncoderConfigThatContradictsItsWeightsIsRefusedNamingTheTensor) {
+  TempDir tmp;
+  const fs::path pipeline = pipeline_copy(tmp);
+  const fs::path file = pipeline / "text_encoder" / "config.json";
+  fs::permissions(file, fs::perms::owner_write, fs::perm_options::add);
+  auto doc = nlohmann::json::parse(std::ifstream(file));
+  auto& text = doc.contains("text_config") ? doc["text_config"] : doc;
+  text["intermediate_size"] = text["intermediate_size"].get<int>() * 2;
+  std::ofstream(file, std::ios::trunc) << doc.dump();
+  const auto result = run_vramguard(edit_of(pipeline, tmp, (kFixture / "inputs.safetensors").string()));
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_NE(result.err.find("makes tensor model.layers.0.mlp.gate_proj.weight"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing: " << result.err;
 }
 
 TEST(EditConfigs, AStaticShiftThatIsNotPositiveIsRefused) {
