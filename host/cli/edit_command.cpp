@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -81,6 +82,26 @@ std::string seconds_text(double seconds) {
   return out.str();
 }
 
+// The peak the edit was predicted to reach on a GPU: the plan's, plus what a step's own activations took
+// beyond the plan's headroom, within the room the plan leaves (a VAE call on the whole picture, which the
+// plan counted in tiles). Empty where the report has no prediction for the device.
+struct PredictedPeak {
+  std::uint64_t planned_bytes = 0, beyond_headroom_bytes = 0;
+  std::uint64_t bytes() const { return planned_bytes + beyond_headroom_bytes; }
+};
+
+std::optional<PredictedPeak> predicted_peak(const GuardReport& report, const pipelines::EditOutcome& o,
+                                            const DeviceId& device) {
+  if (report.attempts.empty() || !report.attempts.back().prediction) return std::nullopt;
+  const auto* d = report.attempts.back().prediction->find(device);
+  if (d == nullptr || d->peak_bytes == 0) return std::nullopt;
+  PredictedPeak peak{d->peak_bytes, 0};
+  if (const auto it = o.accounted_activation_bytes.find(device.str());
+      it != o.accounted_activation_bytes.end() && it->second > d->headroom_bytes)
+    peak.beyond_headroom_bytes = it->second - d->headroom_bytes;
+  return peak;
+}
+
 nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::EditOutcome& o,
                          const GuardReport& report, const std::string& output) {
   nlohmann::json steps = nlohmann::json::array();
@@ -99,10 +120,13 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
   };
   nlohmann::json pictures = nlohmann::json::array();
   for (const auto& p : inputs.pictures) pictures.push_back({p.vae_width, p.vae_height});
-  nlohmann::json predicted = nlohmann::json::object();
+  nlohmann::json predicted = nlohmann::json::object(), planned = nlohmann::json::object();
   if (!report.attempts.empty() && report.attempts.back().prediction)
     for (const auto& d : report.attempts.back().prediction->devices)
-      if (d.device.is_gpu()) predicted[d.device.str()] = d.peak_bytes;
+      if (const auto peak = d.device.is_gpu() ? predicted_peak(report, o, d.device) : std::nullopt) {
+        predicted[d.device.str()] = peak->bytes();
+        planned[d.device.str()] = peak->planned_bytes;
+      }
   return {{"output", output},
           {"width", inputs.width},
           {"height", inputs.height},
@@ -122,6 +146,7 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
           {"reserved_peak_bytes", per_device(o.reserved_peak_bytes)},
           {"process_peak_bytes", per_device(o.process_peak_bytes)},
           {"predicted_peak_bytes", predicted},
+          {"planned_peak_bytes", planned},
           {"notes", inputs.notes}};
 }
 
@@ -160,13 +185,17 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::Ed
     // The figure a cap is judged by: the whole process as nvidia-smi counts it, beside the plan's.
     if (const auto process = o.process_peak_bytes.find(device); process != o.process_peak_bytes.end()) {
       out << "  the process   " << format_bytes(process->second) << " at most as the driver counts it (NVML, 50 Hz)";
-      if (report.attempts.back().prediction)
-        if (const auto* d = report.attempts.back().prediction->find(*DeviceId::parse(device)); d && d->peak_bytes > 0)
-          out << "; the plan predicted " << format_bytes(d->peak_bytes) << " ("
-              << (process->second >= d->peak_bytes ? "+" : "-") << std::fixed << std::setprecision(1)
-              << 100.0 * std::abs(static_cast<double>(process->second) - static_cast<double>(d->peak_bytes)) /
-                     static_cast<double>(d->peak_bytes)
-              << " %)";
+      if (const auto peak = predicted_peak(report, o, *DeviceId::parse(device))) {
+        out << "; predicted " << format_bytes(peak->bytes()) << " (" << (process->second >= peak->bytes() ? "+" : "-")
+            << std::fixed << std::setprecision(1)
+            << 100.0 * std::abs(static_cast<double>(process->second) - static_cast<double>(peak->bytes())) /
+                   static_cast<double>(peak->bytes())
+            << " %)";
+        if (peak->beyond_headroom_bytes > 0)
+          out << ": the plan's " << format_bytes(peak->planned_bytes) << " and "
+              << format_bytes(peak->beyond_headroom_bytes)
+              << " for a VAE call on the whole picture, which the plan's room allowed";
+      }
       out << "\n";
     }
   }

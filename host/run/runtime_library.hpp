@@ -130,7 +130,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 11;  // 11: PipelineStep's time and allocator figures
+inline constexpr int kRuntimeLibraryInterfaceVersion = 12;  // 12: EditOutcome's accounted activations
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

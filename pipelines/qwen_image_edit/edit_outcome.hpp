@@ -33,6 +33,9 @@ struct EditOutcome : PipelineOutcome {
   std::map<std::string, std::uint64_t> peak_bytes;           // per GPU ("cuda:0"): ours at most, activations included
   std::map<std::string, std::uint64_t> reserved_peak_bytes;  // the allocator's, its cache included
   std::map<std::string, std::uint64_t> process_peak_bytes;   // the process's as the driver counts it (NVML)
+  // Per GPU: the most activations a step was accounted for (what the prediction is held to beside the plan's
+  // headroom: a whole-picture VAE call the plan's room allowed takes more than the tiled one planned).
+  std::map<std::string, std::uint64_t> accounted_activation_bytes;
 };
 
 }  // namespace vramguard::pipelines

@@ -395,6 +395,9 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     fold(out.peak_bytes, session.steps()[s].peak_bytes);
     fold(out.reserved_peak_bytes, session.steps()[s].reserved_peak_bytes);
     fold(out.process_peak_bytes, session.steps()[s].process_peak_bytes);
+    for (const auto& [device, bytes] : session.steps()[s].peak_bytes)
+      out.accounted_activation_bytes[device] =
+          std::max(out.accounted_activation_bytes[device], session.steps()[s].activation_bytes);
   }
   return out;
 }

@@ -169,6 +169,7 @@ void Session::Impl::step(std::string_view component, const std::function<void()>
       stats.copy_wait_seconds = figures.copy_wait_seconds;
       stats.streamed_bytes = figures.streamed_bytes;
       stats.unprefetched_units = figures.unprefetched_units;
+      stats.activation_bytes = activation_bytes;
       for (int gpu : gpus) {
         const MemorySnapshot snap = runtime->snapshot(gpu);
         const std::string name = DeviceId::gpu(gpu).str();

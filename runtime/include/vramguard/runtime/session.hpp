@@ -133,6 +133,9 @@ struct StepStatistics {
   // Per GPU: how often the caching allocator emptied its cache and retried during the step (each waits
   // for every stream, so a step with retries lost its copy/compute overlap there).
   std::map<std::string, std::uint64_t> allocator_retries;
+  // The activations the step was accounted for on each GPU it ran on: its own figure, which may exceed the
+  // plan's headroom within the room the plan leaves (a VAE call on the whole picture rather than in tiles).
+  std::uint64_t activation_bytes = 0;
 };
 
 class VRAMGUARD_RUNTIME_API Session {
