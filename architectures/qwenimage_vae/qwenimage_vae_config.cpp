@@ -1,7 +1,6 @@
 #include "qwenimage_vae/qwenimage_vae_config.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 #include "config_values.hpp"
 #include "core/errors.hpp"
