@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/component_config.hpp"
 #include "core/errors.hpp"
 #include "model/scaled_fp8.hpp"
 
@@ -64,7 +65,7 @@ void refuse_another_models_weights(const ComponentDescription& component,
 
 void check_tensor_shapes(const ComponentDescription& component, const std::vector<SynthTensor>& expected,
                          const std::string& config_keys) {
-  const std::string file = component.config_file.empty() ? component.name : component.config_file;
+  const std::string file = config_file_of(component);
   const std::string hint = "the config and the weights are of different models, or one of them was altered";
   // The checkpoint's tensors with their whole shapes (a row-sliced tensor's rows added back up).
   std::unordered_map<std::string, std::vector<std::int64_t>> held;

@@ -18,7 +18,6 @@ std::string fp8_scale_name(std::string_view module) { return std::string(module)
 bool is_fp8_scale(std::string_view tensor) { return text::ends_with(tensor, kScaleSuffix); }
 
 void check_fp8_scales(const InspectedModel& model) {
-  const std::string suffix(kScaleSuffix);
   for (std::size_t c = 0; c < model.graph.components.size(); ++c) {
     const InspectedComponent& inspected = model.components[c];
     for (const auto& unit : model.graph.components[c].units)
@@ -27,7 +26,7 @@ void check_fp8_scales(const InspectedModel& model) {
         const auto location = inspected.locations.find(tensor.name);
         if (location == inspected.locations.end()) continue;
         const std::string file = inspected.source.weight_files.at(location->second.file).string();
-        const std::string weight = tensor.name.substr(0, tensor.name.size() - suffix.size()) + ".weight";
+        const std::string weight = tensor.name.substr(0, tensor.name.size() - kScaleSuffix.size()) + ".weight";
         const TensorInfo* scaled = nullptr;
         for (const auto& other : unit.tensors)
           if (other.name == weight) scaled = &other;
