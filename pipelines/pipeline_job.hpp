@@ -38,6 +38,11 @@ struct PipelineDemands {
   // A VAE's larger call on the whole picture: what it needs where it does not tile (0: no VAE).
   std::uint64_t whole_picture_vae_bytes = 0;
   Workload workload;  // components' tokens and passes (tokens and batch left unset)
+  // A component whose passes could run two at once, one on each of two GPUs (true CFG's positive and
+  // negative transformer passes: CFG-parallel), and one such pass's activations (the second GPU's
+  // headroom); empty where the job has no such passes.
+  std::string parallel_component;
+  std::uint64_t parallel_activation_bytes = 0;
 };
 
 // One denoising step, as it finishes (the CLI's progress line).

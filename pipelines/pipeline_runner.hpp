@@ -21,8 +21,10 @@ struct PipelineRunner {
   // for a folder whose components do not run it) and predicts what they need.
   PipelineDemands (*demands)(const runtime::ModelDescription& model, const PipelineJob& job,
                              const std::function<c10::ScalarType(const std::string&)>& dtype_of) = nullptr;
-  // Runs the job's stages in `session`; `on_step` hears each denoising step as it ends.
-  std::unique_ptr<PipelineOutcome> (*run)(runtime::Session& session, const PipelineJob& job,
+  // Runs the job's stages in `session`; `on_step` hears each denoising step as it ends. `parallel`: a
+  // second Session holding the demands' parallel_component on another GPU (null: none), whose passes
+  // run at the same time as the first's.
+  std::unique_ptr<PipelineOutcome> (*run)(runtime::Session& session, runtime::Session* parallel, const PipelineJob& job,
                                           const std::function<void(const PipelineStep&)>& on_step,
                                           const std::atomic<bool>* cancel) = nullptr;
 };

@@ -18,20 +18,30 @@ python3 -c "from PIL import Image; Image.open('$work/input.png').transpose(Image
 [ -f "$work/lora64.safetensors" ] || python3 bench/gpu/make_lora.py "$plus/transformer" 64 "$work/lora64.safetensors"
 bandwidth=$(python3 -c "import sys; sys.path.insert(0, 'bench/gpu'); from pinned_bandwidth import pinned_bandwidth; print(pinned_bandwidth())")
 echo "pinned host->device: $(python3 -c "print(f'{$bandwidth / 1e9:.1f}')") GB/s"
-# A RUN is GUIDANCE:LORA[:KEY=VALUE] (cfg|nocfg : none|lora, then a strategy option such as prefetch=2),
+# A RUN is GUIDANCE:LORA[:KEY=VALUE] (cfg|nocfg : none|lora, then a strategy option such as prefetch=2, or
+# stream-from=pinned|registered),
 # or resident:none — true CFG without the cap, every weight on the GPU: the step's compute alone, the other
-# half of the streamed steps' bound.
+# half of the streamed steps' bound; or streamed:none — true CFG without the cap under sequential-offload,
+# every block streamed with memory to spare: the executor's streaming apart from the cap's allocator.
 for run in ${1:-cfg:none cfg:lora nocfg:none nocfg:lora resident:none}; do
   guidance=${run%%:*} rest=${run#*:} lora=${rest%%:*} name=2511-${run//[:=]/-}
   option=()
-  [ "$rest" != "$lora" ] && option=(--option "${rest#*:}")
+  if [ "$rest" != "$lora" ]; then
+    setting=${rest#*:}
+    case $setting in
+    stream-from=*) option=(--stream-from "${setting#stream-from=}") ;;  # pinned, registered: where the window fills from
+    *) option=(--option "$setting") ;;
+    esac
+  fi
   cap=(--config "$config")
+  strategy=auto
   [ "$guidance" = resident ] && cap=() guidance=cfg
+  [ "$guidance" = streamed ] && cap=() guidance=cfg strategy=sequential-offload
   args=(--prompt "put the cat from picture 2 on the sofa in picture 1" --steps 8 --height 1024 --width 1024)
   [ "$guidance" = cfg ] && args+=(--negative-prompt " ") || args+=(--true-cfg-scale 1)
   [ "$lora" = lora ] && args+=(--lora "$work/lora64.safetensors")
   python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$plus" --image "$work/input.png" \
-    --image "$work/input2.png" "${args[@]}" "${cap[@]}" --strategy auto "${option[@]}" --max-attempts 1 \
+    --image "$work/input2.png" "${args[@]}" "${cap[@]}" --strategy $strategy "${option[@]}" --max-attempts 1 \
     --output "$out/$name.png" --json > "$out/$name.json" 2> "$out/$name.err"
   python3 bench/gpu/edit_summary.py "$out/$name.json" "$out/$name.nvml.json" "$run" "$bandwidth"
   tail -2 "$out/$name.err" | sed 's/^/    /'

@@ -25,6 +25,8 @@ struct BudgetOptions {
   std::uint64_t adapter_bytes = 0;               // kept on every GPU for weights beside the checkpoint's (LoRA)
   std::optional<std::uint64_t> pinned_cap;       // pinned host memory for streamed weights
   bool allow_cpu_compute = false;
+  // The GPUs the plan may use, by index (--gpus); unset: every one. The others are left out of the budget.
+  std::optional<std::vector<int>> gpus;
 };
 
 // Where a GPU's memory goes before weights get any, for a report that opens with "usable 6.29 GB" on a

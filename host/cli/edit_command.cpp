@@ -18,6 +18,7 @@
 #include "cli/guard_session.hpp"
 #include "core/output_file.hpp"
 #include "core/stop_signal.hpp"
+#include "engine/parallel_passes.hpp"
 #include "engine/request_setup.hpp"
 #include "image/image_file.hpp"
 #include "logging/log.hpp"
@@ -70,10 +71,25 @@ pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
     throw UsageError("--vae-tiling '" + tiling + "' is not one of auto, always, never",
                      "auto tiles only where the whole picture would not fit");
   s.cfg_batching = cfg_batching_from(invocation);
+  const std::string parallel = invocation.text("cfg-parallel").value_or("auto");
+  if (parallel == "auto") s.cfg_parallel = pipelines::CfgParallel::automatic;
+  else if (parallel == "on") s.cfg_parallel = pipelines::CfgParallel::on;
+  else if (parallel == "off") s.cfg_parallel = pipelines::CfgParallel::off;
+  else
+    throw UsageError("--cfg-parallel '" + parallel + "' is not one of auto, on, off",
+                     "auto runs true CFG's two passes on two GPUs at once where the plans predict it faster");
   s.vae_tile.tile_pixels = static_cast<int>(invocation.number("vae-tile-size", 16, 16384).value_or(256));
   s.vae_tile.stride_pixels = static_cast<int>(invocation.number("vae-tile-stride", 16, 16384).value_or(192));
   s.max_image_pixels = invocation.number("max-image-pixels", 1, UINT64_MAX).value_or(pipelines::kDefaultMaxImagePixels);
   return s;
+}
+
+ParallelPassesMode parallel_mode(pipelines::CfgParallel mode) {
+  switch (mode) {
+    case pipelines::CfgParallel::on: return ParallelPassesMode::on;
+    case pipelines::CfgParallel::off: return ParallelPassesMode::off;
+    default: return ParallelPassesMode::automatic;
+  }
 }
 
 std::string seconds_text(double seconds) {
@@ -90,10 +106,16 @@ struct PredictedPeak {
   std::uint64_t bytes() const { return planned_bytes + beyond_headroom_bytes; }
 };
 
-std::optional<PredictedPeak> predicted_peak(const GuardReport& report, const pipelines::EditOutcome& o,
+// The prediction for a GPU: the load's, or the second load's (CFG-parallel) for the GPU it holds.
+const DevicePrediction* device_prediction(const GuardReport& report, const DeviceId& device) {
+  if (report.attempts.empty() || !report.attempts.back().prediction) return nullptr;
+  return report.attempts.back().prediction->find(device);
+}
+
+std::optional<PredictedPeak> predicted_peak(const PipelineRun& run, const pipelines::EditOutcome& o,
                                             const DeviceId& device) {
-  if (report.attempts.empty() || !report.attempts.back().prediction) return std::nullopt;
-  const auto* d = report.attempts.back().prediction->find(device);
+  const DevicePrediction* d = device_prediction(run.report, device);
+  if (d == nullptr && run.parallel_report) d = device_prediction(*run.parallel_report, device);
   if (d == nullptr || d->peak_bytes == 0) return std::nullopt;
   PredictedPeak peak{d->peak_bytes, 0};
   if (const auto it = o.accounted_activation_bytes.find(device.str());
@@ -102,8 +124,9 @@ std::optional<PredictedPeak> predicted_peak(const GuardReport& report, const pip
   return peak;
 }
 
-nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::EditOutcome& o,
-                         const GuardReport& report, const std::string& output) {
+nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::EditOutcome& o, const PipelineRun& run,
+                         const std::string& output, const ParallelPassesChoice& parallel) {
+  const GuardReport& report = run.report;
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : o.steps)
     steps.push_back({{"step", s.step},
@@ -121,12 +144,13 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
   nlohmann::json pictures = nlohmann::json::array();
   for (const auto& p : inputs.pictures) pictures.push_back({p.vae_width, p.vae_height});
   nlohmann::json predicted = nlohmann::json::object(), planned = nlohmann::json::object();
-  if (!report.attempts.empty() && report.attempts.back().prediction)
-    for (const auto& d : report.attempts.back().prediction->devices)
-      if (const auto peak = d.device.is_gpu() ? predicted_peak(report, o, d.device) : std::nullopt) {
-        predicted[d.device.str()] = peak->bytes();
-        planned[d.device.str()] = peak->planned_bytes;
-      }
+  for (const GuardReport* load : {&report, run.parallel_report ? &*run.parallel_report : nullptr})
+    if (load != nullptr && !load->attempts.empty() && load->attempts.back().prediction)
+      for (const auto& d : load->attempts.back().prediction->devices)
+        if (const auto peak = d.device.is_gpu() ? predicted_peak(run, o, d.device) : std::nullopt) {
+          predicted[d.device.str()] = peak->bytes();
+          planned[d.device.str()] = peak->planned_bytes;
+        }
   return {{"output", output},
           {"width", inputs.width},
           {"height", inputs.height},
@@ -141,6 +165,12 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
           {"vae_tiling_why", {{"encode", o.vae_encode.why}, {"decode", o.vae_decode.why}}},
           {"cfg_batched", o.cfg_batched},
           {"cfg_apart_why", o.cfg_why},
+          {"cfg_parallel",
+           {{"ran", o.cfg_parallel},
+            {"why", parallel.why},
+            {"predicted_one_load_seconds", parallel.one_load_seconds},
+            {"predicted_parallel_seconds", parallel.parallel_seconds},
+            {"second_load_strategy", run.parallel_report ? run.parallel_report->final_strategy : ""}}},
           {"steps", steps},
           {"peak_bytes", per_device(o.peak_bytes)},
           {"reserved_peak_bytes", per_device(o.reserved_peak_bytes)},
@@ -150,8 +180,9 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
           {"notes", inputs.notes}};
 }
 
-void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::EditOutcome& o, const GuardReport& report,
+void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::EditOutcome& o, const PipelineRun& run,
                         const std::string& output, std::ostream& out) {
+  const GuardReport& report = run.report;
   double denoising = 0;
   for (const auto& s : o.steps) denoising += s.seconds;
   out << "\nEdit: " << output << " (" << inputs.width << "x" << inputs.height << ", " << o.steps.size() << " steps"
@@ -170,22 +201,24 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::Ed
   out << "  denoising      " << seconds_text(denoising);
   if (!o.steps.empty()) {
     out << " (" << seconds_text(denoising / static_cast<double>(o.steps.size())) << " per step";
-    if (!inputs.negative_ids.empty())
+    if (o.cfg_parallel) out << "; true CFG's passes at once on two GPUs";
+    else if (!inputs.negative_ids.empty())
       out << (o.cfg_batched ? "; true CFG's passes as one batch" : "; true CFG's passes apart: " + o.cfg_why);
     out << ")";
   }
   out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds)
       << (o.vae_decode.tiled ? " (in tiles: " + o.vae_decode.why + ")" : "") << "\n";
-  const auto& budget = report.attempts.back().budget;
   for (const auto& [device, bytes] : o.peak_bytes) {
     out << "  peak on " << device << "  " << format_bytes(bytes) << " (ours, activations included)";
-    for (const auto& d : budget.devices)
-      if (d.name() == device && d.cap_bytes) out << " of the " << format_bytes(*d.cap_bytes) << " cap";
+    for (const GuardReport* load : {&report, run.parallel_report ? &*run.parallel_report : nullptr})
+      if (load != nullptr && !load->attempts.empty())
+        for (const auto& d : load->attempts.back().budget.devices)
+          if (d.name() == device && d.cap_bytes) out << " of the " << format_bytes(*d.cap_bytes) << " cap";
     out << "\n";
     // The figure a cap is judged by: the whole process as nvidia-smi counts it, beside the plan's.
     if (const auto process = o.process_peak_bytes.find(device); process != o.process_peak_bytes.end()) {
       out << "  the process   " << format_bytes(process->second) << " at most as the driver counts it (NVML, 50 Hz)";
-      if (const auto peak = predicted_peak(report, o, *DeviceId::parse(device))) {
+      if (const auto peak = predicted_peak(run, o, *DeviceId::parse(device))) {
         out << "; predicted " << format_bytes(peak->bytes()) << " (" << (process->second >= peak->bytes() ? "+" : "-")
             << std::fixed << std::setprecision(1)
             << 100.0 * std::abs(static_cast<double>(process->second) - static_cast<double>(peak->bytes())) /
@@ -257,6 +290,10 @@ Command edit_command() {
                 "true CFG's two transformer passes as one over a batch of two (each streamed weight copied once a "
                 "step): auto where their activations fit in the headroom the edit's other calls need; always plans for "
                 "them")
+            ("cfg-parallel", po::value<std::string>()->value_name("auto|on|off")->default_value("auto"),
+                "true CFG's two transformer passes at the same time on two GPUs, each holding the transformer (its "
+                "own plan: resident or streamed): auto where the plans predict it faster than one load's (a layer "
+                "split, or both passes on one GPU); on wherever two GPUs are")
             ("vae-tile-size", po::value<std::string>()->value_name("PIXELS")->default_value("256"),
                 "a tile's side (diffusers' tile_sample_min_height/width)")
             ("vae-tile-stride", po::value<std::string>()->value_name("PIXELS")->default_value("192"),
@@ -295,17 +332,40 @@ Command edit_command() {
                                "is a pipeline that does not edit pictures (" + pipeline.class_names.front() + ")",
                                "vramguard edit runs image-edit pipelines (docs/edit.md)");
             const std::unique_ptr<pipelines::PipelineJob> job = pipeline.prepare_edit(model.source.root, settings);
-            const auto& inputs = dynamic_cast<const pipelines::EditInputs&>(*job);  // every edit's job is one
+            auto& inputs = dynamic_cast<pipelines::EditInputs&>(*job);  // every edit's job is one
             const bool simulated = request.simulate.has_value();
             if (simulated) require_host_room_for_simulated_data(model, "an edit");
             const RuntimeLibraryInterface& library = runtime_library();
             // The largest activations of the edit's calls are the GPUs' headroom unless --headroom says
             // otherwise; the plan weighs each component by its passes in the edit.
             const pipelines::PipelineDemands demands = library.check_pipeline(model, *job);
-            if (!request.budget.headroom)
-              request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
-            for (const auto& [component, work] : demands.workload.components)
-              request.workload.components[component] = work;
+            const std::uint64_t workspace = default_cost_constants().workspace_bytes;
+            // True CFG's passes on two GPUs at once, or in one load: both planned, the faster chosen.
+            ParallelPassesChoice parallel;
+            std::optional<ParallelLoad> second_load;
+            if (!demands.parallel_component.empty()) {
+              inputs.negative_pass_elsewhere = true;  // the first load's demands with the other pass elsewhere
+              const pipelines::PipelineDemands apart = library.check_pipeline(model, *job);
+              parallel = choose_parallel_passes(
+                  request,
+                  {demands.parallel_component, demands.activation_bytes + workspace, demands.workload,
+                   apart.activation_bytes + workspace, apart.workload, apart.parallel_activation_bytes + workspace},
+                  parallel_mode(settings.cfg_parallel));
+              inputs.negative_pass_elsewhere = parallel.parallel;
+            } else if (settings.cfg_parallel == pipelines::CfgParallel::on) {
+              throw UsageError(
+                  "--cfg-parallel on runs true CFG's two passes on two GPUs, and this edit has no true "
+                  "CFG (no --negative-prompt, or --true-cfg-scale 1)",
+                  "give a --negative-prompt, or leave --cfg-parallel out");
+            }
+            if (parallel.parallel) {
+              request = *parallel.first;
+              second_load = ParallelLoad{*parallel.second, inspect_requested(*parallel.second)};
+              if (simulated) require_host_room_for_simulated_data(second_load->model, "CFG-parallel's second load");
+            } else {
+              request = with_demands(request, demands.activation_bytes + workspace, demands.workload);
+            }
+            if (!parallel.why.empty()) log::info(parallel.why);
 
             ProgressBar progress;
             const bool terminal = ::isatty(STDERR_FILENO) == 1;
@@ -321,7 +381,7 @@ Command edit_command() {
             };
             PipelineRun run;
             try {
-              run = library.run_pipeline(request, model, *job, hooks, on_step);
+              run = library.run_pipeline(request, model, *job, hooks, on_step, second_load ? &*second_load : nullptr);
             } catch (const GuardFailure& failure) {
               write_guard_report(invocation, failure.report(), io);
               throw;
@@ -333,9 +393,9 @@ Command edit_command() {
             if (const auto latents = invocation.text("output-latents"))
               write_safetensors(*latents,
                                 {{"latents", DType::F32, outcome.final_latents_shape, outcome.final_latents.data()}});
-            write_guard_report(
-                invocation, run.report, io, true, {{"edit", edit_json(inputs, outcome, run.report, *output)}},
-                [&](std::ostream& out) { print_edit_summary(inputs, outcome, run.report, *output, out); });
+            write_guard_report(invocation, run.report, io, true,
+                               {{"edit", edit_json(inputs, outcome, run, *output, parallel)}},
+                               [&](std::ostream& out) { print_edit_summary(inputs, outcome, run, *output, out); });
             return 0;
           }};
 }

@@ -151,7 +151,11 @@ GuardResult GuardPipeline::climb(GuardReport report) {
       run_stage(attempt, "load", runtime_, gpu_count_, [&] {
         // A cap (max_memory) holds as the driver counts it: the context and everything the allocator
         // holds, its cache included, stay within it from the first upload to the last step.
-        for (const auto* gpu : attempt.budget.gpus()) runtime_.limit_process(gpu->id.index, gpu->cap_bytes.value_or(0));
+        for (const auto* gpu : attempt.budget.gpus()) {
+          runtime_.limit_process(gpu->id.index, gpu->cap_bytes.value_or(0));
+          if (std::find(limited_gpus_.begin(), limited_gpus_.end(), gpu->id.index) == limited_gpus_.end())
+            limited_gpus_.push_back(gpu->id.index);
+        }
         PlacementLoadOptions load_options{
             model_.graph.target_dtype, options_.stream_source.value_or(attempt.prediction->stream_source),
             attempt.budget.can_register_mappings ? options_.upload_path : UploadPath::staged, options_.progress,
@@ -296,7 +300,10 @@ void GuardPipeline::advise(GuardReport& report) {
 }
 
 void GuardPipeline::lift_process_limits() {
-  for (std::size_t g = 0; g < gpu_count_; ++g) runtime_.limit_process(static_cast<int>(g), 0);
+  // Only those this load limited: another load in the process (the second GPU's transformer of a
+  // CFG-parallel edit) keeps its own.
+  for (const int gpu : limited_gpus_) runtime_.limit_process(gpu, 0);
+  limited_gpus_.clear();
 }
 
 void GuardPipeline::unload(GuardResult& result) {

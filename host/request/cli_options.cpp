@@ -278,6 +278,12 @@ LoadRequest load_request_from(const Invocation& invocation, const LoadOptions& o
   if (options.pinned_memory) budget.pinned_cap = options.pinned_memory->bytes;
   budget.adapter_bytes = options.adapter_memory.value_or(ByteSize{}).bytes;
   budget.allow_cpu_compute = options.allow_cpu_compute.value_or(false);
+  if (!options.gpus.empty()) {
+    budget.gpus.emplace();
+    for (const auto& gpu : options.gpus)
+      if (std::find(budget.gpus->begin(), budget.gpus->end(), gpu.index) == budget.gpus->end())
+        budget.gpus->push_back(gpu.index);
+  }
   if (options.cpu_memory) request.cpu_memory_bytes = options.cpu_memory->bytes;
   request.workload.tokens = options.tokens.value_or(0);
   request.workload.batch = options.batch.value_or(1);

@@ -69,6 +69,15 @@ struct RunResult {
 struct PipelineRun {
   GuardReport report;
   std::shared_ptr<const pipelines::PipelineOutcome> outcome;
+  std::optional<GuardReport> parallel_report;  // the second load's (ParallelLoad), where there was one
+};
+
+// A second load beside a pipeline's, on another GPU (a CFG-parallel edit: the transformer again, each
+// step's negative pass there while the positive one runs on the first GPU): its own request (that GPU
+// alone, the component alone, one pass's headroom) and the model as that request reads it.
+struct ParallelLoad {
+  LoadRequest request;
+  InspectedModel model;
 };
 
 // A pipeline kept loaded for many jobs (`vramguard serve`): the guard's load once, then one job at a time.
@@ -107,11 +116,13 @@ struct RuntimeLibraryInterface {
   // components do not run it); returns what its model calls need: the largest call's activations, the
   // headroom a GPU keeps, and each component's tokens and passes. The same for every pipeline.
   pipelines::PipelineDemands (*check_pipeline)(const InspectedModel& model, const pipelines::PipelineJob& job);
-  // Opens a session for the request, runs the job's stages in it, unloads. Throws GuardFailure with the
-  // report when nothing loads or runs (Ctrl-C included).
+  // Opens a session for the request, runs the job's stages in it, unloads. `parallel` (or null): a second
+  // session opened beside it for the demands' parallel component, its report returned beside the first's.
+  // Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
   PipelineRun (*run_pipeline)(const LoadRequest& request, const InspectedModel& model,
                               const pipelines::PipelineJob& job, const RunHooks& hooks,
-                              const std::function<void(const pipelines::PipelineStep&)>& on_step);
+                              const std::function<void(const pipelines::PipelineStep&)>& on_step,
+                              const ParallelLoad* parallel);
   // The families the library runs natively, each with its entry points, one line each ("qwen2: forward:
   // token ids [batch, tokens] (int64) -> logits ..."): what `vramguard help run` lists, so that no list of
   // families is written outside their folders.
@@ -130,7 +141,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 12;  // 12: EditOutcome's accounted activations
+inline constexpr int kRuntimeLibraryInterfaceVersion = 13;  // 13: run_pipeline's parallel load
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

@@ -29,6 +29,7 @@ struct EditOutcome : PipelineOutcome {
   // True CFG's passes: as one batch of two (each step's weights copied once), and why not where not.
   bool cfg_batched = false;
   std::string cfg_why;
+  bool cfg_parallel = false;  // the negative passes ran on a second GPU, at the same time as the positive
   std::vector<EditStepReport> steps;
   std::map<std::string, std::uint64_t> peak_bytes;           // per GPU ("cuda:0"): ours at most, activations included
   std::map<std::string, std::uint64_t> reserved_peak_bytes;  // the allocator's, its cache included

@@ -225,21 +225,29 @@ EditPlan plan_edit(const runtime::ModelDescription& model, const EditInputs& in,
                                     image_shapes(in), at::zeros({batch, text_tokens, in.text_hidden_size}),
                                     at::ones({batch, text_tokens}, at::kLong));
   };
-  if (true_cfg && in.cfg_batching != CfgBatching::never)
+  // With the negative pass on a second GPU, this GPU's transformer makes one pass a step.
+  const bool apart_here = true_cfg && !in.negative_pass_elsewhere;
+  if (apart_here && in.cfg_batching != CfgBatching::never)
     plan.cfg_batched = in.cfg_batching == CfgBatching::always ||
                        bytes_of("qwenimage_transformer", "forward", transformer_inputs(2)) <= others;
   const std::int64_t batch = plan.cfg_batched ? 2 : 1;
   const auto steps = static_cast<std::uint64_t>(in.schedule.timesteps.size());
   const std::uint64_t transformer = predict("qwenimage_transformer", "forward", transformer_inputs(batch),
                                             static_cast<std::uint64_t>(batch * (image_tokens + text_tokens)),
-                                            steps * (true_cfg && !plan.cfg_batched ? 2 : 1));
+                                            steps * (apart_here && !plan.cfg_batched ? 2 : 1));
   demands.activation_bytes = std::max(others, transformer);
+  if (true_cfg) {
+    demands.parallel_component = component_for(model, "qwenimage_transformer").first->name;
+    demands.parallel_activation_bytes =
+        batch == 1 ? transformer : bytes_of("qwenimage_transformer", "forward", transformer_inputs(1));
+  }
   return plan;
 }
 
 }  // namespace
 
-EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const EditHooks& hooks) {
+EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const EditHooks& hooks,
+                     runtime::Session* negative_session) {
   auto cancelled = [&] {
     if (hooks.cancel && hooks.cancel->load()) throw Interrupted("the edit was interrupted");
   };
@@ -324,12 +332,17 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   // 4. Denoising: true CFG's two passes together where the plan has room for them (guidance_run.hpp).
   const bool planned_batch =
       plan_edit(session.description(), in, [&](const std::string& c) { return session.dtype(c); }).cfg_batched;
+  if (negative_session != nullptr && !in.negative_pass_elsewhere)
+    throw JobError("an edit was given a second GPU's session without planning for it",
+                   "set EditInputs::negative_pass_elsewhere before its demands are taken");
   GuidedPrediction guided(session, transformer, in, planned_batch, prompt_embeds, prompt_mask, negative_embeds,
-                          negative_mask, image_shapes(in));
+                          negative_mask, image_shapes(in), true_cfg ? negative_session : nullptr);
+  const std::size_t negative_first_step = negative_session != nullptr ? negative_session->steps().size() : 0;
   const auto steps = static_cast<int>(in.schedule.timesteps.size());
   for (int i = 0; i < steps; ++i) {
     cancelled();
     const std::size_t before = session.steps().size();
+    const std::size_t negative_before = negative_session != nullptr ? negative_session->steps().size() : 0;
     const at::Tensor t = at::scalar_tensor(in.schedule.timesteps[static_cast<std::size_t>(i)], at::kFloat);
     const at::Tensor timestep = (t.expand({latents.size(0)}).to(latents.scalar_type()) / 1000).to(transformer.device);
     const at::Tensor noise_pred = guided.predict(latents, image_latents, timestep, i == 0);
@@ -341,20 +354,27 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     EditStepReport report;
     report.step = i + 1;
     report.steps = steps;
-    for (std::size_t s = before; s < session.steps().size(); ++s) {
-      const runtime::StepStatistics& pass = session.steps()[s];
+    auto add = [&](const runtime::StepStatistics& pass) {
       report.seconds += pass.seconds;
       report.streamed_bytes += pass.streamed_bytes;
       report.compute_seconds += pass.compute_seconds;
       report.copy_wait_seconds += pass.copy_wait_seconds;
       report.unprefetched_units += pass.unprefetched_units;
       for (const auto& [device, retries] : pass.allocator_retries) report.allocator_retries += retries;
+    };
+    for (std::size_t s = before; s < session.steps().size(); ++s) add(session.steps()[s]);
+    if (guided.parallel()) {
+      // Both GPUs' passes count (their bytes, their compute); the step took as long as the two at once.
+      for (std::size_t s = negative_before; s < negative_session->steps().size(); ++s)
+        add(negative_session->steps()[s]);
+      report.seconds = guided.last_parallel_seconds();
     }
     out.steps.push_back(report);
     if (hooks.on_step) hooks.on_step(report);
   }
   out.cfg_batched = guided.batched();
   out.cfg_why = guided.why();
+  out.cfg_parallel = guided.parallel();
   {
     const at::Tensor final_latents = latents.to(at::kCPU, at::kFloat).contiguous();
     // A picture decoded from NaN or infinite latents is black, and would be written with exit 0.
@@ -391,14 +411,19 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
   auto fold = [](std::map<std::string, std::uint64_t>& into, const std::map<std::string, std::uint64_t>& step) {
     for (const auto& [device, bytes] : step) into[device] = std::max(into[device], bytes);
   };
-  for (std::size_t s = first_step; s < session.steps().size(); ++s) {
-    fold(out.peak_bytes, session.steps()[s].peak_bytes);
-    fold(out.reserved_peak_bytes, session.steps()[s].reserved_peak_bytes);
-    fold(out.process_peak_bytes, session.steps()[s].process_peak_bytes);
-    for (const auto& [device, bytes] : session.steps()[s].peak_bytes)
-      out.accounted_activation_bytes[device] =
-          std::max(out.accounted_activation_bytes[device], session.steps()[s].activation_bytes);
-  }
+  auto fold_steps = [&](const runtime::Session& from, std::size_t first) {
+    for (std::size_t s = first; s < from.steps().size(); ++s) {
+      const runtime::StepStatistics& step = from.steps()[s];
+      fold(out.peak_bytes, step.peak_bytes);
+      fold(out.reserved_peak_bytes, step.reserved_peak_bytes);
+      fold(out.process_peak_bytes, step.process_peak_bytes);
+      for (const auto& [device, bytes] : step.peak_bytes)
+        out.accounted_activation_bytes[device] =
+            std::max(out.accounted_activation_bytes[device], step.activation_bytes);
+    }
+  };
+  fold_steps(session, first_step);
+  if (negative_session != nullptr) fold_steps(*negative_session, negative_first_step);
   return out;
 }
 
@@ -414,10 +439,11 @@ PipelineRunner edit_pipeline_runner(const std::string& class_name) {
                       const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
     return edit_demands(model, static_cast<const EditInputs&>(job), dtype_of);  // its registered job type
   };
-  runner.run = [](runtime::Session& session, const PipelineJob& job,
+  runner.run = [](runtime::Session& session, runtime::Session* parallel, const PipelineJob& job,
                   const std::function<void(const PipelineStep&)>& on_step,
                   const std::atomic<bool>* cancel) -> std::unique_ptr<PipelineOutcome> {
-    return std::make_unique<EditOutcome>(run_edit(session, static_cast<const EditInputs&>(job), {on_step, {}, cancel}));
+    return std::make_unique<EditOutcome>(
+        run_edit(session, static_cast<const EditInputs&>(job), {on_step, {}, cancel}, parallel));
   };
   return runner;
 }

@@ -40,7 +40,10 @@ struct PipelineRunner;
 PipelineRunner edit_pipeline_runner(const std::string& class_name);
 
 // Exported from the runtime library: C++ applications run an edit in their own Session.
+// `negative_session` (CFG-parallel): a Session holding only the transformer, on another GPU, for true
+// CFG's negative passes, run at the same time as the positive ones; the inputs' negative_pass_elsewhere
+// must be set (the first Session was planned for one pass a step).
 VRAMGUARD_RUNTIME_API EditOutcome run_edit(runtime::Session& session, const EditInputs& inputs,
-                                           const EditHooks& hooks = {});
+                                           const EditHooks& hooks = {}, runtime::Session* negative_session = nullptr);
 
 }  // namespace vramguard::pipelines

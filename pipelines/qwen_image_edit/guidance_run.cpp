@@ -3,6 +3,10 @@
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 
+#include <chrono>
+#include <exception>
+#include <thread>
+
 #include "vramguard/cost_model.hpp"
 #include "core/errors.hpp"
 
@@ -21,7 +25,8 @@ std::pair<at::Tensor, at::Tensor> padded(const at::Tensor& embeds, const at::Ten
 
 GuidedPrediction::GuidedPrediction(runtime::Session& session, const Stage& transformer, const EditInputs& in,
                                    bool planned_batch, at::Tensor prompt_embeds, at::Tensor prompt_mask,
-                                   at::Tensor negative_embeds, at::Tensor negative_mask, at::Tensor img_shapes)
+                                   at::Tensor negative_embeds, at::Tensor negative_mask, at::Tensor img_shapes,
+                                   runtime::Session* negative_session)
     : session_(session),
       transformer_(transformer),
       in_(in),
@@ -31,6 +36,16 @@ GuidedPrediction::GuidedPrediction(runtime::Session& session, const Stage& trans
       negative_mask_(std::move(negative_mask)),
       img_shapes_(std::move(img_shapes)) {
   if (!negative_embeds_.defined()) return;
+  if (negative_session != nullptr) {
+    negative_session_ = negative_session;
+    negative_transformer_ = stage_for(*negative_session, "qwenimage_transformer");
+    const c10::Device there = negative_transformer_->device;
+    negative_embeds_there_ = negative_embeds_.to(there, negative_transformer_->dtype);
+    negative_mask_there_ = negative_mask_.to(there);
+    img_shapes_there_ = img_shapes_;  // read on the host by the transformer
+    why_ = "CFG-parallel: the negative pass runs on the second GPU at the same time";
+    return;
+  }
   if (!planned_batch) {
     why_ = in_.cfg_batching == CfgBatching::never
                ? "--cfg-batch never"
@@ -72,6 +87,7 @@ at::Tensor GuidedPrediction::predict(const at::Tensor& latents, const at::Tensor
         .narrow(1, 0, tokens);
   };
   if (!negative_embeds_.defined()) return pass(prompt_embeds_, prompt_mask_, check);
+  if (negative_session_ != nullptr) return predict_parallel(hidden, timestep, tokens, check);
   if (!batched_)
     return combine(pass(prompt_embeds_, prompt_mask_, check), pass(negative_embeds_, negative_mask_, check));
 
@@ -112,6 +128,44 @@ at::Tensor GuidedPrediction::predict(const at::Tensor& latents, const at::Tensor
         why_ = std::string("the batched step ran out of memory (") + e.what() + ")";
         return apart;
       });
+  return prediction;
+}
+
+at::Tensor GuidedPrediction::predict_parallel(const at::Tensor& hidden, const at::Tensor& timestep, std::int64_t tokens,
+                                              bool check) {
+  const auto started = std::chrono::steady_clock::now();
+  const Stage& there = *negative_transformer_;
+  // The second GPU's inputs are copied before its thread starts: it then only computes.
+  const at::Tensor hidden_there = hidden.to(there.device, there.dtype);
+  const at::Tensor timestep_there = timestep.to(there.device);
+  at::Tensor unconditional;
+  std::exception_ptr failed;
+  std::thread negative([&] {
+    try {
+      unconditional =
+          call(*negative_session_, there, "forward",
+               inputs(hidden_there, timestep_there, img_shapes_there_, negative_embeds_there_, negative_mask_there_),
+               nullptr, check)
+              .at("sample")
+              .narrow(1, 0, tokens);
+    } catch (...) {
+      failed = std::current_exception();  // rethrown on the edit's thread, after the positive pass
+    }
+  });
+  at::Tensor conditional;
+  try {
+    conditional = call(session_, transformer_, "forward",
+                       inputs(hidden, timestep, img_shapes_, prompt_embeds_, prompt_mask_), nullptr, check)
+                      .at("sample")
+                      .narrow(1, 0, tokens);
+  } catch (...) {
+    negative.join();
+    throw;
+  }
+  negative.join();
+  if (failed) std::rethrow_exception(failed);
+  const at::Tensor prediction = combine(conditional, unconditional.to(conditional.device(), conditional.scalar_type()));
+  last_parallel_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return prediction;
 }
 

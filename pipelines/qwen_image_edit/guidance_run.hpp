@@ -6,6 +6,10 @@
 // link once a step): the shorter prompt's embeddings padded and masked, so that the result equals the
 // two passes'. A batched step that runs out of memory runs again as two passes,
 // and the rest of the edit keeps them apart, before the guard would reload with another strategy.
+// On two GPUs (CFG-parallel) the negative pass runs at the same time as the positive one, in a second
+// Session holding the transformer on the other GPU (its own plan: resident, or streamed through its own
+// window); its prediction comes back to the first GPU, where the guidance is applied.
+#include <optional>
 #include <string>
 
 #include "qwen_image_edit/edit_inputs.hpp"
@@ -17,9 +21,10 @@ class GuidedPrediction {
  public:
   // The prompts' embeddings and masks on the transformer's device; negative ones undefined: no true CFG.
   // `planned_batch`: the plan counted the two passes as one batch (edit_run's plan_edit).
+  // `negative_session`: the second GPU's Session (CFG-parallel), or null.
   GuidedPrediction(runtime::Session& session, const Stage& transformer, const EditInputs& in, bool planned_batch,
                    at::Tensor prompt_embeds, at::Tensor prompt_mask, at::Tensor negative_embeds,
-                   at::Tensor negative_mask, at::Tensor img_shapes);
+                   at::Tensor negative_mask, at::Tensor img_shapes, runtime::Session* negative_session = nullptr);
 
   // The noise prediction for the packed `latents` (beside `image_latents`) at `timestep` (already / 1000).
   // `check`: the transformer's inputs are checked against its config (the first step).
@@ -27,6 +32,9 @@ class GuidedPrediction {
                      bool check);
 
   bool batched() const { return batched_; }
+  bool parallel() const { return negative_session_ != nullptr; }
+  // The wall-clock seconds of the last step's two passes on two GPUs (parallel only).
+  double last_parallel_seconds() const { return last_parallel_seconds_; }
   const std::string& why() const { return why_; }  // why the passes run apart (empty: they did not)
 
   // The transformer's inputs for one pass: the latents beside the pictures', the prompt's embeddings.
@@ -35,6 +43,7 @@ class GuidedPrediction {
 
  private:
   at::Tensor combine(const at::Tensor& conditional, const at::Tensor& unconditional) const;
+  at::Tensor predict_parallel(const at::Tensor& hidden, const at::Tensor& timestep, std::int64_t tokens, bool check);
 
   runtime::Session& session_;
   const Stage& transformer_;
@@ -43,6 +52,10 @@ class GuidedPrediction {
   at::Tensor batch_embeds_, batch_mask_;  // both prompts padded to one length, [2, tokens, width]
   bool batched_ = false;
   std::string why_;
+  runtime::Session* negative_session_ = nullptr;
+  std::optional<Stage> negative_transformer_;                                  // the transformer in negative_session_
+  at::Tensor negative_embeds_there_, negative_mask_there_, img_shapes_there_;  // on its GPU
+  double last_parallel_seconds_ = 0;
 };
 
 }  // namespace vramguard::pipelines

@@ -229,29 +229,60 @@ pipelines::PipelineDemands check_pipeline_job(const InspectedModel& model, const
 }
 
 PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& model, const pipelines::PipelineJob& job,
-                             const RunHooks& hooks,
-                             const std::function<void(const pipelines::PipelineStep&)>& on_step) {
+                             const RunHooks& hooks, const std::function<void(const pipelines::PipelineStep&)>& on_step,
+                             const ParallelLoad* parallel) {
   log::set_level(static_cast<log::Level>(hooks.log_level));
   const pipelines::PipelineRunner& runner = pipelines::pipeline_runner_for(job);
   Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
   Session::Impl& impl = session.impl();
+  // The second GPU's load, after the first's: its failure is the first load's too (the report says which).
+  std::optional<Session> second;
+  if (parallel != nullptr) {
+    try {
+      second.emplace(Session::Impl::open(parallel->request, parallel->model, {hooks.progress, hooks.cancel}));
+    } catch (const GuardFailure& failure) {
+      impl.unload();
+      GuardReport report = failure.report();
+      report.notes.push_back("CFG-parallel: the second GPU's load of the " +
+                             parallel->request.inspect.components.at(0) +
+                             " failed; --cfg-parallel off runs both passes on the first load");
+      throw GuardFailure(failure.exit_code(), failure.what(), std::move(report), failure.hint(),
+                         failure.about_memory());
+    }
+    second->impl().lora_scales = job.lora_scales;
+  }
   PipelineRun result;
   impl.lora_scales = job.lora_scales;
+  auto unload_all = [&] {
+    if (second) second->impl().unload();
+    impl.unload();
+  };
   try {
-    result.outcome = runner.run(session, job, on_step, hooks.cancel);
+    result.outcome = runner.run(session, second ? &*second : nullptr, job, on_step, hooks.cancel);
   } catch (const MemoryError&) {
     // The pipeline steps through the Session's public API, which reports the guard's failure as a
     // MemoryError; the CLI writes the guard's report with it.
+    if (second) second->impl().unload();
     if (impl.memory_failure) throw GuardFailure(*impl.memory_failure);
+    if (second && second->impl().memory_failure) throw GuardFailure(*second->impl().memory_failure);
     throw;
   } catch (const Interrupted& e) {
-    impl.unload();
+    unload_all();
     GuardReport report = impl.result ? impl.result->report : GuardReport{};
     report.success = false;
     throw GuardFailure(ExitCode::interrupted, e.what(), std::move(report));
+  } catch (...) {
+    if (second) second->impl().unload();
+    throw;
   }
-  impl.unload();
+  unload_all();
   result.report = impl.result->report;
+  if (second && second->impl().result) {
+    result.parallel_report = second->impl().result->report;
+    result.report.notes.push_back("CFG-parallel: a second load (" + result.parallel_report->final_strategy +
+                                  ") holds the " + parallel->request.inspect.components.at(0) +
+                                  " on another GPU for the negative passes");
+  }
   return result;
 }
 
@@ -274,7 +305,7 @@ class LoadedPipelineService final : public PipelineService {
       ~LoraScalesReset() { impl.lora_scales.reset(); }
     } reset{impl};
     try {
-      return pipelines::pipeline_runner_for(job).run(session_, job, on_step, cancel);
+      return pipelines::pipeline_runner_for(job).run(session_, nullptr, job, on_step, cancel);
     } catch (const MemoryError&) {
       if (impl.memory_failure) throw GuardFailure(*impl.memory_failure);
       throw;

@@ -104,8 +104,13 @@ class Executor {
   // Per component: its LoRA adapters by the adapted weight's full name.
   std::vector<std::multimap<std::string, const LoraAdapter*, std::less<>>> adapters_;
   std::vector<Window> windows_;
-  std::map<int, std::unique_ptr<ComputeClock>> clocks_;     // per executing GPU (or -1: the CPU)
-  std::vector<std::pair<int, std::pair<int, int>>> timed_;  // clock, (from, to) marks this step
+  std::map<int, std::unique_ptr<ComputeClock>> clocks_;  // per executing GPU (or -1: the CPU)
+  struct TimedUse {
+    int clock;
+    int from, to;  // marks
+    bool streamed;
+  };
+  std::vector<TimedUse> timed_;  // this step's unit uses
   std::uint64_t streamed_bytes_ = 0;
   bool in_step_ = false;  // compute is timed between begin_step and end_step only
   std::uint64_t step_unprefetched_units_ = 0;

@@ -28,27 +28,38 @@ struct SourceChoice {
   std::string reason;
 };
 
-// Weights stored on the host reach the GPU fastest from pinned memory, and registering the mapped
-// checkpoint gives pinned-speed copies without the copy into pinned memory: it wins wherever it is
-// allowed and no conversion stands in the way. Staging from the page cache is ready at once but
-// copies at the rate one reader thread per GPU fills the staging ring. `forced`: the user's choice.
+// Weights stored on the host reach the GPU fastest from pinned memory; registering the mapped checkpoint
+// saves the copy into pinned memory (ready in seconds, not minutes) but fills the window at
+// registered_copy_fraction of the pinned rate. Where both are allowed the job decides: the time to make
+// the weights ready plus the job's streamed bytes at each rate (a few edits: registered; a server's
+// hundreds of passes: pinned). Staging from the page cache is ready at once but copies at the rate one
+// reader thread per GPU fills the staging ring. `forced`: the user's choice.
 SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& budget, const Placement& placement,
-                                  const CostConstants& c, std::optional<StreamSource> forced) {
+                                  const Workload& workload, const CostConstants& c,
+                                  std::optional<StreamSource> forced) {
   const double pinned = host_to_device_bytes_per_s(budget.gpus().empty() ? nullptr : budget.gpus().front(), c);
   const double staged = std::min(c.staged_stream_bytes_per_s, pinned);
+  const double registered_rate = pinned * c.registered_copy_fraction;
   bool convertible_in_place = true;
+  double held_bytes = 0, job_bytes = 0;  // streamed from host memory: held there, and copied over the job
   for (const auto& component : model.components)
     for (const auto& unit : component.units)
       if (const auto* p = placement.find(component.name, unit.name);
-          p && p->mode == PlacementMode::streamed && p->storage == DeviceId::host())
+          p && p->mode == PlacementMode::streamed && p->storage == DeviceId::host()) {
         convertible_in_place = convertible_in_place && stored_as_placed(unit, model.target_dtype);
-  char rates[256];
+        held_bytes += static_cast<double>(unit.bytes);
+        job_bytes += static_cast<double>(unit.bytes) * static_cast<double>(workload.passes(component.name));
+      }
+  const double registered_job_seconds = held_bytes / c.registration_bytes_per_s + job_bytes / registered_rate;
+  const double pinned_job_seconds = held_bytes / c.pinned_fill_bytes_per_s + job_bytes / pinned;
+  char rates[320];
   const auto registered = [&] {
     std::snprintf(rates, sizeof rates,
-                  "registering the mapped checkpoint (%.1f GB/s) instead of copying it into pinned memory (%.1f GB/s); "
-                  "copies run at %.1f GB/s either way",
-                  c.registration_bytes_per_s / 1e9, c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9);
-    return SourceChoice{StreamSource::registered_mapping, pinned, c.registration_bytes_per_s, rates};
+                  "registering the mapped checkpoint (%.1f GB/s, copies at %.1f GB/s: %.1f s over the job) rather than "
+                  "copying it into pinned memory (%.1f GB/s, copies at %.1f GB/s: %.1f s)",
+                  c.registration_bytes_per_s / 1e9, registered_rate / 1e9, registered_job_seconds,
+                  c.pinned_fill_bytes_per_s / 1e9, pinned / 1e9, pinned_job_seconds);
+    return SourceChoice{StreamSource::registered_mapping, registered_rate, c.registration_bytes_per_s, rates};
   };
   const auto copied = [&](const char* why) {
     std::snprintf(rates, sizeof rates,
@@ -68,8 +79,17 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
       case StreamSource::staged_page_cache: return staged_choice("asked for (--stream-from page-cache)");
     }
   }
-  if (budget.can_register_mappings && convertible_in_place) return registered();
-  if (budget.pinned_cap_bytes > 0)
+  const bool can_pin = budget.pinned_cap_bytes > 0;
+  if (budget.can_register_mappings && convertible_in_place) {
+    if (!can_pin || registered_job_seconds <= pinned_job_seconds) return registered();
+    char why[160];
+    std::snprintf(why, sizeof why,
+                  "over the job's passes pinned copies (%.1f s) beat registering the checkpoint (%.1f s, its copies at "
+                  "%.1f GB/s)",
+                  pinned_job_seconds, registered_job_seconds, registered_rate / 1e9);
+    return copied(why);
+  }
+  if (can_pin)
     return copied(budget.can_register_mappings
                       ? "a dtype conversion (--dtype, --weight-dtype) rules out registering the checkpoint"
                       : "this runtime cannot register the checkpoint (needs root or a memlock limit)");
@@ -181,7 +201,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
     const auto it = index.find(device);
     return it == index.end() ? nullptr : &prediction.devices[it->second];
   };
-  const SourceChoice source = choose_stream_source(model, budget, placement, c, stream_source);
+  const SourceChoice source = choose_stream_source(model, budget, placement, workload, c, stream_source);
   prediction.stream_source = source.source;
   prediction.stream_source_reason = source.reason;
   const double page_cache = budget.storage_bytes_per_s > 0 ? budget.storage_bytes_per_s : c.page_cache_bytes_per_s;

@@ -1,6 +1,7 @@
 #include "vramguard/option_values.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -186,6 +187,16 @@ ModuleName::ModuleName(std::string_view text) : name(text) {
 }
 
 std::string option_text(const ModuleName& module) { return module.name; }
+
+GpuIndex::GpuIndex(std::string_view text) {
+  std::string_view digits = text;
+  if (digits.substr(0, 5) == "cuda:") digits.remove_prefix(5);
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || index < 0 || index > 1023)
+    throw InvalidOptionValue("is not a GPU's index", "name GPUs by index as nvidia-smi lists them, e.g. 0,1 or cuda:1");
+}
+
+std::string option_text(const GpuIndex& gpu) { return std::to_string(gpu.index); }
 
 std::string option_text(const ByteSize& size) { return std::to_string(size.bytes); }
 std::string option_text(const DeviceSizes& sizes) { return text_of(sizes.bytes); }

@@ -41,6 +41,7 @@ std::pair<std::string, std::string> sample(const OptionDeclaration& option) {
       if (option.name == "lora") return {"lightning.safetensors:0.5", "lightning.safetensors:0.5"};
       if (option.name == "weight-dtype") return {"transformer=float8_e4m3fn", "transformer=fp8"};
       if (option.name == "fp8-keep") return {"img_mod", "img_mod"};
+      if (option.name == "gpus") return {"cuda:1", "1"};
       return {"transformer=fp8.safetensors", "transformer=fp8.safetensors"};
     case OptionKind::typed_value:
       if (option.name == "fp8-compute") return {"on", "on"};

@@ -155,6 +155,18 @@ struct ModuleName {
 };
 using ModuleNames = std::vector<ModuleName>;
 
+// A GPU a load may use (--gpus 1 or cuda:1), by its index among the machine's (CUDA's order, as
+// --max-memory names them).
+struct GpuIndex {
+  int index = 0;
+  GpuIndex(std::string_view text);  // InvalidOptionValue but for N or cuda:N
+  GpuIndex(const char* text) : GpuIndex(std::string_view(text)) {}
+  GpuIndex(const std::string& text) : GpuIndex(std::string_view(text)) {}
+  explicit GpuIndex(int index_) : index(index_) {}
+  bool operator==(const GpuIndex&) const = default;
+};
+using GpuIndices = std::vector<GpuIndex>;
+
 // Strategy options by key (`prefetch` → "2"); NAME.KEY for one strategy's (`balanced.low_zero`).
 using StrategySettings = std::map<std::string, std::string>;
 // A repeatable option's values, in the order given.
@@ -168,6 +180,7 @@ std::string option_text(const SizeForDevices& sizes);
 std::string option_text(const LoadDType& dtype);
 std::string option_text(const LoraFile& lora);
 std::string option_text(const NamedComponent& component);
+std::string option_text(const GpuIndex& gpu);
 std::string option_text(const ComponentWeightDType& weights);
 std::string option_text(const Fp8Scales& scales);
 std::string option_text(const Fp8Compute& compute);
