@@ -8,6 +8,7 @@
 #include "cli/command.hpp"
 #include "cli/guard_session.hpp"
 #include "report/plan_report.hpp"
+#include "engine/parallel_passes.hpp"
 #include "engine/request_setup.hpp"
 #include "report/table.hpp"
 #include "core/errors.hpp"
@@ -186,6 +187,10 @@ Command compare_command() {
                 "also load each feasible strategy through the guard (alone, no fallback), run forward passes where a "
                 "family runs the components (each entry of each), and show the measured pass time, peak and load "
                 "time beside the predicted ones")
+            ("cfg-parallel", po::value<std::string>()->value_name("COMPONENT"),
+                "also weigh CFG-parallel on two GPUs: COMPONENT's passes (--job's, e.g. the transformer's 2 x steps "
+                "with true CFG) two at once, the component again alone on the last GPU, against the one load of "
+                "--strategy (default auto)")
             ("steps", po::value<std::string>()->value_name("K")->default_value("3"),
                 "with --measure: forward passes per strategy (2-10000); the first warms up");
         // clang-format on
@@ -228,6 +233,9 @@ Command compare_command() {
         const std::string pick = pick_against(rows, yours, job);
         const bool simulated = setup.runtime == "simulated";
         const auto gpus = setup.budget.gpus();
+        std::optional<ParallelPassesChoice> parallel;
+        if (const auto component = invocation.text("cfg-parallel"))
+          parallel = choose_parallel_passes(request, halved_passes(request, *component), ParallelPassesMode::automatic);
 
         if (invocation.flag("json")) {
           nlohmann::json doc;
@@ -263,6 +271,11 @@ Command compare_command() {
           doc["auto_picks"] = auto_pick;
           if (!yours.empty()) doc["yours"] = yours;
           doc["pick"] = pick;
+          if (parallel)
+            doc["cfg_parallel"] = {{"faster", parallel->parallel},
+                                   {"why", parallel->why},
+                                   {"predicted_one_load_seconds", parallel->one_load_seconds},
+                                   {"predicted_parallel_seconds", parallel->parallel_seconds}};
           io.out << doc.dump(2) << "\n";
           return any_fits ? 0 : static_cast<int>(ExitCode::job_failed);
         }
@@ -362,6 +375,7 @@ Command compare_command() {
         if (!auto_pick.empty() && !auto_compared) io.out << "\nauto would pick: " << auto_pick << "\n";
         if (!yours.empty()) io.out << "\n* " << yours << ": the strategy you load with (--strategy or the config's)";
         if (!pick.empty()) io.out << "\n" << pick << "\n";
+        if (parallel) io.out << "\n" << parallel->why << "\n";
         if (!any_fits)
           throw JobError("no strategy fits " + setup.model.source.argument + " in this budget",
                          "raise --max-memory, lower --reserve, free GPU memory, or allow --allow-cpu-compute");

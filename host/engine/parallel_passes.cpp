@@ -40,10 +40,26 @@ double component_job_seconds(const Prediction& prediction, const std::string& co
   return 0;
 }
 
-LoadRequest with_demands(LoadRequest request, std::uint64_t headroom_bytes, const Workload& work) {
+LoadRequest with_demands(LoadRequest request, std::optional<std::uint64_t> headroom_bytes, const Workload& work) {
   if (!request.budget.headroom) request.budget.headroom = headroom_bytes;
   for (const auto& [component, w] : work.components) request.workload.components[component] = w;
   return request;
+}
+
+ParallelPassesDemands halved_passes(const LoadRequest& request, const std::string& component) {
+  ParallelPassesDemands demands;
+  demands.component = component;
+  demands.one_load_work = request.workload;
+  demands.first_work = request.workload;
+  const std::uint64_t passes = request.workload.passes(component);
+  if (passes < 2)
+    throw UsageError("--cfg-parallel " + component + ": --job gives it " + std::to_string(passes) +
+                         " pass, and two loads run its passes two at once",
+                     "give its passes in --job, e.g. --job " + component + "=100 for 50 steps of true CFG");
+  ComponentWork& work = demands.first_work.components[component];
+  work = request.workload.components.at(component);
+  work.passes = (passes + 1) / 2;
+  return demands;
 }
 
 ParallelPassesChoice choose_parallel_passes(const LoadRequest& base, const ParallelPassesDemands& demands,

@@ -15,15 +15,19 @@
 namespace vramguard {
 
 // What the job asks of the component, one way and the other: each way's headroom (activations and
-// workspaces) and the component's work in it.
+// workspaces; unset: the planner's estimate from the work) and the component's work in it.
 struct ParallelPassesDemands {
   std::string component;
-  std::uint64_t one_load_headroom_bytes = 0;  // the one load's: the job's largest call
-  Workload one_load_work;                     // each component's passes, both of the component's in one load
-  std::uint64_t first_headroom_bytes = 0;     // the first load's, with one of the component's passes a step
+  std::optional<std::uint64_t> one_load_headroom_bytes;  // the one load's: the job's largest call
+  Workload one_load_work;                                // each component's passes, both of the component's in one load
+  std::optional<std::uint64_t> first_headroom_bytes;     // the first load's, with one of the component's passes a step
   Workload first_work;
-  std::uint64_t second_headroom_bytes = 0;  // the second GPU's: one pass of the component
+  std::optional<std::uint64_t> second_headroom_bytes;  // the second GPU's: one pass of the component
 };
+
+// A planned job's demands for `component`'s passes two at once (compare --cfg-parallel): its passes in
+// the request's work split over the two loads, each way's headroom the planner's estimate.
+ParallelPassesDemands halved_passes(const LoadRequest& request, const std::string& component);
 
 enum class ParallelPassesMode : std::uint8_t { automatic, on, off };
 
@@ -41,7 +45,7 @@ double component_job_seconds(const Prediction& prediction, const std::string& co
 
 // `request` with a job's demands applied: `headroom_bytes` unless the user set --headroom, and the
 // components' work.
-LoadRequest with_demands(LoadRequest request, std::uint64_t headroom_bytes, const Workload& work);
+LoadRequest with_demands(LoadRequest request, std::optional<std::uint64_t> headroom_bytes, const Workload& work);
 
 // Weighs the two ways for `base` (the request as the user gave it) and returns the choice, with the two
 // loads' requests where it is parallel: the last of the GPUs the request may use holds the component

@@ -165,3 +165,26 @@ TEST(CfgParallel, WhatCannotRunOnTwoGpusExitsTwoNamingItBeforeLoading) {
     EXPECT_EQ(result.err.find("load..."), std::string::npos) << arguments.substr(0, 300) << ": it loaded first";
   }
 }
+
+// compare weighs it beside the strategies: the component's passes of --job split over two GPUs at once,
+// against the one load's.
+TEST(CfgParallel, CompareWeighsItAgainstTheOneLoad) {
+  const std::string pipeline = shell_quote((kFixtures / "qie_pipeline_tiny" / "pipeline").string());
+  const auto result = run_vramguard("compare " + pipeline + kTwoGpus +
+                                    " --job text_encoder=2,transformer=100,vae=2 --cfg-parallel transformer --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto parallel = nlohmann::json::parse(result.out)["cfg_parallel"];
+  const double one_load = parallel["predicted_one_load_seconds"], both = parallel["predicted_parallel_seconds"];
+  ASSERT_GT(both, 0.0) << parallel.dump();
+  // Each GPU makes half the passes the one load makes on its GPU.
+  EXPECT_LT(both, one_load) << parallel.dump();
+  EXPECT_EQ(parallel["faster"].get<bool>(), both < one_load * 0.98);
+  // Without a job's passes to split it is refused; with one GPU there is nothing to weigh, and it says so.
+  const auto refused = run_vramguard("compare " + pipeline + kTwoGpus + " --cfg-parallel transformer");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("--job gives it 1 pass"), std::string::npos) << refused.err;
+  const auto one_gpu =
+      run_vramguard("compare " + pipeline + " --simulate cuda:3GB --job transformer=4 --cfg-parallel transformer");
+  EXPECT_EQ(one_gpu.exit_code, 0) << one_gpu.err;
+  EXPECT_NE(one_gpu.out.find("CFG-parallel needs two GPUs"), std::string::npos) << one_gpu.out;
+}
