@@ -20,6 +20,7 @@
 #include "core/stop_signal.hpp"
 #include "engine/parallel_passes.hpp"
 #include "engine/request_setup.hpp"
+#include "guard/report.hpp"
 #include "image/image_file.hpp"
 #include "logging/log.hpp"
 #include "model/safetensors_writer.hpp"
@@ -170,7 +171,8 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
             {"why", parallel.why},
             {"predicted_one_load_seconds", parallel.one_load_seconds},
             {"predicted_parallel_seconds", parallel.parallel_seconds},
-            {"second_load_strategy", run.parallel_report ? run.parallel_report->final_strategy : ""}}},
+            {"second_load_strategy", run.parallel_report ? run.parallel_report->final_strategy : ""},
+            {"second_load", run.parallel_report ? guard_report_json(*run.parallel_report) : nlohmann::json()}}},
           {"steps", steps},
           {"peak_bytes", per_device(o.peak_bytes)},
           {"reserved_peak_bytes", per_device(o.reserved_peak_bytes)},

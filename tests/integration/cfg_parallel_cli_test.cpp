@@ -97,6 +97,7 @@ TEST(CfgParallel, EveryEditFixtureOnTwoGpusEqualsDiffusersAndTheOneGpuEdit) {
       const auto edit = nlohmann::json::parse(result.out)["edit"];
       EXPECT_TRUE(edit["cfg_parallel"]["ran"].get<bool>()) << fixture.name << " under " << strategy;
       EXPECT_EQ(edit["cfg_parallel"]["second_load_strategy"], strategy) << fixture.name;
+      EXPECT_TRUE(edit["cfg_parallel"]["second_load"]["success"].get<bool>()) << fixture.name;
       // Each GPU held what its load planned, and each was predicted.
       for (const std::string gpu : {"cuda:0", "cuda:1"}) {
         EXPECT_GT(edit["peak_bytes"].value(gpu, 0.0), 0.0) << fixture.name << " under " << strategy << " on " << gpu;
