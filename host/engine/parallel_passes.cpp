@@ -13,15 +13,16 @@ namespace vramguard {
 namespace {
 
 // How many GPUs the request may use, without creating a CUDA context: the simulated ones declared, or
-// those NVML lists (as many as CUDA_VISIBLE_DEVICES leaves visible), less those --gpus leaves out. Only
-// a gate: the plans then probe the GPUs themselves.
-std::size_t gpu_count_before_probing(const LoadRequest& request) {
+// those NVML lists (as many as CUDA_VISIBLE_DEVICES leaves visible), less those --gpus leaves out;
+// nullopt where NVML cannot say. Only a gate: the plans then probe the GPUs themselves.
+std::optional<std::size_t> gpu_count_before_probing(const LoadRequest& request) {
   std::size_t count = 0;
   if (request.simulate) {
     count = make_runtime(request)->probe_gpus().size();
   } else {
     const auto gpus = nvml_gpus();
-    count = gpus ? gpus->size() : 0;
+    if (!gpus) return std::nullopt;
+    count = gpus->size();
     // CUDA sees only these (the process's environment: CUDA reads it from there too).
     if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES"))
       count = std::min(count, text::split(visible, ',').size());
@@ -77,7 +78,7 @@ ParallelPassesChoice choose_parallel_passes(const LoadRequest& base, const Paral
     choice.why = why;
     return choice;
   };
-  if (const std::size_t count = gpu_count_before_probing(base); count < 2) return too_few(count);
+  if (const auto count = gpu_count_before_probing(base); count && *count < 2) return too_few(*count);
 
   const LoadRequest one = with_demands(base, demands.one_load_headroom_bytes, demands.one_load_work);
   const PlannedRequest one_plan = plan_request(one);

@@ -42,7 +42,6 @@ GuidedPrediction::GuidedPrediction(runtime::Session& session, const Stage& trans
     const c10::Device there = negative_transformer_->device;
     negative_embeds_there_ = negative_embeds_.to(there, negative_transformer_->dtype);
     negative_mask_there_ = negative_mask_.to(there);
-    img_shapes_there_ = img_shapes_;  // read on the host by the transformer
     why_ = "CFG-parallel: the negative pass runs on the second GPU at the same time";
     return;
   }
@@ -135,7 +134,8 @@ at::Tensor GuidedPrediction::predict_parallel(const at::Tensor& hidden, const at
                                               bool check) {
   const auto started = std::chrono::steady_clock::now();
   const Stage& there = *negative_transformer_;
-  // The second GPU's inputs are copied before its thread starts: it then only computes.
+  // The second GPU's inputs are copied before its thread starts: it then only computes. (img_shapes stays
+  // on the host, where the transformer reads it.)
   const at::Tensor hidden_there = hidden.to(there.device, there.dtype);
   const at::Tensor timestep_there = timestep.to(there.device);
   at::Tensor unconditional;
@@ -144,8 +144,8 @@ at::Tensor GuidedPrediction::predict_parallel(const at::Tensor& hidden, const at
     try {
       unconditional =
           call(*negative_session_, there, "forward",
-               inputs(hidden_there, timestep_there, img_shapes_there_, negative_embeds_there_, negative_mask_there_),
-               nullptr, check)
+               inputs(hidden_there, timestep_there, img_shapes_, negative_embeds_there_, negative_mask_there_), nullptr,
+               check)
               .at("sample")
               .narrow(1, 0, tokens);
     } catch (...) {

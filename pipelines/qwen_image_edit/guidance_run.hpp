@@ -53,8 +53,8 @@ class GuidedPrediction {
   bool batched_ = false;
   std::string why_;
   runtime::Session* negative_session_ = nullptr;
-  std::optional<Stage> negative_transformer_;                                  // the transformer in negative_session_
-  at::Tensor negative_embeds_there_, negative_mask_there_, img_shapes_there_;  // on its GPU
+  std::optional<Stage> negative_transformer_;               // the transformer in negative_session_
+  at::Tensor negative_embeds_there_, negative_mask_there_;  // on its GPU
   double last_parallel_seconds_ = 0;
 };
 

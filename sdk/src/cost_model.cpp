@@ -52,7 +52,7 @@ SourceChoice choose_stream_source(const ModelGraph& model, const DeviceBudget& b
       }
   const double registered_job_seconds = held_bytes / c.registration_bytes_per_s + job_bytes / registered_rate;
   const double pinned_job_seconds = held_bytes / c.pinned_fill_bytes_per_s + job_bytes / pinned;
-  char rates[320];
+  char rates[384];
   const auto registered = [&] {
     std::snprintf(rates, sizeof rates,
                   "registering the mapped checkpoint (%.1f GB/s, copies at %.1f GB/s: %.1f s over the job) rather than "

@@ -160,6 +160,17 @@ TEST_F(Guard, StreamedUnitsComeStraightFromTheRegisteredCheckpointWhereItCanBe) 
   pipeline.unload(result);
   EXPECT_EQ(runtime.live_bytes(), 0u);
 
+  // A registered window fills slower than a pinned one: over a server's many passes, pinning once wins.
+  GuardOptions many_passes = options("sequential-offload");
+  many_passes.workload.components[model.graph.components.front().name].passes = 1'000'000;
+  GuardPipeline serving(runtime, *registry_, model, many_passes);
+  GuardResult served = serving.run();
+  EXPECT_EQ(served.report.statistics.stream_source, StreamSource::pinned_copy);
+  EXPECT_NE(served.report.attempts.back().prediction->stream_source_reason.find("over the job's passes"),
+            std::string::npos)
+      << served.report.attempts.back().prediction->stream_source_reason;
+  serving.unload(served);
+
   GuardPipeline converting(runtime, *registry_, *model_, options("sequential-offload"));
   GuardResult converted = converting.run();
   EXPECT_EQ(converted.report.statistics.stream_source, StreamSource::pinned_copy);
