@@ -48,8 +48,8 @@ struct CostConstants {
   double pinned_fill_bytes_per_s = 2.2e9;  // allocate, pin and fill host blocks from the page cache
   double registration_bytes_per_s = 35e9;  // register a page-cached mapping read-only with the driver
   // A window filled from the registered mapping runs slower than from pinned memory, and slows the
-  // compute beside it: the copy engine walks the page cache's 4 KiB pages through the GPU's MMU, which the
-  // kernels share. Measured on an H100 (Edit-2511's full-size step under the RTX 4080 config, 81.6 GB
+  // compute beside it (likely the copy engine walking the page cache's 4 KiB pages through the GPU's MMU,
+  // which the kernels share). Measured on an H100 (Edit-2511's full-size step under the RTX 4080 config, 81.6 GB
   // streamed, 2026-12-06): 1.666 s a step registered against 1.513 s pinned (1.124x and 1.021x the pinned
   // copy bound; the blocks' compute 11.98 against 11.61 ms, 11.41 ms resident). The step's copies count
   // at this share of the pinned rate.
