@@ -145,7 +145,8 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
   nlohmann::json pictures = nlohmann::json::array();
   for (const auto& p : inputs.pictures) pictures.push_back({p.vae_width, p.vae_height});
   nlohmann::json predicted = nlohmann::json::object(), planned = nlohmann::json::object();
-  for (const GuardReport* load : {&report, run.parallel_report ? &*run.parallel_report : nullptr})
+  // The second load's GPU where it ran (a second load that did not fit predicted nothing that ran).
+  for (const GuardReport* load : {&report, run.parallel_report && o.cfg_parallel ? &*run.parallel_report : nullptr})
     if (load != nullptr && !load->attempts.empty() && load->attempts.back().prediction)
       for (const auto& d : load->attempts.back().prediction->devices)
         if (const auto peak = d.device.is_gpu() ? predicted_peak(run, o, d.device) : std::nullopt) {

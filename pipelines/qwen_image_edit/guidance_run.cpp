@@ -45,6 +45,10 @@ GuidedPrediction::GuidedPrediction(runtime::Session& session, const Stage& trans
     why_ = "CFG-parallel: the negative pass runs on the second GPU at the same time";
     return;
   }
+  if (in_.negative_pass_elsewhere) {  // planned for a second GPU whose load did not fit
+    why_ = "CFG-parallel's second load did not fit";
+    return;
+  }
   if (!planned_batch) {
     why_ = in_.cfg_batching == CfgBatching::never
                ? "--cfg-batch never"

@@ -235,21 +235,24 @@ PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& m
   const pipelines::PipelineRunner& runner = pipelines::pipeline_runner_for(job);
   Session session(Session::Impl::open(request, model, {hooks.progress, hooks.cancel}));
   Session::Impl& impl = session.impl();
-  // The second GPU's load, after the first's: its failure is the first load's too (the report says which).
+  // The second GPU's load, after the first's. Where it does not fit after all (the GPU filled since it
+  // was planned), the job runs both passes on the first load: each pass's activations are what that
+  // load planned for, so it is as safe there, only slower. Ctrl-C and bad input end the job.
   std::optional<Session> second;
+  std::optional<GuardReport> second_failed;
   if (parallel != nullptr) {
     try {
       second.emplace(Session::Impl::open(parallel->request, parallel->model, {hooks.progress, hooks.cancel}));
+      second->impl().lora_scales = job.lora_scales;
     } catch (const GuardFailure& failure) {
-      impl.unload();
-      GuardReport report = failure.report();
-      report.notes.push_back("CFG-parallel: the second GPU's load of the " +
-                             parallel->request.inspect.components.at(0) +
-                             " failed; --cfg-parallel off runs both passes on the first load");
-      throw GuardFailure(failure.exit_code(), failure.what(), std::move(report), failure.hint(),
-                         failure.about_memory());
+      if (!failure.about_memory()) {
+        impl.unload();
+        throw;
+      }
+      log::warn("CFG-parallel: the second GPU's load of the ", parallel->request.inspect.components.at(0),
+                " did not fit (", failure.what(), "); both passes run on the first load");
+      second_failed = failure.report();
     }
-    second->impl().lora_scales = job.lora_scales;
   }
   PipelineRun result;
   impl.lora_scales = job.lora_scales;
@@ -282,6 +285,11 @@ PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& m
     result.report.notes.push_back("CFG-parallel: a second load (" + result.parallel_report->final_strategy +
                                   ") holds the " + parallel->request.inspect.components.at(0) +
                                   " on another GPU for the negative passes");
+  } else if (second_failed) {
+    result.parallel_report = std::move(second_failed);
+    result.report.warnings.push_back("CFG-parallel: the second GPU's load of the " +
+                                     parallel->request.inspect.components.at(0) +
+                                     " did not fit; both passes ran on the first load");
   }
   return result;
 }

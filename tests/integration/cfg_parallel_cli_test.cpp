@@ -167,6 +167,28 @@ TEST(CfgParallel, WhatCannotRunOnTwoGpusExitsTwoNamingItBeforeLoading) {
   }
 }
 
+// The second GPU fills between the plan and the load (another program takes it): the edit does not fail,
+// it runs both passes on the first load, which planned each pass's activations, and says so.
+TEST(CfgParallel, ASecondLoadThatNoLongerFitsLeavesBothPassesToTheFirst) {
+  TempDir tmp;
+  const Fixture fixture = edit_fixtures().front();
+  const std::string latents = (tmp.path() / "latents.safetensors").string();
+  const auto result = run_vramguard(
+      fixture.call + kTwoGpus + " --cfg-parallel on --simulate-other-process 1=2900MB@1 --output " +
+      shell_quote((tmp.path() / "edited.png").string()) + " --output-latents " + shell_quote(latents) + " --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);
+  const auto& edit = report["edit"];
+  EXPECT_FALSE(edit["cfg_parallel"]["ran"].get<bool>());
+  EXPECT_FALSE(edit["cfg_parallel"]["second_load"]["success"].get<bool>());
+  EXPECT_EQ(edit["cfg_apart_why"], "CFG-parallel's second load did not fit");
+  EXPECT_NE(report["warnings"].dump().find("did not fit; both passes ran on the first load"), std::string::npos)
+      << report["warnings"].dump();
+  EXPECT_LT(largest_difference(stored_tensor<float>(latents, "latents"),
+                               stored_tensor<float>(fixture.expected.string(), fixture.tensor)),
+            1e-3);
+}
+
 // compare weighs it beside the strategies: the component's passes of --job split over two GPUs at once,
 // against the one load's.
 TEST(CfgParallel, CompareWeighsItAgainstTheOneLoad) {
