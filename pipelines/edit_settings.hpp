@@ -23,11 +23,6 @@ enum class VaeTilingMode : std::uint8_t { automatic, always, never };
 // and so does the rest of the edit.
 enum class CfgBatching : std::uint8_t { automatic, always, never };
 
-// Whether true CFG's two passes run at the same time on two GPUs, each holding the transformer
-// (CFG-parallel): `automatic` where two GPUs are there and the plans predict it faster than the one
-// load's (a layer split, or both passes on one GPU, apart or as a batch); `on` wherever two GPUs are.
-enum class CfgParallel : std::uint8_t { automatic, on, off };
-
 // diffusers' tile size and stride in picture pixels (tile_sample_min_*, tile_sample_stride_*).
 struct VaeTileSize {
   int tile_pixels = 256;
@@ -56,7 +51,6 @@ struct EditSettings {
   VaeTilingMode vae_tiling = VaeTilingMode::automatic;
   VaeTileSize vae_tile;
   CfgBatching cfg_batching = CfgBatching::automatic;
-  CfgParallel cfg_parallel = CfgParallel::automatic;
   std::uint64_t max_image_pixels = kDefaultMaxImagePixels;  // a larger input is refused as a decompression bomb
 };
 

@@ -72,25 +72,20 @@ pipelines::EditSettings edit_settings_from(const Invocation& invocation) {
     throw UsageError("--vae-tiling '" + tiling + "' is not one of auto, always, never",
                      "auto tiles only where the whole picture would not fit");
   s.cfg_batching = cfg_batching_from(invocation);
-  const std::string parallel = invocation.text("cfg-parallel").value_or("auto");
-  if (parallel == "auto") s.cfg_parallel = pipelines::CfgParallel::automatic;
-  else if (parallel == "on") s.cfg_parallel = pipelines::CfgParallel::on;
-  else if (parallel == "off") s.cfg_parallel = pipelines::CfgParallel::off;
-  else
-    throw UsageError("--cfg-parallel '" + parallel + "' is not one of auto, on, off",
-                     "auto runs true CFG's two passes on two GPUs at once where the plans predict it faster");
   s.vae_tile.tile_pixels = static_cast<int>(invocation.number("vae-tile-size", 16, 16384).value_or(256));
   s.vae_tile.stride_pixels = static_cast<int>(invocation.number("vae-tile-stride", 16, 16384).value_or(192));
   s.max_image_pixels = invocation.number("max-image-pixels", 1, UINT64_MAX).value_or(pipelines::kDefaultMaxImagePixels);
   return s;
 }
 
-ParallelPassesMode parallel_mode(pipelines::CfgParallel mode) {
-  switch (mode) {
-    case pipelines::CfgParallel::on: return ParallelPassesMode::on;
-    case pipelines::CfgParallel::off: return ParallelPassesMode::off;
-    default: return ParallelPassesMode::automatic;
-  }
+// --cfg-parallel auto|on|off: what the edit's choice between one load and two may do (engine/parallel_passes).
+ParallelPassesMode cfg_parallel_from(const Invocation& invocation) {
+  const std::string parallel = invocation.text("cfg-parallel").value_or("auto");
+  if (parallel == "auto") return ParallelPassesMode::automatic;
+  if (parallel == "on") return ParallelPassesMode::on;
+  if (parallel == "off") return ParallelPassesMode::off;
+  throw UsageError("--cfg-parallel '" + parallel + "' is not one of auto, on, off",
+                   "auto runs true CFG's two passes on two GPUs at once where the plans predict it faster");
 }
 
 std::string seconds_text(double seconds) {
@@ -316,6 +311,7 @@ Command edit_command() {
             const auto output = invocation.text("output");
             if (!output) throw UsageError("no --output given", "say where to write the result: --output edited.png");
             const pipelines::EditSettings settings = edit_settings_from(invocation);
+            const ParallelPassesMode parallel_mode = cfg_parallel_from(invocation);
             const InspectedModel model = inspect_requested(request);
             // No output may replace what the edit reads: any file of the pipeline's folder (weights,
             // configs, tokenizer), the picture, the noise. The outputs' folders are checked too, and the
@@ -353,9 +349,9 @@ Command edit_command() {
                   request,
                   {demands.parallel_component, demands.activation_bytes + workspace, demands.workload,
                    apart.activation_bytes + workspace, apart.workload, apart.parallel_activation_bytes + workspace},
-                  parallel_mode(settings.cfg_parallel));
+                  parallel_mode);
               inputs.negative_pass_elsewhere = parallel.parallel;
-            } else if (settings.cfg_parallel == pipelines::CfgParallel::on) {
+            } else if (parallel_mode == ParallelPassesMode::on) {
               throw UsageError(
                   "--cfg-parallel on runs true CFG's two passes on two GPUs, and this edit has no true "
                   "CFG (no --negative-prompt, or --true-cfg-scale 1)",

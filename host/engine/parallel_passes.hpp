@@ -29,6 +29,8 @@ struct ParallelPassesDemands {
 // the request's work split over the two loads, each way's headroom the planner's estimate.
 ParallelPassesDemands halved_passes(const LoadRequest& request, const std::string& component);
 
+// `automatic`: two loads where two GPUs are there and the plans predict them faster than the one load;
+// `on`: wherever two GPUs are; `off`: never.
 enum class ParallelPassesMode : std::uint8_t { automatic, on, off };
 
 struct ParallelPassesChoice {

@@ -270,7 +270,6 @@ EditInputs prepare_edit(const fs::path& folder, const EditSettings& settings, co
   in.vae_tiling = settings.vae_tiling;
   in.vae_tile = settings.vae_tile;
   in.cfg_batching = settings.cfg_batching;
-  in.cfg_parallel = settings.cfg_parallel;
   return in;
 }
 

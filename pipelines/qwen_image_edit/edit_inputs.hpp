@@ -68,7 +68,6 @@ struct EditInputs : PipelineJob {
   VaeTilingMode vae_tiling = VaeTilingMode::automatic;
   VaeTileSize vae_tile;
   CfgBatching cfg_batching = CfgBatching::automatic;
-  CfgParallel cfg_parallel = CfgParallel::automatic;  // what the user asked
   // The application chose CFG-parallel (a second Session holds the transformer on another GPU): the
   // demands then plan one pass a step for the first GPU's transformer, never a batch.
   bool negative_pass_elsewhere = false;

@@ -247,13 +247,14 @@ Executor::StepFigures Executor::end_step() {
   StepFigures figures;
   // Resident and streamed units' compute apart (debug): a streamed unit's kernels should take as long as a
   // resident one's, the copy beside them running on its own engine.
+  const bool debug = log::enabled(log::Level::debug);
   std::vector<double> spans[2];
   for (const auto& use : timed_) {
     const double seconds = clocks_.at(use.clock)->seconds_between(use.from, use.to);
     figures.compute_seconds += seconds;
-    spans[use.streamed ? 1 : 0].push_back(seconds);
+    if (debug) spans[use.streamed ? 1 : 0].push_back(seconds);
   }
-  if (log::enabled(log::Level::debug))
+  if (debug)
     for (int streamed = 0; streamed < 2; ++streamed) {
       auto& s = spans[streamed];
       if (s.empty()) continue;
