@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "vramguard/runtime/export.hpp"
+
 namespace vramguard::runtime {
 
 // Token t sees keys 0..t, less those `key_mask` ([batch, keys], bool, true = attend) hides; an
@@ -29,13 +31,13 @@ struct KeyMask {
   bool hides_nothing() const { return !mask.defined(); }
   // `mask` [batch, keys], nonzero = attend. Reads it on the host once; a mask that hides nothing gives
   // an empty KeyMask (the fused kernels run on the whole batch).
-  static KeyMask of(const at::Tensor& mask);
+  VRAMGUARD_RUNTIME_API static KeyMask of(const at::Tensor& mask);
   // The same mask on `device` (staged without stalling the step).
-  KeyMask on(c10::Device device) const;
+  VRAMGUARD_RUNTIME_API KeyMask on(c10::Device device) const;
 };
 
 // Every query sees every key that `key_mask` keeps.
-at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                            const KeyMask& key_mask, double scale);
+VRAMGUARD_RUNTIME_API at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key,
+                                                  const at::Tensor& value, const KeyMask& key_mask, double scale);
 
 }  // namespace vramguard::runtime

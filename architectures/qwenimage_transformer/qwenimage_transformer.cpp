@@ -13,6 +13,7 @@
 
 #include "common/attention.hpp"
 #include "common/component_config.hpp"
+#include "common/head_norm_rotary.hpp"
 #include "common/host_to_device.hpp"
 #include "common/named_inputs.hpp"
 #include "common/per_device.hpp"
@@ -45,13 +46,6 @@ std::string block_name(std::int64_t i) { return "transformer_blocks." + std::to_
 // Every Linear through the unit, so that a LoRA adapting it applies (UnitScope::linear).
 at::Tensor linear(const UnitScope& unit, const std::string& module, const at::Tensor& x) {
   return unit.linear(module, x);
-}
-
-// diffusers' RMSNorm: the mean square in float32; half-precision weights scale the result in their dtype.
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  auto h = x * at::rsqrt(x.to(at::kFloat).pow(2).mean(-1, true) + eps);
-  if (weight.scalar_type() == at::kHalf || weight.scalar_type() == at::kBFloat16) h = h.to(weight.scalar_type());
-  return h * weight;
 }
 
 at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
@@ -108,17 +102,6 @@ Rotary rotary(const Layout& l, const at::Tensor& img_shapes, std::int64_t text_t
   return {image_angles.cos(), image_angles.sin(), text_angles.cos(), text_angles.sin()};
 }
 
-// x [batch, tokens, heads, head_dim]: each adjacent pair (2k, 2k+1) rotated by angle k, in float32.
-at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  auto pair_shape = x.sizes().vec();
-  pair_shape.back() /= 2;
-  pair_shape.push_back(2);
-  const auto pairs = x.to(at::kFloat).reshape(pair_shape);
-  const auto real = pairs.select(-1, 0), imaginary = pairs.select(-1, 1);
-  const auto c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // over heads
-  return at::stack({real * c - imaginary * s, real * s + imaginary * c}, -1).flatten(-2).to(x.scalar_type());
-}
-
 struct Modulation {
   at::Tensor shift, scale, gate;  // [batch, 1, inner]
 };
@@ -130,7 +113,11 @@ std::pair<Modulation, Modulation> modulations(const UnitScope& block, const std:
   return {{chunks[0], chunks[1], chunks[2]}, {chunks[3], chunks[4], chunks[5]}};
 }
 
-at::Tensor modulate(const at::Tensor& x, const Modulation& m) { return layer_norm(x) * (1 + m.scale) + m.shift; }
+// shift + norm(x) × (1 + scale): one kernel after the norm's (addcmul) where a multiply and an add took two
+// passes over the stream's tokens; likewise each gated residual below.
+at::Tensor modulate(const at::Tensor& x, const Modulation& m) {
+  return at::addcmul(m.shift, layer_norm(x), 1 + m.scale);
+}
 
 // The image stream's modulation: one for every token, or under zero_cond_t one for the target's tokens
 // (the first target_tokens) and another for the input pictures' after them, as diffusers' modulate_index
@@ -164,7 +151,7 @@ at::Tensor modulate(const at::Tensor& x, const ImageModulation& m) {
 // x + gate * y, each token range with its own gate.
 at::Tensor gated_add(const at::Tensor& x, const ImageModulation& m, const at::Tensor& y) {
   return by_range(x, m, [&](const at::Tensor& part, const Modulation& mod, std::int64_t first) {
-    return part + mod.gate * y.narrow(1, first, part.size(1));
+    return at::addcmul(part, mod.gate, y.narrow(1, first, part.size(1)));
   });
 }
 
@@ -195,17 +182,17 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
   auto heads = [&](const std::string& projection, const at::Tensor& x) {
     return linear(block, "attn." + projection, x).view({x.size(0), x.size(1), l.heads, l.head_dim});
   };
-  auto image_q = rms_norm(heads("to_q", image_in), block["attn.norm_q.weight"], 1e-6);
-  auto image_k = rms_norm(heads("to_k", image_in), block["attn.norm_k.weight"], 1e-6);
-  auto text_q = rms_norm(heads("add_q_proj", text_in), block["attn.norm_added_q.weight"], 1e-6);
-  auto text_k = rms_norm(heads("add_k_proj", text_in), block["attn.norm_added_k.weight"], 1e-6);
-  image_q = rotate(image_q, rope.image_cos, rope.image_sin);
-  image_k = rotate(image_k, rope.image_cos, rope.image_sin);
-  text_q = rotate(text_q, rope.text_cos, rope.text_sin);
-  text_k = rotate(text_k, rope.text_cos, rope.text_sin);
   // Text first, then image: the order the mask and the split below assume.
-  const auto q = at::cat({text_q, image_q}, 1).transpose(1, 2);
-  const auto k = at::cat({text_k, image_k}, 1).transpose(1, 2);
+  const auto q =
+      norm_rotate_join({{heads("add_q_proj", text_in), block["attn.norm_added_q.weight"], rope.text_cos, rope.text_sin},
+                        {heads("to_q", image_in), block["attn.norm_q.weight"], rope.image_cos, rope.image_sin}},
+                       1e-6)
+          .transpose(1, 2);
+  const auto k =
+      norm_rotate_join({{heads("add_k_proj", text_in), block["attn.norm_added_k.weight"], rope.text_cos, rope.text_sin},
+                        {heads("to_k", image_in), block["attn.norm_k.weight"], rope.image_cos, rope.image_sin}},
+                       1e-6)
+          .transpose(1, 2);
   const auto v = at::cat({heads("add_v_proj", text_in), heads("to_v", image_in)}, 1).transpose(1, 2);
   const auto joint =
       masked_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim))).transpose(1, 2).flatten(2);
@@ -216,9 +203,9 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
 
   Streams out;
   out.image = gated_add(in.image, image_attention_mod, image_attention_out);
-  out.text = in.text + text_attention_mod.gate * text_attention;
+  out.text = at::addcmul(in.text, text_attention_mod.gate, text_attention);
   out.image = gated_add(out.image, image_mlp_mod, feed_forward(block, "img_mlp", modulate(out.image, image_mlp_mod)));
-  out.text = out.text + text_mlp_mod.gate * feed_forward(block, "txt_mlp", modulate(out.text, text_mlp_mod));
+  out.text = at::addcmul(out.text, text_mlp_mod.gate, feed_forward(block, "txt_mlp", modulate(out.text, text_mlp_mod)));
   if (out.image.scalar_type() == at::kHalf) {  // as diffusers: keep fp16 finite
     out.image = out.image.clamp(-65504, 65504);
     out.text = out.text.clamp(-65504, 65504);

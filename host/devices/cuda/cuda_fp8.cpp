@@ -42,9 +42,9 @@ at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::T
   at::Tensor rows = x.reshape({-1, in}).contiguous();
   if (reinterpret_cast<std::uintptr_t>(rows.data_ptr()) % 16 != 0) rows = rows.clone();  // the kernel's 16-byte loads
   const std::int64_t m = rows.size(0);
-  const RowsDType dtype = x.scalar_type() == at::kBFloat16 ? RowsDType::bf16
-                          : x.scalar_type() == at::kHalf   ? RowsDType::f16
-                                                           : RowsDType::f32;
+  const KernelDType dtype = x.scalar_type() == at::kBFloat16 ? KernelDType::bf16
+                            : x.scalar_type() == at::kHalf   ? KernelDType::f16
+                                                             : KernelDType::f32;
   at::Tensor quantized = at::empty({m, in}, rows.options().dtype(at::kFloat8_e4m3fn));
   at::Tensor row_scales = at::empty({m, 1}, rows.options().dtype(at::kFloat));
   check(quantize_rows_e4m3(rows.data_ptr(), dtype, m, in, static_cast<std::uint8_t*>(quantized.data_ptr()),

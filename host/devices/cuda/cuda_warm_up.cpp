@@ -6,6 +6,9 @@
 #include <c10/util/Exception.h>
 #include <cuda_runtime_api.h>
 
+#if VRAMGUARD_CUDA_KERNELS
+#include "devices/cuda/cuda_head_norm_rotary.hpp"
+#endif
 #include "logging/log.hpp"
 
 namespace vramguard::cuda {
@@ -31,6 +34,13 @@ void warm_up_kernels(int gpu) {
       // Attention: the fused kernels (flash, memory-efficient, cuDNN) SDPA picks for these shapes.
       const at::Tensor q = at::randn({1, 24, 256, 128}, options);
       at::scaled_dot_product_attention(q, q, q);
+#endif
+#if VRAMGUARD_CUDA_KERNELS
+      // vramguard's own kernels: CUDA loads their module at first use.
+      const at::Tensor heads = at::randn({1, 256, 24, 128}, options);
+      const at::Tensor angles = at::randn({256, 64}, bf16.dtype(at::kFloat));
+      at::Tensor joint = at::empty_like(heads);
+      head_norm_rotary_into(heads, at::ones({128}, options), 1e-6, angles, angles, joint, 0);
 #endif
       // The VAE's convolutions (cuDNN's handle and its first engines) and resampling.
       const at::Tensor video = at::randn({1, 32, 2, 32, 32}, options);

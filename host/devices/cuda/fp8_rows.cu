@@ -71,18 +71,18 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-cudaError_t quantize_rows_e4m3(const void* in, RowsDType dtype, std::int64_t rows, std::int64_t cols, std::uint8_t* out,
-                               float* scales, cudaStream_t stream) {
+cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, std::int64_t rows, std::int64_t cols,
+                               std::uint8_t* out, float* scales, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
   const dim3 grid(static_cast<unsigned>(rows)), block(kThreads);
   switch (dtype) {
-    case RowsDType::bf16:
+    case KernelDType::bf16:
       quantize_rows_kernel<<<grid, block, 0, stream>>>(static_cast<const __nv_bfloat16*>(in), cols, out, scales);
       break;
-    case RowsDType::f16:
+    case KernelDType::f16:
       quantize_rows_kernel<<<grid, block, 0, stream>>>(static_cast<const __half*>(in), cols, out, scales);
       break;
-    case RowsDType::f32:
+    case KernelDType::f32:
       quantize_rows_kernel<<<grid, block, 0, stream>>>(static_cast<const float*>(in), cols, out, scales);
       break;
   }

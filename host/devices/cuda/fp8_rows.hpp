@@ -1,5 +1,5 @@
 #pragma once
-// The one CUDA kernel vramguard compiles itself (fp8_rows.cu, nvcc): a matrix's rows quantized to fp8
+// A CUDA kernel of vramguard's own (fp8_rows.cu, nvcc): a matrix's rows quantized to fp8
 // e4m3, each with its own scale, in one pass over memory. fp8 matmuls need their activations in fp8;
 // done with PyTorch's separate kernels (largest magnitude, divide, cast) the activations cross memory
 // five times and the matmul it feeds is no faster than bf16's (0.63x on the MLP's down-projection, H100).
@@ -8,14 +8,14 @@
 
 #include <cstdint>
 
-namespace vramguard::cuda {
+#include "devices/cuda/kernel_dtype.hpp"
 
-enum class RowsDType : std::uint8_t { bf16, f16, f32 };
+namespace vramguard::cuda {
 
 // out[r][c] = e4m3(in[r][c] / scales[r]), saturating at ±448, with scales[r] = max_c |in[r][c]| / 448
 // (1 for a row of zeros). `in` is rows × cols, row-major, of `dtype`; cols a multiple of 8 and `in` 16-byte
 // aligned. Launched on `stream`; returns the launch's status.
-cudaError_t quantize_rows_e4m3(const void* in, RowsDType dtype, std::int64_t rows, std::int64_t cols, std::uint8_t* out,
-                               float* scales, cudaStream_t stream);
+cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, std::int64_t rows, std::int64_t cols,
+                               std::uint8_t* out, float* scales, cudaStream_t stream);
 
 }  // namespace vramguard::cuda
