@@ -3,7 +3,7 @@
 # folder they measure.
 out=${RESULTS:-/tmp/vramguard-results}
 mkdir -p "$out"
-vg=./build-gpu/bin/vramguard
+vg=${VG:-./build-gpu/bin/vramguard}  # VG: another build (a baseline) to measure
 work=/tmp/vramguard-proofs-work
 mkdir -p "$work"
 
