@@ -3,12 +3,11 @@
 namespace vramguard {
 
 void qwen2_layers(SynthBuilder& b, const std::string& prefix, const Qwen2Config& c) {
-  const std::int64_t head_dim = c.head_dim > 0 ? c.head_dim : c.hidden / c.heads;
   for (std::int64_t i = 0; i < c.layers; ++i) {
     const std::string p = prefix + std::to_string(i);
     b.linear(p + ".self_attn.q_proj", c.hidden, c.hidden);
-    b.linear(p + ".self_attn.k_proj", c.kv_heads * head_dim, c.hidden);
-    b.linear(p + ".self_attn.v_proj", c.kv_heads * head_dim, c.hidden);
+    b.linear(p + ".self_attn.k_proj", c.kv_heads * c.head_dim, c.hidden);
+    b.linear(p + ".self_attn.v_proj", c.kv_heads * c.head_dim, c.hidden);
     b.linear(p + ".self_attn.o_proj", c.hidden, c.hidden, false);
     b.linear(p + ".mlp.gate_proj", c.intermediate, c.hidden, false);
     b.linear(p + ".mlp.up_proj", c.intermediate, c.hidden, false);
