@@ -57,7 +57,7 @@ TEST(HeadNormRotary, StreamsJoinAlongTheTokensInTheOrderGiven) {
 bool has_gpu() { return at::hasCUDA(); }
 
 // An MMDiT's streams as the native transformer hands them over: a text stream and an image stream with
-// their own RMSNorm weights and angles, two samples, heads of 128.
+// their own RMSNorm weights and angles, two samples, three heads of `head_dim`.
 std::vector<HeadsToRotate> streams_on_gpu(c10::ScalarType dtype, std::int64_t head_dim) {
   const auto gpu = at::TensorOptions().device(at::kCUDA);
   std::vector<HeadsToRotate> parts;
@@ -97,7 +97,7 @@ TEST(Attention, OnTheGpuGivesTheReferenceValues) {
   if (!has_gpu()) GTEST_SKIP() << "no GPU in this build";
   const auto gpu = at::TensorOptions().device(at::kCUDA);
   for (const auto dtype : {at::kBFloat16, at::kHalf}) {
-    // [batch, heads, tokens, head_dim], keys longer than queries' own stream as in a joint attention.
+    // [batch, heads, tokens, head_dim]
     const at::Tensor q = at::randn({2, 4, 300, 128}, gpu.dtype(dtype)),
                      k = at::randn({2, 4, 300, 128}, gpu.dtype(dtype));
     const at::Tensor v = at::randn({2, 4, 300, 128}, gpu.dtype(dtype));
