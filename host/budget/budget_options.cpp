@@ -35,22 +35,23 @@ std::uint64_t default_gpu_reserve(std::uint64_t total_bytes) {
 DeviceBudget build_budget(std::vector<DeviceInfo> gpus, DeviceInfo cpu, std::optional<DeviceInfo> disk,
                           const BudgetOptions& options, const ModelGraph& model, const Workload& workload,
                           std::vector<std::string>* notes, double cache_slack_fraction) {
+  // --gpus leaves the machine's other GPUs out of the budget.
+  const auto left_out = [&](const DeviceId& device) {
+    return options.gpus && device.is_gpu() &&
+           std::find(options.gpus->begin(), options.gpus->end(), device.index) == options.gpus->end();
+  };
   if (options.gpus) {
     for (const int index : *options.gpus)
       if (std::none_of(gpus.begin(), gpus.end(), [&](const DeviceInfo& g) { return g.id == DeviceId::gpu(index); }))
         throw UsageError("--gpus names cuda:" + std::to_string(index) + ", which this machine does not have",
                          "name GPUs by index among the " + std::to_string(gpus.size()) +
                              " this machine has (vramguard doctor lists them)");
-    std::erase_if(gpus, [&](const DeviceInfo& g) {
-      return std::find(options.gpus->begin(), options.gpus->end(), g.id.index) == options.gpus->end();
-    });
+    std::erase_if(gpus, [&](const DeviceInfo& g) { return left_out(g.id); });
   }
   for (const auto& [device, size] : options.max_memory) {
     const bool known = device == DeviceId::host() ||
                        std::any_of(gpus.begin(), gpus.end(), [&](const DeviceInfo& g) { return g.id == device; });
-    const bool left_out = options.gpus && device.is_gpu() &&
-                          std::find(options.gpus->begin(), options.gpus->end(), device.index) == options.gpus->end();
-    if (!known && !left_out)
+    if (!known && !left_out(device))
       throw UsageError("--max-memory names " + device.str() + ", which this machine does not have");
   }
   std::uint64_t headroom = 0;

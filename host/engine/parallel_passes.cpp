@@ -31,8 +31,6 @@ std::optional<std::size_t> gpu_count_before_probing(const LoadRequest& request) 
   return count;
 }
 
-std::string seconds_text(double seconds) { return format_seconds(seconds); }
-
 }  // namespace
 
 double component_job_seconds(const Prediction& prediction, const std::string& component) {
@@ -116,9 +114,9 @@ ParallelPassesChoice choose_parallel_passes(const LoadRequest& base, const Paral
   }
   choice.parallel_seconds = std::max(first_seconds, second_seconds);
   const std::string weighed =
-      "the " + demands.component + "'s passes predicted at " + seconds_text(choice.parallel_seconds) +
+      "the " + demands.component + "'s passes predicted at " + format_seconds(choice.parallel_seconds) +
       " over the job on cuda:" + std::to_string(gpus.front()) + " and cuda:" + std::to_string(gpus.back()) +
-      " at once, against " + seconds_text(choice.one_load_seconds) + " in one load";
+      " at once, against " + format_seconds(choice.one_load_seconds) + " in one load";
   choice.parallel =
       mode == ParallelPassesMode::on || choice.parallel_seconds < choice.one_load_seconds * (1 - kStrategyTieFraction);
   choice.why = (choice.parallel ? "CFG-parallel: " : "one load: ") + weighed +

@@ -153,8 +153,7 @@ GuardResult GuardPipeline::climb(GuardReport report) {
         // holds, its cache included, stay within it from the first upload to the last step.
         for (const auto* gpu : attempt.budget.gpus()) {
           runtime_.limit_process(gpu->id.index, gpu->cap_bytes.value_or(0));
-          if (std::find(limited_gpus_.begin(), limited_gpus_.end(), gpu->id.index) == limited_gpus_.end())
-            limited_gpus_.push_back(gpu->id.index);
+          limited_gpus_.insert(gpu->id.index);
         }
         PlacementLoadOptions load_options{
             model_.graph.target_dtype, options_.stream_source.value_or(attempt.prediction->stream_source),

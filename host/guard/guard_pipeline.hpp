@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -127,7 +128,7 @@ class GuardPipeline {
   std::vector<std::string> rungs_;
   std::size_t next_rung_ = 0;
   std::size_t gpu_count_ = 0;
-  std::vector<int> limited_gpus_;                       // the GPUs limit_process capped for this load
+  std::set<int> limited_gpus_;                          // the GPUs limit_process capped for this load
   BudgetOptions budget_options_;                        // shrinks after each out-of-memory
   std::map<DeviceId, std::uint64_t> smallest_minimum_;  // from the rungs that did not fit
 };
