@@ -20,7 +20,7 @@ struct PipelineRunner {
   // Checks the job's model calls against the components' configs before anything loads (InputError
   // for a folder whose components do not run it) and predicts what they need.
   PipelineDemands (*demands)(const runtime::ModelDescription& model, const PipelineJob& job,
-                             const std::function<c10::ScalarType(const std::string&)>& dtype_of) = nullptr;
+                             const std::function<runtime::ComputeTarget(const std::string&)>& target_of) = nullptr;
   // Runs the job's stages in `session`; `on_step` hears each denoising step as it ends. `parallel`: a
   // second Session holding the demands' parallel_component on another GPU (null: none), whose passes
   // run at the same time as the first's.

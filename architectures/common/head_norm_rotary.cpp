@@ -66,4 +66,13 @@ at::Tensor norm_rotate_join(const std::vector<HeadsToRotate>& parts, double eps,
   return rotated.size() == 1 ? rotated.front() : at::cat(rotated, 1);
 }
 
+bool norm_rotate_join_fuses(const ComputeTarget& target, std::int64_t head_dim) {
+#if VRAMGUARD_CUDA_KERNELS
+  return target.fused_kernels && cuda::head_norm_rotary_takes_heads_of(head_dim);
+#else
+  (void)target, (void)head_dim;
+  return false;
+#endif
+}
+
 }  // namespace vramguard::runtime

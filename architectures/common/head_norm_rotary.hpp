@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vramguard/runtime/export.hpp"
+#include "vramguard/runtime/session.hpp"
 
 namespace vramguard::runtime {
 
@@ -32,5 +33,10 @@ enum class FusedKernels { where_available, never };
 // everywhere (the tests' reference).
 VRAMGUARD_RUNTIME_API at::Tensor norm_rotate_join(const std::vector<HeadsToRotate>& parts, double eps,
                                                   FusedKernels kernels = FusedKernels::where_available);
+
+// Whether norm_rotate_join runs as the fused kernel for heads of `head_dim` where `target` computes. Op
+// by op it holds float32 copies of the queries and keys besides, which the activations' prediction
+// counts only then.
+VRAMGUARD_RUNTIME_API bool norm_rotate_join_fuses(const ComputeTarget& target, std::int64_t head_dim);
 
 }  // namespace vramguard::runtime

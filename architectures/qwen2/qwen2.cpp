@@ -65,7 +65,8 @@ class Qwen2Architecture final : public Architecture {
   }
 
   std::uint64_t activation_bytes(const ComponentDescription& c, const std::string&, const NamedTensors& inputs,
-                                 c10::ScalarType dtype) const override {
+                                 const ComputeTarget& target) const override {
+    const c10::ScalarType dtype = target.dtype;
     const Layout l = layout_of(c, "Qwen2");
     const auto& ids = inputs.at("input_ids");
     const std::int64_t tokens = ids.size(0) * ids.size(1);

@@ -267,7 +267,8 @@ class Qwen25VlArchitecture final : public Architecture {
   }
 
   std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name,
-                                 const NamedTensors& inputs, c10::ScalarType dtype) const override {
+                                 const NamedTensors& inputs, const ComputeTarget& target) const override {
+    const c10::ScalarType dtype = target.dtype;
     const Layout l = layout_of(c);
     const auto& ids = inputs.at("input_ids");
     const std::int64_t tokens = ids.size(0) * ids.size(1);

@@ -302,13 +302,15 @@ class QwenImageTransformerArchitecture final : public Architecture {
   }
 
   std::uint64_t activation_bytes(const ComponentDescription& c, const std::string&, const NamedTensors& inputs,
-                                 c10::ScalarType dtype) const override {
+                                 const ComputeTarget& target) const override {
+    const c10::ScalarType dtype = target.dtype;
     const Layout l = layout_of(c);
     const auto& hidden = inputs.at("hidden_states");
     const std::int64_t batch = hidden.size(0);
     const std::int64_t tokens = hidden.size(1) + inputs.at("encoder_hidden_states").size(1);
     auto bytes = static_cast<std::int64_t>(static_cast<double>(batch * tokens) *
-                                           l.activation_bytes_per_token(static_cast<double>(element_bytes(dtype))));
+                                           l.activation_bytes_per_token(static_cast<double>(element_bytes(dtype)),
+                                                                        norm_rotate_join_fuses(target, l.head_dim)));
     // A weight stored in fp8, in the compute dtype where its layer runs.
     bytes += largest_fp8_weight_elements(c) * element_bytes(dtype);
 #if VRAMGUARD_TORCH_MAJOR < 2

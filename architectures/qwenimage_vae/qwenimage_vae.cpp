@@ -206,7 +206,8 @@ class QwenImageVaeArchitecture final : public Architecture {
   }
 
   std::uint64_t activation_bytes(const ComponentDescription& c, const std::string& entry_name,
-                                 const NamedTensors& inputs, c10::ScalarType dtype) const override {
+                                 const NamedTensors& inputs, const ComputeTarget& target) const override {
+    const c10::ScalarType dtype = target.dtype;
     const Layout l = layout_of(c);
     const bool encode = entry(entry_name).name == "encode";
     const at::Tensor& input = inputs.at(encode ? "image" : "latents");

@@ -66,7 +66,7 @@ PassMeasurement prepare_passes(const PlanningSetup& setup, const LoadRequest& re
     passes.settings.every_component = true;
     passes.settings.height = image_size_from(invocation).height;
     passes.settings.width = image_size_from(invocation).width;
-    library.check(setup.model, passes.settings);
+    library.check(setup.model, passes.settings, compute_on(request));
     passes.library = &library;
   } catch (const InputError& e) {
     passes.why_not = e.what();

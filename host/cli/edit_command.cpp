@@ -337,14 +337,14 @@ Command edit_command() {
             const RuntimeLibraryInterface& library = runtime_library();
             // The largest activations of the edit's calls are the GPUs' headroom unless --headroom says
             // otherwise; the plan weighs each component by its passes in the edit.
-            const pipelines::PipelineDemands demands = library.check_pipeline(model, *job);
+            const pipelines::PipelineDemands demands = library.check_pipeline(model, *job, compute_on(request));
             const std::uint64_t workspace = default_cost_constants().workspace_bytes;
             // True CFG's passes on two GPUs at once, or in one load: both planned, the faster chosen.
             ParallelPassesChoice parallel;
             std::optional<ParallelLoad> second_load;
             if (!demands.parallel_component.empty()) {
               inputs.negative_pass_elsewhere = true;  // the first load's demands with the other pass elsewhere
-              const pipelines::PipelineDemands apart = library.check_pipeline(model, *job);
+              const pipelines::PipelineDemands apart = library.check_pipeline(model, *job, compute_on(request));
               parallel = choose_parallel_passes(
                   request,
                   {demands.parallel_component, demands.activation_bytes + workspace, demands.workload,

@@ -91,7 +91,7 @@ Command run_command() {
             if (const auto output = invocation.text("output")) settings.output = *output;
             // Inputs the family cannot run are refused before anything loads; the activations they
             // predict are the GPUs' headroom unless --headroom says otherwise.
-            const std::uint64_t activation_bytes = library.check(model, settings);
+            const std::uint64_t activation_bytes = library.check(model, settings, compute_on(request));
             if (!request.budget.headroom)
               request.budget.headroom = activation_bytes + default_cost_constants().workspace_bytes;
 

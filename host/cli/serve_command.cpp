@@ -28,7 +28,7 @@ namespace {
 // true CFG, the default steps. The load keeps that much headroom, and a request that needs more is
 // refused (413) before it waits.
 pipelines::PipelineDemands largest_edit_demands(const InspectedModel& model, const pipelines::PipelineSpec& pipeline,
-                                                const ServeLimits& limits) {
+                                                const ServeLimits& limits, ComputeOn compute) {
   const int side = std::max(16, static_cast<int>(std::sqrt(static_cast<double>(limits.max_pixels))) / 16 * 16);
   const pipelines::RgbImage grey{side, side, std::vector<std::uint8_t>(static_cast<std::size_t>(side * side * 3), 128)};
   pipelines::EditSettings settings;
@@ -38,7 +38,7 @@ pipelines::PipelineDemands largest_edit_demands(const InspectedModel& model, con
   settings.steps = limits.default_steps;
   settings.height = settings.width = side;
   const auto job = pipeline.prepare_edit(model.source.root, settings);
-  return runtime_library().check_pipeline(model, *job);
+  return runtime_library().check_pipeline(model, *job, compute);
 }
 
 // The monitor's sampler over the GPUs the server runs on, for its page: NVML, or the simulated GPUs of
@@ -124,7 +124,8 @@ Command serve_command() {
                                "vramguard serve serves image-edit pipelines (docs/edit.md)");
             if (request.simulate) require_host_room_for_simulated_data(model, "serving");
 
-            const pipelines::PipelineDemands demands = largest_edit_demands(model, pipeline, options.limits);
+            const pipelines::PipelineDemands demands =
+                largest_edit_demands(model, pipeline, options.limits, compute_on(request));
             if (!request.budget.headroom)
               request.budget.headroom = demands.activation_bytes + default_cost_constants().workspace_bytes;
             for (const auto& [component, work] : demands.workload.components)

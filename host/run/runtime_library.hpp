@@ -21,6 +21,15 @@
 
 namespace vramguard {
 
+// Where a job's GPU passes compute: on the GPUs themselves, or on the CPU in simulated GPUs' place
+// (--simulate). Their calls hold different temporaries (this build's fused kernels run only on GPUs),
+// so a check predicts the activations of the one the job runs on.
+enum class ComputeOn { gpus, cpu_for_simulated_gpus };
+
+inline ComputeOn compute_on(const LoadRequest& request) {
+  return request.simulate ? ComputeOn::cpu_for_simulated_gpus : ComputeOn::gpus;
+}
+
 struct RunSettings {
   std::optional<std::string> component;  // which component; default: the first one a built-in family runs
   std::optional<std::string> entry;      // which entry point ("encode"); default: the family's first
@@ -105,7 +114,7 @@ struct RuntimeLibraryInterface {
   // the families), an unknown component or entry, inputs that are missing, unknown or of the wrong
   // dtype or shape for the config, a tensor the checkpoint lacks. Returns the activation bytes the
   // calls predict from their inputs, the largest of them: the headroom a GPU keeps for them.
-  std::uint64_t (*check)(const InspectedModel& model, const RunSettings& settings);
+  std::uint64_t (*check)(const InspectedModel& model, const RunSettings& settings, ComputeOn compute);
   // Opens a session for the request (the guard's load), runs settings.steps calls of the entry (of
   // each, with every_component) in it, unloads. A step that runs out of memory falls back within the
   // session. Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
@@ -115,7 +124,8 @@ struct RuntimeLibraryInterface {
   // the components' configs by the pipeline registered under its name (InputError for a folder whose
   // components do not run it); returns what its model calls need: the largest call's activations, the
   // headroom a GPU keeps, and each component's tokens and passes. The same for every pipeline.
-  pipelines::PipelineDemands (*check_pipeline)(const InspectedModel& model, const pipelines::PipelineJob& job);
+  pipelines::PipelineDemands (*check_pipeline)(const InspectedModel& model, const pipelines::PipelineJob& job,
+                                               ComputeOn compute);
   // Opens a session for the request, runs the job's stages in it, unloads. `parallel` (or null): a second
   // session opened beside it for the demands' parallel component, its report returned beside the first's.
   // Throws GuardFailure with the report when nothing loads or runs (Ctrl-C included).
@@ -141,7 +151,7 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 13;  // 13: run_pipeline's parallel load
+inline constexpr int kRuntimeLibraryInterfaceVersion = 14;  // 14: the checks' ComputeOn
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

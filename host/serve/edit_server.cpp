@@ -211,7 +211,8 @@ HttpResponse EditServer::edit(const HttpRequest& http, HttpServer::Respond& resp
       pending->jobs.push_back(pipeline_.prepare_edit(model_.source.root, settings));
       if (edit.loras) pending->jobs.back()->lora_scales = lora_scales(*edit.loras);
     }
-    const pipelines::PipelineDemands demands = runtime_library().check_pipeline(model_, *pending->jobs.front());
+    const pipelines::PipelineDemands demands =
+        runtime_library().check_pipeline(model_, *pending->jobs.front(), compute_on(request_));
     if (demands.activation_bytes > loaded_activation_bytes_)
       throw ApiError(413,
                      "this edit needs " + std::to_string(demands.activation_bytes) +

@@ -112,9 +112,9 @@ class VaeCalls {
     tiled_inputs["tiling"] = tiling_input(in_);
     vae_.architecture->check(component, entry, tiled_inputs);
     const std::uint64_t workspace = default_cost_constants().workspace_bytes;
-    const std::uint64_t whole = vae_.architecture->activation_bytes(component, entry, inputs, vae_.dtype) + workspace;
-    const std::uint64_t tiles =
-        vae_.architecture->activation_bytes(component, entry, tiled_inputs, vae_.dtype) + workspace;
+    const runtime::ComputeTarget target = session_.compute_target(vae_.component);
+    const std::uint64_t whole = vae_.architecture->activation_bytes(component, entry, inputs, target) + workspace;
+    const std::uint64_t tiles = vae_.architecture->activation_bytes(component, entry, tiled_inputs, target) + workspace;
     // The library tiles only a picture larger than one tile.
     const bool can_tile = in_.vae_tiling != VaeTilingMode::never &&
                           (picture_height > in_.vae_tile.tile_pixels || picture_width > in_.vae_tile.tile_pixels);
@@ -167,13 +167,13 @@ struct EditPlan {
 };
 
 EditPlan plan_edit(const runtime::ModelDescription& model, const EditInputs& in,
-                   const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
+                   const std::function<runtime::ComputeTarget(const std::string&)>& target_of) {
   EditPlan plan;
   EditDemands& demands = plan.demands;
   auto bytes_of = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs) {
     const auto [component, architecture] = component_for(model, family);
     architecture->check(*component, entry, inputs);
-    return architecture->activation_bytes(*component, entry, inputs, dtype_of(component->name));
+    return architecture->activation_bytes(*component, entry, inputs, target_of(component->name));
   };
   auto predict = [&](const std::string& family, const std::string& entry, const NamedTensors& inputs,
                      std::uint64_t tokens, std::uint64_t passes) {
@@ -331,7 +331,7 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
 
   // 4. Denoising: true CFG's two passes together where the plan has room for them (guidance_run.hpp).
   const bool planned_batch =
-      plan_edit(session.description(), in, [&](const std::string& c) { return session.dtype(c); }).cfg_batched;
+      plan_edit(session.description(), in, [&](const std::string& c) { return session.compute_target(c); }).cfg_batched;
   if (negative_session != nullptr && !in.negative_pass_elsewhere)
     throw JobError("an edit was given a second GPU's session without planning for it",
                    "set EditInputs::negative_pass_elsewhere before its demands are taken");
@@ -428,16 +428,16 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
 }
 
 EditDemands edit_demands(const runtime::ModelDescription& model, const EditInputs& in,
-                         const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
-  return plan_edit(model, in, dtype_of).demands;
+                         const std::function<runtime::ComputeTarget(const std::string&)>& target_of) {
+  return plan_edit(model, in, target_of).demands;
 }
 
 PipelineRunner edit_pipeline_runner(const std::string& class_name) {
   PipelineRunner runner;
   runner.class_names = {class_name};
   runner.demands = [](const runtime::ModelDescription& model, const PipelineJob& job,
-                      const std::function<c10::ScalarType(const std::string&)>& dtype_of) {
-    return edit_demands(model, static_cast<const EditInputs&>(job), dtype_of);  // its registered job type
+                      const std::function<runtime::ComputeTarget(const std::string&)>& target_of) {
+    return edit_demands(model, static_cast<const EditInputs&>(job), target_of);  // its registered job type
   };
   runner.run = [](runtime::Session& session, runtime::Session* parallel, const PipelineJob& job,
                   const std::function<void(const PipelineStep&)>& on_step,

@@ -32,8 +32,9 @@ struct EditHooks {
 // encoder per prompt, the transformer per pass, the VAE's encode and decode (in tiles unless
 // --vae-tiling never). Checks each call's inputs against its component's config; InputError when a
 // component the edit needs has no family that runs it.
-VRAMGUARD_RUNTIME_API EditDemands edit_demands(const runtime::ModelDescription& model, const EditInputs& inputs,
-                                               const std::function<c10::ScalarType(const std::string&)>& dtype_of);
+VRAMGUARD_RUNTIME_API EditDemands
+edit_demands(const runtime::ModelDescription& model, const EditInputs& inputs,
+             const std::function<runtime::ComputeTarget(const std::string&)>& target_of);
 
 // The runner of a Qwen-Image-Edit pipeline registered under `class_name` (its job an EditInputs).
 struct PipelineRunner;

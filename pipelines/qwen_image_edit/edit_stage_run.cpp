@@ -25,8 +25,9 @@ runtime::NamedTensors call(runtime::Session& session, const Stage& stage, const 
                            const runtime::NamedTensors& inputs, double* seconds, bool check) {
   const runtime::ComponentDescription& component = *session.description().find(stage.component);
   if (check) stage.architecture->check(component, entry, inputs);
-  const std::uint64_t activations = stage.architecture->activation_bytes(component, entry, inputs, stage.dtype) +
-                                    default_cost_constants().workspace_bytes;
+  const std::uint64_t activations =
+      stage.architecture->activation_bytes(component, entry, inputs, session.compute_target(stage.component)) +
+      default_cost_constants().workspace_bytes;
   runtime::NamedTensors out;
   session.step(
       stage.component, [&] { out = stage.architecture->run(session, stage.component, entry, inputs); }, activations);

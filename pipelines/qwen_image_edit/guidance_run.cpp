@@ -102,11 +102,12 @@ at::Tensor GuidedPrediction::predict(const at::Tensor& latents, const at::Tensor
              img_shapes_, batch_embeds_, batch_mask_);
   if (check) transformer_.architecture->check(component, "forward", batch);
   const std::uint64_t workspace = default_cost_constants().workspace_bytes;
+  const runtime::ComputeTarget target = session_.compute_target(transformer_.component);
   const std::uint64_t together =
-      transformer_.architecture->activation_bytes(component, "forward", batch, transformer_.dtype) + workspace;
+      transformer_.architecture->activation_bytes(component, "forward", batch, target) + workspace;
   const runtime::NamedTensors single = inputs(hidden, timestep, img_shapes_, prompt_embeds_, prompt_mask_);
   const std::uint64_t apart =
-      transformer_.architecture->activation_bytes(component, "forward", single, transformer_.dtype) + workspace;
+      transformer_.architecture->activation_bytes(component, "forward", single, target) + workspace;
   at::Tensor prediction;
   auto run = [&](const runtime::NamedTensors& in) {
     return transformer_.architecture->run(session_, transformer_.component, "forward", in)

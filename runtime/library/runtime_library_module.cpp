@@ -134,15 +134,21 @@ NamedTensors inputs_for(const ModelDescription& model, const Call& call, const R
   return inputs;
 }
 
-std::uint64_t check_job(const InspectedModel& model, const RunSettings& settings) {
+// Where the model's component computes, before there is a session: on the GPUs, or on the CPU for
+// simulated ones (a session asks its own units: Session::compute_target).
+ComputeTarget target_before_load(const InspectedModel& model, const std::string& component, ComputeOn compute) {
+  return compute_target(compute_dtype(*model.graph.find_component(component), model.graph.target_dtype),
+                        compute == ComputeOn::gpus);
+}
+
+std::uint64_t check_job(const InspectedModel& model, const RunSettings& settings, ComputeOn compute) {
   const ModelDescription description = describe(model);
   std::uint64_t activations = 0;
   for (const Call& call : calls_for(description, settings)) {
     const NamedTensors inputs = inputs_for(description, call, settings);
-    const Component& graph = *model.graph.find_component(call.component);
     activations = std::max(
         activations, call.architecture->activation_bytes(*description.find(call.component), call.entry.name, inputs,
-                                                         compute_dtype(graph, model.graph.target_dtype)));
+                                                         target_before_load(model, call.component, compute)));
   }
   return activations;
 }
@@ -159,7 +165,7 @@ RunOutcome run_call(Session& session, const Call& call, const RunSettings& setti
     for (auto& [name, tensor] : inputs) tensor = tensor.to(units.front().device);
   const std::uint64_t activations =
       call.architecture->activation_bytes(*session.description().find(call.component), call.entry.name, inputs,
-                                          session.dtype(call.component)) +
+                                          session.compute_target(call.component)) +
       default_cost_constants().workspace_bytes;
   const std::size_t gpus = impl.runtime->probe_gpus().size();
   for (std::size_t g = 0; g < gpus; ++g) impl.runtime->reset_peak(static_cast<int>(g));
@@ -222,9 +228,10 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   return result;
 }
 
-pipelines::PipelineDemands check_pipeline_job(const InspectedModel& model, const pipelines::PipelineJob& job) {
+pipelines::PipelineDemands check_pipeline_job(const InspectedModel& model, const pipelines::PipelineJob& job,
+                                              ComputeOn compute) {
   return pipelines::pipeline_runner_for(job).demands(describe(model), job, [&](const std::string& component) {
-    return compute_dtype(*model.graph.find_component(component), model.graph.target_dtype);
+    return target_before_load(model, component, compute);
   });
 }
 

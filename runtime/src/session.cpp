@@ -289,6 +289,25 @@ c10::ScalarType Session::dtype(std::string_view component) const {
                        impl_->model->graph.target_dtype);
 }
 
+ComputeTarget compute_target(c10::ScalarType dtype, bool on_gpus) {
+#if VRAMGUARD_CUDA_KERNELS
+  return {dtype, on_gpus};
+#else
+  (void)on_gpus;
+  return {dtype, false};
+#endif
+}
+
+ComputeTarget Session::compute_target(std::string_view component) const {
+  if (!impl_->executor)
+    throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
+  const std::size_t c = impl_->component_index(component);
+  bool on_gpus = false;
+  for (std::size_t u = 0; u < impl_->model->graph.components[c].units.size(); ++u)
+    on_gpus = on_gpus || impl_->executor->device_of(impl_->executor->flat_index(c, u)).is_cuda();
+  return runtime::compute_target(dtype(component), on_gpus);
+}
+
 UnitScope Session::unit(std::string_view component, std::size_t index) {
   if (!impl_->executor)
     throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");

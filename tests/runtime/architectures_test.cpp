@@ -55,8 +55,8 @@ runtime::NamedTensors run(runtime::Session& session, const Fixture& f, std::uint
   const auto inputs = inputs_of(f);
   architecture->check(*session.description().find("model"), f.entry, inputs);
   if (activation_bytes == 0)
-    activation_bytes =
-        architecture->activation_bytes(*session.description().find("model"), f.entry, inputs, session.dtype("model"));
+    activation_bytes = architecture->activation_bytes(*session.description().find("model"), f.entry, inputs,
+                                                      session.compute_target("model"));
   runtime::NamedTensors out;
   session.step(
       "model", [&] { out = architecture->run(session, "model", f.entry, inputs, f.captures); }, activation_bytes);
@@ -76,7 +76,8 @@ void expect_matches(const runtime::NamedTensors& out, const Fixture& f, double t
 std::uint64_t activation_bytes_of(const Fixture& f) {
   auto session = runtime::Session::open(model_of(f), simulated("balanced"));
   const auto architecture = runtime::architecture_for(*session->description().find("model"));
-  return architecture->activation_bytes(*session->description().find("model"), f.entry, inputs_of(f), at::kFloat);
+  return architecture->activation_bytes(*session->description().find("model"), f.entry, inputs_of(f),
+                                        session->compute_target("model"));
 }
 
 std::map<std::string, int> modes_of(const std::string& model, const runtime::Options& options) {
@@ -136,6 +137,36 @@ TEST(Architectures, EachFixtureMatchesItsLibraryUnderEveryStrategy) {
       expect_matches(run(*session, f, headroom), f, 1e-4);
     }
   }
+}
+
+// The transformer's q/k norm and rotary, op by op, hold float32 copies of the queries and keys; on a
+// real GPU this build's kernel makes them without (architectures/common/head_norm_rotary.hpp). A step's
+// prediction counts the copies only where the ops run: on a simulated GPU's CPU, or a build without the
+// kernel. Counted on a GPU they put the plan's peak ~5 % above what NVML read under the cap.
+TEST(Architectures, TheTransformersFloat32QueriesAndKeysAreCountedOnlyWhereTheOpsRunThem) {
+  const Fixture& f = kFixtures.front();
+  ASSERT_EQ(f.name, "qwenimage_tiny");
+  const auto inputs = inputs_of(f);
+  const auto bytes_on = [&](runtime::Session& session) {
+    const auto& component = *session.description().find("model");
+    return runtime::architecture_for(component)->activation_bytes(component, f.entry, inputs,
+                                                                  session.compute_target("model"));
+  };
+  auto simulated_session = runtime::Session::open(model_of(f), simulated("balanced"));
+  EXPECT_FALSE(simulated_session->compute_target("model").fused_kernels) << "a simulated GPU's CPU runs the ops";
+  const std::uint64_t op_by_op = bytes_on(*simulated_session);
+  if (!at::hasCUDA() || !runtime::compute_target(at::kFloat, true).fused_kernels)
+    GTEST_SKIP() << "no GPU, or no fused kernels in this build: the ops run everywhere";
+  runtime::Options on_the_gpu;
+  on_the_gpu.strategy = "balanced";
+  auto gpu_session = runtime::Session::open(model_of(f), on_the_gpu);
+  ASSERT_TRUE(gpu_session->compute_target("model").fused_kernels);
+  const nlohmann::json& config = *gpu_session->config("model");
+  const auto width =
+      config["num_attention_heads"].get<std::int64_t>() * config["attention_head_dim"].get<std::int64_t>();
+  const std::int64_t tokens = inputs.at("hidden_states").size(1) + inputs.at("encoder_hidden_states").size(1);
+  const std::int64_t float32_copies = inputs.at("hidden_states").size(0) * tokens * 2 * width * 4;
+  EXPECT_EQ(op_by_op - bytes_on(*gpu_session), static_cast<std::uint64_t>(float32_copies));
 }
 
 TEST(Architectures, Bf16StaysCloseToFp32) {

@@ -98,20 +98,20 @@ TEST(Lora, FewStepsWithoutTrueCfgArePlannedAsOnePassAStep) {
   s.steps = 8;
   s.true_cfg_scale = 1;
   auto session = runtime::Session::open(kPipeline, edit_options("balanced", "cuda:3GB"));
-  const auto dtype_of = [&](const std::string& c) { return session->dtype(c); };
-  auto demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);
+  const auto target_of = [&](const std::string& c) { return session->compute_target(c); };
+  auto demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), target_of);
   EXPECT_EQ(demands.workload.components.at("transformer").passes, 8u);
   EXPECT_EQ(demands.workload.components.at("text_encoder").passes, 1u);
   s.negative_prompt = " ";
   s.true_cfg_scale = 4;
   s.cfg_batching = pipelines::CfgBatching::never;
-  demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);
+  demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), target_of);
   EXPECT_EQ(demands.workload.components.at("transformer").passes, 16u);
   EXPECT_EQ(demands.workload.components.at("text_encoder").passes, 2u);
   // True CFG's passes as one batch of two: one pass a step, of twice the tokens.
   const auto tokens_apart = demands.workload.components.at("transformer").tokens;
   s.cfg_batching = pipelines::CfgBatching::always;
-  demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), dtype_of);
+  demands = pipelines::edit_demands(session->description(), pipelines::prepare_edit(kPipeline, s), target_of);
   EXPECT_EQ(demands.workload.components.at("transformer").passes, 8u);
   EXPECT_EQ(demands.workload.components.at("transformer").tokens, 2 * tokens_apart);
 }

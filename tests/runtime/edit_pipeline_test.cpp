@@ -37,8 +37,8 @@ void expect_result(const pipelines::EditOutcome& out, const fs::path& expected) 
 // What `vramguard edit` keeps as each GPU's headroom: the edit's largest call, the VAE's in tiles.
 std::string edit_headroom(const pipelines::EditInputs& inputs) {
   auto session = runtime::Session::open(kPipeline, edit_options("balanced", "cuda:3GB"));
-  const auto demands =
-      pipelines::edit_demands(session->description(), inputs, [&](const std::string& c) { return session->dtype(c); });
+  const auto demands = pipelines::edit_demands(session->description(), inputs,
+                                               [&](const std::string& c) { return session->compute_target(c); });
   EXPECT_LT(demands.activation_bytes, demands.whole_picture_vae_bytes)
       << "the VAE on the whole picture is not the edit's largest call";
   return std::to_string(demands.activation_bytes + default_cost_constants().workspace_bytes);
@@ -151,7 +151,7 @@ TEST(EditPipeline, AutomaticTilingOnlyWhereThePlanLeavesTheWholePictureNoRoom) {
       options.headroom = headroom;
       auto session = runtime::Session::open(kPipeline, options);
       const auto demands = pipelines::edit_demands(session->description(), inputs,
-                                                   [&](const std::string& c) { return session->dtype(c); });
+                                                   [&](const std::string& c) { return session->compute_target(c); });
       // On cuda:4GB the plan leaves `room`; the GPU made smaller by the difference leaves halfway between
       // the tiled and the whole picture's activations.
       const std::uint64_t room = session->activation_room_bytes("vae");

@@ -27,14 +27,15 @@ runtime::NamedTensors call(runtime::Session& session, const std::string& entry, 
   runtime::NamedTensors out;
   session.step(
       "model", [&] { out = architecture->run(session, "model", entry, inputs, {}); },
-      architecture->activation_bytes(component, entry, inputs, session.dtype("model")));
+      architecture->activation_bytes(component, entry, inputs, session.compute_target("model")));
   return out;
 }
 
 std::uint64_t activations(const std::string& entry, const runtime::NamedTensors& inputs) {
   auto session = runtime::Session::open(kModel, simulated("balanced"));
   const auto& component = *session->description().find("model");
-  return runtime::architecture_for(component)->activation_bytes(component, entry, inputs, at::kFloat);
+  return runtime::architecture_for(component)->activation_bytes(component, entry, inputs,
+                                                                session->compute_target("model"));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "devices/cuda/cuda_kernel_dtype.hpp"
 #include "devices/cuda/cuda_support.hpp"
 #include "devices/cuda/fp8_rows.hpp"
 
@@ -30,9 +31,8 @@ bool has_fp8_matmuls(int gpu) {
 }
 
 bool fp8_linear_takes(const at::Tensor& x, const at::Tensor& weight) {
-  const auto type = x.scalar_type();
-  return x.is_cuda() && (type == at::kBFloat16 || type == at::kHalf || type == at::kFloat) && weight.dim() == 2 &&
-         weight.size(0) % 16 == 0 && weight.size(1) % 16 == 0 && x.size(-1) == weight.size(1);
+  return x.is_cuda() && kernel_dtype_of(x.scalar_type()).has_value() && weight.dim() == 2 && weight.size(0) % 16 == 0 &&
+         weight.size(1) % 16 == 0 && x.size(-1) == weight.size(1);
 }
 
 at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
@@ -42,9 +42,7 @@ at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::T
   at::Tensor rows = x.reshape({-1, in}).contiguous();
   if (reinterpret_cast<std::uintptr_t>(rows.data_ptr()) % 16 != 0) rows = rows.clone();  // the kernel's 16-byte loads
   const std::int64_t m = rows.size(0);
-  const KernelDType dtype = x.scalar_type() == at::kBFloat16 ? KernelDType::bf16
-                            : x.scalar_type() == at::kHalf   ? KernelDType::f16
-                                                             : KernelDType::f32;
+  const KernelDType dtype = *kernel_dtype_of(x.scalar_type());  // fp8_linear_takes checked it
   at::Tensor quantized = at::empty({m, in}, rows.options().dtype(at::kFloat8_e4m3fn));
   at::Tensor row_scales = at::empty({m, 1}, rows.options().dtype(at::kFloat));
   check(quantize_rows_e4m3(rows.data_ptr(), dtype, m, in, static_cast<std::uint8_t*>(quantized.data_ptr()),

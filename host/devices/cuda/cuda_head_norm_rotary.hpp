@@ -7,9 +7,13 @@
 
 namespace vramguard::cuda {
 
+// Whether the kernel takes heads of `head_dim` elements: even, at most kMaxRotaryHeadDim (what the
+// activations' prediction asks before there are tensors).
+bool head_norm_rotary_takes_heads_of(std::int64_t head_dim);
+
 // Whether the kernel takes these: `x` [batch, tokens, heads, head_dim] on a GPU in bf16, fp16 or fp32,
 // `weight` [head_dim] of x's dtype, `cos` and `sin` [tokens, head_dim / 2] float32, all on x's GPU,
-// head_dim even and at most kMaxRotaryHeadDim.
+// heads it takes (head_norm_rotary_takes_heads_of).
 bool head_norm_rotary_takes(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& cos,
                             const at::Tensor& sin);
 

@@ -57,7 +57,7 @@ class VRAMGUARD_RUNTIME_API Architecture {
   // The activation bytes one call of the entry holds at most on its device, predicted from its inputs
   // (what the step accounts before it runs).
   virtual std::uint64_t activation_bytes(const ComponentDescription& component, const std::string& entry,
-                                         const NamedTensors& inputs, c10::ScalarType dtype) const = 0;
+                                         const NamedTensors& inputs, const ComputeTarget& target) const = 0;
   // The tokens one call processes per sample (for tokens per second); 0 for image models.
   virtual std::uint64_t tokens(const NamedTensors& inputs) const {
     (void)inputs;

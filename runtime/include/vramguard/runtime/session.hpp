@@ -83,6 +83,18 @@ struct UnitInfo {
   std::vector<std::string> tensors;  // full names
 };
 
+// Where a call computes, as far as predicting its activations needs: the dtype, and whether this build's
+// fused GPU kernels (host/devices/cuda/*.cu) run its steps. They do on a real GPU; a simulated GPU's
+// passes compute op by op on the CPU, holding the temporaries the kernels spare.
+struct ComputeTarget {
+  c10::ScalarType dtype = c10::ScalarType::Float;
+  bool fused_kernels = false;
+};
+
+// The target of a call in `dtype` on real GPUs (`on_gpus`) or on the CPU in their place: fused kernels
+// where this build has them and the call runs on a GPU.
+VRAMGUARD_RUNTIME_API ComputeTarget compute_target(c10::ScalarType dtype, bool on_gpus);
+
 class Session;
 struct UnitTensors;
 
@@ -164,6 +176,9 @@ class VRAMGUARD_RUNTIME_API Session {
   std::vector<std::size_t> module_units(std::string_view component, std::string_view module) const;
   // The dtype a component's floating weights have on their device.
   c10::ScalarType dtype(std::string_view component) const;
+  // Where a component's calls compute, for predicting their activations (architecture.hpp): its dtype,
+  // and fused kernels where one of its units executes on a real GPU.
+  ComputeTarget compute_target(std::string_view component) const;
 
   UnitScope unit(std::string_view component, std::size_t index);
   UnitScope unit(std::string_view component, std::string_view name);
