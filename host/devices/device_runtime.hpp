@@ -135,6 +135,12 @@ class DeviceRuntime {
   virtual void end_step(int gpu) { (void)gpu; }
 };
 
+// Dense fp8 tensor FLOP/s of a GPU of compute capability `major`.`minor` whose dense bf16 rate is
+// `bf16_flops_per_s`: twice it from Ada and Hopper on (8.9 and later: fp8 tensor cores), none before.
+inline double fp8_flops_per_s(int major, int minor, double bf16_flops_per_s) {
+  return major > 8 || (major == 8 && minor >= 9) ? 2 * bf16_flops_per_s : 0;
+}
+
 // The device runtime's interface version: bump it with any change to DeviceRuntime, StreamLane or
 // HostRegistration's virtual functions. The runtime library (which holds the CUDA runtime) exports it
 // with the layout fingerprint below, and the CLI refuses a library whose figures differ from its own.

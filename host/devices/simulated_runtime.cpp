@@ -211,6 +211,10 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
       gpu.total_bytes = preset->total_bytes;
       gpu.host_to_device_bytes_per_s = preset->host_to_device_bytes_per_s;
       gpu.compute_flops_per_s = preset->compute_flops_per_s;
+      const auto dot = preset->compute_capability.find('.');
+      gpu.fp8_compute_flops_per_s =
+          fp8_flops_per_s(std::stoi(preset->compute_capability.substr(0, dot)),
+                          std::stoi(preset->compute_capability.substr(dot + 1)), preset->compute_flops_per_s);
     } else if (text::starts_with(entry, "cuda:")) {
       const std::string body = entry.substr(5);
       const auto at = body.find('@');

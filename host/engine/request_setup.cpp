@@ -56,7 +56,7 @@ GuardOptions guard_options_from(const LoadRequest& request, const PluginRegistry
   for (const auto& name : options.fallback) (void)registry.create(name);
   options.max_attempts = request.max_attempts;
   options.budget = request.budget;
-  options.workload = request.workload;
+  options.workload = request.planned_workload();
   options.verify_data = request.verify_data;
   options.cpu_memory = request.cpu_memory_bytes;
   options.stream_source = request.stream_source;
@@ -70,13 +70,13 @@ GuardOptions guard_options_from(const LoadRequest& request, const PluginRegistry
 
 DeviceBudget probe_budget_for(DeviceRuntime& runtime, const InspectedModel& model, const LoadRequest& request,
                               std::vector<std::string>* notes) {
-  return probe_budget(runtime, model, request.budget, request.workload, request.cpu_memory_bytes, notes);
+  return probe_budget(runtime, model, request.budget, request.planned_workload(), request.cpu_memory_bytes, notes);
 }
 
 PlanningSetup prepare_planning(const LoadRequest& request) {
   PlanningSetup setup;
   setup.model = inspect_requested(request);
-  setup.workload = request.workload;
+  setup.workload = request.planned_workload();
   auto runtime = make_runtime(request);
   setup.runtime = runtime->name();
   setup.notes = setup.model.notes;

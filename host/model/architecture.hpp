@@ -35,6 +35,10 @@ struct ArchitectureDescription {
   // sizes a call by); empty: the inspector estimates it from the widest tensor.
   std::function<double(double element_bytes)> activation_bytes_per_token;
   double attention_flops_per_token_pair = 0;  // each block's attention, per token per token of context
+  // The share of a pass's tokens a unit's 2-D weight multiplies, by the tensor's name (its FLOPs per
+  // token are 2 × its elements × the share); empty: every weight multiplies every token. A dual-stream
+  // block's image weights see the image tokens only, its modulation one row a sample.
+  std::function<double(const std::string& tensor)> token_share;
   std::uint64_t default_tokens = 0;
 };
 

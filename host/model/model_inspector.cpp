@@ -137,6 +137,7 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
   component.name = inspected.source.name;
   component.architecture = description.name;
   component.default_tokens = description.default_tokens;
+  inspected.token_share = description.token_share ? description.token_share : [](const std::string&) { return 1.0; };
 
   // Group tensors into units: rule order, then index order; tensors no rule claims go last, by module.
   struct Slot {
@@ -225,8 +226,10 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
     Unit& unit = slot->unit;
     for (const auto& tensor : unit.tensors) {
       if (tensor.tied_to.empty()) unit.bytes += tensor.bytes, unit.parameters += tensor.elements;
-      const bool matmul = tensor.shape.size() >= 2 && (unit.kind != UnitKind::embedding || !tensor.tied_to.empty());
-      if (matmul) unit.flops_per_token += 2.0 * static_cast<double>(tensor.elements);
+      if (!multiplies_tokens(unit, tensor)) continue;
+      const double flops = 2.0 * static_cast<double>(tensor.elements) * inspected.token_share(tensor.name);
+      unit.flops_per_token += flops;
+      if (tensor.dtype == DType::F8_E4M3) unit.fp8_flops_per_token += flops;  // an fp8 checkpoint's
     }
     if (unit.kind == UnitKind::block && slot->rule < description.rules.size() && description.rules[slot->rule].indexed)
       unit.sequence_flops_per_token = description.attention_flops_per_token_pair;

@@ -49,6 +49,9 @@ struct InspectedComponent {
   std::vector<LoraAdapter> adapters;
   std::map<std::string, QuantizedWeight> quantized;     // by the weight's name (model/quantized_weights.hpp)
   std::map<std::string, std::string> quantized_scales;  // their scales: scale name → weight name
+  // The share of a pass's tokens a 2-D weight multiplies, by its name (the family's
+  // ArchitectureDescription::token_share; 1 where it says nothing): what quantizing it moves into fp8.
+  std::function<double(const std::string& tensor)> token_share;
 };
 
 // Where a tensor's bytes are; for a row slice (TensorInfo::first_row), where the slice's rows are.

@@ -66,6 +66,8 @@ void quantize_weights(InspectedModel& model, const std::map<std::string, Fp8Quan
         inspected.quantized_scales[scale.name] = tensor.name;
         unit.bytes -= tensor.bytes;
         tensor.dtype = DType::F8_E4M3;  // stored_bytes stays the checkpoint's: where the source is read
+        if (multiplies_tokens(unit, tensor))
+          unit.fp8_flops_per_token += 2.0 * static_cast<double>(tensor.elements) * inspected.token_share(tensor.name);
         tensor.bytes = tensor.elements;
         unit.bytes += tensor.bytes + scale.bytes;
         scales.push_back(std::move(scale));

@@ -30,6 +30,7 @@ Unit slice(const Unit& whole, std::int64_t first_row, std::int64_t rows) {
   unit.bytes = piece.bytes;
   unit.parameters = piece.elements;
   unit.flops_per_token = whole.flops_per_token * static_cast<double>(part) / static_cast<double>(all_rows);
+  unit.fp8_flops_per_token = whole.fp8_flops_per_token * static_cast<double>(part) / static_cast<double>(all_rows);
   unit.sequence_flops_per_token = 0;
   return unit;
 }

@@ -10,4 +10,10 @@ StrategyOptions LoadRequest::strategy_options_for(const std::string& name, bool 
   return options;
 }
 
+Workload LoadRequest::planned_workload() const {
+  Workload planned = workload;
+  planned.fp8_matmuls = fp8_compute != Fp8Compute::Mode::off;
+  return planned;
+}
+
 }  // namespace vramguard

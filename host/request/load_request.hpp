@@ -76,6 +76,9 @@ struct LoadRequest {
   // The [strategy.NAME] section, then --option settings over it; bare KEY=VALUE settings apply to
   // `strategy` only when `bare_keys_apply` (they are meant for the first strategy).
   StrategyOptions strategy_options_for(const std::string& name, bool bare_keys_apply) const;
+  // The workload plans are made for: `workload`, its Linears with fp8 weights multiplied in fp8 where
+  // --fp8-compute allows it (the cost model's step then counts fp8 matmuls on GPUs that have them).
+  Workload planned_workload() const;
 };
 
 }  // namespace vramguard

@@ -156,11 +156,16 @@ double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t bat
          (unit.flops_per_token + t * unit.sequence_flops_per_token);
 }
 
-double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& c) {
-  std::size_t matmuls = 0;  // a matrix in any unit but a lookup table (an untied embedding) is multiplied by
+double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& c,
+                        double fp8_flops) {
+  std::size_t matmuls = 0;
   for (const auto& tensor : unit.tensors)
-    if (tensor.shape.size() >= 2 && (unit.kind != UnitKind::embedding || !tensor.tied_to.empty())) ++matmuls;
-  const double arithmetic = flops / gpu_flops_per_s(gpu, c) + static_cast<double>(matmuls) * c.matmul_fixed_seconds;
+    if (multiplies_tokens(unit, tensor)) ++matmuls;
+  // Without fp8 tensor cores, fp8 weights are turned into the compute dtype and multiplied there.
+  const double fp8_rate = gpu ? gpu->fp8_compute_flops_per_s * c.fp8_gpu_efficiency : 0;
+  if (fp8_rate <= 0) fp8_flops = 0;
+  const double arithmetic = (flops - fp8_flops) / gpu_flops_per_s(gpu, c) + (fp8_flops > 0 ? fp8_flops / fp8_rate : 0) +
+                            static_cast<double>(matmuls) * c.matmul_fixed_seconds;
   return std::max(arithmetic, static_cast<double>(unit.tensors.size()) * c.launch_seconds_per_tensor);
 }
 
@@ -233,6 +238,9 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
       const DeviceInfo* executor = budget.find(placed->executes_on);
       executes[placed->executes_on] = true;
       const double flops = unit_pass_flops(unit, sequence, batch);
+      const double fp8_flops = workload.fp8_matmuls ? static_cast<double>(std::max<std::uint64_t>(1, batch)) *
+                                                          static_cast<double>(sequence) * unit.fp8_flops_per_token
+                                                    : 0;
       const std::uint64_t rounded = allocated_bytes(unit, c);
       // Activations hop between devices when consecutive units execute on different ones.
       if (!first && previous_executor != placed->executes_on)
@@ -246,7 +254,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
           if (auto* d = held_on(placed->storage)) d->resident_bytes += rounded;
           bytes_to_gpu[placed->storage] += unit.bytes;
           bytes_read += unit.bytes;
-          compute = unit_gpu_seconds(unit, flops, executor, c);
+          compute = unit_gpu_seconds(unit, flops, executor, c, fp8_flops);
           break;
         }
         case PlacementMode::streamed: {
@@ -264,7 +272,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
           const double bandwidth = on_host ? std::min(source.copy_bytes_per_s, link)
                                            : std::min({page_cache, c.staged_stream_bytes_per_s, link});
           transfer = static_cast<double>(unit.bytes) / bandwidth;
-          compute = unit_gpu_seconds(unit, flops, executor, c);
+          compute = unit_gpu_seconds(unit, flops, executor, c, fp8_flops);
           auto& released = slot_released[placed->executes_on];
           const std::size_t slots = static_cast<std::size_t>(std::max(0, depth)) + 1;
           const double slot_free = released.size() >= slots ? released[released.size() - slots] : 0;

@@ -2,6 +2,10 @@
 
 namespace vramguard {
 
+bool multiplies_tokens(const Unit& unit, const TensorInfo& tensor) {
+  return tensor.shape.size() >= 2 && (unit.kind != UnitKind::embedding || !tensor.tied_to.empty());
+}
+
 std::string_view unit_kind_name(UnitKind kind) {
   switch (kind) {
     case UnitKind::embedding: return "embedding";

@@ -135,6 +135,17 @@ TEST(Fp8Quantization, TheGraphHoldsEachWeightAtOneByteWithItsScaleAndKeepsWhatIs
     }
   EXPECT_EQ(fp8, 34u);
   EXPECT_EQ(scales, 34u);
+  // The blocks' arithmetic moves to fp8 with their weights (the cost model's fp8 matmuls); the
+  // modulations', once a sample, was never counted per token.
+  for (std::size_t u = 0; u < transformer.units.size(); ++u) {
+    const Unit& unit = transformer.units[u];
+    EXPECT_DOUBLE_EQ(unit.flops_per_token, before.units[u].flops_per_token) << unit.name;
+    EXPECT_EQ(before.units[u].fp8_flops_per_token, 0) << unit.name;
+    if (unit.kind == UnitKind::block) {
+      EXPECT_GT(unit.flops_per_token, 0) << unit.name;
+      EXPECT_DOUBLE_EQ(unit.fp8_flops_per_token, unit.flops_per_token) << unit.name;
+    }
+  }
   EXPECT_LT(transformer.bytes(), before.bytes() / 3);
   EXPECT_EQ(quantized.components[1].quantized.size(), 34u);
   ASSERT_FALSE(quantized.notes.empty());

@@ -237,6 +237,33 @@ TEST(CostModel, AJobCountsEachComponentsPasses) {
   EXPECT_EQ(edit.components[1].passes, 16u);
 }
 
+// fp8 matmuls (--fp8-compute) run a unit's fp8 share of arithmetic at the GPU's fp8 rate where it has
+// one; without fp8 tensor cores, or unasked, all of it runs at the bf16 rate.
+TEST(CostModel, Fp8MatmulsShortenOnlyTheFp8ShareOnGpusThatHaveThem) {
+  ModelGraph model = make_model({10 * MiB, 10 * MiB}, "transformer");
+  for (auto& unit : model.components[0].units) {
+    unit.flops_per_token = 4e9;
+    unit.fp8_flops_per_token = 3e9;  // three quarters of it in Linears with fp8 weights
+  }
+  auto budget = make_budget({GiB}, GiB);
+  budget.devices[0].compute_flops_per_s = 100e12;
+  const Placement placement = plan_with(SequentialOffloadStrategy(), model, budget);
+  Workload bf16;
+  bf16.tokens = 8192;
+  Workload fp8 = bf16;
+  fp8.fp8_matmuls = true;
+  const CostConstants& c = default_cost_constants();
+  const double bf16_seconds = predict(model, budget, placement, bf16).components[0].compute_seconds;
+  EXPECT_DOUBLE_EQ(predict(model, budget, placement, fp8).components[0].compute_seconds, bf16_seconds)
+      << "a GPU without fp8 tensor cores multiplies in bf16";
+  budget.devices[0].fp8_compute_flops_per_s = 200e12;
+  const double fp8_seconds = predict(model, budget, placement, fp8).components[0].compute_seconds;
+  const double saved_per_unit = 8192 * 3e9 * (1 / (100e12 * c.gpu_efficiency) - 1 / (200e12 * c.fp8_gpu_efficiency));
+  EXPECT_NEAR(bf16_seconds - fp8_seconds, 2 * saved_per_unit, 1e-9);
+  EXPECT_DOUBLE_EQ(predict(model, budget, placement, bf16).components[0].compute_seconds, bf16_seconds)
+      << "unasked, fp8 weights are turned into bf16 at use";
+}
+
 TEST(Auto, UsesTheCpuOnlyWhenAllowed) {
   auto budget = make_budget({}, GiB);
   EXPECT_THROW(plan_with(AutoStrategy(), make_model({10 * MiB}), budget), NoFitError);

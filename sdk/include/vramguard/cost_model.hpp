@@ -38,7 +38,11 @@ struct CostConstants {
   double staged_stream_bytes_per_s = 6e9;  // a window filled through the staging ring at run time (one reader per GPU)
   double pageable_copy_fraction = 0.15;    // pageable ÷ pinned host→device (8.3 ÷ 53.8 GB/s on H100)
   double gpu_efficiency = 0.8;             // achieved ÷ peak dense bf16 FLOP/s, the arithmetic of large matmuls
-  double matmul_fixed_seconds = 40e-6;     // what a matmul costs beyond its arithmetic (waves, prologue)
+  // Achieved ÷ peak dense fp8 FLOP/s of vramguard's fp8 Linears (the input's rows quantized, then the
+  // row-wise scaled matmul): on an H100 the full-size transformer's image-token Linears ran 1.48× their
+  // bf16 time at twice the peak (bench/README.md, "fp8 matmuls"), 0.8 × 1.48 ÷ 2.
+  double fp8_gpu_efficiency = 0.59;
+  double matmul_fixed_seconds = 40e-6;               // what a matmul costs beyond its arithmetic (waves, prologue)
   double launch_seconds_per_tensor = 30e-6;          // the least a unit takes: its kernels' launches, ~3 per weight
   double copy_efficiency = 0.98;                     // window copies ÷ the probed pinned bandwidth
   double cpu_flops_per_s = 1.0e12;                   // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
@@ -78,10 +82,11 @@ double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& constants = d
 double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 // FLOPs of one pass of `tokens` tokens (per sequence) through a unit, over `batch` sequences.
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch = 1);
-// Seconds a GPU computes one pass of a unit: its FLOPs at the sustained rate, and never less than
-// launching its kernels takes (small units at few tokens are launch-bound).
+// Seconds a GPU computes one pass of a unit: its FLOPs at the sustained rate — `fp8_flops` of them as
+// fp8 matmuls where the GPU has fp8 tensor cores — and never less than launching its kernels takes
+// (small units at few tokens are launch-bound).
 double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu,
-                        const CostConstants& constants = default_cost_constants());
+                        const CostConstants& constants = default_cost_constants(), double fp8_flops = 0);
 
 // How streamed weights held on the host reach the GPU during a pass.
 enum class StreamSource : std::uint8_t {

@@ -26,6 +26,7 @@ struct DeviceInfo {
   std::uint64_t usable_bytes = 0;          // what a placement may fill with weights
   double host_to_device_bytes_per_s = 0;   // pinned copy bandwidth (measured or declared)
   double compute_flops_per_s = 0;          // sustained dense bf16 FLOP/s, for the cost model
+  double fp8_compute_flops_per_s = 0;      // dense fp8 FLOP/s of its tensor cores; 0: it has none
   bool simulated = false;
 
   std::string name() const { return id.str(); }

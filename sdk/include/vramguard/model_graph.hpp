@@ -38,10 +38,17 @@ struct Unit {
   // Attention's FLOPs per token per token of context (scores and the weighted sum): a pass of T tokens
   // costs T × (flops_per_token + T × sequence_flops_per_token).
   double sequence_flops_per_token = 0;
+  // Of flops_per_token, what Linears with fp8 (e4m3) weights do: fp8 matmuls where a run asks for them
+  // (Workload::fp8_matmuls) and the GPU has them.
+  double fp8_flops_per_token = 0;
   std::string tie_group;  // units sharing a tie group must be stored together; named after the shared tensor
   std::string slice_of;   // a row slice of this module's unit ("lm_head"), split because it
                           // was much larger than a block; empty for a whole module
 };
+
+// Whether a pass multiplies its tokens by this tensor of the unit: a matrix, unless it is an
+// embedding's lookup table (a head tied to the embedding multiplies by it).
+bool multiplies_tokens(const Unit& unit, const TensorInfo& tensor);
 
 struct Component {
   std::string name;          // "transformer", "text_encoder", "vae"; "model" for a lone model

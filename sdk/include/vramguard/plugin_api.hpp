@@ -26,7 +26,7 @@
 
 namespace vramguard {
 
-inline constexpr int kPluginApiVersion = 6;  // 6: DeviceInfo::adapter_bytes (a LoRA's weights beside the checkpoint's)
+inline constexpr int kPluginApiVersion = 7;  // 7: fp8 matmuls (DeviceInfo, Unit, Workload)
 
 // What one plan call came to, filled on the plugin's side.
 struct PlanOutcome {

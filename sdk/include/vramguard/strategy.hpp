@@ -26,6 +26,7 @@ struct Workload {
   std::uint64_t tokens = 0;                         // sequence length per forward step (0: each component's default)
   std::uint64_t batch = 1;                          // sequences per step
   std::map<std::string, ComponentWork> components;  // by component name; absent: the above, one pass
+  bool fp8_matmuls = false;  // Linears with e4m3 weights multiply in fp8 on GPUs that can (--fp8-compute)
 
   // The component's sequence length: its own, else the workload's tokens, else `default_tokens`.
   std::uint64_t sequence_tokens(const std::string& component, std::uint64_t default_tokens) const;
