@@ -39,8 +39,8 @@ struct CostConstants {
   double pageable_copy_fraction = 0.15;    // pageable ÷ pinned host→device (8.3 ÷ 53.8 GB/s on H100)
   double gpu_efficiency = 0.8;             // achieved ÷ peak dense bf16 FLOP/s, the arithmetic of large matmuls
   // Achieved ÷ peak dense fp8 FLOP/s of vramguard's fp8 Linears (the input's rows quantized, then the
-  // row-wise scaled matmul): on an H100 the full-size transformer's image-token Linears ran 1.48× their
-  // bf16 time at twice the peak (bench/README.md, "fp8 matmuls"), 0.8 × 1.48 ÷ 2.
+  // row-wise scaled matmul): on an H100 the full-size transformer's image-token Linears ran 1.48× faster
+  // than in bf16 with twice the peak (bench/README.md, "fp8 matmuls"): 0.8 × 1.48 ÷ 2.
   double fp8_gpu_efficiency = 0.59;
   double matmul_fixed_seconds = 40e-6;               // what a matmul costs beyond its arithmetic (waves, prologue)
   double launch_seconds_per_tensor = 30e-6;          // the least a unit takes: its kernels' launches, ~3 per weight
