@@ -238,9 +238,8 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
       const DeviceInfo* executor = budget.find(placed->executes_on);
       executes[placed->executes_on] = true;
       const double flops = unit_pass_flops(unit, sequence, batch);
-      const double fp8_flops = workload.fp8_matmuls ? static_cast<double>(std::max<std::uint64_t>(1, batch)) *
-                                                          static_cast<double>(sequence) * unit.fp8_flops_per_token
-                                                    : 0;
+      const double fp8_flops =
+          workload.fp8_matmuls ? static_cast<double>(batch * sequence) * unit.fp8_flops_per_token : 0;
       const std::uint64_t rounded = allocated_bytes(unit, c);
       // Activations hop between devices when consecutive units execute on different ones.
       if (!first && previous_executor != placed->executes_on)
