@@ -156,7 +156,7 @@ at::Tensor gated_add(const at::Tensor& x, const ImageModulation& m, const at::Te
 }
 
 at::Tensor feed_forward(const UnitScope& block, const std::string& module, const at::Tensor& x) {
-  return linear(block, module + ".net.2", at::gelu(linear(block, module + ".net.0.proj", x), "tanh"));
+  return block.linear(module + ".net.2", linear(block, module + ".net.0.proj", x), LinearInput::gelu_tanh);
 }
 
 struct Streams {

@@ -6,12 +6,9 @@
 #include <array>
 #include <cmath>
 #include <limits>
-#include <mutex>
 #include <set>
-#include <utility>
 
 #include "core/errors.hpp"
-#include "logging/log.hpp"
 #if VRAMGUARD_FP8_MATMUL
 #include "devices/cuda/cuda_fp8.hpp"
 #endif
@@ -108,35 +105,6 @@ std::set<int> fp8_matmul_gpus(Fp8Compute::Mode mode, const InspectedModel& model
   if (on) throw refuse("this build of vramguard has no fp8 matmul kernel (built without CUDA's nvcc)");
 #endif
   return gpus;
-}
-
-std::optional<at::Tensor> fp8_matmul_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale,
-                                            const at::Tensor& bias) {
-#if VRAMGUARD_FP8_MATMUL
-  if (!cuda::fp8_linear_takes(x, weight)) return std::nullopt;
-  // Shapes PyTorch's fp8 matmul refused once are not tried again: an exception a layer costs milliseconds.
-  static std::mutex mutex;
-  static std::set<std::pair<std::int64_t, std::int64_t>> refused;
-  const std::pair<std::int64_t, std::int64_t> shape{weight.size(0), weight.size(1)};
-  {
-    std::lock_guard lock(mutex);
-    if (refused.count(shape)) return std::nullopt;
-  }
-  try {
-    return cuda::fp8_linear(x, weight, scale, bias);
-  } catch (const c10::OutOfMemoryError&) {
-    throw;  // the step's out-of-memory, the guard's business: not a refused shape
-  } catch (const c10::Error& e) {
-    std::lock_guard lock(mutex);
-    refused.insert(shape);
-    log::warn("an fp8 matmul of a ", shape.first, "x", shape.second,
-              " weight was refused; that shape computes in its dequantized dtype: ", e.what_without_backtrace());
-    return std::nullopt;
-  }
-#else
-  (void)x, (void)weight, (void)scale, (void)bias;
-  return std::nullopt;
-#endif
 }
 
 }  // namespace vramguard::runtime

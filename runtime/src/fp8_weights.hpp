@@ -4,7 +4,6 @@
 // streamed at one byte an element, and turned into the compute dtype only where a Linear uses them.
 #include <ATen/core/Tensor.h>
 
-#include <optional>
 #include <set>
 
 #include "model/model_inspector.hpp"
@@ -32,11 +31,5 @@ VRAMGUARD_RUNTIME_API at::Tensor dequantized(const at::Tensor& stored, DType sto
 // model has such weights; under on, every GPU, or UsageError naming what is missing (exit 2, before
 // anything loads); under off, none.
 std::set<int> fp8_matmul_gpus(Fp8Compute::Mode mode, const InspectedModel& model, bool simulated);
-
-// x · (weight × scale)ᵀ + bias as one fp8 matmul on x's GPU (an e4m3 weight, held as fp8), where the
-// shapes allow it; nullopt where they do not, or where PyTorch's fp8 matmul refused them (said once per
-// shape in the log), and the caller dequantizes instead.
-std::optional<at::Tensor> fp8_matmul_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& scale,
-                                            const at::Tensor& bias);
 
 }  // namespace vramguard::runtime

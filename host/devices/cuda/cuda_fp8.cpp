@@ -35,25 +35,32 @@ bool fp8_linear_takes(const at::Tensor& x, const at::Tensor& weight) {
          weight.size(1) % 16 == 0 && x.size(-1) == weight.size(1);
 }
 
-at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
-                      const at::Tensor& bias) {
+Fp8Rows quantize_rows(const at::Tensor& x, RowActivation activation) {
   const c10::cuda::CUDAGuard on_its_gpu(x.device());
-  const std::int64_t in = weight.size(1), out = weight.size(0);
+  const std::int64_t in = x.size(-1);
   at::Tensor rows = x.reshape({-1, in}).contiguous();
   if (reinterpret_cast<std::uintptr_t>(rows.data_ptr()) % 16 != 0) rows = rows.clone();  // the kernel's 16-byte loads
   const std::int64_t m = rows.size(0);
   const KernelDType dtype = *kernel_dtype_of(x.scalar_type());  // fp8_linear_takes checked it
-  at::Tensor quantized = at::empty({m, in}, rows.options().dtype(at::kFloat8_e4m3fn));
-  at::Tensor row_scales = at::empty({m, 1}, rows.options().dtype(at::kFloat));
-  check(quantize_rows_e4m3(rows.data_ptr(), dtype, m, in, static_cast<std::uint8_t*>(quantized.data_ptr()),
-                           row_scales.data_ptr<float>(), compute_stream(static_cast<int>(x.get_device()))),
+  Fp8Rows out{at::empty({m, in}, rows.options().dtype(at::kFloat8_e4m3fn)),
+              at::empty({m, 1}, rows.options().dtype(at::kFloat))};
+  check(quantize_rows_e4m3(rows.data_ptr(), dtype, activation, m, in, static_cast<std::uint8_t*>(out.values.data_ptr()),
+                           out.scales.data_ptr<float>(), compute_stream(static_cast<int>(x.get_device()))),
         "quantizing a Linear's input to fp8");
+  return out;
+}
+
+at::Tensor fp8_linear(const Fp8Rows& rows, c10::ScalarType dtype, const at::Tensor& weight,
+                      const at::Tensor& weight_scale, const at::Tensor& bias) {
+  const c10::cuda::CUDAGuard on_its_gpu(rows.values.device());
+  const std::int64_t out = weight.size(0);
+  const auto options = rows.scales.options();
   // One scale per output feature: the weight's own per row, or its one scale repeated.
-  const at::Tensor scale = weight_scale.defined() ? weight_scale.to(x.device(), at::kFloat).reshape({-1})
-                                                  : at::ones({1}, rows.options().dtype(at::kFloat));
+  const at::Tensor scale =
+      weight_scale.defined() ? weight_scale.to(rows.values.device(), at::kFloat).reshape({-1}) : at::ones({1}, options);
   const at::Tensor column_scales = scale.expand({out}).reshape({1, out}).contiguous();
   // Row-wise scaled fp8 matmuls write bf16; their bias is bf16 too. Other dtypes add theirs afterwards.
-  const bool bf16 = x.scalar_type() == at::kBFloat16;
+  const bool bf16 = dtype == at::kBFloat16;
   const at::Tensor values = weight.scalar_type() == at::kFloat8_e4m3fn ? weight : weight.view(at::kFloat8_e4m3fn);
   const c10::optional<at::Tensor> fused_bias = bf16 && bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt;
   // Fast accumulation (Hopper's fp8 schedule without periodic promotion) where PyTorch takes it for
@@ -61,22 +68,27 @@ at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::T
   static std::atomic<bool> fast_accumulation{true};
   at::Tensor y;
   try {
-    y = at::_scaled_mm(quantized, values.t(), row_scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
+    y = at::_scaled_mm(rows.values, values.t(), rows.scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
                        fast_accumulation.load());
   } catch (const c10::OutOfMemoryError&) {
     throw;
   } catch (const c10::Error&) {
     if (!fast_accumulation.exchange(false)) throw;
-    y = at::_scaled_mm(quantized, values.t(), row_scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
+    y = at::_scaled_mm(rows.values, values.t(), rows.scales, column_scales, fused_bias, c10::nullopt, at::kBFloat16,
                        false);
   }
   if (!bf16) {
-    y = y.to(x.scalar_type());
+    y = y.to(dtype);
     if (bias.defined()) y.add_(bias);
   }
+  return y;
+}
+
+at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
+                      const at::Tensor& bias) {
   auto shape = x.sizes().vec();
-  shape.back() = out;
-  return y.view(shape);
+  shape.back() = weight.size(0);
+  return fp8_linear(quantize_rows(x), x.scalar_type(), weight, weight_scale, bias).view(shape);
 }
 
 }  // namespace vramguard::cuda

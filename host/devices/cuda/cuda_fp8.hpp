@@ -9,6 +9,8 @@
 
 #include <string>
 
+#include "devices/cuda/fp8_rows.hpp"
+
 namespace vramguard::cuda {
 
 // The GPUs CUDA sees, and whether `gpu` has fp8 tensor cores (compute capability 8.9 or later); its name
@@ -21,11 +23,22 @@ std::string gpu_description(int gpu);
 // 16 (the fp8 matmul's rule), an input on a GPU in bf16, fp16 or fp32.
 bool fp8_linear_takes(const at::Tensor& x, const at::Tensor& weight);
 
-// x · (weight × weight_scale)ᵀ + bias as one fp8 matmul: x's rows quantized to e4m3 with a scale each
-// (one kernel, fp8_rows.cu), the weight's bytes used as they are with its scale per tensor or per row,
-// accumulated in float32 and written in x's dtype. `weight` holds e4m3 values [out, in] (float8 or bytes);
-// `weight_scale` is empty, one value or one per row; `bias` may be undefined. Throws c10::Error where PyTorch's fp8
-// matmul refuses the shapes or the GPU.
+// A Linear's input as an fp8 matmul takes it: activation(x)'s rows in e4m3 with a scale each (one
+// kernel, fp8_rows.cu); several matmuls of the same input may share it.
+struct Fp8Rows {
+  at::Tensor values;  // [rows, in], e4m3
+  at::Tensor scales;  // [rows, 1], float32
+};
+Fp8Rows quantize_rows(const at::Tensor& x, RowActivation activation = RowActivation::none);
+
+// rows · (weight × weight_scale)ᵀ + bias as one fp8 matmul, accumulated in float32 and written in `dtype`
+// as [rows, out]: the weight's bytes used as they are with its scale per tensor or per row. `weight`
+// holds e4m3 values [out, in] (float8 or bytes); `weight_scale` is empty, one value or one per row;
+// `bias` may be undefined. Throws c10::Error where PyTorch's fp8 matmul refuses the shapes or the GPU.
+at::Tensor fp8_linear(const Fp8Rows& rows, c10::ScalarType dtype, const at::Tensor& weight,
+                      const at::Tensor& weight_scale, const at::Tensor& bias);
+
+// x · (weight × weight_scale)ᵀ + bias in x's shape and dtype: quantize_rows, then the matmul above.
 at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
                       const at::Tensor& bias);
 

@@ -14,6 +14,39 @@ __device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); 
 __device__ inline float to_float(__half v) { return __half2float(v); }
 __device__ inline float to_float(float v) { return v; }
 
+// A float32 value rounded to T (to nearest, ties to even, as PyTorch's casts round).
+template <class T>
+__device__ inline T from_float(float v);
+template <>
+__device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <>
+__device__ inline __half from_float<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ inline float from_float<float>(float v) {
+  return v;
+}
+
+// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in the order PyTorch's
+// kernel evaluates it.
+__device__ inline float gelu_tanh(float x) {
+  constexpr float kBeta = 0.7978845608028654f;  // sqrt(2 / pi)
+  constexpr float kKappa = 0.044715f;
+  const float cube = x * x * x;
+  const float inner = kBeta * (x + kKappa * cube);
+  return 0.5f * x * (1.0f + tanhf(inner));
+}
+
+// An element as the quantization sees it: the activation's result in T, as the op would have stored it.
+template <RowActivation A, class T>
+__device__ inline float activated(T v) {
+  if constexpr (A == RowActivation::gelu_tanh) return to_float(from_float<T>(gelu_tanh(to_float(v))));
+  else return to_float(v);
+}
+
 // Eight elements at a time (16 bytes of bf16/f16, 32 of f32): the loads that reach the memory's bandwidth.
 template <class T>
 struct alignas(16) Pack {
@@ -37,8 +70,9 @@ __device__ float block_max(float value) {
 }
 
 // One block a row. The row is read twice, the second time from the cache: a row of activations is at
-// most a few tens of kilobytes.
-template <class T>
+// most a few tens of kilobytes. The activation is computed on both reads: arithmetic is cheaper than
+// keeping the row.
+template <class T, RowActivation A>
 __global__ void __launch_bounds__(kThreads)
     quantize_rows_kernel(const T* __restrict__ in, std::int64_t cols, std::uint8_t* __restrict__ out,
                          float* __restrict__ scales) {
@@ -50,7 +84,7 @@ __global__ void __launch_bounds__(kThreads)
   for (std::int64_t i = threadIdx.x; i < count; i += kThreads) {
     const Pack<T> pack = packs[i];
 #pragma unroll
-    for (int k = 0; k < 8; ++k) largest = fmaxf(largest, fabsf(to_float(pack.values[k])));
+    for (int k = 0; k < 8; ++k) largest = fmaxf(largest, fabsf(activated<A>(pack.values[k])));
   }
   largest = block_max(largest);
   const float scale = largest > 0.0f ? largest / kE4m3Max : 1.0f;
@@ -64,27 +98,36 @@ __global__ void __launch_bounds__(kThreads)
     } quantized;
 #pragma unroll
     for (int k = 0; k < 8; ++k)
-      quantized.bytes[k] = __nv_cvt_float_to_fp8(to_float(pack.values[k]) * inverse, __NV_SATFINITE, __NV_E4M3);
+      quantized.bytes[k] = __nv_cvt_float_to_fp8(activated<A>(pack.values[k]) * inverse, __NV_SATFINITE, __NV_E4M3);
     out_packs[i] = quantized.word;
+  }
+}
+
+template <class T>
+void launch(const T* in, RowActivation activation, std::int64_t rows, std::int64_t cols, std::uint8_t* out,
+            float* scales, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(rows)), block(kThreads);
+  switch (activation) {
+    case RowActivation::none:
+      quantize_rows_kernel<T, RowActivation::none><<<grid, block, 0, stream>>>(in, cols, out, scales);
+      break;
+    case RowActivation::gelu_tanh:
+      quantize_rows_kernel<T, RowActivation::gelu_tanh><<<grid, block, 0, stream>>>(in, cols, out, scales);
+      break;
   }
 }
 
 }  // namespace
 
-cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, std::int64_t rows, std::int64_t cols,
-                               std::uint8_t* out, float* scales, cudaStream_t stream) {
+cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, RowActivation activation, std::int64_t rows,
+                               std::int64_t cols, std::uint8_t* out, float* scales, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  const dim3 grid(static_cast<unsigned>(rows)), block(kThreads);
   switch (dtype) {
     case KernelDType::bf16:
-      quantize_rows_kernel<<<grid, block, 0, stream>>>(static_cast<const __nv_bfloat16*>(in), cols, out, scales);
+      launch(static_cast<const __nv_bfloat16*>(in), activation, rows, cols, out, scales, stream);
       break;
-    case KernelDType::f16:
-      quantize_rows_kernel<<<grid, block, 0, stream>>>(static_cast<const __half*>(in), cols, out, scales);
-      break;
-    case KernelDType::f32:
-      quantize_rows_kernel<<<grid, block, 0, stream>>>(static_cast<const float*>(in), cols, out, scales);
-      break;
+    case KernelDType::f16: launch(static_cast<const __half*>(in), activation, rows, cols, out, scales, stream); break;
+    case KernelDType::f32: launch(static_cast<const float*>(in), activation, rows, cols, out, scales, stream); break;
   }
   return cudaGetLastError();
 }

@@ -12,10 +12,15 @@
 
 namespace vramguard::cuda {
 
-// out[r][c] = e4m3(in[r][c] / scales[r]), saturating at ±448, with scales[r] = max_c |in[r][c]| / 448
-// (1 for a row of zeros). `in` is rows × cols, row-major, of `dtype`; cols a multiple of 8 and `in` 16-byte
-// aligned. Launched on `stream`; returns the launch's status.
-cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, std::int64_t rows, std::int64_t cols,
-                               std::uint8_t* out, float* scales, cudaStream_t stream);
+// What the input passes through before it is quantized, in the same pass: `gelu_tanh` is the GELU's tanh
+// approximation as PyTorch computes it (in float32, rounded to the input's dtype as at::gelu(x, "tanh")
+// writes it), so that an MLP's widest activation is read once instead of written, read and read again.
+enum class RowActivation : std::uint8_t { none, gelu_tanh };
+
+// With a = activation(in): out[r][c] = e4m3(a[r][c] / scales[r]), saturating at ±448, with
+// scales[r] = max_c |a[r][c]| / 448 (1 for a row of zeros). `in` is rows × cols, row-major, of `dtype`;
+// cols a multiple of 8 and `in` 16-byte aligned. Launched on `stream`; returns the launch's status.
+cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, RowActivation activation, std::int64_t rows,
+                               std::int64_t cols, std::uint8_t* out, float* scales, cudaStream_t stream);
 
 }  // namespace vramguard::cuda

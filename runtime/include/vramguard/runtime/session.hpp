@@ -97,6 +97,12 @@ VRAMGUARD_RUNTIME_API ComputeTarget compute_target(c10::ScalarType dtype, bool o
 
 class Session;
 struct UnitTensors;
+class PreparedLinearInput;
+
+// What a Linear's input passes through before the Linear (UnitScope::linear): the activation of an
+// MLP's hidden layer, applied where the Linear reads it: by the op, or, under fp8 matmuls, as the
+// input is quantized (one pass over the MLP's widest activation instead of two).
+enum class LinearInput { as_is, gelu_tanh };
 
 class VRAMGUARD_RUNTIME_API UnitScope {
  public:
@@ -118,13 +124,15 @@ class VRAMGUARD_RUNTIME_API UnitScope {
   // The Linear `module` (relative to the unit or in full) applied to x: its weight, its bias where the
   // unit holds one, and each LoRA adapting it (x·Aᵀ·Bᵀ·scale, in x's dtype). Model code calls its
   // Linears through this, so that a LoRA works under every placement without a copy of the weight.
-  at::Tensor linear(std::string_view module, const at::Tensor& x) const;
+  // `input` says what x passes through first (gelu_tanh: at::gelu(x, "tanh")).
+  at::Tensor linear(std::string_view module, const at::Tensor& x, LinearInput input = LinearInput::as_is) const;
   // Ends the scope now: its slot may be refilled once the compute issued so far is done with it.
   void release();
 
  private:
   friend class Session;
   UnitScope(Session* session, std::size_t unit, const UnitTensors* tensors);
+  at::Tensor linear_of(std::string_view module, PreparedLinearInput& input) const;
   Session* session_;
   std::size_t unit_;
   const UnitTensors* tensors_;
