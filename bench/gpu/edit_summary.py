@@ -2,7 +2,8 @@
 outside. Prints ready time, the median step, the streamed bytes against the copy bound (the pinned
 bandwidth measured in the same run), NVML's peak beside the plan's prediction, whether CFG's passes
 ran as one batch, and where the median step's time went (GPU compute, waits for copies, units not
-prefetched, the allocator's cache-emptying retries).
+prefetched, the allocator's cache-emptying retries); and, for a run with --profile, the GPU's time by
+kernel from the report's notes.
 Usage: edit_summary.py REPORT.json NVML.json LABEL PINNED_BYTES_PER_S"""
 import json
 import sys
@@ -11,7 +12,8 @@ import sys
 def main():
     report_file, nvml_file, label, bandwidth = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     try:
-        edit, outside = json.load(open(report_file))["edit"], json.load(open(nvml_file))
+        report = json.load(open(report_file))
+        edit, outside = report["edit"], json.load(open(nvml_file))
     except Exception as error:  # the run failed: its stderr says why (printed by the caller)
         print(f"  {label}: no report ({error})")
         return
@@ -29,6 +31,9 @@ def main():
         print(f"    median step: compute {median['compute_seconds']:.3f} s, copy waits {median['copy_wait_seconds']:.3f} s, "
               f"{median['unprefetched_units']} units not prefetched, {median['allocator_retries']} allocator retries "
               f"(all steps: {sum(s['allocator_retries'] for s in steps)})")
+    for note in report.get("notes", []):
+        if note.startswith("profile:"):
+            print(f"    {note}")
 
 
 if __name__ == "__main__":

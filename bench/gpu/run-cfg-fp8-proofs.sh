@@ -9,6 +9,8 @@
 # Each run under nvml_peak.py (NVML at 50 Hz from outside); printed by edit_summary.py: ready, the median
 # step, the step against the copy bound (pinned bandwidth measured here), NVML's peak beside the plan's.
 # Usage: run-cfg-fp8-proofs.sh [RUN...] (default: every run; a RUN is capped:VARIANT or resident:VARIANT)
+# STEPS=K: K steps instead of 8; PROFILE=1: each run also with --profile (its trace in the work folder,
+# the GPU's time by kernel printed from the report).
 set -uo pipefail
 source bench/gpu/proof-env.sh
 export CUDA_VISIBLE_DEVICES=0
@@ -20,7 +22,7 @@ default_runs="capped:apart capped:batched capped:fp8-apart capped:fp8-batched ca
   resident:bf16 resident:batched resident:fp8 resident:fp8mm"
 for run in ${*:-$default_runs}; do
   where=${run%%:*} variant=${run#*:} name=cfg-fp8-${run/:/-}
-  args=(--prompt "make the sky stormy" --negative-prompt " " --steps 8 --height 1024 --width 1024 --strategy auto)
+  args=(--prompt "make the sky stormy" --negative-prompt " " --steps "${STEPS:-8}" --height 1024 --width 1024 --strategy auto)
   [ "$where" = capped ] && args+=(--config "$(pwd)/configs/rtx4080-16gb.ini")
   case $variant in
   apart) args+=(--cfg-batch never) ;;
@@ -33,6 +35,7 @@ for run in ${*:-$default_runs}; do
   fp8) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute off) ;;
   fp8mm) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute on) ;;
   esac
+  [ -n "${PROFILE:-}" ] && args+=(--profile "$work/$name.trace.json")
   python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$work/qie" --image "$work/input.png" \
     "${args[@]}" --max-attempts 1 --output "$out/$name.png" --json > "$out/$name.json" 2> "$out/$name.err"
   python3 bench/gpu/edit_summary.py "$out/$name.json" "$out/$name.nvml.json" "$run" "$bandwidth"

@@ -302,7 +302,10 @@ Command edit_command() {
             ("output", po::value<std::string>()->value_name("OUT.png"), "where to write the result (PNG)")
             ("output-latents", po::value<std::string>()->value_name("FILE"),
                 "also write the final packed latents (safetensors, 'latents')")
-            ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
+            ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE")
+            ("profile", po::value<std::string>()->value_name("FILE"),
+                "profile the steps: a Chrome trace of the CPU's ops and the GPU's kernels to FILE (Perfetto), "
+                "the GPU's time by kernel in the report (CUDA builds)");
         // clang-format on
       }};
   return {spec, [](const Invocation& invocation, CommandIO& io) {
@@ -322,7 +325,9 @@ Command edit_command() {
             std::vector<std::pair<std::filesystem::path, std::string>> outputs = {{*output, "the result"}};
             if (const auto file = invocation.text("output-latents")) outputs.emplace_back(*file, "the latents");
             if (const auto file = invocation.text("report")) outputs.emplace_back(*file, "the report");
+            if (const auto file = invocation.text("profile")) outputs.emplace_back(*file, "the profile");
             check_output_paths(outputs);
+            const std::string profile_file = profile_file_for(invocation.text("profile"));
             // The pipeline the folder's model_index.json names, among the registered ones; every input,
             // and every stage's input, before anything loads.
             const pipelines::PipelineSpec& pipeline = pipelines::pipeline_spec_for(model.source.root);
@@ -372,6 +377,7 @@ Command edit_command() {
             hooks.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
             hooks.cancel = &stop_flag();
             hooks.log_level = static_cast<int>(log::level());
+            hooks.profile_file = profile_file;
             auto on_step = [&](const pipelines::PipelineStep& step) {
               if (!terminal) return;
               io.err << "step " << step.step << "/" << step.steps << "  " << seconds_text(step.seconds);

@@ -46,7 +46,10 @@ Command run_command() {
             ("output", po::value<std::string>()->value_name("FILE"),
                 "write the last call's outputs, by name, to a safetensors file")
             ("seed", po::value<std::string>()->value_name("N")->default_value("0"), "seed for generated inputs")
-            ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE");
+            ("report", po::value<std::string>()->value_name("FILE"), "also write the JSON report to FILE")
+            ("profile", po::value<std::string>()->value_name("FILE"),
+                "profile the steps: a Chrome trace of the CPU's ops and the GPU's kernels to FILE (Perfetto), "
+                "the GPU's time by kernel in the report (CUDA builds)");
         // clang-format on
       }};
   // The families come from the runtime library, as each registers itself (architectures/CMakeLists.txt).
@@ -72,9 +75,11 @@ Command run_command() {
             // cannot take them, or replace each other are refused before any work.
             if (const auto input = invocation.text("input")) protect_from_outputs(*input);
             std::vector<std::pair<std::filesystem::path, std::string>> outputs;
-            for (const auto& [option, what] : {std::pair{"output", "the outputs"}, std::pair{"report", "the report"}})
+            for (const auto& [option, what] : {std::pair{"output", "the outputs"}, std::pair{"report", "the report"},
+                                               std::pair{"profile", "the profile"}})
               if (const auto file = invocation.text(option)) outputs.emplace_back(*file, what);
             check_output_paths(outputs);
+            const std::string profile_file = profile_file_for(invocation.text("profile"));
             const bool simulated = request.simulate.has_value();
             if (simulated) require_host_room_for_simulated_data(model, "a run");
             const RuntimeLibraryInterface& library = runtime_library();
@@ -100,6 +105,7 @@ Command run_command() {
             hooks.progress = [&](std::uint64_t done, std::uint64_t total) { progress(done, total); };
             hooks.cancel = &stop_flag();
             hooks.log_level = static_cast<int>(log::level());
+            hooks.profile_file = profile_file;
             RunResult result;
             try {
               result = library.run(request, model, settings, hooks);

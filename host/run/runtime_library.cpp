@@ -64,6 +64,14 @@ const RuntimeLibraryInterface& runtime_library() {
   return library;
 }
 
+std::string profile_file_for(const std::optional<std::string>& file) {
+  if (!file) return {};
+  if (runtime_library().create_cuda_runtime == nullptr)
+    throw UsageError("--profile: this build of vramguard has no profiler (it was built without CUDA)",
+                     "profile with a CUDA build: PyTorch's profiler there records the CPU's ops and the GPU's kernels");
+  return *file;
+}
+
 std::unique_ptr<DeviceRuntime> make_cuda_runtime() {
   const int level = static_cast<int>(log::level());
   if (vramguard_create_cuda_runtime != nullptr)

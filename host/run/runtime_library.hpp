@@ -66,6 +66,10 @@ struct RunHooks {
   std::function<void(std::uint64_t, std::uint64_t)> progress;  // bytes loaded of the total
   const std::atomic<bool>* cancel = nullptr;                   // the CLI's Ctrl-C
   int log_level = 2;                                           // log::Level: the library logs as the CLI does
+  // --profile FILE: the job's steps (after its load) recorded by PyTorch's profiler, the Chrome trace
+  // written there, its summary added to the report's notes; empty: none. CUDA builds only (the caller
+  // refuses it where runtime_library().create_cuda_runtime is null).
+  std::string profile_file;
 };
 
 struct RunResult {
@@ -151,7 +155,11 @@ struct RuntimeLibraryInterface {
 // is missing or from another build. make_cuda_runtime (devices/device_runtime.hpp) is defined here too.
 const RuntimeLibraryInterface& runtime_library();
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 14;  // 14: the checks' ComputeOn
+// --profile FILE's value for RunHooks::profile_file (empty where not given); UsageError, before any
+// work, where the runtime library has no profiler (a build without CUDA).
+std::string profile_file_for(const std::optional<std::string>& file);
+
+inline constexpr int kRuntimeLibraryInterfaceVersion = 15;  // 15: RunHooks::profile_file
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

@@ -5,8 +5,13 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 
 #include "core/errors.hpp"
+#if VRAMGUARD_CUDA_RUNTIME
+#include "devices/cuda/cuda_profiler.hpp"
+#endif
 #include "logging/log.hpp"
 #include "model_description.hpp"
 #include "vramguard/runtime/named_tensor_files.hpp"
@@ -204,6 +209,57 @@ RunOutcome run_call(Session& session, const Call& call, const RunSettings& setti
   return outcome;
 }
 
+// --profile FILE: the job's steps, after its load, recorded by PyTorch's profiler (CUDA builds); the
+// trace written to FILE when they are done, its summary added to the report's notes. A job that fails
+// writes no trace.
+class StepsProfile {
+ public:
+  explicit StepsProfile(std::string file) : file_(std::move(file)) {
+    if (file_.empty()) return;
+#if VRAMGUARD_CUDA_RUNTIME
+    profiler_.emplace();
+#else
+    // The CLI refuses --profile before any work in such a build (profile_file_for).
+    throw JobError("a profile was asked of a runtime library built without CUDA, which has no profiler",
+                   "run without --profile");
+#endif
+  }
+
+  void finish(GuardReport& report) {
+#if VRAMGUARD_CUDA_RUNTIME
+    if (!profiler_) return;
+    const cuda::ProfileSummary summary = profiler_->finish(file_);
+    profiler_.reset();
+    const double span = summary.span_seconds > 0 ? summary.span_seconds : 1;
+    auto percent_text = [](double share) {
+      char text[16];
+      std::snprintf(text, sizeof text, "%.1f %%", 100 * share);
+      return std::string(text);
+    };
+    report.notes.push_back("profile: the steps' trace is in " + file_ + " (Perfetto, chrome://tracing); the GPU ran " +
+                           std::to_string(summary.kernels) + " kernels, busy " +
+                           format_seconds(summary.gpu_busy_seconds) + " of " + format_seconds(summary.span_seconds) +
+                           " (" + percent_text(summary.gpu_busy_seconds / span) + "); its time by kernel:");
+    constexpr std::size_t kShown = 12, kNameChars = 100;
+    for (std::size_t i = 0; i < std::min(kShown, summary.by_time.size()); ++i) {
+      const cuda::KernelTime& kernel = summary.by_time[i];
+      const std::string name =
+          kernel.name.size() > kNameChars ? kernel.name.substr(0, kNameChars - 3) + "..." : kernel.name;
+      report.notes.push_back("profile:   " + percent_text(kernel.seconds / span) + "  " +
+                             format_seconds(kernel.seconds) + "  " + std::to_string(kernel.calls) + "x  " + name);
+    }
+#else
+    (void)report;
+#endif
+  }
+
+ private:
+  std::string file_;
+#if VRAMGUARD_CUDA_RUNTIME
+  std::optional<cuda::Profiler> profiler_;
+#endif
+};
+
 RunResult run_job(const LoadRequest& request, const InspectedModel& model, const RunSettings& settings,
                   const RunHooks& hooks) {
   log::set_level(static_cast<log::Level>(hooks.log_level));
@@ -212,6 +268,7 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   Session::Impl& impl = session.impl();
   RunResult result;
   NamedTensors last_outputs;
+  StepsProfile profile(hooks.profile_file);
   try {
     for (const Call& call : calls)
       result.outcomes.push_back(run_call(session, call, settings, hooks.cancel, last_outputs));
@@ -225,6 +282,7 @@ RunResult run_job(const LoadRequest& request, const InspectedModel& model, const
   if (settings.output) write_named_tensors(*settings.output, last_outputs);
   impl.unload();
   result.report = impl.result->report;
+  profile.finish(result.report);
   return result;
 }
 
@@ -267,6 +325,7 @@ PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& m
     if (second) second->impl().unload();
     impl.unload();
   };
+  StepsProfile profile(hooks.profile_file);
   try {
     result.outcome = runner.run(session, second ? &*second : nullptr, job, on_step, hooks.cancel);
   } catch (const MemoryError&) {
@@ -287,6 +346,7 @@ PipelineRun run_pipeline_job(const LoadRequest& request, const InspectedModel& m
   }
   unload_all();
   result.report = impl.result->report;
+  profile.finish(result.report);
   if (second && second->impl().result) {
     result.parallel_report = second->impl().result->report;
     result.report.notes.push_back("CFG-parallel: a second load (" + result.parallel_report->final_strategy +

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -202,6 +203,35 @@ TEST(EditCommand, BadInputExitsTwoNamingItBeforeLoading) {
     EXPECT_EQ(result.err.find("load..."), std::string::npos)
         << arguments.substr(0, 300) << ": it loaded before refusing";
   }
+}
+
+// --profile FILE: the steps' Chrome trace and the GPU's time by kernel in the report, in a CUDA build
+// (PyTorch's profiler with kineto); elsewhere refused before anything loads.
+TEST(EditCommand, ProfilesTheStepsWhereTheBuildHasAProfiler) {
+  TempDir tmp;
+  const fs::path trace = tmp.path() / "trace.json", report = tmp.path() / "report.json";
+  const auto result = run_vramguard(fixture_call() + kSimulated + " --strategy auto --profile " +
+                                    shell_quote(trace.string()) + " --report " + shell_quote(report.string()) +
+                                    " --output " + shell_quote((tmp.path() / "edited.png").string()));
+  if (!VRAMGUARD_TEST_CUDA_BUILD) {
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_NE(result.err.find("--profile: this build of vramguard has no profiler"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("load..."), std::string::npos) << "it loaded before refusing";
+    EXPECT_FALSE(fs::exists(trace));
+    return;
+  }
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  // A trace Perfetto opens: the CPU's ops of the steps (the simulated GPU computes on the CPU).
+  const nlohmann::json doc = nlohmann::json::parse(std::ifstream(trace));
+  const auto& events = doc.is_object() ? doc.at("traceEvents") : doc;
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const nlohmann::json& event) {
+    return event.value("name", "").rfind("aten::linear", 0) == 0;
+  }));
+  const nlohmann::json written = nlohmann::json::parse(std::ifstream(report));
+  const auto& notes = written.at("notes");
+  EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [&](const nlohmann::json& note) {
+    return note.get<std::string>().find("profile: the steps' trace is in " + trace.string()) == 0;
+  })) << notes.dump();
 }
 
 TEST(EditCommand, ALoraFromTheCommandLineOrAConfigEqualsDiffusers) {
