@@ -264,6 +264,41 @@ TEST(CostModel, Fp8MatmulsShortenOnlyTheFp8ShareOnGpusThatHaveThem) {
       << "unasked, fp8 weights are turned into bf16 at use";
 }
 
+// auto weighs a streamed unit's copy against its compute as the prediction counts it: under fp8 matmuls a
+// unit whose Linears hold fp8 weights computes faster and hides less of its copy, so where only one of
+// two equal components fits beside the window, the fp8 one stays resident.
+TEST(Auto, KeepsResidentTheComponentWhoseFp8MatmulsHideLessOfItsCopy) {
+  ModelGraph model = make_model(std::vector<std::uint64_t>(4, 10 * MiB), "text_encoder");
+  model.components.push_back(make_model(std::vector<std::uint64_t>(4, 10 * MiB), "transformer").components[0]);
+  auto budget = make_budget({62 * MiB}, GiB);  // four units beside a two-slot window
+  DeviceInfo& gpu = budget.devices[0];
+  gpu.compute_flops_per_s = 100e12;
+  gpu.fp8_compute_flops_per_s = 2000e12;
+  Workload job;
+  job.tokens = 1000;
+  job.fp8_matmuls = true;
+  job.components["text_encoder"].passes = 2;
+  job.components["transformer"].passes = 2;
+  // Each unit's bf16 compute takes twice its copy: streamed in bf16, either component's copies hide.
+  const CostConstants& c = default_cost_constants();
+  const double copy_seconds = static_cast<double>(10 * MiB) / host_to_device_bytes_per_s(&gpu);
+  const double flops_per_token = 2 * copy_seconds * gpu.compute_flops_per_s * c.gpu_efficiency / 1000;
+  for (auto& component : model.components)
+    for (auto& unit : component.units) {
+      unit.flops_per_token = flops_per_token;
+      if (component.name == "transformer") unit.fp8_flops_per_token = flops_per_token;  // all in fp8 Linears
+    }
+  auto resident_units_of = [](const Placement& placement, const std::string& component) {
+    std::size_t n = 0;
+    for (const auto& u : placement.units)
+      n += u.component == component && u.mode == PlacementMode::resident ? std::size_t{1} : std::size_t{0};
+    return n;
+  };
+  const Placement placement = plan_with(AutoStrategy(), model, budget, {}, job);
+  EXPECT_EQ(resident_units_of(placement, "transformer"), 4u) << placement.explanation;
+  EXPECT_EQ(resident_units_of(placement, "text_encoder"), 0u) << placement.explanation;
+}
+
 TEST(Auto, UsesTheCpuOnlyWhenAllowed) {
   auto budget = make_budget({}, GiB);
   EXPECT_THROW(plan_with(AutoStrategy(), make_model({10 * MiB}), budget), NoFitError);

@@ -32,8 +32,10 @@ class PlanContext {
   const std::vector<UnitRef>& units() const { return units_; }
   const std::vector<PlanItem>& items() const { return items_; }  // in order of their first unit
   std::vector<const DeviceInfo*> gpus() const { return request_.budget.gpus(); }
-  // FLOPs of one forward pass through the item's units under the request's workload.
-  double pass_flops(const PlanItem& item) const;
+  // Seconds `gpu` computes one forward pass through the item's units under the request's workload, as
+  // the cost model's prediction counts them (unit_gpu_seconds: fp8 matmuls at the GPU's fp8 rate where
+  // the workload has them).
+  double pass_gpu_seconds(const PlanItem& item, const DeviceInfo& gpu) const;
   // Forward passes the job makes through the item's component (Workload::components; 1 by default).
   std::uint64_t passes(const PlanItem& item) const;
 
