@@ -69,10 +69,40 @@ __device__ float block_max(float value) {
   return warp_max[0];
 }
 
-// One block a row. The row is read twice, the second time from the cache: a row of activations is at
-// most a few tens of kilobytes. The activation is computed on both reads: arithmetic is cheaper than
-// keeping the row.
-template <class T, RowActivation A>
+// The packs of a row each thread keeps in registers between finding the row's largest magnitude and
+// quantizing it: 256 threads x 6 packs x 8 = 12,288 columns, an MMDiT's MLP hidden layer. Longer rows
+// are read a second time (from the cache) instead.
+constexpr int kHeldPacks = 6;
+
+// An element's activation, as the op would have stored it in T.
+template <RowActivation A, class T>
+__device__ inline Pack<T> activated_pack(const Pack<T>& pack) {
+  if constexpr (A == RowActivation::none) {
+    return pack;
+  } else {
+    Pack<T> out;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) out.values[k] = from_float<T>(activated<A>(pack.values[k]));
+    return out;
+  }
+}
+
+template <class T>
+__device__ inline uint2 quantized_pack(const Pack<T>& pack, float inverse) {
+  union {
+    std::uint8_t bytes[8];
+    uint2 word;
+  } quantized;
+#pragma unroll
+  for (int k = 0; k < 8; ++k)
+    quantized.bytes[k] = __nv_cvt_float_to_fp8(to_float(pack.values[k]) * inverse, __NV_SATFINITE, __NV_E4M3);
+  return quantized.word;
+}
+
+// One block a row: its largest magnitude, then its values scaled and rounded. `kHeld`: the row's
+// activated packs stay in registers between the two (read and activated once); otherwise the row is
+// read again, from the cache (a row of activations is a few tens of kilobytes), and activated again.
+template <class T, RowActivation A, bool kHeld>
 __global__ void __launch_bounds__(kThreads)
     quantize_rows_kernel(const T* __restrict__ in, std::int64_t cols, std::uint8_t* __restrict__ out,
                          float* __restrict__ scales) {
@@ -81,39 +111,55 @@ __global__ void __launch_bounds__(kThreads)
   auto* out_packs = reinterpret_cast<uint2*>(out + row * cols);
   const std::int64_t count = cols / 8;
   float largest = 0.0f;
-  for (std::int64_t i = threadIdx.x; i < count; i += kThreads) {
-    const Pack<T> pack = packs[i];
+  Pack<T> held[kHeld ? kHeldPacks : 1];
+  if constexpr (kHeld) {
 #pragma unroll
-    for (int k = 0; k < 8; ++k) largest = fmaxf(largest, fabsf(activated<A>(pack.values[k])));
+    for (int j = 0; j < kHeldPacks; ++j) {
+      const std::int64_t i = threadIdx.x + static_cast<std::int64_t>(j) * kThreads;
+      if (i >= count) break;
+      held[j] = activated_pack<A>(packs[i]);
+#pragma unroll
+      for (int k = 0; k < 8; ++k) largest = fmaxf(largest, fabsf(to_float(held[j].values[k])));
+    }
+  } else {
+    for (std::int64_t i = threadIdx.x; i < count; i += kThreads) {
+      const Pack<T> pack = activated_pack<A>(packs[i]);
+#pragma unroll
+      for (int k = 0; k < 8; ++k) largest = fmaxf(largest, fabsf(to_float(pack.values[k])));
+    }
   }
   largest = block_max(largest);
   const float scale = largest > 0.0f ? largest / kE4m3Max : 1.0f;
   const float inverse = 1.0f / scale;
   if (threadIdx.x == 0) scales[row] = scale;
-  for (std::int64_t i = threadIdx.x; i < count; i += kThreads) {
-    const Pack<T> pack = packs[i];
-    union {
-      std::uint8_t bytes[8];
-      uint2 word;
-    } quantized;
+  if constexpr (kHeld) {
 #pragma unroll
-    for (int k = 0; k < 8; ++k)
-      quantized.bytes[k] = __nv_cvt_float_to_fp8(activated<A>(pack.values[k]) * inverse, __NV_SATFINITE, __NV_E4M3);
-    out_packs[i] = quantized.word;
+    for (int j = 0; j < kHeldPacks; ++j) {
+      const std::int64_t i = threadIdx.x + static_cast<std::int64_t>(j) * kThreads;
+      if (i >= count) break;
+      out_packs[i] = quantized_pack(held[j], inverse);
+    }
+  } else {
+    for (std::int64_t i = threadIdx.x; i < count; i += kThreads)
+      out_packs[i] = quantized_pack(activated_pack<A>(packs[i]), inverse);
   }
+}
+
+template <class T, RowActivation A>
+void launch_rows(const T* in, std::int64_t rows, std::int64_t cols, std::uint8_t* out, float* scales,
+                 cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(rows)), block(kThreads);
+  if (cols / 8 <= static_cast<std::int64_t>(kThreads) * kHeldPacks)
+    quantize_rows_kernel<T, A, true><<<grid, block, 0, stream>>>(in, cols, out, scales);
+  else quantize_rows_kernel<T, A, false><<<grid, block, 0, stream>>>(in, cols, out, scales);
 }
 
 template <class T>
 void launch(const T* in, RowActivation activation, std::int64_t rows, std::int64_t cols, std::uint8_t* out,
             float* scales, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(rows)), block(kThreads);
   switch (activation) {
-    case RowActivation::none:
-      quantize_rows_kernel<T, RowActivation::none><<<grid, block, 0, stream>>>(in, cols, out, scales);
-      break;
-    case RowActivation::gelu_tanh:
-      quantize_rows_kernel<T, RowActivation::gelu_tanh><<<grid, block, 0, stream>>>(in, cols, out, scales);
-      break;
+    case RowActivation::none: launch_rows<T, RowActivation::none>(in, rows, cols, out, scales, stream); break;
+    case RowActivation::gelu_tanh: launch_rows<T, RowActivation::gelu_tanh>(in, rows, cols, out, scales, stream); break;
   }
 }
 
