@@ -228,7 +228,15 @@ class StepsProfile {
   void finish(GuardReport& report) {
 #if VRAMGUARD_CUDA_RUNTIME
     if (!profiler_) return;
-    const cuda::ProfileSummary summary = profiler_->finish(file_);
+    cuda::ProfileSummary summary;
+    try {
+      summary = profiler_->finish(file_);
+    } catch (const Error& e) {
+      // The job's own results are still to be written: a profile that cannot be is said, not fatal.
+      profiler_.reset();
+      report.warnings.push_back(std::string("the profile was not written: ") + e.what());
+      return;
+    }
     profiler_.reset();
     const double span = summary.span_seconds > 0 ? summary.span_seconds : 1;
     auto percent_text = [](double share) {
