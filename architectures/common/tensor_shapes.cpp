@@ -140,11 +140,12 @@ void refuse_checkpoint_without_blocks(const ComponentDescription& component, con
                    own_weights_hint(component));
 }
 
-std::int64_t largest_fp8_weight_elements(const ComponentDescription& component) {
+std::int64_t largest_fp8_weight_elements(const ComponentDescription& component,
+                                         const std::set<std::string>& fp8_matmuls) {
   std::int64_t largest = 0;
   for (const auto& unit : component.units)
     for (const auto& tensor : unit.tensors)
-      if (tensor.dtype.rfind("F8_", 0) == 0 && tensor.shape.size() == 2)
+      if (tensor.dtype.rfind("F8_", 0) == 0 && tensor.shape.size() == 2 && !fp8_matmuls.count(tensor.name))
         largest = std::max(largest, tensor.shape[0] * tensor.shape[1]);
   return largest;
 }

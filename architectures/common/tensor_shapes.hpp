@@ -5,6 +5,7 @@
 // model's, an edited key, a transposed tensor) is refused naming the tensor and both shapes, where
 // running it would end in a raw shape error deep in a forward pass, or compute garbage.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,9 @@ void check_tensor_shapes(const ComponentDescription& component, const std::vecto
                                                    const std::string& first_block_tensor);
 
 // The elements of the component's largest weight stored in fp8 (0 without one): a Linear turns its
-// weight into the compute dtype where it runs, one weight-sized tensor beside the activations.
-std::int64_t largest_fp8_weight_elements(const ComponentDescription& component);
+// weight into the compute dtype where it runs, one weight-sized tensor beside the activations; not
+// those of `fp8_matmuls` (full names), which an fp8 matmul multiplies as they are.
+std::int64_t largest_fp8_weight_elements(const ComponentDescription& component,
+                                         const std::set<std::string>& fp8_matmuls = {});
 
 }  // namespace vramguard::runtime

@@ -163,6 +163,22 @@ struct Streams {
   at::Tensor image, text;
 };
 
+// Whether every MLP's down-projection is an fp8 matmul here: its input, the GELU of the hidden layer,
+// is then held as fp8 rows, not in the compute dtype (feed_forward, LinearInput::gelu_tanh).
+bool mlp_gelu_in_fp8(const ComponentDescription& c, const ComputeTarget& target) {
+  if (!target.fused_kernels || target.fp8_matmul_weights.empty()) return false;
+  static const std::string kDown = "mlp.net.2.weight";
+  bool any = false;
+  for (const auto& unit : c.units)
+    for (const auto& tensor : unit.tensors)
+      if (tensor.name.size() >= kDown.size() &&
+          tensor.name.compare(tensor.name.size() - kDown.size(), kDown.size(), kDown) == 0) {
+        if (!target.fp8_matmul_weights.count(tensor.name)) return false;
+        any = true;
+      }
+  return any;
+}
+
 // The timestep's embedding for each stream: under zero_cond_t the image's holds the step's rows then
 // timestep 0's, and the text takes the step's.
 struct TimeEmbedding {
@@ -310,9 +326,10 @@ class QwenImageTransformerArchitecture final : public Architecture {
     const std::int64_t tokens = hidden.size(1) + inputs.at("encoder_hidden_states").size(1);
     auto bytes = static_cast<std::int64_t>(static_cast<double>(batch * tokens) *
                                            l.activation_bytes_per_token(static_cast<double>(element_bytes(dtype)),
-                                                                        norm_rotate_join_fuses(target, l.head_dim)));
-    // A weight stored in fp8, in the compute dtype where its layer runs.
-    bytes += largest_fp8_weight_elements(c) * element_bytes(dtype);
+                                                                        norm_rotate_join_fuses(target, l.head_dim),
+                                                                        mlp_gelu_in_fp8(c, target)));
+    // A weight stored in fp8, in the compute dtype where its layer runs (not where an fp8 matmul takes it).
+    bytes += largest_fp8_weight_elements(c, target.fp8_matmul_weights) * element_bytes(dtype);
 #if VRAMGUARD_TORCH_MAJOR < 2
     bytes += std::min(batch * l.heads * tokens * tokens * 4, kUnfusedScoreBytes) *
              2;  // the unfused attention's scores and weights

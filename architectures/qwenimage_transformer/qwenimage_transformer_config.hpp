@@ -21,12 +21,14 @@ struct MmditConfig {
   std::int64_t inner() const { return heads * head_dim; }
   // What one block holds per token (image and text alike) while it runs: both streams and their
   // residuals, the modulated inputs, q/k/v, the joint attention's output, and the MLP's 4× hidden with
-  // its GELU; and the float32 copies of q and k that their norm and rotary make op by op, unless the
-  // fused GPU kernel makes them (`fused_norm_rotary`: architectures/common/head_norm_rotary.hpp).
-  // Blocks run one at a time, so this is the pass's.
-  double activation_bytes_per_token(double element_bytes, bool fused_norm_rotary = false) const {
+  // its GELU — in the compute dtype, or one byte an element where the down-projection is an fp8 matmul
+  // that quantizes its input with the GELU applied (`fp8_gelu`); and the float32 copies of q and k that
+  // their norm and rotary make op by op, unless the fused GPU kernel makes them (`fused_norm_rotary`:
+  // architectures/common/head_norm_rotary.hpp). Blocks run one at a time, so this is the pass's.
+  double activation_bytes_per_token(double element_bytes, bool fused_norm_rotary = false, bool fp8_gelu = false) const {
     const auto width = static_cast<double>(inner());
-    return (3 + 3 + 1 + 2 * 4) * width * element_bytes + (fused_norm_rotary ? 0 : 2 * width * 4);
+    return (3 + 3 + 1 + 4) * width * element_bytes + 4 * width * (fp8_gelu ? 1 : element_bytes) +
+           (fused_norm_rotary ? 0 : 2 * width * 4);
   }
 };
 

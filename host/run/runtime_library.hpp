@@ -22,13 +22,15 @@
 namespace vramguard {
 
 // Where a job's GPU passes compute: on the GPUs themselves, or on the CPU in simulated GPUs' place
-// (--simulate). Their calls hold different temporaries (this build's fused kernels run only on GPUs),
-// so a check predicts the activations of the one the job runs on.
-enum class ComputeOn { gpus, cpu_for_simulated_gpus };
+// (--simulate), and what --fp8-compute asks there. Their calls hold different temporaries (this
+// build's fused kernels run only on GPUs; an fp8 matmul's input is held in fp8), so a check predicts
+// the activations of the one the job runs on.
+struct ComputeOn {
+  bool gpus = true;  // false: the CPU in simulated GPUs' place
+  Fp8Compute::Mode fp8_compute = Fp8Compute::Mode::off;
+};
 
-inline ComputeOn compute_on(const LoadRequest& request) {
-  return request.simulate ? ComputeOn::cpu_for_simulated_gpus : ComputeOn::gpus;
-}
+inline ComputeOn compute_on(const LoadRequest& request) { return {!request.simulate, request.fp8_compute}; }
 
 struct RunSettings {
   std::optional<std::string> component;  // which component; default: the first one a built-in family runs
@@ -159,7 +161,7 @@ const RuntimeLibraryInterface& runtime_library();
 // work, where the runtime library has no profiler (a build without CUDA).
 std::string profile_file_for(const std::optional<std::string>& file);
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 15;  // 15: RunHooks::profile_file
+inline constexpr int kRuntimeLibraryInterfaceVersion = 16;  // 16: ComputeOn::fp8_compute
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard

@@ -13,6 +13,7 @@
 #include "devices/cuda/cuda_profiler.hpp"
 #endif
 #include "logging/log.hpp"
+#include "fp8_weights.hpp"
 #include "model_description.hpp"
 #include "vramguard/runtime/named_tensor_files.hpp"
 #include "pipeline_runner.hpp"
@@ -142,8 +143,13 @@ NamedTensors inputs_for(const ModelDescription& model, const Call& call, const R
 // Where the model's component computes, before there is a session: on the GPUs, or on the CPU for
 // simulated ones (a session asks its own units: Session::compute_target).
 ComputeTarget target_before_load(const InspectedModel& model, const std::string& component, ComputeOn compute) {
-  return compute_target(compute_dtype(*model.graph.find_component(component), model.graph.target_dtype),
-                        compute == ComputeOn::gpus);
+  ComputeTarget target =
+      compute_target(compute_dtype(*model.graph.find_component(component), model.graph.target_dtype), compute.gpus);
+  // The GPUs the session will multiply fp8 on, as it will resolve --fp8-compute (refusing `on` where it
+  // cannot run, before anything loads).
+  if (target.fused_kernels && !fp8_matmul_gpus(compute.fp8_compute, model, !compute.gpus).empty())
+    target.fp8_matmul_weights = e4m3_weights(model, component);
+  return target;
 }
 
 std::uint64_t check_job(const InspectedModel& model, const RunSettings& settings, ComputeOn compute) {

@@ -107,4 +107,13 @@ std::set<int> fp8_matmul_gpus(Fp8Compute::Mode mode, const InspectedModel& model
   return gpus;
 }
 
+std::set<std::string> e4m3_weights(const InspectedModel& model, const std::string& component) {
+  std::set<std::string> names;
+  if (const Component* c = model.graph.find_component(component))
+    for (const auto& unit : c->units)
+      for (const auto& tensor : unit.tensors)
+        if (tensor.dtype == DType::F8_E4M3 && tensor.shape.size() == 2) names.insert(tensor.name);
+  return names;
+}
+
 }  // namespace vramguard::runtime

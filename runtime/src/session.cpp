@@ -292,10 +292,10 @@ c10::ScalarType Session::dtype(std::string_view component) const {
 
 ComputeTarget compute_target(c10::ScalarType dtype, bool on_gpus) {
 #if VRAMGUARD_CUDA_KERNELS
-  return {dtype, on_gpus};
+  return {dtype, on_gpus, {}};
 #else
   (void)on_gpus;
-  return {dtype, false};
+  return {dtype, false, {}};
 #endif
 }
 
@@ -306,7 +306,10 @@ ComputeTarget Session::compute_target(std::string_view component) const {
   bool on_gpus = false;
   for (std::size_t u = 0; u < impl_->model->graph.components[c].units.size(); ++u)
     on_gpus = on_gpus || impl_->executor->device_of(impl_->executor->flat_index(c, u)).is_cuda();
-  return runtime::compute_target(dtype(component), on_gpus);
+  ComputeTarget target = runtime::compute_target(dtype(component), on_gpus);
+  if (target.fused_kernels && !impl_->fp8_matmul_gpus.empty())
+    target.fp8_matmul_weights = e4m3_weights(*impl_->model, std::string(component));
+  return target;
 }
 
 UnitScope Session::unit(std::string_view component, std::size_t index) {

@@ -169,6 +169,39 @@ TEST(Architectures, TheTransformersFloat32QueriesAndKeysAreCountedOnlyWhereTheOp
   EXPECT_EQ(op_by_op - bytes_on(*gpu_session), static_cast<std::uint64_t>(float32_copies));
 }
 
+// Where every MLP's down-projection is an fp8 matmul, its input — the GELU of the 4x hidden layer — is
+// held as fp8 rows (one byte an element, the GELU applied as they are quantized) instead of in the
+// compute dtype; one stream's MLP in bf16 keeps the whole count (ComputeTarget::fp8_matmul_weights).
+TEST(Architectures, TheMlpsGeluIsCountedInFp8OnlyWhereEveryDownProjectionIsAnFp8Matmul) {
+  const Fixture& f = kFixtures.front();
+  ASSERT_EQ(f.name, "qwenimage_tiny");
+  const auto inputs = inputs_of(f);
+  auto session = runtime::Session::open(model_of(f), simulated("balanced"));
+  const auto& component = *session->description().find("model");
+  const auto family = runtime::architecture_for(component);
+  std::set<std::string> downs, image_downs;
+  for (const auto& unit : component.units)
+    for (const auto& tensor : unit.tensors)
+      if (tensor.name.find("mlp.net.2.weight") != std::string::npos) {
+        downs.insert(tensor.name);
+        if (tensor.name.find("img_mlp") != std::string::npos) image_downs.insert(tensor.name);
+      }
+  ASSERT_FALSE(image_downs.empty());
+  ASSERT_GT(downs.size(), image_downs.size());
+  const auto bytes = [&](bool fused, std::set<std::string> fp8) {
+    return family->activation_bytes(component, f.entry, inputs, {at::kBFloat16, fused, std::move(fp8)});
+  };
+  const nlohmann::json& config = *session->config("model");
+  const auto width =
+      config["num_attention_heads"].get<std::int64_t>() * config["attention_head_dim"].get<std::int64_t>();
+  const std::int64_t tokens = inputs.at("hidden_states").size(1) + inputs.at("encoder_hidden_states").size(1);
+  const auto gelu_in_bf16_less_fp8 =
+      static_cast<std::uint64_t>(inputs.at("hidden_states").size(0) * tokens * 4 * width * (2 - 1));
+  EXPECT_EQ(bytes(true, {}) - bytes(true, downs), gelu_in_bf16_less_fp8);
+  EXPECT_EQ(bytes(true, image_downs), bytes(true, {})) << "the text stream's MLP still makes its GELU in bf16";
+  EXPECT_EQ(bytes(false, downs), bytes(false, {})) << "without the kernel the GELU is an op of its own";
+}
+
 TEST(Architectures, Bf16StaysCloseToFp32) {
   for (const auto& f : kFixtures) {
     SCOPED_TRACE(f.name + " " + f.entry);

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,12 +84,16 @@ struct UnitInfo {
   std::vector<std::string> tensors;  // full names
 };
 
-// Where a call computes, as far as predicting its activations needs: the dtype, and whether this build's
-// fused GPU kernels (host/devices/cuda/*.cu) run its steps. They do on a real GPU; a simulated GPU's
-// passes compute op by op on the CPU, holding the temporaries the kernels spare.
+// Where a call computes, as far as predicting its activations needs: the dtype, whether this build's
+// fused GPU kernels (host/devices/cuda/*.cu) run its steps, and which of its weights (full names) are
+// multiplied as fp8 matmuls (e4m3 weights on GPUs with fp8 tensor cores, --fp8-compute asking): their
+// Linears hold their input's rows in fp8 (an MLP's GELU applied as they are quantized) and no weight in
+// the compute dtype. The kernels run on a real GPU; a simulated GPU's passes compute op by op on the
+// CPU, holding the temporaries the kernels spare.
 struct ComputeTarget {
   c10::ScalarType dtype = c10::ScalarType::Float;
   bool fused_kernels = false;
+  std::set<std::string> fp8_matmul_weights;
 };
 
 // The target of a call in `dtype` on real GPUs (`on_gpus`) or on the CPU in their place: fused kernels
