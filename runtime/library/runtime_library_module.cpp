@@ -145,9 +145,9 @@ NamedTensors inputs_for(const ModelDescription& model, const Call& call, const R
 ComputeTarget target_before_load(const InspectedModel& model, const std::string& component, ComputeOn compute) {
   ComputeTarget target =
       compute_target(compute_dtype(*model.graph.find_component(component), model.graph.target_dtype), compute.gpus);
-  // The GPUs the session will multiply fp8 on, as it will resolve --fp8-compute (refusing `on` where it
-  // cannot run, before anything loads).
-  if (target.fused_kernels && !fp8_matmul_gpus(compute.fp8_compute, model, !compute.gpus).empty())
+  // fp8 matmuls as the session will resolve --fp8-compute (refusing `on` where they cannot run, before
+  // anything loads), counted only where every GPU has them: the plan may run a unit on any.
+  if (target.fused_kernels && fp8_matmuls_on_every_gpu(compute.fp8_compute, model, !compute.gpus))
     target.fp8_matmul_weights = e4m3_weights(model, component);
   return target;
 }

@@ -107,6 +107,15 @@ std::set<int> fp8_matmul_gpus(Fp8Compute::Mode mode, const InspectedModel& model
   return gpus;
 }
 
+bool fp8_matmuls_on_every_gpu(Fp8Compute::Mode mode, const InspectedModel& model, bool simulated) {
+  const std::set<int> gpus = fp8_matmul_gpus(mode, model, simulated);
+#if VRAMGUARD_FP8_MATMUL
+  return !gpus.empty() && static_cast<int>(gpus.size()) == cuda::gpu_count();
+#else
+  return !gpus.empty();  // always empty: no kernel in this build
+#endif
+}
+
 std::set<std::string> e4m3_weights(const InspectedModel& model, const std::string& component) {
   std::set<std::string> names;
   if (const Component* c = model.graph.find_component(component))

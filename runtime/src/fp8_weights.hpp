@@ -32,6 +32,10 @@ VRAMGUARD_RUNTIME_API at::Tensor dequantized(const at::Tensor& stored, DType sto
 // anything loads); under off, none.
 std::set<int> fp8_matmul_gpus(Fp8Compute::Mode mode, const InspectedModel& model, bool simulated);
 
+// Whether fp8_matmul_gpus covers every GPU here (and there is one): what a prediction before the load,
+// not knowing where the plan will run each unit, may count on.
+bool fp8_matmuls_on_every_gpu(Fp8Compute::Mode mode, const InspectedModel& model, bool simulated);
+
 // The full names of the component's 2-D weights held in e4m3 (read so, or quantized as they load): the
 // Linears an fp8 matmul multiplies where a GPU has them (ComputeTarget::fp8_matmul_weights).
 std::set<std::string> e4m3_weights(const InspectedModel& model, const std::string& component);

@@ -303,11 +303,17 @@ ComputeTarget Session::compute_target(std::string_view component) const {
   if (!impl_->executor)
     throw JobError("the session holds no model (it was unloaded, or a fallback found none)", "open the model again");
   const std::size_t c = impl_->component_index(component);
-  bool on_gpus = false;
-  for (std::size_t u = 0; u < impl_->model->graph.components[c].units.size(); ++u)
-    on_gpus = on_gpus || impl_->executor->device_of(impl_->executor->flat_index(c, u)).is_cuda();
+  bool on_gpus = false, every_gpu_multiplies_fp8 = true;
+  for (std::size_t u = 0; u < impl_->model->graph.components[c].units.size(); ++u) {
+    const c10::Device device = impl_->executor->device_of(impl_->executor->flat_index(c, u));
+    on_gpus = on_gpus || device.is_cuda();
+    every_gpu_multiplies_fp8 = every_gpu_multiplies_fp8 &&
+                               (!device.is_cuda() || impl_->fp8_matmul_gpus.count(static_cast<int>(device.index())));
+  }
   ComputeTarget target = runtime::compute_target(dtype(component), on_gpus);
-  if (target.fused_kernels && !impl_->fp8_matmul_gpus.empty())
+  // Counted fp8 only where each GPU running the component multiplies fp8: a step's activations are
+  // its largest call's, wherever it runs.
+  if (target.fused_kernels && every_gpu_multiplies_fp8)
     target.fp8_matmul_weights = e4m3_weights(*impl_->model, std::string(component));
   return target;
 }
