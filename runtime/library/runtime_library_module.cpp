@@ -250,10 +250,11 @@ class StepsProfile {
       std::snprintf(text, sizeof text, "%.1f %%", 100 * share);
       return std::string(text);
     };
-    report.notes.push_back("profile: the steps' trace is in " + file_ + " (Perfetto, chrome://tracing); the GPU ran " +
-                           std::to_string(summary.kernels) + " kernels, busy " +
-                           format_seconds(summary.gpu_busy_seconds) + " of " + format_seconds(summary.span_seconds) +
-                           " (" + percent_text(summary.gpu_busy_seconds / span) + "); its time by kernel:");
+    report.notes.push_back("profile: the trace of the job after its load is in " + file_ +
+                           " (Perfetto, chrome://tracing); the GPU ran " + std::to_string(summary.kernels) +
+                           " kernels, busy " + format_seconds(summary.gpu_busy_seconds) + " of " +
+                           format_seconds(summary.span_seconds) + " (" + percent_text(summary.gpu_busy_seconds / span) +
+                           "); its time by kernel:");
     constexpr std::size_t kShown = 12, kNameChars = 100;
     for (std::size_t i = 0; i < std::min(kShown, summary.by_time.size()); ++i) {
       const cuda::KernelTime& kernel = summary.by_time[i];

@@ -230,7 +230,7 @@ TEST(EditCommand, ProfilesTheStepsWhereTheBuildHasAProfiler) {
   const nlohmann::json written = nlohmann::json::parse(std::ifstream(report));
   const auto& notes = written.at("notes");
   EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [&](const nlohmann::json& note) {
-    return note.get<std::string>().find("profile: the steps' trace is in " + trace.string()) == 0;
+    return note.get<std::string>().find("profile: the trace of the job after its load is in " + trace.string()) == 0;
   })) << notes.dump();
 }
 
