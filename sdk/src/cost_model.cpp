@@ -169,6 +169,13 @@ double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, c
   return std::max(arithmetic, static_cast<double>(unit.tensors.size()) * c.launch_seconds_per_tensor);
 }
 
+double unit_pass_gpu_seconds(const Unit& unit, std::uint64_t tokens, const Workload& workload, const DeviceInfo* gpu,
+                             const CostConstants& c) {
+  const auto batch = static_cast<double>(std::max<std::uint64_t>(1, workload.batch));
+  const double fp8_flops = workload.fp8_matmuls ? batch * static_cast<double>(tokens) * unit.fp8_flops_per_token : 0;
+  return unit_gpu_seconds(unit, unit_pass_flops(unit, tokens, workload.batch), gpu, c, fp8_flops);
+}
+
 std::uint64_t streaming_window_bytes(std::uint64_t largest_streamed_unit, int prefetch_depth) {
   return largest_streamed_unit * static_cast<std::uint64_t>(std::max(0, prefetch_depth) + 1);
 }
@@ -238,8 +245,6 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
       const DeviceInfo* executor = budget.find(placed->executes_on);
       executes[placed->executes_on] = true;
       const double flops = unit_pass_flops(unit, sequence, batch);
-      const double fp8_flops =
-          workload.fp8_matmuls ? static_cast<double>(batch * sequence) * unit.fp8_flops_per_token : 0;
       const std::uint64_t rounded = allocated_bytes(unit, c);
       // Activations hop between devices when consecutive units execute on different ones.
       if (!first && previous_executor != placed->executes_on)
@@ -253,7 +258,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
           if (auto* d = held_on(placed->storage)) d->resident_bytes += rounded;
           bytes_to_gpu[placed->storage] += unit.bytes;
           bytes_read += unit.bytes;
-          compute = unit_gpu_seconds(unit, flops, executor, c, fp8_flops);
+          compute = unit_pass_gpu_seconds(unit, sequence, workload, executor, c);
           break;
         }
         case PlacementMode::streamed: {
@@ -271,7 +276,7 @@ Prediction predict(const ModelGraph& model, const DeviceBudget& budget, const Pl
           const double bandwidth = on_host ? std::min(source.copy_bytes_per_s, link)
                                            : std::min({page_cache, c.staged_stream_bytes_per_s, link});
           transfer = static_cast<double>(unit.bytes) / bandwidth;
-          compute = unit_gpu_seconds(unit, flops, executor, c, fp8_flops);
+          compute = unit_pass_gpu_seconds(unit, sequence, workload, executor, c);
           auto& released = slot_released[placed->executes_on];
           const std::size_t slots = static_cast<std::size_t>(std::max(0, depth)) + 1;
           const double slot_free = released.size() >= slots ? released[released.size() - slots] : 0;

@@ -35,16 +35,11 @@ PlanContext::PlanContext(const PlanRequest& request) : request_(request) {
 }
 
 double PlanContext::pass_gpu_seconds(const PlanItem& item, const DeviceInfo& gpu) const {
-  const Workload& workload = request_.workload;
-  const auto batch = static_cast<double>(std::max<std::uint64_t>(1, workload.batch));
   double seconds = 0;
   for (std::size_t index : item.units) {
     const UnitRef& ref = units_[index];
-    const std::uint64_t tokens = sequence_tokens_for(*ref.component, workload);
-    const double fp8_flops =
-        workload.fp8_matmuls ? batch * static_cast<double>(tokens) * ref.unit->fp8_flops_per_token : 0;
-    seconds += unit_gpu_seconds(*ref.unit, unit_pass_flops(*ref.unit, tokens, workload.batch), &gpu,
-                                default_cost_constants(), fp8_flops);
+    seconds += unit_pass_gpu_seconds(*ref.unit, sequence_tokens_for(*ref.component, request_.workload),
+                                     request_.workload, &gpu);
   }
   return seconds;
 }

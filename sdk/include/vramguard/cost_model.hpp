@@ -87,6 +87,11 @@ double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t bat
 // (small units at few tokens are launch-bound).
 double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu,
                         const CostConstants& constants = default_cost_constants(), double fp8_flops = 0);
+// unit_gpu_seconds of one pass of `tokens` tokens (per sequence) under the workload: its batch, and its
+// fp8 share at the fp8 rate where the workload asks for fp8 matmuls. What predict() and the strategies
+// weigh a pass by.
+double unit_pass_gpu_seconds(const Unit& unit, std::uint64_t tokens, const Workload& workload, const DeviceInfo* gpu,
+                             const CostConstants& constants = default_cost_constants());
 
 // How streamed weights held on the host reach the GPU during a pass.
 enum class StreamSource : std::uint8_t {
