@@ -167,12 +167,10 @@ struct Streams {
 // is then held as fp8 rows, not in the compute dtype (feed_forward, LinearInput::gelu_tanh).
 bool mlp_gelu_in_fp8(const ComponentDescription& c, const ComputeTarget& target) {
   if (!target.fused_kernels || target.fp8_matmul_weights.empty()) return false;
-  static const std::string kDown = "mlp.net.2.weight";
   bool any = false;
   for (const auto& unit : c.units)
     for (const auto& tensor : unit.tensors)
-      if (tensor.name.size() >= kDown.size() &&
-          tensor.name.compare(tensor.name.size() - kDown.size(), kDown.size(), kDown) == 0) {
+      if (tensor.name.ends_with("mlp.net.2.weight")) {
         if (!target.fp8_matmul_weights.count(tensor.name)) return false;
         any = true;
       }

@@ -433,10 +433,6 @@ const std::map<std::string, at::Tensor, std::less<>>& UnitScope::tensors() const
 
 at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x, LinearInput input) const {
   PreparedLinearInput prepared(x, input);
-  return linear_of(module, prepared);
-}
-
-at::Tensor UnitScope::linear_of(std::string_view module, PreparedLinearInput& input) const {
   const std::string relative = std::string(module) + ".weight";
   const std::string full =
       tensors_->by_name.count(relative) ? relative : tensors_->prefix + "." + std::string(module) + ".weight";
@@ -448,12 +444,11 @@ at::Tensor UnitScope::linear_of(std::string_view module, PreparedLinearInput& in
     const std::string scale_name = fp8_scale_name(stem.substr(0, stem.size() - 1));
     const at::Tensor scale = has(scale_name) ? (*this)[scale_name] : at::Tensor();
     const auto& fp8_gpus = session_->impl().fp8_matmul_gpus;
-    const at::Tensor& x = input.input();  // the activated one's device and dtype
     if (stored->second == DType::F8_E4M3 && x.is_cuda() && fp8_gpus.count(static_cast<int>(x.get_device())))
-      fp8_out = input.fp8_linear(weight, scale, bias);
+      fp8_out = prepared.fp8_linear(weight, scale, bias);
     if (!fp8_out) weight = dequantized(weight, stored->second, scale, x.scalar_type());
   }
-  at::Tensor out = fp8_out ? *fp8_out : at::linear(input.activated(), weight, bias);
+  at::Tensor out = fp8_out ? *fp8_out : at::linear(prepared.activated(), weight, bias);
   if (tensors_->adapters == nullptr) return out;
   const auto [begin, end] = tensors_->adapters->equal_range(full);
   for (auto it = begin; it != end; ++it) {
@@ -464,7 +459,7 @@ at::Tensor UnitScope::linear_of(std::string_view module, PreparedLinearInput& in
     // output-sized temporary beside the layer's own, only the [tokens, rank] one.
     const at::Tensor& down = (*this)[adapter.down];
     const at::Tensor& up = (*this)[adapter.up];
-    const at::Tensor low = at::linear(input.activated().to(down.scalar_type()), down).to(out.scalar_type());
+    const at::Tensor low = at::linear(prepared.activated().to(down.scalar_type()), down).to(out.scalar_type());
     out.view({-1, out.size(-1)}).addmm_(low.reshape({-1, low.size(-1)}), up.to(out.scalar_type()).t(), 1.0, scale);
   }
   return out;

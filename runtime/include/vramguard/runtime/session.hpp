@@ -102,7 +102,6 @@ VRAMGUARD_RUNTIME_API ComputeTarget compute_target(c10::ScalarType dtype, bool o
 
 class Session;
 struct UnitTensors;
-class PreparedLinearInput;
 
 // What a Linear's input passes through before the Linear (UnitScope::linear): the activation of an
 // MLP's hidden layer, applied where the Linear reads it: by the op, or, under fp8 matmuls, as the
@@ -137,7 +136,6 @@ class VRAMGUARD_RUNTIME_API UnitScope {
  private:
   friend class Session;
   UnitScope(Session* session, std::size_t unit, const UnitTensors* tensors);
-  at::Tensor linear_of(std::string_view module, PreparedLinearInput& input) const;
   Session* session_;
   std::size_t unit_;
   const UnitTensors* tensors_;
