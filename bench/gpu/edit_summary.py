@@ -1,8 +1,9 @@
 """One line of a GPU proof: a `vramguard edit --json` report beside the NVML peak nvml_peak.py sampled from
 outside. Prints ready time, the median step, the streamed bytes against the copy bound (the pinned
 bandwidth measured in the same run), NVML's peak beside the plan's prediction, whether CFG's passes
-ran as one batch, and where the median step's time went (GPU compute, waits for copies, units not
-prefetched, the allocator's cache-emptying retries); and, for a run with --profile, the GPU's time by
+ran as one batch, where the median step's time went (GPU compute, waits for copies, units not
+prefetched, the allocator's cache-emptying retries), and what each component's calls held at most beside
+the activations they were accounted for; and, for a run with --profile, the GPU's time by
 kernel from the report's notes.
 Usage: edit_summary.py REPORT.json NVML.json LABEL PINNED_BYTES_PER_S"""
 import json
@@ -31,6 +32,14 @@ def main():
         print(f"    median step: compute {median['compute_seconds']:.3f} s, copy waits {median['copy_wait_seconds']:.3f} s, "
               f"{median['unprefetched_units']} units not prefetched, {median['allocator_retries']} allocator retries "
               f"(all steps: {sum(s['allocator_retries'] for s in steps)})")
+    # Which component's calls held the most, beside the activations each was accounted for.
+    for device in outside["peak_bytes"]:
+        calls = [(name, peaks[device]) for name, peaks in edit.get("peaks_by_component", {}).items() if device in peaks]
+        if calls:
+            print(f"    {device} by component (accounted activations / ours / allocator / NVML at most, GB): " +
+                  "; ".join(f"{name} {p['accounted_activation_bytes'] / 1e9:.3f} / {p['peak_bytes'] / 1e9:.3f} / "
+                            f"{p['reserved_peak_bytes'] / 1e9:.3f} / {p['process_peak_bytes'] / 1e9:.3f}"
+                            for name, p in calls))
     for note in report.get("notes", []):
         if note.startswith("profile:"):
             print(f"    {note}")

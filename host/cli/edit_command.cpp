@@ -137,6 +137,13 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
     for (const auto& [device, value] : bytes) out[device] = value;
     return out;
   };
+  nlohmann::json by_component = nlohmann::json::object();
+  for (const auto& [component, devices] : o.peaks_by_component)
+    for (const auto& [device, peaks] : devices)
+      by_component[component][device] = {{"accounted_activation_bytes", peaks.accounted_activation_bytes},
+                                         {"peak_bytes", peaks.peak_bytes},
+                                         {"reserved_peak_bytes", peaks.reserved_peak_bytes},
+                                         {"process_peak_bytes", peaks.process_peak_bytes}};
   nlohmann::json pictures = nlohmann::json::array();
   for (const auto& p : inputs.pictures) pictures.push_back({p.vae_width, p.vae_height});
   nlohmann::json predicted = nlohmann::json::object(), planned = nlohmann::json::object();
@@ -175,6 +182,7 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
           {"process_peak_bytes", per_device(o.process_peak_bytes)},
           {"predicted_peak_bytes", predicted},
           {"planned_peak_bytes", planned},
+          {"peaks_by_component", by_component},
           {"notes", inputs.notes}};
 }
 

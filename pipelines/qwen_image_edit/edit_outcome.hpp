@@ -19,6 +19,13 @@ struct VaeCallReport {
   std::string why;  // why it tiled (empty when it did not)
 };
 
+// What one component's calls took on one GPU at most: the activations they were accounted for, and what
+// ours, the allocator (its cache included) and the process as the driver counts it held meanwhile, so that
+// a peak beside its prediction can be traced to the call that made it.
+struct ComponentPeaks {
+  std::uint64_t accounted_activation_bytes = 0, peak_bytes = 0, reserved_peak_bytes = 0, process_peak_bytes = 0;
+};
+
 struct EditOutcome : PipelineOutcome {
   RgbImage image;                    // the result, 8 bits, as diffusers' PIL output
   std::vector<float> image_values;   // [height, width, 3] in [0, 1], as its output_type="np"
@@ -37,6 +44,8 @@ struct EditOutcome : PipelineOutcome {
   // Per GPU: the most activations a step was accounted for (what the prediction is held to beside the plan's
   // headroom: a whole-picture VAE call the plan's room allowed takes more than the tiled one planned).
   std::map<std::string, std::uint64_t> accounted_activation_bytes;
+  // Per component, then per GPU: the same peaks for that component's calls alone.
+  std::map<std::string, std::map<std::string, ComponentPeaks>> peaks_by_component;
 };
 
 }  // namespace vramguard::pipelines

@@ -417,9 +417,18 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
       fold(out.peak_bytes, step.peak_bytes);
       fold(out.reserved_peak_bytes, step.reserved_peak_bytes);
       fold(out.process_peak_bytes, step.process_peak_bytes);
-      for (const auto& [device, bytes] : step.peak_bytes)
+      for (const auto& [device, bytes] : step.peak_bytes) {
         out.accounted_activation_bytes[device] =
             std::max(out.accounted_activation_bytes[device], step.activation_bytes);
+        ComponentPeaks& peaks = out.peaks_by_component[step.component][device];
+        peaks.accounted_activation_bytes = std::max(peaks.accounted_activation_bytes, step.activation_bytes);
+        peaks.peak_bytes = std::max(peaks.peak_bytes, bytes);
+        const auto at_most = [&](const std::map<std::string, std::uint64_t>& of, std::uint64_t& into) {
+          if (const auto it = of.find(device); it != of.end()) into = std::max(into, it->second);
+        };
+        at_most(step.reserved_peak_bytes, peaks.reserved_peak_bytes);
+        at_most(step.process_peak_bytes, peaks.process_peak_bytes);
+      }
     }
   };
   fold_steps(session, first_step);

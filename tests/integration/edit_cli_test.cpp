@@ -96,6 +96,23 @@ TEST(EditCommand, ThePredictedPeakCountsAWholePictureVaeCallThePlansRoomAllowed)
   const auto predicted = edit["predicted_peak_bytes"]["cuda:0"].get<double>();
   EXPECT_GT(predicted, edit["planned_peak_bytes"]["cuda:0"].get<double>());
   EXPECT_NEAR(process, predicted, 0.02 * predicted);
+  // Which call made the peak: each component's calls apart, the largest accounting the VAE's whole picture.
+  const auto& by_component = edit["peaks_by_component"];
+  ASSERT_EQ(by_component.size(), 3u) << by_component.dump();
+  std::uint64_t most_accounted = 0, most_held = 0;
+  std::string most_accounted_by;
+  for (const auto& [component, devices] : by_component.items()) {
+    const auto& peaks = devices.at("cuda:0");
+    EXPECT_GT(peaks["accounted_activation_bytes"].get<std::uint64_t>(), 0u) << component;
+    EXPECT_LE(peaks["peak_bytes"].get<std::uint64_t>(), peaks["process_peak_bytes"].get<std::uint64_t>()) << component;
+    if (peaks["accounted_activation_bytes"].get<std::uint64_t>() > most_accounted) {
+      most_accounted = peaks["accounted_activation_bytes"];
+      most_accounted_by = component;
+    }
+    most_held = std::max(most_held, peaks["process_peak_bytes"].get<std::uint64_t>());
+  }
+  EXPECT_EQ(most_accounted_by, "vae");
+  EXPECT_EQ(most_held, edit["process_peak_bytes"]["cuda:0"].get<std::uint64_t>());
 }
 
 TEST(EditCommand, VaeTilingAlwaysMakesWhatDiffusersMakesWithTilingEnabled) {
