@@ -135,10 +135,13 @@ class DeviceRuntime {
   virtual void end_step(int gpu) { (void)gpu; }
 };
 
+// Whether a GPU of compute capability `major`.`minor` has fp8 tensor cores: Ada and Hopper on (8.9 and later).
+inline bool has_fp8_tensor_cores(int major, int minor) { return major > 8 || (major == 8 && minor >= 9); }
+
 // Dense fp8 tensor FLOP/s of a GPU of compute capability `major`.`minor` whose dense bf16 rate is
-// `bf16_flops_per_s`: twice it from Ada and Hopper on (8.9 and later: fp8 tensor cores), none before.
+// `bf16_flops_per_s`: twice it where it has fp8 tensor cores, none elsewhere.
 inline double fp8_flops_per_s(int major, int minor, double bf16_flops_per_s) {
-  return major > 8 || (major == 8 && minor >= 9) ? 2 * bf16_flops_per_s : 0;
+  return has_fp8_tensor_cores(major, minor) ? 2 * bf16_flops_per_s : 0;
 }
 
 // The device runtime's interface version: bump it with any change to DeviceRuntime, StreamLane or
