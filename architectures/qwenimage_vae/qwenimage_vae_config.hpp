@@ -24,20 +24,19 @@ struct VaeConfig {
   // What encoding or decoding holds per pixel of the picture (untiled), at the level where it holds the
   // most: a residual block's second norm — the block's input, the first convolution's output, its float32
   // copy, the normalized map and the scaled one at once (5 elements and 4 bytes a channel) — over the
-  // block's channels (the up-sampled ones its first block takes in, where more); or an up-sampler's input
-  // doubled on each side beside the input and a half-doubled step (1.75 of the level below's map). At
-  // Qwen-Image's sizes the full-resolution residual blocks hold the most: 1.41 GB at 1024² in bf16, where
-  // the VAE's measured peak less its weights was 1.44 GB (encode and decode alike, on an H200).
+  // block's channels, or the up-sampled ones the decoder's first block at that level takes in where more.
+  // (An up-sampler holds 1.75 maps of the level below's channels at this level's pixels — its input, the
+  // map doubled along one side, then both — always less than the block after it.) At Qwen-Image's sizes
+  // the full-resolution blocks hold the most: 1.41 GB at 1024² in bf16, where the VAE's measured peak less
+  // its weights was 1.44 GB (encode and decode alike, on an H200).
   double activation_bytes_per_pixel(double element_bytes) const {
     double most = 0;
     for (std::size_t level = 0; level < dim_mult.size(); ++level) {
+      const double up_sampled =
+          level + 1 < dim_mult.size() ? static_cast<double>(base_dim * dim_mult[level + 1]) / 2 : 0;
+      const double channels = std::max(static_cast<double>(base_dim * dim_mult[level]), up_sampled);
       const double share = 1.0 / static_cast<double>(std::int64_t{1} << (2 * level));  // of the picture's pixels
-      const double below =
-          level + 1 < dim_mult.size() ? static_cast<double>(base_dim * dim_mult[level + 1]) : 0;  // its channels
-      const double channels = std::max(static_cast<double>(base_dim * dim_mult[level]), below / 2);
-      const double residual = channels * (5 * element_bytes + 4);
-      const double upsampler = 1.75 * below * element_bytes;
-      most = std::max(most, share * std::max(residual, upsampler));
+      most = std::max(most, share * channels * (5 * element_bytes + 4));
     }
     return most;
   }
