@@ -114,8 +114,8 @@ std::optional<PredictedPeak> predicted_peak(const PipelineRun& run, const pipeli
   if (d == nullptr && run.parallel_report) d = device_prediction(*run.parallel_report, device);
   if (d == nullptr || d->peak_bytes == 0) return std::nullopt;
   PredictedPeak peak{d->peak_bytes, 0};
-  if (const auto it = o.accounted_activation_bytes.find(device.str());
-      it != o.accounted_activation_bytes.end() && it->second > d->headroom_bytes)
+  if (const auto it = o.peaks.accounted_activation_bytes.find(device.str());
+      it != o.peaks.accounted_activation_bytes.end() && it->second > d->headroom_bytes)
     peak.beyond_headroom_bytes = it->second - d->headroom_bytes;
   return peak;
 }
@@ -138,12 +138,17 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
     return out;
   };
   nlohmann::json by_component = nlohmann::json::object();
-  for (const auto& [component, devices] : o.peaks_by_component)
-    for (const auto& [device, peaks] : devices)
-      by_component[component][device] = {{"accounted_activation_bytes", peaks.accounted_activation_bytes},
-                                         {"peak_bytes", peaks.peak_bytes},
-                                         {"reserved_peak_bytes", peaks.reserved_peak_bytes},
-                                         {"process_peak_bytes", peaks.process_peak_bytes}};
+  for (const auto& [component, peaks] : o.peaks_by_component)
+    for (const auto& [device, bytes] : peaks.peak_bytes) {
+      const auto on_device = [&](const std::map<std::string, std::uint64_t>& of) {
+        const auto it = of.find(device);
+        return it == of.end() ? std::uint64_t{0} : it->second;
+      };
+      by_component[component][device] = {{"accounted_activation_bytes", on_device(peaks.accounted_activation_bytes)},
+                                         {"peak_bytes", bytes},
+                                         {"reserved_peak_bytes", on_device(peaks.reserved_peak_bytes)},
+                                         {"process_peak_bytes", on_device(peaks.process_peak_bytes)}};
+    }
   nlohmann::json pictures = nlohmann::json::array();
   for (const auto& p : inputs.pictures) pictures.push_back({p.vae_width, p.vae_height});
   nlohmann::json predicted = nlohmann::json::object(), planned = nlohmann::json::object();
@@ -177,9 +182,9 @@ nlohmann::json edit_json(const pipelines::EditInputs& inputs, const pipelines::E
             {"second_load_strategy", run.parallel_report ? run.parallel_report->final_strategy : ""},
             {"second_load", run.parallel_report ? guard_report_json(*run.parallel_report) : nlohmann::json()}}},
           {"steps", steps},
-          {"peak_bytes", per_device(o.peak_bytes)},
-          {"reserved_peak_bytes", per_device(o.reserved_peak_bytes)},
-          {"process_peak_bytes", per_device(o.process_peak_bytes)},
+          {"peak_bytes", per_device(o.peaks.peak_bytes)},
+          {"reserved_peak_bytes", per_device(o.peaks.reserved_peak_bytes)},
+          {"process_peak_bytes", per_device(o.peaks.process_peak_bytes)},
           {"predicted_peak_bytes", predicted},
           {"planned_peak_bytes", planned},
           {"peaks_by_component", by_component},
@@ -214,7 +219,7 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::Ed
   }
   out << "\n  VAE decode     " << seconds_text(o.vae_decode_seconds)
       << (o.vae_decode.tiled ? " (in tiles: " + o.vae_decode.why + ")" : "") << "\n";
-  for (const auto& [device, bytes] : o.peak_bytes) {
+  for (const auto& [device, bytes] : o.peaks.peak_bytes) {
     out << "  peak on " << device << "  " << format_bytes(bytes) << " (ours, activations included)";
     for (const GuardReport* load : {&report, run.parallel_report ? &*run.parallel_report : nullptr})
       if (load != nullptr && !load->attempts.empty())
@@ -222,7 +227,7 @@ void print_edit_summary(const pipelines::EditInputs& inputs, const pipelines::Ed
           if (d.name() == device && d.cap_bytes) out << " of the " << format_bytes(*d.cap_bytes) << " cap";
     out << "\n";
     // The figure a cap is judged by: the whole process as nvidia-smi counts it, beside the plan's.
-    if (const auto process = o.process_peak_bytes.find(device); process != o.process_peak_bytes.end()) {
+    if (const auto process = o.peaks.process_peak_bytes.find(device); process != o.peaks.process_peak_bytes.end()) {
       out << "  the process   " << format_bytes(process->second) << " at most as the driver counts it (NVML, 50 Hz)";
       if (const auto peak = predicted_peak(run, o, *DeviceId::parse(device))) {
         out << "; predicted " << format_bytes(peak->bytes()) << " (" << (process->second >= peak->bytes() ? "+" : "-")

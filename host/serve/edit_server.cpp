@@ -342,7 +342,7 @@ void EditServer::answer(Pending& pending) {
       const auto& edit = static_cast<const pipelines::EditOutcome&>(*outcome);
       data.push_back({{"b64_json", base64(pipelines::encode_png(edit.image))}});
       std::lock_guard lock(mutex_);
-      for (const auto& [device, bytes] : edit.peak_bytes) {
+      for (const auto& [device, bytes] : edit.peaks.peak_bytes) {
         last_peak_bytes_[device] = bytes;
         peak_bytes_[device] = std::max(peak_bytes_[device], bytes);
       }

@@ -19,11 +19,14 @@ struct VaeCallReport {
   std::string why;  // why it tiled (empty when it did not)
 };
 
-// What one component's calls took on one GPU at most: the activations they were accounted for, and what
-// ours, the allocator (its cache included) and the process as the driver counts it held meanwhile, so that
-// a peak beside its prediction can be traced to the call that made it.
-struct ComponentPeaks {
-  std::uint64_t accounted_activation_bytes = 0, peak_bytes = 0, reserved_peak_bytes = 0, process_peak_bytes = 0;
+// The most a set of calls took, per GPU ("cuda:0").
+struct CallPeaks {
+  std::map<std::string, std::uint64_t> peak_bytes;           // ours at most, activations included
+  std::map<std::string, std::uint64_t> reserved_peak_bytes;  // the allocator's, its cache included
+  std::map<std::string, std::uint64_t> process_peak_bytes;   // the process's as the driver counts it (NVML)
+  // The most activations a call was accounted for (what the prediction is held to beside the plan's
+  // headroom: a whole-picture VAE call the plan's room allowed takes more than the tiled one planned).
+  std::map<std::string, std::uint64_t> accounted_activation_bytes;
 };
 
 struct EditOutcome : PipelineOutcome {
@@ -38,14 +41,10 @@ struct EditOutcome : PipelineOutcome {
   std::string cfg_why;
   bool cfg_parallel = false;  // the negative passes ran on a second GPU, at the same time as the positive
   std::vector<EditStepReport> steps;
-  std::map<std::string, std::uint64_t> peak_bytes;           // per GPU ("cuda:0"): ours at most, activations included
-  std::map<std::string, std::uint64_t> reserved_peak_bytes;  // the allocator's, its cache included
-  std::map<std::string, std::uint64_t> process_peak_bytes;   // the process's as the driver counts it (NVML)
-  // Per GPU: the most activations a step was accounted for (what the prediction is held to beside the plan's
-  // headroom: a whole-picture VAE call the plan's room allowed takes more than the tiled one planned).
-  std::map<std::string, std::uint64_t> accounted_activation_bytes;
-  // Per component, then per GPU: the same peaks for that component's calls alone.
-  std::map<std::string, std::map<std::string, ComponentPeaks>> peaks_by_component;
+  CallPeaks peaks;  // of every call of the edit
+  // The same for each component's calls alone, so that a peak beside its prediction can be traced to
+  // the call that made it.
+  std::map<std::string, CallPeaks> peaks_by_component;
 };
 
 }  // namespace vramguard::pipelines

@@ -408,27 +408,21 @@ EditOutcome run_edit(runtime::Session& session, const EditInputs& in, const Edit
     out.image.height = static_cast<int>(unit.size(1));
     out.image.pixels.assign(bytes.data_ptr<std::uint8_t>(), bytes.data_ptr<std::uint8_t>() + bytes.numel());
   }
-  auto fold = [](std::map<std::string, std::uint64_t>& into, const std::map<std::string, std::uint64_t>& step) {
-    for (const auto& [device, bytes] : step) into[device] = std::max(into[device], bytes);
+  auto fold = [](CallPeaks& into, const runtime::StepStatistics& step) {
+    auto at_most = [](std::map<std::string, std::uint64_t>& most, const std::map<std::string, std::uint64_t>& of) {
+      for (const auto& [device, bytes] : of) most[device] = std::max(most[device], bytes);
+    };
+    at_most(into.peak_bytes, step.peak_bytes);
+    at_most(into.reserved_peak_bytes, step.reserved_peak_bytes);
+    at_most(into.process_peak_bytes, step.process_peak_bytes);
+    for (const auto& [device, bytes] : step.peak_bytes)
+      into.accounted_activation_bytes[device] =
+          std::max(into.accounted_activation_bytes[device], step.activation_bytes);
   };
   auto fold_steps = [&](const runtime::Session& from, std::size_t first) {
     for (std::size_t s = first; s < from.steps().size(); ++s) {
-      const runtime::StepStatistics& step = from.steps()[s];
-      fold(out.peak_bytes, step.peak_bytes);
-      fold(out.reserved_peak_bytes, step.reserved_peak_bytes);
-      fold(out.process_peak_bytes, step.process_peak_bytes);
-      for (const auto& [device, bytes] : step.peak_bytes) {
-        out.accounted_activation_bytes[device] =
-            std::max(out.accounted_activation_bytes[device], step.activation_bytes);
-        ComponentPeaks& peaks = out.peaks_by_component[step.component][device];
-        peaks.accounted_activation_bytes = std::max(peaks.accounted_activation_bytes, step.activation_bytes);
-        peaks.peak_bytes = std::max(peaks.peak_bytes, bytes);
-        const auto at_most = [&](const std::map<std::string, std::uint64_t>& of, std::uint64_t& into) {
-          if (const auto it = of.find(device); it != of.end()) into = std::max(into, it->second);
-        };
-        at_most(step.reserved_peak_bytes, peaks.reserved_peak_bytes);
-        at_most(step.process_peak_bytes, peaks.process_peak_bytes);
-      }
+      fold(out.peaks, from.steps()[s]);
+      fold(out.peaks_by_component[from.steps()[s].component], from.steps()[s]);
     }
   };
   fold_steps(session, first_step);
