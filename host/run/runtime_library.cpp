@@ -6,6 +6,7 @@
 
 #include "core/install_paths.hpp"
 #include "logging/log.hpp"
+#include "qwen_image_edit/edit_outcome.hpp"
 
 namespace vramguard {
 namespace {
@@ -19,7 +20,8 @@ std::uint64_t runtime_library_layout_fingerprint() {
   for (std::size_t figure :
        {sizeof(RunSettings), sizeof(StepRecord), sizeof(RunOutcome), sizeof(RunHooks), sizeof(RunResult),
         sizeof(RuntimeLibraryInterface), sizeof(LoadRequest), sizeof(GuardReport), sizeof(InspectedModel),
-        sizeof(Placement), sizeof(pipelines::PipelineDemands), sizeof(pipelines::PipelineStep), sizeof(PipelineRun)})
+        sizeof(Placement), sizeof(pipelines::PipelineDemands), sizeof(pipelines::PipelineStep), sizeof(PipelineRun),
+        sizeof(pipelines::EditOutcome)})  // what the CLI reads of an edit the library ran
     for (int byte = 0; byte < 8; ++byte) {
       hash ^= (static_cast<std::uint64_t>(figure) >> (8 * byte)) & 0xFF;
       hash *= 0x100000001b3ULL;

@@ -161,7 +161,7 @@ const RuntimeLibraryInterface& runtime_library();
 // work, where the runtime library has no profiler (a build without CUDA).
 std::string profile_file_for(const std::optional<std::string>& file);
 
-inline constexpr int kRuntimeLibraryInterfaceVersion = 16;  // 16: ComputeOn::fp8_compute
+inline constexpr int kRuntimeLibraryInterfaceVersion = 17;  // 17: EditOutcome's CallPeaks, by component
 std::uint64_t runtime_library_layout_fingerprint();
 
 }  // namespace vramguard
