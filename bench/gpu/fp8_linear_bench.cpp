@@ -12,8 +12,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -36,6 +36,19 @@ double milliseconds(const std::function<void()>& body) {
                                        cudaDeviceSynchronize();
                                      })
       .median_ms;
+}
+
+// A weight of std 0.02 quantized per tensor as --weight-dtype does (scale = amax / 448), and the bf16
+// weight it stands for.
+struct Fp8Weight {
+  at::Tensor stored, scale, dequantized;
+};
+
+Fp8Weight fp8_weight(std::int64_t out, std::int64_t in, const at::TensorOptions& options) {
+  const at::Tensor w = at::randn({out, in}, options) * 0.02;
+  const at::Tensor scale = w.abs().max().to(at::kFloat) / 448;
+  const at::Tensor stored = (w.to(at::kFloat) / scale).to(at::kFloat8_e4m3fn);
+  return {stored, scale, (stored.to(at::kFloat) * scale).to(at::kBFloat16)};
 }
 
 }  // namespace
@@ -69,11 +82,8 @@ int main(int argc, char** argv) {
                               : s.image_rows                             ? image_tokens
                                                                          : text_tokens;
     const at::Tensor x = at::randn({rows, s.in}, options);
-    const at::Tensor w = at::randn({s.out, s.in}, options) * 0.02;
+    const auto [stored, scale, dequantized] = fp8_weight(s.out, s.in, options);
     const at::Tensor bias = at::randn({s.out}, options) * 0.02;
-    const at::Tensor scale = w.abs().max().to(at::kFloat) / 448;
-    const at::Tensor stored = (w.to(at::kFloat) / scale).to(at::kFloat8_e4m3fn);
-    const at::Tensor dequantized = (stored.to(at::kFloat) * scale).to(at::kBFloat16);
     const double bf16 = milliseconds([&] { (void)at::linear(x, dequantized, bias); });
     const double fp8 = milliseconds([&] { (void)vramguard::cuda::fp8_linear(x, stored, scale, bias); });
     const double dequant =
@@ -89,16 +99,10 @@ int main(int argc, char** argv) {
   // quantized, as the native MMDiT runs it, against the GELU op and then the quantization; and what an
   // attention's q, k and v would save from one quantization of their input.
   using vramguard::cuda::RowActivation;
-  const auto fp8_weight = [&](std::int64_t out, std::int64_t in) {
-    const at::Tensor w = at::randn({out, in}, options) * 0.02;
-    const at::Tensor scale = w.abs().max().to(at::kFloat) / 448;
-    return std::pair{(w.to(at::kFloat) / scale).to(at::kFloat8_e4m3fn), scale};
-  };
   std::printf("\n%-44s %12s %12s %8s %12s\n", "image tokens' work", "apart ms", "prepared ms", "faster", "bf16 ms");
   {
     const at::Tensor x = at::randn({image_tokens, 3072}, options);
-    const auto [w, scale] = fp8_weight(3072, 3072);
-    const at::Tensor dequantized = (w.to(at::kFloat) * scale).to(at::kBFloat16);
+    const auto [w, scale, dequantized] = fp8_weight(3072, 3072, options);
     const double apart = milliseconds([&] {
       for (int i = 0; i < 3; ++i) (void)vramguard::cuda::fp8_linear(x, w, scale, at::Tensor());
     });
@@ -114,8 +118,7 @@ int main(int argc, char** argv) {
   }
   {
     const at::Tensor hidden = at::randn({image_tokens, 12288}, options);
-    const auto [w, scale] = fp8_weight(3072, 12288);
-    const at::Tensor dequantized = (w.to(at::kFloat) * scale).to(at::kBFloat16);
+    const auto [w, scale, dequantized] = fp8_weight(3072, 12288, options);
     const double apart =
         milliseconds([&] { (void)vramguard::cuda::fp8_linear(at::gelu(hidden, "tanh"), w, scale, at::Tensor()); });
     const double prepared = milliseconds([&] {

@@ -14,6 +14,7 @@
 #include "devices/cuda/cuda_kernel_dtype.hpp"
 #include "devices/cuda/cuda_support.hpp"
 #include "devices/cuda/fp8_rows.hpp"
+#include "devices/device_runtime.hpp"
 
 namespace vramguard::cuda {
 
@@ -27,7 +28,7 @@ std::string gpu_description(int gpu) {
 
 bool has_fp8_matmuls(int gpu) {
   const cudaDeviceProp* properties = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(gpu));
-  return properties->major > 8 || (properties->major == 8 && properties->minor >= 9);
+  return has_fp8_tensor_cores(properties->major, properties->minor);
 }
 
 bool fp8_linear_takes(const at::Tensor& x, const at::Tensor& weight) {

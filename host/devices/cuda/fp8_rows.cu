@@ -1,34 +1,13 @@
 #include "devices/cuda/fp8_rows.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_fp8.h>
+
+#include "devices/cuda/kernel_elements.cuh"
 
 namespace vramguard::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr float kE4m3Max = 448.0f;
-
-__device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ inline float to_float(__half v) { return __half2float(v); }
-__device__ inline float to_float(float v) { return v; }
-
-// A float32 value rounded to T (to nearest, ties to even, as PyTorch's casts round).
-template <class T>
-__device__ inline T from_float(float v);
-template <>
-__device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-template <>
-__device__ inline __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ inline float from_float<float>(float v) {
-  return v;
-}
 
 // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in the order PyTorch's
 // kernel evaluates it.
@@ -46,12 +25,6 @@ __device__ inline float activated(T v) {
   if constexpr (A == RowActivation::gelu_tanh) return to_float(from_float<T>(gelu_tanh(to_float(v))));
   else return to_float(v);
 }
-
-// Eight elements at a time (16 bytes of bf16/f16, 32 of f32): the loads that reach the memory's bandwidth.
-template <class T>
-struct alignas(16) Pack {
-  T values[8];
-};
 
 // The block's largest magnitude: each warp's by shuffles, then the warps' through shared memory.
 __device__ float block_max(float value) {

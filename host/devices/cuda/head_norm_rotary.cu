@@ -1,32 +1,12 @@
 #include "devices/cuda/head_norm_rotary.hpp"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+#include "devices/cuda/kernel_elements.cuh"
 
 namespace vramguard::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 8;
 constexpr int kPairsPerLane = kMaxRotaryHeadDim / 2 / 32;
-
-__device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ inline float to_float(__half v) { return __half2float(v); }
-__device__ inline float to_float(float v) { return v; }
-
-template <class T>
-__device__ inline T from_float(float v);
-template <>
-__device__ inline __nv_bfloat16 from_float(float v) {
-  return __float2bfloat16_rn(v);
-}
-template <>
-__device__ inline __half from_float(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ inline float from_float(float v) {
-  return v;
-}
 
 // A value as the eager op's result holds it: rounded to T.
 template <class T>
