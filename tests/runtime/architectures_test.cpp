@@ -170,9 +170,6 @@ TEST(Architectures, TheTransformersFloat32QueriesAndKeysAreCountedOnlyWhereTheOp
   EXPECT_EQ(op_by_op - bytes_on(*gpu_session), static_cast<std::uint64_t>(float32_copies));
 }
 
-// Where every MLP's down-projection is an fp8 matmul, its input — the GELU of the 4x hidden layer — is
-// held as fp8 rows (one byte an element, the GELU applied as they are quantized) instead of in the
-// compute dtype; one stream's MLP in bf16 keeps the whole count (ComputeTarget::fp8_matmul_weights).
 // Qwen-Image's VAE on a whole 1024x1024 picture in bf16: the native VAE's peak measured on an H200 was
 // 1.70 GB for encode and 1.69 GB for decode, 0.25 GB of it weights. The count follows the full-resolution
 // residual blocks (96 channels, 14 bytes each), not the up-sampler's doubled 192, which made it 2.82 GB.
@@ -193,6 +190,9 @@ TEST(Architectures, TheVaeIsCountedAtWhatItsFullResolutionBlocksHold) {
   EXPECT_DOUBLE_EQ(narrowing.activation_bytes_per_pixel(2), 16 * 64 / 2 * 14);
 }
 
+// Where every MLP's down-projection is an fp8 matmul, its input — the GELU of the 4x hidden layer — is
+// held as fp8 rows (one byte an element, the GELU applied as they are quantized) instead of in the
+// compute dtype; one stream's MLP in bf16 keeps the whole count (ComputeTarget::fp8_matmul_weights).
 TEST(Architectures, TheMlpsGeluIsCountedInFp8OnlyWhereEveryDownProjectionIsAnFp8Matmul) {
   const Fixture& f = kFixtures.front();
   ASSERT_EQ(f.name, "qwenimage_tiny");
