@@ -5,7 +5,8 @@
 #   capped:   configs/rtx4080-16gb.ini — true CFG's two passes apart (--cfg-batch never), as one batch
 #             (always), fp8 storage (--weight-dtype transformer=fp8) apart and batched, and fp8 storage with
 #             fp8 matmuls (--fp8-compute on) apart and batched
-#   resident: no cap, everything on the GPU — bf16 apart and batched, fp8 storage, fp8 matmuls
+#   resident: no cap, everything on the GPU — bf16 apart and batched, fp8 storage, fp8 matmuls apart and
+#             batched (fp8mm-batched, not in the default runs: what the capped batch is compared with)
 # Each run under nvml_peak.py (NVML at 50 Hz from outside); printed by edit_summary.py: ready, the median
 # step, the step against the copy bound (pinned bandwidth measured here), NVML's peak beside the plan's.
 # Usage: run-cfg-fp8-proofs.sh [RUN...] (default: every run; a RUN is capped:VARIANT or resident:VARIANT)
@@ -34,6 +35,7 @@ for run in ${*:-$default_runs}; do
   bf16) args+=(--cfg-batch never) ;;
   fp8) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute off) ;;
   fp8mm) args+=(--cfg-batch never --weight-dtype transformer=fp8 --fp8-compute on) ;;
+  *) echo "unknown run '$run'; the variants are those above" >&2; exit 2 ;;
   esac
   [ -n "${PROFILE:-}" ] && args+=(--profile "$work/$name.trace.json")
   python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$work/qie" --image "$work/input.png" \
