@@ -39,6 +39,9 @@ ArchitectureDescription qwenimage_transformer_units(const std::string& class_nam
   const MmditConfig c = read_mmdit_config(config.values, config.file);
   d.activation_bytes_per_token = [c](double element_bytes) { return c.activation_bytes_per_token(element_bytes); };
   d.attention_flops_per_token_pair = 4.0 * static_cast<double>(c.inner());  // joint attention, no mask
+  d.elementwise_bytes_per_token = [c](double element_bytes, bool fp8_matmuls) {
+    return c.elementwise_bytes_per_token(element_bytes, fp8_matmuls);
+  };
   d.token_share = mmdit_token_share;
   d.default_tokens = 8448;  // 1024×1024 edit: 4096 target + 4096 reference latent tokens + 256 text
   return d;

@@ -31,14 +31,18 @@ std::vector<std::string> preset_names() {
 }  // namespace
 
 // Capacities as the driver reports them; bandwidths are pinned host→device copies over the card's
-// link; FLOP/s are dense bf16 tensor throughput from the vendor's specifications (docs/hardware.md).
+// link; FLOP/s are dense bf16 tensor throughput and memory bandwidth the vendor's specifications
+// (docs/hardware.md).
 const std::vector<GpuPreset>& gpu_presets() {
   static const std::vector<GpuPreset> presets = {
-      {"rtx4080", "NVIDIA GeForce RTX 4080 16 GB (PCIe 4.0 x16)", 16ULL << 30, 25e9, 97.5e12, "8.9", 4, 16, false},
-      {"rtx4090", "NVIDIA GeForce RTX 4090 24 GB (PCIe 4.0 x16)", 24ULL << 30, 25e9, 165.2e12, "8.9", 4, 16, false},
-      {"a100-80gb", "NVIDIA A100 80 GB (PCIe 4.0 x16)", 80ULL << 30, 25e9, 312e12, "8.0", 4, 16, true},
-      {"h100-80gb", "NVIDIA H100 80 GB HBM3 (PCIe 5.0 x16)", 81559ULL << 20, 53.8e9, 989e12, "9.0", 5, 16, true},
-      {"h200", "NVIDIA H200 141 GB HBM3e (PCIe 5.0 x16)", 150109880320ULL, 55.3e9, 989e12, "9.0", 5, 16, true},
+      {"rtx4080", "NVIDIA GeForce RTX 4080 16 GB (PCIe 4.0 x16)", 16ULL << 30, 25e9, 97.5e12, 716.8e9, "8.9", 4, 16,
+       false},
+      {"rtx4090", "NVIDIA GeForce RTX 4090 24 GB (PCIe 4.0 x16)", 24ULL << 30, 25e9, 165.2e12, 1008e9, "8.9", 4, 16,
+       false},
+      {"a100-80gb", "NVIDIA A100 80 GB (PCIe 4.0 x16)", 80ULL << 30, 25e9, 312e12, 1935e9, "8.0", 4, 16, true},
+      {"h100-80gb", "NVIDIA H100 80 GB HBM3 (PCIe 5.0 x16)", 81559ULL << 20, 53.8e9, 989e12, 3.35e12, "9.0", 5, 16,
+       true},
+      {"h200", "NVIDIA H200 141 GB HBM3e (PCIe 5.0 x16)", 150109880320ULL, 55.3e9, 989e12, 4.8e12, "9.0", 5, 16, true},
   };
   return presets;
 }
@@ -211,6 +215,7 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
       gpu.total_bytes = preset->total_bytes;
       gpu.host_to_device_bytes_per_s = preset->host_to_device_bytes_per_s;
       gpu.compute_flops_per_s = preset->compute_flops_per_s;
+      gpu.memory_bytes_per_s = preset->memory_bytes_per_s;
       const auto dot = preset->compute_capability.find('.');
       gpu.fp8_compute_flops_per_s =
           fp8_flops_per_s(std::stoi(preset->compute_capability.substr(0, dot)),
@@ -237,6 +242,7 @@ SimulatedRuntime::SimulatedRuntime(const std::string& spec, std::uint64_t host_b
       }
       if (gpu.total_bytes == 0) throw UsageError("GPU '" + entry + "' in --simulate has no memory");
       gpu.compute_flops_per_s = default_cost_constants().default_gpu_flops_per_s;
+      gpu.memory_bytes_per_s = default_cost_constants().default_memory_bytes_per_s;
       gpu.description = "simulated GPU, " + format_bytes(gpu.total_bytes);
     } else {
       throw UsageError("unknown GPU '" + entry + "' in --simulate" + text::did_you_mean(entry, preset_names()),

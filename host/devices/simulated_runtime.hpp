@@ -18,6 +18,7 @@ struct GpuPreset {
   std::uint64_t total_bytes;
   double host_to_device_bytes_per_s;
   double compute_flops_per_s;  // dense bf16 tensor FLOP/s
+  double memory_bytes_per_s;   // the card's own memory, peak
   std::string compute_capability;
   unsigned int pcie_generation = 4, pcie_width = 16;  // the link the card is made for
   bool ecc = false;

@@ -35,6 +35,10 @@ struct ArchitectureDescription {
   // sizes a call by); empty: the inspector estimates it from the widest tensor.
   std::function<double(double element_bytes)> activation_bytes_per_token;
   double attention_flops_per_token_pair = 0;  // each block's attention, per token per token of context
+  // What each block's element-wise passes move per token at an element size, without and with fp8
+  // matmuls (the family's own count of its GPU kernels: Unit::elementwise_bytes_per_token); empty: none
+  // counted.
+  std::function<double(double element_bytes, bool fp8_matmuls)> elementwise_bytes_per_token;
   // The share of a pass's tokens a unit's 2-D weight multiplies, by the tensor's name (its FLOPs per
   // token are 2 × its elements × the share); empty: every weight multiplies every token. A dual-stream
   // block's image weights see the image tokens only, its modulation one row a sample.

@@ -10,6 +10,7 @@
 #include "logging/log.hpp"
 #include "model/architecture.hpp"
 #include "model/checkpoint_error.hpp"
+#include "model/compute_dtype.hpp"
 #include "model/lora_adapters.hpp"
 #include "model/scaled_fp8.hpp"
 #include "model/vocabulary_slices.hpp"
@@ -149,7 +150,6 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
   // The generic estimate of activations needs the model's width: the most common dimension of its
   // matrices (1-D tensors such as biases, norms or a flattened buffer say nothing about it).
   std::map<std::int64_t, std::uint64_t> matrix_dimensions;
-  std::map<DType, std::uint64_t> bytes_by_dtype;
   for (const auto& [name, raw] : tensors) {
     const auto matched = match_rule(description.rules, name);
     std::string unit_name;
@@ -177,7 +177,6 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
     info.elements = raw.entry.elements;
     info.stored_bytes = raw.entry.bytes();
     info.bytes = bytes_in(placed_dtype(info.dtype, options.target_dtype), info.elements);
-    bytes_by_dtype[info.dtype] += info.stored_bytes;
     if (info.shape.size() == 2)
       for (auto d : info.shape) ++matrix_dimensions[d];
     slot.unit.tensors.push_back(std::move(info));
@@ -237,18 +236,18 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
   }
   slice_vocabulary_units(component, options.vocabulary_slice_bytes);
 
-  // Activation bytes per token, at the dtype the weights will have.
-  DType compute_dtype = options.target_dtype.value_or(DType::BF16);
-  if (!options.target_dtype && !bytes_by_dtype.empty()) {
-    compute_dtype = std::max_element(bytes_by_dtype.begin(), bytes_by_dtype.end(), [](const auto& a, const auto& b) {
-                      return a.second < b.second;
-                    })->first;
-  }
+  // Activation bytes per token and the blocks' element-wise traffic, at the dtype the pass computes in.
+  const double element_bytes = dtype_bits(component_compute_dtype(component, options.target_dtype)) / 8.0;
+  if (description.elementwise_bytes_per_token)
+    for (auto& unit : component.units)
+      if (unit.sequence_flops_per_token > 0) {  // the family's blocks (their attention counted above)
+        unit.elementwise_bytes_per_token = description.elementwise_bytes_per_token(element_bytes, false);
+        unit.fp8_elementwise_bytes_per_token = description.elementwise_bytes_per_token(element_bytes, true);
+      }
   std::int64_t width = 0;
   std::uint64_t width_count = 0;
   for (const auto& [dimension, count] : matrix_dimensions)
     if (count > width_count || (count == width_count && dimension < width)) width = dimension, width_count = count;
-  const double element_bytes = dtype_bits(compute_dtype) / 8.0;
   component.activation_bytes_per_token = description.activation_bytes_per_token
                                              ? description.activation_bytes_per_token(element_bytes)
                                              : 8.0 * static_cast<double>(width) * element_bytes;

@@ -119,6 +119,7 @@ nlohmann::json budget_json(const DeviceBudget& budget) {
       entry["context_measured"] = d.context_measured;
       entry["host_to_device_bytes_per_s"] = d.host_to_device_bytes_per_s;
       entry["compute_flops_per_s"] = d.compute_flops_per_s;
+      entry["memory_bytes_per_s"] = d.memory_bytes_per_s;
       entry["simulated"] = d.simulated;
     }
     devices.push_back(entry);

@@ -1,29 +1,15 @@
 #include "torch_tensors.hpp"
 
-#include <algorithm>
-#include <map>
-
 #include <ATen/Functions.h>
 
 #include "core/errors.hpp"
 #include "fp8_weights.hpp"
-#include "model/scaled_fp8.hpp"
+#include "model/compute_dtype.hpp"
 
 namespace vramguard::runtime {
 
 c10::ScalarType compute_dtype(const Component& component, std::optional<DType> target) {
-  std::map<DType, std::uint64_t> bytes;
-  for (const auto& unit : component.units)
-    for (const auto& tensor : unit.tensors)
-      // Weights stored in fp8 compute in the dtype of the rest (biases, norms). Their scales are not counted:
-      // float32 by convention, one a row outweighs a bf16 model's biases and once made it compute in float32.
-      if (dtype_is_floating(tensor.dtype) && !is_fp8(tensor.dtype) && dtype_is_convertible(tensor.dtype) &&
-          !is_fp8_scale(tensor.name))
-        bytes[placed_dtype(tensor.dtype, target)] += tensor.bytes;
-  if (bytes.empty()) return target ? scalar_type_of(*target, component.name) : c10::kBFloat16;
-  const auto most =
-      std::max_element(bytes.begin(), bytes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-  return scalar_type_of(most->first, component.name);
+  return scalar_type_of(component_compute_dtype(component, target), component.name);
 }
 
 c10::ScalarType scalar_type_of(DType dtype, const std::string& tensor) {

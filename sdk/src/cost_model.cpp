@@ -150,14 +150,19 @@ double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& c)
   return probed * c.copy_efficiency;
 }
 
+double gpu_memory_bytes_per_s(const DeviceInfo* gpu, const CostConstants& c) {
+  const double peak = gpu && gpu->memory_bytes_per_s > 0 ? gpu->memory_bytes_per_s : c.default_memory_bytes_per_s;
+  return peak * c.memory_efficiency;
+}
+
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch) {
   const double t = static_cast<double>(tokens);
   return static_cast<double>(std::max<std::uint64_t>(1, batch)) * t *
          (unit.flops_per_token + t * unit.sequence_flops_per_token);
 }
 
-double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& c,
-                        double fp8_flops) {
+double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, const CostConstants& c, double fp8_flops,
+                        double elementwise_bytes) {
   std::size_t matmuls = 0;
   for (const auto& tensor : unit.tensors)
     if (multiplies_tokens(unit, tensor)) ++matmuls;
@@ -165,15 +170,20 @@ double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, c
   const double fp8_rate = gpu ? gpu->fp8_compute_flops_per_s * c.fp8_gpu_efficiency : 0;
   if (fp8_rate <= 0) fp8_flops = 0;
   const double arithmetic = (flops - fp8_flops) / gpu_flops_per_s(gpu, c) + (fp8_flops > 0 ? fp8_flops / fp8_rate : 0) +
-                            static_cast<double>(matmuls) * c.matmul_fixed_seconds;
+                            static_cast<double>(matmuls) * c.matmul_fixed_seconds +
+                            elementwise_bytes / gpu_memory_bytes_per_s(gpu, c);
   return std::max(arithmetic, static_cast<double>(unit.tensors.size()) * c.launch_seconds_per_tensor);
 }
 
 double unit_pass_gpu_seconds(const Unit& unit, std::uint64_t tokens, const Workload& workload, const DeviceInfo* gpu,
                              const CostConstants& c) {
-  const auto batch = static_cast<double>(std::max<std::uint64_t>(1, workload.batch));
-  const double fp8_flops = workload.fp8_matmuls ? batch * static_cast<double>(tokens) * unit.fp8_flops_per_token : 0;
-  return unit_gpu_seconds(unit, unit_pass_flops(unit, tokens, workload.batch), gpu, c, fp8_flops);
+  const double batch_tokens =
+      static_cast<double>(std::max<std::uint64_t>(1, workload.batch)) * static_cast<double>(tokens);
+  const bool fp8 = workload.fp8_matmuls && unit.fp8_flops_per_token > 0 && gpu && gpu->fp8_compute_flops_per_s > 0;
+  const double fp8_flops = fp8 ? batch_tokens * unit.fp8_flops_per_token : 0;
+  const double elementwise_bytes =
+      batch_tokens * (fp8 ? unit.fp8_elementwise_bytes_per_token : unit.elementwise_bytes_per_token);
+  return unit_gpu_seconds(unit, unit_pass_flops(unit, tokens, workload.batch), gpu, c, fp8_flops, elementwise_bytes);
 }
 
 std::uint64_t streaming_window_bytes(std::uint64_t largest_streamed_unit, int prefetch_depth) {

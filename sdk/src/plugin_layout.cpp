@@ -7,8 +7,8 @@
 namespace vramguard {
 
 #if defined(__x86_64__) && defined(__GLIBCXX__) && defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI
-static_assert(kPluginApiVersion == 7, "record the new API version's layout fingerprint below");
-static_assert(plugin_layout_fingerprint() == 0x028c68bf8a980c8eULL,
+static_assert(kPluginApiVersion == 8, "record the new API version's layout fingerprint below");
+static_assert(plugin_layout_fingerprint() == 0x07bfd6fdd5838e66ULL,
               "a type that crosses the plugin boundary changed layout: bump kPluginApiVersion in plugin_api.hpp "
               "and record plugin_layout_fingerprint()'s new value here");
 #endif

@@ -12,6 +12,7 @@
 #include "core/dtype_conversion.hpp"
 #include "core/errors.hpp"
 #include "core/tensor_read.hpp"
+#include "model/compute_dtype.hpp"
 #include "model/model_inspector.hpp"
 #include "support/stored_tensors.hpp"
 
@@ -111,6 +112,19 @@ TEST(Fp8Quantization, APieceOfAWeightFindsItsRowsScales) {
                                 [](std::uint8_t a, std::uint8_t b) { return (a & 0x7F) < (b & 0x7F); }) &
                   0x7F,
               0x7E);
+}
+
+// An fp8 checkpoint computes in the dtype of its other weights (model/compute_dtype.hpp): its activations are
+// counted at that size, as for the checkpoint it was quantized from, not at one byte an element because
+// its matrices are mostly fp8 bytes.
+TEST(Fp8Quantization, AnFp8CheckpointsActivationsAreCountedInTheDtypeItComputesIn) {
+  const InspectedModel fp8 = inspect_model((kFixtures / "qie_pipeline_tiny_fp8" / "pipeline").string(), {}, {});
+  const InspectedModel fp32 = inspect_model((kFixtures / "qie_pipeline_tiny" / "pipeline").string(), {}, {});
+  const Component& quantized = *fp8.graph.find_component("transformer");
+  const Component& original = *fp32.graph.find_component("transformer");
+  EXPECT_EQ(component_compute_dtype(quantized, std::nullopt), DType::F32);
+  EXPECT_DOUBLE_EQ(quantized.activation_bytes_per_token, original.activation_bytes_per_token);
+  EXPECT_EQ(component_compute_dtype(quantized, DType::BF16), DType::BF16) << "--dtype bf16 sets it";
 }
 
 TEST(Fp8Quantization, TheGraphHoldsEachWeightAtOneByteWithItsScaleAndKeepsWhatIsNamed) {

@@ -264,6 +264,46 @@ TEST(CostModel, Fp8MatmulsShortenOnlyTheFp8ShareOnGpusThatHaveThem) {
       << "unasked, fp8 weights are turned into bf16 at use";
 }
 
+// A block's element-wise passes (norms, modulations, residuals, the inputs' quantizations) are bound by
+// the GPU's memory, not its arithmetic: their bytes count at the sustained memory bandwidth, the fp8
+// count of them where fp8 matmuls run, the bf16 one where they cannot.
+TEST(CostModel, ElementwisePassesCostTheirBytesAtTheGpusMemoryBandwidth) {
+  ModelGraph model = make_model({10 * MiB, 10 * MiB}, "transformer");
+  for (auto& unit : model.components[0].units) {
+    unit.flops_per_token = 4e9;
+    unit.fp8_flops_per_token = 3e9;
+  }
+  auto budget = make_budget({GiB}, GiB);
+  DeviceInfo& gpu = budget.devices[0];
+  gpu.compute_flops_per_s = 100e12;
+  gpu.fp8_compute_flops_per_s = 200e12;
+  gpu.memory_bytes_per_s = 1e12;
+  const Placement placement = plan_with(SequentialOffloadStrategy(), model, budget);
+  Workload bf16;
+  bf16.tokens = 8192;
+  bf16.batch = 2;
+  Workload fp8 = bf16;
+  fp8.fp8_matmuls = true;
+  const auto compute_seconds = [&](const Workload& workload) {
+    return predict(model, budget, placement, workload).components[0].compute_seconds;
+  };
+  const double bf16_arithmetic = compute_seconds(bf16), fp8_arithmetic = compute_seconds(fp8);
+  for (auto& unit : model.components[0].units) {
+    unit.elementwise_bytes_per_token = 100e3;
+    unit.fp8_elementwise_bytes_per_token = 150e3;
+  }
+  const double sustained = 1e12 * default_cost_constants().memory_efficiency;
+  const double passes_tokens = 2 * 2 * 8192.0;  // two units, a batch of two
+  EXPECT_NEAR(compute_seconds(bf16) - bf16_arithmetic, passes_tokens * 100e3 / sustained, 1e-9);
+  EXPECT_NEAR(compute_seconds(fp8) - fp8_arithmetic, passes_tokens * 150e3 / sustained, 1e-9);
+  gpu.memory_bytes_per_s = 0.5e12;
+  EXPECT_NEAR(compute_seconds(bf16) - bf16_arithmetic, 2 * passes_tokens * 100e3 / sustained, 1e-9)
+      << "half the bandwidth, twice the time";
+  gpu.fp8_compute_flops_per_s = 0;
+  EXPECT_DOUBLE_EQ(compute_seconds(fp8), compute_seconds(bf16))
+      << "without fp8 tensor cores the weights are multiplied in bf16, with bf16's passes";
+}
+
 // auto weighs a streamed unit's copy against its compute as the prediction counts it: under fp8 matmuls a
 // unit whose Linears hold fp8 weights computes faster and hides less of its copy, so where only one of
 // two equal components fits beside the window, the fp8 one stays resident.

@@ -42,12 +42,18 @@ struct CostConstants {
   // row-wise scaled matmul): on an H100 the full-size transformer's image-token Linears ran 1.48× faster
   // than in bf16 with twice the peak (bench/README.md, "fp8 matmuls"): 0.8 × 1.48 ÷ 2.
   double fp8_gpu_efficiency = 0.59;
-  double matmul_fixed_seconds = 40e-6;               // what a matmul costs beyond its arithmetic (waves, prologue)
+  double matmul_fixed_seconds = 40e-6;  // what a matmul costs beyond its arithmetic (waves, prologue)
+  // Achieved ÷ peak memory bandwidth of a block's element-wise passes (Unit::elementwise_bytes_per_token):
+  // on an H100 (3.35 TB/s) the full-size MMDiT's norms, modulations, residuals, q/k rotary and GELU took
+  // 0.82 ms a block pass for 1.70 GB in bf16 (0.62), its fp8 matmuls' passes with the quantizations
+  // 1.04 ms for 1.85 GB (0.53); profiled, bench/README.md ("Where an fp8 step's time goes").
+  double memory_efficiency = 0.6;
   double launch_seconds_per_tensor = 30e-6;          // the least a unit takes: its kernels' launches, ~3 per weight
   double copy_efficiency = 0.98;                     // window copies ÷ the probed pinned bandwidth
   double cpu_flops_per_s = 1.0e12;                   // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
   double default_host_to_device_bytes_per_s = 25e9;  // PCIe 4.0 x16, pinned
   double default_gpu_flops_per_s = 50e12;
+  double default_memory_bytes_per_s = 1e12;  // a GPU's own memory where none is known
   // Making streamed weights ready before the first step (docs/cost-model.md, "Ready"):
   double pinned_fill_bytes_per_s = 2.2e9;  // allocate, pin and fill host blocks from the page cache
   double registration_bytes_per_s = 35e9;  // register a page-cached mapping read-only with the driver
@@ -77,19 +83,22 @@ std::uint64_t tokens_for(const Component& component, const Workload& workload);
 std::uint64_t activation_headroom(const Component& component, const Workload& workload,
                                   const CostConstants& constants = default_cost_constants());
 
-// Sustained FLOP/s and pinned host→device bandwidth of a GPU (the defaults where it declares none).
+// Sustained FLOP/s, pinned host→device bandwidth and element-wise memory bandwidth of a GPU (the
+// defaults where it declares none).
 double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
+double gpu_memory_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 // FLOPs of one pass of `tokens` tokens (per sequence) through a unit, over `batch` sequences.
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch = 1);
 // Seconds a GPU computes one pass of a unit: its FLOPs at the sustained rate — `fp8_flops` of them as
-// fp8 matmuls where the GPU has fp8 tensor cores — and never less than launching its kernels takes
-// (small units at few tokens are launch-bound).
+// fp8 matmuls where the GPU has fp8 tensor cores — plus `elementwise_bytes` at the sustained memory
+// bandwidth, and never less than launching its kernels takes (small units at few tokens are launch-bound).
 double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu,
-                        const CostConstants& constants = default_cost_constants(), double fp8_flops = 0);
-// unit_gpu_seconds of one pass of `tokens` tokens (per sequence) under the workload: its batch, and its
-// fp8 share at the fp8 rate where the workload asks for fp8 matmuls. What predict() and the strategies
-// weigh a pass by.
+                        const CostConstants& constants = default_cost_constants(), double fp8_flops = 0,
+                        double elementwise_bytes = 0);
+// unit_gpu_seconds of one pass of `tokens` tokens (per sequence) under the workload: its batch, its fp8
+// share at the fp8 rate where the workload asks for fp8 matmuls and the GPU has them, and its element-wise
+// bytes (the fp8 matmuls' where those run). What predict() and the strategies weigh a pass by.
 double unit_pass_gpu_seconds(const Unit& unit, std::uint64_t tokens, const Workload& workload, const DeviceInfo* gpu,
                              const CostConstants& constants = default_cost_constants());
 

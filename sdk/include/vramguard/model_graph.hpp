@@ -41,6 +41,12 @@ struct Unit {
   // Of flops_per_token, what Linears with fp8 (e4m3) weights do: fp8 matmuls where a run asks for them
   // (Workload::fp8_matmuls) and the GPU has them.
   double fp8_flops_per_token = 0;
+  // Bytes a pass moves per token through the GPU's memory outside its matmuls and attention (norms,
+  // modulations, residuals, activation functions, joins), as the family's GPU kernels do them; the
+  // second where its Linears run as fp8 matmuls (each input's quantization is a pass of its own, or
+  // folded into one). 0 where the family declares none (ArchitectureDescription::elementwise_bytes_per_token).
+  double elementwise_bytes_per_token = 0;
+  double fp8_elementwise_bytes_per_token = 0;
   std::string tie_group;  // units sharing a tie group must be stored together; named after the shared tensor
   std::string slice_of;   // a row slice of this module's unit ("lm_head"), split because it
                           // was much larger than a block; empty for a whole module

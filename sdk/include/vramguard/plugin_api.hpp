@@ -26,7 +26,7 @@
 
 namespace vramguard {
 
-inline constexpr int kPluginApiVersion = 7;  // 7: fp8 matmuls (DeviceInfo, Unit, Workload)
+inline constexpr int kPluginApiVersion = 8;  // 8: memory bandwidth, element-wise bytes (DeviceInfo, Unit)
 
 // What one plan call came to, filled on the plugin's side.
 struct PlanOutcome {
