@@ -151,8 +151,7 @@ double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& c)
 }
 
 double gpu_memory_bytes_per_s(const DeviceInfo* gpu, const CostConstants& c) {
-  const double peak = gpu && gpu->memory_bytes_per_s > 0 ? gpu->memory_bytes_per_s : c.default_memory_bytes_per_s;
-  return peak * c.memory_efficiency;
+  return gpu && gpu->memory_bytes_per_s > 0 ? gpu->memory_bytes_per_s * c.memory_efficiency : 0;
 }
 
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch) {
@@ -169,9 +168,11 @@ double unit_gpu_seconds(const Unit& unit, double flops, const DeviceInfo* gpu, c
   // Without fp8 tensor cores, fp8 weights are turned into the compute dtype and multiplied there.
   const double fp8_rate = gpu ? gpu->fp8_compute_flops_per_s * c.fp8_gpu_efficiency : 0;
   if (fp8_rate <= 0) fp8_flops = 0;
+  // Element-wise passes where the GPU's memory bandwidth is known (see gpu_memory_bytes_per_s).
+  const double memory_rate = gpu_memory_bytes_per_s(gpu, c);
   const double arithmetic = (flops - fp8_flops) / gpu_flops_per_s(gpu, c) + (fp8_flops > 0 ? fp8_flops / fp8_rate : 0) +
                             static_cast<double>(matmuls) * c.matmul_fixed_seconds +
-                            elementwise_bytes / gpu_memory_bytes_per_s(gpu, c);
+                            (memory_rate > 0 ? elementwise_bytes / memory_rate : 0);
   return std::max(arithmetic, static_cast<double>(unit.tensors.size()) * c.launch_seconds_per_tensor);
 }
 

@@ -53,7 +53,7 @@ struct CostConstants {
   double cpu_flops_per_s = 1.0e12;                   // sustained bf16 FLOP/s of a desktop CPU (AVX-512/AMX less)
   double default_host_to_device_bytes_per_s = 25e9;  // PCIe 4.0 x16, pinned
   double default_gpu_flops_per_s = 50e12;
-  double default_memory_bytes_per_s = 1e12;  // a GPU's own memory where none is known
+  double default_memory_bytes_per_s = 1e12;  // a GPU's own memory, assumed for a GPU declared by its size alone
   // Making streamed weights ready before the first step (docs/cost-model.md, "Ready"):
   double pinned_fill_bytes_per_s = 2.2e9;  // allocate, pin and fill host blocks from the page cache
   double registration_bytes_per_s = 35e9;  // register a page-cached mapping read-only with the driver
@@ -83,10 +83,11 @@ std::uint64_t tokens_for(const Component& component, const Workload& workload);
 std::uint64_t activation_headroom(const Component& component, const Workload& workload,
                                   const CostConstants& constants = default_cost_constants());
 
-// Sustained FLOP/s, pinned host→device bandwidth and element-wise memory bandwidth of a GPU (the
-// defaults where it declares none).
+// Sustained FLOP/s and pinned host→device bandwidth of a GPU (the defaults where it declares none).
 double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
+// The sustained bandwidth of a GPU's own memory for element-wise passes; 0 where it declares none (a real
+// GPU: the CUDA runtime does not read it yet), and element-wise passes are then not counted.
 double gpu_memory_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 // FLOPs of one pass of `tokens` tokens (per sequence) through a unit, over `batch` sequences.
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch = 1);
