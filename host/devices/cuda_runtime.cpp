@@ -83,6 +83,7 @@ class CudaRuntime final : public DeviceRuntime {
       gpu.context_bytes = gpu.context_measured ? context->second : default_cost_constants().assumed_cuda_context_bytes;
       gpu.compute_flops_per_s = peak_flops(properties.name);
       gpu.fp8_compute_flops_per_s = fp8_flops_per_s(properties.major, properties.minor, gpu.compute_flops_per_s);
+      gpu.memory_bytes_per_s = memory_bandwidth(d);
       gpu.host_to_device_bytes_per_s = measure_host_to_device(d);
       gpus.push_back(gpu);
     }

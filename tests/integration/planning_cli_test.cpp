@@ -79,7 +79,9 @@ TEST_F(Planning, PlanJsonHasTheDocumentedFields) {
   EXPECT_TRUE(doc["predicted"].contains("step_seconds"));
 }
 
-// What the cost model weighs a GPU by, in the plan: a preset's figures as the vendor gives them.
+// What the cost model weighs a GPU by, in the plan: a preset's figures as the vendor gives them, and on a
+// real GPU (the CUDA build; skipped elsewhere) its memory's bandwidth from the driver's memory clock and
+// bus width — hundreds of GB/s to a few TB/s.
 TEST_F(Planning, ThePlanGivesEachGpusRatesAsTheCostModelTakesThem) {
   const auto simulated = run_vramguard("plan " + tiny() + " --json --simulate rtx4080 --cpu-memory 8GiB");
   ASSERT_EQ(simulated.exit_code, 0) << simulated.err;
@@ -87,6 +89,11 @@ TEST_F(Planning, ThePlanGivesEachGpusRatesAsTheCostModelTakesThem) {
   EXPECT_DOUBLE_EQ(gpu["memory_bytes_per_s"].get<double>(), 716.8e9);
   EXPECT_DOUBLE_EQ(gpu["compute_flops_per_s"].get<double>(), 97.5e12);
   EXPECT_DOUBLE_EQ(gpu["host_to_device_bytes_per_s"].get<double>(), 25e9);
+  const auto real = run_vramguard("plan " + tiny() + " --json --cpu-memory 8GiB");
+  if (real.exit_code != 0) GTEST_SKIP() << "no CUDA GPU in this build";
+  const double bandwidth = nlohmann::json::parse(real.out)["devices"][0]["memory_bytes_per_s"].get<double>();
+  EXPECT_GT(bandwidth, 100e9);
+  EXPECT_LT(bandwidth, 20e12);
 }
 
 TEST_F(Planning, ExportsAHuggingFaceDeviceMapPerComponent) {

@@ -267,7 +267,7 @@ TEST(CostModel, Fp8MatmulsShortenOnlyTheFp8ShareOnGpusThatHaveThem) {
 // A block's element-wise passes (norms, modulations, residuals, the inputs' quantizations) are bound by
 // the GPU's memory, not its arithmetic: their bytes count at the sustained memory bandwidth, the fp8
 // count of them where fp8 matmuls run, the bf16 one where they cannot; where the bandwidth is unknown
-// (a real GPU: the CUDA runtime does not read it yet) they are not counted.
+// (a driver that reports no memory clock) they are not counted.
 TEST(CostModel, ElementwisePassesCostTheirBytesAtTheGpusMemoryBandwidth) {
   ModelGraph model = make_model({10 * MiB, 10 * MiB}, "transformer");
   for (auto& unit : model.components[0].units) {

@@ -23,6 +23,17 @@ double peak_flops(const std::string& name) {
   return default_cost_constants().default_gpu_flops_per_s;
 }
 
+double memory_bandwidth(int device) {
+  int clock_khz = 0, bus_bits = 0;
+  if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device) != cudaSuccess || clock_khz <= 0 ||
+      bus_bits <= 0) {
+    cudaGetLastError();  // not sticky: clear it so that the next call does not report it
+    return 0;            // unknown: the cost model then leaves the element-wise passes out
+  }
+  return 2.0 * static_cast<double>(clock_khz) * 1e3 * static_cast<double>(bus_bits) / 8.0;
+}
+
 double measure_host_to_device(int device) {
   static std::mutex mutex;
   static std::map<int, double> cache;

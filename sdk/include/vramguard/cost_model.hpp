@@ -86,8 +86,8 @@ std::uint64_t activation_headroom(const Component& component, const Workload& wo
 // Sustained FLOP/s and pinned host→device bandwidth of a GPU (the defaults where it declares none).
 double gpu_flops_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 double host_to_device_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
-// The sustained bandwidth of a GPU's own memory for element-wise passes; 0 where it declares none (a real
-// GPU: the CUDA runtime does not read it yet), and element-wise passes are then not counted.
+// The sustained bandwidth of a GPU's own memory for element-wise passes; 0 where it declares none (a
+// driver that reports no memory clock), and element-wise passes are then not counted.
 double gpu_memory_bytes_per_s(const DeviceInfo* gpu, const CostConstants& constants = default_cost_constants());
 // FLOPs of one pass of `tokens` tokens (per sequence) through a unit, over `batch` sequences.
 double unit_pass_flops(const Unit& unit, std::uint64_t tokens, std::uint64_t batch = 1);

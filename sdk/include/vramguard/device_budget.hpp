@@ -27,7 +27,7 @@ struct DeviceInfo {
   double host_to_device_bytes_per_s = 0;   // pinned copy bandwidth (measured or declared)
   double compute_flops_per_s = 0;          // sustained dense bf16 FLOP/s, for the cost model
   double fp8_compute_flops_per_s = 0;      // dense fp8 FLOP/s of its tensor cores; 0: it has none
-  double memory_bytes_per_s = 0;           // its own memory's peak bandwidth (declared); 0: unknown
+  double memory_bytes_per_s = 0;           // its own memory's peak bandwidth (driver or declared); 0: unknown
   bool simulated = false;
 
   std::string name() const { return id.str(); }
