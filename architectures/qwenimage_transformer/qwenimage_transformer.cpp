@@ -20,6 +20,7 @@
 #include "common/tensor_shapes.hpp"
 #include "core/errors.hpp"
 #include "vramguard/runtime/architecture.hpp"
+#include "vramguard/runtime/linear_input.hpp"
 #include "qwenimage_transformer/qwenimage_transformer_layout.hpp"
 
 namespace vramguard::runtime {
@@ -113,12 +114,6 @@ std::pair<Modulation, Modulation> modulations(const UnitScope& block, const std:
   return {{chunks[0], chunks[1], chunks[2]}, {chunks[3], chunks[4], chunks[5]}};
 }
 
-// shift + norm(x) × (1 + scale): one kernel after the norm's (addcmul) where a multiply and an add took two
-// passes over the stream's tokens; likewise each gated residual below.
-at::Tensor modulate(const at::Tensor& x, const Modulation& m) {
-  return at::addcmul(m.shift, layer_norm(x), 1 + m.scale);
-}
-
 // The image stream's modulation: one for every token, or under zero_cond_t one for the target's tokens
 // (the first target_tokens) and another for the input pictures' after them, as diffusers' modulate_index
 // selects them. Applied range by range, the selection costs no [tokens, inner] tensor of its own.
@@ -143,9 +138,15 @@ at::Tensor by_range(const at::Tensor& x, const ImageModulation& m, Each each) {
   return at::cat({each(x.narrow(1, 0, n), m.target, 0), each(x.narrow(1, n, x.size(1) - n), m.pictures, n)}, 1);
 }
 
-at::Tensor modulate(const at::Tensor& x, const ImageModulation& m) {
-  return by_range(x, m,
-                  [](const at::Tensor& part, const Modulation& mod, std::int64_t) { return modulate(part, mod); });
+// shift + norm(x) × (1 + scale), made once for the Linears that read it (linear_input.hpp): by the ops, or
+// under fp8 matmuls in the pass that quantizes it.
+ModulatedNorm modulated_norm(const at::Tensor& x, const Modulation& m) {
+  return {x, m.shift, m.scale, 1e-6, -1, {}, {}};
+}
+
+ModulatedNorm modulated_norm(const at::Tensor& x, const ImageModulation& m) {
+  if (!m.pictures.shift.defined()) return modulated_norm(x, m.target);
+  return {x, m.target.shift, m.target.scale, 1e-6, m.target_tokens, m.pictures.shift, m.pictures.scale};
 }
 
 // x + gate * y, each token range with its own gate.
@@ -155,8 +156,8 @@ at::Tensor gated_add(const at::Tensor& x, const ImageModulation& m, const at::Te
   });
 }
 
-at::Tensor feed_forward(const UnitScope& block, const std::string& module, const at::Tensor& x) {
-  return block.linear(module + ".net.2", linear(block, module + ".net.0.proj", x), LinearInput::gelu_tanh);
+at::Tensor feed_forward(const UnitScope& block, const std::string& module, PreparedLinearInput x) {
+  return block.linear(module + ".net.2", block.linear(module + ".net.0.proj", x), LinearInput::gelu_tanh);
 }
 
 struct Streams {
@@ -191,23 +192,27 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
   const ImageModulation image_attention_mod = image_modulation(image_attention, batch, temb.target_tokens);
   const ImageModulation image_mlp_mod = image_modulation(image_mlp, batch, temb.target_tokens);
   const auto [text_attention_mod, text_mlp_mod] = modulations(block, "txt_mod", temb.text);
-  const auto image_in = modulate(in.image, image_attention_mod), text_in = modulate(in.text, text_attention_mod);
 
-  auto heads = [&](const std::string& projection, const at::Tensor& x) {
-    return linear(block, "attn." + projection, x).view({x.size(0), x.size(1), l.heads, l.head_dim});
-  };
-  // Text first, then image: the order the mask and the split below assume.
-  const auto q =
-      norm_rotate_join({{heads("add_q_proj", text_in), block["attn.norm_added_q.weight"], rope.text_cos, rope.text_sin},
-                        {heads("to_q", image_in), block["attn.norm_q.weight"], rope.image_cos, rope.image_sin}},
-                       1e-6)
-          .transpose(1, 2);
-  const auto k =
-      norm_rotate_join({{heads("add_k_proj", text_in), block["attn.norm_added_k.weight"], rope.text_cos, rope.text_sin},
-                        {heads("to_k", image_in), block["attn.norm_k.weight"], rope.image_cos, rope.image_sin}},
-                       1e-6)
-          .transpose(1, 2);
-  const auto v = at::cat({heads("add_v_proj", text_in), heads("to_v", image_in)}, 1).transpose(1, 2);
+  at::Tensor q, k, v;
+  {  // the modulated inputs live until q, k and v are made
+    PreparedLinearInput image_in(modulated_norm(in.image, image_attention_mod));
+    PreparedLinearInput text_in(modulated_norm(in.text, text_attention_mod));
+    auto heads = [&](const std::string& projection, PreparedLinearInput& x) {
+      return block.linear("attn." + projection, x).view({x.input().size(0), x.input().size(1), l.heads, l.head_dim});
+    };
+    // Text first, then image: the order the mask and the split below assume.
+    q = norm_rotate_join(
+            {{heads("add_q_proj", text_in), block["attn.norm_added_q.weight"], rope.text_cos, rope.text_sin},
+             {heads("to_q", image_in), block["attn.norm_q.weight"], rope.image_cos, rope.image_sin}},
+            1e-6)
+            .transpose(1, 2);
+    k = norm_rotate_join(
+            {{heads("add_k_proj", text_in), block["attn.norm_added_k.weight"], rope.text_cos, rope.text_sin},
+             {heads("to_k", image_in), block["attn.norm_k.weight"], rope.image_cos, rope.image_sin}},
+            1e-6)
+            .transpose(1, 2);
+    v = at::cat({heads("add_v_proj", text_in), heads("to_v", image_in)}, 1).transpose(1, 2);
+  }
   const auto joint =
       masked_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim))).transpose(1, 2).flatten(2);
   const auto text_tokens = in.text.size(1);
@@ -218,8 +223,10 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
   Streams out;
   out.image = gated_add(in.image, image_attention_mod, image_attention_out);
   out.text = at::addcmul(in.text, text_attention_mod.gate, text_attention);
-  out.image = gated_add(out.image, image_mlp_mod, feed_forward(block, "img_mlp", modulate(out.image, image_mlp_mod)));
-  out.text = at::addcmul(out.text, text_mlp_mod.gate, feed_forward(block, "txt_mlp", modulate(out.text, text_mlp_mod)));
+  out.image = gated_add(out.image, image_mlp_mod,
+                        feed_forward(block, "img_mlp", PreparedLinearInput(modulated_norm(out.image, image_mlp_mod))));
+  out.text = at::addcmul(out.text, text_mlp_mod.gate,
+                         feed_forward(block, "txt_mlp", PreparedLinearInput(modulated_norm(out.text, text_mlp_mod))));
   if (out.image.scalar_type() == at::kHalf) {  // as diffusers: keep fp16 finite
     out.image = out.image.clamp(-65504, 65504);
     out.text = out.text.clamp(-65504, 65504);

@@ -95,26 +95,41 @@ int main(int argc, char** argv) {
                 dequant / fp8, error);
   }
 
-  // Preparing an input once (runtime/src/linear_input): the MLP's GELU applied as its hidden layer is
-  // quantized, as the native MMDiT runs it, against the GELU op and then the quantization; and what an
-  // attention's q, k and v would save from one quantization of their input.
+  // Preparing an input once (vramguard/runtime/linear_input.hpp), as the native MMDiT runs it: an
+  // attention's modulated norm quantized in one kernel for q, k and v, and the MLP's GELU applied as its
+  // hidden layer is quantized; against the ops and each Linear's own quantization.
   using vramguard::cuda::RowActivation;
   std::printf("\n%-44s %12s %12s %8s %12s\n", "image tokens' work", "apart ms", "prepared ms", "faster", "bf16 ms");
   {
-    const at::Tensor x = at::randn({image_tokens, 3072}, options);
-    const auto [w, scale, dequantized] = fp8_weight(3072, 3072, options);
+    // An attention's input: AdaLN's modulated norm of the image stream, then q, k and v. Apart: the norm
+    // and the modulation as ops, each Linear quantizing the result itself; prepared: one kernel for the
+    // norm, the modulation and the quantization, shared by the three.
+    const at::Tensor x = at::randn({1, image_tokens, 3072}, options);
+    const at::Tensor shift = at::randn({1, 1, 3072}, options), scale = at::randn({1, 1, 3072}, options) * 0.5;
+    const auto modulated = [&] { return at::addcmul(shift, at::layer_norm(x, {3072}, {}, {}, 1e-6), 1 + scale); };
+    const auto [w, w_scale, dequantized] = fp8_weight(3072, 3072, options);
     const double apart = milliseconds([&] {
-      for (int i = 0; i < 3; ++i) (void)vramguard::cuda::fp8_linear(x, w, scale, at::Tensor());
+      const at::Tensor in = modulated();
+      for (int i = 0; i < 3; ++i) (void)vramguard::cuda::fp8_linear(in, w, w_scale, at::Tensor());
     });
+    const auto fused = [&] { return vramguard::cuda::quantize_modulated_norm_rows(x, shift, scale, -1, {}, {}, 1e-6); };
     const double prepared = milliseconds([&] {
-      const auto rows = vramguard::cuda::quantize_rows(x);
-      for (int i = 0; i < 3; ++i) (void)vramguard::cuda::fp8_linear(rows, at::kBFloat16, w, scale, at::Tensor());
+      const auto rows = fused();
+      for (int i = 0; i < 3; ++i) (void)vramguard::cuda::fp8_linear(rows, at::kBFloat16, w, w_scale, at::Tensor());
     });
     const double bf16 = milliseconds([&] {
-      for (int i = 0; i < 3; ++i) (void)at::linear(x, dequantized);
+      const at::Tensor in = modulated();
+      for (int i = 0; i < 3; ++i) (void)at::linear(in, dequantized);
     });
-    std::printf("%-44s %12.3f %12.3f %7.2fx %12.3f\n", "q, k and v (3 x 3,072 -> 3,072)", apart, prepared,
-                apart / prepared, bf16);
+    const at::Tensor ours =
+        vramguard::cuda::fp8_linear(fused(), at::kBFloat16, w, w_scale, at::Tensor()).to(at::kFloat);
+    const at::Tensor reference = at::linear(modulated(), dequantized).reshape({-1, 3072}).to(at::kFloat);
+    std::printf("%-44s %12.3f %12.3f %7.2fx %12.3f  (rel error %.2e)\n", "norm + modulation + q, k, v (3 x 3,072)",
+                apart, prepared, apart / prepared, bf16, ((ours - reference).norm() / reference.norm()).item<double>());
+    const double norm_alone = milliseconds([&] { (void)vramguard::cuda::quantize_rows(modulated()); });
+    const double fused_alone = milliseconds([&] { (void)fused(); });
+    std::printf("%-44s %12.3f %12.3f %7.2fx\n", "  of which the input's making", norm_alone, fused_alone,
+                norm_alone / fused_alone);
   }
   {
     const at::Tensor hidden = at::randn({image_tokens, 12288}, options);

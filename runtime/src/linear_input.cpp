@@ -1,4 +1,4 @@
-#include "linear_input.hpp"
+#include "vramguard/runtime/linear_input.hpp"
 
 #include <ATen/Functions.h>
 
@@ -23,11 +23,53 @@ bool runs_fp8_matmuls_on(int gpu) {
 #endif
 }
 
+namespace {
+
+at::Tensor modulated_norm(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale, double eps) {
+  return at::addcmul(shift, at::layer_norm(x, {x.size(-1)}, {}, {}, eps), scale.add(1));
+}
+
+}  // namespace
+
 PreparedLinearInput::PreparedLinearInput(at::Tensor x, LinearInput input) : x_(std::move(x)), input_(input) {}
 
+PreparedLinearInput::PreparedLinearInput(ModulatedNorm modulated) : x_(modulated.x), modulated_(std::move(modulated)) {}
+
 const at::Tensor& PreparedLinearInput::activated() {
-  if (!activated_.defined()) activated_ = input_ == LinearInput::gelu_tanh ? at::gelu(x_, "tanh") : x_;
+  if (activated_.defined()) return activated_;
+  if (modulated_) {
+    const ModulatedNorm& m = *modulated_;
+    const std::int64_t tokens = m.x.size(1);
+    if (m.split < 0 || m.split >= tokens) {
+      activated_ = modulated_norm(m.x, m.shift, m.scale, m.eps);
+    } else {
+      // Range by range: the selection costs no [tokens, inner] tensor of its own.
+      activated_ =
+          at::cat({modulated_norm(m.x.narrow(1, 0, m.split), m.shift, m.scale, m.eps),
+                   modulated_norm(m.x.narrow(1, m.split, tokens - m.split), m.shift_after, m.scale_after, m.eps)},
+                  1);
+    }
+  } else {
+    activated_ = input_ == LinearInput::gelu_tanh ? at::gelu(x_, "tanh") : x_;
+  }
   return activated_;
+}
+
+void PreparedLinearInput::quantize() {
+#if VRAMGUARD_FP8_MATMUL
+  cuda::Fp8Rows rows;
+  if (modulated_ && cuda::modulated_norm_rows_take(x_)) {
+    const ModulatedNorm& m = *modulated_;
+    rows = cuda::quantize_modulated_norm_rows(x_, m.shift, m.scale, m.split, m.shift_after, m.scale_after, m.eps);
+  } else if (modulated_) {
+    rows = cuda::quantize_rows(activated());
+  } else {
+    rows = cuda::quantize_rows(
+        x_, input_ == LinearInput::gelu_tanh ? cuda::RowActivation::gelu_tanh : cuda::RowActivation::none);
+  }
+  fp8_values_ = std::move(rows.values);
+  fp8_scales_ = std::move(rows.scales);
+#endif
 }
 
 std::optional<at::Tensor> PreparedLinearInput::fp8_linear(const at::Tensor& weight, const at::Tensor& scale,
@@ -43,13 +85,7 @@ std::optional<at::Tensor> PreparedLinearInput::fp8_linear(const at::Tensor& weig
     if (refused.count(shape)) return std::nullopt;
   }
   try {
-    if (!fp8_values_.defined()) {
-      const auto activation =
-          input_ == LinearInput::gelu_tanh ? cuda::RowActivation::gelu_tanh : cuda::RowActivation::none;
-      cuda::Fp8Rows rows = cuda::quantize_rows(x_, activation);
-      fp8_values_ = std::move(rows.values);
-      fp8_scales_ = std::move(rows.scales);
-    }
+    if (!fp8_values_.defined()) quantize();
     auto shape_out = x_.sizes().vec();
     shape_out.back() = weight.size(0);
     return cuda::fp8_linear({fp8_values_, fp8_scales_}, x_.scalar_type(), weight, scale, bias).view(shape_out);

@@ -10,7 +10,6 @@
 #include "core/stop_signal.hpp"
 #include "devices/device_memory.hpp"
 #include "fp8_weights.hpp"
-#include "linear_input.hpp"
 #include "load/loaded_model.hpp"
 #include "logging/log.hpp"
 #include "model/scaled_fp8.hpp"
@@ -20,6 +19,7 @@
 #include "guard/report.hpp"
 #include "request_from_options.hpp"
 #include "torch_tensors.hpp"
+#include "vramguard/runtime/linear_input.hpp"
 
 namespace vramguard::runtime {
 namespace {
@@ -433,6 +433,11 @@ const std::map<std::string, at::Tensor, std::less<>>& UnitScope::tensors() const
 
 at::Tensor UnitScope::linear(std::string_view module, const at::Tensor& x, LinearInput input) const {
   PreparedLinearInput prepared(x, input);
+  return linear(module, prepared);
+}
+
+at::Tensor UnitScope::linear(std::string_view module, PreparedLinearInput& prepared) const {
+  const at::Tensor& x = prepared.input();
   const std::string relative = std::string(module) + ".weight";
   const std::string full =
       tensors_->by_name.count(relative) ? relative : tensors_->prefix + "." + std::string(module) + ".weight";

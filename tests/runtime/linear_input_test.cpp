@@ -1,11 +1,12 @@
-// A Linear's input prepared once for the Linears that read it (runtime/src/linear_input): the MLP's GELU
-// applied where the Linear reads it, and under fp8 matmuls (on a GPU with fp8 tensor cores, in a build
-// with vramguard's kernel) the rows quantized once, the GELU in the same pass.
+// A Linear's input prepared once for the Linears that read it (vramguard/runtime/linear_input.hpp): the
+// MLP's GELU applied where the Linear reads it, or AdaLN's modulated norm; and under fp8 matmuls (on a GPU
+// with fp8 tensor cores, in a build with vramguard's kernels) the rows quantized once, with the GELU or
+// the modulated norm in the same pass.
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
-#include "linear_input.hpp"
+#include "vramguard/runtime/linear_input.hpp"
 
 using vramguard::runtime::LinearInput;
 using vramguard::runtime::PreparedLinearInput;
@@ -92,6 +93,67 @@ TEST(LinearInput, TheGeluAppliedAsTheRowsAreQuantizedIsTheOpsGelu) {
     EXPECT_LT(relative_error(*fused, *apart), 1e-3) << c10::toString(dtype);
     const at::Tensor reference = at::linear(at::gelu(hidden, "tanh").to(at::kFloat), down.dequantized.to(at::kFloat));
     EXPECT_LT(relative_error(*fused, reference), 3e-2) << c10::toString(dtype);
+  }
+#endif
+}
+
+namespace {
+
+vramguard::runtime::ModulatedNorm modulated_norm_of(const at::Tensor& x, std::int64_t split) {
+  const auto o = x.options();
+  const std::int64_t batch = x.size(0), inner = x.size(2);
+  return {x,     at::randn({batch, 1, inner}, o), at::randn({batch, 1, inner}, o) * 0.5, 1e-6,
+          split, at::randn({batch, 1, inner}, o), at::randn({batch, 1, inner}, o) * 0.5};
+}
+
+at::Tensor modulated_by_ops(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale) {
+  return at::addcmul(shift, at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6), 1 + scale);
+}
+
+}  // namespace
+
+TEST(LinearInput, AModulatedNormIsShiftPlusTheNormTimesOnePlusScaleTheLaterTokensByTheirOwn) {
+  const at::Tensor x = at::randn({2, 9, 16}) * 3 + 1;
+  auto m = modulated_norm_of(x, 4);
+  PreparedLinearInput split(m);
+  const at::Tensor expected = at::cat({modulated_by_ops(x.narrow(1, 0, 4), m.shift, m.scale),
+                                       modulated_by_ops(x.narrow(1, 4, 5), m.shift_after, m.scale_after)},
+                                      1);
+  EXPECT_TRUE(split.activated().equal(expected));
+  EXPECT_TRUE(split.input().equal(x));
+  m.split = -1;  // one modulation for every token
+  EXPECT_TRUE(PreparedLinearInput(m).activated().equal(modulated_by_ops(x, m.shift, m.scale)));
+  m.split = 9;  // a split at the end is none
+  EXPECT_TRUE(PreparedLinearInput(m).activated().equal(modulated_by_ops(x, m.shift, m.scale)));
+}
+
+TEST(LinearInput, TheModulatedNormQuantizedInOnePassIsTheOpsResultQuantized) {
+  if (!fp8_matmuls_here()) GTEST_SKIP() << "no GPU with fp8 matmuls in this build";
+#if VRAMGUARD_TORCH_MAJOR >= 2
+  const auto gpu = at::TensorOptions().device(at::kCUDA);
+  // An MMDiT's width (held in registers), a row past the kernel's limit (the ops, then the rows' kernel)
+  // and one that leaves threads idle; with and without the later tokens' own modulation.
+  for (const std::int64_t inner : {3072, 16384, 64}) {
+    const Fp8Weight w = fp8_weight(256, inner, gpu);
+    for (const auto dtype : {at::kBFloat16, at::kHalf, at::kFloat}) {
+      for (const std::int64_t split : {std::int64_t{-1}, std::int64_t{37}}) {
+        const std::string what =
+            c10::toString(dtype) + std::string(", ") + std::to_string(inner) + " wide, split " + std::to_string(split);
+        const at::Tensor x = at::randn({2, 150, inner}, gpu.dtype(dtype)) * 4 + 2;
+        PreparedLinearInput fused(modulated_norm_of(x, split));
+        const auto ours = fused.fp8_linear(w.values, w.scale, at::Tensor());
+        ASSERT_TRUE(ours.has_value()) << what;
+        EXPECT_EQ(ours->sizes(), (std::vector<std::int64_t>{2, 150, 256})) << what;
+        EXPECT_EQ(ours->scalar_type(), dtype) << what;
+        // The same input made by the ops and quantized by rows: the two differ only where float rounding
+        // (the norm's mean and variance summed in another order) tips a value across an fp8 boundary.
+        const auto apart = PreparedLinearInput(fused.activated(), LinearInput::as_is).fp8_linear(w.values, w.scale, {});
+        ASSERT_TRUE(apart.has_value()) << what;
+        EXPECT_LT(relative_error(*ours, *apart), 2e-3) << what;
+        const at::Tensor reference = at::linear(fused.activated().to(at::kFloat), w.dequantized.to(at::kFloat));
+        EXPECT_LT(relative_error(*ours, reference), 3e-2) << what;
+      }
+    }
   }
 #endif
 }

@@ -51,6 +51,35 @@ Fp8Rows quantize_rows(const at::Tensor& x, RowActivation activation) {
   return out;
 }
 
+bool modulated_norm_rows_take(const at::Tensor& x) {
+  return x.is_cuda() && x.dim() == 3 && kernel_dtype_of(x.scalar_type()).has_value() && x.size(-1) % 8 == 0 &&
+         x.size(-1) <= kModulatedNormMaxColumns;
+}
+
+Fp8Rows quantize_modulated_norm_rows(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale,
+                                     std::int64_t split, const at::Tensor& shift_after, const at::Tensor& scale_after,
+                                     double eps) {
+  const c10::cuda::CUDAGuard on_its_gpu(x.device());
+  const ModulatedNormShape shape{x.size(0), x.size(1), x.size(2), split >= 0 && split < x.size(1) ? split : x.size(1)};
+  // One row of shift and of 1 + scale per sample, then (zero_cond_t) one per sample for the later tokens;
+  // 1 + scale in x's dtype, as the ops' path rounds it. Fresh copies (a few rows): aligned for the kernel.
+  const auto rows_of = [&](const at::Tensor& t) { return t.to(x.scalar_type()).reshape({shape.batch, shape.cols}); };
+  const bool apart = shape.split < shape.tokens;
+  const at::Tensor shifts =
+      apart ? at::cat({rows_of(shift), rows_of(shift_after)}) : rows_of(shift).clone(at::MemoryFormat::Contiguous);
+  const at::Tensor scales_plus_one = (apart ? at::cat({rows_of(scale), rows_of(scale_after)}) : rows_of(scale)).add(1);
+  at::Tensor in = x.contiguous();
+  if (reinterpret_cast<std::uintptr_t>(in.data_ptr()) % 16 != 0) in = in.clone();  // the kernel's 16-byte loads
+  Fp8Rows out{at::empty({shape.batch * shape.tokens, shape.cols}, in.options().dtype(at::kFloat8_e4m3fn)),
+              at::empty({shape.batch * shape.tokens, 1}, in.options().dtype(at::kFloat))};
+  check(quantize_modulated_norm_rows_e4m3(
+            in.data_ptr(), *kernel_dtype_of(x.scalar_type()), shape, shifts.data_ptr(), scales_plus_one.data_ptr(),
+            static_cast<float>(eps), static_cast<std::uint8_t*>(out.values.data_ptr()), out.scales.data_ptr<float>(),
+            compute_stream(static_cast<int>(x.get_device()))),
+        "quantizing a modulated norm to fp8");
+  return out;
+}
+
 at::Tensor fp8_linear(const Fp8Rows& rows, c10::ScalarType dtype, const at::Tensor& weight,
                       const at::Tensor& weight_scale, const at::Tensor& bias) {
   const c10::cuda::CUDAGuard on_its_gpu(rows.values.device());

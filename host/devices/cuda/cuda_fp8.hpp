@@ -31,6 +31,16 @@ struct Fp8Rows {
 };
 Fp8Rows quantize_rows(const at::Tensor& x, RowActivation activation = RowActivation::none);
 
+// AdaLN's modulated norm quantized by rows, one kernel (fp8_rows.cu): shift + LayerNorm(x) × (1 + scale)
+// over x [batch, tokens, in], with shift and scale [batch, 1, in]; where 0 ≤ split < tokens, the tokens
+// from split on take shift_after and scale_after instead. What quantize_rows gives of the ops' result,
+// but for float rounding. `_takes`: x on a GPU, of a kernel dtype, `in` a multiple of 8 up to
+// kModulatedNormMaxColumns.
+bool modulated_norm_rows_take(const at::Tensor& x);
+Fp8Rows quantize_modulated_norm_rows(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale,
+                                     std::int64_t split, const at::Tensor& shift_after, const at::Tensor& scale_after,
+                                     double eps);
+
 // rows · (weight × weight_scale)ᵀ + bias as one fp8 matmul, accumulated in float32 and written in `dtype`
 // as [rows, out]: the weight's bytes used as they are with its scale per tensor or per row. `weight`
 // holds e4m3 values [out, in] (float8 or bytes); `weight_scale` is empty, one value or one per row;

@@ -26,21 +26,37 @@ __device__ inline float activated(T v) {
   else return to_float(v);
 }
 
-// The block's largest magnitude: each warp's by shuffles, then the warps' through shared memory.
-__device__ float block_max(float value) {
-  __shared__ float warp_max[kThreads / 32];
-  for (int offset = 16; offset > 0; offset /= 2) value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+// A reduction over the block, every thread given the result: each warp's by shuffles, then the warps'
+// through shared memory. It may be called again in the same kernel: the first barrier keeps a warp's
+// new partial from overwriting the last result before every thread has read it.
+template <class Combine>
+__device__ float block_reduce(float value, Combine combine) {
+  __shared__ float partials[kThreads / 32];
+  __syncthreads();
+  for (int offset = 16; offset > 0; offset /= 2) value = combine(value, __shfl_xor_sync(0xffffffffu, value, offset));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if (lane == 0) warp_max[warp] = value;
+  if (lane == 0) partials[warp] = value;
   __syncthreads();
   if (warp == 0) {
-    value = lane < kThreads / 32 ? warp_max[lane] : 0.0f;
-    for (int offset = 16; offset > 0; offset /= 2) value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
-    if (lane == 0) warp_max[0] = value;
+    value = lane < kThreads / 32 ? partials[lane] : combine.identity;
+    for (int offset = 16; offset > 0; offset /= 2) value = combine(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    if (lane == 0) partials[0] = value;
   }
   __syncthreads();
-  return warp_max[0];
+  return partials[0];
 }
+
+struct Largest {
+  float identity = 0.0f;
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+struct Sum {
+  float identity = 0.0f;
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+
+__device__ float block_max(float value) { return block_reduce(value, Largest{}); }
+__device__ float block_sum(float value) { return block_reduce(value, Sum{}); }
 
 // The packs of a row each thread keeps in registers between finding the row's largest magnitude and
 // quantizing it: 256 threads x 6 packs x 8 = 12,288 columns, an MMDiT's MLP hidden layer. Longer rows
@@ -136,6 +152,83 @@ void launch(const T* in, RowActivation activation, std::int64_t rows, std::int64
   }
 }
 
+static_assert(kThreads * kHeldPacks * 8 == kModulatedNormMaxColumns, "a modulated row is held in registers whole");
+
+// One block a row of shift + LayerNorm(x) × (1 + scale), quantized: the row read once and held in
+// registers through its mean, its variance (two passes over the registers, as exact as float32 allows),
+// the modulation and its largest magnitude. Each step rounded to T where the ops store it: the norm's
+// output, then addcmul's.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    quantize_modulated_norm_rows_kernel(const T* __restrict__ in, std::int64_t cols, std::int64_t tokens,
+                                        std::int64_t split, std::int64_t batch, const T* __restrict__ shift,
+                                        const T* __restrict__ one_plus_scale, float eps, std::uint8_t* __restrict__ out,
+                                        float* __restrict__ scales) {
+  const std::int64_t row = blockIdx.x;
+  const std::int64_t sample = row / tokens, token = row % tokens;
+  const std::int64_t modulation = (token < split ? 0 : batch) + sample;
+  const auto* packs = reinterpret_cast<const Pack<T>*>(in + row * cols);
+  const auto* shift_packs = reinterpret_cast<const Pack<T>*>(shift + modulation * cols);
+  const auto* scale_packs = reinterpret_cast<const Pack<T>*>(one_plus_scale + modulation * cols);
+  auto* out_packs = reinterpret_cast<uint2*>(out + row * cols);
+  const std::int64_t count = cols / 8;
+  Pack<T> held[kHeldPacks];
+  float sum = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kHeldPacks; ++j) {
+    const std::int64_t i = threadIdx.x + static_cast<std::int64_t>(j) * kThreads;
+    if (i >= count) break;
+    held[j] = packs[i];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) sum += to_float(held[j].values[k]);
+  }
+  const float mean = block_sum(sum) / static_cast<float>(cols);
+  float squares = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kHeldPacks; ++j) {
+    const std::int64_t i = threadIdx.x + static_cast<std::int64_t>(j) * kThreads;
+    if (i >= count) break;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const float deviation = to_float(held[j].values[k]) - mean;
+      squares += deviation * deviation;
+    }
+  }
+  const float rstd = rsqrtf(block_sum(squares) / static_cast<float>(cols) + eps);
+  float largest = 0.0f;
+#pragma unroll
+  for (int j = 0; j < kHeldPacks; ++j) {
+    const std::int64_t i = threadIdx.x + static_cast<std::int64_t>(j) * kThreads;
+    if (i >= count) break;
+    const Pack<T> s = shift_packs[i], c = scale_packs[i];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const float normalized = to_float(from_float<T>((to_float(held[j].values[k]) - mean) * rstd));
+      held[j].values[k] = from_float<T>(to_float(s.values[k]) + normalized * to_float(c.values[k]));
+      largest = fmaxf(largest, fabsf(to_float(held[j].values[k])));
+    }
+  }
+  largest = block_max(largest);
+  const float scale = largest > 0.0f ? largest / kE4m3Max : 1.0f;
+  const float inverse = 1.0f / scale;
+  if (threadIdx.x == 0) scales[row] = scale;
+#pragma unroll
+  for (int j = 0; j < kHeldPacks; ++j) {
+    const std::int64_t i = threadIdx.x + static_cast<std::int64_t>(j) * kThreads;
+    if (i >= count) break;
+    out_packs[i] = quantized_pack(held[j], inverse);
+  }
+}
+
+template <class T>
+void launch_modulated(const T* in, const ModulatedNormShape& shape, const void* shift, const void* one_plus_scale,
+                      float eps, std::uint8_t* out, float* scales, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(shape.batch * shape.tokens)), block(kThreads);
+  quantize_modulated_norm_rows_kernel<T>
+      <<<grid, block, 0, stream>>>(in, shape.cols, shape.tokens, shape.split, shape.batch, static_cast<const T*>(shift),
+                                   static_cast<const T*>(one_plus_scale), eps, out, scales);
+}
+
 }  // namespace
 
 cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, RowActivation activation, std::int64_t rows,
@@ -147,6 +240,24 @@ cudaError_t quantize_rows_e4m3(const void* in, KernelDType dtype, RowActivation 
       break;
     case KernelDType::f16: launch(static_cast<const __half*>(in), activation, rows, cols, out, scales, stream); break;
     case KernelDType::f32: launch(static_cast<const float*>(in), activation, rows, cols, out, scales, stream); break;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t quantize_modulated_norm_rows_e4m3(const void* in, KernelDType dtype, const ModulatedNormShape& shape,
+                                              const void* shift, const void* one_plus_scale, float eps,
+                                              std::uint8_t* out, float* scales, cudaStream_t stream) {
+  if (shape.batch * shape.tokens == 0) return cudaSuccess;
+  switch (dtype) {
+    case KernelDType::bf16:
+      launch_modulated(static_cast<const __nv_bfloat16*>(in), shape, shift, one_plus_scale, eps, out, scales, stream);
+      break;
+    case KernelDType::f16:
+      launch_modulated(static_cast<const __half*>(in), shape, shift, one_plus_scale, eps, out, scales, stream);
+      break;
+    case KernelDType::f32:
+      launch_modulated(static_cast<const float*>(in), shape, shift, one_plus_scale, eps, out, scales, stream);
+      break;
   }
   return cudaGetLastError();
 }

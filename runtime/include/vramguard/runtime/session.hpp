@@ -102,6 +102,7 @@ VRAMGUARD_RUNTIME_API ComputeTarget compute_target(c10::ScalarType dtype, bool o
 
 class Session;
 struct UnitTensors;
+class PreparedLinearInput;  // vramguard/runtime/linear_input.hpp
 
 // What a Linear's input passes through before the Linear (UnitScope::linear): the activation of an
 // MLP's hidden layer, applied where the Linear reads it: by the op, or, under fp8 matmuls, as the
@@ -130,6 +131,9 @@ class VRAMGUARD_RUNTIME_API UnitScope {
   // Linears through this, so that a LoRA works under every placement without a copy of the weight.
   // `input` says what x passes through first (gelu_tanh: at::gelu(x, "tanh")).
   at::Tensor linear(std::string_view module, const at::Tensor& x, LinearInput input = LinearInput::as_is) const;
+  // The same of an input prepared once for several Linears (q, k and v of one attention): what it passes
+  // through, and under fp8 matmuls its quantization, done once for them all (linear_input.hpp).
+  at::Tensor linear(std::string_view module, PreparedLinearInput& input) const;
   // Ends the scope now: its slot may be refilled once the compute issued so far is done with it.
   void release();
 
