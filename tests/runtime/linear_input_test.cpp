@@ -155,5 +155,15 @@ TEST(LinearInput, TheModulatedNormQuantizedInOnePassIsTheOpsResultQuantized) {
       }
     }
   }
+  // One sample's modulation for a batch of two, as broadcasting takes it.
+  const at::Tensor x = at::randn({2, 40, 3072}, gpu.dtype(at::kBFloat16));
+  auto one = modulated_norm_of(x.narrow(0, 0, 1), -1);
+  one.x = x;
+  const Fp8Weight w = fp8_weight(256, 3072, gpu);
+  PreparedLinearInput fused(one);
+  const auto ours = fused.fp8_linear(w.values, w.scale, at::Tensor());
+  const auto apart = PreparedLinearInput(fused.activated(), LinearInput::as_is).fp8_linear(w.values, w.scale, {});
+  ASSERT_TRUE(ours && apart);
+  EXPECT_LT(relative_error(*ours, *apart), 2e-3);
 #endif
 }

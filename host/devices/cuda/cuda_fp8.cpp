@@ -63,7 +63,10 @@ Fp8Rows quantize_modulated_norm_rows(const at::Tensor& x, const at::Tensor& shif
   const ModulatedNormShape shape{x.size(0), x.size(1), x.size(2), split >= 0 && split < x.size(1) ? split : x.size(1)};
   // One row of shift and of 1 + scale per sample, then (zero_cond_t) one per sample for the later tokens;
   // 1 + scale in x's dtype, as the ops' path rounds it. Fresh copies (a few rows): aligned for the kernel.
-  const auto rows_of = [&](const at::Tensor& t) { return t.to(x.scalar_type()).reshape({shape.batch, shape.cols}); };
+  // (A modulation of one sample for a batch, as broadcasting takes it, is repeated.)
+  const auto rows_of = [&](const at::Tensor& t) {
+    return t.to(x.scalar_type()).expand({shape.batch, 1, shape.cols}).reshape({shape.batch, shape.cols});
+  };
   const bool apart = shape.split < shape.tokens;
   const at::Tensor shifts =
       apart ? at::cat({rows_of(shift), rows_of(shift_after)}) : rows_of(shift).clone(at::MemoryFormat::Contiguous);
