@@ -149,5 +149,39 @@ int main(int argc, char** argv) {
     std::printf("%-44s %12.3f %12.3f %7.2fx %12.3f  (rel error %.2e)\n", "GELU + MLP down (12,288 -> 3,072)", apart,
                 prepared, apart / prepared, bf16, ((fused - reference).norm() / reference.norm()).item<double>());
   }
+
+  // The matmul alone, the same e4m3 values under one scale for the whole input and weight (tensor-wise)
+  // against one a row and one a column (row-wise, what fp8_linear runs): what per-tensor activation
+  // scales would gain, and what a per-tensor scale costs an input whose rows are a modulated norm's
+  // (LayerNorm'd rows, so alike in size) against one whose rows differ (the MLP's hidden layer).
+  std::printf("\n%-44s %12s %12s %8s %12s %12s\n", "the fp8 matmul alone (image tokens)", "row-wise ms", "tensor ms",
+              "faster", "row err", "tensor err");
+  for (const auto& s : {shapes[0], shapes[1], shapes[2]}) {
+    at::Tensor x = at::randn({image_tokens, s.in}, options);
+    if (s.in == 3072) x = at::layer_norm(x, {s.in}, {}, {}, 1e-6) * (1 + at::randn({1, s.in}, options) * 0.5);
+    else x = at::gelu(x * (1 + at::rand({image_tokens, 1}, options) * 3), "tanh");  // rows of differing size
+    const auto [w, w_scale, dequantized] = fp8_weight(s.out, s.in, options);
+    const auto rows = vramguard::cuda::quantize_rows(x);
+    const at::Tensor row_scales = rows.scales, column_scales = w_scale.reshape({1, 1}).expand({1, s.out}).contiguous();
+    const at::Tensor amax = x.abs().max().to(at::kFloat);
+    const at::Tensor tensor_scale = (amax / 448).reshape({});
+    const at::Tensor tensor_values = (x.to(at::kFloat) / tensor_scale).clamp(-448, 448).to(at::kFloat8_e4m3fn);
+    const at::Tensor w_values = w.t();
+    const double row_wise = milliseconds(
+        [&] { (void)at::_scaled_mm(rows.values, w_values, row_scales, column_scales, {}, {}, at::kBFloat16, true); });
+    const double tensor_wise = milliseconds([&] {
+      (void)at::_scaled_mm(tensor_values, w_values, tensor_scale, w_scale.reshape({}), {}, {}, at::kBFloat16, true);
+    });
+    const at::Tensor reference = at::linear(x, dequantized).to(at::kFloat);
+    const auto error = [&](const at::Tensor& y) {
+      return ((y.to(at::kFloat) - reference).norm() / reference.norm()).item<double>();
+    };
+    const double row_error =
+        error(at::_scaled_mm(rows.values, w_values, row_scales, column_scales, {}, {}, at::kBFloat16, true));
+    const double tensor_error =
+        error(at::_scaled_mm(tensor_values, w_values, tensor_scale, w_scale.reshape({}), {}, {}, at::kBFloat16, true));
+    std::printf("%-44s %12.3f %12.3f %7.2fx %12.2e %12.2e\n", s.name, row_wise, tensor_wise, row_wise / tensor_wise,
+                row_error, tensor_error);
+  }
   return 0;
 }
