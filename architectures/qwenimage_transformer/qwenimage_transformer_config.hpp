@@ -34,14 +34,16 @@ struct MmditConfig {
   // token through one stream), in elements of the compute dtype: each modulated norm a norm and an
   // addcmul (read, write, twice; two of them: 8), q's and k's norm and rotary into the joint tensors (4),
   // v joined (2), the two gated residuals (read x and y, write: 6), the GELU over the 4× hidden layer (8):
-  // 28 × width. With fp8 matmuls each Linear quantizes its own input (read it, write a byte an element):
-  // q's, k's, v's, the output projection's and the up-projection's, and the down-projection's with the
-  // GELU folded in, which takes the GELU's own pass away.
+  // 28 × width. With fp8 matmuls the inputs are quantized as they are made (read, then a byte an element
+  // out): each modulated norm by one kernel, shared by q, k and v, which takes both of its ops' passes
+  // away; the output projection's input by its own pass; and the down-projection's with the GELU folded
+  // in, which takes the GELU's own pass away.
   double elementwise_bytes_per_token(double element_bytes, bool fp8_matmuls) const {
     const auto width = static_cast<double>(inner());
     const double bf16 = 28 * width * element_bytes;
     if (!fp8_matmuls) return bf16;
-    return bf16 - 8 * width * element_bytes + 5 * width * (element_bytes + 1) + 4 * width * (element_bytes + 1);
+    return bf16 - (8 + 8) * width * element_bytes + (2 + 1) * width * (element_bytes + 1) +
+           4 * width * (element_bytes + 1);
   }
 };
 

@@ -328,15 +328,16 @@ TEST(ModelReading, AnMmditTokenPassesThroughOneStreamOfEachBlock) {
 
 // What an MMDiT block's passes outside its matmuls and attention move per token, as the family counts its
 // GPU kernels (MmditConfig::elementwise_bytes_per_token): 28 × 3,072 elements of bf16; under fp8 matmuls
-// the GELU's own pass gone and nine quantizations' reads and one-byte writes added. The units that are no
-// block move nothing the model counts, and a family that declares nothing (the text encoder) counts none.
+// the modulated norms' and the GELU's own passes gone, and seven widths' reads and one-byte writes added
+// (the two modulated norms made as they are quantized, the output projection's input, the GELU'd hidden). The units
+// that are no block move nothing the model counts, and a family that declares nothing (the text encoder) counts none.
 TEST(ModelReading, AnMmditBlocksElementwisePassesAreCountedInItsComputeDtype) {
   TempDir tmp;
   const auto model = inspect(synth(tmp, "qwen-image-edit", "full"));
   for (const auto& unit : model.graph.find_component("transformer")->units) {
     const bool block = unit.kind == UnitKind::block;
     EXPECT_DOUBLE_EQ(unit.elementwise_bytes_per_token, block ? 28.0 * 3072 * 2 : 0) << unit.name;
-    EXPECT_DOUBLE_EQ(unit.fp8_elementwise_bytes_per_token, block ? (28.0 * 2 - 8 * 2 + 9 * (2 + 1)) * 3072 : 0)
+    EXPECT_DOUBLE_EQ(unit.fp8_elementwise_bytes_per_token, block ? (28.0 * 2 - 16 * 2 + 7 * (2 + 1)) * 3072 : 0)
         << unit.name;
   }
   for (const auto& unit : model.graph.find_component("text_encoder")->units)
