@@ -135,6 +135,8 @@ Command serve_command() {
             listen.max_body_bytes =
                 std::min<std::uint64_t>(options.limits.max_image_bytes, UINT64_MAX / 16) * 8 + 1'000'000;
             listen.io_timeout_seconds = 60;
+            // On SIGTERM the last edit's picture (megabytes of base64) is written before the process ends.
+            listen.drain_seconds = 30;
             listen.max_connections = 16;  // bodies of up to 8 pictures each: bounded memory for what is read
             listen.name = "vramguard serve";
             listen.error_response = [](int status, const std::string& message) {

@@ -43,6 +43,9 @@ struct HttpServer::Impl {
   // At the cap: closes the oldest connection still waiting for its request, so that one idle client
   // per slot cannot lock out everyone else until their deadlines pass. False when none is idle.
   bool shed_oldest_idle();
+  // The start of stop(): no new connection, and those still waiting for their request closed; those
+  // with an answer in flight or awaited are left to finish.
+  void stop_taking_requests();
   // Unless remote clients are allowed, a request must name this server (localhost, the loopback
   // addresses, the bound address, with its port): a page of another site that rebinds its DNS name to
   // 127.0.0.1 sends its own name, and is refused.
@@ -210,6 +213,14 @@ bool HttpServer::Impl::shed_oldest_idle() {
   return false;
 }
 
+void HttpServer::Impl::stop_taking_requests() {
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  for (const auto& weak : open)
+    if (const auto connection = weak.lock(); connection && connection->idle()) connection->shed();
+  open.clear();
+}
+
 bool HttpServer::Impl::host_allowed(std::string_view host) const {
   std::string name(host), port_text;
   if (!name.empty() && name.front() == '[') {  // [IPv6]:port
@@ -288,6 +299,14 @@ HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::stop() {
   if (!impl_->thread.joinable()) return;
+  // Answers already given are written before the thread stops (serve answers its last edit just before
+  // stopping: a rolling update must not lose it), for up to drain_seconds; what is left then is dropped.
+  asio::post(impl_->io, [impl = impl_.get()] { impl->stop_taking_requests(); });
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             std::chrono::duration<double>(impl_->options.drain_seconds));
+  while (impl_->connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   impl_->io.stop();
   impl_->thread.join();
 }

@@ -39,6 +39,8 @@ struct HttpServerOptions {
   bool allow_remote = false;          // else only loopback addresses may be bound
   int max_connections = 64;
   double io_timeout_seconds = 5;
+  // How long stop() waits for the answers already given to be written (and for those still awaited).
+  double drain_seconds = 5;
   std::uint64_t max_body_bytes = 0;  // 0: GET and HEAD only; else POST too, with a body up to this (413 above)
   std::string name = "the monitor's web server";  // in messages
   std::string flag = "--serve";                   // the option that gave the address, in messages
@@ -69,6 +71,7 @@ class HttpServer {
 
   std::uint16_t port() const;
   std::string url() const;  // http://127.0.0.1:PORT/
+  // Takes no more requests, writes the answers given (up to drain_seconds), then stops the thread.
   void stop();
 
   struct Impl;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <latch>
 #include <set>
 #include <iterator>
@@ -191,6 +192,30 @@ TEST(MonitorServer, IdleConnectionsAtTheCapMakeRoomForANewClient) {
   char byte;
   EXPECT_EQ(::recv(idle.front(), &byte, 1, 0), 0) << "the oldest idle connection was not the one let go";
   for (int fd : idle) ::close(fd);
+}
+
+TEST(MonitorServer, StopWritesTheAnswersAlreadyGivenAndClosesTheIdleAndTheDoor) {
+  // serve answers its last edit and stops the server at once (SIGTERM during an edit): that answer must
+  // reach its client, where stopping the thread at once dropped it.
+  std::promise<HttpServer::Respond> asked;
+  HttpServer server({}, [&asked](HttpRequest, HttpServer::Respond respond, std::shared_ptr<const std::atomic<bool>>) {
+    asked.set_value(std::move(respond));  // answered later, from another thread, as an edit is
+  });
+  const std::uint16_t port = server.port();
+  const int idle = connect_to(port);  // connected, never asks
+  ASSERT_GE(idle, 0);
+  std::string answer;
+  std::thread client([&] { answer = get(port, "/edit"); });
+  auto respond = asked.get_future().get();
+  respond({200, "text/plain", "the last edit\n"});
+  server.stop();
+  client.join();
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("the last edit"), std::string::npos) << answer;
+  char byte;
+  EXPECT_EQ(::recv(idle, &byte, 1, 0), 0) << "the idle connection was left open";
+  ::close(idle);
+  EXPECT_EQ(connect_to(port), -1) << "the stopped server still accepts";
 }
 
 TEST(MonitorServer, ServesOnlyLoopbackUnlessAllowed) {
