@@ -11,7 +11,8 @@
 # step, the step against the copy bound (pinned bandwidth measured here), NVML's peak beside the plan's.
 # Usage: run-cfg-fp8-proofs.sh [RUN...] (default: every run; a RUN is capped:VARIANT or resident:VARIANT)
 # STEPS=K: K steps instead of 8; PROFILE=1: each run also with --profile (its trace in the work folder,
-# the GPU's time by kernel printed from the report).
+# the GPU's time by kernel printed from the report); EXTRA="OPTIONS": those options added to each run (its
+# files and label then end in +extra), e.g. EXTRA="--stream-from pinned".
 set -uo pipefail
 source bench/gpu/proof-env.sh
 export CUDA_VISIBLE_DEVICES=0
@@ -22,7 +23,7 @@ echo "pinned host->device: $(python3 -c "print(f'{$bandwidth / 1e9:.1f}')") GB/s
 default_runs="capped:apart capped:batched capped:fp8-apart capped:fp8-batched capped:fp8mm-apart capped:fp8mm-batched
   resident:bf16 resident:batched resident:fp8 resident:fp8mm"
 for run in ${*:-$default_runs}; do
-  where=${run%%:*} variant=${run#*:} name=cfg-fp8-${run/:/-}
+  where=${run%%:*} variant=${run#*:} name=cfg-fp8-${run/:/-}${EXTRA:++extra}
   args=(--prompt "make the sky stormy" --negative-prompt " " --steps "${STEPS:-8}" --height 1024 --width 1024 --strategy auto)
   [ "$where" = capped ] && args+=(--config "$(pwd)/configs/rtx4080-16gb.ini")
   case $variant in
@@ -38,8 +39,10 @@ for run in ${*:-$default_runs}; do
   *) echo "unknown run '$run'; the variants are those above" >&2; exit 2 ;;
   esac
   [ -n "${PROFILE:-}" ] && args+=(--profile "$work/$name.trace.json")
+  # shellcheck disable=SC2206  # EXTRA is options, split as words
+  [ -n "${EXTRA:-}" ] && args+=($EXTRA)
   python3 bench/gpu/nvml_peak.py --json "$out/$name.nvml.json" -- $vg edit "$work/qie" --image "$work/input.png" \
     "${args[@]}" --max-attempts 1 --output "$out/$name.png" --json > "$out/$name.json" 2> "$out/$name.err"
-  python3 bench/gpu/edit_summary.py "$out/$name.json" "$out/$name.nvml.json" "$run" "$bandwidth"
+  python3 bench/gpu/edit_summary.py "$out/$name.json" "$out/$name.nvml.json" "$run${EXTRA:++extra}" "$bandwidth"
   tail -2 "$out/$name.err" | sed 's/^/    /'
 done
