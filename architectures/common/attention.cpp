@@ -34,47 +34,16 @@ at::Tensor causal_attention(const at::Tensor& query, const at::Tensor& key, cons
 #endif
 }
 
-KeyMask KeyMask::of(const at::Tensor& mask) {
-  KeyMask out;
-  const at::Tensor kept = mask.to(at::kCPU).to(at::kBool);
-  if (kept.all().item<bool>()) return out;
-  out.mask = kept;
-  for (std::int64_t sample = 0; sample < kept.size(0); ++sample)
-    out.kept_indices.push_back(kept[sample].nonzero().flatten());
-  return out;
-}
+namespace {
 
-KeyMask KeyMask::on(c10::Device device) const {
-  if (hides_nothing()) return {};
-  KeyMask out;
-  out.mask = host_to_device(mask, device);
-  for (const auto& indices : kept_indices) out.kept_indices.push_back(host_to_device(indices, device));
-  return out;
-}
-
-at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                            const KeyMask& key_mask, double scale) {
+// Every query over every key: the fused kernels on libtorch 2; on 1.13 the plain computation, in chunks
+// of queries whose scores stay within kUnfusedScoreBytes (an image's every pixel attending to every
+// other would otherwise take the square of the pixels at once). On the CPU, chunks of scores that stay
+// in its cache: twice as fast there as the largest chunks (measured: 9,000 tokens).
+at::Tensor unmasked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value, double scale) {
 #if VRAMGUARD_TORCH_MAJOR >= 2
-  if (key_mask.hides_nothing())
-    return at::scaled_dot_product_attention(query, key, value, {}, 0.0, /*is_causal=*/false, scale);
-  // Sample by sample over the keys it keeps: a hidden key's weight is zero, so leaving it out changes
-  // nothing but the kernel — the unmasked ones (flash attention) rather than a masked one. bench/README.md
-  // ("What users run today, fp8 and batched CFG") has what was measured before and after.
-  std::vector<at::Tensor> samples;
-  for (std::int64_t sample = 0; sample < query.size(0); ++sample) {
-    const auto& kept = key_mask.kept_indices.at(static_cast<std::size_t>(sample));
-    samples.push_back(at::scaled_dot_product_attention(
-        query.narrow(0, sample, 1), key.narrow(0, sample, 1).index_select(-2, kept),
-        value.narrow(0, sample, 1).index_select(-2, kept), {}, 0.0, /*is_causal=*/false, scale));
-  }
-  return samples.size() == 1 ? samples.front() : at::cat(samples, 0);
+  return at::scaled_dot_product_attention(query, key, value, {}, 0.0, /*is_causal=*/false, scale);
 #else
-  // [batch, 1, 1, keys]: the same keys hidden from every head and every query.
-  const at::Tensor mask =
-      key_mask.hides_nothing() ? at::Tensor() : key_mask.mask.to(query.device()).unsqueeze(1).unsqueeze(1);
-  // Queries in chunks whose scores stay within kUnfusedScoreBytes: an image's every pixel attending to
-  // every other would otherwise take the square of the pixels at once. On the CPU, chunks of scores
-  // that stay in its cache: twice as fast there as the largest chunks (measured: 9,000 tokens).
   const std::int64_t queries = query.size(-2), keys = key.size(-2);
   constexpr std::int64_t kCpuScoreBytes = 8 << 20;
   const std::int64_t chunk_bytes = query.is_cuda() ? kUnfusedScoreBytes : kCpuScoreBytes;
@@ -83,12 +52,85 @@ at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, cons
   std::vector<at::Tensor> parts;
   for (std::int64_t begin = 0; begin < queries; begin += rows) {
     const auto length = std::min(rows, queries - begin);
-    auto scores = at::matmul(query.narrow(-2, begin, length), key.transpose(-2, -1)) * scale;
-    if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+    const auto scores = at::matmul(query.narrow(-2, begin, length), key.transpose(-2, -1)) * scale;
     parts.push_back(at::matmul(at::softmax(scores, -1, at::kFloat).to(query.scalar_type()), value));
   }
   return parts.size() == 1 ? parts.front() : at::cat(parts, -2);
 #endif
+}
+
+// The attention's answer in batch slices, in order: the whole batch at once where no key is hidden, else
+// sample by sample over the keys it keeps. A hidden key's weight is zero, so leaving it out changes
+// nothing but the kernel — the unmasked ones (flash attention) rather than a masked one. bench/README.md
+// ("What users run today, fp8 and batched CFG") has what was measured before and after.
+std::vector<at::Tensor> attention_by_sample(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                                            const KeyMask& key_mask, double scale) {
+  if (key_mask.hides_nothing()) return {unmasked_attention(query, key, value, scale)};
+  std::vector<at::Tensor> samples;
+  for (std::int64_t sample = 0; sample < query.size(0); ++sample) {
+    const auto index = static_cast<std::size_t>(sample);
+    at::Tensor kept_keys = key.narrow(0, sample, 1), kept_values = value.narrow(0, sample, 1);
+    if (const std::int64_t prefix = key_mask.kept_prefix.at(index); prefix >= 0) {
+      kept_keys = kept_keys.narrow(-2, 0, prefix);  // views: nothing copied
+      kept_values = kept_values.narrow(-2, 0, prefix);
+    } else {
+      kept_keys = kept_keys.index_select(-2, key_mask.kept_indices.at(index));
+      kept_values = kept_values.index_select(-2, key_mask.kept_indices.at(index));
+    }
+    samples.push_back(unmasked_attention(query.narrow(0, sample, 1), kept_keys, kept_values, scale));
+  }
+  return samples;
+}
+
+}  // namespace
+
+KeyMask KeyMask::of(const at::Tensor& mask) {
+  KeyMask out;
+  const at::Tensor kept = mask.to(at::kCPU).to(at::kBool);
+  if (kept.all().item<bool>()) return out;
+  out.mask = kept;
+  for (std::int64_t sample = 0; sample < kept.size(0); ++sample) {
+    const at::Tensor row = kept[sample];
+    const auto count = row.sum().item<std::int64_t>();
+    const bool prefix = row.narrow(0, 0, count).all().item<bool>();
+    out.kept_prefix.push_back(prefix ? count : -1);
+    out.kept_indices.push_back(prefix ? at::Tensor() : row.nonzero().flatten());
+  }
+  return out;
+}
+
+KeyMask KeyMask::on(c10::Device device) const {
+  if (hides_nothing()) return {};
+  KeyMask out;
+  out.mask = host_to_device(mask, device);
+  out.kept_prefix = kept_prefix;
+  for (const auto& indices : kept_indices)
+    out.kept_indices.push_back(indices.defined() ? host_to_device(indices, device) : at::Tensor());
+  return out;
+}
+
+at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                            const KeyMask& key_mask, double scale) {
+  const auto samples = attention_by_sample(query, key, value, key_mask, scale);
+  return samples.size() == 1 ? samples.front() : at::cat(samples, 0);
+}
+
+std::vector<at::Tensor> joint_attention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                                        const KeyMask& key_mask, double scale,
+                                        const std::vector<std::int64_t>& part_tokens) {
+  const auto samples = attention_by_sample(query, key, value, key_mask, scale);
+  std::vector<at::Tensor> parts;
+  std::int64_t first = 0;
+  for (const std::int64_t tokens : part_tokens) {
+    // [batch, heads, tokens, head_dim] read as [batch, tokens, heads, head_dim]: the cat (or the one
+    // copy) lays each stream's part out as the Linear after it reads it.
+    std::vector<at::Tensor> pieces;
+    for (const auto& sample : samples) pieces.push_back(sample.narrow(2, first, tokens).transpose(1, 2));
+    const at::Tensor part = pieces.size() == 1 ? pieces.front().contiguous() : at::cat(pieces, 0).contiguous();
+    parts.push_back(part.flatten(2));
+    first += tokens;
+  }
+  return parts;
 }
 
 }  // namespace vramguard::runtime

@@ -23,10 +23,13 @@ inline constexpr std::int64_t kUnfusedScoreBytes = std::int64_t{256} << 20;
 //
 // Why not hand the mask to the fused attention: the fastest kernels (flash attention) take no mask, and
 // a padded batch — true CFG's prompt and negative prompt run as one batch — falls back to a masked
-// kernel. With the kept keys' indices known, each sample attends over only its own keys, unmasked.
+// kernel. With the kept keys known, each sample attends over only its own keys, unmasked: a narrowed view
+// where they are the first keys (a joint sequence whose padding comes last), else those keys gathered.
 struct KeyMask {
-  at::Tensor mask;                       // [batch, keys], bool, true = attend; undefined: every key
-  std::vector<at::Tensor> kept_indices;  // per sample, the indices (int64) of the keys it attends to
+  at::Tensor mask;  // [batch, keys], bool, true = attend; undefined: every key
+  // Per sample, how many keys it keeps where they are the first ones, else -1.
+  std::vector<std::int64_t> kept_prefix;
+  std::vector<at::Tensor> kept_indices;  // per sample where kept_prefix is -1, the indices (int64) it keeps
 
   bool hides_nothing() const { return !mask.defined(); }
   // `mask` [batch, keys], nonzero = attend. Reads it on the host once; a mask that hides nothing gives
@@ -36,8 +39,16 @@ struct KeyMask {
   VRAMGUARD_RUNTIME_API KeyMask on(c10::Device device) const;
 };
 
-// Every query sees every key that `key_mask` keeps.
+// Every query sees every key that `key_mask` keeps: [batch, heads, tokens, head_dim].
 VRAMGUARD_RUNTIME_API at::Tensor masked_attention(const at::Tensor& query, const at::Tensor& key,
                                                   const at::Tensor& value, const KeyMask& key_mask, double scale);
+
+// Attention over a joint sequence whose tokens are `part_tokens` of each stream in turn (an MMDiT's image
+// and text), answered split back into the streams: one [batch, tokens, heads × head_dim] tensor each,
+// contiguous, every element written once (no joined answer transposed, then cut and copied again).
+VRAMGUARD_RUNTIME_API std::vector<at::Tensor> joint_attention(const at::Tensor& query, const at::Tensor& key,
+                                                              const at::Tensor& value, const KeyMask& key_mask,
+                                                              double scale,
+                                                              const std::vector<std::int64_t>& part_tokens);
 
 }  // namespace vramguard::runtime

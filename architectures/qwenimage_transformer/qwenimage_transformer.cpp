@@ -200,25 +200,29 @@ Streams transformer_block(const Layout& l, const UnitScope& block, Streams in, c
     auto heads = [&](const std::string& projection, PreparedLinearInput& x) {
       return block.linear("attn." + projection, x).view({x.input().size(0), x.input().size(1), l.heads, l.head_dim});
     };
-    // Text first, then image: the order the mask and the split below assume.
+    // Image first, then text (diffusers joins text first; attention is the same over either order): the
+    // order the mask and the split below assume. A padded prompt's padding is then the sequence's end,
+    // so that a sample of a batch attends over the first of the keys, a view, rather than a gather.
     q = norm_rotate_join(
-            {{heads("add_q_proj", text_in), block["attn.norm_added_q.weight"], rope.text_cos, rope.text_sin},
-             {heads("to_q", image_in), block["attn.norm_q.weight"], rope.image_cos, rope.image_sin}},
+            {{heads("to_q", image_in), block["attn.norm_q.weight"], rope.image_cos, rope.image_sin},
+             {heads("add_q_proj", text_in), block["attn.norm_added_q.weight"], rope.text_cos, rope.text_sin}},
             1e-6)
             .transpose(1, 2);
     k = norm_rotate_join(
-            {{heads("add_k_proj", text_in), block["attn.norm_added_k.weight"], rope.text_cos, rope.text_sin},
-             {heads("to_k", image_in), block["attn.norm_k.weight"], rope.image_cos, rope.image_sin}},
+            {{heads("to_k", image_in), block["attn.norm_k.weight"], rope.image_cos, rope.image_sin},
+             {heads("add_k_proj", text_in), block["attn.norm_added_k.weight"], rope.text_cos, rope.text_sin}},
             1e-6)
             .transpose(1, 2);
-    v = at::cat({heads("add_v_proj", text_in), heads("to_v", image_in)}, 1).transpose(1, 2);
+    v = at::cat({heads("to_v", image_in), heads("add_v_proj", text_in)}, 1).transpose(1, 2);
   }
-  const auto joint =
-      masked_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim))).transpose(1, 2).flatten(2);
-  const auto text_tokens = in.text.size(1);
-  const auto text_attention = linear(block, "attn.to_add_out", joint.narrow(1, 0, text_tokens).contiguous());
-  const auto image_attention_out =
-      linear(block, "attn.to_out.0", joint.narrow(1, text_tokens, joint.size(1) - text_tokens).contiguous());
+  at::Tensor image_attention_out, text_attention;
+  {  // the attention's answer lives until the output projections have read it, not through the MLP
+    const auto streams = joint_attention(q, k, v, key_mask, 1.0 / std::sqrt(static_cast<double>(l.head_dim)),
+                                         {in.image.size(1), in.text.size(1)});
+    q = k = v = at::Tensor();
+    image_attention_out = linear(block, "attn.to_out.0", streams[0]);
+    text_attention = linear(block, "attn.to_add_out", streams[1]);
+  }
 
   Streams out;
   out.image = gated_add(in.image, image_attention_mod, image_attention_out);
@@ -380,13 +384,14 @@ class QwenImageTransformerArchitecture final : public Architecture {
       UnitScope txt_in = session.unit(component, "txt_in");
       x.text = linear(txt_in, "txt_in", x.text.to(txt_in.device()));
     }
-    // The joint mask: text padding hidden from every query, image tokens always seen. All-visible
-    // masks are dropped so that the fused kernels without mask support can run.
+    // The joint mask (image tokens, then text: transformer_block's order): image tokens always seen, text
+    // padding hidden from every query. All-visible masks are dropped so that the fused kernels without
+    // mask support can run.
     KeyMask key_mask;
     if (const auto it = inputs.find("encoder_hidden_states_mask"); it != inputs.end()) {
       const auto text_mask = it->second.to(at::kCPU, at::kBool);
       key_mask =
-          KeyMask::of(at::cat({text_mask, at::ones({text_mask.size(0), x.image.size(1)}, text_mask.options())}, 1));
+          KeyMask::of(at::cat({at::ones({text_mask.size(0), x.image.size(1)}, text_mask.options()), text_mask}, 1));
     }
     // Activations move with the blocks; what every block needs is made once per device.
     const std::int64_t text_tokens = x.text.size(1);

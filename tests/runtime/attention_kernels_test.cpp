@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "common/attention.hpp"
 #include "common/head_norm_rotary.hpp"
@@ -69,6 +71,58 @@ std::vector<HeadsToRotate> streams_on_gpu(c10::ScalarType dtype, std::int64_t he
   return parts;
 }
 
+// Attention of one sample's queries [heads, tokens, head_dim] over the keys `kept` names, in float64.
+at::Tensor attention_over(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& kept,
+                          double scale) {
+  const auto keys = k.to(at::kDouble).index_select(-2, kept), values = v.to(at::kDouble).index_select(-2, kept);
+  return at::matmul(at::softmax(at::matmul(q.to(at::kDouble), keys.transpose(-2, -1)) * scale, -1), values);
+}
+
+TEST(Attention, EachSampleAttendsOnlyToTheKeysItKeepsWhetherTheyComeFirstOrNot) {
+  // [batch, heads, tokens, head_dim]: a batch whose first sample keeps every key, the second the first 30
+  // (a prompt padded at the sequence's end) and the third all but keys 5 to 9 (padding mid-sequence).
+  const at::Tensor q = at::randn({3, 2, 40, 16}), k = at::randn({3, 2, 40, 16}), v = at::randn({3, 2, 40, 16});
+  at::Tensor keep = at::ones({3, 40}, at::kBool);
+  keep[1].narrow(0, 30, 10).fill_(false);
+  keep[2].narrow(0, 5, 5).fill_(false);
+  const KeyMask mask = KeyMask::of(keep);
+  EXPECT_EQ(mask.kept_prefix, (std::vector<std::int64_t>{40, 30, -1}));
+  const double scale = 0.25;
+  const at::Tensor out = masked_attention(q, k, v, mask, scale);
+  ASSERT_EQ(out.sizes(), q.sizes());
+  for (std::int64_t sample = 0; sample < 3; ++sample) {
+    const at::Tensor reference =
+        attention_over(q[sample], k[sample], v[sample], keep[sample].nonzero().flatten(), scale);
+    EXPECT_TRUE(at::allclose(out[sample].to(at::kDouble), reference, 1e-5, 1e-5))
+        << "sample " << sample << ": largest difference "
+        << (out[sample].to(at::kDouble) - reference).abs().max().item<double>();
+  }
+  EXPECT_TRUE(KeyMask::of(at::ones({2, 7}, at::kBool)).hides_nothing()) << "a mask that hides nothing is dropped";
+}
+
+TEST(Attention, AJointAttentionsAnswerComesBackSplitIntoItsStreamsLaidOutForTheirLinears) {
+  // An MMDiT's joint sequence: 25 image tokens, then 15 of text whose last 4 are the first sample's padding.
+  const at::Tensor q = at::randn({2, 3, 40, 8}), k = at::randn({2, 3, 40, 8}), v = at::randn({2, 3, 40, 8});
+  for (const bool padded : {false, true}) {
+    at::Tensor keep = at::ones({2, 40}, at::kBool);
+    if (padded) keep[0].narrow(0, 36, 4).fill_(false);
+    const KeyMask mask = KeyMask::of(keep);
+    const auto streams = joint_attention(q, k, v, mask, 0.3, {25, 15});
+    ASSERT_EQ(streams.size(), 2u);
+    // [batch, tokens, heads × head_dim]: the heads of each token side by side, as the Linear reads them.
+    const at::Tensor joined = masked_attention(q, k, v, mask, 0.3).transpose(1, 2).flatten(2);
+    EXPECT_EQ(streams[0].sizes(), (std::vector<std::int64_t>{2, 25, 24}));
+    EXPECT_EQ(streams[1].sizes(), (std::vector<std::int64_t>{2, 15, 24}));
+    for (const auto& stream : streams) EXPECT_TRUE(stream.is_contiguous());
+    EXPECT_TRUE(at::equal(streams[0], joined.narrow(1, 0, 25))) << "padded: " << padded;
+    EXPECT_TRUE(at::equal(streams[1], joined.narrow(1, 25, 15))) << "padded: " << padded;
+  }
+  // One sample, nothing hidden: the same split.
+  const auto one = joint_attention(q.narrow(0, 0, 1), k.narrow(0, 0, 1), v.narrow(0, 0, 1), KeyMask{}, 0.3, {25, 15});
+  const at::Tensor whole = masked_attention(q.narrow(0, 0, 1), k.narrow(0, 0, 1), v.narrow(0, 0, 1), KeyMask{}, 0.3);
+  EXPECT_TRUE(at::equal(one[1], whole.transpose(1, 2).flatten(2).narrow(1, 25, 15)));
+}
+
 TEST(HeadNormRotary, TheGpuKernelGivesTheOpByOpValues) {
   if (!has_gpu()) GTEST_SKIP() << "no GPU in this build";
   for (const auto dtype : {at::kBFloat16, at::kHalf, at::kFloat}) {
@@ -119,6 +173,16 @@ TEST(Attention, OnTheGpuGivesTheReferenceValues) {
         v[1].narrow(-2, 0, 250).to(at::kFloat));
     EXPECT_TRUE(at::allclose(masked[1], second, 2e-2, 2e-2)) << c10::toString(dtype);
     EXPECT_TRUE(at::allclose(masked[0], reference[0], 2e-2, 2e-2)) << c10::toString(dtype);
+    // Keys hidden mid-sequence: those kept are gathered rather than narrowed to.
+    keep[0].narrow(0, 100, 50).fill_(false);
+    const at::Tensor gathered = masked_attention(q, k, v, KeyMask::of(keep).on(q.device()), scale).to(at::kFloat);
+    const at::Tensor kept = keep[0].nonzero().flatten().to(q.device());
+    const at::Tensor first = at::matmul(
+        at::softmax(
+            at::matmul(q[0].to(at::kFloat), k[0].index_select(-2, kept).to(at::kFloat).transpose(-2, -1)) * scale, -1),
+        v[0].index_select(-2, kept).to(at::kFloat));
+    EXPECT_TRUE(at::allclose(gathered[0], first, 2e-2, 2e-2)) << c10::toString(dtype);
+    EXPECT_TRUE(at::allclose(gathered[1], second, 2e-2, 2e-2)) << c10::toString(dtype);
   }
 }
 
