@@ -88,7 +88,6 @@ KeyMask KeyMask::of(const at::Tensor& mask) {
   KeyMask out;
   const at::Tensor kept = mask.to(at::kCPU).to(at::kBool);
   if (kept.all().item<bool>()) return out;
-  out.mask = kept;
   for (std::int64_t sample = 0; sample < kept.size(0); ++sample) {
     const at::Tensor row = kept[sample];
     const auto count = row.sum().item<std::int64_t>();
@@ -100,9 +99,7 @@ KeyMask KeyMask::of(const at::Tensor& mask) {
 }
 
 KeyMask KeyMask::on(c10::Device device) const {
-  if (hides_nothing()) return {};
   KeyMask out;
-  out.mask = host_to_device(mask, device);
   out.kept_prefix = kept_prefix;
   for (const auto& indices : kept_indices)
     out.kept_indices.push_back(indices.defined() ? host_to_device(indices, device) : at::Tensor());

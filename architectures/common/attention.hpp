@@ -26,12 +26,12 @@ inline constexpr std::int64_t kUnfusedScoreBytes = std::int64_t{256} << 20;
 // kernel. With the kept keys known, each sample attends over only its own keys, unmasked: a narrowed view
 // where they are the first keys (a joint sequence whose padding comes last), else those keys gathered.
 struct KeyMask {
-  at::Tensor mask;  // [batch, keys], bool, true = attend; undefined: every key
-  // Per sample, how many keys it keeps where they are the first ones, else -1.
+  // Per sample, how many keys it keeps where they are the first ones, else -1; empty: every sample keeps
+  // every key.
   std::vector<std::int64_t> kept_prefix;
   std::vector<at::Tensor> kept_indices;  // per sample where kept_prefix is -1, the indices (int64) it keeps
 
-  bool hides_nothing() const { return !mask.defined(); }
+  bool hides_nothing() const { return kept_prefix.empty(); }
   // `mask` [batch, keys], nonzero = attend. Reads it on the host once; a mask that hides nothing gives
   // an empty KeyMask (the fused kernels run on the whole batch).
   VRAMGUARD_RUNTIME_API static KeyMask of(const at::Tensor& mask);
