@@ -34,6 +34,7 @@ struct HttpServer::Impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::atomic<int> connections{0};
+  std::atomic<bool> serving{true};  // false once the io thread has left its loop (stopped, or on an error)
   // Open connections, oldest first: touched only on the io thread, which runs every handler.
   std::list<std::weak_ptr<Connection>> open;
   std::thread thread;
@@ -292,6 +293,7 @@ HttpServer::HttpServer(HttpServerOptions options, AsyncHandler handler) : impl_(
     } catch (const std::exception& e) {
       log::error(impl->options.name, " stopped: ", e.what());
     }
+    impl->serving = false;
   });
 }
 
@@ -305,7 +307,7 @@ void HttpServer::stop() {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                              std::chrono::duration<double>(impl_->options.drain_seconds));
-  while (impl_->connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
+  while (impl_->serving.load() && impl_->connections.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   impl_->io.stop();
   impl_->thread.join();
