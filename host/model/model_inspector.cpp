@@ -238,12 +238,15 @@ Component build_component(InspectedComponent& inspected, const InspectOptions& o
 
   // Activation bytes per token and the blocks' element-wise traffic, at the dtype the pass computes in.
   const double element_bytes = dtype_bits(component_compute_dtype(component, options.target_dtype)) / 8.0;
-  if (description.elementwise_bytes_per_token)
+  if (description.elementwise_bytes_per_token) {
+    const double bytes = description.elementwise_bytes_per_token(element_bytes, false);
+    const double fp8_bytes = description.elementwise_bytes_per_token(element_bytes, true);
     for (auto& unit : component.units)
       if (unit.sequence_flops_per_token > 0) {  // the family's blocks (their attention counted above)
-        unit.elementwise_bytes_per_token = description.elementwise_bytes_per_token(element_bytes, false);
-        unit.fp8_elementwise_bytes_per_token = description.elementwise_bytes_per_token(element_bytes, true);
+        unit.elementwise_bytes_per_token = bytes;
+        unit.fp8_elementwise_bytes_per_token = fp8_bytes;
       }
+  }
   std::int64_t width = 0;
   std::uint64_t width_count = 0;
   for (const auto& [dimension, count] : matrix_dimensions)
