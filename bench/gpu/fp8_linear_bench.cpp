@@ -3,7 +3,9 @@
 // --fp8-compute (the input's rows quantized by fp8_rows.cu, then PyTorch's row-wise scaled fp8 matmul),
 // and the fp8-storage path without it (the weight cast to bf16 and scaled at use, then the bf16 Linear);
 // each timed as the median of 30 runs after 5, synchronized, and the fp8 output's relative error against
-// the bf16 Linear of the same (dequantized) weight. Random normal inputs, weights of std 0.02.
+// the bf16 Linear of the same (dequantized) weight. Random normal inputs, weights of std 0.02. Then the
+// Linears of a few rows (fp8_few_rows.cu), the prepared inputs, and the matmul's scales row-wise against
+// tensor-wise.
 // Built with VRAMGUARD_BUILD_BENCH in a CUDA build that has nvcc: ./build-gpu/bin/bench_fp8_linear [TOKENS]
 #include <ATen/Functions.h>
 #include <ATen/TensorOperators.h>
@@ -24,7 +26,8 @@ namespace {
 struct Shape {
   const char* name;
   std::int64_t in, out;
-  bool image_rows;  // image tokens (else text tokens)
+  bool image_rows;           // image tokens (else text tokens)
+  std::int64_t samples = 1;  // 2: true CFG's prompt and negative prompt as one batch
 };
 
 double milliseconds(const std::function<void()>& body) {
@@ -70,17 +73,16 @@ int main(int argc, char** argv) {
       {"MLP up (text)", 3072, 12288, false},
       {"MLP down (text)", 12288, 3072, false},
       {"txt_in", 3584, 3072, false},
+      {"attention q/k/v/out (text x 2)", 3072, 3072, false, 2},
+      {"txt_in (text x 2)", 3584, 3072, false, 2},
       {"img_in", 64, 3072, true},
       {"proj_out", 3072, 64, true},
-      {"img_mod (one row)", 3072, 18432, false},
   };
   const auto options = at::TensorOptions().device(at::kCUDA, 0).dtype(at::kBFloat16);
   std::printf("%-30s %10s %10s %10s %8s %8s %10s\n", "Linear", "bf16 ms", "fp8 ms", "dequant ms", "bf16/fp8", "dq/fp8",
               "rel error");
   for (const auto& s : shapes) {
-    const std::int64_t rows = s.name == std::string("img_mod (one row)") ? 1
-                              : s.image_rows                             ? image_tokens
-                                                                         : text_tokens;
+    const std::int64_t rows = (s.image_rows ? image_tokens : text_tokens) * s.samples;
     const at::Tensor x = at::randn({rows, s.in}, options);
     const auto [stored, scale, dequantized] = fp8_weight(s.out, s.in, options);
     const at::Tensor bias = at::randn({s.out}, options) * 0.02;
@@ -93,6 +95,39 @@ int main(int argc, char** argv) {
     const double error = ((ours - reference).norm() / reference.norm()).item<double>();
     std::printf("%-30s %10.3f %10.3f %10.3f %7.2fx %7.2fx %10.2e\n", s.name, bf16, fp8, dequant, bf16 / fp8,
                 dequant / fp8, error);
+  }
+
+  // A Linear of a few rows (a sample's modulation, the timestep's embedding): the weight read as stored
+  // by fp8_few_rows.cu, against bf16 and against the tensor cores' fp8 matmul of the quantized rows; each
+  // output's relative error against the float32 Linear of the dequantized weight.
+  std::printf("\n%-34s %5s %9s %9s %9s %8s %8s %10s %10s\n", "few rows (rows x in -> out)", "rows", "bf16 ms",
+              "fp8mm ms", "few ms", "bf16/few", "mm/few", "few err", "fp8mm err");
+  for (const auto& s : std::vector<Shape>{{"img_mod, txt_mod", 3072, 18432, false},
+                                          {"norm_out", 3072, 6144, false},
+                                          {"time embedding linear_2", 3072, 3072, false}}) {
+    const auto [stored, scale, dequantized] = fp8_weight(s.out, s.in, options);
+    const at::Tensor bias = at::randn({s.out}, options) * 0.02;
+    for (const std::int64_t rows : {1, 2, 4, 8}) {  // 8: the bf16 and fp8 matmuls alone
+      const at::Tensor x = at::randn({rows, s.in}, options);
+      const double bf16 = milliseconds([&] { (void)at::linear(x, dequantized, bias); });
+      const auto tensor_cores = [&] {
+        return vramguard::cuda::fp8_linear(vramguard::cuda::quantize_rows(x), at::kBFloat16, stored, scale, bias);
+      };
+      const double matmul = milliseconds([&] { (void)tensor_cores(); });
+      const at::Tensor reference = at::linear(x.to(at::kFloat), stored.to(at::kFloat) * scale, bias.to(at::kFloat));
+      const auto error = [&](const at::Tensor& y) {
+        return ((y.to(at::kFloat) - reference).norm() / reference.norm()).item<double>();
+      };
+      if (rows > vramguard::cuda::kFp8FewRowsMax) {  // past the kernel's rows: what the limit is set by
+        std::printf("%-34s %5lld %9.3f %9.3f %9s %8s %8s %10s %10.2e\n", s.name, static_cast<long long>(rows), bf16,
+                    matmul, "-", "-", "-", "-", error(tensor_cores()));
+        continue;
+      }
+      const double few = milliseconds([&] { (void)vramguard::cuda::fp8_few_rows_linear(x, stored, scale, bias); });
+      std::printf("%-34s %5lld %9.3f %9.3f %9.3f %7.2fx %7.2fx %10.2e %10.2e\n", s.name, static_cast<long long>(rows),
+                  bf16, matmul, few, bf16 / few, matmul / few,
+                  error(vramguard::cuda::fp8_few_rows_linear(x, stored, scale, bias)), error(tensor_cores()));
+    }
   }
 
   // Preparing an input once (vramguard/runtime/linear_input.hpp), as the native MMDiT runs it: an
@@ -112,7 +147,9 @@ int main(int argc, char** argv) {
       const at::Tensor in = modulated();
       for (int i = 0; i < 3; ++i) (void)vramguard::cuda::fp8_linear(in, w, w_scale, at::Tensor());
     });
-    const auto fused = [&] { return vramguard::cuda::quantize_modulated_norm_rows(x, shift, scale, -1, {}, {}, 1e-6); };
+    const auto fused = [&] {
+      return vramguard::cuda::quantize_modulated_norm_rows(x, shift, scale, image_tokens, {}, {}, 1e-6);
+    };
     const double prepared = milliseconds([&] {
       const auto rows = fused();
       for (int i = 0; i < 3; ++i) (void)vramguard::cuda::fp8_linear(rows, at::kBFloat16, w, w_scale, at::Tensor());

@@ -23,6 +23,14 @@ bool runs_fp8_matmuls_on(int gpu) {
 #endif
 }
 
+std::int64_t fp8_few_rows_max() {
+#if VRAMGUARD_FP8_MATMUL
+  return cuda::kFp8FewRowsMax;
+#else
+  return 0;
+#endif
+}
+
 namespace {
 
 at::Tensor modulated_norm(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale, double eps) {
@@ -39,15 +47,14 @@ const at::Tensor& PreparedLinearInput::activated() {
   if (activated_.defined()) return activated_;
   if (modulated_) {
     const ModulatedNorm& m = *modulated_;
-    const std::int64_t tokens = m.x.size(1);
-    if (m.split < 0 || m.split >= tokens) {
+    const std::int64_t tokens = m.x.size(1), later = m.later_from();
+    if (later == tokens) {
       activated_ = modulated_norm(m.x, m.shift, m.scale, m.eps);
     } else {
       // Range by range: the selection costs no [tokens, inner] tensor of its own.
-      activated_ =
-          at::cat({modulated_norm(m.x.narrow(1, 0, m.split), m.shift, m.scale, m.eps),
-                   modulated_norm(m.x.narrow(1, m.split, tokens - m.split), m.shift_after, m.scale_after, m.eps)},
-                  1);
+      activated_ = at::cat({modulated_norm(m.x.narrow(1, 0, later), m.shift, m.scale, m.eps),
+                            modulated_norm(m.x.narrow(1, later, tokens - later), m.shift_after, m.scale_after, m.eps)},
+                           1);
     }
   } else {
     activated_ = input_ == LinearInput::gelu_tanh ? at::gelu(x_, "tanh") : x_;
@@ -60,7 +67,8 @@ void PreparedLinearInput::quantize() {
   cuda::Fp8Rows rows;
   if (modulated_ && cuda::modulated_norm_rows_take(x_)) {
     const ModulatedNorm& m = *modulated_;
-    rows = cuda::quantize_modulated_norm_rows(x_, m.shift, m.scale, m.split, m.shift_after, m.scale_after, m.eps);
+    rows =
+        cuda::quantize_modulated_norm_rows(x_, m.shift, m.scale, m.later_from(), m.shift_after, m.scale_after, m.eps);
   } else if (modulated_) {
     rows = cuda::quantize_rows(activated());
   } else {
@@ -85,6 +93,7 @@ std::optional<at::Tensor> PreparedLinearInput::fp8_linear(const at::Tensor& weig
     if (refused.count(shape)) return std::nullopt;
   }
   try {
+    if (cuda::fp8_few_rows_take(x_, weight)) return cuda::fp8_few_rows_linear(activated(), weight, scale, bias);
     if (!fp8_values_.defined()) quantize();
     auto shape_out = x_.sizes().vec();
     shape_out.back() = weight.size(0);

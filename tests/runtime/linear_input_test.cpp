@@ -6,6 +6,9 @@
 #include <ATen/TensorOperators.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "vramguard/runtime/linear_input.hpp"
 
 using vramguard::runtime::LinearInput;
@@ -165,5 +168,56 @@ TEST(LinearInput, TheModulatedNormQuantizedInOnePassIsTheOpsResultQuantized) {
   const auto apart = PreparedLinearInput(fused.activated(), LinearInput::as_is).fp8_linear(w.values, w.scale, {});
   ASSERT_TRUE(ours && apart);
   EXPECT_LT(relative_error(*ours, *apart), 2e-3);
+#endif
+}
+
+TEST(LinearInput, AFewRowsMultiplyTheFp8WeightAsStoredUnquantizedTheirDtypesRoundingAway) {
+  if (!fp8_matmuls_here()) GTEST_SKIP() << "no GPU with fp8 matmuls in this build";
+#if VRAMGUARD_TORCH_MAJOR >= 2
+  const auto gpu = at::TensorOptions().device(at::kCUDA);
+  // A modulation's width, and a narrow one that leaves most of a warp's lanes idle; 1,040 outputs, not a
+  // whole number of a block's.
+  for (const std::int64_t in : {3072, 48}) {
+    const Fp8Weight w = fp8_weight(1040, in, gpu);
+    const at::Tensor per_row = w.values.to(at::kFloat).abs().amax(1, true) / 448 + 1e-4;
+    for (const auto dtype : {at::kBFloat16, at::kHalf, at::kFloat}) {
+      // The output rounded once to its dtype, the sums in float32 in another order than the reference's.
+      const double bar = dtype == at::kFloat ? 1e-5 : dtype == at::kHalf ? 1e-3 : 4e-3;
+      for (const std::int64_t rows : std::vector<std::int64_t>{1, 2, 3, vramguard::runtime::fp8_few_rows_max()}) {
+        for (const bool with_bias : {false, true}) {
+          for (const bool rows_scale : {false, true}) {
+            const std::string what = c10::toString(dtype) + std::string(", ") + std::to_string(rows) + " x " +
+                                     std::to_string(in) + (with_bias ? ", bias" : "") +
+                                     (rows_scale ? ", a scale a row" : ", one scale");
+            const at::Tensor x = at::randn({rows, 1, in}, gpu.dtype(dtype));
+            const at::Tensor bias = with_bias ? at::randn({1040}, gpu.dtype(dtype)) : at::Tensor();
+            const at::Tensor scale = rows_scale ? per_row : w.scale;
+            // The weight as the runtime may hold it: float8, or its bytes.
+            const at::Tensor stored = rows_scale ? w.values.view(at::kByte) : w.values;
+            const auto ours = PreparedLinearInput(x, LinearInput::as_is).fp8_linear(stored, scale, bias);
+            ASSERT_TRUE(ours.has_value()) << what;
+            EXPECT_EQ(ours->sizes(), (std::vector<std::int64_t>{rows, 1, 1040})) << what;
+            EXPECT_EQ(ours->scalar_type(), dtype) << what;
+            const at::Tensor reference = at::linear(x.to(at::kFloat), w.values.to(at::kFloat) * scale.reshape({-1, 1}),
+                                                    with_bias ? bias.to(at::kFloat) : at::Tensor());
+            EXPECT_LT(relative_error(*ours, reference), bar) << what;
+          }
+        }
+      }
+    }
+  }
+  // An MLP's GELU applied by the ops first; and one row more than the kernel takes: the tensor cores' matmul
+  // of the rows quantized, within fp8's error of the same reference.
+  const Fp8Weight w = fp8_weight(1040, 3072, gpu);
+  const at::Tensor x = at::randn({2, 3072}, gpu.dtype(at::kBFloat16)) * 2;
+  const auto gelu = PreparedLinearInput(x, LinearInput::gelu_tanh).fp8_linear(w.values, w.scale, {});
+  ASSERT_TRUE(gelu.has_value());
+  EXPECT_LT(relative_error(*gelu, at::linear(at::gelu(x, "tanh").to(at::kFloat), w.dequantized.to(at::kFloat))), 4e-3);
+  const at::Tensor more = at::randn({vramguard::runtime::fp8_few_rows_max() + 1, 3072}, gpu.dtype(at::kBFloat16));
+  const auto quantized = PreparedLinearInput(more, LinearInput::as_is).fp8_linear(w.values, w.scale, {});
+  ASSERT_TRUE(quantized.has_value());
+  const double error = relative_error(*quantized, at::linear(more.to(at::kFloat), w.dequantized.to(at::kFloat)));
+  EXPECT_GT(error, 4e-3) << "the rows past the few-rows kernel's are quantized";
+  EXPECT_LT(error, 3e-2);
 #endif
 }

@@ -57,10 +57,10 @@ bool modulated_norm_rows_take(const at::Tensor& x) {
 }
 
 Fp8Rows quantize_modulated_norm_rows(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale,
-                                     std::int64_t split, const at::Tensor& shift_after, const at::Tensor& scale_after,
-                                     double eps) {
+                                     std::int64_t later_from, const at::Tensor& shift_after,
+                                     const at::Tensor& scale_after, double eps) {
   const c10::cuda::CUDAGuard on_its_gpu(x.device());
-  const ModulatedNormShape shape{x.size(0), x.size(1), x.size(2), split >= 0 && split < x.size(1) ? split : x.size(1)};
+  const ModulatedNormShape shape{x.size(0), x.size(1), x.size(2), later_from};
   // One row of shift and of 1 + scale per sample, then (zero_cond_t) one per sample for the later tokens;
   // 1 + scale in x's dtype, as the ops' path rounds it. Fresh copies (a few rows): aligned for the kernel.
   // (A modulation of one sample for a batch, as broadcasting takes it, is repeated.)
@@ -117,8 +117,34 @@ at::Tensor fp8_linear(const Fp8Rows& rows, c10::ScalarType dtype, const at::Tens
   return y;
 }
 
+bool fp8_few_rows_take(const at::Tensor& x, const at::Tensor& weight) {
+  return fp8_linear_takes(x, weight) && x.numel() <= kFp8FewRowsMax * x.size(-1) && weight.is_contiguous() &&
+         reinterpret_cast<std::uintptr_t>(weight.data_ptr()) % 16 == 0;
+}
+
+at::Tensor fp8_few_rows_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
+                               const at::Tensor& bias) {
+  const c10::cuda::CUDAGuard on_its_gpu(x.device());
+  const FewRowsShape shape{x.numel() / x.size(-1), x.size(-1), weight.size(0)};
+  at::Tensor rows = x.reshape({shape.rows, shape.in}).contiguous();
+  if (reinterpret_cast<std::uintptr_t>(rows.data_ptr()) % 16 != 0) rows = rows.clone();  // the kernel's 16-byte loads
+  const at::Tensor scales = weight_scale.defined() ? weight_scale.to(x.device(), at::kFloat).reshape({-1}).contiguous()
+                                                   : at::ones({1}, x.options().dtype(at::kFloat));
+  const at::Tensor bias_values = bias.defined() ? bias.to(x.device(), x.scalar_type()).contiguous() : at::Tensor();
+  at::Tensor y = at::empty({shape.rows, shape.out}, x.options());
+  check(fp8_few_rows_linear(rows.data_ptr(), *kernel_dtype_of(x.scalar_type()), shape,
+                            static_cast<const std::uint8_t*>(weight.data_ptr()), scales.data_ptr<float>(),
+                            scales.numel() > 1, bias_values.defined() ? bias_values.data_ptr() : nullptr, y.data_ptr(),
+                            compute_stream(static_cast<int>(x.get_device()))),
+        "an fp8 Linear of a few rows");
+  auto sizes = x.sizes().vec();
+  sizes.back() = shape.out;
+  return y.view(sizes);
+}
+
 at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
                       const at::Tensor& bias) {
+  if (fp8_few_rows_take(x, weight)) return fp8_few_rows_linear(x, weight, weight_scale, bias);
   auto shape = x.sizes().vec();
   shape.back() = weight.size(0);
   return fp8_linear(quantize_rows(x), x.scalar_type(), weight, weight_scale, bias).view(shape);

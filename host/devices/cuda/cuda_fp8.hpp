@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "devices/cuda/fp8_few_rows.hpp"
 #include "devices/cuda/fp8_rows.hpp"
 
 namespace vramguard::cuda {
@@ -32,14 +33,14 @@ struct Fp8Rows {
 Fp8Rows quantize_rows(const at::Tensor& x, RowActivation activation = RowActivation::none);
 
 // AdaLN's modulated norm quantized by rows, one kernel (fp8_rows.cu): shift + LayerNorm(x) × (1 + scale)
-// over x [batch, tokens, in], with shift and scale [batch, 1, in]; where 0 ≤ split < tokens, the tokens
-// from split on take shift_after and scale_after instead. What quantize_rows gives of the ops' result,
-// but for float rounding. `_takes`: x on a GPU, of a kernel dtype, `in` a multiple of 8 up to
+// over x [batch, tokens, in], with shift and scale [batch, 1, in]; the tokens from `later_from` on take
+// shift_after and scale_after instead (later_from = tokens: none do; ModulatedNorm::later_from). What quantize_rows
+// gives of the ops' result, but for float rounding. `_takes`: x on a GPU, of a kernel dtype, `in` a multiple of 8 up to
 // kModulatedNormMaxColumns.
 bool modulated_norm_rows_take(const at::Tensor& x);
 Fp8Rows quantize_modulated_norm_rows(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale,
-                                     std::int64_t split, const at::Tensor& shift_after, const at::Tensor& scale_after,
-                                     double eps);
+                                     std::int64_t later_from, const at::Tensor& shift_after,
+                                     const at::Tensor& scale_after, double eps);
 
 // rows · (weight × weight_scale)ᵀ + bias as one fp8 matmul, accumulated in float32 and written in `dtype`
 // as [rows, out]: the weight's bytes used as they are with its scale per tensor or per row. `weight`
@@ -48,7 +49,18 @@ Fp8Rows quantize_modulated_norm_rows(const at::Tensor& x, const at::Tensor& shif
 at::Tensor fp8_linear(const Fp8Rows& rows, c10::ScalarType dtype, const at::Tensor& weight,
                       const at::Tensor& weight_scale, const at::Tensor& bias);
 
-// x · (weight × weight_scale)ᵀ + bias in x's shape and dtype: quantize_rows, then the matmul above.
+// Whether fp8_few_rows_linear takes this Linear (fp8_linear_takes it, x has at most kFp8FewRowsMax rows,
+// the weight is contiguous and 16-byte aligned): where it does, it is the faster of the two (a Linear of
+// a few rows costs its weight's bytes, and the tensor cores' matmul would first pad and quantize the rows).
+bool fp8_few_rows_take(const at::Tensor& x, const at::Tensor& weight);
+
+// x · (weight × weight_scale)ᵀ + bias in x's shape and dtype, x unquantized, the e4m3 weight read as
+// stored (fp8_few_rows.cu), accumulated in float32.
+at::Tensor fp8_few_rows_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
+                               const at::Tensor& bias);
+
+// x · (weight × weight_scale)ᵀ + bias in x's shape and dtype: fp8_few_rows_linear where it takes x,
+// otherwise quantize_rows, then the matmul above.
 at::Tensor fp8_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
                       const at::Tensor& bias);
 

@@ -20,6 +20,10 @@ namespace vramguard::runtime {
 // tensor cores (compute capability 8.9 on).
 VRAMGUARD_RUNTIME_API bool runs_fp8_matmuls_on(int gpu);
 
+// The most rows of an input whose fp8 Linears multiply the weight as stored, the input unquantized
+// (host/devices/cuda/fp8_few_rows.cu): a modulation's one row a sample; 0 in a build without the kernels.
+VRAMGUARD_RUNTIME_API std::int64_t fp8_few_rows_max();
+
 // AdaLN's modulation of a stream before its attention or its MLP: shift + LayerNorm(x) × (1 + scale),
 // the norm over x's last dimension without weights. x [batch, tokens, inner]; shift and scale
 // [batch, 1, inner]. With 0 ≤ split < tokens, the tokens from `split` on take shift_after and
@@ -29,6 +33,9 @@ struct ModulatedNorm {
   double eps = 1e-6;
   std::int64_t split = -1;
   at::Tensor shift_after, scale_after;
+
+  // The first token modulated by shift_after and scale_after: `split`, or x's token count where none is.
+  std::int64_t later_from() const { return split >= 0 && split < x.size(1) ? split : x.size(1); }
 };
 
 class VRAMGUARD_RUNTIME_API PreparedLinearInput {
@@ -42,7 +49,8 @@ class VRAMGUARD_RUNTIME_API PreparedLinearInput {
   const at::Tensor& activated();
 
   // activated() · (weight × scale)ᵀ + bias as one fp8 matmul on x's GPU (an e4m3 weight, held as
-  // fp8), in x's shape and dtype; nullopt where this build, the device or the shapes do not allow it, or
+  // fp8), in x's shape and dtype — of at most fp8_few_rows_max() rows, by the kernel that reads the
+  // weight as stored and the input unquantized; nullopt where this build, the device or the shapes do not allow it, or
   // where PyTorch's fp8 matmul refused the shape before (said once per shape in the log): the caller
   // dequantizes instead.
   std::optional<at::Tensor> fp8_linear(const at::Tensor& weight, const at::Tensor& scale, const at::Tensor& bias);
