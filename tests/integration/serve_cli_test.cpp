@@ -393,18 +393,18 @@ TEST(ServeCommand, ConfiguredByEnvironmentItUnloadsWhenIdleLoadsAgainAndStopsAnE
   EXPECT_EQ(stopped(*server), 0);
 }
 
-// The server's resident memory (VmRSS), in bytes.
-std::uint64_t rss_bytes(pid_t pid) {
+// The server's anonymous resident memory (RssAnon: VmRSS less the libraries' pages, paged in and out), bytes.
+std::uint64_t anonymous_rss_bytes(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.rfind("RssAnon:", 0) == 0) return std::stoull(line.substr(8)) * 1024;
   return 0;
 }
 
 TEST(ServeCommand, TwentyEditsInARowLeaveTheMemoryWhereTheFirstEditsLeftIt) {
   // synth's tiny pipeline (its VAE encodes a picture four times faster than the fixture's), streamed (the
   // weights cross at every use) on a simulated GPU, whose memory is the process's own: a tensor of an
-  // edit kept by mistake shows in the RSS.
+  // edit kept by mistake shows in the anonymous RSS.
   TempDir tmp;
   const fs::path pipeline = tmp.path() / "pipeline";
   ASSERT_EQ(
@@ -422,7 +422,7 @@ TEST(ServeCommand, TwentyEditsInARowLeaveTheMemoryWhereTheFirstEditsLeftIt) {
   std::set<std::string> gpu_peaks;
   for (int i = 0; i < 20; ++i) {
     ASSERT_EQ(status_of(send_request(port, request, 120)), 200) << "edit " << i + 1;
-    rss.push_back(rss_bytes(server->pid()));
+    rss.push_back(anonymous_rss_bytes(server->pid()));
     const std::string metrics = get(port, "/metrics");
     const auto at = metrics.find("vramguard_serve_gpu_last_edit_peak_bytes{");
     ASSERT_NE(at, std::string::npos) << metrics;
@@ -430,7 +430,7 @@ TEST(ServeCommand, TwentyEditsInARowLeaveTheMemoryWhereTheFirstEditsLeftIt) {
   }
   // From the fifth edit on nothing grows. A kept tensor raises the RSS at every edit for good; a loaded
   // machine's allocator may hold a block at one edit and return it later (282, 307, 282, 307 MB on a fresh
-  // bookworm root). So the rises after the fifth, less the two largest, stay within 1 % of its RSS (a leak
+  // bookworm root, in VmRSS). So the rises after the fifth, less the two largest, stay within 1 % of its RSS (a leak
   // of ~0.2 MB an edit fails), and the simulated GPU's peak is the same each time.
   std::vector<std::uint64_t> rises;
   for (std::size_t i = 5; i < rss.size(); ++i)
