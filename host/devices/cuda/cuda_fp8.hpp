@@ -34,9 +34,9 @@ Fp8Rows quantize_rows(const at::Tensor& x, RowActivation activation = RowActivat
 
 // AdaLN's modulated norm quantized by rows, one kernel (fp8_rows.cu): shift + LayerNorm(x) × (1 + scale)
 // over x [batch, tokens, in], with shift and scale [batch, 1, in]; the tokens from `later_from` on take
-// shift_after and scale_after instead (later_from = tokens: none do; ModulatedNorm::later_from). What quantize_rows
-// gives of the ops' result, but for float rounding. `_takes`: x on a GPU, of a kernel dtype, `in` a multiple of 8 up to
-// kModulatedNormMaxColumns.
+// shift_after and scale_after instead (later_from = tokens where none do). What quantize_rows gives of
+// the ops' result, but for float rounding. `_takes`: x on a GPU, of a kernel dtype, `in` a multiple of 8
+// up to kModulatedNormMaxColumns.
 bool modulated_norm_rows_take(const at::Tensor& x);
 Fp8Rows quantize_modulated_norm_rows(const at::Tensor& x, const at::Tensor& shift, const at::Tensor& scale,
                                      std::int64_t later_from, const at::Tensor& shift_after,

@@ -3,7 +3,7 @@
 // (one row a sample: the timestep's embedding), the timestep embedder's — against an e4m3 weight read as
 // it is stored. Such a Linear reads its weight once and does little arithmetic with it, so its time is the
 // weight's bytes; PyTorch's fp8 matmul pads the rows to a tile and quantizes them first, which made it
-// slower than bf16 there (0.85x on img_mod's 3,072 -> 18,432, H100). Here the weight's bytes are all
+// slower than bf16 there (0.85-0.94x on img_mod's 3,072 -> 18,432, H100). Here the weight's bytes are all
 // that crosses memory, at half bf16's, and the input stays in its dtype (no rounding to e4m3).
 // No libtorch here: cuda_fp8.cpp hands it PyTorch's tensors and stream.
 #include <cuda_runtime_api.h>
@@ -15,8 +15,8 @@
 namespace vramguard::cuda {
 
 // The most rows the kernel takes: past them the weight's bytes no longer bound its time (each weight
-// byte feeds a multiply-add a row on CUDA cores). On the H100, img_mod's Linear took 1.61, 1.70 and 1.42x
-// less time than bf16's at 1, 2 and 4 rows, and 0.89x at 8, where the tensor cores' matmul was faster.
+// byte feeds a multiply-add a row on CUDA cores). On the H100, img_mod's Linear ran 1.6-1.7x faster than
+// bf16's at 1 and 2 rows, 1.4x at 4, and 0.89x at 8, where the tensor cores' fp8 matmul was faster.
 inline constexpr std::int64_t kFp8FewRowsMax = 4;
 
 struct FewRowsShape {

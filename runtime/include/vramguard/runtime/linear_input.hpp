@@ -49,10 +49,10 @@ class VRAMGUARD_RUNTIME_API PreparedLinearInput {
   const at::Tensor& activated();
 
   // activated() · (weight × scale)ᵀ + bias as one fp8 matmul on x's GPU (an e4m3 weight, held as
-  // fp8), in x's shape and dtype — of at most fp8_few_rows_max() rows, by the kernel that reads the
-  // weight as stored and the input unquantized; nullopt where this build, the device or the shapes do not allow it, or
-  // where PyTorch's fp8 matmul refused the shape before (said once per shape in the log): the caller
-  // dequantizes instead.
+  // fp8), in x's shape and dtype; an input of at most fp8_few_rows_max() rows by the kernel that reads
+  // the weight as stored and the input unquantized. nullopt where this build, the device or the shapes
+  // do not allow it, or where PyTorch's fp8 matmul refused the shape before (said once per shape in the
+  // log): the caller dequantizes instead.
   std::optional<at::Tensor> fp8_linear(const at::Tensor& weight, const at::Tensor& scale, const at::Tensor& bias);
 
  private:
